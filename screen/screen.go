@@ -1,0 +1,87 @@
+package screen
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/number"
+)
+
+// Direction says which way a call crosses the screening point.
+type Direction uint8
+
+// Directions. Outbound is the default: a user of the tenant dials out.
+const (
+	Outbound Direction = iota
+	Inbound
+	Internal
+)
+
+var directionNames = [...]string{"outbound", "inbound", "internal"}
+
+func (d Direction) String() string {
+	if int(d) < len(directionNames) {
+		return directionNames[d]
+	}
+	return "unknown"
+}
+
+// ParseDirection maps "outbound", "inbound" or "internal" (or "" for
+// outbound) to a Direction.
+func ParseDirection(s string) (Direction, bool) {
+	switch s {
+	case "", "outbound", "out":
+		return Outbound, true
+	case "inbound", "in":
+		return Inbound, true
+	case "internal":
+		return Internal, true
+	}
+	return Outbound, false
+}
+
+// Call is one call attempt as the checks see it. The engine fills the
+// derived fields (Dest, Local, International) once, before the chain runs.
+type Call struct {
+	ID        string
+	Tenant    string
+	Extension string
+	Caller    string
+	Callee    string // as dialed
+	SourceIP  netip.Addr
+	UserAgent string
+	Direction Direction
+	Transport string
+	Time      time.Time // the event's own time; every time rule uses it
+	Identity  string    // SIP Identity header, kept for caller-ID checks
+
+	// Derived by the engine.
+	Dest          number.Info // the callee, normalized in the tenant's dial plan
+	Local         *time.Location
+	International bool // Dest is outside the tenant's home calling code
+}
+
+// Flow tells the chain whether to run the next check.
+type Flow uint8
+
+// Continue runs the next check; Stop ends the chain with the verdict as it is.
+const (
+	Continue Flow = iota
+	Stop
+)
+
+// A Check looks at one call and records what it finds on the verdict.
+// It reads only the Call and its own state, never what other checks found.
+type Check interface {
+	Name() string
+	Check(ctx context.Context, c *Call, v *Verdict) Flow
+}
+
+// A Committer changes its state once the verdict is final: a rate limiter
+// keeps or returns the slot it reserved, a concurrency limiter keeps the
+// call's slot only if the call was let through. Committers run in chain
+// order after the last check, also for calls a later check rejected.
+type Committer interface {
+	Commit(c *Call, v *Verdict)
+}
