@@ -228,8 +228,8 @@ const maxLangs = 512
 // langSet is a set of language indexes.
 type langSet [maxLangs / 64]uint64
 
-func (s *langSet) add(i int)           { s[i>>6] |= 1 << uint(i&63) }
-func (s *langSet) has(i int) bool      { return i >= 0 && s[i>>6]&(1<<uint(i&63)) != 0 }
+func (s *langSet) add(i int)      { s[i>>6] |= 1 << uint(i&63) }
+func (s *langSet) has(i int) bool { return i >= 0 && s[i>>6]&(1<<uint(i&63)) != 0 }
 
 // accepted reports which full-match languages accept at state s, and
 // which prefix languages have matched.

@@ -49,17 +49,24 @@ const noRegion = 0xff
 // plan is what the classifier knows about one country calling code.
 type plan struct {
 	cc      int
+	ccStr   string
 	regions []string // region codes, main region first ("001" for non-geographic)
 	start   int32
-	strip   *stripper
-	// possible and localOnly are the main region's general possible
-	// lengths, for the length test applied after national-prefix stripping.
-	possible, localOnly []int32
-	general             *regexp.Regexp // main region general pattern, for over-long input
+	main    national // the main region's parsing rules
 }
 
-// stripper removes a national prefix the way libphonenumber's parser does
-// for the main region of a calling code.
+// national holds one region's rules for stripping a national prefix the
+// way libphonenumber's parser does.
+type national struct {
+	strip *stripper // nil when the region has no national prefix for parsing
+	bit   uint32    // the region's bit in classifier.gen
+	// general is the region's general pattern, for over-long input.
+	general *regexp.Regexp
+	// possible and localOnly are the region's general possible lengths.
+	possible, localOnly []int32
+}
+
+// stripper removes a national prefix (and applies the transform rule).
 type stripper struct {
 	m       prefixMatcher
 	re      *regexp.Regexp // fallback when the matcher's budget runs out
@@ -129,8 +136,10 @@ type classifier struct {
 	region []uint8  // per state: index into the plan's regions, or noRegion
 	gen    []uint32 // per state: regions whose general pattern matches (ignoring length)
 	plans  []plan
-	ccPlan [1000]uint16 // first three digits → 1+index into plans, 0 if no calling code
-	ccLen  [1000]uint8
+	// byRegion maps region codes (not "001") to their plan and rules.
+	byRegion map[string]regionRef
+	ccPlan   [1000]uint16 // first three digits → 1+index into plans, 0 if no calling code
+	ccLen    [1000]uint8
 }
 
 func buildClassifier() (*classifier, error) {
@@ -147,7 +156,7 @@ func buildClassifier() (*classifier, error) {
 			byRegion[m.GetId()] = m
 		}
 	}
-	c := &classifier{}
+	c := &classifier{byRegion: map[string]regionRef{}}
 	ccs := phonenumbers.GetSupportedCallingCodes()
 	for cc := 1; cc < 1000; cc++ {
 		if !ccs[cc] {
@@ -263,30 +272,57 @@ func (c *classifier) addPlan(cc int, regions []string, metas []*phonenumbers.Pho
 		c.region = append(c.region, reg)
 		c.gen = append(c.gen, gen)
 	}
-	main := metas[0]
-	p := plan{cc: cc, regions: regions, start: off,
-		possible: main.GetGeneralDesc().PossibleLength, localOnly: main.GetGeneralDesc().PossibleLengthLocalOnly}
-	p.general, err = regexp.Compile("^(?:" + main.GetGeneralDesc().GetNationalNumberPattern() + ")$")
-	if err != nil {
-		return fmt.Errorf("number: +%d: %w", cc, err)
-	}
-	if np := main.GetNationalPrefixForParsing(); np != "" {
-		dp, err := compileDigits(np)
+	p := plan{cc: cc, ccStr: ccString(cc), regions: regions, start: off}
+	for ri, m := range metas {
+		n, err := newNational(m, uint32(1)<<uint(ri))
 		if err != nil {
-			return err
+			return fmt.Errorf("number: +%d: %w", cc, err)
 		}
-		if dp.ncap >= maxCaps {
-			return fmt.Errorf("number: +%d: national prefix pattern has %d groups", cc, dp.ncap)
+		if ri == 0 {
+			p.main = n
 		}
-		re, err := regexp.Compile("^(?:" + np + ")")
-		if err != nil {
-			return err
+		if regions[ri] == "001" {
+			continue
 		}
-		p.strip = &stripper{m: prefixMatcher{p: dp}, re: re, rule: main.GetNationalPrefixTransformRule(),
-			tmpl: parseTemplate(main.GetNationalPrefixTransformRule()), ngroups: dp.ncap}
+		c.byRegion[regions[ri]] = regionRef{plan: len(c.plans), nat: n, meta: m}
 	}
 	c.plans = append(c.plans, p)
 	return nil
+}
+
+// regionRef ties a region code to its calling code plan.
+type regionRef struct {
+	plan int
+	nat  national
+	meta *phonenumbers.PhoneMetadata
+}
+
+func newNational(m *phonenumbers.PhoneMetadata, bit uint32) (national, error) {
+	g := m.GetGeneralDesc()
+	n := national{bit: bit, possible: g.PossibleLength, localOnly: g.PossibleLengthLocalOnly}
+	var err error
+	n.general, err = regexp.Compile("^(?:" + g.GetNationalNumberPattern() + ")$")
+	if err != nil {
+		return n, err
+	}
+	np := m.GetNationalPrefixForParsing()
+	if np == "" {
+		return n, nil
+	}
+	dp, err := compileDigits(np)
+	if err != nil {
+		return n, err
+	}
+	if dp.ncap >= maxCaps {
+		return n, fmt.Errorf("national prefix pattern %q has %d groups", np, dp.ncap)
+	}
+	re, err := regexp.Compile("^(?:" + np + ")")
+	if err != nil {
+		return n, err
+	}
+	rule := m.GetNationalPrefixTransformRule()
+	n.strip = &stripper{m: prefixMatcher{p: dp}, re: re, rule: rule, tmpl: parseTemplate(rule), ngroups: dp.ncap}
+	return n, nil
 }
 
 // matches mirrors isNumberMatchingDesc: the length is one of the desc's
@@ -362,7 +398,7 @@ func (c *classifier) walk(start int32, digits []byte) int32 {
 // lengthOK mirrors the parser's test after stripping a national prefix:
 // testNumberLength(UNKNOWN) is neither TOO_SHORT, INVALID_LENGTH nor
 // IS_POSSIBLE_LOCAL_ONLY.
-func (p *plan) lengthOK(n int) bool {
+func (p *national) lengthOK(n int) bool {
 	if len(p.possible) == 0 || p.possible[0] == -1 {
 		return false
 	}
@@ -385,12 +421,12 @@ func (p *plan) lengthOK(n int) bool {
 	return false
 }
 
-// viable reports whether the main region's general pattern matches nsn.
-func (c *classifier) viable(p *plan, nsn []byte, state int32) bool {
+// viable reports whether the region's general pattern matches nsn.
+func (c *classifier) viable(n *national, nsn []byte, state int32) bool {
 	if len(nsn) > maxNSN {
-		return p.general.Match(nsn)
+		return n.general.Match(nsn)
 	}
-	return state >= 0 && c.gen[state]&1 != 0
+	return state >= 0 && c.gen[state]&n.bit != 0
 }
 
 // maxInput is the longest digit string the classifier considers; anything
@@ -431,11 +467,9 @@ func (c *classifier) resolve(d string, r *resolved) bool {
 	s0 := c.walk(p.start, nsn0)
 	out := nsn0
 	state := s0
-	if st := p.strip; st != nil {
-		if cand, ok := c.stripPrefix(p, st, nsn0, s0, r.nsn[:0]); ok && p.lengthOK(len(cand)) {
-			out = cand
-			state = c.walk(p.start, cand)
-		}
+	if cand, ok := c.stripPrefix(p, &p.main, nsn0, s0, r.nsn[:0]); ok {
+		out = cand
+		state = c.walk(p.start, cand)
 	}
 	if len(out) < 2 || len(out) > maxNSN {
 		return false
@@ -446,9 +480,15 @@ func (c *classifier) resolve(d string, r *resolved) bool {
 	return true
 }
 
-// stripPrefix mirrors maybeStripNationalPrefixAndCarrierCode; dst provides
-// room for a transformed number.
-func (c *classifier) stripPrefix(p *plan, st *stripper, nsn []byte, state int32, dst []byte) ([]byte, bool) {
+// stripPrefix mirrors maybeStripNationalPrefixAndCarrierCode followed by
+// the parser's length test on the result, for region n of plan p; state
+// is the automaton state for nsn and dst provides room for a transformed
+// number. It reports false when the parser would keep nsn as it is.
+func (c *classifier) stripPrefix(p *plan, n *national, nsn []byte, state int32, dst []byte) ([]byte, bool) {
+	st := n.strip
+	if st == nil {
+		return nil, false
+	}
 	matched, caps, ok := st.m.match(nsn)
 	if !ok {
 		loc := st.re.FindSubmatchIndex(nsn)
@@ -463,7 +503,7 @@ func (c *classifier) stripPrefix(p *plan, st *stripper, nsn []byte, state int32,
 	if !matched {
 		return nil, false
 	}
-	viable := c.viable(p, nsn, state)
+	viable := c.viable(n, nsn, state)
 	var cand []byte
 	if st.rule == "" || caps[2*st.ngroups] < 0 {
 		cand = nsn[caps[1]:]
@@ -478,10 +518,10 @@ func (c *classifier) stripPrefix(p *plan, st *stripper, nsn []byte, state int32,
 		}
 		cand = append(cand, nsn[caps[1]:]...)
 	}
-	if viable && !c.viable(p, cand, c.walk(p.start, cand)) {
+	if viable && !c.viable(n, cand, c.walk(p.start, cand)) {
 		return nil, false
 	}
-	return cand, true
+	return cand, n.lengthOK(len(cand))
 }
 
 // Classify answers country and type for E.164 digits (no "+", no
@@ -500,7 +540,7 @@ func (x *Intel) Classify(e164Digits string) (region string, cc int, t Type, vali
 
 func (c *classifier) answer(r *resolved) (region string, cc int, t Type, valid bool) {
 	cc = r.plan.cc
-	if r.state < 0 {
+	if r.state < 0 || r.n < 2 || r.n > maxNSN {
 		if len(r.plan.regions) == 1 {
 			region = r.plan.regions[0]
 		}

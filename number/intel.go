@@ -3,6 +3,7 @@ package number
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -30,7 +31,12 @@ type Options struct {
 // Intel answers number intelligence questions. It is immutable after New
 // and safe for concurrent use.
 type Intel struct {
-	cls *classifier
+	cls     *classifier
+	short   map[string]*shortRules
+	intl    map[string]*prefixMatcher // default international prefix per region
+	risk    *riskTable
+	rates   *rateDeck
+	carrier *carrierTable
 
 	// BuildTime is how long New took to compile the metadata.
 	BuildTime time.Duration
@@ -43,7 +49,32 @@ func New(opts Options) (*Intel, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Intel{cls: cls}
+	x := &Intel{cls: cls, intl: map[string]*prefixMatcher{}}
+	for region, ref := range cls.byRegion {
+		ip := ref.meta.GetInternationalPrefix()
+		if ip == "" {
+			continue
+		}
+		p, err := compileDigits(ip)
+		if err != nil {
+			return nil, fmt.Errorf("number: %s international prefix: %w", region, err)
+		}
+		x.intl[region] = &prefixMatcher{p: p}
+	}
+	if x.short, err = loadShort(); err != nil {
+		return nil, err
+	}
+	if x.risk, err = loadRisk(!opts.NoDefaultRisk, opts.RiskFiles); err != nil {
+		return nil, err
+	}
+	if x.rates, err = loadRates(opts.RateFile); err != nil {
+		return nil, err
+	}
+	if !opts.NoCarrier {
+		if x.carrier, err = loadCarriers(); err != nil {
+			return nil, err
+		}
+	}
 	x.BuildTime = time.Since(t0)
 	return x, nil
 }
