@@ -19,78 +19,72 @@ type prefixMatcher struct {
 	p *digitProg
 }
 
-type btState struct {
-	p     *digitProg
-	in    []byte
-	caps  [2 * maxCaps]int
-	steps int
-}
-
 // match reports whether the pattern matches a prefix of in, and fills
 // caps (pairs of start/end; -1 when a group did not take part). ok is
 // false when the budget ran out and the answer is unknown.
 func (m *prefixMatcher) match(in []byte) (matched bool, caps [2 * maxCaps]int, ok bool) {
-	st := btState{p: m.p, in: in}
-	for i := range st.caps {
-		st.caps[i] = -1
+	for i := range caps {
+		caps[i] = -1
 	}
-	st.caps[0] = 0
-	matched = st.try(uint32(m.p.prog.Start), 0)
-	return matched, st.caps, st.steps <= backtrackBudget
+	caps[0] = 0
+	steps := 0
+	matched = try(m.p, in, &caps, &steps, uint32(m.p.prog.Start), 0)
+	return matched, caps, steps <= backtrackBudget
 }
 
-func (st *btState) try(pc uint32, pos int) bool {
-	insts := st.p.prog.Inst
+// try explores the program from pc at pos, alternatives in priority order.
+func try(p *digitProg, in []byte, caps *[2 * maxCaps]int, steps *int, pc uint32, pos int) bool {
+	insts := p.prog.Inst
 	for {
-		st.steps++
-		if st.steps > backtrackBudget {
+		*steps++
+		if *steps > backtrackBudget {
 			return false
 		}
-		in := &insts[pc]
-		switch in.Op {
+		inst := &insts[pc]
+		switch inst.Op {
 		case syntax.InstMatch:
-			st.caps[1] = pos
+			caps[1] = pos
 			return true
 		case syntax.InstAlt, syntax.InstAltMatch:
-			if st.try(in.Out, pos) {
+			if try(p, in, caps, steps, inst.Out, pos) {
 				return true
 			}
-			pc = in.Arg
+			pc = inst.Arg
 		case syntax.InstCapture:
-			if int(in.Arg) < len(st.caps) {
-				old := st.caps[in.Arg]
-				st.caps[in.Arg] = pos
-				if st.try(in.Out, pos) {
+			if int(inst.Arg) < len(caps) {
+				old := caps[inst.Arg]
+				caps[inst.Arg] = pos
+				if try(p, in, caps, steps, inst.Out, pos) {
 					return true
 				}
-				st.caps[in.Arg] = old
+				caps[inst.Arg] = old
 				return false
 			}
-			pc = in.Out
+			pc = inst.Out
 		case syntax.InstNop:
-			pc = in.Out
+			pc = inst.Out
 		case syntax.InstEmptyWidth:
 			r1, r2 := rune(-1), rune(-1)
 			if pos > 0 {
-				r1 = rune(st.in[pos-1])
+				r1 = rune(in[pos-1])
 			}
-			if pos < len(st.in) {
-				r2 = rune(st.in[pos])
+			if pos < len(in) {
+				r2 = rune(in[pos])
 			}
-			if syntax.EmptyOp(in.Arg)&^syntax.EmptyOpContext(r1, r2) != 0 {
+			if syntax.EmptyOp(inst.Arg)&^syntax.EmptyOpContext(r1, r2) != 0 {
 				return false
 			}
-			pc = in.Out
+			pc = inst.Out
 		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
-			if pos >= len(st.in) {
+			if pos >= len(in) {
 				return false
 			}
-			c := st.in[pos] - '0'
-			if c > 9 || st.p.mask[pc]&(1<<c) == 0 {
+			c := in[pos] - '0'
+			if c > 9 || p.mask[pc]&(1<<c) == 0 {
 				return false
 			}
 			pos++
-			pc = in.Out
+			pc = inst.Out
 		default:
 			return false
 		}

@@ -424,7 +424,7 @@ func (p *national) lengthOK(n int) bool {
 // viable reports whether the region's general pattern matches nsn.
 func (c *classifier) viable(n *national, nsn []byte, state int32) bool {
 	if len(nsn) > maxNSN {
-		return n.general.Match(nsn)
+		return n.general.MatchString(string(nsn)) // rare; the copy keeps nsn on the stack
 	}
 	return state >= 0 && c.gen[state]&n.bit != 0
 }
@@ -491,7 +491,7 @@ func (c *classifier) stripPrefix(p *plan, n *national, nsn []byte, state int32, 
 	}
 	matched, caps, ok := st.m.match(nsn)
 	if !ok {
-		loc := st.re.FindSubmatchIndex(nsn)
+		loc := st.re.FindStringSubmatchIndex(string(nsn)) // rare; see viable
 		matched = loc != nil
 		for i := range caps {
 			caps[i] = -1

@@ -32,7 +32,7 @@ type Options struct {
 // and safe for concurrent use.
 type Intel struct {
 	cls     *classifier
-	short   map[string]*shortRules
+	short   *shortTable
 	intl    map[string]*prefixMatcher // default international prefix per region
 	risk    *riskTable
 	rates   *rateDeck

@@ -94,8 +94,8 @@ func (x *Intel) Lookup(dialed string, dp *DialPlan) (Info, error) {
 		return Info{Dialed: dialed}, fmt.Errorf("number: dial plan country %q is not a region libphonenumber knows", country)
 	}
 	p := &x.cls.plans[ref.plan]
-	sr := x.short[country]
-	if sr.isEmergency(digits) {
+	short := x.short.lookup(country, digits)
+	if short&shortEmergency != 0 {
 		return Info{Dialed: dialed, E164: string(digits), Kind: Emergency, Country: country, CallingCode: p.cc, Valid: true}, nil
 	}
 	if rest, ok := x.stripIntl(digits, dp, country); ok {
@@ -119,7 +119,7 @@ func (x *Intel) Lookup(dialed string, dp *DialPlan) (Info, error) {
 		r.state = -1
 	}
 	valid := r.state >= 0 && x.cls.typ[r.state] != Unknown
-	if !valid && sr.isShortCode(digits) {
+	if !valid && short&shortCode != 0 {
 		return Info{Dialed: dialed, E164: string(digits), Kind: ShortCode, Country: country, CallingCode: p.cc, Valid: true}, nil
 	}
 	if !valid && len(digits) > len(p.ccStr) && string(digits[:len(p.ccStr)]) == p.ccStr {

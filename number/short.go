@@ -2,79 +2,110 @@ package number
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/nyaruka/phonenumbers"
 )
 
-// shortRules are one region's short-number patterns.
-type shortRules struct {
-	emergency *regexp.Regexp // nil when the region lists none
-	general   desc
-	shortCode desc
+// Flags of a short-number automaton state.
+const (
+	shortEmergency = 1 << iota // phonenumbers.IsEmergencyNumber
+	shortCode                  // phonenumbers.IsValidShortNumberForRegion
+)
+
+// shortTable holds every region's short-number patterns compiled to
+// automata, like the classifier's.
+type shortTable struct {
+	trans []int32
+	flags []uint8
+	start map[string]int32
 }
 
-type desc struct {
-	re      *regexp.Regexp
-	lengths []int32
-}
-
-func newDesc(d *phonenumbers.PhoneNumberDesc) (desc, error) {
-	if d == nil {
-		return desc{}, nil
-	}
-	re, err := regexp.Compile("^(?:" + d.GetNationalNumberPattern() + ")$")
-	return desc{re: re, lengths: d.PossibleLength}, err
-}
-
-// matches mirrors the library's matchesPossibleNumberAndNationalNumber.
-func (d *desc) matches(s []byte) bool {
-	if d.re == nil {
-		return false
-	}
-	if len(d.lengths) > 0 {
-		ok := false
-		for _, l := range d.lengths {
-			ok = ok || int(l) == len(s)
-		}
-		if !ok {
-			return false
-		}
-	}
-	return d.re.Match(s)
-}
-
-func loadShort() (map[string]*shortRules, error) {
+func loadShort() (*shortTable, error) {
 	coll, err := phonenumbers.ShortNumberMetadataCollection()
 	if err != nil {
 		return nil, fmt.Errorf("number: short number metadata: %w", err)
 	}
-	out := map[string]*shortRules{}
+	st := &shortTable{start: map[string]int32{}}
 	for _, m := range coll.GetMetadata() {
-		sr := &shortRules{}
-		if e := m.GetEmergency(); e != nil && e.GetNationalNumberPattern() != "" {
-			if sr.emergency, err = regexp.Compile("^(?:" + e.GetNationalNumberPattern() + ")$"); err != nil {
-				return nil, fmt.Errorf("number: %s emergency pattern: %w", m.GetId(), err)
+		if err := st.add(m); err != nil {
+			return nil, fmt.Errorf("number: %s short numbers: %w", m.GetId(), err)
+		}
+	}
+	return st, nil
+}
+
+func (st *shortTable) add(m *phonenumbers.PhoneMetadata) error {
+	ds := []*phonenumbers.PhoneNumberDesc{m.GetEmergency(), m.GetGeneralDesc(), m.GetShortCode()}
+	var langs []lang
+	idx := [3]int{-1, -1, -1}
+	for i, d := range ds {
+		if d == nil || d.GetNationalNumberPattern() == "" {
+			continue
+		}
+		p, err := compileDigits(d.GetNationalNumberPattern())
+		if err != nil {
+			return err
+		}
+		idx[i] = len(langs)
+		langs = append(langs, lang{p: p, sticky: -1})
+	}
+	b, err := newDFABuilder(langs)
+	if err != nil {
+		return err
+	}
+	trans := b.build()
+	off := int32(len(st.flags))
+	for _, t := range trans {
+		if t >= 0 {
+			t += off
+		}
+		st.trans = append(st.trans, t)
+	}
+	// matches mirrors matchesPossibleNumberAndNationalNumber.
+	matches := func(acc langSet, i, depth int) bool {
+		if !acc.has(idx[i]) {
+			return false
+		}
+		if len(ds[i].PossibleLength) == 0 {
+			return true
+		}
+		for _, l := range ds[i].PossibleLength {
+			if int(l) == depth {
+				return true
 			}
 		}
-		if sr.general, err = newDesc(m.GetGeneralDesc()); err != nil {
-			return nil, fmt.Errorf("number: %s short pattern: %w", m.GetId(), err)
-		}
-		if sr.shortCode, err = newDesc(m.GetShortCode()); err != nil {
-			return nil, fmt.Errorf("number: %s short code pattern: %w", m.GetId(), err)
-		}
-		out[m.GetId()] = sr
+		return false
 	}
-	return out, nil
+	for s := range b.states {
+		acc, _ := b.accepted(s)
+		var f uint8
+		if acc.has(idx[0]) { // IsEmergencyNumber checks the pattern only
+			f |= shortEmergency
+		}
+		if matches(acc, 1, b.states[s].depth) && matches(acc, 2, b.states[s].depth) {
+			f |= shortCode
+		}
+		st.flags = append(st.flags, f)
+	}
+	st.start[m.GetId()] = off
+	return nil
 }
 
-// isEmergency mirrors phonenumbers.IsEmergencyNumber for digits dialed
-// without a "+".
-func (sr *shortRules) isEmergency(digits []byte) bool {
-	return sr != nil && sr.emergency != nil && sr.emergency.Match(digits)
-}
-
-// isShortCode mirrors phonenumbers.IsValidShortNumberForRegion.
-func (sr *shortRules) isShortCode(digits []byte) bool {
-	return sr != nil && sr.general.matches(digits) && sr.shortCode.matches(digits)
+// lookup returns the flags for digits dialed without "+" in region.
+func (st *shortTable) lookup(region string, digits []byte) uint8 {
+	s, ok := st.start[region]
+	if !ok || len(digits) > maxNSN {
+		return 0
+	}
+	for _, ch := range digits {
+		d := ch - '0'
+		if d > 9 || s < 0 {
+			return 0
+		}
+		s = st.trans[int(s)*10+int(d)]
+	}
+	if s < 0 {
+		return 0
+	}
+	return st.flags[s]
 }
