@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/number"
 )
 
@@ -56,10 +57,68 @@ type Call struct {
 	Time      time.Time // the event's own time; every time rule uses it
 	Identity  string    // SIP Identity header, kept for caller-ID checks
 
-	// Derived by the engine.
+	// Derived by the engine before the chain runs.
 	Dest          number.Info // the callee, normalized in the tenant's dial plan
-	Local         *time.Location
-	International bool // Dest is outside the tenant's home calling code
+	Local         time.Time   // Time in the tenant's time zone
+	International bool        // Dest is outside the tenant's home calling code
+	Premium       bool        // premium-rate type, a premium prefix or a premium risk range
+	Limited       bool        // a destination the policy lets through only under the "limit" rules
+	Digits        string      // Dest.E164 without the "+"
+
+	holds  [MaxHolds]Hold
+	nholds int
+}
+
+// MaxHolds is how many counter reservations one call can carry.
+const MaxHolds = 12
+
+// HoldKind says what a Hold reserved.
+type HoldKind uint8
+
+// Kinds of hold.
+const (
+	WindowHold HoldKind = iota + 1 // an event in a sliding window
+	SlotHold                       // a concurrency slot
+)
+
+// Hold is a counter reservation made by a check for this call. The engine
+// keeps holds of calls it lets through and returns the holds of calls it
+// rejects, so a limit counts exactly the calls that went ahead.
+type Hold struct {
+	Kind  HoldKind
+	Key   counter.Key
+	ID    string
+	Added bool // false when the id was already counted (a retried screen)
+}
+
+// AddHold records a reservation; it reports false when the call has no room
+// for more (the caller must then undo the reservation itself).
+func (c *Call) AddHold(h Hold) bool {
+	if c.nholds == len(c.holds) {
+		return false
+	}
+	c.holds[c.nholds] = h
+	c.nholds++
+	return true
+}
+
+// Holds returns the reservations made for this call.
+func (c *Call) Holds() []Hold { return c.holds[:c.nholds] }
+
+// ResetHolds forgets the call's reservations (after they were undone).
+func (c *Call) ResetHolds() {
+	c.holds = [MaxHolds]Hold{}
+	c.nholds = 0
+}
+
+// ResetDerived clears what the engine and checks added, keeping the input.
+func (c *Call) ResetDerived() {
+	c.Dest = number.Info{}
+	c.Local = time.Time{}
+	c.International, c.Premium, c.Limited = false, false, false
+	c.Digits = ""
+	c.holds = [MaxHolds]Hold{}
+	c.nholds = 0
 }
 
 // Flow tells the chain whether to run the next check.

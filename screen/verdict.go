@@ -75,6 +75,9 @@ type Verdict struct {
 	// shadow mode where it is Allow while Action records what would have
 	// been done.
 	Enforced Action
+	// Unavailable is set when tollgate could not decide and the tenant
+	// fails closed: front ends answer 503 rather than 403.
+	Unavailable bool
 
 	reasons [MaxReasons]Reason
 	n       int

@@ -1,0 +1,181 @@
+// Package blocks holds the in-memory, read-only snapshot of blocks and kill
+// switches that the screening checks consult. The store is the source of
+// truth; a new snapshot replaces the old one atomically whenever the store
+// changes, so checks read it without locks or I/O.
+package blocks
+
+import (
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// Set is an immutable index of blocks and kill switches.
+type Set struct {
+	numbers    map[tkey]*store.Block
+	prefixes   map[tkey]*store.Block
+	maxPrefix  int
+	extensions map[tkey]*store.Block
+	addrs      map[netip.Addr][]*store.Block
+	nets       []*netBlock
+	kills      map[string]*store.KillSwitch
+	built      time.Time
+	n          int
+}
+
+type tkey struct{ tenant, value string }
+
+type netBlock struct {
+	p netip.Prefix
+	b *store.Block
+}
+
+// Build indexes blocks and kill switches. Invalid entries are skipped (the
+// store validates them on the way in).
+func Build(bs []store.Block, ks []store.KillSwitch, now time.Time) *Set {
+	s := &Set{
+		numbers:    map[tkey]*store.Block{},
+		prefixes:   map[tkey]*store.Block{},
+		extensions: map[tkey]*store.Block{},
+		addrs:      map[netip.Addr][]*store.Block{},
+		kills:      map[string]*store.KillSwitch{},
+		built:      now,
+	}
+	for i := range bs {
+		b := &bs[i]
+		switch b.Kind {
+		case store.BlockNumber:
+			s.numbers[tkey{b.Tenant, strings.TrimPrefix(b.Value, "+")}] = b
+		case store.BlockPrefix:
+			v := strings.TrimPrefix(b.Value, "+")
+			s.prefixes[tkey{b.Tenant, v}] = b
+			s.maxPrefix = max(s.maxPrefix, len(v))
+		case store.BlockExtension:
+			s.extensions[tkey{b.Tenant, b.Value}] = b
+		case store.BlockIP:
+			if p, err := netip.ParsePrefix(b.Value); err == nil {
+				if p.IsSingleIP() {
+					s.addrs[p.Addr().Unmap()] = append(s.addrs[p.Addr().Unmap()], b)
+				} else {
+					s.nets = append(s.nets, &netBlock{p.Masked(), b})
+				}
+			} else if a, err := netip.ParseAddr(b.Value); err == nil {
+				s.addrs[a.Unmap()] = append(s.addrs[a.Unmap()], b)
+			} else {
+				continue
+			}
+		default:
+			continue
+		}
+		s.n++
+	}
+	for i := range ks {
+		if ks[i].Active {
+			s.kills[ks[i].Tenant] = &ks[i]
+		}
+	}
+	return s
+}
+
+// Len is the number of blocks indexed.
+func (s *Set) Len() int { return s.n }
+
+func live(b *store.Block, t time.Time) bool {
+	return b != nil && (b.Expires.IsZero() || t.Before(b.Expires))
+}
+
+// Number returns the block on an exact number (digits without "+") for
+// the tenant or for every tenant.
+func (s *Set) Number(tenant, digits string, t time.Time) *store.Block {
+	if b := s.numbers[tkey{tenant, digits}]; live(b, t) {
+		return b
+	}
+	if b := s.numbers[tkey{"", digits}]; live(b, t) {
+		return b
+	}
+	return nil
+}
+
+// Prefix returns the longest blocked prefix of digits.
+func (s *Set) Prefix(tenant, digits string, t time.Time) *store.Block {
+	for l := min(len(digits), s.maxPrefix); l > 0; l-- {
+		if b := s.prefixes[tkey{tenant, digits[:l]}]; live(b, t) {
+			return b
+		}
+		if b := s.prefixes[tkey{"", digits[:l]}]; live(b, t) {
+			return b
+		}
+	}
+	return nil
+}
+
+// Extension returns the block on a tenant's extension.
+func (s *Set) Extension(tenant, ext string, t time.Time) *store.Block {
+	if ext == "" {
+		return nil
+	}
+	if b := s.extensions[tkey{tenant, ext}]; live(b, t) {
+		return b
+	}
+	return nil
+}
+
+// Addr returns a block covering the address for the tenant or every tenant.
+func (s *Set) Addr(tenant string, a netip.Addr, t time.Time) *store.Block {
+	if !a.IsValid() {
+		return nil
+	}
+	a = a.Unmap()
+	for _, b := range s.addrs[a] {
+		if (b.Tenant == "" || b.Tenant == tenant) && live(b, t) {
+			return b
+		}
+	}
+	for _, nb := range s.nets {
+		if (nb.b.Tenant == "" || nb.b.Tenant == tenant) && nb.p.Contains(a) && live(nb.b, t) {
+			return nb.b
+		}
+	}
+	return nil
+}
+
+// Kill returns the active kill switch for the tenant, or the global one.
+func (s *Set) Kill(tenant string) *store.KillSwitch {
+	if k := s.kills[tenant]; k != nil {
+		return k
+	}
+	return s.kills["*"]
+}
+
+// Live holds the current Set and when it was last confirmed fresh.
+type Live struct {
+	set       atomic.Pointer[Set]
+	confirmed atomic.Int64 // unix ns of the last successful refresh
+}
+
+// NewLive returns a Live holding an empty set.
+func NewLive() *Live {
+	l := &Live{}
+	l.Replace(Build(nil, nil, time.Now()), time.Now())
+	return l
+}
+
+// Load returns the current set.
+func (l *Live) Load() *Set { return l.set.Load() }
+
+// Replace installs a new set, confirmed fresh at now.
+func (l *Live) Replace(s *Set, now time.Time) {
+	l.set.Store(s)
+	l.confirmed.Store(now.UnixNano())
+}
+
+// Confirm records that the current set was found fresh at now.
+func (l *Live) Confirm(now time.Time) { l.confirmed.Store(now.UnixNano()) }
+
+// Age is how long ago the set was last confirmed fresh.
+func (l *Live) Age(now time.Time) time.Duration {
+	return time.Duration(now.UnixNano() - l.confirmed.Load())
+}

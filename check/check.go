@@ -1,0 +1,66 @@
+// Package check assembles the screening checks into a chain. The order of
+// checks is fixed here, in one table, never by the order of a config file:
+// every check feels the effect of the checks before it and must not care
+// what they found.
+package check
+
+import (
+	"time"
+
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Env is what a check may use when it is set up for one tenant.
+type Env struct {
+	Tenant   *config.Tenant
+	System   *config.System
+	Counters counter.Store
+	Blocks   *blocks.Live
+	// Timezones returns the IANA zones a number may be in, for the calling
+	// window; nil disables zone lookups.
+	Timezones func(e164 string) []string
+	// StaleCallAfter bounds how long a concurrency slot is held for a call
+	// that never reports its end.
+	StaleCallAfter time.Duration
+}
+
+// Setup builds one check for a tenant. It returns nil when the tenant's
+// policy does not use the check.
+type Setup func(env *Env) (screen.Check, error)
+
+// Step is one entry of the order table.
+type Step struct {
+	Name  string
+	Setup Setup
+}
+
+// Build returns the tenant's chain in the order of steps.
+func Build(env *Env, steps []Step) (*screen.Chain, error) {
+	var cs []screen.Check
+	for _, s := range steps {
+		c, err := s.Setup(env)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			cs = append(cs, c)
+		}
+	}
+	return screen.NewChain(cs...), nil
+}
+
+// Action maps a policy word to a screening action.
+func Action(word string) screen.Action {
+	switch word {
+	case "block", "deny":
+		return screen.Reject
+	case "auth":
+		return screen.Challenge
+	case "honeypot":
+		return screen.Honeypot
+	}
+	return screen.Allow
+}

@@ -1,0 +1,31 @@
+package check
+
+import (
+	"github.com/tollgate-voip/tollgate/check/blocklist"
+	"github.com/tollgate-voip/tollgate/check/concurrency"
+	"github.com/tollgate-voip/tollgate/check/cost"
+	"github.com/tollgate-voip/tollgate/check/destination"
+	"github.com/tollgate-voip/tollgate/check/emergency"
+	"github.com/tollgate-voip/tollgate/check/killswitch"
+	"github.com/tollgate-voip/tollgate/check/ratelimit"
+	"github.com/tollgate-voip/tollgate/check/spend"
+	"github.com/tollgate-voip/tollgate/check/timewindow"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Order is the screening chain, first check first. Emergency calls stop
+// the chain before anything can refuse them; hard refusals come before the
+// checks that reserve counter slots, so a refused call reserves nothing.
+var Order = []Step{
+	{"emergency", func(*Env) (screen.Check, error) { return emergency.New(), nil }},
+	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
+	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
+	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
+	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},
+	{"timewindow", func(e *Env) (screen.Check, error) { return timewindow.New(e.Tenant, e.Timezones), nil }},
+	{"ratelimit", func(e *Env) (screen.Check, error) { return ratelimit.New(e.Tenant, e.System, e.Counters), nil }},
+	{"spend", func(e *Env) (screen.Check, error) { return spend.New(e.Tenant, e.Counters), nil }},
+	{"concurrency", func(e *Env) (screen.Check, error) {
+		return concurrency.New(e.Tenant, e.Counters, e.StaleCallAfter), nil
+	}},
+}

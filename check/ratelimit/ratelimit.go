@@ -1,0 +1,134 @@
+// Package ratelimit enforces exact sliding-window call counts per
+// extension, per tenant and system-wide: international calls per hour,
+// premium calls per day, calls to "limit" destinations, distinct callees,
+// and international calls per minute across every tenant.
+package ratelimit
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+const (
+	hour  = time.Hour
+	day   = 24 * time.Hour
+	month = 30 * day
+)
+
+type limit struct {
+	scope  counter.Scope
+	n      int
+	window time.Duration
+	rule   string
+	what   string // "international calls per hour"
+	who    int    // 0 extension, 1 tenant, 2 system
+	// applies says which calls count.
+	applies func(c *screen.Call) bool
+	// byCallee counts distinct callees instead of calls.
+	byCallee bool
+}
+
+// RateLimit is the check.
+type RateLimit struct {
+	t        *config.Tenant
+	counters counter.Store
+	limits   []limit
+}
+
+var _ screen.Check = (*RateLimit)(nil)
+
+func intl(c *screen.Call) bool    { return c.International }
+func premium(c *screen.Call) bool { return c.Premium }
+func limited(c *screen.Call) bool { return c.Limited }
+func any(c *screen.Call) bool     { return c.Dest.E164 != "" }
+
+// New returns the check for a tenant, or nil when every limit is off.
+func New(t *config.Tenant, sys *config.System, counters counter.Store) screen.Check {
+	r := &RateLimit{t: t, counters: counters}
+	add := func(l config.Limit, scope counter.Scope, window time.Duration, field, what string, who int, applies func(*screen.Call) bool, byCallee bool) {
+		if !l.On {
+			return
+		}
+		rule := t.Rule(field)
+		if who == 2 {
+			rule = "system." + field
+		}
+		r.limits = append(r.limits, limit{scope, l.N, window, rule, what, who, applies, byCallee})
+	}
+	e, a := &t.Limits.Extension, &t.Limits.Account
+	add(e.PremiumCallsPerDay, counter.ExtPremiumCalls, day, "limits.extension.premium_calls_per_day", "premium-rate calls per day", 0, premium, false)
+	add(e.InternationalCallsPerHour, counter.ExtIntlCalls, hour, "limits.extension.international_calls_per_hour", "international calls per hour", 0, intl, false)
+	add(e.LimitedCallsPerHour, counter.ExtLimitedCalls, hour, "limits.extension.limited_calls_per_hour", "calls per hour to limited destinations", 0, limited, false)
+	add(e.DistinctCalleesPerDay, counter.ExtDistinctDay, day, "limits.extension.distinct_callees_per_day", "distinct numbers called per day", 0, any, true)
+	add(e.DistinctCalleesPerMonth, counter.ExtDistinctMonth, month, "limits.extension.distinct_callees_per_month", "distinct numbers called per 30 days", 0, any, true)
+	add(a.InternationalCallsDaily, counter.TenantIntlCalls, day, "limits.account.international_calls_daily", "international calls per day", 1, intl, false)
+	if sys != nil {
+		add(sys.InternationalCallsPerMinute, counter.SystemIntlCalls, time.Minute, "international_calls_per_minute", "international calls per minute", 2, intl, false)
+	}
+	if len(r.limits) == 0 {
+		return nil
+	}
+	return r
+}
+
+// Name implements screen.Check.
+func (*RateLimit) Name() string { return "ratelimit" }
+
+// Check implements screen.Check.
+func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
+	if c.Direction != screen.Outbound || v.Action == screen.Reject {
+		return screen.Continue
+	}
+	subject := c.Extension
+	if subject == "" {
+		subject = c.Caller
+	}
+	for i := range r.limits {
+		l := &r.limits[i]
+		if !l.applies(c) {
+			continue
+		}
+		k := counter.Key{Scope: l.scope}
+		switch l.who {
+		case 0:
+			if subject == "" {
+				continue
+			}
+			k.Tenant, k.Subject = c.Tenant, subject
+		case 1:
+			k.Tenant = c.Tenant
+		}
+		id := c.ID
+		if l.byCallee {
+			id = c.Digits
+		}
+		n, ok, added := r.counters.Reserve(k, id, c.Time, l.window, l.n)
+		if !ok {
+			v.Add(screen.Reason{Check: "ratelimit", Code: "rate_limit", Text: r.text(l, n, subject), Rule: l.rule, Action: screen.Reject, Risk: 60})
+			return screen.Stop
+		}
+		if added && !c.AddHold(screen.Hold{Kind: screen.WindowHold, Key: k, ID: id, Added: true}) {
+			r.counters.Unreserve(k, id)
+		}
+	}
+	return screen.Continue
+}
+
+func (r *RateLimit) text(l *limit, n int, subject string) string {
+	who := "extension " + subject
+	switch l.who {
+	case 1:
+		who = "tenant " + r.t.Name
+	case 2:
+		who = "all tenants"
+	}
+	if l.n == 0 {
+		return l.what + " for " + who + ": limit is 0 (not allowed)"
+	}
+	return l.what + " for " + who + ": limit " + strconv.Itoa(l.n) + " reached (" + strconv.Itoa(n) + " in the window)"
+}

@@ -1,0 +1,79 @@
+// Package spend caps a tenant's international spend per local day and
+// turns what is left of the budget, the tenant's maximum international
+// duration and the limited-destination duration into the call's maximum
+// duration.
+package spend
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Spend is the check.
+type Spend struct {
+	t        *config.Tenant
+	counters counter.Store
+}
+
+var _ screen.Check = (*Spend)(nil)
+
+// New returns the check, or nil when the tenant has no spend or duration limits.
+func New(t *config.Tenant, counters counter.Store) screen.Check {
+	a := &t.Limits.Account
+	if !a.InternationalSpendDaily.On && !a.MaxCallDurationIntl.On && !a.LimitedMaxDuration.On {
+		return nil
+	}
+	return &Spend{t: t, counters: counters}
+}
+
+// Name implements screen.Check.
+func (*Spend) Name() string { return "spend" }
+
+// Key is the counter of a tenant's international spend on the local day
+// of the call.
+func Key(c *screen.Call) counter.Key {
+	y, m, d := c.Local.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	return counter.Key{Scope: counter.TenantIntlSpend, Tenant: c.Tenant, Bucket: day}
+}
+
+// Check implements screen.Check.
+func (s *Spend) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
+	if c.Direction != screen.Outbound || !c.International {
+		return screen.Continue
+	}
+	a := &s.t.Limits.Account
+	if a.MaxCallDurationIntl.On && a.MaxCallDurationIntl.N > 0 {
+		v.LimitDuration(a.MaxCallDurationIntl.N)
+	}
+	if c.Limited && a.LimitedMaxDuration.On && a.LimitedMaxDuration.N > 0 {
+		v.LimitDuration(a.LimitedMaxDuration.N)
+	}
+	if !a.InternationalSpendDaily.On {
+		return screen.Continue
+	}
+	budget := a.InternationalSpendDaily.V
+	spent := s.counters.Sum(Key(c))
+	if spent >= budget {
+		v.Add(screen.Reason{Check: "spend", Code: "spend_cap", Text: "daily international spend cap " + money(budget) + " reached (spent " + money(spent) + " today)", Rule: s.t.Rule("limits.account.international_spend_daily"), Action: screen.Reject, Risk: 60})
+		return screen.Stop
+	}
+	if rate := c.Dest.Rate; rate > 0 {
+		secs := (budget - spent) / rate * 60
+		if secs < 1 {
+			secs = 1
+		}
+		if secs < math.MaxInt32 {
+			v.LimitDuration(int(secs))
+		}
+	}
+	return screen.Continue
+}
+
+func money(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }

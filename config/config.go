@@ -1,0 +1,474 @@
+// Package config reads tollgate's YAML policy into typed values and
+// validates it; every error names the file, the line and the field.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxSize is the largest policy file accepted.
+const MaxSize = 4 << 20
+
+// Config is a whole policy file: the server settings, the system-wide
+// limits, and one resolved Tenant per tenant (defaults already merged in).
+type Config struct {
+	File    string
+	Server  Server
+	Numbers Numbers
+	System  System
+	// Defaults is the policy of a tenant that has no section of its own.
+	Defaults *Tenant
+	Tenants  map[string]*Tenant
+	// AllowUnknownTenants lets calls of tenants without a section use
+	// Defaults; when false they get a 400.
+	AllowUnknownTenants bool
+}
+
+// Server holds listener and storage settings.
+type Server struct {
+	Listen  string  `yaml:"listen"`
+	DataDir string  `yaml:"data_dir"`
+	Node    string  `yaml:"node"`
+	Tokens  []Token `yaml:"tokens"`
+	// MaxInFlight bounds concurrent screenings; beyond it the engine is
+	// overloaded and applies the tenant's on_error choice.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// StaleCallAfter expires a call that never ended (seconds).
+	StaleCallAfter int `yaml:"stale_call_after_s"`
+	// StateMaxAge is how old the block/kill-switch snapshot may get when
+	// the store cannot be read before on_error applies (seconds).
+	StateMaxAge int `yaml:"state_max_age_s"`
+}
+
+// Token is a bearer token configured in the file. The secret itself never
+// sits in the file: either its SHA-256 or the name of an environment
+// variable holding it.
+type Token struct {
+	Name      string `yaml:"name"`
+	Role      string `yaml:"role"` // admin, screen, read
+	SHA256    string `yaml:"sha256"`
+	SecretEnv string `yaml:"secret_env"`
+}
+
+// Numbers points at the user's number-intelligence data.
+type Numbers struct {
+	RiskFiles []string `yaml:"risk_files"`
+	RateDeck  string   `yaml:"rate_deck"`
+}
+
+// System holds limits that span every tenant.
+type System struct {
+	InternationalCallsPerMinute Limit  `yaml:"international_calls_per_minute"`
+	AlertThresholdSpend         Amount `yaml:"alert_threshold_spend"`
+}
+
+// Tenant is one tenant's resolved policy.
+type Tenant struct {
+	Name           string
+	Country        string                   `yaml:"country"`
+	Timezone       string                   `yaml:"timezone"`
+	IntlPrefixes   []string                 `yaml:"international_prefixes"`
+	NationalPrefix string                   `yaml:"national_prefix"`
+	Mode           string                   `yaml:"mode"`     // enforce, shadow
+	OnError        string                   `yaml:"on_error"` // fail_open, fail_closed
+	Destinations   Destinations             `yaml:"destinations"`
+	Extensions     map[string]ExtensionPerm `yaml:"extensions"`
+	Hours          Hours                    `yaml:"hours"`
+	CallingWindow  CallingWindow            `yaml:"calling_window"`
+	Limits         Limits                   `yaml:"limits"`
+	Cost           Cost                     `yaml:"cost"`
+
+	Location *time.Location `yaml:"-"`
+	// Lines maps a dotted field path to its line, for reasons and errors.
+	Lines map[string]int `yaml:"-"`
+}
+
+// Destinations is the destination policy.
+type Destinations struct {
+	Default         string            `yaml:"default"`          // deny, allow: international calls matching no rule
+	Countries       map[string]string `yaml:"countries"`        // calling code → allow, auth, block
+	PremiumPrefixes map[string]string `yaml:"premium_prefixes"` // E.164 prefix → block, limit, auth, allow
+	Types           map[string]string `yaml:"types"`            // number type → allow, auth, block
+	RiskCategories  map[string]string `yaml:"risk_categories"`  // risk-layer category → allow, auth, limit, block
+	Invalid         string            `yaml:"invalid"`          // what to do with invalid numbers: allow, auth, block
+}
+
+// ExtensionPerm is what one extension may dial.
+type ExtensionPerm struct {
+	International *bool `yaml:"international"`
+	Premium       *bool `yaml:"premium"`
+}
+
+// Hours holds the time-of-day rules, in the tenant's time zone.
+type Hours struct {
+	Business                Window   `yaml:"business"`
+	AfterHoursInternational string   `yaml:"after_hours_international"` // allow, auth, block
+	Night                   Window   `yaml:"night"`
+	NightInternational      string   `yaml:"night_international"` // allow, auth, block
+	Holidays                []string `yaml:"holidays"`             // YYYY-MM-DD, treated as after hours
+}
+
+// Window is a daily time range on some weekdays. To before From wraps
+// past midnight.
+type Window struct {
+	Days []string `yaml:"days"` // mon … sun; empty = every day
+	From string   `yaml:"from"` // HH:MM
+	To   string   `yaml:"to"`   // HH:MM
+
+	from, to int // minutes after midnight
+	days     uint8
+	set      bool
+}
+
+// CallingWindow restricts outbound campaign calls to the callee's local hours.
+type CallingWindow struct {
+	Enabled bool   `yaml:"enabled"`
+	From    string `yaml:"from"`
+	To      string `yaml:"to"`
+
+	from, to int
+}
+
+// Limits are the per-extension and per-account limits.
+type Limits struct {
+	Extension ExtensionLimits `yaml:"extension"`
+	Account   AccountLimits   `yaml:"account"`
+}
+
+// ExtensionLimits apply to each extension separately.
+type ExtensionLimits struct {
+	InternationalCallsPerHour Limit `yaml:"international_calls_per_hour"`
+	PremiumCallsPerDay        Limit `yaml:"premium_calls_per_day"`
+	ConcurrentInternational   Limit `yaml:"concurrent_international"`
+	LimitedCallsPerHour       Limit `yaml:"limited_calls_per_hour"`
+	DistinctCalleesPerDay     Limit `yaml:"distinct_callees_per_day"`
+	DistinctCalleesPerMonth   Limit `yaml:"distinct_callees_per_month"`
+}
+
+// AccountLimits apply to the tenant as a whole.
+type AccountLimits struct {
+	InternationalSpendDaily Amount `yaml:"international_spend_daily"`
+	InternationalCallsDaily Limit  `yaml:"international_calls_daily"`
+	MaxCallDurationIntl     Limit  `yaml:"max_call_duration_intl"`
+	LimitedMaxDuration      Limit  `yaml:"limited_max_duration"`
+	ConcurrentCalls         Limit  `yaml:"concurrent_calls"`
+}
+
+// Cost holds the cost-aware rules.
+type Cost struct {
+	MaxPricePerMin    Amount  `yaml:"max_price_per_min"`    // above → challenge
+	AbovePriceAction  string  `yaml:"above_price_action"`   // auth (default) or block
+	RiskPerPricePerMin float64 `yaml:"risk_per_price_per_min"` // risk points per currency unit per minute
+	MaxRateRisk       int     `yaml:"max_rate_risk"`        // cap on that contribution
+}
+
+// Limit is a count limit that can be switched off: an integer or "off".
+type Limit struct {
+	N  int
+	On bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *Limit) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeErr(n, "want a whole number or off")
+	}
+	if n.Value == "off" || n.Value == "false" {
+		*l = Limit{}
+		return nil
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v < 0 || v > 1e9 {
+		return typeErr(n, "want a whole number ≥ 0 or off, got %q", n.Value)
+	}
+	*l = Limit{N: v, On: true}
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (l Limit) MarshalYAML() (any, error) {
+	if !l.On {
+		return "off", nil
+	}
+	return l.N, nil
+}
+
+// Amount is a money amount that can be switched off: a number or "off".
+type Amount struct {
+	V  float64
+	On bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (a *Amount) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeErr(n, "want an amount or off")
+	}
+	if n.Value == "off" || n.Value == "false" {
+		*a = Amount{}
+		return nil
+	}
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil || v < 0 || v != v || v > 1e12 {
+		return typeErr(n, "want an amount ≥ 0 or off, got %q", n.Value)
+	}
+	*a = Amount{V: v, On: true}
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (a Amount) MarshalYAML() (any, error) {
+	if !a.On {
+		return "off", nil
+	}
+	return a.V, nil
+}
+
+// typeErr makes an error yaml.v3 collects with the node's line.
+func typeErr(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+}
+
+// Error is a configuration error at one place in one file.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every error found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads and validates the policy file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(b) > MaxSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("file larger than %d bytes", MaxSize)}
+	}
+	return Parse(path, b)
+}
+
+// Parse validates a policy held in memory; name is used in errors.
+func Parse(name string, src []byte) (*Config, error) {
+	p := &parser{file: name}
+	cfg := p.parse(src)
+	if len(p.errs) > 0 {
+		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
+		return nil, p.errs
+	}
+	return cfg, nil
+}
+
+type parser struct {
+	file string
+	errs Errors
+}
+
+func (p *parser) errorf(line int, field, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// top is the file's top level, tenants kept as nodes so defaults can be
+// merged into them before decoding.
+type top struct {
+	Server              yaml.Node            `yaml:"server"`
+	Numbers             yaml.Node            `yaml:"numbers"`
+	System              yaml.Node            `yaml:"system"`
+	Defaults            yaml.Node            `yaml:"defaults"`
+	Tenants             map[string]yaml.Node `yaml:"tenants"`
+	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
+}
+
+func (p *parser) parse(src []byte) *Config {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errorf(0, "", "empty policy file")
+			return nil
+		}
+		p.yamlError(err, "", nil)
+		return nil
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		p.errorf(doc.Line, "", "want a mapping at the top level")
+		return nil
+	}
+	root := doc.Content[0]
+	p.checkKeys(root, "", reflectKeys(top{}))
+	var t top
+	if err := root.Decode(&t); err != nil {
+		p.yamlError(err, "", nil)
+		return nil
+	}
+	cfg := &Config{File: p.file, Tenants: make(map[string]*Tenant), AllowUnknownTenants: true}
+	if t.AllowUnknownTenants != nil {
+		cfg.AllowUnknownTenants = *t.AllowUnknownTenants
+	}
+	p.decodeStrict(&t.Server, "server", &cfg.Server)
+	p.decodeStrict(&t.Numbers, "numbers", &cfg.Numbers)
+	p.decodeStrict(&t.System, "system", &cfg.System)
+	p.server(&cfg.Server, &t.Server)
+
+	defaults := &t.Defaults
+	if defaults.Kind == 0 {
+		defaults = &yaml.Node{Kind: yaml.MappingNode}
+	}
+	cfg.Defaults = p.tenant("defaults", "defaults", defaults)
+	names := make([]string, 0, len(t.Tenants))
+	for n := range t.Tenants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		node := t.Tenants[name]
+		path := "tenants." + name
+		if !validName(name) {
+			p.errorf(node.Line, path, "tenant names are letters, digits, '-', '_' and '.' (at most 64)")
+			continue
+		}
+		merged := merge(defaults, &node)
+		if tn := p.tenant(name, path, merged); tn != nil {
+			cfg.Tenants[name] = tn
+		}
+	}
+	return cfg
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// merge returns base with over laid on top: mappings merge key by key,
+// everything else is replaced. Nodes keep their own line numbers, so an
+// error points at the file position the value came from.
+func merge(base, over *yaml.Node) *yaml.Node {
+	if base == nil || base.Kind == 0 {
+		return over
+	}
+	if over == nil || over.Kind == 0 {
+		return base
+	}
+	if base.Kind != yaml.MappingNode || over.Kind != yaml.MappingNode {
+		return over
+	}
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: over.Tag, Line: over.Line, Column: over.Column}
+	idx := map[string]int{}
+	for i := 0; i+1 < len(base.Content); i += 2 {
+		idx[base.Content[i].Value] = len(out.Content)
+		out.Content = append(out.Content, base.Content[i], base.Content[i+1])
+	}
+	for i := 0; i+1 < len(over.Content); i += 2 {
+		k := over.Content[i]
+		if j, ok := idx[k.Value]; ok {
+			out.Content[j+1] = merge(out.Content[j+1], over.Content[i+1])
+			continue
+		}
+		out.Content = append(out.Content, k, over.Content[i+1])
+	}
+	return out
+}
+
+// decodeStrict decodes node into v, reporting unknown fields with their line.
+func (p *parser) decodeStrict(node *yaml.Node, path string, v any) {
+	if node.Kind == 0 {
+		return
+	}
+	p.checkKeys(node, path, reflectKeys(v))
+	if err := node.Decode(v); err != nil {
+		ln := map[string]int{}
+		lines(node, path, ln)
+		p.yamlError(err, path, ln)
+	}
+}
+
+// yamlError turns a yaml.v3 error into located errors.
+// fieldAt is the most specific field in ln declared on line.
+func fieldAt(ln map[string]int, line int, def string) string {
+	best := def
+	for f, l := range ln {
+		if l == line && len(f) > len(best) {
+			best = f
+		}
+	}
+	return best
+}
+
+func (p *parser) yamlError(err error, path string, ln map[string]int) {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, msg := range te.Errors {
+			line := 0
+			if strings.HasPrefix(msg, "line ") {
+				rest := msg[5:]
+				if i := strings.IndexByte(rest, ':'); i > 0 {
+					line, _ = strconv.Atoi(rest[:i])
+					msg = strings.TrimSpace(rest[i+1:])
+				}
+			}
+			p.errorf(line, fieldAt(ln, line, path), "%s", msg)
+		}
+		return
+	}
+	msg := err.Error()
+	line := 0
+	if i := strings.Index(msg, "line "); i >= 0 {
+		rest := msg[i+5:]
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		line, _ = strconv.Atoi(rest[:j])
+	}
+	p.errorf(line, path, "%s", strings.TrimPrefix(msg, "yaml: "))
+}

@@ -1,0 +1,374 @@
+package counter
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+const shards = 64
+
+// Memory is an in-process Store. Sliding windows keep one timestamp per
+// admitted event and never more than the limit, so a window is exact and
+// its memory is bounded by the limit.
+type Memory struct {
+	seed   maphash.Seed
+	shards [shards]shard
+	// maxWindow is how long Sweep keeps window events and sums; it must
+	// cover the longest window in use.
+	maxWindow time.Duration
+}
+
+type shard struct {
+	mu      sync.Mutex
+	windows map[Key]*window
+	slots   map[Key]map[string]int64 // id → lease end (unix ns)
+	sums    map[Key]*sum
+}
+
+type event struct {
+	t  int64
+	id string
+}
+
+type window struct {
+	ev   []event // in insertion order; times may be out of order (replays)
+	last int64   // newest event time seen
+}
+
+type sum struct {
+	v   float64
+	ids map[string]struct{}
+}
+
+// NewMemory returns an empty in-process Store whose Sweep keeps windows up
+// to maxWindow (at least 31 days).
+func NewMemory(maxWindow time.Duration) *Memory {
+	if maxWindow < 31*24*time.Hour {
+		maxWindow = 31 * 24 * time.Hour
+	}
+	m := &Memory{seed: maphash.MakeSeed(), maxWindow: maxWindow}
+	for i := range m.shards {
+		m.shards[i].windows = make(map[Key]*window)
+		m.shards[i].slots = make(map[Key]map[string]int64)
+		m.shards[i].sums = make(map[Key]*sum)
+	}
+	return m
+}
+
+var _ Store = (*Memory)(nil)
+
+func (m *Memory) shard(k Key) *shard {
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	h.WriteByte(byte(k.Scope))
+	h.WriteString(k.Tenant)
+	h.WriteByte(0)
+	h.WriteString(k.Subject)
+	return &m.shards[h.Sum64()%shards]
+}
+
+// prune drops events that can no longer fall into a window ending at or
+// after t, keeping events newer than t (out-of-order replays).
+func (w *window) prune(from int64) {
+	j := 0
+	for _, e := range w.ev {
+		if e.t > from {
+			w.ev[j] = e
+			j++
+		}
+	}
+	clear(w.ev[j:])
+	w.ev = w.ev[:j]
+}
+
+func (w *window) count(from, to int64) int {
+	n := 0
+	for _, e := range w.ev {
+		if e.t > from && e.t <= to {
+			n++
+		}
+	}
+	return n
+}
+
+// Reserve implements Store.
+func (m *Memory) Reserve(k Key, id string, t time.Time, win time.Duration, limit int) (int, bool, bool) {
+	s := m.shard(k)
+	ts := t.UnixNano()
+	from := ts - int64(win)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.windows[k]
+	if w == nil {
+		if limit <= 0 {
+			return 0, false, false
+		}
+		w = &window{}
+		s.windows[k] = w
+	}
+	// Events older than the newest event's window can never count again
+	// for this key's window size.
+	newest := max(w.last, ts)
+	w.prune(min(from, newest-int64(win)))
+	n := w.count(from, ts)
+	for _, e := range w.ev {
+		if e.id == id {
+			return n, true, false
+		}
+	}
+	if n >= limit {
+		return n, false, false
+	}
+	w.ev = append(w.ev, event{t: ts, id: id})
+	w.last = newest
+	return n + 1, true, true
+}
+
+// Unreserve implements Store.
+func (m *Memory) Unreserve(k Key, id string) {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.windows[k]
+	if w == nil {
+		return
+	}
+	for i, e := range w.ev {
+		if e.id == id {
+			w.ev = append(w.ev[:i], w.ev[i+1:]...)
+			w.ev = w.ev[:len(w.ev):len(w.ev)]
+			break
+		}
+	}
+	if len(w.ev) == 0 {
+		delete(s.windows, k)
+	}
+}
+
+// Count implements Store.
+func (m *Memory) Count(k Key, t time.Time, win time.Duration) int {
+	s := m.shard(k)
+	ts := t.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.windows[k]
+	if w == nil {
+		return 0
+	}
+	return w.count(ts-int64(win), ts)
+}
+
+func expireSlots(held map[string]int64, t int64) {
+	for id, lease := range held {
+		if lease <= t {
+			delete(held, id)
+		}
+	}
+}
+
+// Acquire implements Store.
+func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, bool) {
+	s := m.shard(k)
+	ts := t.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.slots[k]
+	if held == nil {
+		if limit <= 0 {
+			return 0, false
+		}
+		held = make(map[string]int64, 2)
+		s.slots[k] = held
+	}
+	expireSlots(held, ts)
+	if _, ok := held[id]; ok {
+		held[id] = lease.UnixNano()
+		return len(held), true
+	}
+	if len(held) >= limit {
+		return len(held), false
+	}
+	held[id] = lease.UnixNano()
+	return len(held), true
+}
+
+// Extend implements Store.
+func (m *Memory) Extend(k Key, id string, lease time.Time) bool {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.slots[k]
+	if _, ok := held[id]; !ok {
+		return false
+	}
+	held[id] = lease.UnixNano()
+	return true
+}
+
+// Release implements Store.
+func (m *Memory) Release(k Key, id string) bool {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.slots[k]
+	if _, ok := held[id]; !ok {
+		return false
+	}
+	delete(held, id)
+	if len(held) == 0 {
+		delete(s.slots, k)
+	}
+	return true
+}
+
+// Held implements Store.
+func (m *Memory) Held(k Key, t time.Time) int {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.slots[k]
+	ts := t.UnixNano()
+	n := 0
+	for _, lease := range held {
+		if lease > ts {
+			n++
+		}
+	}
+	return n
+}
+
+// Add implements Store.
+func (m *Memory) Add(k Key, id string, amount float64) float64 {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.sums[k]
+	if x == nil {
+		x = &sum{ids: make(map[string]struct{})}
+		s.sums[k] = x
+	}
+	if _, dup := x.ids[id]; dup {
+		return x.v
+	}
+	x.ids[id] = struct{}{}
+	x.v += amount
+	return x.v
+}
+
+// Sum implements Store.
+func (m *Memory) Sum(k Key) float64 {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if x := s.sums[k]; x != nil {
+		return x.v
+	}
+	return 0
+}
+
+func match(k Key, scope Scope, tenant, subject string) bool {
+	return (scope == 0 || k.Scope == scope) && (tenant == "" || k.Tenant == tenant) &&
+		(subject == "" || k.Subject == subject)
+}
+
+// Reset implements Store.
+func (m *Memory) Reset(scope Scope, tenant, subject string) int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k := range s.windows {
+			if match(k, scope, tenant, subject) {
+				delete(s.windows, k)
+				n++
+			}
+		}
+		for k := range s.slots {
+			if match(k, scope, tenant, subject) {
+				delete(s.slots, k)
+				n++
+			}
+		}
+		for k := range s.sums {
+			if match(k, scope, tenant, subject) {
+				delete(s.sums, k)
+				n++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Sweep implements Store: windows whose newest event is older than the
+// longest window, expired slots, and sums untouched for two days go.
+func (m *Memory) Sweep(t time.Time) {
+	ts := t.UnixNano()
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k, w := range s.windows {
+			if w.last <= ts-int64(m.maxWindow) {
+				delete(s.windows, k)
+			}
+		}
+		for k, held := range s.slots {
+			expireSlots(held, ts)
+			if len(held) == 0 {
+				delete(s.slots, k)
+			}
+		}
+		for k := range s.sums {
+			// Buckets are day numbers; keep today's and yesterday's in
+			// every time zone.
+			if k.Bucket != 0 && k.Bucket < ts/int64(24*time.Hour)-2 {
+				delete(s.sums, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Snapshot describes one counter for the API.
+type Snapshot struct {
+	Scope   string  `json:"scope"`
+	Tenant  string  `json:"tenant,omitempty"`
+	Subject string  `json:"subject,omitempty"`
+	Bucket  int64   `json:"bucket,omitempty"`
+	Count   int     `json:"count"`
+	Sum     float64 `json:"sum,omitempty"`
+}
+
+// List returns every counter matching the filter (see Reset), for the API.
+func (m *Memory) List(scope Scope, tenant, subject string, t time.Time) []Snapshot {
+	var out []Snapshot
+	ts := t.UnixNano()
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k, w := range s.windows {
+			if match(k, scope, tenant, subject) {
+				out = append(out, Snapshot{Scope: k.Scope.String(), Tenant: k.Tenant, Subject: k.Subject, Count: w.count(ts-int64(m.maxWindow), ts)})
+			}
+		}
+		for k, held := range s.slots {
+			if match(k, scope, tenant, subject) {
+				n := 0
+				for _, l := range held {
+					if l > ts {
+						n++
+					}
+				}
+				out = append(out, Snapshot{Scope: k.Scope.String(), Tenant: k.Tenant, Subject: k.Subject, Count: n})
+			}
+		}
+		for k, x := range s.sums {
+			if match(k, scope, tenant, subject) {
+				out = append(out, Snapshot{Scope: k.Scope.String(), Tenant: k.Tenant, Subject: k.Subject, Bucket: k.Bucket, Count: len(x.ids), Sum: x.v})
+			}
+		}
+		s.mu.Unlock()
+	}
+	return out
+}

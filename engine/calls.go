@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/check/spend"
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// liveCall is what the engine remembers about a call it let through.
+type liveCall struct {
+	tenant   string
+	intl     bool
+	rate     float64
+	maxDur   int
+	screened time.Time
+	answered time.Time
+	ended    time.Time
+	lease    time.Time
+	slots    [2]counter.Key
+	nslots   int
+	spendKey counter.Key
+	duration int
+	cost     float64
+}
+
+const callShards = 32
+
+type callTable struct {
+	seed   maphash.Seed
+	shards [callShards]struct {
+		mu sync.Mutex
+		m  map[string]*liveCall
+	}
+}
+
+func (t *callTable) init() {
+	t.seed = maphash.MakeSeed()
+	for i := range t.shards {
+		t.shards[i].m = map[string]*liveCall{}
+	}
+}
+
+func (t *callTable) shard(id string) int { return int(maphash.String(t.seed, id) % callShards) }
+
+func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) {
+	lc := &liveCall{tenant: c.Tenant, intl: c.International, rate: c.Dest.Rate, maxDur: v.MaxDuration, screened: c.Time, lease: c.Time.Add(stale)}
+	for _, h := range c.Holds() {
+		if h.Kind == screen.SlotHold && lc.nslots < len(lc.slots) {
+			lc.slots[lc.nslots] = h.Key
+			lc.nslots++
+		}
+	}
+	if c.International {
+		lc.spendKey = spend.Key(c)
+	}
+	s := &t.shards[t.shard(c.ID)]
+	s.mu.Lock()
+	if _, dup := s.m[c.ID]; !dup {
+		s.m[c.ID] = lc
+	}
+	s.mu.Unlock()
+}
+
+func (t *callTable) len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for _, c := range s.m {
+			if c.ended.IsZero() {
+				n++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Event is an answer or end of a screened call.
+type Event struct {
+	CallID   string
+	Type     string // answer, end (cancel, busy, noanswer, failed count as end)
+	Time     time.Time
+	Duration *int // seconds; for end, when the front end knows it
+}
+
+// EventResult says what an event did.
+type EventResult struct {
+	CallID    string  `json:"call_id"`
+	Type      string  `json:"type"`
+	Duplicate bool    `json:"duplicate,omitempty"` // already applied; nothing changed
+	Late      bool    `json:"late,omitempty"`      // arrived after the call ended; ignored
+	Duration  int     `json:"duration_s,omitempty"`
+	Cost      float64 `json:"cost,omitempty"`
+	Released  int     `json:"released_slots,omitempty"`
+}
+
+// maxEventSkew bounds how far an event's time may lie from its call's
+// screening time.
+const maxEventSkew = 7 * 24 * time.Hour
+
+// Event applies an answer or end event. Unknown call ids get
+// ErrUnknownCall; duplicates and events out of order are reported in the
+// result and change nothing.
+func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
+	res := EventResult{CallID: ev.CallID, Type: ev.Type}
+	typ := ev.Type
+	switch typ {
+	case "answer", "end":
+	case "cancel", "busy", "noanswer", "no_answer", "failed", "rejected":
+		typ = "end"
+	default:
+		return res, fmt.Errorf("%w: type %q (want answer or end)", ErrInvalid, ev.Type)
+	}
+	if ev.CallID == "" {
+		return res, fmt.Errorf("%w: call_id is required", ErrInvalid)
+	}
+	if ev.Duration != nil && (*ev.Duration < 0 || *ev.Duration > int(maxEventSkew/time.Second)) {
+		return res, fmt.Errorf("%w: duration_s %d out of range", ErrInvalid, *ev.Duration)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = e.now()
+	}
+	s := &e.calls.shards[e.calls.shard(ev.CallID)]
+	s.mu.Lock()
+	lc := s.m[ev.CallID]
+	if lc == nil {
+		s.mu.Unlock()
+		return res, fmt.Errorf("%w %q", ErrUnknownCall, ev.CallID)
+	}
+	if d := ev.Time.Sub(lc.screened); d < -time.Minute || d > maxEventSkew {
+		s.mu.Unlock()
+		return res, fmt.Errorf("%w: event time %s is %s from the call's screening time", ErrInvalid, ev.Time.Format(time.RFC3339), d.Round(time.Second))
+	}
+	if ev.Time.Before(lc.screened) {
+		ev.Time = lc.screened
+	}
+	if !lc.ended.IsZero() {
+		s.mu.Unlock()
+		if typ == "end" {
+			res.Duplicate = true
+		} else {
+			res.Late = true
+		}
+		res.Duration, res.Cost = lc.duration, lc.cost
+		return res, nil
+	}
+	if typ == "answer" {
+		if !lc.answered.IsZero() {
+			s.mu.Unlock()
+			res.Duplicate = true
+			return res, nil
+		}
+		lc.answered = ev.Time
+		slots, n := lc.slots, lc.nslots
+		lease := ev.Time.Add(e.stale)
+		if lc.maxDur > 0 {
+			lease = ev.Time.Add(min(time.Duration(lc.maxDur)*time.Second+2*time.Minute, e.stale))
+		}
+		lc.lease = lease
+		s.mu.Unlock()
+		for _, k := range slots[:n] {
+			e.counters.Extend(k, ev.CallID, lease)
+		}
+		e.record(ev, lc, res)
+		return res, nil
+	}
+	// end
+	dur := 0
+	switch {
+	case ev.Duration != nil:
+		dur = *ev.Duration
+		if lc.answered.IsZero() && dur > 0 {
+			lc.answered = ev.Time.Add(-time.Duration(dur) * time.Second)
+		}
+	case !lc.answered.IsZero():
+		dur = int(math.Round(ev.Time.Sub(lc.answered).Seconds()))
+	}
+	lc.ended = ev.Time
+	lc.duration = dur
+	lc.cost = float64(dur) / 60 * lc.rate
+	slots, n := lc.slots, lc.nslots
+	s.mu.Unlock()
+	for _, k := range slots[:n] {
+		if e.counters.Release(k, ev.CallID) {
+			res.Released++
+		}
+	}
+	res.Duration, res.Cost = dur, lc.cost
+	if lc.intl && lc.cost > 0 {
+		e.counters.Add(lc.spendKey, ev.CallID, lc.cost)
+	}
+	if lc.cost > 0 {
+		e.addSystemSpend(ev, lc.cost)
+	}
+	e.record(ev, lc, res)
+	e.metrics.events.Add(1)
+	return res, nil
+}
+
+func (e *Engine) record(ev Event, lc *liveCall, res EventResult) {
+	if e.rec == nil {
+		return
+	}
+	typ := "answer"
+	if res.Type != "answer" {
+		typ = "end"
+	}
+	e.rec.Event(store.CallEvent{CallID: ev.CallID, Type: typ, Time: ev.Time, Tenant: lc.tenant, Duration: res.Duration, Cost: res.Cost, International: lc.intl})
+}
+
+// addSystemSpend adds to every tenant's spend of the UTC day and raises an
+// alert once when it crosses system.alert_threshold_spend.
+func (e *Engine) addSystemSpend(ev Event, cost float64) {
+	th := e.cfg.System.AlertThresholdSpend
+	k := counter.Key{Scope: counter.SystemSpend, Bucket: ev.Time.UTC().Unix() / 86400}
+	before := e.counters.Sum(k)
+	after := e.counters.Add(k, ev.CallID, cost)
+	if th.On && before < th.V && after >= th.V && e.alerter != nil {
+		e.alerter.Alert(store.Alert{Time: ev.Time, Severity: "critical", Code: "system_spend_threshold",
+			Text:   fmt.Sprintf("spend across all tenants reached %.2f today (threshold %.2f)", after, th.V),
+			Status: "open"})
+	}
+}
+
+// Sweep forgets calls that ended more than an hour before t and expires
+// calls whose lease ran out without an end event (their slots expire in
+// the counter store on their own).
+func (e *Engine) Sweep(t time.Time) (expired int) {
+	for i := range e.calls.shards {
+		s := &e.calls.shards[i]
+		s.mu.Lock()
+		for id, lc := range s.m {
+			switch {
+			case !lc.ended.IsZero() && lc.ended.Before(t.Add(-time.Hour)):
+				delete(s.m, id)
+			case lc.ended.IsZero() && !lc.lease.After(t):
+				for _, k := range lc.slots[:lc.nslots] {
+					e.counters.Release(k, id)
+				}
+				delete(s.m, id)
+				expired++
+			}
+		}
+		s.mu.Unlock()
+	}
+	e.counters.Sweep(t)
+	e.metrics.expired.Add(int64(expired))
+	return expired
+}

@@ -1,0 +1,380 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
+	"github.com/tollgate-voip/tollgate/check/destination"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// Errors the front ends map to status codes.
+var (
+	ErrInvalid       = errors.New("invalid")
+	ErrUnknownTenant = errors.New("unknown tenant")
+	ErrUnknownCall   = errors.New("unknown call")
+)
+
+// Numbers is number intelligence as the engine uses it.
+type Numbers interface {
+	Lookup(dialed string, dp *number.DialPlan) (number.Info, error)
+}
+
+// Recorder receives decisions and call events; it must not block.
+type Recorder interface {
+	Decision(d store.Decision)
+	Event(e store.CallEvent)
+}
+
+// Alerter receives alerts the engine raises (spend thresholds); it must not block.
+type Alerter interface {
+	Alert(a store.Alert)
+}
+
+// Options configures New.
+type Options struct {
+	Config   *config.Config
+	Numbers  Numbers
+	Counters counter.Store
+	Blocks   *blocks.Live
+	Recorder Recorder
+	Alerter  Alerter
+	// Timezones lists the zones a number may be in, for calling windows.
+	Timezones func(e164 string) []string
+	Logger    *slog.Logger
+	// Now is the wall clock, for calls that carry no time of their own.
+	Now func() time.Time
+}
+
+// Engine screens calls. It is safe for concurrent use.
+type Engine struct {
+	cfg      *config.Config
+	numbers  Numbers
+	counters counter.Store
+	blocks   *blocks.Live
+	rec      Recorder
+	alerter  Alerter
+	log      *slog.Logger
+	now      func() time.Time
+
+	tenants  map[string]*tenant
+	defaults *tenant
+
+	maxInFlight int64
+	inFlight    atomic.Int64
+	stateMaxAge time.Duration
+	stale       time.Duration
+
+	calls   callTable
+	metrics *Metrics
+}
+
+type tenant struct {
+	cfg   *config.Tenant
+	plan  number.DialPlan
+	home  int
+	chain *screen.Chain
+	dest  *destination.Destination
+}
+
+// New builds one chain per tenant from the configuration.
+func New(o Options) (*Engine, error) {
+	if o.Config == nil || o.Numbers == nil {
+		return nil, errors.New("engine: config and number intelligence are required")
+	}
+	e := &Engine{
+		cfg:      o.Config,
+		numbers:  o.Numbers,
+		counters: o.Counters,
+		blocks:   o.Blocks,
+		rec:      o.Recorder,
+		alerter:  o.Alerter,
+		log:      o.Logger,
+		now:      o.Now,
+		tenants:  map[string]*tenant{},
+		metrics:  newMetrics(),
+	}
+	if e.counters == nil {
+		e.counters = counter.NewMemory(0)
+	}
+	if e.blocks == nil {
+		e.blocks = blocks.NewLive()
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	srv := o.Config.Server
+	e.maxInFlight = int64(srv.MaxInFlight)
+	e.stateMaxAge = time.Duration(srv.StateMaxAge) * time.Second
+	e.stale = time.Duration(srv.StaleCallAfter) * time.Second
+	if e.stale <= 0 {
+		e.stale = 4 * time.Hour
+	}
+	e.calls.init()
+	build := func(t *config.Tenant) (*tenant, error) {
+		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale}
+		chain, err := check.Build(env, check.Order)
+		if err != nil {
+			return nil, fmt.Errorf("engine: tenant %s: %w", t.Name, err)
+		}
+		return &tenant{
+			cfg:   t,
+			plan:  number.DialPlan{Country: t.Country, IntlPrefixes: t.IntlPrefixes, NationalPrefix: t.NationalPrefix},
+			home:  number.CallingCodeFor(t.Country),
+			chain: chain,
+			dest:  destination.New(t),
+		}, nil
+	}
+	var err error
+	if e.defaults, err = build(o.Config.Defaults); err != nil {
+		return nil, err
+	}
+	for name, t := range o.Config.Tenants {
+		if e.tenants[name], err = build(t); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Config returns the configuration the engine runs.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+// Blocks returns the live block snapshot the checks read.
+func (e *Engine) Blocks() *blocks.Live { return e.blocks }
+
+// Counters returns the counter store.
+func (e *Engine) Counters() counter.Store { return e.counters }
+
+// Metrics returns the engine's metrics.
+func (e *Engine) Metrics() *Metrics { return e.metrics }
+
+func (e *Engine) tenant(name string) (*tenant, error) {
+	if t, ok := e.tenants[name]; ok {
+		return t, nil
+	}
+	if name == "" || e.cfg.AllowUnknownTenants {
+		return e.defaults, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownTenant, name)
+}
+
+// Tenant returns a tenant's resolved policy (the defaults for tenants
+// without a section when unknown tenants are allowed).
+func (e *Engine) Tenant(name string) (*config.Tenant, error) {
+	t, err := e.tenant(name)
+	if err != nil {
+		return nil, err
+	}
+	return t.cfg, nil
+}
+
+// Lookup answers number intelligence for a number dialed by a tenant.
+func (e *Engine) Lookup(dialed, tenantName string) (number.Info, error) {
+	t, err := e.tenant(tenantName)
+	if err != nil {
+		return number.Info{}, err
+	}
+	return e.numbers.Lookup(dialed, &t.plan)
+}
+
+// Screen decides one call. The caller fills the input fields of c (ID,
+// Tenant, Extension, Caller, Callee, SourceIP, UserAgent, Direction, Time,
+// Identity); Screen derives the rest and fills v. An error means the input
+// was bad (ErrInvalid, ErrUnknownTenant): nothing was counted or recorded.
+func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) error {
+	start := time.Now()
+	v.Reset()
+	c.ResetDerived()
+	if c.ID == "" {
+		return fmt.Errorf("%w: call_id is required", ErrInvalid)
+	}
+	if len(c.ID) > 256 {
+		return fmt.Errorf("%w: call_id longer than 256 bytes", ErrInvalid)
+	}
+	t, err := e.tenant(c.Tenant)
+	if err != nil {
+		return err
+	}
+	if c.Time.IsZero() {
+		c.Time = e.now()
+	}
+	info, err := e.numbers.Lookup(c.Callee, &t.plan)
+	if err != nil {
+		return fmt.Errorf("%w: callee: %w", ErrInvalid, err)
+	}
+	e.derive(t, c, info)
+	e.run(ctx, t, c, v)
+	e.finish(t, c, v)
+	e.metrics.observe(v, time.Since(start))
+	if e.rec != nil {
+		e.rec.Decision(e.decision(c, v))
+	}
+	return nil
+}
+
+func (e *Engine) derive(t *tenant, c *screen.Call, info number.Info) {
+	c.Dest = info
+	if len(info.E164) > 1 && info.E164[0] == '+' {
+		c.Digits = info.E164[1:]
+	}
+	c.Local = c.Time.In(t.cfg.Location)
+	// International means outside the tenant's country, not only outside
+	// its calling code: +1 809 is international for a US tenant.
+	c.International = info.Kind == number.Subscriber && info.CallingCode != 0 &&
+		(info.CallingCode != t.home || info.Country != "" && info.Country != t.cfg.Country)
+	t.dest.Classify(c)
+}
+
+// run passes the call through the chain unless tollgate cannot decide
+// (overloaded, state too old, a check failed), in which case the
+// tenant's on_error choice decides.
+func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.Verdict) {
+	n := e.inFlight.Add(1)
+	defer e.inFlight.Add(-1)
+	switch {
+	case e.maxInFlight > 0 && n > e.maxInFlight:
+		e.failed(t, c, v, "overload", "too many calls being screened at once")
+		return
+	case e.stateMaxAge > 0 && e.blocks.Age(e.now()) > e.stateMaxAge:
+		e.failed(t, c, v, "state_stale", "block list not confirmed fresh for "+e.blocks.Age(e.now()).Round(time.Second).String())
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("engine: check panicked", "call_id", c.ID, "panic", r)
+			e.undo(c)
+			c.ResetHolds()
+			v.Reset()
+			e.failed(t, c, v, "internal_error", "a check failed")
+		}
+	}()
+	t.chain.Run(ctx, c, v)
+}
+
+// failed records that tollgate could not decide and applies on_error.
+// Emergency calls are always let through.
+func (e *Engine) failed(t *tenant, c *screen.Call, v *screen.Verdict, code, text string) {
+	e.metrics.failures.Add(1)
+	if c.Dest.Kind == number.Emergency {
+		v.Add(screen.Reason{Check: "engine", Code: "emergency_number", Text: "emergency number: always allowed", Action: screen.Allow})
+		return
+	}
+	if t.cfg.OnError == "fail_open" {
+		v.Add(screen.Reason{Check: "engine", Code: "fail_open", Text: "tollgate could not decide (" + text + "); tenant fails open", Rule: t.cfg.Rule("on_error"), Action: screen.Allow})
+		return
+	}
+	v.Add(screen.Reason{Check: "engine", Code: "fail_closed", Text: "tollgate could not decide (" + text + "); tenant fails closed", Rule: t.cfg.Rule("on_error"), Action: screen.Reject, Risk: 0})
+	v.Unavailable = true
+	_ = code
+}
+
+// finish applies shadow mode, keeps or returns the holds, and registers
+// the call so its events can free its slots.
+func (e *Engine) finish(t *tenant, c *screen.Call, v *screen.Verdict) {
+	v.Enforced = v.Action
+	if t.cfg.Mode == "shadow" && v.Action != screen.Allow {
+		v.Shadow = true
+		v.Enforced = screen.Allow
+	}
+	if v.Enforced == screen.Reject {
+		e.undo(c)
+		return
+	}
+	if c.Direction == screen.Outbound && c.Dest.Kind != number.Emergency {
+		e.calls.add(c, v, e.stale)
+	}
+}
+
+// undo returns every counter reservation the call made.
+func (e *Engine) undo(c *screen.Call) {
+	for _, h := range c.Holds() {
+		switch h.Kind {
+		case screen.WindowHold:
+			if h.Added {
+				e.counters.Unreserve(h.Key, h.ID)
+			}
+		case screen.SlotHold:
+			e.counters.Release(h.Key, h.ID)
+		}
+	}
+}
+
+// SIPCode is the response a redirect server gives for a verdict.
+func SIPCode(v *screen.Verdict) int {
+	if v.Unavailable {
+		return 503
+	}
+	switch v.Enforced {
+	case screen.Reject:
+		return 403
+	}
+	return 302
+}
+
+// ReasonText is the human reason of a verdict.
+func ReasonText(v *screen.Verdict) string {
+	if r, ok := v.Primary(); ok {
+		return r.Text
+	}
+	return "allowed"
+}
+
+func (e *Engine) decision(c *screen.Call, v *screen.Verdict) store.Decision {
+	d := store.Decision{
+		CallID:      c.ID,
+		Time:        c.Time,
+		Tenant:      c.Tenant,
+		Extension:   c.Extension,
+		Caller:      c.Caller,
+		Callee:      c.Callee,
+		E164:        c.Dest.E164,
+		Country:     c.Dest.Country,
+		Type:        c.Dest.Type.String(),
+		Direction:   c.Direction.String(),
+		Action:      v.Action.String(),
+		Enforced:    v.Enforced.String(),
+		Shadow:      v.Shadow,
+		Risk:        v.Risk,
+		MaxDuration: v.MaxDuration,
+		Rate:        c.Dest.Rate,
+		Reasons:     AppendReasonsJSON(nil, v.Reasons()),
+		Node:        e.cfg.Server.Node,
+	}
+	if c.SourceIP.IsValid() {
+		d.SourceIP = c.SourceIP.String()
+	}
+	return d
+}
+
+// InFlight is the number of screenings running now.
+func (e *Engine) InFlight() int64 { return e.inFlight.Load() }
+
+// LiveCalls is the number of calls let through that have not ended.
+func (e *Engine) LiveCalls() int { return e.calls.len() }
+
+// ResetCounters drops counters matching scope (by name; "" = all), tenant
+// and subject (""= all).
+func (e *Engine) ResetCounters(scope, tenant, subject string) (int, error) {
+	var s counter.Scope
+	if scope != "" {
+		var ok bool
+		if s, ok = counter.ParseScope(scope); !ok {
+			return 0, fmt.Errorf("%w: unknown counter scope %q", ErrInvalid, scope)
+		}
+	}
+	return e.counters.Reset(s, tenant, subject), nil
+}
