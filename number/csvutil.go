@@ -39,14 +39,14 @@ func readTable(name string, r io.Reader, want []string, required int, row func(l
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return &csvError{file: name, line: pe.Line, err: pe.Err}
 			}
-			return &csvError{file: name, line: line, err: err}
+			return &csvError{file: name, err: err}
 		}
+		line, _ := cr.FieldPos(0)
 		for i := range rec {
 			rec[i] = strings.TrimSpace(rec[i])
 		}
