@@ -5,6 +5,7 @@
 package blocks
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -178,4 +179,26 @@ func (l *Live) Confirm(now time.Time) { l.confirmed.Store(now.UnixNano()) }
 // Age is how long ago the set was last confirmed fresh.
 func (l *Live) Age(now time.Time) time.Duration {
 	return time.Duration(now.UnixNano() - l.confirmed.Load())
+}
+
+// Source is where blocks and kill switches are kept.
+type Source interface {
+	ListBlocks(ctx context.Context, now time.Time) ([]store.Block, error)
+	KillSwitches(ctx context.Context) ([]store.KillSwitch, error)
+}
+
+// Refresh reads blocks and kill switches from src and installs them in
+// live. On error the old snapshot stays and its age keeps growing, so the
+// engine can tell when it is too old to trust.
+func Refresh(ctx context.Context, src Source, live *Live, now time.Time) error {
+	bs, err := src.ListBlocks(ctx, now)
+	if err != nil {
+		return err
+	}
+	ks, err := src.KillSwitches(ctx)
+	if err != nil {
+		return err
+	}
+	live.Replace(Build(bs, ks, now), now)
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +34,8 @@ type Numbers interface {
 
 // Recorder receives decisions and call events; it must not block.
 type Recorder interface {
-	Decision(d store.Decision)
-	Event(e store.CallEvent)
+	Decision(d store.Decision) bool
+	Event(e store.CallEvent) bool
 }
 
 // Alerter receives alerts the engine raises (spend thresholds); it must not block.
@@ -377,4 +379,40 @@ func (e *Engine) ResetCounters(scope, tenant, subject string) (int, error) {
 		}
 	}
 	return e.counters.Reset(s, tenant, subject), nil
+}
+
+// Restore rebuilds counters and the live-call table from the decision and
+// call-event logs after a restart, by running the recorded calls through
+// the current policy again, in event time, without recording them twice.
+// Calls the log says were refused are skipped. Restore must run before the
+// engine serves traffic.
+func (e *Engine) Restore(ctx context.Context, ds []store.Decision, es []store.CallEvent) (calls, events int) {
+	rec := e.rec
+	e.rec = nil
+	defer func() { e.rec = rec }()
+	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Time.Before(ds[j].Time) })
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Time.Before(es[j].Time) })
+	var c screen.Call
+	var v screen.Verdict
+	for i := range ds {
+		d := &ds[i]
+		if d.Enforced == "reject" {
+			continue
+		}
+		dir, _ := screen.ParseDirection(d.Direction)
+		c = screen.Call{ID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee, Direction: dir, Time: d.Time}
+		if d.SourceIP != "" {
+			c.SourceIP, _ = netip.ParseAddr(d.SourceIP)
+		}
+		if err := e.Screen(ctx, &c, &v); err == nil {
+			calls++
+		}
+	}
+	for _, ev := range es {
+		dur := ev.Duration
+		if _, err := e.Event(ctx, Event{CallID: ev.CallID, Type: ev.Type, Time: ev.Time, Duration: &dur}); err == nil {
+			events++
+		}
+	}
+	return calls, events
 }

@@ -39,9 +39,20 @@ type recorder struct {
 	alerts []store.Alert
 }
 
-func (r *recorder) Decision(d store.Decision) { r.mu.Lock(); r.ds = append(r.ds, d); r.mu.Unlock() }
-func (r *recorder) Event(e store.CallEvent)   { r.mu.Lock(); r.es = append(r.es, e); r.mu.Unlock() }
-func (r *recorder) Alert(a store.Alert)       { r.mu.Lock(); r.alerts = append(r.alerts, a); r.mu.Unlock() }
+func (r *recorder) Decision(d store.Decision) bool {
+	r.mu.Lock()
+	r.ds = append(r.ds, d)
+	r.mu.Unlock()
+	return true
+}
+
+func (r *recorder) Event(e store.CallEvent) bool {
+	r.mu.Lock()
+	r.es = append(r.es, e)
+	r.mu.Unlock()
+	return true
+}
+func (r *recorder) Alert(a store.Alert) { r.mu.Lock(); r.alerts = append(r.alerts, a); r.mu.Unlock() }
 
 func newEngine(t testing.TB, policy string) (*Engine, *recorder) {
 	t.Helper()
@@ -90,11 +101,11 @@ func TestDefaultPolicy(t *testing.T) {
 	e, _ := newEngine(t, "")
 	night := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC) // 03:00 in New York
 	cases := []struct {
-		callee   string
-		at       time.Time
-		action   screen.Action
-		code     string // must be among the reasons
-		primary  string // code of the primary reason ("" for allow)
+		callee  string
+		at      time.Time
+		action  screen.Action
+		code    string // must be among the reasons
+		primary string // code of the primary reason ("" for allow)
 	}{
 		{"+252612345678", monday10, screen.Reject, "high_risk_destination", "high_risk_destination"},
 		{"19005551234", monday10, screen.Reject, "premium_prefix", "high_risk_destination"},
@@ -104,8 +115,8 @@ func TestDefaultPolicy(t *testing.T) {
 		{"911", monday10, screen.Allow, "emergency_number", ""},
 		{"911", night, screen.Allow, "emergency_number", ""},
 		{"011390212345678", monday10, screen.Reject, "destination_not_allowed", "destination_not_allowed"}, // Italy: default deny
-		{"+5372345678", monday10, screen.Reject, "destination_blocked", "high_risk_destination"},    // Cuba
-		{"+18095551234", monday10, screen.Allow, "limited_destination", ""},                          // 1809 limit, +1 allowed
+		{"+5372345678", monday10, screen.Reject, "destination_blocked", "high_risk_destination"},           // Cuba
+		{"+18095551234", monday10, screen.Allow, "limited_destination", ""},                                // 1809 limit, +1 allowed
 		{"+88216123456", monday10, screen.Reject, "high_risk_destination", "high_risk_destination"},
 		{"+14165550123", night, screen.Challenge, "night_international", "night_international"}, // Canada at 03:00
 		{"+19999999999", monday10, screen.Reject, "invalid_number", "invalid_number"},

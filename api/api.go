@@ -1,0 +1,287 @@
+// Package api serves tollgate's HTTP API under /v1: screening, call
+// events, blocks, the kill switch, decisions, alerts, number lookups,
+// counters and the audit log, plus /healthz, /metrics and the OpenAPI
+// document. Every /v1 route needs a bearer token whose role allows it.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+//go:embed openapi.yaml
+var openapi []byte
+
+// OpenAPI returns the API's OpenAPI document.
+func OpenAPI() []byte { return openapi }
+
+// Role is what a token may do. Each role includes the ones below it:
+// admin ⊃ screen ⊃ read is not true — screen may only screen and post
+// events; read may only read; admin may do everything.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin  Role = "admin"
+	RoleScreen Role = "screen"
+	RoleRead   Role = "read"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Name string
+	Role Role
+}
+
+// Health reports on parts of the process the API does not own.
+type Health func() map[string]any
+
+// Server is the HTTP API.
+type Server struct {
+	eng    *engine.Engine
+	st     store.Store
+	log    *slog.Logger
+	health Health
+	extra  func(w io.Writer) // more Prometheus metrics
+
+	mu     sync.RWMutex
+	tokens map[string]Principal // hex SHA-256 of the secret → principal
+
+	mux *http.ServeMux
+}
+
+// Options configures New.
+type Options struct {
+	Engine  *engine.Engine
+	Store   store.Store
+	Logger  *slog.Logger
+	Health  Health
+	Metrics func(w io.Writer)
+}
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
+
+// New returns the API server.
+func New(o Options) *Server {
+	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, extra: o.Metrics, tokens: map[string]Principal{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/screen", s.auth(RoleScreen, s.screen))
+	mux.HandleFunc("POST /v1/calls/{call_id}/events", s.auth(RoleScreen, s.event))
+	mux.HandleFunc("GET /v1/blocks", s.auth(RoleRead, s.listBlocks))
+	mux.HandleFunc("POST /v1/blocks", s.auth(RoleAdmin, s.addBlock))
+	mux.HandleFunc("DELETE /v1/blocks/{id}", s.auth(RoleAdmin, s.removeBlock))
+	mux.HandleFunc("DELETE /v1/blocks", s.auth(RoleAdmin, s.removeBlock))
+	mux.HandleFunc("GET /v1/killswitch", s.auth(RoleRead, s.listKill))
+	mux.HandleFunc("POST /v1/killswitch", s.auth(RoleAdmin, s.setKill))
+	mux.HandleFunc("GET /v1/decisions", s.auth(RoleRead, s.decisions))
+	mux.HandleFunc("GET /v1/alerts", s.auth(RoleRead, s.alerts))
+	mux.HandleFunc("POST /v1/alerts/{id}", s.auth(RoleAdmin, s.setAlert))
+	mux.HandleFunc("GET /v1/numbers/{number}", s.auth(RoleRead, s.number))
+	mux.HandleFunc("GET /v1/counters", s.auth(RoleRead, s.counters))
+	mux.HandleFunc("POST /v1/counters/reset", s.auth(RoleAdmin, s.resetCounters))
+	mux.HandleFunc("GET /v1/audit", s.auth(RoleAdmin, s.audit))
+	mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openapi)
+	})
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	s.mux = mux
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("api: handler panicked", "path", r.URL.Path, "panic", v)
+			writeError(w, http.StatusInternalServerError, "internal error")
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// HashToken returns the stored form of a token secret.
+func HashToken(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// SetTokens replaces the accepted tokens (hash → principal).
+func (s *Server) SetTokens(ts map[string]Principal) {
+	s.mu.Lock()
+	s.tokens = ts
+	s.mu.Unlock()
+}
+
+func allowed(have, need Role) bool {
+	switch have {
+	case RoleAdmin:
+		return true
+	case RoleScreen:
+		return need == RoleScreen
+	case RoleRead:
+		return need == RoleRead
+	}
+	return false
+}
+
+type ctxKey struct{}
+
+func principal(r *http.Request) Principal {
+	p, _ := r.Context().Value(ctxKey{}).(Principal)
+	return p
+}
+
+// auth wraps a handler with bearer-token authentication and a role check.
+func (s *Server) auth(need Role, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hdr := r.Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(hdr, "Bearer ")
+		if !ok || secret == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate"`)
+			writeError(w, http.StatusUnauthorized, "missing bearer token")
+			return
+		}
+		s.mu.RLock()
+		p, ok := s.tokens[HashToken(strings.TrimSpace(secret))]
+		s.mu.RUnlock()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "unknown token")
+			return
+		}
+		if !allowed(p.Role, need) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q has role %s; this needs %s", p.Name, p.Role, need))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	}
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads one JSON value of at most MaxBody bytes into v, refusing
+// unknown fields and trailing data.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "want Content-Type application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad JSON: more than one value in the body")
+		return false
+	}
+	return true
+}
+
+func statusOf(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+func jsonError(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return fmt.Sprintf("body larger than %d bytes", mbe.Limit)
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q: want %s, got %s", te.Field, te.Type, te.Value)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated body"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// engineError maps an engine error to a status.
+func engineError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, engine.ErrUnknownCall):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownTenant):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func storeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeError(w, http.StatusServiceUnavailable, "store: "+err.Error())
+	}
+}
+
+// refresh rebuilds the block snapshot after a change.
+func (s *Server) refresh(ctx context.Context) error {
+	return blocks.Refresh(ctx, s.st, s.eng.Blocks(), time.Now())
+}
+
+// audit records a change made through the API.
+func (s *Server) recordAudit(ctx context.Context, r *http.Request, action, object string, details any) error {
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return err
+	}
+	_, err = s.st.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: "token:" + principal(r).Name, Action: action, Object: object, Details: raw})
+	return err
+}

@@ -1,0 +1,121 @@
+// Package cli implements tollgate's subcommands.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// Version is set at build time with -ldflags "-X github.com/tollgate-voip/tollgate/cli.Version=…".
+var Version = "dev"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // something went wrong while running
+	exitUsage = 2 // bad input: flags, config, numbers
+)
+
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// usageError is bad input from the user; it exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `tollgate — real-time VoIP fraud prevention
+
+Usage:
+  tollgate serve [-config FILE] [-data DIR] [-listen ADDR]   run the screening server
+  tollgate check NUMBER [-tenant T] [-extension E] [-at TIME] [-config FILE] [-json]
+                                                       number intelligence and the verdict
+  tollgate config check FILE                             validate a policy file
+  tollgate config default                                print the built-in policy
+  tollgate version                                       print the version
+
+Run 'tollgate COMMAND -h' for a command's flags.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = e.serve(args[1:])
+	case "check":
+		err = e.check(args[1:])
+	case "config":
+		err = e.config(args[1:])
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "tollgate", versionString())
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "tollgate: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "tollgate:", strings.TrimSpace(err.Error()))
+	var ue *usageError
+	if errors.As(err, &ue) || isConfigError(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+func versionString() string {
+	v := Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " " + bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+	}
+	return v
+}
+
+func newFlags(name string, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet("tollgate "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parseFlags parses flags that may come before or after positional args.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

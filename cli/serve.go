@@ -1,0 +1,335 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/decisionlog"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
+)
+
+func (e *env) serve(args []string) error {
+	fs := newFlags("serve", e)
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (default: the built-in policy; env TOLLGATE_CONFIG)")
+	dataDir := fs.String("data", "", "data directory (default: server.data_dir, else ./tollgate-data)")
+	listen := fs.String("listen", "", "HTTP API address (default: server.listen, else 127.0.0.1:7080)")
+	logJSON := fs.Bool("log-json", false, "log as JSON lines")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("serve: unexpected argument %q", pos[0])
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
+	if *logJSON {
+		h = slog.NewJSONHandler(e.stderr, nil)
+	}
+	log := slog.New(h)
+	if *dataDir == "" {
+		*dataDir = cfg.Server.DataDir
+	}
+	if *dataDir == "" {
+		*dataDir = "tollgate-data"
+	}
+	if *listen == "" {
+		*listen = cfg.Server.Listen
+	}
+	if *listen == "" {
+		*listen = "127.0.0.1:7080"
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := Start(ctx, Options{Config: cfg, DataDir: *dataDir, Listen: *listen, Logger: log, Stdout: e.stdout})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// Options configures Start.
+type Options struct {
+	Config  *config.Config
+	DataDir string
+	Listen  string
+	Logger  *slog.Logger
+	// Stdout receives the first-start admin token, once.
+	Stdout io.Writer
+}
+
+// Server is a running tollgate: store, engine, API and background loops.
+type Server struct {
+	Addr   net.Addr
+	Engine *engine.Engine
+	Store  store.Store
+
+	log      *slog.Logger
+	http     *http.Server
+	writer   *decisionlog.Writer
+	alerts   chan store.Alert
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+}
+
+type alertSink chan store.Alert
+
+func (a alertSink) Alert(x store.Alert) {
+	select {
+	case a <- x:
+	default:
+		slog.Warn("alert queue full; alert logged only", "code", x.Code, "text", x.Text)
+	}
+}
+
+// Start opens the data directory, builds the engine and starts serving.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg := o.Config
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	intel, err := number.New(number.Options{RiskFiles: cfg.Numbers.RiskFiles, RateFile: cfg.Numbers.RateDeck})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("number intelligence ready", "build", intel.BuildTime.Round(time.Millisecond))
+	st, err := sqlite.Open(filepath.Join(o.DataDir, "tollgate.db"))
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	tokens, err := setupTokens(ctx, cfg, st, o.Stdout, log)
+	if err != nil {
+		return nil, err
+	}
+	writer := decisionlog.New(st, decisionlog.Options{Logger: log})
+	alerts := make(chan store.Alert, 1024)
+	live := blocks.NewLive()
+	if err := blocks.Refresh(ctx, st, live, time.Now()); err != nil {
+		return nil, fmt.Errorf("reading blocks: %w", err)
+	}
+	eng, err := engine.New(engine.Options{
+		Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
+		Recorder: writer, Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := restore(ctx, eng, st, log); err != nil {
+		return nil, err
+	}
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Health: func() map[string]any {
+		ws := writer.Stats()
+		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
+		out := map[string]any{"decision_log": dl}
+		if ws.LastError != nil {
+			dl["last_error"] = ws.LastError.Error()
+			dl["last_error_time"] = ws.LastErrorTime
+			if ws.Queued > 0 && time.Since(ws.LastErrorTime) < time.Minute {
+				out["status"] = "degraded"
+			}
+		}
+		return out
+	}, Metrics: func(w io.Writer) {
+		ws := writer.Stats()
+		fmt.Fprintf(w, "# HELP tollgate_decisionlog_records_total Decision-log records by outcome.\n# TYPE tollgate_decisionlog_records_total counter\n")
+		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"written\"} %d\n", ws.Written)
+		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
+		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
+	}})
+	a.SetTokens(tokens)
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	lctx, cancel := context.WithCancel(context.Background())
+	s := &Server{Addr: ln.Addr(), Engine: eng, Store: st, log: log, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{})}
+	go s.loops(lctx, live)
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("tollgate serving", "api", "http://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
+	ok = true
+	return s, nil
+}
+
+// restore rebuilds counters and live calls from the last day of the
+// decision log (30 days when a monthly distinct-callee limit is on).
+func restore(ctx context.Context, eng *engine.Engine, st store.Store, log *slog.Logger) error {
+	window := 25 * time.Hour
+	for _, t := range append([]*config.Tenant{eng.Config().Defaults}, tenantsOf(eng.Config())...) {
+		if t.Limits.Extension.DistinctCalleesPerMonth.On {
+			window = 31 * 24 * time.Hour
+		}
+	}
+	since := time.Now().Add(-window)
+	ds, err := st.DecisionsSince(ctx, since)
+	if err != nil {
+		return fmt.Errorf("reading the decision log: %w", err)
+	}
+	es, err := st.CallEventsSince(ctx, since)
+	if err != nil {
+		return fmt.Errorf("reading call events: %w", err)
+	}
+	t0 := time.Now()
+	calls, events := eng.Restore(ctx, ds, es)
+	eng.Sweep(time.Now())
+	if calls > 0 || events > 0 {
+		log.Info("counters restored from the decision log", "calls", calls, "events", events, "took", time.Since(t0).Round(time.Millisecond))
+	}
+	return nil
+}
+
+func tenantsOf(c *config.Config) []*config.Tenant {
+	out := make([]*config.Tenant, 0, len(c.Tenants))
+	for _, t := range c.Tenants {
+		out = append(out, t)
+	}
+	return out
+}
+
+// setupTokens merges config and stored tokens; on the very first start,
+// with none anywhere, it makes an admin token, prints it once and keeps
+// only its hash.
+func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io.Writer, log *slog.Logger) (map[string]api.Principal, error) {
+	ts := map[string]api.Principal{}
+	for _, t := range cfg.Server.Tokens {
+		hash := t.SHA256
+		if t.SecretEnv != "" {
+			secret := os.Getenv(t.SecretEnv)
+			if secret == "" {
+				return nil, &config.Error{File: cfg.File, Field: "server.tokens." + t.Name + ".secret_env", Msg: "environment variable " + t.SecretEnv + " is empty"}
+			}
+			hash = api.HashToken(secret)
+		}
+		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+	}
+	stored, err := st.ListTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range stored {
+		ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+	}
+	if len(ts) > 0 {
+		return ts, nil
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return nil, err
+	}
+	t := store.Token{Name: "admin", Role: "admin", Hash: api.HashToken(secret), Created: time.Now().UTC()}
+	if err := st.PutToken(ctx, t); err != nil {
+		return nil, err
+	}
+	if _, err := st.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: "tollgate", Action: "token.create", Object: "token/admin", Details: []byte(`{"role":"admin","first_start":true}`)}); err != nil {
+		return nil, err
+	}
+	if out != nil {
+		fmt.Fprintf(out, "\nFirst start: created an admin API token. It is shown only this once; tollgate keeps only its hash.\n\n    TOLLGATE_TOKEN=%s\n\n", secret)
+	}
+	log.Warn("first start: created the admin API token (printed once on stdout, not logged)")
+	ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+	return ts, nil
+}
+
+// NewSecret returns a fresh random token secret.
+func NewSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "tg_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func (s *Server) loops(ctx context.Context, live *blocks.Live) {
+	defer close(s.loopDone)
+	refresh := time.NewTicker(time.Second)
+	sweep := time.NewTicker(30 * time.Second)
+	defer refresh.Stop()
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			for {
+				select {
+				case a := <-s.alerts:
+					s.saveAlert(a)
+				default:
+					return
+				}
+			}
+		case a := <-s.alerts:
+			s.saveAlert(a)
+		case now := <-refresh.C:
+			// Other nodes sharing the store may have changed blocks.
+			if err := blocks.Refresh(ctx, s.Store, live, now); err != nil && ctx.Err() == nil {
+				s.log.Error("refreshing blocks", "err", err, "age", live.Age(now).Round(time.Second))
+			}
+		case now := <-sweep.C:
+			if n := s.Engine.Sweep(now); n > 0 {
+				s.log.Warn("expired calls that never ended", "calls", n)
+			}
+		}
+	}
+}
+
+func (s *Server) saveAlert(a store.Alert) {
+	if _, err := s.Store.AddAlert(context.Background(), a); err != nil {
+		s.log.Error("saving alert", "err", err, "code", a.Code)
+		return
+	}
+	s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
+}
+
+// Shutdown stops serving, writes every pending decision and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	<-s.loopDone
+	if werr := s.writer.Close(ctx); werr != nil && err == nil {
+		err = werr
+	}
+	if cerr := s.Store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
