@@ -24,6 +24,7 @@ const MaxSize = 4 << 20
 type Config struct {
 	File    string
 	Server  Server
+	SIP     SIP
 	Numbers Numbers
 	System  System
 	// Defaults is the policy of a tenant that has no section of its own.
@@ -115,7 +116,7 @@ type Hours struct {
 	AfterHoursInternational string   `yaml:"after_hours_international"` // allow, auth, block
 	Night                   Window   `yaml:"night"`
 	NightInternational      string   `yaml:"night_international"` // allow, auth, block
-	Holidays                []string `yaml:"holidays"`             // YYYY-MM-DD, treated as after hours
+	Holidays                []string `yaml:"holidays"`            // YYYY-MM-DD, treated as after hours
 }
 
 // Window is a daily time range on some weekdays. To before From wraps
@@ -166,10 +167,10 @@ type AccountLimits struct {
 
 // Cost holds the cost-aware rules.
 type Cost struct {
-	MaxPricePerMin    Amount  `yaml:"max_price_per_min"`    // above → challenge
-	AbovePriceAction  string  `yaml:"above_price_action"`   // auth (default) or block
+	MaxPricePerMin     Amount  `yaml:"max_price_per_min"`      // above → challenge
+	AbovePriceAction   string  `yaml:"above_price_action"`     // auth (default) or block
 	RiskPerPricePerMin float64 `yaml:"risk_per_price_per_min"` // risk points per currency unit per minute
-	MaxRateRisk       int     `yaml:"max_rate_risk"`        // cap on that contribution
+	MaxRateRisk        int     `yaml:"max_rate_risk"`          // cap on that contribution
 }
 
 // Limit is a count limit that can be switched off: an integer or "off".
@@ -314,6 +315,7 @@ func (p *parser) errorf(line int, field, format string, args ...any) {
 // merged into them before decoding.
 type top struct {
 	Server              yaml.Node            `yaml:"server"`
+	SIP                 yaml.Node            `yaml:"sip"`
 	Numbers             yaml.Node            `yaml:"numbers"`
 	System              yaml.Node            `yaml:"system"`
 	Defaults            yaml.Node            `yaml:"defaults"`
@@ -351,6 +353,10 @@ func (p *parser) parse(src []byte) *Config {
 	p.decodeStrict(&t.Numbers, "numbers", &cfg.Numbers)
 	p.decodeStrict(&t.System, "system", &cfg.System)
 	p.server(&cfg.Server, &t.Server)
+	p.decodeStrict(&t.SIP, "sip", &cfg.SIP)
+	sipLines := map[string]int{}
+	lines(&t.SIP, "sip", sipLines)
+	p.sip(&cfg.SIP, sipLines)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {

@@ -129,7 +129,7 @@ func TestWindowContains(t *testing.T) {
 		t    string
 		want bool
 	}{
-		{&h.Business, "2026-11-23 08:00", true},  // Monday
+		{&h.Business, "2026-11-23 08:00", true}, // Monday
 		{&h.Business, "2026-11-23 17:59", true},
 		{&h.Business, "2026-11-23 18:00", false},
 		{&h.Business, "2026-11-23 07:59", false},

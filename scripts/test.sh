@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (Debian packages, Go
+# tools), then runs gofmt, go vet, staticcheck, the tests with the race
+# detector, and short fuzz runs. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the integration tests start for real (SIP peers, servers).
+pkgs=(kamailio kamailio-extra-modules sip-tester sipvicious redis-server)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "== installing ${missing[*]}"
+	SUDO=""
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The packaged services are not wanted running: tests start their own.
+	for s in kamailio redis-server; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || $SUDO service "$s" stop >/dev/null 2>&1 || true; done
+fi
+
+export PATH="$PATH:$(go env GOPATH)/bin"
+if ! command -v staticcheck >/dev/null; then
+	echo "== installing staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "not gofmt-clean:"; echo "$bad"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+staticcheck ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 30m ./...
+
+echo "== fuzz (short runs)"
+fuzz() { # package target seconds
+	go test -run '^$' -fuzz "^$2\$" -fuzztime "$3s" "$1" >/dev/null
+	echo "   $1 $2 ok"
+}
+fuzz ./config FuzzParse 10
+for t in $(go test -list 'Fuzz.*' ./number | grep '^Fuzz'); do fuzz ./number "$t" 10; done
+for t in $(go test -list 'Fuzz.*' ./api | grep '^Fuzz' || true); do fuzz ./api "$t" 10; done
+
+echo "== all tests passed"
