@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,4 +211,18 @@ func TestClassifyRandom(t *testing.T) {
 		t.Errorf("%d of %d random numbers disagree", fails, n)
 	}
 	t.Logf("%d random numbers agree (%d valid)", n, valid)
+}
+
+func TestBuildCost(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	x, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	t.Logf("New: %v; %d automaton states; live heap +%.1f MiB", x.BuildTime, len(x.cls.typ), float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
+	runtime.KeepAlive(x)
 }

@@ -47,7 +47,7 @@ func TestRiskOverride(t *testing.T) {
 func TestCSVErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, body, want string
-		rates         bool
+		rates            bool
 	}{
 		{"nohdr.csv", "", "nohdr.csv:1: missing header", false},
 		{"hdr.csv", "prefix,cat,risk,action\n", "hdr.csv:1: header column 2", false},
