@@ -40,6 +40,9 @@ Usage:
                                                        number intelligence and the verdict
   tollgate config check FILE                             validate a policy file
   tollgate config default                                print the built-in policy
+  tollgate token add NAME -role admin|screen|read [-data DIR]
+                                                       create an API token (shown once)
+  tollgate token list [-data DIR]                        list API tokens
   tollgate version                                       print the version
 
 Run 'tollgate COMMAND -h' for a command's flags.
@@ -60,6 +63,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.check(args[1:])
 	case "config":
 		err = e.config(args[1:])
+	case "token":
+		err = e.token(args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "tollgate", versionString())
 	case "help", "-h", "-help", "--help":

@@ -91,6 +91,8 @@ type Server struct {
 	Store  store.Store
 
 	log      *slog.Logger
+	cfg      *config.Config
+	api      *api.Server
 	http     *http.Server
 	writer   *decisionlog.Writer
 	alerts   chan store.Alert
@@ -179,7 +181,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	hs := &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	lctx, cancel := context.WithCancel(context.Background())
-	s := &Server{Addr: ln.Addr(), Engine: eng, Store: st, log: log, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{})}
+	s := &Server{Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{})}
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -226,10 +228,19 @@ func tenantsOf(c *config.Config) []*config.Tenant {
 	return out
 }
 
-// setupTokens merges config and stored tokens; on the very first start,
-// with none anywhere, it makes an admin token, prints it once and keeps
-// only its hash.
-func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io.Writer, log *slog.Logger) (map[string]api.Principal, error) {
+// ReloadTokens re-reads API tokens from the configuration and the store,
+// so tokens added with 'tollgate token add' (or by another node) work
+// without a restart.
+func (s *Server) ReloadTokens(ctx context.Context) error {
+	ts, err := tokens(ctx, s.cfg, s.Store)
+	if err != nil {
+		return err
+	}
+	s.api.SetTokens(ts)
+	return nil
+}
+
+func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[string]api.Principal, error) {
 	ts := map[string]api.Principal{}
 	for _, t := range cfg.Server.Tokens {
 		hash := t.SHA256
@@ -249,8 +260,16 @@ func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io
 	for _, t := range stored {
 		ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
 	}
-	if len(ts) > 0 {
-		return ts, nil
+	return ts, nil
+}
+
+// setupTokens merges config and stored tokens; on the very first start,
+// with none anywhere, it makes an admin token, prints it once and keeps
+// only its hash.
+func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io.Writer, log *slog.Logger) (map[string]api.Principal, error) {
+	ts, err := tokens(ctx, cfg, st)
+	if err != nil || len(ts) > 0 {
+		return ts, err
 	}
 	secret, err := NewSecret()
 	if err != nil {
@@ -303,6 +322,9 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			// Other nodes sharing the store may have changed blocks.
 			if err := blocks.Refresh(ctx, s.Store, live, now); err != nil && ctx.Err() == nil {
 				s.log.Error("refreshing blocks", "err", err, "age", live.Age(now).Round(time.Second))
+			}
+			if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("reloading tokens", "err", err)
 			}
 		case now := <-sweep.C:
 			if n := s.Engine.Sweep(now); n > 0 {
