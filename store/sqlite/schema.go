@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations holds the schema, one step per version: migrations[i] takes the
+// database from version i to version i+1. Steps are only ever appended; a
+// released step is never edited.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE blocks (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	tenant     TEXT NOT NULL DEFAULT '',
+	kind       TEXT NOT NULL CHECK (kind IN ('number', 'prefix', 'extension', 'ip')),
+	value      TEXT NOT NULL CHECK (value <> ''),
+	scope      TEXT NOT NULL DEFAULT '',
+	reason     TEXT NOT NULL DEFAULT '',
+	source     TEXT NOT NULL DEFAULT '',
+	created_by TEXT NOT NULL DEFAULT '',
+	created    INTEGER NOT NULL,
+	expires    INTEGER
+);
+CREATE INDEX blocks_expires ON blocks (expires);
+
+CREATE TABLE kill_switches (
+	tenant TEXT PRIMARY KEY,
+	active INTEGER NOT NULL,
+	reason TEXT NOT NULL DEFAULT '',
+	set_by TEXT NOT NULL DEFAULT '',
+	since  INTEGER NOT NULL
+);
+
+CREATE TABLE decisions (
+	id           INTEGER PRIMARY KEY,
+	call_id      TEXT NOT NULL UNIQUE,
+	time         INTEGER NOT NULL,
+	tenant       TEXT NOT NULL DEFAULT '',
+	extension    TEXT NOT NULL DEFAULT '',
+	caller       TEXT NOT NULL DEFAULT '',
+	callee       TEXT NOT NULL DEFAULT '',
+	e164         TEXT NOT NULL DEFAULT '',
+	country      TEXT NOT NULL DEFAULT '',
+	type         TEXT NOT NULL DEFAULT '',
+	direction    TEXT NOT NULL DEFAULT '',
+	source_ip    TEXT NOT NULL DEFAULT '',
+	action       TEXT NOT NULL DEFAULT '',
+	enforced     TEXT NOT NULL DEFAULT '',
+	shadow       INTEGER NOT NULL DEFAULT 0,
+	risk         INTEGER NOT NULL DEFAULT 0,
+	max_duration INTEGER NOT NULL DEFAULT 0,
+	rate         REAL NOT NULL DEFAULT 0,
+	reasons      TEXT,
+	node         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX decisions_time ON decisions (time);
+CREATE INDEX decisions_tenant_extension ON decisions (tenant, extension, time);
+CREATE INDEX decisions_e164 ON decisions (e164, time);
+
+CREATE TABLE call_events (
+	id            INTEGER PRIMARY KEY,
+	call_id       TEXT NOT NULL,
+	type          TEXT NOT NULL,
+	time          INTEGER NOT NULL,
+	tenant        TEXT NOT NULL DEFAULT '',
+	duration      INTEGER NOT NULL DEFAULT 0,
+	cost          REAL NOT NULL DEFAULT 0,
+	international INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (call_id, type)
+);
+CREATE INDEX call_events_time ON call_events (time);
+
+CREATE TABLE alerts (
+	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	time      INTEGER NOT NULL,
+	tenant    TEXT NOT NULL DEFAULT '',
+	extension TEXT NOT NULL DEFAULT '',
+	severity  TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+	code      TEXT NOT NULL,
+	text      TEXT NOT NULL DEFAULT '',
+	status    TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+	details   TEXT
+);
+CREATE INDEX alerts_time ON alerts (time);
+CREATE INDEX alerts_status_time ON alerts (status, time);
+CREATE INDEX alerts_tenant_time ON alerts (tenant, time);
+
+CREATE TABLE audit (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	time    INTEGER NOT NULL,
+	actor   TEXT NOT NULL,
+	action  TEXT NOT NULL,
+	object  TEXT NOT NULL DEFAULT '',
+	details TEXT,
+	hash    TEXT NOT NULL
+);
+CREATE INDEX audit_time ON audit (time);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+	SELECT RAISE(ABORT, 'audit log is append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+	SELECT RAISE(ABORT, 'audit log is append-only');
+END;
+
+CREATE TABLE tokens (
+	name    TEXT PRIMARY KEY,
+	role    TEXT NOT NULL,
+	hash    TEXT NOT NULL,
+	created INTEGER NOT NULL
+);
+`,
+}
+
+// migrate brings the database up to the latest version in one transaction. A
+// database written by a newer binary is refused rather than guessed at.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer rollback(tx)
+	latest := len(migrations)
+
+	if _, err := tx.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&have); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	switch {
+	case have > latest:
+		return fmt.Errorf("database schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
+	case have == latest:
+		return nil
+	}
+	for v := have; v < latest; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_version (version) VALUES (?)`, latest); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
