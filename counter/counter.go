@@ -69,8 +69,10 @@ type Store interface {
 	Count(k Key, t time.Time, window time.Duration) int
 
 	// Acquire takes a concurrency slot for id, held until released or
-	// until its lease ends, if fewer than limit slots are held at t.
-	Acquire(k Key, id string, t, lease time.Time, limit int) (held int, ok bool)
+	// until its lease ends, if fewer than limit slots are held at t. An id
+	// that already holds a slot keeps it (its lease is moved) and added
+	// is false.
+	Acquire(k Key, id string, t, lease time.Time, limit int) (held int, ok, added bool)
 	// Extend moves the lease of a held slot.
 	Extend(k Key, id string, lease time.Time) bool
 	// Release frees id's slot; it reports whether a slot was held.

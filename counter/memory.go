@@ -168,7 +168,7 @@ func expireSlots(held map[string]int64, t int64) {
 }
 
 // Acquire implements Store.
-func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, bool) {
+func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, bool, bool) {
 	s := m.shard(k)
 	ts := t.UnixNano()
 	s.mu.Lock()
@@ -176,7 +176,7 @@ func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, 
 	held := s.slots[k]
 	if held == nil {
 		if limit <= 0 {
-			return 0, false
+			return 0, false, false
 		}
 		held = make(map[string]int64, 2)
 		s.slots[k] = held
@@ -184,13 +184,13 @@ func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, 
 	expireSlots(held, ts)
 	if _, ok := held[id]; ok {
 		held[id] = lease.UnixNano()
-		return len(held), true
+		return len(held), true, false
 	}
 	if len(held) >= limit {
-		return len(held), false
+		return len(held), false, false
 	}
 	held[id] = lease.UnixNano()
-	return len(held), true
+	return len(held), true, true
 }
 
 // Extend implements Store.

@@ -50,7 +50,9 @@ func (t *callTable) init() {
 
 func (t *callTable) shard(id string) int { return int(maphash.String(t.seed, id) % callShards) }
 
-func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) {
+// add registers a call let through; it reports false when the id is
+// already known (a retried screen).
+func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) bool {
 	lc := &liveCall{tenant: c.Tenant, intl: c.International, rate: c.Dest.Rate, maxDur: v.MaxDuration, screened: c.Time, lease: c.Time.Add(stale)}
 	for _, h := range c.Holds() {
 		if h.Kind == screen.SlotHold && lc.nslots < len(lc.slots) {
@@ -63,10 +65,12 @@ func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) 
 	}
 	s := &t.shards[t.shard(c.ID)]
 	s.mu.Lock()
-	if _, dup := s.m[c.ID]; !dup {
-		s.m[c.ID] = lc
+	defer s.mu.Unlock()
+	if _, dup := s.m[c.ID]; dup {
+		return false
 	}
-	s.mu.Unlock()
+	s.m[c.ID] = lc
+	return true
 }
 
 func (t *callTable) len() int {
@@ -182,7 +186,8 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 			lc.answered = ev.Time.Add(-time.Duration(dur) * time.Second)
 		}
 	case !lc.answered.IsZero():
-		dur = int(math.Round(ev.Time.Sub(lc.answered).Seconds()))
+		// An end stamped before its answer (events out of order) lasted 0 s.
+		dur = max(0, int(math.Round(ev.Time.Sub(lc.answered).Seconds())))
 	}
 	lc.ended = ev.Time
 	lc.duration = dur

@@ -220,7 +220,7 @@ func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) 
 	}
 	e.derive(t, c, info)
 	e.run(ctx, t, c, v)
-	e.finish(t, c, v)
+	e.finish(c, v, t.cfg.Mode == "shadow")
 	e.metrics.observe(v, time.Since(start))
 	if e.rec != nil {
 		e.rec.Decision(e.decision(c, v))
@@ -286,9 +286,9 @@ func (e *Engine) failed(t *tenant, c *screen.Call, v *screen.Verdict, code, text
 
 // finish applies shadow mode, keeps or returns the holds, and registers
 // the call so its events can free its slots.
-func (e *Engine) finish(t *tenant, c *screen.Call, v *screen.Verdict) {
+func (e *Engine) finish(c *screen.Call, v *screen.Verdict, shadow bool) {
 	v.Enforced = v.Action
-	if t.cfg.Mode == "shadow" && v.Action != screen.Allow {
+	if shadow && v.Action != screen.Allow {
 		v.Shadow = true
 		v.Enforced = screen.Allow
 	}
@@ -296,8 +296,10 @@ func (e *Engine) finish(t *tenant, c *screen.Call, v *screen.Verdict) {
 		e.undo(c)
 		return
 	}
-	if c.Direction == screen.Outbound && c.Dest.Kind != number.Emergency {
-		e.calls.add(c, v, e.stale)
+	// A retried screen of a call already seen takes nothing new: what it
+	// reserved this time is returned.
+	if !e.calls.add(c, v, e.stale) {
+		e.undo(c)
 	}
 }
 

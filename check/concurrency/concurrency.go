@@ -70,12 +70,12 @@ func (k *Concurrency) Check(_ context.Context, c *screen.Call, v *screen.Verdict
 }
 
 func (k *Concurrency) take(c *screen.Call, v *screen.Verdict, key counter.Key, lease time.Time, n int, field, what, who string) bool {
-	held, ok := k.counters.Acquire(key, c.ID, c.Time, lease, n)
+	held, ok, added := k.counters.Acquire(key, c.ID, c.Time, lease, n)
 	if !ok {
 		v.Add(screen.Reason{Check: "concurrency", Code: "concurrency_limit", Text: what + who + ": limit " + strconv.Itoa(n) + " reached (" + strconv.Itoa(held) + " live)", Rule: k.t.Rule(field), Action: screen.Reject, Risk: 50})
 		return false
 	}
-	if !c.AddHold(screen.Hold{Kind: screen.SlotHold, Key: key, ID: c.ID, Added: true}) {
+	if added && !c.AddHold(screen.Hold{Kind: screen.SlotHold, Key: key, ID: c.ID, Added: true}) {
 		k.counters.Release(key, c.ID)
 	}
 	return true
