@@ -39,7 +39,7 @@ defaults:
 		rng := rand.New(rand.NewPCG(seed, 99))
 		now := monday10
 		type model struct {
-			allowed, answered, ended bool
+			allowed, ended bool
 			dur                      int
 		}
 		calls := map[string]*model{}
