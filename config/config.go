@@ -154,6 +154,15 @@ type ExtensionLimits struct {
 	LimitedCallsPerHour       Limit `yaml:"limited_calls_per_hour"`
 	DistinctCalleesPerDay     Limit `yaml:"distinct_callees_per_day"`
 	DistinctCalleesPerMonth   Limit `yaml:"distinct_callees_per_month"`
+	// InternationalBurst is FRAUD_INDICATORS.international_burst: at most
+	// Calls international calls in any WindowS seconds.
+	InternationalBurst Burst `yaml:"international_burst"`
+}
+
+// Burst is a count limit over a window of the operator's choosing.
+type Burst struct {
+	Calls   Limit `yaml:"calls"`
+	WindowS int   `yaml:"window_s"`
 }
 
 // AccountLimits apply to the tenant as a whole.

@@ -304,6 +304,9 @@ func (p *parser) tenant(name, path string, n *yaml.Node) *Tenant {
 		}
 	}
 
+	if b := t.Limits.Extension.InternationalBurst; b.Calls.On && (b.WindowS <= 0 || b.WindowS > 86400) {
+		bad("limits.extension.international_burst.window_s", "want 1–86400 seconds when calls is set")
+	}
 	h := &t.Hours
 	p.window(&h.Business, path, "hours.business", at)
 	p.window(&h.Night, path, "hours.night", at)

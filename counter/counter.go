@@ -23,11 +23,12 @@ const (
 	TenantConcurrent                   // live calls of one tenant
 	SystemIntlCalls                    // international calls of every tenant
 	SystemSpend                        // spend of every tenant, per UTC day
+	ExtIntlBurst                       // international calls of one extension, short window
 )
 
 var scopeNames = [...]string{"", "ext_intl_calls", "ext_premium_calls", "ext_limited_calls",
 	"ext_distinct_day", "ext_distinct_month", "ext_intl_concurrent", "tenant_intl_calls",
-	"tenant_intl_spend", "tenant_concurrent", "system_intl_calls", "system_spend"}
+	"tenant_intl_spend", "tenant_concurrent", "system_intl_calls", "system_spend", "ext_intl_burst"}
 
 func (s Scope) String() string {
 	if int(s) < len(scopeNames) {

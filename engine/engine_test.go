@@ -356,3 +356,29 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad input left %d live calls", e.LiveCalls())
 	}
 }
+
+func TestInternationalBurst(t *testing.T) {
+	e, _ := newEngine(t, `
+defaults:
+  country: US
+  on_error: fail_closed
+  destinations: {default: allow}
+  limits:
+    extension:
+      international_burst: {calls: 3, window_s: 300}
+`)
+	for i := 0; i < 4; i++ {
+		v := screenOne(t, e, call(fmt.Sprint("bu", i), "1001", "+4930123456", monday10.Add(time.Duration(i)*time.Minute)))
+		if want := i < 3; (v.Action == screen.Allow) != want {
+			t.Fatalf("call %d: %v (%s)", i+1, v.Action, codes(v))
+		}
+		if i == 3 {
+			if p, _ := v.Primary(); p.Rule != "defaults.limits.extension.international_burst" {
+				t.Errorf("rule = %q", p.Rule)
+			}
+		}
+	}
+	if v := screenOne(t, e, call("bu5", "1001", "+4930123456", monday10.Add(5*time.Minute))); v.Action != screen.Allow {
+		t.Errorf("after the first call left the 5-minute window: %v (%s)", v.Action, codes(v))
+	}
+}

@@ -40,7 +40,7 @@ defaults:
 		now := monday10
 		type model struct {
 			allowed, ended bool
-			dur                      int
+			dur            int
 		}
 		calls := map[string]*model{}
 		var ids []string
