@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
@@ -89,6 +90,8 @@ type Server struct {
 	Addr   net.Addr
 	Engine *engine.Engine
 	Store  store.Store
+	// SIP is the SIP front end, nil without sip.listen.
+	SIP *sipfront.Server
 
 	log      *slog.Logger
 	cfg      *config.Config
@@ -180,8 +183,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	hs := &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	var sipSrv *sipfront.Server
+	if len(cfg.SIP.Listen) > 0 {
+		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log}); err == nil {
+			err = sipSrv.Start(context.Background())
+		}
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
+	}
 	lctx, cancel := context.WithCancel(context.Background())
-	s := &Server{Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{})}
+	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{})}
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -344,6 +358,9 @@ func (s *Server) saveAlert(a store.Alert) {
 
 // Shutdown stops serving, writes every pending decision and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.SIP != nil {
+		s.SIP.Close()
+	}
 	err := s.http.Shutdown(ctx)
 	s.cancel()
 	<-s.loopDone

@@ -1,0 +1,280 @@
+package sipfront
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Field limits, the same as the HTTP screen API's (api.ToCall).
+const (
+	maxCallID    = 256
+	maxTenant    = 64
+	maxExtension = 64
+	maxCaller    = 128
+	maxCallee    = 64
+	maxUserAgent = 512
+	maxIdentity  = 8192
+)
+
+// MapError says which part of a request could not become a call; Status
+// is the SIP response code that fits.
+type MapError struct {
+	Status int
+	Msg    string
+}
+
+func (e *MapError) Error() string { return "sipfront: " + e.Msg }
+
+func mapErr(status int, msg string) error { return &MapError{Status: status, Msg: msg} }
+
+// Mapper turns a SIP INVITE into the call the engine screens, as the sip.map
+// section of the policy says.
+type Mapper struct {
+	m config.SIPMap
+}
+
+// NewMapper returns a Mapper for a validated sip.map section.
+func NewMapper(m config.SIPMap) *Mapper { return &Mapper{m: m} }
+
+// MapRequest fills c from a request's bytes received from src over
+// transport (udp, tcp, tls). maxFields bounds the header lines.
+func (mp *Mapper) MapRequest(raw []byte, src netip.Addr, transport string, c *screen.Call) error {
+	var m message
+	if err := m.scan(string(raw), 256); err != nil {
+		return mapErr(400, err.Error())
+	}
+	if m.response {
+		return mapErr(0, "a response, not a request")
+	}
+	return mp.mapMessage(&m, src, transport, c)
+}
+
+// mapMessage is MapRequest on a scanned message.
+func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *screen.Call) error {
+	*c = screen.Call{Transport: transport, SourceIP: src}
+	c.ID = m.get(hCallID)
+	switch {
+	case c.ID == "":
+		return mapErr(400, "missing Call-ID")
+	case len(c.ID) > maxCallID:
+		return mapErr(400, "Call-ID longer than 256 bytes")
+	}
+	callee, err := uriUser(m.ruri)
+	if err != nil {
+		return err
+	}
+	if callee == "" {
+		return mapErr(484, "no number in the Request-URI")
+	}
+	if len(callee) > maxCallee {
+		return mapErr(484, "dialed number longer than 64 bytes")
+	}
+	c.Callee = callee
+
+	var from sip.Uri
+	var fromParams sip.HeaderParams
+	fv := m.get(hFrom)
+	if fv == "" {
+		return mapErr(400, "missing From")
+	}
+	if _, err := sip.ParseAddressValue(fv, &from, &fromParams); err != nil {
+		return mapErr(400, "malformed From")
+	}
+	c.Caller = from.User
+	if mp.m.Caller == "pai" {
+		if pai := m.get(hPAI); pai != "" {
+			if u, ok := assertedUser(pai); ok {
+				c.Caller = u
+			}
+		}
+	}
+	if mp.m.TenantHeader != "" {
+		c.Tenant = m.lookup(mp.m.TenantHeader)
+	}
+	if c.Tenant == "" && mp.m.TenantFrom == "from_domain" {
+		c.Tenant = from.Host
+	}
+	if mp.m.ExtensionHeader != "" {
+		c.Extension = m.lookup(mp.m.ExtensionHeader)
+	}
+	if c.Extension == "" && mp.m.ExtensionFrom == "from_user" {
+		c.Extension = from.User
+	}
+	if mp.m.SourceIPHeader != "" && trusted(mp.m.Trusted, src) {
+		if v := m.lookup(mp.m.SourceIPHeader); v != "" {
+			a, err := parseHostIP(v)
+			if err != nil {
+				return mapErr(400, "malformed "+mp.m.SourceIPHeader)
+			}
+			c.SourceIP = a
+		}
+	}
+	if mp.m.DirectionHeader != "" {
+		if v := m.lookup(mp.m.DirectionHeader); v != "" {
+			d, ok := screen.ParseDirection(strings.ToLower(v))
+			if !ok {
+				return mapErr(400, mp.m.DirectionHeader+": want outbound, inbound or internal")
+			}
+			c.Direction = d
+		}
+	}
+	c.UserAgent = m.get(hUserAgent)
+	c.Identity = m.get(hIdentity)
+	for _, f := range [...]struct {
+		name string
+		v    string
+		max  int
+	}{{"tenant", c.Tenant, maxTenant}, {"extension", c.Extension, maxExtension}, {"caller", c.Caller, maxCaller},
+		{"User-Agent", c.UserAgent, maxUserAgent}, {"Identity", c.Identity, maxIdentity}} {
+		if len(f.v) > f.max {
+			return mapErr(400, f.name+" too long")
+		}
+	}
+	return nil
+}
+
+// uriUser returns the dialed number of a Request-URI: the user part of a
+// sip/sips URI (unescaped, without user parameters or visual separators),
+// or the number of a tel URI.
+func uriUser(ruri string) (string, error) {
+	scheme, rest, ok := strings.Cut(ruri, ":")
+	if !ok {
+		return "", mapErr(400, "malformed Request-URI")
+	}
+	var user string
+	switch {
+	case strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips"):
+		var u sip.Uri
+		if err := sip.ParseUri(ruri, &u); err != nil {
+			return "", mapErr(400, "malformed Request-URI")
+		}
+		if u.Headers.Length() > 0 {
+			return "", mapErr(400, "headers in the Request-URI")
+		}
+		user = u.User
+	case strings.EqualFold(scheme, "tel"):
+		user = rest
+	default:
+		return "", mapErr(416, "unsupported URI scheme "+scheme)
+	}
+	if i := strings.IndexByte(user, ';'); i >= 0 {
+		user = user[:i]
+	}
+	return dialString(user)
+}
+
+// dialString unescapes %XX and drops visual separators (RFC 3966).
+func dialString(s string) (string, error) {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '%', '-', '.', '(', ')', ' ':
+			clean = false
+		}
+	}
+	if clean {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '-', '.', '(', ')', ' ':
+			continue
+		case '%':
+			if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
+				return "", mapErr(400, "bad escape in the Request-URI")
+			}
+			c = byte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			if c < ' ' || c == 0x7f {
+				return "", mapErr(484, "control character in the dialed number")
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String(), nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// assertedUser returns the user of the first sip/sips/tel identity in a
+// P-Asserted-Identity value.
+func assertedUser(v string) (string, bool) {
+	for v != "" {
+		var one string
+		one, v = splitComma(v)
+		one = trimLWS(one)
+		if strings.HasPrefix(strings.ToLower(one), "tel:") || strings.Contains(strings.ToLower(one), "<tel:") {
+			n := one[strings.Index(strings.ToLower(one), "tel:")+4:]
+			if i := strings.IndexAny(n, ";>"); i >= 0 {
+				n = n[:i]
+			}
+			return n, n != ""
+		}
+		var u sip.Uri
+		var p sip.HeaderParams
+		if _, err := sip.ParseAddressValue(one, &u, &p); err == nil && u.User != "" {
+			return u.User, true
+		}
+	}
+	return "", false
+}
+
+// splitComma cuts v at the first comma outside quotes and angle brackets.
+func splitComma(v string) (first, rest string) {
+	q, a := false, false
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			q = !q
+		case '<':
+			a = !q
+		case '>':
+			a = false
+		case ',':
+			if !q && !a {
+				return v[:i], v[i+1:]
+			}
+		}
+	}
+	return v, ""
+}
+
+func trusted(ps []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHostIP reads "1.2.3.4", "1.2.3.4:5060", "[::1]:5060" or "::1".
+func parseHostIP(v string) (netip.Addr, error) {
+	v = trimLWS(v)
+	if a, err := netip.ParseAddr(v); err == nil {
+		return a.Unmap(), nil
+	}
+	ap, err := netip.ParseAddrPort(v)
+	if err != nil {
+		return netip.Addr{}, errors.New("sipfront: not an IP address")
+	}
+	return ap.Addr().Unmap(), nil
+}

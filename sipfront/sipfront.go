@@ -1,0 +1,172 @@
+// Package sipfront puts the screening engine on the wire as SIP: a
+// stateless redirect server (302/403/603/503) or a dialog-stateful proxy.
+package sipfront
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Engine is what the front end needs of the screening engine.
+type Engine interface {
+	Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) error
+	Event(ctx context.Context, ev engine.Event) (engine.EventResult, error)
+}
+
+// Options configures New.
+type Options struct {
+	Config *config.SIP
+	Engine Engine
+	Logger *slog.Logger
+}
+
+// Stats counts what the front end did since it started.
+type Stats struct {
+	Messages    atomic.Int64 // every message read
+	Malformed   atomic.Int64 // refused by the scanner or the mapping
+	Limited     atomic.Int64 // dropped by the per-source rate limit
+	Responses   atomic.Int64 // responses received (ignored by the redirect server)
+	Invites     atomic.Int64
+	Redirected  atomic.Int64
+	Rejected    atomic.Int64
+	Unavailable atomic.Int64
+	Refused     atomic.Int64 // the engine refused the input
+}
+
+// Server is a running SIP front end.
+type Server struct {
+	cfg    *config.SIP
+	eng    Engine
+	log    *slog.Logger
+	mapper *Mapper
+	limit  *limiter
+	stats  Stats
+	proxy  *proxy
+
+	mu     sync.Mutex
+	closed bool
+	lns    []net.Listener
+	pcs    []net.PacketConn
+	addrs  []net.Addr
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// New checks the options; Start opens the listeners.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.Engine == nil {
+		return nil, errors.New("sipfront: config and engine are required")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: o.Config, eng: o.Engine, log: log, mapper: NewMapper(o.Config.Map), conns: map[net.Conn]struct{}{}}
+	if l := o.Config.Limit; l.RequestsPerSecond > 0 {
+		s.limit = newLimiter(float64(l.RequestsPerSecond), float64(l.Burst), o.Config.Map.Trusted)
+	}
+	if o.Config.Mode == "proxy" {
+		p, err := newProxy(s)
+		if err != nil {
+			return nil, err
+		}
+		s.proxy = p
+	}
+	return s, nil
+}
+
+// Stats returns the live counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+// Addrs returns the bound addresses in the order of the listen list.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// Start binds every configured listener and serves until ctx ends or
+// Close is called. A bind error closes what was opened and is returned.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	var tlsConf *tls.Config
+	for _, l := range s.cfg.Listen {
+		tr, addr, _ := strings.Cut(l, ":")
+		var err error
+		switch tr {
+		case "udp":
+			err = s.listenUDP(ctx, addr)
+		case "tcp":
+			err = s.listenStream(ctx, "tcp", addr, nil)
+		case "tls":
+			if tlsConf == nil {
+				cert, cerr := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+				if cerr != nil {
+					s.Close()
+					return fmt.Errorf("sipfront: tls: %w", cerr)
+				}
+				tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+			err = s.listenStream(ctx, "tls", addr, tlsConf)
+		default:
+			err = fmt.Errorf("unknown transport %q", tr)
+		}
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("sipfront: listen %s: %w", l, err)
+		}
+	}
+	if s.proxy != nil {
+		if err := s.proxy.start(ctx); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	go func() {
+		<-ctx.Done()
+		s.Close()
+	}()
+	return nil
+}
+
+// Close stops every listener and connection and waits for the readers.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+	for _, l := range s.lns {
+		l.Close()
+	}
+	for _, pc := range s.pcs {
+		pc.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	if s.proxy != nil {
+		s.proxy.close()
+	}
+	s.wg.Wait()
+	return nil
+}
