@@ -132,6 +132,8 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = e.now()
+	} else if err := saneTime(ev.Time, e.now()); err != nil {
+		return res, err
 	}
 	s := &e.calls.shards[e.calls.shard(ev.CallID)]
 	s.mu.Lock()

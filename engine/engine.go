@@ -213,6 +213,8 @@ func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) 
 	}
 	if c.Time.IsZero() {
 		c.Time = e.now()
+	} else if err := saneTime(c.Time, e.now()); err != nil {
+		return err
 	}
 	info, err := e.numbers.Lookup(c.Callee, &t.plan)
 	if err != nil {
@@ -315,6 +317,23 @@ func (e *Engine) undo(c *screen.Call) {
 			e.counters.Release(h.Key, h.ID)
 		}
 	}
+}
+
+// maxFuture is how far ahead of the clock an event may be stamped.
+const maxFuture = 24 * time.Hour
+
+var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// saneTime bounds event times: history may be replayed, but nothing is
+// stamped before 2000 or more than a day ahead of this node's clock.
+func saneTime(t, now time.Time) error {
+	if t.Before(minTime) {
+		return fmt.Errorf("%w: time %s is before 2000", ErrInvalid, t.Format(time.RFC3339))
+	}
+	if t.After(now.Add(maxFuture)) {
+		return fmt.Errorf("%w: time %s is more than %s ahead of this node's clock", ErrInvalid, t.Format(time.RFC3339), maxFuture)
+	}
+	return nil
 }
 
 // SIPCode is the response a redirect server gives for a verdict.

@@ -347,6 +347,8 @@ func TestBadInput(t *testing.T) {
 		{ID: "x", Tenant: "acme", Callee: ""},
 		{ID: "x", Tenant: "nobody", Callee: "2125551234"},
 		{ID: strings.Repeat("x", 300), Tenant: "acme", Callee: "2125551234"},
+		{ID: "y", Tenant: "acme", Callee: "2125551234", Time: time.Now().Add(48 * time.Hour)},
+		{ID: "y", Tenant: "acme", Callee: "2125551234", Time: time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		if err := e.Screen(context.Background(), c, new(screen.Verdict)); err == nil {
 			t.Errorf("Screen(%q, %q, %q) accepted", c.ID, c.Tenant, c.Callee)
