@@ -15,7 +15,9 @@ import (
 
 // Order is the screening chain, first check first. Emergency calls stop
 // the chain before anything can refuse them; hard refusals come before the
-// checks that reserve counter slots, so a refused call reserves nothing.
+// checks that ask for counters. Those (ratelimit, spend, concurrency) only
+// declare what they need; the engine runs every need of a call in one
+// atomic batch after the last check.
 var Order = []Step{
 	{"emergency", func(*Env) (screen.Check, error) { return emergency.New(), nil }},
 	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
@@ -23,9 +25,9 @@ var Order = []Step{
 	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},
 	{"timewindow", func(e *Env) (screen.Check, error) { return timewindow.New(e.Tenant, e.Timezones), nil }},
-	{"ratelimit", func(e *Env) (screen.Check, error) { return ratelimit.New(e.Tenant, e.System, e.Counters), nil }},
-	{"spend", func(e *Env) (screen.Check, error) { return spend.New(e.Tenant, e.Counters), nil }},
+	{"ratelimit", func(e *Env) (screen.Check, error) { return ratelimit.New(e.Tenant, e.System), nil }},
+	{"spend", func(e *Env) (screen.Check, error) { return spend.New(e.Tenant), nil }},
 	{"concurrency", func(e *Env) (screen.Check, error) {
-		return concurrency.New(e.Tenant, e.Counters, e.StaleCallAfter), nil
+		return concurrency.New(e.Tenant, e.StaleCallAfter), nil
 	}},
 }

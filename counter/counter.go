@@ -59,6 +59,12 @@ type Key struct {
 // mutation is idempotent by id, so a retried request never counts twice.
 // Times are event times, never the clock of the process.
 type Store interface {
+	// Apply runs one decision's operations atomically: all admitted and
+	// applied, or none applied and the index of the first refused op
+	// returned (-1 when all were admitted). It is the only call on the
+	// screening path.
+	Apply(t time.Time, ops []Op, res []Result) (failed int)
+
 	// Reserve records event id at t in key's window if fewer than limit
 	// events lie in (t-window, t]. It reports the count including this
 	// event, whether the event was admitted, and whether it was new (an id

@@ -58,15 +58,17 @@ func NewMemory(maxWindow time.Duration) *Memory {
 
 var _ Store = (*Memory)(nil)
 
-func (m *Memory) shard(k Key) *shard {
+func (m *Memory) shardIndex(k Key) int {
 	var h maphash.Hash
 	h.SetSeed(m.seed)
 	h.WriteByte(byte(k.Scope))
 	h.WriteString(k.Tenant)
 	h.WriteByte(0)
 	h.WriteString(k.Subject)
-	return &m.shards[h.Sum64()%shards]
+	return int(h.Sum64() % shards)
 }
+
+func (m *Memory) shard(k Key) *shard { return &m.shards[m.shardIndex(k)] }
 
 // prune drops events that can no longer fall into a window ending at or
 // after t, keeping events newer than t (out-of-order replays).

@@ -182,3 +182,92 @@ func BenchmarkReserve(b *testing.B) {
 		m.Reserve(k, "call", t0, time.Hour, 10)
 	}
 }
+
+func TestApplyAllOrNothing(t *testing.T) {
+	m := NewMemory(0)
+	win := Key{Scope: ExtIntlCalls, Tenant: "a", Subject: "1"}
+	slot := Key{Scope: ExtIntlConcurrent, Tenant: "a", Subject: "1"}
+	sum := Key{Scope: TenantIntlSpend, Tenant: "a", Bucket: 1}
+	m.Add(sum, "old", 4)
+	ops := func(id string, max float64) []Op {
+		return []Op{
+			{Kind: OpWindow, Key: win, ID: id, Window: time.Hour, Limit: 2},
+			{Kind: OpSumBelow, Key: sum, Max: max},
+			{Kind: OpSlot, Key: slot, ID: id, Limit: 1, Lease: t0.Add(time.Hour)},
+		}
+	}
+	res := make([]Result, 3)
+	if f := m.Apply(t0, ops("c1", 5), res); f != -1 || !res[0].Added || !res[2].Added || res[1].Sum != 4 {
+		t.Fatalf("first batch: failed=%d %+v", f, res)
+	}
+	// The slot is taken: the batch fails at op 2 and the window is untouched.
+	if f := m.Apply(t0, ops("c2", 5), res); f != 2 {
+		t.Fatalf("second batch: failed=%d, want 2 (slot)", f)
+	}
+	if n := m.Count(win, t0, time.Hour); n != 1 {
+		t.Errorf("window count after a refused batch = %d, want 1 (nothing applied)", n)
+	}
+	// Spend over budget refuses at op 1.
+	m.Release(slot, "c1")
+	if f := m.Apply(t0, ops("c3", 3), res); f != 1 || res[1].Sum != 4 {
+		t.Errorf("budget batch: failed=%d sum=%v", f, res[1].Sum)
+	}
+	// A retry of c1 is admitted without counting again.
+	m.Acquire(slot, "c1", t0, t0.Add(time.Hour), 1)
+	if f := m.Apply(t0, ops("c1", 5), res); f != -1 || res[0].Added || res[2].Added {
+		t.Errorf("retry: failed=%d %+v", f, res)
+	}
+}
+
+// TestApplyConcurrentExactness: batches from many goroutines admit
+// exactly limit calls, and a failed batch leaves no trace in any key.
+func TestApplyConcurrentExactness(t *testing.T) {
+	m := NewMemory(0)
+	sys := Key{Scope: SystemIntlCalls}
+	const limit = 50
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			res := make([]Result, 2)
+			for i := 0; i < 40; i++ {
+				id := fmt.Sprintf("%d-%d", g, i)
+				ops := []Op{
+					{Kind: OpWindow, Key: Key{Scope: ExtIntlCalls, Tenant: "t", Subject: fmt.Sprint(g)}, ID: id, Window: time.Hour, Limit: 1000},
+					{Kind: OpWindow, Key: sys, ID: id, Window: time.Hour, Limit: limit},
+				}
+				if m.Apply(t0, ops, res) == -1 {
+					mu.Lock()
+					admitted++
+					mu.Unlock()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	ext := 0
+	for g := 0; g < 8; g++ {
+		ext += m.Count(Key{Scope: ExtIntlCalls, Tenant: "t", Subject: fmt.Sprint(g)}, t0, time.Hour)
+	}
+	if admitted != limit || m.Count(sys, t0, time.Hour) != limit || ext != limit {
+		t.Errorf("admitted %d, system window %d, extension windows %d; want %d each", admitted, m.Count(sys, t0, time.Hour), ext, limit)
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	m := NewMemory(0)
+	ops := []Op{
+		{Kind: OpWindow, Key: Key{Scope: ExtIntlCalls, Tenant: "acme", Subject: "1001"}, ID: "call", Window: time.Hour, Limit: 10},
+		{Kind: OpWindow, Key: Key{Scope: TenantIntlCalls, Tenant: "acme"}, ID: "call", Window: 24 * time.Hour, Limit: 50},
+		{Kind: OpSumBelow, Key: Key{Scope: TenantIntlSpend, Tenant: "acme", Bucket: 1}, Max: 500},
+		{Kind: OpSlot, Key: Key{Scope: ExtIntlConcurrent, Tenant: "acme", Subject: "1001"}, ID: "call", Limit: 2, Lease: t0.Add(time.Hour)},
+	}
+	res := make([]Result, len(ops))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Apply(t0, ops, res)
+	}
+}

@@ -267,6 +267,33 @@ func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.V
 		}
 	}()
 	t.chain.Run(ctx, c, v)
+	if v.Action != screen.Reject && len(c.Needs()) > 0 {
+		e.applyNeeds(c, v)
+	}
+}
+
+// applyNeeds runs every counter operation the checks asked for in one
+// atomic batch: all are applied, or none and the refusing one's owner
+// says why. What was applied becomes the call's holds.
+func (e *Engine) applyNeeds(c *screen.Call, v *screen.Verdict) {
+	needs := c.Needs()
+	ops, res := c.Batch()
+	if failed := e.counters.Apply(c.Time, ops, res); failed >= 0 {
+		n := &needs[failed]
+		n.Owner.Refused(c, v, n, res[failed])
+		return
+	}
+	for i := range needs {
+		n := &needs[i]
+		switch {
+		case !res[i].Added:
+		case n.Op.Kind == counter.OpWindow:
+			c.AddHold(screen.Hold{Kind: screen.WindowHold, Key: n.Op.Key, ID: n.Op.ID, Added: true})
+		case n.Op.Kind == counter.OpSlot:
+			c.AddHold(screen.Hold{Kind: screen.SlotHold, Key: n.Op.Key, ID: n.Op.ID, Added: true})
+		}
+		n.Owner.Admitted(c, v, n, res[i])
+	}
 }
 
 // failed records that tollgate could not decide and applies on_error.

@@ -67,10 +67,49 @@ type Call struct {
 
 	holds  [MaxHolds]Hold
 	nholds int
+	needs  [MaxNeeds]Need
+	nneeds int
+	ops    [MaxNeeds]counter.Op
+	res    [MaxNeeds]counter.Result
 }
 
+// MaxNeeds is how many counter operations one call can ask for.
+const MaxNeeds = 16
+
+// Need is a counter operation a check asks for. The engine runs all of a
+// call's needs in one atomic batch after the last check (one round trip
+// to a shared counter store) and reports the outcome to the owner.
+type Need struct {
+	Op    counter.Op
+	Owner NeedOwner
+	Tag   int // the owner's own index, e.g. which of its limits
+}
+
+// NeedOwner is told how its needs fared.
+type NeedOwner interface {
+	// Refused is called for the need that refused the batch; it records
+	// the reason on the verdict.
+	Refused(c *Call, v *Verdict, n *Need, r counter.Result)
+	// Admitted is called for each need when the batch was admitted.
+	Admitted(c *Call, v *Verdict, n *Need, r counter.Result)
+}
+
+// AddNeed asks for a counter operation; it reports false when the call
+// has no room for more.
+func (c *Call) AddNeed(n Need) bool {
+	if c.nneeds == len(c.needs) {
+		return false
+	}
+	c.needs[c.nneeds] = n
+	c.nneeds++
+	return true
+}
+
+// Needs returns the counter operations the checks asked for.
+func (c *Call) Needs() []Need { return c.needs[:c.nneeds] }
+
 // MaxHolds is how many counter reservations one call can carry.
-const MaxHolds = 12
+const MaxHolds = MaxNeeds
 
 // HoldKind says what a Hold reserved.
 type HoldKind uint8
@@ -105,10 +144,24 @@ func (c *Call) AddHold(h Hold) bool {
 // Holds returns the reservations made for this call.
 func (c *Call) Holds() []Hold { return c.holds[:c.nholds] }
 
-// ResetHolds forgets the call's reservations (after they were undone).
+// ResetHolds forgets the call's reservations and needs (after they were undone).
 func (c *Call) ResetHolds() {
-	c.holds = [MaxHolds]Hold{}
+	// Entries past the counts are never read; clearing only the used ones
+	// keeps a reused Call cheap to reset.
+	clear(c.holds[:c.nholds])
+	clear(c.needs[:c.nneeds])
 	c.nholds = 0
+	c.nneeds = 0
+}
+
+// Batch returns scratch space for running the call's needs, so the
+// batch does not allocate.
+func (c *Call) Batch() ([]counter.Op, []counter.Result) {
+	n := c.nneeds
+	for i := 0; i < n; i++ {
+		c.ops[i] = c.needs[i].Op
+	}
+	return c.ops[:n], c.res[:n]
 }
 
 // ResetDerived clears what the engine and checks added, keeping the input.
@@ -117,8 +170,7 @@ func (c *Call) ResetDerived() {
 	c.Local = time.Time{}
 	c.International, c.Premium, c.Limited = false, false, false
 	c.Digits = ""
-	c.holds = [MaxHolds]Hold{}
-	c.nholds = 0
+	c.ResetHolds()
 }
 
 // Flow tells the chain whether to run the next check.

@@ -16,23 +16,25 @@ import (
 
 // Concurrency is the check.
 type Concurrency struct {
-	t        *config.Tenant
-	counters counter.Store
-	stale    time.Duration
+	t     *config.Tenant
+	stale time.Duration
 }
 
-var _ screen.Check = (*Concurrency)(nil)
+var (
+	_ screen.Check     = (*Concurrency)(nil)
+	_ screen.NeedOwner = (*Concurrency)(nil)
+)
 
 // New returns the check, or nil when the tenant has no concurrency limits.
 // stale is the lease of a slot whose call has no maximum duration.
-func New(t *config.Tenant, counters counter.Store, stale time.Duration) screen.Check {
+func New(t *config.Tenant, stale time.Duration) screen.Check {
 	if !t.Limits.Extension.ConcurrentInternational.On && !t.Limits.Account.ConcurrentCalls.On {
 		return nil
 	}
 	if stale <= 0 {
 		stale = 4 * time.Hour
 	}
-	return &Concurrency{t: t, counters: counters, stale: stale}
+	return &Concurrency{t: t, stale: stale}
 }
 
 // Name implements screen.Check.
@@ -56,27 +58,40 @@ func (k *Concurrency) Check(_ context.Context, c *screen.Call, v *screen.Verdict
 	lease := Lease(c, v, k.stale)
 	if l := k.t.Limits.Extension.ConcurrentInternational; l.On && c.International && c.Extension != "" {
 		key := counter.Key{Scope: counter.ExtIntlConcurrent, Tenant: c.Tenant, Subject: c.Extension}
-		if !k.take(c, v, key, lease, l.N, "limits.extension.concurrent_international", "concurrent international calls for extension ", c.Extension) {
+		if !k.take(c, v, key, lease, l.N, tagExtension) {
 			return screen.Stop
 		}
 	}
 	if l := k.t.Limits.Account.ConcurrentCalls; l.On {
 		key := counter.Key{Scope: counter.TenantConcurrent, Tenant: c.Tenant}
-		if !k.take(c, v, key, lease, l.N, "limits.account.concurrent_calls", "concurrent calls for tenant ", c.Tenant) {
+		if !k.take(c, v, key, lease, l.N, tagTenant) {
 			return screen.Stop
 		}
 	}
 	return screen.Continue
 }
 
-func (k *Concurrency) take(c *screen.Call, v *screen.Verdict, key counter.Key, lease time.Time, n int, field, what, who string) bool {
-	held, ok, added := k.counters.Acquire(key, c.ID, c.Time, lease, n)
-	if !ok {
-		v.Add(screen.Reason{Check: "concurrency", Code: "concurrency_limit", Text: what + who + ": limit " + strconv.Itoa(n) + " reached (" + strconv.Itoa(held) + " live)", Rule: k.t.Rule(field), Action: screen.Reject, Risk: 50})
+func (k *Concurrency) take(c *screen.Call, v *screen.Verdict, key counter.Key, lease time.Time, n int, tag int) bool {
+	if !c.AddNeed(screen.Need{Op: counter.Op{Kind: counter.OpSlot, Key: key, ID: c.ID, Limit: n, Lease: lease}, Owner: k, Tag: tag}) {
+		v.Add(screen.Reason{Check: "concurrency", Code: "too_many_limits", Text: "more limits than a call can carry", Action: screen.Reject})
 		return false
-	}
-	if added && !c.AddHold(screen.Hold{Kind: screen.SlotHold, Key: key, ID: c.ID, Added: true}) {
-		k.counters.Release(key, c.ID)
 	}
 	return true
 }
+
+// Refused implements screen.NeedOwner.
+func (k *Concurrency) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need, r counter.Result) {
+	field, what, who := "limits.extension.concurrent_international", "concurrent international calls for extension ", c.Extension
+	if n.Tag == tagTenant {
+		field, what, who = "limits.account.concurrent_calls", "concurrent calls for tenant ", c.Tenant
+	}
+	v.Add(screen.Reason{Check: "concurrency", Code: "concurrency_limit", Text: what + who + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(r.N) + " live)", Rule: k.t.Rule(field), Action: screen.Reject, Risk: 50})
+}
+
+// Admitted implements screen.NeedOwner.
+func (k *Concurrency) Admitted(*screen.Call, *screen.Verdict, *screen.Need, counter.Result) {}
+
+const (
+	tagExtension = iota
+	tagTenant
+)

@@ -1,4 +1,4 @@
-// Package ratelimit enforces exact sliding-window call counts per
+// Package ratelimit asks for exact sliding-window call counts per
 // extension, per tenant and system-wide: international calls per hour,
 // premium calls per day, calls to "limit" destinations, distinct callees,
 // and international calls per minute across every tenant.
@@ -35,12 +35,14 @@ type limit struct {
 
 // RateLimit is the check.
 type RateLimit struct {
-	t        *config.Tenant
-	counters counter.Store
-	limits   []limit
+	t      *config.Tenant
+	limits []limit
 }
 
-var _ screen.Check = (*RateLimit)(nil)
+var (
+	_ screen.Check     = (*RateLimit)(nil)
+	_ screen.NeedOwner = (*RateLimit)(nil)
+)
 
 func intl(c *screen.Call) bool    { return c.International }
 func premium(c *screen.Call) bool { return c.Premium }
@@ -48,8 +50,8 @@ func limited(c *screen.Call) bool { return c.Limited }
 func any(c *screen.Call) bool     { return c.Dest.E164 != "" }
 
 // New returns the check for a tenant, or nil when every limit is off.
-func New(t *config.Tenant, sys *config.System, counters counter.Store) screen.Check {
-	r := &RateLimit{t: t, counters: counters}
+func New(t *config.Tenant, sys *config.System) screen.Check {
+	r := &RateLimit{t: t}
 	add := func(l config.Limit, scope counter.Scope, window time.Duration, field, what string, who int, applies func(*screen.Call) bool, byCallee bool) {
 		if !l.On {
 			return
@@ -111,17 +113,23 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 		if l.byCallee {
 			id = c.Digits
 		}
-		n, ok, added := r.counters.Reserve(k, id, c.Time, l.window, l.n)
-		if !ok {
-			v.Add(screen.Reason{Check: "ratelimit", Code: "rate_limit", Text: r.text(l, n, subject), Rule: l.rule, Action: screen.Reject, Risk: 60})
+		if !c.AddNeed(screen.Need{Op: counter.Op{Kind: counter.OpWindow, Key: k, ID: id, Window: l.window, Limit: l.n}, Owner: r, Tag: i}) {
+			v.Add(screen.Reason{Check: "ratelimit", Code: "too_many_limits", Text: "more limits than a call can carry", Rule: l.rule, Action: screen.Reject})
 			return screen.Stop
-		}
-		if added && !c.AddHold(screen.Hold{Kind: screen.WindowHold, Key: k, ID: id, Added: true}) {
-			r.counters.Unreserve(k, id)
 		}
 	}
 	return screen.Continue
 }
+
+// Refused implements screen.NeedOwner.
+func (r *RateLimit) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need, res counter.Result) {
+	l := &r.limits[n.Tag]
+	subject := n.Op.Key.Subject
+	v.Add(screen.Reason{Check: "ratelimit", Code: "rate_limit", Text: r.text(l, res.N, subject), Rule: l.rule, Action: screen.Reject, Risk: 60})
+}
+
+// Admitted implements screen.NeedOwner.
+func (r *RateLimit) Admitted(*screen.Call, *screen.Verdict, *screen.Need, counter.Result) {}
 
 func (r *RateLimit) text(l *limit, n int, subject string) string {
 	who := "extension " + subject

@@ -17,19 +17,21 @@ import (
 
 // Spend is the check.
 type Spend struct {
-	t        *config.Tenant
-	counters counter.Store
+	t *config.Tenant
 }
 
-var _ screen.Check = (*Spend)(nil)
+var (
+	_ screen.Check     = (*Spend)(nil)
+	_ screen.NeedOwner = (*Spend)(nil)
+)
 
 // New returns the check, or nil when the tenant has no spend or duration limits.
-func New(t *config.Tenant, counters counter.Store) screen.Check {
+func New(t *config.Tenant) screen.Check {
 	a := &t.Limits.Account
 	if !a.InternationalSpendDaily.On && !a.MaxCallDurationIntl.On && !a.LimitedMaxDuration.On {
 		return nil
 	}
-	return &Spend{t: t, counters: counters}
+	return &Spend{t: t}
 }
 
 // Name implements screen.Check.
@@ -58,14 +60,23 @@ func (s *Spend) Check(_ context.Context, c *screen.Call, v *screen.Verdict) scre
 	if !a.InternationalSpendDaily.On {
 		return screen.Continue
 	}
-	budget := a.InternationalSpendDaily.V
-	spent := s.counters.Sum(Key(c))
-	if spent >= budget {
-		v.Add(screen.Reason{Check: "spend", Code: "spend_cap", Text: "daily international spend cap " + money(budget) + " reached (spent " + money(spent) + " today)", Rule: s.t.Rule("limits.account.international_spend_daily"), Action: screen.Reject, Risk: 60})
+	if !c.AddNeed(screen.Need{Op: counter.Op{Kind: counter.OpSumBelow, Key: Key(c), Max: a.InternationalSpendDaily.V}, Owner: s}) {
+		v.Add(screen.Reason{Check: "spend", Code: "too_many_limits", Text: "more limits than a call can carry", Action: screen.Reject})
 		return screen.Stop
 	}
+	return screen.Continue
+}
+
+// Refused implements screen.NeedOwner: the day's budget is spent.
+func (s *Spend) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need, r counter.Result) {
+	v.Add(screen.Reason{Check: "spend", Code: "spend_cap", Text: "daily international spend cap " + money(n.Op.Max) + " reached (spent " + money(r.Sum) + " today)", Rule: s.t.Rule("limits.account.international_spend_daily"), Action: screen.Reject, Risk: 60})
+}
+
+// Admitted implements screen.NeedOwner: what is left of the day's budget
+// at the destination's rate bounds the call's duration.
+func (s *Spend) Admitted(c *screen.Call, v *screen.Verdict, n *screen.Need, r counter.Result) {
 	if rate := c.Dest.Rate; rate > 0 {
-		secs := (budget - spent) / rate * 60
+		secs := (n.Op.Max - r.Sum) / rate * 60
 		if secs < 1 {
 			secs = 1
 		}
@@ -73,7 +84,6 @@ func (s *Spend) Check(_ context.Context, c *screen.Call, v *screen.Verdict) scre
 			v.LimitDuration(int(secs))
 		}
 	}
-	return screen.Continue
 }
 
 func money(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
