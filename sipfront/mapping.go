@@ -3,6 +3,7 @@ package sipfront
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -124,15 +125,20 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 		}
 	}
 	c.UserAgent = m.get(hUserAgent)
+	if len(c.UserAgent) > maxUserAgent {
+		c.UserAgent = c.UserAgent[:maxUserAgent]
+	}
 	c.Identity = m.get(hIdentity)
+	// Over-long identities are valid SIP (RFC 4475 3.1.1.7) but not
+	// something tollgate can screen: the call is refused, not the syntax.
 	for _, f := range [...]struct {
 		name string
 		v    string
 		max  int
 	}{{"tenant", c.Tenant, maxTenant}, {"extension", c.Extension, maxExtension}, {"caller", c.Caller, maxCaller},
-		{"User-Agent", c.UserAgent, maxUserAgent}, {"Identity", c.Identity, maxIdentity}} {
+		{"Identity", c.Identity, maxIdentity}} {
 		if len(f.v) > f.max {
-			return mapErr(400, f.name+" too long")
+			return mapErr(403, f.name+" longer than "+strconv.Itoa(f.max)+" bytes")
 		}
 	}
 	return nil

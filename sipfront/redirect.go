@@ -76,6 +76,12 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 			return w.simple(400, "Bad Max-Forwards", "")
 		}
 	}
+	if !balanced(m.get(hFrom)) || !balanced(m.get(hTo)) {
+		return w.simple(400, "Unterminated Quoted String", "")
+	}
+	if !viaWellFormed(m) {
+		return w.simple(400, "Bad Via", "")
+	}
 	num, meth, ok := strings.Cut(m.get(hCSeq), " ")
 	if _, nok := atoiBounded(num, 1<<31-1); !ok || !nok || trimLWS(meth) != m.method {
 		return w.simple(400, "Bad CSeq", "")
@@ -101,6 +107,50 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 		return w.simple(200, "OK", "Allow: INVITE, ACK, CANCEL, OPTIONS\r\nAccept: application/sdp\r\n")
 	}
 	return w.invite(ctx)
+}
+
+// balanced reports whether quotes (with \-escapes) are closed.
+func balanced(v string) bool {
+	in := false
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			if in {
+				i++
+			}
+		case '"':
+			in = !in
+		}
+	}
+	return !in
+}
+
+// viaWellFormed checks every via-parm: SIP/2.0/transport, a sent-by and
+// no empty parameters (RFC 4475 3.1.2.1).
+func viaWellFormed(m *message) bool {
+	for i := range m.fields {
+		f := &m.fields[i]
+		if f.id != hVia {
+			continue
+		}
+		for v := f.value; v != ""; {
+			var one string
+			one, v = splitComma(v)
+			one = trimLWS(one)
+			if host, _ := viaSentBy(one); host == "" {
+				return false
+			}
+			_, params, _ := strings.Cut(one, ";")
+			for params != "" {
+				var p string
+				p, params, _ = strings.Cut(params, ";")
+				if trimLWS(p) == "" {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func isStatus(err error, code int) bool {
@@ -408,22 +458,23 @@ func (w *worker) appendTopVia(b []byte, value string) []byte {
 	return b
 }
 
-// viaSentBy returns the host and port (0 when absent) of one via-parm.
+// viaSentBy returns the host and port (0 when absent) of one via-parm,
+// "SIP / 2.0 / UDP host:port;params", LWS allowed around the slashes.
 func viaSentBy(via string) (string, int) {
-	_, sb, ok := strings.Cut(via, "/")
-	if !ok {
+	if i := strings.IndexByte(via, ';'); i >= 0 {
+		via = via[:i]
+	}
+	name, rest, ok1 := strings.Cut(via, "/")
+	version, rest, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || !strings.EqualFold(trimLWS(name), "SIP") || trimLWS(version) != "2.0" {
 		return "", 0
 	}
-	// protocol-version "/" transport LWS sent-by
-	if i := strings.IndexAny(sb, " \t"); i >= 0 {
-		sb = trimLWS(sb[i:])
-	} else {
+	rest = strings.TrimLeft(rest, " \t")
+	i := strings.IndexAny(rest, " \t")
+	if i <= 0 {
 		return "", 0
 	}
-	if i := strings.IndexByte(sb, ';'); i >= 0 {
-		sb = sb[:i]
-	}
-	sb = trimLWS(sb)
+	sb := trimLWS(rest[i:])
 	host, port := sb, ""
 	if strings.HasPrefix(sb, "[") {
 		if i := strings.IndexByte(sb, ']'); i > 0 {
@@ -431,6 +482,9 @@ func viaSentBy(via string) (string, int) {
 		}
 	} else if i := strings.LastIndexByte(sb, ':'); i >= 0 {
 		host, port = sb[:i], sb[i+1:]
+	}
+	if strings.ContainsAny(trimLWS(host), " \t") {
+		return "", 0
 	}
 	p, _ := atoiBounded(trimLWS(port), 65535)
 	return trimLWS(host), p
@@ -522,6 +576,8 @@ func phrase(code int) string {
 		return "Forbidden"
 	case 416:
 		return "Unsupported URI Scheme"
+	case 415:
+		return "Unsupported Media Type"
 	case 484:
 		return "Address Incomplete"
 	case 503:
