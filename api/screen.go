@@ -158,6 +158,10 @@ func AppendInfo(b []byte, in *number.Info) []byte {
 	b = strconv.AppendFloat(b, in.Rate, 'f', -1, 64)
 	b = append(b, `,"rate_prefix":`...)
 	b = engine.AppendString(b, in.RatePrefix)
+	if in.ServiceCode != "" {
+		b = append(b, `,"service_code":`...)
+		b = engine.AppendString(b, in.ServiceCode)
+	}
 	b = append(b, `,"risk_ranges":[`...)
 	for i := range in.Risk {
 		r := &in.Risk[i]

@@ -120,6 +120,8 @@ func TestDefaultPolicy(t *testing.T) {
 		{"+88216123456", monday10, screen.Reject, "high_risk_destination", "high_risk_destination"},
 		{"+14165550123", night, screen.Challenge, "night_international", "night_international"}, // Canada at 03:00
 		{"+19999999999", monday10, screen.Reject, "invalid_number", "invalid_number"},
+		{"*67011252612345678", monday10, screen.Reject, "high_risk_destination", "high_risk_destination"}, // a service code hides nothing
+		{"*67 212 555 1234", monday10, screen.Allow, "", ""},
 	}
 	for i, tc := range cases {
 		v := screenOne(t, e, call(fmt.Sprint("c", i), "1001", tc.callee, tc.at))

@@ -80,6 +80,18 @@ func (x *Intel) Lookup(dialed string, dp *DialPlan) (Info, error) {
 		}
 	}
 	if c.service {
+		// A vertical service code in front of a number (*67 caller-ID
+		// block, #31# CLIR, *82 …) still dials that number: screen the
+		// number, or the code would be a way around every rule.
+		if code, rest, ok := splitServiceCode(dialed); ok {
+			info, err := x.Lookup(rest, dp)
+			if err != nil {
+				return Info{Dialed: dialed}, err
+			}
+			info.Dialed = dialed
+			info.ServiceCode = code
+			return info, nil
+		}
 		info := Info{Dialed: dialed, E164: strings.Map(serviceChar, dialed), Kind: ShortCode, Country: country}
 		if ref, ok := x.cls.byRegion[country]; ok {
 			info.CallingCode = x.cls.plans[ref.plan].cc
@@ -129,6 +141,38 @@ func (x *Intel) Lookup(dialed string, dp *DialPlan) (Info, error) {
 		}
 	}
 	return x.fill(dialed, &r), nil
+}
+
+// splitServiceCode splits "*67 212 555 1234" into "*67" and the number
+// after it. A code is '*' or '#' (one or two), then digits up to a closing
+// '*' or '#' (GSM style, "#31#"), or exactly two digits (NANP style, "*67").
+// ok is false when no number of at least three digits follows.
+func splitServiceCode(dialed string) (code, rest string, ok bool) {
+	s := strings.Map(serviceChar, dialed)
+	i := 0
+	for i < len(s) && i < 2 && (s[i] == '*' || s[i] == '#') {
+		i++
+	}
+	if i == 0 {
+		return "", "", false
+	}
+	j := i
+	for j < len(s) && j-i < 4 && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	switch {
+	case j < len(s) && (s[j] == '*' || s[j] == '#') && j > i:
+		j++ // GSM style: closed by '*' or '#'
+	case j-i >= 2:
+		j = i + 2 // NANP style: two digits
+	default:
+		return "", "", false
+	}
+	code, rest = s[:j], s[j:]
+	if len(rest) < 3 || strings.ContainsAny(rest, "*#") {
+		return "", "", false
+	}
+	return code, rest, true
 }
 
 func serviceChar(r rune) rune {

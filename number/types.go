@@ -85,7 +85,8 @@ type Info struct {
 	Type        Type    `json:"type"`
 	Valid       bool    `json:"valid"`
 	Carrier     string  `json:"carrier,omitempty"`
-	Risk        []Range `json:"risk_ranges"`  // every risk range that covers the number, shortest prefix first; shared, do not modify
-	Rate        float64 `json:"rate_per_min"` // estimated termination price per minute from the rate deck
-	RatePrefix  string  `json:"rate_prefix"`  // the deck prefix that matched
+	Risk        []Range `json:"risk_ranges"`            // every risk range that covers the number, shortest prefix first; shared, do not modify
+	Rate        float64 `json:"rate_per_min"`           // estimated termination price per minute from the rate deck
+	RatePrefix  string  `json:"rate_prefix"`            // the deck prefix that matched
+	ServiceCode string  `json:"service_code,omitempty"` // a vertical service code dialed before the number (*67, #31#)
 }
