@@ -1,0 +1,399 @@
+package attack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/reputation"
+)
+
+// Policy sets the thresholds. The zero value of a field takes the default
+// from the operator guidance (fail2ban: 3 failures in 5 minutes → 24 h;
+// account lockout 5 failures → 30 minutes; voicemail 3 wrong PINs → lock).
+type Policy struct {
+	MaxFailures int           // failures from one address within Window that ban it (3)
+	Window      time.Duration // (5 min)
+	// BanTimes is the escalation ladder: the first ban lasts BanTimes[0],
+	// an address banned before gets the next step (24 h, 7 d, 30 d).
+	BanTimes []time.Duration
+	// ScannerUAs are User-Agent prefixes that ban on the first request.
+	ScannerUAs []string
+	// CountChallenges counts digest challenges as failures (fail2ban's
+	// "ddos" mode); off by default since every phone is challenged.
+	CountChallenges bool
+
+	AccountMaxFailures   int           // (5)
+	AccountWindow        time.Duration // (30 min)
+	AccountLockTime      time.Duration // (30 min)
+	VoicemailMaxFailures int           // (3)
+	VoicemailLockTime    time.Duration // (30 min)
+
+	// MaxTracked bounds the addresses and accounts whose failures are
+	// being counted (memory under a flood of spoofed sources).
+	MaxTracked int // (100000)
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxFailures <= 0 {
+		p.MaxFailures = 3
+	}
+	if p.Window <= 0 {
+		p.Window = 5 * time.Minute
+	}
+	if len(p.BanTimes) == 0 {
+		p.BanTimes = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+	}
+	if p.ScannerUAs == nil {
+		p.ScannerUAs = DefaultScannerUAs
+	}
+	if p.AccountMaxFailures <= 0 {
+		p.AccountMaxFailures = 5
+	}
+	if p.AccountWindow <= 0 {
+		p.AccountWindow = 30 * time.Minute
+	}
+	if p.AccountLockTime <= 0 {
+		p.AccountLockTime = 30 * time.Minute
+	}
+	if p.VoicemailMaxFailures <= 0 {
+		p.VoicemailMaxFailures = 3
+	}
+	if p.VoicemailLockTime <= 0 {
+		p.VoicemailLockTime = 30 * time.Minute
+	}
+	if p.MaxTracked <= 0 {
+		p.MaxTracked = 100000
+	}
+	return p
+}
+
+// BanTime is the length of a ban for an address with level earlier bans.
+func (p Policy) BanTime(level int) time.Duration {
+	p = p.withDefaults()
+	if level >= len(p.BanTimes) {
+		level = len(p.BanTimes) - 1
+	}
+	return p.BanTimes[max(level, 0)]
+}
+
+// Guard counts events and decides bans and lockouts. Failure windows are
+// kept in this process (they are short-lived and each node sees its own
+// traffic); bans and lockouts go to the shared reputation.Store so every
+// node enforces them. Guard is safe for concurrent use.
+type Guard struct {
+	pol   Policy
+	st    reputation.Store
+	trust *Trust
+	log   *slog.Logger
+	// OnBan, if set, is called after a ban is stored (refresh snapshots).
+	OnBan func(reputation.Ban)
+
+	mu       sync.Mutex
+	ips      map[netip.Addr]*window
+	accounts map[string]*window
+	banned   map[netip.Addr]time.Time // bans this guard knows are in force, until
+
+	queue   chan Event
+	dropped atomic.Int64
+	events  atomic.Int64
+	bans    atomic.Int64
+}
+
+type window struct {
+	times []time.Time // most recent last; at most the threshold
+	last  time.Time
+}
+
+// add records t and returns how many events fall within w of t.
+func (win *window) add(t time.Time, w time.Duration, keep int) int {
+	win.times = append(win.times, t)
+	if len(win.times) > keep {
+		win.times = win.times[len(win.times)-keep:]
+	}
+	n := 0
+	for _, x := range win.times {
+		if t.Sub(x) < w {
+			n++
+		}
+	}
+	if t.After(win.last) {
+		win.last = t
+	}
+	return n
+}
+
+// NewGuard returns a Guard storing bans and lockouts in st.
+func NewGuard(p Policy, st reputation.Store, trust *Trust, log *slog.Logger) *Guard {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Guard{
+		pol: p.withDefaults(), st: st, trust: trust, log: log,
+		ips: map[netip.Addr]*window{}, accounts: map[string]*window{}, banned: map[netip.Addr]time.Time{},
+		queue: make(chan Event, 4096),
+	}
+}
+
+// Policy returns the guard's thresholds with defaults filled in.
+func (g *Guard) Policy() Policy { return g.pol }
+
+// Trust returns the trusted addresses.
+func (g *Guard) Trust() *Trust { return g.trust }
+
+// Stats are counters for metrics.
+type Stats struct {
+	Events  int64 `json:"events"`
+	Dropped int64 `json:"dropped"`
+	Bans    int64 `json:"bans"`
+	Tracked int   `json:"tracked"`
+}
+
+// Stats returns the guard's counters.
+func (g *Guard) Stats() Stats {
+	g.mu.Lock()
+	n := len(g.ips) + len(g.accounts)
+	g.mu.Unlock()
+	return Stats{Events: g.events.Load(), Dropped: g.dropped.Load(), Bans: g.bans.Load(), Tracked: n}
+}
+
+// Report implements Reporter: it queues the event for Run.
+func (g *Guard) Report(ev Event) {
+	select {
+	case g.queue <- ev:
+	default:
+		g.dropped.Add(1)
+	}
+}
+
+// Run observes queued events until ctx ends.
+func (g *Guard) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-g.queue:
+			if _, err := g.Observe(ctx, ev); err != nil && ctx.Err() == nil {
+				g.log.Error("attack: observing event", "err", err, "ip", ev.IP)
+			}
+		}
+	}
+}
+
+// Outcome is what one event led to.
+type Outcome struct {
+	Ban     *reputation.Ban     // a new ban, or nil
+	Lockout *reputation.Lockout // a new lockout, or nil
+	Trusted bool                // the source is trusted: nothing counted against it
+}
+
+// Observe counts one event and stores the ban or lockout it triggers.
+func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
+	g.events.Add(1)
+	var out Outcome
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if !ev.IP.IsValid() {
+		return out, fmt.Errorf("attack: event without a source address")
+	}
+	ev.IP = ev.IP.Unmap()
+	// Accounts are locked whoever guesses, trusted proxies included: a
+	// proxy relays the attacker's guesses for the account.
+	if ev.Username != "" {
+		var err error
+		if out.Lockout, err = g.account(ctx, ev); err != nil {
+			return out, err
+		}
+	}
+	if g.trust.Contains(ev.IP) {
+		out.Trusted = true
+		return out, nil
+	}
+	reason := ""
+	g.mu.Lock()
+	if until, ok := g.banned[ev.IP]; ok && ev.Time.Before(until) {
+		g.mu.Unlock()
+		return out, nil
+	}
+	switch {
+	case ev.Kind == KindScannerUA || ScannerUA(ev.UserAgent, g.pol.ScannerUAs):
+		reason = "scanner User-Agent " + quote(ev.UserAgent)
+	case counted(ev.Kind, g.pol.CountChallenges):
+		w := g.ips[ev.IP]
+		if w == nil {
+			g.evict(len(g.ips), func() {
+				for k := range g.ips {
+					delete(g.ips, k)
+					return
+				}
+			})
+			w = &window{}
+			g.ips[ev.IP] = w
+		}
+		if n := w.add(ev.Time, g.pol.Window, g.pol.MaxFailures); n >= g.pol.MaxFailures {
+			reason = fmt.Sprintf("%d failures in %s (last: %s from %s)", n, g.pol.Window, ev.Kind, ev.Source)
+			delete(g.ips, ev.IP)
+		}
+	}
+	g.mu.Unlock()
+	if reason == "" {
+		return out, nil
+	}
+	b, err := g.Ban(ctx, ev.IP, reason, ev.Source, ev.Time)
+	if err != nil {
+		return out, err
+	}
+	out.Ban = &b
+	return out, nil
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func counted(kind string, challenges bool) bool {
+	switch kind {
+	case KindAuthFailure, KindUnknownAccount, KindACL, KindNoRoute, KindScan:
+		return true
+	case KindChallenge:
+		return challenges
+	}
+	return false
+}
+
+// evict makes room when a map is full (called with g.mu held).
+func (g *Guard) evict(n int, drop func()) {
+	if n >= g.pol.MaxTracked {
+		drop()
+	}
+}
+
+// Ban bans an address (or network) now, escalating by its earlier bans.
+// Trusted addresses are refused.
+func (g *Guard) Ban(ctx context.Context, a netip.Addr, reason, source string, now time.Time) (reputation.Ban, error) {
+	return g.BanPrefix(ctx, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), reason, source, now, 0)
+}
+
+// ErrTrusted refuses a ban on a trusted address.
+var ErrTrusted = fmt.Errorf("%w: address is trusted and is never banned", reputation.ErrInvalid)
+
+// BanPrefix bans a network for d (0: the escalation ladder decides).
+func (g *Guard) BanPrefix(ctx context.Context, p netip.Prefix, reason, source string, now time.Time, d time.Duration) (reputation.Ban, error) {
+	if g.trust.Overlaps(p) {
+		return reputation.Ban{}, ErrTrusted
+	}
+	ip := reputation.FormatPrefix(p.Masked())
+	level, err := g.st.BanCount(ctx, ip)
+	if err != nil {
+		return reputation.Ban{}, err
+	}
+	if d <= 0 {
+		d = g.pol.BanTime(level)
+	}
+	b, err := g.st.AddBan(ctx, reputation.Ban{IP: ip, Reason: reason, Source: source, Created: now, Expires: now.Add(d), Level: level})
+	if err != nil {
+		return b, err
+	}
+	if p.IsSingleIP() {
+		g.mu.Lock()
+		g.banned[p.Addr()] = b.Expires
+		if len(g.banned) > g.pol.MaxTracked {
+			for k, until := range g.banned {
+				if !now.Before(until) || k != p.Addr() {
+					delete(g.banned, k)
+					break
+				}
+			}
+		}
+		g.mu.Unlock()
+	}
+	g.bans.Add(1)
+	g.log.Warn("attack: banned", "ip", ip, "until", b.Expires.Format(time.RFC3339), "level", level, "source", source, "reason", reason)
+	if g.OnBan != nil {
+		g.OnBan(b)
+	}
+	return b, nil
+}
+
+// Forget drops what the guard remembers about an address (after a ban is
+// released), so its next failures count from zero.
+func (g *Guard) Forget(a netip.Addr) {
+	g.mu.Lock()
+	delete(g.banned, a.Unmap())
+	delete(g.ips, a.Unmap())
+	g.mu.Unlock()
+}
+
+// account counts failures per account and per voicemail box.
+func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, error) {
+	kind, max, lock, win := reputation.LockAccount, g.pol.AccountMaxFailures, g.pol.AccountLockTime, g.pol.AccountWindow
+	switch ev.Kind {
+	case KindAuthFailure:
+	case KindVoicemailPIN:
+		kind, max, lock = reputation.LockVoicemail, g.pol.VoicemailMaxFailures, g.pol.VoicemailLockTime
+	case KindAuthSuccess:
+		g.mu.Lock()
+		delete(g.accounts, reputation.LockAccount+"/"+ev.Username)
+		g.mu.Unlock()
+		return nil, nil
+	default:
+		return nil, nil
+	}
+	key := kind + "/" + ev.Username
+	g.mu.Lock()
+	w := g.accounts[key]
+	if w == nil {
+		g.evict(len(g.accounts), func() {
+			for k := range g.accounts {
+				delete(g.accounts, k)
+				return
+			}
+		})
+		w = &window{}
+		g.accounts[key] = w
+	}
+	n := w.add(ev.Time, win, max)
+	if n >= max {
+		delete(g.accounts, key)
+	}
+	g.mu.Unlock()
+	if n < max {
+		return nil, nil
+	}
+	l := reputation.Lockout{Kind: kind, Subject: ev.Username, Failures: n, Since: ev.Time.UTC(), Until: ev.Time.Add(lock).UTC(),
+		Reason: fmt.Sprintf("%d failed attempts, last from %s (%s)", n, ev.IP, ev.Source)}
+	if err := g.st.PutLockout(ctx, l); err != nil {
+		return nil, err
+	}
+	g.log.Warn("attack: locked", "kind", kind, "subject", ev.Username, "until", l.Until.Format(time.RFC3339))
+	return &l, nil
+}
+
+// Sweep forgets failure windows idle for longer than their window.
+func (g *Guard) Sweep(now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, w := range g.ips {
+		if now.Sub(w.last) > g.pol.Window {
+			delete(g.ips, k)
+		}
+	}
+	for k, w := range g.accounts {
+		if now.Sub(w.last) > g.pol.AccountWindow {
+			delete(g.accounts, k)
+		}
+	}
+	for k, until := range g.banned {
+		if !now.Before(until) {
+			delete(g.banned, k)
+		}
+	}
+}

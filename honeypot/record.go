@@ -1,0 +1,169 @@
+package honeypot
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/reputation"
+)
+
+// recorder writes events in batches and folds them into reputation
+// entries, off the request path. Its queue is bounded: when the store
+// cannot keep up, events are dropped and counted, never buffered without
+// limit.
+type recorder struct {
+	o        Options
+	log      *slog.Logger
+	queue    chan queued
+	recorded atomic.Int64
+	dropped  atomic.Int64
+	flushed  chan struct{}
+}
+
+type queued struct {
+	ev Event
+	ua string
+}
+
+const (
+	recorderQueue = 2048
+	batchSize     = 256
+	maxPending    = 10000 // distinct reputation entries folded between flushes
+)
+
+func newRecorder(o Options, log *slog.Logger) *recorder {
+	return &recorder{o: o, log: log, queue: make(chan queued, recorderQueue), flushed: make(chan struct{}, 1)}
+}
+
+func (r *recorder) counts() (recorded, dropped int64) { return r.recorded.Load(), r.dropped.Load() }
+
+func (r *recorder) add(ev Event, ua string) {
+	select {
+	case r.queue <- queued{ev, ua}:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+type repKey struct{ kind, value string }
+
+func (r *recorder) run(ctx context.Context) {
+	batch := make([]Event, 0, batchSize)
+	pending := map[repKey]*reputation.Entry{}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	flush := func() {
+		if len(batch) > 0 && r.o.Events != nil {
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := r.o.Events.AppendEvents(wctx, batch); err != nil {
+				r.dropped.Add(int64(len(batch)))
+				r.log.Error("honeypot: recording events", "err", err, "events", len(batch))
+			} else {
+				r.recorded.Add(int64(len(batch)))
+			}
+			cancel()
+		}
+		batch = batch[:0]
+		if r.o.Reputation != nil {
+			for _, e := range pending {
+				wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if _, err := r.o.Reputation.Upsert(wctx, *e); err != nil {
+					r.log.Error("honeypot: reputation", "err", err, "kind", e.Kind, "value", e.Value)
+				}
+				cancel()
+			}
+		}
+		clear(pending)
+		select {
+		case r.flushed <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			// Drain what is queued, then stop.
+			for {
+				select {
+				case q := <-r.queue:
+					batch = append(batch, q.ev)
+					r.fold(pending, q)
+					if len(batch) >= batchSize {
+						flush()
+					}
+				default:
+					flush()
+					return
+				}
+			}
+		case q := <-r.queue:
+			batch = append(batch, q.ev)
+			r.fold(pending, q)
+			if len(batch) >= batchSize {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// fold turns an event into reputation sightings: the source address
+// always (anyone talking to a decoy is hostile), a scanner User-Agent as
+// a fingerprint, and the E.164 number of every call attempt.
+func (r *recorder) fold(pending map[repKey]*reputation.Entry, q queued) {
+	ev := q.ev
+	if ev.SourceIP == "" || ev.Kind == EvHangup || ev.Kind == EvDTMF {
+		return
+	}
+	score, why := 50, "probed the honeypot ("+ev.Kind+")"
+	switch ev.Kind {
+	case EvRegisterAuth, EvRegisterOK:
+		score, why = 80, "guessed credentials at the honeypot"
+	case EvInvite, EvBusy:
+		score, why = 90, "placed a call through the honeypot"
+	}
+	scanner := attack.ScannerUA(q.ua, r.o.ScannerUAs)
+	if scanner {
+		score = max(score, 80)
+	}
+	put := func(kind, value string, score int, why string, ttl time.Duration) {
+		k := repKey{kind, value}
+		if e := pending[k]; e != nil {
+			e.Hits++
+			e.LastSeen = ev.Time
+			if score > e.Score {
+				e.Score, e.Reason = score, why
+			}
+			return
+		}
+		if len(pending) >= maxPending {
+			return
+		}
+		pending[k] = &reputation.Entry{Kind: kind, Value: value, Source: reputation.SourceHoneypot, Reason: why,
+			FirstSeen: ev.Time, LastSeen: ev.Time, Hits: 1, Score: score, Expires: ev.Time.Add(ttl)}
+	}
+	if a, err := netip.ParseAddr(ev.SourceIP); err == nil {
+		put(reputation.KindIP, a.Unmap().String(), score, why, r.o.IPTTL)
+	}
+	if scanner {
+		put(reputation.KindUA, lower(q.ua), 90, "scanner User-Agent seen at the honeypot", r.o.IPTTL)
+	}
+	if ev.E164 != "" && (ev.Kind == EvInvite || ev.Kind == EvBusy) {
+		put(reputation.KindNumber, ev.E164, 90, "dialed by an attacker at the honeypot (as "+truncate(ev.Dialed, 32)+")", r.o.NumberTTL)
+	}
+}
+
+func lower(s string) string {
+	b := []byte(truncate(s, 256))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,209 @@
+package reputation
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Set is an immutable index of entries and bans for the screening hot
+// path: lookups take no locks, do no I/O and do not allocate.
+type Set struct {
+	addrs    map[netip.Addr]*Entry
+	nets     []netEntry
+	numbers  map[string]*Entry // digits without "+"
+	ranges   map[string]*Entry // digits without "+"
+	maxRange int
+	uas      []*Entry
+	banAddrs map[netip.Addr]*Ban
+	banNets  []netBan
+	entries  int
+	bans     int
+}
+
+type netEntry struct {
+	p netip.Prefix
+	e *Entry
+}
+
+type netBan struct {
+	p netip.Prefix
+	b *Ban
+}
+
+// Build indexes entries and bans; invalid ones are skipped.
+func Build(es []Entry, bs []Ban) *Set {
+	s := &Set{
+		addrs:    map[netip.Addr]*Entry{},
+		numbers:  map[string]*Entry{},
+		ranges:   map[string]*Entry{},
+		banAddrs: map[netip.Addr]*Ban{},
+	}
+	for i := range es {
+		e := &es[i]
+		switch e.Kind {
+		case KindIP:
+			p, err := ParsePrefix(e.Value)
+			if err != nil {
+				continue
+			}
+			if p.IsSingleIP() {
+				s.addrs[p.Addr()] = e
+			} else {
+				s.nets = append(s.nets, netEntry{p, e})
+			}
+		case KindNumber:
+			s.numbers[strings.TrimPrefix(e.Value, "+")] = e
+		case KindRange:
+			d := strings.TrimPrefix(e.Value, "+")
+			s.ranges[d] = e
+			s.maxRange = max(s.maxRange, len(d))
+		case KindUA:
+			s.uas = append(s.uas, e)
+		default:
+			continue
+		}
+		s.entries++
+	}
+	for i := range bs {
+		b := &bs[i]
+		p, err := ParsePrefix(b.IP)
+		if err != nil || b.Released {
+			continue
+		}
+		if p.IsSingleIP() {
+			if old := s.banAddrs[p.Addr()]; old == nil || b.Expires.After(old.Expires) {
+				s.banAddrs[p.Addr()] = b
+			}
+		} else {
+			s.banNets = append(s.banNets, netBan{p, b})
+		}
+		s.bans++
+	}
+	return s
+}
+
+// Len is the number of entries and of bans indexed.
+func (s *Set) Len() (entries, bans int) { return s.entries, s.bans }
+
+// Addr returns the entry covering the address (exact first, then networks).
+func (s *Set) Addr(a netip.Addr, t time.Time) *Entry {
+	if !a.IsValid() {
+		return nil
+	}
+	a = a.Unmap()
+	if e := s.addrs[a]; e != nil && e.Live(t) {
+		return e
+	}
+	for i := range s.nets {
+		if s.nets[i].p.Contains(a) && s.nets[i].e.Live(t) {
+			return s.nets[i].e
+		}
+	}
+	return nil
+}
+
+// Number returns the entry for an exact number (digits without "+").
+func (s *Set) Number(digits string, t time.Time) *Entry {
+	if e := s.numbers[digits]; e != nil && e.Live(t) {
+		return e
+	}
+	return nil
+}
+
+// Range returns the longest range entry that digits starts with.
+func (s *Set) Range(digits string, t time.Time) *Entry {
+	for l := min(len(digits), s.maxRange); l > 0; l-- {
+		if e := s.ranges[digits[:l]]; e != nil && e.Live(t) {
+			return e
+		}
+	}
+	return nil
+}
+
+// UserAgent returns the first fingerprint the User-Agent starts with
+// (case-insensitive).
+func (s *Set) UserAgent(ua string, t time.Time) *Entry {
+	if ua == "" {
+		return nil
+	}
+	for _, e := range s.uas {
+		if len(ua) >= len(e.Value) && strings.EqualFold(ua[:len(e.Value)], e.Value) && e.Live(t) {
+			return e
+		}
+	}
+	return nil
+}
+
+// Banned returns the ban in force on the address at t.
+func (s *Set) Banned(a netip.Addr, t time.Time) *Ban {
+	if !a.IsValid() {
+		return nil
+	}
+	a = a.Unmap()
+	if b := s.banAddrs[a]; b != nil && b.Active(t) {
+		return b
+	}
+	for i := range s.banNets {
+		if s.banNets[i].p.Contains(a) && s.banNets[i].b.Active(t) {
+			return s.banNets[i].b
+		}
+	}
+	return nil
+}
+
+// Policy says what the screening chain does with a match.
+type Policy struct {
+	// IPAction applies to calls from an address with a reputation entry
+	// or a matching User-Agent fingerprint: reject or honeypot.
+	IPAction string
+	// NumberAction applies to calls to a number or range attackers
+	// dialed: reject, challenge or score (risk only).
+	NumberAction string
+	// MinScore ignores entries scoring below it.
+	MinScore int
+}
+
+// DefaultPolicy sends scanners to the honeypot and refuses numbers
+// attackers dialed.
+var DefaultPolicy = Policy{IPAction: "honeypot", NumberAction: "reject"}
+
+// Live holds the current Set, swapped atomically, and the policy the
+// screening check applies.
+type Live struct {
+	set    atomic.Pointer[Set]
+	policy Policy
+}
+
+// NewLive returns a Live holding an empty set.
+func NewLive(p Policy) *Live {
+	l := &Live{policy: p}
+	l.set.Store(Build(nil, nil))
+	return l
+}
+
+// Load returns the current set.
+func (l *Live) Load() *Set { return l.set.Load() }
+
+// Replace installs a new set.
+func (l *Live) Replace(s *Set) { l.set.Store(s) }
+
+// Policy returns the screening policy.
+func (l *Live) Policy() Policy { return l.policy }
+
+// Refresh reads unexpired entries and bans from st and installs them.
+// On error the old set stays.
+func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
+	es, err := st.List(ctx, Query{Now: now})
+	if err != nil {
+		return err
+	}
+	bs, err := st.Bans(ctx, now, false)
+	if err != nil {
+		return err
+	}
+	l.Replace(Build(es, bs))
+	return nil
+}

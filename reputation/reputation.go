@@ -1,0 +1,272 @@
+// Package reputation keeps what tollgate knows about bad actors: source
+// addresses and networks, dialed numbers and number ranges, and User-Agent
+// fingerprints, each with where it came from (honeypot, detector, manual,
+// feed), when it was first and last seen, how often, a score and an
+// expiry; and the bans and account lockouts that SIP attack blocking
+// imposes. A Store keeps them (reputation/sqlite by default); the
+// screening hot path reads an immutable snapshot (Set) through Live.
+package reputation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Entry kinds.
+const (
+	KindIP     = "ip"     // an address or a CIDR network
+	KindNumber = "number" // an exact E.164 number, "+" and digits
+	KindRange  = "range"  // an E.164 prefix, "+" and digits
+	KindUA     = "ua"     // a User-Agent fingerprint: a case-insensitive prefix
+)
+
+// Entry sources.
+const (
+	SourceHoneypot = "honeypot"
+	SourceDetector = "detector"
+	SourceManual   = "manual"
+	SourceFeed     = "feed"
+)
+
+// Errors.
+var (
+	ErrNotFound = errors.New("reputation: not found")
+	ErrInvalid  = errors.New("reputation: invalid")
+)
+
+// FieldError is an invalid entry, naming the field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return "reputation: " + e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Entry is one bad actor. Hits count sightings; Score (0–100) is how sure
+// we are; Expires zero means never.
+type Entry struct {
+	Kind      string    `json:"kind"`
+	Value     string    `json:"value"`
+	Source    string    `json:"source"`
+	Reason    string    `json:"reason,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Hits      int64     `json:"hits"`
+	Score     int       `json:"score"`
+	Expires   time.Time `json:"expires,omitzero"`
+}
+
+// Live reports whether the entry is in force at t.
+func (e *Entry) Live(t time.Time) bool { return e.Expires.IsZero() || t.Before(e.Expires) }
+
+// Normalize checks an entry and puts its value in canonical form: an IP as
+// its address or masked CIDR, numbers and ranges as "+digits", a
+// User-Agent lower-cased and trimmed. Zero times become now, zero hits 1.
+func Normalize(e *Entry, now time.Time) error {
+	e.Kind = strings.ToLower(strings.TrimSpace(e.Kind))
+	v := strings.TrimSpace(e.Value)
+	switch e.Kind {
+	case KindIP:
+		p, err := ParsePrefix(v)
+		if err != nil {
+			return &FieldError{"value", err.Error()}
+		}
+		e.Value = FormatPrefix(p)
+	case KindNumber, KindRange:
+		d := digitsOf(v)
+		if d == "" || len(d) > 15 {
+			return &FieldError{"value", fmt.Sprintf("want an E.164 number (1 to 15 digits), got %q", v)}
+		}
+		e.Value = "+" + d
+	case KindUA:
+		if v == "" || len(v) > 256 {
+			return &FieldError{"value", "want a User-Agent of 1 to 256 bytes"}
+		}
+		for i := 0; i < len(v); i++ {
+			if v[i] < ' ' || v[i] == 0x7f {
+				return &FieldError{"value", "control character in User-Agent"}
+			}
+		}
+		e.Value = strings.ToLower(v)
+	default:
+		return &FieldError{"kind", fmt.Sprintf("want ip, number, range or ua, got %q", e.Kind)}
+	}
+	switch e.Source {
+	case "":
+		e.Source = SourceManual
+	case SourceHoneypot, SourceDetector, SourceManual, SourceFeed:
+	default:
+		return &FieldError{"source", fmt.Sprintf("want honeypot, detector, manual or feed, got %q", e.Source)}
+	}
+	if len(e.Reason) > 512 {
+		return &FieldError{"reason", "longer than 512 bytes"}
+	}
+	if e.Score < 0 || e.Score > 100 {
+		return &FieldError{"score", fmt.Sprintf("want 0 to 100, got %d", e.Score)}
+	}
+	if e.Hits < 0 {
+		return &FieldError{"hits", "negative"}
+	}
+	if e.Hits == 0 {
+		e.Hits = 1
+	}
+	if e.LastSeen.IsZero() {
+		e.LastSeen = now
+	}
+	if e.FirstSeen.IsZero() || e.FirstSeen.After(e.LastSeen) {
+		e.FirstSeen = e.LastSeen
+	}
+	e.FirstSeen, e.LastSeen = e.FirstSeen.UTC(), e.LastSeen.UTC()
+	if !e.Expires.IsZero() {
+		e.Expires = e.Expires.UTC()
+	}
+	return nil
+}
+
+// Merge folds a new sighting n into the stored entry old (same kind and
+// value): hits add up, first/last seen widen, the score and the expiry
+// take the larger value (a never-expiring entry stays so), and the newer
+// reason and source win.
+func Merge(old, n Entry) Entry {
+	out := old
+	out.Hits += n.Hits
+	if n.FirstSeen.Before(out.FirstSeen) {
+		out.FirstSeen = n.FirstSeen
+	}
+	if n.LastSeen.After(out.LastSeen) {
+		out.LastSeen = n.LastSeen
+	}
+	out.Score = max(out.Score, n.Score)
+	switch {
+	case old.Expires.IsZero() || n.Expires.IsZero():
+		out.Expires = time.Time{}
+	case n.Expires.After(old.Expires):
+		out.Expires = n.Expires
+	}
+	if n.Reason != "" {
+		out.Reason = n.Reason
+	}
+	// A manual entry is not downgraded by automatic sightings.
+	if old.Source != SourceManual {
+		out.Source = n.Source
+	}
+	return out
+}
+
+// ParsePrefix parses an address or a CIDR; an address becomes a /32 or
+// /128. IPv4-mapped IPv6 addresses are unmapped.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("want an IP address or CIDR, got %q", s)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("want an IP address or CIDR, got %q", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// FormatPrefix prints a single address without its length.
+func FormatPrefix(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+func digitsOf(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteByte(c)
+		case c == '+' && i == 0, c == ' ', c == '-', c == '(', c == ')', c == '.':
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}
+
+// Ban keeps a source address (or network) away: the SIP front end and the
+// screening chain refuse it, and exports hand it to Kamailio and nftables.
+// Level counts the bans this address had before, for escalation.
+type Ban struct {
+	ID       int64     `json:"id"`
+	IP       string    `json:"ip"`
+	Reason   string    `json:"reason"`
+	Source   string    `json:"source"` // asterisk, freeswitch, kamailio, honeypot, sipfront, manual, feed
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires"`
+	Level    int       `json:"level"`
+	Released bool      `json:"released,omitempty"`
+}
+
+// Active reports whether the ban is in force at t.
+func (b *Ban) Active(t time.Time) bool { return !b.Released && t.Before(b.Expires) }
+
+// Lockout kinds.
+const (
+	LockAccount   = "account"   // a SIP account (username)
+	LockVoicemail = "voicemail" // a voicemail box (PIN guessing)
+)
+
+// Lockout stops a SIP account or voicemail box from authenticating until
+// Until, after too many failures.
+type Lockout struct {
+	Kind     string    `json:"kind"`
+	Subject  string    `json:"subject"`
+	Reason   string    `json:"reason"`
+	Failures int       `json:"failures"`
+	Since    time.Time `json:"since"`
+	Until    time.Time `json:"until"`
+}
+
+// Query filters List. Zero fields match everything.
+type Query struct {
+	Kind   string
+	Source string
+	Now    time.Time // entries expired at Now are left out (zero: keep all)
+	Limit  int       // 0 = no limit
+}
+
+// Store keeps reputation entries, bans and lockouts. Implementations are
+// safe for concurrent use and may be shared by several tollgate nodes.
+type Store interface {
+	// Upsert adds the entry or merges it into the one with the same kind
+	// and value (see Merge), returning the stored result.
+	Upsert(ctx context.Context, e Entry) (Entry, error)
+	Remove(ctx context.Context, kind, value string) error
+	Get(ctx context.Context, kind, value string) (Entry, error)
+	List(ctx context.Context, q Query) ([]Entry, error)
+
+	// AddBan stores a ban and returns it with its id.
+	AddBan(ctx context.Context, b Ban) (Ban, error)
+	// Bans lists bans in force at now (all bans, released and expired
+	// included, when all is true), newest first.
+	Bans(ctx context.Context, now time.Time, all bool) ([]Ban, error)
+	// BanCount is how many bans the address ever had, for escalation.
+	BanCount(ctx context.Context, ip string) (int, error)
+	// ReleaseBan ends a ban early; it returns ErrNotFound for unknown ids.
+	ReleaseBan(ctx context.Context, id int64) (Ban, error)
+
+	PutLockout(ctx context.Context, l Lockout) error
+	Lockouts(ctx context.Context, now time.Time) ([]Lockout, error)
+	ReleaseLockout(ctx context.Context, kind, subject string) error
+}
