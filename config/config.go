@@ -27,6 +27,10 @@ type Config struct {
 	SIP     SIP
 	Numbers Numbers
 	System  System
+	// Honeypot and Attack configure the decoy PBX and SIP attack
+	// blocking (config/honeypot.go).
+	Honeypot Honeypot
+	Attack   Attack
 	// Defaults is the policy of a tenant that has no section of its own.
 	Defaults *Tenant
 	Tenants  map[string]*Tenant
@@ -329,6 +333,8 @@ type top struct {
 	System              yaml.Node            `yaml:"system"`
 	Defaults            yaml.Node            `yaml:"defaults"`
 	Tenants             map[string]yaml.Node `yaml:"tenants"`
+	Honeypot            yaml.Node            `yaml:"honeypot"`
+	Attack              yaml.Node            `yaml:"attack"`
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
 }
 
@@ -366,6 +372,7 @@ func (p *parser) parse(src []byte) *Config {
 	sipLines := map[string]int{}
 	lines(&t.SIP, "sip", sipLines)
 	p.sip(&cfg.SIP, sipLines)
+	p.security(cfg, &t.Honeypot, &t.Attack)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {

@@ -1,0 +1,201 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Honeypot configures the decoy PBX (package honeypot). With an empty
+// listen, serve starts no decoy; 'tollgate honeypot' runs one standalone.
+type Honeypot struct {
+	// Listen is the decoy's UDP address, host:port (or udp:host:port).
+	Listen string `yaml:"listen"`
+	// Banner is the Server header the decoy shows.
+	Banner string `yaml:"banner"`
+	Realm  string `yaml:"realm"`
+	// AcceptAfter is how many password guesses per user and address are
+	// refused before one is accepted.
+	AcceptAfter int `yaml:"accept_after"`
+	// CallDuration is when the decoy hangs up a call (seconds).
+	CallDuration int `yaml:"call_duration_s"`
+	MaxCalls     int `yaml:"max_calls"`
+	// RequestsPerSecond and Burst bound what one source address gets
+	// answered; TotalRequestsPerSecond bounds everything.
+	RequestsPerSecond      int `yaml:"requests_per_s"`
+	Burst                  int `yaml:"burst"`
+	TotalRequestsPerSecond int `yaml:"total_requests_per_s"`
+	// Country is the dial plan dialed numbers are read in (default: the
+	// policy's country).
+	Country string `yaml:"country"`
+	// IPTTLDays and NumberTTLDays are how long honeypot sightings stay in
+	// the reputation database unless seen again.
+	IPTTLDays     int `yaml:"ip_ttl_days"`
+	NumberTTLDays int `yaml:"number_ttl_days"`
+
+	// Addr is Listen without a udp: prefix.
+	Addr string `yaml:"-"`
+}
+
+// Attack configures SIP attack blocking (package attack) and how the
+// screening chain uses the reputation database (check/reputation).
+type Attack struct {
+	// Trusted lists addresses and networks never banned by any source
+	// (feeds included): the PBXs, trunks and proxies, and the operator's
+	// allowlist. sip.map.trusted_proxies are trusted too.
+	Trusted []string `yaml:"trusted"`
+	// MaxFailures within WindowS ban an address for BanTimesS[0]; an
+	// address banned before gets the next step of the ladder.
+	MaxFailures int   `yaml:"max_failures"`
+	WindowS     int   `yaml:"window_s"`
+	BanTimesS   []int `yaml:"ban_times_s"`
+	// ScannerUserAgents are User-Agent prefixes that ban at once
+	// (default: SIPVicious, sipcli, VaxSIP and other tools).
+	ScannerUserAgents []string `yaml:"scanner_user_agents"`
+	// CountChallenges counts digest challenges as failures.
+	CountChallenges      bool `yaml:"count_challenges"`
+	AccountMaxFailures   int  `yaml:"account_max_failures"`
+	AccountLockS         int  `yaml:"account_lock_s"`
+	VoicemailMaxFailures int  `yaml:"voicemail_max_failures"`
+	VoicemailLockS       int  `yaml:"voicemail_lock_s"`
+	// Logs are PBX logs to follow: {path, format: asterisk|freeswitch}.
+	Logs []AttackLog `yaml:"logs"`
+	// IPAction is what the screening chain does with calls from an
+	// address (or User-Agent) in the reputation database: honeypot
+	// (default) or reject. Banned addresses are always rejected.
+	IPAction string `yaml:"ip_action"`
+	// NumberAction is what it does with calls to numbers attackers
+	// dialed: reject (default), challenge or score (risk only).
+	NumberAction string `yaml:"number_action"`
+	// MinScore ignores reputation entries scoring below it.
+	MinScore int `yaml:"min_score"`
+	// FeedTTLDays is how long imported feed entries live unless the feed
+	// is imported again.
+	FeedTTLDays int `yaml:"feed_ttl_days"`
+
+	// TrustedPrefixes is Trusted parsed.
+	TrustedPrefixes []netip.Prefix `yaml:"-"`
+}
+
+// AttackLog is one log file the attack guard follows.
+type AttackLog struct {
+	Path   string `yaml:"path"`
+	Format string `yaml:"format"`
+}
+
+func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
+	p.decodeStrict(hn, "honeypot", &cfg.Honeypot)
+	p.decodeStrict(an, "attack", &cfg.Attack)
+	ln := map[string]int{}
+	lines(hn, "honeypot", ln)
+	lines(an, "attack", ln)
+	at := func(f string) int {
+		for f != "" {
+			if l, ok := ln[f]; ok {
+				return l
+			}
+			i := strings.LastIndexByte(f, '.')
+			if i < 0 {
+				break
+			}
+			f = f[:i]
+		}
+		return 0
+	}
+	h := &cfg.Honeypot
+	if h.Listen != "" {
+		addr := strings.TrimPrefix(h.Listen, "udp:")
+		if _, err := netip.ParseAddrPort(addr); err != nil {
+			p.errorf(at("honeypot.listen"), "honeypot.listen", "want an IP address and port (udp only), got %q", h.Listen)
+		}
+		h.Addr = addr
+	}
+	if len(h.Banner) > 128 || strings.ContainsAny(h.Banner, "\r\n") {
+		p.errorf(at("honeypot.banner"), "honeypot.banner", "want one line of at most 128 bytes")
+	}
+	if strings.ContainsAny(h.Realm, "\"\r\n") || len(h.Realm) > 64 {
+		p.errorf(at("honeypot.realm"), "honeypot.realm", "want at most 64 bytes without quotes")
+	}
+	if h.Country != "" && (len(h.Country) != 2 || strings.ToUpper(h.Country) != h.Country) {
+		p.errorf(at("honeypot.country"), "honeypot.country", "want a two-letter upper-case country code, got %q", h.Country)
+	}
+	for _, v := range []struct {
+		f   string
+		v   int
+		max int
+	}{
+		{"accept_after", h.AcceptAfter, 1000}, {"call_duration_s", h.CallDuration, 3600}, {"max_calls", h.MaxCalls, 10000},
+		{"requests_per_s", h.RequestsPerSecond, 1e6}, {"burst", h.Burst, 1e6}, {"total_requests_per_s", h.TotalRequestsPerSecond, 1e7},
+		{"ip_ttl_days", h.IPTTLDays, 3650}, {"number_ttl_days", h.NumberTTLDays, 3650},
+	} {
+		if v.v < 0 || v.v > v.max {
+			p.errorf(at("honeypot."+v.f), "honeypot."+v.f, "want 0 (default) to %d, got %d", v.max, v.v)
+		}
+	}
+
+	a := &cfg.Attack
+	a.TrustedPrefixes = nil
+	for i, s := range a.Trusted {
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			ad, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				p.errorf(at("attack.trusted"), "attack.trusted["+strconv.Itoa(i)+"]", "want an address or CIDR, got %q", s)
+				continue
+			}
+			pf = netip.PrefixFrom(ad, ad.BitLen())
+		}
+		a.TrustedPrefixes = append(a.TrustedPrefixes, pf.Masked())
+	}
+	for _, v := range []struct {
+		f   string
+		v   int
+		max int
+	}{
+		{"max_failures", a.MaxFailures, 1000}, {"window_s", a.WindowS, 86400 * 7},
+		{"account_max_failures", a.AccountMaxFailures, 1000}, {"account_lock_s", a.AccountLockS, 86400 * 30},
+		{"voicemail_max_failures", a.VoicemailMaxFailures, 1000}, {"voicemail_lock_s", a.VoicemailLockS, 86400 * 30},
+		{"min_score", a.MinScore, 100}, {"feed_ttl_days", a.FeedTTLDays, 3650},
+	} {
+		if v.v < 0 || v.v > v.max {
+			p.errorf(at("attack."+v.f), "attack."+v.f, "want 0 (default) to %d, got %d", v.max, v.v)
+		}
+	}
+	for i, s := range a.BanTimesS {
+		if s < 60 || s > 86400*3650 {
+			p.errorf(at("attack.ban_times_s"), "attack.ban_times_s["+strconv.Itoa(i)+"]", "want 60 to %d seconds, got %d", 86400*3650, s)
+		}
+	}
+	for i, ua := range a.ScannerUserAgents {
+		if strings.TrimSpace(ua) == "" || len(ua) > 128 {
+			p.errorf(at("attack.scanner_user_agents"), "attack.scanner_user_agents["+strconv.Itoa(i)+"]", "want 1 to 128 bytes")
+		}
+	}
+	for i, l := range a.Logs {
+		f := "attack.logs[" + strconv.Itoa(i) + "]"
+		if l.Path == "" {
+			p.errorf(at("attack.logs"), f+".path", "required")
+		}
+		switch l.Format {
+		case "", "asterisk", "freeswitch":
+		default:
+			p.errorf(at("attack.logs"), f+".format", "want asterisk or freeswitch, got %q", l.Format)
+		}
+	}
+	switch a.IPAction {
+	case "":
+		a.IPAction = "honeypot"
+	case "honeypot", "reject":
+	default:
+		p.errorf(at("attack.ip_action"), "attack.ip_action", "want honeypot or reject, got %q", a.IPAction)
+	}
+	switch a.NumberAction {
+	case "":
+		a.NumberAction = "reject"
+	case "reject", "challenge", "score":
+	default:
+		p.errorf(at("attack.number_action"), "attack.number_action", "want reject, challenge or score, got %q", a.NumberAction)
+	}
+}

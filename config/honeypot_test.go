@@ -1,0 +1,45 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHoneypotAttackSections(t *testing.T) {
+	const base = "defaults:\n  country: US\n  on_error: fail_open\n"
+	good := `defaults:
+  country: US
+  on_error: fail_closed
+honeypot:
+  listen: udp:127.0.0.1:5070
+  call_duration_s: 5
+attack:
+  trusted: [192.0.2.10, 198.51.100.0/24]
+  ban_times_s: [86400, 604800]
+  ip_action: reject
+`
+	cfg, err := Parse("p.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Honeypot.Addr != "127.0.0.1:5070" || len(cfg.Attack.TrustedPrefixes) != 2 || cfg.Attack.NumberAction != "reject" || cfg.Attack.IPAction != "reject" {
+		t.Fatalf("parsed %+v %+v", cfg.Honeypot, cfg.Attack)
+	}
+	def, err := Parse("d.yaml", []byte(base))
+	if err != nil || def.Attack.IPAction != "honeypot" || def.Attack.NumberAction != "reject" {
+		t.Fatalf("defaults: %+v %v", def.Attack, err)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"honeypot:\n  listen: 5070\n", "p.yaml:2: honeypot.listen: want an IP address and port"},
+		{"honeypot:\n  call_duration_s: -1\n", "p.yaml:2: honeypot.call_duration_s: want 0"},
+		{"attack:\n  trusted:\n    - 10.0.0.0/8\n    - pbx.example\n", "p.yaml:2: attack.trusted[1]: want an address or CIDR"},
+		{"attack:\n  number_action: block\n", "p.yaml:2: attack.number_action: want reject, challenge or score"},
+		{"attack:\n  logs:\n    - path: /var/log/x\n      format: syslog\n", "attack.logs[0].format: want asterisk or freeswitch"},
+		{"attack:\n  max_failure: 3\n", "p.yaml:2: attack.max_failure: unknown field"},
+	} {
+		_, err := Parse("p.yaml", []byte(base+c.yaml))
+		if err == nil || !strings.Contains(err.Error(), strings.Replace(c.want, "p.yaml:2", "p.yaml:5", 1)) {
+			t.Errorf("%q: err = %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
