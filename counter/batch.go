@@ -40,6 +40,12 @@ type Result struct {
 	Added bool    // the op counted something new (not a retry of the same id)
 }
 
+// Unavailable is what Apply returns when a shared store could not be
+// reached: the ops were admitted by a bounded local count instead (res
+// says what it found), and the caller should treat the decision as one
+// tollgate could not make (the tenant's on_error). Memory never returns it.
+const Unavailable = -2
+
 // Apply runs a decision's operations atomically at t: either every op is
 // admitted and applied, or none is applied and the index of the first
 // refused op is returned (-1 when all were admitted). res must be as long

@@ -61,8 +61,9 @@ type Key struct {
 type Store interface {
 	// Apply runs one decision's operations atomically: all admitted and
 	// applied, or none applied and the index of the first refused op
-	// returned (-1 when all were admitted). It is the only call on the
-	// screening path.
+	// returned (-1 when all were admitted). A shared store that cannot be
+	// reached counts locally and returns Unavailable when the local count
+	// admitted every op. It is the only call on the screening path.
 	Apply(t time.Time, ops []Op, res []Result) (failed int)
 
 	// Reserve records event id at t in key's window if fewer than limit

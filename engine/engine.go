@@ -268,17 +268,23 @@ func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.V
 	}()
 	t.chain.Run(ctx, c, v)
 	if v.Action != screen.Reject && len(c.Needs()) > 0 {
-		e.applyNeeds(c, v)
+		e.applyNeeds(t, c, v)
 	}
 }
 
 // applyNeeds runs every counter operation the checks asked for in one
 // atomic batch: all are applied, or none and the refusing one's owner
 // says why. What was applied becomes the call's holds.
-func (e *Engine) applyNeeds(c *screen.Call, v *screen.Verdict) {
+//
+// A shared counter store that cannot be reached counts locally and says
+// so (counter.Unavailable): the holds are kept as for an admitted call and
+// the tenant's on_error decides, so a fail_open tenant stays bounded by
+// the local count and a fail_closed one refuses.
+func (e *Engine) applyNeeds(t *tenant, c *screen.Call, v *screen.Verdict) {
 	needs := c.Needs()
 	ops, res := c.Batch()
-	if failed := e.counters.Apply(c.Time, ops, res); failed >= 0 {
+	failed := e.counters.Apply(c.Time, ops, res)
+	if failed >= 0 {
 		n := &needs[failed]
 		n.Owner.Refused(c, v, n, res[failed])
 		return
@@ -293,6 +299,9 @@ func (e *Engine) applyNeeds(c *screen.Call, v *screen.Verdict) {
 			c.AddHold(screen.Hold{Kind: screen.SlotHold, Key: n.Op.Key, ID: n.Op.ID, Added: true})
 		}
 		n.Owner.Admitted(c, v, n, res[i])
+	}
+	if failed == counter.Unavailable {
+		e.failed(t, c, v, "counters_unavailable", "shared counters unreachable")
 	}
 }
 
