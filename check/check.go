@@ -10,6 +10,7 @@ import (
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -25,6 +26,9 @@ type Env struct {
 	// StaleCallAfter bounds how long a concurrency slot is held for a call
 	// that never reports its end.
 	StaleCallAfter time.Duration
+	// Reputation is the reputation database's snapshot (bans, scanners,
+	// numbers attackers dialed); nil leaves the reputation check out.
+	Reputation *reputation.Live
 }
 
 // Setup builds one check for a tenant. It returns nil when the tenant's

@@ -8,6 +8,7 @@ import (
 	"github.com/tollgate-voip/tollgate/check/emergency"
 	"github.com/tollgate-voip/tollgate/check/killswitch"
 	"github.com/tollgate-voip/tollgate/check/ratelimit"
+	"github.com/tollgate-voip/tollgate/check/reputation"
 	"github.com/tollgate-voip/tollgate/check/spend"
 	"github.com/tollgate-voip/tollgate/check/timewindow"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -22,6 +23,7 @@ var Order = []Step{
 	{"emergency", func(*Env) (screen.Check, error) { return emergency.New(), nil }},
 	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
 	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
+	{"reputation", func(e *Env) (screen.Check, error) { return reputation.Setup(e.Reputation) }},
 	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},
 	{"timewindow", func(e *Env) (screen.Check, error) { return timewindow.New(e.Tenant, e.Timezones), nil }},

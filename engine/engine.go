@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/store"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the wall clock, for calls that carry no time of their own.
 	Now func() time.Time
+	// Reputation is the reputation snapshot the reputation check reads;
+	// nil leaves that check out.
+	Reputation *reputation.Live
 }
 
 // Engine screens calls. It is safe for concurrent use.
@@ -128,6 +132,7 @@ func New(o Options) (*Engine, error) {
 	e.calls.init()
 	build := func(t *config.Tenant) (*tenant, error) {
 		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale}
+		env.Reputation = o.Reputation
 		chain, err := check.Build(env, check.Order)
 		if err != nil {
 			return nil, fmt.Errorf("engine: tenant %s: %w", t.Name, err)

@@ -1,0 +1,101 @@
+// Package reputation screens calls against the reputation database: a
+// banned source address is refused; a source address or User-Agent seen
+// attacking (the honeypot, feeds, detectors) is refused or sent to the
+// honeypot; a number or range attackers dialed is refused, challenged or
+// scored for every tenant.
+package reputation
+
+import (
+	"context"
+	"strconv"
+
+	rep "github.com/tollgate-voip/tollgate/reputation"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Reputation is the check.
+type Reputation struct {
+	live      *rep.Live
+	ipAction  screen.Action
+	numAction screen.Action
+	numRisk   int
+	minScore  int
+}
+
+var _ screen.Check = (*Reputation)(nil)
+
+// New returns the check reading live, or nil when there is no reputation
+// database (the check is then left out of the chain).
+func New(live *rep.Live) *Reputation {
+	if live == nil {
+		return nil
+	}
+	p := live.Policy()
+	r := &Reputation{live: live, ipAction: screen.Honeypot, numAction: screen.Reject, numRisk: 100, minScore: p.MinScore}
+	if p.IPAction == "reject" {
+		r.ipAction = screen.Reject
+	}
+	switch p.NumberAction {
+	case "challenge":
+		r.numAction, r.numRisk = screen.Challenge, 50
+	case "score":
+		r.numAction, r.numRisk = screen.Allow, 50
+	}
+	return r
+}
+
+// Setup adapts New to the order table (a nil *Reputation must become a
+// nil interface).
+func Setup(live *rep.Live) (screen.Check, error) {
+	if r := New(live); r != nil {
+		return r, nil
+	}
+	return nil, nil
+}
+
+// Name implements screen.Check.
+func (*Reputation) Name() string { return "reputation" }
+
+// Check implements screen.Check.
+func (r *Reputation) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
+	set := r.live.Load()
+	if b := set.Banned(c.SourceIP, c.Time); b != nil {
+		v.Add(screen.Reason{Check: "reputation", Code: "banned_ip",
+			Text:   "source address " + c.SourceIP.String() + " is banned until " + b.Expires.UTC().Format("2006-01-02 15:04 MST") + ": " + b.Reason,
+			Rule:   "bans." + strconv.FormatInt(b.ID, 10),
+			Action: screen.Reject, Risk: 100})
+		return screen.Stop
+	}
+	if e := set.Addr(c.SourceIP, c.Time); e != nil && e.Score >= r.minScore {
+		v.Add(screen.Reason{Check: "reputation", Code: "bad_source_ip",
+			Text:   "source address " + c.SourceIP.String() + " has a bad reputation (" + e.Source + "): " + e.Reason,
+			Rule:   "reputation.ip." + e.Value,
+			Action: r.ipAction, Risk: e.Score})
+		return screen.Stop
+	}
+	if e := set.UserAgent(c.UserAgent, c.Time); e != nil && e.Score >= r.minScore {
+		v.Add(screen.Reason{Check: "reputation", Code: "scanner_user_agent",
+			Text:   "User-Agent matches the attack-tool fingerprint \"" + e.Value + "\"",
+			Rule:   "reputation.ua." + e.Value,
+			Action: r.ipAction, Risk: e.Score})
+		return screen.Stop
+	}
+	if c.Digits == "" {
+		return screen.Continue
+	}
+	e := set.Number(c.Digits, c.Time)
+	code := "attacker_dialed_number"
+	if e == nil {
+		e, code = set.Range(c.Digits, c.Time), "attacker_dialed_range"
+	}
+	if e != nil && e.Score >= r.minScore {
+		v.Add(screen.Reason{Check: "reputation", Code: code,
+			Text:   "destination " + c.Dest.E164 + " is suspect (" + e.Source + "): " + e.Reason,
+			Rule:   "reputation." + e.Kind + "." + e.Value,
+			Action: r.numAction, Risk: min(r.numRisk, max(e.Score, 50))})
+		if r.numAction == screen.Reject {
+			return screen.Stop
+		}
+	}
+	return screen.Continue
+}

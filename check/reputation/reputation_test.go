@@ -1,0 +1,75 @@
+package reputation
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/number"
+	rep "github.com/tollgate-voip/tollgate/reputation"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+func TestCheck(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	set := rep.Build([]rep.Entry{
+		{Kind: rep.KindIP, Value: "198.51.100.7", Source: rep.SourceHoneypot, Score: 80, Reason: "scanned"},
+		{Kind: rep.KindIP, Value: "198.51.100.8", Source: rep.SourceFeed, Score: 10},
+		{Kind: rep.KindUA, Value: "friendly-scanner", Source: rep.SourceHoneypot, Score: 90},
+		{Kind: rep.KindNumber, Value: "+442079460123", Source: rep.SourceHoneypot, Score: 90, Reason: "dialed at the honeypot"},
+		{Kind: rep.KindRange, Value: "+88216", Source: rep.SourceFeed, Score: 70},
+		{Kind: rep.KindNumber, Value: "+442079460999", Source: rep.SourceHoneypot, Score: 90, Expires: now.Add(-time.Minute)},
+	}, []rep.Ban{{ID: 4, IP: "203.0.113.9", Reason: "3 failures", Expires: now.Add(time.Hour)}})
+	for _, c := range []struct {
+		name   string
+		pol    rep.Policy
+		ip, ua string
+		digits string
+		want   screen.Action
+		code   string
+	}{
+		{"clean call", rep.DefaultPolicy, "192.0.2.1", "Yealink", "442079460000", screen.Allow, ""},
+		{"banned source", rep.DefaultPolicy, "203.0.113.9", "", "442079460000", screen.Reject, "banned_ip"},
+		{"scanner ip to honeypot", rep.DefaultPolicy, "198.51.100.7", "", "1", screen.Honeypot, "bad_source_ip"},
+		{"scanner ip rejected", rep.Policy{IPAction: "reject"}, "198.51.100.7", "", "1", screen.Reject, "bad_source_ip"},
+		{"low score ignored", rep.Policy{MinScore: 50}, "198.51.100.8", "", "1", screen.Allow, ""},
+		{"scanner UA", rep.DefaultPolicy, "192.0.2.1", "friendly-scanner", "1", screen.Honeypot, "scanner_user_agent"},
+		{"number dialed at honeypot", rep.DefaultPolicy, "192.0.2.1", "", "442079460123", screen.Reject, "attacker_dialed_number"},
+		{"number challenged", rep.Policy{NumberAction: "challenge"}, "192.0.2.1", "", "442079460123", screen.Challenge, "attacker_dialed_number"},
+		{"number scored", rep.Policy{NumberAction: "score"}, "192.0.2.1", "", "442079460123", screen.Allow, "attacker_dialed_number"},
+		{"range", rep.DefaultPolicy, "192.0.2.1", "", "8821612345", screen.Reject, "attacker_dialed_range"},
+		{"expired number", rep.DefaultPolicy, "192.0.2.1", "", "442079460999", screen.Allow, ""},
+	} {
+		live := rep.NewLive(c.pol)
+		live.Replace(set)
+		ch := New(live)
+		call := &screen.Call{SourceIP: netip.MustParseAddr(c.ip), UserAgent: c.ua, Time: now, Digits: c.digits, Dest: number.Info{E164: "+" + c.digits}}
+		var v screen.Verdict
+		ch.Check(context.Background(), call, &v)
+		if v.Action != c.want || (c.code != "" && !v.Has(c.code)) || (c.code == "" && len(v.Reasons()) != 0) {
+			t.Errorf("%s: action %v reasons %+v; want %v %q", c.name, v.Action, v.Reasons(), c.want, c.code)
+		}
+	}
+	if c, _ := Setup(nil); c != nil {
+		t.Errorf("Setup(nil) = %v, want no check", c)
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	now := time.Now()
+	var es []rep.Entry
+	for i := range 10000 {
+		es = append(es, rep.Entry{Kind: rep.KindNumber, Value: "+4420794" + string(rune('0'+i%10)) + "0000", Score: 90})
+	}
+	live := rep.NewLive(rep.DefaultPolicy)
+	live.Replace(rep.Build(es, nil))
+	ch := New(live)
+	call := &screen.Call{SourceIP: netip.MustParseAddr("192.0.2.1"), UserAgent: "Yealink SIP-T46S", Time: now, Digits: "442071234567"}
+	var v screen.Verdict
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Reset()
+		ch.Check(context.Background(), call, &v)
+	}
+}
