@@ -31,12 +31,21 @@ type Config struct {
 	// blocking (config/honeypot.go).
 	Honeypot Honeypot
 	Attack   Attack
+	// STIR is the STIR/SHAKEN trust and signing setup (config/callerid.go).
+	STIR STIR
 	// Defaults is the policy of a tenant that has no section of its own.
 	Defaults *Tenant
 	Tenants  map[string]*Tenant
+	// Detect and Alerts configure call-pattern analysis (config/detect.go).
+	Detect Detect
+	Alerts Alerts
+	// Quality configures the call-quality watch (config/compliance.go).
+	Quality Quality
 	// AllowUnknownTenants lets calls of tenants without a section use
 	// Defaults; when false they get a 400.
 	AllowUnknownTenants bool
+	// Console configures the operator console (config/console.go).
+	Console Console
 }
 
 // Server holds listener and storage settings.
@@ -60,7 +69,7 @@ type Server struct {
 // variable holding it.
 type Token struct {
 	Name      string `yaml:"name"`
-	Role      string `yaml:"role"` // admin, screen, read
+	Role      string `yaml:"role"` // admin, operator, screen, read
 	SHA256    string `yaml:"sha256"`
 	SecretEnv string `yaml:"secret_env"`
 }
@@ -90,6 +99,8 @@ type Tenant struct {
 	Extensions     map[string]ExtensionPerm `yaml:"extensions"`
 	Hours          Hours                    `yaml:"hours"`
 	CallingWindow  CallingWindow            `yaml:"calling_window"`
+	CallerID       CallerID                 `yaml:"caller_id"`  // config/callerid.go
+	Compliance     Compliance               `yaml:"compliance"` // config/compliance.go
 	Limits         Limits                   `yaml:"limits"`
 	Cost           Cost                     `yaml:"cost"`
 
@@ -335,7 +346,12 @@ type top struct {
 	Tenants             map[string]yaml.Node `yaml:"tenants"`
 	Honeypot            yaml.Node            `yaml:"honeypot"`
 	Attack              yaml.Node            `yaml:"attack"`
+	STIR                yaml.Node            `yaml:"stir"`
+	Detectors           yaml.Node            `yaml:"detectors"`
+	Alerts              yaml.Node            `yaml:"alerts"`
+	Quality             yaml.Node            `yaml:"quality"`
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
+	Console             yaml.Node            `yaml:"console"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -373,6 +389,9 @@ func (p *parser) parse(src []byte) *Config {
 	lines(&t.SIP, "sip", sipLines)
 	p.sip(&cfg.SIP, sipLines)
 	p.security(cfg, &t.Honeypot, &t.Attack)
+	p.detect(cfg, &t.Detectors, &t.Alerts)
+	p.console(&cfg.Console, &t.Console)
+	p.quality(cfg, &t.Quality)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {
@@ -396,6 +415,7 @@ func (p *parser) parse(src []byte) *Config {
 			cfg.Tenants[name] = tn
 		}
 	}
+	p.callerID(cfg, &t.STIR)
 	return cfg
 }
 

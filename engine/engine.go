@@ -13,11 +13,13 @@ import (
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/check/destination"
+	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -54,7 +56,11 @@ type Options struct {
 	Alerter  Alerter
 	// Timezones lists the zones a number may be in, for calling windows.
 	Timezones func(e164 string) []string
-	Logger    *slog.Logger
+	// STIR verifies Identity headers for the callerid check; may be nil.
+	STIR *stir.Verifier
+	// Compliance holds DNC lists, opt-outs and consents for the dnc check.
+	Compliance *compliance.Live
+	Logger     *slog.Logger
 	// Now is the wall clock, for calls that carry no time of their own.
 	Now func() time.Time
 	// Reputation is the reputation snapshot the reputation check reads;
@@ -131,7 +137,10 @@ func New(o Options) (*Engine, error) {
 	}
 	e.calls.init()
 	build := func(t *config.Tenant) (*tenant, error) {
-		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale}
+		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale, Compliance: o.Compliance, Lookup: o.Numbers.Lookup, STIR: o.STIR}
+		if o.Alerter != nil {
+			env.Alerter = o.Alerter
+		}
 		env.Reputation = o.Reputation
 		chain, err := check.Build(env, check.Order)
 		if err != nil {

@@ -67,7 +67,7 @@ func (k *TimeWindow) Check(_ context.Context, c *screen.Call, v *screen.Verdict)
 			v.Add(screen.Reason{Check: "timewindow", Code: "after_hours_international", Text: "international call outside business hours (" + h.Business.From + "–" + h.Business.To + " " + k.t.Timezone + ")", Rule: k.t.Rule("hours.after_hours_international"), Action: k.after, Risk: 20})
 		}
 	}
-	if k.window && c.Dest.E164 != "" {
+	if k.window && c.Dest.E164 != "" && k.t.Compliance.Campaign.Match(c.Extension, c.SourceIP) {
 		k.callingWindow(c, v)
 	}
 	if v.Action == screen.Reject {
@@ -76,10 +76,13 @@ func (k *TimeWindow) Check(_ context.Context, c *screen.Call, v *screen.Verdict)
 	return screen.Continue
 }
 
-// callingWindow refuses a campaign call when it is outside the window in
-// any zone the callee may be in (the most restrictive reading).
+// callingWindow refuses a campaign call when it is outside the window, or
+// on a compliance holiday, in any zone the callee may be in (the most
+// restrictive reading). Campaign traffic is what the tenant's
+// compliance.campaign marks (all outbound calls when it marks nothing).
 func (k *TimeWindow) callingWindow(c *screen.Call, v *screen.Verdict) {
 	cw := &k.t.CallingWindow
+	hol := &k.t.Compliance
 	var next time.Time
 	for _, z := range k.timezones(c.Dest.E164) {
 		loc := k.location(z)
@@ -87,8 +90,8 @@ func (k *TimeWindow) callingWindow(c *screen.Call, v *screen.Verdict) {
 			continue
 		}
 		lt := c.Time.In(loc)
-		if !cw.Contains(lt) {
-			if n := cw.Next(lt); n.After(next) {
+		if !cw.Contains(lt) || hol.IsHoliday(lt) {
+			if n := k.next(lt); n.After(next) {
 				next = n
 			}
 		}
@@ -96,7 +99,35 @@ func (k *TimeWindow) callingWindow(c *screen.Call, v *screen.Verdict) {
 	if next.IsZero() {
 		return
 	}
+	// The latest opening of one zone may still be closed in another
+	// (a range spanning many hours): move on until every zone is open.
+	for i := 0; i < 8; i++ {
+		later := next
+		for _, z := range k.timezones(c.Dest.E164) {
+			if loc := k.location(z); loc != nil {
+				if n := k.next(next.In(loc)); n.After(later) {
+					later = n
+				}
+			}
+		}
+		if later.Equal(next) {
+			break
+		}
+		next = later
+	}
 	v.Add(screen.Reason{Check: "timewindow", Code: "outside_calling_window", Text: "outside the calling window " + cw.From + "–" + cw.To + " in the callee's time zone; next allowed " + next.UTC().Format(time.RFC3339), Rule: k.t.Rule("calling_window"), Action: screen.Reject, Risk: 10})
+}
+
+// next returns the first time at or after local time lt that is inside
+// the calling window and not on a compliance holiday.
+func (k *TimeWindow) next(lt time.Time) time.Time {
+	cw, hol := &k.t.CallingWindow, &k.t.Compliance
+	n := cw.Next(lt)
+	for i := 0; i < 366 && hol.IsHoliday(n); i++ {
+		y, m, d := n.Date()
+		n = cw.Next(time.Date(y, m, d+1, 0, 0, 0, 0, n.Location()))
+	}
+	return n
 }
 
 func (k *TimeWindow) location(z string) *time.Location {

@@ -1,0 +1,66 @@
+package compliance
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by stores.
+var (
+	ErrNotFound = errors.New("compliance: not found")
+	ErrInvalid  = errors.New("compliance: invalid")
+)
+
+// OptOut is an entry of the internal do-not-call list: the callee asked
+// not to be called again. Tenant "" applies to every tenant.
+type OptOut struct {
+	ID     int64     `json:"id"`
+	Tenant string    `json:"tenant,omitempty"`
+	Number string    `json:"number"` // E.164
+	Reason string    `json:"reason,omitempty"`
+	Source string    `json:"source,omitempty"` // e.g. ivr, agent, sms-stop, api
+	By     string    `json:"by"`
+	Time   time.Time `json:"time"`
+}
+
+// Consent is a callee's permission for a tenant to call: express written
+// consent, an established business relationship and so on.
+type Consent struct {
+	ID      int64     `json:"id"`
+	Tenant  string    `json:"tenant"`
+	Number  string    `json:"number"` // E.164
+	Type    string    `json:"type"`   // e.g. express_written, express, ebr
+	Source  string    `json:"source"` // where it was captured: web form URL, recording id…
+	Time    time.Time `json:"time"`   // when it was given
+	Expires time.Time `json:"expires,omitzero"`
+	By      string    `json:"by"`
+	Created time.Time `json:"created"`
+}
+
+// ValidAt reports whether the consent covers a call at t.
+func (c *Consent) ValidAt(t time.Time) bool {
+	return !t.Before(c.Time) && (c.Expires.IsZero() || t.Before(c.Expires))
+}
+
+// ConsentQuery filters consent records. Zero fields match everything.
+type ConsentQuery struct {
+	Tenant string
+	Number string
+	Limit  int
+}
+
+// Store keeps opt-outs and consent records where every node can see them.
+// Implementations must be safe for concurrent use.
+type Store interface {
+	AddOptOut(ctx context.Context, o OptOut) (OptOut, error)
+	// RemoveOptOut deletes the opt-outs of a number for one tenant ("" =
+	// the every-tenant entry) and returns what it removed.
+	RemoveOptOut(ctx context.Context, tenant, number string) ([]OptOut, error)
+	OptOuts(ctx context.Context) ([]OptOut, error)
+	AddConsent(ctx context.Context, c Consent) (Consent, error)
+	Consents(ctx context.Context, q ConsentQuery) ([]Consent, error)
+	// Version changes whenever opt-outs or consents change, so a reader
+	// can tell cheaply whether to reload.
+	Version(ctx context.Context) (int64, error)
+}

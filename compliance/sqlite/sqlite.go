@@ -1,0 +1,252 @@
+// Package sqlite keeps opt-outs and consent records in an SQLite file
+// (WAL mode), which several processes may open at once.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/compliance"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ compliance.Store = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS opt_outs (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	tenant TEXT NOT NULL DEFAULT '',
+	number TEXT NOT NULL CHECK (number <> ''),
+	reason TEXT NOT NULL DEFAULT '',
+	source TEXT NOT NULL DEFAULT '',
+	by     TEXT NOT NULL DEFAULT '',
+	time   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS opt_outs_number ON opt_outs (number, tenant);
+CREATE TABLE IF NOT EXISTS consents (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	tenant  TEXT NOT NULL,
+	number  TEXT NOT NULL CHECK (number <> ''),
+	type    TEXT NOT NULL,
+	source  TEXT NOT NULL,
+	time    INTEGER NOT NULL,
+	expires INTEGER,
+	by      TEXT NOT NULL DEFAULT '',
+	created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consents_number ON consents (number, tenant);
+CREATE TABLE IF NOT EXISTS version (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
+INSERT OR IGNORE INTO version (id, v) VALUES (1, 0);
+`
+
+// Store is a compliance.Store on one SQLite file.
+type Store struct{ db *sql.DB }
+
+// Open opens (creating if needed) the database at path.
+func Open(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("compliance/sqlite: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("compliance/sqlite: %w", err)
+	}
+	u := url.URL{Path: filepath.ToSlash(abs)}
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+u.EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("compliance/sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("compliance/sqlite: %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func nanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE version SET v = v + 1 WHERE id = 1`); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func valid(number string) error {
+	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
+		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
+	}
+	return nil
+}
+
+// AddOptOut implements compliance.Store.
+func (s *Store) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
+	if err := valid(o.Number); err != nil {
+		return o, err
+	}
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
+	o.Time = o.Time.UTC().Round(0)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `INSERT INTO opt_outs (tenant, number, reason, source, by, time) VALUES (?, ?, ?, ?, ?, ?)`,
+			o.Tenant, o.Number, o.Reason, o.Source, o.By, o.Time.UnixNano())
+		if err != nil {
+			return err
+		}
+		o.ID, err = r.LastInsertId()
+		return err
+	})
+	return o, err
+}
+
+// RemoveOptOut implements compliance.Store.
+func (s *Store) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
+	var out []compliance.OptOut
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, tenant, number, reason, source, by, time FROM opt_outs WHERE number = ? AND tenant = ?`, number, tenant)
+		if err != nil {
+			return err
+		}
+		out, err = scanOptOuts(rows)
+		if err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return compliance.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM opt_outs WHERE number = ? AND tenant = ?`, number, tenant)
+		return err
+	})
+	return out, err
+}
+
+func scanOptOuts(rows *sql.Rows) ([]compliance.OptOut, error) {
+	defer rows.Close()
+	var out []compliance.OptOut
+	for rows.Next() {
+		var o compliance.OptOut
+		var t sql.NullInt64
+		if err := rows.Scan(&o.ID, &o.Tenant, &o.Number, &o.Reason, &o.Source, &o.By, &t); err != nil {
+			return nil, err
+		}
+		o.Time = fromNanos(t)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// OptOuts implements compliance.Store.
+func (s *Store) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant, number, reason, source, by, time FROM opt_outs ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return scanOptOuts(rows)
+}
+
+// AddConsent implements compliance.Store.
+func (s *Store) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
+	if err := valid(c.Number); err != nil {
+		return c, err
+	}
+	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
+		return c, fmt.Errorf("%w: consent needs tenant, type, source and time", compliance.ErrInvalid)
+	}
+	if !c.Expires.IsZero() && !c.Expires.After(c.Time) {
+		return c, fmt.Errorf("%w: consent expires before it was given", compliance.ErrInvalid)
+	}
+	c.Time = c.Time.UTC().Round(0)
+	if !c.Expires.IsZero() {
+		c.Expires = c.Expires.UTC().Round(0)
+	}
+	c.Created = time.Now().UTC().Round(0)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `INSERT INTO consents (tenant, number, type, source, time, expires, by, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), nanos(c.Expires), c.By, c.Created.UnixNano())
+		if err != nil {
+			return err
+		}
+		c.ID, err = r.LastInsertId()
+		return err
+	})
+	return c, err
+}
+
+// Consents implements compliance.Store. A negative Limit returns every
+// record; zero returns at most 100.
+func (s *Store) Consents(ctx context.Context, q compliance.ConsentQuery) ([]compliance.Consent, error) {
+	query := `SELECT id, tenant, number, type, source, time, expires, by, created FROM consents WHERE (? = '' OR tenant = ?) AND (? = '' OR number = ?) ORDER BY id DESC`
+	args := []any{q.Tenant, q.Tenant, q.Number, q.Number}
+	if q.Limit >= 0 {
+		n := q.Limit
+		if n == 0 {
+			n = 100
+		}
+		query += ` LIMIT ?`
+		args = append(args, min(n, 10000))
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []compliance.Consent
+	for rows.Next() {
+		var c compliance.Consent
+		var t, e, cr sql.NullInt64
+		if err := rows.Scan(&c.ID, &c.Tenant, &c.Number, &c.Type, &c.Source, &t, &e, &c.By, &cr); err != nil {
+			return nil, err
+		}
+		c.Time, c.Expires, c.Created = fromNanos(t), fromNanos(e), fromNanos(cr)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Version implements compliance.Store.
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT v FROM version WHERE id = 1`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
