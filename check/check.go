@@ -11,10 +11,8 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
-	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
-	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -33,11 +31,6 @@ type Env struct {
 	// Reputation is the reputation database's snapshot (bans, scanners,
 	// numbers attackers dialed); nil leaves the reputation check out.
 	Reputation *reputation.Live
-	// Lookup is the engine's number intelligence, for checks that
-	// normalize numbers other than the callee (the caller); may be nil.
-	Lookup func(dialed string, dp *number.DialPlan) (number.Info, error)
-	// STIR verifies Identity headers (STIR/SHAKEN); nil when not set up.
-	STIR *stir.Verifier
 	// Compliance holds DNC lists, opt-outs and consents; nil = none.
 	Compliance *compliance.Live
 	// Alerter receives alerts a check raises (it must not block); may be nil.

@@ -1,13 +1,10 @@
 package check
 
 import (
-	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/check/blocklist"
-	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/check/concurrency"
 	"github.com/tollgate-voip/tollgate/check/cost"
 	"github.com/tollgate-voip/tollgate/check/destination"
-	"github.com/tollgate-voip/tollgate/check/detected"
 	"github.com/tollgate-voip/tollgate/check/dnc"
 	"github.com/tollgate-voip/tollgate/check/emergency"
 	"github.com/tollgate-voip/tollgate/check/killswitch"
@@ -28,8 +25,6 @@ var Order = []Step{
 	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
 	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
 	{"reputation", func(e *Env) (screen.Check, error) { return reputation.Setup(e.Reputation) }},
-	{"callerid", func(e *Env) (screen.Check, error) { return callerid.Setup(e.Tenant, e.Lookup, e.STIR, e.Blocks) }},
-	{"detected", func(e *Env) (screen.Check, error) { return detected.New(e.Tenant.Name, action.For(e.Blocks)), nil }},
 	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},
 	{"timewindow", func(e *Env) (screen.Check, error) { return timewindow.New(e.Tenant, e.Timezones), nil }},

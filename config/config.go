@@ -31,21 +31,14 @@ type Config struct {
 	// blocking (config/honeypot.go).
 	Honeypot Honeypot
 	Attack   Attack
-	// STIR is the STIR/SHAKEN trust and signing setup (config/callerid.go).
-	STIR STIR
 	// Defaults is the policy of a tenant that has no section of its own.
 	Defaults *Tenant
 	Tenants  map[string]*Tenant
-	// Detect and Alerts configure call-pattern analysis (config/detect.go).
-	Detect Detect
-	Alerts Alerts
 	// Quality configures the call-quality watch (config/compliance.go).
 	Quality Quality
 	// AllowUnknownTenants lets calls of tenants without a section use
 	// Defaults; when false they get a 400.
 	AllowUnknownTenants bool
-	// Console configures the operator console (config/console.go).
-	Console Console
 }
 
 // Server holds listener and storage settings.
@@ -69,7 +62,7 @@ type Server struct {
 // variable holding it.
 type Token struct {
 	Name      string `yaml:"name"`
-	Role      string `yaml:"role"` // admin, operator, screen, read
+	Role      string `yaml:"role"` // admin, screen, read
 	SHA256    string `yaml:"sha256"`
 	SecretEnv string `yaml:"secret_env"`
 }
@@ -99,7 +92,6 @@ type Tenant struct {
 	Extensions     map[string]ExtensionPerm `yaml:"extensions"`
 	Hours          Hours                    `yaml:"hours"`
 	CallingWindow  CallingWindow            `yaml:"calling_window"`
-	CallerID       CallerID                 `yaml:"caller_id"`  // config/callerid.go
 	Compliance     Compliance               `yaml:"compliance"` // config/compliance.go
 	Limits         Limits                   `yaml:"limits"`
 	Cost           Cost                     `yaml:"cost"`
@@ -344,14 +336,10 @@ type top struct {
 	System              yaml.Node            `yaml:"system"`
 	Defaults            yaml.Node            `yaml:"defaults"`
 	Tenants             map[string]yaml.Node `yaml:"tenants"`
+	Quality             yaml.Node            `yaml:"quality"`
 	Honeypot            yaml.Node            `yaml:"honeypot"`
 	Attack              yaml.Node            `yaml:"attack"`
-	STIR                yaml.Node            `yaml:"stir"`
-	Detectors           yaml.Node            `yaml:"detectors"`
-	Alerts              yaml.Node            `yaml:"alerts"`
-	Quality             yaml.Node            `yaml:"quality"`
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
-	Console             yaml.Node            `yaml:"console"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -388,10 +376,8 @@ func (p *parser) parse(src []byte) *Config {
 	sipLines := map[string]int{}
 	lines(&t.SIP, "sip", sipLines)
 	p.sip(&cfg.SIP, sipLines)
-	p.security(cfg, &t.Honeypot, &t.Attack)
-	p.detect(cfg, &t.Detectors, &t.Alerts)
-	p.console(&cfg.Console, &t.Console)
 	p.quality(cfg, &t.Quality)
+	p.security(cfg, &t.Honeypot, &t.Attack)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {
@@ -415,7 +401,6 @@ func (p *parser) parse(src []byte) *Config {
 			cfg.Tenants[name] = tn
 		}
 	}
-	p.callerID(cfg, &t.STIR)
 	return cfg
 }
 
