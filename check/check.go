@@ -11,8 +11,10 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -28,6 +30,11 @@ type Env struct {
 	// StaleCallAfter bounds how long a concurrency slot is held for a call
 	// that never reports its end.
 	StaleCallAfter time.Duration
+	// Lookup is the engine's number intelligence, for checks that
+	// normalize numbers other than the callee (the caller); may be nil.
+	Lookup func(dialed string, dp *number.DialPlan) (number.Info, error)
+	// STIR verifies Identity headers (STIR/SHAKEN); nil when not set up.
+	STIR *stir.Verifier
 	// Reputation is the reputation database's snapshot (bans, scanners,
 	// numbers attackers dialed); nil leaves the reputation check out.
 	Reputation *reputation.Live

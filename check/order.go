@@ -2,6 +2,7 @@ package check
 
 import (
 	"github.com/tollgate-voip/tollgate/check/blocklist"
+	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/check/concurrency"
 	"github.com/tollgate-voip/tollgate/check/cost"
 	"github.com/tollgate-voip/tollgate/check/destination"
@@ -24,6 +25,7 @@ var Order = []Step{
 	{"emergency", func(*Env) (screen.Check, error) { return emergency.New(), nil }},
 	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
 	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
+	{"callerid", func(e *Env) (screen.Check, error) { return callerid.Setup(e.Tenant, e.Lookup, e.STIR, e.Blocks) }},
 	{"reputation", func(e *Env) (screen.Check, error) { return reputation.Setup(e.Reputation) }},
 	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},

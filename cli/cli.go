@@ -43,6 +43,10 @@ Usage:
   tollgate token add NAME -role admin|screen|read [-data DIR]
                                                        create an API token (shown once)
   tollgate token list [-data DIR]                        list API tokens
+  tollgate stir sign -orig N -dest N [-key K -x5u URL] [-attest A|B|C] [-config FILE -tenant T]
+                                                       sign a PASSporT: print an Identity header
+  tollgate stir verify [-identity H] [-anchors DIR] [-orig N] [-dest N] [-cert PEM] [-config FILE]
+                                                       verify an Identity header (exit 1 unless passed)
   tollgate version                                       print the version
 
 Run 'tollgate COMMAND -h' for a command's flags.
@@ -65,6 +69,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.config(args[1:])
 	case "token":
 		err = e.token(args[1:])
+	case "stir":
+		err = e.stir(args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "tollgate", versionString())
 	case "help", "-h", "-help", "--help":

@@ -24,6 +24,7 @@ import (
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
+	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
@@ -83,6 +84,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Stdout receives the first-start admin token, once.
 	Stdout io.Writer
+	// STIR, when set, replaces the verifier built from the stir section
+	// (tests use it to relax the x5u SSRF guard for a loopback server).
+	STIR *stir.Verifier
 }
 
 // Server is a running tollgate: store, engine, API and background loops.
@@ -148,8 +152,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := blocks.Refresh(ctx, st, live, time.Now()); err != nil {
 		return nil, fmt.Errorf("reading blocks: %w", err)
 	}
+	ver := o.STIR
+	if ver == nil {
+		if ver, err = newVerifier(&cfg.STIR); err != nil {
+			return nil, err
+		}
+	}
 	eng, err := engine.New(engine.Options{
-		Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
+		STIR: ver, Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
 		Recorder: writer, Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
 	})
 	if err != nil {

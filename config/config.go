@@ -27,6 +27,8 @@ type Config struct {
 	SIP     SIP
 	Numbers Numbers
 	System  System
+	// STIR is the STIR/SHAKEN trust and signing setup (config/callerid.go).
+	STIR STIR
 	// Honeypot and Attack configure the decoy PBX and SIP attack
 	// blocking (config/honeypot.go).
 	Honeypot Honeypot
@@ -92,6 +94,7 @@ type Tenant struct {
 	Extensions     map[string]ExtensionPerm `yaml:"extensions"`
 	Hours          Hours                    `yaml:"hours"`
 	CallingWindow  CallingWindow            `yaml:"calling_window"`
+	CallerID       CallerID                 `yaml:"caller_id"`  // config/callerid.go
 	Compliance     Compliance               `yaml:"compliance"` // config/compliance.go
 	Limits         Limits                   `yaml:"limits"`
 	Cost           Cost                     `yaml:"cost"`
@@ -336,6 +339,7 @@ type top struct {
 	System              yaml.Node            `yaml:"system"`
 	Defaults            yaml.Node            `yaml:"defaults"`
 	Tenants             map[string]yaml.Node `yaml:"tenants"`
+	STIR                yaml.Node            `yaml:"stir"`
 	Quality             yaml.Node            `yaml:"quality"`
 	Honeypot            yaml.Node            `yaml:"honeypot"`
 	Attack              yaml.Node            `yaml:"attack"`
@@ -401,6 +405,7 @@ func (p *parser) parse(src []byte) *Config {
 			cfg.Tenants[name] = tn
 		}
 	}
+	p.callerID(cfg, &t.STIR)
 	return cfg
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -55,6 +56,8 @@ type Options struct {
 	Alerter  Alerter
 	// Timezones lists the zones a number may be in, for calling windows.
 	Timezones func(e164 string) []string
+	// STIR verifies Identity headers for the callerid check; may be nil.
+	STIR *stir.Verifier
 	// Compliance holds DNC lists, opt-outs and consents for the dnc check.
 	Compliance *compliance.Live
 	Logger     *slog.Logger
@@ -134,7 +137,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e.calls.init()
 	build := func(t *config.Tenant) (*tenant, error) {
-		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale, Compliance: o.Compliance}
+		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale, Compliance: o.Compliance, Lookup: o.Numbers.Lookup, STIR: o.STIR}
 		if o.Alerter != nil {
 			env.Alerter = o.Alerter
 		}
