@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests start for real (SIP peers, servers).
-pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server)
+pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,6 +48,7 @@ fuzz() { # package target seconds
 fuzz ./config FuzzParse 10
 for t in $(go test -list 'Fuzz.*' ./number | grep '^Fuzz'); do fuzz ./number "$t" 10; done
 for t in $(go test -list 'Fuzz.*' ./api | grep '^Fuzz' || true); do fuzz ./api "$t" 10; done
+fuzz ./stir FuzzParseIdentity 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 
 echo "== all tests passed"
