@@ -1,0 +1,126 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/testenv"
+	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/storetest"
+)
+
+var (
+	pg  *testenv.Postgres
+	dbs atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = testenv.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Close()
+	os.Exit(code)
+}
+
+// freshDB makes an empty database and returns a function opening handles
+// on it (each handle is what one node would hold).
+func freshDB(t *testing.T) func() store.Store {
+	dsn, err := pg.CreateDatabase(fmt.Sprint("t", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() store.Store {
+		s, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+func TestSuite(t *testing.T) { storetest.Run(t, freshDB) }
+
+func TestRetentionKeepsChainVerifiable(t *testing.T) {
+	s := freshDB(t)().(*postgres.Store)
+	defer s.Close()
+	ctx := context.Background()
+	old := time.Date(2018, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if _, err := s.AppendAudit(ctx, store.AuditEntry{Time: old.AddDate(i, 0, 0), Actor: "ops", Action: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	if _, err := s.AppendAudit(ctx, store.AuditEntry{Time: now, Actor: "ops", Action: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendDecisions(ctx, []store.Decision{
+		{CallID: "old", Time: now.AddDate(0, -14, 0)}, {CallID: "new", Time: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := s.Retention(ctx, now, 365*24*time.Hour, 7*365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2018 ended more than seven years before now; 2019 did not quite.
+	want := "[decisions_y2025m09 audit_y2018]"
+	if fmt.Sprint(dropped) != want {
+		t.Errorf("dropped %v, want %s", dropped, want)
+	}
+	if err := s.VerifyAudit(ctx); err != nil {
+		t.Errorf("VerifyAudit after retention: %v", err)
+	}
+	es, _ := s.ListAudit(ctx, time.Time{}, 100)
+	if len(es) != 3 {
+		t.Errorf("%d audit entries left, want 3", len(es))
+	}
+	ds, _ := s.DecisionsSince(ctx, time.Time{})
+	if len(ds) != 1 || ds[0].CallID != "new" {
+		t.Errorf("decisions left %+v", ds)
+	}
+	// The audit log refuses changes.
+	if _, err := s.Pool().Exec(ctx, `UPDATE audit SET actor = 'eve'`); err == nil {
+		t.Error("UPDATE on the audit log succeeded")
+	}
+	if _, err := s.Pool().Exec(ctx, `DELETE FROM audit`); err == nil {
+		t.Error("DELETE on the audit log succeeded")
+	}
+	// A tampered entry breaks verification.
+	if _, err := s.Pool().Exec(ctx, `ALTER TABLE audit DISABLE TRIGGER audit_no_update`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE audit SET actor = 'eve' WHERE action = 'y'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyAudit(ctx); err == nil {
+		t.Error("VerifyAudit passed a tampered entry")
+	}
+}
+
+func TestOpenRefusesBadDSNWithoutEchoingIt(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://u:s3cret@[::1:5432/x")
+	if err == nil {
+		t.Fatal("bad DSN accepted")
+	}
+	if got := err.Error(); contains(got, "s3cret") {
+		t.Errorf("error %q shows the password", got)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

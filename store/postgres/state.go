@@ -1,0 +1,330 @@
+package postgres
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+const blockColumns = `id, tenant, kind, value, scope, reason, source, created_by, created, expires`
+
+func checkBlock(b store.Block) error {
+	value := b.Value
+	if strings.TrimSpace(value) == "" {
+		return invalid("block value is empty")
+	}
+	for f, v := range map[string]string{"tenant": b.Tenant, "value": b.Value, "reason": b.Reason, "source": b.Source, "created_by": b.CreatedBy} {
+		if err := noNUL("block "+f, v); err != nil {
+			return err
+		}
+	}
+	switch b.Kind {
+	case store.BlockNumber, store.BlockExtension:
+	case store.BlockPrefix:
+		if strings.Trim(value, "0123456789") != "" {
+			return invalid("block prefix %q: want digits only", value)
+		}
+	case store.BlockIP:
+		if _, err := netip.ParsePrefix(value); err != nil {
+			if _, err := netip.ParseAddr(value); err != nil {
+				return invalid("block ip %q: want an address or CIDR", value)
+			}
+		}
+	default:
+		return invalid("block kind %q: want number, prefix, extension or ip", b.Kind)
+	}
+	switch b.Scope {
+	case "", "all", "international":
+	default:
+		return invalid("block scope %q: want all or international", b.Scope)
+	}
+	if err := checkTime("block created", b.Created); err != nil {
+		return err
+	}
+	return checkTime("block expires", b.Expires)
+}
+
+// AddBlock implements store.Blocks.
+func (s *Store) AddBlock(ctx context.Context, b store.Block) (store.Block, error) {
+	if err := checkBlock(b); err != nil {
+		return store.Block{}, err
+	}
+	b.Created = orNow(b.Created)
+	if !b.Expires.IsZero() {
+		b.Expires = b.Expires.UTC().Truncate(time.Microsecond)
+	}
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO blocks (tenant, kind, value, scope, reason, source, created_by, created, expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		b.Tenant, b.Kind, b.Value, b.Scope, b.Reason, b.Source, b.CreatedBy, ts(b.Created), ts(b.Expires)).Scan(&b.ID)
+	if err != nil {
+		return store.Block{}, wrap("add block", err)
+	}
+	return b, nil
+}
+
+// RemoveBlock implements store.Blocks.
+func (s *Store) RemoveBlock(ctx context.Context, id int64) (store.Block, error) {
+	b, err := scanBlock(s.pool.QueryRow(ctx, `DELETE FROM blocks WHERE id = $1 RETURNING `+blockColumns, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Block{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Block{}, wrap("remove block", err)
+	}
+	return b, nil
+}
+
+// ListBlocks implements store.Blocks: unexpired blocks, oldest first.
+func (s *Store) ListBlocks(ctx context.Context, now time.Time) ([]store.Block, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if err := checkTime("now", now); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+blockColumns+` FROM blocks
+		WHERE expires IS NULL OR expires > $1 ORDER BY id`, ts(now))
+	if err != nil {
+		return nil, wrap("list blocks", err)
+	}
+	defer rows.Close()
+	var out []store.Block
+	for rows.Next() {
+		b, err := scanBlock(rows)
+		if err != nil {
+			return nil, wrap("list blocks", err)
+		}
+		out = append(out, b)
+	}
+	return out, wrap("list blocks", rows.Err())
+}
+
+func scanBlock(row pgx.Row) (store.Block, error) {
+	var (
+		b                store.Block
+		created, expires *time.Time
+	)
+	err := row.Scan(&b.ID, &b.Tenant, &b.Kind, &b.Value, &b.Scope, &b.Reason, &b.Source, &b.CreatedBy, &created, &expires)
+	b.Created, b.Expires = fromTS(created), fromTS(expires)
+	return b, err
+}
+
+// SetKillSwitch implements store.KillSwitches.
+func (s *Store) SetKillSwitch(ctx context.Context, k store.KillSwitch) error {
+	if k.Tenant == "" {
+		return invalid("kill switch tenant is empty (use %q for every tenant)", "*")
+	}
+	if err := checkTime("kill switch since", k.Since); err != nil {
+		return err
+	}
+	for _, v := range []string{k.Tenant, k.Reason, k.By} {
+		if err := noNUL("kill switch", v); err != nil {
+			return err
+		}
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO kill_switches (tenant, active, reason, set_by, since) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant) DO UPDATE SET active = excluded.active, reason = excluded.reason,
+			set_by = excluded.set_by, since = excluded.since`,
+		k.Tenant, k.Active, k.Reason, k.By, ts(orNow(k.Since)))
+	return wrap("set kill switch", err)
+}
+
+// KillSwitches implements store.KillSwitches.
+func (s *Store) KillSwitches(ctx context.Context) ([]store.KillSwitch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant, active, reason, set_by, since FROM kill_switches ORDER BY tenant`)
+	if err != nil {
+		return nil, wrap("kill switches", err)
+	}
+	defer rows.Close()
+	var out []store.KillSwitch
+	for rows.Next() {
+		var k store.KillSwitch
+		var since *time.Time
+		if err := rows.Scan(&k.Tenant, &k.Active, &k.Reason, &k.By, &since); err != nil {
+			return nil, wrap("kill switches", err)
+		}
+		k.Since = fromTS(since)
+		out = append(out, k)
+	}
+	return out, wrap("kill switches", rows.Err())
+}
+
+var (
+	severities = []string{"info", "warning", "critical"}
+	statuses   = []string{"open", "acknowledged", "resolved"}
+)
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkStatus(status string) error {
+	if !oneOf(status, statuses) {
+		return invalid("alert status %q: want %s", status, strings.Join(statuses, ", "))
+	}
+	return nil
+}
+
+// AddAlert implements store.Alerts.
+func (s *Store) AddAlert(ctx context.Context, a store.Alert) (store.Alert, error) {
+	if !oneOf(a.Severity, severities) {
+		return store.Alert{}, invalid("alert severity %q: want %s", a.Severity, strings.Join(severities, ", "))
+	}
+	if a.Code == "" {
+		return store.Alert{}, invalid("alert code is empty")
+	}
+	if a.Status == "" {
+		a.Status = "open"
+	}
+	if err := checkStatus(a.Status); err != nil {
+		return store.Alert{}, err
+	}
+	if err := checkTime("alert time", a.Time); err != nil {
+		return store.Alert{}, err
+	}
+	if err := checkJSON("alert details", a.Details); err != nil {
+		return store.Alert{}, err
+	}
+	for _, v := range []string{a.Tenant, a.Extension, a.Code, a.Text} {
+		if err := noNUL("alert", v); err != nil {
+			return store.Alert{}, err
+		}
+	}
+	a.Time = orNow(a.Time)
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO alerts (time, tenant, extension, severity, code, text, status, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		ts(a.Time), a.Tenant, a.Extension, a.Severity, a.Code, a.Text, a.Status, nullJSON(a.Details)).Scan(&a.ID)
+	if err != nil {
+		return store.Alert{}, wrap("add alert", err)
+	}
+	return a, nil
+}
+
+// ListAlerts implements store.Alerts: newest first.
+func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Alert, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+itoa(len(args))))
+	}
+	if q.Tenant != "" {
+		add("tenant = ?", q.Tenant)
+	}
+	if q.Status != "" {
+		if err := checkStatus(q.Status); err != nil {
+			return nil, err
+		}
+		add("status = ?", q.Status)
+	}
+	if !q.Since.IsZero() {
+		if err := checkTime("since", q.Since); err != nil {
+			return nil, err
+		}
+		add("time >= ?", ts(q.Since))
+	}
+	query := `SELECT id, time, tenant, extension, severity, code, text, status, details::text FROM alerts`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, limit(q.Limit))
+	query += ` ORDER BY time DESC, id DESC LIMIT $` + itoa(len(args))
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, wrap("list alerts", err)
+	}
+	defer rows.Close()
+	var out []store.Alert
+	for rows.Next() {
+		var (
+			a       store.Alert
+			t       *time.Time
+			details *string
+		)
+		if err := rows.Scan(&a.ID, &t, &a.Tenant, &a.Extension, &a.Severity, &a.Code, &a.Text, &a.Status, &details); err != nil {
+			return nil, wrap("list alerts", err)
+		}
+		a.Time = fromTS(t)
+		if details != nil {
+			a.Details = []byte(*details)
+		}
+		out = append(out, a)
+	}
+	return out, wrap("list alerts", rows.Err())
+}
+
+// SetAlertStatus implements store.Alerts.
+func (s *Store) SetAlertStatus(ctx context.Context, id int64, status string) error {
+	if err := checkStatus(status); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET status = $1 WHERE id = $2`, status, id)
+	if err != nil {
+		return wrap("set alert status", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// PutToken implements store.Tokens.
+func (s *Store) PutToken(ctx context.Context, t store.Token) error {
+	if t.Name == "" {
+		return invalid("token name is empty")
+	}
+	if t.Role == "" {
+		return invalid("token %q role is empty", t.Name)
+	}
+	if b, err := hex.DecodeString(t.Hash); err != nil || len(b) != 32 {
+		return invalid("token %q hash: want 64 hex digits", t.Name)
+	}
+	if err := checkTime("token created", t.Created); err != nil {
+		return err
+	}
+	if err := noNUL("token name", t.Name+t.Role); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO tokens (name, role, hash, created) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash, created = excluded.created`,
+		t.Name, t.Role, t.Hash, ts(orNow(t.Created)))
+	return wrap("put token", err)
+}
+
+// ListTokens implements store.Tokens.
+func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, role, hash, created FROM tokens ORDER BY name`)
+	if err != nil {
+		return nil, wrap("list tokens", err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var t store.Token
+		var created *time.Time
+		if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created); err != nil {
+			return nil, wrap("list tokens", err)
+		}
+		t.Created = fromTS(created)
+		out = append(out, t)
+	}
+	return out, wrap("list tokens", rows.Err())
+}
