@@ -58,6 +58,7 @@ type Server struct {
 	log    *slog.Logger
 	health Health
 	extra  func(w io.Writer) // more Prometheus metrics
+	det    *Detection        // call-pattern analysis (cdr.go); nil = off
 
 	mu     sync.RWMutex
 	tokens map[string]Principal // hex SHA-256 of the secret → principal
@@ -72,6 +73,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Health  Health
 	Metrics func(w io.Writer)
+	// Detection enables POST /v1/cdrs and the detection routes (cdr.go).
+	Detection *Detection
 }
 
 // MaxBody is the largest request body accepted.
@@ -83,7 +86,9 @@ func New(o Options) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.det = o.Detection
 	mux := http.NewServeMux()
+	s.cdrRoutes(mux)
 	mux.HandleFunc("POST /v1/screen", s.auth(RoleScreen, s.screen))
 	mux.HandleFunc("POST /v1/calls/{call_id}/events", s.auth(RoleScreen, s.event))
 	mux.HandleFunc("GET /v1/blocks", s.auth(RoleRead, s.listBlocks))

@@ -1,11 +1,13 @@
 package check
 
 import (
+	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/check/blocklist"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/check/concurrency"
 	"github.com/tollgate-voip/tollgate/check/cost"
 	"github.com/tollgate-voip/tollgate/check/destination"
+	"github.com/tollgate-voip/tollgate/check/detected"
 	"github.com/tollgate-voip/tollgate/check/dnc"
 	"github.com/tollgate-voip/tollgate/check/emergency"
 	"github.com/tollgate-voip/tollgate/check/killswitch"
@@ -27,6 +29,7 @@ var Order = []Step{
 	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
 	{"callerid", func(e *Env) (screen.Check, error) { return callerid.Setup(e.Tenant, e.Lookup, e.STIR, e.Blocks) }},
 	{"reputation", func(e *Env) (screen.Check, error) { return reputation.Setup(e.Reputation) }},
+	{"detected", func(e *Env) (screen.Check, error) { return detected.New(e.Tenant.Name, action.For(e.Blocks)), nil }},
 	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},
 	{"timewindow", func(e *Env) (screen.Check, error) { return timewindow.New(e.Tenant, e.Timezones), nil }},

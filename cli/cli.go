@@ -47,6 +47,8 @@ Usage:
                                                        sign a PASSporT: print an Identity header
   tollgate stir verify [-identity H] [-anchors DIR] [-orig N] [-dest N] [-cert PEM] [-config FILE]
                                                        verify an Identity header (exit 1 unless passed)
+  tollgate replay [-config FILE] [-format auto|asterisk|freeswitch|json] [-tz ZONE] FILE…
+                                                       run CDR files through the detectors; report
   tollgate version                                       print the version
 
 Run 'tollgate COMMAND -h' for a command's flags.
@@ -67,6 +69,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.check(args[1:])
 	case "config":
 		err = e.config(args[1:])
+	case "replay":
+		err = e.replay(args[1:])
 	case "token":
 		err = e.token(args[1:])
 	case "stir":

@@ -105,6 +105,7 @@ type Server struct {
 	alerts   chan store.Alert
 	cancel   context.CancelFunc
 	loopDone chan struct{}
+	det      *detection
 }
 
 type alertSink chan store.Alert
@@ -152,6 +153,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := blocks.Refresh(ctx, st, live, time.Now()); err != nil {
 		return nil, fmt.Errorf("reading blocks: %w", err)
 	}
+	det, err := startDetection(ctx, cfg, st, live, o.DataDir, log) // cli/detect.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			det.close()
+		}
+	}()
 	ver := o.STIR
 	if ver == nil {
 		if ver, err = newVerifier(&cfg.STIR); err != nil {
@@ -160,15 +170,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
-		Recorder: writer, Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
+		Recorder: det.tee(writer), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	det.bind(eng)
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Health: func() map[string]any {
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
@@ -205,7 +216,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{})}
+	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det}
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -374,6 +385,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.cancel()
 	<-s.loopDone
+	s.det.close()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

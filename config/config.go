@@ -36,6 +36,9 @@ type Config struct {
 	// Defaults is the policy of a tenant that has no section of its own.
 	Defaults *Tenant
 	Tenants  map[string]*Tenant
+	// Detect and Alerts configure call-pattern analysis (config/detect.go).
+	Detect Detect
+	Alerts Alerts
 	// Quality configures the call-quality watch (config/compliance.go).
 	Quality Quality
 	// AllowUnknownTenants lets calls of tenants without a section use
@@ -339,6 +342,8 @@ type top struct {
 	System              yaml.Node            `yaml:"system"`
 	Defaults            yaml.Node            `yaml:"defaults"`
 	Tenants             map[string]yaml.Node `yaml:"tenants"`
+	Detectors           yaml.Node            `yaml:"detectors"`
+	Alerts              yaml.Node            `yaml:"alerts"`
 	STIR                yaml.Node            `yaml:"stir"`
 	Quality             yaml.Node            `yaml:"quality"`
 	Honeypot            yaml.Node            `yaml:"honeypot"`
@@ -380,6 +385,7 @@ func (p *parser) parse(src []byte) *Config {
 	sipLines := map[string]int{}
 	lines(&t.SIP, "sip", sipLines)
 	p.sip(&cfg.SIP, sipLines)
+	p.detect(cfg, &t.Detectors, &t.Alerts)
 	p.quality(cfg, &t.Quality)
 	p.security(cfg, &t.Honeypot, &t.Attack)
 

@@ -1,0 +1,213 @@
+// Package action carries out what a detector's rule says: alert,
+// require_pin (later calls of the extension are challenged), block_and_alert
+// (a block of the extension's international calling, the destination
+// range or the source address, through store.Blocks), divert to the
+// honeypot, remembering Wangiri callers, and the kill switch. Every action
+// has an expiry, can be released by hand and leaves an audit entry.
+//
+// Actions that are not blocks (challenge, honeypot, Wangiri callbacks) are
+// records in a Store; screening reads them from an immutable Set swapped
+// atomically (check/detected), like blocks.
+package action
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Verdicts an action record imposes on matching calls.
+const (
+	Challenge = "challenge"
+	Reject    = "reject"
+	Honeypot  = "honeypot"
+)
+
+// Record is one non-block action in force.
+type Record struct {
+	ID      int64     `json:"id"`
+	Tenant  string    `json:"tenant,omitempty"`
+	Kind    string    `json:"kind"` // extension, number, prefix
+	Value   string    `json:"value"`
+	Verdict string    `json:"verdict"` // challenge, reject, honeypot
+	Reason  string    `json:"reason"`
+	Source  string    `json:"source"` // the detector
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// ErrNotFound is returned for an unknown record id.
+var ErrNotFound = errors.New("action: not found")
+
+// Store keeps action records; several nodes may share one.
+type Store interface {
+	AddAction(ctx context.Context, r Record) (Record, error)
+	RemoveAction(ctx context.Context, id int64) (Record, error)
+	ListActions(ctx context.Context, now time.Time) ([]Record, error) // unexpired only
+}
+
+// Memory is a Store in memory (replay, tests, single node).
+type Memory struct {
+	mu   sync.Mutex
+	next int64
+	rs   map[int64]Record
+}
+
+// NewMemory returns an empty Memory store.
+func NewMemory() *Memory { return &Memory{rs: map[int64]Record{}} }
+
+// AddAction implements Store.
+func (m *Memory) AddAction(_ context.Context, r Record) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.next++
+	r.ID = m.next
+	m.rs[r.ID] = r
+	return r, nil
+}
+
+// RemoveAction implements Store.
+func (m *Memory) RemoveAction(_ context.Context, id int64) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rs[id]
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	delete(m.rs, id)
+	return r, nil
+}
+
+// ListActions implements Store.
+func (m *Memory) ListActions(_ context.Context, now time.Time) ([]Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Record, 0, len(m.rs))
+	for _, r := range m.rs {
+		if r.Expires.IsZero() || r.Expires.After(now) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Set is an immutable index of action records.
+type Set struct {
+	ext, num map[[2]string]*Record
+	prefix   map[[2]string]*Record
+	maxLen   int
+	n        int
+}
+
+// Build indexes records.
+func Build(rs []Record) *Set {
+	s := &Set{ext: map[[2]string]*Record{}, num: map[[2]string]*Record{}, prefix: map[[2]string]*Record{}}
+	for i := range rs {
+		r := &rs[i]
+		v := strings.TrimPrefix(r.Value, "+")
+		switch r.Kind {
+		case "extension":
+			s.ext[[2]string{r.Tenant, r.Value}] = r
+		case "number":
+			s.num[[2]string{r.Tenant, v}] = r
+		case "prefix":
+			s.prefix[[2]string{r.Tenant, v}] = r
+			s.maxLen = max(s.maxLen, len(v))
+		default:
+			continue
+		}
+		s.n++
+	}
+	return s
+}
+
+// Len is the number of records indexed.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+func live(r *Record, t time.Time) *Record {
+	if r == nil || !r.Expires.IsZero() && !t.Before(r.Expires) {
+		return nil
+	}
+	return r
+}
+
+// Extension returns the record on a tenant's extension in force at t.
+func (s *Set) Extension(tenant, ext string, t time.Time) *Record {
+	if s == nil || len(s.ext) == 0 {
+		return nil
+	}
+	if r := live(s.ext[[2]string{tenant, ext}], t); r != nil {
+		return r
+	}
+	return live(s.ext[[2]string{"", ext}], t)
+}
+
+// Destination returns the record on a number (digits, no "+") or its
+// longest matching prefix in force at t.
+func (s *Set) Destination(tenant, digits string, t time.Time) *Record {
+	if s == nil || len(s.num)+len(s.prefix) == 0 {
+		return nil
+	}
+	for _, tn := range [2]string{tenant, ""} {
+		if r := live(s.num[[2]string{tn, digits}], t); r != nil {
+			return r
+		}
+	}
+	for l := min(len(digits), s.maxLen); l > 0; l-- {
+		for _, tn := range [2]string{tenant, ""} {
+			if r := live(s.prefix[[2]string{tn, digits[:l]}], t); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// Live holds the current Set.
+type Live struct{ p atomic.Pointer[Set] }
+
+// NewLive returns a Live holding an empty set.
+func NewLive() *Live {
+	l := &Live{}
+	l.p.Store(Build(nil))
+	return l
+}
+
+// Load returns the current set.
+func (l *Live) Load() *Set { return l.p.Load() }
+
+// Store replaces the set.
+func (l *Live) Store(s *Set) { l.p.Store(s) }
+
+// Refresh rebuilds live from the store.
+func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
+	rs, err := st.ListActions(ctx, now)
+	if err != nil {
+		return err
+	}
+	l.Store(Build(rs))
+	return nil
+}
+
+var registry sync.Map
+
+// Register ties a Live to a key (the engine's *blocks.Live), so the
+// screening check built for that engine finds it.
+func Register(key any, l *Live) { registry.Store(key, l) }
+
+// For returns the Live registered for key, or nil.
+func For(key any) *Live {
+	v, ok := registry.Load(key)
+	if !ok {
+		return nil
+	}
+	return v.(*Live)
+}

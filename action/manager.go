@@ -1,0 +1,301 @@
+package action
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/alert"
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// Manager carries out findings. With a nil Blocks store it only records
+// what it would have done (replay).
+type Manager struct {
+	Blocks     BlockStore
+	Audit      store.Audit
+	Actions    Store
+	BlockLive  *blocks.Live
+	ActionLive *Live
+	Alerts     *alert.Manager
+	Log        *slog.Logger
+	// Remember is how long Wangiri callers stay remembered.
+	Remember time.Duration
+	// Now is the wall clock; expiries count from the later of it and the
+	// finding's event time. Nil: event time only (replay).
+	Now func() time.Time
+
+	mu     sync.Mutex
+	active map[string]time.Time
+	kills  map[string]time.Time // tenant → when the kill switch this manager set expires
+	done   []Done
+}
+
+// BlockStore is where blocks and kill switches go.
+type BlockStore interface {
+	store.Blocks
+	store.KillSwitches
+}
+
+// Done is one action carried out (or, in replay, that would have been).
+type Done struct {
+	Time     time.Time     `json:"time"`
+	Detector string        `json:"detector"`
+	Action   string        `json:"action"`
+	Tenant   string        `json:"tenant,omitempty"`
+	Target   detect.Target `json:"target"`
+	Expires  time.Time     `json:"expires,omitzero"`
+	ID       int64         `json:"id,omitempty"` // block or action record id
+	AlertID  int64         `json:"alert_id,omitempty"`
+}
+
+// Handle raises the finding's alert and applies its action. It returns
+// the action done, if any.
+func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
+	var a store.Alert
+	raised := false
+	if m.Alerts != nil {
+		a, raised = m.Alerts.Raise(ctx, f)
+	}
+	for _, num := range f.Remember {
+		verdict := Reject
+		if f.Callback == "auth" {
+			verdict = Challenge
+		}
+		if _, err := m.apply(ctx, f, "wangiri_callback", Record{Tenant: f.Tenant, Kind: "number", Value: num, Verdict: verdict,
+			Reason: "called back a Wangiri caller (" + f.Code + ")"}, time.Duration(0)); err != nil {
+			return nil, err
+		}
+	}
+	_ = raised
+	var d *Done
+	var err error
+	switch f.Action {
+	case "require_pin":
+		d, err = m.apply(ctx, f, f.Action, Record{Tenant: f.Tenant, Kind: "extension", Value: f.Target.Value, Verdict: Challenge, Reason: f.Text}, f.Expires)
+	case "honeypot":
+		kind := f.Target.Kind
+		if kind != "number" && kind != "prefix" {
+			break
+		}
+		d, err = m.apply(ctx, f, f.Action, Record{Tenant: f.Tenant, Kind: kind, Value: f.Target.Value, Verdict: Honeypot, Reason: f.Text}, f.Expires)
+	case "block_and_alert":
+		if f.Target.Kind == "tenant" {
+			d, err = m.kill(ctx, f)
+		} else {
+			d, err = m.block(ctx, f)
+		}
+	case "kill_switch":
+		d, err = m.kill(ctx, f)
+	}
+	if d != nil {
+		d.AlertID = a.ID
+	}
+	return d, err
+}
+
+func (m *Manager) expiry(f detect.Finding, dur time.Duration) time.Time {
+	if dur <= 0 {
+		return time.Time{}
+	}
+	base := f.Time
+	if m.Now != nil {
+		if now := m.Now(); now.After(base) {
+			base = now
+		}
+	}
+	return base.Add(dur).UTC()
+}
+
+// fresh reports whether key has no action in force at t, and marks it.
+func (m *Manager) fresh(key string, t, until time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active == nil {
+		m.active = map[string]time.Time{}
+	}
+	if u, ok := m.active[key]; ok && (u.IsZero() || t.Before(u)) {
+		return false
+	}
+	m.active[key] = until
+	return true
+}
+
+func (m *Manager) record(d Done) *Done {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.done) < 100000 {
+		m.done = append(m.done, d)
+	}
+	return &d
+}
+
+// Done returns the actions carried out so far.
+func (m *Manager) Done() []Done {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Done(nil), m.done...)
+}
+
+func (m *Manager) audit(ctx context.Context, f detect.Finding, action, object string, details any) error {
+	if m.Audit == nil {
+		return nil
+	}
+	raw, _ := json.Marshal(details)
+	_, err := m.Audit.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: "detector:" + f.Detector, Action: action, Object: object, Details: raw})
+	return err
+}
+
+func (m *Manager) apply(ctx context.Context, f detect.Finding, action string, r Record, dur time.Duration) (*Done, error) {
+	if r.Value == "" {
+		return nil, nil
+	}
+	if action == "wangiri_callback" {
+		dur = m.Remember
+	}
+	r.Expires = m.expiry(f, dur)
+	r.Source = "detector:" + f.Detector
+	r.Created = f.Time
+	if !m.fresh("act\x00"+r.Tenant+"\x00"+r.Kind+"\x00"+r.Value+"\x00"+r.Verdict, f.Time, r.Expires) {
+		return nil, nil
+	}
+	d := Done{Time: f.Time, Detector: f.Detector, Action: action, Tenant: r.Tenant, Target: detect.Target{Kind: r.Kind, Value: r.Value}, Expires: r.Expires}
+	if m.Actions != nil {
+		stored, err := m.Actions.AddAction(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("action: %w", err)
+		}
+		d.ID = stored.ID
+		if err := m.audit(ctx, f, "action."+action, fmt.Sprintf("action/%d", stored.ID), stored); err != nil {
+			return nil, err
+		}
+		if m.ActionLive != nil {
+			if err := Refresh(ctx, m.Actions, m.ActionLive, time.Now()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m.record(d), nil
+}
+
+func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
+	b := store.Block{Tenant: f.Tenant, Reason: f.Detector + ": " + f.Text, Source: "detector", CreatedBy: "detector:" + f.Detector, Expires: m.expiry(f, f.Expires)}
+	switch f.Target.Kind {
+	case "extension":
+		b.Kind, b.Value, b.Scope = store.BlockExtension, f.Target.Value, f.Target.Scope
+	case "prefix":
+		b.Kind, b.Value = store.BlockPrefix, strings.TrimPrefix(f.Target.Value, "+")
+	case "number":
+		b.Kind, b.Value = store.BlockNumber, "+"+strings.TrimPrefix(f.Target.Value, "+")
+	case "ip":
+		b.Kind, b.Value = store.BlockIP, f.Target.Value
+	default:
+		return nil, nil
+	}
+	if b.Value == "" || b.Value == "+" {
+		return nil, nil
+	}
+	if len(b.Reason) > 500 {
+		b.Reason = b.Reason[:500]
+	}
+	if !m.fresh("blk\x00"+b.Tenant+"\x00"+b.Kind+"\x00"+b.Value+"\x00"+b.Scope, f.Time, b.Expires) {
+		return nil, nil
+	}
+	d := Done{Time: f.Time, Detector: f.Detector, Action: "block", Tenant: f.Tenant, Target: f.Target, Expires: b.Expires}
+	if m.Blocks != nil {
+		stored, err := m.Blocks.AddBlock(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("action: block: %w", err)
+		}
+		d.ID = stored.ID
+		if err := m.audit(ctx, f, "block.add", fmt.Sprintf("block/%d", stored.ID), stored); err != nil {
+			return nil, err
+		}
+		if m.BlockLive != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m.record(d), nil
+}
+
+func (m *Manager) kill(ctx context.Context, f detect.Finding) (*Done, error) {
+	until := m.expiry(f, f.Expires)
+	if !m.fresh("kill\x00"+f.Tenant, f.Time, until) {
+		return nil, nil
+	}
+	d := Done{Time: f.Time, Detector: f.Detector, Action: "kill_switch", Tenant: f.Tenant, Target: detect.Target{Kind: "tenant", Value: f.Tenant}, Expires: until}
+	if m.Blocks != nil {
+		k := store.KillSwitch{Tenant: f.Tenant, Active: true, Reason: f.Detector + ": " + f.Text, By: "detector:" + f.Detector, Since: time.Now().UTC()}
+		if err := m.Blocks.SetKillSwitch(ctx, k); err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		if m.kills == nil {
+			m.kills = map[string]time.Time{}
+		}
+		m.kills[f.Tenant] = until
+		m.mu.Unlock()
+		if err := m.audit(ctx, f, "killswitch.set", "killswitch/"+f.Tenant, map[string]any{"active": true, "expires": until, "reason": k.Reason}); err != nil {
+			return nil, err
+		}
+		if m.BlockLive != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m.record(d), nil
+}
+
+// Sweep lifts kill switches this manager set whose expiry has passed.
+func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
+	m.mu.Lock()
+	var lift []string
+	for t, u := range m.kills {
+		if !u.IsZero() && !now.Before(u) {
+			lift = append(lift, t)
+			delete(m.kills, t)
+		}
+	}
+	m.mu.Unlock()
+	for _, t := range lift {
+		if err := m.Blocks.SetKillSwitch(ctx, store.KillSwitch{Tenant: t, Active: false, Reason: "expired", By: "tollgate", Since: now.UTC()}); err != nil {
+			return err
+		}
+		if m.Audit != nil {
+			if _, err := m.Audit.AppendAudit(ctx, store.AuditEntry{Time: now.UTC(), Actor: "tollgate", Action: "killswitch.expire", Object: "killswitch/" + t}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Release removes an action record by hand, with an audit entry.
+func (m *Manager) Release(ctx context.Context, id int64, actor string) (Record, error) {
+	r, err := m.Actions.RemoveAction(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	m.mu.Lock()
+	delete(m.active, "act\x00"+r.Tenant+"\x00"+r.Kind+"\x00"+r.Value+"\x00"+r.Verdict)
+	m.mu.Unlock()
+	if m.Audit != nil {
+		raw, _ := json.Marshal(r)
+		if _, err := m.Audit.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: actor, Action: "action.release", Object: fmt.Sprintf("action/%d", id), Details: raw}); err != nil {
+			return r, err
+		}
+	}
+	if m.ActionLive != nil {
+		return r, Refresh(ctx, m.Actions, m.ActionLive, time.Now())
+	}
+	return r, nil
+}

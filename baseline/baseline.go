@@ -1,0 +1,285 @@
+// Package baseline learns each extension's and each tenant's normal from
+// their calls: the hour-of-week profile, destination countries, the
+// distribution of call durations and the daily peak of concurrent calls.
+// It uses robust statistics (medians, median absolute deviation,
+// quantiles of a log histogram), judges nothing before a warm-up period,
+// persists as JSON and hands readers immutable snapshots.
+package baseline
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"sort"
+	"time"
+)
+
+// Days is how many daily peaks a profile keeps.
+const Days = 28
+
+// Profile is one extension's or tenant's normal.
+type Profile struct {
+	Calls     int               `json:"calls"`
+	Intl      int               `json:"international"`
+	First     int64             `json:"first"` // Unix seconds of the first and last call
+	Last      int64             `json:"last"`
+	Hours     [168]uint32       `json:"hours"` // calls by local hour of the week, Monday 00:00 first
+	Countries map[string]uint32 `json:"countries"`
+	// Durations is a histogram of answered durations in buckets of
+	// doubling width: bucket i holds durations in [2^(i-1), 2^i) seconds.
+	Durations [20]uint32 `json:"durations"`
+	// Peaks holds the highest concurrency seen on each of the last Days
+	// days (by day number, Unix day).
+	Peaks   [Days]uint16 `json:"peaks"`
+	PeakDay [Days]int32  `json:"peak_days"`
+}
+
+// HourOfWeek is the index into Hours for a local time.
+func HourOfWeek(local time.Time) int {
+	wd := (int(local.Weekday()) + 6) % 7 // Monday = 0
+	return wd*24 + local.Hour()
+}
+
+// Warm reports whether the profile has seen enough to judge by at t.
+func (p *Profile) Warm(t int64, days, minCalls int) bool {
+	return p != nil && p.Calls >= minCalls && t-p.First >= int64(days)*86400
+}
+
+// HourShare is the share of calls made in the hour of the week of local.
+func (p *Profile) HourShare(local time.Time) float64 {
+	if p.Calls == 0 {
+		return 0
+	}
+	return float64(p.Hours[HourOfWeek(local)]) / float64(p.Calls)
+}
+
+// Knows reports whether the profile has calls to country.
+func (p *Profile) Knows(country string) bool { return p.Countries[country] > 0 }
+
+// DurationQuantile estimates the q-quantile of answered durations (seconds).
+func (p *Profile) DurationQuantile(q float64) float64 {
+	var total uint32
+	for _, n := range p.Durations {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	want := q * float64(total)
+	var acc float64
+	for i, n := range p.Durations {
+		acc += float64(n)
+		if acc >= want {
+			return math.Exp2(float64(i))
+		}
+	}
+	return math.Exp2(float64(len(p.Durations)))
+}
+
+// PeakConcurrency is a robust upper bound of the daily peak: median + 3 ×
+// MAD over the days with calls (1 when none).
+func (p *Profile) PeakConcurrency() float64 {
+	var xs []float64
+	for i, v := range p.Peaks {
+		if p.PeakDay[i] != 0 && v > 0 {
+			xs = append(xs, float64(v))
+		}
+	}
+	if len(xs) == 0 {
+		return 1
+	}
+	med := median(xs)
+	dev := make([]float64, len(xs))
+	for i, x := range xs {
+		dev[i] = math.Abs(x - med)
+	}
+	return med + 3*1.4826*median(dev)
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func (p *Profile) learn(t int64, local time.Time, country string, intl bool, billsec, concurrent int) {
+	if p.Calls == 0 || t < p.First {
+		p.First = t
+	}
+	if t > p.Last {
+		p.Last = t
+	}
+	p.Calls++
+	if intl {
+		p.Intl++
+	}
+	p.Hours[HourOfWeek(local)]++
+	if country != "" {
+		if p.Countries == nil {
+			p.Countries = map[string]uint32{}
+		}
+		if len(p.Countries) < 256 || p.Countries[country] > 0 {
+			p.Countries[country]++
+		}
+	}
+	if billsec > 0 {
+		b := min(bits(billsec), len(p.Durations)-1)
+		p.Durations[b]++
+	}
+	day := int32(t / 86400)
+	i := int(day) % Days
+	if p.PeakDay[i] != day {
+		if day < p.PeakDay[i] {
+			return // older than the days kept
+		}
+		p.PeakDay[i], p.Peaks[i] = day, 0
+	}
+	if c := uint16(min(concurrent, math.MaxUint16)); c > p.Peaks[i] {
+		p.Peaks[i] = c
+	}
+}
+
+func bits(n int) int {
+	b := 0
+	for n > 0 {
+		b++
+		n >>= 1
+	}
+	return b
+}
+
+func (p *Profile) clone() *Profile {
+	q := *p
+	if p.Countries != nil {
+		q.Countries = make(map[string]uint32, len(p.Countries))
+		for k, v := range p.Countries {
+			q.Countries[k] = v
+		}
+	}
+	return &q
+}
+
+// Learner holds the profiles being learned. It is owned by one goroutine
+// (the detection pipeline); others read Snapshots.
+type Learner struct {
+	Ext    map[string]*Profile // by tenant "\x00" extension
+	Tenant map[string]*Profile
+	live   map[string][]interval
+}
+
+type interval struct{ start, end int64 }
+
+// New returns an empty learner.
+func New() *Learner {
+	return &Learner{Ext: map[string]*Profile{}, Tenant: map[string]*Profile{}, live: map[string][]interval{}}
+}
+
+func extKey(tenant, ext string) string { return tenant + "\x00" + ext }
+
+// Extension returns an extension's profile, or nil.
+func (l *Learner) Extension(tenant, ext string) *Profile { return l.Ext[extKey(tenant, ext)] }
+
+// TenantProfile returns a tenant's profile, or nil.
+func (l *Learner) TenantProfile(tenant string) *Profile { return l.Tenant[tenant] }
+
+// Concurrent records the call [start, end) of an extension and returns how
+// many of its recent calls (this one included) were up at start.
+func (l *Learner) Concurrent(tenant, ext string, start, end int64) int {
+	k := extKey(tenant, ext)
+	iv := l.live[k]
+	n := 1
+	keep := iv[:0]
+	for _, x := range iv {
+		if x.end > start-4*3600 || x.end > end-4*3600 {
+			keep = append(keep, x)
+		}
+		if x.start <= start && start < x.end {
+			n++
+		}
+	}
+	if end <= start {
+		end = start + 1
+	}
+	if len(keep) >= 64 {
+		keep = keep[1:]
+	}
+	l.live[k] = append(keep, interval{start, end})
+	return n
+}
+
+// Learn adds one call to the extension's and the tenant's profiles.
+func (l *Learner) Learn(tenant, ext string, t time.Time, local time.Time, country string, intl bool, billsec, concurrent int) {
+	k := extKey(tenant, ext)
+	p := l.Ext[k]
+	if p == nil {
+		p = &Profile{}
+		l.Ext[k] = p
+	}
+	ts := t.Unix()
+	p.learn(ts, local, country, intl, billsec, concurrent)
+	tp := l.Tenant[tenant]
+	if tp == nil {
+		tp = &Profile{}
+		l.Tenant[tenant] = tp
+	}
+	tp.learn(ts, local, country, intl, billsec, 0)
+}
+
+// Snapshot is an immutable copy of every profile.
+type Snapshot struct {
+	Taken  time.Time           `json:"taken"`
+	Ext    map[string]*Profile `json:"extensions"` // by "tenant/extension"
+	Tenant map[string]*Profile `json:"tenants"`
+}
+
+// Snapshot copies the profiles for readers.
+func (l *Learner) Snapshot(now time.Time) *Snapshot {
+	s := &Snapshot{Taken: now, Ext: make(map[string]*Profile, len(l.Ext)), Tenant: make(map[string]*Profile, len(l.Tenant))}
+	for k, p := range l.Ext {
+		s.Ext[k] = p.clone()
+	}
+	for k, p := range l.Tenant {
+		s.Tenant[k] = p.clone()
+	}
+	return s
+}
+
+// Extension returns an extension's profile in the snapshot, or nil.
+func (s *Snapshot) Extension(tenant, ext string) *Profile { return s.Ext[extKey(tenant, ext)] }
+
+// Save writes the learner as JSON.
+func (l *Learner) Save(w io.Writer) error {
+	return json.NewEncoder(w).Encode(struct {
+		Version int                 `json:"version"`
+		Ext     map[string]*Profile `json:"extensions"`
+		Tenant  map[string]*Profile `json:"tenants"`
+	}{1, l.Ext, l.Tenant})
+}
+
+// Load reads what Save wrote.
+func Load(r io.Reader) (*Learner, error) {
+	var v struct {
+		Version int                 `json:"version"`
+		Ext     map[string]*Profile `json:"extensions"`
+		Tenant  map[string]*Profile `json:"tenants"`
+	}
+	if err := json.NewDecoder(r).Decode(&v); err != nil {
+		return nil, err
+	}
+	l := New()
+	for k, p := range v.Ext {
+		if p != nil {
+			l.Ext[k] = p
+		}
+	}
+	for k, p := range v.Tenant {
+		if p != nil {
+			l.Tenant[k] = p
+		}
+	}
+	return l, nil
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/alert"
+	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/detect/all"
+	"github.com/tollgate-voip/tollgate/detect/pipeline"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/incident"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// detection is the CDR → baseline → detectors → alerts → actions
+// pipeline of a running server.
+type detection struct {
+	pipe   *pipeline.Pipeline
+	act    *action.Manager
+	alerts *alert.Manager
+	acts   *action.SQLite
+	res    *lateResolver
+	api    *api.Detection
+}
+
+// lateResolver lets the pipeline exist before the screening engine does
+// (the engine needs the pipeline's recorder); it is bound before traffic.
+type lateResolver struct{ eng *engine.Engine }
+
+func (l *lateResolver) Tenant(name string) (*config.Tenant, error) { return l.eng.Tenant(name) }
+func (l *lateResolver) Lookup(dialed, tenant string) (number.Info, error) {
+	return l.eng.Lookup(dialed, tenant)
+}
+
+// notifiers builds the alert notifiers of the alerts: section.
+func notifiers(a *config.Alerts) ([]alert.Notifier, error) {
+	var ns []alert.Notifier
+	for _, h := range a.Webhooks {
+		w := &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: h.MinSeverity}
+		if h.SecretEnv != "" {
+			s := os.Getenv(h.SecretEnv)
+			if s == "" {
+				return nil, fmt.Errorf("alerts.webhooks: environment variable %s is empty", h.SecretEnv)
+			}
+			w.Secret = []byte(s)
+		}
+		ns = append(ns, w)
+	}
+	for _, h := range a.Slack {
+		ns = append(ns, &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: h.MinSeverity, Slack: true})
+	}
+	if e := a.Email; e.Addr != "" {
+		m := &alert.Email{Addr: e.Addr, From: e.From, To: e.To, Username: e.Username, Min: e.MinSeverity}
+		if e.PasswordEnv != "" {
+			m.Password = os.Getenv(e.PasswordEnv)
+		}
+		ns = append(ns, m)
+	}
+	return ns, nil
+}
+
+// startDetection builds the pipeline; it registers the action snapshot for
+// live so the screening check "detected" finds it. It returns nil when
+// detectors: enabled is false.
+func startDetection(ctx context.Context, cfg *config.Config, st store.Store, live *blocks.Live, dataDir string, log *slog.Logger) (*detection, error) {
+	if !cfg.Detect.Enabled {
+		return nil, nil
+	}
+	ns, err := notifiers(&cfg.Alerts)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := action.OpenSQLite(filepath.Join(dataDir, "actions.db"))
+	if err != nil {
+		return nil, err
+	}
+	actLive := action.NewLive()
+	if err := action.Refresh(ctx, acts, actLive, time.Now()); err != nil {
+		acts.Close()
+		return nil, err
+	}
+	action.Register(live, actLive)
+	am := alert.New(alert.Options{Store: st, Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second, Notifiers: ns, Logger: log})
+	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Now: time.Now,
+		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
+	bfile := cfg.Detect.Baseline.File
+	if bfile == "" {
+		bfile = filepath.Join(dataDir, "baseline.json")
+	}
+	base, err := pipeline.LoadBaseline(bfile)
+	if err != nil {
+		acts.Close()
+		return nil, fmt.Errorf("baseline %s: %w", bfile, err)
+	}
+	res := &lateResolver{}
+	dets := all.Build(&cfg.Detect, base)
+	eng := detect.NewEngine(&cfg.Detect, res, base, dets, pipeline.Sink(act, log))
+	archive := filepath.Join(dataDir, "cdrs")
+	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile})
+	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res}
+	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors()}
+	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns))
+	return d, nil
+}
+
+// tee sends the engine's decisions and call events to the detectors too.
+func (d *detection) tee(next engine.Recorder) engine.Recorder {
+	if d == nil {
+		return next
+	}
+	return d.pipe.Tee(next)
+}
+
+func (d *detection) bind(eng *engine.Engine) {
+	if d != nil {
+		d.res.eng = eng
+	}
+}
+
+func (d *detection) apiOptions() *api.Detection {
+	if d == nil {
+		return nil
+	}
+	return d.api
+}
+
+func (d *detection) close() {
+	if d == nil {
+		return
+	}
+	d.pipe.Close()
+	d.alerts.Close()
+	d.acts.Close()
+}

@@ -1,0 +1,330 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/alert"
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/detect/all"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// Replay is what a replay found.
+type Replay struct {
+	Files     []string       `json:"files"`
+	Read      cdr.Stats      `json:"read"`
+	Detection detect.Stats   `json:"detection"`
+	Alerts    []store.Alert  `json:"alerts"`
+	Actions   []action.Done  `json:"actions"`
+	Flagged   int            `json:"flagged_calls"`
+	FraudCost float64        `json:"estimated_fraud_cost"`
+	TotalCost float64        `json:"total_cost"`
+	TopExt    []Top          `json:"top_extensions"`
+	TopDest   []Top          `json:"top_destinations"`
+	Seconds   float64        `json:"seconds"`
+	PerSecond float64        `json:"cdrs_per_second"`
+	Severity  map[string]int `json:"alerts_by_severity"`
+}
+
+// Top is one line of a top list.
+type Top struct {
+	Name  string  `json:"name"`
+	Calls int     `json:"calls"`
+	Cost  float64 `json:"cost"`
+}
+
+// tally is a detector that only counts: cost by extension and by country.
+type tally struct {
+	ext, dest map[string]*Top
+	cost      map[string]float64
+	total     float64
+}
+
+func (*tally) Name() string { return "tally" }
+
+func (t *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
+	if !c.Outbound() || c.Attempt {
+		return
+	}
+	add := func(m map[string]*Top, k string) {
+		x := m[k]
+		if x == nil {
+			x = &Top{Name: k}
+			m[k] = x
+		}
+		x.Calls++
+		x.Cost += c.Cost
+	}
+	add(t.ext, c.Rec.Tenant+"/"+c.Rec.Extension)
+	if c.International {
+		add(t.dest, c.Dest.Country)
+	}
+	if c.Cost > 0 {
+		t.cost[c.Rec.CallID] = c.Cost
+		t.total += c.Cost
+	}
+}
+
+func top(m map[string]*Top, n int) []Top {
+	out := make([]Top, 0, len(m))
+	for _, x := range m {
+		out = append(out, *x)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cost != out[j].Cost {
+			return out[i].Cost > out[j].Cost
+		}
+		return out[i].Name < out[j].Name
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// ReplayOptions configures RunReplay.
+type ReplayOptions struct {
+	Read     cdr.Options
+	Progress io.Writer // nil: no progress bar
+}
+
+// RunReplay runs CDR files through the detection engine as if live, in
+// event time, with the policy of eng.
+func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, error) {
+	cfg := eng.Config()
+	am := alert.New(alert.Options{Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second})
+	act := &action.Manager{Alerts: am, Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
+	ctx := context.Background()
+	var flagged = map[string]bool{}
+	sink := func(f detect.Finding) {
+		for _, id := range f.CallIDs {
+			flagged[id] = true
+		}
+		_, _ = act.Handle(ctx, f)
+	}
+	t := &tally{ext: map[string]*Top{}, dest: map[string]*Top{}, cost: map[string]float64{}}
+	var total int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		total += st.Size()
+	}
+	rep := &Replay{Files: files, Severity: map[string]int{}}
+	var done atomic.Int64
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	if o.Progress != nil {
+		go progress(o.Progress, &done, total, stop, finished)
+	} else {
+		close(finished)
+	}
+	start := time.Now()
+	var err error
+	base := baseline.New()
+	det := detect.NewEngine(&cfg.Detect, eng, base, append(all.Build(&cfg.Detect, base), t), sink)
+	for _, name := range files {
+		if err = replayFile(name, det, o.Read, &rep.Read, &done); err != nil {
+			break
+		}
+	}
+	close(stop)
+	<-finished
+	if err != nil {
+		return nil, err
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	rep.Detection = det.Stats()
+	if rep.Seconds > 0 {
+		rep.PerSecond = float64(rep.Read.Records) / rep.Seconds
+	}
+	rep.Alerts = am.Alerts()
+	for _, a := range rep.Alerts {
+		rep.Severity[a.Severity]++
+	}
+	rep.Actions = act.Done()
+	for id := range flagged {
+		rep.Flagged++
+		rep.FraudCost += t.cost[id]
+	}
+	rep.TotalCost = t.total
+	rep.TopExt, rep.TopDest = top(t.ext, 10), top(t.dest, 10)
+	return rep, nil
+}
+
+type countReader struct {
+	r    io.Reader
+	done *atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.done.Add(int64(n))
+	return n, err
+}
+
+func replayFile(name string, det *detect.Engine, o cdr.Options, st *cdr.Stats, done *atomic.Int64) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rd := cdr.NewReader(&countReader{r: f, done: done}, o)
+	var rec cdr.Record
+	for rd.Next(&rec) {
+		_ = det.Observe(&rec)
+	}
+	s := rd.Stats()
+	st.Lines += s.Lines
+	st.Records += s.Records
+	st.Malformed += s.Malformed
+	for _, e := range s.Errors {
+		if len(st.Errors) < cdr.MaxReported {
+			e.Msg = name + ": " + e.Msg
+			st.Errors = append(st.Errors, e)
+		}
+	}
+	return rd.Err()
+}
+
+func progress(w io.Writer, done *atomic.Int64, total int64, stop <-chan struct{}, finished chan<- struct{}) {
+	defer close(finished)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	draw := func() {
+		d := done.Load()
+		frac := 1.0
+		if total > 0 {
+			frac = min(1, float64(d)/float64(total))
+		}
+		n := int(frac * 30)
+		fmt.Fprintf(w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("#", n), strings.Repeat(".", 30-n), 100*frac, size(d), size(total))
+	}
+	for {
+		select {
+		case <-t.C:
+			draw()
+		case <-stop:
+			draw()
+			fmt.Fprintln(w)
+			return
+		}
+	}
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func (e *env) replay(args []string) error {
+	fs := newFlags("replay", e)
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (default: the built-in policy)")
+	format := fs.String("format", "auto", "auto, asterisk, freeswitch or json (JSON lines)")
+	tz := fs.String("tz", "UTC", "zone of time stamps without an offset (Asterisk writes local time)")
+	tenant := fs.String("tenant", "", "tenant of records that name none")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("q", false, "no progress bar")
+	files, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usagef("replay: name at least one CDR file")
+	}
+	f, ok := cdr.ParseFormat(*format)
+	if !ok {
+		return usagef("replay: -format %q: want auto, asterisk, freeswitch or json", *format)
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return usagef("replay: -tz %q: %v", *tz, err)
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	intel, err := number.New(number.Options{RiskFiles: cfg.Numbers.RiskFiles, RateFile: cfg.Numbers.RateDeck})
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel})
+	if err != nil {
+		return err
+	}
+	o := ReplayOptions{Read: cdr.Options{Format: f, Location: loc, Tenant: *tenant}}
+	if !*quiet {
+		o.Progress = e.stderr
+	}
+	rep, err := RunReplay(eng, files, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printReplay(e.stdout, rep)
+	return nil
+}
+
+func printReplay(w io.Writer, r *Replay) {
+	fmt.Fprintf(w, "replayed   %d CDRs from %d file(s) in %.2fs (%.0f CDRs/s)\n", r.Read.Records, len(r.Files), r.Seconds, r.PerSecond)
+	fmt.Fprintf(w, "malformed  %d of %d lines\n", r.Read.Malformed, r.Read.Lines)
+	for i, e := range r.Read.Errors {
+		if i == 10 {
+			fmt.Fprintf(w, "           … %d more\n", r.Read.Malformed-10)
+			break
+		}
+		fmt.Fprintf(w, "           %s\n", e.Error())
+	}
+	d := r.Detection
+	fmt.Fprintf(w, "detection  %d observed, %d duplicate, %d rejected (unknown tenant or number), %d late\n", d.Observed, d.Duplicates, d.Rejected, d.Late)
+	fmt.Fprintf(w, "alerts     %d (critical %d, warning %d, info %d)\n", len(r.Alerts), r.Severity["critical"], r.Severity["warning"], r.Severity["info"])
+	for i, a := range r.Alerts {
+		if i == 20 {
+			fmt.Fprintf(w, "           … %d more (use -json)\n", len(r.Alerts)-20)
+			break
+		}
+		fmt.Fprintf(w, "  %s %-8s %-24s %s\n", a.Time.UTC().Format("2006-01-02 15:04:05"), a.Severity, a.Code, a.Text)
+	}
+	fmt.Fprintf(w, "actions    %d\n", len(r.Actions))
+	for i, a := range r.Actions {
+		if i == 20 {
+			fmt.Fprintf(w, "           … %d more\n", len(r.Actions)-20)
+			break
+		}
+		fmt.Fprintf(w, "  %s %-16s %s %s:%s\n", a.Time.UTC().Format("2006-01-02 15:04:05"), a.Action, a.Tenant, a.Target.Kind, a.Target.Value)
+	}
+	fmt.Fprintf(w, "cost       %.2f in total; estimated fraud cost %.2f over %d flagged calls\n", r.TotalCost, r.FraudCost, r.Flagged)
+	fmt.Fprintln(w, "top extensions (by cost)")
+	for _, t := range r.TopExt {
+		fmt.Fprintf(w, "  %-28s %6d calls %10.2f\n", t.Name, t.Calls, t.Cost)
+	}
+	fmt.Fprintln(w, "top international destinations (by cost)")
+	for _, t := range r.TopDest {
+		fmt.Fprintf(w, "  %-28s %6d calls %10.2f\n", t.Name, t.Calls, t.Cost)
+	}
+}

@@ -1,0 +1,550 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Detect configures call-pattern analysis: the detectors that watch the
+// CDR stream (top-level detectors:) and where their alerts go (alerts:).
+// Every detector is on by default with the operator-guidance values;
+// "enabled: false" switches one off.
+type Detect struct {
+	Enabled bool `yaml:"enabled"`
+
+	Baseline Baseline `yaml:"baseline"`
+	// The FRAUD_INDICATORS table.
+	InternationalBurst BurstRule    `yaml:"international_burst"`
+	OffHours           OffHoursRule `yaml:"off_hours_international"`
+	HighRiskCountry    HighRiskRule `yaml:"high_risk_country"`
+	ExtendedDuration   DurationRule `yaml:"extended_duration"`
+	// Baseline deviations.
+	NewDestination Rule            `yaml:"new_destination"`
+	UnusualHour    UnusualHourRule `yaml:"unusual_hour"`
+	Concurrency    ConcurrencyRule `yaml:"concurrency"`
+	Spend          SpendRule       `yaml:"spend"`
+	// Traffic pumping triggers, scored by summed per-minute rates.
+	Pumping Pumping `yaml:"pumping"`
+	// IRSF shapes.
+	RangeDialing RangeRule   `yaml:"range_dialing"`
+	TestCalls    TestRule    `yaml:"test_calls"`
+	Forwarding   Rule        `yaml:"call_forwarding"`
+	Wangiri      WangiriRule `yaml:"wangiri"`
+	// Lateness is how late a CDR may arrive (seconds) and still be placed
+	// at its own time in the detectors' windows.
+	LatenessS int `yaml:"lateness_s"`
+}
+
+// Rule is what every detector has: on/off, the action and how long it lasts.
+type Rule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`    // alert, require_pin, block_and_alert, honeypot, kill_switch
+	Block    string `yaml:"block"`     // for block_and_alert: extension (international calling), destination, source_ip
+	ExpiresS int    `yaml:"expires_s"` // how long the action stays (0 = until released)
+	Severity string `yaml:"severity"`  // info, warning, critical
+}
+
+// On reports whether the rule is enabled.
+func (r *Rule) On() bool { return r.Enabled == nil || *r.Enabled }
+
+// BurstRule: at least Calls international calls of one extension in WindowS.
+type BurstRule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	Calls    int    `yaml:"calls"`
+	WindowS  int    `yaml:"window_s"`
+}
+
+// OffHoursRule: international calls between From and To, local time.
+type OffHoursRule struct {
+	Enabled        *bool  `yaml:"enabled"`
+	Action         string `yaml:"action"`
+	Block          string `yaml:"block"`
+	ExpiresS       int    `yaml:"expires_s"`
+	Severity       string `yaml:"severity"`
+	From           string `yaml:"from"`
+	To             string `yaml:"to"`
+	FromMin, ToMin int    `yaml:"-"` // minutes after midnight
+}
+
+// HighRiskRule: Attempts calls to the listed calling codes in WindowS.
+type HighRiskRule struct {
+	Enabled      *bool    `yaml:"enabled"`
+	Action       string   `yaml:"action"`
+	Block        string   `yaml:"block"`
+	ExpiresS     int      `yaml:"expires_s"`
+	Severity     string   `yaml:"severity"`
+	CountryCodes []string `yaml:"country_codes"`
+	Attempts     int      `yaml:"attempts"`
+	WindowS      int      `yaml:"window_s"`
+}
+
+// DurationRule: an international call longer than ThresholdS.
+type DurationRule struct {
+	Enabled    *bool  `yaml:"enabled"`
+	Action     string `yaml:"action"`
+	Block      string `yaml:"block"`
+	ExpiresS   int    `yaml:"expires_s"`
+	Severity   string `yaml:"severity"`
+	ThresholdS int    `yaml:"threshold_s"`
+}
+
+// UnusualHourRule: a call in an hour of the week in which the extension's
+// baseline has less than MaxShare of its calls.
+type UnusualHourRule struct {
+	Enabled  *bool   `yaml:"enabled"`
+	Action   string  `yaml:"action"`
+	Block    string  `yaml:"block"`
+	ExpiresS int     `yaml:"expires_s"`
+	Severity string  `yaml:"severity"`
+	MaxShare float64 `yaml:"max_share"`
+}
+
+// ConcurrencyRule: more calls at once than Factor × the extension's usual
+// peak, and at least Min.
+type ConcurrencyRule struct {
+	Enabled  *bool   `yaml:"enabled"`
+	Action   string  `yaml:"action"`
+	Block    string  `yaml:"block"`
+	ExpiresS int     `yaml:"expires_s"`
+	Severity string  `yaml:"severity"`
+	Factor   float64 `yaml:"factor"`
+	Min      int     `yaml:"min"`
+}
+
+// SpendRule: the tenant's international spend today reaching WarnRatio of
+// limits.account.international_spend_daily (warning) and the cap (Over).
+type SpendRule struct {
+	Enabled   *bool   `yaml:"enabled"`
+	Action    string  `yaml:"action"`
+	Block     string  `yaml:"block"`
+	ExpiresS  int     `yaml:"expires_s"`
+	Severity  string  `yaml:"severity"`
+	WarnRatio float64 `yaml:"warn_ratio"`
+	Over      Rule    `yaml:"over"`
+}
+
+// Pumping holds the four traffic-pumping triggers.
+type Pumping struct {
+	Targeted Trigger `yaml:"targeted"` // one number
+	Fast     Trigger `yaml:"fast"`     // one destination country
+	Slow     Trigger `yaml:"slow"`     // one destination country
+	Theft    Trigger `yaml:"theft"`    // all destinations (theft of service)
+}
+
+// Trigger fires when the summed per-minute termination rates of a
+// tenant's calls matching it in WindowS reach Score (and at least
+// MinCalls calls). Its action stays active for ActiveS.
+type Trigger struct {
+	Enabled  *bool   `yaml:"enabled"`
+	Action   string  `yaml:"action"`
+	Block    string  `yaml:"block"`
+	ExpiresS int     `yaml:"expires_s"`
+	Severity string  `yaml:"severity"`
+	WindowS  int     `yaml:"window_s"`
+	Score    float64 `yaml:"score"`
+	MinCalls int     `yaml:"min_calls"`
+}
+
+// RangeRule: Numbers distinct numbers dialed in one range (the E.164
+// number less its last Digits digits) in WindowS.
+type RangeRule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	Numbers  int    `yaml:"numbers"`
+	Digits   int    `yaml:"digits"`
+	WindowS  int    `yaml:"window_s"`
+}
+
+// TestRule: Calls calls of at most MaxS seconds to one range in WindowS.
+type TestRule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	Calls    int    `yaml:"calls"`
+	MaxS     int    `yaml:"max_s"`
+	Digits   int    `yaml:"digits"`
+	WindowS  int    `yaml:"window_s"`
+}
+
+// WangiriRule: Callers distinct international callers whose inbound
+// calls lasted at most MaxRingS (unanswered) in WindowS make a wave; its
+// callers are remembered for RememberS and outbound calls to them get
+// Callback (block or auth).
+type WangiriRule struct {
+	Enabled   *bool  `yaml:"enabled"`
+	Action    string `yaml:"action"`
+	Block     string `yaml:"block"`
+	ExpiresS  int    `yaml:"expires_s"`
+	Severity  string `yaml:"severity"`
+	MaxRingS  int    `yaml:"max_ring_s"`
+	Callers   int    `yaml:"callers"`
+	WindowS   int    `yaml:"window_s"`
+	RememberS int    `yaml:"remember_s"`
+	Callback  string `yaml:"callback"`
+}
+
+// Baseline configures learning each extension's and tenant's normal.
+type Baseline struct {
+	WarmupDays int    `yaml:"warmup_days"` // judge nothing against a baseline younger than this
+	MinCalls   int    `yaml:"min_calls"`   // nor one with fewer calls
+	File       string `yaml:"file"`        // where it is persisted (default: DATA/baseline.json)
+}
+
+// Alerts configures alert grouping and notifiers.
+type Alerts struct {
+	DedupS   int       `yaml:"dedup_s"` // same code, tenant, extension and subject within this → counted, not re-sent
+	Webhooks []Webhook `yaml:"webhooks"`
+	Slack    []Webhook `yaml:"slack"`
+	Email    Email     `yaml:"email"`
+}
+
+// Webhook is an HTTP endpoint that receives alerts as JSON.
+type Webhook struct {
+	URL         string `yaml:"url"`
+	SecretEnv   string `yaml:"secret_env"` // HMAC-SHA256 key, from the environment (generic webhooks)
+	Retries     int    `yaml:"retries"`
+	MinSeverity string `yaml:"min_severity"`
+}
+
+// Email sends alerts over SMTP.
+type Email struct {
+	Addr        string   `yaml:"addr"` // host:port; empty = no email
+	From        string   `yaml:"from"`
+	To          []string `yaml:"to"`
+	Username    string   `yaml:"username"`
+	PasswordEnv string   `yaml:"password_env"`
+	MinSeverity string   `yaml:"min_severity"`
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *BurstRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *BurstRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *OffHoursRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *OffHoursRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *HighRiskRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *HighRiskRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *DurationRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *DurationRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *UnusualHourRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *UnusualHourRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *ConcurrencyRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *ConcurrencyRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *SpendRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *SpendRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *Trigger) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *Trigger) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *RangeRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *RangeRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *TestRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *TestRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// Rule returns the common part of the detector's configuration.
+func (x *WangiriRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *WangiriRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+func on(b bool) *bool { return &b }
+
+// DefaultDetect returns the detectors' defaults: FRAUD_INDICATORS and the
+// operator triggers.
+func DefaultDetect() Detect {
+	return Detect{
+		Enabled:            true,
+		Baseline:           Baseline{WarmupDays: 7, MinCalls: 30},
+		InternationalBurst: BurstRule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical", Calls: 10, WindowS: 300},
+		OffHours:           OffHoursRule{Action: "require_pin", ExpiresS: 3600, Severity: "warning", From: "00:00", To: "06:00"},
+		HighRiskCountry:    HighRiskRule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical", CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
+		ExtendedDuration:   DurationRule{Action: "alert", Severity: "warning", ThresholdS: 3600},
+		NewDestination:     Rule{Action: "alert", Severity: "info"},
+		UnusualHour:        UnusualHourRule{Enabled: on(false), Action: "alert", Severity: "info", MaxShare: 0.001},
+		Concurrency:        ConcurrencyRule{Action: "alert", Severity: "warning", Factor: 3, Min: 6},
+		Spend:              SpendRule{Action: "alert", Severity: "warning", WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
+		Pumping: Pumping{
+			Targeted: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 900, Score: 5, MinCalls: 5},
+			Fast:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
+			Slow:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
+			Theft:    Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 25, MinCalls: 40},
+		},
+		RangeDialing: RangeRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Numbers: 6, Digits: 3, WindowS: 3600},
+		TestCalls:    TestRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
+		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
+		Wangiri:      WangiriRule{Action: "alert", Severity: "warning", MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
+		LatenessS:    3600,
+	}
+}
+
+// DefaultAlerts returns the alert defaults.
+func DefaultAlerts() Alerts { return Alerts{DedupS: 900} }
+
+// detect decodes and validates the detectors: and alerts: sections over
+// their defaults.
+func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
+	cfg.Detect, cfg.Alerts = DefaultDetect(), DefaultAlerts()
+	p.decodeStrict(dn, "detectors", &cfg.Detect)
+	p.decodeStrict(an, "alerts", &cfg.Alerts)
+	ln := map[string]int{}
+	lines(dn, "detectors", ln)
+	lines(an, "alerts", ln)
+	at := func(f string) int {
+		for f != "" {
+			if l, ok := ln[f]; ok {
+				return l
+			}
+			i := strings.LastIndexByte(f, '.')
+			if i < 0 {
+				break
+			}
+			f = f[:i]
+		}
+		return dn.Line
+	}
+	d := &cfg.Detect
+	pos := func(f string, v int) {
+		if v <= 0 {
+			p.errorf(at(f), f, "must be > 0")
+		}
+	}
+	rule := func(f string, r *Rule, actions ...string) {
+		ok := false
+		for _, a := range actions {
+			ok = ok || r.Action == a
+		}
+		if !ok {
+			p.errorf(at(f+".action"), f+".action", "want %s, got %q", strings.Join(actions, ", "), r.Action)
+		}
+		switch r.Block {
+		case "", "extension", "destination", "source_ip":
+		default:
+			p.errorf(at(f+".block"), f+".block", "want extension, destination or source_ip, got %q", r.Block)
+		}
+		switch r.Severity {
+		case "", "info", "warning", "critical":
+		default:
+			p.errorf(at(f+".severity"), f+".severity", "want info, warning or critical, got %q", r.Severity)
+		}
+		if r.ExpiresS < 0 {
+			p.errorf(at(f+".expires_s"), f+".expires_s", "must be ≥ 0")
+		}
+	}
+	ruleOf := func(f string, x interface {
+		Rule() *Rule
+		SetRule(*Rule)
+	}, actions ...string) {
+		r := x.Rule()
+		rule(f, r, actions...)
+		x.SetRule(r)
+	}
+	all := []string{"alert", "require_pin", "block_and_alert", "honeypot", "kill_switch"}
+	ruleOf("detectors.international_burst", &d.InternationalBurst, all...)
+	pos("detectors.international_burst.calls", d.InternationalBurst.Calls)
+	pos("detectors.international_burst.window_s", d.InternationalBurst.WindowS)
+	ruleOf("detectors.off_hours_international", &d.OffHours, all...)
+	var ok bool
+	if d.OffHours.FromMin, ok = clock(d.OffHours.From); !ok {
+		p.errorf(at("detectors.off_hours_international.from"), "detectors.off_hours_international.from", "want HH:MM, got %q", d.OffHours.From)
+	}
+	if d.OffHours.ToMin, ok = clock(d.OffHours.To); !ok {
+		p.errorf(at("detectors.off_hours_international.to"), "detectors.off_hours_international.to", "want HH:MM, got %q", d.OffHours.To)
+	}
+	ruleOf("detectors.high_risk_country", &d.HighRiskCountry, all...)
+	for i, c := range d.HighRiskCountry.CountryCodes {
+		if !digits(c, 1, 3) {
+			f := fmt.Sprintf("detectors.high_risk_country.country_codes[%d]", i)
+			p.errorf(at("detectors.high_risk_country.country_codes"), f, "want a calling code of 1–3 digits, got %q", c)
+		}
+	}
+	pos("detectors.high_risk_country.attempts", d.HighRiskCountry.Attempts)
+	pos("detectors.high_risk_country.window_s", d.HighRiskCountry.WindowS)
+	ruleOf("detectors.extended_duration", &d.ExtendedDuration, all...)
+	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
+	rule("detectors.new_destination", &d.NewDestination, all...)
+	ruleOf("detectors.unusual_hour", &d.UnusualHour, all...)
+	if d.UnusualHour.MaxShare < 0 || d.UnusualHour.MaxShare >= 1 {
+		p.errorf(at("detectors.unusual_hour.max_share"), "detectors.unusual_hour.max_share", "want 0 ≤ share < 1")
+	}
+	ruleOf("detectors.concurrency", &d.Concurrency, all...)
+	if d.Concurrency.Factor < 1 {
+		p.errorf(at("detectors.concurrency.factor"), "detectors.concurrency.factor", "must be ≥ 1")
+	}
+	pos("detectors.concurrency.min", d.Concurrency.Min)
+	ruleOf("detectors.spend", &d.Spend, all...)
+	rule("detectors.spend.over", &d.Spend.Over, all...)
+	if d.Spend.WarnRatio <= 0 || d.Spend.WarnRatio >= 1 {
+		p.errorf(at("detectors.spend.warn_ratio"), "detectors.spend.warn_ratio", "want 0 < ratio < 1")
+	}
+	for name, t := range map[string]*Trigger{"targeted": &d.Pumping.Targeted, "fast": &d.Pumping.Fast, "slow": &d.Pumping.Slow, "theft": &d.Pumping.Theft} {
+		f := "detectors.pumping." + name
+		ruleOf(f, t, "alert", "report", "block_and_alert", "block", "honeypot", "require_pin", "kill_switch")
+		switch t.Action {
+		case "report":
+			t.Action = "alert"
+		case "block":
+			t.Action = "block_and_alert"
+		}
+		pos(f+".window_s", t.WindowS)
+		if t.Score <= 0 {
+			p.errorf(at(f+".score"), f+".score", "must be > 0")
+		}
+		if t.MinCalls < 0 {
+			p.errorf(at(f+".min_calls"), f+".min_calls", "must be ≥ 0")
+		}
+	}
+	ruleOf("detectors.range_dialing", &d.RangeDialing, all...)
+	pos("detectors.range_dialing.numbers", d.RangeDialing.Numbers)
+	pos("detectors.range_dialing.window_s", d.RangeDialing.WindowS)
+	if d.RangeDialing.Digits < 1 || d.RangeDialing.Digits > 8 {
+		p.errorf(at("detectors.range_dialing.digits"), "detectors.range_dialing.digits", "want 1–8")
+	}
+	ruleOf("detectors.test_calls", &d.TestCalls, all...)
+	pos("detectors.test_calls.calls", d.TestCalls.Calls)
+	pos("detectors.test_calls.max_s", d.TestCalls.MaxS)
+	pos("detectors.test_calls.window_s", d.TestCalls.WindowS)
+	if d.TestCalls.Digits < 1 || d.TestCalls.Digits > 8 {
+		p.errorf(at("detectors.test_calls.digits"), "detectors.test_calls.digits", "want 1–8")
+	}
+	rule("detectors.call_forwarding", &d.Forwarding, all...)
+	ruleOf("detectors.wangiri", &d.Wangiri, all...)
+	pos("detectors.wangiri.max_ring_s", d.Wangiri.MaxRingS)
+	pos("detectors.wangiri.callers", d.Wangiri.Callers)
+	pos("detectors.wangiri.window_s", d.Wangiri.WindowS)
+	pos("detectors.wangiri.remember_s", d.Wangiri.RememberS)
+	if d.Wangiri.Callback != "block" && d.Wangiri.Callback != "auth" {
+		p.errorf(at("detectors.wangiri.callback"), "detectors.wangiri.callback", "want block or auth, got %q", d.Wangiri.Callback)
+	}
+	if d.Baseline.WarmupDays < 0 || d.Baseline.MinCalls < 0 {
+		p.errorf(at("detectors.baseline"), "detectors.baseline", "warmup_days and min_calls must be ≥ 0")
+	}
+	if d.LatenessS < 0 || d.LatenessS > 7*86400 {
+		p.errorf(at("detectors.lateness_s"), "detectors.lateness_s", "want 0–604800")
+	}
+	a := &cfg.Alerts
+	if a.DedupS < 0 {
+		p.errorf(at("alerts.dedup_s"), "alerts.dedup_s", "must be ≥ 0")
+	}
+	sev := func(f, s string) {
+		switch s {
+		case "", "info", "warning", "critical":
+		default:
+			p.errorf(at(f), f, "want info, warning or critical, got %q", s)
+		}
+	}
+	hooks := func(f string, hs []Webhook) {
+		for i, h := range hs {
+			g := fmt.Sprintf("%s[%d]", f, i)
+			u, err := url.Parse(h.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.errorf(at(f), g+".url", "want an http or https URL, got %q", h.URL)
+			}
+			if h.Retries < 0 || h.Retries > 20 {
+				p.errorf(at(f), g+".retries", "want 0–20")
+			}
+			sev(g+".min_severity", h.MinSeverity)
+		}
+	}
+	hooks("alerts.webhooks", a.Webhooks)
+	hooks("alerts.slack", a.Slack)
+	if a.Email.Addr != "" {
+		if !strings.Contains(a.Email.Addr, ":") {
+			p.errorf(at("alerts.email.addr"), "alerts.email.addr", "want host:port, got %q", a.Email.Addr)
+		}
+		if a.Email.From == "" || len(a.Email.To) == 0 {
+			p.errorf(at("alerts.email"), "alerts.email", "from and to are required with addr")
+		}
+		sev("alerts.email.min_severity", a.Email.MinSeverity)
+	}
+}

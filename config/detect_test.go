@@ -1,0 +1,70 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDetectDefaults(t *testing.T) {
+	c, err := Parse("p.yaml", []byte("defaults:\n  on_error: fail_closed\n  country: US\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Detect
+	if !d.Enabled || d.InternationalBurst.Calls != 10 || d.InternationalBurst.WindowS != 300 || d.OffHours.ToMin != 360 ||
+		d.Pumping.Targeted.WindowS != 900 || d.Pumping.Fast.WindowS != 300 || d.Pumping.Slow.WindowS != 3600 || c.Alerts.DedupS != 900 {
+		t.Errorf("defaults = %+v", d)
+	}
+}
+
+func TestDetectOverrideAndErrors(t *testing.T) {
+	src := `defaults:
+  on_error: fail_closed
+  country: US
+detectors:
+  international_burst:
+    calls: 4
+    action: require_pin
+  pumping:
+    fast:
+      action: report
+      score: 2
+  wangiri:
+    callback: maybe
+  off_hours_international:
+    from: "25:00"
+alerts:
+  webhooks:
+    - url: ftp://x
+  email:
+    addr: localhost
+`
+	_, err := Parse("p.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{
+		"p.yaml:13: detectors.wangiri.callback: want block or auth",
+		"p.yaml:15: detectors.off_hours_international.from: want HH:MM",
+		"p.yaml:17: alerts.webhooks[0].url: want an http or https URL",
+		"p.yaml:20: alerts.email.addr: want host:port",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	good := strings.Split(src, "  wangiri:")[0]
+	c, err := Parse("p.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Detect.InternationalBurst.Calls != 4 || c.Detect.InternationalBurst.Action != "require_pin" || c.Detect.InternationalBurst.WindowS != 300 {
+		t.Errorf("burst = %+v", c.Detect.InternationalBurst)
+	}
+	if c.Detect.Pumping.Fast.Action != "alert" || c.Detect.Pumping.Fast.Score != 2 {
+		t.Errorf("fast = %+v; report means alert", c.Detect.Pumping.Fast)
+	}
+	if _, err := Parse("p.yaml", []byte("defaults: {on_error: fail_open, country: US}\ndetectors:\n  burst: {}\n")); err == nil || !strings.Contains(err.Error(), "p.yaml:3: detectors.burst: unknown field") {
+		t.Errorf("typo: %v", err)
+	}
+}

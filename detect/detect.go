@@ -1,0 +1,144 @@
+// Package detect watches the stream of calls for fraud patterns. Each
+// detector (detect/<name>) is a small unit with its own configuration
+// section; the Engine enriches every CDR once (number intelligence, local
+// time, cost), feeds it to the detectors in event time and hands what they
+// find to a sink (alerts and actions). Records are placed at their own
+// time, so late and out-of-order CDRs count where they belong.
+package detect
+
+import (
+	"time"
+
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// Call is a CDR as the detectors see it: the record plus what the engine
+// derived once.
+type Call struct {
+	Rec    cdr.Record
+	Policy *config.Tenant
+	// Dest is the callee (for inbound calls, the caller: the far end).
+	Dest          number.Info
+	Local         time.Time // start in the tenant's zone
+	International bool
+	Premium       bool // premium-rate type or a premium/irsf risk range
+	Cost          float64
+	// Attempt marks a call screening refused: it never connected.
+	Attempt bool
+	// Concurrent is how many calls of the extension were up when this
+	// one started, itself included.
+	Concurrent int
+}
+
+// Far returns the far-end digits (no "+").
+func (c *Call) Far() string {
+	if len(c.Dest.E164) > 1 && c.Dest.E164[0] == '+' {
+		return c.Dest.E164[1:]
+	}
+	return c.Dest.E164
+}
+
+// Outbound reports whether the tenant placed the call (forwarded calls count).
+func (c *Call) Outbound() bool {
+	return c.Rec.Direction == screen.Outbound || c.Rec.Forwarded
+}
+
+// Target is what an action applies to.
+type Target struct {
+	Kind  string `json:"kind"` // extension, prefix, number, ip, tenant
+	Value string `json:"value"`
+	Scope string `json:"scope,omitempty"` // extensions: international or all
+}
+
+// Finding is what a detector reports.
+type Finding struct {
+	Detector  string        `json:"detector"`
+	Code      string        `json:"code"`
+	Severity  string        `json:"severity"`
+	Tenant    string        `json:"tenant,omitempty"`
+	Extension string        `json:"extension,omitempty"`
+	Subject   string        `json:"subject,omitempty"` // number, range, country code…
+	Text      string        `json:"text"`
+	Time      time.Time     `json:"time"`         // event time at which it fired
+	Since     time.Time     `json:"window_start"` // start of the evidence window
+	Action    string        `json:"action"`       // alert, require_pin, block_and_alert, honeypot, kill_switch
+	Target    Target        `json:"target,omitzero"`
+	Expires   time.Duration `json:"-"`
+	ExpiresS  int           `json:"expires_s,omitempty"`
+	Calls     int           `json:"calls"`
+	Cost      float64       `json:"cost"`
+	CallIDs   []string      `json:"call_ids,omitempty"`
+	// Remember lists far-end numbers to screen later (Wangiri callers).
+	Remember []string `json:"remember,omitempty"`
+	// Callback is what screening does with calls to remembered numbers.
+	Callback string `json:"callback,omitempty"`
+}
+
+// Emit receives findings.
+type Emit func(Finding)
+
+// Detector is one pattern. Observe sees every call once, with ts its
+// event time; it must not block or do I/O.
+type Detector interface {
+	Name() string
+	Observe(c *Call, ts time.Time, emit Emit)
+}
+
+// Env is what a detector may use when it is built.
+type Env struct {
+	Config   *config.Detect
+	Baseline *baseline.Learner
+}
+
+// Apply fills a finding's action fields from a rule. Block decides the
+// target for block_and_alert: the extension's international calling, the
+// destination (dest, a number or prefix) or the source address.
+func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
+	f.Action, f.Severity = r.Action, r.Severity
+	if f.Severity == "" {
+		f.Severity = "warning"
+	}
+	f.Expires = time.Duration(r.ExpiresS) * time.Second
+	f.ExpiresS = r.ExpiresS
+	if f.Tenant == "" {
+		f.Tenant = c.Rec.Tenant
+	}
+	if f.Extension == "" && c.Rec.Direction != screen.Inbound || c.Rec.Forwarded {
+		f.Extension = c.Rec.Extension
+	}
+	switch r.Action {
+	case "block_and_alert", "honeypot":
+		switch {
+		case r.Block == "destination" || r.Action == "honeypot":
+			f.Target = dest
+		case r.Block == "source_ip" && c.Rec.SourceIP != "":
+			f.Target = Target{Kind: "ip", Value: c.Rec.SourceIP}
+		default:
+			f.Target = Target{Kind: "extension", Value: f.Extension, Scope: "international"}
+		}
+	case "require_pin":
+		f.Target = Target{Kind: "extension", Value: f.Extension}
+	case "kill_switch":
+		f.Target = Target{Kind: "tenant", Value: f.Tenant}
+	}
+}
+
+// Key joins parts into a map key.
+func Key(parts ...string) string {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return string(b)
+}

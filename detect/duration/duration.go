@@ -1,0 +1,39 @@
+// Package duration detects FRAUD_INDICATORS.extended_duration: an
+// international call lasting longer than the threshold.
+package duration
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/detect"
+)
+
+// Duration is the detector.
+type Duration struct{ cfg *config.DurationRule }
+
+// New returns the detector, or nil when it is off.
+func New(cfg *config.DurationRule) *Duration {
+	if !cfg.Rule().On() {
+		return nil
+	}
+	return &Duration{cfg: cfg}
+}
+
+// Name implements detect.Detector.
+func (*Duration) Name() string { return "extended_duration" }
+
+// Observe implements detect.Detector.
+func (d *Duration) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
+	if !c.Outbound() || !c.International || c.Rec.Billsec <= d.cfg.ThresholdS {
+		return
+	}
+	end := ts.Add(time.Duration(c.Rec.Duration) * time.Second).UTC()
+	f := detect.Finding{Detector: d.Name(), Code: "extended_duration", Subject: c.Dest.E164,
+		Text: fmt.Sprintf("international call %s → %s lasted %s (threshold %s)", c.Rec.Extension, c.Dest.E164,
+			time.Duration(c.Rec.Billsec)*time.Second, time.Duration(d.cfg.ThresholdS)*time.Second),
+		Time: end, Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
+	detect.Apply(&f, d.cfg.Rule(), c, detect.Target{Kind: "number", Value: c.Far()})
+	emit(f)
+}

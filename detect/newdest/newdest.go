@@ -1,0 +1,54 @@
+// Package newdest detects calls to a country the tenant has never called,
+// once the tenant's baseline is warm.
+package newdest
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/detect"
+)
+
+// NewDest is the detector.
+type NewDest struct {
+	cfg   *config.Rule
+	bl    *config.Baseline
+	base  *baseline.Learner
+	latch detect.Latch
+}
+
+// New returns the detector, or nil when it is off.
+func New(cfg *config.Rule, bl *config.Baseline, base *baseline.Learner) *NewDest {
+	if !cfg.On() {
+		return nil
+	}
+	return &NewDest{cfg: cfg, bl: bl, base: base, latch: detect.Latch{}}
+}
+
+// Name implements detect.Detector.
+func (*NewDest) Name() string { return "new_destination" }
+
+// Observe implements detect.Detector.
+func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
+	if !c.Outbound() || !c.International || c.Dest.Country == "" {
+		return
+	}
+	t := ts.Unix()
+	p := n.base.TenantProfile(c.Rec.Tenant)
+	if !p.Warm(t, n.bl.WarmupDays, n.bl.MinCalls) || p.Knows(c.Dest.Country) {
+		return
+	}
+	key := detect.Key(c.Rec.Tenant, c.Dest.Country)
+	if n.latch.Active(key, t) {
+		return
+	}
+	n.latch.Set(key, t+86400)
+	f := detect.Finding{Detector: n.Name(), Code: "new_destination", Subject: c.Dest.Country,
+		Text: fmt.Sprintf("tenant %s called %s (%s) for the first time in %d days of history", c.Rec.Tenant, c.Dest.Country, c.Dest.E164, (t-p.First)/86400),
+		Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
+	detect.Apply(&f, n.cfg, c, detect.Target{Kind: "prefix", Value: strconv.Itoa(c.Dest.CallingCode)})
+	emit(f)
+}

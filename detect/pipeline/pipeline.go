@@ -1,0 +1,335 @@
+// Package pipeline runs call records through detection in one goroutine:
+// CDRs posted to the API or followed from a file, and the screening
+// engine's own decisions and call events (through Tee) → baseline and
+// detectors → alerts and actions. Submitting never blocks; records that
+// do not fit the queue are counted as dropped.
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// Pipeline is the running detection pipeline.
+type Pipeline struct {
+	eng     *detect.Engine
+	act     *action.Manager
+	log     *slog.Logger
+	dir     string // archive of CDRs (JSON lines by day); "" = none
+	baseF   string
+	in      chan item
+	done    chan struct{}
+	snap    atomic.Pointer[baseline.Snapshot]
+	stats   atomic.Pointer[detect.Stats]
+	dropped atomic.Int64
+	errs    atomic.Int64
+
+	mu      sync.Mutex
+	seen    map[string]int64 // call ids accepted through Submit, by arrival
+	pending map[string]store.Decision
+}
+
+type item struct {
+	rec     cdr.Record
+	attempt bool
+}
+
+// Options configures New.
+type Options struct {
+	Engine  *detect.Engine
+	Actions *action.Manager
+	Logger  *slog.Logger
+	// ArchiveDir keeps every CDR as JSON lines by day, for incident export.
+	ArchiveDir string
+	// BaselineFile persists the baseline (loaded by the caller, saved here).
+	BaselineFile string
+}
+
+// New starts the pipeline; Close stops it.
+func New(o Options) *Pipeline {
+	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
+		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]store.Decision{}}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
+	p.stats.Store(&detect.Stats{})
+	go p.run()
+	return p
+}
+
+// LoadBaseline reads a persisted baseline, or returns an empty one.
+func LoadBaseline(path string) (*baseline.Learner, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return baseline.New(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return baseline.Load(f)
+}
+
+// Submit queues records; it returns how many were new and how many were
+// call ids already submitted (ignored: the API is idempotent).
+func (p *Pipeline) Submit(recs []cdr.Record) (accepted, duplicates int) {
+	now := time.Now().Unix()
+	p.mu.Lock()
+	if len(p.seen) > 1<<20 {
+		for id, t := range p.seen {
+			if t < now-2*86400 {
+				delete(p.seen, id)
+			}
+		}
+	}
+	fresh := recs[:0:0]
+	for i := range recs {
+		if _, ok := p.seen[recs[i].CallID]; ok {
+			duplicates++
+			continue
+		}
+		p.seen[recs[i].CallID] = now
+		fresh = append(fresh, recs[i])
+	}
+	p.mu.Unlock()
+	for _, r := range fresh {
+		select {
+		case p.in <- item{rec: r}:
+			accepted++
+		default:
+			p.dropped.Add(1)
+		}
+	}
+	return accepted, duplicates
+}
+
+func (p *Pipeline) run() {
+	defer close(p.done)
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	save := time.NewTicker(5 * time.Minute)
+	defer save.Stop()
+	var arch *archive
+	if p.dir != "" {
+		arch = &archive{dir: p.dir}
+		defer arch.close()
+	}
+	ctx := context.Background()
+	handle := func(it item) {
+		var err error
+		if it.attempt {
+			err = p.eng.Attempt(&it.rec)
+		} else {
+			err = p.eng.Observe(&it.rec)
+			if err == nil && arch != nil {
+				arch.write(&it.rec, p.log)
+			}
+		}
+		if err != nil && !errors.Is(err, detect.ErrDuplicate) {
+			p.errs.Add(1)
+		}
+	}
+	for {
+		select {
+		case it, ok := <-p.in:
+			if !ok {
+				p.publish()
+				p.saveBaseline()
+				return
+			}
+			handle(it)
+		case <-tick.C:
+			p.publish()
+			if arch != nil {
+				arch.flush()
+			}
+			if p.act != nil && p.act.Blocks != nil {
+				if err := p.act.Sweep(ctx, time.Now()); err != nil {
+					p.log.Error("detection: lifting expired kill switches", "err", err)
+				}
+			}
+		case <-save.C:
+			p.saveBaseline()
+		}
+	}
+}
+
+func (p *Pipeline) publish() {
+	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
+	st := p.eng.Stats()
+	p.stats.Store(&st)
+}
+
+func (p *Pipeline) saveBaseline() {
+	if p.baseF == "" {
+		return
+	}
+	tmp := p.baseF + ".tmp"
+	f, err := os.Create(tmp)
+	if err == nil {
+		err = p.eng.Baseline().Save(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, p.baseF)
+	}
+	if err != nil {
+		p.log.Error("detection: saving the baseline", "err", err)
+	}
+}
+
+// Sink returns the findings handler: alerts and actions.
+func Sink(act *action.Manager, log *slog.Logger) detect.Emit {
+	return func(f detect.Finding) {
+		if _, err := act.Handle(context.Background(), f); err != nil {
+			log.Error("detection: carrying out an action", "err", err, "detector", f.Detector)
+		}
+	}
+}
+
+// Close drains the queue, saves the baseline and stops.
+func (p *Pipeline) Close() {
+	close(p.in)
+	<-p.done
+}
+
+// Baseline returns the latest snapshot (immutable; refreshed every 5 s).
+func (p *Pipeline) Baseline() *baseline.Snapshot { return p.snap.Load() }
+
+// Stats is what the pipeline reports.
+type Stats struct {
+	detect.Stats
+	Queued  int   `json:"queued"`
+	Dropped int64 `json:"dropped"`
+	Errors  int64 `json:"errors"`
+}
+
+// Stats returns the counts as of the last publish.
+func (p *Pipeline) Stats() Stats {
+	return Stats{Stats: *p.stats.Load(), Queued: len(p.in), Dropped: p.dropped.Load(), Errors: p.errs.Load()}
+}
+
+// Tee wraps the screening engine's recorder: decisions and call events
+// still go to next, and every screened call also reaches the detectors —
+// refused ones at once as attempts, the others as a CDR when they end.
+func (p *Pipeline) Tee(next engine.Recorder) engine.Recorder { return &tee{p: p, next: next} }
+
+type tee struct {
+	p    *Pipeline
+	next engine.Recorder
+}
+
+func (t *tee) Decision(d store.Decision) bool {
+	ok := t.next.Decision(d)
+	dir, _ := screen.ParseDirection(d.Direction)
+	if d.Enforced == "reject" {
+		r := cdr.Record{CallID: "attempt:" + d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee,
+			Direction: dir, SourceIP: d.SourceIP, Start: d.Time, Disposition: cdr.Failed}
+		select {
+		case t.p.in <- item{rec: r, attempt: true}:
+		default:
+			t.p.dropped.Add(1)
+		}
+		return ok
+	}
+	t.p.mu.Lock()
+	if len(t.p.pending) < 1<<20 {
+		t.p.pending[d.CallID] = d
+	}
+	t.p.mu.Unlock()
+	return ok
+}
+
+func (t *tee) Event(e store.CallEvent) bool {
+	ok := t.next.Event(e)
+	if e.Type != "end" {
+		return ok
+	}
+	t.p.mu.Lock()
+	d, found := t.p.pending[e.CallID]
+	delete(t.p.pending, e.CallID)
+	_, posted := t.p.seen[e.CallID]
+	t.p.mu.Unlock()
+	if !found || posted {
+		return ok
+	}
+	dir, _ := screen.ParseDirection(d.Direction)
+	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee, Direction: dir,
+		SourceIP: d.SourceIP, Start: d.Time, End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
+	r.Normalize()
+	select {
+	case t.p.in <- item{rec: r}:
+	default:
+		t.p.dropped.Add(1)
+	}
+	return ok
+}
+
+// archive appends CDRs as JSON lines to DIR/YYYY-MM-DD.jsonl (UTC day of
+// the call's start).
+type archive struct {
+	dir  string
+	day  string
+	f    *os.File
+	w    *bufio.Writer
+	fail bool
+}
+
+// Line is one archived CDR.
+type Line struct {
+	cdr.Record
+	Direction string `json:"direction"`
+}
+
+func (a *archive) write(r *cdr.Record, log *slog.Logger) {
+	day := r.Start.UTC().Format("2006-01-02")
+	if day != a.day || a.f == nil {
+		a.close()
+		if err := os.MkdirAll(a.dir, 0o750); err == nil {
+			a.f, err = os.OpenFile(filepath.Join(a.dir, day+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+			if err != nil {
+				if !a.fail {
+					log.Error("detection: CDR archive", "err", err)
+				}
+				a.fail = true
+				return
+			}
+		}
+		a.day, a.w = day, bufio.NewWriterSize(a.f, 64<<10)
+	}
+	b, _ := json.Marshal(Line{Record: *r, Direction: r.Direction.String()})
+	a.w.Write(append(b, '\n'))
+}
+
+func (a *archive) flush() {
+	if a.w != nil {
+		a.w.Flush()
+	}
+}
+
+func (a *archive) close() {
+	if a.f != nil {
+		a.flush()
+		a.f.Close()
+		a.f, a.w = nil, nil
+	}
+}

@@ -1,0 +1,87 @@
+// Package pumping holds the traffic-pumping triggers operators know from
+// commercial fraud control: targeted (one number), fast and slow (one
+// destination country) and theft of service (every destination). Each
+// scores a tenant's calls by the sum of their per-minute termination
+// rates, not just their count, and once triggered stays active for its
+// rule's expires_s, so every matching call meets the action.
+package pumping
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/detect"
+)
+
+// Kind is which trigger.
+type Kind uint8
+
+// Triggers.
+const (
+	Targeted Kind = iota
+	Fast
+	Slow
+	Theft
+)
+
+var kindNames = [...]string{"targeted_pumping", "fast_pumping", "slow_pumping", "theft_of_service"}
+
+// Trigger is one detector.
+type Trigger struct {
+	kind  Kind
+	cfg   *config.Trigger
+	ws    *detect.Windows
+	latch detect.Latch
+}
+
+// New returns a trigger, or nil when it is off.
+func New(k Kind, cfg *config.Trigger) *Trigger {
+	if !cfg.Rule().On() {
+		return nil
+	}
+	return &Trigger{kind: k, cfg: cfg, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{}}
+}
+
+// Name implements detect.Detector.
+func (p *Trigger) Name() string { return kindNames[p.kind] }
+
+// Observe implements detect.Detector.
+func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
+	if !c.Outbound() || c.Attempt || c.Dest.Rate <= 0 || (p.kind != Theft && !c.International) {
+		return
+	}
+	var key, subject string
+	var dest detect.Target
+	switch p.kind {
+	case Targeted:
+		subject = c.Dest.E164
+		key = detect.Key(c.Rec.Tenant, subject)
+		dest = detect.Target{Kind: "number", Value: c.Far()}
+	case Fast, Slow:
+		cc := strconv.Itoa(c.Dest.CallingCode)
+		subject = "+" + cc
+		key = detect.Key(c.Rec.Tenant, cc)
+		dest = detect.Target{Kind: "prefix", Value: cc}
+	case Theft:
+		subject = c.Rec.Tenant
+		key = c.Rec.Tenant
+		dest = detect.Target{Kind: "tenant", Value: c.Rec.Tenant}
+	}
+	t := ts.Unix()
+	span := int64(p.cfg.WindowS)
+	w := p.ws.Add(key, t, c.Dest.Rate, c.Rec.CallID)
+	n, score, first, last := w.Peak(t, span)
+	if score < p.cfg.Score || n < p.cfg.MinCalls || p.latch.Active(key, last) {
+		return
+	}
+	r := p.cfg.Rule()
+	p.latch.Set(key, last+max(int64(r.ExpiresS), span))
+	f := detect.Finding{Detector: p.Name(), Code: p.Name(), Subject: subject,
+		Text: fmt.Sprintf("%s: %d calls to %s scored %.2f/min of termination rates in %s (trigger %.2f)",
+			p.Name(), n, subject, score, time.Duration(span)*time.Second, p.cfg.Score),
+		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: n, CallIDs: w.IDs(first, last, 50)}
+	detect.Apply(&f, r, c, dest)
+	emit(f)
+}
