@@ -1,6 +1,7 @@
 package honeypot
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -28,6 +29,14 @@ func (s *Server) handle(p packet) {
 		return
 	}
 	msg, err := sip.ParseMessage(raw)
+	if err != nil {
+		// Scanners send junk Contacts ("Contact: None"); a PBX answers
+		// anyway, so the decoy retries without them.
+		if m2, err2 := sip.ParseMessage(withoutContact(raw)); err2 == nil {
+			msg, err = m2, nil
+			ev.Detail = "unparseable Contact ignored"
+		}
+	}
 	if err != nil {
 		s.stats.malformed.Add(1)
 		ev.Kind, ev.Detail = EvMalformed, truncate(err.Error(), 200)
@@ -85,6 +94,32 @@ func (s *Server) handle(p packet) {
 		s.reply(p.from, res)
 	}
 	s.record(ev, p.from.Addr(), ev.UserAgent)
+}
+
+// withoutContact returns the message with its Contact header lines removed.
+func withoutContact(raw []byte) []byte {
+	out := make([]byte, 0, len(raw))
+	rest := raw
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		line := rest
+		if i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		if len(bytes.TrimSpace(line)) == 0 {
+			out = append(out, line...)
+			out = append(out, rest...)
+			break
+		}
+		name, _, _ := bytes.Cut(line, []byte(":"))
+		name = bytes.TrimSpace(name)
+		if bytes.EqualFold(name, []byte("Contact")) || bytes.EqualFold(name, []byte("m")) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 func isKeepalive(b []byte) bool {
