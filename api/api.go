@@ -30,22 +30,34 @@ var openapi []byte
 // OpenAPI returns the API's OpenAPI document.
 func OpenAPI() []byte { return openapi }
 
-// Role is what a token may do. Each role includes the ones below it:
-// admin ⊃ screen ⊃ read is not true — screen may only screen and post
-// events; read may only read; admin may do everything.
+// Role is what a token may do. Roles do not nest: screen may only screen
+// and post events; read may only read; operator may read and handle
+// incidents (blocks, kill switch, alerts); admin may do everything. The
+// console's people map onto them: admin → admin, operator → operator,
+// viewer → read.
 type Role string
 
 // Roles.
 const (
-	RoleAdmin  Role = "admin"
-	RoleScreen Role = "screen"
-	RoleRead   Role = "read"
+	RoleAdmin    Role = "admin"
+	RoleScreen   Role = "screen"
+	RoleRead     Role = "read"
+	RoleOperator Role = "operator"
 )
 
 // Principal is an authenticated caller.
 type Principal struct {
 	Name string
 	Role Role
+	// Actor is who the audit log names; default "token:" + Name.
+	Actor string
+}
+
+func (p Principal) actor() string {
+	if p.Actor != "" {
+		return p.Actor
+	}
+	return "token:" + p.Name
 }
 
 // Health reports on parts of the process the API does not own.
@@ -92,14 +104,14 @@ func New(o Options) *Server {
 	mux.HandleFunc("POST /v1/screen", s.auth(RoleScreen, s.screen))
 	mux.HandleFunc("POST /v1/calls/{call_id}/events", s.auth(RoleScreen, s.event))
 	mux.HandleFunc("GET /v1/blocks", s.auth(RoleRead, s.listBlocks))
-	mux.HandleFunc("POST /v1/blocks", s.auth(RoleAdmin, s.addBlock))
-	mux.HandleFunc("DELETE /v1/blocks/{id}", s.auth(RoleAdmin, s.removeBlock))
-	mux.HandleFunc("DELETE /v1/blocks", s.auth(RoleAdmin, s.removeBlock))
+	mux.HandleFunc("POST /v1/blocks", s.auth(RoleOperator, s.addBlock))
+	mux.HandleFunc("DELETE /v1/blocks/{id}", s.auth(RoleOperator, s.removeBlock))
+	mux.HandleFunc("DELETE /v1/blocks", s.auth(RoleOperator, s.removeBlock))
 	mux.HandleFunc("GET /v1/killswitch", s.auth(RoleRead, s.listKill))
-	mux.HandleFunc("POST /v1/killswitch", s.auth(RoleAdmin, s.setKill))
+	mux.HandleFunc("POST /v1/killswitch", s.auth(RoleOperator, s.setKill))
 	mux.HandleFunc("GET /v1/decisions", s.auth(RoleRead, s.decisions))
 	mux.HandleFunc("GET /v1/alerts", s.auth(RoleRead, s.alerts))
-	mux.HandleFunc("POST /v1/alerts/{id}", s.auth(RoleAdmin, s.setAlert))
+	mux.HandleFunc("POST /v1/alerts/{id}", s.auth(RoleOperator, s.setAlert))
 	mux.HandleFunc("GET /v1/numbers/{number}", s.auth(RoleRead, s.number))
 	mux.HandleFunc("GET /v1/counters", s.auth(RoleRead, s.counters))
 	mux.HandleFunc("POST /v1/counters/reset", s.auth(RoleAdmin, s.resetCounters))
@@ -109,6 +121,7 @@ func New(o Options) *Server {
 		w.Write(openapi)
 	})
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -152,11 +165,25 @@ func allowed(have, need Role) bool {
 		return need == RoleScreen
 	case RoleRead:
 		return need == RoleRead
+	case RoleOperator:
+		return need == RoleOperator || need == RoleRead
 	}
 	return false
 }
 
 type ctxKey struct{}
+
+// asKey marks a request already authenticated by someone else (the
+// console's session login).
+type asKey struct{}
+
+// AsPrincipal returns r marked as already authenticated as p: the API's
+// routes then skip the bearer token and check p's role as they would a
+// token's. Only code in this process can set it (the operator console
+// after its own session and CSRF checks).
+func AsPrincipal(r *http.Request, p Principal) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), asKey{}, p))
+}
 
 func principal(r *http.Request) Principal {
 	p, _ := r.Context().Value(ctxKey{}).(Principal)
@@ -166,6 +193,14 @@ func principal(r *http.Request) Principal {
 // auth wraps a handler with bearer-token authentication and a role check.
 func (s *Server) auth(need Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := r.Context().Value(asKey{}).(Principal); ok {
+			if !allowed(p.Role, need) {
+				writeError(w, http.StatusForbidden, fmt.Sprintf("%s has role %s; this needs %s", p.actor(), p.Role, need))
+				return
+			}
+			h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+			return
+		}
 		hdr := r.Header.Get("Authorization")
 		secret, ok := strings.CutPrefix(hdr, "Bearer ")
 		if !ok || secret == "" {
@@ -285,6 +320,6 @@ func (s *Server) recordAudit(ctx context.Context, r *http.Request, action, objec
 	if err != nil {
 		return err
 	}
-	_, err = s.st.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: "token:" + principal(r).Name, Action: action, Object: object, Details: raw})
+	_, err = s.st.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: principal(r).actor(), Action: action, Object: object, Details: raw})
 	return err
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -146,7 +147,7 @@ func (s *Server) addBlock(w http.ResponseWriter, r *http.Request) {
 		fieldError(w, field, msg)
 		return
 	}
-	b.CreatedBy = "token:" + principal(r).Name
+	b.CreatedBy = principal(r).actor()
 	b.Created = time.Now().UTC()
 	b, err := s.st.AddBlock(r.Context(), b)
 	if err != nil {
@@ -225,7 +226,7 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request) {
 		fieldError(w, "reason", "longer than 512 bytes")
 		return
 	}
-	k := store.KillSwitch{Tenant: q.Tenant, Active: *q.Active, Reason: q.Reason, By: "token:" + principal(r).Name, Since: time.Now().UTC()}
+	k := store.KillSwitch{Tenant: q.Tenant, Active: *q.Active, Reason: q.Reason, By: principal(r).actor(), Since: time.Now().UTC()}
 	if err := s.st.SetKillSwitch(r.Context(), k); err != nil {
 		storeError(w, err)
 		return
@@ -435,6 +436,29 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if st, _ := out["status"].(string); st != "ok" {
 			code = http.StatusServiceUnavailable
 		}
+	}
+	writeJSON(w, code, out)
+}
+
+// readyz reports whether this node should get traffic: the store answers
+// and the block snapshot is fresh (within server.state_max_age_s when set,
+// else 10 s). /healthz says the process is alive; this says it can decide.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	out := map[string]any{"status": "ready"}
+	code := http.StatusOK
+	if _, err := s.st.KillSwitches(ctx); err != nil {
+		out["status"], out["store"], code = "not ready", err.Error(), http.StatusServiceUnavailable
+	}
+	maxAge := time.Duration(s.eng.Config().Server.StateMaxAge) * time.Second
+	if maxAge <= 0 {
+		maxAge = 10 * time.Second
+	}
+	age := s.eng.Blocks().Age(time.Now())
+	out["state_age_s"] = age.Seconds()
+	if age > maxAge {
+		out["status"], out["state"], code = "not ready", "block snapshot older than "+maxAge.String(), http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, out)
 }

@@ -40,9 +40,14 @@ Usage:
                                                        number intelligence and the verdict
   tollgate config check FILE                             validate a policy file
   tollgate config default                                print the built-in policy
-  tollgate token add NAME -role admin|screen|read [-data DIR]
+  tollgate token add NAME -role admin|operator|screen|read [-data DIR]
                                                        create an API token (shown once)
   tollgate token list [-data DIR]                        list API tokens
+  tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR]
+                                                       create a console user (prints the TOTP QR code)
+  tollgate user passwd|mfa|role|delete NAME, user list  manage console users
+  tollgate audit verify [-data DIR] [-expect HASH]       check the audit log's hash chain
+  tollgate audit export [-since T] [-before T] [-o FILE] export the audit log as JSON lines
   tollgate stir sign -orig N -dest N [-key K -x5u URL] [-attest A|B|C] [-config FILE -tenant T]
                                                        sign a PASSporT: print an Identity header
   tollgate stir verify [-identity H] [-anchors DIR] [-orig N] [-dest N] [-cert PEM] [-config FILE]
@@ -73,6 +78,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.replay(args[1:])
 	case "token":
 		err = e.token(args[1:])
+	case "user":
+		err = e.user(args[1:])
+	case "audit":
+		err = e.audit(args[1:])
 	case "stir":
 		err = e.stir(args[1:])
 	case "version", "-version", "--version":

@@ -106,6 +106,7 @@ type Server struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	det      *detection
+	ui       *uiParts
 }
 
 type alertSink chan store.Alert
@@ -162,6 +163,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			det.close()
 		}
 	}()
+	ui, err := setupConsole(cfg, o.DataDir, st, log) // cli/console.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			ui.close()
+		}
+	}()
 	ver := o.STIR
 	if ver == nil {
 		if ver, err = newVerifier(&cfg.STIR); err != nil {
@@ -170,7 +180,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
-		Recorder: det.tee(writer), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
+		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -197,13 +207,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"written\"} %d\n", ws.Written)
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
 		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
+		ui.metrics(w)
 	}})
 	a.SetTokens(tokens)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs := &http.Server{Handler: ui.mount(a, eng, st), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs.RegisterOnShutdown(ui.stop)
 	var sipSrv *sipfront.Server
 	if len(cfg.SIP.Listen) > 0 {
 		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log}); err == nil {
@@ -216,7 +228,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
-	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det}
+	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, ui: ui}
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -224,6 +236,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	log.Info("tollgate serving", "api", "http://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
+	ui.announce(ln.Addr(), o.Stdout, o.DataDir)
 	ok = true
 	return s, nil
 }
@@ -362,6 +375,7 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 				s.log.Error("reloading tokens", "err", err)
 			}
 		case now := <-sweep.C:
+			s.ui.prune(now)
 			if n := s.Engine.Sweep(now); n > 0 {
 				s.log.Warn("expired calls that never ended", "calls", n)
 			}
@@ -386,6 +400,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	<-s.loopDone
 	s.det.close()
+	s.ui.close()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

@@ -15,11 +15,11 @@ import (
 // server picks up changes within a second.
 func (e *env) token(args []string) error {
 	if len(args) == 0 || args[0] != "add" && args[0] != "list" {
-		return usagef("token: want 'add NAME -role admin|screen|read' or 'list'")
+		return usagef("token: want 'add NAME -role admin|operator|screen|read' or 'list'")
 	}
 	fs := newFlags("token "+args[0], e)
 	dataDir := fs.String("data", "tollgate-data", "data directory")
-	role := fs.String("role", "screen", "admin, screen or read")
+	role := fs.String("role", "screen", "admin, operator, screen or read")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
@@ -44,9 +44,9 @@ func (e *env) token(args []string) error {
 		return usagef("token add: want exactly one NAME")
 	}
 	switch *role {
-	case "admin", "screen", "read":
+	case "admin", "operator", "screen", "read":
 	default:
-		return usagef("-role: want admin, screen or read, got %q", *role)
+		return usagef("-role: want admin, operator, screen or read, got %q", *role)
 	}
 	secret, err := NewSecret()
 	if err != nil {

@@ -44,6 +44,8 @@ type Config struct {
 	// AllowUnknownTenants lets calls of tenants without a section use
 	// Defaults; when false they get a 400.
 	AllowUnknownTenants bool
+	// Console configures the operator console (config/console.go).
+	Console Console
 }
 
 // Server holds listener and storage settings.
@@ -67,7 +69,7 @@ type Server struct {
 // variable holding it.
 type Token struct {
 	Name      string `yaml:"name"`
-	Role      string `yaml:"role"` // admin, screen, read
+	Role      string `yaml:"role"` // admin, operator, screen, read
 	SHA256    string `yaml:"sha256"`
 	SecretEnv string `yaml:"secret_env"`
 }
@@ -349,6 +351,7 @@ type top struct {
 	Honeypot            yaml.Node            `yaml:"honeypot"`
 	Attack              yaml.Node            `yaml:"attack"`
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
+	Console             yaml.Node            `yaml:"console"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -386,6 +389,7 @@ func (p *parser) parse(src []byte) *Config {
 	lines(&t.SIP, "sip", sipLines)
 	p.sip(&cfg.SIP, sipLines)
 	p.detect(cfg, &t.Detectors, &t.Alerts)
+	p.console(&cfg.Console, &t.Console)
 	p.quality(cfg, &t.Quality)
 	p.security(cfg, &t.Honeypot, &t.Attack)
 

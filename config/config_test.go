@@ -89,7 +89,7 @@ func TestErrorsNameFileLineField(t *testing.T) {
 		{"syntax", "defaults: [\n", []string{"p.yaml:"}},
 		{"empty", "", []string{"empty policy file"}},
 		{"token both", "server:\n  tokens:\n    - {name: a, role: admin, sha256: " + strings.Repeat("a", 64) + ", secret_env: X}\ndefaults: {country: US, on_error: fail_open}\n", []string{"p.yaml:3: server.tokens[0]: set exactly one"}},
-		{"token role", "server:\n  tokens:\n    - {name: a, role: root, secret_env: X}\ndefaults: {country: US, on_error: fail_open}\n", []string{"p.yaml:3: server.tokens[0].role: want admin, screen or read"}},
+		{"token role", "server:\n  tokens:\n    - {name: a, role: root, secret_env: X}\ndefaults: {country: US, on_error: fail_open}\n", []string{"p.yaml:3: server.tokens[0].role: want admin, operator, screen or read"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

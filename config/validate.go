@@ -154,9 +154,9 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 		}
 		seen[t.Name] = true
 		switch t.Role {
-		case "admin", "screen", "read":
+		case "admin", "operator", "screen", "read":
 		default:
-			p.errorf(line, f+".role", "want admin, screen or read, got %q", t.Role)
+			p.errorf(line, f+".role", "want admin, operator, screen or read, got %q", t.Role)
 		}
 		if (t.SHA256 == "") == (t.SecretEnv == "") {
 			p.errorf(line, f, "set exactly one of sha256 and secret_env")

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/console"
+	"github.com/tollgate-voip/tollgate/console/auth"
+	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// consoleDB is the console's user database, beside tollgate.db.
+func consoleDB(dataDir string) string { return filepath.Join(dataDir, "console.db") }
+
+// authPolicy turns the console section into login rules.
+func authPolicy(c config.Console) auth.Policy {
+	p := auth.DefaultPolicy()
+	p.RequireMFA = c.RequireMFA
+	if c.LockoutFailures > 0 {
+		p.MaxFailures = c.LockoutFailures
+	}
+	if c.LockoutS > 0 {
+		p.LockFor = time.Duration(c.LockoutS) * time.Second
+	}
+	if c.SessionIdleS > 0 {
+		p.IdleTimeout = time.Duration(c.SessionIdleS) * time.Second
+	}
+	if c.SessionMaxS > 0 {
+		p.MaxAge = time.Duration(c.SessionMaxS) * time.Second
+	}
+	return p
+}
+
+// uiParts is the operator console as serve wires it; nil when the console
+// is off, and every method is then a no-op.
+type uiParts struct {
+	cfg   config.Console
+	live  *console.Live
+	users *authsqlite.Store
+	auth  *auth.Service
+	con   *console.Console
+	log   *slog.Logger
+}
+
+func setupConsole(cfg *config.Config, dataDir string, st store.Store, log *slog.Logger) (*uiParts, error) {
+	if !cfg.Console.Enabled {
+		return nil, nil
+	}
+	users, err := authsqlite.Open(consoleDB(dataDir))
+	if err != nil {
+		return nil, err
+	}
+	return &uiParts{cfg: cfg.Console, users: users, auth: auth.NewService(users, st, authPolicy(cfg.Console)), log: log}, nil
+}
+
+// recorder puts the live view's counter in front of next.
+func (u *uiParts) recorder(next engine.Recorder) engine.Recorder {
+	if u == nil {
+		return next
+	}
+	u.live = console.NewLive(next)
+	return u.live
+}
+
+// mount serves the console at / and /ui/ beside the API.
+func (u *uiParts) mount(a *api.Server, eng *engine.Engine, st store.Store) http.Handler {
+	if u == nil {
+		return a
+	}
+	u.con = console.New(console.Options{API: a, Engine: eng, Store: st, Auth: u.auth, Live: u.live, Config: u.cfg, Logger: u.log})
+	return console.Mount(a, u.con)
+}
+
+// stop ends the event streams so that http.Server.Shutdown can finish.
+func (u *uiParts) stop() {
+	if u != nil && u.con != nil {
+		u.con.Close()
+	}
+}
+
+func (u *uiParts) metrics(w io.Writer) {
+	if u != nil && u.con != nil {
+		u.con.WritePrometheus(w)
+	}
+}
+
+// announce prints where the console is and, with no users yet, how to
+// make the first one.
+func (u *uiParts) announce(addr net.Addr, out io.Writer, dataDir string) {
+	if u == nil {
+		return
+	}
+	url := "http://" + addr.String() + "/ui/"
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		url = fmt.Sprintf("http://127.0.0.1:%d/ui/", tcp.Port)
+	}
+	u.log.Info("operator console", "url", url)
+	if out == nil {
+		return
+	}
+	fmt.Fprintf(out, "Operator console: %s\n", url)
+	if us, err := u.users.Users(context.Background()); err == nil && len(us) == 0 {
+		fmt.Fprintf(out, "No console users yet. Create the first admin (prints a QR code for your authenticator app):\n\n    tollgate user add admin -role admin -data %s\n\n", dataDir)
+	}
+}
+
+// prune drops expired sessions.
+func (u *uiParts) prune(now time.Time) {
+	if u == nil {
+		return
+	}
+	p := u.auth.Policy
+	if err := u.users.PruneSessions(context.Background(), now.Add(-p.IdleTimeout), now.Add(-p.MaxAge)); err != nil {
+		u.log.Error("console: pruning sessions", "err", err)
+	}
+}
+
+func (u *uiParts) close() {
+	if u == nil {
+		return
+	}
+	if u.live != nil {
+		u.live.Close()
+	}
+	u.users.Close()
+}

@@ -1,0 +1,69 @@
+package config
+
+import "gopkg.in/yaml.v3"
+
+// Console configures the operator console (the web dashboard served by
+// tollgate serve), its logins and the audit log's retention.
+type Console struct {
+	// Enabled serves the console at / and /ui/ (default true).
+	Enabled bool `yaml:"enabled"`
+	// RequireMFA refuses logins of users without a TOTP second factor (default true).
+	RequireMFA bool `yaml:"require_mfa"`
+	// SessionIdleS ends a session unused this long (default 1800).
+	SessionIdleS int `yaml:"session_idle_s"`
+	// SessionMaxS ends a session this long after login whatever (default 43200).
+	SessionMaxS int `yaml:"session_max_s"`
+	// LockoutFailures failed logins in a row lock the user (default 5) …
+	LockoutFailures int `yaml:"lockout_failures"`
+	// … for LockoutS seconds (default 900).
+	LockoutS int `yaml:"lockout_s"`
+	// CookieSecure: auto (Secure when the request came over HTTPS, said so
+	// by X-Forwarded-Proto, or is on loopback), always or never.
+	CookieSecure string `yaml:"cookie_secure"`
+	// AuditRetentionDays is how long audit entries must be kept (default
+	// 2557, seven years). tollgate never deletes younger entries; 'tollgate
+	// audit export -before' hands older ones to an archive.
+	AuditRetentionDays int `yaml:"audit_retention_days"`
+}
+
+// DefaultConsole returns the console defaults.
+func DefaultConsole() Console {
+	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, CookieSecure: "auto", AuditRetentionDays: 2557}
+}
+
+// console decodes and checks the console section.
+func (p *parser) console(c *Console, n *yaml.Node) {
+	*c = DefaultConsole()
+	p.decodeStrict(n, "console", c)
+	ln := map[string]int{}
+	lines(n, "console", ln)
+	at := func(f string) int {
+		if l, ok := ln[f]; ok {
+			return l
+		}
+		return n.Line
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+		min  int
+	}{
+		{"console.session_idle_s", c.SessionIdleS, 60},
+		{"console.session_max_s", c.SessionMaxS, 60},
+		{"console.lockout_failures", c.LockoutFailures, 1},
+		{"console.lockout_s", c.LockoutS, 1},
+		{"console.audit_retention_days", c.AuditRetentionDays, 1},
+	} {
+		if f.v < f.min {
+			p.errorf(at(f.name), f.name, "must be ≥ %d", f.min)
+		}
+	}
+	if c.SessionMaxS < c.SessionIdleS && c.SessionMaxS >= 60 {
+		p.errorf(at("console.session_max_s"), "console.session_max_s", "shorter than session_idle_s")
+	}
+	switch c.CookieSecure {
+	case "auto", "always", "never":
+	default:
+		p.errorf(at("console.cookie_secure"), "console.cookie_secure", "want auto, always or never, got %q", c.CookieSecure)
+	}
+}
