@@ -334,6 +334,11 @@ func (v *Verifier) lookup(ctx context.Context, url string) *entry {
 	v.entries[url] = e
 	v.mu.Unlock()
 	go v.fill(url, e)
+	if old != nil && old.err == nil {
+		// Serve the expired certificate while it is fetched again, so a
+		// signer's calls are not left unverified at each refresh.
+		return old
+	}
 	return v.wait(ctx, e)
 }
 
