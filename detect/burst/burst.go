@@ -44,8 +44,8 @@ func (b *Burst) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	r := b.cfg.Rule()
 	b.latch.Set(key, last+max(int64(r.ExpiresS), span))
 	f := detect.Finding{Detector: b.Name(), Code: "international_burst", Subject: c.Rec.Extension,
-		Text:  fmt.Sprintf("extension %s placed %d international calls in %s", c.Rec.Extension, n, time.Duration(span)*time.Second),
-		Time:  time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: n, Cost: cost, CallIDs: w.IDs(first, last, 50)}
+		Text: fmt.Sprintf("extension %s placed %d international calls in %s", c.Rec.Extension, n, time.Duration(span)*time.Second),
+		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: n, Cost: cost, CallIDs: w.IDs(first, last, 50)}
 	detect.Apply(&f, r, c, detect.Target{Kind: "prefix", Value: c.Far()})
 	emit(f)
 }

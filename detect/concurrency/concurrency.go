@@ -56,8 +56,8 @@ func (c *Concurrency) Observe(call *detect.Call, ts time.Time, emit detect.Emit)
 	r := c.cfg.Rule()
 	c.latch.Set(key, t+max(int64(r.ExpiresS), 3600))
 	f := detect.Finding{Detector: c.Name(), Code: "concurrency", Subject: call.Rec.Extension,
-		Text:  fmt.Sprintf("extension %s had %d calls up at once (its normal allows %.0f)", call.Rec.Extension, call.Concurrent, limit),
-		Time:  ts.UTC(), Since: ts.UTC(), Calls: call.Concurrent, Cost: call.Cost, CallIDs: []string{call.Rec.CallID}}
+		Text: fmt.Sprintf("extension %s had %d calls up at once (its normal allows %.0f)", call.Rec.Extension, call.Concurrent, limit),
+		Time: ts.UTC(), Since: ts.UTC(), Calls: call.Concurrent, Cost: call.Cost, CallIDs: []string{call.Rec.CallID}}
 	detect.Apply(&f, r, call, detect.Target{Kind: "number", Value: call.Far()})
 	emit(f)
 }

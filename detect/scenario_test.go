@@ -1,0 +1,135 @@
+package detect_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/detect/all"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/number"
+)
+
+type want struct {
+	Findings []struct {
+		Code      string `json:"code"`
+		Extension string `json:"extension"`
+		Action    string `json:"action"`
+		Target    string `json:"target"`
+		Time      string `json:"time"`
+	} `json:"findings"`
+	// Absent lists code:extension pairs that must not be found ("*": nothing at all).
+	Absent []string       `json:"absent"`
+	Count  map[string]int `json:"count"`
+}
+
+var (
+	intel     *number.Intel
+	intelDeck = "-"
+)
+
+func run(t *testing.T, dir string) []detect.Finding {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join(dir, "policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if intelDeck != cfg.Numbers.RateDeck {
+		intelDeck = cfg.Numbers.RateDeck
+		if intel, err = number.New(number.Options{RateFile: cfg.Numbers.RateDeck, RiskFiles: cfg.Numbers.RiskFiles}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []detect.Finding
+	base := baseline.New()
+	det := detect.NewEngine(&cfg.Detect, eng, base, all.Build(&cfg.Detect, base), func(f detect.Finding) { got = append(got, f) })
+	f, err := os.Open(filepath.Join(dir, "cdrs.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := cdr.NewReader(f, cdr.Options{})
+	var rec cdr.Record
+	for rd.Next(&rec) {
+		if err := det.Observe(&rec); err != nil {
+			t.Fatalf("line %d: %v", rec.Line, err)
+		}
+	}
+	if st := rd.Stats(); st.Malformed > 0 {
+		t.Fatalf("malformed lines: %+v", st.Errors)
+	}
+	return got
+}
+
+// TestScenarios runs every detect/testdata/<scenario>: the policy, the CDRs
+// in the order given, and the findings wanted.
+func TestScenarios(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/*/want.json")
+	if len(dirs) < 8 {
+		t.Fatalf("found %d scenarios; want at least 8", len(dirs))
+	}
+	for _, wf := range dirs {
+		dir := filepath.Dir(wf)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			var w want
+			b, err := os.ReadFile(wf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &w); err != nil {
+				t.Fatal(err)
+			}
+			got := run(t, dir)
+			for _, x := range w.Findings {
+				found := false
+				for _, f := range got {
+					if f.Code != x.Code || x.Extension != "" && f.Extension != x.Extension || x.Action != "" && f.Action != x.Action ||
+						x.Target != "" && f.Target.Kind+":"+f.Target.Value != x.Target ||
+						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time {
+						continue
+					}
+					found = true
+				}
+				if !found {
+					t.Errorf("no finding %+v; got %s", x, describe(got))
+				}
+			}
+			for _, a := range w.Absent {
+				for _, f := range got {
+					if a == "*" || a == f.Code+":"+f.Extension {
+						t.Errorf("unwanted finding %s: %s", f.Code, f.Text)
+					}
+				}
+			}
+			for code, n := range w.Count {
+				k := 0
+				for _, f := range got {
+					if f.Code == code {
+						k++
+					}
+				}
+				if k != n {
+					t.Errorf("%d findings %s; want %d", k, code, n)
+				}
+			}
+		})
+	}
+}
+
+func describe(fs []detect.Finding) string {
+	var s []string
+	for _, f := range fs {
+		s = append(s, f.Code+"/"+f.Extension+"/"+f.Action+"/"+f.Target.Kind+":"+f.Target.Value+"@"+f.Time.UTC().Format("15:04:05"))
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
