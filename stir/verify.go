@@ -105,6 +105,7 @@ type entry struct {
 	expires time.Time
 	pinned  bool
 	cred    atomic.Pointer[Credential]
+	stale   *entry // the expired entry this one refreshes, served meanwhile
 }
 
 // NewVerifier returns a Verifier.
@@ -313,7 +314,12 @@ func (v *Verifier) lookup(ctx context.Context, url string) *entry {
 				return e
 			}
 		default: // a fetch is running
+			stale := e.stale
 			v.mu.Unlock()
+			if stale != nil {
+				v.hits.Add(1)
+				return stale
+			}
 			v.misses.Add(1)
 			return v.wait(ctx, e)
 		}
@@ -321,6 +327,9 @@ func (v *Verifier) lookup(ctx context.Context, url string) *entry {
 	v.misses.Add(1)
 	old := e
 	e = &entry{ready: make(chan struct{})}
+	if old != nil && old.err == nil {
+		e.stale = old
+	}
 	if old != nil {
 		// A re-fetch keeps the last validation so a good certificate that
 		// is fetched again does not need its chain checked again.
@@ -332,12 +341,13 @@ func (v *Verifier) lookup(ctx context.Context, url string) *entry {
 		v.evictLocked(now)
 	}
 	v.entries[url] = e
+	stale := e.stale
 	v.mu.Unlock()
 	go v.fill(url, e)
-	if old != nil && old.err == nil {
+	if stale != nil {
 		// Serve the expired certificate while it is fetched again, so a
 		// signer's calls are not left unverified at each refresh.
-		return old
+		return stale
 	}
 	return v.wait(ctx, e)
 }
@@ -389,7 +399,12 @@ func (v *Verifier) evictLocked(now time.Time) {
 
 // fill fetches and parses a certificate for e, then marks it ready.
 func (v *Verifier) fill(url string, e *entry) {
-	defer close(e.ready)
+	defer func() {
+		close(e.ready)
+		v.mu.Lock()
+		e.stale = nil // let the old certificates go
+		v.mu.Unlock()
+	}()
 	v.fetches.Add(1)
 	u, err := v.o.Fetch.CheckURL(url)
 	var fr *fetchResult
