@@ -70,6 +70,7 @@ type Server struct {
 	log    *slog.Logger
 	health Health
 	extra  func(w io.Writer) // more Prometheus metrics
+	comp   *Compliance       // compliance and quality routes (api/compliance.go)
 	det    *Detection        // call-pattern analysis (cdr.go); nil = off
 
 	mu     sync.RWMutex
@@ -85,6 +86,8 @@ type Options struct {
 	Logger  *slog.Logger
 	Health  Health
 	Metrics func(w io.Writer)
+	// Compliance serves the DNC, consent and quality routes; may be nil.
+	Compliance *Compliance
 	// Detection enables POST /v1/cdrs and the detection routes (cdr.go).
 	Detection *Detection
 }
@@ -99,6 +102,7 @@ func New(o Options) *Server {
 		s.log = slog.Default()
 	}
 	s.det = o.Detection
+	s.comp = o.Compliance
 	mux := http.NewServeMux()
 	s.cdrRoutes(mux)
 	mux.HandleFunc("POST /v1/screen", s.auth(RoleScreen, s.screen))
@@ -116,6 +120,13 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /v1/counters", s.auth(RoleRead, s.counters))
 	mux.HandleFunc("POST /v1/counters/reset", s.auth(RoleAdmin, s.resetCounters))
 	mux.HandleFunc("GET /v1/audit", s.auth(RoleAdmin, s.audit))
+	mux.HandleFunc("POST /v1/dnc", s.auth(RoleAdmin, s.addDNC))
+	mux.HandleFunc("DELETE /v1/dnc", s.auth(RoleAdmin, s.removeDNC))
+	mux.HandleFunc("GET /v1/consents", s.auth(RoleRead, s.listConsents))
+	mux.HandleFunc("POST /v1/consents", s.auth(RoleAdmin, s.addConsent))
+	mux.HandleFunc("POST /v1/calls/{call_id}/quality", s.auth(RoleScreen, s.postQuality))
+	mux.HandleFunc("GET /v1/quality", s.auth(RoleRead, s.getQuality))
+	mux.HandleFunc("GET /v1/quality/calls/{call_id}", s.auth(RoleRead, s.getCallQuality))
 	mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapi)

@@ -54,6 +54,12 @@ Usage:
                                                        verify an Identity header (exit 1 unless passed)
   tollgate replay [-config FILE] [-format auto|asterisk|freeswitch|json] [-tz ZONE] FILE…
                                                        run CDR files through the detectors; report
+  tollgate honeypot [-config FILE] [-data DIR] [-listen ADDR]
+                                                       run the decoy PBX on its own (UDP)
+  tollgate reputation list|add KIND VALUE|remove KIND VALUE|import FILE|export [-data DIR]
+                                                       the bad-actor database (IPs, numbers, ranges, User-Agents)
+  tollgate bans list|release ID|export [-format nft|kamcmd|jsonrpc] [-data DIR]
+                                                       SIP attack bans
   tollgate version                                       print the version
 
 Run 'tollgate COMMAND -h' for a command's flags.
@@ -78,6 +84,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.replay(args[1:])
 	case "token":
 		err = e.token(args[1:])
+	case "honeypot":
+		err = e.honeypotCmd(args[1:])
+	case "reputation":
+		err = e.reputationCmd(args[1:])
+	case "bans":
+		err = e.bansCmd(args[1:])
 	case "user":
 		err = e.user(args[1:])
 	case "audit":

@@ -178,9 +178,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	comp, err := setupCompliance(ctx, cfg, o.DataDir, alertSink(alerts), log)
+	if err != nil {
+		return nil, err
+	}
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
-		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log,
+		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
 	})
 	if err != nil {
 		return nil, err
@@ -189,7 +193,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Health: func() map[string]any {
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
@@ -207,6 +211,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"written\"} %d\n", ws.Written)
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
 		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
+		comp.metrics(w)
 		ui.metrics(w)
 	}})
 	a.SetTokens(tokens)
@@ -228,6 +233,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
+	if err := comp.start(lctx, log); err != nil {
+		cancel()
+		return nil, err
+	}
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, ui: ui}
 	go s.loops(lctx, live)
 	go func() {

@@ -491,3 +491,8 @@ func (w *Watcher) WriteMetrics(out io.Writer) {
 	defer w.mu.Unlock()
 	w.hist.write(out)
 }
+
+func alertProbe(route string, p ProbeResult) store.Alert {
+	details, _ := json.Marshal(p)
+	return store.Alert{Time: p.Time, Severity: "critical", Code: "probe_failed", Text: "synthetic test call on route " + route + " to " + p.Target + " failed: " + p.Error, Status: "open", Details: details}
+}

@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/compliance"
+	csqlite "github.com/tollgate-voip/tollgate/compliance/sqlite"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/quality"
+)
+
+// complianceParts are the compliance records and the quality watch of a
+// running server.
+type complianceParts struct {
+	store   *csqlite.Store
+	live    *compliance.Live
+	watcher *quality.Watcher
+	hepAddr string
+	cfg     config.Quality
+}
+
+// setupCompliance opens the opt-out and consent records (compliance.db in
+// the data directory) and builds the quality watcher.
+func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, alerter quality.Alerter, log *slog.Logger) (*complianceParts, error) {
+	st, err := csqlite.Open(filepath.Join(dataDir, "compliance.db"))
+	if err != nil {
+		return nil, err
+	}
+	live := compliance.NewLive()
+	if err := live.Refresh(ctx, st); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("reading opt-outs and consents: %w", err)
+	}
+	return &complianceParts{store: st, live: live, watcher: quality.New(cfg.Quality, alerter, log), hepAddr: cfg.Quality.HEPListen, cfg: cfg.Quality}, nil
+}
+
+func (c *complianceParts) api() *api.Compliance {
+	return &api.Compliance{Store: c.store, Live: c.live, Quality: c.watcher}
+}
+
+func (c *complianceParts) metrics(w io.Writer) {
+	c.watcher.WriteMetrics(w)
+	o, n := c.live.Index().Counts()
+	fmt.Fprintf(w, "# HELP tollgate_compliance_records Internal opt-outs and numbers with consent records.\n# TYPE tollgate_compliance_records gauge\n")
+	fmt.Fprintf(w, "tollgate_compliance_records{kind=\"opt_out\"} %d\ntollgate_compliance_records{kind=\"consent\"} %d\n", o, n)
+}
+
+// start runs the HEP listener, the probe schedule and the refresh of
+// opt-outs and consents (changes made on other nodes bite within a
+// second) until ctx ends, then closes the store.
+func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
+	if c.hepAddr != "" {
+		a, err := c.watcher.ListenHEP(ctx, c.hepAddr)
+		if err != nil {
+			return err
+		}
+		log.Info("quality: HEP listener", "addr", a.String())
+	}
+	if c.cfg.Probe.Target != "" {
+		go runProbes(ctx, c.cfg, c.watcher, log)
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		defer c.store.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := c.live.Refresh(ctx, c.store); err != nil && ctx.Err() == nil {
+					log.Warn("compliance: refresh failed", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// runProbes places a synthetic test call every probe.interval_s.
+func runProbes(ctx context.Context, cfg config.Quality, w *quality.Watcher, log *slog.Logger) {
+	t := time.NewTicker(time.Duration(cfg.Probe.IntervalS) * time.Second)
+	defer t.Stop()
+	for {
+		p := quality.Probe(ctx, cfg.Probe.Target, time.Duration(cfg.Probe.DurationS)*time.Second, quality.Impair{})
+		if ctx.Err() != nil {
+			return
+		}
+		w.AddProbe(cfg.Probe.Route, p)
+		log.Info("quality: probe", "target", p.Target, "setup_ms", p.SetupMS, "loss_pct", p.LossPct, "jitter_ms", p.JitterMS, "rtt_ms", p.RTTMS, "mos", p.MOS, "error", p.Error)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
