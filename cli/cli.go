@@ -60,6 +60,10 @@ Usage:
                                                        the bad-actor database (IPs, numbers, ranges, User-Agents)
   tollgate bans list|release ID|export [-format nft|kamcmd|jsonrpc] [-data DIR]
                                                        SIP attack bans
+  tollgate simulate [-days N] [-out FILE | -url URL -token T]
+                                                       labelled traffic with attacks, to a file or a server
+  tollgate incident export|damage|timeline -from T -to T [-tenant T] [-data DIR]
+                                                       evidence bundle, damage assessment, timeline
   tollgate version                                       print the version
 
 Run 'tollgate COMMAND -h' for a command's flags.
@@ -82,6 +86,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.config(args[1:])
 	case "replay":
 		err = e.replay(args[1:])
+	case "simulate":
+		err = e.simulate(args[1:])
+	case "incident":
+		err = e.incident(args[1:])
 	case "token":
 		err = e.token(args[1:])
 	case "honeypot":

@@ -48,6 +48,7 @@ fuzz() { # package target seconds
 fuzz ./config FuzzParse 10
 for t in $(go test -list 'Fuzz.*' ./number | grep '^Fuzz'); do fuzz ./number "$t" 10; done
 for t in $(go test -list 'Fuzz.*' ./api | grep '^Fuzz' || true); do fuzz ./api "$t" 10; done
+for t in $(go test -list 'Fuzz.*' ./cdr | grep '^Fuzz'); do fuzz ./cdr "$t" 10; done
 fuzz ./stir FuzzParseIdentity 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 

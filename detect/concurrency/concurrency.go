@@ -44,6 +44,9 @@ func (c *Concurrency) Observe(call *detect.Call, ts time.Time, emit detect.Emit)
 	if !call.Outbound() || call.Attempt {
 		return
 	}
+	if call.Concurrent <= c.cfg.Min { // the limit is never below Min
+		return
+	}
 	t := ts.Unix()
 	limit := c.Limit(c.base.Extension(call.Rec.Tenant, call.Rec.Extension), t)
 	if float64(call.Concurrent) <= limit {
