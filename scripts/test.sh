@@ -50,6 +50,8 @@ for t in $(go test -list 'Fuzz.*' ./number | grep '^Fuzz'); do fuzz ./number "$t
 for t in $(go test -list 'Fuzz.*' ./api | grep '^Fuzz' || true); do fuzz ./api "$t" 10; done
 for t in $(go test -list 'Fuzz.*' ./cdr | grep '^Fuzz'); do fuzz ./cdr "$t" 10; done
 fuzz ./stir FuzzParseIdentity 10
+for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ; do fuzz ./quality "$t" 10; done
+fuzz ./compliance FuzzLoad 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 
 echo "== all tests passed"

@@ -1,0 +1,438 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/reputation"
+	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
+)
+
+// security is the reputation database, the attack guard, the PBX log
+// followers and (optionally) the honeypot, as serve and 'tollgate
+// honeypot' run them.
+type security struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	db    *repsqlite.DB
+	live  *reputation.Live
+	trust *attack.Trust
+	guard *attack.Guard
+	hp    *honeypot.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// openSecurity opens the reputation tables in the data directory's
+// database and builds the guard. Nothing runs until start.
+func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (*security, error) {
+	db, err := repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &security{cfg: cfg, log: log, db: db}
+	a := &cfg.Attack
+	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore})
+	// The SIP front end's trusted proxies are trusted here too.
+	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
+	s.guard = attack.NewGuard(attackPolicy(a), db, s.trust, log)
+	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
+	if err := reputation.Refresh(ctx, db, s.live, time.Now()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the reputation database: %w", err)
+	}
+	return s, nil
+}
+
+func attackPolicy(a *config.Attack) attack.Policy {
+	p := attack.Policy{
+		MaxFailures: a.MaxFailures, Window: time.Duration(a.WindowS) * time.Second,
+		ScannerUAs: a.ScannerUserAgents, CountChallenges: a.CountChallenges,
+		AccountMaxFailures: a.AccountMaxFailures, AccountLockTime: time.Duration(a.AccountLockS) * time.Second,
+		VoicemailMaxFailures: a.VoicemailMaxFailures, VoicemailLockTime: time.Duration(a.VoicemailLockS) * time.Second,
+	}
+	for _, s := range a.BanTimesS {
+		p.BanTimes = append(p.BanTimes, time.Duration(s)*time.Second)
+	}
+	return p
+}
+
+func (s *security) refresh(ctx context.Context) {
+	if err := reputation.Refresh(ctx, s.db, s.live, time.Now()); err != nil && ctx.Err() == nil {
+		s.log.Error("refreshing reputation", "err", err)
+	}
+}
+
+// start runs the guard, the refresh loop (other nodes' changes bite within
+// a second), the PBX log followers and, when listen is set, the honeypot.
+func (s *security) start(intel *number.Intel, listen string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if listen != "" {
+		h := &s.cfg.Honeypot
+		country := h.Country
+		if country == "" {
+			country = s.cfg.Defaults.Country
+		}
+		var norm func(string) string
+		if intel != nil {
+			norm = honeypot.Normalizer(intel.Lookup, number.DialPlan{Country: country})
+		}
+		hp, err := honeypot.Start(honeypot.Options{
+			Listen: listen, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
+			CallDuration: time.Duration(h.CallDuration) * time.Second, MaxCalls: h.MaxCalls,
+			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
+			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
+			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm,
+			Events: s.db, Reputation: s.db, Reporter: s.guard, Logger: s.log,
+		})
+		if err != nil {
+			cancel()
+			return err
+		}
+		s.hp = hp
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.guard.Run(ctx) }()
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		purge := time.NewTicker(time.Hour)
+		defer purge.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				s.refresh(ctx)
+				s.guard.Sweep(now)
+			case now := <-purge.C:
+				if _, err := s.db.Purge(ctx, now, 90*24*time.Hour); err != nil && ctx.Err() == nil {
+					s.log.Error("purging expired reputation", "err", err)
+				}
+			}
+		}
+	}()
+	for _, l := range s.cfg.Attack.Logs {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.log.Info("following PBX log", "path", l.Path, "format", l.Format)
+			_ = attack.Tail(ctx, l.Path, false, 0, func(line string) {
+				if ev, ok := attack.ParseLine(line, time.Now()); ok {
+					if ev.Time.IsZero() || time.Since(ev.Time) > time.Hour || time.Until(ev.Time) > time.Hour {
+						ev.Time = time.Now() // a line's clock may be local time: count it now
+					}
+					s.guard.Report(ev)
+				}
+			})
+		}()
+	}
+	return nil
+}
+
+// enableAPI adds the reputation routes to the API.
+func (s *security) enableAPI(a *api.Server) {
+	ttl := time.Duration(s.cfg.Attack.FeedTTLDays) * 24 * time.Hour
+	a.EnableReputation(api.ReputationOptions{Store: s.db, Live: s.live, Guard: s.guard, Events: s.db, Trust: s.trust,
+		TTL: func() time.Duration {
+			if ttl > 0 {
+				return ttl
+			}
+			return reputation.DefaultFeedTTL
+		}})
+}
+
+func (s *security) close() error {
+	var err error
+	if s.hp != nil {
+		err = s.hp.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	return errors.Join(err, s.db.Close())
+}
+
+// honeypotCmd runs the decoy PBX on its own: 'tollgate honeypot'.
+func (e *env) honeypotCmd(args []string) error {
+	fs := newFlags("honeypot", e)
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (honeypot: and attack: sections)")
+	dataDir := fs.String("data", "", "data directory (default: server.data_dir, else ./tollgate-data)")
+	listen := fs.String("listen", "", "UDP address (default: honeypot.listen, else 0.0.0.0:5060)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("honeypot: unexpected argument %q", pos[0])
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		*dataDir = cfg.Server.DataDir
+	}
+	if *dataDir == "" {
+		*dataDir = "tollgate-data"
+	}
+	if *listen == "" {
+		*listen = cfg.Honeypot.Addr
+	}
+	if *listen == "" {
+		*listen = "0.0.0.0:5060"
+	}
+	*listen = strings.TrimPrefix(*listen, "udp:")
+	if _, err := netip.ParseAddrPort(*listen); err != nil {
+		return usagef("-listen: want an IP address and port, got %q", *listen)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	intel, err := number.New(number.Options{RiskFiles: cfg.Numbers.RiskFiles, RateFile: cfg.Numbers.RateDeck})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sec, err := openSecurity(ctx, cfg, *dataDir, log)
+	if err != nil {
+		return err
+	}
+	if err := sec.start(intel, *listen); err != nil {
+		sec.close()
+		return err
+	}
+	fmt.Fprintf(e.stdout, "honeypot listening on udp %s (data %s); Ctrl-C stops it\n", sec.hp.Addr(), *dataDir)
+	<-ctx.Done()
+	st := sec.hp.Stats()
+	err = sec.close()
+	fmt.Fprintf(e.stdout, "received %d, handled %d, dropped %d (rate) %d (queue), calls %d, events recorded %d, lost %d\n",
+		st.Received, st.Handled, st.DroppedRate, st.DroppedQueue, st.Calls, st.EventsRecorded, st.EventsDropped)
+	return err
+}
+
+func openRepDB(dataDir string) (*repsqlite.DB, error) {
+	return repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+}
+
+// reputationCmd: tollgate reputation list|add|remove|import|export.
+func (e *env) reputationCmd(args []string) error {
+	const use = "reputation: want list, add KIND VALUE, remove KIND VALUE, import FILE or export"
+	if len(args) == 0 {
+		return usagef(use)
+	}
+	sub := args[0]
+	fs := newFlags("reputation "+sub, e)
+	dataDir := fs.String("data", "tollgate-data", "data directory")
+	kind := fs.String("kind", "", "list/export: only this kind (ip, number, range, ua)")
+	reason := fs.String("reason", "", "add: why")
+	score := fs.Int("score", 100, "add: 0-100")
+	expires := fs.Duration("expires", 0, "add: lifetime (0 = never)")
+	format := fs.String("format", "", "import/export: csv or json (default: from the file name, else csv)")
+	ttl := fs.Duration("ttl", reputation.DefaultFeedTTL, "import: entries expire after this unless imported again")
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "import/add: policy file whose attack.trusted addresses are protected")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	db, err := openRepDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	now := time.Now()
+	trust := func() (*attack.Trust, error) {
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		return attack.NewTrust(append(append([]netip.Prefix(nil), cfg.Attack.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...), nil
+	}
+	switch sub {
+	case "list":
+		es, err := db.List(ctx, reputation.Query{Kind: *kind, Now: now})
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tVALUE\tSOURCE\tSCORE\tHITS\tLAST SEEN\tEXPIRES\tREASON")
+		for _, x := range es {
+			exp := "never"
+			if !x.Expires.IsZero() {
+				exp = x.Expires.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", x.Kind, x.Value, x.Source, x.Score, x.Hits, x.LastSeen.Format(time.RFC3339), exp, x.Reason)
+		}
+		return tw.Flush()
+	case "add":
+		if len(pos) != 2 {
+			return usagef("reputation add: want KIND VALUE")
+		}
+		x := reputation.Entry{Kind: pos[0], Value: pos[1], Reason: *reason, Score: *score, Source: reputation.SourceManual}
+		if *expires > 0 {
+			x.Expires = now.Add(*expires)
+		}
+		if err := reputation.Normalize(&x, now); err != nil {
+			return usagef("%v", err)
+		}
+		if x.Kind == reputation.KindIP {
+			t, err := trust()
+			if err != nil {
+				return err
+			}
+			if p, _ := reputation.ParsePrefix(x.Value); t.Overlaps(p) {
+				return usagef("reputation add: %s covers a trusted address (attack.trusted)", x.Value)
+			}
+		}
+		x, err = db.Upsert(ctx, x)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s %s: score %d, %d hits\n", x.Kind, x.Value, x.Score, x.Hits)
+		return nil
+	case "remove":
+		if len(pos) != 2 {
+			return usagef("reputation remove: want KIND VALUE")
+		}
+		return db.Remove(ctx, pos[0], pos[1])
+	case "import":
+		if len(pos) != 1 {
+			return usagef("reputation import: want FILE (- for standard input)")
+		}
+		t, err := trust()
+		if err != nil {
+			return err
+		}
+		var r io.Reader = e.stdin
+		if pos[0] != "-" {
+			f, err := os.Open(pos[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		f := *format
+		if f == "" {
+			f = reputation.FormatCSV
+			if strings.HasSuffix(pos[0], ".json") {
+				f = reputation.FormatJSON
+			}
+		}
+		es, skipped, err := reputation.ReadFeed(r, f, reputation.ImportOptions{Now: now, TTL: *ttl, Trusted: t.Overlaps})
+		if err != nil {
+			return usagef("%s: %v", pos[0], err)
+		}
+		for _, x := range es {
+			if _, err := db.Upsert(ctx, x); err != nil {
+				return err
+			}
+		}
+		for _, s := range skipped {
+			fmt.Fprintf(e.stderr, "%s:%d: %s skipped: %s\n", pos[0], s.Line, s.Value, s.Reason)
+		}
+		fmt.Fprintf(e.stdout, "imported %d entries, skipped %d\n", len(es), len(skipped))
+		return nil
+	case "export":
+		es, err := db.List(ctx, reputation.Query{Kind: *kind, Now: now})
+		if err != nil {
+			return err
+		}
+		f := *format
+		if f == "" {
+			f = reputation.FormatCSV
+		}
+		return reputation.WriteFeed(e.stdout, f, es, now)
+	}
+	return usagef(use)
+}
+
+// bansCmd: tollgate bans list|release ID|export.
+func (e *env) bansCmd(args []string) error {
+	const use = "bans: want list [-all], release ID or export [-format nft|kamcmd|jsonrpc]"
+	if len(args) == 0 {
+		return usagef(use)
+	}
+	sub := args[0]
+	fs := newFlags("bans "+sub, e)
+	dataDir := fs.String("data", "tollgate-data", "data directory")
+	all := fs.Bool("all", false, "list: include released and expired bans")
+	format := fs.String("format", attack.ExportNFT, "export: nft, kamcmd or jsonrpc")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	db, err := openRepDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	now := time.Now()
+	switch sub {
+	case "list":
+		bs, err := db.Bans(ctx, now, *all)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tIP\tSOURCE\tLEVEL\tCREATED\tEXPIRES\tSTATE\tREASON")
+		for _, b := range bs {
+			state := "active"
+			switch {
+			case b.Released:
+				state = "released"
+			case !b.Active(now):
+				state = "expired"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", b.ID, b.IP, b.Source, b.Level, b.Created.Format(time.RFC3339), b.Expires.Format(time.RFC3339), state, b.Reason)
+		}
+		return tw.Flush()
+	case "release":
+		if len(pos) != 1 {
+			return usagef("bans release: want ID")
+		}
+		id, err := strconv.ParseInt(pos[0], 10, 64)
+		if err != nil {
+			return usagef("bans release: want a numeric ID, got %q", pos[0])
+		}
+		b, err := db.ReleaseBan(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "released ban %d on %s (a running server drops it within a second)\n", b.ID, b.IP)
+		return nil
+	case "export":
+		bs, err := db.Bans(ctx, now, false)
+		if err != nil {
+			return err
+		}
+		if err := attack.WriteBans(e.stdout, *format, bs, now); err != nil {
+			return usagef("%v", err)
+		}
+		return nil
+	}
+	return usagef(use)
+}
