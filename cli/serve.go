@@ -12,21 +12,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/config"
-	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 func (e *env) serve(args []string) error {
@@ -106,7 +103,7 @@ type Server struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	det      *detection
-	sec      *security
+	cl       *clusterNode
 	ui       *uiParts
 }
 
@@ -135,13 +132,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	log.Info("number intelligence ready", "build", intel.BuildTime.Round(time.Millisecond))
-	st, err := sqlite.Open(filepath.Join(o.DataDir, "tollgate.db"))
+	st, cl, err := openStores(ctx, cfg, o.DataDir, log) // SQLite, or PostgreSQL + Redis in cluster mode (cli/cluster.go)
 	if err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
+			cl.close()
 			st.Close()
 		}
 	}()
@@ -151,6 +149,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	writer := decisionlog.New(st, decisionlog.Options{Logger: log})
 	alerts := make(chan store.Alert, 1024)
+	cl.setAlerter(alertSink(alerts))
 	live := blocks.NewLive()
 	if err := blocks.Refresh(ctx, st, live, time.Now()); err != nil {
 		return nil, fmt.Errorf("reading blocks: %w", err)
@@ -179,23 +178,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, log) // reputation, bans, honeypot: cli/honeypot.go
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if !ok {
-			sec.close()
-		}
-	}()
 	comp, err := setupCompliance(ctx, cfg, o.DataDir, alertSink(alerts), log)
 	if err != nil {
 		return nil, err
 	}
 	eng, err := engine.New(engine.Options{
-		STIR: ver, Config: cfg, Numbers: intel, Counters: counter.NewMemory(0), Blocks: live,
+		STIR: ver, Config: cfg, Numbers: intel, Counters: cl.counterStore(), Blocks: live,
 		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
-		Reputation: sec.live,
 	})
 	if err != nil {
 		return nil, err
@@ -222,11 +211,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"written\"} %d\n", ws.Written)
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
 		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
+		cl.metrics(w)
 		comp.metrics(w)
 		ui.metrics(w)
 	}})
 	a.SetTokens(tokens)
-	sec.enableAPI(a)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
@@ -244,17 +233,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 	}
-	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
-		ln.Close()
-		return nil, err
-	}
 	lctx, cancel := context.WithCancel(context.Background())
 	if err := comp.start(lctx, log); err != nil {
 		cancel()
 		return nil, err
 	}
-	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, ui: ui}
-	s.sec = sec
+	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui}
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -392,6 +376,11 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			}
 		case a := <-s.alerts:
 			s.saveAlert(a)
+		case <-s.cl.changesC():
+			// Another node changed blocks or kill switches (cluster mode).
+			if err := blocks.Refresh(ctx, s.Store, live, time.Now()); err != nil && ctx.Err() == nil {
+				s.log.Error("refreshing blocks on a change notice", "err", err)
+			}
 		case now := <-refresh.C:
 			// Other nodes sharing the store may have changed blocks.
 			if err := blocks.Refresh(ctx, s.Store, live, now); err != nil && ctx.Err() == nil {
@@ -426,12 +415,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	<-s.loopDone
 	s.det.close()
-	if serr := s.sec.close(); serr != nil && err == nil {
-		err = serr
-	}
 	s.ui.close()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
+	}
+	if cerr := s.cl.close(); cerr != nil && err == nil {
+		err = cerr
 	}
 	if cerr := s.Store.Close(); cerr != nil && err == nil {
 		err = cerr

@@ -46,6 +46,8 @@ type Config struct {
 	AllowUnknownTenants bool
 	// Console configures the operator console (config/console.go).
 	Console Console
+	// Cluster configures cluster mode (config/cluster.go).
+	Cluster Cluster
 }
 
 // Server holds listener and storage settings.
@@ -352,6 +354,7 @@ type top struct {
 	Attack              yaml.Node            `yaml:"attack"`
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
 	Console             yaml.Node            `yaml:"console"`
+	Cluster             yaml.Node            `yaml:"cluster"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -391,6 +394,7 @@ func (p *parser) parse(src []byte) *Config {
 	p.detect(cfg, &t.Detectors, &t.Alerts)
 	p.console(&cfg.Console, &t.Console)
 	p.quality(cfg, &t.Quality)
+	p.cluster(&cfg.Cluster, &t.Cluster)
 	p.security(cfg, &t.Honeypot, &t.Attack)
 
 	defaults := &t.Defaults

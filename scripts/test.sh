@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests start for real (SIP peers, servers).
-pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils)
+pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,7 +18,7 @@ if ((${#missing[@]})); then
 	$SUDO apt-get update -qq >/dev/null
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	# The packaged services are not wanted running: tests start their own.
-	for s in kamailio redis-server; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || $SUDO service "$s" stop >/dev/null 2>&1 || true; done
+	for s in kamailio redis-server postgresql; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || $SUDO service "$s" stop >/dev/null 2>&1 || true; done
 fi
 
 export PATH="$PATH:$(go env GOPATH)/bin"

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tollgate-voip/tollgate/cluster"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
+	credis "github.com/tollgate-voip/tollgate/counter/redis"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
+)
+
+// clusterNode is what cluster mode adds to a server: Redis counters and
+// change notices, the PostgreSQL store and its spool. A nil *clusterNode
+// is the embedded mode (in-process counters, SQLite).
+type clusterNode struct {
+	cfg      *config.Cluster
+	redis    goredis.UniversalClient
+	counters *credis.Store
+	changes  *cluster.Changes
+	pg       *postgres.Store
+	spool    *cluster.Spool
+	alert    engine.Alerter
+	log      *slog.Logger
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// openStores opens the store the configuration asks for: SQLite in the
+// data directory, or, in cluster mode, PostgreSQL (wrapped with change
+// notices and the spool) and Redis.
+func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (store.Store, *clusterNode, error) {
+	if !cfg.Cluster.Enabled {
+		st, err := sqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+		return st, nil, err
+	}
+	cc := &cfg.Cluster
+	n := &clusterNode{cfg: cc, log: log, done: make(chan struct{})}
+	node := cc.Node
+	if node == "" {
+		node = cfg.Server.Node
+	}
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	cfg.Server.Node = node
+	dsn := os.Getenv(cc.Postgres.DSNEnv)
+	if dsn == "" {
+		return nil, nil, &config.Error{File: cfg.File, Field: "cluster.postgres.dsn_env", Msg: "environment variable " + cc.Postgres.DSNEnv + " is empty"}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pg, err := postgres.Open(pctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.pg = pg
+	r := cc.Redis
+	opts := &goredis.UniversalOptions{Addrs: []string{r.Addr}, DB: r.DB, MasterName: r.MasterName,
+		DialTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, ReadTimeout: time.Duration(r.TimeoutMS) * time.Millisecond,
+		WriteTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, MaxRetries: 1, ClientName: "tollgate-" + node}
+	switch {
+	case len(r.Sentinels) > 0:
+		opts.Addrs = r.Sentinels
+	case len(r.ClusterAddrs) > 0:
+		opts.Addrs, opts.IsClusterMode = r.ClusterAddrs, true
+	}
+	if r.PasswordEnv != "" {
+		opts.Password = os.Getenv(r.PasswordEnv)
+	}
+	n.redis = goredis.NewUniversalClient(opts)
+	n.counters, err = credis.New(credis.Options{Client: n.redis, Prefix: r.Prefix, Timeout: time.Duration(r.TimeoutMS) * time.Millisecond,
+		Logger: log, OnState: n.redisState})
+	if err != nil {
+		n.close()
+		return nil, nil, err
+	}
+	n.changes = cluster.NewChanges(ctx, n.redis, r.Prefix, node, log)
+	spoolDir := cc.Postgres.SpoolDir
+	if spoolDir == "" {
+		spoolDir = filepath.Join(dataDir, "spool")
+	}
+	if n.spool, err = cluster.OpenSpool(pg, spoolDir, int64(cc.Postgres.SpoolMaxMB)<<20, log); err != nil {
+		n.close()
+		return nil, nil, err
+	}
+	// Records a killed node left in its spool go first.
+	if err := n.spool.Drain(pctx); err != nil {
+		log.Warn("cluster: spooled records not yet written", "err", err, "bytes", n.spool.Pending())
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	go n.loop(lctx)
+	log.Info("cluster mode", "node", node, "redis", opts.Addrs, "redis_up", n.counters.Up())
+	return &cluster.Store{Store: pg, Changes: n.changes, Spool: n.spool}, n, nil
+}
+
+// redisState raises an alert when Redis goes away and when it is back.
+func (n *clusterNode) redisState(err error) {
+	a := n.alert
+	if a == nil {
+		return
+	}
+	if err != nil {
+		a.Alert(store.Alert{Time: time.Now(), Severity: "critical", Code: "redis_unreachable", Status: "open",
+			Text: "shared counters (Redis) unreachable on node " + n.cfg.Node + ": counting locally, tenants' on_error applies"})
+		return
+	}
+	a.Alert(store.Alert{Time: time.Now(), Severity: "info", Code: "redis_recovered", Status: "open",
+		Text: "shared counters (Redis) reachable again on node " + n.cfg.Node + "; local counts written back"})
+}
+
+// loop drains the spool every second and applies retention daily.
+func (n *clusterNode) loop(ctx context.Context) {
+	defer close(n.done)
+	drain := time.NewTicker(time.Second)
+	defer drain.Stop()
+	var lastRetention time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-drain.C:
+			if n.spool.Pending() > 0 {
+				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				if err := n.spool.Drain(dctx); err != nil && ctx.Err() == nil {
+					n.log.Warn("cluster: spool not drained yet", "err", err, "bytes", n.spool.Pending())
+				}
+				cancel()
+			}
+			if now.Sub(lastRetention) > 24*time.Hour {
+				lastRetention = now
+				p := n.cfg.Postgres
+				rctx, cancel := context.WithTimeout(ctx, time.Minute)
+				dropped, err := n.pg.Retention(rctx, now, time.Duration(p.RetentionDays)*24*time.Hour, time.Duration(p.AuditRetentionYears)*365*24*time.Hour)
+				cancel()
+				if err != nil {
+					lastRetention = now.Add(-23 * time.Hour) // try again in an hour
+				} else if len(dropped) > 0 {
+					n.log.Info("cluster: retention dropped partitions", "partitions", dropped)
+				}
+			}
+		}
+	}
+}
+
+// counterStore is the counter store of this mode.
+func (n *clusterNode) counterStore() counter.Store {
+	if n == nil {
+		return counter.NewMemory(0)
+	}
+	return n.counters
+}
+
+// changesC delivers change notices (nil in embedded mode: never).
+func (n *clusterNode) changesC() <-chan struct{} {
+	if n == nil {
+		return nil
+	}
+	return n.changes.C()
+}
+
+func (n *clusterNode) setAlerter(a engine.Alerter) {
+	if n != nil {
+		n.alert = a
+	}
+}
+
+// close stops the loop, drains the spool one last time and closes the
+// connections. The store itself is closed by the server.
+func (n *clusterNode) close() error {
+	if n == nil {
+		return nil
+	}
+	var errs []error
+	if n.stop != nil {
+		n.stop()
+		<-n.done
+	}
+	if n.spool != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.spool.Drain(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("spool kept %d bytes for the next start: %w", n.spool.Pending(), err))
+		}
+		cancel()
+		errs = append(errs, n.spool.Close())
+	}
+	if n.changes != nil {
+		errs = append(errs, n.changes.Close())
+	}
+	if n.counters != nil {
+		n.counters.Close()
+	}
+	if n.redis != nil {
+		errs = append(errs, n.redis.Close())
+	}
+	if n.pg != nil && n.stop == nil { // opened but never handed to a server
+		errs = append(errs, n.pg.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// clusterMetrics writes cluster-mode metrics.
+func (n *clusterNode) metrics(w io.Writer) {
+	if n == nil {
+		return
+	}
+	st := n.counters.Stats()
+	up := 0
+	if st.Up {
+		up = 1
+	}
+	fmt.Fprintf(w, "# HELP tollgate_cluster_redis_up Whether Redis answered the last call.\n# TYPE tollgate_cluster_redis_up gauge\ntollgate_cluster_redis_up %d\n", up)
+	fmt.Fprintf(w, "# HELP tollgate_cluster_redis_round_trips_total Round trips to Redis.\n# TYPE tollgate_cluster_redis_round_trips_total counter\ntollgate_cluster_redis_round_trips_total %d\n", st.RoundTrips)
+	fmt.Fprintf(w, "# HELP tollgate_cluster_counter_fallbacks_total Counter writes made locally while Redis was away.\n# TYPE tollgate_cluster_counter_fallbacks_total counter\ntollgate_cluster_counter_fallbacks_total %d\n", st.Fallbacks)
+	fmt.Fprintf(w, "# HELP tollgate_cluster_spool_bytes Records waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_spool_bytes gauge\ntollgate_cluster_spool_bytes %d\n", n.spool.Pending())
+}

@@ -1,0 +1,168 @@
+package config
+
+import (
+	"net"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Cluster configures cluster mode: several tollgate nodes sharing
+// counters, blocks and kill switches through Redis and records through
+// PostgreSQL. Without a cluster section a node runs embedded (in-process
+// counters, SQLite).
+type Cluster struct {
+	// Enabled switches cluster mode on (true when the section is present
+	// and not explicitly disabled).
+	Enabled bool `yaml:"enabled"`
+	// Node names this node in logs, metrics and decisions (default:
+	// server.node, else the host name).
+	Node     string       `yaml:"node"`
+	Redis    ClusterRedis `yaml:"redis"`
+	Postgres ClusterPG    `yaml:"postgres"`
+}
+
+// ClusterRedis says how to reach Redis. Exactly one of Addr (a single
+// server), Sentinels (with MasterName) or ClusterAddrs (Redis Cluster).
+type ClusterRedis struct {
+	Addr         string   `yaml:"addr"`
+	Sentinels    []string `yaml:"sentinels"`
+	MasterName   string   `yaml:"master_name"`
+	ClusterAddrs []string `yaml:"cluster_addrs"`
+	// PasswordEnv names the environment variable holding the password
+	// (never the password itself).
+	PasswordEnv string `yaml:"password_env"`
+	DB          int    `yaml:"db"`
+	// Prefix starts every key (default "tg"): several deployments can
+	// share one Redis.
+	Prefix string `yaml:"prefix"`
+	// TimeoutMS bounds one call (default 250); beyond it a decision is
+	// made on local counts and the tenant's on_error applies.
+	TimeoutMS int `yaml:"timeout_ms"`
+}
+
+// ClusterPG says how to reach PostgreSQL.
+type ClusterPG struct {
+	// DSNEnv names the environment variable holding the connection string
+	// (postgres://user:password@host/db): secrets never in the file.
+	DSNEnv string `yaml:"dsn_env"`
+	// SpoolDir holds records that could not be written while PostgreSQL
+	// was away (default <data_dir>/spool).
+	SpoolDir string `yaml:"spool_dir"`
+	// SpoolMaxMB bounds the spool (default 1024); beyond it screening
+	// fails over to on_error rather than lose records silently.
+	SpoolMaxMB int `yaml:"spool_max_mb"`
+	// RetentionDays keeps decisions and call events (default 400; 0 keeps
+	// all); AuditRetentionYears keeps the audit log (default 7).
+	RetentionDays       int `yaml:"retention_days"`
+	AuditRetentionYears int `yaml:"audit_retention_years"`
+}
+
+// cluster decodes and checks the cluster section.
+func (p *parser) cluster(c *Cluster, n *yaml.Node) {
+	if n.Kind == 0 {
+		return
+	}
+	c.Enabled = true
+	p.decodeStrict(n, "cluster", c)
+	ln := map[string]int{}
+	lines(n, "cluster", ln)
+	at := func(f string) int {
+		if l, ok := ln[f]; ok {
+			return l
+		}
+		return n.Line
+	}
+	if !c.Enabled {
+		return
+	}
+	r := &c.Redis
+	ways := 0
+	if r.Addr != "" {
+		ways++
+		p.hostPort(at("cluster.redis.addr"), "cluster.redis.addr", r.Addr)
+	}
+	if len(r.Sentinels) > 0 {
+		ways++
+		for _, a := range r.Sentinels {
+			p.hostPort(at("cluster.redis.sentinels"), "cluster.redis.sentinels", a)
+		}
+		if r.MasterName == "" {
+			p.errorf(at("cluster.redis.sentinels"), "cluster.redis.master_name", "required with sentinels")
+		}
+	} else if r.MasterName != "" {
+		p.errorf(at("cluster.redis.master_name"), "cluster.redis.master_name", "only with sentinels")
+	}
+	if len(r.ClusterAddrs) > 0 {
+		ways++
+		for _, a := range r.ClusterAddrs {
+			p.hostPort(at("cluster.redis.cluster_addrs"), "cluster.redis.cluster_addrs", a)
+		}
+	}
+	if ways != 1 {
+		p.errorf(at("cluster.redis"), "cluster.redis", "want exactly one of addr, sentinels (with master_name) or cluster_addrs")
+	}
+	if r.PasswordEnv != "" && !envName(r.PasswordEnv) {
+		p.errorf(at("cluster.redis.password_env"), "cluster.redis.password_env", "want an environment variable name (the password itself never goes in the file)")
+	}
+	if r.DB < 0 || r.DB > 15 || (r.DB != 0 && len(r.ClusterAddrs) > 0) {
+		p.errorf(at("cluster.redis.db"), "cluster.redis.db", "want 0 to 15 (always 0 in Redis Cluster)")
+	}
+	if r.Prefix == "" {
+		r.Prefix = "tg"
+	} else if strings.ContainsAny(r.Prefix, "{}*?[] \t\r\n") || len(r.Prefix) > 32 {
+		p.errorf(at("cluster.redis.prefix"), "cluster.redis.prefix", "want at most 32 characters without braces, globs or spaces")
+	}
+	if r.TimeoutMS == 0 {
+		r.TimeoutMS = 250
+	} else if r.TimeoutMS < 10 || r.TimeoutMS > 10000 {
+		p.errorf(at("cluster.redis.timeout_ms"), "cluster.redis.timeout_ms", "want 10 to 10000")
+	}
+	g := &c.Postgres
+	if g.DSNEnv == "" {
+		p.errorf(at("cluster.postgres"), "cluster.postgres.dsn_env", "required: the environment variable holding the PostgreSQL connection string")
+	} else if !envName(g.DSNEnv) {
+		p.errorf(at("cluster.postgres.dsn_env"), "cluster.postgres.dsn_env", "want an environment variable name, not a connection string (secrets never go in the file)")
+	}
+	if g.SpoolMaxMB == 0 {
+		g.SpoolMaxMB = 1024
+	} else if g.SpoolMaxMB < 1 || g.SpoolMaxMB > 1<<20 {
+		p.errorf(at("cluster.postgres.spool_max_mb"), "cluster.postgres.spool_max_mb", "want 1 to 1048576")
+	}
+	if g.RetentionDays < 0 || g.RetentionDays > 36500 {
+		p.errorf(at("cluster.postgres.retention_days"), "cluster.postgres.retention_days", "want 0 (keep all) to 36500")
+	} else if _, set := ln["cluster.postgres.retention_days"]; !set {
+		g.RetentionDays = 400
+	}
+	if g.AuditRetentionYears == 0 {
+		if _, set := ln["cluster.postgres.audit_retention_years"]; !set {
+			g.AuditRetentionYears = 7
+		}
+	}
+	if g.AuditRetentionYears < 0 || (g.AuditRetentionYears > 0 && g.AuditRetentionYears < 7) || g.AuditRetentionYears > 100 {
+		p.errorf(at("cluster.postgres.audit_retention_years"), "cluster.postgres.audit_retention_years", "want 0 (keep all) or 7 to 100: the audit log is kept at least seven years")
+	}
+	if c.Node != "" && !validName(c.Node) {
+		p.errorf(at("cluster.node"), "cluster.node", "node names are letters, digits, '-', '_' and '.' (at most 64)")
+	}
+}
+
+func (p *parser) hostPort(line int, field, v string) {
+	h, port, err := net.SplitHostPort(v)
+	if err != nil || h == "" || port == "" {
+		p.errorf(line, field, "want host:port, got %q", v)
+	}
+}
+
+// envName reports whether s looks like an environment variable name.
+func envName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
