@@ -259,6 +259,6 @@ func (k *DNC) alert(c *screen.Call) {
 	k.lastAlert[key] = c.Time
 	k.mu.Unlock()
 	k.alerter.Alert(store.Alert{Time: c.Time.UTC(), Tenant: k.t.Name, Extension: c.Extension, Severity: "warning", Code: CodeCallerID,
-		Text: "campaign call " + c.ID + " to " + c.Dest.E164 + " presented caller ID " + quote(c.Caller) + ", which tenant " + k.t.Name + " does not own; refused",
+		Text:   "campaign call " + c.ID + " to " + c.Dest.E164 + " presented caller ID " + quote(c.Caller) + ", which tenant " + k.t.Name + " does not own; refused",
 		Status: "open"})
 }
