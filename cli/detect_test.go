@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,7 +47,8 @@ func poll(t *testing.T, what string, f func() bool) {
 // TestDetectionEndToEnd: CDRs posted to a real server reach the detectors;
 // their actions bite on the next screened call.
 func TestDetectionEndToEnd(t *testing.T) {
-	s, tok := start(t, t.TempDir(), detectPolicy)
+	dir := t.TempDir()
+	s, tok := start(t, dir, detectPolicy)
 	defer stop(t, s)
 	c := &client{t: t, base: "http://" + s.Addr.String(), token: tok}
 	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC) // Monday 10:00 in New York
@@ -114,6 +120,32 @@ func TestDetectionEndToEnd(t *testing.T) {
 		_, out = c.call("GET", "/v1/incidents/damage?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z", nil)
 		return strings.Contains(fmt.Sprint(out["extensions"]), "1001") && out["flagged_calls"] == 10.0
 	})
+	// The evidence bundle: every file listed in a manifest that verifies.
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	var out1, err1 bytes.Buffer
+	if rc := Main([]string{"incident", "export", "-data", dir, "-from", "2026-11-23T00:00:00Z", "-to", "2026-11-24T00:00:00Z", "-out", bundle}, nil, &out1, &err1); rc != 0 {
+		t.Fatalf("incident export = %d: %s", rc, err1.String())
+	}
+	man, err := os.ReadFile(filepath.Join(bundle, "MANIFEST.sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(man)), "\n") {
+		sum, name, _ := strings.Cut(line, "  ")
+		b, err := os.ReadFile(filepath.Join(bundle, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := sha256.Sum256(b); hex.EncodeToString(h[:]) != sum {
+			t.Errorf("%s: checksum differs", name)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(bundle, "cdrs.jsonl")); bytes.Count(b, []byte("\n")) != 18 {
+		t.Errorf("cdrs.jsonl has %d lines; want the 18 CDRs", bytes.Count(b, []byte("\n")))
+	}
+	if b, _ := os.ReadFile(filepath.Join(bundle, "alerts.jsonl")); !bytes.Contains(b, []byte("international_burst")) {
+		t.Error("alerts.jsonl lacks the burst alert")
+	}
 	// Manual release of a remembered caller, audited.
 	_, out = c.call("GET", "/v1/actions", nil)
 	id := out["actions"].([]any)[0].(map[string]any)["id"]
