@@ -103,6 +103,7 @@ type Server struct {
 	cancel   context.CancelFunc
 	loopDone chan struct{}
 	det      *detection
+	sec      *security
 	cl       *clusterNode
 	ui       *uiParts
 }
@@ -178,6 +179,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	sec, err := openSecurity(ctx, cfg, o.DataDir, log) // reputation, bans, honeypot: cli/honeypot.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			sec.close()
+		}
+	}()
 	comp, err := setupCompliance(ctx, cfg, o.DataDir, alertSink(alerts), log)
 	if err != nil {
 		return nil, err
@@ -185,6 +195,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: cl.counterStore(), Blocks: live,
 		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
+		Reputation: sec.live,
 	})
 	if err != nil {
 		return nil, err
@@ -216,6 +227,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		ui.metrics(w)
 	}})
 	a.SetTokens(tokens)
+	sec.enableAPI(a)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
@@ -233,12 +245,17 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 	}
+	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	if err := comp.start(lctx, log); err != nil {
 		cancel()
 		return nil, err
 	}
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui}
+	s.sec = sec
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -415,6 +432,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	<-s.loopDone
 	s.det.close()
+	if serr := s.sec.close(); serr != nil && err == nil {
+		err = serr
+	}
 	s.ui.close()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
