@@ -244,6 +244,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
+		if sipSrv.Proxying() {
+			a.EnableCallControl(sipSrv) // live-call routes (api/calls.go)
+		}
 	}
 	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
 		ln.Close()

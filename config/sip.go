@@ -130,6 +130,9 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 	if s.Mode == "proxy" && s.Upstream == "" && len(s.Listen) > 0 {
 		p.errorf(at("sip.mode"), "sip.upstream", "proxy mode needs an upstream")
 	}
+	if s.Mode == "proxy" {
+		p.sipProxy(s, at)
+	}
 	switch s.RejectCode {
 	case 0:
 		s.RejectCode = DefaultSIPRejectCode
@@ -214,6 +217,42 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 	}
 	if l.MaxMessageBytes > 0 && l.MaxMessageBytes < 1024 {
 		p.errorf(at("sip.limits.max_message_bytes"), "sip.limits.max_message_bytes", "want at least 1024")
+	}
+}
+
+// sipProxy checks what proxy mode writes into messages: its listener
+// addresses (Via, Record-Route) must be specific, and every next hop must
+// be reachable over udp or tcp through a listener of that transport.
+func (p *parser) sipProxy(s *SIP, at func(string) int) {
+	have := map[string]bool{}
+	for i, l := range s.Listen {
+		tr, addr, _ := strings.Cut(l, ":")
+		have[tr] = true
+		if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().IsUnspecified() {
+			p.errorf(at("sip.listen"), "sip.listen["+strconv.Itoa(i)+"]", "proxy mode writes its address into Via and Record-Route: want a specific address, not %s", ap.Addr())
+		}
+	}
+	for _, u := range []struct{ f, v string }{{"upstream", s.Upstream}, {"honeypot", s.Honeypot}, {"challenge", s.Challenge}} {
+		if u.v == "" || !validSIPURI(u.v) {
+			continue
+		}
+		if strings.HasPrefix(u.v, "sips:") {
+			p.errorf(at("sip."+u.f), "sip."+u.f, "proxy mode forwards over udp or tcp: want a sip: URI, got %q", u.v)
+			continue
+		}
+		tr := "udp"
+		if i := strings.Index(strings.ToLower(u.v), ";transport="); i >= 0 {
+			tr = strings.ToLower(u.v[i+len(";transport="):])
+			if j := strings.IndexAny(tr, ";?"); j >= 0 {
+				tr = tr[:j]
+			}
+		}
+		switch {
+		case tr != "udp" && tr != "tcp":
+			p.errorf(at("sip."+u.f), "sip."+u.f, "proxy mode forwards over udp or tcp, not %q", tr)
+		case len(s.Listen) > 0 && !have[tr]:
+			p.errorf(at("sip."+u.f), "sip."+u.f, "%s is reached over %s: add a %s listener to sip.listen", u.v, tr, tr)
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ const (
 	hUserAgent
 	hIdentity
 	hContact
+	hRoute
+	hRecordRoute
+	hProxyRequire
 	nHeaderIDs
 )
 
@@ -269,5 +272,6 @@ var headerNames = [...]struct {
 	{"Via", hVia}, {"From", hFrom}, {"To", hTo}, {"Call-ID", hCallID}, {"CSeq", hCSeq},
 	{"Max-Forwards", hMaxForwards}, {"Content-Length", hContentLength}, {"Content-Type", hContentType},
 	{"Require", hRequire}, {"P-Asserted-Identity", hPAI}, {"User-Agent", hUserAgent},
-	{"Identity", hIdentity}, {"Contact", hContact},
+	{"Identity", hIdentity}, {"Contact", hContact}, {"Route", hRoute}, {"Record-Route", hRecordRoute},
+	{"Proxy-Require", hProxyRequire},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -22,6 +23,10 @@ type worker struct {
 	out []byte
 	src netip.AddrPort
 	tr  string
+	// Where the message came from, for the proxy: the UDP socket it was
+	// read from, or the stream connection.
+	udp  *net.UDPConn
+	conn net.Conn
 }
 
 func (s *Server) newWorker() *worker {
@@ -42,9 +47,15 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 		}
 		return w.rescue(err)
 	}
+	if p := w.s.proxy; p != nil && !p.ready.Load() {
+		return nil, src // the proxy is still learning its addresses
+	}
 	if m.response {
-		// A stateless element has no transaction a response could match.
 		st.Responses.Add(1)
+		if w.s.proxy != nil {
+			w.s.proxy.response(w)
+		}
+		// A stateless element has no transaction a response could match.
 		return nil, src
 	}
 	if m.count[hVia] == 0 {
@@ -86,6 +97,11 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 	if _, nok := atoiBounded(num, 1<<31-1); !ok || !nok || trimLWS(meth) != m.method {
 		return w.simple(400, "Bad CSeq", "")
 	}
+	if p := w.s.proxy; p != nil {
+		if done := p.request(ctx, w); done {
+			return nil, src
+		}
+	}
 	switch m.method {
 	case "ACK":
 		return nil, src
@@ -96,7 +112,7 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 	default:
 		return w.simple(405, "Method Not Allowed", "Allow: INVITE, ACK, CANCEL, OPTIONS\r\n")
 	}
-	if req := m.get(hRequire); req != "" {
+	if req := m.get(hRequire); req != "" && (w.s.proxy == nil || m.method != "INVITE") {
 		// tollgate supports no extension a request could require.
 		return w.simple(420, "Bad Extension", "Unsupported: "+strings.Join(strings.Fields(strings.ReplaceAll(req, ",", " ")), ", ")+"\r\n")
 	}
@@ -105,6 +121,10 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 			return w.simple(416, "Unsupported URI Scheme", "")
 		}
 		return w.simple(200, "OK", "Allow: INVITE, ACK, CANCEL, OPTIONS\r\nAccept: application/sdp\r\n")
+	}
+	if w.s.proxy != nil {
+		w.s.proxy.invite(ctx, w)
+		return nil, src
 	}
 	return w.invite(ctx)
 }
@@ -160,13 +180,23 @@ func isStatus(err error, code int) bool {
 
 // invite screens an initial INVITE and answers with the verdict.
 func (w *worker) invite(ctx context.Context) ([]byte, netip.AddrPort) {
-	m := &w.m
-	st := &w.s.stats
-	st.Invites.Add(1)
-	if strings.Contains(m.get(hTo), ";tag=") {
+	if strings.Contains(w.m.get(hTo), ";tag=") {
 		// A re-INVITE: a redirect server is never in a dialog.
 		return w.simple(481, "Call/Transaction Does Not Exist", "")
 	}
+	if resp, dst := w.screenInvite(ctx); resp != nil {
+		return resp, dst
+	}
+	return w.verdict()
+}
+
+// screenInvite maps and screens an initial INVITE into w.c and w.v. It
+// returns the response when the call could not be screened (nil when
+// w.v holds a verdict).
+func (w *worker) screenInvite(ctx context.Context) ([]byte, netip.AddrPort) {
+	m := &w.m
+	st := &w.s.stats
+	st.Invites.Add(1)
 	if ct := m.get(hContentType); m.body != "" && ct != "" && !acceptedType(ct) {
 		return w.simple(415, "Unsupported Media Type", "Accept: application/sdp\r\n")
 	}
@@ -188,7 +218,7 @@ func (w *worker) invite(ctx context.Context) ([]byte, netip.AddrPort) {
 		}
 		return w.unavailable("screening failed")
 	}
-	return w.verdict()
+	return nil, w.src
 }
 
 func trimErr(s string) string {

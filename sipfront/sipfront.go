@@ -36,12 +36,15 @@ type Stats struct {
 	Messages    atomic.Int64 // every message read
 	Malformed   atomic.Int64 // refused by the scanner or the mapping
 	Limited     atomic.Int64 // dropped by the per-source rate limit
-	Responses   atomic.Int64 // responses received (ignored by the redirect server)
+	Responses   atomic.Int64 // responses received (ignored by the redirect server, routed by the proxy)
 	Invites     atomic.Int64
 	Redirected  atomic.Int64
 	Rejected    atomic.Int64
 	Unavailable atomic.Int64
 	Refused     atomic.Int64 // the engine refused the input
+	Forwarded   atomic.Int64 // proxy: initial INVITEs forwarded to a next hop
+	Answered    atomic.Int64 // proxy: calls answered
+	TornDown    atomic.Int64 // proxy: answered calls tollgate ended (max duration, kill switch, disconnect)
 }
 
 // Server is a running SIP front end.

@@ -39,6 +39,7 @@ func (s *Server) listenUDP(ctx context.Context, addr string) error {
 
 func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 	w := s.newWorker()
+	w.udp = uc
 	// One octet more than allowed tells an oversized datagram apart.
 	buf := make([]byte, s.cfg.Limit.MaxMessageBytes+1)
 	for {
@@ -57,10 +58,6 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 			if n > 0 {
 				s.stats.Limited.Add(1)
 			}
-			continue
-		}
-		if s.proxy != nil {
-			s.proxy.feed(buf[:n], src, "udp")
 			continue
 		}
 		if resp, dst := w.handle(ctx, buf[:n], src, "udp"); resp != nil {
@@ -138,6 +135,7 @@ func (s *Server) track(c net.Conn, add bool) bool {
 // error, an oversized message or an idle timeout closes it.
 func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 	w := s.newWorker()
+	w.conn = c
 	idle := time.Duration(s.cfg.Limit.IdleTimeout) * time.Second
 	max := s.cfg.Limit.MaxMessageBytes
 	r := bufio.NewReaderSize(c, 4096)
@@ -158,10 +156,6 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 		}
 		if s.limit != nil && !s.limit.allow(src.Addr(), time.Now()) {
 			s.stats.Limited.Add(1)
-			continue
-		}
-		if s.proxy != nil {
-			s.proxy.feed(msg, src, tr)
 			continue
 		}
 		if resp, _ := w.handle(ctx, msg, src, tr); resp != nil {

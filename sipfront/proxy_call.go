@@ -1,0 +1,889 @@
+package sipfront
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// request handles, in proxy mode, what is not an out-of-dialog request
+// the redirect path also answers: ACK, CANCEL and in-dialog requests. It
+// reports whether it took the request.
+func (p *proxy) request(_ context.Context, w *worker) bool {
+	m := &w.m
+	switch {
+	case m.method == "ACK":
+		p.ack(w)
+		return true
+	case m.method == "CANCEL":
+		return p.cancel(w)
+	case tagOf(m.get(hTo)) != "":
+		p.inDialog(w)
+		return true
+	}
+	return false
+}
+
+// respond sends a response built by the worker back to the sender.
+func (p *proxy) respond(w *worker, b []byte) {
+	_ = p.sendFn(w.replyFlow(), b)
+}
+
+// invite screens an initial INVITE and forwards it to the verdict's next
+// hop, or answers it.
+func (p *proxy) invite(ctx context.Context, w *worker) {
+	m := &w.m
+	if mf := m.get(hMaxForwards); mf != "" {
+		if n, _ := atoiBounded(mf, 255); n == 0 {
+			p.respond(w, clone(w.simple(483, "Too Many Hops", "")))
+			return
+		}
+	}
+	if p.looped(m) {
+		p.respond(w, clone(w.simple(482, "Loop Detected", "")))
+		return
+	}
+	if pr := m.get(hProxyRequire); pr != "" {
+		p.respond(w, clone(w.simple(420, "Bad Extension", "Unsupported: "+strings.Join(strings.Fields(strings.ReplaceAll(pr, ",", " ")), ", ")+"\r\n")))
+		return
+	}
+	if ct := m.get(hContentType); m.body != "" && ct != "" && !acceptedType(ct) {
+		p.respond(w, clone(w.simple(415, "Unsupported Media Type", "Accept: application/sdp\r\n")))
+		return
+	}
+	key := serverKey(m)
+	callID := m.get(hCallID)
+	reply := w.replyFlow()
+	now := p.now()
+	p.mu.Lock()
+	if tx := p.server[key]; tx != nil {
+		// A retransmission: the last answer again, never a second screening.
+		last := tx.last
+		p.mu.Unlock()
+		if last != nil {
+			_ = p.sendFn(reply, last)
+		}
+		return
+	}
+	if p.dialogs[callID] != nil {
+		p.mu.Unlock()
+		// The same call arriving by another path (RFC 3261 8.2.2.2).
+		p.respond(w, clone(w.simple(482, "Loop Detected", "")))
+		return
+	}
+	if len(p.server) >= maxDialogs || len(p.dialogs) >= maxDialogs {
+		p.mu.Unlock()
+		p.respond(w, clone(w.unavailableResp("proxy at its call limit")))
+		return
+	}
+	tx := &inviteTx{serverKey: key, in: reply}
+	p.server[key] = tx
+	p.mu.Unlock()
+
+	resp, _ := w.screenInvite(ctx)
+	var tg target
+	if resp == nil {
+		v := &w.v
+		switch {
+		case v.Unavailable:
+			resp, _ = w.unavailable(engine.ReasonText(v))
+		case v.Enforced == screen.Reject || p.targets[v.Enforced].uri == "":
+			resp, _ = w.rejectVerdict()
+		default:
+			tg = p.targets[v.Enforced]
+		}
+	}
+	if resp != nil {
+		p.finishTx(tx, clone(resp), statusCode(resp), now)
+		_ = p.sendFn(reply, tx.last)
+		return
+	}
+
+	ruri := string(appendTarget(nil, tg.uri, m.ruri))
+	branch := p.branchFor(m, m.ruri)
+	out := flow{tr: tg.tr, addr: tg.addr}
+	if out.tr == "udp" {
+		out.udp = p.udp
+	}
+	rr := []string{p.ourRoute(tg.tr)}
+	if in := p.ourRoute(w.tr); in != rr[0] {
+		rr = append(rr, in) // RFC 5658: one for each side
+	}
+	req, routes := w.appendForward(nil, ruri, p.ourVia(tg.tr, branch), rr, string(w.appendVerdict(nil, "")))
+	trying := clone(w.simple(100, "Trying", ""))
+	cseq, _ := atoiBounded(trimLWS(strings.SplitN(m.get(hCSeq), " ", 2)[0]), 1<<31-1)
+	c := &w.c
+	d := &dialog{callID: callID, callerTag: tagOf(m.get(hFrom)), tenant: c.Tenant, extension: c.Extension, callee: c.Callee,
+		intl: c.International, outbound: c.Direction == screen.Outbound, maxDur: w.v.MaxDuration, tx: tx,
+		callerFrom: m.get(hFrom), callerURI: contactURI(m.get(hContact)), calleeFlow: out, callerFlow: reply,
+		callerCSeq: uint32(cseq)}
+	if d.callerFlow.tr != "udp" {
+		// A stream caller is reached on its connection, else at its Contact.
+		if ap, ok := uriAddr(d.callerURI); ok {
+			d.callerFlow.addr = ap
+		}
+	}
+	if ap, ok := routeAddr(firstRecordRoute(m)); ok && !p.ours[ap] {
+		// The caller's side has proxies of its own: BYEs go through them.
+		d.callerFlow = flow{tr: uriTransport(firstRecordRoute(m)), addr: ap, udp: p.udp}
+		if d.callerFlow.tr != "udp" {
+			d.callerFlow.udp = nil
+		}
+	}
+	d.callerRoute = reverseRoutes(recordRoutes(m))
+
+	p.mu.Lock()
+	tx.branch, tx.out, tx.dlg, tx.req, tx.ruri = branch, out, d, req, ruri
+	tx.from, tx.to, tx.callID, tx.cseq, tx.routes = m.get(hFrom), m.get(hTo), callID, strconv.Itoa(cseq), routes
+	tx.last, tx.sent = trying, now
+	if out.tr == "udp" {
+		tx.aAt, tx.aIval = now.Add(t1), t1
+	}
+	cancelled := tx.cancelled
+	if !cancelled {
+		p.client[branch] = tx
+		p.dialogs[callID] = d
+	}
+	p.mu.Unlock()
+	if cancelled {
+		// CANCELled while it was being screened: never forwarded.
+		p.finishTx(tx, restatus(trying, 487, "Request Terminated"), 487, now)
+		_ = p.sendFn(reply, tx.last)
+		var e effects
+		e.event(callID, "cancel", now)
+		p.apply(&e)
+		return
+	}
+	_ = p.sendFn(reply, trying)
+	p.s.stats.Forwarded.Add(1)
+	if err := p.sendFn(out, req); err != nil {
+		p.log.Warn("sipfront: next hop unreachable", "to", tg.uri, "err", err)
+		p.mu.Lock()
+		if tx.final == 0 {
+			delete(p.dialogs, callID)
+			p.finishTx(tx, restatus(trying, 503, "Service Unavailable"), 503, now)
+		}
+		last := tx.last
+		p.mu.Unlock()
+		_ = p.sendFn(reply, last)
+		var e effects
+		e.event(callID, "failed", now)
+		p.apply(&e)
+	}
+}
+
+// finishTx records tollgate's own final answer to the caller; over UDP it
+// is repeated until the caller ACKs it (Timer G). Called with or without
+// the lock before the transaction is shared.
+func (p *proxy) finishTx(tx *inviteTx, resp []byte, code int, now time.Time) {
+	tx.last, tx.final, tx.finalAt = resp, code, now
+	tx.aAt = time.Time{}
+	if tx.in.tr == "udp" && code >= 300 {
+		tx.gAt, tx.gIval = now.Add(t1), t1
+	}
+}
+
+// unavailableResp is a 503 for when the proxy itself is full.
+func (w *worker) unavailableResp(text string) []byte {
+	w.s.stats.Unavailable.Add(1)
+	b := w.begin(503, "Service Unavailable")
+	b = append(b, "Retry-After: "...)
+	b = strconv.AppendInt(b, int64(w.s.cfg.RetryAfter), 10)
+	b = append(b, "\r\n"...)
+	b = appendReason(b, 503, text)
+	w.out = b
+	resp, _ := w.end()
+	return resp
+}
+
+// ack absorbs the ACK of a non-2xx answer (hop by hop; tollgate ACKed the
+// callee itself) and relays the ACK of a 2xx within the dialog.
+func (p *proxy) ack(w *worker) {
+	key := serverKey(&w.m)
+	p.mu.Lock()
+	if tx := p.server[key]; tx != nil && tx.final >= 300 {
+		tx.acked, tx.gAt = true, time.Time{}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	if tagOf(w.m.get(hTo)) != "" {
+		p.inDialog(w)
+	}
+}
+
+// cancel answers a CANCEL and cancels the forwarded INVITE.
+func (p *proxy) cancel(w *worker) bool {
+	key := serverKey(&w.m)
+	var e effects
+	p.mu.Lock()
+	tx := p.server[key]
+	if tx == nil {
+		p.mu.Unlock()
+		return false // 481
+	}
+	if tx.final == 0 && !tx.cancelled {
+		tx.cancelled = true
+		if tx.provisional {
+			p.sendCancel(tx, &e)
+		}
+	}
+	p.mu.Unlock()
+	p.respond(w, clone(w.simple(200, "OK", "")))
+	p.apply(&e)
+	return true
+}
+
+// sendCancel cancels the forwarded INVITE (RFC 3261 9.1: once a
+// provisional answer came). Called with the lock held.
+func (p *proxy) sendCancel(tx *inviteTx, e *effects) {
+	if tx.cancelSent || tx.branch == "" {
+		return
+	}
+	tx.cancelSent = true
+	b := make([]byte, 0, 512)
+	b = appendLine(b, "CANCEL ", tx.ruri, " SIP/2.0")
+	b = appendLine(b, "Via: ", p.ourVia(tx.out.tr, tx.branch))
+	b = append(b, tx.routes...)
+	b = appendLine(b, "From: ", tx.from)
+	b = appendLine(b, "To: ", tx.to)
+	b = appendLine(b, "Call-ID: ", tx.callID)
+	b = appendLine(b, "CSeq: ", tx.cseq, " CANCEL")
+	b = append(b, "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
+	p.own(tx.branch+"|CANCEL", tx.out, b, e)
+}
+
+// own sends a request tollgate originates and keeps it for retransmission
+// over UDP (Timer E) until a final response. Called with the lock held.
+func (p *proxy) own(key string, f flow, b []byte, e *effects) {
+	now := p.now()
+	r := &relay{own: true, req: b, out: f, expires: now.Add(keepDone)}
+	if f.tr == "udp" {
+		r.retrans, r.ival = now.Add(t1), t1
+	}
+	p.relays[key] = r
+	e.send(f, b)
+}
+
+// inDialog forwards a request within a dialog to the other side.
+func (p *proxy) inDialog(w *worker) {
+	m := &w.m
+	isACK := m.method == "ACK"
+	if mf := m.get(hMaxForwards); mf != "" && !isACK {
+		if n, _ := atoiBounded(mf, 255); n == 0 {
+			p.respond(w, clone(w.simple(483, "Too Many Hops", "")))
+			return
+		}
+	}
+	callID := m.get(hCallID)
+	now := p.now()
+	var e effects
+	var dst flow
+	p.mu.Lock()
+	d := p.dialogs[callID]
+	if d != nil {
+		num, _, _ := strings.Cut(m.get(hCSeq), " ")
+		n, _ := atoiBounded(trimLWS(num), 1<<31-1)
+		if tagOf(m.get(hFrom)) == d.callerTag {
+			dst = d.calleeFlow
+			d.callerCSeq = max(d.callerCSeq, uint32(n))
+		} else {
+			dst = d.callerFlow
+			d.calleeCSeq = max(d.calleeCSeq, uint32(n))
+		}
+	} else {
+		// Not a dialog this node knows (it ended, or another node set it
+		// up): follow the Request-URI when it is an address.
+		f, ok := flowTo(m.ruri)
+		if !ok || !p.hasListener(f.tr) {
+			p.mu.Unlock()
+			if !isACK {
+				p.respond(w, clone(w.simple(481, "Call/Transaction Does Not Exist", "")))
+			}
+			return
+		}
+		if f.tr == "udp" {
+			f.udp = p.udp
+		}
+		dst = f
+	}
+	branch := p.branchFor(m, m.ruri)
+	req, _ := w.appendForward(nil, m.ruri, p.ourVia(dst.tr, branch), nil, "")
+	if !isACK && p.relays[branch] == nil {
+		ttl := keepDone
+		if m.method == "INVITE" {
+			ttl = timerC + keepDone
+		}
+		p.relays[branch] = &relay{in: w.replyFlow(), out: dst, invite: m.method == "INVITE", expires: now.Add(ttl)}
+	}
+	if m.method == "BYE" && d != nil && d.state != ending {
+		d.state, d.endedAt = ending, now
+		e.event(callID, "end", now)
+	}
+	p.mu.Unlock()
+	e.send(dst, req)
+	p.apply(&e)
+}
+
+// response routes a response by its top Via: ours, or it is dropped.
+func (p *proxy) response(w *worker) {
+	m := &w.m
+	top, _ := splitComma(m.get(hVia))
+	br, _ := viaParam(top, "branch")
+	if !strings.HasPrefix(br, branchPrefix) {
+		return
+	}
+	code := statusCode([]byte(m.raw))
+	if code < 100 || code > 699 {
+		return
+	}
+	_, meth, _ := strings.Cut(m.get(hCSeq), " ")
+	meth = trimLWS(meth)
+	var e effects
+	p.mu.Lock()
+	switch tx := p.client[br]; {
+	case tx != nil && meth == "INVITE":
+		p.inviteResponse(w, tx, code, &e)
+	case meth == "CANCEL":
+		if r := p.relays[br+"|CANCEL"]; r != nil && code >= 200 {
+			r.done = true
+		}
+	default:
+		r := p.relays[br]
+		switch {
+		case r == nil:
+		case r.own:
+			if code >= 200 {
+				r.done = true
+			}
+		default:
+			if w.conn != nil {
+				r.out.conn = w.conn
+			}
+			e.send(r.in, w.appendRelayed(nil))
+		}
+	}
+	p.mu.Unlock()
+	p.apply(&e)
+}
+
+// inviteResponse handles the callee's answer to a forwarded INVITE.
+// Called with the lock held.
+func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
+	m := &w.m
+	now := p.now()
+	if w.conn != nil {
+		tx.out.conn = w.conn
+	}
+	tx.aAt = time.Time{}
+	d := tx.dlg
+	if d != nil && w.conn != nil {
+		d.calleeFlow.conn = w.conn
+	}
+	if code < 200 {
+		tx.lastProv = now
+		if !tx.provisional {
+			tx.provisional = true
+			if tx.cancelled {
+				p.sendCancel(tx, e)
+			}
+		}
+		if code == 100 || tx.final != 0 {
+			return // 100 is hop by hop
+		}
+		tx.last = w.appendRelayed(nil)
+		e.send(tx.in, tx.last)
+		return
+	}
+	if code < 300 {
+		fwd := w.appendRelayed(nil)
+		e.send(tx.in, fwd) // retransmitted 2xx are relayed too: the UAS repeats them until the ACK
+		if tx.final != 0 {
+			return
+		}
+		tx.final, tx.finalAt, tx.last = code, now, fwd
+		p.s.stats.Answered.Add(1)
+		if d == nil || d.state != early {
+			return
+		}
+		d.state, d.answered = confirmed, now
+		d.calleeTag, d.calleeTo, d.calleeURI = tagOf(m.get(hTo)), m.get(hTo), contactURI(m.get(hContact))
+		rrs := recordRoutes(m)
+		first, last := -1, -1
+		for i, r := range rrs {
+			if ap, ok := routeAddr(r); ok && p.ours[ap] {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first >= 0 {
+			d.calleeRoute = routeLines(rrs[:first])
+			d.callerRoute = reverseRoutes(rrs[last+1:])
+		}
+		e.event(d.callID, "answer", now)
+		if d.killWhy != "" {
+			p.teardown(d, d.killWhy, e)
+		}
+		return
+	}
+	if tx.final != 0 {
+		if tx.ackFor != nil {
+			e.send(tx.out, tx.ackFor) // the callee repeats its answer: our ACK was lost
+		}
+		return
+	}
+	// A non-2xx final answer: ACK it hop by hop, pass it on.
+	b := make([]byte, 0, 512)
+	b = appendLine(b, "ACK ", tx.ruri, " SIP/2.0")
+	b = appendLine(b, "Via: ", p.ourVia(tx.out.tr, tx.branch))
+	b = append(b, tx.routes...)
+	b = appendLine(b, "From: ", tx.from)
+	b = appendLine(b, "To: ", m.get(hTo))
+	b = appendLine(b, "Call-ID: ", tx.callID)
+	b = appendLine(b, "CSeq: ", tx.cseq, " ACK")
+	b = append(b, "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
+	tx.ackFor = b
+	e.send(tx.out, b)
+	p.finishTx(tx, w.appendRelayed(nil), code, now)
+	e.send(tx.in, tx.last)
+	if d != nil {
+		if p.dialogs[d.callID] == d {
+			delete(p.dialogs, d.callID)
+		}
+		e.event(d.callID, endType(code), now)
+	}
+}
+
+// endType is the call event for a final answer that ended a call.
+func endType(code int) string {
+	switch code {
+	case 486, 600:
+		return "busy"
+	case 487:
+		return "cancel"
+	case 408, 480:
+		return "noanswer"
+	}
+	return "failed"
+}
+
+// Teardown reasons.
+const (
+	WhyMaxDuration = "max_duration"
+	WhyKillSwitch  = "kill_switch"
+	WhyDisconnect  = "disconnect"
+)
+
+var whyText = map[string]string{
+	WhyMaxDuration: "maximum call duration reached",
+	WhyKillSwitch:  "kill switch: international calling disabled",
+	WhyDisconnect:  "disconnected by an operator",
+}
+
+// teardown ends a call: BYE to both sides once it is answered, CANCEL
+// while it rings. Called with the lock held.
+func (p *proxy) teardown(d *dialog, why string, e *effects) {
+	now := p.now()
+	switch d.state {
+	case early:
+		if d.killWhy == "" {
+			d.killWhy = why
+		}
+		if tx := d.tx; tx != nil && tx.final == 0 && !tx.cancelled {
+			tx.cancelled = true
+			if tx.provisional {
+				p.sendCancel(tx, e)
+			}
+		}
+	case confirmed:
+		d.state, d.endedAt = ending, now
+		p.s.stats.TornDown.Add(1)
+		extra := "Reason: Q.850;cause=16;text=\"tollgate: " + whyText[why] + "\"\r\nX-Tollgate-Teardown: " + why + "\r\n"
+		toCallee := p.bye(d.calleeURI, d.calleeFlow, d.calleeRoute, d.callerFrom, d.calleeTo, d.callID, d.callerCSeq+1, extra)
+		toCaller := p.bye(d.callerURI, d.callerFlow, d.callerRoute, d.calleeTo, d.callerFrom, d.callID, d.calleeCSeq+1, extra)
+		d.callerCSeq++
+		d.calleeCSeq++
+		br1, br2 := newBranch(), newBranch()
+		p.own(br1, d.calleeFlow, setBranch(toCallee, br1), e)
+		p.own(br2, d.callerFlow, setBranch(toCaller, br2), e)
+		e.event(d.callID, "end", now)
+		p.log.Info("sipfront: call torn down", "call_id", d.callID, "tenant", d.tenant, "extension", d.extension, "why", why)
+	}
+}
+
+// bye builds a BYE of tollgate's own; the branch placeholder is set by
+// setBranch.
+func (p *proxy) bye(ruri string, f flow, routes, from, to, callID string, cseq uint32, extra string) []byte {
+	b := make([]byte, 0, 640)
+	b = appendLine(b, "BYE ", ruri, " SIP/2.0")
+	b = appendLine(b, "Via: ", p.ourVia(f.tr, "\x00"))
+	b = append(b, routes...)
+	b = appendLine(b, "From: ", from)
+	b = appendLine(b, "To: ", to)
+	b = appendLine(b, "Call-ID: ", callID)
+	b = appendLine(b, "CSeq: ", strconv.FormatUint(uint64(cseq), 10), " BYE")
+	b = append(b, "Max-Forwards: 70\r\n"...)
+	b = append(b, extra...)
+	return append(b, "Content-Length: 0\r\n\r\n"...)
+}
+
+func setBranch(b []byte, branch string) []byte {
+	i := strings.IndexByte(string(b), 0)
+	if i < 0 {
+		return b
+	}
+	return slices.Concat(b[:i], []byte(branch), b[i+1:])
+}
+
+// timers runs retransmissions, timeouts, the maximum duration and the
+// kill switch watch.
+func (p *proxy) timers(ctx context.Context) {
+	defer close(p.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.onTick(p.now())
+		}
+	}
+}
+
+func (p *proxy) onTick(now time.Time) {
+	var e effects
+	p.mu.Lock()
+	for key, tx := range p.server {
+		if tx.final == 0 && tx.branch != "" {
+			if !tx.aAt.IsZero() && !now.Before(tx.aAt) {
+				e.send(tx.out, tx.req) // Timer A
+				tx.aIval *= 2
+				tx.aAt = now.Add(tx.aIval)
+			}
+			limit := tx.sent.Add(timerB)
+			if tx.provisional {
+				limit = tx.lastProv.Add(timerC)
+			}
+			if tx.cancelSent {
+				limit = tx.sent.Add(timerC + timerB)
+			}
+			if now.After(limit) {
+				code, text := 408, "Request Timeout"
+				if tx.cancelled {
+					code, text = 487, "Request Terminated"
+				}
+				if tx.provisional && !tx.cancelSent {
+					tx.cancelled = true
+					p.sendCancel(tx, &e)
+				}
+				p.finishTx(tx, restatus(tx.last, code, text), code, now)
+				e.send(tx.in, tx.last)
+				if d := tx.dlg; d != nil && p.dialogs[d.callID] == d {
+					delete(p.dialogs, d.callID)
+					e.event(d.callID, endType(code), now)
+				}
+			}
+		}
+		if tx.final >= 300 && !tx.acked && !tx.gAt.IsZero() && !now.Before(tx.gAt) {
+			e.send(tx.in, tx.last) // Timer G
+			tx.gIval = min(2*tx.gIval, t2)
+			tx.gAt = now.Add(tx.gIval)
+		}
+		if tx.final != 0 && now.Sub(tx.finalAt) > keepDone {
+			delete(p.server, key)
+			if tx.branch != "" && p.client[tx.branch] == tx {
+				delete(p.client, tx.branch)
+			}
+		}
+	}
+	for key, r := range p.relays {
+		switch {
+		case now.After(r.expires):
+			delete(p.relays, key)
+		case r.own && !r.done && !r.retrans.IsZero() && !now.Before(r.retrans):
+			e.send(r.out, r.req) // Timer E
+			r.ival = min(2*r.ival, t2)
+			r.retrans = now.Add(r.ival)
+		}
+	}
+	killChanged := false
+	if p.blocks != nil {
+		if s := p.blocks.Load(); s != p.lastSet {
+			p.lastSet, killChanged = s, true
+		}
+	}
+	for id, d := range p.dialogs {
+		switch {
+		case d.state == ending:
+			if now.Sub(d.endedAt) > keepDone {
+				delete(p.dialogs, id)
+			}
+		case d.state == confirmed && d.maxDur > 0 && !now.Before(d.answered.Add(time.Duration(d.maxDur)*time.Second)):
+			p.teardown(d, WhyMaxDuration, &e)
+		case killChanged && d.intl && d.outbound && p.lastSet.Kill(d.tenant) != nil:
+			p.teardown(d, WhyKillSwitch, &e)
+		}
+	}
+	p.mu.Unlock()
+	p.apply(&e)
+}
+
+// CallInfo describes a call the proxy carries.
+type CallInfo struct {
+	CallID        string    `json:"call_id"`
+	Tenant        string    `json:"tenant"`
+	Extension     string    `json:"extension"`
+	Callee        string    `json:"callee"`
+	International bool      `json:"international"`
+	State         string    `json:"state"` // ringing, answered, ending
+	Answered      time.Time `json:"answered,omitzero"`
+	MaxDuration   int       `json:"max_duration_s,omitempty"`
+}
+
+// Calls lists the calls the proxy carries (nil in redirect mode).
+func (s *Server) Calls() []CallInfo {
+	p := s.proxy
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]CallInfo, 0, len(p.dialogs))
+	for _, d := range p.dialogs {
+		ci := CallInfo{CallID: d.callID, Tenant: d.tenant, Extension: d.extension, Callee: d.callee,
+			International: d.intl, State: [...]string{"ringing", "answered", "ending"}[d.state], Answered: d.answered, MaxDuration: d.maxDur}
+		out = append(out, ci)
+	}
+	slices.SortFunc(out, func(a, b CallInfo) int { return strings.Compare(a.CallID, b.CallID) })
+	return out
+}
+
+// Proxying reports whether the front end is a proxy that can end calls.
+func (s *Server) Proxying() bool { return s.proxy != nil }
+
+// Disconnect ends one call the proxy carries; false when it carries no
+// such call (or it is already ending).
+func (s *Server) Disconnect(callID string) bool {
+	return s.disconnect(func(d *dialog) bool { return d.callID == callID }) > 0
+}
+
+// DisconnectExtension ends every call of one extension of a tenant and
+// returns how many.
+func (s *Server) DisconnectExtension(tenant, extension string) int {
+	return s.disconnect(func(d *dialog) bool { return d.tenant == tenant && d.extension == extension })
+}
+
+func (s *Server) disconnect(match func(*dialog) bool) int {
+	p := s.proxy
+	if p == nil {
+		return 0
+	}
+	var e effects
+	n := 0
+	p.mu.Lock()
+	for _, d := range p.dialogs {
+		if d.state != ending && d.killWhy == "" && match(d) {
+			p.teardown(d, WhyDisconnect, &e)
+			n++
+		}
+	}
+	p.mu.Unlock()
+	p.apply(&e)
+	return n
+}
+
+// ---- message building ----
+
+// clone copies a response the worker built (its buffer is reused); the
+// destination the redirect path returns alongside is ignored.
+func clone(b []byte, _ ...netip.AddrPort) []byte { return append([]byte(nil), b...) }
+
+func appendLine(b []byte, parts ...string) []byte {
+	for _, s := range parts {
+		b = append(b, s...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// statusCode reads the code of a status line.
+func statusCode(b []byte) int {
+	s := string(b[:min(len(b), 16)])
+	rest, ok := strings.CutPrefix(s, "SIP/2.0 ")
+	if !ok || len(rest) < 3 {
+		return 0
+	}
+	n, _ := atoiBounded(rest[:3], 999)
+	return n
+}
+
+// restatus turns a response tollgate built (its 100 Trying) into another
+// status, adding a To tag for a final one.
+func restatus(resp []byte, code int, text string) []byte {
+	s := string(resp)
+	_, rest, _ := strings.Cut(s, "\r\n")
+	b := make([]byte, 0, len(s)+32)
+	b = append(b, "SIP/2.0 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, "\r\n"...)
+	for rest != "" {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		b = append(b, line...)
+		if k, v, ok := strings.Cut(line, ":"); ok && (strings.EqualFold(trimLWS(k), "To") || strings.EqualFold(trimLWS(k), "t")) && tagOf(v) == "" {
+			b = append(b, ";tag=tg"...)
+			b = append(b, newBranch()[len(branchPrefix):]...)
+		}
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// appendForward writes the worker's request as forwarded: the new
+// Request-URI, our Via on top of the sender's (received and rport filled
+// in), Max-Forwards one less, our own Route entries dropped, rr on top of
+// the Record-Routes and extra lines. It returns the Route lines kept.
+func (w *worker) appendForward(b []byte, ruri, via string, rr []string, extra string) ([]byte, string) {
+	m := &w.m
+	b = appendLine(b, m.method, " ", ruri, " SIP/2.0")
+	b = appendLine(b, "Via: ", via)
+	var routes []byte
+	popping := true
+	firstVia, hasMF := true, false
+	for i := range m.fields {
+		f := &m.fields[i]
+		if f.id != hVia && rr != nil {
+			// Ours goes on top of the Record-Routes, after the Vias.
+			for _, r := range rr {
+				b = appendLine(b, "Record-Route: ", r)
+			}
+			rr = nil
+		}
+		switch f.id {
+		case hVia:
+			b = append(b, f.name...)
+			b = append(b, ": "...)
+			if firstVia {
+				b = w.appendTopVia(b, f.value)
+				firstVia = false
+			} else {
+				b = append(b, f.value...)
+			}
+			b = append(b, "\r\n"...)
+		case hMaxForwards:
+			n, _ := atoiBounded(f.value, 255)
+			b = append(b, "Max-Forwards: "...)
+			b = strconv.AppendInt(b, int64(max(n-1, 0)), 10)
+			b = append(b, "\r\n"...)
+			hasMF = true
+		case hRoute:
+			var kept []string
+			for v := f.value; v != ""; {
+				var one string
+				one, v = splitComma(v)
+				one = trimLWS(one)
+				if popping {
+					if ap, ok := routeAddr(one); ok && w.s.proxy.ours[ap] {
+						continue
+					}
+					popping = false
+				}
+				if one != "" {
+					kept = append(kept, one)
+				}
+			}
+			if len(kept) > 0 {
+				line := appendLine(nil, "Route: ", strings.Join(kept, ", "))
+				routes = append(routes, line...)
+				b = append(b, line...)
+			}
+		case hContentLength:
+		default:
+			b = appendLine(b, f.name, ": ", f.value)
+		}
+	}
+	if !hasMF {
+		b = append(b, "Max-Forwards: 70\r\n"...)
+	}
+	b = append(b, extra...)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(m.body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, m.body...), string(routes)
+}
+
+// appendRelayed writes the worker's response without our top Via.
+func (w *worker) appendRelayed(b []byte) []byte {
+	m := &w.m
+	line, _, _ := cutLine(m.raw)
+	b = appendLine(b, line)
+	firstVia := true
+	for i := range m.fields {
+		f := &m.fields[i]
+		switch {
+		case f.id == hVia && firstVia:
+			firstVia = false
+			if _, rest := splitComma(f.value); trimLWS(rest) != "" {
+				b = appendLine(b, f.name, ": ", trimLWS(rest))
+			}
+		case f.id == hContentLength:
+		default:
+			b = appendLine(b, f.name, ": ", f.value)
+		}
+	}
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(m.body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, m.body...)
+}
+
+// recordRoutes lists the Record-Route entries of a message in order.
+func recordRoutes(m *message) []string {
+	var out []string
+	for i := range m.fields {
+		f := &m.fields[i]
+		if f.id != hRecordRoute {
+			continue
+		}
+		for v := f.value; v != ""; {
+			var one string
+			one, v = splitComma(v)
+			if one = trimLWS(one); one != "" {
+				out = append(out, one)
+			}
+		}
+	}
+	return out
+}
+
+func firstRecordRoute(m *message) string {
+	if rr := recordRoutes(m); len(rr) > 0 {
+		return rr[0]
+	}
+	return ""
+}
+
+func routeLines(rs []string) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return "Route: " + strings.Join(rs, ", ") + "\r\n"
+}
+
+func reverseRoutes(rs []string) string {
+	rs = slices.Clone(rs)
+	slices.Reverse(rs)
+	return routeLines(rs)
+}
