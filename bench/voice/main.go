@@ -1,0 +1,400 @@
+// Command voice evaluates tollgate's speaker verification on real speakers
+// (the Free Spoken Digit Dataset) with IVR-like digit strings, clean and
+// through a simulated telephone channel, with the background model and
+// cohort trained without the two speakers of each trial.
+//
+//	go run ./bench/voice -fsdd ../shared/testdata/voice-fsdd
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/voice"
+)
+
+type rec struct {
+	spk   string
+	digit int
+	rep   int
+	audio voice.Audio
+}
+
+type utt struct {
+	spk   string
+	audio voice.Audio
+}
+
+type corpus struct {
+	speakers []string
+	bySpk    map[string][]rec
+	synth    map[string]bool // speakers that are TTS voices
+}
+
+func loadFSDD(dir string) (*corpus, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "recordings", "*.wav"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no recordings under %s/recordings", dir)
+	}
+	c := &corpus{bySpk: map[string][]rec{}, synth: map[string]bool{}}
+	for _, f := range files {
+		var d, r int
+		base := strings.TrimSuffix(filepath.Base(f), ".wav")
+		parts := strings.Split(base, "_")
+		if len(parts) != 3 {
+			continue
+		}
+		fmt.Sscan(parts[0], &d)
+		fmt.Sscan(parts[2], &r)
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		a, err := voice.Decode(data, voice.CodecWAV, voice.Limits{MinSeconds: 0.01})
+		if err != nil {
+			log.Printf("%s: %v (skipped)", f, err)
+			continue
+		}
+		c.bySpk[parts[1]] = append(c.bySpk[parts[1]], rec{spk: parts[1], digit: d, rep: r, audio: a})
+	}
+	for s := range c.bySpk {
+		c.speakers = append(c.speakers, s)
+	}
+	sort.Strings(c.speakers)
+	return c, nil
+}
+
+// loadTTS reads DIR/<voice>/<digit>_<rep>.wav as extra (synthetic) speakers.
+func (c *corpus) loadTTS(dir string) error {
+	voices, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, v := range voices {
+		if !v.IsDir() {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, v.Name(), "*.wav"))
+		spk := "tts:" + v.Name()
+		for _, f := range files {
+			var d, r int
+			if _, err := fmt.Sscanf(filepath.Base(f), "%d_%d.wav", &d, &r); err != nil {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			a, err := voice.Decode(data, voice.CodecWAV, voice.Limits{MinSeconds: 0.01})
+			if err != nil {
+				continue
+			}
+			c.bySpk[spk] = append(c.bySpk[spk], rec{spk: spk, digit: d, rep: r, audio: a})
+		}
+		if len(c.bySpk[spk]) > 0 {
+			c.speakers = append(c.speakers, spk)
+			c.synth[spk] = true
+		}
+	}
+	return nil
+}
+
+// digitString joins n recordings of spk with repetitions in [lo,hi), 60 ms
+// apart.
+func (c *corpus) digitString(spk string, n, lo, hi int, rng *rand.Rand) voice.Audio {
+	byKey := map[[2]int]voice.Audio{}
+	maxRep := 0
+	for _, r := range c.bySpk[spk] {
+		byKey[[2]int{r.digit, r.rep}] = r.audio
+		maxRep = max(maxRep, r.rep+1)
+	}
+	hi = min(hi, maxRep)
+	var out []float32
+	gap := make([]float32, 480)
+	for k := 0; k < n; {
+		a, ok := byKey[[2]int{rng.IntN(10), lo + rng.IntN(max(1, hi-lo))}]
+		if !ok {
+			continue
+		}
+		out = append(out, a.Samples...)
+		out = append(out, gap...)
+		k++
+	}
+	return voice.Audio{Samples: out}
+}
+
+var scoring string
+
+type setting struct {
+	name string
+	opt  voice.TrainOptions
+}
+
+type trialSet struct {
+	tar, imp []float64
+	speech   []float64 // net speech per test
+}
+
+func (t *trialSet) add(o trialSet) {
+	t.tar = append(t.tar, o.tar...)
+	t.imp = append(t.imp, o.imp...)
+	t.speech = append(t.speech, o.speech...)
+}
+
+type condition struct {
+	name      string
+	telephone bool
+}
+
+func main() {
+	fsdd := flag.String("fsdd", "../shared/testdata/voice-fsdd", "FSDD directory")
+	tts := flag.String("tts", "", "directory of TTS voices (<voice>/<digit>_<rep>.wav) used as extra background and impostor speakers")
+	digits := flag.String("digits", "5,10", "digit-string lengths")
+	grid := flag.String("grid", "", "settings to cross-validate, ';'-separated, e.g. 'C=64 r=16;C=128 norm=cmn'")
+	conds := flag.String("cond", "clean,telephone", "conditions")
+	models := flag.Int("models", 4, "enrolment models per speaker per fold")
+	tests := flag.Int("tests", 25, "test strings per speaker")
+	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
+	flag.Parse()
+	log.SetFlags(0)
+	t0 := time.Now()
+	c, err := loadFSDD(*fsdd)
+	if err != nil {
+		log.Fatal(err)
+	}
+	real := append([]string(nil), c.speakers...)
+	if *tts != "" {
+		if err := c.loadTTS(*tts); err != nil {
+			log.Fatal(err)
+		}
+	}
+	log.Printf("loaded %d speakers (%d real) in %v", len(c.speakers), len(real), time.Since(t0).Round(time.Millisecond))
+	settings := []setting{{"default", voice.DefaultTrainOptions()}}
+	if *grid != "" {
+		settings = gridSettings(*grid)
+	}
+	var lens []int
+	for _, s := range strings.Split(*digits, ",") {
+		var n int
+		fmt.Sscan(s, &n)
+		lens = append(lens, n)
+	}
+	fmt.Printf("| condition | digits | setting | EER %% | minDCF(0.01) | FA%% at 5%% FR | target / impostor trials | net speech per test (s) |\n|---|---|---|---|---|---|---|---|\n")
+	for _, cn := range strings.Split(*conds, ",") {
+		cond := condition{name: cn, telephone: cn == "telephone"}
+		for _, n := range lens {
+			for _, st := range settings {
+				ts := crossValidate(c, real, cond, n, st, *models, *tests)
+				eer := EER(ts.tar, ts.imp)
+				dcf := minDCF(ts.tar, ts.imp, 0.01)
+				fa := faAtFR(ts.tar, ts.imp, 0.05)
+				fmt.Printf("| %s | %d | %s | %.2f | %.3f | %.2f | %d / %d | %.2f |\n", cn, n, st.name, 100*eer, dcf, 100*fa, len(ts.tar), len(ts.imp), mean(ts.speech))
+			}
+		}
+	}
+	log.Printf("total %v", time.Since(t0).Round(time.Second))
+}
+
+func gridSettings(spec string) []setting {
+	var out []setting
+	for _, item := range strings.Split(spec, ";") {
+		o := voice.DefaultTrainOptions()
+		for _, kv := range strings.Fields(item) {
+			k, v, _ := strings.Cut(kv, "=")
+			var f float64
+			fmt.Sscan(v, &f)
+			switch k {
+			case "C":
+				o.GMM.Components = int(f)
+			case "r":
+				o.Relevance = f
+			case "lo":
+				o.Features.LowHz = f
+			case "hi":
+				o.Features.HighHz = f
+			case "norm":
+				o.Features.Norm = v
+			case "ceps":
+				o.Features.Ceps = int(f)
+			case "filters":
+				o.Features.Filters = int(f)
+			case "vad":
+				o.Features.VADMarginDB = f
+			case "loge":
+				o.Features.LogE = v == "1"
+			case "top":
+				o.CohortTop = int(f)
+			case "frames":
+				o.GMM.MaxFrames = int(f)
+			default:
+				log.Fatalf("unknown setting %q", k)
+			}
+		}
+		out = append(out, setting{item, o})
+	}
+	return out
+}
+
+// crossValidate runs every pair of real speakers as a fold: the model is
+// trained on everybody else, each of the pair is enrolled and tested
+// against its own held-out strings (targets) and the other's (impostors).
+func crossValidate(c *corpus, real []string, cond condition, n int, st setting, models, tests int) trialSet {
+	var all trialSet
+	var mu sync.Mutex
+	type fold struct{ a, b string }
+	var folds []fold
+	for i, a := range real {
+		for _, b := range real[i+1:] {
+			folds = append(folds, fold{a, b})
+		}
+	}
+	for fi, f := range folds {
+		rng := rand.New(rand.NewPCG(uint64(fi), 7))
+		var bg []voice.Utterance
+		for _, s := range c.speakers {
+			if s == f.a || s == f.b {
+				continue
+			}
+			for _, r := range c.bySpk[s] {
+				a := r.audio
+				if cond.telephone {
+					a = voice.Telephone(a, rng)
+				}
+				bg = append(bg, voice.Utterance{Speaker: s, Audio: a})
+			}
+		}
+		m, err := voice.Train(bg, st.opt)
+		if err != nil {
+			log.Fatal(err)
+		}
+		// Enrolment models: 3 strings from repetitions 0–24.
+		prints := map[string][]voice.Voiceprint{}
+		enrolStats := map[string][]voice.Stats{}
+		testFeats := map[string][]*voice.Features{}
+		testPrints := map[string][]voice.Voiceprint{}
+		var speech []float64
+		for _, s := range []string{f.a, f.b} {
+			for range models {
+				var stats voice.Stats
+				for range 3 {
+					a := c.digitString(s, n, 0, 25, rng)
+					if cond.telephone {
+						a = voice.Telephone(a, rng)
+					}
+					stats = stats.Add(m.Backend.Stats(a))
+				}
+				prints[s] = append(prints[s], m.Print(stats))
+				enrolStats[s] = append(enrolStats[s], stats)
+			}
+			for range tests {
+				a := c.digitString(s, n, 25, 50, rng)
+				if cond.telephone {
+					a = voice.Telephone(a, rng)
+				}
+				ft := m.Backend.FeaturesOf(a)
+				testFeats[s] = append(testFeats[s], ft)
+				stt := m.Backend.StatsOf(ft)
+				speech = append(speech, stt.Speech())
+				testPrints[s] = append(testPrints[s], m.Print(stt))
+			}
+		}
+		var ts trialSet
+		ts.speech = speech
+		for _, s := range []string{f.a, f.b} {
+			for pi, p := range prints[s] {
+				for _, t := range []string{f.a, f.b} {
+					for ti, tp := range testPrints[t] {
+						var r float64
+						switch scoring {
+						case "llr":
+							r = m.Backend.LLR(enrolStats[s][pi], testFeats[t][ti])
+						case "raw":
+							r = m.Compare(p, tp).Raw
+						default:
+							r = m.Compare(p, tp).Normalized
+						}
+						if s == t {
+							ts.tar = append(ts.tar, r)
+						} else {
+							ts.imp = append(ts.imp, r)
+						}
+					}
+				}
+			}
+		}
+		mu.Lock()
+		all.add(ts)
+		mu.Unlock()
+	}
+	return all
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / math.Max(1, float64(len(x)))
+}
+
+// EER is the equal error rate.
+func EER(tar, imp []float64) float64 {
+	thr, fr, fa := sweep(tar, imp)
+	_ = thr
+	best := 1.0
+	for i := range fr {
+		if d := math.Max(fr[i], fa[i]); d < best {
+			best = d
+		}
+	}
+	return best
+}
+
+// sweep returns, for each candidate threshold, the false-reject and
+// false-accept rates.
+func sweep(tar, imp []float64) (thr, fr, fa []float64) {
+	all := append(append([]float64(nil), tar...), imp...)
+	sort.Float64s(all)
+	t := append([]float64(nil), tar...)
+	i := append([]float64(nil), imp...)
+	sort.Float64s(t)
+	sort.Float64s(i)
+	for _, th := range all {
+		nfr := sort.SearchFloat64s(t, th)           // targets below th
+		nfa := len(i) - sort.SearchFloat64s(i, th) // impostors ≥ th
+		thr = append(thr, th)
+		fr = append(fr, float64(nfr)/float64(len(t)))
+		fa = append(fa, float64(nfa)/float64(len(i)))
+	}
+	return
+}
+
+func minDCF(tar, imp []float64, p float64) float64 {
+	_, fr, fa := sweep(tar, imp)
+	best := math.Inf(1)
+	for k := range fr {
+		d := p*fr[k] + (1-p)*fa[k]
+		best = math.Min(best, d)
+	}
+	return best / math.Min(p, 1-p)
+}
+
+func faAtFR(tar, imp []float64, target float64) float64 {
+	_, fr, fa := sweep(tar, imp)
+	best := 1.0
+	for k := range fr {
+		if fr[k] <= target {
+			best = math.Min(best, fa[k])
+		}
+	}
+	return best
+}

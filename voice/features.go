@@ -1,0 +1,296 @@
+package voice
+
+import (
+	"math"
+	"math/cmplx"
+	"sort"
+)
+
+// FeatureConfig fixes how audio becomes feature vectors. It is stored with
+// the model: a model only works on the features it was trained on.
+type FeatureConfig struct {
+	Filters     int     // mel filters
+	LowHz       float64 // lowest filter edge
+	HighHz      float64 // highest filter edge
+	Ceps        int     // cepstra kept (c1…cN; c0 is dropped)
+	Deltas      bool    // append first differences
+	LogE        bool    // append the frame's normalised log energy (and its delta)
+	VADMarginDB float64 // speech if a frame's energy is this far above the noise floor
+	// Norm is the per-utterance normalisation: "cmvn" (mean and
+	// variance), "cmn" (mean only) or "none".
+	Norm string
+}
+
+// DefaultFeatures are the settings chosen by leave-speakers-out
+// cross-validation (bench/voice, docs/benchmarks.md).
+var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
+
+// Dim is the length of one feature vector.
+func (c FeatureConfig) Dim() int {
+	d := c.Ceps
+	if c.LogE {
+		d++
+	}
+	if c.Deltas {
+		d *= 2
+	}
+	return d
+}
+
+const (
+	frameLen = 200 // 25 ms at 8 kHz
+	frameHop = 80  // 10 ms
+	nfft     = 256
+)
+
+// FrameSeconds is the hop between feature frames.
+const FrameSeconds = float64(frameHop) / Rate
+
+// Features are the speech frames of one utterance after voice activity
+// detection, with per-utterance mean and variance normalisation.
+type Features struct {
+	Dim    int
+	Frames int       // speech frames
+	Total  int       // frames before VAD
+	Data   []float32 // Frames × Dim, row-major
+}
+
+// Speech is the net speech in seconds.
+func (f *Features) Speech() float64 { return float64(f.Frames) * FrameSeconds }
+
+// Row returns frame i.
+func (f *Features) Row(i int) []float32 { return f.Data[i*f.Dim : (i+1)*f.Dim] }
+
+type extractor struct {
+	cfg     FeatureConfig
+	window  [frameLen]float64
+	twiddle [nfft / 2]complex128
+	fbank   [][]float64 // Filters × (nfft/2+1)
+	dct     [][]float64 // Ceps × Filters
+}
+
+func newExtractor(cfg FeatureConfig) *extractor {
+	e := &extractor{cfg: cfg}
+	for i := range frameLen {
+		e.window[i] = 0.54 - 0.46*math.Cos(2*math.Pi*float64(i)/(frameLen-1))
+	}
+	for i := range nfft / 2 {
+		e.twiddle[i] = cmplx.Exp(complex(0, -2*math.Pi*float64(i)/nfft))
+	}
+	mel := func(f float64) float64 { return 1127 * math.Log(1+f/700) }
+	imel := func(m float64) float64 { return 700 * (math.Exp(m/1127) - 1) }
+	lo, hi := mel(cfg.LowHz), mel(cfg.HighHz)
+	edges := make([]float64, cfg.Filters+2)
+	for i := range edges {
+		edges[i] = imel(lo + (hi-lo)*float64(i)/float64(cfg.Filters+1))
+	}
+	e.fbank = make([][]float64, cfg.Filters)
+	for m := range cfg.Filters {
+		w := make([]float64, nfft/2+1)
+		for k := range w {
+			f := float64(k) * Rate / nfft
+			switch {
+			case f > edges[m] && f <= edges[m+1]:
+				w[k] = (f - edges[m]) / (edges[m+1] - edges[m])
+			case f > edges[m+1] && f < edges[m+2]:
+				w[k] = (edges[m+2] - f) / (edges[m+2] - edges[m+1])
+			}
+		}
+		e.fbank[m] = w
+	}
+	e.dct = make([][]float64, cfg.Ceps)
+	for c := range cfg.Ceps {
+		row := make([]float64, cfg.Filters)
+		for m := range cfg.Filters {
+			row[m] = math.Sqrt(2/float64(cfg.Filters)) * math.Cos(math.Pi*float64(c+1)*(float64(m)+0.5)/float64(cfg.Filters))
+		}
+		e.dct[c] = row
+	}
+	return e
+}
+
+// fft is an in-place radix-2 transform of length nfft.
+func (e *extractor) fft(x []complex128) {
+	n := len(x)
+	for i, j := 1, 0; i < n; i++ {
+		bit := n >> 1
+		for ; j&bit != 0; bit >>= 1 {
+			j ^= bit
+		}
+		j ^= bit
+		if i < j {
+			x[i], x[j] = x[j], x[i]
+		}
+	}
+	for size := 2; size <= n; size <<= 1 {
+		step := n / size
+		for start := 0; start < n; start += size {
+			for k := range size / 2 {
+				t := e.twiddle[k*step] * x[start+k+size/2]
+				x[start+k+size/2] = x[start+k] - t
+				x[start+k] += t
+			}
+		}
+	}
+}
+
+// extract computes features of the speech frames of a.
+func (e *extractor) extract(a Audio) *Features {
+	cfg := e.cfg
+	x := a.Samples
+	nf := 0
+	if len(x) >= frameLen {
+		nf = 1 + (len(x)-frameLen)/frameHop
+	}
+	base := cfg.Ceps
+	if cfg.LogE {
+		base++
+	}
+	static := make([]float64, nf*base)
+	energy := make([]float64, nf)
+	buf := make([]complex128, nfft)
+	spec := make([]float64, nfft/2+1)
+	logm := make([]float64, cfg.Filters)
+	for f := range nf {
+		seg := x[f*frameHop : f*frameHop+frameLen]
+		var prev float64
+		if f*frameHop > 0 {
+			prev = float64(x[f*frameHop-1])
+		}
+		var en float64
+		for i := range frameLen {
+			s := float64(seg[i])
+			v := (s - 0.97*prev) * e.window[i]
+			prev = s
+			buf[i] = complex(v, 0)
+			en += s * s
+		}
+		for i := frameLen; i < nfft; i++ {
+			buf[i] = 0
+		}
+		energy[f] = 10 * math.Log10(en/frameLen+1e-10)
+		e.fft(buf)
+		for k := range spec {
+			r, im := real(buf[k]), imag(buf[k])
+			spec[k] = r*r + im*im
+		}
+		for m, w := range e.fbank {
+			var s float64
+			for k, wk := range w {
+				if wk != 0 {
+					s += wk * spec[k]
+				}
+			}
+			logm[m] = math.Log(s + 1e-10)
+		}
+		row := static[f*base : (f+1)*base]
+		for c, d := range e.dct {
+			var s float64
+			for m, v := range logm {
+				s += d[m] * v
+			}
+			row[c] = s
+		}
+		if cfg.LogE {
+			row[cfg.Ceps] = energy[f] / 10
+		}
+	}
+	speech := vad(energy, cfg.VADMarginDB)
+	dim := cfg.Dim()
+	out := &Features{Dim: dim, Total: nf}
+	for f := range nf {
+		if !speech[f] {
+			continue
+		}
+		out.Frames++
+		row := make([]float32, dim)
+		for i := range base {
+			row[i] = float32(static[f*base+i])
+		}
+		if cfg.Deltas {
+			// Regression over ±2 frames, clamped at the edges.
+			for i := range base {
+				var num float64
+				for k := 1; k <= 2; k++ {
+					a := static[min(f+k, nf-1)*base+i]
+					b := static[max(f-k, 0)*base+i]
+					num += float64(k) * (a - b)
+				}
+				row[base+i] = float32(num / 10)
+			}
+		}
+		out.Data = append(out.Data, row...)
+	}
+	switch cfg.Norm {
+	case "none":
+	case "cmn":
+		cmvn(out, false)
+	default:
+		cmvn(out, true)
+	}
+	return out
+}
+
+// vad marks frames as speech: energy above an adaptive threshold between
+// the noise floor and the loud frames, smoothed so that short gaps inside
+// words are kept and isolated clicks are dropped.
+func vad(energy []float64, margin float64) []bool {
+	n := len(energy)
+	speech := make([]bool, n)
+	if n == 0 {
+		return speech
+	}
+	sorted := append([]float64(nil), energy...)
+	sort.Float64s(sorted)
+	floor := sorted[n*10/100]
+	peak := sorted[min(n-1, n*98/100)]
+	thr := floor + margin
+	// Never more than 40 dB below the loud frames, never above halfway.
+	thr = math.Max(thr, peak-40)
+	thr = math.Min(thr, floor+0.5*(peak-floor))
+	if peak-floor < 3 {
+		// No contrast: either all speech (trimmed recordings) or all noise;
+		// keep frames within 20 dB of the peak.
+		thr = peak - 20
+	}
+	raw := make([]bool, n)
+	for i, e := range energy {
+		raw[i] = e > thr && e > -75
+	}
+	// Majority over 5 frames.
+	for i := range n {
+		c, t := 0, 0
+		for k := max(0, i-2); k <= min(n-1, i+2); k++ {
+			t++
+			if raw[k] {
+				c++
+			}
+		}
+		speech[i] = 2*c > t
+	}
+	return speech
+}
+
+// cmvn normalises each dimension to zero mean and unit variance over the
+// utterance's speech frames.
+func cmvn(f *Features, variance bool) {
+	if f.Frames < 2 {
+		return
+	}
+	for d := range f.Dim {
+		var s, ss float64
+		for i := range f.Frames {
+			v := float64(f.Data[i*f.Dim+d])
+			s += v
+			ss += v * v
+		}
+		mean := s / float64(f.Frames)
+		sd := 1.0
+		if variance {
+			sd = math.Sqrt(math.Max(ss/float64(f.Frames)-mean*mean, 1e-8))
+		}
+		for i := range f.Frames {
+			f.Data[i*f.Dim+d] = float32((float64(f.Data[i*f.Dim+d]) - mean) / sd)
+		}
+	}
+}
