@@ -55,7 +55,6 @@ type keyStat struct {
 	Calls   int
 	Refused int
 	MaxRisk int
-	Intl    int
 }
 
 type minute struct {
@@ -148,9 +147,6 @@ func (l *Live) add(d store.Decision, now time.Time) {
 			s.Refused++
 		}
 		s.MaxRisk = max(s.MaxRisk, d.Risk)
-		if d.Direction == "international" {
-			s.Intl++
-		}
 	}
 	if d.Country != "" {
 		bump(m.countries, d.Country)
@@ -174,7 +170,6 @@ type Row struct {
 	Calls   int    `json:"calls"`
 	Refused int    `json:"refused"`
 	MaxRisk int    `json:"max_risk"`
-	Intl    int    `json:"international"`
 }
 
 // Stats is what the live view shows.
@@ -204,7 +199,6 @@ func (l *Live) Snapshot(tenant string, now time.Time) Stats {
 			}
 			d.Calls += s.Calls
 			d.Refused += s.Refused
-			d.Intl += s.Intl
 			d.MaxRisk = max(d.MaxRisk, s.MaxRisk)
 		}
 	}
@@ -240,7 +234,7 @@ func (l *Live) Snapshot(tenant string, now time.Time) Stats {
 func top(set map[string]*keyStat, n int) []Row {
 	out := make([]Row, 0, len(set))
 	for k, s := range set {
-		out = append(out, Row{Key: k, Calls: s.Calls, Refused: s.Refused, MaxRisk: s.MaxRisk, Intl: s.Intl})
+		out = append(out, Row{Key: k, Calls: s.Calls, Refused: s.Refused, MaxRisk: s.MaxRisk})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Calls != out[j].Calls {

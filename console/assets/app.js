@@ -65,6 +65,7 @@ $("login-form").addEventListener("submit", async (ev) => {
 
 $("logout").addEventListener("click", async () => {
   try { await call("POST", "/ui/logout"); } catch (e) { /* gone already */ }
+  history.replaceState(null, "", "/ui/"); // the next user starts on Live
   showLogin();
 });
 
@@ -156,7 +157,7 @@ function renderLive(p) {
     el("td", { class: "num" }, String(r.refused)), el("td", {}, riskBadge(r.max_risk)))));
   $("ext-rows").replaceChildren(...s.extensions.map((r) => el("tr", {},
     el("td", {}, el("a", { href: "#timeline", onclick: (ev) => { ev.preventDefault(); showTimeline(r.key); } }, r.key)),
-    el("td", { class: "num" }, String(r.calls)), el("td", { class: "num" }, String(r.international)), el("td", { class: "num" }, String(r.refused)))));
+    el("td", { class: "num" }, String(r.calls)), el("td", { class: "num" }, String(r.refused)), el("td", {}, riskBadge(r.max_risk)))));
   $("live-alerts").replaceChildren(...p.alerts.filter((a) => a.status === "open").map(alertItem));
   const active = p.kill_switches.filter((k) => k.active);
   $("kill-banner").hidden = active.length === 0;
