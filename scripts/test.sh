@@ -53,5 +53,6 @@ fuzz ./stir FuzzParseIdentity 10
 for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ; do fuzz ./quality "$t" 10; done
 fuzz ./compliance FuzzLoad 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
+for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
 
 echo "== all tests passed"
