@@ -1,11 +1,13 @@
 package sipfront
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -47,6 +49,56 @@ func FuzzMapRequest(f *testing.F) {
 		}
 		if strings.Count(r, "\r\n\r\n") != 1 {
 			t.Fatalf("response has a blank line inside: %q", r)
+		}
+	})
+}
+
+// FuzzProxy feeds arbitrary messages, requests and responses, to the
+// proxy (its sends captured, not put on the wire), then runs its timers
+// far ahead: nothing may panic, every message it sends must be framed
+// (start line, blank line, body of Content-Length octets) and the state
+// must drain once every timer has run out.
+func FuzzProxy(f *testing.F) {
+	f.Add([]byte(invite("p1", "sip:+12125550100@edge", "")), []byte("SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKtgx.y\r\nFrom: <sip:a@b>;tag=a1\r\nTo: <sip:c@d>;tag=u\r\nCall-ID: p1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte(invite("p2", "sip:+25261234567@edge", "Proxy-Require: x\r\n")), []byte("garbage"))
+	f.Add([]byte("BYE sip:pbx@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-b\r\nRoute: <sip:127.0.0.1:5070;lr>\r\nFrom: <sip:a@b>;tag=a1\r\nTo: <sip:c@d>;tag=u\r\nCall-ID: p1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"),
+		[]byte(invite("p1", "sip:+12125550100@edge", "")))
+	eng, cfg := newEngine(f, fmt.Sprintf(proxyPolicy, 5070, "sip:127.0.0.1:5080"))
+	s, err := New(Options{Config: &cfg.SIP, Engine: eng})
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := s.proxy
+	self := netip.MustParseAddrPort("127.0.0.1:5070")
+	p.self["udp"], p.ours[self] = self, true
+	p.ready.Store(true)
+	var sent [][]byte
+	p.sendFn = func(_ flow, b []byte) error { sent = append(sent, append([]byte(nil), b...)); return nil }
+	w := s.newWorker()
+	clock := time.Now()
+	p.now = func() time.Time { return clock }
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		sent = sent[:0]
+		w.handle(t.Context(), a, src, "udp")
+		w.handle(t.Context(), b, netip.MustParseAddrPort("127.0.0.1:5080"), "udp")
+		for _, m := range sent {
+			var msg message
+			if err := msg.scan(string(m), 1000); err != nil {
+				t.Fatalf("proxy sent a message its own scanner refuses (%v): %q", err, m)
+			}
+			if msg.clen != len(msg.body) {
+				t.Fatalf("Content-Length %d, body %d octets: %q", msg.clen, len(msg.body), m)
+			}
+		}
+		for _, d := range []time.Duration{time.Hour, 2 * time.Hour, 25 * time.Hour, 26 * time.Hour} {
+			p.onTick(clock.Add(d))
+		}
+		clock = clock.Add(27 * time.Hour)
+		p.mu.Lock()
+		n := len(p.server) + len(p.client) + len(p.relays) + len(p.dialogs)
+		p.mu.Unlock()
+		if n != 0 {
+			t.Fatalf("state left after every timer ran out: %d server, %d client, %d relays, %d dialogs", len(p.server), len(p.client), len(p.relays), len(p.dialogs))
 		}
 	})
 }

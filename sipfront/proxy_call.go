@@ -561,6 +561,10 @@ func (p *proxy) timers(ctx context.Context) {
 	}
 }
 
+// maxDialogAge bounds how long an answered call without a maximum
+// duration is remembered.
+const maxDialogAge = 24 * time.Hour
+
 func (p *proxy) onTick(now time.Time) {
 	var e effects
 	p.mu.Lock()
@@ -629,6 +633,10 @@ func (p *proxy) onTick(now time.Time) {
 			if now.Sub(d.endedAt) > keepDone {
 				delete(p.dialogs, id)
 			}
+		case d.state == confirmed && now.Sub(d.answered) > maxDialogAge:
+			// Its end never came through this node: forget it (the engine's
+			// lease frees the call's slots on its own).
+			delete(p.dialogs, id)
 		case d.state == confirmed && d.maxDur > 0 && !now.Before(d.answered.Add(time.Duration(d.maxDur)*time.Second)):
 			p.teardown(d, WhyMaxDuration, &e)
 		case killChanged && d.intl && d.outbound && p.lastSet.Kill(d.tenant) != nil:
