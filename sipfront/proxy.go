@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,6 +209,10 @@ func newProxy(s *Server) (*proxy, error) {
 			return nil, err
 		}
 		p.targets[t.a] = tg
+		if s.limit != nil {
+			// The next hops answer every call: the per-source limit is for callers.
+			s.limit.trusted = append(slices.Clone(s.limit.trusted), netip.PrefixFrom(tg.addr.Addr(), tg.addr.Addr().BitLen()))
+		}
 	}
 	if b, ok := s.eng.(interface{ Blocks() *blocks.Live }); ok {
 		p.blocks = b.Blocks()

@@ -298,10 +298,12 @@ func (p *proxy) inDialog(w *worker) {
 			d.calleeCSeq = max(d.calleeCSeq, uint32(n))
 		}
 	} else {
-		// Not a dialog this node knows (it ended, or another node set it
-		// up): follow the Request-URI when it is an address.
+		// Not a dialog this node knows (it ended, or tollgate restarted):
+		// a BYE or ACK routed through tollgate still follows its
+		// Request-URI when that is an address, so a call can end. Nothing
+		// else passes unscreened.
 		f, ok := flowTo(m.ruri)
-		if !ok || !p.hasListener(f.tr) {
+		if !ok || !p.hasListener(f.tr) || (m.method != "BYE" && !isACK) || !p.routedHere(m) {
 			p.mu.Unlock()
 			if !isACK {
 				p.respond(w, clone(w.simple(481, "Call/Transaction Does Not Exist", "")))
@@ -329,6 +331,13 @@ func (p *proxy) inDialog(w *worker) {
 	p.mu.Unlock()
 	e.send(dst, req)
 	p.apply(&e)
+}
+
+// routedHere reports whether the request's top Route is tollgate's.
+func (p *proxy) routedHere(m *message) bool {
+	top, _ := splitComma(m.get(hRoute))
+	ap, ok := routeAddr(top)
+	return ok && p.ours[ap]
 }
 
 // response routes a response by its top Via: ours, or it is dropped.

@@ -237,3 +237,21 @@ func firstLine(m string) string {
 	l, _, _ := strings.Cut(m, "\r\n")
 	return l
 }
+
+// TestProxyNoUnscreenedInvite: an INVITE dressed as in-dialog (a To tag)
+// for a dialog tollgate does not carry must not reach the upstream
+// unscreened, even when it names an address and tollgate's Route.
+func TestProxyNoUnscreenedInvite(t *testing.T) {
+	uas := newPeer(t)
+	_, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	uac := newPeer(t)
+	req := uac.invite("fake1", fmt.Sprintf("sip:+25261234567@127.0.0.1:%d", uas.port()), "f1", "Route: <sip:"+addr+";lr>\r\n")
+	req = strings.Replace(req, "To: <sip:+25261234567@127.0.0.1:"+fmt.Sprint(uas.port())+">", "To: <sip:+25261234567@127.0.0.1>;tag=forged", 1)
+	uac.send(addr, req)
+	if m, _ := uac.expect("SIP/2.0 4", 3*time.Second); !strings.HasPrefix(m, "SIP/2.0 481 ") {
+		t.Errorf("forged re-INVITE: %q, want 481", firstLine(m))
+	}
+	if m, _ := uas.recv(300 * time.Millisecond); m != "" {
+		t.Fatalf("the upstream got an unscreened request: %q", firstLine(m))
+	}
+}
