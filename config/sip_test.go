@@ -30,6 +30,11 @@ func TestSIPSection(t *testing.T) {
 		{"sip:\n  limits:\n    requests_per_s: -1\n", "p.yaml:3: sip.limits.requests_per_s"},
 		{"sip:\n  limits:\n    max_message_bytes: 100\n", "sip.limits.max_message_bytes: want at least 1024"},
 		{"sip:\n  bogus: 1\n", "bogus"},
+		{"sip:\n  mode: proxy\n  listen: [udp:0.0.0.0:5060]\n  upstream: sip:10.0.0.5\n", "sip.listen[0]: proxy mode writes its address into Via and Record-Route"},
+		{"sip:\n  mode: proxy\n  listen: [udp:127.0.0.1:5060]\n  upstream: sip:10.0.0.5;transport=tcp\n", "sip.upstream: sip:10.0.0.5;transport=tcp is reached over tcp: add a tcp listener"},
+		{"sip:\n  mode: proxy\n  listen: [udp:127.0.0.1:5060, tcp:127.0.0.1:5060]\n  upstream: sip:10.0.0.5;transport=tcp\n  honeypot: sip:hp@10.0.0.9;transport=sctp\n", "sip.honeypot: proxy mode forwards over udp or tcp"},
+		{"sip:\n  mode: proxy\n  listen: [udp:127.0.0.1:5060]\n  upstream: sips:pbx.example\n", "sip.upstream: proxy mode forwards over udp or tcp: want a sip: URI"},
+		{"sip:\n  mode: proxy\n  listen: [udp:127.0.0.1:5060, tcp:127.0.0.1:5060]\n  upstream: sip:10.0.0.5;transport=tcp\n  challenge: sip:pin@10.0.0.6\n", ""},
 	} {
 		_, err := Parse("p.yaml", []byte(tc.src+tail))
 		switch {

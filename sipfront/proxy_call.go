@@ -443,13 +443,12 @@ func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
 		}
 		return
 	}
-	if tx.final != 0 {
-		if tx.ackFor != nil {
-			e.send(tx.out, tx.ackFor) // the callee repeats its answer: our ACK was lost
-		}
+	if tx.ackFor != nil {
+		e.send(tx.out, tx.ackFor) // the callee repeats its answer: our ACK was lost
 		return
 	}
-	// A non-2xx final answer: ACK it hop by hop, pass it on.
+	// A non-2xx final answer: ACK it hop by hop, pass it on unless the
+	// caller already has tollgate's own final answer (Timer B or C).
 	b := make([]byte, 0, 512)
 	b = appendLine(b, "ACK ", tx.ruri, " SIP/2.0")
 	b = appendLine(b, "Via: ", p.ourVia(tx.out.tr, tx.branch))
@@ -461,6 +460,9 @@ func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
 	b = append(b, "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
 	tx.ackFor = b
 	e.send(tx.out, b)
+	if tx.final != 0 {
+		return
+	}
 	p.finishTx(tx, w.appendRelayed(nil), code, now)
 	e.send(tx.in, tx.last)
 	if d != nil {
