@@ -139,7 +139,6 @@ type Server struct {
 	addr netip.AddrPort
 
 	packets chan packet
-	pool    sync.Pool
 	limiter *limiter
 	rec     *recorder
 	secret  [32]byte
@@ -162,8 +161,7 @@ type attemptKey struct {
 }
 
 type packet struct {
-	buf  *[]byte
-	n    int
+	data []byte // exactly the datagram (at most MaxMessage+1 bytes)
 	from netip.AddrPort
 	at   time.Time
 }
@@ -186,13 +184,12 @@ func Start(o Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		o: o, conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		packets:  make(chan packet, 1024),
+		packets:  make(chan packet, 4096),
 		limiter:  newLimiter(o.RatePerSource, o.BurstPerSource, o.Rate, o.MaxSources),
 		calls:    map[string]*call{},
 		attempts: map[attemptKey]int{},
 		cancel:   cancel,
 	}
-	s.pool.New = func() any { b := make([]byte, o.MaxMessage+1); return &b }
 	if _, err := rand.Read(s.secret[:]); err != nil {
 		conn.Close()
 		cancel()
@@ -242,11 +239,12 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) read() {
+	// One read buffer; a datagram that passes the limits is copied at its
+	// own size, so the queue holds what was sent, not 8 KiB per entry.
+	buf := make([]byte, s.o.MaxMessage+1)
 	for {
-		bp := s.pool.Get().(*[]byte)
-		n, from, err := s.conn.ReadFromUDPAddrPort(*bp)
+		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			s.pool.Put(bp)
 			if s.closed.Load() || errors.Is(err, net.ErrClosed) {
 				close(s.packets)
 				return
@@ -257,14 +255,12 @@ func (s *Server) read() {
 		now := time.Now()
 		if !s.limiter.allow(from.Addr(), now) {
 			s.stats.droppedRate.Add(1)
-			s.pool.Put(bp)
 			continue
 		}
 		select {
-		case s.packets <- packet{bp, n, from, now}:
+		case s.packets <- packet{append([]byte(nil), buf[:n]...), from, now}:
 		default:
 			s.stats.droppedQueue.Add(1)
-			s.pool.Put(bp)
 		}
 	}
 }
@@ -279,7 +275,6 @@ func (s *Server) work(ctx context.Context) {
 				return
 			}
 			s.handle(p)
-			s.pool.Put(p.buf)
 		}
 	}
 }

@@ -56,7 +56,8 @@ func (r *recorder) run(ctx context.Context) {
 	pending := map[repKey]*reputation.Entry{}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	flush := func() {
+	lastRep := time.Now()
+	flush := func(final bool) {
 		if len(batch) > 0 && r.o.Events != nil {
 			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := r.o.Events.AppendEvents(wctx, batch); err != nil {
@@ -68,14 +69,30 @@ func (r *recorder) run(ctx context.Context) {
 			cancel()
 		}
 		batch = batch[:0]
-		if r.o.Reputation != nil {
-			for _, e := range pending {
-				wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				if _, err := r.o.Reputation.Upsert(wctx, *e); err != nil {
-					r.log.Error("honeypot: reputation", "err", err, "kind", e.Kind, "value", e.Value)
+		// Sightings are folded for a second before they are written, so a
+		// flood costs one transaction a second, not one per request.
+		if !final && time.Since(lastRep) < time.Second {
+			return
+		}
+		lastRep = time.Now()
+		if r.o.Reputation != nil && len(pending) > 0 {
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if bu, ok := r.o.Reputation.(reputation.BatchUpserter); ok {
+				es := make([]reputation.Entry, 0, len(pending))
+				for _, e := range pending {
+					es = append(es, *e)
 				}
-				cancel()
+				if err := bu.UpsertBatch(wctx, es); err != nil {
+					r.log.Error("honeypot: reputation", "err", err, "entries", len(es))
+				}
+			} else {
+				for _, e := range pending {
+					if _, err := r.o.Reputation.Upsert(wctx, *e); err != nil {
+						r.log.Error("honeypot: reputation", "err", err, "kind", e.Kind, "value", e.Value)
+					}
+				}
 			}
+			cancel()
 		}
 		clear(pending)
 		select {
@@ -93,10 +110,10 @@ func (r *recorder) run(ctx context.Context) {
 					batch = append(batch, q.ev)
 					r.fold(pending, q)
 					if len(batch) >= batchSize {
-						flush()
+						flush(false)
 					}
 				default:
-					flush()
+					flush(true)
 					return
 				}
 			}
@@ -104,10 +121,10 @@ func (r *recorder) run(ctx context.Context) {
 			batch = append(batch, q.ev)
 			r.fold(pending, q)
 			if len(batch) >= batchSize {
-				flush()
+				flush(false)
 			}
 		case <-tick.C:
-			flush()
+			flush(false)
 		}
 	}
 }

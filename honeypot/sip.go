@@ -16,9 +16,9 @@ import (
 const allowed = "OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL"
 
 func (s *Server) handle(p packet) {
-	raw := (*p.buf)[:p.n]
+	raw := p.data
 	ev := Event{Time: p.at.UTC(), SourceIP: p.from.Addr().Unmap().String(), SourcePort: int(p.from.Port()), Transport: "udp"}
-	if p.n > s.o.MaxMessage {
+	if len(raw) > s.o.MaxMessage {
 		ev.Kind, ev.Detail = EvMalformed, "datagram larger than "+strconv.Itoa(s.o.MaxMessage)+" bytes"
 		ev.Message = append([]byte(nil), raw[:s.o.MaxMessage]...)
 		s.stats.malformed.Add(1)
@@ -40,7 +40,7 @@ func (s *Server) handle(p packet) {
 	if err != nil {
 		s.stats.malformed.Add(1)
 		ev.Kind, ev.Detail = EvMalformed, truncate(err.Error(), 200)
-		ev.Message = append([]byte(nil), raw...)
+		ev.Message = raw
 		s.record(ev, p.from.Addr(), "")
 		return
 	}
@@ -52,13 +52,13 @@ func (s *Server) handle(p packet) {
 	if req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
 		s.stats.malformed.Add(1)
 		ev.Kind, ev.Detail = EvMalformed, "missing Via, From, To, Call-ID or CSeq"
-		ev.Message = append([]byte(nil), raw...)
+		ev.Message = raw
 		s.record(ev, p.from.Addr(), "")
 		return
 	}
 	req.SetSource(p.from.String())
 	s.stats.handled.Add(1)
-	ev.Message = append([]byte(nil), raw...)
+	ev.Message = raw // the packet's own copy, kept by the event
 	ev.Method = string(req.Method)
 	ev.From = truncate(req.From().Address.String(), 256)
 	ev.To = truncate(req.To().Address.String(), 256)

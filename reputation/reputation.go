@@ -270,3 +270,9 @@ type Store interface {
 	Lockouts(ctx context.Context, now time.Time) ([]Lockout, error)
 	ReleaseLockout(ctx context.Context, kind, subject string) error
 }
+
+// BatchUpserter is a Store that can upsert many entries in one
+// transaction (the honeypot folds its sightings that way under load).
+type BatchUpserter interface {
+	UpsertBatch(ctx context.Context, es []Entry) error
+}

@@ -54,5 +54,8 @@ for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ; do fuzz ./quality "$t" 10; don
 fuzz ./compliance FuzzLoad 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
+fuzz ./attack FuzzParseLine 10
+fuzz ./reputation FuzzReadFeed 10
+fuzz ./honeypot FuzzHandle 10
 
 echo "== all tests passed"

@@ -23,8 +23,9 @@ import (
 )
 
 var (
-	_ reputation.Store    = (*DB)(nil)
-	_ honeypot.EventStore = (*DB)(nil)
+	_ reputation.Store         = (*DB)(nil)
+	_ reputation.BatchUpserter = (*DB)(nil)
+	_ honeypot.EventStore      = (*DB)(nil)
 )
 
 // DB is the SQLite implementation. It is safe for concurrent use, and
@@ -212,6 +213,39 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 		return e, err
 	}
 	return e, tx.Commit()
+}
+
+// UpsertBatch implements reputation.BatchUpserter: every entry merged in
+// one transaction.
+func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := time.Now()
+	for _, e := range es {
+		if err := reputation.Normalize(&e, now); err != nil {
+			return err
+		}
+		old, err := get(ctx, tx, e.Kind, e.Value)
+		switch {
+		case err == nil:
+			e = reputation.Merge(old, e)
+		case errors.Is(err, reputation.ErrNotFound):
+		default:
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reputation_entries (kind, value, source, reason, first_seen, last_seen, hits, score, expires)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, value) DO UPDATE SET source = excluded.source, reason = excluded.reason,
+				first_seen = excluded.first_seen, last_seen = excluded.last_seen, hits = excluded.hits,
+				score = excluded.score, expires = excluded.expires`,
+			e.Kind, e.Value, e.Source, e.Reason, ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 type querier interface {
