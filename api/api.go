@@ -72,6 +72,7 @@ type Server struct {
 	extra  func(w io.Writer) // more Prometheus metrics
 	comp   *Compliance       // compliance and quality routes (api/compliance.go)
 	det    *Detection        // call-pattern analysis (cdr.go); nil = off
+	voice  *voiceAPI         // voice biometrics (voice.go); nil = off
 
 	mu     sync.RWMutex
 	tokens map[string]Principal // hex SHA-256 of the secret → principal

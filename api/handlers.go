@@ -289,7 +289,7 @@ func (s *Server) decisions(w http.ResponseWriter, r *http.Request) {
 	if ds == nil {
 		ds = []store.Decision{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"decisions": ds})
+	writeJSON(w, http.StatusOK, map[string]any{"decisions": s.withVoice(r.Context(), ds)})
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,8 @@ Usage:
   tollgate token add NAME -role admin|operator|screen|read [-data DIR]
                                                        create an API token (shown once)
   tollgate token list [-data DIR]                        list API tokens
+  tollgate voice train-ubm|enroll|verify|identify|eval|rekey …
+                                                       voice biometrics (tollgate voice for details)
   tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR]
                                                        create a console user (prints the TOTP QR code)
   tollgate user passwd|mfa|role|delete NAME, user list  manage console users
@@ -92,6 +94,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.incident(args[1:])
 	case "token":
 		err = e.token(args[1:])
+	case "voice":
+		err = e.voice(args[1:])
 	case "honeypot":
 		err = e.honeypotCmd(args[1:])
 	case "reputation":

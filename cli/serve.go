@@ -93,6 +93,8 @@ type Server struct {
 	Store  store.Store
 	// SIP is the SIP front end, nil without sip.listen.
 	SIP *sipfront.Server
+	// voiceClose stops voice biometrics (cli/voice.go).
+	voiceClose func()
 
 	log      *slog.Logger
 	cfg      *config.Config
@@ -228,6 +230,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
+	voiceClose, err := startVoice(ctx, cfg, o.DataDir, st, a, log)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
@@ -258,6 +264,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui}
+	s.voiceClose = voiceClose
 	s.sec = sec
 	go s.loops(lctx, live)
 	go func() {
@@ -439,6 +446,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = serr
 	}
 	s.ui.close()
+	s.voiceClose()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

@@ -48,6 +48,8 @@ type Config struct {
 	Console Console
 	// Cluster configures cluster mode (config/cluster.go).
 	Cluster Cluster
+	// Voice configures voice biometrics (config/voice.go).
+	Voice Voice
 }
 
 // Server holds listener and storage settings.
@@ -355,6 +357,7 @@ type top struct {
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
 	Console             yaml.Node            `yaml:"console"`
 	Cluster             yaml.Node            `yaml:"cluster"`
+	Voice               yaml.Node            `yaml:"voice"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -396,6 +399,7 @@ func (p *parser) parse(src []byte) *Config {
 	p.quality(cfg, &t.Quality)
 	p.cluster(&cfg.Cluster, &t.Cluster)
 	p.security(cfg, &t.Honeypot, &t.Attack)
+	p.voice(&cfg.Voice, &t.Voice)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {

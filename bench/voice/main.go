@@ -29,11 +29,6 @@ type rec struct {
 	audio voice.Audio
 }
 
-type utt struct {
-	spk   string
-	audio voice.Audio
-}
-
 type corpus struct {
 	speakers []string
 	bySpk    map[string][]rec
@@ -194,9 +189,9 @@ func main() {
 		for _, n := range lens {
 			for _, st := range settings {
 				ts := crossValidate(c, real, cond, n, st, *models, *tests)
-				eer := EER(ts.tar, ts.imp)
-				dcf := minDCF(ts.tar, ts.imp, 0.01)
-				fa := faAtFR(ts.tar, ts.imp, 0.05)
+				eer, _ := voice.EER(ts.tar, ts.imp)
+				dcf := voice.MinDCF(ts.tar, ts.imp, 0.01)
+				fa := voice.FAAtFR(ts.tar, ts.imp, 0.05)
 				fmt.Printf("| %s | %d | %s | %.2f | %.3f | %.2f | %d / %d | %.2f |\n", cn, n, st.name, 100*eer, dcf, 100*fa, len(ts.tar), len(ts.imp), mean(ts.speech))
 			}
 		}
@@ -344,57 +339,4 @@ func mean(x []float64) float64 {
 		s += v
 	}
 	return s / math.Max(1, float64(len(x)))
-}
-
-// EER is the equal error rate.
-func EER(tar, imp []float64) float64 {
-	thr, fr, fa := sweep(tar, imp)
-	_ = thr
-	best := 1.0
-	for i := range fr {
-		if d := math.Max(fr[i], fa[i]); d < best {
-			best = d
-		}
-	}
-	return best
-}
-
-// sweep returns, for each candidate threshold, the false-reject and
-// false-accept rates.
-func sweep(tar, imp []float64) (thr, fr, fa []float64) {
-	all := append(append([]float64(nil), tar...), imp...)
-	sort.Float64s(all)
-	t := append([]float64(nil), tar...)
-	i := append([]float64(nil), imp...)
-	sort.Float64s(t)
-	sort.Float64s(i)
-	for _, th := range all {
-		nfr := sort.SearchFloat64s(t, th)           // targets below th
-		nfa := len(i) - sort.SearchFloat64s(i, th) // impostors ≥ th
-		thr = append(thr, th)
-		fr = append(fr, float64(nfr)/float64(len(t)))
-		fa = append(fa, float64(nfa)/float64(len(i)))
-	}
-	return
-}
-
-func minDCF(tar, imp []float64, p float64) float64 {
-	_, fr, fa := sweep(tar, imp)
-	best := math.Inf(1)
-	for k := range fr {
-		d := p*fr[k] + (1-p)*fa[k]
-		best = math.Min(best, d)
-	}
-	return best / math.Min(p, 1-p)
-}
-
-func faAtFR(tar, imp []float64, target float64) float64 {
-	_, fr, fa := sweep(tar, imp)
-	best := 1.0
-	for k := range fr {
-		if fr[k] <= target {
-			best = math.Min(best, fa[k])
-		}
-	}
-	return best
 }

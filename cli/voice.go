@@ -1,0 +1,373 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
+	"github.com/tollgate-voip/tollgate/voice"
+	"github.com/tollgate-voip/tollgate/voice/service"
+	vstore "github.com/tollgate-voip/tollgate/voice/store"
+)
+
+const voiceUsage = `voice: want one of
+  train-ubm [-out FILE] [-components N] [-speaker dir|field2] DIR...   train the model from your recordings
+  enroll -tenant T -subject S [-kind customer|fraudster] [-append] FILE...
+  verify -tenant T -subject S [-call ID] FILE...
+  identify -tenant T [-call ID] FILE...
+  eval [-model FILE] [-speaker dir|field2] DIR...                      EER of a model on labelled recordings
+  rekey                                                                re-encrypt voiceprints with the current key
+(enroll, verify, identify and rekey take -config FILE and -data DIR like serve)`
+
+func (e *env) voice(args []string) error {
+	if len(args) == 0 {
+		return usagef("%s", voiceUsage)
+	}
+	switch args[0] {
+	case "train-ubm":
+		return e.voiceTrain(args[1:])
+	case "eval":
+		return e.voiceEval(args[1:])
+	case "enroll", "verify", "identify", "rekey":
+		return e.voiceLocal(args[0], args[1:])
+	}
+	return usagef("%s", voiceUsage)
+}
+
+// voiceKeys reads the voiceprint keys named by the configuration.
+func voiceKeys(cfg *config.Config) (*vstore.Keys, error) {
+	v := &cfg.Voice
+	if v.KeyEnv == "" {
+		return nil, &config.Error{File: cfg.File, Field: "voice.key_env", Msg: "required: the environment variable holding the voiceprint key"}
+	}
+	cur, err := vstore.ParseKey(os.Getenv(v.KeyEnv))
+	if err != nil {
+		return nil, &config.Error{File: cfg.File, Field: "voice.key_env", Msg: "environment variable " + v.KeyEnv + ": " + err.Error()}
+	}
+	var old [][]byte
+	for _, name := range v.OldKeyEnvs {
+		k, err := vstore.ParseKey(os.Getenv(name))
+		if err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "voice.old_key_envs", Msg: "environment variable " + name + ": " + err.Error()}
+		}
+		old = append(old, k)
+	}
+	return vstore.NewKeys(cur, old...)
+}
+
+// openVoice loads the model and opens the voice store of a data directory.
+func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Service, *vstore.SQLite, error) {
+	path := cfg.Voice.Model
+	if path == "" {
+		path = filepath.Join(dataDir, "voice-model.bin")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("voice model: %w (train one with 'tollgate voice train-ubm -out %s DIR…'; none ships with tollgate)", err, path)
+	}
+	m, err := voice.LoadModel(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sum := sha256.Sum256(raw)
+	keys, err := voiceKeys(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs, err := vstore.OpenSQLite(filepath.Join(dataDir, "voice.db"), keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := service.Options{Config: &cfg.Voice, Model: m, ModelID: hex.EncodeToString(sum[:8]), Store: vs}
+	if st != nil {
+		o.Alerts, o.Audit = st, st
+	}
+	svc, err := service.New(o)
+	if err != nil {
+		vs.Close()
+		return nil, nil, err
+	}
+	return svc, vs, nil
+}
+
+// startVoice enables the voice routes when the configuration asks for
+// them and returns what Shutdown must close.
+func startVoice(ctx context.Context, cfg *config.Config, dataDir string, st store.Store, a *api.Server, log *slog.Logger) (func(), error) {
+	if !cfg.Voice.Enabled {
+		return func() {}, nil
+	}
+	svc, vs, err := openVoice(cfg, dataDir, st)
+	if err != nil {
+		return nil, err
+	}
+	a.EnableVoice(svc)
+	vctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-vctx.Done():
+				return
+			case <-t.C:
+				if _, err := svc.Expire(vctx); err != nil && vctx.Err() == nil {
+					log.Error("voice: expiring passive statistics", "err", err)
+				}
+			}
+		}
+	}()
+	log.Info("voice biometrics enabled", "model", svc.Model().Backend.Name(), "cohort", len(svc.Model().Cohort))
+	return func() { cancel(); <-done; vs.Close() }, nil
+}
+
+func readAudioFiles(paths []string) ([]service.Audio, error) {
+	var out []service.Audio
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		codec := voice.CodecAuto
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".ul", ".ulaw", ".pcmu", ".mulaw", ".au":
+			codec = voice.CodecPCMU
+		case ".al", ".alaw", ".pcma":
+			codec = voice.CodecPCMA
+		}
+		out = append(out, service.Audio{Data: b, Codec: codec})
+	}
+	return out, nil
+}
+
+func (e *env) voiceLocal(cmd string, args []string) error {
+	fs := newFlags("voice "+cmd, e)
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (env TOLLGATE_CONFIG)")
+	dataDir := fs.String("data", "", "data directory (default: server.data_dir, else ./tollgate-data)")
+	tenant := fs.String("tenant", "", "tenant")
+	subject := fs.String("subject", "", "subject id (customer account or fraudster)")
+	kind := fs.String("kind", "customer", "customer or fraudster (enroll)")
+	appendMode := fs.Bool("append", false, "add to the existing voiceprint (enroll)")
+	callID := fs.String("call", "", "call id to attach the result to (verify, identify)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		*dataDir = cfg.Server.DataDir
+	}
+	if *dataDir == "" {
+		*dataDir = "tollgate-data"
+	}
+	st, err := sqlite.Open(filepath.Join(*dataDir, "tollgate.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, vs, err := openVoice(cfg, *dataDir, st)
+	if err != nil {
+		return err
+	}
+	defer vs.Close()
+	ctx := context.Background()
+	actor := "cli:" + os.Getenv("USER")
+	var res any
+	switch cmd {
+	case "rekey":
+		n, err := vs.Rekey(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "re-encrypted %d voiceprints with the current key\n", n)
+		return nil
+	}
+	audio, err := readAudioFiles(pos)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "enroll":
+		res, err = svc.Enroll(ctx, service.EnrollRequest{Tenant: *tenant, Subject: *subject, Kind: *kind, Append: *appendMode, Audio: audio, Actor: actor})
+	case "verify":
+		res, err = svc.Verify(ctx, service.VerifyRequest{Tenant: *tenant, Subject: *subject, CallID: *callID, Audio: audio, Actor: actor})
+	case "identify":
+		res, err = svc.Identify(ctx, service.IdentifyRequest{Tenant: *tenant, CallID: *callID, Audio: audio, Actor: actor})
+	}
+	if err != nil {
+		var se *service.Error
+		if errors.As(err, &se) {
+			return usagef("%s", se.Error())
+		}
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// labelled walks dirs for WAV files and labels each with its speaker: the
+// parent directory's name, or the second '_'-separated field of the file
+// name (FSDD's digit_speaker_rep.wav).
+func labelled(dirs []string, how string) ([]voice.Utterance, []string, error) {
+	var out []voice.Utterance
+	var names []string
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() || !strings.EqualFold(filepath.Ext(p), ".wav") {
+				return err
+			}
+			spk := filepath.Base(filepath.Dir(p))
+			if how == "field2" {
+				parts := strings.Split(strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)), "_")
+				if len(parts) < 2 {
+					return fmt.Errorf("%s: no second '_' field for the speaker", p)
+				}
+				spk = parts[1]
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			a, err := voice.Decode(b, voice.CodecWAV, voice.Limits{MinSeconds: 0.05})
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			out = append(out, voice.Utterance{Speaker: spk, Audio: a})
+			names = append(names, p)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, usagef("no .wav files under %s", strings.Join(dirs, ", "))
+	}
+	return out, names, nil
+}
+
+func (e *env) voiceTrain(args []string) error {
+	fs := newFlags("voice train-ubm", e)
+	out := fs.String("out", "tollgate-data/voice-model.bin", "model file to write")
+	comps := fs.Int("components", voice.DefaultTrainOptions().GMM.Components, "mixture components (power of two)")
+	how := fs.String("speaker", "dir", "speaker label: dir (parent directory) or field2 (digit_speaker_rep.wav)")
+	info := fs.String("info", "", "provenance and licence of the training audio, stored in the model")
+	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("voice train-ubm: want one or more DIR of WAV recordings")
+	}
+	utts, _, err := labelled(pos, *how)
+	if err != nil {
+		return err
+	}
+	o := voice.DefaultTrainOptions()
+	o.GMM.Components = *comps
+	o.GMM.MaxFrames = *frames
+	o.Info = *info
+	t0 := time.Now()
+	m, err := voice.Train(utts, o)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o750); err != nil {
+		return err
+	}
+	if err := m.SaveFile(*out); err != nil {
+		return err
+	}
+	spk := map[string]bool{}
+	for _, u := range utts {
+		spk[u.Speaker] = true
+	}
+	fmt.Fprintf(e.stdout, "trained %s on %d recordings of %d speakers in %v; cohort %d; threshold at 1%% FAR %.2f (%s)\nwrote %s\n",
+		m.Backend.Name(), len(utts), len(spk), time.Since(t0).Round(time.Millisecond), len(m.Cohort), m.Calib.Threshold(0.01), m.Calib.Trials, *out)
+	return nil
+}
+
+// voiceEval scores a model on labelled recordings: each speaker's files
+// are split in two halves, the first enrols, each file of the second half
+// is a test against every speaker's enrolment.
+func (e *env) voiceEval(args []string) error {
+	fs := newFlags("voice eval", e)
+	model := fs.String("model", "tollgate-data/voice-model.bin", "model file")
+	how := fs.String("speaker", "dir", "speaker label: dir or field2")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("voice eval: want one or more DIR of WAV recordings")
+	}
+	m, err := voice.LoadModelFile(*model)
+	if err != nil {
+		return err
+	}
+	utts, _, err := labelled(pos, *how)
+	if err != nil {
+		return err
+	}
+	by := map[string][]voice.Stats{}
+	for _, u := range utts {
+		by[u.Speaker] = append(by[u.Speaker], m.Backend.Stats(u.Audio))
+	}
+	var spks []string
+	for s := range by {
+		spks = append(spks, s)
+	}
+	sort.Strings(spks)
+	if len(spks) < 2 {
+		return usagef("voice eval: need at least two speakers")
+	}
+	enrol := map[string]voice.Voiceprint{}
+	tests := map[string][]voice.Voiceprint{}
+	for _, s := range spks {
+		st := by[s]
+		var acc voice.Stats
+		for _, x := range st[:len(st)/2] {
+			acc = acc.Add(x)
+		}
+		enrol[s] = m.Print(acc)
+		for _, x := range st[len(st)/2:] {
+			tests[s] = append(tests[s], m.Print(x))
+		}
+	}
+	var tar, imp []float64
+	for _, s := range spks {
+		for _, t := range spks {
+			for _, tp := range tests[t] {
+				r := m.Compare(enrol[s], tp).Normalized
+				if s == t {
+					tar = append(tar, r)
+				} else {
+					imp = append(imp, r)
+				}
+			}
+		}
+	}
+	eer, thr := voice.EER(tar, imp)
+	fmt.Fprintf(e.stdout, "speakers %d, target trials %d, impostor trials %d\nEER %.2f %% at normalised score %.2f; model threshold at 1%% FAR %.2f\n", len(spks), len(tar), len(imp), 100*eer, thr, m.Calib.Threshold(0.01))
+	return nil
+}
