@@ -322,6 +322,24 @@ func (p *proxy) apply(e *effects) {
 	}
 }
 
+// sendLocked sends, while the lock is still held, the datagrams a state
+// change collected, so two answers relayed by two reader goroutines
+// leave in the order they were handled (a 180 never overtakes its 200).
+// Stream messages, which may have to connect first, are left to apply.
+func (p *proxy) sendLocked(e *effects) {
+	kept := e.out[:0]
+	for _, m := range e.out {
+		if m.f.tr != "udp" {
+			kept = append(kept, m)
+			continue
+		}
+		if err := p.sendFn(m.f, m.b); err != nil {
+			p.log.Debug("sipfront: send failed", "transport", m.f.tr, "to", m.f.addr, "err", err)
+		}
+	}
+	e.out = kept
+}
+
 // write sends one message on a flow, connecting when a stream flow has no
 // open connection.
 func (p *proxy) write(f flow, b []byte) error {

@@ -328,8 +328,9 @@ func (p *proxy) inDialog(w *worker) {
 		d.state, d.endedAt = ending, now
 		e.event(callID, "end", now)
 	}
-	p.mu.Unlock()
 	e.send(dst, req)
+	p.sendLocked(&e)
+	p.mu.Unlock()
 	p.apply(&e)
 }
 
@@ -378,6 +379,7 @@ func (p *proxy) response(w *worker) {
 			e.send(r.in, w.appendRelayed(nil))
 		}
 	}
+	p.sendLocked(&e)
 	p.mu.Unlock()
 	p.apply(&e)
 }
@@ -654,6 +656,7 @@ func (p *proxy) onTick(now time.Time) {
 			p.teardown(d, WhyKillSwitch, &e)
 		}
 	}
+	p.sendLocked(&e)
 	p.mu.Unlock()
 	p.apply(&e)
 }
@@ -717,6 +720,7 @@ func (s *Server) disconnect(match func(*dialog) bool) int {
 			n++
 		}
 	}
+	p.sendLocked(&e)
 	p.mu.Unlock()
 	p.apply(&e)
 	return n

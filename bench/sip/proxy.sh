@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SIP proxy-mode benchmark on loopback: SIPp UAC → tollgate (sip.mode
+# proxy, full screening, Record-Route, answer/end events) → SIPp UAS.
+# Each call is INVITE/100/180/200/ACK, 300 ms, BYE/200 through tollgate.
+#
+#   bench/sip/proxy.sh                       # defaults below
+#   RATES="500 1000 2000" DURATION=20 bench/sip/proxy.sh
+#
+# Reports per rate: calls ok / failed (SIPp), tollgate's CPU µs per call
+# (utime+stime from /proc over the run) and the engine's live calls once
+# the run has drained (must be 0: every end reached the engine).
+# Needs: go, sipp (sip-tester).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RATES=${RATES:-"250 500 1000 2000"}
+DURATION=${DURATION:-10}
+TG_PORT=${TG_PORT:-5072}
+UAS_PORT=${UAS_PORT:-5092}
+UAC_PORT=${UAC_PORT:-5094}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+hz=$(getconf CLK_TCK)
+
+go build -o "$work/tollgate" ./cmd/tollgate
+token=tg_bench-proxy-$$
+export TOLLGATE_BENCH_TOKEN=$token
+cat >"$work/policy.yaml" <<YAML
+server:
+  listen: 127.0.0.1:7095
+  tokens: [{name: bench, role: admin, secret_env: TOLLGATE_BENCH_TOKEN}]
+sip:
+  mode: proxy
+  listen: [udp:127.0.0.1:$TG_PORT]
+  upstream: sip:127.0.0.1:$UAS_PORT
+  map: {extension_header: X-Extension}
+  limits: {requests_per_s: 0}
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations: {default: deny, countries: {"1": allow, "252": block}}
+YAML
+"$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tollgate.log" 2>&1 &
+tg=$!; pids+=("$tg")
+sipp -sf test/testdata/sipp/uas.xml -i 127.0.0.1 -p "$UAS_PORT" -nostdin -bg >/dev/null 2>&1 || true
+uas=$(pgrep -n -f "sipp -sf test/testdata/sipp/uas.xml -i 127.0.0.1 -p $UAS_PORT" || true)
+[ -n "$uas" ] && pids+=("$uas")
+sleep 2
+{ echo SEQUENTIAL; for i in $(seq 1000 1999); do echo "$i;+1212555$(printf %04d $((i - 1000)))"; done; } >"$work/calls.csv"
+
+cpu() { awk '{print $14 + $15}' "/proc/$tg/stat"; }
+live() { curl -s http://127.0.0.1:7095/healthz | sed -n 's/.*"live_calls":\([0-9]*\).*/\1/p'; }
+col() { awk -F';' -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i } END { print $c }' "$1"; }
+
+printf '%-8s %-10s %-8s %-14s %s\n' rate ok failed "cpu µs/call" "live calls after"
+for r in $RATES; do
+  n=$((r * DURATION))
+  c0=$(cpu)
+  sipp -sf test/testdata/sipp/uac_call.xml -inf "$work/calls.csv" -i 127.0.0.1 -p "$UAC_PORT" -r "$r" -m "$n" \
+    -l $((r * 2)) -nostdin -timeout $((DURATION + 30))s -recv_timeout 5000 -trace_stat -stf "$work/stat-$r.csv" -trace_err -error_file "$work/err-$r.log" \
+    "127.0.0.1:$TG_PORT" >/dev/null 2>&1 || true
+  c1=$(cpu)
+  sleep 2
+  ok=$(col "$work/stat-$r.csv" "SuccessfulCall(C)")
+  failed=$(col "$work/stat-$r.csv" "FailedCall(C)")
+  us=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n="$ok" 'BEGIN{ if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-" }')
+  printf '%-8s %-10s %-8s %-14s %s\n' "$r" "$ok" "$failed" "$us" "$(live)"
+  [ -n "${KEEP_ERRORS:-}" ] && cp "$work/err-$r.log" "$KEEP_ERRORS-$r.log" 2>/dev/null || true
+done
