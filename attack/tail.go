@@ -94,7 +94,11 @@ func Tail(ctx context.Context, path string, fromStart bool, poll time.Duration, 
 				if err != nil {
 					break
 				}
-				fn(string(partial[:len(partial)-1]))
+				line := partial[:len(partial)-1]
+				if n := len(line); n > 0 && line[n-1] == '\r' {
+					line = line[:n-1]
+				}
+				fn(string(line))
 				partial = partial[:0]
 			}
 			open(false)
