@@ -86,7 +86,7 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 	if _, err := sip.ParseAddressValue(fv, &from, &fromParams); err != nil {
 		return mapErr(400, "malformed From")
 	}
-	c.Caller = from.User
+	c.Caller = userOnly(from.User)
 	if mp.m.Caller == "pai" {
 		if pai := m.get(hPAI); pai != "" {
 			if u, ok := assertedUser(pai); ok {
@@ -104,7 +104,7 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 		c.Extension = m.lookup(mp.m.ExtensionHeader)
 	}
 	if c.Extension == "" && mp.m.ExtensionFrom == "from_user" {
-		c.Extension = from.User
+		c.Extension = userOnly(from.User)
 	}
 	if mp.m.SourceIPHeader != "" && trusted(mp.m.Trusted, src) {
 		if v := m.lookup(mp.m.SourceIPHeader); v != "" {
@@ -235,11 +235,20 @@ func assertedUser(v string) (string, bool) {
 		}
 		var u sip.Uri
 		var p sip.HeaderParams
-		if _, err := sip.ParseAddressValue(one, &u, &p); err == nil && u.User != "" {
-			return u.User, true
+		if _, err := sip.ParseAddressValue(one, &u, &p); err == nil && userOnly(u.User) != "" {
+			return userOnly(u.User), true
 		}
 	}
 	return "", false
+}
+
+// userOnly drops user-part parameters ("+1215…;verstat=…", ";isub=…")
+// from a SIP URI's user: the number is what comes before them.
+func userOnly(u string) string {
+	if i := strings.IndexByte(u, ';'); i >= 0 {
+		return u[:i]
+	}
+	return u
 }
 
 // splitComma cuts v at the first comma outside quotes and angle brackets.

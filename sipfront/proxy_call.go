@@ -2,6 +2,7 @@ package sipfront
 
 import (
 	"context"
+	"github.com/tollgate-voip/tollgate/check/callerid"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -785,6 +786,10 @@ func (w *worker) appendForward(b []byte, ruri, via string, rr []string, extra st
 	var routes []byte
 	popping := true
 	firstVia, hasMF := true, false
+	// The caller-ID verification result rides in the identity the PBX will
+	// show: P-Asserted-Identity, or From when there is none.
+	vs := callerid.Verstat(&w.v)
+	hasPAI := m.get(hPAI) != ""
 	for i := range m.fields {
 		f := &m.fields[i]
 		if f.id != hVia && rr != nil {
@@ -833,6 +838,18 @@ func (w *worker) appendForward(b []byte, ruri, via string, rr []string, extra st
 				b = append(b, line...)
 			}
 		case hContentLength:
+		case hPAI:
+			if vs != "" {
+				b = appendLine(b, f.name, ": ", withVerstat(f.value, vs))
+			} else {
+				b = appendLine(b, f.name, ": ", f.value)
+			}
+		case hFrom:
+			if vs != "" && !hasPAI {
+				b = appendLine(b, f.name, ": ", withVerstat(f.value, vs))
+			} else {
+				b = appendLine(b, f.name, ": ", f.value)
+			}
 		default:
 			b = appendLine(b, f.name, ": ", f.value)
 		}
