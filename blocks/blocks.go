@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -155,6 +156,9 @@ func (s *Set) Kill(tenant string) *store.KillSwitch {
 type Live struct {
 	set       atomic.Pointer[Set]
 	confirmed atomic.Int64 // unix ns of the last successful refresh
+	// refreshing serializes Refresh: a read that started before another
+	// refresh's write must not install its older snapshot after it.
+	refreshing sync.Mutex
 }
 
 // NewLive returns a Live holding an empty set.
@@ -191,6 +195,8 @@ type Source interface {
 // live. On error the old snapshot stays and its age keeps growing, so the
 // engine can tell when it is too old to trust.
 func Refresh(ctx context.Context, src Source, live *Live, now time.Time) error {
+	live.refreshing.Lock()
+	defer live.refreshing.Unlock()
 	bs, err := src.ListBlocks(ctx, now)
 	if err != nil {
 		return err

@@ -75,6 +75,11 @@ func TestDetectionEndToEnd(t *testing.T) {
 		}
 		return false
 	})
+	// The block is in the store before the engine's snapshot is rebuilt;
+	// wait until it is in effect, not only written.
+	poll(t, "the block in the engine's snapshot", func() bool {
+		return s.Engine.Blocks().Load().Extension("acme", "1001", t0.Add(10*time.Minute)) != nil
+	})
 	screen := func(id, ext, callee string, at time.Time) map[string]any {
 		_, v := c.call("POST", "/v1/screen", map[string]any{"call_id": id, "tenant": "acme", "extension": ext, "callee": callee, "time": at.Format(time.RFC3339)})
 		return v
