@@ -25,7 +25,8 @@ import (
 )
 
 const voiceUsage = `voice: want one of
-  train-ubm [-out FILE] [-components N] [-speaker dir|field2] DIR...   train the model from your recordings
+  train-ubm [-out FILE] [-components N] [-speaker dir|field2] [-synthetic TTSDIR,…] DIR...
+                                                                       train the model from your recordings
   enroll -tenant T -subject S [-kind customer|fraudster] [-append] FILE...
   verify -tenant T -subject S [-call ID] FILE...
   identify -tenant T [-call ID] FILE...
@@ -271,6 +272,7 @@ func (e *env) voiceTrain(args []string) error {
 	comps := fs.Int("components", voice.DefaultTrainOptions().GMM.Components, "mixture components (power of two)")
 	how := fs.String("speaker", "dir", "speaker label: dir (parent directory) or field2 (digit_speaker_rep.wav)")
 	info := fs.String("info", "", "provenance and licence of the training audio, stored in the model")
+	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector against the training speech")
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -291,6 +293,30 @@ func (e *env) voiceTrain(args []string) error {
 	m, err := voice.Train(utts, o)
 	if err != nil {
 		return err
+	}
+	if *synth != "" {
+		tts, _, err := labelled(strings.Split(*synth, ","), "dir")
+		if err != nil {
+			return err
+		}
+		human := make([]voice.Audio, len(utts))
+		for i, u := range utts {
+			human[i] = u.Audio
+		}
+		var synthA []voice.Audio
+		seen := map[string]bool{}
+		var engines []string
+		for _, u := range tts {
+			synthA = append(synthA, u.Audio)
+			if !seen[u.Speaker] {
+				seen[u.Speaker] = true
+				engines = append(engines, u.Speaker)
+			}
+		}
+		if m.Synthetic, err = voice.TrainSynthetic(human, synthA, engines, 32); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "synthetic-voice detector trained on %d human and %d synthetic recordings (%s)\n", len(human), len(synthA), strings.Join(engines, ", "))
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o750); err != nil {
 		return err

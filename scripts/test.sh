@@ -57,5 +57,6 @@ for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
 fuzz ./attack FuzzParseLine 10
 fuzz ./reputation FuzzReadFeed 10
 fuzz ./honeypot FuzzHandle 10
+for t in FuzzDecodeWAV FuzzDecodeG711; do fuzz ./voice "$t" 10; done
 
 echo "== all tests passed"

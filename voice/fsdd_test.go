@@ -108,6 +108,7 @@ func fsddModel(t testing.TB) *Model {
 		}
 		sort.Slice(utts, func(i, j int) bool { return utts[i].Speaker < utts[j].Speaker })
 		o := DefaultTrainOptions()
+		o.GMM.Components = 64 // smaller than the default, for the race detector's sake
 		o.GMM.MaxFrames = 30000
 		o.GMM.Iters = 3
 		testModel, testModelErr = Train(utts, o)

@@ -55,11 +55,19 @@ func Score(a, b []float32) float64 {
 	if len(a) != len(b) {
 		return math.Inf(-1)
 	}
-	var s float32
-	for i, v := range a {
-		s += v * b[i]
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
 	}
-	return float64(s)
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return float64(s0 + s1 + s2 + s3)
 }
 
 // GMMBackend is the built-in backend: MFCC features, a universal
@@ -200,6 +208,9 @@ type Model struct {
 	Cohort    [][]float32 // unit embeddings of background speech
 	CohortTop int         // adaptive s-norm: the closest N cohort scores
 	Calib     Calibration
+	// Synthetic flags machine-made speech; nil when the model was
+	// trained without synthetic examples.
+	Synthetic *SyntheticDetector
 }
 
 const modelMagic = "tollgate-voice-model\n"
@@ -279,6 +290,18 @@ func (m *Model) check() error {
 	for _, c := range m.Cohort {
 		if len(c) != g.C*g.D {
 			return errors.New("voice: model's cohort has the wrong dimension")
+		}
+	}
+	if d := m.Synthetic; d != nil {
+		for _, g := range []*GMM{d.Human, d.Synth} {
+			if g == nil || g.D != d.Features.Dim() || len(g.Means) != g.C*g.D || len(g.Vars) != g.C*g.D || len(g.Weights) != g.C {
+				return errors.New("voice: model's synthetic-voice detector has inconsistent sizes")
+			}
+			for _, v := range g.Vars {
+				if !(v > 0) {
+					return errors.New("voice: model's synthetic-voice detector has a non-positive variance")
+				}
+			}
 		}
 	}
 	if m.Calib.A <= 0 || math.IsNaN(m.Calib.B) {

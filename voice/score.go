@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 )
 
 // Voiceprint is an enrolled speaker: the embedding of all enrolment speech
@@ -191,12 +193,30 @@ type Match struct {
 // Identify scores test against every print and returns those whose
 // normalised score reaches threshold, best first, at most limit.
 func (m *Model) Identify(test Voiceprint, prints []Voiceprint, threshold float64, limit int) []Match {
+	// Split a large watchlist over the CPUs.
+	parts := 1
+	if len(prints) >= 2000 {
+		parts = max(1, runtime.GOMAXPROCS(0))
+	}
+	found := make([][]Match, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			lo, hi := p*len(prints)/parts, (p+1)*len(prints)/parts
+			for i := lo; i < hi; i++ {
+				r := m.Compare(prints[i], test)
+				if r.Normalized >= threshold {
+					found[p] = append(found[p], Match{Index: i, Result: r})
+				}
+			}
+		}(p)
+	}
+	wg.Wait()
 	var out []Match
-	for i, p := range prints {
-		r := m.Compare(p, test)
-		if r.Normalized >= threshold {
-			out = append(out, Match{Index: i, Result: r})
-		}
+	for _, f := range found {
+		out = append(out, f...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Normalized > out[j].Normalized })
 	if limit > 0 && len(out) > limit {

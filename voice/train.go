@@ -28,7 +28,7 @@ type TrainOptions struct {
 func DefaultTrainOptions() TrainOptions {
 	return TrainOptions{
 		Features:   DefaultFeatures,
-		GMM:        TrainConfig{Components: 64, Iters: 5, VarFloor: 0.01, MaxFrames: 200000},
+		GMM:        TrainConfig{Components: 128, Iters: 5, VarFloor: 0.01, MaxFrames: 200000},
 		Relevance:  16,
 		CohortSize: 300,
 		CohortTop:  100,

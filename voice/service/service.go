@@ -67,6 +67,7 @@ type watchlist struct {
 	ids    []string
 	labels []string
 	prints []voice.Voiceprint
+	index  *voice.Watchlist
 }
 
 // New returns a service.
@@ -107,14 +108,30 @@ func checkIDs(tenant, subject string, needSubject bool) error {
 	return nil
 }
 
+// Synthetic is the synthetic-voice indicator of a request's audio (the
+// highest score over its inputs).
+type Synthetic struct {
+	Score     float64 `json:"score"`
+	Threshold float64 `json:"threshold"`
+	Flagged   bool    `json:"flagged"`
+}
+
 // analyze decodes each input and returns their summed statistics.
 func (s *Service) analyze(in []Audio, field string, minEach float64) (voice.Stats, error) {
+	st, _, err := s.analyzeSynth(in, field, minEach)
+	return st, err
+}
+
+// analyzeSynth is analyze plus the synthetic-voice indicator when the
+// model has a detector.
+func (s *Service) analyzeSynth(in []Audio, field string, minEach float64) (voice.Stats, *Synthetic, error) {
 	if len(in) == 0 {
-		return voice.Stats{}, invalid(field, "no audio")
+		return voice.Stats{}, nil, invalid(field, "no audio")
 	}
 	if len(in) > 20 {
-		return voice.Stats{}, invalid(field, "%d audio inputs; at most 20", len(in))
+		return voice.Stats{}, nil, invalid(field, "%d audio inputs; at most 20", len(in))
 	}
+	var syn *Synthetic
 	var st voice.Stats
 	for i, a := range in {
 		f := field
@@ -123,15 +140,21 @@ func (s *Service) analyze(in []Audio, field string, minEach float64) (voice.Stat
 		}
 		au, err := voice.Decode(a.Data, a.Codec, voice.Limits{MaxSeconds: s.o.Config.MaxAudioSeconds})
 		if err != nil {
-			return voice.Stats{}, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
+			return voice.Stats{}, nil, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
 		}
 		one := s.o.Model.Backend.Stats(au)
 		if one.Speech() < minEach {
-			return voice.Stats{}, invalid(f, "%.2f s of net speech found in %.2f s of audio; need at least %.2f s", one.Speech(), au.Seconds(), minEach)
+			return voice.Stats{}, nil, invalid(f, "%.2f s of net speech found in %.2f s of audio; need at least %.2f s", one.Speech(), au.Seconds(), minEach)
 		}
 		st = st.Add(one)
+		if d := s.o.Model.Synthetic; d != nil && one.Frames > 0 {
+			sc := d.Score(au)
+			if syn == nil || sc > syn.Score {
+				syn = &Synthetic{Score: sc, Threshold: d.Threshold, Flagged: sc >= d.Threshold}
+			}
+		}
 	}
-	return st, nil
+	return st, syn, nil
 }
 
 // EnrollRequest enrols or re-enrols a subject.
@@ -286,6 +309,8 @@ type VerifyResult struct {
 	CallID    string  `json:"call_id,omitempty"`
 	Risk      int     `json:"risk"`
 	Reason    string  `json:"reason"`
+	// Synthetic is present when the model has a synthetic-voice detector.
+	Synthetic *Synthetic `json:"synthetic,omitempty"`
 }
 
 // accumulate adds st to the call's stored statistics for key.
@@ -332,7 +357,7 @@ func (s *Service) Verify(ctx context.Context, q VerifyRequest) (VerifyResult, er
 	if err := print.UnmarshalBinary(sub.Print); err != nil {
 		return VerifyResult{}, err
 	}
-	st, err := s.analyze(q.Audio, "audio", 0)
+	st, syn, err := s.analyzeSynth(q.Audio, "audio", 0)
 	if err != nil {
 		return VerifyResult{}, err
 	}
@@ -342,7 +367,7 @@ func (s *Service) Verify(ctx context.Context, q VerifyRequest) (VerifyResult, er
 	}
 	pol := s.o.Config.Policy(q.Tenant)
 	m := s.o.Model
-	res := VerifyResult{Subject: q.Subject, Speech: round2(st.Speech()), MinSpeech: pol.MinVerifySpeech, Segments: segs, CallID: q.CallID}
+	res := VerifyResult{Subject: q.Subject, Speech: round2(st.Speech()), MinSpeech: pol.MinVerifySpeech, Segments: segs, CallID: q.CallID, Synthetic: syn}
 	res.Threshold, res.FAR = s.threshold(pol.Threshold, pol.FalseAcceptRate)
 	r := m.Compare(print, m.Print(st))
 	res.Raw, res.Score, res.LLR = r.Raw, r.Normalized, r.LLR
@@ -420,17 +445,18 @@ type Hit struct {
 
 // IdentifyResult is the answer.
 type IdentifyResult struct {
-	Decision  string  `json:"decision"` // match, no_match, uncertain
-	Matches   []Hit   `json:"matches"`
-	Threshold float64 `json:"threshold"`
-	FAR       float64 `json:"false_accept_rate,omitempty"`
-	Watchlist int     `json:"watchlist_size"`
-	Speech    float64 `json:"speech_s"`
-	MinSpeech float64 `json:"min_speech_s"`
-	Segments  int     `json:"segments"`
-	CallID    string  `json:"call_id,omitempty"`
-	Risk      int     `json:"risk"`
-	Reason    string  `json:"reason"`
+	Decision  string     `json:"decision"` // match, no_match, uncertain
+	Matches   []Hit      `json:"matches"`
+	Threshold float64    `json:"threshold"`
+	FAR       float64    `json:"false_accept_rate,omitempty"`
+	Watchlist int        `json:"watchlist_size"`
+	Speech    float64    `json:"speech_s"`
+	MinSpeech float64    `json:"min_speech_s"`
+	Segments  int        `json:"segments"`
+	CallID    string     `json:"call_id,omitempty"`
+	Risk      int        `json:"risk"`
+	Reason    string     `json:"reason"`
+	Synthetic *Synthetic `json:"synthetic,omitempty"`
 }
 
 // Identify compares audio with every fraudster voiceprint of the tenant.
@@ -448,7 +474,7 @@ func (s *Service) Identify(ctx context.Context, q IdentifyRequest) (IdentifyResu
 	if err != nil {
 		return IdentifyResult{}, err
 	}
-	st, err := s.analyze(q.Audio, "audio", 0)
+	st, syn, err := s.analyzeSynth(q.Audio, "audio", 0)
 	if err != nil {
 		return IdentifyResult{}, err
 	}
@@ -457,7 +483,7 @@ func (s *Service) Identify(ctx context.Context, q IdentifyRequest) (IdentifyResu
 		return IdentifyResult{}, err
 	}
 	pol := s.o.Config.Policy(q.Tenant)
-	res := IdentifyResult{Matches: []Hit{}, Watchlist: len(wl.prints), Speech: round2(st.Speech()), MinSpeech: pol.MinVerifySpeech, Segments: segs, CallID: q.CallID}
+	res := IdentifyResult{Matches: []Hit{}, Watchlist: len(wl.prints), Speech: round2(st.Speech()), MinSpeech: pol.MinVerifySpeech, Segments: segs, CallID: q.CallID, Synthetic: syn}
 	res.Threshold, res.FAR = s.threshold(pol.WatchlistThreshold, pol.WatchlistFalseAcceptRate)
 	m := s.o.Model
 	var top voice.Match
@@ -465,7 +491,7 @@ func (s *Service) Identify(ctx context.Context, q IdentifyRequest) (IdentifyResu
 		res.Decision = Uncertain
 		res.Reason = fmt.Sprintf("%.2f s of net speech; a decision needs %.1f s", st.Speech(), pol.MinVerifySpeech)
 	} else {
-		for _, h := range m.Identify(m.Print(st), wl.prints, res.Threshold, q.Limit) {
+		for _, h := range m.Search(m.Print(st), wl.index, res.Threshold, q.Limit) {
 			res.Matches = append(res.Matches, Hit{Subject: wl.ids[h.Index], Label: wl.labels[h.Index], Raw: h.Raw, Score: h.Normalized, LLR: h.LLR})
 			if top.Normalized == 0 || h.Normalized > top.Normalized {
 				top = h
@@ -531,6 +557,7 @@ func (s *Service) watchlist(ctx context.Context, tenant string) (*watchlist, err
 		wl.labels = append(wl.labels, sub.Label)
 		wl.prints = append(wl.prints, p)
 	}
+	wl.index = voice.NewWatchlist(wl.prints)
 	s.mu.Lock()
 	s.wl[tenant] = wl
 	s.mu.Unlock()

@@ -1,0 +1,30 @@
+#!/bin/sh
+# The voice-biometrics evaluation behind docs/benchmarks.md ("Voice
+# biometrics"). Installs the TTS engines it needs (root or sudo), makes
+# the synthetic voices, runs the leave-two-speakers-out evaluation clean
+# and through the telephone channel, with 5- and 10-digit strings, with and
+# without the TTS voices as extra background speakers, then the
+# synthetic-voice detector with each engine family held out, then the Go
+# benchmarks for speed.
+#
+#   bench/voice/run.sh [FSDD_DIR] [WORK_DIR]
+set -eu
+cd "$(dirname "$0")/../.."
+FSDD=${1:-../shared/testdata/voice-fsdd}
+WORK=${2:-/tmp/tollgate-voice-bench}
+mkdir -p "$WORK"
+if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v espeak-ng >/dev/null; then
+	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get install -y flite festival festvox-kallpc16k festvox-us-slt-hts espeak-ng
+fi
+sh bench/voice/tts.sh "$WORK/tts" 20
+go build -o "$WORK/voicebench" ./bench/voice
+B="$WORK/voicebench -fsdd $FSDD"
+echo "## real speakers only (FSDD), background = the other four"
+$B -cond clean,telephone -digits 5,10
+echo "## FSDD + TTS voices (synthetic) as extra background/cohort speakers"
+$B -tts "$WORK/tts" -cond clean,telephone -digits 5
+echo "## synthetic-voice detector, one engine family held out at a time"
+$B -tts "$WORK/tts" -synthetic -cond clean,telephone
+echo "## speed"
+go test -run XXX -bench . -benchtime 2s ./voice
