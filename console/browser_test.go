@@ -258,8 +258,12 @@ func TestBrowser(t *testing.T) {
 	shot(t, ctx, "console-live.png")
 
 	// Acknowledge the alert from the live view.
-	run(t, ctx, "acknowledge", chromedp.Click(chromedp.CSS(`#live-alerts li button`)))
-	waitStatus(t, s, as[len(as)-1].ID, "acknowledged")
+	// More alerts may arrive meanwhile and reorder the list: click the
+	// button of the alert the test knows about.
+	ackID := as[len(as)-1].ID
+	sel := fmt.Sprintf(`#live-alerts li[data-alert="%d"] button`, ackID)
+	run(t, ctx, "acknowledge", chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+	waitStatus(t, s, ackID, "acknowledged")
 
 	// Kill switch: confirm, see it active, calls refused; release it.
 	run(t, ctx, "kill switch dialog",
