@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-voip/tollgate/check/killswitch"
 	"github.com/tollgate-voip/tollgate/check/ratelimit"
 	"github.com/tollgate-voip/tollgate/check/reputation"
+	"github.com/tollgate-voip/tollgate/check/sourceip"
 	"github.com/tollgate-voip/tollgate/check/spend"
 	"github.com/tollgate-voip/tollgate/check/timewindow"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -27,8 +28,9 @@ var Order = []Step{
 	{"emergency", func(*Env) (screen.Check, error) { return emergency.New(), nil }},
 	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
 	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
-	{"callerid", func(e *Env) (screen.Check, error) { return callerid.Setup(e.Tenant, e.Lookup, e.STIR, e.Blocks) }},
+	{"sourceip", func(e *Env) (screen.Check, error) { return sourceip.New(e.Tenant), nil }},
 	{"reputation", func(e *Env) (screen.Check, error) { return reputation.Setup(e.Reputation) }},
+	{"callerid", func(e *Env) (screen.Check, error) { return callerid.Setup(e.Tenant, e.Lookup, e.STIR, e.Blocks) }},
 	{"detected", func(e *Env) (screen.Check, error) { return detected.New(e.Tenant.Name, action.For(e.Blocks)), nil }},
 	{"destination", func(e *Env) (screen.Check, error) { return destination.New(e.Tenant), nil }},
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},

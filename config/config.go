@@ -27,12 +27,12 @@ type Config struct {
 	SIP     SIP
 	Numbers Numbers
 	System  System
-	// STIR is the STIR/SHAKEN trust and signing setup (config/callerid.go).
-	STIR STIR
 	// Honeypot and Attack configure the decoy PBX and SIP attack
 	// blocking (config/honeypot.go).
 	Honeypot Honeypot
 	Attack   Attack
+	// STIR is the STIR/SHAKEN trust and signing setup (config/callerid.go).
+	STIR STIR
 	// Defaults is the policy of a tenant that has no section of its own.
 	Defaults *Tenant
 	Tenants  map[string]*Tenant
@@ -105,6 +105,7 @@ type Tenant struct {
 	CallingWindow  CallingWindow            `yaml:"calling_window"`
 	CallerID       CallerID                 `yaml:"caller_id"`  // config/callerid.go
 	Compliance     Compliance               `yaml:"compliance"` // config/compliance.go
+	SourceIPs      SourceIPs                `yaml:"source_ips"` // config/sourceips.go
 	Limits         Limits                   `yaml:"limits"`
 	Cost           Cost                     `yaml:"cost"`
 
@@ -348,12 +349,12 @@ type top struct {
 	System              yaml.Node            `yaml:"system"`
 	Defaults            yaml.Node            `yaml:"defaults"`
 	Tenants             map[string]yaml.Node `yaml:"tenants"`
-	Detectors           yaml.Node            `yaml:"detectors"`
-	Alerts              yaml.Node            `yaml:"alerts"`
-	STIR                yaml.Node            `yaml:"stir"`
-	Quality             yaml.Node            `yaml:"quality"`
 	Honeypot            yaml.Node            `yaml:"honeypot"`
 	Attack              yaml.Node            `yaml:"attack"`
+	STIR                yaml.Node            `yaml:"stir"`
+	Detectors           yaml.Node            `yaml:"detectors"`
+	Alerts              yaml.Node            `yaml:"alerts"`
+	Quality             yaml.Node            `yaml:"quality"`
 	AllowUnknownTenants *bool                `yaml:"allow_unknown_tenants"`
 	Console             yaml.Node            `yaml:"console"`
 	Cluster             yaml.Node            `yaml:"cluster"`
@@ -394,11 +395,11 @@ func (p *parser) parse(src []byte) *Config {
 	sipLines := map[string]int{}
 	lines(&t.SIP, "sip", sipLines)
 	p.sip(&cfg.SIP, sipLines)
+	p.security(cfg, &t.Honeypot, &t.Attack)
 	p.detect(cfg, &t.Detectors, &t.Alerts)
 	p.console(&cfg.Console, &t.Console)
 	p.quality(cfg, &t.Quality)
 	p.cluster(&cfg.Cluster, &t.Cluster)
-	p.security(cfg, &t.Honeypot, &t.Attack)
 	p.voice(&cfg.Voice, &t.Voice)
 
 	defaults := &t.Defaults

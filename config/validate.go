@@ -350,6 +350,7 @@ func (p *parser) tenant(name, path string, n *yaml.Node) *Tenant {
 		}
 	}
 	p.compliance(t, path, at)
+	p.sourceIPs(t, bad)
 	c := &t.Cost
 	switch c.AbovePriceAction {
 	case "":
