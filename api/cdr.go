@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,7 +44,21 @@ func (s *Server) cdrRoutes(mux *http.ServeMux) {
 
 // postCDRs takes one CDR object, an array of them or {"cdrs": [...]}.
 // The batch is all or nothing: one bad record → 400 naming it.
+//
+// With ?wait=true the response comes once the detectors have judged the
+// batch and their actions are in force (at most CDRWait later), so a
+// driver in simulated time sees the effect on its next screened call;
+// "processed" says whether that happened in time.
 func (s *Server) postCDRs(w http.ResponseWriter, r *http.Request) {
+	wait := false
+	switch r.URL.Query().Get("wait") {
+	case "", "false", "0":
+	case "true", "1":
+		wait = true
+	default:
+		fieldError(w, "wait", "want true or false")
+		return
+	}
 	var raw json.RawMessage
 	if !decode(w, r, &raw) {
 		return
@@ -95,9 +110,19 @@ func (s *Server) postCDRs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if wait {
+		ctx, cancel := context.WithTimeout(r.Context(), CDRWait)
+		defer cancel()
+		acc, dup, err := s.det.Pipeline.SubmitWait(ctx, recs)
+		writeJSON(w, http.StatusAccepted, map[string]any{"received": len(recs), "accepted": acc, "duplicates": dup, "dropped": len(recs) - acc - dup, "processed": err == nil})
+		return
+	}
 	acc, dup := s.det.Pipeline.Submit(recs)
 	writeJSON(w, http.StatusAccepted, map[string]int{"received": len(recs), "accepted": acc, "duplicates": dup, "dropped": len(recs) - acc - dup})
 }
+
+// CDRWait bounds how long POST /v1/cdrs?wait=true waits for the detectors.
+const CDRWait = 30 * time.Second
 
 func (s *Server) detection(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"detectors": s.det.Detectors, "stats": s.det.Pipeline.Stats()})

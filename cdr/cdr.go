@@ -102,16 +102,21 @@ func (r *Record) Normalize() {
 
 // LineError is one malformed line.
 type LineError struct {
+	File  string `json:"file,omitempty"` // set by readers of several files
 	Line  int    `json:"line"`
 	Field string `json:"field,omitempty"`
 	Msg   string `json:"error"`
 }
 
 func (e *LineError) Error() string {
-	if e.Field != "" {
-		return "line " + itoa(e.Line) + ": " + e.Field + ": " + e.Msg
+	at := "line " + itoa(e.Line)
+	if e.File != "" {
+		at = e.File + ":" + itoa(e.Line)
 	}
-	return "line " + itoa(e.Line) + ": " + e.Msg
+	if e.Field != "" {
+		return at + ": " + e.Field + ": " + e.Msg
+	}
+	return at + ": " + e.Msg
 }
 
 func itoa(n int) string {

@@ -194,7 +194,7 @@ func replayFile(name string, det *detect.Engine, o cdr.Options, st *cdr.Stats, d
 	st.Malformed += s.Malformed
 	for _, e := range s.Errors {
 		if len(st.Errors) < cdr.MaxReported {
-			e.Msg = name + ": " + e.Msg
+			e.File = name
 			st.Errors = append(st.Errors, e)
 		}
 	}
@@ -290,6 +290,24 @@ func (e *env) replay(args []string) error {
 	return nil
 }
 
+// countBy lists how many of n items have each key, as "a 2, b 1", by key.
+func countBy(n int, key func(int) string) string {
+	m := map[string]int{}
+	for i := range n {
+		m[key(i)]++
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printReplay(w io.Writer, r *Replay) {
 	fmt.Fprintf(w, "replayed   %d CDRs from %d file(s) in %.2fs (%.0f CDRs/s)\n", r.Read.Records, len(r.Files), r.Seconds, r.PerSecond)
 	fmt.Fprintf(w, "malformed  %d of %d lines\n", r.Read.Malformed, r.Read.Lines)
@@ -303,19 +321,36 @@ func printReplay(w io.Writer, r *Replay) {
 	d := r.Detection
 	fmt.Fprintf(w, "detection  %d observed, %d duplicate, %d rejected (unknown tenant or number), %d late\n", d.Observed, d.Duplicates, d.Rejected, d.Late)
 	fmt.Fprintf(w, "alerts     %d (critical %d, warning %d, info %d)\n", len(r.Alerts), r.Severity["critical"], r.Severity["warning"], r.Severity["info"])
-	for i, a := range r.Alerts {
-		if i == 20 {
-			fmt.Fprintf(w, "           … %d more (use -json)\n", len(r.Alerts)-20)
+	if len(r.Alerts) > 0 {
+		fmt.Fprintf(w, "  by code  %s\n", countBy(len(r.Alerts), func(i int) string { return r.Alerts[i].Code }))
+	}
+	shown := 0
+	for _, a := range r.Alerts { // the serious ones; -json has them all
+		if a.Severity == "info" {
+			continue
+		}
+		if shown == 25 {
+			fmt.Fprintf(w, "           … more warning and critical alerts (use -json)\n")
 			break
 		}
+		shown++
 		fmt.Fprintf(w, "  %s %-8s %-24s %s\n", a.Time.UTC().Format("2006-01-02 15:04:05"), a.Severity, a.Code, a.Text)
 	}
-	fmt.Fprintf(w, "actions    %d\n", len(r.Actions))
-	for i, a := range r.Actions {
-		if i == 20 {
-			fmt.Fprintf(w, "           … %d more\n", len(r.Actions)-20)
+	fmt.Fprintf(w, "actions    %d", len(r.Actions))
+	if len(r.Actions) > 0 {
+		fmt.Fprintf(w, " (%s)", countBy(len(r.Actions), func(i int) string { return r.Actions[i].Action }))
+	}
+	fmt.Fprintln(w)
+	shown = 0
+	for _, a := range r.Actions { // remembered Wangiri callers are only counted above
+		if a.Action == "wangiri_callback" {
+			continue
+		}
+		if shown == 20 {
+			fmt.Fprintf(w, "           … more (use -json)\n")
 			break
 		}
+		shown++
 		fmt.Fprintf(w, "  %s %-16s %s %s:%s\n", a.Time.UTC().Format("2006-01-02 15:04:05"), a.Action, a.Tenant, a.Target.Kind, a.Target.Value)
 	}
 	fmt.Fprintf(w, "cost       %.2f in total; estimated fraud cost %.2f over %d flagged calls\n", r.TotalCost, r.FraudCost, r.Flagged)

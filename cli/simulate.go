@@ -3,10 +3,13 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"container/heap"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,6 +31,8 @@ func (e *env) simulate(args []string) error {
 	policy := fs.String("write-policy", "", "write the simulation's policy and rate deck into this directory and exit")
 	url := fs.String("url", "", "drive a running server: screen each call, then post its CDR (e.g. http://127.0.0.1:7080)")
 	token := fs.String("token", os.Getenv("TOLLGATE_TOKEN"), "API token for -url (env TOLLGATE_TOKEN)")
+	start := fs.String("start", "", "first day of the simulation, a Monday (YYYY-MM-DD, New York time; default 2026-11-02)")
+	asJSON := fs.Bool("json", false, "with -url: print the tally as JSON")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -54,7 +59,22 @@ func (e *env) simulate(args []string) error {
 	if (*out == "") == (*url == "") {
 		return usagef("simulate: give -out FILE or -url URL (or -write-policy DIR)")
 	}
-	calls := simulate.Generate(simulate.Options{Seed: *seed, Tenants: *tenants, Exts: *exts, Days: *days, Attacks: !*noAttacks})
+	o := simulate.Options{Seed: *seed, Tenants: *tenants, Exts: *exts, Days: *days, Attacks: !*noAttacks}
+	if *start != "" {
+		loc, err := time.LoadLocation("America/New_York")
+		if err != nil {
+			return err
+		}
+		t, err := time.ParseInLocation("2006-01-02", *start, loc)
+		if err != nil || t.Weekday() != time.Monday {
+			return usagef("simulate: -start %q: want a Monday as YYYY-MM-DD", *start)
+		}
+		o.Start = t
+	}
+	if *tenants < 1 || *tenants > 1000 || *exts < 1 || *exts > 1000 || *days < 1 || *days > 366 {
+		return usagef("simulate: want 1–1000 tenants, 1–1000 extensions, 1–366 days")
+	}
+	calls := simulate.Generate(o)
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
@@ -85,106 +105,209 @@ func (e *env) simulate(args []string) error {
 		fmt.Fprintf(e.stdout, "wrote %d CDRs (%d in attacks) to %s\n", len(calls), len(labels), *out)
 		return nil
 	}
-	return drive(e, strings.TrimRight(*url, "/"), *token, calls)
-}
-
-// drive plays calls against a running server in simulated time: each
-// outbound call is screened at its start; a call let through (or an
-// inbound one) then posts its CDR. It prints, per attack, how many calls
-// went through and how many were stopped.
-func drive(e *env, base, token string, calls []simulate.Call) error {
-	if token == "" {
+	if *token == "" {
 		return usagef("simulate: -url needs -token (or TOLLGATE_TOKEN)")
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	post := func(path string, body any) (map[string]any, error) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var m map[string]any
-		_ = json.Unmarshal(raw, &m)
-		if resp.StatusCode >= 300 {
-			return m, fmt.Errorf("%s: %s: %s", path, resp.Status, strings.TrimSpace(string(raw)))
-		}
-		return m, nil
-	}
-	type tally struct{ through, stopped, challenged int }
-	per := map[string]*tally{}
-	var batch []map[string]any
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		_, err := post("/v1/cdrs", batch)
-		batch = batch[:0]
+	d := &Driver{Base: strings.TrimRight(*url, "/"), Token: *token, Progress: e.stderr}
+	tally, err := d.Run(context.Background(), calls)
+	if err != nil {
 		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(tally)
+	}
+	names := make([]string, 0, len(tally))
+	for n := range tally {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(e.stdout, "%-22s %10s %10s %10s\n", "traffic", "through", "stopped", "challenged")
+	for _, n := range names {
+		t := tally[n]
+		fmt.Fprintf(e.stdout, "%-22s %10d %10d %10d\n", n, t.Through, t.Stopped, t.Challenged)
+	}
+	return nil
+}
+
+// Tally counts what became of one kind of simulated traffic.
+type Tally struct {
+	Through    int `json:"through"`    // connected (legitimate users pass a challenge)
+	Stopped    int `json:"stopped"`    // refused or sent to the honeypot
+	Challenged int `json:"challenged"` // attack calls asked for a PIN the fraudster lacks
+}
+
+// Legitimate is the Tally key of unlabelled traffic.
+const Legitimate = "(legitimate)"
+
+// Driver plays simulated calls against a running server over HTTP, in
+// simulated time and in time order:
+//
+//   - at a call's start, an outbound call (and the off-net leg of a
+//     forwarded one) is screened with POST /v1/screen;
+//   - at its end, the call's CDR is posted with POST /v1/cdrs?wait=true
+//     — the server answers once the detectors have judged it and their
+//     actions are in force — and, for a screened call, its answer and end
+//     events free the call's slots.
+//
+// So every call is screened against what the calls that ended before it
+// triggered, as it would be live; the detectors see a call when its CDR
+// would be written, at its end.
+type Driver struct {
+	Base, Token string
+	Client      *http.Client
+	Progress    io.Writer // nil: quiet
+}
+
+type ending struct {
+	c        *simulate.Call
+	screened bool
+}
+
+type endHeap []ending
+
+func (h endHeap) Len() int { return len(h) }
+func (h endHeap) Less(i, j int) bool {
+	if !h[i].c.End.Equal(h[j].c.End) {
+		return h[i].c.End.Before(h[j].c.End)
+	}
+	return h[i].c.CallID < h[j].c.CallID
+}
+func (h endHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)   { *h = append(*h, x.(ending)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (d *Driver) post(ctx context.Context, path string, body any) (map[string]any, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", d.Base+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+d.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	if resp.StatusCode >= 300 {
+		return m, fmt.Errorf("simulate: %s: %s: %s", path, resp.Status, strings.TrimSpace(string(raw)))
+	}
+	return m, nil
+}
+
+// Run plays calls (in start order, as simulate.Generate returns them) and
+// returns the tally by attack label (Legitimate for the rest).
+func (d *Driver) Run(ctx context.Context, calls []simulate.Call) (map[string]*Tally, error) {
+	if d.Client == nil {
+		d.Client = &http.Client{Timeout: 60 * time.Second}
+	}
+	per := map[string]*Tally{}
+	var ends endHeap
+	var batch []map[string]any
+	var events []ending
+	// release posts the CDRs of every call ended by t, then their events.
+	release := func(t time.Time, all bool) error {
+		batch, events = batch[:0], events[:0]
+		for len(ends) > 0 && (all || !ends[0].c.End.After(t)) {
+			x := heap.Pop(&ends).(ending)
+			c := x.c
+			batch = append(batch, map[string]any{"call_id": c.CallID, "tenant": c.Tenant, "extension": c.Extension, "caller": c.Caller, "callee": c.Callee,
+				"direction": c.Direction.String(), "start": c.Start.Format(time.RFC3339), "duration_s": c.Duration, "billsec_s": c.Billsec,
+				"disposition": c.Disposition, "forwarded": c.Forwarded})
+			if x.screened {
+				events = append(events, x)
+			}
+			if len(batch) == 2000 {
+				if _, err := d.post(ctx, "/v1/cdrs?wait=true", batch); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if len(batch) > 0 {
+			out, err := d.post(ctx, "/v1/cdrs?wait=true", batch)
+			if err != nil {
+				return err
+			}
+			if out["processed"] != true {
+				return fmt.Errorf("simulate: the server did not process the CDRs in time: %v", out)
+			}
+		}
+		for _, x := range events {
+			c := x.c
+			path := "/v1/calls/" + neturl.PathEscape(c.CallID) + "/events"
+			if c.Billsec > 0 {
+				if _, err := d.post(ctx, path, map[string]any{"type": "answer", "time": c.Answer.Format(time.RFC3339)}); err != nil {
+					return err
+				}
+				if _, err := d.post(ctx, path, map[string]any{"type": "end", "time": c.End.Format(time.RFC3339), "duration_s": c.Billsec}); err != nil {
+					return err
+				}
+			} else if _, err := d.post(ctx, path, map[string]any{"type": "noanswer", "time": c.End.Format(time.RFC3339)}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	t0 := time.Now()
 	for i := range calls {
 		c := &calls[i]
 		label := c.Attack
 		if label == "" {
-			label = "(legitimate)"
+			label = Legitimate
 		}
 		t := per[label]
 		if t == nil {
-			t = &tally{}
+			t = &Tally{}
 			per[label] = t
 		}
-		if c.Direction == screen.Outbound {
-			if err := flush(); err != nil { // the detectors see every earlier call first
-				return err
+		screened := c.Direction == screen.Outbound || c.Forwarded
+		if screened {
+			if err := release(c.Start, false); err != nil {
+				return nil, err
 			}
-			v, err := post("/v1/screen", map[string]any{"call_id": c.CallID, "tenant": c.Tenant, "extension": c.Extension, "caller": c.Caller,
-				"callee": c.Callee, "time": c.Start.Format(time.RFC3339)})
+			// A forwarded call's off-net leg leaves the PBX as an outbound
+			// call of the forwarding extension.
+			v, err := d.post(ctx, "/v1/screen", map[string]any{"call_id": c.CallID, "tenant": c.Tenant, "extension": c.Extension, "caller": c.Caller,
+				"callee": c.Callee, "direction": "outbound", "time": c.Start.Format(time.RFC3339)})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			switch v["action"] {
 			case "reject", "honeypot":
-				t.stopped++
+				t.Stopped++
 				continue
 			case "challenge":
-				// A fraudster does not know the PIN.
-				if c.Attack != "" {
-					t.challenged++
+				if c.Attack != "" { // a fraudster does not know the PIN
+					t.Challenged++
 					continue
 				}
 			}
 		}
-		t.through++
-		batch = append(batch, map[string]any{"call_id": c.CallID, "tenant": c.Tenant, "extension": c.Extension, "caller": c.Caller, "callee": c.Callee,
-			"direction": c.Direction.String(), "start": c.Start.Format(time.RFC3339), "duration_s": c.Duration, "billsec_s": c.Billsec,
-			"disposition": c.Disposition, "forwarded": c.Forwarded})
-		if len(batch) == 500 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if i%2000 == 0 {
-			fmt.Fprintf(e.stderr, "\r%d/%d calls (sim time %s)", i, len(calls), c.Start.Format("2006-01-02 15:04"))
+		t.Through++
+		heap.Push(&ends, ending{c: c, screened: screened})
+		if d.Progress != nil && i%2000 == 0 {
+			fmt.Fprintf(d.Progress, "\r%d/%d calls (simulated time %s)", i, len(calls), c.Start.Format("2006-01-02 15:04"))
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	if err := release(time.Time{}, true); err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(e.stderr, "\r%d/%d calls in %s\n", len(calls), len(calls), time.Since(t0).Round(time.Millisecond))
-	names := make([]string, 0, len(per))
-	for n := range per {
-		names = append(names, n)
+	if d.Progress != nil {
+		fmt.Fprintf(d.Progress, "\r%d/%d calls in %s\n", len(calls), len(calls), time.Since(t0).Round(time.Millisecond))
 	}
-	sort.Strings(names)
-	fmt.Fprintf(e.stdout, "%-22s %10s %10s %10s\n", "traffic", "through", "stopped", "challenged")
-	for _, n := range names {
-		t := per[n]
-		fmt.Fprintf(e.stdout, "%-22s %10d %10d %10d\n", n, t.through, t.stopped, t.challenged)
-	}
-	return nil
+	return per, nil
 }

@@ -64,7 +64,14 @@ type Options struct {
 	Attacks bool
 }
 
-var usual = [][2]string{{"44", "20"}, {"49", "30"}, {"33", "1"}, {"52", "55"}, {"34", "91"}, {"39", "06"}, {"91", "22"}, {"81", "3"}}
+// usual are the countries tenants call: calling code, the leading
+// national digits of a valid geographic range and how many random digits
+// complete a number of the right length (London, Berlin, Paris, Mexico
+// City, Madrid, Rome, Mumbai, Tokyo).
+var usual = []struct {
+	cc, lead string
+	rest     int
+}{{"44", "207", 7}, {"49", "30", 7}, {"33", "14", 7}, {"52", "55", 8}, {"34", "91", 7}, {"39", "06", 7}, {"91", "226", 7}, {"81", "35", 7}}
 
 type gen struct {
 	r     *rand.Rand
@@ -128,7 +135,8 @@ func Generate(o Options) []Call {
 		var contacts []string
 		for _, k := range g.r.Perm(len(usual))[:nc] {
 			for range 10 {
-				contacts = append(contacts, fmt.Sprintf("+%s%s%07d", usual[k][0], usual[k][1], g.r.IntN(10000000)))
+				u := usual[k]
+				contacts = append(contacts, fmt.Sprintf("+%s%s%0*d", u.cc, u.lead, u.rest, g.r.IntN(int(math.Pow10(u.rest)))))
 			}
 		}
 		for e := range o.Exts {

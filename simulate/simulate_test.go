@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -67,5 +68,32 @@ func TestGenerate(t *testing.T) {
 	}
 	if n != len(calls) || rd.Stats().Malformed != 0 || fwd != by[ForwardAbuse] {
 		t.Errorf("read %d of %d, %d malformed, %d forwarded (want %d)", n, len(calls), rd.Stats().Malformed, fwd, by[ForwardAbuse])
+	}
+}
+
+// TestLegitimateNumbersValid: the numbers legitimate traffic dials are
+// valid numbers (screening rejects invalid ones, which would count as
+// legitimate calls stopped when the simulator drives a server).
+func TestLegitimateNumbersValid(t *testing.T) {
+	intel, err := number.New(number.Options{NoCarrier: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := Generate(Options{Seed: 3, Tenants: 8, Exts: 4, Days: 7})
+	bad, n := 0, 0
+	for _, c := range calls {
+		if c.Direction != screen.Outbound {
+			continue
+		}
+		n++
+		if _, _, _, ok := intel.Classify(c.Callee[1:]); !ok {
+			bad++
+			if bad < 5 {
+				t.Errorf("invalid legitimate callee %s", c.Callee)
+			}
+		}
+	}
+	if n == 0 || bad > 0 {
+		t.Errorf("%d of %d legitimate callees invalid", bad, n)
 	}
 }

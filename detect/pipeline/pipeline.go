@@ -39,6 +39,8 @@ type Pipeline struct {
 	stats   atomic.Pointer[detect.Stats]
 	dropped atomic.Int64
 	errs    atomic.Int64
+	feed    Feed          // cluster mode: records go to the shared stream (cluster.go)
+	apply   chan applyReq // cluster mode: records the stream delivers
 
 	mu      sync.Mutex
 	seen    map[string]int64 // call ids accepted through Submit, by arrival
@@ -48,6 +50,9 @@ type Pipeline struct {
 type item struct {
 	rec     cdr.Record
 	attempt bool
+	// barrier, when set, is closed once everything queued before it has
+	// been handled (SubmitWait); it carries no record.
+	barrier chan struct{}
 }
 
 // Options configures New.
@@ -59,6 +64,10 @@ type Options struct {
 	ArchiveDir string
 	// BaselineFile persists the baseline (loaded by the caller, saved here).
 	BaselineFile string
+	// Feed, when set (cluster mode), carries posted CDRs and the engine's
+	// calls to the node owning their tenant instead of this node's
+	// detectors; that node hands them back through Apply.
+	Feed Feed
 }
 
 // New starts the pipeline; Close stops it.
@@ -68,6 +77,7 @@ func New(o Options) *Pipeline {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	p.feed, p.apply = o.Feed, make(chan applyReq)
 	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
 	p.stats.Store(&detect.Stats{})
 	go p.run()
@@ -90,25 +100,7 @@ func LoadBaseline(path string) (*baseline.Learner, error) {
 // Submit queues records; it returns how many were new and how many were
 // call ids already submitted (ignored: the API is idempotent).
 func (p *Pipeline) Submit(recs []cdr.Record) (accepted, duplicates int) {
-	now := time.Now().Unix()
-	p.mu.Lock()
-	if len(p.seen) > 1<<20 {
-		for id, t := range p.seen {
-			if t < now-2*86400 {
-				delete(p.seen, id)
-			}
-		}
-	}
-	fresh := recs[:0:0]
-	for i := range recs {
-		if _, ok := p.seen[recs[i].CallID]; ok {
-			duplicates++
-			continue
-		}
-		p.seen[recs[i].CallID] = now
-		fresh = append(fresh, recs[i])
-	}
-	p.mu.Unlock()
+	fresh, duplicates := p.fresh(recs)
 	for _, r := range fresh {
 		select {
 		case p.in <- item{rec: r}:
@@ -118,6 +110,63 @@ func (p *Pipeline) Submit(recs []cdr.Record) (accepted, duplicates int) {
 		}
 	}
 	return accepted, duplicates
+}
+
+// SubmitWait queues records like Submit but waits for room in the queue
+// instead of dropping, and returns once the detectors have judged them
+// and their actions are in force (or ctx ends). A simulator driving a
+// server in simulated time uses it, so that the next call it screens
+// meets what the earlier ones triggered.
+func (p *Pipeline) SubmitWait(ctx context.Context, recs []cdr.Record) (accepted, duplicates int, err error) {
+	fresh, duplicates := p.fresh(recs)
+	for _, r := range fresh {
+		select {
+		case p.in <- item{rec: r}:
+			accepted++
+		case <-ctx.Done():
+			p.dropped.Add(int64(len(fresh) - accepted))
+			return accepted, duplicates, ctx.Err()
+		}
+	}
+	b := make(chan struct{})
+	select {
+	case p.in <- item{barrier: b}:
+	case <-ctx.Done():
+		return accepted, duplicates, ctx.Err()
+	}
+	select {
+	case <-b:
+		return accepted, duplicates, nil
+	case <-ctx.Done():
+		return accepted, duplicates, ctx.Err()
+	}
+}
+
+// fresh returns the records whose call ids were not submitted before and
+// marks them; a screened call whose CDR is posted is no longer awaited
+// from the engine's call events.
+func (p *Pipeline) fresh(recs []cdr.Record) (fresh []cdr.Record, duplicates int) {
+	now := time.Now().Unix()
+	p.mu.Lock()
+	if len(p.seen) > 1<<20 {
+		for id, t := range p.seen {
+			if t < now-2*86400 {
+				delete(p.seen, id)
+			}
+		}
+	}
+	fresh = recs[:0:0]
+	for i := range recs {
+		if _, ok := p.seen[recs[i].CallID]; ok {
+			duplicates++
+			continue
+		}
+		p.seen[recs[i].CallID] = now
+		delete(p.pending, recs[i].CallID)
+		fresh = append(fresh, recs[i])
+	}
+	p.mu.Unlock()
+	return fresh, duplicates
 }
 
 func (p *Pipeline) run() {
@@ -133,6 +182,12 @@ func (p *Pipeline) run() {
 	}
 	ctx := context.Background()
 	handle := func(it item) {
+		if it.barrier != nil {
+			st := p.eng.Stats()
+			p.stats.Store(&st)
+			close(it.barrier)
+			return
+		}
 		var err error
 		if it.attempt {
 			err = p.eng.Attempt(&it.rec)
@@ -154,7 +209,13 @@ func (p *Pipeline) run() {
 				p.saveBaseline()
 				return
 			}
+			if p.feed != nil && it.rec.CallID != "" {
+				p.forward(it)
+				continue
+			}
 			handle(it)
+		case r := <-p.apply:
+			p.applied(r, handle)
 		case <-tick.C:
 			p.publish()
 			if arch != nil {
