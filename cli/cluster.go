@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	credis "github.com/tollgate-voip/tollgate/counter/redis"
+	"github.com/tollgate-voip/tollgate/detect/pipeline"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
@@ -68,18 +69,7 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 	}
 	n.pg = pg
 	r := cc.Redis
-	opts := &goredis.UniversalOptions{Addrs: []string{r.Addr}, DB: r.DB, MasterName: r.MasterName,
-		DialTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, ReadTimeout: time.Duration(r.TimeoutMS) * time.Millisecond,
-		WriteTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, MaxRetries: 1, ClientName: "tollgate-" + node}
-	switch {
-	case len(r.Sentinels) > 0:
-		opts.Addrs = r.Sentinels
-	case len(r.ClusterAddrs) > 0:
-		opts.Addrs, opts.IsClusterMode = r.ClusterAddrs, true
-	}
-	if r.PasswordEnv != "" {
-		opts.Password = os.Getenv(r.PasswordEnv)
-	}
+	opts := redisOptions(&r, node)
 	n.redis = goredis.NewUniversalClient(opts)
 	n.counters, err = credis.New(credis.Options{Client: n.redis, Prefix: r.Prefix, Timeout: time.Duration(r.TimeoutMS) * time.Millisecond,
 		Logger: log, OnState: n.redisState})
@@ -105,6 +95,99 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 	go n.loop(lctx)
 	log.Info("cluster mode", "node", node, "redis", opts.Addrs, "redis_up", n.counters.Up())
 	return &cluster.Store{Store: pg, Changes: n.changes, Spool: n.spool}, n, nil
+}
+
+// redisOptions says how to reach the configured Redis.
+func redisOptions(r *config.ClusterRedis, node string) *goredis.UniversalOptions {
+	opts := &goredis.UniversalOptions{Addrs: []string{r.Addr}, DB: r.DB, MasterName: r.MasterName,
+		DialTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, ReadTimeout: time.Duration(r.TimeoutMS) * time.Millisecond,
+		WriteTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, MaxRetries: 1, ClientName: "tollgate-" + node}
+	switch {
+	case len(r.Sentinels) > 0:
+		opts.Addrs = r.Sentinels
+	case len(r.ClusterAddrs) > 0:
+		opts.Addrs, opts.IsClusterMode = r.ClusterAddrs, true
+	}
+	if r.PasswordEnv != "" {
+		opts.Password = os.Getenv(r.PasswordEnv)
+	}
+	return opts
+}
+
+// detectorStream is the shared CDR stream of cluster mode: records this
+// node sees are published, and the partitions this node owns are fed to
+// its detectors. nil in embedded mode.
+type detectorStream struct {
+	s *cluster.Stream
+	c goredis.UniversalClient
+}
+
+// openDetectorStream connects the stream (its own connections: blocking
+// reads must not hold the counters' pool). cfg.Server.Node is set by
+// openStores.
+func openDetectorStream(cfg *config.Config, log *slog.Logger) (*detectorStream, error) {
+	if !cfg.Cluster.Enabled {
+		return nil, nil
+	}
+	cc := &cfg.Cluster
+	opts := redisOptions(&cc.Redis, cfg.Server.Node)
+	opts.ReadTimeout = max(opts.ReadTimeout, 2*time.Second)
+	opts.ClientName += "-cdr"
+	c := goredis.NewUniversalClient(opts)
+	d := cc.Detectors
+	s, err := cluster.NewStream(cluster.StreamOptions{Client: c, Prefix: cc.Redis.Prefix, Node: cfg.Server.Node, Partitions: d.Partitions,
+		Lease: time.Duration(d.LeaseMS) * time.Millisecond, ClaimIdle: time.Duration(d.ClaimIdleMS) * time.Millisecond,
+		Retain: time.Duration(d.RetainS) * time.Second, Queue: d.Queue, Logger: log})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	log.Info("cluster: detectors fed through the shared stream", "stream", s.String())
+	return &detectorStream{s: s, c: c}, nil
+}
+
+// feed is what the pipeline publishes to (nil in embedded mode).
+func (d *detectorStream) feed() pipeline.Feed {
+	if d == nil {
+		return nil
+	}
+	return d.s
+}
+
+// start feeds the owned partitions to p.
+func (d *detectorStream) start(p *pipeline.Pipeline) {
+	if d != nil {
+		d.s.Start(streamProc{p})
+	}
+}
+
+// stop stops consuming (before the pipeline closes); close publishes what
+// is left (after it).
+func (d *detectorStream) stop() {
+	if d != nil {
+		d.s.Stop()
+	}
+}
+
+func (d *detectorStream) close() {
+	if d != nil {
+		d.s.Close()
+		d.c.Close()
+	}
+}
+
+// streamProc hands stream entries to the pipeline.
+type streamProc struct{ p *pipeline.Pipeline }
+
+func (sp streamProc) Process(es []cluster.Entry) { sp.p.Apply(items(es), false) }
+func (sp streamProc) Warm(es []cluster.Entry)    { sp.p.Apply(items(es), true) }
+
+func items(es []cluster.Entry) []pipeline.Item {
+	out := make([]pipeline.Item, len(es))
+	for i := range es {
+		out[i] = pipeline.Item{Rec: es[i].Rec, Attempt: es[i].Attempt}
+	}
+	return out
 }
 
 // redisState raises an alert when Redis goes away and when it is back.

@@ -31,6 +31,7 @@ type detection struct {
 	acts   *action.SQLite
 	res    *lateResolver
 	api    *api.Detection
+	stream *detectorStream // cluster mode (cli/cluster.go)
 }
 
 // lateResolver lets the pipeline exist before the screening engine does
@@ -106,8 +107,13 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	dets := all.Build(&cfg.Detect, base)
 	eng := detect.NewEngine(&cfg.Detect, res, base, dets, pipeline.Sink(act, log))
 	archive := filepath.Join(dataDir, "cdrs")
-	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile})
-	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res}
+	stream, err := openDetectorStream(cfg, log)
+	if err != nil {
+		acts.Close()
+		return nil, err
+	}
+	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
+	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream}
 	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors()}
 	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns))
 	return d, nil
@@ -124,6 +130,7 @@ func (d *detection) tee(next engine.Recorder) engine.Recorder {
 func (d *detection) bind(eng *engine.Engine) {
 	if d != nil {
 		d.res.eng = eng
+		d.stream.start(d.pipe) // the detectors can resolve tenants from here on
 	}
 }
 
@@ -138,7 +145,9 @@ func (d *detection) close() {
 	if d == nil {
 		return
 	}
+	d.stream.stop()
 	d.pipe.Close()
+	d.stream.close()
 	d.alerts.Close()
 	d.acts.Close()
 }

@@ -20,6 +20,32 @@ type Cluster struct {
 	Node     string       `yaml:"node"`
 	Redis    ClusterRedis `yaml:"redis"`
 	Postgres ClusterPG    `yaml:"postgres"`
+	// Detectors says how CDRs reach the detectors across nodes.
+	Detectors ClusterDetect `yaml:"detectors"`
+}
+
+// ClusterDetect configures the shared CDR stream: every node publishes the
+// CDRs and refused attempts it sees to a Redis Stream per partition
+// (tenants hashed over Partitions); each partition is read by the one node
+// holding its lease, through a consumer group, so each record reaches the
+// detectors once. A dead node's partitions move after LeaseMS and its
+// unacknowledged entries are claimed once idle for ClaimIdleMS.
+type ClusterDetect struct {
+	// Partitions (default 16) must be the same on every node and fixed
+	// for the life of the streams.
+	Partitions int `yaml:"partitions"`
+	// LeaseMS is how long a partition stays with a node that stopped
+	// renewing it (default 5000).
+	LeaseMS int `yaml:"lease_ms"`
+	// ClaimIdleMS is the idle time after which another node claims an
+	// entry a dead node read but never acknowledged (default lease_ms).
+	ClaimIdleMS int `yaml:"claim_idle_ms"`
+	// RetainS keeps entries this long (default 3600); a node taking a
+	// partition over replays this much to rebuild the detectors' windows.
+	RetainS int `yaml:"retain_s"`
+	// Queue bounds records waiting to be published while Redis is slow or
+	// away (default 65536); beyond it they are counted as dropped.
+	Queue int `yaml:"queue"`
 }
 
 // ClusterRedis says how to reach Redis. Exactly one of Addr (a single
@@ -142,6 +168,7 @@ func (p *parser) cluster(c *Cluster, n *yaml.Node) {
 	if g.AuditRetentionYears < 0 || (g.AuditRetentionYears > 0 && g.AuditRetentionYears < 7) || g.AuditRetentionYears > 100 {
 		p.errorf(at("cluster.postgres.audit_retention_years"), "cluster.postgres.audit_retention_years", "want 0 (keep all) or 7 to 100: the audit log is kept at least seven years")
 	}
+	c.Detectors.check(p, at)
 	if c.Node != "" && !validName(c.Node) {
 		p.errorf(at("cluster.node"), "cluster.node", "node names are letters, digits, '-', '_' and '.' (at most 64)")
 	}
@@ -165,4 +192,22 @@ func envName(s string) bool {
 		}
 	}
 	return true
+}
+
+func (d *ClusterDetect) check(p *parser, at func(string) int) {
+	def := func(v *int, dflt, lo, hi int, field, msg string) {
+		if *v == 0 {
+			*v = dflt
+		} else if *v < lo || *v > hi {
+			p.errorf(at(field), field, "%s", msg)
+		}
+	}
+	def(&d.Partitions, 16, 1, 1024, "cluster.detectors.partitions", "want 1 to 1024 (the same on every node)")
+	def(&d.LeaseMS, 5000, 500, 600000, "cluster.detectors.lease_ms", "want 500 to 600000")
+	def(&d.ClaimIdleMS, d.LeaseMS, 100, 600000, "cluster.detectors.claim_idle_ms", "want 100 to 600000")
+	def(&d.RetainS, 3600, 60, 7*86400, "cluster.detectors.retain_s", "want 60 to 604800")
+	def(&d.Queue, 65536, 16, 1<<24, "cluster.detectors.queue", "want 16 to 16777216")
+	if d.RetainS*1000 < 2*d.LeaseMS {
+		p.errorf(at("cluster.detectors.retain_s"), "cluster.detectors.retain_s", "keep entries at least twice lease_ms, or a hand-over can miss them")
+	}
 }

@@ -22,6 +22,10 @@ func TestClusterSection(t *testing.T) {
 		{"typo", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  nod: a\n", "cluster.nod"},
 		{"short audit", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X, audit_retention_years: 2}\n", "cluster.postgres.audit_retention_years"},
 		{"bad timeout", "cluster:\n  redis: {addr: \"a:1\", timeout_ms: 5}\n  postgres: {dsn_env: X}\n", "cluster.redis.timeout_ms"},
+		{"detectors", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors: {partitions: 4, lease_ms: 2000, retain_s: 600}\n", ""},
+		{"zero partitions", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors:\n    partitions: -1\n", "test.yaml:9: cluster.detectors.partitions"},
+		{"short lease", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors: {lease_ms: 10}\n", "cluster.detectors.lease_ms"},
+		{"retain below lease", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors: {lease_ms: 600000, retain_s: 600}\n", "cluster.detectors.retain_s"},
 		{"db in cluster", "cluster:\n  redis: {cluster_addrs: [\"a:1\"], db: 2}\n  postgres: {dsn_env: X}\n", "cluster.redis.db"},
 	}
 	for _, tc := range cases {
@@ -46,6 +50,9 @@ func TestClusterSection(t *testing.T) {
 	c := cfg.Cluster
 	if !c.Enabled || c.Redis.Prefix != "tg" || c.Redis.TimeoutMS != 250 || c.Postgres.RetentionDays != 400 || c.Postgres.AuditRetentionYears != 7 || c.Postgres.SpoolMaxMB != 1024 {
 		t.Errorf("defaults: %+v", c)
+	}
+	if d := c.Detectors; d.Partitions != 16 || d.LeaseMS != 5000 || d.ClaimIdleMS != 5000 || d.RetainS != 3600 || d.Queue != 65536 {
+		t.Errorf("detector stream defaults: %+v", d)
 	}
 	if cfg, _ := Parse("test.yaml", []byte(base)); cfg.Cluster.Enabled {
 		t.Error("cluster mode on without a cluster section")

@@ -42,6 +42,7 @@ type Engine struct {
 	max   int64
 	stats Stats
 	call  Call
+	quiet bool // Warm: findings are not emitted
 }
 
 type cached struct {
@@ -59,6 +60,9 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 	}
 	e := &Engine{cfg: cfg, res: res, base: base, dets: dets, cache: map[string]cached{}}
 	e.sink = func(f Finding) {
+		if e.quiet {
+			return
+		}
 		e.stats.Findings++
 		if sink != nil {
 			sink(f)
@@ -90,6 +94,16 @@ func (e *Engine) Observe(r *cdr.Record) error { return e.observe(r, false) }
 // Attempt runs a call screening refused through the detectors (attempts
 // to high-risk countries, Wangiri callbacks); it is not learned.
 func (e *Engine) Attempt(r *cdr.Record) error { return e.observe(r, true) }
+
+// Warm runs a call another node already judged (cluster mode, when a
+// tenant's partition moves here): windows, latches, the call-id set and
+// the baseline are rebuilt as if it had been observed, and no finding is
+// emitted.
+func (e *Engine) Warm(r *cdr.Record, attempt bool) error {
+	e.quiet = true
+	defer func() { e.quiet = false }()
+	return e.observe(r, attempt)
+}
 
 func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	if !e.seen.add(r.CallID, r.Start.Unix()) {
