@@ -37,7 +37,7 @@ type Spool struct {
 	f    *os.File
 	size int64
 
-	Spooled, Drained, Full atomic.Int64
+	Spooled, Drained, Full, Invalid atomic.Int64
 }
 
 type spoolRecord struct {
@@ -63,7 +63,42 @@ func OpenSpool(dst store.Decisions, dir string, maxBytes int64, log *slog.Logger
 		f.Close()
 		return nil, fmt.Errorf("cluster: spool: %w", err)
 	}
-	return &Spool{dst: dst, path: path, max: maxBytes, log: log, f: f, size: st.Size()}, nil
+	size, err := dropTornTail(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cluster: spool: %w", err)
+	}
+	return &Spool{dst: dst, path: path, max: maxBytes, log: log, f: f, size: size}, nil
+}
+
+// dropTornTail cuts a last line a crash left without its newline (it was
+// never acknowledged), so the next record does not run into it.
+func dropTornTail(f *os.File, size int64) (int64, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		for i := n - 1; i >= 0; i-- {
+			if buf[i] == '\n' {
+				keep := end - n + i + 1
+				if keep == size {
+					return size, nil
+				}
+				return keep, f.Truncate(keep)
+			}
+		}
+		end -= n
+	}
+	return 0, f.Truncate(0)
 }
 
 // Pending is the size of what waits in the spool, in bytes.
@@ -138,6 +173,7 @@ func (s *Spool) Drain(ctx context.Context) error {
 		}
 		var r spoolRecord
 		if err := json.Unmarshal(line, &r); err != nil {
+			s.Invalid.Add(1)
 			s.log.Error("cluster: unreadable spool line skipped", "err", err)
 			continue
 		}
@@ -146,7 +182,12 @@ func (s *Spool) Drain(ctx context.Context) error {
 		} else if len(r.E) > 0 {
 			err = s.dst.AppendCallEvents(ctx, r.E)
 		}
-		if err != nil && !errors.Is(err, store.ErrInvalid) {
+		if errors.Is(err, store.ErrInvalid) {
+			// Accepted when spooled, refused by the store now (a newer
+			// schema's rule): counted and logged, not retried forever.
+			s.Invalid.Add(int64(len(r.D) + len(r.E)))
+			s.log.Error("cluster: spooled records refused by the shared store", "records", len(r.D)+len(r.E), "err", err)
+		} else if err != nil {
 			// Keep the rest; the records already written are stored
 			// again harmlessly next time.
 			return err
