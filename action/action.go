@@ -39,6 +39,10 @@ type Record struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
+// KillSwitchKind is the kind of record that keeps when a kill switch a
+// detector set expires (Value: the tenant); screening ignores it.
+const KillSwitchKind = "killswitch"
+
 // ErrNotFound is returned for an unknown record id.
 var ErrNotFound = errors.New("action: not found")
 
@@ -46,7 +50,9 @@ var ErrNotFound = errors.New("action: not found")
 type Store interface {
 	AddAction(ctx context.Context, r Record) (Record, error)
 	RemoveAction(ctx context.Context, id int64) (Record, error)
-	ListActions(ctx context.Context, now time.Time) ([]Record, error) // unexpired only
+	// ListActions returns the records unexpired at now; the zero time
+	// lists them all.
+	ListActions(ctx context.Context, now time.Time) ([]Record, error)
 }
 
 // Memory is a Store in memory (replay, tests, single node).
@@ -87,7 +93,7 @@ func (m *Memory) ListActions(_ context.Context, now time.Time) ([]Record, error)
 	defer m.mu.Unlock()
 	out := make([]Record, 0, len(m.rs))
 	for _, r := range m.rs {
-		if r.Expires.IsZero() || r.Expires.After(now) {
+		if r.Expires.IsZero() || now.IsZero() || r.Expires.After(now) {
 			out = append(out, r)
 		}
 	}

@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -176,7 +177,7 @@ func (m *Manager) apply(ctx context.Context, f detect.Finding, action string, r 
 			return nil, err
 		}
 		if m.ActionLive != nil {
-			if err := Refresh(ctx, m.Actions, m.ActionLive, time.Now()); err != nil {
+			if err := Refresh(ctx, m.Actions, m.ActionLive, m.clock()); err != nil {
 				return nil, err
 			}
 		}
@@ -218,7 +219,7 @@ func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
 			return nil, err
 		}
 		if m.BlockLive != nil {
-			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock()); err != nil {
 				return nil, err
 			}
 		}
@@ -237,17 +238,14 @@ func (m *Manager) kill(ctx context.Context, f detect.Finding) (*Done, error) {
 		if err := m.Blocks.SetKillSwitch(ctx, k); err != nil {
 			return nil, err
 		}
-		m.mu.Lock()
-		if m.kills == nil {
-			m.kills = map[string]time.Time{}
+		if err := m.rememberKill(ctx, f, until); err != nil {
+			return nil, err
 		}
-		m.kills[f.Tenant] = until
-		m.mu.Unlock()
 		if err := m.audit(ctx, f, "killswitch.set", "killswitch/"+f.Tenant, map[string]any{"active": true, "expires": until, "reason": k.Reason}); err != nil {
 			return nil, err
 		}
 		if m.BlockLive != nil {
-			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock()); err != nil {
 				return nil, err
 			}
 		}
@@ -255,10 +253,55 @@ func (m *Manager) kill(ctx context.Context, f detect.Finding) (*Done, error) {
 	return m.record(d), nil
 }
 
-// Sweep lifts kill switches this manager set whose expiry has passed.
-func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
+// rememberKill keeps when a kill switch set by a detector expires: as a
+// record of kind KillSwitchKind in the action store, so that any node
+// sharing the store lifts it, or in memory without one.
+func (m *Manager) rememberKill(ctx context.Context, f detect.Finding, until time.Time) error {
+	if until.IsZero() {
+		return nil // until released by hand
+	}
+	if m.Actions != nil {
+		_, err := m.Actions.AddAction(ctx, Record{Tenant: f.Tenant, Kind: KillSwitchKind, Value: f.Tenant, Verdict: Reject,
+			Reason: "expiry of the kill switch set by " + f.Detector, Source: "detector:" + f.Detector, Created: f.Time, Expires: until})
+		if err != nil {
+			return fmt.Errorf("action: kill switch expiry: %w", err)
+		}
+		return nil
+	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.kills == nil {
+		m.kills = map[string]time.Time{}
+	}
+	m.kills[f.Tenant] = until
+	return nil
+}
+
+// Sweep lifts the kill switches detectors set whose expiry has passed —
+// unless someone changed the switch since (it is then no longer the
+// detector's to lift) — with an audit entry, and refreshes the block
+// snapshot. With a shared action store, the node that removes the expiry
+// record lifts the switch; the others find it gone.
+func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
 	var lift []string
+	if m.Actions != nil {
+		all, err := m.Actions.ListActions(ctx, time.Time{})
+		if err != nil {
+			return err
+		}
+		for _, r := range all {
+			if r.Kind != KillSwitchKind || r.Expires.IsZero() || now.Before(r.Expires) {
+				continue
+			}
+			if _, err := m.Actions.RemoveAction(ctx, r.ID); errors.Is(err, ErrNotFound) {
+				continue // another node lifted it
+			} else if err != nil {
+				return err
+			}
+			lift = append(lift, r.Value)
+		}
+	}
+	m.mu.Lock()
 	for t, u := range m.kills {
 		if !u.IsZero() && !now.Before(u) {
 			lift = append(lift, t)
@@ -266,7 +309,26 @@ func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
 		}
 	}
 	m.mu.Unlock()
+	if len(lift) == 0 {
+		return nil
+	}
+	ks, err := m.Blocks.KillSwitches(ctx)
+	if err != nil {
+		return err
+	}
 	for _, t := range lift {
+		byDetector := false
+		for _, k := range ks {
+			if k.Tenant == t && k.Active && strings.HasPrefix(k.By, "detector:") {
+				byDetector = true
+			}
+		}
+		m.mu.Lock()
+		delete(m.active, "kill\x00"+t)
+		m.mu.Unlock()
+		if !byDetector {
+			continue // lifted or replaced by hand meanwhile
+		}
 		if err := m.Blocks.SetKillSwitch(ctx, store.KillSwitch{Tenant: t, Active: false, Reason: "expired", By: "tollgate", Since: now.UTC()}); err != nil {
 			return err
 		}
@@ -275,6 +337,9 @@ func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
 				return err
 			}
 		}
+	}
+	if m.BlockLive != nil {
+		return blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock())
 	}
 	return nil
 }
@@ -295,7 +360,15 @@ func (m *Manager) Release(ctx context.Context, id int64, actor string) (Record, 
 		}
 	}
 	if m.ActionLive != nil {
-		return r, Refresh(ctx, m.Actions, m.ActionLive, time.Now())
+		return r, Refresh(ctx, m.Actions, m.ActionLive, m.clock())
 	}
 	return r, nil
+}
+
+// clock is the wall clock (Now, else time.Now).
+func (m *Manager) clock() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	_ "modernc.org/sqlite" // the SQLite driver
@@ -48,8 +49,8 @@ func fromNanos(n int64) time.Time {
 
 func check(r Record) error {
 	switch {
-	case r.Kind != "extension" && r.Kind != "number" && r.Kind != "prefix":
-		return fmt.Errorf("action kind %q: want extension, number or prefix", r.Kind)
+	case r.Kind != "extension" && r.Kind != "number" && r.Kind != "prefix" && r.Kind != KillSwitchKind:
+		return fmt.Errorf("action kind %q: want extension, number, prefix or killswitch", r.Kind)
 	case r.Verdict != Challenge && r.Verdict != Reject && r.Verdict != Honeypot:
 		return fmt.Errorf("action verdict %q: want challenge, reject or honeypot", r.Verdict)
 	case r.Value == "" || len(r.Value) > 64:
@@ -86,8 +87,12 @@ func (s *SQLite) RemoveAction(ctx context.Context, id int64) (Record, error) {
 
 // ListActions implements Store.
 func (s *SQLite) ListActions(ctx context.Context, now time.Time) ([]Record, error) {
+	after := int64(math.MinInt64)
+	if !now.IsZero() {
+		after = now.UnixNano()
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant, kind, value, verdict, reason, source, created, expires FROM actions
-		WHERE expires = 0 OR expires > ? ORDER BY id`, now.UnixNano())
+		WHERE expires = 0 OR expires > ? ORDER BY id`, after)
 	if err != nil {
 		return nil, err
 	}

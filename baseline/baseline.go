@@ -47,17 +47,20 @@ func (p *Profile) Warm(t int64, days, minCalls int) bool {
 
 // HourShare is the share of calls made in the hour of the week of local.
 func (p *Profile) HourShare(local time.Time) float64 {
-	if p.Calls == 0 {
+	if p == nil || p.Calls == 0 {
 		return 0
 	}
 	return float64(p.Hours[HourOfWeek(local)]) / float64(p.Calls)
 }
 
 // Knows reports whether the profile has calls to country.
-func (p *Profile) Knows(country string) bool { return p.Countries[country] > 0 }
+func (p *Profile) Knows(country string) bool { return p != nil && p.Countries[country] > 0 }
 
 // DurationQuantile estimates the q-quantile of answered durations (seconds).
 func (p *Profile) DurationQuantile(q float64) float64 {
+	if p == nil {
+		return 0
+	}
 	var total uint32
 	for _, n := range p.Durations {
 		total += n
@@ -77,8 +80,11 @@ func (p *Profile) DurationQuantile(q float64) float64 {
 }
 
 // PeakConcurrency is a robust upper bound of the daily peak: median + 3 ×
-// MAD over the days with calls (1 when none).
+// MAD over the days with calls (1 when none). A nil profile has none.
 func (p *Profile) PeakConcurrency() float64 {
+	if p == nil {
+		return 1
+	}
 	var xs []float64
 	for i, v := range p.Peaks {
 		if p.PeakDay[i] != 0 && v > 0 {

@@ -358,7 +358,10 @@ func DefaultDetect() Detect {
 			Targeted: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 900, Score: 5, MinCalls: 3},
 			Fast:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
 			Slow:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
-			Theft:    Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 25, MinCalls: 40},
+			// Theft of service spans the tenant's extensions: blocking the one
+			// that placed the triggering call would leave the rest open, so
+			// the destination it blocks is the tenant (its kill switch).
+			Theft: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 3600, Score: 25, MinCalls: 40},
 		},
 		RangeDialing: RangeRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Numbers: 4, Digits: 3, WindowS: 86400},
 		TestCalls:    TestRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
