@@ -20,6 +20,9 @@ type Follower struct {
 	// FromStart reads the existing content first; otherwise following
 	// starts at the current end of the file.
 	FromStart bool
+	// Malformed, when set, is called for each malformed line (on Run's
+	// goroutine), e.g. to log it.
+	Malformed func(LineError)
 
 	rd      *Reader
 	f       *os.File
@@ -36,7 +39,7 @@ func (fl *Follower) Run(ctx context.Context, fn func(*Record)) error {
 	if fl.Poll <= 0 {
 		fl.Poll = 250 * time.Millisecond
 	}
-	fl.rd = &Reader{p: NewParser(fl.Opts)}
+	fl.rd = &Reader{p: NewParser(fl.Opts), onBad: fl.Malformed}
 	fl.buf = make([]byte, 256<<10)
 	defer func() {
 		if fl.f != nil {

@@ -28,6 +28,7 @@ type Reader struct {
 	stats Stats
 	err   error
 	long  []byte
+	onBad func(LineError)
 }
 
 // NewReader reads records from r.
@@ -86,6 +87,11 @@ func (r *Reader) Feed(line []byte, rec *Record) bool {
 
 func (r *Reader) malformed(le *LineError) {
 	r.stats.Malformed++
+	if r.onBad != nil {
+		e := *le
+		e.Line = r.stats.Lines
+		r.onBad(e)
+	}
 	if len(r.stats.Errors) < MaxReported {
 		e := *le
 		e.Line = r.stats.Lines

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/detect/all"
@@ -31,7 +33,11 @@ type detection struct {
 	acts   *action.SQLite
 	res    *lateResolver
 	api    *api.Detection
+	log    *slog.Logger
 	stream *detectorStream // cluster mode (cli/cluster.go)
+	// followers read detectors.follow; stopFollow ends them.
+	stopFollow context.CancelFunc
+	followers  sync.WaitGroup
 }
 
 // lateResolver lets the pipeline exist before the screening engine does
@@ -113,10 +119,48 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 		return nil, err
 	}
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
-	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream}
+	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream, log: log}
 	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors()}
-	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns))
+	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "followed_files", len(cfg.Detect.Follow))
 	return d, nil
+}
+
+// follow starts one cdr.Follower per detectors.follow entry, feeding the
+// pipeline (waiting for room in its queue rather than dropping: the file
+// keeps what was not read yet). It runs from bind, once tenants resolve.
+func (d *detection) follow(fs []config.Follow, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopFollow = cancel
+	for _, f := range fs {
+		format := cdr.Auto
+		if f.Format != "" {
+			format, _ = cdr.ParseFormat(f.Format) // validated with the config
+		}
+		loc := time.UTC
+		if f.Timezone != "" {
+			if l, err := time.LoadLocation(f.Timezone); err == nil { // validated with the config
+				loc = l
+			}
+		}
+		path := f.Path
+		fl := &cdr.Follower{Path: path, Opts: cdr.Options{Format: format, Location: loc, Tenant: f.Tenant}, FromStart: f.FromStart,
+			Poll: time.Duration(f.PollMS) * time.Millisecond,
+			Malformed: func(e cdr.LineError) {
+				log.Warn("detection: malformed CDR line skipped", "file", path, "line", e.Line, "field", e.Field, "err", e.Msg)
+			}}
+		d.followers.Add(1)
+		go func() {
+			defer d.followers.Done()
+			batch := make([]cdr.Record, 1)
+			err := fl.Run(ctx, func(r *cdr.Record) {
+				batch[0] = *r
+				_, _, _ = d.pipe.Enqueue(ctx, batch)
+			})
+			if err != nil {
+				log.Error("detection: following a CDR file stopped", "file", path, "err", err)
+			}
+		}()
+	}
 }
 
 // tee sends the engine's decisions and call events to the detectors too.
@@ -131,6 +175,7 @@ func (d *detection) bind(eng *engine.Engine) {
 	if d != nil {
 		d.res.eng = eng
 		d.stream.start(d.pipe) // the detectors can resolve tenants from here on
+		d.follow(d.res.eng.Config().Detect.Follow, d.log)
 	}
 }
 
@@ -144,6 +189,10 @@ func (d *detection) apiOptions() *api.Detection {
 func (d *detection) close() {
 	if d == nil {
 		return
+	}
+	if d.stopFollow != nil {
+		d.stopFollow()
+		d.followers.Wait()
 	}
 	d.stream.stop()
 	d.pipe.Close()

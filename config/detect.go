@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -36,6 +37,23 @@ type Detect struct {
 	// Lateness is how late a CDR may arrive (seconds) and still be placed
 	// at its own time in the detectors' windows.
 	LatenessS int `yaml:"lateness_s"`
+	// Follow lists CDR logs that tollgate serve reads as they grow.
+	Follow []Follow `yaml:"follow"`
+}
+
+// Follow is one CDR log followed like tail -F (it survives rotation).
+type Follow struct {
+	Path   string `yaml:"path"`
+	Format string `yaml:"format"` // auto (default), asterisk, freeswitch, json
+	// Tenant is used for records that name none (empty accountcode).
+	Tenant string `yaml:"tenant"`
+	// Timezone of time stamps without an offset (Asterisk writes local
+	// time unless usegmtime is set); default UTC.
+	Timezone string `yaml:"timezone"`
+	// FromStart reads what the file already holds when serve starts
+	// (duplicates by call id are ignored); default: only what is appended.
+	FromStart bool `yaml:"from_start"`
+	PollMS    int  `yaml:"poll_ms"` // default 250
 }
 
 // Rule is what every detector has: on/off, the action and how long it lasts.
@@ -514,6 +532,37 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	if d.LatenessS < 0 || d.LatenessS > 7*86400 {
 		p.errorf(at("detectors.lateness_s"), "detectors.lateness_s", "want 0–604800")
+	}
+	// The line of follow item i (lines() does not walk sequences).
+	itemLine := func(i int) int {
+		for k := 0; dn != nil && dn.Kind == yaml.MappingNode && k+1 < len(dn.Content); k += 2 {
+			if v := dn.Content[k+1]; dn.Content[k].Value == "follow" && v.Kind == yaml.SequenceNode && i < len(v.Content) {
+				return v.Content[i].Line
+			}
+		}
+		return at("detectors.follow")
+	}
+	for i, fl := range d.Follow {
+		f := fmt.Sprintf("detectors.follow[%d]", i)
+		if fl.Path == "" {
+			p.errorf(itemLine(i), f+".path", "required")
+		}
+		switch fl.Format {
+		case "", "auto", "asterisk", "freeswitch", "json":
+		default:
+			p.errorf(itemLine(i), f+".format", "want auto, asterisk, freeswitch or json, got %q", fl.Format)
+		}
+		if fl.Timezone != "" {
+			if _, err := time.LoadLocation(fl.Timezone); err != nil {
+				p.errorf(itemLine(i), f+".timezone", "unknown time zone %q", fl.Timezone)
+			}
+		}
+		if fl.PollMS < 0 || fl.PollMS > 60000 {
+			p.errorf(itemLine(i), f+".poll_ms", "want 0–60000")
+		}
+		if len(fl.Tenant) > 64 {
+			p.errorf(itemLine(i), f+".tenant", "at most 64 bytes")
+		}
 	}
 	a := &cfg.Alerts
 	if a.DedupS < 0 {

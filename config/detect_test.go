@@ -68,3 +68,38 @@ alerts:
 		t.Errorf("typo: %v", err)
 	}
 }
+
+func TestDetectFollow(t *testing.T) {
+	src := `defaults:
+  on_error: fail_closed
+  country: US
+detectors:
+  follow:
+    - path: /var/log/asterisk/cdr-csv/Master.csv
+      timezone: America/New_York
+    - path: ""
+      format: xml
+    - path: /x.json
+      timezone: Mars/Olympus
+      poll_ms: -1
+`
+	_, err := Parse("p.yaml", []byte(src))
+	for _, want := range []string{
+		"p.yaml:8: detectors.follow[1].path: required",
+		"p.yaml:8: detectors.follow[1].format: want auto, asterisk, freeswitch or json",
+		"p.yaml:10: detectors.follow[2].timezone: unknown time zone",
+		"p.yaml:10: detectors.follow[2].poll_ms: want 0–60000",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	good := strings.Split(src, "    - path: \"\"")[0]
+	c, err := Parse("p.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Detect.Follow; len(f) != 1 || f[0].Path != "/var/log/asterisk/cdr-csv/Master.csv" || f[0].Timezone != "America/New_York" {
+		t.Errorf("follow = %+v", f)
+	}
+}

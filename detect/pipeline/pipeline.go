@@ -118,15 +118,9 @@ func (p *Pipeline) Submit(recs []cdr.Record) (accepted, duplicates int) {
 // server in simulated time uses it, so that the next call it screens
 // meets what the earlier ones triggered.
 func (p *Pipeline) SubmitWait(ctx context.Context, recs []cdr.Record) (accepted, duplicates int, err error) {
-	fresh, duplicates := p.fresh(recs)
-	for _, r := range fresh {
-		select {
-		case p.in <- item{rec: r}:
-			accepted++
-		case <-ctx.Done():
-			p.dropped.Add(int64(len(fresh) - accepted))
-			return accepted, duplicates, ctx.Err()
-		}
+	accepted, duplicates, err = p.Enqueue(ctx, recs)
+	if err != nil {
+		return accepted, duplicates, err
 	}
 	b := make(chan struct{})
 	select {
@@ -140,6 +134,23 @@ func (p *Pipeline) SubmitWait(ctx context.Context, recs []cdr.Record) (accepted,
 	case <-ctx.Done():
 		return accepted, duplicates, ctx.Err()
 	}
+}
+
+// Enqueue queues records like Submit but waits for room in the queue
+// instead of dropping them (a followed file can wait; an HTTP client
+// should not).
+func (p *Pipeline) Enqueue(ctx context.Context, recs []cdr.Record) (accepted, duplicates int, err error) {
+	fresh, duplicates := p.fresh(recs)
+	for _, r := range fresh {
+		select {
+		case p.in <- item{rec: r}:
+			accepted++
+		case <-ctx.Done():
+			p.dropped.Add(int64(len(fresh) - accepted))
+			return accepted, duplicates, ctx.Err()
+		}
+	}
+	return accepted, duplicates, nil
 }
 
 // fresh returns the records whose call ids were not submitted before and
