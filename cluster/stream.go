@@ -239,15 +239,21 @@ func (s *Stream) publishLoop() {
 				}
 			}
 		}
+		// Linger a moment for more: one round trip and one wake-up per
+		// batch rather than per record (detection is not latency-bound).
+		linger := time.NewTimer(2 * time.Millisecond)
 	fill:
 		for len(batch) < s.o.Batch {
 			select {
 			case it := <-s.pub:
 				batch = append(batch, it)
-			default:
+			case <-linger.C:
+				break fill
+			case <-s.closing:
 				break fill
 			}
 		}
+		linger.Stop()
 		err := s.xadd(batch)
 		if err == nil {
 			s.published.Add(int64(len(batch)))
@@ -684,6 +690,14 @@ func (s *Stream) read(p Processor, ready []int, wait time.Duration) (crashed boo
 		}
 		if _, crashed := s.deliver(context.Background(), p, n, st.Messages); crashed {
 			return true
+		}
+	}
+	if got := len(res[0].Messages); len(res) == 1 && got < s.o.Batch/4 {
+		// A thin batch: let a few milliseconds' worth gather before the
+		// next read, instead of one read, script and ack per record.
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-s.cctx.Done():
 		}
 	}
 	return false
