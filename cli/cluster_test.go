@@ -25,7 +25,7 @@ server:
   tokens:
     - {name: ops, role: admin, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
 detectors:
-  enabled: false   # detectors act on their own node's traffic (issue 10 item 4); not under test here
+  enabled: false   # detectors across nodes: cluster_detect_test.go
 cluster:
   node: %s
   redis: {addr: "%s", timeout_ms: 300}
