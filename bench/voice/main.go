@@ -161,6 +161,7 @@ func main() {
 	conds := flag.String("cond", "clean,telephone", "conditions")
 	models := flag.Int("models", 4, "enrolment models per speaker per fold")
 	tests := flag.Int("tests", 25, "test strings per speaker")
+	ident := flag.Bool("ident", false, "closed-set identification among the real speakers (background: repetitions 0–24 of all of them)")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -177,6 +178,20 @@ func main() {
 		}
 	}
 	log.Printf("loaded %d speakers (%d real) in %v", len(c.speakers), len(real), time.Since(t0).Round(time.Millisecond))
+	var lens []int
+	for _, s := range strings.Split(*digits, ",") {
+		var n int
+		fmt.Sscan(s, &n)
+		lens = append(lens, n)
+	}
+	if *ident {
+		for _, cn := range strings.Split(*conds, ",") {
+			for _, n := range lens {
+				identify(c, real, cn == "telephone", n, *tests)
+			}
+		}
+		return
+	}
 	if *synth {
 		for _, cn := range strings.Split(*conds, ",") {
 			evalSynthetic(c, real, cn == "telephone")
@@ -186,12 +201,6 @@ func main() {
 	settings := []setting{{"default", voice.DefaultTrainOptions()}}
 	if *grid != "" {
 		settings = gridSettings(*grid)
-	}
-	var lens []int
-	for _, s := range strings.Split(*digits, ",") {
-		var n int
-		fmt.Sscan(s, &n)
-		lens = append(lens, n)
 	}
 	fmt.Printf("| condition | digits | setting | EER %% | minDCF(0.01) | FA%% at 5%% FR | target / impostor trials | net speech per test (s) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, cn := range strings.Split(*conds, ",") {
@@ -427,4 +436,53 @@ func evalSynthetic(c *corpus, real []string, telephone bool) {
 	}
 	eer, _ := voice.EER(allS, allH)
 	fmt.Printf("| %s | all, pooled | %.1f | %d / %d |\n", cond, 100*eer, len(allS), len(allH))
+}
+
+// identify enrols every real speaker (3 strings, repetitions 0–24) with a
+// model trained on repetitions 0–24 of all of them, and names the speaker
+// of each test string (25–49) by the highest normalised score.
+func identify(c *corpus, real []string, telephone bool, n, tests int) {
+	rng := rand.New(rand.NewPCG(11, uint64(n)))
+	ch := func(a voice.Audio) voice.Audio {
+		if telephone {
+			return voice.Telephone(a, rng)
+		}
+		return a
+	}
+	var bg []voice.Utterance
+	for _, s := range real {
+		for _, r := range c.bySpk[s] {
+			if r.rep < 25 {
+				bg = append(bg, voice.Utterance{Speaker: s, Audio: ch(r.audio)})
+			}
+		}
+	}
+	m, err := voice.Train(bg, voice.DefaultTrainOptions())
+	if err != nil {
+		log.Fatal(err)
+	}
+	prints := make([]voice.Voiceprint, len(real))
+	for i, s := range real {
+		var st voice.Stats
+		for range 3 {
+			st = st.Add(m.Backend.Stats(ch(c.digitString(s, n, 0, 25, rng))))
+		}
+		prints[i] = m.Print(st)
+	}
+	right, total := 0, 0
+	for i, s := range real {
+		for range tests {
+			t := m.Print(m.Backend.Stats(ch(c.digitString(s, n, 25, 50, rng))))
+			best := m.Identify(t, prints, math.Inf(-1), 1)
+			if len(best) == 1 && best[0].Index == i {
+				right++
+			}
+			total++
+		}
+	}
+	cond := "clean"
+	if telephone {
+		cond = "telephone"
+	}
+	fmt.Printf("| %s | %d | %d speakers | %.1f %% | %d |\n", cond, n, len(real), 100*float64(right)/float64(total), total)
 }

@@ -24,6 +24,8 @@ echo "## real speakers only (FSDD), background = the other four"
 $B -cond clean,telephone -digits 5,10
 echo "## FSDD + TTS voices (synthetic) as extra background/cohort speakers"
 $B -tts "$WORK/tts" -cond clean,telephone -digits 5
+echo "## closed-set identification"
+$B -ident -cond clean,telephone -digits 5,10
 echo "## synthetic-voice detector, one engine family held out at a time"
 $B -tts "$WORK/tts" -synthetic -cond clean,telephone
 echo "## speed"
