@@ -174,14 +174,42 @@ func (p *Profile) clone() *Profile {
 type Learner struct {
 	Ext    map[string]*Profile // by tenant "\x00" extension
 	Tenant map[string]*Profile
-	live   map[string][]interval
+	hs     map[string]map[string]*Handle // tenant → extension → handle
+}
+
+// Handle is one extension's place in a Learner, found once and kept by
+// the caller so that a call costs no map lookups: the extension's and its
+// tenant's profiles (nil until the first call is learned) and its recent
+// calls for concurrency.
+type Handle struct {
+	Ext, Tenant *Profile
+	// Key is tenant "\x00" extension (detect.Key of the two).
+	Key         string
+	tenant, ext string
+	live        []interval
 }
 
 type interval struct{ start, end int64 }
 
 // New returns an empty learner.
 func New() *Learner {
-	return &Learner{Ext: map[string]*Profile{}, Tenant: map[string]*Profile{}, live: map[string][]interval{}}
+	return &Learner{Ext: map[string]*Profile{}, Tenant: map[string]*Profile{}, hs: map[string]map[string]*Handle{}}
+}
+
+// Handle returns the extension's handle, making it on first use.
+func (l *Learner) Handle(tenant, ext string) *Handle {
+	m := l.hs[tenant]
+	if m == nil {
+		m = map[string]*Handle{}
+		l.hs[tenant] = m
+	}
+	h := m[ext]
+	if h == nil {
+		k := extKey(tenant, ext)
+		h = &Handle{Ext: l.Ext[k], Tenant: l.Tenant[tenant], Key: k, tenant: tenant, ext: ext}
+		m[ext] = h
+	}
+	return h
 }
 
 func extKey(tenant, ext string) string { return tenant + "\x00" + ext }
@@ -195,8 +223,12 @@ func (l *Learner) TenantProfile(tenant string) *Profile { return l.Tenant[tenant
 // Concurrent records the call [start, end) of an extension and returns how
 // many of its recent calls (this one included) were up at start.
 func (l *Learner) Concurrent(tenant, ext string, start, end int64) int {
-	k := extKey(tenant, ext)
-	iv := l.live[k]
+	return l.Handle(tenant, ext).Concurrent(start, end)
+}
+
+// Concurrent is Learner.Concurrent through a handle.
+func (h *Handle) Concurrent(start, end int64) int {
+	iv := h.live
 	n := 1
 	keep := iv[:0]
 	for _, x := range iv {
@@ -213,26 +245,36 @@ func (l *Learner) Concurrent(tenant, ext string, start, end int64) int {
 	if len(keep) >= 64 {
 		keep = keep[1:]
 	}
-	l.live[k] = append(keep, interval{start, end})
+	h.live = append(keep, interval{start, end})
 	return n
 }
 
 // Learn adds one call to the extension's and the tenant's profiles.
 func (l *Learner) Learn(tenant, ext string, t time.Time, local time.Time, country string, intl bool, billsec, concurrent int) {
-	k := extKey(tenant, ext)
-	p := l.Ext[k]
-	if p == nil {
-		p = &Profile{}
-		l.Ext[k] = p
+	l.LearnHandle(l.Handle(tenant, ext), t.Unix(), local, country, intl, billsec, concurrent)
+}
+
+// LearnHandle is Learn through a handle, t in Unix seconds.
+func (l *Learner) LearnHandle(h *Handle, t int64, local time.Time, country string, intl bool, billsec, concurrent int) {
+	if h.Ext == nil {
+		h.Ext = l.Ext[h.Key]
+		if h.Ext == nil {
+			h.Ext = &Profile{}
+			l.Ext[h.Key] = h.Ext
+		}
 	}
-	ts := t.Unix()
-	p.learn(ts, local, country, intl, billsec, concurrent)
-	tp := l.Tenant[tenant]
-	if tp == nil {
-		tp = &Profile{}
-		l.Tenant[tenant] = tp
+	if h.Tenant == nil {
+		h.Tenant = l.Tenant[h.tenant]
+		if h.Tenant == nil {
+			h.Tenant = &Profile{}
+			l.Tenant[h.tenant] = h.Tenant
+			for _, o := range l.hs[h.tenant] { // the tenant's other handles share it
+				o.Tenant = h.Tenant
+			}
+		}
 	}
-	tp.learn(ts, local, country, intl, billsec, 0)
+	h.Ext.learn(t, local, country, intl, billsec, concurrent)
+	h.Tenant.learn(t, local, country, intl, billsec, 0)
 }
 
 // Snapshot is an immutable copy of every profile.

@@ -48,9 +48,9 @@ type Top struct {
 
 // tally is a detector that only counts: cost by extension and by country.
 type tally struct {
-	ext, dest map[string]*Top
-	cost      map[string]float64
-	total     float64
+	ext   map[*baseline.Handle]*Top
+	dest  map[string]*Top
+	total float64
 }
 
 func (*tally) Name() string { return "tally" }
@@ -59,30 +59,34 @@ func (t *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
 	if !c.Outbound() || c.Attempt {
 		return
 	}
-	add := func(m map[string]*Top, k string) {
-		x := m[k]
-		if x == nil {
-			x = &Top{Name: k}
-			m[k] = x
-		}
-		x.Calls++
-		x.Cost += c.Cost
+	x := t.ext[c.Handle]
+	if x == nil {
+		x = &Top{Name: c.Rec.Tenant + "/" + c.Rec.Extension}
+		t.ext[c.Handle] = x
 	}
-	add(t.ext, c.Rec.Tenant+"/"+c.Rec.Extension)
+	x.Calls++
+	x.Cost += c.Cost
 	if c.International {
-		add(t.dest, c.Dest.Country)
+		y := t.dest[c.Dest.Country]
+		if y == nil {
+			y = &Top{Name: c.Dest.Country}
+			t.dest[c.Dest.Country] = y
+		}
+		y.Calls++
+		y.Cost += c.Cost
 	}
-	if c.Cost > 0 {
-		t.cost[c.Rec.CallID] = c.Cost
-		t.total += c.Cost
-	}
+	t.total += c.Cost
 }
 
-func top(m map[string]*Top, n int) []Top {
+func tops[K comparable](m map[K]*Top, n int) []Top {
 	out := make([]Top, 0, len(m))
 	for _, x := range m {
 		out = append(out, *x)
 	}
+	return top(out, n)
+}
+
+func top(out []Top, n int) []Top {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Cost != out[j].Cost {
 			return out[i].Cost > out[j].Cost
@@ -108,14 +112,22 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	am := alert.New(alert.Options{Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second})
 	act := &action.Manager{Alerts: am, Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
 	ctx := context.Background()
-	var flagged = map[string]bool{}
+	// The fraud cost is summed as findings name calls: the engine keeps
+	// what each recent call cost (the calls a finding names are recent).
+	var det *detect.Engine
+	flagged := map[string]bool{}
+	var fraudCost float64
 	sink := func(f detect.Finding) {
 		for _, id := range f.CallIDs {
-			flagged[id] = true
+			if !flagged[id] {
+				flagged[id] = true
+				c, _ := det.CostOf(id)
+				fraudCost += c
+			}
 		}
 		_, _ = act.Handle(ctx, f)
 	}
-	t := &tally{ext: map[string]*Top{}, dest: map[string]*Top{}, cost: map[string]float64{}}
+	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
 	var total int64
 	for _, f := range files {
 		st, err := os.Stat(f)
@@ -136,7 +148,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	start := time.Now()
 	var err error
 	base := baseline.New()
-	det := detect.NewEngine(&cfg.Detect, eng, base, append(all.Build(&cfg.Detect, base), t), sink)
+	det = detect.NewEngine(&cfg.Detect, eng, base, append(all.Build(&cfg.Detect, base), t), sink)
 	for _, name := range files {
 		if err = replayFile(name, det, o.Read, &rep.Read, &done); err != nil {
 			break
@@ -157,12 +169,9 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 		rep.Severity[a.Severity]++
 	}
 	rep.Actions = act.Done()
-	for id := range flagged {
-		rep.Flagged++
-		rep.FraudCost += t.cost[id]
-	}
+	rep.Flagged, rep.FraudCost = len(flagged), fraudCost
 	rep.TotalCost = t.total
-	rep.TopExt, rep.TopDest = top(t.ext, 10), top(t.dest, 10)
+	rep.TopExt, rep.TopDest = tops(t.ext, 10), tops(t.dest, 10)
 	return rep, nil
 }
 
@@ -177,6 +186,12 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// replayBatch is how many records the parser hands the detectors at once.
+const replayBatch = 512
+
+// replayFile parses on its own goroutine and runs the detectors on this
+// one, handing records over in batches (two cores: parsing and detection
+// overlap instead of adding up).
 func replayFile(name string, det *detect.Engine, o cdr.Options, st *cdr.Stats, done *atomic.Int64) error {
 	f, err := os.Open(name)
 	if err != nil {
@@ -184,9 +199,31 @@ func replayFile(name string, det *detect.Engine, o cdr.Options, st *cdr.Stats, d
 	}
 	defer f.Close()
 	rd := cdr.NewReader(&countReader{r: f, done: done}, o)
-	var rec cdr.Record
-	for rd.Next(&rec) {
-		_ = det.Observe(&rec)
+	full := make(chan []cdr.Record, 4)
+	free := make(chan []cdr.Record, 4)
+	for range 4 {
+		free <- make([]cdr.Record, replayBatch)
+	}
+	go func() {
+		defer close(full)
+		for b := range free {
+			n := 0
+			for n < len(b) && rd.Next(&b[n]) {
+				n++
+			}
+			if n > 0 {
+				full <- b[:n]
+			}
+			if n < len(b) {
+				return
+			}
+		}
+	}()
+	for b := range full {
+		for i := range b {
+			_ = det.Observe(&b[i])
+		}
+		free <- b[:cap(b)]
 	}
 	s := rd.Stats()
 	st.Lines += s.Lines

@@ -35,7 +35,9 @@ type Detect struct {
 	Forwarding   Rule        `yaml:"call_forwarding"`
 	Wangiri      WangiriRule `yaml:"wangiri"`
 	// Lateness is how late a CDR may arrive (seconds) and still be placed
-	// at its own time in the detectors' windows.
+	// at its own time in the detectors' windows and judged: its call's end
+	// against the latest call end seen (a CDR is written when the call
+	// ends, so a long call is never late for being long).
 	LatenessS int `yaml:"lateness_s"`
 	// Follow lists CDR logs that tollgate serve reads as they grow.
 	Follow []Follow `yaml:"follow"`

@@ -19,10 +19,10 @@ import (
 // Call is a CDR as the detectors see it: the record plus what the engine
 // derived once.
 type Call struct {
-	Rec    cdr.Record
+	Rec    *cdr.Record
 	Policy *config.Tenant
 	// Dest is the callee (for inbound calls, the caller: the far end).
-	Dest          number.Info
+	Dest          *number.Info
 	Local         time.Time // start in the tenant's zone
 	International bool
 	Premium       bool // premium-rate type or a premium/irsf risk range
@@ -32,6 +32,10 @@ type Call struct {
 	// Concurrent is how many calls of the extension were up when this
 	// one started, itself included.
 	Concurrent int
+	// Handle is the extension's place in the baseline: Handle.Key is
+	// Key(tenant, extension); Handle.Ext and Handle.Tenant are the
+	// profiles as they were before this call (nil before any call).
+	Handle *baseline.Handle
 }
 
 // Far returns the far-end digits (no "+").
@@ -141,4 +145,22 @@ func Key(parts ...string) string {
 		b = append(b, p...)
 	}
 	return string(b)
+}
+
+// ExtKey is Key(tenant, extension), without building it when the engine
+// set Handle.
+func (c *Call) ExtKey() string {
+	if c.Handle != nil {
+		return c.Handle.Key
+	}
+	return Key(c.Rec.Tenant, c.Rec.Extension)
+}
+
+// Profiles returns the extension's and the tenant's baseline profiles as
+// they were before this call (nil when none yet).
+func (c *Call) Profiles(base *baseline.Learner) (ext, tenant *baseline.Profile) {
+	if c.Handle != nil {
+		return c.Handle.Ext, c.Handle.Tenant
+	}
+	return base.Extension(c.Rec.Tenant, c.Rec.Extension), base.TenantProfile(c.Rec.Tenant)
 }

@@ -3,6 +3,8 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"strings"
 
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/cdr"
@@ -32,23 +34,45 @@ type Stats struct {
 // Engine runs the detectors over calls. It is not safe for concurrent
 // use: one pipeline goroutine owns it.
 type Engine struct {
-	cfg   *config.Detect
-	res   Resolver
-	base  *baseline.Learner
-	dets  []Detector
-	sink  Emit
-	seen  idSet
-	cache map[string]cached
-	max   int64
-	stats Stats
-	call  Call
-	quiet bool // Warm: findings are not emitted
+	cfg  *config.Detect
+	res  Resolver
+	base *baseline.Learner
+	dets []Detector
+	sink Emit
+	seen idSet
+	// tenants caches, per tenant, its policy, its numbers' intelligence
+	// and its extensions' baseline handles: a CDR costs two map lookups
+	// (no key built) where it cost a dozen.
+	tenants map[string]*tenantCache
+	// plans shares number look-ups between tenants dialing alike (same
+	// country, international and national prefixes): the same dialed
+	// string means the same number for all of them.
+	plans map[string]map[string]*numEntry
+	nnums int
+	max   int64 // latest start seen
+	// maxEnd is the latest end seen: the stream's clock for lateness.
+	maxEnd int64
+	stats  Stats
+	call   Call
+	quiet  bool // Warm: findings are not emitted
 }
 
-type cached struct {
-	info number.Info
-	home int
+type tenantCache struct {
+	t    *config.Tenant
+	home int // the tenant's calling code
+	nums map[string]*numEntry
+	exts map[string]*baseline.Handle
 }
+
+// numEntry is a far-end number as one tenant sees it.
+type numEntry struct {
+	info          number.Info
+	international bool
+	premium       bool
+}
+
+// maxCachedNumbers bounds the number cache (all tenants together).
+const maxCachedNumbers = 200000
 
 // ErrDuplicate is returned for a call id already observed.
 var ErrDuplicate = errors.New("duplicate call id")
@@ -58,7 +82,7 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 	if base == nil {
 		base = baseline.New()
 	}
-	e := &Engine{cfg: cfg, res: res, base: base, dets: dets, cache: map[string]cached{}}
+	e := &Engine{cfg: cfg, res: res, base: base, dets: dets, tenants: map[string]*tenantCache{}, plans: map[string]map[string]*numEntry{}}
 	e.sink = func(f Finding) {
 		if e.quiet {
 			return
@@ -106,7 +130,7 @@ func (e *Engine) Warm(r *cdr.Record, attempt bool) error {
 }
 
 func (e *Engine) observe(r *cdr.Record, attempt bool) error {
-	if !e.seen.add(r.CallID, r.Start.Unix()) {
+	if e.seen.has(r.CallID) {
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
@@ -117,15 +141,27 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	}
 	c.Attempt = attempt
 	ts := r.Start.Unix()
+	outbound := !attempt && r.Direction != screen.Inbound
+	paid := 0.0 // what the tenant paid for the call, kept with its id
+	if outbound {
+		paid = c.Cost
+	}
+	e.seen.add(r.CallID, ts, paid)
+	// A CDR is written when its call ends: lateness counts from the end,
+	// so a long call reported at its end is on time however long it lasted
+	// (it is still placed at its start).
+	end := ts + int64(max(r.Duration, r.Billsec))
 	judge := true
 	if ts < e.max {
 		e.stats.Late++
-		if e.cfg.LatenessS > 0 && ts < e.max-int64(e.cfg.LatenessS) {
-			e.stats.TooLate++
-			judge = false
-		}
 	} else {
 		e.max = ts
+	}
+	if end > e.maxEnd {
+		e.maxEnd = end
+	} else if e.cfg.LatenessS > 0 && end < e.maxEnd-int64(e.cfg.LatenessS) {
+		e.stats.TooLate++
+		judge = false
 	}
 	if attempt {
 		e.stats.Attempts++
@@ -133,8 +169,8 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 		e.stats.Observed++
 	}
 	conc := 0
-	if !attempt && r.Direction != screen.Inbound {
-		conc = e.base.Concurrent(r.Tenant, r.Extension, ts, ts+int64(max(r.Duration, r.Billsec)))
+	if outbound {
+		conc = c.Handle.Concurrent(ts, ts+int64(max(r.Duration, r.Billsec)))
 	}
 	c.Concurrent = conc
 	if judge && e.cfg.Enabled {
@@ -142,76 +178,129 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 			d.Observe(c, r.Start, e.sink)
 		}
 	}
-	if !attempt && r.Direction != screen.Inbound {
-		e.base.Learn(r.Tenant, r.Extension, r.Start, c.Local, c.Dest.Country, c.International, r.Billsec, conc)
+	if outbound {
+		e.base.LearnHandle(c.Handle, ts, c.Local, c.Dest.Country, c.International, r.Billsec, conc)
 	}
 	return nil
 }
 
+// CostOf returns what the tenant paid for a call observed recently (the
+// last day or two of event time): its stated or estimated cost for an
+// outbound call, 0 for others.
+func (e *Engine) CostOf(callID string) (float64, bool) { return e.seen.get(callID) }
+
+func (e *Engine) tenant(name string) (*tenantCache, error) {
+	if tc := e.tenants[name]; tc != nil {
+		return tc, nil
+	}
+	t, err := e.res.Tenant(name)
+	if err != nil {
+		return nil, err
+	}
+	plan := t.Country + "\x00" + strings.Join(t.IntlPrefixes, ",") + "\x00" + t.NationalPrefix
+	nums := e.plans[plan]
+	if nums == nil {
+		nums = map[string]*numEntry{}
+		e.plans[plan] = nums
+	}
+	tc := &tenantCache{t: t, home: number.CallingCodeFor(t.Country), nums: nums, exts: map[string]*baseline.Handle{}}
+	e.tenants[name] = tc
+	return tc, nil
+}
+
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
-	t, err := e.res.Tenant(r.Tenant)
+	tc, err := e.tenant(r.Tenant)
 	if err != nil {
 		return err
 	}
+	t := tc.t
 	far := r.Callee
 	if r.Direction == screen.Inbound && !r.Forwarded {
 		far = r.Caller
 	}
-	k := r.Tenant + "\x00" + far
-	ce, ok := e.cache[k]
-	if !ok {
+	ne := tc.nums[far]
+	if ne == nil {
 		info, err := e.res.Lookup(far, r.Tenant)
 		if err != nil {
 			return fmt.Errorf("number %q: %w", far, err)
 		}
-		ce = cached{info: info, home: number.CallingCodeFor(t.Country)}
-		if len(e.cache) > 200000 {
-			clear(e.cache)
+		if e.nnums >= maxCachedNumbers {
+			for _, m := range e.plans {
+				clear(m)
+			}
+			e.nnums = 0
 		}
-		e.cache[k] = ce
-	}
-	info := ce.info
-	*c = Call{Rec: *r, Policy: t, Dest: info, Local: r.Start.In(t.Location)}
-	c.International = info.Kind == number.Subscriber && info.CallingCode != 0 &&
-		(info.CallingCode != ce.home || info.Country != "" && info.Country != t.Country)
-	c.Premium = info.Type == number.PremiumRate
-	for _, rg := range info.Risk {
-		if rg.Category == "premium" || rg.Category == "irsf" {
-			c.Premium = true
+		ne = &numEntry{info: info}
+		ne.international = info.Kind == number.Subscriber && info.CallingCode != 0 &&
+			(info.CallingCode != tc.home || info.Country != "" && info.Country != t.Country)
+		ne.premium = info.Type == number.PremiumRate
+		for _, rg := range info.Risk {
+			if rg.Category == "premium" || rg.Category == "irsf" {
+				ne.premium = true
+			}
 		}
+		tc.nums[strings.Clone(far)] = ne
+		e.nnums++
 	}
+	h := tc.exts[r.Extension]
+	if h == nil {
+		h = e.base.Handle(r.Tenant, r.Extension)
+		tc.exts[strings.Clone(r.Extension)] = h
+	}
+	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h}
 	c.Cost = r.Cost
 	if c.Cost == 0 && r.Billsec > 0 {
-		c.Cost = float64(r.Billsec) / 60 * info.Rate
+		c.Cost = float64(r.Billsec) / 60 * ne.info.Rate
 		r.Cost = c.Cost // estimated from the rate deck, kept for the archive
-		c.Rec.Cost = c.Cost
 	}
 	return nil
 }
 
 // idSet remembers call ids of the last two generations (each spans about
 // a day of event time), so retried CDRs are recognised without growing
-// forever.
+// forever. The maps are keyed by a 64-bit hash of the id — a miss, the
+// common case, then never reads the id strings of other calls — and a hit
+// compares the id itself, so two ids sharing a hash are never taken for
+// duplicates (the later one only replaces the earlier's entry).
 type idSet struct {
-	cur, old map[string]struct{}
+	seed     maphash.Seed
+	cur, old map[uint64]idEntry
 	start    int64
 }
 
-func (s *idSet) init() { s.cur, s.old = map[string]struct{}{}, map[string]struct{}{} }
+type idEntry struct {
+	id   string
+	cost float64 // what the tenant paid
+}
 
-func (s *idSet) add(id string, t int64) bool {
-	if _, ok := s.cur[id]; ok {
-		return false
+func (s *idSet) init() {
+	s.seed = maphash.MakeSeed()
+	s.cur, s.old = map[uint64]idEntry{}, map[uint64]idEntry{}
+}
+
+func (s *idSet) get(id string) (float64, bool) {
+	h := maphash.String(s.seed, id)
+	if e, ok := s.cur[h]; ok && e.id == id {
+		return e.cost, true
 	}
-	if _, ok := s.old[id]; ok {
-		return false
+	if e, ok := s.old[h]; ok && e.id == id {
+		return e.cost, true
 	}
+	return 0, false
+}
+
+func (s *idSet) has(id string) bool {
+	_, ok := s.get(id)
+	return ok
+}
+
+// add marks id (not yet present) seen at t.
+func (s *idSet) add(id string, t int64, cost float64) {
 	if s.start == 0 {
 		s.start = t
 	}
 	if t > s.start+86400 || len(s.cur) > 4<<20 {
-		s.old, s.cur, s.start = s.cur, make(map[string]struct{}, len(s.cur)), t
+		s.old, s.cur, s.start = s.cur, make(map[uint64]idEntry, len(s.cur)), t
 	}
-	s.cur[id] = struct{}{}
-	return true
+	s.cur[maphash.String(s.seed, id)] = idEntry{id: id, cost: cost}
 }

@@ -1,6 +1,9 @@
 package detect
 
-import "testing"
+import (
+	"hash/maphash"
+	"testing"
+)
 
 func TestWindowPeakLate(t *testing.T) {
 	var w Window
@@ -25,5 +28,32 @@ func TestWindowPeakLate(t *testing.T) {
 	v.Prune(130)
 	if v.Len() != 2 {
 		t.Errorf("after Prune len = %d; want 2", v.Len())
+	}
+}
+
+func TestIDSet(t *testing.T) {
+	var s idSet
+	s.init()
+	t0 := int64(1_790_000_000)
+	s.add("a", t0, 1.5)
+	if !s.has("a") || s.has("b") {
+		t.Fatal("has")
+	}
+	if c, ok := s.get("a"); !ok || c != 1.5 {
+		t.Errorf("get(a) = %v, %v", c, ok)
+	}
+	s.add("b", t0+86401, 0) // a new generation: a is still known
+	if !s.has("a") {
+		t.Error("a forgotten after one generation")
+	}
+	s.add("c", t0+2*86402, 0) // two generations on: a is gone, b known
+	if s.has("a") || !s.has("b") || !s.has("c") {
+		t.Errorf("after two generations: a %v, b %v, c %v; want false, true, true", s.has("a"), s.has("b"), s.has("c"))
+	}
+	// Ids sharing a hash are not duplicates of each other.
+	h := maphash.String(s.seed, "d")
+	s.cur[h] = idEntry{id: "not d", cost: 9}
+	if s.has("d") {
+		t.Error("a different id under the same hash counted as seen")
 	}
 }

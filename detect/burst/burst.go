@@ -33,7 +33,7 @@ func (b *Burst) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if !c.Outbound() || !c.International {
 		return
 	}
-	key := detect.Key(c.Rec.Tenant, c.Rec.Extension)
+	key := c.ExtKey()
 	t := ts.Unix()
 	span := int64(b.cfg.WindowS)
 	w := b.ws.Add(key, t, c.Cost, c.Rec.CallID)

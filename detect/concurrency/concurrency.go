@@ -48,11 +48,12 @@ func (c *Concurrency) Observe(call *detect.Call, ts time.Time, emit detect.Emit)
 		return
 	}
 	t := ts.Unix()
-	limit := c.Limit(c.base.Extension(call.Rec.Tenant, call.Rec.Extension), t)
+	ext, _ := call.Profiles(c.base)
+	limit := c.Limit(ext, t)
 	if float64(call.Concurrent) <= limit {
 		return
 	}
-	key := detect.Key(call.Rec.Tenant, call.Rec.Extension)
+	key := call.ExtKey()
 	if c.latch.Active(key, t) {
 		return
 	}

@@ -40,7 +40,7 @@ func (h *HighRisk) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if !c.Outbound() || !h.codes[c.Dest.CallingCode] {
 		return
 	}
-	key := detect.Key(c.Rec.Tenant, c.Rec.Extension)
+	key := c.ExtKey()
 	t := ts.Unix()
 	w := h.ws.Add(key, t, c.Cost, c.Rec.CallID)
 	n, cost, first, last := w.Peak(t, int64(h.cfg.WindowS))

@@ -153,7 +153,7 @@ func (x *Forward) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if !c.Rec.Forwarded || !(c.International || c.Premium) {
 		return
 	}
-	key := detect.Key(c.Rec.Tenant, c.Rec.Extension)
+	key := c.ExtKey()
 	t := ts.Unix()
 	if x.latch.Active(key, t) {
 		return

@@ -37,7 +37,7 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		return
 	}
 	t := ts.Unix()
-	p := n.base.TenantProfile(c.Rec.Tenant)
+	_, p := c.Profiles(n.base)
 	if !p.Warm(t, n.bl.WarmupDays, n.bl.MinCalls) || p.Knows(c.Dest.Country) {
 		return
 	}

@@ -42,7 +42,7 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if !c.Outbound() || !c.International || !In(c.Local, o.cfg.FromMin, o.cfg.ToMin) {
 		return
 	}
-	key := detect.Key(c.Rec.Tenant, c.Rec.Extension)
+	key := c.ExtKey()
 	t := ts.Unix()
 	if o.latch.Active(key, t) {
 		return

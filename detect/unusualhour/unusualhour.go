@@ -36,11 +36,11 @@ func (u *UnusualHour) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		return
 	}
 	t := ts.Unix()
-	p := u.base.Extension(c.Rec.Tenant, c.Rec.Extension)
+	p, _ := c.Profiles(u.base)
 	if !p.Warm(t, u.bl.WarmupDays, u.bl.MinCalls) || p.HourShare(c.Local) > u.cfg.MaxShare {
 		return
 	}
-	key := detect.Key(c.Rec.Tenant, c.Rec.Extension)
+	key := c.ExtKey()
 	if u.latch.Active(key, t) {
 		return
 	}

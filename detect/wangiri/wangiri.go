@@ -42,7 +42,11 @@ func (*Wangiri) Name() string { return "wangiri" }
 func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	t := ts.Unix()
 	if c.Outbound() {
-		w.callback(c, t, emit)
+		// Only international callers are remembered, and a number is
+		// international for a tenant both ways: domestic calls skip the look-up.
+		if c.International && len(w.callers) > 0 {
+			w.callback(c, t, emit)
+		}
 		return
 	}
 	if c.Rec.Direction != screen.Inbound || !c.International || (c.Rec.Disposition == cdr.Answered && c.Rec.Duration > w.cfg.MaxRingS) || c.Rec.Duration > w.cfg.MaxRingS {
