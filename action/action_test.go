@@ -3,20 +3,70 @@ package action_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 var t0 = time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+
+var pg *testenv.Postgres
+
+// TestMain runs a real PostgreSQL on loopback for the shared action store.
+func TestMain(m *testing.M) {
+	var err error
+	if pg, err = testenv.StartPostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Close()
+	os.Exit(code)
+}
+
+type pgHandle struct {
+	*action.Postgres
+	dsn string
+}
+
+var pgDBs atomic.Int64
+
+// pgStore makes a fresh database and opens the store on it.
+func pgStore(t *testing.T) pgHandle {
+	t.Helper()
+	dsn, err := pg.CreateDatabase(fmt.Sprint("a", pgDBs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pgStoreOn(t, dsn)
+}
+
+func pgStoreOn(t *testing.T, dsn string) pgHandle {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := action.OpenPostgres(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pgHandle{Postgres: s, dsn: dsn}
+}
 
 func TestSet(t *testing.T) {
 	s := action.Build([]action.Record{
@@ -66,7 +116,8 @@ func TestStores(t *testing.T) {
 	}
 	defer sq.Close()
 	ctx := context.Background()
-	for name, st := range map[string]action.Store{"memory": action.NewMemory(), "sqlite": sq} {
+	pgs := pgStore(t)
+	for name, st := range map[string]action.Store{"memory": action.NewMemory(), "sqlite": sq, "postgres": pgs} {
 		a, err := st.AddAction(ctx, action.Record{Tenant: "acme", Kind: "extension", Value: "1001", Verdict: action.Challenge, Reason: "r", Expires: t0.Add(time.Hour)})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -91,6 +142,19 @@ func TestStores(t *testing.T) {
 		if _, err := st.RemoveAction(ctx, a.ID); !errors.Is(err, action.ErrNotFound) {
 			t.Errorf("%s: second RemoveAction = %v; want ErrNotFound", name, err)
 		}
+	}
+	// A second handle on the PostgreSQL database (another node) sees what
+	// the first wrote, and a removal by one is a not-found for the other.
+	other := pgStoreOn(t, pgs.dsn)
+	r, _ := pgs.AddAction(ctx, action.Record{Tenant: "acme", Kind: action.KillSwitchKind, Value: "acme", Verdict: action.Reject, Expires: t0})
+	if rs, err := other.ListActions(ctx, time.Time{}); err != nil || len(rs) != 2 {
+		t.Errorf("other node lists %d records, %v; want 2", len(rs), err)
+	}
+	if _, err := other.RemoveAction(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgs.RemoveAction(ctx, r.ID); !errors.Is(err, action.ErrNotFound) {
+		t.Errorf("removed by the other node, then = %v; want ErrNotFound", err)
 	}
 	for _, bad := range []action.Record{
 		{Kind: "tenant", Value: "x", Verdict: action.Reject},

@@ -9,11 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/cluster"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/detect/all"
@@ -30,7 +32,7 @@ type detection struct {
 	pipe   *pipeline.Pipeline
 	act    *action.Manager
 	alerts *alert.Manager
-	acts   *action.SQLite
+	acts   closingActions
 	res    *lateResolver
 	api    *api.Detection
 	log    *slog.Logger
@@ -87,7 +89,7 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	if err != nil {
 		return nil, err
 	}
-	acts, err := action.OpenSQLite(filepath.Join(dataDir, "actions.db"))
+	acts, err := openActions(ctx, st, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +163,25 @@ func (d *detection) follow(fs []config.Follow, log *slog.Logger) {
 			}
 		}()
 	}
+}
+
+// closingActions is an action store the detection closes.
+type closingActions interface {
+	action.Store
+	Close() error
+}
+
+// openActions opens where detector actions live: next to the shared
+// PostgreSQL store in cluster mode (every node screens with them), else
+// DATA/actions.db.
+func openActions(ctx context.Context, st store.Store, dataDir string) (closingActions, error) {
+	if cs, ok := st.(*cluster.Store); ok {
+		st = cs.Store
+	}
+	if pg, ok := st.(interface{ Pool() *pgxpool.Pool }); ok {
+		return action.OpenPostgres(ctx, pg.Pool())
+	}
+	return action.OpenSQLite(filepath.Join(dataDir, "actions.db"))
 }
 
 // tee sends the engine's decisions and call events to the detectors too.

@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -158,6 +159,9 @@ type Driver struct {
 	Base, Token string
 	Client      *http.Client
 	Progress    io.Writer // nil: quiet
+	// Forgotten counts call events the server answered 404 (a call it
+	// had already expired).
+	Forgotten int
 }
 
 type ending struct {
@@ -203,9 +207,29 @@ func (d *Driver) post(ctx context.Context, path string, body any) (map[string]an
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	if resp.StatusCode >= 300 {
-		return m, fmt.Errorf("simulate: %s: %s: %s", path, resp.Status, strings.TrimSpace(string(raw)))
+		return m, &httpError{code: resp.StatusCode, msg: fmt.Sprintf("simulate: %s: %s: %s", path, resp.Status, strings.TrimSpace(string(raw)))}
 	}
 	return m, nil
+}
+
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// event posts a call event. An unknown call (404) is not an error: the
+// server forgets calls whose lease ran out, and it counts leases on the
+// wall clock while the simulation runs in the past.
+func (d *Driver) event(ctx context.Context, path string, body any) error {
+	_, err := d.post(ctx, path, body)
+	var he *httpError
+	if errors.As(err, &he) && he.code == http.StatusNotFound {
+		d.Forgotten++
+		return nil
+	}
+	return err
 }
 
 // Run plays calls (in start order, as simulate.Generate returns them) and
@@ -250,13 +274,13 @@ func (d *Driver) Run(ctx context.Context, calls []simulate.Call) (map[string]*Ta
 			c := x.c
 			path := "/v1/calls/" + neturl.PathEscape(c.CallID) + "/events"
 			if c.Billsec > 0 {
-				if _, err := d.post(ctx, path, map[string]any{"type": "answer", "time": c.Answer.Format(time.RFC3339)}); err != nil {
+				if err := d.event(ctx, path, map[string]any{"type": "answer", "time": c.Answer.Format(time.RFC3339)}); err != nil {
 					return err
 				}
-				if _, err := d.post(ctx, path, map[string]any{"type": "end", "time": c.End.Format(time.RFC3339), "duration_s": c.Billsec}); err != nil {
+				if err := d.event(ctx, path, map[string]any{"type": "end", "time": c.End.Format(time.RFC3339), "duration_s": c.Billsec}); err != nil {
 					return err
 				}
-			} else if _, err := d.post(ctx, path, map[string]any{"type": "noanswer", "time": c.End.Format(time.RFC3339)}); err != nil {
+			} else if err := d.event(ctx, path, map[string]any{"type": "noanswer", "time": c.End.Format(time.RFC3339)}); err != nil {
 				return err
 			}
 		}
@@ -307,7 +331,7 @@ func (d *Driver) Run(ctx context.Context, calls []simulate.Call) (map[string]*Ta
 		return nil, err
 	}
 	if d.Progress != nil {
-		fmt.Fprintf(d.Progress, "\r%d/%d calls in %s\n", len(calls), len(calls), time.Since(t0).Round(time.Millisecond))
+		fmt.Fprintf(d.Progress, "\r%d/%d calls in %s (%d call events for calls the server had expired)\n", len(calls), len(calls), time.Since(t0).Round(time.Millisecond), d.Forgotten)
 	}
 	return per, nil
 }

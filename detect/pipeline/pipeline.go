@@ -186,6 +186,10 @@ func (p *Pipeline) run() {
 	defer tick.Stop()
 	save := time.NewTicker(5 * time.Minute)
 	defer save.Stop()
+	// Action records another node's detectors wrote (a shared action
+	// store) reach this node's screening within a second, like blocks.
+	reread := time.NewTicker(time.Second)
+	defer reread.Stop()
 	var arch *archive
 	if p.dir != "" {
 		arch = &archive{dir: p.dir}
@@ -235,6 +239,12 @@ func (p *Pipeline) run() {
 			if p.act != nil && p.act.Blocks != nil {
 				if err := p.act.Sweep(ctx, time.Now()); err != nil {
 					p.log.Error("detection: lifting expired kill switches", "err", err)
+				}
+			}
+		case <-reread.C:
+			if a := p.act; a != nil && a.Actions != nil && a.ActionLive != nil {
+				if err := action.Refresh(ctx, a.Actions, a.ActionLive, time.Now()); err != nil {
+					p.log.Error("detection: re-reading actions", "err", err)
 				}
 			}
 		case <-save.C:

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
+)
+
+// TestClusterActionsShared: in cluster mode the detectors' actions live in
+// the shared PostgreSQL store, so a Wangiri wave posted to one node makes
+// callbacks screened by every node refused — whichever node's detectors
+// own the tenant.
+func TestClusterActionsShared(t *testing.T) {
+	rd, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
+	dsn, err := pg.CreateDatabase("tollgate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TOLLGATE_TEST_PG_DSN", dsn)
+	var cs []*client
+	for i := range 2 {
+		cfg, err := config.Parse("cluster.yaml", []byte(fmt.Sprintf(detectClusterPolicy, fmt.Sprint("n", i+1), rd.Addr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s.Shutdown(ctx)
+		})
+		cs = append(cs, &client{t: t, base: "http://" + s.Addr.String(), token: "test"})
+	}
+	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	var wave []map[string]any
+	for i := range 8 {
+		wave = append(wave, map[string]any{"call_id": fmt.Sprintf("w%d", i), "tenant": "acme", "direction": "inbound", "caller": fmt.Sprintf("+4915112345%03d", i),
+			"callee": "5551000", "start": t0.Add(time.Duration(i*30) * time.Second).Format(time.RFC3339), "duration_s": 2})
+	}
+	if code, out := cs[0].call("POST", "/v1/cdrs", wave); code != 202 {
+		t.Fatalf("wave = %d %v", code, out)
+	}
+	for i, c := range cs {
+		n := 0
+		poll(t, fmt.Sprintf("node %d refusing the callback", i+1), func() bool {
+			n++
+			_, v := c.call("POST", "/v1/screen", map[string]any{"call_id": fmt.Sprintf("cb%d-%d", i, n), "tenant": "acme", "extension": "1003",
+				"callee": "+4915112345003", "time": t0.Add(20 * time.Minute).Format(time.RFC3339)})
+			return v["action"] == "reject" && strings.Contains(fmt.Sprint(v["reasons"]), "detected_block")
+		})
+	}
+	// Both nodes list the same records.
+	_, a := cs[0].call("GET", "/v1/actions", nil)
+	_, b := cs[1].call("GET", "/v1/actions", nil)
+	if la, lb := len(a["actions"].([]any)), len(b["actions"].([]any)); la < 8 || la != lb {
+		t.Errorf("nodes list %d and %d action records; want the same ≥ 8", la, lb)
+	}
+}
