@@ -56,16 +56,18 @@ Usage:
                                                        verify an Identity header (exit 1 unless passed)
   tollgate replay [-config FILE] [-format auto|asterisk|freeswitch|json] [-tz ZONE] FILE…
                                                        run CDR files through the detectors; report
+  tollgate simulate [-days N] [-out FILE | -url URL -token T]
+                                                       labelled traffic with attacks, to a file or a server
+  tollgate incident export|damage|timeline -from T -to T [-tenant T] [-data DIR]
+                                                       evidence bundle, damage assessment, timeline
   tollgate honeypot [-config FILE] [-data DIR] [-listen ADDR]
                                                        run the decoy PBX on its own (UDP)
   tollgate reputation list|add KIND VALUE|remove KIND VALUE|import FILE|export [-data DIR]
                                                        the bad-actor database (IPs, numbers, ranges, User-Agents)
   tollgate bans list|release ID|export [-format nft|kamcmd|jsonrpc] [-data DIR]
                                                        SIP attack bans
-  tollgate simulate [-days N] [-out FILE | -url URL -token T]
-                                                       labelled traffic with attacks, to a file or a server
-  tollgate incident export|damage|timeline -from T -to T [-tenant T] [-data DIR]
-                                                       evidence bundle, damage assessment, timeline
+  tollgate probe HOST:PORT [-count N] [-duration D] [-json]
+                                                       synthetic test call: setup time, loss, jitter, MOS
   tollgate version                                       print the version
 
 Run 'tollgate COMMAND -h' for a command's flags.
@@ -94,6 +96,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.incident(args[1:])
 	case "token":
 		err = e.token(args[1:])
+	case "probe":
+		err = e.probe(args[1:])
 	case "voice":
 		err = e.voice(args[1:])
 	case "honeypot":
