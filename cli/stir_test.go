@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -180,5 +182,147 @@ defaults:
 	}
 	if st := ver.Stats(); st.Fetches != 1 {
 		t.Errorf("certificate fetched %d times, want 1", st.Fetches)
+	}
+}
+
+// TestSTIRThroughSIP: an INVITE carrying an Identity header made by
+// `tollgate stir sign` is redirected by the SIP front end with attestation
+// A in its verdict, and each way verification fails is refused with the
+// RFC 8224 response code of the failure (policy: failed → block; absent →
+// block, answered 428).
+func TestSTIRThroughSIP(t *testing.T) {
+	f := writeSTIRFiles(t)
+	srv := stirtest.NewServer(t, f.pki.ChainPEM())
+	// A second service provider whose certificate no trusted STI-CA issued.
+	rogue := writeSTIRFiles(t)
+	rogueSrv := stirtest.NewServer(t, rogue.pki.ChainPEM())
+	policy := filepath.Join(f.dir, "policy.yaml")
+	src := `
+stir:
+  trust_anchors: ` + f.root + `
+  sign_key: ` + f.key + `
+  sign_x5u: ` + srv.X5U + `
+sip:
+  mode: redirect
+  listen: [udp:127.0.0.1:0]
+  map: {direction_header: X-Direction}
+  limits: {requests_per_s: 0}
+defaults:
+  country: US
+  on_error: fail_closed
+  destinations: {default: allow}
+  caller_id:
+    enabled: true
+    verify: true
+    own_numbers: ["1212555"]
+    outcomes:
+      failed: {action: block, risk: 80}
+      absent: {action: block, risk: 50}
+`
+	if err := os.WriteFile(policy, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := stir.LoadTrust(cfg.STIR.TrustAnchors, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := verifierOptions(&cfg.STIR, trust)
+	// Relaxed explicitly: the certificate servers are on loopback.
+	o.Fetch.AllowSpecialAddrs, o.Fetch.Ports, o.Fetch.RootCAs = true, []int{srv.Port(), rogueSrv.Port()}, srv.RootCAs()
+	ver, err := stir.NewVerifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0", STIR: ver,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	var sipAddr string
+	for _, a := range s.SIP.Addrs() {
+		if a.Network() == "udp" {
+			sipAddr = a.String()
+		}
+	}
+	if sipAddr == "" {
+		t.Fatal("no SIP UDP listener")
+	}
+	sign := func(args ...string) string {
+		t.Helper()
+		code, hdr, errs := run(t, "", append([]string{"stir", "sign"}, args...)...)
+		if code != 0 {
+			t.Fatalf("stir sign %v: %d %s", args, code, errs)
+		}
+		return strings.TrimSpace(hdr)
+	}
+	// invite sends an INVITE from caller to callee with the Identity
+	// header (none when empty) and returns the status line and headers.
+	invite := func(id, caller, callee, identity string) (status string, hdrs string) {
+		t.Helper()
+		c, err := net.Dial("udp", sipAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		local := c.LocalAddr().String()
+		var b strings.Builder
+		fmt.Fprintf(&b, "INVITE sip:%s@tollgate SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport\r\nMax-Forwards: 70\r\n", callee, local, id)
+		fmt.Fprintf(&b, "From: <sip:%s@carrier.example>;tag=f%s\r\nTo: <sip:%s@tollgate>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n", caller, id, callee, id)
+		fmt.Fprintf(&b, "Contact: <sip:%s@%s>\r\nX-Direction: inbound\r\n", caller, local)
+		if identity != "" {
+			fmt.Fprintf(&b, "Identity: %s\r\n", identity)
+		}
+		b.WriteString("Content-Length: 0\r\n\r\n")
+		if _, err := c.Write([]byte(b.String())); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8192)
+		for {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("%s: no final response: %v", id, err)
+			}
+			msg := string(buf[:n])
+			status, rest, _ := strings.Cut(msg, "\r\n")
+			if strings.HasPrefix(status, "SIP/2.0 1") {
+				continue
+			}
+			return status, rest
+		}
+	}
+	const caller, callee = "+12125550100", "+13125550123"
+	good := sign("-config", policy, "-orig", caller, "-dest", callee)
+	status, hdrs := invite("sipA", caller, callee, good)
+	if status != "SIP/2.0 302 Moved Temporarily" || !strings.Contains(hdrs, "X-Tollgate-Verdict: allow;") || !strings.Contains(hdrs, "stir_passed_a") {
+		t.Fatalf("signed INVITE: %s\n%s", status, hdrs)
+	}
+
+	tampered := good[:strings.IndexByte(good, ';')-4] + "AAAA" + good[strings.IndexByte(good, ';'):]
+	hour := time.Now().Add(-time.Hour).Format(time.RFC3339)
+	for _, tc := range []struct {
+		name, caller, identity, status string
+	}{
+		{"tampered signature", caller, tampered, "SIP/2.0 438 Invalid Identity Header"},
+		{"orig.tn is not the caller", "+12125550199", good, "SIP/2.0 438 Invalid Identity Header"},
+		{"signed an hour ago", caller, sign("-config", policy, "-orig", caller, "-dest", callee, "-at", hour), "SIP/2.0 403 Stale Date"},
+		{"x5u not found", caller, sign("-key", f.key, "-x5u", strings.Replace(srv.X5U, "sp.pem", "gone.pem", 1), "-orig", caller, "-dest", callee, "-attest", "A"), "SIP/2.0 436 Bad Identity Info"},
+		{"certificate from an untrusted CA", caller, sign("-key", rogue.key, "-x5u", rogueSrv.X5U, "-orig", caller, "-dest", callee, "-attest", "A"), "SIP/2.0 437 Unsupported Credential"},
+		{"no Identity header", caller, "", "SIP/2.0 428 Use Identity Header"},
+	} {
+		status, hdrs := invite(strings.ReplaceAll(tc.name, " ", "-"), tc.caller, callee, tc.identity)
+		if status != tc.status {
+			t.Errorf("%s: got %q, want %q\n%s", tc.name, status, tc.status, hdrs)
+			continue
+		}
+		code := strings.Fields(tc.status)[1]
+		if !strings.Contains(hdrs, "Reason: SIP;cause="+code+";") || !strings.Contains(hdrs, "X-Tollgate-Verdict: reject;") {
+			t.Errorf("%s: Reason or verdict header missing:\n%s", tc.name, hdrs)
+		}
 	}
 }

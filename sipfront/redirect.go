@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -299,8 +300,25 @@ func appendTarget(b []byte, target, ruri string) []byte {
 
 func (w *worker) rejectVerdict() ([]byte, netip.AddrPort) {
 	w.s.stats.Rejected.Add(1)
-	code := w.s.cfg.RejectCode
-	b := w.begin(code, phrase(code))
+	code, ph := w.s.cfg.RejectCode, ""
+	// A call refused because its Identity header failed verification is
+	// answered with the RFC 8224 code of the failure (403 Stale Date, 428,
+	// 436, 437, 438), so the caller's side learns what to fix; with
+	// 428 Use Identity Header when policy refuses calls without one.
+	if p, ok := w.v.Primary(); ok && p.Check == "callerid" {
+		switch p.Code {
+		case callerid.CodeFailed:
+			if c, s := callerid.IdentityError(&w.v); c != 0 {
+				code, ph = c, s
+			}
+		case callerid.CodeAbsent:
+			code, ph = 428, "Use Identity Header"
+		}
+	}
+	if ph == "" {
+		ph = phrase(code)
+	}
+	b := w.begin(code, ph)
 	b = appendReason(b, code, engine.ReasonText(&w.v))
 	b = w.appendVerdict(b, "")
 	w.out = b
