@@ -42,7 +42,12 @@ go test -race -count=1 -timeout 30m ./...
 
 echo "== fuzz (short runs)"
 fuzz() { # package target seconds
-	go test -run '^$' -fuzz "^$2\$" -fuzztime "$3s" "$1" >/dev/null
+	local out
+	if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$3s" "$1" 2>&1); then
+		echo "$out" | tail -40
+		echo "   $1 $2 FAILED"
+		return 1
+	fi
 	echo "   $1 $2 ok"
 }
 fuzz ./config FuzzParse 10

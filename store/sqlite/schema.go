@@ -114,6 +114,10 @@ CREATE TABLE tokens (
 	created INTEGER NOT NULL
 );
 `,
+	// 2: decisions_e164 served no query (a number search matches caller,
+	// callee or e164, which SQLite answers from the time index), yet cost
+	// every logged decision a B-tree insert on the call-setup path.
+	`DROP INDEX IF EXISTS decisions_e164;`,
 }
 
 // migrate brings the database up to the latest version in one transaction. A
