@@ -116,12 +116,12 @@ func (s *Server) Start(ctx context.Context) error {
 			err = s.listenStream(ctx, "tcp", addr, nil)
 		case "tls":
 			if tlsConf == nil {
-				cert, cerr := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+				cf, cerr := loadCertFiles(s.cfg.TLSCert, s.cfg.TLSKey)
 				if cerr != nil {
 					s.Close()
 					return fmt.Errorf("sipfront: tls: %w", cerr)
 				}
-				tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+				tlsConf = &tls.Config{GetCertificate: cf.get, MinVersion: tls.VersionTLS12}
 			}
 			err = s.listenStream(ctx, "tls", addr, tlsConf)
 		default:
