@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -38,6 +39,8 @@ type Env struct {
 	// Reputation is the reputation database's snapshot (bans, scanners,
 	// numbers attackers dialed); nil leaves the reputation check out.
 	Reputation *reputation.Live
+	// GeoIP places source addresses in countries (nil: no database).
+	GeoIP *geoip.DB
 	// Compliance holds DNC lists, opt-outs and consents; nil = none.
 	Compliance *compliance.Live
 	// Alerter receives alerts a check raises (it must not block); may be nil.

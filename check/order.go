@@ -28,7 +28,7 @@ var Order = []Step{
 	{"emergency", func(*Env) (screen.Check, error) { return emergency.New(), nil }},
 	{"killswitch", func(e *Env) (screen.Check, error) { return killswitch.New(e.Blocks), nil }},
 	{"blocklist", func(e *Env) (screen.Check, error) { return blocklist.New(e.Tenant.Name, e.Blocks), nil }},
-	{"sourceip", func(e *Env) (screen.Check, error) { return sourceip.New(e.Tenant), nil }},
+	{"sourceip", func(e *Env) (screen.Check, error) { return sourceip.New(e.Tenant, e.GeoIP), nil }},
 	{"reputation", func(e *Env) (screen.Check, error) { return reputation.Setup(e.Reputation) }},
 	{"callerid", func(e *Env) (screen.Check, error) { return callerid.Setup(e.Tenant, e.Lookup, e.STIR, e.Blocks) }},
 	{"detected", func(e *Env) (screen.Check, error) { return detected.New(e.Tenant.Name, action.For(e.Blocks)), nil }},

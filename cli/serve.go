@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/stir"
@@ -95,6 +96,8 @@ type Server struct {
 	SIP *sipfront.Server
 	// voiceClose stops voice biometrics (cli/voice.go).
 	voiceClose func()
+	// geo is the source-country database (nil without attack.geoip_db).
+	geo *geoip.DB
 
 	log      *slog.Logger
 	cfg      *config.Config
@@ -194,10 +197,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var geo *geoip.DB
+	if cfg.Attack.GeoIPDB != "" {
+		if geo, err = geoip.Open(cfg.Attack.GeoIPDB); err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "attack.geoip_db", Msg: err.Error()}
+		}
+		defer func() {
+			if !ok {
+				geo.Close()
+			}
+		}()
+	}
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: cl.counterStore(), Blocks: live,
 		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
-		Reputation: sec.live,
+		Reputation: sec.live, GeoIP: geo,
 	})
 	if err != nil {
 		return nil, err
@@ -263,7 +277,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		cancel()
 		return nil, err
 	}
-	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui}
+	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
 	s.sec = sec
 	go s.loops(lctx, live)
@@ -456,5 +470,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if cerr := s.Store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
+	s.geo.Close()
 	return err
 }

@@ -334,6 +334,9 @@ func Parse(name string, src []byte) (*Config, error) {
 type parser struct {
 	file string
 	errs Errors
+	// geoip is set once attack.geoip_db names a country database, which
+	// tenants' source_ips.countries rules need.
+	geoip bool
 }
 
 func (p *parser) errorf(line int, field, format string, args ...any) {

@@ -71,6 +71,9 @@ type Attack struct {
 	NumberAction string `yaml:"number_action"`
 	// MinScore ignores reputation entries scoring below it.
 	MinScore int `yaml:"min_score"`
+	// GeoIPDB is a country database in MaxMind's MMDB format (GeoLite2 or
+	// GeoIP2 Country/City) that tenants' source_ips.countries rules read.
+	GeoIPDB string `yaml:"geoip_db"`
 	// FeedTTLDays is how long imported feed entries live unless the feed
 	// is imported again.
 	FeedTTLDays int `yaml:"feed_ttl_days"`
@@ -104,6 +107,10 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 		}
 		return 0
 	}
+	if strings.ContainsAny(cfg.Attack.GeoIPDB, "\x00\r\n") {
+		p.errorf(at("attack.geoip_db"), "attack.geoip_db", "want a file path")
+	}
+	p.geoip = cfg.Attack.GeoIPDB != ""
 	h := &cfg.Honeypot
 	if h.Listen != "" {
 		addr := strings.TrimPrefix(h.Listen, "udp:")

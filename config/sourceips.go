@@ -14,9 +14,21 @@ type SourceIPs struct {
 	Allow   []string `yaml:"allow"`
 	Deny    []string `yaml:"deny"`
 	Outside string   `yaml:"outside"`
+	// Countries are source-country rules (ISO 3166-1 alpha-2 codes, read
+	// from attack.geoip_db): calls from a Deny country are refused; when
+	// Allow is set, calls placed in any other country get Outside.
+	// Addresses the database does not place (private, unlisted) are left
+	// to the address rules.
+	Countries SourceCountries `yaml:"countries"`
 
 	AllowNets []netip.Prefix `yaml:"-"`
 	DenyNets  []netip.Prefix `yaml:"-"`
+}
+
+// SourceCountries lists countries by ISO code.
+type SourceCountries struct {
+	Allow []string `yaml:"allow"`
+	Deny  []string `yaml:"deny"`
 }
 
 func (p *parser) sourceIPs(t *Tenant, bad func(field, format string, args ...any)) {
@@ -37,6 +49,22 @@ func (p *parser) sourceIPs(t *Tenant, bad func(field, format string, args ...any
 			continue
 		}
 		s.DenyNets = append(s.DenyNets, unmapPrefix(pfx))
+	}
+	for _, l := range []struct {
+		field string
+		codes []string
+	}{{"source_ips.countries.allow", s.Countries.Allow}, {"source_ips.countries.deny", s.Countries.Deny}} {
+		for i, c := range l.codes {
+			u := strings.ToUpper(strings.TrimSpace(c))
+			if len(u) != 2 || u[0] < 'A' || u[0] > 'Z' || u[1] < 'A' || u[1] > 'Z' {
+				bad(l.field, "entry %d: want an ISO 3166-1 alpha-2 country code like US, got %q", i, c)
+				continue
+			}
+			l.codes[i] = u
+		}
+	}
+	if (len(s.Countries.Allow) > 0 || len(s.Countries.Deny) > 0) && !p.geoip {
+		bad("source_ips.countries", "country rules need a country database: set attack.geoip_db")
 	}
 	switch s.Outside {
 	case "":

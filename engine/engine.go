@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -66,6 +67,9 @@ type Options struct {
 	// Reputation is the reputation snapshot the reputation check reads;
 	// nil leaves that check out.
 	Reputation *reputation.Live
+	// GeoIP places source addresses in countries for the tenants'
+	// source-country rules; nil when no database is configured.
+	GeoIP *geoip.DB
 }
 
 // Engine screens calls. It is safe for concurrent use.
@@ -142,6 +146,7 @@ func New(o Options) (*Engine, error) {
 			env.Alerter = o.Alerter
 		}
 		env.Reputation = o.Reputation
+		env.GeoIP = o.GeoIP
 		chain, err := check.Build(env, check.Order)
 		if err != nil {
 			return nil, fmt.Errorf("engine: tenant %s: %w", t.Name, err)

@@ -1,7 +1,8 @@
 // Package sourceip applies a tenant's source-address policy: calls from
 // networks on its deny list are refused, and when it has an allow list,
 // calls from anywhere else are refused, sent to the honeypot or asked for
-// a PIN. It is IP allowlisting for the SIP edge, per tenant.
+// a PIN. It is IP allowlisting for the SIP edge, per tenant, with
+// source-country rules when the operator provides a country database.
 package sourceip
 
 import (
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -18,17 +20,26 @@ type SourceIP struct {
 	allow   []netip.Prefix
 	deny    []netip.Prefix
 	outside screen.Action
+
+	geo            *geoip.DB
+	allowCountries []string
+	denyCountries  []string
 }
 
 var _ screen.Check = (*SourceIP)(nil)
 
 // New returns the check, or nil when the tenant has no source policy.
-func New(t *config.Tenant) screen.Check {
+// geo places addresses in countries for the tenant's country rules (nil:
+// the rules cannot be applied and are left out).
+func New(t *config.Tenant, geo *geoip.DB) screen.Check {
 	s := &t.SourceIPs
-	if len(s.AllowNets) == 0 && len(s.DenyNets) == 0 {
+	k := &SourceIP{t: t, allow: s.AllowNets, deny: s.DenyNets, outside: screen.Reject}
+	if geo != nil {
+		k.geo, k.allowCountries, k.denyCountries = geo, s.Countries.Allow, s.Countries.Deny
+	}
+	if len(k.allow) == 0 && len(k.deny) == 0 && len(k.allowCountries) == 0 && len(k.denyCountries) == 0 {
 		return nil
 	}
-	k := &SourceIP{t: t, allow: s.AllowNets, deny: s.DenyNets, outside: screen.Reject}
 	switch s.Outside {
 	case "honeypot":
 		k.outside = screen.Honeypot
@@ -70,7 +81,31 @@ func (k *SourceIP) Check(_ context.Context, c *screen.Call, v *screen.Verdict) s
 		v.Add(screen.Reason{Check: "sourceip", Code: "source_not_allowed", Text: "source address " + a.String() + " is outside tenant " + k.t.Name + "'s allowed networks", Rule: k.t.Rule("source_ips.allow"), Action: k.outside, Risk: 60})
 		return k.flow(v)
 	}
+	if k.geo == nil {
+		return screen.Continue
+	}
+	cc := k.geo.Country(a)
+	if cc == "" {
+		return screen.Continue // private or unlisted: the address rules decide
+	}
+	if has(k.denyCountries, cc) {
+		v.Add(screen.Reason{Check: "sourceip", Code: "source_country_denied", Text: "source address " + a.String() + " is in " + cc + ", a country tenant " + k.t.Name + " refuses calls from", Rule: k.t.Rule("source_ips.countries.deny"), Action: screen.Reject, Risk: 80})
+		return screen.Stop
+	}
+	if len(k.allowCountries) > 0 && !has(k.allowCountries, cc) {
+		v.Add(screen.Reason{Check: "sourceip", Code: "source_country_not_allowed", Text: "source address " + a.String() + " is in " + cc + ", outside tenant " + k.t.Name + "'s allowed countries", Rule: k.t.Rule("source_ips.countries.allow"), Action: k.outside, Risk: 60})
+		return k.flow(v)
+	}
 	return screen.Continue
+}
+
+func has(codes []string, cc string) bool {
+	for _, c := range codes {
+		if c == cc {
+			return true
+		}
+	}
+	return false
 }
 
 func (k *SourceIP) flow(v *screen.Verdict) screen.Flow {
