@@ -59,6 +59,7 @@ for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ; do fuzz ./quality "$t" 10; don
 fuzz ./compliance FuzzLoad 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
+fuzz ./sipframe FuzzRead 10
 fuzz ./attack FuzzParseLine 10
 fuzz ./reputation FuzzReadFeed 10
 fuzz ./honeypot FuzzHandle 10

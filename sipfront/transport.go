@@ -9,8 +9,9 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"strings"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/sipframe"
 )
 
 // listenUDP binds one UDP socket and reads it from one goroutine per CPU,
@@ -144,7 +145,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(idle))
 		var err error
-		msg, err = readFrame(r, msg[:0], max)
+		msg, err = sipframe.Read(r, msg, max)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				s.stats.Malformed.Add(1)
@@ -165,77 +166,4 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 			}
 		}
 	}
-}
-
-var errFrame = errors.New("sipfront: bad stream framing")
-
-// readFrame reads one message: the header section up to the blank line,
-// then Content-Length octets (RFC 3261 18.3). Leading CRLFs (keep-alives)
-// yield an empty message.
-func readFrame(r *bufio.Reader, msg []byte, max int) ([]byte, error) {
-	clen := -1
-	for {
-		line, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			return msg, errFrame // one line longer than the read buffer
-		}
-		if err != nil {
-			if len(msg) > 0 && errors.Is(err, io.EOF) {
-				return msg, io.ErrUnexpectedEOF
-			}
-			return msg, err
-		}
-		if len(msg)+len(line) > max {
-			return msg, errFrame
-		}
-		blank := len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == ""
-		if blank && len(msg) == 0 {
-			return msg, nil
-		}
-		msg = append(msg, line...)
-		if blank {
-			break
-		}
-		if n, ok := contentLength(line); ok {
-			if clen >= 0 && clen != n {
-				return msg, errFrame
-			}
-			clen = n
-		}
-	}
-	if clen < 0 {
-		return msg, errFrame // a stream message must carry Content-Length
-	}
-	if len(msg)+clen > max {
-		return msg, errFrame
-	}
-	start := len(msg)
-	msg = append(msg, make([]byte, clen)...)
-	if _, err := io.ReadFull(r, msg[start:]); err != nil {
-		return msg, err
-	}
-	return msg, nil
-}
-
-// contentLength reads a Content-Length (or l) header line.
-func contentLength(line []byte) (int, bool) {
-	colon := -1
-	for i, c := range line {
-		if c == ':' {
-			colon = i
-			break
-		}
-	}
-	if colon <= 0 {
-		return 0, false
-	}
-	name := strings.TrimRight(string(line[:colon]), " \t")
-	if !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "l") {
-		return 0, false
-	}
-	n, ok := atoiBounded(trimLWS(string(line[colon+1:])), 1<<24)
-	if !ok {
-		return -2, true
-	}
-	return n, true
 }
