@@ -98,7 +98,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			norm = honeypot.Normalizer(intel.Lookup, number.DialPlan{Country: country})
 		}
 		hp, err := honeypot.Start(honeypot.Options{
-			Listen: listen, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
+			Listen: listen, ListenTCP: h.ListenTCP, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
 			CallDuration: time.Duration(h.CallDuration) * time.Second, MaxCalls: h.MaxCalls,
 			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
 			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
@@ -223,7 +223,11 @@ func (e *env) honeypotCmd(args []string) error {
 		sec.close()
 		return err
 	}
-	fmt.Fprintf(e.stdout, "honeypot listening on udp %s (data %s); Ctrl-C stops it\n", sec.hp.Addr(), *dataDir)
+	tcp := ""
+	if a := sec.hp.TCPAddr(); a.IsValid() {
+		tcp = " and tcp " + a.String()
+	}
+	fmt.Fprintf(e.stdout, "honeypot listening on udp %s%s (data %s); Ctrl-C stops it\n", sec.hp.Addr(), tcp, *dataDir)
 	<-ctx.Done()
 	st := sec.hp.Stats()
 	err = sec.close()

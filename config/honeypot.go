@@ -13,6 +13,8 @@ import (
 type Honeypot struct {
 	// Listen is the decoy's UDP address, host:port (or udp:host:port).
 	Listen string `yaml:"listen"`
+	// ListenTCP is an optional TCP address the decoy also answers on.
+	ListenTCP string `yaml:"listen_tcp"`
 	// Banner is the Server header the decoy shows.
 	Banner string `yaml:"banner"`
 	Realm  string `yaml:"realm"`
@@ -118,6 +120,15 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 			p.errorf(at("honeypot.listen"), "honeypot.listen", "want an IP address and port (udp only), got %q", h.Listen)
 		}
 		h.Addr = addr
+	}
+	if h.ListenTCP != "" {
+		if h.Listen == "" {
+			p.errorf(at("honeypot.listen_tcp"), "honeypot.listen_tcp", "needs honeypot.listen (the decoy always answers on UDP)")
+		}
+		if _, err := netip.ParseAddrPort(strings.TrimPrefix(h.ListenTCP, "tcp:")); err != nil {
+			p.errorf(at("honeypot.listen_tcp"), "honeypot.listen_tcp", "want an IP address and port, got %q", h.ListenTCP)
+		}
+		h.ListenTCP = strings.TrimPrefix(h.ListenTCP, "tcp:")
 	}
 	if len(h.Banner) > 128 || strings.ContainsAny(h.Banner, "\r\n") {
 		p.errorf(at("honeypot.banner"), "honeypot.banner", "want one line of at most 128 bytes")

@@ -35,6 +35,12 @@ type rig struct {
 
 func newRig(t *testing.T, trusted ...netip.Prefix) *rig {
 	t.Helper()
+	return newRigWith(t, nil, trusted...)
+}
+
+// newRigWith is newRig with the decoy's options adjusted by opt.
+func newRigWith(t *testing.T, opt func(*honeypot.Options), trusted ...netip.Prefix) *rig {
+	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "tollgate.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,10 +55,14 @@ func newRig(t *testing.T, trusted ...netip.Prefix) *rig {
 	done := make(chan struct{})
 	go func() { g.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	hp, err := honeypot.Start(honeypot.Options{
+	o := honeypot.Options{
 		Listen: "127.0.0.1:0", Events: db, Reputation: db, Reporter: g, CallDuration: 3 * time.Second,
 		Normalize: honeypot.Normalizer(intel.Lookup, number.DialPlan{Country: "US"}), Logger: quiet,
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	hp, err := honeypot.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@
 package honeypot
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -30,12 +31,20 @@ import (
 
 	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/reputation"
+	"github.com/tollgate-voip/tollgate/sipframe"
 )
 
 // Options configures a Server. Zero values take the defaults noted.
 type Options struct {
 	// Listen is the UDP address (host:port) of the decoy.
 	Listen string
+	// ListenTCP, when set, is a TCP address the decoy also answers on
+	// (scanners and dialers that try SIP over TCP). Empty: UDP only.
+	ListenTCP string
+	// MaxConns bounds open TCP connections (256); IdleTimeout closes a
+	// connection that sends nothing for that long (30 s).
+	MaxConns    int
+	IdleTimeout time.Duration
 	// Banner is the Server/User-Agent the decoy shows ("Asterisk PBX 18.20.2").
 	Banner string
 	// Realm is the digest realm ("asterisk").
@@ -105,6 +114,12 @@ func (o *Options) defaults() {
 	if o.MaxMessage <= 0 {
 		o.MaxMessage = 8192
 	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 256
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 30 * time.Second
+	}
 	if o.IPTTL <= 0 {
 		o.IPTTL = 30 * 24 * time.Hour
 	}
@@ -138,6 +153,11 @@ type Server struct {
 	conn *net.UDPConn
 	addr netip.AddrPort
 
+	ln      net.Listener // nil without ListenTCP
+	tcpAddr netip.AddrPort
+	connMu  sync.Mutex
+	tcp     map[net.Conn]struct{}
+
 	packets chan packet
 	limiter *limiter
 	rec     *recorder
@@ -161,9 +181,17 @@ type attemptKey struct {
 }
 
 type packet struct {
-	data []byte // exactly the datagram (at most MaxMessage+1 bytes)
+	data []byte // exactly the datagram or framed message (at most MaxMessage+1 bytes)
 	from netip.AddrPort
 	at   time.Time
+	conn net.Conn // the TCP connection it came on; nil for UDP
+}
+
+func (p *packet) transport() string {
+	if p.conn != nil {
+		return "tcp"
+	}
+	return "udp"
 }
 
 // Start opens the listener and serves until Close.
@@ -195,6 +223,17 @@ func Start(o Options) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	s.tcp = map[net.Conn]struct{}{}
+	if o.ListenTCP != "" {
+		ln, err := net.Listen("tcp", o.ListenTCP)
+		if err != nil {
+			conn.Close()
+			cancel()
+			return nil, fmt.Errorf("honeypot: %w", err)
+		}
+		s.ln = ln
+		s.tcpAddr = ln.Addr().(*net.TCPAddr).AddrPort()
+	}
 	s.rec = newRecorder(o, o.Logger)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.rec.run(ctx) }()
@@ -205,12 +244,20 @@ func Start(o Options) (*Server, error) {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.read() }()
+	if s.ln != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.accept() }()
+		o.Logger.Info("honeypot listening", "tcp", s.tcpAddr.String())
+	}
 	o.Logger.Info("honeypot listening", "udp", s.addr.String(), "banner", o.Banner)
 	return s, nil
 }
 
-// Addr is the address the decoy listens on.
+// Addr is the UDP address the decoy listens on.
 func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// TCPAddr is the TCP address, invalid without ListenTCP.
+func (s *Server) TCPAddr() netip.AddrPort { return s.tcpAddr }
 
 // Stats returns the decoy's counters.
 func (s *Server) Stats() Stats {
@@ -228,6 +275,14 @@ func (s *Server) Close() error {
 		return nil
 	}
 	err := s.conn.Close()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.connMu.Lock()
+	for c := range s.tcp {
+		c.Close()
+	}
+	s.connMu.Unlock()
 	s.mu.Lock()
 	for _, c := range s.calls {
 		c.stop()
@@ -258,10 +313,90 @@ func (s *Server) read() {
 			continue
 		}
 		select {
-		case s.packets <- packet{append([]byte(nil), buf[:n]...), from, now}:
+		case s.packets <- packet{append([]byte(nil), buf[:n]...), from, now, nil}:
 		default:
 			s.stats.droppedQueue.Add(1)
 		}
+	}
+}
+
+// accept serves TCP connections, at most MaxConns at a time.
+func (s *Server) accept() {
+	slots := make(chan struct{}, s.o.MaxConns)
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if s.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.stats.droppedRate.Add(1)
+			c.Close()
+			continue
+		}
+		s.connMu.Lock()
+		if s.closed.Load() {
+			s.connMu.Unlock()
+			c.Close()
+			return
+		}
+		s.tcp[c] = struct{}{}
+		s.connMu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-slots }()
+			s.serveConn(c)
+			s.connMu.Lock()
+			delete(s.tcp, c)
+			s.connMu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+// serveConn cuts one connection's stream into messages and queues them
+// as the UDP reader does. A stream that cannot be framed is recorded as
+// malformed and the connection closed.
+func (s *Server) serveConn(c net.Conn) {
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	r := bufio.NewReaderSize(c, 4096)
+	var msg []byte
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(s.o.IdleTimeout))
+		var err error
+		msg, err = sipframe.Read(r, msg, s.o.MaxMessage)
+		broken := err != nil
+		if broken && (!errors.Is(err, sipframe.ErrFrame) || len(msg) == 0) {
+			return
+		}
+		if len(msg) == 0 {
+			continue // keep-alive
+		}
+		s.stats.received.Add(1)
+		now := time.Now()
+		if !s.limiter.allow(from.Addr(), now) {
+			s.stats.droppedRate.Add(1)
+			continue
+		}
+		s.enqueue(packet{append([]byte(nil), msg...), from, now, c})
+		if broken {
+			return // what could be read is recorded; the stream is lost
+		}
+	}
+}
+
+func (s *Server) enqueue(p packet) {
+	defer func() { _ = recover() }() // the queue closed under us at shutdown
+	select {
+	case s.packets <- p:
+	default:
+		s.stats.droppedQueue.Add(1)
 	}
 }
 
@@ -281,6 +416,17 @@ func (s *Server) work(ctx context.Context) {
 
 func (s *Server) send(to netip.AddrPort, msg string) {
 	_, _ = s.conn.WriteToUDPAddrPort([]byte(msg), to)
+}
+
+// sendOn sends msg back the way p came: on its TCP connection, or as a
+// datagram to its source.
+func (s *Server) sendOn(c net.Conn, to netip.AddrPort, msg string) {
+	if c == nil {
+		s.send(to, msg)
+		return
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_, _ = c.Write([]byte(msg))
 }
 
 // limiter is a token bucket per source plus a global one, with a bounded

@@ -90,6 +90,7 @@ type call struct {
 	conn    *net.UDPConn
 	peer    netip.AddrPort // RTP goes here: the SIP source address, the SDP port
 	sipPeer netip.AddrPort
+	sipConn net.Conn // the INVITE's TCP connection; nil for UDP
 	dtmfPT  int
 	bye     string
 	base    Event
@@ -127,11 +128,15 @@ func (s *Server) startCall(p packet, req *sip.Request, ev *Event) (*call, error)
 	_, _ = rand.Read(rnd[:])
 	sess := int64(binary.BigEndian.Uint32(rnd[:4]))
 	res := s.response(req, 200, "OK")
-	res.AppendHeader(sip.NewHeader("Contact", "<sip:"+ev.Dialed+"@"+netip.AddrPortFrom(host, s.addr.Port()).String()+">"))
+	contact := "<sip:" + ev.Dialed + "@" + netip.AddrPortFrom(host, s.addr.Port()).String() + ">"
+	if p.conn != nil {
+		contact = "<sip:" + ev.Dialed + "@" + netip.AddrPortFrom(host, s.tcpAddr.Port()).String() + ";transport=tcp>"
+	}
+	res.AppendHeader(sip.NewHeader("Contact", contact))
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.SetBody(sdpAnswer(host, lport, sess))
 	c := &call{
-		id: req.CallID().Value(), ok: res, conn: conn, sipPeer: p.from, dtmfPT: off.dtmfPT,
+		id: req.CallID().Value(), ok: res, conn: conn, sipPeer: p.from, sipConn: p.conn, dtmfPT: off.dtmfPT,
 		// Media only ever goes back to the address the INVITE came from:
 		// an SDP pointing elsewhere cannot turn the decoy into a reflector.
 		peer: netip.AddrPortFrom(p.from.Addr(), uint16(off.port)),
@@ -142,7 +147,7 @@ func (s *Server) startCall(p packet, req *sip.Request, ev *Event) (*call, error)
 	if off.addr.IsValid() && off.addr.Unmap() != p.from.Addr().Unmap() {
 		ev.Detail = "SDP address " + off.addr.String() + " ignored: media goes to the source address only"
 	}
-	c.bye = s.buildBye(req, res, hex.EncodeToString(rnd[:]))
+	c.bye = s.buildBye(req, res, hex.EncodeToString(rnd[:]), p.conn != nil)
 	s.mu.Lock()
 	if len(s.calls) >= s.o.MaxCalls {
 		s.mu.Unlock()
@@ -160,13 +165,17 @@ func (s *Server) startCall(p packet, req *sip.Request, ev *Event) (*call, error)
 }
 
 // buildBye prepares the BYE the decoy sends when it hangs up.
-func (s *Server) buildBye(req *sip.Request, ok *sip.Response, branch string) string {
+func (s *Server) buildBye(req *sip.Request, ok *sip.Response, branch string, tcp bool) string {
 	target := req.From().Address.String()
 	if ct := req.Contact(); ct != nil {
 		target = ct.Address.String()
 	}
+	via := "SIP/2.0/UDP " + s.addr.String()
+	if tcp {
+		via = "SIP/2.0/TCP " + s.tcpAddr.String()
+	}
 	return "BYE " + target + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP " + s.addr.String() + ";branch=z9hG4bK" + branch + ";rport\r\n" +
+		"Via: " + via + ";branch=z9hG4bK" + branch + ";rport\r\n" +
 		"Max-Forwards: 70\r\n" +
 		"From: " + ok.To().Value() + "\r\n" +
 		"To: " + req.From().Value() + "\r\n" +
@@ -230,7 +239,7 @@ func (s *Server) play(c *call) {
 			c.mu.Lock()
 			c.reason = "decoy hung up after " + s.o.CallDuration.String()
 			c.mu.Unlock()
-			s.send(c.sipPeer, c.bye)
+			s.sendOn(c.sipConn, c.sipPeer, c.bye)
 			return
 		case <-tick.C:
 			binary.BigEndian.PutUint16(hdr[2:4], seq)

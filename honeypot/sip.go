@@ -17,7 +17,7 @@ const allowed = "OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL"
 
 func (s *Server) handle(p packet) {
 	raw := p.data
-	ev := Event{Time: p.at.UTC(), SourceIP: p.from.Addr().Unmap().String(), SourcePort: int(p.from.Port()), Transport: "udp"}
+	ev := Event{Time: p.at.UTC(), SourceIP: p.from.Addr().Unmap().String(), SourcePort: int(p.from.Port()), Transport: p.transport()}
 	if len(raw) > s.o.MaxMessage {
 		ev.Kind, ev.Detail = EvMalformed, "datagram larger than "+strconv.Itoa(s.o.MaxMessage)+" bytes"
 		ev.Message = append([]byte(nil), raw[:s.o.MaxMessage]...)
@@ -72,7 +72,7 @@ func (s *Server) handle(p packet) {
 		ev.Kind = EvOptions
 		res := s.response(req, 200, "OK")
 		res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
-		s.reply(p.from, res)
+		s.reply(&p, res)
 	case sip.REGISTER:
 		s.register(p, req, &ev)
 	case sip.INVITE:
@@ -81,17 +81,17 @@ func (s *Server) handle(p packet) {
 		return // part of a call already recorded
 	case sip.BYE:
 		ev.Kind = EvBye
-		s.reply(p.from, s.response(req, 200, "OK"))
+		s.reply(&p, s.response(req, 200, "OK"))
 		s.endCall(req.CallID().Value(), "caller hung up")
 	case sip.CANCEL:
 		ev.Kind = EvCancel
-		s.reply(p.from, s.response(req, 200, "OK"))
+		s.reply(&p, s.response(req, 200, "OK"))
 		s.endCall(req.CallID().Value(), "caller cancelled")
 	default:
 		ev.Kind = EvOther
 		res := s.response(req, 405, "Method Not Allowed")
 		res.AppendHeader(sip.NewHeader("Allow", allowed))
-		s.reply(p.from, res)
+		s.reply(&p, res)
 	}
 	s.record(ev, p.from.Addr(), ev.UserAgent)
 }
@@ -153,11 +153,11 @@ func (s *Server) response(req *sip.Request, code int, reason string) *sip.Respon
 	return res
 }
 
-func (s *Server) reply(to netip.AddrPort, res *sip.Response) {
+func (s *Server) reply(p *packet, res *sip.Response) {
 	if res.ContentLength() == nil {
 		res.SetBody(nil)
 	}
-	s.send(to, res.String())
+	s.sendOn(p.conn, p.from, res.String())
 }
 
 func (s *Server) tag(callID string) string {
@@ -189,13 +189,13 @@ func (s *Server) register(p packet, req *sip.Request, ev *Event) {
 	if auth == nil {
 		if !known(user) {
 			ev.Kind = EvUnknownUser
-			s.reply(p.from, s.response(req, 404, "Not Found"))
+			s.reply(&p, s.response(req, 404, "Not Found"))
 			return
 		}
 		ev.Kind = EvRegister
 		res := s.response(req, 401, "Unauthorized")
 		res.AppendHeader(sip.NewHeader("WWW-Authenticate", s.challenge(p.from.Addr(), p.at)))
-		s.reply(p.from, res)
+		s.reply(&p, res)
 		return
 	}
 	d := parseDigest(auth.Value())
@@ -221,13 +221,13 @@ func (s *Server) register(p packet, req *sip.Request, ev *Event) {
 			res.AppendHeader(sip.NewHeader("Contact", c.Value()+";expires=3600"))
 		}
 		res.AppendHeader(sip.NewHeader("Expires", "3600"))
-		s.reply(p.from, res)
+		s.reply(&p, res)
 		return
 	}
 	ev.Kind = EvRegisterAuth
 	res := s.response(req, 401, "Unauthorized")
 	res.AppendHeader(sip.NewHeader("WWW-Authenticate", s.challenge(p.from.Addr(), p.at)))
-	s.reply(p.from, res)
+	s.reply(&p, res)
 }
 
 func (s *Server) invite(p packet, req *sip.Request, ev *Event) {
@@ -246,24 +246,24 @@ func (s *Server) invite(p packet, req *sip.Request, ev *Event) {
 	s.mu.Unlock()
 	if c != nil {
 		// A retransmitted INVITE: answer the same again.
-		s.reply(p.from, c.ok)
+		s.reply(&p, c.ok)
 		ev.Detail = "retransmission"
 		return
 	}
-	s.reply(p.from, s.response(req, 100, "Trying"))
+	s.reply(&p, s.response(req, 100, "Trying"))
 	if full {
 		ev.Kind = EvBusy
-		s.reply(p.from, s.response(req, 486, "Busy Here"))
+		s.reply(&p, s.response(req, 486, "Busy Here"))
 		return
 	}
-	s.reply(p.from, s.response(req, 180, "Ringing"))
+	s.reply(&p, s.response(req, 180, "Ringing"))
 	c, err := s.startCall(p, req, ev)
 	if err != nil {
 		ev.Detail = "no media: " + err.Error()
-		s.reply(p.from, s.response(req, 480, "Temporarily Unavailable"))
+		s.reply(&p, s.response(req, 480, "Temporarily Unavailable"))
 		return
 	}
-	s.reply(p.from, c.ok)
+	s.reply(&p, c.ok)
 }
 
 // report hands the attack guard what this event means.
