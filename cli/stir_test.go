@@ -110,29 +110,7 @@ defaults:
     verify: true
     own_numbers: ["1212555"]
 `
-	if err := os.WriteFile(policy, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := stir.LoadTrust(cfg.STIR.TrustAnchors, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := verifierOptions(&cfg.STIR, trust)
-	// Relaxed explicitly: the certificate server is on loopback.
-	o.Fetch.AllowSpecialAddrs, o.Fetch.Ports, o.Fetch.RootCAs = true, []int{srv.Port()}, srv.RootCAs()
-	ver, err := stir.NewVerifier(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0", STIR: ver,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ver := startSTIRServer(t, policy, src, srv)
 	defer s.Shutdown(context.Background())
 
 	// Attestation from the tenant's numbers: +1 212 555 … is its own → A.
@@ -185,6 +163,39 @@ defaults:
 	}
 }
 
+// startSTIRServer writes the policy src to path and starts a server whose
+// verifier fetches certificates from the given loopback HTTPS servers —
+// the SSRF guard relaxed explicitly for them, as tests may.
+func startSTIRServer(t *testing.T, path, src string, certs ...*stirtest.Server) (*Server, *stir.Verifier) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := stir.LoadTrust(cfg.STIR.TrustAnchors, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := verifierOptions(&cfg.STIR, trust)
+	o.Fetch.AllowSpecialAddrs, o.Fetch.RootCAs, o.Fetch.Ports = true, certs[0].RootCAs(), nil
+	for _, c := range certs {
+		o.Fetch.Ports = append(o.Fetch.Ports, c.Port())
+	}
+	ver, err := stir.NewVerifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0", STIR: ver,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ver
+}
+
 // TestSTIRThroughSIP: an INVITE carrying an Identity header made by
 // `tollgate stir sign` is redirected by the SIP front end with attestation
 // A in its verdict, and each way verification fails is refused with the
@@ -219,29 +230,7 @@ defaults:
       failed: {action: block, risk: 80}
       absent: {action: block, risk: 50}
 `
-	if err := os.WriteFile(policy, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := stir.LoadTrust(cfg.STIR.TrustAnchors, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := verifierOptions(&cfg.STIR, trust)
-	// Relaxed explicitly: the certificate servers are on loopback.
-	o.Fetch.AllowSpecialAddrs, o.Fetch.Ports, o.Fetch.RootCAs = true, []int{srv.Port(), rogueSrv.Port()}, srv.RootCAs()
-	ver, err := stir.NewVerifier(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0", STIR: ver,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := startSTIRServer(t, policy, src, srv, rogueSrv)
 	defer s.Shutdown(context.Background())
 	var sipAddr string
 	for _, a := range s.SIP.Addrs() {
