@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 	"github.com/tollgate-voip/tollgate/voice"
 	"github.com/tollgate-voip/tollgate/voice/service"
@@ -70,8 +71,42 @@ func voiceKeys(cfg *config.Config) (*vstore.Keys, error) {
 	return vstore.NewKeys(cur, old...)
 }
 
-// openVoice loads the model and opens the voice store of a data directory.
-func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Service, *vstore.SQLite, error) {
+// voiceStore is where voiceprints live; both backends can re-seal them
+// with the current key.
+type voiceStore interface {
+	vstore.Store
+	Rekey(ctx context.Context) (int, error)
+}
+
+// clusterDSN is the PostgreSQL connection string of cluster mode.
+func clusterDSN(cfg *config.Config) (string, error) {
+	name := cfg.Cluster.Postgres.DSNEnv
+	dsn := os.Getenv(name)
+	if dsn == "" {
+		return "", &config.Error{File: cfg.File, Field: "cluster.postgres.dsn_env", Msg: "environment variable " + name + " is empty"}
+	}
+	return dsn, nil
+}
+
+// openVoiceStore opens voice.db in the data directory or, in cluster
+// mode, the voice tables of the cluster's PostgreSQL database, so every
+// node sees every enrolment, the whole watchlist and each call's passive
+// statistics.
+func openVoiceStore(cfg *config.Config, dataDir string, keys *vstore.Keys) (voiceStore, error) {
+	if !cfg.Cluster.Enabled {
+		return vstore.OpenSQLite(filepath.Join(dataDir, "voice.db"), keys)
+	}
+	dsn, err := clusterDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return vstore.OpenPostgres(ctx, dsn, keys)
+}
+
+// openVoice loads the model and opens the voice store (openVoiceStore).
+func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Service, voiceStore, error) {
 	path := cfg.Voice.Model
 	if path == "" {
 		path = filepath.Join(dataDir, "voice-model.bin")
@@ -89,7 +124,7 @@ func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Ser
 	if err != nil {
 		return nil, nil, err
 	}
-	vs, err := vstore.OpenSQLite(filepath.Join(dataDir, "voice.db"), keys)
+	vs, err := openVoiceStore(cfg, dataDir, keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,7 +168,11 @@ func startVoice(ctx context.Context, cfg *config.Config, dataDir string, st stor
 			}
 		}
 	}()
-	log.Info("voice biometrics enabled", "model", svc.Model().Backend.Name(), "cohort", len(svc.Model().Cohort))
+	where := filepath.Join(dataDir, "voice.db")
+	if cfg.Cluster.Enabled {
+		where = "cluster PostgreSQL"
+	}
+	log.Info("voice biometrics enabled", "model", svc.Model().Backend.Name(), "cohort", len(svc.Model().Cohort), "store", where)
 	return func() { cancel(); <-done; vs.Close() }, nil
 }
 
@@ -179,8 +218,21 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 	if *dataDir == "" {
 		*dataDir = "tollgate-data"
 	}
-	st, err := sqlite.Open(filepath.Join(*dataDir, "tollgate.db"))
-	if err != nil {
+	// Enrolments and verifications are audited (and alerted) where the
+	// server keeps its records: PostgreSQL in cluster mode.
+	var st store.Store
+	if cfg.Cluster.Enabled {
+		dsn, err := clusterDSN(cfg)
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		st, err = postgres.Open(pctx, dsn)
+		cancel()
+		if err != nil {
+			return err
+		}
+	} else if st, err = sqlite.Open(filepath.Join(*dataDir, "tollgate.db")); err != nil {
 		return err
 	}
 	defer st.Close()

@@ -115,11 +115,7 @@ func subjectAAD(tenant, id string) string { return "subject\x00" + tenant + "\x0
 
 // PutSubject creates or replaces a subject.
 func (s *SQLite) PutSubject(ctx context.Context, sub Subject) error {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sealedSubject{sub.Label, sub.Model, sub.Speech, sub.Utterances, sub.Print, sub.Stats, sub.Audio}); err != nil {
-		return err
-	}
-	kid, sealed, err := s.keys.Seal(buf.Bytes(), subjectAAD(sub.Tenant, sub.ID))
+	kid, sealed, err := sealSubject(s.keys, sub)
 	if err != nil {
 		return err
 	}
@@ -153,8 +149,23 @@ func bump(ctx context.Context, tx *sql.Tx, tenant, kind string) error {
 	return err
 }
 
+// sealSubject encrypts what a subject holds beyond its key, kind and
+// times; every backend stores the same sealed form.
+func sealSubject(keys *Keys, sub Subject) (keyID string, sealed []byte, err error) {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(sealedSubject{sub.Label, sub.Model, sub.Speech, sub.Utterances, sub.Print, sub.Stats, sub.Audio}); err != nil {
+		return "", nil, err
+	}
+	return keys.Seal(buf.Bytes(), subjectAAD(sub.Tenant, sub.ID))
+}
+
 func (s *SQLite) open(tenant, id, kind, kid string, sealed []byte, created, updated int64) (Subject, error) {
-	plain, err := s.keys.Open(kid, sealed, subjectAAD(tenant, id))
+	return openSubject(s.keys, tenant, id, kind, kid, sealed, created, updated)
+}
+
+// openSubject is the inverse of sealSubject.
+func openSubject(keys *Keys, tenant, id, kind, kid string, sealed []byte, created, updated int64) (Subject, error) {
+	plain, err := keys.Open(kid, sealed, subjectAAD(tenant, id))
 	if err != nil {
 		return Subject{}, fmt.Errorf("subject %s/%s: %w", tenant, id, err)
 	}
