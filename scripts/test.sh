@@ -15,8 +15,8 @@ if ((${#missing[@]})); then
 	echo "== installing ${missing[*]}"
 	SUDO=""
 	[ "$(id -u)" = 0 ] || SUDO=sudo
-	$SUDO apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	# The packaged services are not wanted running: tests start their own.
 	for s in kamailio redis-server postgresql; do $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || $SUDO service "$s" stop >/dev/null 2>&1 || true; done
 fi
