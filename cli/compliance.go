@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/compliance"
+	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
 	csqlite "github.com/tollgate-voip/tollgate/compliance/sqlite"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/quality"
@@ -18,17 +19,40 @@ import (
 // complianceParts are the compliance records and the quality watch of a
 // running server.
 type complianceParts struct {
-	store   *csqlite.Store
+	store   complianceStore
 	live    *compliance.Live
 	watcher *quality.Watcher
 	hepAddr string
 	cfg     config.Quality
 }
 
+// complianceStore is where the opt-outs and consents are kept.
+type complianceStore interface {
+	compliance.Store
+	Close() error
+}
+
+// openComplianceStore opens compliance.db in the data directory or, in
+// cluster mode, the compliance tables of the cluster's PostgreSQL
+// database, so an opt-out recorded through any node binds every node.
+func openComplianceStore(ctx context.Context, cfg *config.Config, dataDir string) (complianceStore, error) {
+	if !cfg.Cluster.Enabled {
+		return csqlite.Open(filepath.Join(dataDir, "compliance.db"))
+	}
+	dsn, err := clusterDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return cpostgres.Open(pctx, dsn)
+}
+
 // setupCompliance opens the opt-out and consent records (compliance.db in
-// the data directory) and builds the quality watcher.
+// the data directory, or PostgreSQL in cluster mode) and builds the
+// quality watcher.
 func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, alerter quality.Alerter, log *slog.Logger) (*complianceParts, error) {
-	st, err := csqlite.Open(filepath.Join(dataDir, "compliance.db"))
+	st, err := openComplianceStore(ctx, cfg, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +98,12 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := c.live.Refresh(ctx, c.store); err != nil && ctx.Err() == nil {
+				// Bounded, so a stalled database cannot hold up the
+				// next tick's check for long.
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err := c.live.Refresh(rctx, c.store)
+				cancel()
+				if err != nil && ctx.Err() == nil {
 					log.Warn("compliance: refresh failed", "err", err)
 				}
 			}

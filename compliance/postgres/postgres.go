@@ -1,0 +1,287 @@
+// Package postgres keeps opt-outs and consent records in the cluster's
+// PostgreSQL database, so an opt-out recorded through one node is known to
+// every node. It behaves as compliance/sqlite does: the same validation,
+// the same record fields, times kept as Unix nanoseconds (so they
+// round-trip exactly) and a version counter raised in every changing
+// transaction, which compliance.Live polls to know when to reload.
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate-voip/tollgate/compliance"
+)
+
+var _ compliance.Store = (*Store)(nil)
+
+// migrations holds the schema, one step per version; steps are only ever
+// appended. The version lives in its own table so these tables can share
+// a database with store/postgres and voice/store.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE compliance_opt_outs (
+	id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	tenant  text NOT NULL DEFAULT '',
+	number  text NOT NULL CHECK (number <> ''),
+	reason  text NOT NULL DEFAULT '',
+	source  text NOT NULL DEFAULT '',
+	by_whom text NOT NULL DEFAULT '',
+	time_ns bigint NOT NULL
+);
+CREATE INDEX compliance_opt_outs_number ON compliance_opt_outs (number, tenant);
+
+CREATE TABLE compliance_consents (
+	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	tenant     text NOT NULL,
+	number     text NOT NULL CHECK (number <> ''),
+	type       text NOT NULL,
+	source     text NOT NULL,
+	time_ns    bigint NOT NULL,
+	expires_ns bigint,
+	by_whom    text NOT NULL DEFAULT '',
+	created_ns bigint NOT NULL
+);
+CREATE INDEX compliance_consents_number ON compliance_consents (number, tenant);
+
+-- One row, raised in every transaction that changes the records.
+CREATE TABLE compliance_version (
+	id integer PRIMARY KEY CHECK (id = 1),
+	v  bigint NOT NULL
+);
+INSERT INTO compliance_version (id, v) VALUES (1, 0);
+`,
+}
+
+// lockMigrate is the advisory lock key taken while the schema is brought
+// up to date (arbitrary, fixed, distinct from the other stores').
+const lockMigrate = 7_161_701
+
+// Store is a compliance.Store on a PostgreSQL database; several nodes may
+// share it.
+type Store struct{ pool *pgxpool.Pool }
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string) and brings the compliance tables up to date; several
+// nodes may do so at once.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The DSN may hold a password: never echo it.
+		return nil, errors.New("compliance/postgres: the PostgreSQL connection string does not parse")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("compliance/postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("compliance/postgres: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS compliance_schema_version (version integer NOT NULL)`); err != nil {
+			return err
+		}
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM compliance_schema_version`).Scan(&have); err != nil {
+			return err
+		}
+		latest := len(migrations)
+		switch {
+		case have > latest:
+			return fmt.Errorf("compliance schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
+		case have == latest:
+			return nil
+		}
+		for v := have; v < latest; v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migrate to compliance schema version %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM compliance_schema_version`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO compliance_schema_version (version) VALUES ($1)`, latest)
+		return err
+	})
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func nanos(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+func fromNanos(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *n).UTC()
+}
+
+// write runs f and raises the version in one transaction, so a reader
+// that sees the new version also sees the change.
+func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := f(tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE compliance_version SET v = v + 1 WHERE id = 1`)
+		return err
+	})
+}
+
+func valid(number string) error {
+	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
+		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
+	}
+	return nil
+}
+
+// AddOptOut implements compliance.Store.
+func (s *Store) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
+	if err := valid(o.Number); err != nil {
+		return o, err
+	}
+	if o.Time.IsZero() {
+		o.Time = time.Now()
+	}
+	o.Time = o.Time.UTC().Round(0)
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO compliance_opt_outs (tenant, number, reason, source, by_whom, time_ns) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`,
+			o.Tenant, o.Number, o.Reason, o.Source, o.By, o.Time.UnixNano()).Scan(&o.ID)
+	})
+	return o, err
+}
+
+const optOutCols = `id, tenant, number, reason, source, by_whom, time_ns`
+
+func scanOptOuts(rows pgx.Rows) ([]compliance.OptOut, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (compliance.OptOut, error) {
+		var o compliance.OptOut
+		var t int64
+		err := r.Scan(&o.ID, &o.Tenant, &o.Number, &o.Reason, &o.Source, &o.By, &t)
+		o.Time = time.Unix(0, t).UTC()
+		return o, err
+	})
+}
+
+// RemoveOptOut implements compliance.Store.
+func (s *Store) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
+	var out []compliance.OptOut
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM compliance_opt_outs WHERE number = $1 AND tenant = $2 RETURNING `+optOutCols, number, tenant)
+		if err != nil {
+			return err
+		}
+		if out, err = scanOptOuts(rows); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return compliance.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// DELETE … RETURNING gives no order; callers see them as SQLite
+	// lists them, oldest first.
+	slices.SortFunc(out, func(a, b compliance.OptOut) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// OptOuts implements compliance.Store.
+func (s *Store) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+optOutCols+` FROM compliance_opt_outs ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return scanOptOuts(rows)
+}
+
+// AddConsent implements compliance.Store.
+func (s *Store) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
+	if err := valid(c.Number); err != nil {
+		return c, err
+	}
+	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
+		return c, fmt.Errorf("%w: consent needs tenant, type, source and time", compliance.ErrInvalid)
+	}
+	if !c.Expires.IsZero() && !c.Expires.After(c.Time) {
+		return c, fmt.Errorf("%w: consent expires before it was given", compliance.ErrInvalid)
+	}
+	c.Time = c.Time.UTC().Round(0)
+	if !c.Expires.IsZero() {
+		c.Expires = c.Expires.UTC().Round(0)
+	}
+	c.Created = time.Now().UTC().Round(0)
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO compliance_consents (tenant, number, type, source, time_ns, expires_ns, by_whom, created_ns) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id`,
+			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), nanos(c.Expires), c.By, c.Created.UnixNano()).Scan(&c.ID)
+	})
+	return c, err
+}
+
+// Consents implements compliance.Store. A negative Limit returns every
+// record; zero returns at most 100.
+func (s *Store) Consents(ctx context.Context, q compliance.ConsentQuery) ([]compliance.Consent, error) {
+	query := `SELECT id, tenant, number, type, source, time_ns, expires_ns, by_whom, created_ns FROM compliance_consents
+		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR number = $2) ORDER BY id DESC`
+	args := []any{q.Tenant, q.Number}
+	if q.Limit >= 0 {
+		n := q.Limit
+		if n == 0 {
+			n = 100
+		}
+		query += ` LIMIT $3`
+		args = append(args, min(n, 10000))
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (compliance.Consent, error) {
+		var c compliance.Consent
+		var t, cr int64
+		var e *int64
+		err := r.Scan(&c.ID, &c.Tenant, &c.Number, &c.Type, &c.Source, &t, &e, &c.By, &cr)
+		c.Time, c.Expires, c.Created = time.Unix(0, t).UTC(), fromNanos(e), time.Unix(0, cr).UTC()
+		return c, err
+	})
+}
+
+// Version implements compliance.Store: one primary-key read, cheap enough
+// to ask every second on every node.
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT v FROM compliance_version WHERE id = 1`).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}

@@ -1,0 +1,25 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/tollgate-voip/tollgate/compliance"
+	"github.com/tollgate-voip/tollgate/compliance/compliancetest"
+)
+
+// TestSuite runs the store conformance suite on one file opened twice, as
+// two processes sharing a data directory would.
+func TestSuite(t *testing.T) {
+	compliancetest.Run(t, func(t *testing.T) func() compliance.Store {
+		path := filepath.Join(t.TempDir(), "compliance.db")
+		return func() compliance.Store {
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
