@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console"
 	"github.com/tollgate-voip/tollgate/console/auth"
+	authpostgres "github.com/tollgate-voip/tollgate/console/auth/postgres"
 	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/store"
@@ -21,6 +22,23 @@ import (
 
 // consoleDB is the console's user database, beside tollgate.db.
 func consoleDB(dataDir string) string { return filepath.Join(dataDir, "console.db") }
+
+// openUsers opens the console's users and sessions: console.db in the
+// data directory or, in cluster mode, the console tables of the cluster's
+// PostgreSQL database, so a user added once logs in on every node and a
+// session is honoured by whichever node the load balancer picks.
+func openUsers(ctx context.Context, cfg *config.Config, dataDir string) (auth.Store, error) {
+	if !cfg.Cluster.Enabled {
+		return authsqlite.Open(consoleDB(dataDir))
+	}
+	dsn, err := clusterDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return authpostgres.Open(pctx, dsn)
+}
 
 // authPolicy turns the console section into login rules.
 func authPolicy(c config.Console) auth.Policy {
@@ -46,21 +64,32 @@ func authPolicy(c config.Console) auth.Policy {
 type uiParts struct {
 	cfg   config.Console
 	live  *console.Live
-	users *authsqlite.Store
+	users auth.Store
 	auth  *auth.Service
 	con   *console.Console
 	log   *slog.Logger
+	// addFirst is the command that makes the first admin (cluster mode
+	// names the policy file instead of the data directory).
+	addFirst string
 }
 
 func setupConsole(cfg *config.Config, dataDir string, st store.Store, log *slog.Logger) (*uiParts, error) {
 	if !cfg.Console.Enabled {
 		return nil, nil
 	}
-	users, err := authsqlite.Open(consoleDB(dataDir))
+	users, err := openUsers(context.Background(), cfg, dataDir)
 	if err != nil {
 		return nil, err
 	}
-	return &uiParts{cfg: cfg.Console, users: users, auth: auth.NewService(users, st, authPolicy(cfg.Console)), log: log}, nil
+	addFirst := "tollgate user add admin -role admin -data " + dataDir
+	if cfg.Cluster.Enabled {
+		f := cfg.File
+		if f == "" {
+			f = "POLICY.yaml"
+		}
+		addFirst = "tollgate user add admin -role admin -config " + f
+	}
+	return &uiParts{cfg: cfg.Console, users: users, auth: auth.NewService(users, st, authPolicy(cfg.Console)), log: log, addFirst: addFirst}, nil
 }
 
 // recorder puts the live view's counter in front of next.
@@ -96,7 +125,7 @@ func (u *uiParts) metrics(w io.Writer) {
 
 // announce prints where the console is and, with no users yet, how to
 // make the first one.
-func (u *uiParts) announce(addr net.Addr, out io.Writer, dataDir string) {
+func (u *uiParts) announce(addr net.Addr, out io.Writer) {
 	if u == nil {
 		return
 	}
@@ -110,7 +139,7 @@ func (u *uiParts) announce(addr net.Addr, out io.Writer, dataDir string) {
 	}
 	fmt.Fprintf(out, "Operator console: %s\n", url)
 	if us, err := u.users.Users(context.Background()); err == nil && len(us) == 0 {
-		fmt.Fprintf(out, "No console users yet. Create the first admin (prints a QR code for your authenticator app):\n\n    tollgate user add admin -role admin -data %s\n\n", dataDir)
+		fmt.Fprintf(out, "No console users yet. Create the first admin (prints a QR code for your authenticator app):\n\n    %s\n\n", u.addFirst)
 	}
 }
 

@@ -287,7 +287,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	log.Info("tollgate serving", "api", "http://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
-	ui.announce(ln.Addr(), o.Stdout, o.DataDir)
+	ui.announce(ln.Addr(), o.Stdout)
 	ok = true
 	return s, nil
 }

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
+	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
@@ -20,7 +21,7 @@ import (
 // role, delete, list. Passwords come from TOLLGATE_PASSWORD or are read
 // from standard input (twice, without echo on a terminal).
 func (e *env) user(args []string) error {
-	const want = "user: want add NAME -role admin|operator|viewer [-tenant T], passwd NAME, mfa NAME [-off], role NAME -role R [-tenant T], delete NAME or list"
+	const want = "user: want add NAME -role admin|operator|viewer [-tenant T], passwd NAME, mfa NAME [-off], role NAME -role R [-tenant T], delete NAME or list (each with -data DIR, or -config POLICY in cluster mode)"
 	if len(args) == 0 {
 		return usagef(want)
 	}
@@ -31,7 +32,8 @@ func (e *env) user(args []string) error {
 		return usagef(want)
 	}
 	fs := newFlags("user "+sub, e)
-	dataDir := fs.String("data", "tollgate-data", "data directory")
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (env TOLLGATE_CONFIG); in cluster mode users live in the cluster's PostgreSQL")
+	dataDir := fs.String("data", "", "data directory (default: server.data_dir, else ./tollgate-data)")
 	role := fs.String("role", "", "admin, operator or viewer")
 	tenant := fs.String("tenant", "", "limit the user to one tenant (default: every tenant)")
 	noMFA := fs.Bool("no-mfa", false, "add: no second factor (only works with console.require_mfa: false)")
@@ -43,18 +45,41 @@ func (e *env) user(args []string) error {
 	if sub != "list" && len(pos) != 1 {
 		return usagef("user %s: want exactly one NAME", sub)
 	}
-	users, err := authsqlite.Open(consoleDB(*dataDir))
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		*dataDir = cfg.Server.DataDir
+	}
+	if *dataDir == "" {
+		*dataDir = "tollgate-data"
+	}
+	ctx := context.Background()
+	// Users, sessions and the audit entries go where the server keeps
+	// them: the data directory, or PostgreSQL in cluster mode.
+	users, err := openUsers(ctx, cfg, *dataDir)
 	if err != nil {
 		return err
 	}
 	defer users.Close()
-	st, err := sqlite.Open(filepath.Join(*dataDir, "tollgate.db"))
-	if err != nil {
+	var st store.Store
+	if cfg.Cluster.Enabled {
+		dsn, err := clusterDSN(cfg)
+		if err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		st, err = postgres.Open(pctx, dsn)
+		cancel()
+		if err != nil {
+			return err
+		}
+	} else if st, err = sqlite.Open(filepath.Join(*dataDir, "tollgate.db")); err != nil {
 		return err
 	}
 	defer st.Close()
 	svc := auth.NewService(users, st, auth.DefaultPolicy())
-	ctx := context.Background()
 	const actor = "cli"
 	switch sub {
 	case "list":

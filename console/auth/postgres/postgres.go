@@ -1,0 +1,284 @@
+// Package postgres keeps console users and sessions in the cluster's
+// PostgreSQL database, so a user added on one node logs in on any and a
+// session survives the load balancer switching nodes. It behaves as
+// console/auth/sqlite does: the same columns (password hashes as given,
+// TOTP secrets stored as given, exactly as the SQLite file keeps them),
+// times as Unix nanoseconds, and the failure counter and TOTP step
+// changed in single UPDATE statements, which PostgreSQL applies to the
+// latest row version under its row lock, so two nodes counting at once
+// lose no increment and cannot both accept one code.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate-voip/tollgate/console/auth"
+)
+
+var _ auth.Store = (*Store)(nil)
+
+// migrations holds the schema, one step per version; steps are only ever
+// appended. The version lives in its own table so these tables can share
+// a database with the other stores.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE console_users (
+	name         text PRIMARY KEY,
+	role         text NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+	tenant       text NOT NULL DEFAULT '',
+	password     text NOT NULL,
+	totp_secret  bytea,
+	totp_last    bigint NOT NULL DEFAULT 0,
+	failed       integer NOT NULL DEFAULT 0,
+	locked_until bigint NOT NULL DEFAULT 0,
+	created      bigint NOT NULL,
+	updated      bigint NOT NULL
+);
+CREATE TABLE console_sessions (
+	id        text PRIMARY KEY,
+	user_name text NOT NULL REFERENCES console_users (name) ON DELETE CASCADE,
+	csrf      text NOT NULL,
+	created   bigint NOT NULL,
+	last_seen bigint NOT NULL
+);
+CREATE INDEX console_sessions_user ON console_sessions (user_name);
+`,
+}
+
+// lockMigrate is the advisory lock key taken while the schema is brought
+// up to date (arbitrary, fixed, distinct from the other stores').
+const lockMigrate = 7_161_702
+
+// Store is an auth.Store on a PostgreSQL database; several nodes may
+// share it.
+type Store struct{ pool *pgxpool.Pool }
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string) and brings the console tables up to date; several
+// nodes may do so at once.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The DSN may hold a password: never echo it.
+		return nil, errors.New("console db: the PostgreSQL connection string does not parse")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("console db: connect: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("console db: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS console_schema_version (version integer NOT NULL)`); err != nil {
+			return err
+		}
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM console_schema_version`).Scan(&have); err != nil {
+			return err
+		}
+		latest := len(migrations)
+		switch {
+		case have > latest:
+			return fmt.Errorf("console schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
+		case have == latest:
+			return nil
+		}
+		for v := have; v < latest; v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migrate to console schema version %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM console_schema_version`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO console_schema_version (version) VALUES ($1)`, latest)
+		return err
+	})
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func ns(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated`
+
+func userArgs(u auth.User) []any {
+	var secret []byte
+	if len(u.TOTPSecret) > 0 {
+		secret = u.TOTPSecret
+	}
+	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated)}
+}
+
+// AddUser implements auth.Store.
+func (s *Store) AddUser(ctx context.Context, u auth.User) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO console_users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, userArgs(u)...)
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("%w: user %q", auth.ErrExists, u.Name)
+	}
+	return err
+}
+
+// PutUser implements auth.Store.
+func (s *Store) PutUser(ctx context.Context, u auth.User) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET role=$2, tenant=$3, password=$4, totp_secret=$5, totp_last=$6, failed=$7, locked_until=$8, created=$9, updated=$10
+		WHERE name=$1`, userArgs(u)...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: user %q", auth.ErrNotFound, u.Name)
+	}
+	return nil
+}
+
+func scanUser(row pgx.Row) (auth.User, error) {
+	var u auth.User
+	var role string
+	var locked, created, updated int64
+	if err := row.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated); err != nil {
+		return u, err
+	}
+	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromNS(locked), fromNS(created), fromNS(updated)
+	return u, nil
+}
+
+// User implements auth.Store.
+func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM console_users WHERE name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
+	}
+	return u, err
+}
+
+// Users implements auth.Store.
+func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM console_users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.User, error) { return scanUser(r) })
+}
+
+// DeleteUser implements auth.Store; the user's sessions go with them.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM console_users WHERE name = $1`, name)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
+	}
+	return nil
+}
+
+// LoginFailed implements auth.Store in one statement: the UPDATE takes
+// the row lock and, if another node changed the row meanwhile, is
+// re-evaluated on the new version, so concurrent failures all count.
+func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock time.Duration) (int, time.Time, error) {
+	var n int
+	var until int64
+	// A lock that has run out starts the count afresh.
+	const count = `CASE WHEN locked_until > 0 AND locked_until <= $2 THEN 1 ELSE failed + 1 END`
+	err := s.pool.QueryRow(ctx, `UPDATE console_users SET failed = `+count+`,
+		locked_until = CASE WHEN `+count+` >= $3 THEN $4
+			WHEN locked_until <= $2 THEN 0 ELSE locked_until END
+		WHERE name = $1 RETURNING failed, locked_until`,
+		name, now.UnixNano(), max, now.Add(lock).UnixNano()).Scan(&n, &until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, time.Time{}, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
+	}
+	return n, fromNS(until), err
+}
+
+// LoginOK implements auth.Store; the step comparison is in the UPDATE's
+// WHERE, re-checked on the latest row version, so a code cannot be used
+// twice even by two nodes at once.
+func (s *Store) LoginOK(ctx context.Context, name string, step int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET failed = 0, locked_until = 0,
+		totp_last = CASE WHEN $2::bigint > 0 THEN $2::bigint ELSE totp_last END
+		WHERE name = $1 AND ($2::bigint = 0 OR totp_last < $2::bigint)`, name, step)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// AddSession implements auth.Store; a session of an unknown user is
+// refused (foreign key).
+func (s *Store) AddSession(ctx context.Context, x auth.Session) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO console_sessions (id, user_name, csrf, created, last_seen) VALUES ($1,$2,$3,$4,$5)`,
+		x.ID, x.User, x.CSRF, ns(x.Created), ns(x.LastSeen))
+	return err
+}
+
+// Session implements auth.Store.
+func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
+	var x auth.Session
+	var created, seen int64
+	err := s.pool.QueryRow(ctx, `SELECT id, user_name, csrf, created, last_seen FROM console_sessions WHERE id = $1`, id).Scan(&x.ID, &x.User, &x.CSRF, &created, &seen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return x, auth.ErrNotFound
+	}
+	x.Created, x.LastSeen = fromNS(created), fromNS(seen)
+	return x, err
+}
+
+// TouchSession implements auth.Store.
+func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE console_sessions SET last_seen = $2 WHERE id = $1`, id, ns(now))
+	return err
+}
+
+// DeleteSession implements auth.Store.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE id = $1`, id)
+	return err
+}
+
+// DeleteSessions implements auth.Store.
+func (s *Store) DeleteSessions(ctx context.Context, user string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE user_name = $1`, user)
+	return err
+}
+
+// PruneSessions implements auth.Store.
+func (s *Store) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE last_seen < $1 OR created < $2`, ns(idle), ns(absolute))
+	return err
+}
