@@ -1,0 +1,606 @@
+// Package storetest is the conformance suite every reputation store runs
+// (reputation/sqlite, reputation/postgres): the same merges, canonical
+// values, expiry, purge, ban counts, lockouts and honeypot events, and two
+// handles on one database acting as two nodes.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/reputation"
+)
+
+// DB is what a reputation database offers tollgate: the store, batched
+// upserts, the honeypot's event sink, purge and close.
+type DB interface {
+	reputation.Store
+	reputation.BatchUpserter
+	honeypot.EventStore
+	Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error)
+	Close() error
+}
+
+// Fresh makes one empty database for t and returns how to open a handle
+// on it; each handle is what one node holds. Handles are closed by the
+// test (or at its end by the opener's own cleanup).
+type Fresh func(t *testing.T) (open func() DB)
+
+// Run runs every conformance test against the backend.
+func Run(t *testing.T, fresh Fresh) {
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T, func() DB)
+	}{
+		{"Basics", basics},
+		{"MergeRules", mergeRules},
+		{"ListFilters", listFilters},
+		{"RoundTrip", roundTrip},
+		{"Bans", bans},
+		{"Lockouts", lockouts},
+		{"Events", events},
+		{"TwoNodes", twoNodes},
+		{"ConcurrentUpserts", concurrentUpserts},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.f(t, fresh(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+// basics is the original SQLite store test: merge, batch, expiry, invalid
+// input, removal, bans, lockouts, reopening and purge.
+func basics(t *testing.T, open func() DB) {
+	db := open()
+	now := time.Now().UTC().Truncate(time.Second)
+	if _, err := db.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", Score: 50, LastSeen: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := db.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "::ffff:192.0.2.1", Source: "honeypot", Score: 80, Hits: 2, LastSeen: now.Add(time.Minute), Expires: now.Add(2 * time.Hour)})
+	if err != nil || e.Hits != 3 || e.Score != 80 || !e.Expires.Equal(now.Add(2*time.Hour)) || !e.FirstSeen.Equal(now) || !e.LastSeen.Equal(now.Add(time.Minute)) {
+		t.Fatalf("merged = %+v, %v", e, err)
+	}
+	if err := db.UpsertBatch(ctx, []reputation.Entry{{Kind: "number", Value: "+4420", Source: "honeypot", Expires: now.Add(-time.Second), LastSeen: now}, {Kind: "ua", Value: "SIPcli", Source: "feed", LastSeen: now}}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := db.List(ctx, reputation.Query{Now: now})
+	if err != nil || len(es) != 2 || es[0].Value != "192.0.2.1" || es[1].Value != "sipcli" {
+		t.Fatalf("unexpired = %+v, %v; want the ip, then the ua", es, err)
+	}
+	if es, _ := db.List(ctx, reputation.Query{}); len(es) != 3 {
+		t.Fatalf("all = %+v, want 3 with the expired number", es)
+	}
+	if _, err := db.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "x"}); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("bad entry: %v", err)
+	}
+	if err := db.UpsertBatch(ctx, []reputation.Entry{{Kind: "ua", Value: "fine"}, {Kind: "number", Value: "abc"}}); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("bad batch: %v", err)
+	}
+	if _, err := db.Get(ctx, "ua", "fine"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("a rejected batch left %v", err)
+	}
+	if err := db.Remove(ctx, "ua", "sipcli"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Remove(ctx, "ua", "sipcli"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("second remove: %v", err)
+	}
+	if _, err := db.Get(ctx, "ua", "SIPcli"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("removed entry: %v", err)
+	}
+	b, err := db.AddBan(ctx, reputation.Ban{IP: "192.0.2.9", Reason: "r", Source: "asterisk", Created: now, Expires: now.Add(time.Hour)})
+	if err != nil || b.ID == 0 {
+		t.Fatalf("ban = %+v, %v", b, err)
+	}
+	if _, err := db.AddBan(ctx, reputation.Ban{IP: "192.0.2.9", Created: now.Add(-48 * time.Hour), Expires: now.Add(-24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.BanCount(ctx, "192.0.2.9"); n != 2 || err != nil {
+		t.Fatalf("ban count = %d, %v", n, err)
+	}
+	if bs, _ := db.Bans(ctx, now, false); len(bs) != 1 || bs[0].ID != b.ID {
+		t.Fatalf("active bans = %+v", bs)
+	}
+	if _, err := db.ReleaseBan(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if bs, _ := db.Bans(ctx, now, false); len(bs) != 0 {
+		t.Fatalf("after release = %+v", bs)
+	}
+	if _, err := db.AddBan(ctx, reputation.Ban{IP: "192.0.2.9", Created: now, Expires: now}); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("ban ending at its start: %v", err)
+	}
+	if _, err := db.AddBan(ctx, reputation.Ban{IP: "nope", Created: now, Expires: now.Add(time.Hour)}); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("ban of no address: %v", err)
+	}
+	if err := db.PutLockout(ctx, reputation.Lockout{Kind: "account", Subject: "100", Since: now, Until: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := db.Lockouts(ctx, now); len(ls) != 1 {
+		t.Fatalf("lockouts = %+v", ls)
+	}
+	if ls, _ := db.Lockouts(ctx, now.Add(2*time.Minute)); len(ls) != 0 {
+		t.Fatalf("expired lockouts = %+v", ls)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening keeps everything and does not re-run the migration.
+	db = open()
+	if e, err := db.Get(ctx, "ip", "192.0.2.1"); err != nil || e.Hits != 3 {
+		t.Fatalf("after reopening: %+v, %v", e, err)
+	}
+	if n, err := db.Purge(ctx, now, 0); err != nil || n != 2 {
+		t.Fatalf("purge = %d, %v; want the expired number and the expired ban", n, err)
+	}
+	if n, err := db.Purge(ctx, now, 0); err != nil || n != 0 {
+		t.Fatalf("second purge = %d, %v", n, err)
+	}
+	if es, _ := db.List(ctx, reputation.Query{}); len(es) != 1 {
+		t.Fatalf("after purge = %+v, want the ip", es)
+	}
+	// The ban ending in an hour is kept by a purge a day later that keeps
+	// ended bans for two days, and goes with one that keeps them a minute.
+	if n, _ := db.Purge(ctx, now.Add(24*time.Hour), 48*time.Hour); n != 1 {
+		t.Fatalf("purge a day later, keeping bans two days = %d, want the ip only", n)
+	}
+	if n, _ := db.Purge(ctx, now.Add(24*time.Hour), time.Minute); n != 1 {
+		t.Fatalf("purge a day later, keeping bans a minute = %d, want the ban", n)
+	}
+}
+
+// mergeRules checks Merge's rules as the store applies them.
+func mergeRules(t *testing.T, open func() DB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	up := func(e reputation.Entry) reputation.Entry {
+		t.Helper()
+		out, err := db.Upsert(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Get(ctx, e.Kind, e.Value)
+		if err != nil || got != out {
+			t.Fatalf("stored %+v, %v; Upsert returned %+v", got, err, out)
+		}
+		return out
+	}
+	// A manual entry that never expires: a honeypot sighting neither
+	// downgrades its source nor gives it an expiry; the newer reason wins.
+	up(reputation.Entry{Kind: "number", Value: "+44 (20) 7946-0000", Source: "manual", Reason: "fraud desk", Score: 90, LastSeen: now})
+	e := up(reputation.Entry{Kind: "number", Value: "+442079460000", Source: "honeypot", Reason: "dialed", Score: 10, LastSeen: now.Add(-time.Hour), Expires: now.Add(time.Hour)})
+	if e.Source != "manual" || e.Reason != "dialed" || e.Score != 90 || !e.Expires.IsZero() || e.Hits != 2 ||
+		!e.FirstSeen.Equal(now.Add(-time.Hour)) || !e.LastSeen.Equal(now) {
+		t.Fatalf("manual entry after a sighting = %+v", e)
+	}
+	// An automatic entry takes the newer source; an empty reason keeps the
+	// old one; the later expiry wins, an earlier one does not shorten it.
+	up(reputation.Entry{Kind: "range", Value: "88216", Source: "feed", Reason: "feed", Score: 40, LastSeen: now, Expires: now.Add(2 * time.Hour)})
+	e = up(reputation.Entry{Kind: "range", Value: "+88216", Source: "detector", Score: 30, Hits: 5, LastSeen: now, Expires: now.Add(time.Hour)})
+	if e.Source != "detector" || e.Reason != "feed" || e.Score != 40 || !e.Expires.Equal(now.Add(2*time.Hour)) || e.Hits != 6 {
+		t.Fatalf("feed entry after a detector sighting = %+v", e)
+	}
+	// A never-expiring sighting makes the entry permanent.
+	e = up(reputation.Entry{Kind: "range", Value: "+88216", Source: "detector", LastSeen: now})
+	if !e.Expires.IsZero() {
+		t.Fatalf("never-expiring sighting left expiry %v", e.Expires)
+	}
+	// Networks are stored masked; a User-Agent lower-cased and trimmed.
+	if e := up(reputation.Entry{Kind: "ip", Value: "198.51.100.77/24", LastSeen: now}); e.Value != "198.51.100.0/24" {
+		t.Fatalf("network stored as %q", e.Value)
+	}
+	if e := up(reputation.Entry{Kind: "UA", Value: "  Friendly-Scanner ", LastSeen: now}); e.Kind != "ua" || e.Value != "friendly-scanner" {
+		t.Fatalf("user agent stored as %s %q", e.Kind, e.Value)
+	}
+	if _, err := db.Get(ctx, "ua", "FRIENDLY-scanner"); err != nil {
+		t.Fatalf("lookup by another spelling: %v", err)
+	}
+	// A batch with one entry twice merges both sightings.
+	if err := db.UpsertBatch(ctx, []reputation.Entry{
+		{Kind: "ip", Value: "203.0.113.5", Source: "honeypot", Score: 20, LastSeen: now},
+		{Kind: "ua", Value: "sipvicious", Source: "honeypot", LastSeen: now},
+		{Kind: "ip", Value: "::ffff:203.0.113.5", Source: "honeypot", Score: 60, Hits: 2, LastSeen: now.Add(time.Second)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := db.Get(ctx, "ip", "203.0.113.5"); err != nil || e.Hits != 3 || e.Score != 60 || !e.LastSeen.Equal(now.Add(time.Second)) {
+		t.Fatalf("batch with one address twice = %+v, %v", e, err)
+	}
+}
+
+func listFilters(t *testing.T, open func() DB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	in := []reputation.Entry{
+		{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", LastSeen: now.Add(-3 * time.Minute)},
+		{Kind: "ip", Value: "192.0.2.2", Source: "feed", LastSeen: now.Add(-time.Minute), Expires: now},
+		{Kind: "number", Value: "+15550001", Source: "manual", LastSeen: now.Add(-2 * time.Minute)},
+		{Kind: "ua", Value: "b-scanner", Source: "feed", LastSeen: now.Add(-2 * time.Minute), Expires: now.Add(time.Nanosecond)},
+		{Kind: "ua", Value: "a-scanner", Source: "feed", LastSeen: now.Add(-2 * time.Minute)},
+	}
+	for _, e := range in {
+		if _, err := db.Upsert(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	values := func(q reputation.Query) []string {
+		t.Helper()
+		es, err := db.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Value)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		q    reputation.Query
+		want []string
+	}{
+		// Newest first; ties by kind, then value.
+		{reputation.Query{}, []string{"192.0.2.2", "+15550001", "a-scanner", "b-scanner", "192.0.2.1"}},
+		// Expired at Now: an entry expiring exactly at Now is out, one a
+		// nanosecond later is in.
+		{reputation.Query{Now: now}, []string{"+15550001", "a-scanner", "b-scanner", "192.0.2.1"}},
+		{reputation.Query{Kind: "ip"}, []string{"192.0.2.2", "192.0.2.1"}},
+		{reputation.Query{Source: "feed"}, []string{"192.0.2.2", "a-scanner", "b-scanner"}},
+		{reputation.Query{Source: "feed", Kind: "ua", Now: now.Add(time.Nanosecond)}, []string{"a-scanner"}},
+		{reputation.Query{Limit: 2}, []string{"192.0.2.2", "+15550001"}},
+	} {
+		if got := values(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("List(%+v) = %q, want %q", c.q, got, c.want)
+		}
+	}
+}
+
+// roundTrip checks that what goes in comes out: times to the nanosecond
+// and text whatever its bytes.
+func roundTrip(t *testing.T, open func() DB) {
+	db := open()
+	first := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.FixedZone("X", 3600))
+	odd := "nul\x00 bad utf-8 \xff\xfe, ünïcödé"
+	e, err := db.Upsert(ctx, reputation.Entry{Kind: "ua", Value: "Scanner/1.0 ñ", Source: "honeypot", Reason: odd, Score: 77, Hits: 9,
+		FirstSeen: first, LastSeen: first.Add(time.Nanosecond), Expires: first.Add(time.Hour + time.Nanosecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Get(ctx, "ua", "scanner/1.0 Ñ")
+	want := reputation.Entry{Kind: "ua", Value: "scanner/1.0 ñ", Source: "honeypot", Reason: odd, Score: 77, Hits: 9,
+		FirstSeen: first.UTC(), LastSeen: first.Add(time.Nanosecond).UTC(), Expires: first.Add(time.Hour + time.Nanosecond).UTC()}
+	if err != nil || got != want || e != want {
+		t.Fatalf("stored %+v, %v;\nreturned %+v;\nwant %+v", got, err, e, want)
+	}
+	b, err := db.AddBan(ctx, reputation.Ban{IP: "2001:db8::1/64", Reason: odd, Source: "manual\x00", Created: first, Expires: first.Add(time.Nanosecond), Level: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := db.Bans(ctx, time.Time{}, true)
+	wantBan := reputation.Ban{ID: b.ID, IP: "2001:db8::/64", Reason: odd, Source: "manual\x00", Created: first.UTC(), Expires: first.Add(time.Nanosecond).UTC(), Level: 3}
+	if err != nil || len(bs) != 1 || bs[0] != wantBan || b != wantBan {
+		t.Fatalf("bans = %+v, %v; AddBan returned %+v; want %+v", bs, err, b, wantBan)
+	}
+	if bs, _ := db.Bans(ctx, first, false); len(bs) != 1 {
+		t.Fatalf("a ban a nanosecond from its end is not active: %+v", bs)
+	}
+	if bs, _ := db.Bans(ctx, first.Add(time.Nanosecond), false); len(bs) != 0 {
+		t.Fatalf("a ban at its end is still active: %+v", bs)
+	}
+	l := reputation.Lockout{Kind: "voicemail", Subject: "box\xff\x00", Reason: odd, Failures: 7, Since: first.UTC(), Until: first.Add(time.Minute).UTC()}
+	if err := db.PutLockout(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := db.Lockouts(ctx, first); err != nil || len(ls) != 1 || ls[0] != l {
+		t.Fatalf("lockouts = %+v, %v; want %+v", ls, err, l)
+	}
+	if err := db.ReleaseLockout(ctx, "voicemail", "box\xff\x00"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func bans(t *testing.T, open func() DB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var ids []int64
+	for i, ip := range []string{"192.0.2.7", "::ffff:192.0.2.7", "192.0.2.8", "192.0.2.7/32"} {
+		b, err := db.AddBan(ctx, reputation.Ban{IP: ip, Source: "kamailio", Reason: fmt.Sprint("ban ", i), Created: now.Add(time.Duration(i) * time.Second),
+			Expires: now.Add(time.Hour), Level: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && b.ID <= ids[len(ids)-1] {
+			t.Fatalf("ban ids not increasing: %d after %v", b.ID, ids)
+		}
+		ids = append(ids, b.ID)
+	}
+	// Counts for escalation take every spelling of the address.
+	for ip, want := range map[string]int{"192.0.2.7": 3, "::ffff:192.0.2.7": 3, "192.0.2.8": 1, "192.0.2.9": 0} {
+		if n, err := db.BanCount(ctx, ip); err != nil || n != want {
+			t.Errorf("BanCount(%s) = %d, %v; want %d", ip, n, err, want)
+		}
+	}
+	if _, err := db.BanCount(ctx, "nope"); !errors.Is(err, reputation.ErrInvalid) {
+		t.Errorf("BanCount(nope): %v", err)
+	}
+	r, err := db.ReleaseBan(ctx, ids[1])
+	if err != nil || !r.Released || r.ID != ids[1] || r.IP != "192.0.2.7" || r.Reason != "ban 1" || r.Level != 1 {
+		t.Fatalf("released = %+v, %v", r, err)
+	}
+	if _, err := db.ReleaseBan(ctx, ids[3]+1000); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("release of an unknown ban: %v", err)
+	}
+	active, _ := db.Bans(ctx, now, false)
+	all, _ := db.Bans(ctx, now.Add(2*time.Hour), true)
+	expired, _ := db.Bans(ctx, now.Add(2*time.Hour), false)
+	idsOf := func(bs []reputation.Ban) []int64 {
+		var out []int64
+		for _, b := range bs {
+			out = append(out, b.ID)
+		}
+		return out
+	}
+	if got, want := idsOf(active), []int64{ids[3], ids[2], ids[0]}; !slices.Equal(got, want) {
+		t.Errorf("active = %v, want %v (newest first, released left out)", got, want)
+	}
+	if got, want := idsOf(all), []int64{ids[3], ids[2], ids[1], ids[0]}; !slices.Equal(got, want) || !all[2].Released || all[0].Released {
+		t.Errorf("all = %+v, want ids %v with the released one marked", all, want)
+	}
+	if len(expired) != 0 {
+		t.Errorf("active after expiry = %+v", expired)
+	}
+	// A released ban still counts for escalation.
+	if n, _ := db.BanCount(ctx, "192.0.2.7"); n != 3 {
+		t.Errorf("count after release = %d", n)
+	}
+}
+
+func lockouts(t *testing.T, open func() DB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	put := func(l reputation.Lockout) {
+		t.Helper()
+		if err := db.PutLockout(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(reputation.Lockout{Kind: "account", Subject: "100", Reason: "r1", Failures: 5, Since: now, Until: now.Add(time.Minute)})
+	put(reputation.Lockout{Kind: "voicemail", Subject: "100", Failures: 3, Since: now.Add(time.Second), Until: now.Add(time.Hour)})
+	// Locking one subject again replaces its lockout.
+	put(reputation.Lockout{Kind: "account", Subject: "100", Reason: "r2", Failures: 9, Since: now.Add(2 * time.Second), Until: now.Add(2 * time.Minute)})
+	ls, err := db.Lockouts(ctx, now)
+	if err != nil || len(ls) != 2 || ls[0].Kind != "account" || ls[0].Failures != 9 || ls[0].Reason != "r2" || !ls[0].Until.Equal(now.Add(2*time.Minute)) || ls[1].Kind != "voicemail" {
+		t.Fatalf("lockouts = %+v, %v; want the replaced account lockout first", ls, err)
+	}
+	if ls, _ := db.Lockouts(ctx, now.Add(2*time.Minute)); len(ls) != 1 || ls[0].Kind != "voicemail" {
+		t.Fatalf("lockouts at the account's end = %+v", ls)
+	}
+	if err := db.ReleaseLockout(ctx, "account", "100"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReleaseLockout(ctx, "account", "100"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("second release: %v", err)
+	}
+	if ls, _ := db.Lockouts(ctx, now); len(ls) != 1 || ls[0].Kind != "voicemail" {
+		t.Fatalf("after release = %+v", ls)
+	}
+}
+
+func events(t *testing.T, open func() DB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 987654321, time.UTC)
+	msg := []byte("INVITE sip:0044@x SIP/2.0\r\n\x00\xff\r\n")
+	var evs []honeypot.Event
+	for i := range 30 {
+		ip := "192.0.2.1"
+		if i%3 == 0 {
+			ip = "2001:db8::9"
+		}
+		kind := "register"
+		if i%2 == 0 {
+			kind = "invite"
+		}
+		evs = append(evs, honeypot.Event{Time: now.Add(time.Duration(i) * time.Second), Kind: kind, SourceIP: ip, SourcePort: 5060 + i, Transport: "udp",
+			Method: "INVITE", UserAgent: "friendly-scanner\xff", From: "<sip:100@x>", To: "<sip:0044@x>", RequestURI: "sip:0044@x",
+			CallID: fmt.Sprint("call-", i), Dialed: "0044", E164: "+44", Username: "100\x00", Password: "1234", Digits: "12#", Detail: "d", Message: msg})
+	}
+	evs[5].Message = nil
+	if err := db.AppendEvents(ctx, evs[:20]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendEvents(ctx, evs[20:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendEvents(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.Events(ctx, honeypot.EventQuery{})
+	if err != nil || len(all) != 30 {
+		t.Fatalf("events = %d, %v", len(all), err)
+	}
+	// Newest first, everything as recorded.
+	for i, e := range all {
+		w := evs[29-i]
+		w.ID = e.ID
+		if i > 0 && e.ID >= all[i-1].ID {
+			t.Fatalf("event %d id %d not below %d", i, e.ID, all[i-1].ID)
+		}
+		if fmt.Sprintf("%+v", e) != fmt.Sprintf("%+v", w) || (e.Message == nil) != (w.Message == nil) {
+			t.Fatalf("event %d = %+v\nwant %+v", i, e, w)
+		}
+	}
+	count := func(q honeypot.EventQuery) int {
+		t.Helper()
+		es, err := db.Events(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if q.SourceIP != "" && e.SourceIP != q.SourceIP || q.Kind != "" && e.Kind != q.Kind || e.Time.Before(q.Since) {
+				t.Fatalf("Events(%+v) returned %+v", q, e)
+			}
+		}
+		return len(es)
+	}
+	for _, c := range []struct {
+		q    honeypot.EventQuery
+		want int
+	}{
+		{honeypot.EventQuery{SourceIP: "2001:db8::9"}, 10},
+		{honeypot.EventQuery{Kind: "invite"}, 15},
+		{honeypot.EventQuery{SourceIP: "192.0.2.1", Kind: "register"}, 10},
+		{honeypot.EventQuery{Since: now.Add(25 * time.Second)}, 5},
+		{honeypot.EventQuery{Since: now.Add(25*time.Second + time.Nanosecond)}, 4},
+		{honeypot.EventQuery{Limit: 7}, 7},
+		{honeypot.EventQuery{Limit: 20000}, 30},
+	} {
+		if got := count(c.q); got != c.want {
+			t.Errorf("Events(%+v) = %d events, want %d", c.q, got, c.want)
+		}
+	}
+}
+
+// twoNodes opens two handles on one database, as two tollgate nodes do,
+// and checks each sees what the other writes, through the same refresh
+// the server runs every second.
+func twoNodes(t *testing.T, open func() DB) {
+	a, b := open(), open()
+	now := time.Now()
+	liveA, liveB := reputation.NewLive(reputation.Policy{}), reputation.NewLive(reputation.Policy{})
+	refresh := func() {
+		t.Helper()
+		if err := reputation.Refresh(ctx, a, liveA, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := reputation.Refresh(ctx, b, liveB, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ip := netip.MustParseAddr("198.51.100.23")
+	refresh()
+	if liveB.Load().Banned(ip, now) != nil {
+		t.Fatal("banned before any ban")
+	}
+	ban, err := a.AddBan(ctx, reputation.Ban{IP: ip.String(), Source: "manual", Reason: "node a", Created: now, Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refresh()
+	if got := liveB.Load().Banned(ip, now); got == nil || got.ID != ban.ID || got.Reason != "node a" {
+		t.Fatalf("node b's ban on %s = %+v, want node a's %+v", ip, got, ban)
+	}
+	if n, _ := b.BanCount(ctx, ip.String()); n != 1 {
+		t.Fatalf("node b counts %d bans", n)
+	}
+	if _, err := b.ReleaseBan(ctx, ban.ID); err != nil {
+		t.Fatal(err)
+	}
+	refresh()
+	if got := liveA.Load().Banned(ip, now); got != nil {
+		t.Fatalf("node a still bans %s after node b released it: %+v", ip, got)
+	}
+	if _, err := a.Upsert(ctx, reputation.Entry{Kind: "number", Value: "+882161234", Source: "manual", Score: 100}); err != nil {
+		t.Fatal(err)
+	}
+	refresh()
+	if got := liveB.Load().Number("882161234", now); got == nil || got.Source != "manual" {
+		t.Fatalf("node b's entry for +882161234 = %+v", got)
+	}
+	if err := b.Remove(ctx, "number", "+882161234"); err != nil {
+		t.Fatal(err)
+	}
+	refresh()
+	if got := liveA.Load().Number("882161234", now); got != nil {
+		t.Fatalf("node a still lists +882161234 after node b removed it: %+v", got)
+	}
+	if err := a.PutLockout(ctx, reputation.Lockout{Kind: "account", Subject: "200", Failures: 5, Since: now, Until: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := b.Lockouts(ctx, now); len(ls) != 1 || ls[0].Subject != "200" {
+		t.Fatalf("node b's lockouts = %+v", ls)
+	}
+	if err := b.ReleaseLockout(ctx, "account", "200"); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := a.Lockouts(ctx, now); len(ls) != 0 {
+		t.Fatalf("node a's lockouts after node b's release = %+v", ls)
+	}
+	if err := a.AppendEvents(ctx, []honeypot.Event{{Time: now, Kind: "options", SourceIP: "198.51.100.23", SourcePort: 1, Transport: "udp"}}); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := b.Events(ctx, honeypot.EventQuery{SourceIP: "198.51.100.23"}); len(es) != 1 {
+		t.Fatalf("node b's events = %+v", es)
+	}
+}
+
+// concurrentUpserts has two nodes fold sightings of the same entries at
+// once, singly and in overlapping batches listed in opposite orders:
+// every hit must count, and the score, times and expiry must be the
+// largest of all.
+func concurrentUpserts(t *testing.T, open func() DB) {
+	nodes := []DB{open(), open()}
+	const workers, rounds = 4, 15
+	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	values := []string{"+1555000", "+1555001", "+1555002", "+1555003"}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*workers*rounds)
+	for n, db := range nodes {
+		for w := range workers {
+			wg.Go(func() {
+				for r := range rounds {
+					k := (n*workers+w)*rounds + r // unique per sighting
+					seen := base.Add(time.Duration(k) * time.Second)
+					e := reputation.Entry{Kind: "ip", Value: "192.0.2.200", Source: "honeypot", Score: k % 101, Hits: 1, LastSeen: seen, Expires: seen.Add(time.Hour)}
+					if _, err := db.Upsert(ctx, e); err != nil {
+						errs <- err
+						return
+					}
+					batch := make([]reputation.Entry, len(values))
+					for i, v := range values {
+						batch[i] = reputation.Entry{Kind: "number", Value: v, Source: "honeypot", Hits: 2, Score: k % 101, LastSeen: seen}
+					}
+					if (n+w+r)%2 == 1 {
+						slices.Reverse(batch)
+					}
+					if err := db.UpsertBatch(ctx, batch); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := int64(len(nodes) * workers * rounds)
+	last := base.Add(time.Duration(total-1) * time.Second)
+	maxScore := 0
+	for k := range int(total) {
+		maxScore = max(maxScore, k%101)
+	}
+	check := func(db DB) {
+		t.Helper()
+		e, err := db.Get(ctx, "ip", "192.0.2.200")
+		if err != nil || e.Hits != total || e.Score != maxScore || !e.FirstSeen.Equal(base) || !e.LastSeen.Equal(last) || !e.Expires.Equal(last.Add(time.Hour)) {
+			t.Fatalf("after %d concurrent sightings: %+v, %v; want hits %d, score %d, seen %v to %v", total, e, err, total, maxScore, base, last)
+		}
+		for _, v := range values {
+			e, err := db.Get(ctx, "number", v)
+			if err != nil || e.Hits != 2*total || e.Score != maxScore || !e.FirstSeen.Equal(base) || !e.LastSeen.Equal(last) {
+				t.Fatalf("%s after %d concurrent batches: %+v, %v; want hits %d", v, total, e, err, 2*total)
+			}
+		}
+	}
+	check(nodes[0])
+	check(nodes[1])
+}

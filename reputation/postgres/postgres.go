@@ -1,0 +1,568 @@
+// Package postgres keeps reputation entries, bans, lockouts and honeypot
+// events in PostgreSQL: the shared store of cluster mode, so a ban or an
+// entry set on one node is in every node's next refresh. It behaves as
+// reputation/sqlite does (same merge, canonical values, expiry, purge and
+// ban counts) and owns its own tables, versioned under their own schema
+// table, so it can share a database with store/postgres and the voice
+// store.
+//
+// Times are kept as Unix nanoseconds (bigint), as in SQLite, so they
+// round-trip exactly. Text that comes from the network or from operators
+// unchecked (reasons, ban sources, lockout subjects, the SIP fields of
+// honeypot events) is kept as bytea: PostgreSQL's text refuses NUL bytes
+// and invalid UTF-8, which a scanner's headers may well hold, and an
+// event batch must not be lost to one odd byte.
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/reputation"
+)
+
+var (
+	_ reputation.Store         = (*DB)(nil)
+	_ reputation.BatchUpserter = (*DB)(nil)
+	_ honeypot.EventStore      = (*DB)(nil)
+)
+
+// DB is the PostgreSQL implementation. It is safe for concurrent use, and
+// any number of nodes may open the same database.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// migrations holds the schema, one step per version; steps are only ever
+// appended.
+var migrations = []string{
+	// 1: entries, bans, lockouts, honeypot events.
+	`
+CREATE TABLE reputation_entries (
+	kind          text NOT NULL CHECK (kind IN ('ip', 'number', 'range', 'ua')),
+	value         text NOT NULL CHECK (value <> ''),
+	source        text NOT NULL,
+	reason        bytea NOT NULL DEFAULT '',
+	first_seen_ns bigint NOT NULL,
+	last_seen_ns  bigint NOT NULL,
+	hits          bigint NOT NULL,
+	score         integer NOT NULL,
+	expires_ns    bigint,
+	PRIMARY KEY (kind, value)
+);
+CREATE INDEX reputation_entries_expires ON reputation_entries (expires_ns);
+
+CREATE TABLE reputation_bans (
+	id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	ip         text NOT NULL,
+	reason     bytea NOT NULL DEFAULT '',
+	source     bytea NOT NULL DEFAULT '',
+	created_ns bigint NOT NULL,
+	expires_ns bigint NOT NULL,
+	level      integer NOT NULL DEFAULT 0,
+	released   boolean NOT NULL DEFAULT false
+);
+CREATE INDEX reputation_bans_ip ON reputation_bans (ip);
+CREATE INDEX reputation_bans_expires ON reputation_bans (expires_ns);
+
+CREATE TABLE reputation_lockouts (
+	kind     text NOT NULL,
+	subject  bytea NOT NULL,
+	reason   bytea NOT NULL DEFAULT '',
+	failures integer NOT NULL,
+	since_ns bigint NOT NULL,
+	until_ns bigint NOT NULL,
+	PRIMARY KEY (kind, subject)
+);
+
+CREATE TABLE honeypot_events (
+	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	time_ns     bigint NOT NULL,
+	kind        text NOT NULL,
+	source_ip   text NOT NULL,
+	source_port integer NOT NULL,
+	transport   text NOT NULL,
+	method      bytea NOT NULL DEFAULT '',
+	user_agent  bytea NOT NULL DEFAULT '',
+	from_uri    bytea NOT NULL DEFAULT '',
+	to_uri      bytea NOT NULL DEFAULT '',
+	request_uri bytea NOT NULL DEFAULT '',
+	call_id     bytea NOT NULL DEFAULT '',
+	dialed      bytea NOT NULL DEFAULT '',
+	e164        bytea NOT NULL DEFAULT '',
+	username    bytea NOT NULL DEFAULT '',
+	password    bytea NOT NULL DEFAULT '',
+	digits      bytea NOT NULL DEFAULT '',
+	detail      bytea NOT NULL DEFAULT '',
+	message     bytea
+);
+CREATE INDEX honeypot_events_time ON honeypot_events (time_ns);
+CREATE INDEX honeypot_events_ip ON honeypot_events (source_ip, time_ns);
+`,
+}
+
+// lockMigrate is the advisory lock key taken while the reputation schema
+// is brought up to date (arbitrary, fixed, distinct from store/postgres's
+// and the voice store's).
+const lockMigrate = 7_161_701
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string) and brings the reputation tables up to date; several
+// nodes may do so at once.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The DSN may hold a password: never echo it.
+		return nil, errors.New("reputation/postgres: the PostgreSQL connection string does not parse")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("reputation/postgres: connect: %w", err)
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reputation/postgres: %w", err)
+	}
+	return db, nil
+}
+
+// migrate applies the missing schema steps in one transaction, one node
+// at a time.
+func (db *DB) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS reputation_schema_version (version integer NOT NULL)`); err != nil {
+			return err
+		}
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM reputation_schema_version`).Scan(&have); err != nil {
+			return err
+		}
+		latest := len(migrations)
+		switch {
+		case have > latest:
+			return fmt.Errorf("reputation schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
+		case have == latest:
+			return nil
+		}
+		for v := have; v < latest; v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migrate to reputation schema version %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM reputation_schema_version`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO reputation_schema_version (version) VALUES ($1)`, latest)
+		return err
+	})
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+func ns(t time.Time) int64 { return t.UnixNano() }
+
+func nullNS(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// raw is s as bytea (never NULL, which a nil slice would be).
+func raw(s string) []byte { return append([]byte{}, s...) }
+
+// Upsert implements reputation.Store.
+func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
+	if err := reputation.Normalize(&e, time.Now()); err != nil {
+		return e, err
+	}
+	var out reputation.Entry
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = upsert(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return e, err
+	}
+	return out, nil
+}
+
+// UpsertBatch implements reputation.BatchUpserter: every entry merged in
+// one transaction. Rows are locked in (kind, value) order, so two nodes
+// folding overlapping batches cannot deadlock.
+func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+	now := time.Now()
+	norm := make([]reputation.Entry, len(es))
+	for i, e := range es {
+		if err := reputation.Normalize(&e, now); err != nil {
+			return err
+		}
+		norm[i] = e
+	}
+	// Stable: repeated sightings of one entry are merged in their order.
+	slices.SortStableFunc(norm, func(a, b reputation.Entry) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
+	})
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		for _, e := range norm {
+			if _, err := upsert(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// upsert merges the normalized entry e into its row under the row's lock,
+// so concurrent sightings from several nodes all count. A row that does
+// not exist yet cannot be locked, so it is inserted; if another node
+// inserted it first (the insert waits for that node's commit), its row is
+// locked and merged into.
+func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entry, error) {
+	for {
+		old, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2 FOR UPDATE`, e.Kind, e.Value))
+		if err == nil {
+			m := reputation.Merge(old, e)
+			_, err := tx.Exec(ctx, `UPDATE reputation_entries SET source=$3, reason=$4, first_seen_ns=$5, last_seen_ns=$6, hits=$7, score=$8, expires_ns=$9
+				WHERE kind=$1 AND value=$2`,
+				m.Kind, m.Value, m.Source, raw(m.Reason), ns(m.FirstSeen), ns(m.LastSeen), m.Hits, m.Score, nullNS(m.Expires))
+			return m, err
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return e, err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO reputation_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+			ON CONFLICT (kind, value) DO NOTHING`,
+			e.Kind, e.Value, e.Source, raw(e.Reason), ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires))
+		if err != nil {
+			return e, err
+		}
+		if tag.RowsAffected() == 1 {
+			return e, nil
+		}
+	}
+}
+
+const entryCols = `kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score, expires_ns`
+
+func scanEntry(r pgx.Row) (reputation.Entry, error) {
+	var e reputation.Entry
+	var reason []byte
+	var first, last int64
+	var exp *int64
+	if err := r.Scan(&e.Kind, &e.Value, &e.Source, &reason, &first, &last, &e.Hits, &e.Score, &exp); err != nil {
+		return e, err
+	}
+	e.Reason = string(reason)
+	e.FirstSeen, e.LastSeen = fromNS(first), fromNS(last)
+	if exp != nil {
+		e.Expires = fromNS(*exp)
+	}
+	return e, nil
+}
+
+// canonical normalizes kind and value for a lookup.
+func canonical(kind, value string) (string, string, error) {
+	e := reputation.Entry{Kind: kind, Value: value}
+	if err := reputation.Normalize(&e, time.Now()); err != nil {
+		return "", "", err
+	}
+	return e.Kind, e.Value, nil
+}
+
+// Get implements reputation.Store.
+func (db *DB) Get(ctx context.Context, kind, value string) (reputation.Entry, error) {
+	k, v, err := canonical(kind, value)
+	if err != nil {
+		return reputation.Entry{}, err
+	}
+	e, err := scanEntry(db.pool.QueryRow(ctx, `SELECT `+entryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2`, k, v))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
+	}
+	return e, err
+}
+
+// Remove implements reputation.Store.
+func (db *DB) Remove(ctx context.Context, kind, value string) error {
+	k, v, err := canonical(kind, value)
+	if err != nil {
+		return err
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM reputation_entries WHERE kind=$1 AND value=$2`, k, v)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
+	}
+	return nil
+}
+
+// List implements reputation.Store. Ties are ordered byte-wise, as in
+// SQLite, whatever the database's collation.
+func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
+	var where []string
+	var args []any
+	if q.Kind != "" {
+		args = append(args, q.Kind)
+		where = append(where, fmt.Sprintf("kind = $%d", len(args)))
+	}
+	if q.Source != "" {
+		args = append(args, q.Source)
+		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+	}
+	if !q.Now.IsZero() {
+		args = append(args, ns(q.Now))
+		where = append(where, fmt.Sprintf("(expires_ns IS NULL OR expires_ns > $%d)", len(args)))
+	}
+	s := `SELECT ` + entryCols + ` FROM reputation_entries`
+	if len(where) > 0 {
+		s += " WHERE " + strings.Join(where, " AND ")
+	}
+	s += ` ORDER BY last_seen_ns DESC, kind COLLATE "C", value COLLATE "C"`
+	if q.Limit > 0 {
+		s += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := db.pool.Query(ctx, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reputation.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Purge deletes entries that expired before now and bans that ended
+// before keepBans ago; it returns how many rows went. Several nodes may
+// purge at once: each row goes once.
+func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
+	t1, err := db.pool.Exec(ctx, `DELETE FROM reputation_entries WHERE expires_ns IS NOT NULL AND expires_ns <= $1`, ns(now))
+	if err != nil {
+		return 0, err
+	}
+	t2, err := db.pool.Exec(ctx, `DELETE FROM reputation_bans WHERE expires_ns <= $1`, ns(now.Add(-keepBans)))
+	if err != nil {
+		return 0, err
+	}
+	return t1.RowsAffected() + t2.RowsAffected(), nil
+}
+
+// AddBan implements reputation.Store.
+func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
+	p, err := reputation.ParsePrefix(b.IP)
+	if err != nil {
+		return b, &reputation.FieldError{Field: "ip", Msg: err.Error()}
+	}
+	b.IP = reputation.FormatPrefix(p)
+	if b.Created.IsZero() {
+		b.Created = time.Now()
+	}
+	if !b.Expires.After(b.Created) {
+		return b, &reputation.FieldError{Field: "expires", Msg: "must be after the ban's start"}
+	}
+	b.Created, b.Expires = b.Created.UTC(), b.Expires.UTC()
+	b.Released = false
+	err = db.pool.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released)
+		VALUES ($1, $2, $3, $4, $5, $6, false) RETURNING id`,
+		b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level).Scan(&b.ID)
+	return b, err
+}
+
+const banCols = `id, ip, reason, source, created_ns, expires_ns, level, released`
+
+func scanBan(r pgx.Row) (reputation.Ban, error) {
+	var b reputation.Ban
+	var reason, source []byte
+	var c, e int64
+	if err := r.Scan(&b.ID, &b.IP, &reason, &source, &c, &e, &b.Level, &b.Released); err != nil {
+		return b, err
+	}
+	b.Reason, b.Source = string(reason), string(source)
+	b.Created, b.Expires = fromNS(c), fromNS(e)
+	return b, nil
+}
+
+// Bans implements reputation.Store.
+func (db *DB) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
+	s := `SELECT ` + banCols + ` FROM reputation_bans`
+	var args []any
+	if !all {
+		s += ` WHERE NOT released AND expires_ns > $1`
+		args = append(args, ns(now))
+	}
+	s += ` ORDER BY id DESC LIMIT 100000`
+	rows, err := db.pool.Query(ctx, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reputation.Ban
+	for rows.Next() {
+		b, err := scanBan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// BanCount implements reputation.Store.
+func (db *DB) BanCount(ctx context.Context, ip string) (int, error) {
+	p, err := reputation.ParsePrefix(ip)
+	if err != nil {
+		return 0, &reputation.FieldError{Field: "ip", Msg: err.Error()}
+	}
+	var n int
+	err = db.pool.QueryRow(ctx, `SELECT count(*) FROM reputation_bans WHERE ip = $1`, reputation.FormatPrefix(p)).Scan(&n)
+	return n, err
+}
+
+// ReleaseBan implements reputation.Store.
+func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
+	b, err := scanBan(db.pool.QueryRow(ctx, `UPDATE reputation_bans SET released = true WHERE id = $1 RETURNING `+banCols, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
+	}
+	return b, err
+}
+
+// PutLockout implements reputation.Store.
+func (db *DB) PutLockout(ctx context.Context, l reputation.Lockout) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
+			since_ns = excluded.since_ns, until_ns = excluded.until_ns`,
+		l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, ns(l.Since), ns(l.Until))
+	return err
+}
+
+// Lockouts implements reputation.Store.
+func (db *DB) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
+	rows, err := db.pool.Query(ctx, `SELECT kind, subject, reason, failures, since_ns, until_ns FROM reputation_lockouts
+		WHERE until_ns > $1 ORDER BY since_ns DESC`, ns(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []reputation.Lockout
+	for rows.Next() {
+		var l reputation.Lockout
+		var subject, reason []byte
+		var s, u int64
+		if err := rows.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u); err != nil {
+			return nil, err
+		}
+		l.Subject, l.Reason = string(subject), string(reason)
+		l.Since, l.Until = fromNS(s), fromNS(u)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// ReleaseLockout implements reputation.Store.
+func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM reputation_lockouts WHERE kind = $1 AND subject = $2`, kind, raw(subject))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
+	}
+	return nil
+}
+
+var eventCols = []string{"time_ns", "kind", "source_ip", "source_port", "transport", "method", "user_agent",
+	"from_uri", "to_uri", "request_uri", "call_id", "dialed", "e164", "username", "password", "digits", "detail", "message"}
+
+// AppendEvents implements honeypot.EventStore: one COPY (all or nothing)
+// per batch.
+func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	_, err := db.pool.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, eventCols, pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
+		e := &evs[i]
+		return []any{ns(e.Time), e.Kind, e.SourceIP, int32(e.SourcePort), e.Transport, raw(e.Method), raw(e.UserAgent),
+			raw(e.From), raw(e.To), raw(e.RequestURI), raw(e.CallID), raw(e.Dialed), raw(e.E164), raw(e.Username),
+			raw(e.Password), raw(e.Digits), raw(e.Detail), e.Message}, nil
+	}))
+	return err
+}
+
+// Events implements honeypot.EventStore.
+func (db *DB) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
+	var where []string
+	var args []any
+	if q.SourceIP != "" {
+		args = append(args, q.SourceIP)
+		where = append(where, fmt.Sprintf("source_ip = $%d", len(args)))
+	}
+	if q.Kind != "" {
+		args = append(args, q.Kind)
+		where = append(where, fmt.Sprintf("kind = $%d", len(args)))
+	}
+	if !q.Since.IsZero() {
+		args = append(args, ns(q.Since))
+		where = append(where, fmt.Sprintf("time_ns >= $%d", len(args)))
+	}
+	s := `SELECT id, ` + strings.Join(eventCols, ", ") + ` FROM honeypot_events`
+	if len(where) > 0 {
+		s += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	s += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
+	rows, err := db.pool.Query(ctx, s, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []honeypot.Event
+	for rows.Next() {
+		var e honeypot.Event
+		var t int64
+		var f [12][]byte
+		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &f[0], &f[1], &f[2], &f[3], &f[4],
+			&f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &e.Message); err != nil {
+			return nil, err
+		}
+		e.Time = fromNS(t)
+		for i, p := range []*string{&e.Method, &e.UserAgent, &e.From, &e.To, &e.RequestURI, &e.CallID, &e.Dialed, &e.E164,
+			&e.Username, &e.Password, &e.Digits, &e.Detail} {
+			*p = string(f[i])
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
