@@ -62,9 +62,9 @@ Usage:
                                                        evidence bundle, damage assessment, timeline
   tollgate honeypot [-config FILE] [-data DIR] [-listen ADDR]
                                                        run the decoy PBX on its own (UDP)
-  tollgate reputation list|add KIND VALUE|remove KIND VALUE|import FILE|export [-data DIR]
+  tollgate reputation list|add KIND VALUE|remove KIND VALUE|import FILE|export [-config FILE] [-data DIR]
                                                        the bad-actor database (IPs, numbers, ranges, User-Agents)
-  tollgate bans list|release ID|export [-format nft|kamcmd|jsonrpc] [-data DIR]
+  tollgate bans list|release ID|export [-format nft|kamcmd|jsonrpc] [-config FILE] [-data DIR]
                                                        SIP attack bans
   tollgate probe HOST:PORT [-count N] [-duration D] [-json]
                                                        synthetic test call: setup time, loss, jitter, MOS

@@ -23,8 +23,40 @@ import (
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
+	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
 	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
 )
+
+// repDB is the reputation database: reputation/sqlite in the data
+// directory, or reputation/postgres in cluster mode.
+type repDB interface {
+	reputation.Store
+	reputation.BatchUpserter
+	honeypot.EventStore
+	Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error)
+	Close() error
+}
+
+var (
+	_ repDB = (*repsqlite.DB)(nil)
+	_ repDB = (*reppg.DB)(nil)
+)
+
+// openRepDB opens the reputation tables of tollgate.db in the data
+// directory or, in cluster mode, of the cluster's PostgreSQL database,
+// so every node sees every entry, ban, lockout and honeypot event.
+func openRepDB(cfg *config.Config, dataDir string) (repDB, error) {
+	if !cfg.Cluster.Enabled {
+		return repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+	}
+	dsn, err := clusterDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return reppg.Open(ctx, dsn)
+}
 
 // security is the reputation database, the attack guard, the PBX log
 // followers and (optionally) the honeypot, as serve and 'tollgate
@@ -32,7 +64,7 @@ import (
 type security struct {
 	cfg   *config.Config
 	log   *slog.Logger
-	db    *repsqlite.DB
+	db    repDB
 	live  *reputation.Live
 	trust *attack.Trust
 	guard *attack.Guard
@@ -42,10 +74,11 @@ type security struct {
 	wg     sync.WaitGroup
 }
 
-// openSecurity opens the reputation tables in the data directory's
-// database and builds the guard. Nothing runs until start.
+// openSecurity opens the reputation database (openRepDB: the data
+// directory's, or the cluster's PostgreSQL) and builds the guard. Nothing
+// runs until start.
 func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (*security, error) {
-	db, err := repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+	db, err := openRepDB(cfg, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -236,10 +269,6 @@ func (e *env) honeypotCmd(args []string) error {
 	return err
 }
 
-func openRepDB(dataDir string) (*repsqlite.DB, error) {
-	return repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
-}
-
 // reputationCmd: tollgate reputation list|add|remove|import|export.
 func (e *env) reputationCmd(args []string) error {
 	const use = "reputation: want list, add KIND VALUE, remove KIND VALUE, import FILE or export"
@@ -255,12 +284,16 @@ func (e *env) reputationCmd(args []string) error {
 	expires := fs.Duration("expires", 0, "add: lifetime (0 = never)")
 	format := fs.String("format", "", "import/export: csv or json (default: from the file name, else csv)")
 	ttl := fs.Duration("ttl", reputation.DefaultFeedTTL, "import: entries expire after this unless imported again")
-	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "import/add: policy file whose attack.trusted addresses are protected")
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file: cluster mode uses its PostgreSQL; import/add protect its attack.trusted addresses")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(*dataDir)
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	db, err := openRepDB(cfg, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -268,10 +301,6 @@ func (e *env) reputationCmd(args []string) error {
 	ctx := context.Background()
 	now := time.Now()
 	trust := func() (*attack.Trust, error) {
-		cfg, err := loadConfig(*cfgPath)
-		if err != nil {
-			return nil, err
-		}
 		return attack.NewTrust(append(append([]netip.Prefix(nil), cfg.Attack.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...), nil
 	}
 	switch sub {
@@ -384,11 +413,16 @@ func (e *env) bansCmd(args []string) error {
 	dataDir := fs.String("data", "tollgate-data", "data directory")
 	all := fs.Bool("all", false, "list: include released and expired bans")
 	format := fs.String("format", attack.ExportNFT, "export: nft, kamcmd or jsonrpc")
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (cluster mode: the bans are in its PostgreSQL)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(*dataDir)
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	db, err := openRepDB(cfg, *dataDir)
 	if err != nil {
 		return err
 	}

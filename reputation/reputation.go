@@ -3,8 +3,9 @@
 // fingerprints, each with where it came from (honeypot, detector, manual,
 // feed), when it was first and last seen, how often, a score and an
 // expiry; and the bans and account lockouts that SIP attack blocking
-// imposes. A Store keeps them (reputation/sqlite by default); the
-// screening hot path reads an immutable snapshot (Set) through Live.
+// imposes. A Store keeps them (reputation/sqlite, or reputation/postgres
+// in cluster mode); the screening hot path reads an immutable snapshot
+// (Set) through Live.
 package reputation
 
 import (

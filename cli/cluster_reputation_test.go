@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/reputation"
+	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
+)
+
+// TestClusterReputationAcrossNodes runs three nodes on one Redis and one
+// PostgreSQL: a ban set through node 1's API makes node 2 refuse calls
+// from the address, and its release on node 2 lets node 1 accept them
+// again; a reputation entry added on node 1 makes node 3 refuse calls to
+// the number until node 2 removes it; the reputation and bans commands
+// of a cluster-mode policy work on the same shared tables; and the
+// PostgreSQL database holds the ban and the entries (no node keeps them
+// to itself).
+func TestClusterReputationAcrossNodes(t *testing.T) {
+	tc := newTestCluster(t, 10)
+	const attacker = "203.0.113.50"
+	n := 0
+	// screen asks node i about a call from src to callee; a fresh
+	// extension each time keeps the hourly limit out of the way.
+	screen := func(i int, src, callee string) map[string]any {
+		t.Helper()
+		n++
+		b := screenBody(fmt.Sprint("rep-", n), "acme", fmt.Sprint("7", n), callee)
+		b["source_ip"] = src
+		code, v := tc.cs[i].call("POST", "/v1/screen", b)
+		if code != 200 {
+			t.Fatalf("node %d screen: %d %v", i+1, code, v)
+		}
+		return v
+	}
+	// await polls node i until ok holds for its verdict on a call, for
+	// at most five seconds (convergence is meant to take about one).
+	await := func(i int, what, src, callee string, ok func(v map[string]any) bool) {
+		t.Helper()
+		t0 := time.Now()
+		var v map[string]any
+		for time.Since(t0) < 5*time.Second {
+			if v = screen(i, src, callee); ok(v) {
+				t.Logf("node %d: %s after %v", i+1, what, time.Since(t0).Round(time.Millisecond))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("node %d: not %s five seconds on: %v", i+1, what, v)
+	}
+	rejects := func(code string) func(map[string]any) bool {
+		return func(v map[string]any) bool { return v["action"] == "reject" && strings.Contains(fmt.Sprint(v), code) }
+	}
+	allows := func(v map[string]any) bool { return v["action"] == "allow" }
+
+	if v := screen(1, attacker, "+4930123456"); !allows(v) {
+		t.Fatalf("node 2 refuses the address before any ban: %v", v)
+	}
+	code, ban := tc.cs[0].call("POST", "/v1/bans", map[string]any{"ip": attacker, "reason": "toll fraud", "expires_in": 3600})
+	if code != 201 {
+		t.Fatalf("ban on node 1: %d %v", code, ban)
+	}
+	await(1, "refusing the address node 1 banned", attacker, "+4930123456", rejects("banned_ip"))
+	id := int64(ban["id"].(float64))
+	if code, v := tc.cs[1].call("DELETE", fmt.Sprint("/v1/bans/", id), nil); code != 200 {
+		t.Fatalf("release on node 2: %d %v", code, v)
+	}
+	await(0, "accepting the address node 2 released", attacker, "+4930123456", allows)
+
+	const pumped = "+4930999888"
+	if v := screen(2, "198.51.100.1", pumped); !allows(v) {
+		t.Fatalf("node 3 refuses the number before any entry: %v", v)
+	}
+	if code, v := tc.cs[0].call("POST", "/v1/reputation", map[string]any{"kind": "number", "value": pumped, "reason": "IRSF"}); code != 201 {
+		t.Fatalf("entry on node 1: %d %v", code, v)
+	}
+	await(2, "refusing the number node 1 listed", "198.51.100.1", pumped, rejects("attacker_dialed_number"))
+	if code, v := tc.cs[1].call("DELETE", "/v1/reputation?kind=number&value=%2B4930999888", nil); code != 204 {
+		t.Fatalf("remove on node 2: %d %v", code, v)
+	}
+	await(0, "accepting the number node 2 removed", "198.51.100.1", pumped, allows)
+
+	// The command line of a cluster-mode node works on the shared tables.
+	cfgFile := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(clusterPolicy, 10, "cli", tc.redis.Addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := Main(append(args, "-config", cfgFile, "-data", t.TempDir()), strings.NewReader(""), &out, &errb); code != 0 {
+			t.Fatalf("tollgate %s: exit %d: %s", strings.Join(args, " "), code, errb.String())
+		}
+		return out.String()
+	}
+	if out := run("bans", "list", "-all"); !strings.Contains(out, attacker) || !strings.Contains(out, "released") {
+		t.Fatalf("bans list -all on the cluster: %q", out)
+	}
+	const other = "+4930555111"
+	run("reputation", "add", "number", other, "-reason", "from the command line")
+	await(1, "refusing the number the command line listed", "198.51.100.1", other, rejects("attacker_dialed_number"))
+	if out := run("reputation", "list", "-kind", "number"); !strings.Contains(out, other) || strings.Contains(out, pumped) {
+		t.Fatalf("reputation list on the cluster: %q", out)
+	}
+
+	// It is all in PostgreSQL.
+	db, err := reppg.Open(context.Background(), tc.pgDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bs, err := db.Bans(context.Background(), time.Now(), true)
+	if err != nil || len(bs) != 1 || bs[0].ID != id || bs[0].IP != attacker || !bs[0].Released || bs[0].Reason != "toll fraud" {
+		t.Fatalf("bans in PostgreSQL = %+v, %v", bs, err)
+	}
+	if e, err := db.Get(context.Background(), reputation.KindNumber, other); err != nil || e.Source != reputation.SourceManual {
+		t.Fatalf("entry in PostgreSQL = %+v, %v", e, err)
+	}
+}
