@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -188,6 +189,11 @@ func nullNS(t time.Time) *int64 {
 
 func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// storable reports whether PostgreSQL's text can hold s. A filter that
+// it cannot hold matches nothing stored (and must not become an error,
+// as it is not one in SQLite).
+func storable(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
+
 // raw is s as bytea (never NULL, which a nil slice would be).
 func raw(s string) []byte { return append([]byte{}, s...) }
 
@@ -323,6 +329,9 @@ func (db *DB) Remove(ctx context.Context, kind, value string) error {
 // List implements reputation.Store. Ties are ordered byte-wise, as in
 // SQLite, whatever the database's collation.
 func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
+	if !storable(q.Kind) || !storable(q.Source) {
+		return nil, nil
+	}
 	var where []string
 	var args []any
 	if q.Kind != "" {
@@ -490,6 +499,9 @@ func (db *DB) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout
 
 // ReleaseLockout implements reputation.Store.
 func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
+	if !storable(kind) {
+		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
+	}
 	tag, err := db.pool.Exec(ctx, `DELETE FROM reputation_lockouts WHERE kind = $1 AND subject = $2`, kind, raw(subject))
 	if err != nil {
 		return err
@@ -520,6 +532,9 @@ func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
 
 // Events implements honeypot.EventStore.
 func (db *DB) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
+	if !storable(q.SourceIP) || !storable(q.Kind) {
+		return nil, nil
+	}
 	var where []string
 	var args []any
 	if q.SourceIP != "" {

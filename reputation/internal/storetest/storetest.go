@@ -255,6 +255,8 @@ func listFilters(t *testing.T, open func() DB) {
 		{reputation.Query{Source: "feed"}, []string{"192.0.2.2", "a-scanner", "b-scanner"}},
 		{reputation.Query{Source: "feed", Kind: "ua", Now: now.Add(time.Nanosecond)}, []string{"a-scanner"}},
 		{reputation.Query{Limit: 2}, []string{"192.0.2.2", "+15550001"}},
+		{reputation.Query{Kind: "ip\x00"}, nil},
+		{reputation.Query{Source: "\xfe"}, nil},
 	} {
 		if got := values(c.q); !slices.Equal(got, c.want) {
 			t.Errorf("List(%+v) = %q, want %q", c.q, got, c.want)
@@ -388,6 +390,9 @@ func lockouts(t *testing.T, open func() DB) {
 	if err := db.ReleaseLockout(ctx, "account", "100"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("second release: %v", err)
 	}
+	if err := db.ReleaseLockout(ctx, "account\xff\x00", "100"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("release of an odd kind: %v", err)
+	}
 	if ls, _ := db.Lockouts(ctx, now); len(ls) != 1 || ls[0].Kind != "voicemail" {
 		t.Fatalf("after release = %+v", ls)
 	}
@@ -460,6 +465,10 @@ func events(t *testing.T, open func() DB) {
 		{honeypot.EventQuery{Since: now.Add(25*time.Second + time.Nanosecond)}, 4},
 		{honeypot.EventQuery{Limit: 7}, 7},
 		{honeypot.EventQuery{Limit: 20000}, 30},
+		// Filters no stored value can match (as an API query string may
+		// carry) find nothing; they are not errors.
+		{honeypot.EventQuery{SourceIP: "\xff"}, 0},
+		{honeypot.EventQuery{Kind: "invite\x00"}, 0},
 	} {
 		if got := count(c.q); got != c.want {
 			t.Errorf("Events(%+v) = %d events, want %d", c.q, got, c.want)
