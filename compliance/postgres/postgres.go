@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-voip/tollgate/compliance"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
 var _ compliance.Store = (*Store)(nil)
@@ -61,10 +62,6 @@ INSERT INTO compliance_version (id, v) VALUES (1, 0);
 `,
 }
 
-// lockMigrate is the advisory lock key taken while the schema is brought
-// up to date (arbitrary, fixed, distinct from the other stores').
-const lockMigrate = 7_161_701
-
 // Store is a compliance.Store on a PostgreSQL database; several nodes may
 // share it.
 type Store struct{ pool *pgxpool.Pool }
@@ -73,14 +70,9 @@ type Store struct{ pool *pgxpool.Pool }
 // key=value string) and brings the compliance tables up to date; several
 // nodes may do so at once.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, err := pgschema.Connect(ctx, "compliance/postgres", dsn, nil)
 	if err != nil {
-		// The DSN may hold a password: never echo it.
-		return nil, errors.New("compliance/postgres: the PostgreSQL connection string does not parse")
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("compliance/postgres: connect: %w", err)
+		return nil, err
 	}
 	s := &Store{pool: pool}
 	if err := s.migrate(ctx); err != nil {
@@ -90,37 +82,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS compliance_schema_version (version integer NOT NULL)`); err != nil {
-			return err
-		}
-		var have int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM compliance_schema_version`).Scan(&have); err != nil {
-			return err
-		}
-		latest := len(migrations)
-		switch {
-		case have > latest:
-			return fmt.Errorf("compliance schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
-		case have == latest:
-			return nil
-		}
-		for v := have; v < latest; v++ {
-			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
-				return fmt.Errorf("migrate to compliance schema version %d: %w", v+1, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM compliance_schema_version`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO compliance_schema_version (version) VALUES ($1)`, latest)
-		return err
-	})
-}
+// schema is this store's tables and their version record.
+var schema = pgschema.Schema{Name: "compliance", VersionTable: "compliance_schema_version", Lock: pgschema.LockCompliance, Steps: migrations}
+
+// migrate applies the missing schema steps, one node at a time.
+func (s *Store) migrate(ctx context.Context) error { return schema.Migrate(ctx, s.pool) }
 
 // Close closes the connection pool.
 func (s *Store) Close() error {

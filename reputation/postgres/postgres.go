@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 	"github.com/tollgate-voip/tollgate/reputation"
 )
 
@@ -111,23 +112,13 @@ CREATE INDEX honeypot_events_ip ON honeypot_events (source_ip, time_ns);
 `,
 }
 
-// lockMigrate is the advisory lock key taken while the reputation schema
-// is brought up to date (arbitrary, fixed, distinct from store/postgres's
-// and the voice store's).
-const lockMigrate = 7_161_701
-
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string) and brings the reputation tables up to date; several
 // nodes may do so at once.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, err := pgschema.Connect(ctx, "reputation/postgres", dsn, nil)
 	if err != nil {
-		// The DSN may hold a password: never echo it.
-		return nil, errors.New("reputation/postgres: the PostgreSQL connection string does not parse")
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("reputation/postgres: connect: %w", err)
+		return nil, err
 	}
 	db := &DB{pool: pool}
 	if err := db.migrate(ctx); err != nil {
@@ -137,39 +128,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-// migrate applies the missing schema steps in one transaction, one node
-// at a time.
-func (db *DB) migrate(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS reputation_schema_version (version integer NOT NULL)`); err != nil {
-			return err
-		}
-		var have int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM reputation_schema_version`).Scan(&have); err != nil {
-			return err
-		}
-		latest := len(migrations)
-		switch {
-		case have > latest:
-			return fmt.Errorf("reputation schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
-		case have == latest:
-			return nil
-		}
-		for v := have; v < latest; v++ {
-			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
-				return fmt.Errorf("migrate to reputation schema version %d: %w", v+1, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM reputation_schema_version`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO reputation_schema_version (version) VALUES ($1)`, latest)
-		return err
-	})
-}
+// schema is this store's tables and their version record.
+var schema = pgschema.Schema{Name: "reputation", VersionTable: "reputation_schema_version", Lock: pgschema.LockReputation, Steps: migrations}
+
+// migrate applies the missing schema steps, one node at a time.
+func (db *DB) migrate(ctx context.Context) error { return schema.Migrate(ctx, db.pool) }
 
 // Close closes the connection pool.
 func (db *DB) Close() error {

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -49,19 +50,15 @@ type querier interface {
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string) and brings its schema up to date.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, err := pgschema.Connect(ctx, "postgres", dsn, func(cfg *pgxpool.Config) {
+		// Times come back in UTC and partition bounds read the same on every node.
+		cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+		if cfg.MaxConns < 8 {
+			cfg.MaxConns = 8
+		}
+	})
 	if err != nil {
-		// The DSN may hold a password: never echo it.
-		return nil, errors.New("postgres: the connection string does not parse")
-	}
-	// Times come back in UTC and partition bounds read the same on every node.
-	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	if cfg.MaxConns < 8 {
-		cfg.MaxConns = 8
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: connect: %w", err)
+		return nil, err
 	}
 	s := &Store{pool: pool, parts: map[string]bool{}}
 	if err := s.migrate(ctx); err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
 // migrations holds the schema, one step per version; steps are only ever
@@ -143,44 +143,15 @@ CREATE TABLE tokens (
 
 // Advisory lock keys (arbitrary, fixed).
 const (
-	lockMigrate   = 7_161_501
 	lockAudit     = 7_161_502
 	lockPartition = 7_161_503
 )
 
-// migrate brings the schema up to date in one transaction, one node at a
-// time.
-func (s *Store) migrate(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
-			return err
-		}
-		var have int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&have); err != nil {
-			return err
-		}
-		latest := len(migrations)
-		switch {
-		case have > latest:
-			return fmt.Errorf("database schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
-		case have == latest:
-			return nil
-		}
-		for v := have; v < latest; v++ {
-			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
-				return fmt.Errorf("migrate to version %d: %w", v+1, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, latest)
-		return err
-	})
-}
+// schema is this store's tables and their version record.
+var schema = pgschema.Schema{Name: "database", VersionTable: "schema_version", Lock: pgschema.LockRecords, Steps: migrations}
+
+// migrate applies the missing schema steps, one node at a time.
+func (s *Store) migrate(ctx context.Context) error { return schema.Migrate(ctx, s.pool) }
 
 // monthOf returns the first instant of t's UTC month.
 func monthOf(t time.Time) time.Time {

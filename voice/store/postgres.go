@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
 // Postgres is the shared Store of cluster mode: the voice tables in the
@@ -81,10 +83,6 @@ CREATE INDEX voice_call_stats_updated ON voice_call_stats (updated_ns);
 `,
 }
 
-// lockVoiceMigrate is the advisory lock key taken while the voice schema
-// is brought up to date (arbitrary, fixed, distinct from store/postgres's).
-const lockVoiceMigrate = 7_161_601
-
 // OpenPostgres connects to the database named by dsn (a postgres:// URL
 // or a key=value string) and brings the voice tables up to date; several
 // nodes may do so at once.
@@ -92,14 +90,9 @@ func OpenPostgres(ctx context.Context, dsn string, keys *Keys) (*Postgres, error
 	if keys == nil {
 		return nil, errors.New("voice store: no encryption key")
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, err := pgschema.Connect(ctx, "voice store", dsn, nil)
 	if err != nil {
-		// The DSN may hold a password: never echo it.
-		return nil, errors.New("voice store: the PostgreSQL connection string does not parse")
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("voice store: connect: %w", err)
+		return nil, err
 	}
 	s := &Postgres{pool: pool, keys: keys}
 	if err := s.migrate(ctx); err != nil {
@@ -109,39 +102,11 @@ func OpenPostgres(ctx context.Context, dsn string, keys *Keys) (*Postgres, error
 	return s, nil
 }
 
-// migrate applies the missing schema steps in one transaction, one node
-// at a time.
-func (s *Postgres) migrate(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockVoiceMigrate); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS voice_schema_version (version integer NOT NULL)`); err != nil {
-			return err
-		}
-		var have int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM voice_schema_version`).Scan(&have); err != nil {
-			return err
-		}
-		latest := len(pgMigrations)
-		switch {
-		case have > latest:
-			return fmt.Errorf("voice schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
-		case have == latest:
-			return nil
-		}
-		for v := have; v < latest; v++ {
-			if _, err := tx.Exec(ctx, pgMigrations[v]); err != nil {
-				return fmt.Errorf("migrate to voice schema version %d: %w", v+1, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM voice_schema_version`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO voice_schema_version (version) VALUES ($1)`, latest)
-		return err
-	})
-}
+// pgSchema is the voice tables in PostgreSQL and their version record.
+var pgSchema = pgschema.Schema{Name: "voice", VersionTable: "voice_schema_version", Lock: pgschema.LockVoice, Steps: pgMigrations}
+
+// migrate applies the missing schema steps, one node at a time.
+func (s *Postgres) migrate(ctx context.Context) error { return pgSchema.Migrate(ctx, s.pool) }
 
 // Close closes the connection pool.
 func (s *Postgres) Close() error {

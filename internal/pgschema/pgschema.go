@@ -1,0 +1,87 @@
+// Package pgschema is what tollgate's PostgreSQL stores share: opening a
+// connection pool without ever echoing the connection string (it may hold
+// a password) and bringing one store's tables up to date when several
+// nodes start at once.
+package pgschema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Advisory lock keys taken while a store migrates (arbitrary, fixed, one
+// per store so that stores sharing a database never wait for each other).
+const (
+	LockRecords    = 7_161_501 // store/postgres
+	LockVoice      = 7_161_601 // voice/store
+	LockCompliance = 7_161_701 // compliance/postgres
+	LockConsole    = 7_161_702 // console/auth/postgres
+	LockReputation = 7_161_703 // reputation/postgres
+)
+
+// Connect parses dsn (a postgres:// URL or a key=value string), lets tune
+// adjust the pool's configuration when it is not nil, and connects. Errors
+// start with who and never contain the connection string.
+func Connect(ctx context.Context, who, dsn string, tune func(*pgxpool.Config)) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New(who + ": the PostgreSQL connection string does not parse")
+	}
+	if tune != nil {
+		tune(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect: %w", who, err)
+	}
+	return pool, nil
+}
+
+// Schema is one store's tables: the steps that build them, in order and
+// only ever appended to, and the table that records how many have run.
+type Schema struct {
+	Name         string // in errors: "voice schema version 3 …"
+	VersionTable string
+	Lock         int64
+	Steps        []string
+}
+
+// Migrate applies the steps the database lacks in one transaction, under
+// the schema's advisory lock so that nodes starting together migrate one
+// at a time. A database from a newer tollgate (more steps than this
+// binary knows) is refused rather than written to.
+func (s Schema) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.Lock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.VersionTable+` (version integer NOT NULL)`); err != nil {
+			return err
+		}
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+s.VersionTable).Scan(&have); err != nil {
+			return err
+		}
+		latest := len(s.Steps)
+		switch {
+		case have > latest:
+			return fmt.Errorf("%s schema version %d is newer than this binary supports (%d); upgrade tollgate", s.Name, have, latest)
+		case have == latest:
+			return nil
+		}
+		for v := have; v < latest; v++ {
+			if _, err := tx.Exec(ctx, s.Steps[v]); err != nil {
+				return fmt.Errorf("migrate to %s schema version %d: %w", s.Name, v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM `+s.VersionTable); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+s.VersionTable+` (version) VALUES ($1)`, latest)
+		return err
+	})
+}
