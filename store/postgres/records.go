@@ -296,10 +296,13 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 	}
 	e.Time = orNow(e.Time) // microseconds: what is hashed is what is stored
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAudit); err != nil {
+		// Partition first: partition takes lockPartition, and Retention
+		// takes lockPartition before lockAudit. The other order deadlocks
+		// with a node applying retention while this one appends.
+		if err := s.partition(ctx, tx, "audit", e.Time); err != nil {
 			return err
 		}
-		if err := s.partition(ctx, tx, "audit", e.Time); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAudit); err != nil {
 			return err
 		}
 		var prev string
