@@ -82,49 +82,32 @@ func (p Policy) BanTime(level int) time.Duration {
 }
 
 // Guard counts events and decides bans and lockouts. Failure windows are
-// kept in this process (they are short-lived and each node sees its own
-// traffic); bans and lockouts go to the shared reputation.Store so every
-// node enforces them. Guard is safe for concurrent use.
+// counted by a Failures: in this process by default (MemoryFailures), or,
+// in cluster mode, in the shared counter store (SharedFailures) so every
+// node's failures count towards one threshold. Bans and lockouts go to
+// the shared reputation.Store so every node enforces them. Guard is safe
+// for concurrent use.
 type Guard struct {
 	pol   Policy
 	st    reputation.Store
 	trust *Trust
 	log   *slog.Logger
+	fails Failures
 	// OnBan, if set, is called after a ban is stored (refresh snapshots).
 	OnBan func(reputation.Ban)
+	// Banned, if set, reports a ban in force on an address (the node's
+	// reputation snapshot, which holds the other nodes' bans too): its
+	// failures are not counted, so a ban is not set again (escalated)
+	// while one is in force.
+	Banned func(a netip.Addr, t time.Time) bool
 
-	mu       sync.Mutex
-	ips      map[netip.Addr]*window
-	accounts map[string]*window
-	banned   map[netip.Addr]time.Time // bans this guard knows are in force, until
+	mu     sync.Mutex
+	banned map[netip.Addr]time.Time // bans this guard knows are in force, until
 
 	queue   chan Event
 	dropped atomic.Int64
 	events  atomic.Int64
 	bans    atomic.Int64
-}
-
-type window struct {
-	times []time.Time // most recent last; at most the threshold
-	last  time.Time
-}
-
-// add records t and returns how many events fall within w of t.
-func (win *window) add(t time.Time, w time.Duration, keep int) int {
-	win.times = append(win.times, t)
-	if len(win.times) > keep {
-		win.times = win.times[len(win.times)-keep:]
-	}
-	n := 0
-	for _, x := range win.times {
-		if t.Sub(x) < w {
-			n++
-		}
-	}
-	if t.After(win.last) {
-		win.last = t
-	}
-	return n
 }
 
 // NewGuard returns a Guard storing bans and lockouts in st.
@@ -134,8 +117,16 @@ func NewGuard(p Policy, st reputation.Store, trust *Trust, log *slog.Logger) *Gu
 	}
 	return &Guard{
 		pol: p.withDefaults(), st: st, trust: trust, log: log,
-		ips: map[netip.Addr]*window{}, accounts: map[string]*window{}, banned: map[netip.Addr]time.Time{},
-		queue: make(chan Event, 4096),
+		fails:  NewMemoryFailures(p.withDefaults().MaxTracked),
+		banned: map[netip.Addr]time.Time{},
+		queue:  make(chan Event, 4096),
+	}
+}
+
+// SetFailures makes the guard count failures in f (before it runs).
+func (g *Guard) SetFailures(f Failures) {
+	if f != nil {
+		g.fails = f
 	}
 }
 
@@ -155,9 +146,7 @@ type Stats struct {
 
 // Stats returns the guard's counters.
 func (g *Guard) Stats() Stats {
-	g.mu.Lock()
-	n := len(g.ips) + len(g.accounts)
-	g.mu.Unlock()
+	n := g.fails.Tracked()
 	return Stats{Events: g.events.Load(), Dropped: g.dropped.Load(), Bans: g.bans.Load(), Tracked: n}
 }
 
@@ -216,31 +205,19 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
 	}
 	reason := ""
 	g.mu.Lock()
-	if until, ok := g.banned[ev.IP]; ok && ev.Time.Before(until) {
-		g.mu.Unlock()
+	until, banned := g.banned[ev.IP]
+	g.mu.Unlock()
+	if (banned && ev.Time.Before(until)) || (g.Banned != nil && g.Banned(ev.IP, ev.Time)) {
 		return out, nil
 	}
 	switch {
 	case ev.Kind == KindScannerUA || ScannerUA(ev.UserAgent, g.pol.ScannerUAs):
 		reason = "scanner User-Agent " + quote(ev.UserAgent)
 	case counted(ev.Kind, g.pol.CountChallenges):
-		w := g.ips[ev.IP]
-		if w == nil {
-			g.evict(len(g.ips), func() {
-				for k := range g.ips {
-					delete(g.ips, k)
-					return
-				}
-			})
-			w = &window{}
-			g.ips[ev.IP] = w
-		}
-		if n := w.add(ev.Time, g.pol.Window, g.pol.MaxFailures); n >= g.pol.MaxFailures {
+		if n, reached := g.fails.Fail(FailKey{FailIP, ev.IP.String()}, ev.Time, g.pol.Window, g.pol.MaxFailures); reached {
 			reason = fmt.Sprintf("%d failures in %s (last: %s from %s)", n, g.pol.Window, ev.Kind, ev.Source)
-			delete(g.ips, ev.IP)
 		}
 	}
-	g.mu.Unlock()
 	if reason == "" {
 		return out, nil
 	}
@@ -267,13 +244,6 @@ func counted(kind string, challenges bool) bool {
 		return challenges
 	}
 	return false
-}
-
-// evict makes room when a map is full (called with g.mu held).
-func (g *Guard) evict(n int, drop func()) {
-	if n >= g.pol.MaxTracked {
-		drop()
-	}
 }
 
 // Ban bans an address (or network) now, escalating by its earlier bans.
@@ -328,44 +298,25 @@ func (g *Guard) BanPrefix(ctx context.Context, p netip.Prefix, reason, source st
 func (g *Guard) Forget(a netip.Addr) {
 	g.mu.Lock()
 	delete(g.banned, a.Unmap())
-	delete(g.ips, a.Unmap())
 	g.mu.Unlock()
+	g.fails.Clear(FailKey{FailIP, a.Unmap().String()})
 }
 
 // account counts failures per account and per voicemail box.
 func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, error) {
-	kind, max, lock, win := reputation.LockAccount, g.pol.AccountMaxFailures, g.pol.AccountLockTime, g.pol.AccountWindow
+	fk, kind, max, lock, win := FailAccount, reputation.LockAccount, g.pol.AccountMaxFailures, g.pol.AccountLockTime, g.pol.AccountWindow
 	switch ev.Kind {
 	case KindAuthFailure:
 	case KindVoicemailPIN:
-		kind, max, lock = reputation.LockVoicemail, g.pol.VoicemailMaxFailures, g.pol.VoicemailLockTime
+		fk, kind, max, lock = FailVoicemail, reputation.LockVoicemail, g.pol.VoicemailMaxFailures, g.pol.VoicemailLockTime
 	case KindAuthSuccess:
-		g.mu.Lock()
-		delete(g.accounts, reputation.LockAccount+"/"+ev.Username)
-		g.mu.Unlock()
+		g.fails.Clear(FailKey{FailAccount, ev.Username})
 		return nil, nil
 	default:
 		return nil, nil
 	}
-	key := kind + "/" + ev.Username
-	g.mu.Lock()
-	w := g.accounts[key]
-	if w == nil {
-		g.evict(len(g.accounts), func() {
-			for k := range g.accounts {
-				delete(g.accounts, k)
-				return
-			}
-		})
-		w = &window{}
-		g.accounts[key] = w
-	}
-	n := w.add(ev.Time, win, max)
-	if n >= max {
-		delete(g.accounts, key)
-	}
-	g.mu.Unlock()
-	if n < max {
+	n, reached := g.fails.Fail(FailKey{fk, ev.Username}, ev.Time, win, max)
+	if !reached {
 		return nil, nil
 	}
 	l := reputation.Lockout{Kind: kind, Subject: ev.Username, Failures: n, Since: ev.Time.UTC(), Until: ev.Time.Add(lock).UTC(),
@@ -377,20 +328,12 @@ func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, err
 	return &l, nil
 }
 
-// Sweep forgets failure windows idle for longer than their window.
+// Sweep forgets failure windows idle for longer than their window and
+// bans known to have ended.
 func (g *Guard) Sweep(now time.Time) {
+	g.fails.Sweep(now)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for k, w := range g.ips {
-		if now.Sub(w.last) > g.pol.Window {
-			delete(g.ips, k)
-		}
-	}
-	for k, w := range g.accounts {
-		if now.Sub(w.last) > g.pol.AccountWindow {
-			delete(g.accounts, k)
-		}
-	}
 	for k, until := range g.banned {
 		if !now.Before(until) {
 			delete(g.banned, k)

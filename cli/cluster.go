@@ -247,6 +247,15 @@ func (n *clusterNode) counterStore() counter.Store {
 	return n.counters
 }
 
+// sharedCounters is the counter store shared by the nodes (nil in
+// embedded mode): the attack guard counts its failure windows there.
+func (n *clusterNode) sharedCounters() counter.Store {
+	if n == nil {
+		return nil
+	}
+	return n.counters
+}
+
 // changesC delivers change notices (nil in embedded mode: never).
 func (n *clusterNode) changesC() <-chan struct{} {
 	if n == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
@@ -75,9 +76,11 @@ type security struct {
 }
 
 // openSecurity opens the reputation database (openRepDB: the data
-// directory's, or the cluster's PostgreSQL) and builds the guard. Nothing
-// runs until start.
-func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (*security, error) {
+// directory's, or the cluster's PostgreSQL) and builds the guard. The
+// guard counts failures in shared (the cluster's Redis counters, so a
+// threshold holds across the nodes behind a proxy) or, when shared is
+// nil, in this process. Nothing runs until start.
+func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, shared counter.Store, log *slog.Logger) (*security, error) {
 	db, err := openRepDB(cfg, dataDir)
 	if err != nil {
 		return nil, err
@@ -89,6 +92,11 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, log *
 	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
 	s.guard = attack.NewGuard(attackPolicy(a), db, s.trust, log)
 	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
+	// Addresses any node banned are not counted again while banned.
+	s.guard.Banned = func(a netip.Addr, t time.Time) bool { return s.live.Load().Banned(a, t) != nil }
+	if shared != nil {
+		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.Server.Node))
+	}
 	if err := reputation.Refresh(ctx, db, s.live, time.Now()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
@@ -248,7 +256,8 @@ func (e *env) honeypotCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sec, err := openSecurity(ctx, cfg, *dataDir, log)
+	// The decoy on its own keeps its failure counts in this process.
+	sec, err := openSecurity(ctx, cfg, *dataDir, nil, log)
 	if err != nil {
 		return err
 	}

@@ -184,7 +184,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, log) // reputation, bans, honeypot: cli/honeypot.go
+	sec, err := openSecurity(ctx, cfg, o.DataDir, cl.sharedCounters(), log) // reputation, bans, honeypot: cli/honeypot.go
 	if err != nil {
 		return nil, err
 	}

@@ -24,11 +24,18 @@ const (
 	SystemIntlCalls                    // international calls of every tenant
 	SystemSpend                        // spend of every tenant, per UTC day
 	ExtIntlBurst                       // international calls of one extension, short window
+
+	// Failure windows of the SIP attack guard (package attack): system-wide
+	// keys (no tenant) whose subject is an address or an account.
+	AttackIPFailures        // failed authentications and scans from one source address
+	AttackAccountFailures   // failed authentications of one account
+	AttackVoicemailFailures // wrong PINs for one voicemail box
 )
 
 var scopeNames = [...]string{"", "ext_intl_calls", "ext_premium_calls", "ext_limited_calls",
 	"ext_distinct_day", "ext_distinct_month", "ext_intl_concurrent", "tenant_intl_calls",
-	"tenant_intl_spend", "tenant_concurrent", "system_intl_calls", "system_spend", "ext_intl_burst"}
+	"tenant_intl_spend", "tenant_concurrent", "system_intl_calls", "system_spend", "ext_intl_burst",
+	"attack_ip_failures", "attack_account_failures", "attack_voicemail_failures"}
 
 func (s Scope) String() string {
 	if int(s) < len(scopeNames) {
@@ -93,6 +100,9 @@ type Store interface {
 	// Sum returns key's sum.
 	Sum(k Key) float64
 
+	// Delete drops key's counter (window, slots or sum) outright. Unlike
+	// Reset it names one key, so a shared store needs no scan.
+	Delete(k Key)
 	// Reset drops every counter whose key matches scope, tenant and subject
 	// (empty tenant or subject match all). It returns how many were dropped.
 	Reset(scope Scope, tenant, subject string) int

@@ -274,6 +274,16 @@ func match(k Key, scope Scope, tenant, subject string) bool {
 		(subject == "" || k.Subject == subject)
 }
 
+// Delete implements Store.
+func (m *Memory) Delete(k Key) {
+	s := m.shard(k)
+	s.mu.Lock()
+	delete(s.windows, k)
+	delete(s.slots, k)
+	delete(s.sums, k)
+	s.mu.Unlock()
+}
+
 // Reset implements Store.
 func (m *Memory) Reset(scope Scope, tenant, subject string) int {
 	n := 0

@@ -271,3 +271,43 @@ func BenchmarkApply(b *testing.B) {
 		m.Apply(t0, ops, res)
 	}
 }
+
+// TestDeleteOneKey: Delete drops one key's window, slots or sum and
+// leaves every other key alone.
+func TestDeleteOneKey(t *testing.T) {
+	m := NewMemory(0)
+	a := Key{Scope: AttackIPFailures, Subject: "192.0.2.1"}
+	b := Key{Scope: AttackIPFailures, Subject: "192.0.2.2"}
+	slot := Key{Scope: TenantConcurrent, Tenant: "acme"}
+	sum := Key{Scope: TenantIntlSpend, Tenant: "acme", Bucket: 1}
+	for i := range 2 {
+		m.Reserve(a, fmt.Sprint("a", i), t0, time.Minute, 5)
+		m.Reserve(b, fmt.Sprint("b", i), t0, time.Minute, 5)
+	}
+	m.Acquire(slot, "c1", t0, t0.Add(time.Hour), 5)
+	m.Add(sum, "c1", 2)
+	m.Delete(a)
+	m.Delete(slot)
+	m.Delete(sum)
+	if n := m.Count(a, t0, time.Minute); n != 0 {
+		t.Errorf("deleted window counts %d", n)
+	}
+	if n := m.Count(b, t0, time.Minute); n != 2 {
+		t.Errorf("other window counts %d, want 2", n)
+	}
+	if m.Held(slot, t0) != 0 || m.Sum(sum) != 0 {
+		t.Errorf("deleted slot or sum kept: %d %v", m.Held(slot, t0), m.Sum(sum))
+	}
+	// A deleted window counts again from zero.
+	if n, ok, _ := m.Reserve(a, "a0", t0, time.Minute, 5); !ok || n != 1 {
+		t.Errorf("reserve after delete: n=%d ok=%v", n, ok)
+	}
+}
+
+func TestAttackScopeNames(t *testing.T) {
+	for _, sc := range []Scope{AttackIPFailures, AttackAccountFailures, AttackVoicemailFailures} {
+		if back, ok := ParseScope(sc.String()); !ok || back != sc || sc.String() == "scope?" {
+			t.Errorf("scope %d: name %q parses to %v %v", sc, sc.String(), back, ok)
+		}
+	}
+}

@@ -229,7 +229,7 @@ func (s *Store) recover() {
 
 // pendingOp is a write made locally while Redis was unreachable.
 type pendingOp struct {
-	kind   byte // 'w' window event, 's' slot, 'u' remove, 'e' extend, 'a' add
+	kind   byte // 'w' window event, 's' slot, 'u' remove, 'e' extend, 'a' add, 'd' delete the key
 	key    string
 	id     string
 	score  int64 // µs: event time or lease
@@ -298,6 +298,8 @@ func (s *Store) write(ctx context.Context, ops []pendingOp) error {
 			extendScript.EvalSha(ctx, pipe, []string{op.key}, op.id, strconv.FormatInt(op.score, 10), op.ttl)
 		case 'a':
 			addScript.EvalSha(ctx, pipe, []string{op.key}, op.id, strconv.FormatFloat(op.amount, 'g', -1, 64), sumTTL)
+		case 'd':
+			pipe.Del(ctx, op.key)
 		}
 	}
 	s.stats.roundTrips.Add(1)
@@ -660,6 +662,18 @@ func (s *Store) Sum(k counter.Key) float64 {
 		return v
 	}
 	return s.local.Sum(k)
+}
+
+// Delete implements counter.Store: one DEL. While Redis is unreachable
+// the local count is dropped and the DEL is queued with the local writes,
+// in order, so it lands after the events it was meant to forget.
+func (s *Store) Delete(k counter.Key) {
+	key := s.key(k)
+	if s.remote(func(ctx context.Context) error { return s.c.Del(ctx, key).Err() }) {
+		return
+	}
+	s.local.Delete(k)
+	s.queue(pendingOp{kind: 'd', key: key})
 }
 
 // scan calls f with every key matching pattern, on every master.

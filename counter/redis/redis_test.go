@@ -385,3 +385,57 @@ func TestRedisDownAndBack(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestDelete: Delete removes one key in Redis at once; while Redis is
+// away it drops the local count and the DEL is written, after the local
+// events it follows, when Redis returns.
+func TestDelete(t *testing.T) {
+	r := testenv.NewRedis(t)
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	s, err := New(Options{Client: c, ProbeEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := counter.Key{Scope: counter.AttackIPFailures, Subject: "2001:db8::1"}
+	b := counter.Key{Scope: counter.AttackAccountFailures, Subject: "alice"}
+	for i := range 2 {
+		s.Reserve(a, fmt.Sprint("a", i), t0, time.Minute, 5)
+		s.Reserve(b, fmt.Sprint("b", i), t0, time.Minute, 5)
+	}
+	s.Delete(a)
+	if n := s.Count(a, t0, time.Minute); n != 0 {
+		t.Errorf("deleted key counts %d", n)
+	}
+	if n := s.Count(b, t0, time.Minute); n != 2 {
+		t.Errorf("other key counts %d, want 2", n)
+	}
+	if ex := c.Exists(t.Context(), s.key(a)).Val(); ex != 0 {
+		t.Errorf("deleted key still in Redis")
+	}
+	r.Stop()
+	s.Reserve(b, "b-down", t0, time.Minute, 5) // counted locally, queued
+	if s.Up() {
+		t.Fatal("Up() with Redis stopped")
+	}
+	s.Delete(b)
+	if n := s.Count(b, t0, time.Minute); n != 0 {
+		t.Errorf("local count after Delete while down = %d", n)
+	}
+	s.Reserve(b, "b-after", t0, time.Minute, 5)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.Up() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !s.Up() {
+		t.Fatal("store did not recover")
+	}
+	// b0, b1 (in Redis before) and b-down were deleted; b-after remains.
+	if n := s.Count(b, t0, time.Minute); n != 1 {
+		t.Errorf("count after recovery = %d, want 1 (only the event after the delete)", n)
+	}
+}
