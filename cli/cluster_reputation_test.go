@@ -18,7 +18,8 @@ import (
 // PostgreSQL: a ban set through node 1's API makes node 2 refuse calls
 // from the address, and its release on node 2 lets node 1 accept them
 // again; a reputation entry added on node 1 makes node 3 refuse calls to
-// the number until node 2 removes it; the reputation and bans commands
+// the number until node 2 removes it; while nothing changes node 3's
+// refresh reads only the version row, and re-reads after a change; the reputation and bans commands
 // of a cluster-mode policy work on the same shared tables; and the
 // PostgreSQL database holds the ban and the entries (no node keeps them
 // to itself).
@@ -85,6 +86,26 @@ func TestClusterReputationAcrossNodes(t *testing.T) {
 		t.Fatalf("remove on node 2: %d %v", code, v)
 	}
 	await(0, "accepting the number node 2 removed", "198.51.100.1", pumped, allows)
+
+	// While nothing changes, a node's once-a-second refresh reads only the
+	// version row; a change made through another node moves the version
+	// and the next refresh re-reads the lists.
+	ref := tc.nodes[2].sec.ref
+	time.Sleep(1500 * time.Millisecond) // node 3 takes in node 2's removal first
+	c0, r0 := ref.Stats()
+	time.Sleep(2500 * time.Millisecond)
+	c1, r1 := ref.Stats()
+	if c1-c0 < 2 || r1 != r0 {
+		t.Fatalf("node 3 in 2.5 quiet seconds: %d version checks, %d full reads; want at least 2 checks and no read", c1-c0, r1-r0)
+	}
+	const quiet = "+4930777666"
+	if code, v := tc.cs[0].call("POST", "/v1/reputation", map[string]any{"kind": "number", "value": quiet, "reason": "IRSF"}); code != 201 {
+		t.Fatalf("entry on node 1: %d %v", code, v)
+	}
+	await(2, "refusing the number node 1 listed after a quiet spell", "198.51.100.1", quiet, rejects("attacker_dialed_number"))
+	if _, r2 := ref.Stats(); r2 <= r1 {
+		t.Fatalf("node 3 refuses the new number without re-reading (%d reads)", r2)
+	}
 
 	// The command line of a cluster-mode node works on the shared tables.
 	cfgFile := filepath.Join(t.TempDir(), "cluster.yaml")

@@ -33,6 +33,7 @@ import (
 type repDB interface {
 	reputation.Store
 	reputation.BatchUpserter
+	reputation.Versioned
 	honeypot.EventStore
 	Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error)
 	Close() error
@@ -67,6 +68,7 @@ type security struct {
 	log   *slog.Logger
 	db    repDB
 	live  *reputation.Live
+	ref   *reputation.Refresher // re-reads db into live when its version moved
 	trust *attack.Trust
 	guard *attack.Guard
 	hp    *honeypot.Server
@@ -97,7 +99,8 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, share
 	if shared != nil {
 		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.Server.Node))
 	}
-	if err := reputation.Refresh(ctx, db, s.live, time.Now()); err != nil {
+	s.ref = &reputation.Refresher{Store: db, Live: s.live, Full: reputation.DefaultFullRefresh}
+	if err := s.ref.Reload(ctx, time.Now()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
 	}
@@ -117,14 +120,17 @@ func attackPolicy(a *config.Attack) attack.Policy {
 	return p
 }
 
+// refresh re-reads entries and bans if the database's version moved (one
+// row read otherwise), and in full every reputation.DefaultFullRefresh.
 func (s *security) refresh(ctx context.Context) {
-	if err := reputation.Refresh(ctx, s.db, s.live, time.Now()); err != nil && ctx.Err() == nil {
+	if _, err := s.ref.Refresh(ctx, time.Now()); err != nil && ctx.Err() == nil {
 		s.log.Error("refreshing reputation", "err", err)
 	}
 }
 
 // start runs the guard, the refresh loop (other nodes' changes bite within
-// a second), the PBX log followers and, when listen is set, the honeypot.
+// a second: each second reads the version row, and entries and bans only
+// when it moved), the PBX log followers and, when listen is set, the honeypot.
 func (s *security) start(intel *number.Intel, listen string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

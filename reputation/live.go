@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -207,3 +208,73 @@ func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
 	l.Replace(Build(es, bs))
 	return nil
 }
+
+// DefaultFullRefresh is how often a Refresher re-reads everything even
+// though the store's version did not move (a safety net, and it drops
+// expired entries from the set's memory; lookups already ignore them).
+const DefaultFullRefresh = 30 * time.Second
+
+// Refresher keeps a Live current with a store that several writers (other
+// processes, other nodes) change. When the store is Versioned, a call
+// reads the version (one row) and re-lists entries and bans only when it
+// moved, or when Full has passed since the last full read; otherwise
+// every call re-lists. Expiry needs no re-read: Set lookups compare each
+// entry's and ban's expiry with the time asked about. Refresher is safe
+// for concurrent use; calls are serialized.
+type Refresher struct {
+	Store Store
+	Live  *Live
+	Full  time.Duration // 0: DefaultFullRefresh
+
+	mu      sync.Mutex
+	known   bool
+	version int64
+	last    time.Time // of the last full read
+
+	reads, checks atomic.Int64
+}
+
+// Refresh re-reads the store into Live if it changed (see Refresher); it
+// reports whether it re-read. On error the old set stays.
+func (r *Refresher) Refresh(ctx context.Context, now time.Time) (bool, error) {
+	return r.refresh(ctx, now, false)
+}
+
+// Reload re-reads the store into Live whatever its version says.
+func (r *Refresher) Reload(ctx context.Context, now time.Time) error {
+	_, err := r.refresh(ctx, now, true)
+	return err
+}
+
+func (r *Refresher) refresh(ctx context.Context, now time.Time, force bool) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	full := r.Full
+	if full <= 0 {
+		full = DefaultFullRefresh
+	}
+	vs, versioned := r.Store.(Versioned)
+	var v int64
+	if versioned {
+		// The version is read before the lists: a change committed in
+		// between is in the lists and moves the version past v, so the
+		// next call reads once more rather than never.
+		var err error
+		if v, err = vs.Version(ctx); err != nil {
+			return false, err
+		}
+		r.checks.Add(1)
+		if !force && r.known && v == r.version && now.Sub(r.last) < full && !now.Before(r.last) {
+			return false, nil
+		}
+	}
+	if err := Refresh(ctx, r.Store, r.Live, now); err != nil {
+		return false, err
+	}
+	r.reads.Add(1)
+	r.known, r.version, r.last = versioned, v, now
+	return true, nil
+}
+
+// Stats reports how many version checks and full reads were made.
+func (r *Refresher) Stats() (checks, reads int64) { return r.checks.Load(), r.reads.Load() }

@@ -272,6 +272,14 @@ type Store interface {
 	ReleaseLockout(ctx context.Context, kind, subject string) error
 }
 
+// Versioned is a Store that keeps a version raised in every transaction
+// that changes entries, bans or lockouts (never by a refused write), so a
+// reader can tell with one cheap read whether to re-read the lists.
+// Honeypot events do not move it.
+type Versioned interface {
+	Version(ctx context.Context) (int64, error)
+}
+
 // BatchUpserter is a Store that can upsert many entries in one
 // transaction (the honeypot folds its sightings that way under load).
 type BatchUpserter interface {

@@ -34,6 +34,7 @@ import (
 
 var (
 	_ reputation.Store         = (*DB)(nil)
+	_ reputation.Versioned     = (*DB)(nil)
 	_ reputation.BatchUpserter = (*DB)(nil)
 	_ honeypot.EventStore      = (*DB)(nil)
 )
@@ -110,6 +111,15 @@ CREATE TABLE honeypot_events (
 CREATE INDEX honeypot_events_time ON honeypot_events (time_ns);
 CREATE INDEX honeypot_events_ip ON honeypot_events (source_ip, time_ns);
 `,
+	// 2: one row raised in every transaction that changes entries, bans
+	// or lockouts, so each node can tell cheaply whether to re-read.
+	`
+CREATE TABLE reputation_version (
+	id integer PRIMARY KEY CHECK (id = 1),
+	v  bigint NOT NULL
+);
+INSERT INTO reputation_version (id, v) VALUES (1, 0);
+`,
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -140,6 +150,30 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// write runs f in a transaction and raises the version in it, so a node
+// that reads the new version also reads the change; when f fails the
+// transaction is rolled back and the version stays.
+func (db *DB) write(ctx context.Context, f func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := f(tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE reputation_version SET v = v + 1 WHERE id = 1`)
+		return err
+	})
+}
+
+// errNothing rolls back a write that changed nothing (the version stays).
+var errNothing = errors.New("nothing changed")
+
+// Version implements reputation.Versioned: one primary-key read, cheap
+// enough to ask every second on every node.
+func (db *DB) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.pool.QueryRow(ctx, `SELECT v FROM reputation_version WHERE id = 1`).Scan(&v)
+	return v, err
+}
+
 func ns(t time.Time) int64 { return t.UnixNano() }
 
 func nullNS(t time.Time) *int64 {
@@ -166,7 +200,7 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 		return e, err
 	}
 	var out reputation.Entry
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err := db.write(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = upsert(ctx, tx, e)
 		return err
@@ -181,6 +215,9 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 // one transaction. Rows are locked in (kind, value) order, so two nodes
 // folding overlapping batches cannot deadlock.
 func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
 	now := time.Now()
 	norm := make([]reputation.Entry, len(es))
 	for i, e := range es {
@@ -193,7 +230,7 @@ func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 	slices.SortStableFunc(norm, func(a, b reputation.Entry) int {
 		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
 	})
-	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
 		for _, e := range norm {
 			if _, err := upsert(ctx, tx, e); err != nil {
 				return err
@@ -279,14 +316,16 @@ func (db *DB) Remove(ctx context.Context, kind, value string) error {
 	if err != nil {
 		return err
 	}
-	tag, err := db.pool.Exec(ctx, `DELETE FROM reputation_entries WHERE kind=$1 AND value=$2`, k, v)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
-	}
-	return nil
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM reputation_entries WHERE kind=$1 AND value=$2`, k, v)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
+		}
+		return nil
+	})
 }
 
 // List implements reputation.Store. Ties are ordered byte-wise, as in
@@ -335,17 +374,28 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 
 // Purge deletes entries that expired before now and bans that ended
 // before keepBans ago; it returns how many rows went. Several nodes may
-// purge at once: each row goes once.
+// purge at once: each row goes once. The version moves only when a row
+// went.
 func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
-	t1, err := db.pool.Exec(ctx, `DELETE FROM reputation_entries WHERE expires_ns IS NOT NULL AND expires_ns <= $1`, ns(now))
-	if err != nil {
-		return 0, err
+	var n int64
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		t1, err := tx.Exec(ctx, `DELETE FROM reputation_entries WHERE expires_ns IS NOT NULL AND expires_ns <= $1`, ns(now))
+		if err != nil {
+			return err
+		}
+		t2, err := tx.Exec(ctx, `DELETE FROM reputation_bans WHERE expires_ns <= $1`, ns(now.Add(-keepBans)))
+		if err != nil {
+			return err
+		}
+		if n = t1.RowsAffected() + t2.RowsAffected(); n == 0 {
+			return errNothing
+		}
+		return nil
+	})
+	if errors.Is(err, errNothing) {
+		return 0, nil
 	}
-	t2, err := db.pool.Exec(ctx, `DELETE FROM reputation_bans WHERE expires_ns <= $1`, ns(now.Add(-keepBans)))
-	if err != nil {
-		return 0, err
-	}
-	return t1.RowsAffected() + t2.RowsAffected(), nil
+	return n, err
 }
 
 // AddBan implements reputation.Store.
@@ -363,9 +413,11 @@ func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, err
 	}
 	b.Created, b.Expires = b.Created.UTC(), b.Expires.UTC()
 	b.Released = false
-	err = db.pool.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released)
-		VALUES ($1, $2, $3, $4, $5, $6, false) RETURNING id`,
-		b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level).Scan(&b.ID)
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released)
+			VALUES ($1, $2, $3, $4, $5, $6, false) RETURNING id`,
+			b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level).Scan(&b.ID)
+	})
 	return b, err
 }
 
@@ -421,20 +473,27 @@ func (db *DB) BanCount(ctx context.Context, ip string) (int, error) {
 
 // ReleaseBan implements reputation.Store.
 func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
-	b, err := scanBan(db.pool.QueryRow(ctx, `UPDATE reputation_bans SET released = true WHERE id = $1 RETURNING `+banCols, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return b, fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
-	}
+	var b reputation.Ban
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		var err error
+		b, err = scanBan(tx.QueryRow(ctx, `UPDATE reputation_bans SET released = true WHERE id = $1 RETURNING `+banCols, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
+		}
+		return err
+	})
 	return b, err
 }
 
 // PutLockout implements reputation.Store.
 func (db *DB) PutLockout(ctx context.Context, l reputation.Lockout) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
-			since_ns = excluded.since_ns, until_ns = excluded.until_ns`,
-		l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, ns(l.Since), ns(l.Until))
-	return err
+	return db.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
+				since_ns = excluded.since_ns, until_ns = excluded.until_ns`,
+			l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, ns(l.Since), ns(l.Until))
+		return err
+	})
 }
 
 // Lockouts implements reputation.Store.
@@ -465,14 +524,16 @@ func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
 	if !storable(kind) {
 		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
 	}
-	tag, err := db.pool.Exec(ctx, `DELETE FROM reputation_lockouts WHERE kind = $1 AND subject = $2`, kind, raw(subject))
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
-	}
-	return nil
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM reputation_lockouts WHERE kind = $1 AND subject = $2`, kind, raw(subject))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
+		}
+		return nil
+	})
 }
 
 var eventCols = []string{"time_ns", "kind", "source_ip", "source_port", "transport", "method", "user_agent",

@@ -24,6 +24,7 @@ import (
 
 var (
 	_ reputation.Store         = (*DB)(nil)
+	_ reputation.Versioned     = (*DB)(nil)
 	_ reputation.BatchUpserter = (*DB)(nil)
 	_ honeypot.EventStore      = (*DB)(nil)
 )
@@ -98,6 +99,15 @@ CREATE TABLE honeypot_events (
 );
 CREATE INDEX honeypot_events_time ON honeypot_events (time);
 CREATE INDEX honeypot_events_ip ON honeypot_events (source_ip, time);
+`,
+	// 2: a version raised in every transaction that changes entries, bans
+	// or lockouts, so a reader can tell cheaply whether to re-read.
+	`
+CREATE TABLE reputation_version (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	v  INTEGER NOT NULL
+);
+INSERT INTO reputation_version (id, v) VALUES (1, 0);
 `,
 }
 
@@ -174,6 +184,32 @@ func (db *DB) migrate(ctx context.Context) error {
 // Close closes the database.
 func (db *DB) Close() error { return errors.Join(db.r.Close(), db.w.Close()) }
 
+// write runs f in a transaction on the writing connection and raises the
+// version in the same transaction, so a reader that sees the new version
+// also sees the change; when f fails nothing is written and the version
+// stays.
+func (db *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE reputation_version SET v = v + 1 WHERE id = 1`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Version implements reputation.Versioned: one primary-key read.
+func (db *DB) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.r.QueryRowContext(ctx, `SELECT v FROM reputation_version WHERE id = 1`).Scan(&v)
+	return v, err
+}
+
 func ns(t time.Time) int64 { return t.UnixNano() }
 
 func nullNS(t time.Time) any {
@@ -190,11 +226,20 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 	if err := reputation.Normalize(&e, time.Now()); err != nil {
 		return e, err
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
+	in := e
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		e, err = upsert(ctx, tx, in)
+		return err
+	})
 	if err != nil {
-		return e, err
+		return in, err
 	}
-	defer tx.Rollback()
+	return e, nil
+}
+
+// upsert merges the normalized entry e into its row.
+func upsert(ctx context.Context, tx *sql.Tx, e reputation.Entry) (reputation.Entry, error) {
 	old, err := get(ctx, tx, e.Kind, e.Value)
 	switch {
 	case err == nil:
@@ -209,43 +254,27 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen, hits = excluded.hits,
 			score = excluded.score, expires = excluded.expires`,
 		e.Kind, e.Value, e.Source, e.Reason, ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires))
-	if err != nil {
-		return e, err
-	}
-	return e, tx.Commit()
+	return e, err
 }
 
 // UpsertBatch implements reputation.BatchUpserter: every entry merged in
 // one transaction.
 func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	if len(es) == 0 {
+		return nil
 	}
-	defer tx.Rollback()
 	now := time.Now()
-	for _, e := range es {
-		if err := reputation.Normalize(&e, now); err != nil {
-			return err
+	return db.write(ctx, func(tx *sql.Tx) error {
+		for _, e := range es {
+			if err := reputation.Normalize(&e, now); err != nil {
+				return err
+			}
+			if _, err := upsert(ctx, tx, e); err != nil {
+				return err
+			}
 		}
-		old, err := get(ctx, tx, e.Kind, e.Value)
-		switch {
-		case err == nil:
-			e = reputation.Merge(old, e)
-		case errors.Is(err, reputation.ErrNotFound):
-		default:
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reputation_entries (kind, value, source, reason, first_seen, last_seen, hits, score, expires)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (kind, value) DO UPDATE SET source = excluded.source, reason = excluded.reason,
-				first_seen = excluded.first_seen, last_seen = excluded.last_seen, hits = excluded.hits,
-				score = excluded.score, expires = excluded.expires`,
-			e.Kind, e.Value, e.Source, e.Reason, ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 type querier interface {
@@ -302,14 +331,16 @@ func (db *DB) Remove(ctx context.Context, kind, value string) error {
 	if err != nil {
 		return err
 	}
-	res, err := db.w.ExecContext(ctx, `DELETE FROM reputation_entries WHERE kind = ? AND value = ?`, k, v)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
-	}
-	return nil
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM reputation_entries WHERE kind = ? AND value = ?`, k, v)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
+		}
+		return nil
+	})
 }
 
 // List implements reputation.Store.
@@ -353,20 +384,34 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 }
 
 // Purge deletes entries that expired before now and bans that ended
-// before keepBans ago; it returns how many rows went.
+// before keepBans ago; it returns how many rows went. The version moves
+// only when a row went.
 func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
-	r1, err := db.w.ExecContext(ctx, `DELETE FROM reputation_entries WHERE expires IS NOT NULL AND expires <= ?`, ns(now))
-	if err != nil {
-		return 0, err
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		r1, err := tx.ExecContext(ctx, `DELETE FROM reputation_entries WHERE expires IS NOT NULL AND expires <= ?`, ns(now))
+		if err != nil {
+			return err
+		}
+		r2, err := tx.ExecContext(ctx, `DELETE FROM reputation_bans WHERE expires <= ?`, ns(now.Add(-keepBans)))
+		if err != nil {
+			return err
+		}
+		a, _ := r1.RowsAffected()
+		b, _ := r2.RowsAffected()
+		if n = a + b; n == 0 {
+			return errNothing
+		}
+		return nil
+	})
+	if errors.Is(err, errNothing) {
+		return 0, nil
 	}
-	r2, err := db.w.ExecContext(ctx, `DELETE FROM reputation_bans WHERE expires <= ?`, ns(now.Add(-keepBans)))
-	if err != nil {
-		return 0, err
-	}
-	a, _ := r1.RowsAffected()
-	b, _ := r2.RowsAffected()
-	return a + b, nil
+	return n, err
 }
+
+// errNothing rolls back a write that changed nothing (the version stays).
+var errNothing = errors.New("nothing changed")
 
 // AddBan implements reputation.Store.
 func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
@@ -382,12 +427,15 @@ func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, err
 		return b, &reputation.FieldError{Field: "expires", Msg: "must be after the ban's start"}
 	}
 	b.Created, b.Expires = b.Created.UTC(), b.Expires.UTC()
-	res, err := db.w.ExecContext(ctx, `INSERT INTO reputation_bans (ip, reason, source, created, expires, level, released) VALUES (?, ?, ?, ?, ?, ?, 0)`,
-		b.IP, b.Reason, b.Source, ns(b.Created), ns(b.Expires), b.Level)
-	if err != nil {
-		return b, err
-	}
-	b.ID, err = res.LastInsertId()
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO reputation_bans (ip, reason, source, created, expires, level, released) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+			b.IP, b.Reason, b.Source, ns(b.Created), ns(b.Expires), b.Level)
+		if err != nil {
+			return err
+		}
+		b.ID, err = res.LastInsertId()
+		return err
+	})
 	return b, err
 }
 
@@ -441,31 +489,33 @@ func (db *DB) BanCount(ctx context.Context, ip string) (int, error) {
 
 // ReleaseBan implements reputation.Store.
 func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return reputation.Ban{}, err
-	}
-	defer tx.Rollback()
-	b, err := scanBan(tx.QueryRowContext(ctx, `SELECT `+banCols+` FROM reputation_bans WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
-	}
-	if err != nil {
-		return b, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE reputation_bans SET released = 1 WHERE id = ?`, id); err != nil {
-		return b, err
-	}
-	b.Released = true
-	return b, tx.Commit()
+	var b reputation.Ban
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		b, err = scanBan(tx.QueryRowContext(ctx, `SELECT `+banCols+` FROM reputation_bans WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE reputation_bans SET released = 1 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		b.Released = true
+		return nil
+	})
+	return b, err
 }
 
 // PutLockout implements reputation.Store.
 func (db *DB) PutLockout(ctx context.Context, l reputation.Lockout) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since, until) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until`,
-		l.Kind, l.Subject, l.Reason, l.Failures, ns(l.Since), ns(l.Until))
-	return err
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since, until) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until`,
+			l.Kind, l.Subject, l.Reason, l.Failures, ns(l.Since), ns(l.Until))
+		return err
+	})
 }
 
 // Lockouts implements reputation.Store.
@@ -490,14 +540,16 @@ func (db *DB) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout
 
 // ReleaseLockout implements reputation.Store.
 func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM reputation_lockouts WHERE kind = ? AND subject = ?`, kind, subject)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
-	}
-	return nil
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM reputation_lockouts WHERE kind = ? AND subject = ?`, kind, subject)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
+		}
+		return nil
+	})
 }
 
 // AppendEvents implements honeypot.EventStore: one transaction per batch.

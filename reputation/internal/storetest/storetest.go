@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 type DB interface {
 	reputation.Store
 	reputation.BatchUpserter
+	reputation.Versioned
 	honeypot.EventStore
 	Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error)
 	Close() error
@@ -47,6 +49,8 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Lockouts", lockouts},
 		{"Events", events},
 		{"TwoNodes", twoNodes},
+		{"Version", version},
+		{"RefresherTwoNodes", refresherTwoNodes},
 		{"ConcurrentUpserts", concurrentUpserts},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, fresh(t)) })
@@ -612,4 +616,148 @@ func concurrentUpserts(t *testing.T, open func() DB) {
 	}
 	check(nodes[0])
 	check(nodes[1])
+}
+
+// version checks the change version: every write that changes entries,
+// bans or lockouts moves it (as seen from a second handle, another
+// node), and a refused write, a no-op and honeypot events do not.
+func version(t *testing.T, open func() DB) {
+	a, b := open(), open()
+	now := time.Now().UTC().Truncate(time.Second)
+	cur := func(db DB) int64 {
+		t.Helper()
+		v, err := db.Version(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	last := cur(a)
+	if vb := cur(b); vb != last {
+		t.Fatalf("two handles read versions %d and %d", last, vb)
+	}
+	moved := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		va, vb := cur(a), cur(b)
+		if va <= last || vb != va {
+			t.Fatalf("%s: version %d (handle a) / %d (handle b), want both above %d", what, va, vb, last)
+		}
+		last = va
+	}
+	stayed := func(what string, err error) {
+		t.Helper()
+		if va, vb := cur(a), cur(b); va != last || vb != last {
+			t.Fatalf("%s (err %v): version moved from %d to %d / %d", what, err, last, va, vb)
+		}
+	}
+
+	_, err := a.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "manual", Score: 90})
+	moved("upsert (new)", err)
+	_, err = b.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", Hits: 1})
+	moved("upsert (merge) on handle b", err)
+	moved("batch upsert", a.UpsertBatch(ctx, []reputation.Entry{{Kind: "number", Value: "+4420", Source: "honeypot"},
+		{Kind: "ua", Value: "sipvicious", Source: "feed", Expires: now.Add(-time.Hour), LastSeen: now.Add(-2 * time.Hour)}}))
+	moved("remove", a.Remove(ctx, "number", "+4420"))
+	ban, err := a.AddBan(ctx, reputation.Ban{IP: "198.51.100.9", Source: "manual", Created: now, Expires: now.Add(time.Hour)})
+	moved("add ban", err)
+	_, err = b.ReleaseBan(ctx, ban.ID)
+	moved("release ban on handle b", err)
+	moved("put lockout", a.PutLockout(ctx, reputation.Lockout{Kind: "account", Subject: "100", Failures: 5, Since: now, Until: now.Add(time.Hour)}))
+	moved("release lockout", a.ReleaseLockout(ctx, "account", "100"))
+	n, err := a.Purge(ctx, now, 90*24*time.Hour) // the expired ua goes
+	if n != 1 {
+		t.Fatalf("purge removed %d rows, want the expired ua", n)
+	}
+	moved("purge", err)
+
+	_, err = a.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "not an address"})
+	stayed("invalid upsert", err)
+	stayed("batch with an invalid entry", a.UpsertBatch(ctx, []reputation.Entry{{Kind: "number", Value: "+4421", Source: "honeypot"}, {Kind: "ip", Value: "x"}}))
+	if _, err := a.Get(ctx, "number", "+4421"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("refused batch left its valid entry: %v", err)
+	}
+	stayed("empty batch", a.UpsertBatch(ctx, nil))
+	stayed("remove of an unknown entry", a.Remove(ctx, "number", "+4499"))
+	_, err = a.AddBan(ctx, reputation.Ban{IP: "bogus", Created: now, Expires: now.Add(time.Hour)})
+	stayed("invalid ban", err)
+	_, err = a.AddBan(ctx, reputation.Ban{IP: "198.51.100.10", Created: now, Expires: now})
+	stayed("ban ending at its start", err)
+	_, err = b.ReleaseBan(ctx, ban.ID+1000)
+	stayed("release of an unknown ban", err)
+	stayed("release of an unknown lockout", a.ReleaseLockout(ctx, "account", "999"))
+	n, err = a.Purge(ctx, now, 90*24*time.Hour)
+	if n != 0 {
+		t.Fatalf("second purge removed %d rows", n)
+	}
+	stayed("purge with nothing to purge", err)
+	stayed("honeypot events", a.AppendEvents(ctx, []honeypot.Event{{Time: now, Kind: "register", SourceIP: "192.0.2.7", SourcePort: 5060, Transport: "udp"}}))
+}
+
+// countingStore counts the lists a Refresher makes.
+type countingStore struct {
+	DB
+	lists atomic.Int64
+}
+
+func (c *countingStore) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
+	c.lists.Add(1)
+	return c.DB.List(ctx, q)
+}
+
+// refresherTwoNodes runs a Refresher on handle b while handle a writes:
+// b re-lists only when a changed something (or the full-refresh interval
+// passed), and then sees the change.
+func refresherTwoNodes(t *testing.T, open func() DB) {
+	a := open()
+	b := &countingStore{DB: open()}
+	live := reputation.NewLive(reputation.Policy{})
+	r := &reputation.Refresher{Store: b, Live: live, Full: time.Minute}
+	now := time.Now()
+	step := func(at time.Time, wantRead bool) {
+		t.Helper()
+		before := b.lists.Load()
+		read, err := r.Refresh(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read != wantRead || (b.lists.Load() > before) != wantRead {
+			t.Fatalf("refresh at +%v: read %v (%d lists), want %v", at.Sub(now), read, b.lists.Load()-before, wantRead)
+		}
+	}
+	step(now, true) // the first call reads
+	for i := range 5 {
+		step(now.Add(time.Duration(i)*time.Second), false)
+	}
+	ip := netip.MustParseAddr("203.0.113.77")
+	if _, err := a.AddBan(ctx, reputation.Ban{IP: ip.String(), Source: "manual", Created: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	step(now.Add(6*time.Second), true)
+	if live.Load().Banned(ip, now.Add(6*time.Second)) == nil {
+		t.Fatal("handle b's snapshot misses the ban handle a set")
+	}
+	step(now.Add(7*time.Second), false)
+	// A refused write on a moves nothing.
+	if err := a.Remove(ctx, "number", "+4499"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("remove of an unknown entry: %v", err)
+	}
+	step(now.Add(8*time.Second), false)
+	// The ban's expiry needs no re-read: lookups compare it.
+	if live.Load().Banned(ip, now.Add(time.Hour)) != nil {
+		t.Fatal("an expired ban is still in force in the snapshot")
+	}
+	// The safety net: a full read once Full has passed since the last.
+	step(now.Add(6*time.Second+time.Minute), true)
+	step(now.Add(7*time.Second+time.Minute), false)
+	// Reload reads whatever the version says.
+	before := b.lists.Load()
+	if err := r.Reload(ctx, now.Add(8*time.Second+time.Minute)); err != nil || b.lists.Load() != before+1 {
+		t.Fatalf("reload: %v, %d lists", err, b.lists.Load()-before)
+	}
+	if checks, reads := r.Stats(); reads != 4 || checks < 10 {
+		t.Fatalf("stats: %d checks, %d reads; want 4 reads", checks, reads)
+	}
 }
