@@ -20,7 +20,8 @@ import (
 // three; node 3, which saw none, refuses calls from the address; a
 // further failure on node 2 sets no second (escalated) ban; the failure
 // window is in Redis. Account failures spread over the nodes lock the
-// account at account_max_failures (5) the same way.
+// account at account_max_failures (5) the same way. With Redis stopped a
+// node counts locally and still bans at the threshold.
 func TestClusterGuardCountsAcrossNodes(t *testing.T) {
 	tc := newTestCluster(t, 10)
 	const attacker = "198.51.100.77"
@@ -89,14 +90,35 @@ func TestClusterGuardCountsAcrossNodes(t *testing.T) {
 		}
 	}
 
+	// With Redis away a node falls back to counting what it sees: three
+	// failures on node 2 still ban, after at most one Redis timeout each.
+	tc.redis.Stop()
+	const second = "198.51.100.78"
+	for i := range 3 {
+		t0 := time.Now()
+		v := report(1, second, "")
+		if took := time.Since(t0); took > 2*time.Second {
+			t.Errorf("auth event %d with Redis down took %v", i+1, took)
+		}
+		if ban, _ := v["ban"].(map[string]any); (ban != nil) != (i == 2) {
+			t.Fatalf("failure %d with Redis down: %v, want a ban on the third only", i+1, v)
+		}
+	}
+	if tc.nodes[1].cl.counters.Up() {
+		t.Error("node 2's counters report Redis up while it is stopped")
+	}
+	if err := tc.redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+
 	db, err := reppg.Open(context.Background(), tc.pgDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	bs, err := db.Bans(context.Background(), time.Now(), true)
-	if err != nil || len(bs) != 1 || bs[0].IP != attacker {
-		t.Fatalf("bans in PostgreSQL = %+v, %v; want one ban of %s", bs, err, attacker)
+	if err != nil || len(bs) != 2 || bs[1].IP != attacker || bs[0].IP != second {
+		t.Fatalf("bans in PostgreSQL = %+v, %v; want one ban of %s, then one of %s", bs, err, attacker, second)
 	}
 	ls, err := db.Lockouts(context.Background(), time.Now())
 	if err != nil || len(ls) != 1 || ls[0].Subject != "1001" || ls[0].Kind != reputation.LockAccount {
