@@ -174,8 +174,13 @@ func attackPolicy(a *config.Attack) attack.Policy {
 	return p
 }
 
+// refresh re-reads the reputation database into the snapshot, for at
+// most a few seconds: a PostgreSQL that hangs must not hold the guard
+// (which refreshes after each ban) or the refresh loop.
 func (s *security) refresh(ctx context.Context) {
-	if err := reputation.Refresh(ctx, s.db, s.live, time.Now()); err != nil && ctx.Err() == nil {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := reputation.Refresh(rctx, s.db, s.live, time.Now()); err != nil && ctx.Err() == nil {
 		s.log.Error("refreshing reputation", "err", err)
 	}
 }

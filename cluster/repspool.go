@@ -206,13 +206,20 @@ func (s *RepSpool) Pending() int64 {
 	return s.size
 }
 
+// directTimeout bounds a write to the shared store before it is buffered
+// instead: a PostgreSQL that hangs (rather than refuses) must not hold
+// the guard or the honeypot, which wait for the buffer's lock.
+const directTimeout = 5 * time.Second
+
 // write tries direct (unless records wait already), and buffers r when
 // the store fails for any reason but an invalid record.
-func (s *RepSpool) write(r repRecord, direct func() error) error {
+func (s *RepSpool) write(ctx context.Context, r repRecord, direct func(ctx context.Context) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.size == 0 {
-		err := direct()
+		dctx, cancel := context.WithTimeout(ctx, directTimeout)
+		err := direct(dctx)
+		cancel()
 		if err == nil || errors.Is(err, reputation.ErrInvalid) {
 			if err == nil {
 				s.down.Store(false)
@@ -257,7 +264,7 @@ func (s *RepSpool) Upsert(ctx context.Context, e reputation.Entry) (reputation.E
 		return e, err
 	}
 	out := e
-	err := s.write(repRecord{Key: newKey(), Op: repEntries, Entries: []reputation.Entry{e}}, func() error {
+	err := s.write(ctx, repRecord{Key: newKey(), Op: repEntries, Entries: []reputation.Entry{e}}, func(ctx context.Context) error {
 		var err error
 		out, err = s.RepTarget.Upsert(ctx, e)
 		return err
@@ -282,7 +289,7 @@ func (s *RepSpool) UpsertBatch(ctx context.Context, es []reputation.Entry) error
 		norm[i] = e
 	}
 	key := newKey()
-	return s.write(repRecord{Key: key, Op: repEntries, Entries: norm}, func() error {
+	return s.write(ctx, repRecord{Key: key, Op: repEntries, Entries: norm}, func(ctx context.Context) error {
 		return s.RepTarget.UpsertBatchOnce(ctx, key, norm)
 	})
 }
@@ -295,7 +302,7 @@ func (s *RepSpool) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban
 	}
 	out := b
 	key := newKey()
-	err := s.write(repRecord{Key: key, Op: repBan, Ban: &b}, func() error {
+	err := s.write(ctx, repRecord{Key: key, Op: repBan, Ban: &b}, func(ctx context.Context) error {
 		var err error
 		out, err = s.RepTarget.AddBanOnce(ctx, key, b)
 		return err
@@ -327,7 +334,9 @@ func (s *RepSpool) BanCount(ctx context.Context, ip string) (int, error) {
 	if s.down.Load() {
 		return pending, nil
 	}
-	n, err := s.RepTarget.BanCount(ctx, ip)
+	cctx, cancel := context.WithTimeout(ctx, directTimeout)
+	defer cancel()
+	n, err := s.RepTarget.BanCount(cctx, ip)
 	if err != nil && !errors.Is(err, reputation.ErrInvalid) {
 		return pending, nil
 	}
@@ -336,7 +345,7 @@ func (s *RepSpool) BanCount(ctx context.Context, ip string) (int, error) {
 
 // PutLockout implements reputation.Store.
 func (s *RepSpool) PutLockout(ctx context.Context, l reputation.Lockout) error {
-	return s.write(repRecord{Key: newKey(), Op: repLockout, Lockout: &l}, func() error {
+	return s.write(ctx, repRecord{Key: newKey(), Op: repLockout, Lockout: &l}, func(ctx context.Context) error {
 		return s.RepTarget.PutLockout(ctx, l)
 	})
 }
@@ -347,7 +356,7 @@ func (s *RepSpool) AppendEvents(ctx context.Context, evs []honeypot.Event) error
 		return nil
 	}
 	key := newKey()
-	return s.write(repRecord{Key: key, Op: repEvents, Events: evs}, func() error {
+	return s.write(ctx, repRecord{Key: key, Op: repEvents, Events: evs}, func(ctx context.Context) error {
 		return s.RepTarget.AppendEventsOnce(ctx, key, evs)
 	})
 }
