@@ -54,7 +54,8 @@ type RepSpool struct {
 	max  int64
 	log  *slog.Logger
 
-	mu      sync.Mutex
+	drainMu sync.Mutex // one drain at a time; held by Close too
+	mu      sync.Mutex // the file's end, the counts and the overlay
 	f       *os.File
 	size    int64
 	records int64
@@ -124,31 +125,29 @@ func (s *RepSpool) load() error {
 	if s.size, err = dropTornTail(s.f, st.Size()); err != nil {
 		return err
 	}
-	return s.each(func(r repRecord) error {
+	os.Remove(s.path + ".tmp") // a drain's unfinished rewrite: the file is whole
+	return each(io.NewSectionReader(s.f, 0, s.size), func(r repRecord) error {
 		s.records++
 		s.remember(r)
 		return nil
-	})
+	}, func(error) {})
 }
 
-// each calls fn for every readable record in order (mu held).
-func (s *RepSpool) each(fn func(repRecord) error) error {
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	rd := bufio.NewReaderSize(io.LimitReader(s.f, s.size), 1<<16)
+// each calls fn for every readable record of rd in order, and bad for
+// every line it cannot read.
+func each(rd io.Reader, fn func(repRecord) error, bad func(error)) error {
+	br := bufio.NewReaderSize(rd, 1<<16)
 	for {
-		line, err := rd.ReadBytes('\n')
+		line, err := br.ReadBytes('\n')
 		if errors.Is(err, io.EOF) {
-			return nil
+			return nil // a torn last line (no newline) was never acknowledged
 		}
 		if err != nil {
 			return err
 		}
 		var r repRecord
 		if err := json.Unmarshal(line, &r); err != nil || r.Key == "" {
-			s.Invalid.Add(1)
-			s.log.Error("cluster: unreadable reputation spool line skipped", "err", err)
+			bad(err)
 			continue
 		}
 		if err := fn(r); err != nil {
@@ -384,49 +383,113 @@ func (s *RepSpool) replay(ctx context.Context, r repRecord) error {
 }
 
 // Drain writes every buffered record to the shared store in order and
-// empties the buffer. It stops at the first failure and keeps the whole
-// file: records already written are skipped by their keys next time.
+// removes them from the buffer. It stops at the first failure and keeps
+// every record: those already written are skipped by their keys next
+// time. Writes are not held while it talks to the store: records
+// buffered meanwhile go behind the ones it replays, and stay.
 func (s *RepSpool) Drain(ctx context.Context) error {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.size == 0 {
+	end, f := s.size, s.f
+	s.mu.Unlock()
+	if end == 0 {
 		return nil
 	}
-	var n int64
-	err := s.each(func(r repRecord) error {
+	// The first end bytes are not written again until this drain ends:
+	// writes only append, and only a drain cuts.
+	var n, recs int64
+	var nEntries, nBans int
+	err := each(io.NewSectionReader(f, 0, end), func(r repRecord) error {
 		err := s.replay(ctx, r)
 		if errors.Is(err, reputation.ErrInvalid) {
 			// Accepted when buffered, refused now (a newer schema's rule):
 			// counted and logged, not retried forever.
 			s.Invalid.Add(1)
 			s.log.Error("cluster: buffered reputation write refused by the shared store", "op", r.Op, "err", err)
-			return nil
-		}
-		if err == nil {
+			err = nil
+		} else if err == nil {
 			n++
 		}
+		if err == nil {
+			recs++
+			switch r.Op {
+			case repEntries:
+				nEntries += len(r.Entries)
+			case repBan:
+				if r.Ban != nil {
+					nBans++
+				}
+			}
+		}
 		return err
+	}, func(err error) {
+		s.Invalid.Add(1)
+		s.log.Error("cluster: unreadable reputation spool line skipped", "err", err)
 	})
 	if err != nil {
 		s.down.Store(true)
 		return err
 	}
-	if err := s.f.Truncate(0); err != nil {
-		return err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.cut(end); err != nil {
+		return fmt.Errorf("cluster: reputation spool: %w", err)
 	}
-	if err := s.f.Sync(); err != nil {
-		return err
+	s.records -= recs
+	s.entries = slices.Clone(s.entries[nEntries:])
+	s.bans = slices.Clone(s.bans[nBans:])
+	if s.size == 0 {
+		s.full = false
+		s.down.Store(false)
 	}
-	s.size, s.records, s.full = 0, 0, false
-	s.entries, s.bans = nil, nil
-	s.down.Store(false)
 	s.Drained.Add(n)
-	s.log.Info("cluster: buffered reputation writes written to the shared store", "records", n)
+	s.log.Info("cluster: buffered reputation writes written to the shared store", "records", n, "still_buffered", s.records)
+	return nil
+}
+
+// cut removes the first end bytes of the file (mu held). When records
+// were buffered behind them, the rest is copied to a new file that
+// replaces the old one whole (a crash meanwhile leaves the old one, to
+// be replayed again harmlessly).
+func (s *RepSpool) cut(end int64) error {
+	if s.size == end {
+		if err := s.f.Truncate(0); err != nil {
+			return err
+		}
+		s.size = 0
+		return s.f.Sync()
+	}
+	tmp := s.path + ".tmp"
+	t, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(t, io.NewSectionReader(s.f, end, s.size-end))
+	if err == nil {
+		err = t.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		t.Close()
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	s.f.Close()
+	s.f = t // the renamed file, open for appending
+	s.size -= end
 	return nil
 }
 
 // Close closes the buffer file (not the store).
 func (s *RepSpool) Close() error {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.f.Close()

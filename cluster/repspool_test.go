@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +264,95 @@ func TestRepSpoolBound(t *testing.T) {
 	}
 	if err := sp.Drain(context.Background()); !errors.Is(err, errAway) || sp.Pending() == 0 {
 		t.Fatalf("drain to a dead store = %v, pending %d; want the error and everything kept", err, sp.Pending())
+	}
+}
+
+// slowTarget takes bans, the first one only when released.
+type slowTarget struct {
+	RepTarget
+	mu      sync.Mutex
+	down    bool
+	got     []string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *slowTarget) AddBanOnce(_ context.Context, key string, b reputation.Ban) (reputation.Ban, error) {
+	s.mu.Lock()
+	first, down := len(s.got) == 0, s.down
+	s.mu.Unlock()
+	if down {
+		return b, errAway
+	}
+	if first {
+		close(s.entered)
+		<-s.release
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, b.IP)
+	b.ID = int64(len(s.got))
+	return b, nil
+}
+
+func (s *slowTarget) BanCount(context.Context, string) (int, error) { return 0, nil }
+
+// TestRepSpoolWritesDuringDrain: a drain does not hold writes while it
+// talks to the store; a write made meanwhile is buffered behind the
+// records being replayed, stays buffered (and in the overlay) when they
+// are cut off the file, survives a reopen, and reaches the store after
+// them.
+func TestRepSpoolWritesDuringDrain(t *testing.T) {
+	dir := t.TempDir()
+	tg := &slowTarget{down: true, entered: make(chan struct{}), release: make(chan struct{})}
+	sp, err := OpenRepSpool(tg, dir, "rep.jsonl", 1<<20, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sp.Close() }()
+	ctx := context.Background()
+	now := time.Now()
+	ban := func(ip string) {
+		t.Helper()
+		if _, err := sp.AddBan(ctx, reputation.Ban{IP: ip, Created: now, Expires: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ban("192.0.2.1")
+	ban("192.0.2.2")
+	tg.mu.Lock()
+	tg.down = false
+	tg.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- sp.Drain(ctx) }()
+	<-tg.entered
+	ban("192.0.2.3") // returns while the drain waits on the store
+	close(tg.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tg.mu.Lock()
+	got := append([]string(nil), tg.got...)
+	tg.mu.Unlock()
+	if len(got) != 2 || got[0] != "192.0.2.1" || got[1] != "192.0.2.2" {
+		t.Fatalf("first drain wrote %v, want the two bans buffered before it", got)
+	}
+	if _, bs := sp.Overlay(); len(bs) != 1 || bs[0].IP != "192.0.2.3" || sp.Stats().Records != 1 {
+		t.Fatalf("after the first drain the overlay holds %+v (stats %+v); want the ban made during it", bs, sp.Stats())
+	}
+	sp.Close()
+	if sp, err = OpenRepSpool(tg, dir, "rep.jsonl", 1<<20, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	if _, bs := sp.Overlay(); len(bs) != 1 || bs[0].IP != "192.0.2.3" {
+		t.Fatalf("reopened buffer holds %+v, want the one ban not yet written", bs)
+	}
+	if err := sp.Drain(ctx); err != nil || sp.Pending() != 0 {
+		t.Fatalf("second drain: %v, pending %d", err, sp.Pending())
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	if len(tg.got) != 3 || tg.got[2] != "192.0.2.3" {
+		t.Fatalf("store got %v, want the third ban last", tg.got)
 	}
 }
