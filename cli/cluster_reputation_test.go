@@ -5,13 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
 	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
 )
@@ -242,6 +245,142 @@ func screenFrom(tc *testCluster, i int, src string, n *int) map[string]any {
 	code, v := tc.cs[i].call("POST", "/v1/screen", b)
 	if code != 200 {
 		tc.cs[i].t.Fatalf("node %d screen: %d %v", i+1, code, v)
+	}
+	return v
+}
+
+// TestServeChild is not a test: TestClusterKilledNodeReplaysBufferedBan
+// runs this test binary as a `tollgate serve` process it can SIGKILL.
+func TestServeChild(t *testing.T) {
+	args := os.Getenv("TOLLGATE_TEST_SERVE_CHILD")
+	if args == "" {
+		t.Skip("helper process of TestClusterKilledNodeReplaysBufferedBan")
+	}
+	os.Exit(Main(strings.Fields(args), strings.NewReader(""), os.Stdout, os.Stderr))
+}
+
+// TestClusterKilledNodeReplaysBufferedBan runs a cluster node as its own
+// process: with PostgreSQL down its guard bans an address, the process
+// is SIGKILLed, and the ban is only in its buffer on disk (not in
+// PostgreSQL, which is started again). Restarted on the same data
+// directory, the node writes the ban to PostgreSQL, once, and enforces it.
+func TestClusterKilledNodeReplaysBufferedBan(t *testing.T) {
+	redis, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
+	dsn, err := pg.CreateDatabase("tollgate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgFile, data := filepath.Join(dir, "cluster.yaml"), filepath.Join(dir, "data")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(clusterPolicy, 60, "k1", redis.Addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := &client{t: t, base: "http://" + addr, token: "test"}
+	var cmd *exec.Cmd
+	startNode := func(run int) {
+		t.Helper()
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprint("node-", run, ".log")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logf.Close()
+		cmd = exec.Command(os.Args[0], "-test.run=^TestServeChild$")
+		cmd.Env = append(os.Environ(), "TOLLGATE_TEST_PG_DSN="+dsn,
+			"TOLLGATE_TEST_SERVE_CHILD=serve -config "+cfgFile+" -data "+data+" -listen "+addr)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for t0 := time.Now(); time.Since(t0) < 60*time.Second; time.Sleep(100 * time.Millisecond) {
+			if resp, err := http.Get(c.base + "/healthz"); err == nil {
+				resp.Body.Close()
+				return
+			}
+		}
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("node did not start: %s", b)
+	}
+	t.Cleanup(func() {
+		if cmd != nil && cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	const attacker = "203.0.113.90"
+	n := 0
+	banned := func() bool {
+		v := screenFromClient(c, attacker, &n)
+		return v["action"] == "reject" && strings.Contains(fmt.Sprint(v), "banned_ip")
+	}
+	bansInPG := func() []reputation.Ban {
+		t.Helper()
+		db, err := reppg.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		bs, err := db.Bans(context.Background(), time.Now(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bs
+	}
+
+	startNode(1)
+	pg.Stop()
+	var ban any
+	for i := 0; i < 10 && ban == nil; i++ {
+		code, v := c.call("POST", "/v1/auth-events", map[string]any{"ip": attacker, "kind": "auth_failure", "username": "100"})
+		if code != 200 {
+			t.Fatalf("auth event with PostgreSQL down: %d %v", code, v)
+		}
+		ban = v["ban"]
+	}
+	if ban == nil || !banned() {
+		t.Fatalf("the node did not ban and enforce with PostgreSQL down (ban %v)", ban)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if st, err := os.Stat(filepath.Join(data, "spool", "reputation.jsonl")); err != nil || st.Size() == 0 {
+		t.Fatalf("the killed node's reputation buffer: %v, %v", st, err)
+	}
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if bs := bansInPG(); len(bs) != 0 {
+		t.Fatalf("PostgreSQL has bans %+v before the node restarted: the outage was not exercised", bs)
+	}
+
+	startNode(2)
+	bs := bansInPG()
+	for t0 := time.Now(); len(bs) == 0 && time.Since(t0) < 15*time.Second; bs = bansInPG() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(bs) != 1 || bs[0].IP != attacker {
+		t.Fatalf("bans in PostgreSQL after the restart = %+v; want the buffered ban, once", bs)
+	}
+	if !banned() {
+		t.Fatal("the restarted node does not enforce the replayed ban")
+	}
+}
+
+// screenFromClient asks the node behind c about a call from src.
+func screenFromClient(c *client, src string, n *int) map[string]any {
+	c.t.Helper()
+	*n++
+	b := screenBody(fmt.Sprint("kill-", *n), "openco", fmt.Sprint("8", *n), "+4930123456")
+	b["source_ip"] = src
+	code, v := c.call("POST", "/v1/screen", b)
+	if code != 200 {
+		c.t.Fatalf("screen: %d %v", code, v)
 	}
 	return v
 }
