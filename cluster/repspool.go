@@ -30,6 +30,7 @@ type RepTarget interface {
 	reputation.BatchUpserter
 	honeypot.EventStore
 	AddBanOnce(ctx context.Context, key string, b reputation.Ban) (reputation.Ban, error)
+	UpsertOnce(ctx context.Context, key string, e reputation.Entry) (reputation.Entry, error)
 	UpsertBatchOnce(ctx context.Context, key string, es []reputation.Entry) error
 	AppendEventsOnce(ctx context.Context, key string, evs []honeypot.Event) error
 }
@@ -38,10 +39,11 @@ type RepTarget interface {
 // shared store; bans, entry upserts, lockouts and honeypot event batches
 // that the shared store fails to take are kept in an append-only file on
 // local disk (fsynced before the write is acknowledged), bounded in size,
-// and written in order when it answers again (Drain). Every buffered
-// write carries a key that the shared store records with its effect, so a
-// replay after a crash between writing and emptying the file does not
-// ban twice, count hits twice or store events twice. Once anything is
+// and written in order when it answers again (Drain). Every write
+// carries a key that the shared store records with its effect, so a
+// replay after a crash between writing and emptying the file, or of a
+// direct write whose commit was not acknowledged, does not ban twice,
+// count hits twice or store events twice. Once anything is
 // buffered, later writes go behind it. Overlay hands the buffered bans
 // and entries to reputation.Refresh, so this node enforces them at once.
 //
@@ -263,9 +265,10 @@ func (s *RepSpool) Upsert(ctx context.Context, e reputation.Entry) (reputation.E
 		return e, err
 	}
 	out := e
-	err := s.write(ctx, repRecord{Key: newKey(), Op: repEntries, Entries: []reputation.Entry{e}}, func(ctx context.Context) error {
+	key := newKey()
+	err := s.write(ctx, repRecord{Key: key, Op: repEntries, Entries: []reputation.Entry{e}}, func(ctx context.Context) error {
 		var err error
-		out, err = s.RepTarget.Upsert(ctx, e)
+		out, err = s.RepTarget.UpsertOnce(ctx, key, e)
 		return err
 	})
 	if err != nil {

@@ -406,6 +406,25 @@ func (db *DB) UpsertBatchOnce(ctx context.Context, key string, es []reputation.E
 	})
 }
 
+// UpsertOnce is Upsert applied at most once per key; a repeated call
+// returns the entry as stored.
+func (db *DB) UpsertOnce(ctx context.Context, key string, e reputation.Entry) (reputation.Entry, error) {
+	if err := reputation.Normalize(&e, time.Now()); err != nil {
+		return e, err
+	}
+	out, applied := e, false
+	err := db.applyOnce(ctx, key, func(tx pgx.Tx) error {
+		var err error
+		out, err = upsert(ctx, tx, e)
+		applied = err == nil
+		return err
+	})
+	if err == nil && !applied {
+		return db.Get(ctx, e.Kind, e.Value)
+	}
+	return out, err
+}
+
 // AppendEventsOnce is AppendEvents applied at most once per key.
 func (db *DB) AppendEventsOnce(ctx context.Context, key string, evs []honeypot.Event) error {
 	if len(evs) == 0 {

@@ -144,6 +144,11 @@ func TestWritesOnce(t *testing.T) {
 	if err := db.UpsertBatchOnce(ctx, "entries-2", es); err != nil {
 		t.Fatal(err)
 	}
+	for range 2 {
+		if e, err := db.UpsertOnce(ctx, "entry-1", reputation.Entry{Kind: "number", Value: "+4930222", Hits: 3, Source: "manual"}); err != nil || e.Hits != 3 {
+			t.Fatalf("the same keyed upsert = %+v, %v; want 3 hits each time", e, err)
+		}
+	}
 	if e, err := db.Get(ctx, "number", "+4930111"); err != nil || e.Hits != 4 {
 		t.Fatalf("entry after batches 1, 1 again and 2 = %+v, %v; want 4 hits", e, err)
 	}
