@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
 	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
 )
@@ -143,4 +148,260 @@ func TestClusterReputationAcrossNodes(t *testing.T) {
 	if e, err := db.Get(context.Background(), reputation.KindNumber, other); err != nil || e.Source != reputation.SourceManual {
 		t.Fatalf("entry in PostgreSQL = %+v, %v", e, err)
 	}
+}
+
+// TestClusterBanWhilePostgresDown stops PostgreSQL under a three-node
+// cluster: the attack guard of node 1 bans an address (auth failures
+// reported through its API) and node 1 refuses calls from it at once,
+// from its local buffer, while the other nodes cannot know of it yet;
+// node 1's metrics show the buffered write. When PostgreSQL is back the
+// ban reaches it (once) and every node enforces it.
+func TestClusterBanWhilePostgresDown(t *testing.T) {
+	tc := newTestCluster(t, 60)
+	const attacker = "203.0.113.66"
+	n := 0
+	screen := func(i int) map[string]any {
+		t.Helper()
+		return screenFrom(tc, i, attacker, &n)
+	}
+	banned := func(v map[string]any) bool {
+		return v["action"] == "reject" && strings.Contains(fmt.Sprint(v), "banned_ip")
+	}
+	metric := func(i int, name string) string {
+		t.Helper()
+		resp, err := http.Get(tc.cs[i].base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				return v
+			}
+		}
+		t.Fatalf("node %d: no metric %s", i+1, name)
+		return ""
+	}
+	if v := screen(0); banned(v) {
+		t.Fatalf("node 1 refuses the address before any ban: %v", v)
+	}
+
+	tc.pg.Stop()
+	var ban any
+	for i := 0; i < 10 && ban == nil; i++ {
+		code, v := tc.cs[0].call("POST", "/v1/auth-events", map[string]any{"ip": attacker, "kind": "auth_failure", "username": "100"})
+		if code != 200 {
+			t.Fatalf("auth event on node 1 with PostgreSQL down: %d %v", code, v)
+		}
+		ban = v["ban"]
+	}
+	if ban == nil {
+		t.Fatal("node 1's guard did not ban the address with PostgreSQL down")
+	}
+	if v := screen(0); !banned(v) {
+		t.Fatalf("node 1 does not enforce its own ban with PostgreSQL down: %v", v)
+	}
+	if v := screen(1); banned(v) {
+		t.Fatalf("node 2 knows of the ban while PostgreSQL is down (the outage was not exercised): %v", v)
+	}
+	// An operator's ban through the API is buffered and enforced too (the
+	// answer is an error: its audit record cannot be written).
+	const manual = "203.0.113.67"
+	code, v := tc.cs[0].call("POST", "/v1/bans", map[string]any{"ip": manual, "reason": "by hand", "expires_in": 3600})
+	t.Logf("POST /v1/bans with PostgreSQL down: %d %v", code, v)
+	if vv := screenFrom(tc, 0, manual, &n); !banned(vv) {
+		t.Fatalf("node 1 does not enforce the operator's ban with PostgreSQL down: %v", vv)
+	}
+	if got := metric(0, "tollgate_cluster_reputation_spool_records"); got != "2" {
+		t.Fatalf("node 1 buffered records = %s, want 2", got)
+	}
+	// A refresh with the store away keeps the ban in force.
+	time.Sleep(1500 * time.Millisecond)
+	if v := screen(0); !banned(v) {
+		t.Fatalf("node 1 dropped its ban on a failed refresh: %v", v)
+	}
+
+	if err := tc.pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 2} {
+		t0 := time.Now()
+		var v map[string]any
+		for time.Since(t0) < 15*time.Second {
+			if v = screen(i); banned(v) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !banned(v) {
+			t.Fatalf("node %d: not refusing the address 15 s after PostgreSQL came back: %v", i+1, v)
+		}
+		t.Logf("node %d enforces the ban %v after PostgreSQL is back", i+1, time.Since(t0).Round(time.Millisecond))
+	}
+	if got := metric(0, "tollgate_cluster_reputation_spool_records"); got != "0" {
+		t.Errorf("node 1 still buffers %s records", got)
+	}
+	if got := metric(0, `tollgate_cluster_reputation_spool_writes_total{outcome="drained"}`); got != "2" {
+		t.Errorf("node 1 drained %s records, want 2", got)
+	}
+	db, err := reppg.Open(context.Background(), tc.pgDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	bs, err := db.Bans(context.Background(), time.Now(), true)
+	if err != nil || len(bs) != 2 || bs[0].IP != manual || bs[1].IP != attacker || bs[1].ID == 0 {
+		t.Fatalf("bans in PostgreSQL = %+v, %v; want the guard's ban, then the operator's, once each", bs, err)
+	}
+}
+
+// screenFrom asks node i about a call from src (a fresh extension each
+// time, *n counting them).
+func screenFrom(tc *testCluster, i int, src string, n *int) map[string]any {
+	tc.cs[i].t.Helper()
+	*n++
+	b := screenBody(fmt.Sprint("down-", *n), "openco", fmt.Sprint("8", *n), "+4930123456")
+	b["source_ip"] = src
+	code, v := tc.cs[i].call("POST", "/v1/screen", b)
+	if code != 200 {
+		tc.cs[i].t.Fatalf("node %d screen: %d %v", i+1, code, v)
+	}
+	return v
+}
+
+// TestServeChild is not a test: TestClusterKilledNodeReplaysBufferedBan
+// runs this test binary as a `tollgate serve` process it can SIGKILL.
+func TestServeChild(t *testing.T) {
+	args := os.Getenv("TOLLGATE_TEST_SERVE_CHILD")
+	if args == "" {
+		t.Skip("helper process of TestClusterKilledNodeReplaysBufferedBan")
+	}
+	os.Exit(Main(strings.Fields(args), strings.NewReader(""), os.Stdout, os.Stderr))
+}
+
+// TestClusterKilledNodeReplaysBufferedBan runs a cluster node as its own
+// process: with PostgreSQL down its guard bans an address, the process
+// is SIGKILLed, and the ban is only in its buffer on disk (not in
+// PostgreSQL, which is started again). Restarted on the same data
+// directory, the node writes the ban to PostgreSQL, once, and enforces it.
+func TestClusterKilledNodeReplaysBufferedBan(t *testing.T) {
+	redis, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
+	dsn, err := pg.CreateDatabase("tollgate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgFile, data := filepath.Join(dir, "cluster.yaml"), filepath.Join(dir, "data")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(clusterPolicy, 60, "k1", redis.Addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := &client{t: t, base: "http://" + addr, token: "test"}
+	var cmd *exec.Cmd
+	startNode := func(run int) {
+		t.Helper()
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprint("node-", run, ".log")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logf.Close()
+		cmd = exec.Command(os.Args[0], "-test.run=^TestServeChild$")
+		cmd.Env = append(os.Environ(), "TOLLGATE_TEST_PG_DSN="+dsn,
+			"TOLLGATE_TEST_SERVE_CHILD=serve -config "+cfgFile+" -data "+data+" -listen "+addr)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for t0 := time.Now(); time.Since(t0) < 60*time.Second; time.Sleep(100 * time.Millisecond) {
+			if resp, err := http.Get(c.base + "/healthz"); err == nil {
+				resp.Body.Close()
+				return
+			}
+		}
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("node did not start: %s", b)
+	}
+	t.Cleanup(func() {
+		if cmd != nil && cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	const attacker = "203.0.113.90"
+	n := 0
+	banned := func() bool {
+		v := screenFromClient(c, attacker, &n)
+		return v["action"] == "reject" && strings.Contains(fmt.Sprint(v), "banned_ip")
+	}
+	bansInPG := func() []reputation.Ban {
+		t.Helper()
+		db, err := reppg.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		bs, err := db.Bans(context.Background(), time.Now(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bs
+	}
+
+	startNode(1)
+	pg.Stop()
+	var ban any
+	for i := 0; i < 10 && ban == nil; i++ {
+		code, v := c.call("POST", "/v1/auth-events", map[string]any{"ip": attacker, "kind": "auth_failure", "username": "100"})
+		if code != 200 {
+			t.Fatalf("auth event with PostgreSQL down: %d %v", code, v)
+		}
+		ban = v["ban"]
+	}
+	if ban == nil || !banned() {
+		t.Fatalf("the node did not ban and enforce with PostgreSQL down (ban %v)", ban)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if st, err := os.Stat(filepath.Join(data, "spool", "reputation.jsonl")); err != nil || st.Size() == 0 {
+		t.Fatalf("the killed node's reputation buffer: %v, %v", st, err)
+	}
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if bs := bansInPG(); len(bs) != 0 {
+		t.Fatalf("PostgreSQL has bans %+v before the node restarted: the outage was not exercised", bs)
+	}
+
+	startNode(2)
+	bs := bansInPG()
+	for t0 := time.Now(); len(bs) == 0 && time.Since(t0) < 15*time.Second; bs = bansInPG() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(bs) != 1 || bs[0].IP != attacker {
+		t.Fatalf("bans in PostgreSQL after the restart = %+v; want the buffered ban, once", bs)
+	}
+	if !banned() {
+		t.Fatal("the restarted node does not enforce the replayed ban")
+	}
+}
+
+// screenFromClient asks the node behind c about a call from src.
+func screenFromClient(c *client, src string, n *int) map[string]any {
+	c.t.Helper()
+	*n++
+	b := screenBody(fmt.Sprint("kill-", *n), "openco", fmt.Sprint("8", *n), "+4930123456")
+	b["source_ip"] = src
+	code, v := c.call("POST", "/v1/screen", b)
+	if code != 200 {
+		c.t.Fatalf("screen: %d %v", code, v)
+	}
+	return v
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/cluster"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/honeypot"
@@ -42,7 +43,70 @@ type repDB interface {
 var (
 	_ repDB = (*repsqlite.DB)(nil)
 	_ repDB = (*reppg.DB)(nil)
+	_ repDB = (*spooledRepDB)(nil)
 )
+
+// spooledRepDB is a running node's reputation database in cluster mode:
+// PostgreSQL behind a local disk buffer (cluster.RepSpool) that keeps
+// bans, entries, lockouts and honeypot events while PostgreSQL is away.
+type spooledRepDB struct {
+	*cluster.RepSpool
+	pg *reppg.DB
+}
+
+// openSpooledRepDB wraps pg with the buffer file name in the cluster's
+// spool directory and replays what an earlier run left there.
+func openSpooledRepDB(cfg *config.Config, dataDir, name string, pg *reppg.DB, log *slog.Logger) (*spooledRepDB, error) {
+	dir := cfg.Cluster.Postgres.SpoolDir
+	if dir == "" {
+		dir = filepath.Join(dataDir, "spool")
+	}
+	sp, err := cluster.OpenRepSpool(pg, dir, name, int64(cfg.Cluster.Postgres.SpoolMaxMB)<<20, log)
+	if err != nil {
+		return nil, err
+	}
+	d := &spooledRepDB{RepSpool: sp, pg: pg}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sp.Drain(ctx); err != nil {
+		log.Warn("cluster: buffered reputation writes not yet written", "err", err, "bytes", sp.Pending())
+	}
+	return d, nil
+}
+
+// Version implements reputation.Versioned: PostgreSQL's version. What the
+// buffer holds is laid over every refresh until it is written (which moves
+// the version), so the buffer needs no version of its own.
+func (d *spooledRepDB) Version(ctx context.Context) (int64, error) { return d.pg.Version(ctx) }
+
+// Purge implements repDB on PostgreSQL.
+func (d *spooledRepDB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
+	return d.pg.Purge(ctx, now, keepBans)
+}
+
+// Close writes what is buffered if PostgreSQL answers (else it stays on
+// disk for the next start) and closes the buffer and the pool.
+func (d *spooledRepDB) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if err := d.Drain(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("reputation spool kept %d bytes for the next start: %w", d.Pending(), err))
+	}
+	return errors.Join(append(errs, d.RepSpool.Close(), d.pg.Close())...)
+}
+
+// metrics writes the buffer's metrics.
+func (d *spooledRepDB) metrics(w io.Writer) {
+	st := d.Stats()
+	fmt.Fprintf(w, "# HELP tollgate_cluster_reputation_spool_bytes Reputation writes (bans, entries, lockouts, honeypot events) waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_reputation_spool_bytes gauge\ntollgate_cluster_reputation_spool_bytes %d\n", st.Bytes)
+	fmt.Fprintf(w, "# HELP tollgate_cluster_reputation_spool_records Reputation writes waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_reputation_spool_records gauge\ntollgate_cluster_reputation_spool_records %d\n", st.Records)
+	fmt.Fprintf(w, "# HELP tollgate_cluster_reputation_spool_writes_total Reputation writes by outcome of the local buffer: spooled, drained (written to PostgreSQL later), dropped (buffer full: lost), invalid (refused on replay: lost).\n# TYPE tollgate_cluster_reputation_spool_writes_total counter\n")
+	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"spooled\"} %d\n", st.Spooled)
+	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"drained\"} %d\n", st.Drained)
+	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"dropped\"} %d\n", st.Full)
+	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"invalid\"} %d\n", st.Invalid)
+}
 
 // openRepDB opens the reputation tables of tollgate.db in the data
 // directory or, in cluster mode, of the cluster's PostgreSQL database,
@@ -78,14 +142,21 @@ type security struct {
 }
 
 // openSecurity opens the reputation database (openRepDB: the data
-// directory's, or the cluster's PostgreSQL) and builds the guard. The
-// guard counts failures in shared (the cluster's Redis counters, so a
-// threshold holds across the nodes behind a proxy) or, when shared is
-// nil, in this process. Nothing runs until start.
-func openSecurity(ctx context.Context, cfg *config.Config, dataDir string, shared counter.Store, log *slog.Logger) (*security, error) {
+// directory's, or the cluster's PostgreSQL behind the local buffer named
+// spool, one per process) and builds the guard. The guard counts failures
+// in shared (the cluster's Redis counters, so a threshold holds across
+// the nodes behind a proxy) or, when shared is nil, in this process.
+// Nothing runs until start.
+func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, log *slog.Logger) (*security, error) {
 	db, err := openRepDB(cfg, dataDir)
 	if err != nil {
 		return nil, err
+	}
+	if pg, ok := db.(*reppg.DB); ok {
+		if db, err = openSpooledRepDB(cfg, dataDir, spool, pg, log); err != nil {
+			pg.Close()
+			return nil, err
+		}
 	}
 	s := &security{cfg: cfg, log: log, db: db}
 	a := &cfg.Attack
@@ -121,9 +192,13 @@ func attackPolicy(a *config.Attack) attack.Policy {
 }
 
 // refresh re-reads entries and bans if the database's version moved (one
-// row read otherwise), and in full every reputation.DefaultFullRefresh.
+// row read otherwise), and in full every reputation.DefaultFullRefresh,
+// for at most a few seconds: a PostgreSQL that hangs must not hold the
+// guard (which refreshes after each ban) or the refresh loop.
 func (s *security) refresh(ctx context.Context) {
-	if _, err := s.ref.Refresh(ctx, time.Now()); err != nil && ctx.Err() == nil {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.ref.Refresh(rctx, time.Now()); err != nil && ctx.Err() == nil {
 		s.log.Error("refreshing reputation", "err", err)
 	}
 }
@@ -171,6 +246,13 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
+				if sp, ok := s.db.(*spooledRepDB); ok && sp.Pending() > 0 {
+					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					if err := sp.Drain(dctx); err != nil && ctx.Err() == nil {
+						s.log.Warn("cluster: buffered reputation writes not drained yet", "err", err, "bytes", sp.Pending())
+					}
+					cancel()
+				}
 				s.refresh(ctx)
 				s.guard.Sweep(now)
 			case now := <-purge.C:
@@ -208,6 +290,13 @@ func (s *security) enableAPI(a *api.Server) {
 			}
 			return reputation.DefaultFeedTTL
 		}})
+}
+
+// metrics writes the reputation buffer's metrics (cluster mode).
+func (s *security) metrics(w io.Writer) {
+	if sp, ok := s.db.(*spooledRepDB); ok {
+		sp.metrics(w)
+	}
 }
 
 func (s *security) close() error {
@@ -263,7 +352,7 @@ func (e *env) honeypotCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The decoy on its own keeps its failure counts in this process.
-	sec, err := openSecurity(ctx, cfg, *dataDir, nil, log)
+	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, log)
 	if err != nil {
 		return err
 	}

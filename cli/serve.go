@@ -184,7 +184,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, cl.sharedCounters(), log) // reputation, bans, honeypot: cli/honeypot.go
+	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), log) // reputation, bans, honeypot: cli/honeypot.go
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +239,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
 		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
 		cl.metrics(w)
+		sec.metrics(w)
 		comp.metrics(w)
 		ui.metrics(w)
 	}})

@@ -73,10 +73,13 @@ type ClusterPG struct {
 	// (postgres://user:password@host/db): secrets never in the file.
 	DSNEnv string `yaml:"dsn_env"`
 	// SpoolDir holds records that could not be written while PostgreSQL
-	// was away (default <data_dir>/spool).
+	// was away (default <data_dir>/spool): decisions and call events in
+	// records.jsonl, reputation writes (bans, entries, lockouts, honeypot
+	// events) in reputation.jsonl.
 	SpoolDir string `yaml:"spool_dir"`
-	// SpoolMaxMB bounds the spool (default 1024); beyond it screening
-	// fails over to on_error rather than lose records silently.
+	// SpoolMaxMB bounds each of the two spool files (default 1024);
+	// beyond it screening fails over to on_error rather than lose records
+	// silently, and reputation writes are refused, counted and logged.
 	SpoolMaxMB int `yaml:"spool_max_mb"`
 	// RetentionDays keeps decisions and call events (default 400; 0 keeps
 	// all); AuditRetentionYears keeps the audit log (default 7).

@@ -176,6 +176,10 @@ var DefaultPolicy = Policy{IPAction: "honeypot", NumberAction: "reject"}
 type Live struct {
 	set    atomic.Pointer[Set]
 	policy Policy
+
+	mu     sync.Mutex // the last lists read from the store
+	baseEs []Entry
+	baseBs []Ban
 }
 
 // NewLive returns a Live holding an empty set.
@@ -194,18 +198,43 @@ func (l *Live) Replace(s *Set) { l.set.Store(s) }
 // Policy returns the screening policy.
 func (l *Live) Policy() Policy { return l.policy }
 
+// Overlayer is a Store that holds writes its shared store has not got
+// yet (cluster mode's local buffer while PostgreSQL is away). Overlay
+// returns the entries and bans among them, so that the node that decided
+// them enforces them before the store has them.
+type Overlayer interface {
+	Overlay() ([]Entry, []Ban)
+}
+
 // Refresh reads unexpired entries and bans from st and installs them.
-// On error the old set stays.
+// When st is an Overlayer, what it holds is laid over what it lists; if
+// the store fails, the last lists it gave are used with the overlay (and
+// the error is returned). Without an overlay, on error the old set stays.
 func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
+	var oe []Entry
+	var ob []Ban
+	ov, _ := st.(Overlayer)
+	if ov != nil {
+		// Read before the store: a write that reaches it meanwhile is then
+		// seen twice rather than not at all.
+		oe, ob = ov.Overlay()
+	}
 	es, err := st.List(ctx, Query{Now: now})
+	var bs []Ban
+	if err == nil {
+		bs, err = st.Bans(ctx, now, false)
+	}
 	if err != nil {
+		l.overlayLast(oe, ob)
 		return err
 	}
-	bs, err := st.Bans(ctx, now, false)
-	if err != nil {
-		return err
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.baseEs, l.baseBs = es, bs
+	if len(oe)+len(ob) > 0 {
+		es, bs = overlay(es, bs, oe, ob)
 	}
-	l.Replace(Build(es, bs))
+	l.set.Store(Build(es, bs))
 	return nil
 }
 
@@ -261,10 +290,22 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time, force bool) (boo
 		// next call reads once more rather than never.
 		var err error
 		if v, err = vs.Version(ctx); err != nil {
+			// The store is away: still enforce what this node has
+			// buffered for it, over the last lists read.
+			if ov, ok := r.Store.(Overlayer); ok {
+				r.Live.overlayLast(ov.Overlay())
+			}
 			return false, err
 		}
 		r.checks.Add(1)
-		if !force && r.known && v == r.version && now.Sub(r.last) < full && !now.Before(r.last) {
+		// Buffered writes are laid over every refresh until the store has
+		// them (their arrival moves the version).
+		pending := false
+		if ov, ok := r.Store.(Overlayer); ok {
+			oe, ob := ov.Overlay()
+			pending = len(oe)+len(ob) > 0
+		}
+		if !force && !pending && r.known && v == r.version && now.Sub(r.last) < full && !now.Before(r.last) {
 			return false, nil
 		}
 	}
@@ -278,3 +319,43 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time, force bool) (boo
 
 // Stats reports how many version checks and full reads were made.
 func (r *Refresher) Stats() (checks, reads int64) { return r.checks.Load(), r.reads.Load() }
+
+// overlay returns new lists: es and bs with oe merged in (see Merge) and
+// ob added. es and bs are not changed: a Set in use points into them.
+func overlay(es []Entry, bs []Ban, oe []Entry, ob []Ban) ([]Entry, []Ban) {
+	outE := make([]Entry, len(es), len(es)+len(oe))
+	copy(outE, es)
+	at := make(map[[2]string]int, len(oe))
+	for _, e := range oe {
+		at[[2]string{e.Kind, e.Value}] = -1
+	}
+	for i := range outE {
+		k := [2]string{outE[i].Kind, outE[i].Value}
+		if _, ok := at[k]; ok {
+			at[k] = i
+		}
+	}
+	for _, e := range oe {
+		k := [2]string{e.Kind, e.Value}
+		if i := at[k]; i >= 0 {
+			outE[i] = Merge(outE[i], e)
+		} else {
+			at[k] = len(outE)
+			outE = append(outE, e)
+		}
+	}
+	outB := make([]Ban, 0, len(bs)+len(ob))
+	outB = append(append(outB, bs...), ob...)
+	return outE, outB
+}
+
+// overlayLast installs the last lists read from the store with oe and ob
+// laid over them; with nothing to lay over, the current set stays.
+func (l *Live) overlayLast(oe []Entry, ob []Ban) {
+	if len(oe)+len(ob) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.set.Store(Build(overlay(l.baseEs, l.baseBs, oe, ob)))
+}

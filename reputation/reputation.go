@@ -219,6 +219,26 @@ type Ban struct {
 	Released bool      `json:"released,omitempty"`
 }
 
+// NormalizeBan checks a new ban and puts it in canonical form: the
+// address or masked network, times in UTC (a zero Created becomes now),
+// not released. The expiry must come after the start.
+func NormalizeBan(b *Ban, now time.Time) error {
+	p, err := ParsePrefix(b.IP)
+	if err != nil {
+		return &FieldError{"ip", err.Error()}
+	}
+	b.IP = FormatPrefix(p)
+	if b.Created.IsZero() {
+		b.Created = now
+	}
+	if !b.Expires.After(b.Created) {
+		return &FieldError{"expires", "must be after the ban's start"}
+	}
+	b.Created, b.Expires = b.Created.UTC(), b.Expires.UTC()
+	b.Released = false
+	return nil
+}
+
 // Active reports whether the ban is in force at t.
 func (b *Ban) Active(t time.Time) bool { return !b.Released && t.Before(b.Expires) }
 

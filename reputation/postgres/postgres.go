@@ -120,6 +120,17 @@ CREATE TABLE reputation_version (
 );
 INSERT INTO reputation_version (id, v) VALUES (1, 0);
 `,
+	// 3: keys of writes a node buffered while the database was away, so
+	// that replaying them (again, after a crash) has no second effect.
+	`
+ALTER TABLE reputation_bans ADD COLUMN client_key text;
+CREATE UNIQUE INDEX reputation_bans_client_key ON reputation_bans (client_key);
+CREATE TABLE reputation_applied (
+	key        text PRIMARY KEY,
+	applied_ns bigint NOT NULL
+);
+CREATE INDEX reputation_applied_time ON reputation_applied (applied_ns);
+`,
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -218,18 +229,10 @@ func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	now := time.Now()
-	norm := make([]reputation.Entry, len(es))
-	for i, e := range es {
-		if err := reputation.Normalize(&e, now); err != nil {
-			return err
-		}
-		norm[i] = e
+	norm, err := normalizeBatch(es)
+	if err != nil {
+		return err
 	}
-	// Stable: repeated sightings of one entry are merged in their order.
-	slices.SortStableFunc(norm, func(a, b reputation.Entry) int {
-		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
-	})
 	return db.write(ctx, func(tx pgx.Tx) error {
 		for _, e := range norm {
 			if _, err := upsert(ctx, tx, e); err != nil {
@@ -238,6 +241,23 @@ func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 		}
 		return nil
 	})
+}
+
+// normalizeBatch normalizes es and sorts it by (kind, value), stably so
+// that repeated sightings of one entry are merged in their order.
+func normalizeBatch(es []reputation.Entry) ([]reputation.Entry, error) {
+	now := time.Now()
+	norm := make([]reputation.Entry, len(es))
+	for i, e := range es {
+		if err := reputation.Normalize(&e, now); err != nil {
+			return nil, err
+		}
+		norm[i] = e
+	}
+	slices.SortStableFunc(norm, func(a, b reputation.Entry) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
+	})
+	return norm, nil
 }
 
 // upsert merges the normalized entry e into its row under the row's lock,
@@ -387,7 +407,13 @@ func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) 
 		if err != nil {
 			return err
 		}
-		if n = t1.RowsAffected() + t2.RowsAffected(); n == 0 {
+		// Replay keys are kept as long as ended bans are: a node's buffer
+		// older than that is not replayed twice in practice.
+		t3, err := tx.Exec(ctx, `DELETE FROM reputation_applied WHERE applied_ns <= $1`, ns(now.Add(-keepBans)))
+		if err != nil {
+			return err
+		}
+		if n = t1.RowsAffected() + t2.RowsAffected() + t3.RowsAffected(); n == 0 {
 			return errNothing
 		}
 		return nil
@@ -398,27 +424,120 @@ func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) 
 	return n, err
 }
 
+// applyOnce runs fn in one transaction with the key recorded in it, unless
+// the key was recorded before (fn's effect is then already stored).
+func (db *DB) applyOnce(ctx context.Context, key string, fn func(tx pgx.Tx) error) error {
+	if key == "" || !storable(key) {
+		return &reputation.FieldError{Field: "key", Msg: "want a non-empty replay key"}
+	}
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO reputation_applied (key, applied_ns) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, ns(time.Now()))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errNothing
+		}
+		return fn(tx)
+	})
+	if errors.Is(err, errNothing) {
+		return nil
+	}
+	return err
+}
+
+// UpsertBatchOnce is UpsertBatch applied at most once per key: a buffered
+// batch replayed twice does not add its hits twice.
+func (db *DB) UpsertBatchOnce(ctx context.Context, key string, es []reputation.Entry) error {
+	norm, err := normalizeBatch(es)
+	if err != nil {
+		return err
+	}
+	return db.applyOnce(ctx, key, func(tx pgx.Tx) error {
+		for _, e := range norm {
+			if _, err := upsert(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UpsertOnce is Upsert applied at most once per key; a repeated call
+// returns the entry as stored.
+func (db *DB) UpsertOnce(ctx context.Context, key string, e reputation.Entry) (reputation.Entry, error) {
+	if err := reputation.Normalize(&e, time.Now()); err != nil {
+		return e, err
+	}
+	out, applied := e, false
+	err := db.applyOnce(ctx, key, func(tx pgx.Tx) error {
+		var err error
+		out, err = upsert(ctx, tx, e)
+		applied = err == nil
+		return err
+	})
+	if err == nil && !applied {
+		return db.Get(ctx, e.Kind, e.Value)
+	}
+	return out, err
+}
+
+// AppendEventsOnce is AppendEvents applied at most once per key.
+func (db *DB) AppendEventsOnce(ctx context.Context, key string, evs []honeypot.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return db.applyOnce(ctx, key, func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, eventCols, eventRows(evs))
+		return err
+	})
+}
+
+// AddBanOnce is AddBan for a ban carrying a key its node gave it: the
+// ban is stored once whatever the number of calls, each returning it
+// with the same id.
+func (db *DB) AddBanOnce(ctx context.Context, key string, b reputation.Ban) (reputation.Ban, error) {
+	if key == "" || !storable(key) {
+		return b, &reputation.FieldError{Field: "key", Msg: "want a non-empty replay key"}
+	}
+	if err := checkBan(&b); err != nil {
+		return b, err
+	}
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released, client_key)
+			VALUES ($1, $2, $3, $4, $5, $6, false, $7) ON CONFLICT (client_key) DO NOTHING RETURNING id`,
+			b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level, key).Scan(&b.ID)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// Stored before: nothing changes, the version stays.
+		if err := tx.QueryRow(ctx, `SELECT id FROM reputation_bans WHERE client_key = $1`, key).Scan(&b.ID); err != nil {
+			return err
+		}
+		return errNothing
+	})
+	if errors.Is(err, errNothing) {
+		err = nil
+	}
+	return b, err
+}
+
 // AddBan implements reputation.Store.
 func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
-	p, err := reputation.ParsePrefix(b.IP)
-	if err != nil {
-		return b, &reputation.FieldError{Field: "ip", Msg: err.Error()}
+	if err := checkBan(&b); err != nil {
+		return b, err
 	}
-	b.IP = reputation.FormatPrefix(p)
-	if b.Created.IsZero() {
-		b.Created = time.Now()
-	}
-	if !b.Expires.After(b.Created) {
-		return b, &reputation.FieldError{Field: "expires", Msg: "must be after the ban's start"}
-	}
-	b.Created, b.Expires = b.Created.UTC(), b.Expires.UTC()
-	b.Released = false
-	err = db.write(ctx, func(tx pgx.Tx) error {
+	err := db.write(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released)
 			VALUES ($1, $2, $3, $4, $5, $6, false) RETURNING id`,
 			b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level).Scan(&b.ID)
 	})
 	return b, err
+}
+
+// checkBan validates a new ban and puts it in canonical form.
+func checkBan(b *reputation.Ban) error {
+	return reputation.NormalizeBan(b, time.Now())
 }
 
 const banCols = `id, ip, reason, source, created_ns, expires_ns, level, released`
@@ -545,13 +664,17 @@ func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	_, err := db.pool.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, eventCols, pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
+	_, err := db.pool.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, eventCols, eventRows(evs))
+	return err
+}
+
+func eventRows(evs []honeypot.Event) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
 		e := &evs[i]
 		return []any{ns(e.Time), e.Kind, e.SourceIP, int32(e.SourcePort), e.Transport, raw(e.Method), raw(e.UserAgent),
 			raw(e.From), raw(e.To), raw(e.RequestURI), raw(e.CallID), raw(e.Dialed), raw(e.E164), raw(e.Username),
 			raw(e.Password), raw(e.Digits), raw(e.Detail), e.Message}, nil
-	}))
-	return err
+	})
 }
 
 // Events implements honeypot.EventStore.

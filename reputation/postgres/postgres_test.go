@@ -2,16 +2,20 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
+	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/reputation/internal/storetest"
 )
 
@@ -102,5 +106,68 @@ func TestMigrate(t *testing.T) {
 	}
 	if _, err := Open(ctx, "postgres://u:s3cret@[bad"); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad DSN: %v", err)
+	}
+}
+
+// TestWritesOnce: a keyed write applied twice (a node's buffer replayed
+// again after a crash) is stored once — the same ban id, hits added
+// once, events stored once — and Purge forgets old keys.
+func TestWritesOnce(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, freshDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	b := reputation.Ban{IP: "203.0.113.9", Reason: "scan", Source: "sipfront", Created: now, Expires: now.Add(time.Hour)}
+	b1, err := db.AddBanOnce(ctx, "ban-1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := db.AddBanOnce(ctx, "ban-1", b)
+	if err != nil || b2.ID != b1.ID || b1.ID == 0 {
+		t.Fatalf("the same ban twice: ids %d and %d, %v", b1.ID, b2.ID, err)
+	}
+	if n, _ := db.BanCount(ctx, b.IP); n != 1 {
+		t.Fatalf("ban count %d after a repeated keyed ban, want 1", n)
+	}
+	if _, err := db.AddBanOnce(ctx, "", b); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("ban without a key: %v", err)
+	}
+	es := []reputation.Entry{{Kind: "number", Value: "+4930111", Hits: 2, Score: 50, Source: "honeypot"}}
+	for range 2 {
+		if err := db.UpsertBatchOnce(ctx, "entries-1", es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.UpsertBatchOnce(ctx, "entries-2", es); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if e, err := db.UpsertOnce(ctx, "entry-1", reputation.Entry{Kind: "number", Value: "+4930222", Hits: 3, Source: "manual"}); err != nil || e.Hits != 3 {
+			t.Fatalf("the same keyed upsert = %+v, %v; want 3 hits each time", e, err)
+		}
+	}
+	if e, err := db.Get(ctx, "number", "+4930111"); err != nil || e.Hits != 4 {
+		t.Fatalf("entry after batches 1, 1 again and 2 = %+v, %v; want 4 hits", e, err)
+	}
+	evs := []honeypot.Event{{Time: now, Kind: "register", SourceIP: "203.0.113.9", SourcePort: 5060, Transport: "udp"}}
+	for range 2 {
+		if err := db.AppendEventsOnce(ctx, "events-1", evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := db.Events(ctx, honeypot.EventQuery{}); err != nil || len(got) != 1 {
+		t.Fatalf("%d events after the same batch twice, %v; want 1", len(got), err)
+	}
+	if _, err := db.Purge(ctx, now.Add(time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UpsertBatchOnce(ctx, "entries-1", es); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := db.Get(ctx, "number", "+4930111"); e.Hits != 6 {
+		t.Fatalf("a purged key still refused its batch: %d hits, want 6", e.Hits)
 	}
 }
