@@ -270,16 +270,6 @@ func screenFrom(tc *testCluster, i int, src string, n *int) map[string]any {
 	return v
 }
 
-// TestServeChild is not a test: TestClusterKilledNodeReplaysBufferedBan
-// runs this test binary as a `tollgate serve` process it can SIGKILL.
-func TestServeChild(t *testing.T) {
-	args := os.Getenv("TOLLGATE_TEST_SERVE_CHILD")
-	if args == "" {
-		t.Skip("helper process of TestClusterKilledNodeReplaysBufferedBan")
-	}
-	os.Exit(Main(strings.Fields(args), strings.NewReader(""), os.Stdout, os.Stderr))
-}
-
 // TestClusterKilledNodeReplaysBufferedBan runs a cluster node as its own
 // process: with PostgreSQL down its guard bans an address, the process
 // is SIGKILLed, and the ban is only in its buffer on disk (not in
@@ -311,7 +301,7 @@ func TestClusterKilledNodeReplaysBufferedBan(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer logf.Close()
-		cmd = exec.Command(os.Args[0], "-test.run=^TestServeChild$")
+		cmd = exec.Command(os.Args[0], "-test.run=^$") // TestMain runs Main instead of the tests
 		cmd.Env = append(os.Environ(), "TOLLGATE_TEST_PG_DSN="+dsn,
 			"TOLLGATE_TEST_SERVE_CHILD=serve -config "+cfgFile+" -data "+data+" -listen "+addr)
 		cmd.Stdout, cmd.Stderr = logf, logf
