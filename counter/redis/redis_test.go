@@ -376,6 +376,15 @@ func TestRedisDownAndBack(t *testing.T) {
 	if v := s.Sum(spend); v != 2.5 {
 		t.Errorf("spend after recovery = %v, want 2.5", v)
 	}
+	// OnState(nil) follows the switch back (Up() may turn true first).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(states)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(states) != 2 || states[0] == nil || states[1] != nil {
