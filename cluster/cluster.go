@@ -7,6 +7,9 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +22,10 @@ import (
 // channel. Notices carry no data: a node that hears one re-reads the
 // store. A notice missed while the subscription reconnects is caught by
 // the periodic refresh every node keeps as a safety net.
+//
+// A notice names what changed ("blocks", "killswitch", "compliance",
+// "reputation"): C delivers every notice, On only those about the lists
+// named, so a node re-reads only what changed.
 type Changes struct {
 	c       goredis.UniversalClient
 	channel string
@@ -27,7 +34,18 @@ type Changes struct {
 	ps      *goredis.PubSub
 	log     *slog.Logger
 
+	mu      sync.Mutex
+	routes  []route                  // registered by On
+	pending map[string]chan struct{} // per list: a publish is due (Notify)
+	done    chan struct{}            // closed by Close: Notify's publishers end
+
 	Published, Received atomic.Int64
+}
+
+// route is a channel of On and the lists it is for.
+type route struct {
+	what []string
+	ch   chan struct{}
 }
 
 // NewChanges subscribes to prefix+":changes".
@@ -35,19 +53,39 @@ func NewChanges(ctx context.Context, c goredis.UniversalClient, prefix, node str
 	if log == nil {
 		log = slog.Default()
 	}
-	ch := &Changes{c: c, channel: prefix + ":changes", node: node, ch: make(chan struct{}, 1), log: log}
+	ch := &Changes{c: c, channel: prefix + ":changes", node: node, ch: make(chan struct{}, 1), log: log,
+		pending: map[string]chan struct{}{}, done: make(chan struct{})}
 	ch.ps = c.Subscribe(ctx, ch.channel)
 	go ch.run()
 	return ch
 }
 
 func (c *Changes) run() {
-	for range c.ps.Channel(goredis.WithChannelHealthCheckInterval(5 * time.Second)) {
+	for m := range c.ps.Channel(goredis.WithChannelHealthCheckInterval(5 * time.Second)) {
 		c.Received.Add(1)
-		select {
-		case c.ch <- struct{}{}:
-		default: // a refresh is already due
+		signal(c.ch)
+		// The payload is "node what" (a node name may hold spaces, what
+		// does not); a notice naming nothing wakes every route.
+		what := ""
+		if i := strings.LastIndexByte(m.Payload, ' '); i >= 0 {
+			what = m.Payload[i+1:]
 		}
+		c.mu.Lock()
+		for _, r := range c.routes {
+			if what == "" || slices.Contains(r.what, what) {
+				signal(r.ch)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// signal makes a value due on ch (capacity 1) unless one already is: a
+// flood of notices leaves at most one refresh pending.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default: // a refresh is already due
 	}
 }
 
@@ -57,6 +95,57 @@ func (c *Changes) C() <-chan struct{} {
 		return nil
 	}
 	return c.ch
+}
+
+// On delivers a value after one or more notices about any of the lists
+// named (coalesced: a flood of notices leaves one value pending). Each
+// call makes a new channel; notices received before it are not delivered.
+func (c *Changes) On(what ...string) <-chan struct{} {
+	if c == nil {
+		return nil
+	}
+	r := route{what: slices.Clone(what), ch: make(chan struct{}, 1)}
+	c.mu.Lock()
+	c.routes = append(c.routes, r)
+	c.mu.Unlock()
+	return r.ch
+}
+
+// Notify publishes a notice about what without waiting for Redis: a
+// goroutine per list publishes it (Publish, bounded by its timeout), and
+// writes made while one is being published are covered by one more
+// notice, not one each. A request that changed the list need not wait.
+func (c *Changes) Notify(what string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	ch, ok := c.pending[what]
+	if !ok {
+		select {
+		case <-c.done: // closed
+			c.mu.Unlock()
+			return
+		default:
+		}
+		ch = make(chan struct{}, 1)
+		c.pending[what] = ch
+		go c.publisher(what, ch)
+	}
+	c.mu.Unlock()
+	signal(ch)
+}
+
+// publisher publishes what each time Notify made it due, until Close.
+func (c *Changes) publisher(what string, ch chan struct{}) {
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ch:
+			c.Publish(what)
+		}
+	}
 }
 
 // Publish tells every node (this one too) that what changed must be
@@ -71,8 +160,18 @@ func (c *Changes) Publish(what string) {
 	c.Published.Add(1)
 }
 
-// Close ends the subscription.
-func (c *Changes) Close() error { return c.ps.Close() }
+// Close ends the subscription and Notify's publishers (a notice still
+// due is dropped: the other nodes' periodic refresh picks the change up).
+func (c *Changes) Close() error {
+	c.mu.Lock()
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+	c.mu.Unlock()
+	return c.ps.Close()
+}
 
 // Store wraps the shared store: changes to blocks and kill switches send
 // a notice, and decisions and call events go through the spool.
