@@ -256,12 +256,31 @@ func (n *clusterNode) sharedCounters() counter.Store {
 	return n.counters
 }
 
-// changesC delivers change notices (nil in embedded mode: never).
+// changesC delivers notices that blocks or kill switches changed (nil in
+// embedded mode: never). Notices about other lists go to noticesC.
 func (n *clusterNode) changesC() <-chan struct{} {
+	return n.noticesC("blocks", "killswitch")
+}
+
+// noticesC delivers notices that one of the lists named changed on some
+// node (this one too), coalesced: one value pending at most. nil in
+// embedded mode: never.
+func (n *clusterNode) noticesC(what ...string) <-chan struct{} {
 	if n == nil {
 		return nil
 	}
-	return n.changes.C()
+	return n.changes.On(what...)
+}
+
+// notifier returns what a write path calls after changing the list what:
+// it publishes a notice without waiting for Redis (cluster.Changes.Notify).
+// nil in embedded mode.
+func (n *clusterNode) notifier(what string) func() {
+	if n == nil {
+		return nil
+	}
+	c := n.changes
+	return func() { c.Notify(what) }
 }
 
 func (n *clusterNode) setAlerter(a engine.Alerter) {

@@ -30,6 +30,13 @@ type clusterPair struct {
 // node name and %[2]s the Redis address.
 func startClusterPair(t *testing.T, policy string) *clusterPair {
 	t.Helper()
+	return startClusterPairEvery(t, policy, 0)
+}
+
+// startClusterPairEvery is startClusterPair with the nodes' periodic
+// refresh of opt-outs, consents and reputation every every (0: a second).
+func startClusterPairEvery(t *testing.T, policy string, every time.Duration) *clusterPair {
+	t.Helper()
 	p := &clusterPair{redis: testenv.NewRedis(t)}
 	pg := testenv.NewPostgres(t)
 	var err error
@@ -44,7 +51,7 @@ func startClusterPair(t *testing.T, policy string) *clusterPair {
 		}
 		dir := t.TempDir()
 		s, err := Start(context.Background(), Options{Config: cfg, DataDir: dir, Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard, refreshEvery: every})
 		if err != nil {
 			t.Fatal(err)
 		}

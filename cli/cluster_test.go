@@ -54,6 +54,12 @@ type testCluster struct {
 }
 
 func newTestCluster(t *testing.T, stateMaxAge int) *testCluster {
+	return newTestClusterEvery(t, stateMaxAge, 0)
+}
+
+// newTestClusterEvery is newTestCluster with the nodes' periodic refresh
+// of opt-outs, consents and reputation every every (0: a second).
+func newTestClusterEvery(t *testing.T, stateMaxAge int, every time.Duration) *testCluster {
 	tc := &testCluster{redis: testenv.NewRedis(t), pg: testenv.NewPostgres(t)}
 	dsn, err := tc.pg.CreateDatabase("tollgate")
 	if err != nil {
@@ -66,7 +72,7 @@ func newTestCluster(t *testing.T, stateMaxAge int) *testCluster {
 			t.Fatal(err)
 		}
 		s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard, refreshEvery: every})
 		if err != nil {
 			t.Fatal(err)
 		}

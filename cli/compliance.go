@@ -24,6 +24,54 @@ type complianceParts struct {
 	watcher *quality.Watcher
 	hepAddr string
 	cfg     config.Quality
+
+	// Cluster mode (set by joinCluster): notify tells the other nodes
+	// that records changed here; notices says another node (or this one)
+	// changed them. nil in embedded mode.
+	notify  func()
+	notices <-chan struct{}
+	// every is the periodic refresh, the safety net for missed notices
+	// (0: a second).
+	every time.Duration
+}
+
+// joinCluster makes changes made through this node's API publish a
+// notice, and notices trigger a refresh (cluster mode; a nil cl, the
+// embedded mode, changes nothing). Call it before api and start.
+func (c *complianceParts) joinCluster(cl *clusterNode) {
+	c.notify = cl.notifier("compliance")
+	c.notices = cl.noticesC("compliance")
+}
+
+// notifyingCompliance is the compliance store as the API writes it in
+// cluster mode: every change that succeeded is announced to the nodes.
+type notifyingCompliance struct {
+	compliance.Store
+	notify func()
+}
+
+func (n notifyingCompliance) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
+	o, err := n.Store.AddOptOut(ctx, o)
+	if err == nil {
+		n.notify()
+	}
+	return o, err
+}
+
+func (n notifyingCompliance) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
+	removed, err := n.Store.RemoveOptOut(ctx, tenant, number)
+	if err == nil && len(removed) > 0 {
+		n.notify()
+	}
+	return removed, err
+}
+
+func (n notifyingCompliance) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
+	c, err := n.Store.AddConsent(ctx, c)
+	if err == nil {
+		n.notify()
+	}
+	return c, err
 }
 
 // complianceStore is where the opt-outs and consents are kept.
@@ -65,7 +113,11 @@ func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, al
 }
 
 func (c *complianceParts) api() *api.Compliance {
-	return &api.Compliance{Store: c.store, Live: c.live, Quality: c.watcher}
+	var st compliance.Store = c.store
+	if c.notify != nil {
+		st = notifyingCompliance{Store: c.store, notify: c.notify}
+	}
+	return &api.Compliance{Store: st, Live: c.live, Quality: c.watcher}
 }
 
 func (c *complianceParts) metrics(w io.Writer) {
@@ -76,8 +128,10 @@ func (c *complianceParts) metrics(w io.Writer) {
 }
 
 // start runs the HEP listener, the probe schedule and the refresh of
-// opt-outs and consents (changes made on other nodes bite within a
-// second) until ctx ends, then closes the store.
+// opt-outs and consents until ctx ends, then closes the store. In cluster
+// mode a change made on another node is read at once on its notice; the
+// refresh every second (version check, reload when it moved) is the
+// safety net for a notice lost while Redis was away.
 func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 	if c.hepAddr != "" {
 		a, err := c.watcher.ListenHEP(ctx, c.hepAddr)
@@ -89,23 +143,34 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 	if c.cfg.Probe.Target != "" {
 		go runProbes(ctx, c.cfg, c.watcher, log)
 	}
+	every := c.every
+	if every <= 0 {
+		every = time.Second
+	}
 	go func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		defer c.store.Close()
+		refresh := func() {
+			// Bounded, so a stalled database cannot hold up the
+			// next check for long.
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := c.live.Refresh(rctx, c.store)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				log.Warn("compliance: refresh failed", "err", err)
+			}
+		}
 		for {
+			// One refresh at a time: notices arriving meanwhile leave one
+			// value pending on c.notices (nil in embedded mode: never).
 			select {
 			case <-ctx.Done():
 				return
+			case <-c.notices:
+				refresh()
 			case <-t.C:
-				// Bounded, so a stalled database cannot hold up the
-				// next tick's check for long.
-				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				err := c.live.Refresh(rctx, c.store)
-				cancel()
-				if err != nil && ctx.Err() == nil {
-					log.Warn("compliance: refresh failed", "err", err)
-				}
+				refresh()
 			}
 		}
 	}()

@@ -108,6 +108,67 @@ func (d *spooledRepDB) metrics(w io.Writer) {
 	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"invalid\"} %d\n", st.Invalid)
 }
 
+// notifyingRepDB is the reputation database as the API, the attack guard
+// and the honeypot write it in cluster mode: every change to entries or
+// bans that succeeded (written, or buffered while PostgreSQL is away) is
+// announced to the nodes, which re-read at once instead of at their next
+// periodic refresh. Lockouts are not announced: no node keeps them in
+// memory (they are read from the store when needed).
+type notifyingRepDB struct {
+	repDB
+	notify func()
+}
+
+func (d notifyingRepDB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
+	e, err := d.repDB.Upsert(ctx, e)
+	if err == nil {
+		d.notify()
+	}
+	return e, err
+}
+
+func (d notifyingRepDB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+	err := d.repDB.UpsertBatch(ctx, es)
+	if err == nil && len(es) > 0 {
+		d.notify()
+	}
+	return err
+}
+
+func (d notifyingRepDB) Remove(ctx context.Context, kind, value string) error {
+	err := d.repDB.Remove(ctx, kind, value)
+	if err == nil {
+		d.notify()
+	}
+	return err
+}
+
+func (d notifyingRepDB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
+	b, err := d.repDB.AddBan(ctx, b)
+	if err == nil {
+		d.notify()
+	}
+	return b, err
+}
+
+func (d notifyingRepDB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
+	b, err := d.repDB.ReleaseBan(ctx, id)
+	if err == nil {
+		d.notify()
+	}
+	return b, err
+}
+
+// Overlay implements reputation.Overlayer when the database does (the
+// local buffer of cluster mode), so a refresh through the wrapper still
+// lays buffered writes over what PostgreSQL lists.
+func (d notifyingRepDB) Overlay() ([]reputation.Entry, []reputation.Ban) {
+	if ov, ok := d.repDB.(reputation.Overlayer); ok {
+		return ov.Overlay()
+	}
+	return nil, nil
+}
+
 // openRepDB opens the reputation tables of tollgate.db in the data
 // directory or, in cluster mode, of the cluster's PostgreSQL database,
 // so every node sees every entry, ban, lockout and honeypot event.
@@ -131,11 +192,21 @@ type security struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	db    repDB
+	w     repDB // what the API, guard and honeypot write: db, or db announcing changes (cluster mode)
 	live  *reputation.Live
 	ref   *reputation.Refresher // re-reads db into live when its version moved
 	trust *attack.Trust
 	guard *attack.Guard
 	hp    *honeypot.Server
+
+	// Cluster mode: notify announces a change made here (nil in embedded
+	// mode); notices (set before start) says a node changed entries or
+	// bans, and triggers a refresh at once.
+	notify  func()
+	notices <-chan struct{}
+	// every is the periodic refresh, the safety net for missed notices
+	// (0: a second).
+	every time.Duration
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -146,8 +217,10 @@ type security struct {
 // spool, one per process) and builds the guard. The guard counts failures
 // in shared (the cluster's Redis counters, so a threshold holds across
 // the nodes behind a proxy) or, when shared is nil, in this process.
+// notify, when not nil, is called after every change to entries or bans
+// made through this process (cluster mode: it publishes a notice).
 // Nothing runs until start.
-func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, log *slog.Logger) (*security, error) {
+func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, notify func(), log *slog.Logger) (*security, error) {
 	db, err := openRepDB(cfg, dataDir)
 	if err != nil {
 		return nil, err
@@ -158,12 +231,15 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 			return nil, err
 		}
 	}
-	s := &security{cfg: cfg, log: log, db: db}
+	s := &security{cfg: cfg, log: log, db: db, w: db, notify: notify}
+	if notify != nil {
+		s.w = notifyingRepDB{repDB: db, notify: notify}
+	}
 	a := &cfg.Attack
 	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore})
 	// The SIP front end's trusted proxies are trusted here too.
 	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
-	s.guard = attack.NewGuard(attackPolicy(a), db, s.trust, log)
+	s.guard = attack.NewGuard(attackPolicy(a), s.w, s.trust, log)
 	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
 	// Addresses any node banned are not counted again while banned.
 	s.guard.Banned = func(a netip.Addr, t time.Time) bool { return s.live.Load().Banned(a, t) != nil }
@@ -203,9 +279,10 @@ func (s *security) refresh(ctx context.Context) {
 	}
 }
 
-// start runs the guard, the refresh loop (other nodes' changes bite within
-// a second: each second reads the version row, and entries and bans only
-// when it moved), the PBX log followers and, when listen is set, the honeypot.
+// start runs the guard, the refresh loop, the PBX log followers and, when
+// listen is set, the honeypot. The refresh reads the version row, and
+// entries and bans only when it moved: at once on a notice that a node
+// changed them (cluster mode), and every second as the safety net.
 func (s *security) start(intel *number.Intel, listen string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -225,7 +302,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
 			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
 			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm,
-			Events: s.db, Reputation: s.db, Reporter: s.guard, Logger: s.log,
+			Events: s.db, Reputation: s.w, Reporter: s.guard, Logger: s.log,
 		})
 		if err != nil {
 			cancel()
@@ -233,27 +310,44 @@ func (s *security) start(intel *number.Intel, listen string) error {
 		}
 		s.hp = hp
 	}
+	every := s.every
+	if every <= 0 {
+		every = time.Second
+	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.guard.Run(ctx) }()
 	go func() {
 		defer s.wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
+		poll := time.NewTicker(every)
+		defer poll.Stop()
 		purge := time.NewTicker(time.Hour)
 		defer purge.Stop()
 		for {
+			// One refresh at a time: notices arriving meanwhile leave one
+			// value pending on s.notices (nil in embedded mode: never).
 			select {
 			case <-ctx.Done():
 				return
+			case <-s.notices:
+				s.refresh(ctx)
+			case <-poll.C:
+				s.refresh(ctx)
 			case now := <-t.C:
 				if sp, ok := s.db.(*spooledRepDB); ok && sp.Pending() > 0 {
+					drained := sp.Stats().Drained
 					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 					if err := sp.Drain(dctx); err != nil && ctx.Err() == nil {
 						s.log.Warn("cluster: buffered reputation writes not drained yet", "err", err, "bytes", sp.Pending())
 					}
 					cancel()
+					if sp.Stats().Drained > drained && s.notify != nil {
+						// Buffered writes reached PostgreSQL: the other
+						// nodes can read them now.
+						s.notify() // this node's refresh follows on the notice too
+					}
 				}
-				s.refresh(ctx)
 				s.guard.Sweep(now)
 			case now := <-purge.C:
 				if _, err := s.db.Purge(ctx, now, 90*24*time.Hour); err != nil && ctx.Err() == nil {
@@ -283,7 +377,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 // enableAPI adds the reputation routes to the API.
 func (s *security) enableAPI(a *api.Server) {
 	ttl := time.Duration(s.cfg.Attack.FeedTTLDays) * 24 * time.Hour
-	a.EnableReputation(api.ReputationOptions{Store: s.db, Live: s.live, Guard: s.guard, Events: s.db, Trust: s.trust,
+	a.EnableReputation(api.ReputationOptions{Store: s.w, Live: s.live, Guard: s.guard, Events: s.db, Trust: s.trust,
 		TTL: func() time.Duration {
 			if ttl > 0 {
 				return ttl
@@ -352,7 +446,7 @@ func (e *env) honeypotCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The decoy on its own keeps its failure counts in this process.
-	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, log)
+	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, nil, log)
 	if err != nil {
 		return err
 	}

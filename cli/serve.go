@@ -85,6 +85,11 @@ type Options struct {
 	// STIR, when set, replaces the verifier built from the stir section
 	// (tests use it to relax the x5u SSRF guard for a loopback server).
 	STIR *stir.Verifier
+
+	// refreshEvery, when set, replaces the one-second periodic refresh of
+	// opt-outs, consents and reputation (tests set it long, so a change
+	// made on another node can only arrive through its notice).
+	refreshEvery time.Duration
 }
 
 // Server is a running tollgate: store, engine, API and background loops.
@@ -184,10 +189,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), log) // reputation, bans, honeypot: cli/honeypot.go
+	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), cl.notifier("reputation"), log) // reputation, bans, honeypot: cli/honeypot.go
 	if err != nil {
 		return nil, err
 	}
+	sec.notices, sec.every = cl.noticesC("reputation"), o.refreshEvery
 	defer func() {
 		if !ok {
 			sec.close()
@@ -197,6 +203,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	comp.joinCluster(cl)
+	comp.every = o.refreshEvery
 	var geo *geoip.DB
 	if cfg.Attack.GeoIPDB != "" {
 		if geo, err = geoip.Open(cfg.Attack.GeoIPDB); err != nil {
@@ -405,6 +413,7 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 	sweep := time.NewTicker(30 * time.Second)
 	defer refresh.Stop()
 	defer sweep.Stop()
+	changes := s.cl.changesC() // one channel for the loop's life (each call registers a new one)
 	for {
 		select {
 		case <-ctx.Done():
@@ -418,7 +427,7 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			}
 		case a := <-s.alerts:
 			s.saveAlert(a)
-		case <-s.cl.changesC():
+		case <-changes:
 			// Another node changed blocks or kill switches (cluster mode).
 			if err := blocks.Refresh(ctx, s.Store, live, time.Now()); err != nil && ctx.Err() == nil {
 				s.log.Error("refreshing blocks on a change notice", "err", err)
