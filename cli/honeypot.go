@@ -17,6 +17,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/cluster"
@@ -85,7 +87,8 @@ func (d *spooledRepDB) Purge(ctx context.Context, now time.Time, keepBans time.D
 }
 
 // Close writes what is buffered if PostgreSQL answers (else it stays on
-// disk for the next start) and closes the buffer and the pool.
+// disk for the next start) and closes the buffer and the database (its
+// pool too unless borrowed from the cluster node).
 func (d *spooledRepDB) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -110,17 +113,22 @@ func (d *spooledRepDB) metrics(w io.Writer) {
 
 // openRepDB opens the reputation tables of tollgate.db in the data
 // directory or, in cluster mode, of the cluster's PostgreSQL database,
-// so every node sees every entry, ban, lockout and honeypot event.
-func openRepDB(cfg *config.Config, dataDir string) (repDB, error) {
+// so every node sees every entry, ban, lockout and honeypot event. A
+// non-nil pool (the cluster node's) is borrowed rather than a new one
+// opened; the database's Close then leaves it open.
+func openRepDB(cfg *config.Config, dataDir string, pool *pgxpool.Pool) (repDB, error) {
 	if !cfg.Cluster.Enabled {
 		return repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if pool != nil {
+		return reppg.New(ctx, pool)
 	}
 	dsn, err := clusterDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	return reppg.Open(ctx, dsn)
 }
 
@@ -146,9 +154,10 @@ type security struct {
 // spool, one per process) and builds the guard. The guard counts failures
 // in shared (the cluster's Redis counters, so a threshold holds across
 // the nodes behind a proxy) or, when shared is nil, in this process.
-// Nothing runs until start.
-func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, log *slog.Logger) (*security, error) {
-	db, err := openRepDB(cfg, dataDir)
+// Nothing runs until start. pool, when not nil, is the cluster node's
+// PostgreSQL pool, borrowed (close leaves it open).
+func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, pool *pgxpool.Pool, log *slog.Logger) (*security, error) {
+	db, err := openRepDB(cfg, dataDir, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +361,7 @@ func (e *env) honeypotCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The decoy on its own keeps its failure counts in this process.
-	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, log)
+	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, nil, log)
 	if err != nil {
 		return err
 	}
@@ -397,7 +406,7 @@ func (e *env) reputationCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(cfg, *dataDir)
+	db, err := openRepDB(cfg, *dataDir, nil)
 	if err != nil {
 		return err
 	}
@@ -526,7 +535,7 @@ func (e *env) bansCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(cfg, *dataDir)
+	db, err := openRepDB(cfg, *dataDir, nil)
 	if err != nil {
 		return err
 	}

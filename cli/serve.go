@@ -111,6 +111,7 @@ type Server struct {
 	sec      *security
 	cl       *clusterNode
 	ui       *uiParts
+	comp     *complianceParts
 }
 
 type alertSink chan store.Alert
@@ -169,7 +170,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			det.close()
 		}
 	}()
-	ui, err := setupConsole(cfg, o.DataDir, st, log) // cli/console.go
+	// In cluster mode the node's one PostgreSQL pool (owned by the records
+	// store) is borrowed by every other store below; they are closed
+	// first (the deferred closes here run in reverse, Shutdown likewise).
+	pool := cl.pool()
+	ui, err := setupConsole(cfg, o.DataDir, st, pool, log) // cli/console.go
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +189,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), log) // reputation, bans, honeypot: cli/honeypot.go
+	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), pool, log) // reputation, bans, honeypot: cli/honeypot.go
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +198,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			sec.close()
 		}
 	}()
-	comp, err := setupCompliance(ctx, cfg, o.DataDir, alertSink(alerts), log)
+	comp, err := setupCompliance(ctx, cfg, o.DataDir, pool, alertSink(alerts), log)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if !ok {
+			comp.close()
+		}
+	}()
 	var geo *geoip.DB
 	if cfg.Attack.GeoIPDB != "" {
 		if geo, err = geoip.Open(cfg.Attack.GeoIPDB); err != nil {
@@ -245,10 +255,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
-	voiceClose, err := startVoice(ctx, cfg, o.DataDir, st, a, log)
+	voiceClose, err := startVoice(ctx, cfg, o.DataDir, st, pool, a, log)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if !ok {
+			voiceClose()
+		}
+	}()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
@@ -281,6 +296,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
 	s.sec = sec
+	s.comp = comp
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -448,7 +464,9 @@ func (s *Server) saveAlert(a store.Alert) {
 	s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
 }
 
-// Shutdown stops serving, writes every pending decision and closes the store.
+// Shutdown stops serving, writes every pending decision and closes the
+// stores: in cluster mode those borrowing the node's PostgreSQL pool
+// first, the records store that owns it last.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.SIP != nil {
 		s.SIP.Close()
@@ -462,6 +480,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.ui.close()
 	s.voiceClose()
+	s.comp.close() // s.cancel above ended its refresh loop
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}
