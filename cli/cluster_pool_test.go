@@ -80,27 +80,7 @@ func TestClusterNodeHoldsOnePool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer probe.Close(ctx)
-	activity := func() map[string]int {
-		t.Helper()
-		rows, err := probe.Query(ctx, `SELECT application_name, count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY application_name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]int{}
-		for rows.Next() {
-			var app string
-			var n int
-			if err := rows.Scan(&app, &n); err != nil {
-				t.Fatal(err)
-			}
-			out[app] = n
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	activity := func() map[string]int { return connsByApp(t, probe) }
 
 	// Load on every store of both nodes at once.
 	var wg sync.WaitGroup
@@ -187,6 +167,68 @@ func TestClusterNodeHoldsOnePool(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Errorf("connections left after both nodes shut down: %v", left)
 			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// connsByApp counts the connections to probe's database, its own left
+// out, by application_name.
+func connsByApp(t *testing.T, probe *pgx.Conn) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := probe.Query(ctx, `SELECT application_name, count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY application_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var app string
+		var n int
+		if err := rows.Scan(&app, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[app] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitNodePoolsOnly waits up to 5 s (for connections a command just
+// closed) until the database behind dsn is connected to only by the
+// named nodes' pools (application_name tollgate-<node>), each with at
+// most maxConns connections, and fails the test otherwise.
+func waitNodePoolsOnly(t *testing.T, dsn string, maxConns int, nodes ...string) {
+	t.Helper()
+	ctx := context.Background()
+	probe, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close(ctx)
+	want := map[string]bool{}
+	for _, n := range nodes {
+		want["tollgate-"+n] = true
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := connsByApp(t, probe)
+		var bad []string
+		for app, n := range got {
+			if !want[app] || n > maxConns {
+				bad = append(bad, fmt.Sprintf("%q: %d", app, n))
+			}
+		}
+		if len(bad) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(bad)
+			t.Errorf("connections by application_name %v: want only the pools of %v, at most %d each; off: %v", got, nodes, maxConns, bad)
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
