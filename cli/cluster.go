@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tollgate-voip/tollgate/cluster"
@@ -63,7 +64,9 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	pg, err := postgres.Open(pctx, dsn)
+	// The node's one connection pool: the records store owns it and the
+	// node's other PostgreSQL stores borrow it (clusterNode.pool).
+	pg, err := postgres.OpenWith(pctx, dsn, pgOptions(cc, node))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,6 +98,24 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 	go n.loop(lctx)
 	log.Info("cluster mode", "node", node, "redis", opts.Addrs, "redis_up", n.counters.Up())
 	return &cluster.Store{Store: pg, Changes: n.changes, Spool: n.spool}, n, nil
+}
+
+// pgOptions tunes the node's one PostgreSQL pool: its connections carry
+// application_name tollgate-NODE (pg_stat_activity tells the nodes apart)
+// and cluster.postgres.max_conns bounds them (0: postgres.DefaultMaxConns).
+func pgOptions(cc *config.Cluster, node string) postgres.Options {
+	return postgres.Options{MaxConns: int32(cc.Postgres.MaxConns), ApplicationName: "tollgate-" + node}
+}
+
+// pool is the node's one PostgreSQL connection pool, owned by the records
+// store, on which the compliance, console, reputation, voice and action
+// stores are built (nil in embedded mode). They must be closed before
+// the records store.
+func (n *clusterNode) pool() *pgxpool.Pool {
+	if n == nil {
+		return nil
+	}
+	return n.pg.Pool()
 }
 
 // redisOptions says how to reach the configured Redis.

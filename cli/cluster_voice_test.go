@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 	vstore "github.com/tollgate-voip/tollgate/voice/store"
 )
 
@@ -250,6 +251,9 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 			t.Errorf("%s: voice.db exists in cluster mode (%v)", d, err)
 		}
 	}
+	// The voice store of each node borrowed the node's one pool: no
+	// connection but theirs (the command line's have gone).
+	waitNodePoolsOnly(t, dsn, int(postgres.DefaultMaxConns()), "n1", "n2")
 	ctx := context.Background()
 	vs, err := vstore.OpenPostgres(ctx, dsn, mustVoiceKeys(t))
 	if err != nil {

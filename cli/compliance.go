@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/compliance"
 	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
@@ -33,6 +35,10 @@ type complianceParts struct {
 	// every is the periodic refresh, the safety net for missed notices
 	// (0: a second).
 	every time.Duration
+
+	// done is closed when the refresh loop started by start has ended
+	// and closed the store; nil before start.
+	done chan struct{}
 }
 
 // joinCluster makes changes made through this node's API publish a
@@ -82,25 +88,30 @@ type complianceStore interface {
 
 // openComplianceStore opens compliance.db in the data directory or, in
 // cluster mode, the compliance tables of the cluster's PostgreSQL
-// database, so an opt-out recorded through any node binds every node.
-func openComplianceStore(ctx context.Context, cfg *config.Config, dataDir string) (complianceStore, error) {
+// database, so an opt-out recorded through any node binds every node. A
+// non-nil pool (the cluster node's) is borrowed rather than a new one
+// opened; the store's Close then leaves it open.
+func openComplianceStore(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool) (complianceStore, error) {
 	if !cfg.Cluster.Enabled {
 		return csqlite.Open(filepath.Join(dataDir, "compliance.db"))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if pool != nil {
+		return cpostgres.New(pctx, pool)
 	}
 	dsn, err := clusterDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	return cpostgres.Open(pctx, dsn)
 }
 
 // setupCompliance opens the opt-out and consent records (compliance.db in
 // the data directory, or PostgreSQL in cluster mode) and builds the
 // quality watcher.
-func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, alerter quality.Alerter, log *slog.Logger) (*complianceParts, error) {
-	st, err := openComplianceStore(ctx, cfg, dataDir)
+func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool, alerter quality.Alerter, log *slog.Logger) (*complianceParts, error) {
+	st, err := openComplianceStore(ctx, cfg, dataDir, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +158,9 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 	if every <= 0 {
 		every = time.Second
 	}
+	c.done = make(chan struct{})
 	go func() {
+		defer close(c.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		defer c.store.Close()
@@ -175,6 +188,17 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 		}
 	}()
 	return nil
+}
+
+// close closes the store: once the refresh loop has ended when start ran
+// it (the caller cancels start's context first), else at once. In cluster
+// mode this must happen before the node's pool closes.
+func (c *complianceParts) close() {
+	if c.done != nil {
+		<-c.done
+		return
+	}
+	c.store.Close()
 }
 
 // runProbes places a synthetic test call every probe.interval_s.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console"
@@ -26,17 +28,22 @@ func consoleDB(dataDir string) string { return filepath.Join(dataDir, "console.d
 // openUsers opens the console's users and sessions: console.db in the
 // data directory or, in cluster mode, the console tables of the cluster's
 // PostgreSQL database, so a user added once logs in on every node and a
-// session is honoured by whichever node the load balancer picks.
-func openUsers(ctx context.Context, cfg *config.Config, dataDir string) (auth.Store, error) {
+// session is honoured by whichever node the load balancer picks. A
+// non-nil pool (the cluster node's) is borrowed rather than a new one
+// opened; the store's Close then leaves it open.
+func openUsers(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool) (auth.Store, error) {
 	if !cfg.Cluster.Enabled {
 		return authsqlite.Open(consoleDB(dataDir))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if pool != nil {
+		return authpostgres.New(pctx, pool)
 	}
 	dsn, err := clusterDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	return authpostgres.Open(pctx, dsn)
 }
 
@@ -73,11 +80,11 @@ type uiParts struct {
 	addFirst string
 }
 
-func setupConsole(cfg *config.Config, dataDir string, st store.Store, log *slog.Logger) (*uiParts, error) {
+func setupConsole(cfg *config.Config, dataDir string, st store.Store, pool *pgxpool.Pool, log *slog.Logger) (*uiParts, error) {
 	if !cfg.Console.Enabled {
 		return nil, nil
 	}
-	users, err := openUsers(context.Background(), cfg, dataDir)
+	users, err := openUsers(context.Background(), cfg, dataDir, pool)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/cluster"
@@ -85,7 +87,8 @@ func (d *spooledRepDB) Purge(ctx context.Context, now time.Time, keepBans time.D
 }
 
 // Close writes what is buffered if PostgreSQL answers (else it stays on
-// disk for the next start) and closes the buffer and the pool.
+// disk for the next start) and closes the buffer and the database (its
+// pool too unless borrowed from the cluster node).
 func (d *spooledRepDB) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -171,17 +174,22 @@ func (d notifyingRepDB) Overlay() ([]reputation.Entry, []reputation.Ban) {
 
 // openRepDB opens the reputation tables of tollgate.db in the data
 // directory or, in cluster mode, of the cluster's PostgreSQL database,
-// so every node sees every entry, ban, lockout and honeypot event.
-func openRepDB(cfg *config.Config, dataDir string) (repDB, error) {
+// so every node sees every entry, ban, lockout and honeypot event. A
+// non-nil pool (the cluster node's) is borrowed rather than a new one
+// opened; the database's Close then leaves it open.
+func openRepDB(cfg *config.Config, dataDir string, pool *pgxpool.Pool) (repDB, error) {
 	if !cfg.Cluster.Enabled {
 		return repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if pool != nil {
+		return reppg.New(ctx, pool)
 	}
 	dsn, err := clusterDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	return reppg.Open(ctx, dsn)
 }
 
@@ -219,9 +227,10 @@ type security struct {
 // the nodes behind a proxy) or, when shared is nil, in this process.
 // notify, when not nil, is called after every change to entries or bans
 // made through this process (cluster mode: it publishes a notice).
-// Nothing runs until start.
-func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, notify func(), log *slog.Logger) (*security, error) {
-	db, err := openRepDB(cfg, dataDir)
+// Nothing runs until start. pool, when not nil, is the cluster node's
+// PostgreSQL pool, borrowed (close leaves it open).
+func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, notify func(), pool *pgxpool.Pool, log *slog.Logger) (*security, error) {
+	db, err := openRepDB(cfg, dataDir, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +455,7 @@ func (e *env) honeypotCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The decoy on its own keeps its failure counts in this process.
-	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, nil, log)
+	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, nil, nil, log)
 	if err != nil {
 		return err
 	}
@@ -491,7 +500,7 @@ func (e *env) reputationCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(cfg, *dataDir)
+	db, err := openRepDB(cfg, *dataDir, nil)
 	if err != nil {
 		return err
 	}
@@ -620,7 +629,7 @@ func (e *env) bansCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(cfg, *dataDir)
+	db, err := openRepDB(cfg, *dataDir, nil)
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,7 @@ type Server struct {
 	sec      *security
 	cl       *clusterNode
 	ui       *uiParts
+	comp     *complianceParts
 }
 
 type alertSink chan store.Alert
@@ -174,7 +175,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			det.close()
 		}
 	}()
-	ui, err := setupConsole(cfg, o.DataDir, st, log) // cli/console.go
+	// In cluster mode the node's one PostgreSQL pool (owned by the records
+	// store) is borrowed by every other store below; they are closed
+	// first (the deferred closes here run in reverse, Shutdown likewise).
+	pool := cl.pool()
+	ui, err := setupConsole(cfg, o.DataDir, st, pool, log) // cli/console.go
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +194,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), cl.notifier("reputation"), log) // reputation, bans, honeypot: cli/honeypot.go
+	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), cl.notifier("reputation"), pool, log) // reputation, bans, honeypot: cli/honeypot.go
 	if err != nil {
 		return nil, err
 	}
@@ -199,10 +204,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			sec.close()
 		}
 	}()
-	comp, err := setupCompliance(ctx, cfg, o.DataDir, alertSink(alerts), log)
+	comp, err := setupCompliance(ctx, cfg, o.DataDir, pool, alertSink(alerts), log)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if !ok {
+			comp.close()
+		}
+	}()
 	comp.joinCluster(cl)
 	comp.every = o.refreshEvery
 	var geo *geoip.DB
@@ -253,10 +263,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
-	voiceClose, err := startVoice(ctx, cfg, o.DataDir, st, a, log)
+	voiceClose, err := startVoice(ctx, cfg, o.DataDir, st, pool, a, log)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if !ok {
+			voiceClose()
+		}
+	}()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
@@ -289,6 +304,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
 	s.sec = sec
+	s.comp = comp
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -457,7 +473,9 @@ func (s *Server) saveAlert(a store.Alert) {
 	s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
 }
 
-// Shutdown stops serving, writes every pending decision and closes the store.
+// Shutdown stops serving, writes every pending decision and closes the
+// stores: in cluster mode those borrowing the node's PostgreSQL pool
+// first, the records store that owns it last.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.SIP != nil {
 		s.SIP.Close()
@@ -471,6 +489,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.ui.close()
 	s.voiceClose()
+	s.comp.close() // s.cancel above ended its refresh loop
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

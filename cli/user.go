@@ -58,7 +58,7 @@ func (e *env) user(args []string) error {
 	ctx := context.Background()
 	// Users, sessions and the audit entries go where the server keeps
 	// them: the data directory, or PostgreSQL in cluster mode.
-	users, err := openUsers(ctx, cfg, *dataDir)
+	users, err := openUsers(ctx, cfg, *dataDir, nil)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/store"
@@ -91,22 +93,27 @@ func clusterDSN(cfg *config.Config) (string, error) {
 // openVoiceStore opens voice.db in the data directory or, in cluster
 // mode, the voice tables of the cluster's PostgreSQL database, so every
 // node sees every enrolment, the whole watchlist and each call's passive
-// statistics.
-func openVoiceStore(cfg *config.Config, dataDir string, keys *vstore.Keys) (voiceStore, error) {
+// statistics. A non-nil pool (the cluster node's, or the records store's
+// of a sub-command) is borrowed rather than a new one opened; the store's
+// Close then leaves it open.
+func openVoiceStore(cfg *config.Config, dataDir string, keys *vstore.Keys, pool *pgxpool.Pool) (voiceStore, error) {
 	if !cfg.Cluster.Enabled {
 		return vstore.OpenSQLite(filepath.Join(dataDir, "voice.db"), keys)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if pool != nil {
+		return vstore.NewPostgres(ctx, pool, keys)
 	}
 	dsn, err := clusterDSN(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	return vstore.OpenPostgres(ctx, dsn, keys)
 }
 
 // openVoice loads the model and opens the voice store (openVoiceStore).
-func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Service, voiceStore, error) {
+func openVoice(cfg *config.Config, dataDir string, st store.Store, pool *pgxpool.Pool) (*service.Service, voiceStore, error) {
 	path := cfg.Voice.Model
 	if path == "" {
 		path = filepath.Join(dataDir, "voice-model.bin")
@@ -124,7 +131,7 @@ func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Ser
 	if err != nil {
 		return nil, nil, err
 	}
-	vs, err := openVoiceStore(cfg, dataDir, keys)
+	vs, err := openVoiceStore(cfg, dataDir, keys, pool)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,12 +148,13 @@ func openVoice(cfg *config.Config, dataDir string, st store.Store) (*service.Ser
 }
 
 // startVoice enables the voice routes when the configuration asks for
-// them and returns what Shutdown must close.
-func startVoice(ctx context.Context, cfg *config.Config, dataDir string, st store.Store, a *api.Server, log *slog.Logger) (func(), error) {
+// them and returns what Shutdown must close (before the cluster node's
+// pool, which the voice store borrows when pool is not nil).
+func startVoice(ctx context.Context, cfg *config.Config, dataDir string, st store.Store, pool *pgxpool.Pool, a *api.Server, log *slog.Logger) (func(), error) {
 	if !cfg.Voice.Enabled {
 		return func() {}, nil
 	}
-	svc, vs, err := openVoice(cfg, dataDir, st)
+	svc, vs, err := openVoice(cfg, dataDir, st, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -220,23 +228,26 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 	}
 	// Enrolments and verifications are audited (and alerted) where the
 	// server keeps its records: PostgreSQL in cluster mode.
+	// The voice store borrows the records store's pool (closed after it).
 	var st store.Store
+	var pool *pgxpool.Pool
 	if cfg.Cluster.Enabled {
 		dsn, err := clusterDSN(cfg)
 		if err != nil {
 			return err
 		}
 		pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		st, err = postgres.Open(pctx, dsn)
+		pg, err := postgres.Open(pctx, dsn)
 		cancel()
 		if err != nil {
 			return err
 		}
+		st, pool = pg, pg.Pool()
 	} else if st, err = sqlite.Open(filepath.Join(*dataDir, "tollgate.db")); err != nil {
 		return err
 	}
 	defer st.Close()
-	svc, vs, err := openVoice(cfg, *dataDir, st)
+	svc, vs, err := openVoice(cfg, *dataDir, st, pool)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,11 @@ type ClusterPG struct {
 	// all); AuditRetentionYears keeps the audit log (default 7).
 	RetentionDays       int `yaml:"retention_days"`
 	AuditRetentionYears int `yaml:"audit_retention_years"`
+	// MaxConns bounds the node's one connection pool, which every
+	// PostgreSQL store of the node shares (default 0: four per CPU core,
+	// at least 8, or the connection string's pool_max_conns when larger).
+	// Nodes × max_conns must stay below the server's max_connections.
+	MaxConns int `yaml:"max_conns"`
 }
 
 // cluster decodes and checks the cluster section.
@@ -170,6 +175,9 @@ func (p *parser) cluster(c *Cluster, n *yaml.Node) {
 	}
 	if g.AuditRetentionYears < 0 || (g.AuditRetentionYears > 0 && g.AuditRetentionYears < 7) || g.AuditRetentionYears > 100 {
 		p.errorf(at("cluster.postgres.audit_retention_years"), "cluster.postgres.audit_retention_years", "want 0 (keep all) or 7 to 100: the audit log is kept at least seven years")
+	}
+	if g.MaxConns != 0 && (g.MaxConns < 4 || g.MaxConns > 10000) {
+		p.errorf(at("cluster.postgres.max_conns"), "cluster.postgres.max_conns", "want 4 to 10000 (0: four per CPU core, at least 8)")
 	}
 	c.Detectors.check(p, at)
 	if c.Node != "" && !validName(c.Node) {

@@ -26,6 +26,8 @@ func TestClusterSection(t *testing.T) {
 		{"zero partitions", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors:\n    partitions: -1\n", "test.yaml:9: cluster.detectors.partitions"},
 		{"short lease", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors: {lease_ms: 10}\n", "cluster.detectors.lease_ms"},
 		{"retain below lease", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X}\n  detectors: {lease_ms: 600000, retain_s: 600}\n", "cluster.detectors.retain_s"},
+		{"max conns", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X, max_conns: 24}\n", ""},
+		{"tiny pool", "cluster:\n  redis: {addr: \"a:1\"}\n  postgres: {dsn_env: X, max_conns: 2}\n", "cluster.postgres.max_conns"},
 		{"db in cluster", "cluster:\n  redis: {cluster_addrs: [\"a:1\"], db: 2}\n  postgres: {dsn_env: X}\n", "cluster.redis.db"},
 	}
 	for _, tc := range cases {

@@ -64,7 +64,10 @@ INSERT INTO compliance_version (id, v) VALUES (1, 0);
 
 // Store is a compliance.Store on a PostgreSQL database; several nodes may
 // share it.
-type Store struct{ pool *pgxpool.Pool }
+type Store struct {
+	pool  *pgxpool.Pool
+	owned bool // Close closes pool (Open); a borrowed pool (New) stays open
+}
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string) and brings the compliance tables up to date; several
@@ -74,9 +77,24 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := New(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// New builds the store on pool, which the caller keeps: Close leaves it
+// open (a cluster node shares one pool among its stores). It brings the
+// compliance tables up to date, as Open does.
+func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("compliance/postgres: no connection pool")
+	}
 	s := &Store{pool: pool}
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("compliance/postgres: %w", err)
 	}
 	return s, nil
@@ -88,9 +106,12 @@ var schema = pgschema.Schema{Name: "compliance", VersionTable: "compliance_schem
 // migrate applies the missing schema steps, one node at a time.
 func (s *Store) migrate(ctx context.Context) error { return schema.Migrate(ctx, s.pool) }
 
-// Close closes the connection pool.
+// Close closes the connection pool when the store opened it (Open); a
+// pool given to New is left to its owner.
 func (s *Store) Close() error {
-	s.pool.Close()
+	if s.owned {
+		s.pool.Close()
+	}
 	return nil
 }
 

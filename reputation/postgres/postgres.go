@@ -42,7 +42,8 @@ var (
 // DB is the PostgreSQL implementation. It is safe for concurrent use, and
 // any number of nodes may open the same database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	owned bool // Close closes pool (Open); a borrowed pool (New) stays open
 }
 
 // migrations holds the schema, one step per version; steps are only ever
@@ -141,9 +142,24 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db, err := New(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	db.owned = true
+	return db, nil
+}
+
+// New builds the database on pool, which the caller keeps: Close leaves
+// it open (a cluster node shares one pool among its stores). It brings
+// the reputation tables up to date, as Open does.
+func New(ctx context.Context, pool *pgxpool.Pool) (*DB, error) {
+	if pool == nil {
+		return nil, errors.New("reputation/postgres: no connection pool")
+	}
 	db := &DB{pool: pool}
 	if err := db.migrate(ctx); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("reputation/postgres: %w", err)
 	}
 	return db, nil
@@ -155,9 +171,12 @@ var schema = pgschema.Schema{Name: "reputation", VersionTable: "reputation_schem
 // migrate applies the missing schema steps, one node at a time.
 func (db *DB) migrate(ctx context.Context) error { return schema.Migrate(ctx, db.pool) }
 
-// Close closes the connection pool.
+// Close closes the connection pool when the database opened it (Open);
+// a pool given to New is left to its owner.
 func (db *DB) Close() error {
-	db.pool.Close()
+	if db.owned {
+		db.pool.Close()
+	}
 	return nil
 }
 

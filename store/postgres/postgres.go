@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -47,14 +48,41 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// Options tunes the connection pool Open makes.
+type Options struct {
+	// MaxConns bounds the pool. Zero means DefaultMaxConns(), or the
+	// connection string's pool_max_conns when that is larger. In cluster
+	// mode this one pool serves every PostgreSQL store of the node.
+	MaxConns int32
+	// ApplicationName is reported to PostgreSQL (pg_stat_activity) for
+	// every connection of the pool; empty leaves the connection string's.
+	ApplicationName string
+}
+
+// DefaultMaxConns is the pool size Open uses without Options.MaxConns:
+// four connections per CPU core, at least eight.
+func DefaultMaxConns() int32 { return int32(max(8, 4*runtime.NumCPU())) }
+
 // Open connects to the database named by dsn (a postgres:// URL or a
-// key=value string) and brings its schema up to date.
+// key=value string) and brings its schema up to date. The store owns the
+// pool: Close closes it.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith is Open with the pool tuned by o.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	pool, err := pgschema.Connect(ctx, "postgres", dsn, func(cfg *pgxpool.Config) {
 		// Times come back in UTC and partition bounds read the same on every node.
 		cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-		if cfg.MaxConns < 8 {
-			cfg.MaxConns = 8
+		if o.ApplicationName != "" {
+			cfg.ConnConfig.RuntimeParams["application_name"] = o.ApplicationName
+		}
+		switch {
+		case o.MaxConns > 0:
+			cfg.MaxConns = o.MaxConns
+		case cfg.MaxConns < DefaultMaxConns():
+			cfg.MaxConns = DefaultMaxConns()
 		}
 	})
 	if err != nil {
@@ -68,7 +96,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the connection pool.
+// Close closes the connection pool. Stores built on it (New in
+// compliance/postgres, console/auth/postgres, reputation/postgres,
+// voice/store) must be closed first.
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
@@ -77,7 +107,8 @@ func (s *Store) Close() error {
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// Pool returns the connection pool, for LISTEN/NOTIFY and tests.
+// Pool returns the connection pool, for the stores a cluster node builds
+// on it (they borrow it; this store owns it) and for tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 func invalid(format string, args ...any) error {

@@ -156,3 +156,41 @@ func TestAuditAppendWithRetentionNoDeadlock(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenWithTunesThePool: the pool a cluster node shares among its
+// stores carries the node's application_name and the asked MaxConns;
+// without options it has at least DefaultMaxConns and runs in UTC.
+func TestOpenWithTunesThePool(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := pg.CreateDatabase(fmt.Sprint("t", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.OpenWith(ctx, dsn, postgres.Options{MaxConns: 5, ApplicationName: "tollgate-n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Pool().Config().MaxConns; got != 5 {
+		t.Errorf("MaxConns = %d, want 5", got)
+	}
+	var app, tz string
+	if err := s.Pool().QueryRow(ctx, `SELECT current_setting('application_name'), current_setting('TimeZone')`).Scan(&app, &tz); err != nil {
+		t.Fatal(err)
+	}
+	if app != "tollgate-n1" || tz != "UTC" {
+		t.Errorf("application_name, TimeZone = %q, %q; want tollgate-n1, UTC", app, tz)
+	}
+	s.Close()
+	if err := s.Pool().Ping(ctx); err == nil {
+		t.Error("the store's own pool is open after Close")
+	}
+
+	d, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := d.Pool().Config().MaxConns; got < postgres.DefaultMaxConns() || got < 8 {
+		t.Errorf("default MaxConns = %d, want at least %d and 8", got, postgres.DefaultMaxConns())
+	}
+}

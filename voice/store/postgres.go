@@ -21,8 +21,9 @@ import (
 // sealing code path. Times are kept as Unix nanoseconds, as in SQLite, so
 // they round-trip exactly.
 type Postgres struct {
-	pool *pgxpool.Pool
-	keys *Keys
+	pool  *pgxpool.Pool
+	keys  *Keys
+	owned bool // Close closes pool (OpenPostgres); a borrowed pool (NewPostgres) stays open
 }
 
 var _ Store = (*Postgres)(nil)
@@ -94,9 +95,27 @@ func OpenPostgres(ctx context.Context, dsn string, keys *Keys) (*Postgres, error
 	if err != nil {
 		return nil, err
 	}
+	s, err := NewPostgres(ctx, pool, keys)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// NewPostgres builds the store on pool, which the caller keeps: Close
+// leaves it open (a cluster node shares one pool among its stores). It
+// brings the voice tables up to date, as OpenPostgres does.
+func NewPostgres(ctx context.Context, pool *pgxpool.Pool, keys *Keys) (*Postgres, error) {
+	if keys == nil {
+		return nil, errors.New("voice store: no encryption key")
+	}
+	if pool == nil {
+		return nil, errors.New("voice store: no connection pool")
+	}
 	s := &Postgres{pool: pool, keys: keys}
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("voice store: %w", err)
 	}
 	return s, nil
@@ -108,9 +127,12 @@ var pgSchema = pgschema.Schema{Name: "voice", VersionTable: "voice_schema_versio
 // migrate applies the missing schema steps, one node at a time.
 func (s *Postgres) migrate(ctx context.Context) error { return pgSchema.Migrate(ctx, s.pool) }
 
-// Close closes the connection pool.
+// Close closes the connection pool when the store opened it
+// (OpenPostgres); a pool given to NewPostgres is left to its owner.
 func (s *Postgres) Close() error {
-	s.pool.Close()
+	if s.owned {
+		s.pool.Close()
+	}
 	return nil
 }
 
