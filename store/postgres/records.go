@@ -295,37 +295,45 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 		return store.AuditEntry{}, err
 	}
 	e.Time = orNow(e.Time) // microseconds: what is hashed is what is stored
+	// The year's partition is made in its own transaction, committed
+	// before the append takes the audit lock. Making it inside the append
+	// deadlocks either way round: audit lock first, with Retention (which
+	// takes the partition lock, then the audit lock); partition first,
+	// with another appender that holds the audit lock and whose INSERT
+	// waits for the partition's DDL locks.
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Partition first: partition takes lockPartition, and Retention
-		// takes lockPartition before lockAudit. The other order deadlocks
-		// with a node applying retention while this one appends.
-		if err := s.partition(ctx, tx, "audit", e.Time); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAudit); err != nil {
-			return err
-		}
-		var prev string
-		var last int64
-		err := tx.QueryRow(ctx, `SELECT id, hash FROM audit_head`).Scan(&last, &prev)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		e.ID = last + 1
-		e.Hash = AuditHash(prev, e)
-		if _, err := tx.Exec(ctx, `INSERT INTO audit (id, time, actor, action, object, details, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, ts(e.Time), e.Actor, e.Action, e.Object, nullJSON(e.Details), e.Hash); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO audit_head (id, hash) VALUES ($1, $2)
-			ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash`, e.ID, e.Hash)
-		return err
+		return s.partition(ctx, tx, "audit", e.Time)
 	})
+	if err == nil {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, &e) })
+	}
 	if err != nil {
 		s.forgetPartitions()
 		return store.AuditEntry{}, wrap("append audit", err)
 	}
 	return e, nil
+}
+
+// appendAudit adds e to the hash chain under the audit lock.
+func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, e *store.AuditEntry) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAudit); err != nil {
+		return err
+	}
+	var prev string
+	var last int64
+	err := tx.QueryRow(ctx, `SELECT id, hash FROM audit_head`).Scan(&last, &prev)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	e.ID = last + 1
+	e.Hash = AuditHash(prev, *e)
+	if _, err := tx.Exec(ctx, `INSERT INTO audit (id, time, actor, action, object, details, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, ts(e.Time), e.Actor, e.Action, e.Object, nullJSON(e.Details), e.Hash); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_head (id, hash) VALUES ($1, $2)
+		ON CONFLICT (one) DO UPDATE SET id = excluded.id, hash = excluded.hash`, e.ID, e.Hash)
+	return err
 }
 
 const auditColumns = `id, time, actor, action, object, details, hash`
