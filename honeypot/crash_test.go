@@ -1,6 +1,8 @@
 package honeypot_test
 
 import (
+	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"net"
 	"strings"
 	"testing"
@@ -97,5 +99,30 @@ func TestSDPCrasher(t *testing.T) {
 		if ok := sendUDP(t, addr, sipOptions, "SIP/2.0 200", 2*time.Second); ok == "" {
 			t.Fatalf("after SDP %d %q the decoy no longer answers OPTIONS", i, sdp)
 		}
+	}
+}
+
+// TestRecoverPanic injects a panic into the handling of one packet: the
+// decoy drops that packet, counts the panic and answers the next request.
+func TestRecoverPanic(t *testing.T) {
+	r := newRigWith(t, func(o *honeypot.Options) {
+		honeypot.SetTestHook(o, func(data []byte) {
+			if strings.Contains(string(data), "X-Boom") {
+				var m map[string]int
+				m["boom"]++ // assignment to entry in nil map
+			}
+		})
+	})
+	addr := r.hp.Addr().String()
+	before := panics.Count(panics.Honeypot)
+	boom := strings.Replace(sipOptions, "Max-Forwards", "X-Boom: 1\r\nMax-Forwards", 1)
+	if got := sendUDP(t, addr, boom, "SIP/2.0", 300*time.Millisecond); got != "" {
+		t.Fatalf("the panicking packet was answered: %q", got)
+	}
+	if ok := sendUDP(t, addr, sipOptions, "SIP/2.0 200", 2*time.Second); ok == "" {
+		t.Fatal("after a recovered panic the decoy no longer answers OPTIONS")
+	}
+	if got := panics.Count(panics.Honeypot); got != before+1 {
+		t.Fatalf("tollgate_panics_recovered_total{component=honeypot} moved by %d, want 1", got-before)
 	}
 }
