@@ -101,8 +101,12 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 		}
 	}
 	if resp != nil {
+		// tx is in p.server already: the timers and a CANCEL read it.
+		p.mu.Lock()
 		p.finishTx(tx, clone(resp), statusCode(resp), now)
-		_ = p.sendFn(reply, tx.last)
+		last := tx.last
+		p.mu.Unlock()
+		_ = p.sendFn(reply, last)
 		return
 	}
 
@@ -154,8 +158,11 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 	p.mu.Unlock()
 	if cancelled {
 		// CANCELled while it was being screened: never forwarded.
+		p.mu.Lock()
 		p.finishTx(tx, restatus(trying, 487, "Request Terminated"), 487, now)
-		_ = p.sendFn(reply, tx.last)
+		last := tx.last
+		p.mu.Unlock()
+		_ = p.sendFn(reply, last)
 		var e effects
 		e.event(callID, "cancel", now)
 		p.apply(&e)
@@ -180,8 +187,8 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 }
 
 // finishTx records tollgate's own final answer to the caller; over UDP it
-// is repeated until the caller ACKs it (Timer G). Called with or without
-// the lock before the transaction is shared.
+// is repeated until the caller ACKs it (Timer G). Called with the lock
+// held: the transaction is in p.server from the moment it is created.
 func (p *proxy) finishTx(tx *inviteTx, resp []byte, code int, now time.Time) {
 	tx.last, tx.final, tx.finalAt = resp, code, now
 	tx.aAt = time.Time{}
