@@ -466,7 +466,7 @@ func (w *worker) end() ([]byte, netip.AddrPort) {
 		top, _ := splitComma(w.m.get(hVia))
 		if _, has := viaParam(top, "rport"); !has {
 			port := uint16(5060)
-			if _, p := viaSentBy(top); p > 0 {
+			if _, p := viaAddress(top); p > 0 {
 				port = uint16(p)
 			}
 			dst = netip.AddrPortFrom(w.src.Addr(), port)
@@ -479,7 +479,7 @@ func (w *worker) end() ([]byte, netip.AddrPort) {
 func (w *worker) appendTopVia(b []byte, value string) []byte {
 	top, rest := splitComma(value)
 	top = trimLWS(top)
-	host, _ := viaSentBy(top)
+	host, _ := viaAddress(top)
 	src := w.src.Addr().Unmap()
 	for len(top) > 0 {
 		var p string
@@ -508,13 +508,19 @@ func (w *worker) appendTopVia(b []byte, value string) []byte {
 
 // viaSentBy returns the host and port (0 when absent) of one via-parm,
 // "SIP / 2.0 / UDP host:port;params", LWS allowed around the slashes.
-func viaSentBy(via string) (string, int) {
+func viaSentBy(via string) (string, int) { return sentBy(via, true) }
+
+// viaAddress is viaSentBy for addressing a response: any SIP version is
+// read, so the 505 to a "SIP/7.0/UDP host:port" Via reaches that port.
+func viaAddress(via string) (string, int) { return sentBy(via, false) }
+
+func sentBy(via string, only20 bool) (string, int) {
 	if i := strings.IndexByte(via, ';'); i >= 0 {
 		via = via[:i]
 	}
 	name, rest, ok1 := strings.Cut(via, "/")
 	version, rest, ok2 := strings.Cut(rest, "/")
-	if !ok1 || !ok2 || !strings.EqualFold(trimLWS(name), "SIP") || trimLWS(version) != "2.0" {
+	if !ok1 || !ok2 || !strings.EqualFold(trimLWS(name), "SIP") || only20 && trimLWS(version) != "2.0" || trimLWS(version) == "" {
 		return "", 0
 	}
 	rest = strings.TrimLeft(rest, " \t")

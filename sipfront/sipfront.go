@@ -65,6 +65,8 @@ type Server struct {
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
+
+	testHook func(raw []byte) // called before each message is handled (tests)
 }
 
 // New checks the options; Start opens the listeners.

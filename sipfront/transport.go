@@ -61,7 +61,7 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 			}
 			continue
 		}
-		if resp, dst := w.handle(ctx, buf[:n], src, "udp"); resp != nil {
+		if resp, dst := w.handleSafe(ctx, buf[:n], src, "udp"); resp != nil {
 			_, _ = uc.WriteToUDPAddrPort(resp, dst)
 		}
 	}
@@ -159,7 +159,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 			s.stats.Limited.Add(1)
 			continue
 		}
-		if resp, _ := w.handle(ctx, msg, src, tr); resp != nil {
+		if resp, _ := w.handleSafe(ctx, msg, src, tr); resp != nil {
 			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			if _, err := c.Write(resp); err != nil {
 				return
