@@ -87,6 +87,14 @@ type inviteTx struct {
 	cancelled   bool          // CANCEL wanted (sent once a provisional answer came)
 	cancelSent  bool
 	ackFor      []byte // our ACK of the callee's non-2xx answer, re-sent on retransmissions
+
+	// For the attack guard (report.go): who the caller is, what its
+	// INVITE said, and whether it was reported as a scanner already.
+	src       netip.Addr
+	ua        string
+	creds     bool   // the INVITE carried digest credentials
+	authUser  string // their username
+	scannerUA bool
 }
 
 // relay remembers a request forwarded within a dialog (or one tollgate

@@ -2,6 +2,7 @@ package sipfront
 
 import (
 	"context"
+	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"net/netip"
 	"slices"
@@ -83,7 +84,12 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 		p.respond(w, clone(w.unavailableResp("proxy at its call limit")))
 		return
 	}
-	tx := &inviteTx{serverKey: key, in: reply}
+	tx := &inviteTx{serverKey: key, in: reply, scannerUA: w.scannerUA}
+	if p.s.reporter != nil {
+		tx.src, tx.ua = w.reportSource(), strings.Clone(clip(m.get(hUserAgent), 256))
+		tx.authUser, tx.creds = m.authUser()
+		tx.authUser = strings.Clone(clip(tx.authUser, 128))
+	}
 	p.server[key] = tx
 	p.mu.Unlock()
 
@@ -468,12 +474,35 @@ func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
 	}
 	p.finishTx(tx, w.appendRelayed(nil), code, now)
 	e.send(tx.in, tx.last)
+	p.reportAnswer(tx, code)
 	if d != nil {
 		if p.dialogs[d.callID] == d {
 			delete(p.dialogs, d.callID)
 		}
 		e.event(d.callID, endType(code), now)
 	}
+}
+
+// reportAnswer tells the attack guard what the next hop's final answer
+// says about the caller (report.go): no such user, or failed credentials.
+func (p *proxy) reportAnswer(tx *inviteTx, code int) {
+	if p.s.reporter == nil || tx.scannerUA {
+		return
+	}
+	ev := attack.Event{IP: tx.src, Port: int(tx.in.addr.Port()), Transport: tx.in.tr, UserAgent: tx.ua, Dialed: tx.ruri}
+	switch code {
+	case 404, 484, 604:
+		ev.Kind, ev.Text = attack.KindNoRoute, "the next hop answered "+strconv.Itoa(code)
+	case 401, 407:
+		if tx.creds {
+			ev.Kind, ev.Username, ev.Text = attack.KindAuthFailure, tx.authUser, "credentials refused by the next hop ("+strconv.Itoa(code)+")"
+		} else {
+			ev.Kind, ev.Text = attack.KindChallenge, "challenged by the next hop ("+strconv.Itoa(code)+")"
+		}
+	default:
+		return
+	}
+	p.s.send(ev)
 }
 
 // endType is the call event for a final answer that ended a call.
