@@ -58,7 +58,7 @@ func TestReportRedirect(t *testing.T) {
 	rec := &recorder{}
 	s.reporter = rec
 	for _, c := range []struct {
-		name, msg string
+		name, msg  string
 		kind, user string // "" kind: nothing reported
 		ip         string
 	}{
