@@ -54,6 +54,8 @@ type Stats struct {
 	Answered    atomic.Int64 // proxy: calls answered
 	TornDown    atomic.Int64 // proxy: answered calls tollgate ended (max duration, kill switch, disconnect)
 	Reported    atomic.Int64 // attack signals handed to the reporter
+
+	PerSourceRefused atomic.Int64 // TCP/TLS connections refused at the per-source cap (also in Limited)
 }
 
 // Server is a running SIP front end.
