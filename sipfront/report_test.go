@@ -98,9 +98,18 @@ func TestReportRedirect(t *testing.T) {
 // a failed authentication of that user, and to one without a challenge.
 func TestReportProxy(t *testing.T) {
 	uas := newPeer(t)
-	s, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	port := freeUDPPort(t)
+	eng, cfg := newEngine(t, fmt.Sprintf(proxyPolicy, port, fmt.Sprintf("sip:127.0.0.1:%d", uas.port())))
 	rec := &recorder{}
-	s.reporter = rec
+	s, err := New(Options{Config: &cfg.SIP, Engine: eng, Reporter: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	uac := newPeer(t)
 	for i, c := range []struct {
 		code       int

@@ -56,6 +56,8 @@ type Stats struct {
 	Reported    atomic.Int64 // attack signals handed to the reporter
 
 	PerSourceRefused atomic.Int64 // TCP/TLS connections refused at the per-source cap (also in Limited)
+	TimedOut         atomic.Int64 // proxy: forwarded INVITEs given up with 408 (Timer B or C)
+	Full             atomic.Int64 // proxy: INVITEs answered 503 at sip.limits.max_transactions (also in Unavailable)
 }
 
 // Server is a running SIP front end.
