@@ -2,6 +2,7 @@ package sipfront
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +91,21 @@ func TestReportRedirect(t *testing.T) {
 		if ev.Kind != c.kind || ev.Username != c.user || ev.IP.String() != c.ip || ev.Source != attack.SourceSIPFront {
 			t.Errorf("%s: reported %s user %q from %s by %s; want %s user %q from %s by sipfront", c.name, ev.Kind, ev.Username, ev.IP, ev.Source, c.kind, c.user, c.ip)
 		}
+	}
+}
+
+// TestReportSpoofedSourceHeader: an untrusted sender naming someone
+// else in X-Source-IP is charged itself; the named address is not.
+func TestReportSpoofedSourceHeader(t *testing.T) {
+	s, _ := newTestServer(t, testPolicy)
+	rec := &recorder{}
+	s.reporter = rec
+	w := s.newWorker()
+	w.handle(t.Context(), []byte(request("REGISTER", "sip:tollgate.example", "sip:200@tollgate.example", "X-Source-IP: 198.51.100.99\r\n")),
+		netip.MustParseAddrPort("203.0.113.5:5060"), "udp")
+	evs := rec.take()
+	if len(evs) != 1 || evs[0].IP.String() != "203.0.113.5" {
+		t.Errorf("spoofed X-Source-IP from an untrusted sender: reported %+v; want one event charged to 203.0.113.5", evs)
 	}
 }
 
