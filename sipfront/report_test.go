@@ -153,3 +153,32 @@ func TestReportProxy(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReport feeds arbitrary requests, from a trusted proxy and from an
+// untrusted address, through the redirect path with a reporter: nothing
+// may panic and every event must be one the guard can take (an address,
+// a known kind, bounded fields).
+func FuzzReport(f *testing.F) {
+	f.Add([]byte(request("REGISTER", "sip:h", "sip:200@h", "Authorization: Digest username=\"200\", realm=\"r\"\r\n")))
+	f.Add([]byte(request("OPTIONS", "sip:%31%30%30@h", "sip:h", "User-Agent: friendly-scanner\r\n")))
+	f.Add([]byte(invite("fz", "sip:+12125550100@h", "X-Tenant: nosuch\r\nX-Source-IP: [::ffff:192.0.2.1]:5060\r\n")))
+	s, _ := newTestServer(f, testPolicy+"allow_unknown_tenants: false\n")
+	rec := &recorder{}
+	s.reporter = rec
+	w := s.newWorker()
+	kinds := map[string]bool{attack.KindScan: true, attack.KindScannerUA: true, attack.KindUnknownAccount: true, attack.KindAuthFailure: true}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, from := range []netip.AddrPort{src, netip.MustParseAddrPort("203.0.113.5:5060")} {
+			w.handle(t.Context(), b, from, "udp")
+			for _, ev := range rec.take() {
+				if !ev.IP.IsValid() || !kinds[ev.Kind] || ev.Source != attack.SourceSIPFront || len(ev.Username) > 128 || len(ev.UserAgent) > 256 ||
+					len(ev.Dialed) > 256 || len(ev.Text) > 256 {
+					t.Fatalf("unfit event %+v", ev)
+				}
+				if from != src && ev.IP != from.Addr() {
+					t.Fatalf("an untrusted sender's event charged to %s", ev.IP)
+				}
+			}
+		}
+	})
+}
