@@ -51,6 +51,16 @@ func (g *gen) nightOrWeekend(t *Tenant, lastDay int) time.Time {
 // expensive destination, priced in the deck. notBlocked keeps it out of
 // the operator's block list.
 func (g *gen) fraudRange(notBlocked bool) *numberRange {
+	if g.chance(0.2) {
+		// Cheaper revenue-share numbers in ordinary countries (personal
+		// numbers re-routed anywhere), priced below most price caps.
+		m := pick(g, midFraud)
+		if rg := g.nums.rangeOf(m.region, m.typ, g.intn(3, 4)); rg != nil {
+			g.countryRate(rg.CC, m.region, partnerBase(m.region))
+			g.price(rg, m.price, m.region+" "+rg.Type.String()+" (revenue share)")
+			return rg
+		}
+	}
 	keys := sortedKeys(expensive)
 	for try := 0; try < 200; try++ {
 		reg := pick(g, keys)
@@ -450,11 +460,18 @@ func (g *gen) wangiri(a *Attack, t *Tenant, last int) {
 }
 
 func (g *gen) forward(a *Attack, t *Tenant, last int) {
+	// Either call forwarding set on hacked extensions (one target each)
+	// or a transfer out of the voicemail/IVR (DISA): one extension, a new
+	// target on every call.
+	transfer := g.chance(0.5)
 	var xs []string
 	for k := g.intn(1, 3); k > 0; k-- {
 		x := pick(g, t.Extensions)
 		xs = append(xs, x)
 		a.addExt(x)
+		if transfer {
+			break
+		}
 	}
 	rs := g.ranges(a, g.intn(1, 2))
 	targets := map[string]string{}
@@ -482,11 +499,19 @@ func (g *gen) forward(a *Attack, t *Tenant, last int) {
 		if g.chance(0.9) {
 			bill = g.intn(600, 3600)
 		}
-		// Inbound, forwarded off-net to the target.
-		g.aCall(a, t, x, t.extIP[x], t.UserAgent, at, targets[x], Inbound, true, pick(g, callers), bill, g.ring())
+		to := targets[x]
+		if transfer {
+			to = g.nums.in(pick(g, rs))
+		}
+		// Inbound, forwarded (or transferred) off-net to the target.
+		g.aCall(a, t, x, t.extIP[x], t.UserAgent, at, to, Inbound, true, pick(g, callers), bill, g.ring())
 	}
 	a.SourceIP = t.extIP[xs[0]]
-	a.Note = fmt.Sprintf("%d inbound calls forwarded off-net from %d extensions", n, len(xs))
+	if transfer {
+		a.Note = fmt.Sprintf("%d inbound calls transferred off-net through extension %s (DISA)", n, xs[0])
+	} else {
+		a.Note = fmt.Sprintf("%d inbound calls forwarded off-net from %d extensions", n, len(xs))
+	}
 }
 
 func (g *gen) stolen(a *Attack, t *Tenant, last int) {

@@ -370,10 +370,7 @@ func (g *gen) legitRange(region string, t number.Type) *numberRange {
 			tail = 5
 		}
 		if rg := g.nums.rangeOf(region, t, tail); rg != nil {
-			base, ok := partners[region]
-			if !ok {
-				base = 0.05
-			}
+			base := partnerBase(region)
 			if t == number.PremiumRate {
 				base = premiumPrice[region]
 				if base == 0 {

@@ -180,6 +180,14 @@ func (g *gen) legitCall(t *Tenant, at time.Time, extOK func(string) bool, ipOf f
 			if rg := g.legitRange(t.Country, number.SharedCost); rg != nil {
 				d = g.nums.in(rg)
 			}
+		case g.chance(0.0008):
+			// A genuine call to a costly country (a customer abroad).
+			reg := pick(g, sortedKeys(expensive))
+			if _, nonGeo := cutNonGeo(reg); !nonGeo {
+				if rg := g.legitRange(reg, fixedType(reg)); rg != nil && !g.blocked(rg.Prefix) {
+					d = g.nums.in(rg)
+				}
+			}
 		case g.chance(0.002):
 			// A destination never called before (new customer abroad).
 			reg := pick(g, sortedKeys(partners))

@@ -1,5 +1,7 @@
 package attackgen
 
+import "github.com/tollgate-voip/tollgate/number"
+
 // The world the generator draws from: where call centers sit, whom they
 // call, and where fraud terminates. Facts only (ISO regions, time zones,
 // price tiers in USD per minute as wholesale decks commonly quote them);
@@ -65,4 +67,19 @@ var premiumPrice = map[string]float64{
 	"US": 2.00, "CA": 2.00, "GB": 1.50, "IE": 1.80, "DE": 1.99, "FR": 1.80, "ES": 1.20, "NL": 1.00,
 	"IT": 1.60, "PL": 1.20, "AU": 2.50, "ZA": 0.90, "AT": 2.16, "CH": 2.50, "BE": 1.50, "LV": 2.80,
 	"LT": 2.40, "EE": 2.20,
+}
+
+// midFraud are revenue-share ranges inside ordinary countries: personal
+// and shared numbers that forward anywhere and pay out per minute.
+var midFraud = []struct {
+	region string
+	typ    number.Type
+	price  float64
+}{
+	{"GB", number.PersonalNumber, 0.38},
+	{"DE", number.PersonalNumber, 0.22},
+	{"GB", number.UAN, 0.12},
+	{"AT", number.Mobile, 0.18},
+	{"BE", number.Mobile, 0.16},
+	{"CH", number.Mobile, 0.30},
 }

@@ -28,6 +28,7 @@ type Outcome struct {
 	EndEvent  int // HTTP status of the end event (404: the server had forgotten the call)
 	Screened  bool
 	Screening time.Duration
+	endAt     time.Time // when the call ends as driven (a teardown moves it)
 }
 
 // Driver drives a labelled stream through a tollgate server in event
@@ -155,27 +156,67 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 	out := make([]Outcome, len(calls))
 	var h evHeap
 	seq := 0
+	live := map[string]int{} // answered calls not yet ended, by call id
+	// cut ends call i at t (a teardown): it is billed up to t and its end
+	// event and CDR move to t.
+	cut := func(i int, t time.Time) {
+		c, o := &calls[i], &out[i]
+		if c.Answer.IsZero() || !t.Before(o.endAt) {
+			return
+		}
+		if t.Before(c.Answer) {
+			t = c.Answer
+		}
+		o.Billsec = int(t.Sub(c.Answer) / time.Second)
+		o.Cut, o.Cost, o.endAt = true, c.CostOf(o.Billsec), t
+		seq++
+		heap.Push(&h, pending{t: t, kind: 1, i: i, seq: seq})
+	}
+	// teardown applies what a response asks of live calls: a
+	// "disconnect" list of call ids ends them now; an answer event's
+	// max_duration_s bounds that call.
+	teardown := func(resp map[string]any, i int, now time.Time) {
+		if ids, ok := resp["disconnect"].([]any); ok {
+			for _, v := range ids {
+				if id, ok := v.(string); ok {
+					if j, ok := live[id]; ok {
+						cut(j, now)
+					}
+				}
+			}
+		}
+		if i >= 0 {
+			if m, ok := resp["max_duration_s"].(float64); ok && m > 0 {
+				cut(i, calls[i].Answer.Add(time.Duration(m)*time.Second))
+			}
+		}
+	}
 	var batch []any
+	var flushAt time.Time
 	flush := func() error {
 		for len(batch) > 0 {
 			n := min(len(batch), 2000)
-			var resp struct {
-				Processed *bool `json:"processed"`
-				Dropped   int   `json:"dropped"`
-			}
+			var resp map[string]any
 			if err := d.do(ctx, "POST", "/v1/cdrs?wait=true", batch[:n], &resp); err != nil {
 				return err
 			}
-			if resp.Processed != nil && !*resp.Processed {
+			if p, ok := resp["processed"].(bool); ok && !p {
 				return errors.New("fraudeval: the server did not judge the CDRs within its wait bound")
 			}
+			teardown(resp, -1, flushAt)
 			batch = batch[n:]
 		}
 		batch = batch[:0]
 		return nil
 	}
-	event := func(i int, body map[string]any) error {
-		err := d.do(ctx, "POST", "/v1/calls/"+neturl.PathEscape(calls[i].ID)+"/events", body, nil)
+	event := func(i int, body map[string]any, now time.Time) error {
+		var resp map[string]any
+		err := d.do(ctx, "POST", "/v1/calls/"+neturl.PathEscape(calls[i].ID)+"/events", body, &resp)
+		if err == nil && body["type"] == "answer" {
+			teardown(resp, i, now)
+		} else if err == nil {
+			teardown(resp, -1, now)
+		}
 		var he *httpError
 		if errors.As(err, &he) && he.code == http.StatusNotFound {
 			d.Forgotten++
@@ -189,12 +230,18 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		for len(h) > 0 && (all || !h[0].t.After(t)) {
 			p := heap.Pop(&h).(pending)
 			c, o := &calls[p.i], &out[p.i]
+			flushAt = p.t
 			if p.kind == 0 {
-				if err := event(p.i, map[string]any{"type": "answer", "time": ts(p.t)}); err != nil {
+				live[c.ID] = p.i
+				if err := event(p.i, map[string]any{"type": "answer", "time": ts(p.t)}, p.t); err != nil {
 					return err
 				}
 				continue
 			}
+			if !p.t.Equal(o.endAt) {
+				continue // superseded by a teardown
+			}
+			delete(live, c.ID)
 			typ := "end"
 			switch {
 			case o.Billsec > 0:
@@ -209,7 +256,7 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 			if typ == "end" {
 				body["duration_s"] = o.Billsec
 			}
-			if err := event(p.i, body); err != nil {
+			if err := event(p.i, body, p.t); err != nil {
 				return err
 			}
 			batch = append(batch, attackgen.CDR(c, o.Billsec, p.t))
@@ -267,6 +314,7 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		}
 		seq++
 		heap.Push(&h, pending{t: end, kind: 1, i: i, seq: seq})
+		o.endAt = end
 		if d.Progress != nil && i%5000 == 0 {
 			fmt.Fprintf(d.Progress, "\rseed %d: %d/%d calls (event time %s, %s)", sc.Seed, i, len(calls), c.Start.Format("2006-01-02 15:04"), time.Since(t0).Round(time.Second))
 		}
