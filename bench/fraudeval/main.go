@@ -291,11 +291,18 @@ func replay(sc *attackgen.Scenario, dir, policy string) (any, error) {
 	if rc := cli.Main([]string{"replay", "-config", policy, "-format", "json", "-json", "-q", p}, nil, &out, &errb); rc != 0 {
 		return nil, fmt.Errorf("exit %d: %s", rc, strings.TrimSpace(errb.String()))
 	}
-	var v any
-	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+	var rep struct {
+		Alerts        []Alert `json:"alerts"`
+		CDRsPerSecond float64 `json:"cdrs_per_second"`
+		Seconds       float64 `json:"seconds"`
+		Estimated     float64 `json:"estimated_fraud_cost"`
+		Flagged       int     `json:"flagged_calls"`
+		Actions       []any   `json:"actions"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		return nil, err
 	}
-	return v, nil
+	return ScoreReplay(sc, rep.Alerts, rep.CDRsPerSecond, rep.Estimated, rep.Flagged, len(rep.Actions)), nil
 }
 
 func export(o opts, seed uint64, x *number.Intel, stdout io.Writer) error {

@@ -275,3 +275,58 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// ReplayResult is what `tollgate replay` of the same stream (every call
+// as planned, nothing refused) made of it: its alerts judged like live
+// ones, and per attack what it had cost before its first alert.
+type ReplayResult struct {
+	CDRsPerSecond    float64              `json:"cdrs_per_second"`
+	Alerts           int                  `json:"alerts"`
+	Actions          int                  `json:"actions"`
+	FlaggedCalls     int                  `json:"flagged_calls"`
+	EstimatedCost    float64              `json:"estimated_fraud_cost"`
+	WeekFalseAlerts  int                  `json:"attack_week_false_alerts"`
+	FalseAlertPer10k float64              `json:"attack_week_false_alerts_per_10k"`
+	Attacks          []ReplayAttackResult `json:"attacks"`
+}
+
+// ReplayAttackResult is one attack as replay saw it.
+type ReplayAttackResult struct {
+	ID          string  `json:"id"`
+	Alerts      int     `json:"alerts"`
+	FirstAlertS float64 `json:"first_alert_s"` // -1: none
+	// CostBeforeAlert is what the attack's calls placed before its first
+	// alert cost (all of it when there was none).
+	CostBeforeAlert float64 `json:"cost_before_first_alert_usd"`
+}
+
+// ScoreReplay judges replay's alerts with the live attribution rules.
+func ScoreReplay(sc *attackgen.Scenario, alerts []Alert, rate, est float64, flagged, actions int) ReplayResult {
+	all := make([]Outcome, len(sc.Calls))
+	for i := range sc.Calls {
+		c := &sc.Calls[i]
+		all[i] = Outcome{Action: "allow", Happened: true, Billsec: c.Billsec, Cost: c.Cost}
+	}
+	r := Score(sc, all, alerts)
+	out := ReplayResult{CDRsPerSecond: round2(rate), Alerts: len(alerts), Actions: actions, FlaggedCalls: flagged, EstimatedCost: round2(est),
+		WeekFalseAlerts: r.Legit.WeekFalseAlert, FalseAlertPer10k: r.Legit.FalseAlertPer10k}
+	for k, a := range r.Attacks {
+		ra := ReplayAttackResult{ID: a.ID, Alerts: a.Alerts, FirstAlertS: a.FirstAlertS}
+		var first time.Time
+		for i := range sc.Calls {
+			c := &sc.Calls[i]
+			if c.Label != sc.Attacks[k].ID || !c.Chargeable() {
+				continue
+			}
+			if first.IsZero() {
+				first = c.Start
+			}
+			if a.FirstAlertS < 0 || c.Start.Sub(first).Seconds() < a.FirstAlertS {
+				ra.CostBeforeAlert += c.Cost
+			}
+		}
+		ra.CostBeforeAlert = round2(ra.CostBeforeAlert)
+		out.Attacks = append(out.Attacks, ra)
+	}
+	return out
+}
