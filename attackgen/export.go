@@ -228,3 +228,45 @@ func callingCode(region string) int {
 	}
 	return number.CallingCodeFor(region)
 }
+
+// WriteAsterisk writes every call's CDR as Asterisk cdr-csv (Master.csv)
+// lines in end order, time stamps in UTC: accountcode is the tenant,
+// inbound calls come from the "from-trunk" context, and a forwarded
+// call's off-net target is the Dial data — the form `tollgate replay
+// -format asterisk` reads.
+func WriteAsterisk(w io.Writer, calls []Call) error {
+	idx := make([]int, len(calls))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return calls[idx[a]].End.Before(calls[idx[b]].End) })
+	bw := bufio.NewWriterSize(w, 1<<20)
+	const stamp = "2006-01-02 15:04:05"
+	for _, i := range idx {
+		c := &calls[i]
+		src, dst, ctx, app, data := c.Extension, c.Callee, "from-internal", "Dial", "PJSIP/"+c.Callee+"@trunk,120"
+		if c.Direction == Inbound {
+			src, dst, ctx = c.Caller, c.Extension, "from-trunk"
+			data = "PJSIP/" + c.Extension + ",30"
+			if c.Forwarded {
+				data = "PJSIP/" + c.Callee + "@trunk,120"
+			}
+		}
+		ans := ""
+		if c.Billsec > 0 {
+			ans = c.Answer.UTC().Format(stamp)
+		}
+		disp := map[string]string{Answered: "ANSWERED", NoAnswer: "NO ANSWER", Busy: "BUSY", Failed: "FAILED"}[c.Disposition]
+		if c.Billsec == 0 && disp == "ANSWERED" {
+			disp = "NO ANSWER"
+		}
+		dur := int(c.End.Sub(c.Start) / time.Second)
+		if dur < c.Billsec {
+			dur = c.Billsec
+		}
+		fmt.Fprintf(bw, "%q,%q,%q,%q,%q,%q,%q,%q,%q,%q,%q,%q,%d,%d,%q,%q,%q,%q\n",
+			c.Tenant, src, dst, ctx, "<"+src+">", "PJSIP/"+c.Extension+"-"+c.ID, "", app, data,
+			c.Start.UTC().Format(stamp), ans, c.End.UTC().Format(stamp), dur, c.Billsec, disp, "DOCUMENTATION", c.ID, "")
+	}
+	return bw.Flush()
+}

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/screen"
 )
 
 var (
@@ -283,5 +285,53 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	if _, err := ReadCalls(bytes.NewReader([]byte("{\"call_id\": 3}\n"))); err == nil {
 		t.Fatal("a malformed line read without error")
+	}
+}
+
+// The Asterisk and JSON CDR exports read back through the project's CDR
+// reader as the same calls.
+func TestCDRExportsReadBack(t *testing.T) {
+	sc := scenario(t, 6)
+	byID := map[string]*Call{}
+	for i := range sc.Calls {
+		byID[sc.Calls[i].ID] = &sc.Calls[i]
+	}
+	for _, f := range []struct {
+		name   string
+		format cdr.Format
+		write  func(*bytes.Buffer) error
+	}{
+		{"asterisk", cdr.Asterisk, func(b *bytes.Buffer) error { return WriteAsterisk(b, sc.Calls) }},
+		{"json", cdr.JSON, func(b *bytes.Buffer) error { return WriteCDRs(b, sc.Calls) }},
+	} {
+		var buf bytes.Buffer
+		if err := f.write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		rd := cdr.NewReader(&buf, cdr.Options{Format: f.format})
+		n := 0
+		var r cdr.Record
+		for rd.Next(&r) {
+			n++
+			c := byID[r.CallID]
+			if c == nil {
+				t.Fatalf("%s: unknown call %q", f.name, r.CallID)
+			}
+			wantDir := screen.Outbound
+			if c.Direction == Inbound {
+				wantDir = screen.Inbound
+			}
+			wantCallee := c.Callee
+			if f.format == cdr.Asterisk && c.Direction == Inbound && !c.Forwarded {
+				wantCallee = c.Extension // Master.csv's dst of an inbound call is the extension
+			}
+			if r.Tenant != c.Tenant || r.Extension != c.Extension || r.Callee != wantCallee || r.Billsec != c.Billsec || r.Forwarded != c.Forwarded ||
+				r.Direction != wantDir || !r.Start.Equal(c.Start.Truncate(time.Second)) {
+				t.Fatalf("%s: %s read back as %+v, want %+v", f.name, c.ID, r, c)
+			}
+		}
+		if st := rd.Stats(); n != len(sc.Calls) || st.Malformed != 0 || rd.Err() != nil {
+			t.Fatalf("%s: %d records read back, wrote %d (%+v, %v)", f.name, n, len(sc.Calls), st, rd.Err())
+		}
 	}
 }

@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.scale, "scale", 1, "legitimate volume multiplier")
 	fs.IntVar(&o.history, "history", 28, "days of history before the attack week")
 	fs.StringVar(&o.jsonOut, "json", "", "write every run's result as JSON here")
-	fs.StringVar(&o.export, "export", "", "write each seed's stream (calls.jsonl, calls.csv, cdrs.jsonl), scenario.json, rate deck and policies under DIR/seed-N, and do not drive")
+	fs.StringVar(&o.export, "export", "", "write each seed's stream (calls.jsonl, calls.csv, cdrs.jsonl, Master.csv), scenario.json, rate deck and policies under DIR/seed-N, and do not drive")
 	fs.IntVar(&o.parallel, "parallel", 1, "runs at once")
 	fs.BoolVar(&o.replay, "replay", false, "also feed the stream's CDRs to `tollgate replay` with the same policy and keep its report")
 	fs.BoolVar(&o.quiet, "q", false, "no progress")
@@ -326,6 +326,7 @@ func export(o opts, seed uint64, x *number.Intel, stdout io.Writer) error {
 		{"calls.jsonl", func(w io.Writer) error { return attackgen.WriteCalls(w, sc.Calls) }},
 		{"calls.csv", func(w io.Writer) error { return attackgen.WriteCSV(w, sc.Calls) }},
 		{"cdrs.jsonl", func(w io.Writer) error { return attackgen.WriteCDRs(w, sc.Calls) }},
+		{"Master.csv", func(w io.Writer) error { return attackgen.WriteAsterisk(w, sc.Calls) }},
 		{"scenario.json", func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
