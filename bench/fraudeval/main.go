@@ -472,6 +472,18 @@ func summarize(rs []RunResult) []*PolicySummary {
 }
 
 func summary(w io.Writer, o opts, rs []RunResult) {
+	fmt.Fprintf(w, "%-6s %-9s %7s %8s %10s %9s %9s %9s\n", "seed", "policy", "calls", "stopped", "leaked $", "rej/10k", "pin/10k", "alrt/10k")
+	for i := range rs {
+		r := &rs[i]
+		stopped, leaked := 0, 0.0
+		for _, a := range r.Attacks {
+			if a.Stopped {
+				stopped++
+			}
+			leaked += a.Leaked
+		}
+		fmt.Fprintf(w, "%-6d %-9s %7d %4d/%-3d %10.2f %9.2f %9.2f %9.2f\n", r.Seed, r.Policy, r.Calls, stopped, len(r.Attacks), leaked, r.Legit.RejectPer10k, r.Legit.ChallengePer10k, r.Legit.FalseAlertPer10k)
+	}
 	for _, s := range summarize(rs) {
 		fmt.Fprintf(w, "\npolicy %s — %d seeds, attack week only for legitimate-call rates\n", s.Policy, s.Runs)
 		fmt.Fprintf(w, "  attacks stopped      %d / %d\n", s.Stopped, s.Attacks)
@@ -489,9 +501,41 @@ func summary(w io.Writer, o opts, rs []RunResult) {
 			c := s.Classes[n]
 			fmt.Fprintf(w, "  %-20s %7d %8d %12.2f %12.2f %12.2f\n", n, c.Attacks, c.Stopped, c.LeakedMedian, c.LeakedWorst, c.Planned)
 		}
+		var worst []string
+		type wa struct {
+			name string
+			a    AttackResult
+		}
+		var all []wa
+		for _, r := range rs {
+			if r.Policy != s.Policy {
+				continue
+			}
+			for _, a := range r.Attacks {
+				all = append(all, wa{fmt.Sprintf("seed %d %s", r.Seed, a.ID), a})
+			}
+		}
+		sort.SliceStable(all, func(i, j int) bool { return all[i].a.Leaked > all[j].a.Leaked })
+		for i := 0; i < len(all) && i < 5 && all[i].a.Leaked > 0; i++ {
+			a := all[i].a
+			worst = append(worst, fmt.Sprintf("    $%8.2f of $%8.2f  %-32s %d/%d connected, first stop %s, %s", a.Leaked, a.Planned, all[i].name, a.Connected, a.Attempts, dur(a.FirstStopS), strings.Join(a.Reasons, ", ")))
+		}
+		if len(worst) > 0 {
+			fmt.Fprintln(w, "  costliest attacks")
+			for _, l := range worst {
+				fmt.Fprintln(w, l)
+			}
+		}
 		printTop(w, "  refusals of legitimate calls by reason", s.RefusalReasons)
 		printTop(w, "  false alerts by code", s.FalseAlertCodes)
 	}
+}
+
+func dur(s float64) string {
+	if s < 0 {
+		return "never"
+	}
+	return (time.Duration(s) * time.Second).String()
 }
 
 func printTop(w io.Writer, title string, m map[string]int) {
