@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,6 +38,8 @@ sip:
     source_ip_header: X-Source-IP
     direction_header: X-Direction
     trusted_proxies: [127.0.0.1]
+attack:
+  max_failures: 3
 allow_unknown_tenants: false
 defaults:
   country: US
@@ -186,6 +189,54 @@ func TestKamailioGuards(t *testing.T) {
 		}
 	})
 
+	t.Run("subscriber authenticating as another user is refused", func(t *testing.T) {
+		// 3002's own password, but the From claims alice (extension 3001).
+		got := digestInvite(t, "127.0.0.7", r.kamPort, "alice", "3002", "pw-3002")
+		if !strings.HasPrefix(got, "SIP/2.0 403") || strings.Contains(got, "X-Tollgate-Verdict") {
+			t.Errorf("INVITE from alice authenticated as 3002: want Kamailio's 403, got\n%s", got)
+		}
+		// The same request with From 3002 passes and reaches tollgate
+		// (whose policy refuses the destination).
+		got = digestInvite(t, "127.0.0.7", r.kamPort, "3002", "3002", "pw-3002")
+		if !strings.HasPrefix(got, "SIP/2.0 403") || !strings.Contains(got, "X-Tollgate-Verdict: reject") {
+			t.Errorf("INVITE from 3002 authenticated as 3002: want tollgate's 403, got\n%s", got)
+		}
+	})
+
+	t.Run("failed digest auth reaches tollgate's guard and comes back as a ban", func(t *testing.T) {
+		const guesser = "127.0.0.5"
+		for i := 0; i < 3; i++ {
+			if got := firstLine(digestInvite(t, guesser, r.kamPort, "3002", "3002", fmt.Sprintf("guess-%d", i))); !strings.HasPrefix(got, "SIP/2.0 407") {
+				t.Fatalf("wrong password %d: %q, want a new 407 challenge", i, got)
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var bans struct {
+				Bans []struct {
+					IP     string `json:"ip"`
+					Source string `json:"source"`
+				} `json:"bans"`
+			}
+			r.api(t, "GET", "/v1/bans", "", &bans)
+			found := false
+			for _, b := range bans.Bans {
+				found = found || b.IP == guesser
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("three failed digest auths from %s did not ban it in tollgate: %+v", guesser, bans)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		r.syncBans(t)
+		if got := firstLine(digestInvite(t, guesser, r.kamPort, "3002", "3002", "pw-3002")); !strings.HasPrefix(got, "SIP/2.0 403") {
+			t.Errorf("%s after the sync, even with the right password: %q, want 403", guesser, got)
+		}
+	})
+
 	t.Run("a failed or foreign export lifts no ban", func(t *testing.T) {
 		// A failing export command, and a line that is a kamcmd command
 		// but not a ban (it would empty the table if it were run).
@@ -277,6 +328,61 @@ func rawSIP(t *testing.T, src string, port int, method, ruri string) string {
 			return s
 		}
 	}
+}
+
+// digestInvite sends an INVITE from src with From fromUser, answers the
+// proxy's 407 with digest credentials of authUser/password (qop=auth) and
+// returns the final answer to the second INVITE. It dials a destination
+// the guard policy denies, so no call is ever set up.
+func digestInvite(t *testing.T, src string, port int, fromUser, authUser, password string) string {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := fmt.Sprintf("digest-%d", time.Now().UnixNano())
+	ruri := "sip:+25261234567@127.0.0.1" // a destination the policy denies
+	req := func(cseq int, extra string) string {
+		msg := fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-%s-%d;rport\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:%s@127.0.0.1>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\nCSeq: %d INVITE\r\nContact: <sip:%s@%s>\r\n%sContent-Length: 0\r\n\r\n",
+			ruri, c.LocalAddr(), id, cseq, fromUser, id, ruri, id, cseq, fromUser, c.LocalAddr(), extra)
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8192)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c.SetReadDeadline(deadline)
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("INVITE from %s: no final answer: %v", src, err)
+			}
+			if s := string(buf[:n]); !strings.HasPrefix(s, "SIP/2.0 1") {
+				return s
+			}
+		}
+	}
+	ch := req(1, "")
+	if !strings.HasPrefix(ch, "SIP/2.0 407") {
+		return ch
+	}
+	param := func(name string) string {
+		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(header(ch, "Proxy-Authenticate") + " " + ch)
+		if m == nil {
+			t.Fatalf("no %s in the challenge:\n%s", name, ch)
+		}
+		return m[1]
+	}
+	realm, nonce := param("realm"), param("nonce")
+	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+	ha1 := md5hex(authUser + ":" + realm + ":" + password)
+	ha2 := md5hex("INVITE:" + ruri)
+	const nc, cnonce = "00000001", "0a4f113b"
+	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+	auth := fmt.Sprintf("Proxy-Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\"\r\n",
+		authUser, realm, nonce, ruri, resp, nc, cnonce)
+	return req(2, auth)
 }
 
 func firstLine(s string) string {
