@@ -284,7 +284,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	hs.RegisterOnShutdown(ui.stop)
 	var sipSrv *sipfront.Server
 	if len(cfg.SIP.Listen) > 0 {
-		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log}); err == nil {
+		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log,
+			// The front end reports to the honeypot's guard: same windows, thresholds and trust.
+			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs}); err == nil {
 			err = sipSrv.Start(context.Background())
 		}
 		if err != nil {

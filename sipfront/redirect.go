@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -28,6 +29,9 @@ type worker struct {
 	// read from, or the stream connection.
 	udp  *net.UDPConn
 	conn net.Conn
+	// scannerUA: the current request came from a known attack tool and
+	// was reported as such (report.go).
+	scannerUA bool
 }
 
 func (s *Server) newWorker() *worker {
@@ -97,6 +101,9 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 	num, meth, ok := strings.Cut(m.get(hCSeq), " ")
 	if _, nok := atoiBounded(num, 1<<31-1); !ok || !nok || trimLWS(meth) != m.method {
 		return w.simple(400, "Bad CSeq", "")
+	}
+	if w.scannerUA = w.scanner(); !w.scannerUA && m.count[hTo] == 1 && tagOf(m.get(hTo)) == "" {
+		w.probe()
 	}
 	if p := w.s.proxy; p != nil {
 		if done := p.request(ctx, w); done {
@@ -213,6 +220,9 @@ func (w *worker) screenInvite(ctx context.Context) ([]byte, netip.AddrPort) {
 		st.Refused.Add(1)
 		switch {
 		case errors.Is(err, engine.ErrUnknownTenant):
+			if !w.scannerUA {
+				w.report(attack.KindUnknownAccount, w.c.Tenant, "INVITE for unknown tenant "+quoteClip(w.c.Tenant))
+			}
 			return w.reject(w.s.cfg.RejectCode, "unknown_tenant", "unknown tenant")
 		case errors.Is(err, engine.ErrInvalid):
 			return w.reject(484, "invalid_request", trimErr(err.Error()))
