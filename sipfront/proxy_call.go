@@ -646,6 +646,7 @@ func (p *proxy) onTick(now time.Time) {
 		sh := &p.shards[i]
 		var e effects
 		sh.mu.Lock()
+		t0 := time.Now()
 		p.tickShard(sh, now, &e)
 		if killChanged && p.lastSet != nil {
 			for _, d := range sh.dialogs {
@@ -655,6 +656,9 @@ func (p *proxy) onTick(now time.Time) {
 			}
 		}
 		p.sendLocked(&e)
+		if d := time.Since(t0); d > p.longestHold {
+			p.longestHold = d
+		}
 		sh.mu.Unlock()
 		p.apply(&e)
 	}
