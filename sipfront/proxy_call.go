@@ -656,8 +656,8 @@ func (p *proxy) onTick(now time.Time) {
 			}
 		}
 		p.sendLocked(&e)
-		if d := time.Since(t0); d > p.longestHold {
-			p.longestHold = d
+		if p.holds != nil {
+			*p.holds = append(*p.holds, time.Since(t0))
 		}
 		sh.mu.Unlock()
 		p.apply(&e)
