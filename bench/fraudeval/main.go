@@ -268,6 +268,7 @@ func runOne(o opts, seed uint64, policy string, x *number.Intel, progress io.Wri
 	}
 	r := Score(sc, outs, alerts)
 	r.Policy, r.WallS, r.Requests, r.Forgotten = policy, round2(time.Since(t0).Seconds()), d.Requests, d.Forgotten
+	r.EndedByServer, r.EndStream = d.Ended, !d.NoEndStream
 	if o.replay {
 		rep, err := replay(sc, dir, path, o.repFmt)
 		if err != nil {
