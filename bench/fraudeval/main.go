@@ -483,7 +483,7 @@ func summarize(rs []RunResult) []*PolicySummary {
 }
 
 func summary(w io.Writer, o opts, rs []RunResult) {
-	fmt.Fprintf(w, "%-6s %-9s %7s %8s %10s %9s %9s %9s\n", "seed", "policy", "calls", "stopped", "leaked $", "rej/10k", "pin/10k", "alrt/10k")
+	fmt.Fprintf(w, "%-6s %-9s %7s %8s %10s %9s %9s %9s %6s\n", "seed", "policy", "calls", "stopped", "leaked $", "rej/10k", "pin/10k", "alrt/10k", "ended")
 	for i := range rs {
 		r := &rs[i]
 		stopped, leaked := 0, 0.0
@@ -493,7 +493,7 @@ func summary(w io.Writer, o opts, rs []RunResult) {
 			}
 			leaked += a.Leaked
 		}
-		fmt.Fprintf(w, "%-6d %-9s %7d %4d/%-3d %10.2f %9.2f %9.2f %9.2f\n", r.Seed, r.Policy, r.Calls, stopped, len(r.Attacks), leaked, r.Legit.RejectPer10k, r.Legit.ChallengePer10k, r.Legit.FalseAlertPer10k)
+		fmt.Fprintf(w, "%-6d %-9s %7d %4d/%-3d %10.2f %9.2f %9.2f %9.2f %6d\n", r.Seed, r.Policy, r.Calls, stopped, len(r.Attacks), leaked, r.Legit.RejectPer10k, r.Legit.ChallengePer10k, r.Legit.FalseAlertPer10k, r.EndedByServer)
 	}
 	for _, s := range summarize(rs) {
 		fmt.Fprintf(w, "\npolicy %s — %d seeds, attack week only for legitimate-call rates\n", s.Policy, s.Runs)
