@@ -39,7 +39,7 @@ Usage:
   tollgate check NUMBER [-tenant T] [-extension E] [-at TIME] [-config FILE] [-json]
                                                        number intelligence and the verdict
   tollgate config check FILE                             validate a policy file
-  tollgate config default                                print the built-in policy
+  tollgate config default [-full [-config FILE]]        print the built-in policy (-full: every key, effective values)
   tollgate token add NAME -role admin|operator|screen|read [-data DIR]
                                                        create an API token (shown once)
   tollgate token list [-data DIR]                        list API tokens

@@ -92,7 +92,7 @@ type System struct {
 
 // Tenant is one tenant's resolved policy.
 type Tenant struct {
-	Name           string
+	Name           string                   `yaml:"-"`
 	Country        string                   `yaml:"country"`
 	Timezone       string                   `yaml:"timezone"`
 	IntlPrefixes   []string                 `yaml:"international_prefixes"`
