@@ -36,6 +36,11 @@ func (e *env) config(args []string) error {
 			}
 			return err
 		}
+		// The files and secrets the policy names, loaded as serve loads
+		// them (cli/preflight.go).
+		if err := preflight(c); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "%s: ok (%d tenants", args[1], len(c.Tenants))
 		if c.AllowUnknownTenants {
 			fmt.Fprint(e.stdout, "; unknown tenants use the defaults")
