@@ -45,7 +45,7 @@ Usage:
   tollgate token list [-data DIR]                        list API tokens
   tollgate voice train-ubm|enroll|verify|identify|eval|rekey …
                                                        voice biometrics (tollgate voice for details)
-  tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR | -config FILE]
+  tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR [-create] | -config FILE]
                                                        create a console user (prints the TOTP QR code)
   tollgate user passwd|mfa|role|delete NAME, user list  manage console users
   tollgate audit verify [-data DIR] [-expect HASH]       check the audit log's hash chain
