@@ -239,7 +239,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Health: func() map[string]any {
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
