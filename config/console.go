@@ -33,11 +33,19 @@ type Console struct {
 	// 2557, seven years). tollgate never deletes younger entries; 'tollgate
 	// audit export -before' hands older ones to an archive.
 	AuditRetentionDays int `yaml:"audit_retention_days"`
+	// AuditAnchorFile, when set, receives a keyed anchor (id, hash, HMAC)
+	// each time the audit log grows; it must be outside the data
+	// directory, ideally off the box. 'tollgate audit verify -anchors'
+	// then detects rewritten and truncated logs (cli/anchor.go).
+	AuditAnchorFile string `yaml:"audit_anchor_file"`
+	// AuditKeyEnv names the environment variable holding the anchor key,
+	// hex (default TOLLGATE_AUDIT_KEY).
+	AuditKeyEnv string `yaml:"audit_key_env"`
 }
 
 // DefaultConsole returns the console defaults.
 func DefaultConsole() Console {
-	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, LockoutMaxS: 86400, SourceFailures: 10, SourceWindowS: 900, CookieSecure: "auto", AuditRetentionDays: 2557}
+	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, LockoutMaxS: 86400, SourceFailures: 10, SourceWindowS: 900, CookieSecure: "auto", AuditRetentionDays: 2557, AuditKeyEnv: "TOLLGATE_AUDIT_KEY"}
 }
 
 // console decodes and checks the console section.
