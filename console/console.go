@@ -103,6 +103,8 @@ func New(o Options) *Console {
 	m.HandleFunc("GET /ui/api/v1/blocks", c.session(auth.RoleViewer, c.forward(scopeQuery)))
 	m.HandleFunc("GET /ui/api/v1/numbers/{number}", c.session(auth.RoleViewer, c.forward(nil)))
 	m.HandleFunc("GET /ui/api/v1/audit", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
+	m.HandleFunc("GET /ui/api/v1/tokens", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
+	m.HandleFunc("DELETE /ui/api/v1/tokens/{name}", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
 	m.HandleFunc("POST /ui/api/v1/blocks", c.session(auth.RoleOperator, c.forward(scopeBody)))
 	m.HandleFunc("DELETE /ui/api/v1/blocks/{id}", c.session(auth.RoleOperator, c.forward(c.scopeBlock)))
 	m.HandleFunc("POST /ui/api/v1/killswitch", c.session(auth.RoleOperator, c.forward(scopeBody)))
