@@ -1,6 +1,11 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"net/netip"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Console configures the operator console (the web dashboard served by
 // tollgate serve), its logins and the audit log's retention.
@@ -41,6 +46,14 @@ type Console struct {
 	// AuditKeyEnv names the environment variable holding the anchor key,
 	// hex (default TOLLGATE_AUDIT_KEY).
 	AuditKeyEnv string `yaml:"audit_key_env"`
+	// TrustedProxies are the reverse proxies (addresses or CIDRs) in front
+	// of the console: from them, the client address for the per-source
+	// login limit is the right-most X-Forwarded-For entry that is not a
+	// trusted proxy. Without it every login behind a proxy would share
+	// the proxy's allowance.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Trusted is TrustedProxies parsed.
+	Trusted []netip.Prefix `yaml:"-"`
 }
 
 // DefaultConsole returns the console defaults.
@@ -80,6 +93,19 @@ func (p *parser) console(c *Console, n *yaml.Node) {
 	}
 	if c.SessionMaxS < c.SessionIdleS && c.SessionMaxS >= 60 {
 		p.errorf(at("console.session_max_s"), "console.session_max_s", "shorter than session_idle_s")
+	}
+	c.Trusted = nil
+	for i, v := range c.TrustedProxies {
+		pf, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				p.errorf(at("console.trusted_proxies"), "console.trusted_proxies["+strconv.Itoa(i)+"]", "want an address or CIDR, got %q", v)
+				continue
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.Trusted = append(c.Trusted, pf.Masked())
 	}
 	switch c.CookieSecure {
 	case "auto", "always", "never":
