@@ -24,6 +24,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -190,7 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("api: handler panicked", "path", r.URL.Path, "panic", v)
+			panics.Recovered(panics.API, s.log, v, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()

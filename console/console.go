@@ -34,6 +34,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -140,7 +141,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			c.log.Error("console: handler panicked", "path", r.URL.Path, "panic", v)
+			panics.Recovered(panics.Console, c.log, v, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
