@@ -20,10 +20,10 @@ import (
 	"github.com/tollgate-voip/tollgate/cli"
 )
 
-// guardPolicy: two tenants. In acme, extension 3001 may not call abroad
+// kamGuardPolicy: two tenants. In acme, extension 3001 may not call abroad
 // and international calls last at most 2 s; other lets everyone call the
 // UK. A caller who could choose its tenant or extension would get through.
-const guardPolicy = `
+const kamGuardPolicy = `
 server:
   tokens:
     - {name: kamailio, role: screen, secret_env: TOLLGATE_TEST_KAMAILIO_TOKEN}
@@ -73,7 +73,7 @@ const adminToken = "tg_admin-test-secret"
 func TestKamailioGuards(t *testing.T) {
 	t.Setenv("TOLLGATE_TEST_ADMIN_TOKEN", adminToken)
 	r := newRigWith(t, rigOptions{
-		policy: guardPolicy,
+		policy: kamGuardPolicy,
 		subs: []subscriber{
 			{user: "alice", password: "alice-pw", extension: "3001", tenant: "acme"},
 			{user: "3002", password: "pw-3002", tenant: "acme"}, // extension = username
