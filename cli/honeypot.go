@@ -245,9 +245,11 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 		s.w = notifyingRepDB{repDB: db, notify: notify}
 	}
 	a := &cfg.Attack
-	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore})
-	// The SIP front end's trusted proxies are trusted here too.
+	// The SIP front end's trusted proxies are trusted here too; learned
+	// data (bans, the honeypot's address entries) never blocks them.
 	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
+	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore,
+		Trusted: s.trust.Prefixes()})
 	s.guard = attack.NewGuard(attackPolicy(a), s.w, s.trust, log)
 	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
 	// Addresses any node banned are not counted again while banned.
@@ -261,6 +263,35 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
 	}
 	return s, nil
+}
+
+// protectedTypes parses honeypot.learning.protected_types (validated by
+// config).
+func protectedTypes(names []string) []number.Type {
+	var out []number.Type
+	for _, n := range names {
+		if t, ok := number.ParseType(n); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// protectedNumbers are the E.164 prefixes the honeypot never learns:
+// honeypot.learning.protected_numbers and every tenant's caller_id
+// own_numbers and customer_numbers (the operator's DIDs).
+func protectedNumbers(cfg *config.Config) []string {
+	out := append([]string(nil), cfg.Honeypot.Learning.Protected...)
+	add := func(t *config.Tenant) {
+		if t != nil {
+			out = append(append(out, t.CallerID.Own...), t.CallerID.Custom...)
+		}
+	}
+	add(cfg.Defaults)
+	for _, t := range cfg.Tenants {
+		add(t)
+	}
+	return out
 }
 
 func attackPolicy(a *config.Attack) attack.Policy {
@@ -302,15 +333,21 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			country = s.cfg.Defaults.Country
 		}
 		var norm func(string) string
+		l := &h.Learning
+		learning := honeypot.Learning{
+			Need:     reputation.Need{Networks: l.Networks, SpanS: int64(l.SpanS)},
+			HighCost: reputation.Need{Networks: l.HighCostNetworks, SpanS: int64(l.HighCostSpanS)},
+		}
 		if intel != nil {
 			norm = honeypot.Normalizer(intel.Lookup, number.DialPlan{Country: country})
+			learning.Classify = honeypot.NumberClassifier(intel.Lookup, number.DialPlan{Country: country}, protectedTypes(l.ProtectedTypes), protectedNumbers(s.cfg))
 		}
 		hp, err := honeypot.Start(honeypot.Options{
 			Listen: listen, ListenTCP: h.ListenTCP, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
 			CallDuration: time.Duration(h.CallDuration) * time.Second, MaxCalls: h.MaxCalls,
 			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
 			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
-			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm,
+			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm, Learning: learning, Trusted: s.trust.Contains,
 			Events: s.db, Reputation: s.w, Reporter: s.guard, Logger: s.log,
 		})
 		if err != nil {

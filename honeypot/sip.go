@@ -78,7 +78,8 @@ func (s *Server) handle(p packet) {
 	case sip.INVITE:
 		s.invite(p, req, &ev)
 	case sip.ACK:
-		return // part of a call already recorded
+		s.acked(p, req) // proof of the caller's address (learn.go)
+		return
 	case sip.BYE:
 		ev.Kind = EvBye
 		s.reply(&p, s.response(req, 200, "OK"))
