@@ -515,7 +515,7 @@ func (e *env) honeypotCmd(args []string) error {
 
 // reputationCmd: tollgate reputation list|add|remove|import|export.
 func (e *env) reputationCmd(args []string) error {
-	const use = "reputation: want list, add KIND VALUE, remove KIND VALUE, import FILE or export"
+	const use = "reputation: want list, show KIND VALUE, add KIND VALUE, remove|release KIND VALUE, import FILE or export"
 	if len(args) == 0 {
 		return usagef(use)
 	}
@@ -523,6 +523,7 @@ func (e *env) reputationCmd(args []string) error {
 	fs := newFlags("reputation "+sub, e)
 	dataDir := fs.String("data", "tollgate-data", "data directory")
 	kind := fs.String("kind", "", "list/export: only this kind (ip, number, range, ua)")
+	status := fs.String("status", "", "list: only confirmed or suspected entries")
 	reason := fs.String("reason", "", "add: why")
 	score := fs.Int("score", 100, "add: 0-100")
 	expires := fs.Duration("expires", 0, "add: lifetime (0 = never)")
@@ -549,20 +550,36 @@ func (e *env) reputationCmd(args []string) error {
 	}
 	switch sub {
 	case "list":
-		es, err := db.List(ctx, reputation.Query{Kind: *kind, Now: now})
+		switch *status {
+		case "", reputation.StatusConfirmed, reputation.StatusSuspected:
+		default:
+			return usagef("reputation list: -status: want confirmed or suspected, got %q", *status)
+		}
+		es, err := db.List(ctx, reputation.Query{Kind: *kind, Status: *status, Now: now})
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tVALUE\tSOURCE\tSCORE\tHITS\tLAST SEEN\tEXPIRES\tREASON")
+		fmt.Fprintln(tw, "KIND\tVALUE\tSOURCE\tSTATUS\tEVIDENCE\tSCORE\tHITS\tLAST SEEN\tEXPIRES\tREASON")
 		for _, x := range es {
 			exp := "never"
 			if !x.Expires.IsZero() {
 				exp = x.Expires.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", x.Kind, x.Value, x.Source, x.Score, x.Hits, x.LastSeen.Format(time.RFC3339), exp, x.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", x.Kind, x.Value, x.Source, x.Status, evidenceSummary(x.Evidence),
+				x.Score, x.Hits, x.LastSeen.Format(time.RFC3339), exp, x.Reason)
 		}
 		return tw.Flush()
+	case "show":
+		if len(pos) != 2 {
+			return usagef("reputation show: want KIND VALUE")
+		}
+		x, err := db.Get(ctx, pos[0], pos[1])
+		if err != nil {
+			return err
+		}
+		showEntry(e.stdout, x)
+		return nil
 	case "add":
 		if len(pos) != 2 {
 			return usagef("reputation add: want KIND VALUE")
@@ -589,11 +606,15 @@ func (e *env) reputationCmd(args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s %s: score %d, %d hits\n", x.Kind, x.Value, x.Score, x.Hits)
 		return nil
-	case "remove":
+	case "remove", "release":
 		if len(pos) != 2 {
-			return usagef("reputation remove: want KIND VALUE")
+			return usagef("reputation %s: want KIND VALUE", sub)
 		}
-		return db.Remove(ctx, pos[0], pos[1])
+		if err := db.Remove(ctx, pos[0], pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "released %s %s (a running server drops it within a second)\n", pos[0], pos[1])
+		return nil
 	case "import":
 		if len(pos) != 1 {
 			return usagef("reputation import: want FILE (- for standard input)")
@@ -644,6 +665,52 @@ func (e *env) reputationCmd(args []string) error {
 		return reputation.WriteFeed(e.stdout, f, es, now)
 	}
 	return usagef(use)
+}
+
+// evidenceSummary is one column of a learned entry's evidence: proven
+// networks against the rule, and all networks seen.
+func evidenceSummary(ev *reputation.Evidence) string {
+	if ev == nil {
+		return "-"
+	}
+	n, _, _ := ev.Proven()
+	return fmt.Sprintf("%d/%d proven, %d networks", n, ev.Need.Networks, int64(len(ev.Sightings))+ev.MoreNetworks)
+}
+
+// showEntry prints one entry with its evidence.
+func showEntry(w io.Writer, x reputation.Entry) {
+	fmt.Fprintf(w, "%s %s\nsource    %s\nstatus    %s\nscore     %d\nhits      %d\nseen      %s .. %s\n", x.Kind, x.Value, x.Source, x.Status,
+		x.Score, x.Hits, x.FirstSeen.Format(time.RFC3339), x.LastSeen.Format(time.RFC3339))
+	if !x.Expires.IsZero() {
+		fmt.Fprintf(w, "expires   %s\n", x.Expires.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "reason    %s\n", x.Reason)
+	ev := x.Evidence
+	if ev == nil {
+		fmt.Fprintln(w, "evidence  none (an operator's or a feed's entry)")
+		return
+	}
+	class := ""
+	if ev.Class != "" {
+		class = " (" + ev.Class + " number)"
+	}
+	fmt.Fprintf(w, "rule      %d proven networks, proofs %s apart%s\n", ev.Need.Networks, time.Duration(ev.Need.SpanS)*time.Second, class)
+	if !ev.Confirmed.IsZero() {
+		fmt.Fprintf(w, "confirmed %s: %s\n", ev.Confirmed.Format(time.RFC3339), ev.Why)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETWORK\tFIRST ADDRESS\tHITS\tFIRST\tLAST\tPROVEN")
+	for _, sg := range ev.Sightings {
+		proven := "no (the address may be forged)"
+		if !sg.Proven.IsZero() {
+			proven = sg.Proven.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", sg.Network, sg.Addr, sg.Hits, sg.First.Format(time.RFC3339), sg.Last.Format(time.RFC3339), proven)
+	}
+	tw.Flush()
+	if ev.MoreNetworks > 0 {
+		fmt.Fprintf(w, "and %d more networks\n", ev.MoreNetworks)
+	}
 }
 
 // bansCmd: tollgate bans list|release ID|export.
@@ -704,7 +771,11 @@ func (e *env) bansCmd(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "released ban %d on %s (a running server drops it within a second)\n", b.ID, b.IP)
+		freed := ""
+		if b.Freed != "" {
+			freed = " and the learned entry " + b.Freed
+		}
+		fmt.Fprintf(e.stdout, "released ban %d on %s%s (a running server drops it within a second)\n", b.ID, b.IP, freed)
 		return nil
 	case "export":
 		bs, err := db.Bans(ctx, now, false)
