@@ -111,7 +111,7 @@ func (r *recorder) run(ctx context.Context) {
 				select {
 				case q := <-r.queue:
 					batch = append(batch, q.ev)
-					r.fold(pending, q)
+					r.foldSafe(pending, q)
 					if len(batch) >= batchSize {
 						flush(false)
 					}
@@ -122,7 +122,7 @@ func (r *recorder) run(ctx context.Context) {
 			}
 		case q := <-r.queue:
 			batch = append(batch, q.ev)
-			r.fold(pending, q)
+			r.foldSafe(pending, q)
 			if len(batch) >= batchSize {
 				flush(false)
 			}
