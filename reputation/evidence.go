@@ -92,9 +92,13 @@ func (ev *Evidence) Proven() (networks int, first, last time.Time) {
 	return networks, first, last
 }
 
+// maxSpanS bounds Need.SpanS (ten years), far from overflowing a
+// time.Duration.
+const maxSpanS = 3650 * 86400
+
 // Met reports whether the evidence meets its rule.
 func (ev *Evidence) Met() bool {
-	if ev == nil || ev.Need.Networks <= 0 {
+	if ev == nil || ev.Need.Networks <= 0 || ev.Need.SpanS < 0 || ev.Need.SpanS > maxSpanS {
 		return false
 	}
 	n, first, last := ev.Proven()
@@ -197,8 +201,8 @@ func checkEvidence(ev *Evidence) error {
 	if len(ev.Sightings) > MaxSightings {
 		return &FieldError{"evidence", fmt.Sprintf("more than %d sightings", MaxSightings)}
 	}
-	if ev.Need.Networks < 0 || ev.Need.Networks > MaxSightings || ev.Need.SpanS < 0 || ev.MoreNetworks < 0 {
-		return &FieldError{"evidence", "need: want 0 to 32 networks and a span ≥ 0"}
+	if ev.Need.Networks < 0 || ev.Need.Networks > MaxSightings || ev.Need.SpanS < 0 || ev.Need.SpanS > maxSpanS || ev.MoreNetworks < 0 {
+		return &FieldError{"evidence", "need: want 0 to 32 networks and a span of 0 to 3650 days"}
 	}
 	if len(ev.Class) > 64 || len(ev.Why) > 512 {
 		return &FieldError{"evidence", "class or why too long"}

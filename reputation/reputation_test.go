@@ -132,6 +132,7 @@ func TestFeedErrorsNameLineAndField(t *testing.T) {
 func FuzzReadFeed(f *testing.F) {
 	f.Add([]byte("kind,value,source,score,hits,first_seen,last_seen,expires,reason\nip,192.0.2.1,feed,50,1,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,,x\n"), false)
 	f.Add([]byte(`{"entries":[{"kind":"number","value":"+4420","score":5}]}`), true)
+	f.Add([]byte(`{"entries":[{"kind":"number","value":"+33899123456","status":"suspected","evidence":{"sightings":[{"network":"192.0.2.0/24","addr":"192.0.2.7","hits":1,"proven":"2026-01-01T00:00:00Z"},{"network":"2001:db8::/48","proven":"2026-01-01T00:20:00Z"}],"need":{"networks":2,"span_s":600},"class":"premium_rate"}}]}`), true)
 	f.Fuzz(func(t *testing.T, b []byte, asJSON bool) {
 		format := FormatCSV
 		if asJSON {
@@ -145,6 +146,18 @@ func FuzzReadFeed(f *testing.F) {
 			c := e
 			if Normalize(&c, time.Now()) != nil || c.Value != e.Value || e.Source != SourceFeed || e.Expires.IsZero() {
 				t.Fatalf("accepted entry not in canonical form: %+v", e)
+			}
+			// Evidence survives its stored form, and merging an entry
+			// with itself never downgrades a confirmed one.
+			enc, err := EncodeEvidence(c.Evidence)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dec, err := DecodeEvidence(enc); err != nil || (dec == nil) != (c.Evidence == nil) {
+				t.Fatalf("evidence round trip: %v %+v", err, dec)
+			}
+			if m := Merge(c, c); c.Status == StatusConfirmed && m.Status != StatusConfirmed {
+				t.Fatalf("merge downgraded %+v to %s", c, m.Status)
 			}
 		}
 	})

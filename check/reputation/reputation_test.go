@@ -95,3 +95,27 @@ func BenchmarkCheck(b *testing.B) {
 		ch.Check(context.Background(), call, &v)
 	}
 }
+
+// BenchmarkCheckTrusted is BenchmarkCheck with 16 trusted networks, none
+// covering the caller: the trust test is a scan of them on every call.
+func BenchmarkCheckTrusted(b *testing.B) {
+	now := time.Now()
+	var es []rep.Entry
+	for i := range 10000 {
+		es = append(es, rep.Entry{Kind: rep.KindNumber, Value: "+4420794" + string(rune('0'+i%10)) + "0000", Score: 90})
+	}
+	pol := rep.DefaultPolicy
+	for i := range 16 {
+		pol.Trusted = append(pol.Trusted, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+	}
+	live := rep.NewLive(pol)
+	live.Replace(rep.Build(es, nil))
+	ch := New(live)
+	call := &screen.Call{SourceIP: netip.MustParseAddr("192.0.2.1"), UserAgent: "Yealink SIP-T46S", Time: now, Digits: "442071234567"}
+	var v screen.Verdict
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Reset()
+		ch.Check(context.Background(), call, &v)
+	}
+}
