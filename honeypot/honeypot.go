@@ -186,6 +186,7 @@ type Server struct {
 	mu       sync.Mutex
 	calls    map[string]*call
 	attempts map[attemptKey]int // credential guesses per (ip, user)
+	answers  answers            // answered calls awaiting their ACK (learn.go)
 
 	stats struct {
 		received, handled, droppedRate, droppedQueue, malformed, calls, active atomic.Int64

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -83,25 +85,80 @@ func NumberClassifier(lookup Lookup, plan number.DialPlan, protectedTypes []numb
 	}
 }
 
+// answers remembers the decoy's answered calls for as long as their ACK
+// may come (64×T1, 32 s), also after the call ended: a caller that ACKs
+// and hangs up at once sends the BYE right behind the ACK, and the two
+// are handled in parallel. Bounded: when full of live entries, a new
+// call is not remembered (its ACK proves nothing).
+type answers struct {
+	mu sync.Mutex
+	m  map[string]answer // by Call-ID
+}
+
+type answer struct {
+	peer  netip.Addr
+	tag   string
+	base  Event
+	until time.Time
+}
+
+const (
+	maxAnswers = 4096
+	ackWindow  = 32 * time.Second
+)
+
+// answered remembers c's answer (called before the 200 is sent).
+func (s *Server) answered(c *call) {
+	tag, _ := c.ok.To().Params.Get("tag")
+	if tag == "" || c.base.E164 == "" {
+		return
+	}
+	now := time.Now()
+	a := &s.answers
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]answer{}
+	}
+	if len(a.m) >= maxAnswers {
+		for k, v := range a.m {
+			if now.After(v.until) {
+				delete(a.m, k)
+			}
+		}
+		if len(a.m) >= maxAnswers {
+			return
+		}
+	}
+	a.m[c.id] = answer{peer: c.sipPeer.Addr().Unmap(), tag: tag, base: c.base, until: now.Add(ackWindow)}
+}
+
 // acked records the ACK of a decoy call's answer as proof of the
-// caller's address: it must come from the INVITE's source address, while
-// the call lasts, and carry the To tag of the decoy's 200 (random per
-// call), which a forger who never received that answer cannot know. Anything else is ignored, as
-// before.
+// caller's address: it must come from the INVITE's source address within
+// the ACK window and carry the To tag of the decoy's 200 (random per
+// call), which a forger who never received that answer cannot know.
+// Anything else is ignored, as before. One proof per call.
 func (s *Server) acked(p packet, req *sip.Request) {
 	id := req.CallID().Value()
-	s.mu.Lock()
-	c := s.calls[id]
-	s.mu.Unlock()
-	if c == nil || c.sipPeer.Addr().Unmap() != p.from.Addr().Unmap() || c.base.E164 == "" {
+	a := &s.answers
+	a.mu.Lock()
+	ans, ok := a.m[id]
+	a.mu.Unlock()
+	if !ok || time.Now().After(ans.until) || ans.peer != p.from.Addr().Unmap() {
 		return
 	}
 	tag, _ := req.To().Params.Get("tag")
-	want, _ := c.ok.To().Params.Get("tag") // random, sent only in the answer
-	if want == "" || subtle.ConstantTimeCompare([]byte(tag), []byte(want)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(tag), []byte(ans.tag)) != 1 {
 		return
 	}
-	ev := c.base
+	a.mu.Lock()
+	_, first := a.m[id]
+	delete(a.m, id)
+	a.mu.Unlock()
+	if !first {
+		return // a retransmitted ACK handled in parallel
+	}
+	ev := ans.base
 	ev.Time, ev.Kind, ev.Method, ev.SourcePort = p.at.UTC(), EvAck, string(req.Method), int(p.from.Port())
 	ev.Detail = "acknowledged the decoy's answer: the source address is the caller's own"
 	ev.Message = p.data
@@ -110,7 +167,9 @@ func (s *Server) acked(p packet, req *sip.Request) {
 
 // learn folds one sighting of a dialed number into pending: suspected,
 // with the source's network as evidence (proven when the source
-// acknowledged the decoy's answer). Protected numbers are not learned.
+// acknowledged the decoy's answer, or sent the INVITE over TCP, whose
+// handshake a forged source cannot complete). Protected numbers are not
+// learned.
 func (r *recorder) learn(pending map[repKey]*reputation.Entry, ev Event, a netip.Addr, proven bool) {
 	class, protected := "", false
 	if r.o.Learning.Classify != nil {

@@ -300,3 +300,35 @@ func TestListPoisoning(t *testing.T) {
 		t.Errorf("%d ACK events, want the 9 real ones (3 to the toll-free number, 6 to learned ones)", acks)
 	}
 }
+
+// TestTCPInviteIsProof: an INVITE over TCP proves its source without an
+// ACK (a forged source cannot complete the handshake); the same INVITE
+// over UDP does not.
+func TestTCPInviteIsProof(t *testing.T) {
+	r := newRigWith(t, func(o *honeypot.Options) { o.ListenTCP = "127.0.0.1:0" })
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.12")}}
+	conn, err := d.Dial("tcp", r.hp.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &caller{t: t, to: &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: int(r.hp.TCPAddr().Port())}, src: "127.0.0.12"}
+	c.conn, _ = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.12")}) // for the Via port only
+	defer c.conn.Close()
+	if _, err := conn.Write([]byte(strings.Replace(c.invite("tcp-1", "01133899123456"), "SIP/2.0/UDP", "SIP/2.0/TCP", 1))); err != nil {
+		t.Fatal(err)
+	}
+	udp := newCaller(t, "127.5.0.12", r.port)
+	udp.send(udp.invite("udp-1", "01133899123456"))
+	var e reputation.Entry
+	waitFor(t, "both sightings", func() bool {
+		var err error
+		e, err = r.db.Get(context.Background(), reputation.KindNumber, "+33899123456")
+		return err == nil && len(e.Evidence.Sightings) == 2
+	})
+	for _, s := range e.Evidence.Sightings {
+		if proven := !s.Proven.IsZero(); proven != (s.Network == "127.0.0.0/24") {
+			t.Errorf("sighting %+v: proven %v, want proven only over TCP", s, proven)
+		}
+	}
+}

@@ -190,7 +190,8 @@ func (r *recorder) fold(pending map[repKey]*reputation.Entry, q queued) {
 		put(reputation.KindUA, lower(q.ua), 90, "scanner User-Agent seen at the honeypot", r.o.IPTTL)
 	}
 	if ev.E164 != "" && (ev.Kind == EvInvite || ev.Kind == EvBusy) {
-		r.learn(pending, ev, src, false)
+		// Over TCP the handshake already proved the source address.
+		r.learn(pending, ev, src, ev.Transport == "tcp")
 	}
 }
 

@@ -264,6 +264,7 @@ func (s *Server) invite(p packet, req *sip.Request, ev *Event) {
 		s.reply(&p, s.response(req, 480, "Temporarily Unavailable"))
 		return
 	}
+	s.answered(c) // before the 200 leaves: its ACK may be handled next (learn.go)
 	s.reply(&p, c.ok)
 }
 
