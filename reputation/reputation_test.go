@@ -162,3 +162,31 @@ func FuzzReadFeed(f *testing.F) {
 		}
 	})
 }
+
+// TestFeedKeepsSuspected: a suspected entry exported as CSV or JSON is
+// imported suspected (a number one forged packet planted is not enforced
+// by the importer either); an entry without a status is confirmed.
+func TestFeedKeepsSuspected(t *testing.T) {
+	now := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	es := []Entry{
+		{Kind: KindNumber, Value: "+12125550199", Source: SourceHoneypot, Score: 90, Hits: 1, FirstSeen: now, LastSeen: now, Status: StatusSuspected},
+		{Kind: KindNumber, Value: "+88216", Source: SourceManual, Score: 100, Hits: 1, FirstSeen: now, LastSeen: now, Status: StatusConfirmed},
+	}
+	for _, format := range []string{FormatCSV, FormatJSON} {
+		var b bytes.Buffer
+		if err := WriteFeed(&b, format, es, now); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := ReadFeed(&b, format, ImportOptions{Now: now})
+		if err != nil || len(got) != 2 || got[0].Status != StatusSuspected || got[1].Status != StatusConfirmed {
+			t.Fatalf("%s: %+v, %v", format, got, err)
+		}
+	}
+	got, _, err := ReadFeed(strings.NewReader("kind,value\nnumber,+4420\n"), FormatCSV, ImportOptions{Now: now})
+	if err != nil || len(got) != 1 || got[0].Status != StatusConfirmed {
+		t.Fatalf("feed without a status column: %+v, %v", got, err)
+	}
+	if _, _, err := ReadFeed(strings.NewReader("kind,value,status\nnumber,+4420,trusted\n"), FormatCSV, ImportOptions{Now: now}); err == nil {
+		t.Fatal("unknown status accepted")
+	}
+}
