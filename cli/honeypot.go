@@ -508,8 +508,8 @@ func (e *env) honeypotCmd(args []string) error {
 	<-ctx.Done()
 	st := sec.hp.Stats()
 	err = sec.close()
-	fmt.Fprintf(e.stdout, "received %d, handled %d, dropped %d (rate) %d (queue), calls %d, events recorded %d, lost %d\n",
-		st.Received, st.Handled, st.DroppedRate, st.DroppedQueue, st.Calls, st.EventsRecorded, st.EventsDropped)
+	fmt.Fprintf(e.stdout, "received %d, handled %d, dropped %d (rate) %d (queue), calls %d, events recorded %d, lost %d; not learned: %d calls to protected numbers, %d events from trusted sources\n",
+		st.Received, st.Handled, st.DroppedRate, st.DroppedQueue, st.Calls, st.EventsRecorded, st.EventsDropped, st.Protected, st.Trusted)
 	return err
 }
 
