@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -28,9 +29,11 @@ type Manager struct {
 	Log        *slog.Logger
 	// Remember is how long Wangiri callers stay remembered.
 	Remember time.Duration
-	// Now is the wall clock; expiries count from the later of it and the
-	// finding's event time. Nil: event time only (replay).
-	Now func() time.Time
+	// Clock is the event clock (shared with the screening engine): the
+	// action set and block snapshot are listed at it and kill switches
+	// lifted by it. Nil: the wall clock. Expiries always count from the
+	// finding's own event time.
+	Clock *eventclock.Clock
 
 	mu     sync.Mutex
 	active map[string]time.Time
@@ -59,6 +62,9 @@ type Done struct {
 // Handle raises the finding's alert and applies its action. It returns
 // the action done, if any.
 func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
+	// A finding is an event-time fact: it moves the clock like the call
+	// that raised it.
+	m.Clock.Observe(f.Time)
 	var a store.Alert
 	raised := false
 	if m.Alerts != nil {
@@ -105,13 +111,9 @@ func (m *Manager) expiry(f detect.Finding, dur time.Duration) time.Time {
 	if dur <= 0 {
 		return time.Time{}
 	}
-	base := f.Time
-	if m.Now != nil {
-		if now := m.Now(); now.After(base) {
-			base = now
-		}
-	}
-	return base.Add(dur).UTC()
+	// Event time only: a PIN set by a call of last Tuesday 14:00 for an
+	// hour is over at 15:00 last Tuesday, however fast the stream is driven.
+	return f.Time.Add(dur).UTC()
 }
 
 // fresh reports whether key has no action in force at t, and marks it.
@@ -365,10 +367,27 @@ func (m *Manager) Release(ctx context.Context, id int64, actor string) (Record, 
 	return r, nil
 }
 
-// clock is the wall clock (Now, else time.Now).
+// clock is the time action records and blocks are listed at: the earlier
+// of the wall clock and the event clock, so what is in force in event time
+// stays listed (lookups compare each record's expiry with the call's time).
 func (m *Manager) clock() time.Time {
-	if m.Now != nil {
-		return m.Now()
+	now := time.Now()
+	if m.Clock != nil && m.Clock.Started() {
+		if ev := m.Clock.Now(); ev.Before(now) {
+			return ev
+		}
+	}
+	return now
+}
+
+// EventNow is the event clock's now (the wall clock without one): the
+// time kill-switch expiries are swept at.
+func (m *Manager) EventNow() time.Time {
+	if m.Clock != nil {
+		return m.Clock.Now()
 	}
 	return time.Now()
 }
+
+// ListTime is the time the action set is re-read at (see clock).
+func (m *Manager) ListTime() time.Time { return m.clock() }

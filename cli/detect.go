@@ -100,7 +100,7 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	}
 	action.Register(live, actLive)
 	am := alert.New(alert.Options{Store: st, Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second, Notifiers: ns, Logger: log})
-	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Now: time.Now,
+	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Clock: live.Clock(),
 		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
 	bfile := cfg.Detect.Baseline.File
 	if bfile == "" {

@@ -131,10 +131,11 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 		return res, fmt.Errorf("%w: duration_s %d out of range", ErrInvalid, *ev.Duration)
 	}
 	if ev.Time.IsZero() {
-		ev.Time = e.now()
+		ev.Time = e.Clock().Now()
 	} else if err := saneTime(ev.Time, e.now()); err != nil {
 		return res, err
 	}
+	e.blocks.Clock().Observe(ev.Time)
 	s := &e.calls.shards[e.calls.shard(ev.CallID)]
 	s.mu.Lock()
 	lc := s.m[ev.CallID]

@@ -203,6 +203,10 @@ func (p *Pipeline) run() {
 			close(it.barrier)
 			return
 		}
+		if p.act != nil && p.act.Clock != nil {
+			// A CDR is written when its call ends: its end moves the clock.
+			p.act.Clock.Observe(it.rec.Start.Add(time.Duration(max(it.rec.Duration, it.rec.Billsec)) * time.Second))
+		}
 		var err error
 		if it.attempt {
 			err = p.eng.Attempt(&it.rec)
@@ -237,13 +241,13 @@ func (p *Pipeline) run() {
 				arch.flush()
 			}
 			if p.act != nil && p.act.Blocks != nil {
-				if err := p.act.Sweep(ctx, time.Now()); err != nil {
+				if err := p.act.Sweep(ctx, p.act.EventNow()); err != nil {
 					p.log.Error("detection: lifting expired kill switches", "err", err)
 				}
 			}
 		case <-reread.C:
 			if a := p.act; a != nil && a.Actions != nil && a.ActionLive != nil {
-				if err := action.Refresh(ctx, a.Actions, a.ActionLive, time.Now()); err != nil {
+				if err := action.Refresh(ctx, a.Actions, a.ActionLive, a.ListTime()); err != nil {
 					p.log.Error("detection: re-reading actions", "err", err)
 				}
 			}
