@@ -356,3 +356,42 @@ func TestKillSwitchExpiry(t *testing.T) {
 		t.Errorf("expiry records left: %+v", rs)
 	}
 }
+
+// TestScopeAcrossExtensionsAndTenants (issue 15, cause 4): a pumping
+// finding blocks the pumped range for every tenant and the extension
+// that dialed it, so an attack spread over many extensions (or tenants)
+// gets no free call per extension; a "tenant" block stops every
+// extension's international calling.
+func TestScopeAcrossExtensionsAndTenants(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	f := detect.Finding{Detector: "fast_pumping", Code: "fast_pumping", Severity: "critical", Tenant: "acme", Extension: "1006",
+		Text: "pumped", Time: t0, Action: "block_and_alert", Expires: time.Hour,
+		Target: detect.Target{Kind: "prefix", Value: "1900234", AllTenants: true},
+		Also:   []detect.Target{{Kind: "extension", Value: "1006", Scope: "international"}}}
+	if d, err := r.m.Handle(ctx, f); err != nil || d == nil {
+		t.Fatalf("Handle = %+v, %v", d, err)
+	}
+	set := r.blkLive.Load()
+	for _, tenant := range []string{"acme", "globex"} {
+		if set.Prefix(tenant, "19002345699", t0.Add(time.Minute)) == nil {
+			t.Errorf("tenant %s may still call the pumped range", tenant)
+		}
+	}
+	if b := set.Extension("acme", "1006", t0.Add(time.Minute)); b == nil || b.Scope != "international" {
+		t.Errorf("the dialing extension is not blocked: %+v", b)
+	}
+	if set.Extension("acme", "1007", t0.Add(time.Minute)) != nil {
+		t.Error("another extension was blocked by a finding about 1006")
+	}
+	f2 := detect.Finding{Detector: "theft_of_service", Code: "theft_of_service", Severity: "critical", Tenant: "acme",
+		Text: "spread", Time: t0, Action: "block_and_alert", Expires: time.Hour,
+		Target: detect.Target{Kind: "extension", Value: detect.WildcardExtension, Scope: "international"}}
+	if d, err := r.m.Handle(ctx, f2); err != nil || d == nil {
+		t.Fatalf("Handle = %+v, %v", d, err)
+	}
+	set = r.blkLive.Load()
+	if set.Extension("acme", "1007", t0.Add(time.Minute)) == nil || set.Extension("globex", "1007", t0.Add(time.Minute)) != nil {
+		t.Error("a tenant-wide block does not cover every extension of that tenant only")
+	}
+}

@@ -95,8 +95,17 @@ func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
 	case "block_and_alert":
 		if f.Target.Kind == "tenant" {
 			d, err = m.kill(ctx, f)
-		} else {
-			d, err = m.block(ctx, f)
+			break
+		}
+		d, err = m.block(ctx, f, f.Target)
+		for _, t := range f.Also {
+			if err != nil {
+				break
+			}
+			var d2 *Done
+			if d2, err = m.block(ctx, f, t); d == nil {
+				d = d2
+			}
 		}
 	case "kill_switch":
 		d, err = m.kill(ctx, f)
@@ -187,17 +196,20 @@ func (m *Manager) apply(ctx context.Context, f detect.Finding, action string, r 
 	return m.record(d), nil
 }
 
-func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
+func (m *Manager) block(ctx context.Context, f detect.Finding, tg detect.Target) (*Done, error) {
 	b := store.Block{Tenant: f.Tenant, Reason: f.Detector + ": " + f.Text, Source: "detector", CreatedBy: "detector:" + f.Detector, Expires: m.expiry(f, f.Expires)}
-	switch f.Target.Kind {
+	if tg.AllTenants {
+		b.Tenant = ""
+	}
+	switch tg.Kind {
 	case "extension":
-		b.Kind, b.Value, b.Scope = store.BlockExtension, f.Target.Value, f.Target.Scope
+		b.Kind, b.Value, b.Scope = store.BlockExtension, tg.Value, tg.Scope
 	case "prefix":
-		b.Kind, b.Value = store.BlockPrefix, strings.TrimPrefix(f.Target.Value, "+")
+		b.Kind, b.Value = store.BlockPrefix, strings.TrimPrefix(tg.Value, "+")
 	case "number":
-		b.Kind, b.Value = store.BlockNumber, "+"+strings.TrimPrefix(f.Target.Value, "+")
+		b.Kind, b.Value = store.BlockNumber, "+"+strings.TrimPrefix(tg.Value, "+")
 	case "ip":
-		b.Kind, b.Value = store.BlockIP, f.Target.Value
+		b.Kind, b.Value = store.BlockIP, tg.Value
 	default:
 		return nil, nil
 	}
@@ -210,7 +222,7 @@ func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
 	if !m.fresh("blk\x00"+b.Tenant+"\x00"+b.Kind+"\x00"+b.Value+"\x00"+b.Scope, f.Time, b.Expires) {
 		return nil, nil
 	}
-	d := Done{Time: f.Time, Detector: f.Detector, Action: "block", Tenant: f.Tenant, Target: f.Target, Expires: b.Expires}
+	d := Done{Time: f.Time, Detector: f.Detector, Action: "block", Tenant: b.Tenant, Target: tg, Expires: b.Expires}
 	if m.Blocks != nil {
 		stored, err := m.Blocks.AddBlock(ctx, b)
 		if err != nil {

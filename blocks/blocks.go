@@ -123,6 +123,9 @@ func (s *Set) Extension(tenant, ext string, t time.Time) *store.Block {
 	if b := s.extensions[tkey{tenant, ext}]; live(b, t) {
 		return b
 	}
+	if b := s.extensions[tkey{tenant, "*"}]; live(b, t) { // every extension of the tenant
+		return b
+	}
 	return nil
 }
 

@@ -62,7 +62,7 @@ type Follow struct {
 type Rule struct {
 	Enabled  *bool  `yaml:"enabled"`
 	Action   string `yaml:"action"`    // alert, require_pin, block_and_alert, honeypot, kill_switch
-	Block    string `yaml:"block"`     // for block_and_alert: extension (international calling), destination, source_ip
+	Block    string `yaml:"block"`     // for block_and_alert: extension (international calling, and the number), destination (and the extension), source_ip (and the extension), tenant (every extension's international calling)
 	ExpiresS int    `yaml:"expires_s"` // how long the action stays (0 = until released)
 	Severity string `yaml:"severity"`  // info, warning, critical
 }
@@ -376,8 +376,10 @@ func DefaultDetect() Detect {
 		Spend:              SpendRule{Action: "alert", Severity: "warning", WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
 		Pumping: Pumping{
 			Targeted: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 900, Score: 5, MinCalls: 3},
-			Fast:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
-			Slow:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
+			// Fast and slow pumping block what was pumped (the country for
+			// the tenant, a domestic chargeable range) and the extension.
+			Fast: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
+			Slow: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
 			// Theft of service spans the tenant's extensions: blocking the one
 			// that placed the triggering call would leave the rest open, so
 			// the destination it blocks is the tenant (its kill switch).
@@ -431,9 +433,9 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			p.errorf(at(f+".action"), f+".action", "want %s, got %q", strings.Join(actions, ", "), r.Action)
 		}
 		switch r.Block {
-		case "", "extension", "destination", "source_ip":
+		case "", "extension", "destination", "source_ip", "tenant":
 		default:
-			p.errorf(at(f+".block"), f+".block", "want extension, destination or source_ip, got %q", r.Block)
+			p.errorf(at(f+".block"), f+".block", "want extension, destination, source_ip or tenant, got %q", r.Block)
 		}
 		switch r.Severity {
 		case "", "info", "warning", "critical":

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strconv"
 	"strings"
 
 	"github.com/tollgate-voip/tollgate/baseline"
@@ -69,6 +70,53 @@ type numEntry struct {
 	info          number.Info
 	international bool
 	premium       bool
+	chargeable    bool
+	rate          float64
+	class, rng    string
+}
+
+// typeRate is what a minute to a chargeable number type costs when the rate
+// deck prices it no higher than ordinary calls: a premium-rate line earns
+// its owner about this much, whatever the deck says.
+var typeRate = map[number.Type]float64{
+	number.PremiumRate:    1.50,
+	number.SharedCost:     0.15,
+	number.PersonalNumber: 0.40,
+	number.UAN:            0.15,
+}
+
+// ChargeableRate is the price per minute from which a destination counts as
+// chargeable whatever its type (satellite, special services, costly mobile
+// ranges).
+const ChargeableRate = 0.10
+
+// classify fills what the detectors judge a number by beyond its country:
+// whether calls to it are chargeable (international, a premium/IRSF risk
+// range, a chargeable number type — premium-rate, shared-cost, personal,
+// UAN — or a price per minute of at least ChargeableRate), the price per
+// minute they are scored by, the destination class the baselines learn
+// (the country, or country/type for chargeable domestic numbers) and the
+// range actions name.
+func classify(ne *numEntry) {
+	info := &ne.info
+	ne.rate = info.Rate
+	if r, ok := typeRate[info.Type]; ok && r > ne.rate {
+		ne.rate = r
+	}
+	ne.chargeable = ne.international || ne.premium || ne.rate >= ChargeableRate
+	ne.class = info.Country
+	if !ne.international && ne.chargeable {
+		ne.class = info.Country + "/" + info.Type.String()
+	}
+	d := strings.TrimPrefix(info.E164, "+")
+	switch {
+	case len(info.RatePrefix) > len(strconv.Itoa(info.CallingCode)) && len(info.RatePrefix) < len(d):
+		ne.rng = info.RatePrefix
+	case len(d) > 7:
+		ne.rng = d[:len(d)-4]
+	default:
+		ne.rng = d
+	}
 }
 
 // maxCachedNumbers bounds the number cache (all tenants together).
@@ -179,7 +227,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 		}
 	}
 	if outbound {
-		e.base.LearnHandle(c.Handle, ts, c.Local, c.Dest.Country, c.International, r.Billsec, conc)
+		e.base.LearnHandle(c.Handle, ts, c.Local, c.Class, c.International, r.Billsec, conc)
 	}
 	return nil
 }
@@ -239,6 +287,7 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 				ne.premium = true
 			}
 		}
+		classify(ne)
 		tc.nums[strings.Clone(far)] = ne
 		e.nnums++
 	}
@@ -247,10 +296,11 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		h = e.base.Handle(r.Tenant, r.Extension)
 		tc.exts[strings.Clone(r.Extension)] = h
 	}
-	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h}
+	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h,
+		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng}
 	c.Cost = r.Cost
 	if c.Cost == 0 && r.Billsec > 0 {
-		c.Cost = float64(r.Billsec) / 60 * ne.info.Rate
+		c.Cost = float64(r.Billsec) / 60 * ne.rate
 		r.Cost = c.Cost // estimated from the rate deck, kept for the archive
 	}
 	return nil

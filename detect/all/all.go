@@ -30,7 +30,7 @@ func Build(d *config.Detect, base *baseline.Learner) []detect.Detector {
 	b := &d.Baseline
 	x1 := highrisk.New(&d.HighRiskCountry)
 	add(x1, x1 != nil)
-	x2 := offhours.New(&d.OffHours)
+	x2 := offhours.New(&d.OffHours, b, base)
 	add(x2, x2 != nil)
 	x3 := burst.New(&d.InternationalBurst)
 	add(x3, x3 != nil)
