@@ -35,10 +35,27 @@ type Manager struct {
 	// finding's own event time.
 	Clock *eventclock.Clock
 
+	// Enders end running calls an in-call finding names: the SIP proxy
+	// (tears the call down) and the end-call event stream (redirect mode:
+	// the proxy or PBX acts on it).
+	Enders []CallEnder
+
 	mu     sync.Mutex
 	active map[string]time.Time
 	kills  map[string]time.Time // tenant → when the kill switch this manager set expires
 	done   []Done
+}
+
+// CallEnder ends a running call, or asks whoever carries it to.
+type CallEnder interface {
+	EndCall(tenant, callID, reason string, at time.Time)
+}
+
+// AddEnder adds a CallEnder (safe while findings are handled).
+func (m *Manager) AddEnder(e CallEnder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Enders = append(m.Enders[:len(m.Enders):len(m.Enders)], e)
 }
 
 // BlockStore is where blocks and kill switches go.
@@ -81,6 +98,15 @@ func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
 		}
 	}
 	_ = raised
+	m.mu.Lock()
+	enders := m.Enders
+	m.mu.Unlock()
+	for _, id := range f.EndCalls {
+		for _, e := range enders {
+			e.EndCall(f.Tenant, id, f.Detector+": "+f.Text, f.Time)
+		}
+		m.record(Done{Time: f.Time, Detector: f.Detector, Action: "end_call", Tenant: f.Tenant, Target: detect.Target{Kind: "call", Value: id}, AlertID: a.ID})
+	}
 	var d *Done
 	var err error
 	switch f.Action {

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/incident"
 	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -121,8 +122,10 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 		return nil, err
 	}
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
+	ends := action.NewEndStream()
+	act.AddEnder(ends)
 	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream, log: log}
-	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors()}
+	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends}
 	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "followed_files", len(cfg.Detect.Follow))
 	return d, nil
 }
@@ -164,6 +167,11 @@ func (d *detection) follow(fs []config.Follow, log *slog.Logger) {
 		}()
 	}
 }
+
+// proxyEnder ends calls through the SIP proxy: BYE to both legs.
+type proxyEnder struct{ s *sipfront.Server }
+
+func (p proxyEnder) EndCall(_, callID, _ string, _ time.Time) { p.s.Disconnect(callID) }
 
 // closingActions is an action store the detection closes.
 type closingActions interface {

@@ -290,6 +290,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 		if sipSrv.Proxying() {
 			a.EnableCallControl(sipSrv) // live-call routes (api/calls.go)
+			if det != nil {
+				det.act.AddEnder(proxyEnder{sipSrv}) // in-call findings tear calls down (BYE both legs)
+			}
 		}
 	}
 	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {

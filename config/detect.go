@@ -34,6 +34,8 @@ type Detect struct {
 	TestCalls    TestRule    `yaml:"test_calls"`
 	Forwarding   Rule        `yaml:"call_forwarding"`
 	Wangiri      WangiriRule `yaml:"wangiri"`
+	// InCall watches answered chargeable calls while they run.
+	InCall InCallRule `yaml:"in_call"`
 	// Lateness is how late a CDR may arrive (seconds) and still be placed
 	// at its own time in the detectors' windows and judged: its call's end
 	// against the latest call end seen (a CDR is written when the call
@@ -113,6 +115,35 @@ type DurationRule struct {
 	ExpiresS   int    `yaml:"expires_s"`
 	Severity   string `yaml:"severity"`
 	ThresholdS int    `yaml:"threshold_s"`
+}
+
+// InCallRule: answered chargeable calls watched while they run (event
+// time): one call whose accrued cost (rate deck × time since answer)
+// reaches CallCost, or Concurrent calls up at once to one number range of a
+// tenant whose accrued cost together reaches GroupCost. The finding ends
+// those calls (the SIP proxy tears them down; in redirect mode the
+// end-call event stream tells the proxy/PBX) and applies the rule's action.
+type InCallRule struct {
+	Enabled    *bool   `yaml:"enabled"`
+	Action     string  `yaml:"action"`
+	Block      string  `yaml:"block"`
+	ExpiresS   int     `yaml:"expires_s"`
+	Severity   string  `yaml:"severity"`
+	CallCost   float64 `yaml:"call_cost"`
+	Concurrent int     `yaml:"concurrent"`
+	GroupCost  float64 `yaml:"group_cost"`
+	// EndCalls: end the calls the finding names (default true).
+	EndCalls *bool `yaml:"end_calls"`
+}
+
+// Rule returns the common part.
+func (x *InCallRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *InCallRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
 }
 
 // UnusualHourRule: a call in an hour of the week in which the extension's
@@ -389,6 +420,7 @@ func DefaultDetect() Detect {
 		TestCalls:    TestRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
 		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
 		Wangiri:      WangiriRule{Action: "alert", Severity: "warning", MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
+		InCall:       InCallRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", CallCost: 20, Concurrent: 3, GroupCost: 10},
 		LatenessS:    3600,
 	}
 }
@@ -475,6 +507,13 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	pos("detectors.high_risk_country.attempts", d.HighRiskCountry.Attempts)
 	pos("detectors.high_risk_country.window_s", d.HighRiskCountry.WindowS)
+	ruleOf("detectors.in_call", &d.InCall, all...)
+	if d.InCall.CallCost <= 0 || d.InCall.GroupCost <= 0 {
+		p.errorf(at("detectors.in_call"), "detectors.in_call", "call_cost and group_cost must be > 0")
+	}
+	if d.InCall.Concurrent < 2 {
+		p.errorf(at("detectors.in_call.concurrent"), "detectors.in_call.concurrent", "must be ≥ 2")
+	}
 	ruleOf("detectors.extended_duration", &d.ExtendedDuration, all...)
 	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
 	rule("detectors.new_destination", &d.NewDestination, all...)

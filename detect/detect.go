@@ -107,6 +107,8 @@ type Finding struct {
 	Remember []string `json:"remember,omitempty"`
 	// Callback is what screening does with calls to remembered numbers.
 	Callback string `json:"callback,omitempty"`
+	// EndCalls lists running calls to end now (in-call findings).
+	EndCalls []string `json:"end_calls,omitempty"`
 }
 
 // Emit receives findings.
@@ -180,7 +182,7 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 
 // minRange is the shortest prefix (digits) taken for a number range rather
 // than a country or area.
-const minRange = 6
+const minRange = 5
 
 // widen marks a range target as every tenant's when it is a number range
 // (not a country) of a premium or risk-listed, or international, number.

@@ -30,6 +30,7 @@ type Stats struct {
 	Late       int64 `json:"late"`     // placed before the latest event time seen
 	TooLate    int64 `json:"too_late"` // older than lateness_s: learned, not judged
 	Findings   int64 `json:"findings"`
+	Started    int64 `json:"started"` // calls judged at their start
 }
 
 // Engine runs the detectors over calls. It is not safe for concurrent
@@ -55,7 +56,11 @@ type Engine struct {
 	maxEnd int64
 	stats  Stats
 	call   Call
-	quiet  bool // Warm: findings are not emitted
+	// live holds calls started (Start) and not yet ended; now is the
+	// latest event time seen and watched when Watch last looked.
+	live         map[string]*started
+	now, watched int64
+	quiet        bool // Warm: findings are not emitted
 }
 
 type tenantCache struct {
@@ -189,6 +194,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	}
 	c.Attempt = attempt
 	ts := r.Start.Unix()
+	// A call judged at its start meets only the EndOnly detectors now.
+	_, wasStarted := e.live[r.CallID]
+	delete(e.live, r.CallID)
 	outbound := !attempt && r.Direction != screen.Inbound
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
@@ -223,6 +231,11 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	c.Concurrent = conc
 	if judge && e.cfg.Enabled {
 		for _, d := range e.dets {
+			if wasStarted {
+				if eo, ok := d.(EndOnly); !ok || !eo.EndOnly() {
+					continue
+				}
+			}
 			d.Observe(c, r.Start, e.sink)
 		}
 	}

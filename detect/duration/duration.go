@@ -37,3 +37,6 @@ func (d *Duration) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	detect.Apply(&f, d.cfg.Rule(), c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
 }
+
+// EndOnly implements detect.EndOnly: it judges a call by its end.
+func (*Duration) EndOnly() bool { return true }

@@ -165,3 +165,6 @@ func (x *Forward) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	detect.Apply(&f, x.cfg, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
 }
+
+// EndOnly implements detect.EndOnly: a test call is known by its length.
+func (*Test) EndOnly() bool { return true }

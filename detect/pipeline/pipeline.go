@@ -50,10 +50,19 @@ type Pipeline struct {
 type item struct {
 	rec     cdr.Record
 	attempt bool
+	// kind: a CDR (0), a call screening let through, at its start
+	// (kindStart), or its answer (kindAnswer: rec.CallID and rec.Answer).
+	kind uint8
 	// barrier, when set, is closed once everything queued before it has
 	// been handled (SubmitWait); it carries no record.
 	barrier chan struct{}
 }
+
+const (
+	kindCDR uint8 = iota
+	kindStart
+	kindAnswer
+)
 
 // Options configures New.
 type Options struct {
@@ -208,9 +217,14 @@ func (p *Pipeline) run() {
 			p.act.Clock.Observe(it.rec.Start.Add(time.Duration(max(it.rec.Duration, it.rec.Billsec)) * time.Second))
 		}
 		var err error
-		if it.attempt {
+		switch {
+		case it.kind == kindStart:
+			err = p.eng.Start(&it.rec)
+		case it.kind == kindAnswer:
+			p.eng.Answer(it.rec.CallID, it.rec.Answer)
+		case it.attempt:
 			err = p.eng.Attempt(&it.rec)
-		} else {
+		default:
 			err = p.eng.Observe(&it.rec)
 			if err == nil && arch != nil {
 				arch.write(&it.rec, p.log)
@@ -219,6 +233,8 @@ func (p *Pipeline) run() {
 		if err != nil && !errors.Is(err, detect.ErrDuplicate) {
 			p.errs.Add(1)
 		}
+		// Running calls are watched as event time moves.
+		p.eng.Watch(p.eventNow(it))
 	}
 	for {
 		select {
@@ -228,7 +244,7 @@ func (p *Pipeline) run() {
 				p.saveBaseline()
 				return
 			}
-			if p.feed != nil && it.rec.CallID != "" {
+			if p.feed != nil && it.rec.CallID != "" && it.kind == kindCDR {
 				p.forward(it)
 				continue
 			}
@@ -236,6 +252,9 @@ func (p *Pipeline) run() {
 		case r := <-p.apply:
 			p.applied(r, handle)
 		case <-tick.C:
+			// An idle stream: the running calls are still watched, on the
+			// event clock.
+			p.eng.Watch(p.eventNow(item{}))
 			p.publish()
 			if arch != nil {
 				arch.flush()
@@ -255,6 +274,17 @@ func (p *Pipeline) run() {
 			p.saveBaseline()
 		}
 	}
+}
+
+// eventNow is the event clock's now (the item's own time without one).
+func (p *Pipeline) eventNow(it item) time.Time {
+	if p.act != nil && p.act.Clock != nil {
+		return p.act.Clock.Now()
+	}
+	if it.kind == kindAnswer {
+		return it.rec.Answer
+	}
+	return it.rec.Start
 }
 
 func (p *Pipeline) publish() {
@@ -342,11 +372,27 @@ func (t *tee) Decision(d store.Decision) bool {
 		t.p.pending[d.CallID] = d
 	}
 	t.p.mu.Unlock()
+	// Let through: the detectors judge it now, at its start.
+	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee,
+		Direction: dir, SourceIP: d.SourceIP, Start: d.Time}
+	select {
+	case t.p.in <- item{rec: r, kind: kindStart}:
+	default:
+		t.p.dropped.Add(1)
+	}
 	return ok
 }
 
 func (t *tee) Event(e store.CallEvent) bool {
 	ok := t.next.Event(e)
+	if e.Type == "answer" {
+		select {
+		case t.p.in <- item{rec: cdr.Record{CallID: e.CallID, Answer: e.Time}, kind: kindAnswer}:
+		default:
+			t.p.dropped.Add(1)
+		}
+		return ok
+	}
 	if e.Type != "end" {
 		return ok
 	}
