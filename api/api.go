@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -18,9 +19,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -135,21 +138,32 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metrics)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	// Anything else under /v1 needs a token before it learns that it does
+	// not exist (or is not enabled on this node); anything outside /v1 is
+	// plainly not found.
+	mux.HandleFunc("/v1/", s.auth(anyRole, notFound))
+	mux.HandleFunc("/", notFound)
 	s.mux = mux
 	return s
 }
 
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+quoteID(strings.ToValidUTF8(r.URL.Path, "?")))
+}
+
+var nosniff = []string{"nosniff"}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer is JSON, YAML or metrics text: never let a browser
+	// guess it is HTML.
+	w.Header()["X-Content-Type-Options"] = nosniff
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("api: handler panicked", "path", r.URL.Path, "panic", v)
+			panics.Recovered(panics.API, s.log, v, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
@@ -169,7 +183,13 @@ func (s *Server) SetTokens(ts map[string]Principal) {
 	s.mu.Unlock()
 }
 
+// anyRole, as the need of a route, lets any valid token in.
+const anyRole Role = "*"
+
 func allowed(have, need Role) bool {
+	if need == anyRole {
+		return have != ""
+	}
 	switch have {
 	case RoleAdmin:
 		return true
@@ -202,15 +222,38 @@ func principal(r *http.Request) Principal {
 	return p
 }
 
-// auth wraps a handler with bearer-token authentication and a role check.
-func (s *Server) auth(need Role, h http.HandlerFunc) http.HandlerFunc {
+// auth wraps a handler with bearer-token authentication and a role check:
+// the caller's role must allow one of needs. Once the caller is known,
+// the path and query are checked for NUL, invalid UTF-8 and control
+// characters in identifiers (text.go).
+func (s *Server) auth(need Role, h http.HandlerFunc, more ...Role) http.HandlerFunc {
+	needs := append([]Role{need}, more...)
+	want := string(need)
+	for _, m := range more {
+		want += " or " + string(m)
+	}
+	permitted := func(have Role) bool {
+		for _, n := range needs {
+			if allowed(have, n) {
+				return true
+			}
+		}
+		return false
+	}
+	serve := func(w http.ResponseWriter, r *http.Request, p Principal) {
+		if field, msg := requestTextProblem(r); msg != "" {
+			fieldError(w, field, msg)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if p, ok := r.Context().Value(asKey{}).(Principal); ok {
-			if !allowed(p.Role, need) {
-				writeError(w, http.StatusForbidden, fmt.Sprintf("%s has role %s; this needs %s", p.actor(), p.Role, need))
+		if p, isAs := r.Context().Value(asKey{}).(Principal); isAs {
+			if !permitted(p.Role) {
+				writeError(w, http.StatusForbidden, fmt.Sprintf("%s has role %s; this needs %s", p.actor(), p.Role, want))
 				return
 			}
-			h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+			serve(w, r, p)
 			return
 		}
 		hdr := r.Header.Get("Authorization")
@@ -228,11 +271,11 @@ func (s *Server) auth(need Role, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "unknown token")
 			return
 		}
-		if !allowed(p.Role, need) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q has role %s; this needs %s", p.Name, p.Role, need))
+		if !permitted(p.Role) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q has role %s; this needs %s", p.Name, p.Role, want))
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		serve(w, r, p)
 	}
 }
 
@@ -255,10 +298,31 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // decode reads one JSON value of at most MaxBody bytes into v, refusing
 // unknown fields and trailing data.
+// Strings holding NUL or invalid UTF-8, and identifiers holding control
+// characters, are refused naming the field (text.go).
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// The body must be JSON whatever Content-Type says: curl -d sends
 	// application/x-www-form-urlencoded, and operators use curl.
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	buf := bodyPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			bodyPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
+		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
+		return false
+	}
+	raw := buf.Bytes()
+	if suspectJSON(raw) {
+		if field, msg := jsonTextProblem(raw, !utf8.Valid(raw)); msg != "" {
+			fieldError(w, field, msg)
+			return false
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
@@ -270,6 +334,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return true
 }
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func statusOf(err error) int {
 	var mbe *http.MaxBytesError

@@ -51,7 +51,7 @@ voice:
     min_enroll_speech_s: 3
 `
 
-// trainClusterVoiceModel trains a small model on repetitions 0–24 of FSDD
+// trainClusterVoiceModel trains a small model on repetitions 0–9 of FSDD
 // with 'tollgate voice train-ubm' and returns its path.
 func trainClusterVoiceModel(t *testing.T, rec string) string {
 	dir := t.TempDir()
@@ -66,7 +66,7 @@ func trainClusterVoiceModel(t *testing.T, rec string) string {
 		parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".wav"), "_")
 		fmt.Sscan(parts[0], &d)
 		fmt.Sscan(parts[2], &r)
-		if r < 25 {
+		if r < 10 {
 			if err := os.Symlink(f, filepath.Join(bg, filepath.Base(f))); err != nil {
 				t.Fatal(err)
 			}
@@ -126,19 +126,19 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 	}
 
 	// B looks at the watchlist before anyone is on it (and caches that).
-	code, body := voiceReq(t, b, tok, "/v1/voice/identify", tenant(), wav("lucas", 10, 25, 50))
+	code, body := voiceReq(t, b, tok, "/v1/voice/identify", tenant(), wav("lucas", 10, 40, 50))
 	if code != 200 || body["decision"] != "no_match" || body["watchlist_size"] != 0.0 {
 		t.Fatalf("identify on B, empty watchlist: %d %v", code, body)
 	}
 
 	// Enrolments through A: a customer and a fraudster.
 	code, body = voiceReq(t, a, tok, "/v1/voice/enroll", tenant("subject", "acct-42", "label", "savings account"),
-		wav("jackson", 5, 0, 25), wav("jackson", 5, 0, 25), wav("jackson", 5, 0, 25))
+		wav("jackson", 5, 0, 10), wav("jackson", 5, 0, 10), wav("jackson", 5, 0, 10))
 	if code != 200 || body["kind"] != "customer" {
 		t.Fatalf("enroll customer on A: %d %v", code, body)
 	}
 	code, body = voiceReq(t, a, tok, "/v1/voice/enroll", tenant("subject", "f-1", "kind", "fraudster", "label", "account takeover ring"),
-		wav("lucas", 5, 0, 25), wav("lucas", 5, 0, 25), wav("lucas", 5, 0, 25))
+		wav("lucas", 5, 0, 10), wav("lucas", 5, 0, 10), wav("lucas", 5, 0, 10))
 	if code != 200 || body["kind"] != "fraudster" {
 		t.Fatalf("enroll fraudster on A: %d %v", code, body)
 	}
@@ -148,11 +148,11 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 	if code, body := cb.call("GET", "/v1/voice/subjects/acct-42?tenant=acme", nil); code != 200 || body["utterances"] != 3.0 {
 		t.Errorf("subject enrolled on A, read on B: %d %v", code, body)
 	}
-	code, body = voiceReq(t, b, tok, "/v1/voice/verify", tenant("subject", "acct-42"), wav("jackson", 10, 25, 50))
+	code, body = voiceReq(t, b, tok, "/v1/voice/verify", tenant("subject", "acct-42"), wav("jackson", 10, 40, 50))
 	if code != 200 || body["decision"] != "accept" {
 		t.Errorf("verify genuine on B: %d %v", code, body)
 	}
-	code, body = voiceReq(t, b, tok, "/v1/voice/verify", tenant("subject", "acct-42"), wav("george", 10, 25, 50))
+	code, body = voiceReq(t, b, tok, "/v1/voice/verify", tenant("subject", "acct-42"), wav("george", 10, 40, 50))
 	if code != 200 || body["decision"] != "reject" {
 		t.Errorf("verify impostor on B: %d %v", code, body)
 	}
@@ -163,7 +163,7 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 	if code, _ := ca.call("POST", "/v1/screen", screenBody("cv-1", "acme", "1001", "+4930123456")); code != 200 {
 		t.Fatalf("screen on A: %d", code)
 	}
-	code, body = voiceReq(t, b, tok, "/v1/voice/identify", tenant("call_id", "cv-1"), wav("lucas", 10, 25, 50))
+	code, body = voiceReq(t, b, tok, "/v1/voice/identify", tenant("call_id", "cv-1"), wav("lucas", 10, 40, 50))
 	if code != 200 || body["decision"] != "match" || body["watchlist_size"] != 1.0 {
 		t.Fatalf("identify on B after enrolment on A: %d %v", code, body)
 	}
@@ -191,26 +191,26 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 
 	// Passive verification: one call's segments go to different nodes and
 	// still accumulate.
-	code, body = voiceReq(t, a, tok, "/v1/voice/verify", tenant("subject", "acct-42", "call_id", "cv-2"), wav("jackson", 1, 25, 50))
+	code, body = voiceReq(t, a, tok, "/v1/voice/verify", tenant("subject", "acct-42", "call_id", "cv-2"), wav("jackson", 1, 40, 50))
 	if code != 200 || body["decision"] != "uncertain" || body["segments"] != 1.0 {
 		t.Fatalf("passive segment 1 on A: %d %v", code, body)
 	}
 	first := body["speech_s"].(float64)
-	code, body = voiceReq(t, b, tok, "/v1/voice/verify", tenant("subject", "acct-42", "call_id", "cv-2"), wav("jackson", 8, 25, 50))
+	code, body = voiceReq(t, b, tok, "/v1/voice/verify", tenant("subject", "acct-42", "call_id", "cv-2"), wav("jackson", 8, 40, 50))
 	if code != 200 || body["segments"] != 2.0 || body["speech_s"].(float64) <= first || body["decision"] != "accept" {
 		t.Errorf("passive segment 2 on B: %d %v", code, body)
 	}
 
 	// A caches the watchlist with the fraudster on it, and notices the
 	// fraudster deleted on B.
-	code, body = voiceReq(t, a, tok, "/v1/voice/identify", tenant(), wav("lucas", 10, 25, 50))
+	code, body = voiceReq(t, a, tok, "/v1/voice/identify", tenant(), wav("lucas", 10, 40, 50))
 	if code != 200 || body["decision"] != "match" {
 		t.Fatalf("identify on A: %d %v", code, body)
 	}
 	if code, _ := cb.call("DELETE", "/v1/voice/subjects/f-1?tenant=acme", nil); code != 200 {
 		t.Fatalf("delete on B: %d", code)
 	}
-	code, body = voiceReq(t, a, tok, "/v1/voice/identify", tenant(), wav("lucas", 10, 25, 50))
+	code, body = voiceReq(t, a, tok, "/v1/voice/identify", tenant(), wav("lucas", 10, 40, 50))
 	if code != 200 || body["decision"] != "no_match" || body["watchlist_size"] != 0.0 {
 		t.Errorf("identify on A after deletion on B: %d %v", code, body)
 	}
@@ -225,7 +225,7 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 	args := []string{"voice", "enroll", "-config", cfgPath, "-data", t.TempDir(), "-tenant", "acme", "-subject", "cli-1"}
 	for i := range 3 {
 		f := filepath.Join(t.TempDir(), fmt.Sprint(i, ".wav"))
-		if err := os.WriteFile(f, wav("george", 5, 0, 25), 0o600); err != nil {
+		if err := os.WriteFile(f, wav("george", 5, 0, 10), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, f)

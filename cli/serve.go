@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/geoip"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/stir"
@@ -260,6 +261,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		sec.metrics(w)
 		comp.metrics(w)
 		ui.metrics(w)
+		panics.WritePrometheus(w)
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
@@ -276,11 +278,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: ui.mount(a, eng, st), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	// panics.Handler catches what the API's and console's own recovers
+	// cannot (the dispatch in front of them); each is counted by component.
+	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	hs.RegisterOnShutdown(ui.stop)
 	var sipSrv *sipfront.Server
 	if len(cfg.SIP.Listen) > 0 {
-		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log}); err == nil {
+		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log,
+			// The front end reports to the honeypot's guard: same windows, thresholds and trust.
+			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs}); err == nil {
 			err = sipSrv.Start(context.Background())
 		}
 		if err != nil {

@@ -15,8 +15,17 @@ type Console struct {
 	SessionMaxS int `yaml:"session_max_s"`
 	// LockoutFailures failed logins in a row lock the user (default 5) …
 	LockoutFailures int `yaml:"lockout_failures"`
-	// … for LockoutS seconds (default 900).
+	// … for LockoutS seconds (default 900), doubled for each further lock
+	// before a good login …
 	LockoutS int `yaml:"lockout_s"`
+	// … up to LockoutMaxS seconds (default 86400).
+	LockoutMaxS int `yaml:"lockout_max_s"`
+	// SourceFailures failed logins from one address (IPv6: one /64) within
+	// SourceWindowS seconds refuse every further login from it until the
+	// window ends (defaults 10 and 900), so one address cannot lock many
+	// accounts.
+	SourceFailures int `yaml:"source_failures"`
+	SourceWindowS  int `yaml:"source_window_s"`
 	// CookieSecure: auto (Secure when the request came over HTTPS, said so
 	// by X-Forwarded-Proto, or is on loopback), always or never.
 	CookieSecure string `yaml:"cookie_secure"`
@@ -28,7 +37,7 @@ type Console struct {
 
 // DefaultConsole returns the console defaults.
 func DefaultConsole() Console {
-	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, CookieSecure: "auto", AuditRetentionDays: 2557}
+	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, LockoutMaxS: 86400, SourceFailures: 10, SourceWindowS: 900, CookieSecure: "auto", AuditRetentionDays: 2557}
 }
 
 // console decodes and checks the console section.
@@ -52,6 +61,9 @@ func (p *parser) console(c *Console, n *yaml.Node) {
 		{"console.session_max_s", c.SessionMaxS, 60},
 		{"console.lockout_failures", c.LockoutFailures, 1},
 		{"console.lockout_s", c.LockoutS, 1},
+		{"console.lockout_max_s", c.LockoutMaxS, 1},
+		{"console.source_failures", c.SourceFailures, 1},
+		{"console.source_window_s", c.SourceWindowS, 1},
 		{"console.audit_retention_days", c.AuditRetentionDays, 1},
 	} {
 		if f.v < f.min {

@@ -33,6 +33,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -63,7 +64,7 @@ type Console struct {
 	ctx    context.Context // ends event streams on Close
 	cancel context.CancelFunc
 
-	logins  [3]atomic.Int64 // ok, failed, locked
+	logins  [3]atomic.Int64 // ok, failed (wrong, unknown or locked: one answer), throttled (per-source limit)
 	streams atomic.Int64
 	closeMu sync.Once
 }
@@ -137,7 +138,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			c.log.Error("console: handler panicked", "path", r.URL.Path, "panic", v)
+			panics.Recovered(panics.Console, c.log, v, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
@@ -151,7 +152,7 @@ func (c *Console) Close() { c.closeMu.Do(c.cancel) }
 func (c *Console) WritePrometheus(w io.Writer) {
 	fmt.Fprintln(w, "# HELP tollgate_console_logins_total Console logins by outcome.")
 	fmt.Fprintln(w, "# TYPE tollgate_console_logins_total counter")
-	for i, o := range []string{"ok", "failed", "locked"} {
+	for i, o := range []string{"ok", "failed", "throttled"} {
 		fmt.Fprintf(w, "tollgate_console_logins_total{outcome=%q} %d\n", o, c.logins[i].Load())
 	}
 	fmt.Fprintln(w, "# HELP tollgate_console_event_streams Open live-update streams.")
@@ -254,9 +255,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	cookie, sess, u, err := c.o.Auth.Login(r.Context(), q.User, q.Password, q.Code, clientIP(r))
 	switch {
-	case errors.Is(err, auth.ErrLocked):
+	case errors.Is(err, auth.ErrThrottled):
 		c.logins[2].Add(1)
-		writeError(w, http.StatusForbidden, err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(int(c.o.Auth.Policy.SourceWindow/time.Second)))
+		writeError(w, http.StatusTooManyRequests, err.Error())
 		return
 	case errors.Is(err, auth.ErrBadLogin), errors.Is(err, auth.ErrNoMFA):
 		c.logins[1].Add(1)

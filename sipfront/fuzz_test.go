@@ -94,11 +94,9 @@ func FuzzProxy(f *testing.F) {
 			p.onTick(clock.Add(d))
 		}
 		clock = clock.Add(27 * time.Hour)
-		p.mu.Lock()
-		n := len(p.server) + len(p.client) + len(p.relays) + len(p.dialogs)
-		p.mu.Unlock()
-		if n != 0 {
-			t.Fatalf("state left after every timer ran out: %d server, %d client, %d relays, %d dialogs", len(p.server), len(p.client), len(p.relays), len(p.dialogs))
+		if sv, cl, rl, dl, tm := p.stateSize(); sv+cl+rl+dl+tm != 0 || p.txCount.Load() != 0 || p.dlgCount.Load() != 0 {
+			t.Fatalf("state left after every timer ran out: %d server, %d client, %d relays, %d dialogs, %d timers; counts %d/%d",
+				sv, cl, rl, dl, tm, p.txCount.Load(), p.dlgCount.Load())
 		}
 	})
 }

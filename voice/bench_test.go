@@ -36,9 +36,9 @@ func defaultModel(b *testing.B) *Model {
 // utterance3s is about 3 s of one speaker's digits.
 func utterance3s(d *fsdd) Audio {
 	rng := rand.New(rand.NewPCG(3, 3))
-	a := d.digits("theo", 8, 25, 50, rng)
+	a := d.digits("theo", 8, 40, 50, rng)
 	for len(a.Samples) < 3*Rate {
-		a.Samples = append(a.Samples, d.digits("theo", 1, 25, 50, rng).Samples...)
+		a.Samples = append(a.Samples, d.digits("theo", 1, 40, 50, rng).Samples...)
 	}
 	a.Samples = a.Samples[:3*Rate]
 	return a
@@ -51,7 +51,7 @@ func BenchmarkVerify3s(b *testing.B) {
 	m := defaultModel(b)
 	d := loadFSDD(b)
 	a := utterance3s(d)
-	enrol := m.Print(m.Backend.Stats(d.digits("theo", 15, 0, 25, rand.New(rand.NewPCG(1, 1)))))
+	enrol := m.Print(m.Backend.Stats(d.digits("theo", 15, 0, 10, rand.New(rand.NewPCG(1, 1)))))
 	raw, _ := enrol.MarshalBinary()
 	b.ReportMetric(float64(len(raw)), "bytes/voiceprint")
 	b.ResetTimer()
@@ -72,7 +72,7 @@ func BenchmarkIdentify10k(b *testing.B) {
 	test := m.Print(m.Backend.Stats(utterance3s(d)))
 	rng := rand.New(rand.NewPCG(5, 5))
 	prints := make([]Voiceprint, 10000)
-	base := m.Print(m.Backend.Stats(d.digits("lucas", 15, 0, 25, rng)))
+	base := m.Print(m.Backend.Stats(d.digits("lucas", 15, 0, 10, rng)))
 	for i := range prints {
 		v := append([]float32(nil), base.Vec...)
 		for k := range v {

@@ -11,12 +11,15 @@ import (
 	"testing"
 )
 
-// fsddDir is the shared copy of the Free Spoken Digit Dataset (CC BY-SA
-// 4.0, test data only; see its PROVENANCE.md).
+// fsddDir is the test subset of the Free Spoken Digit Dataset (CC BY-SA
+// 4.0, test data only; see testdata/voice-fsdd/PROVENANCE.md): four
+// speakers, every digit, repetitions 0–9 (background model and enrolment)
+// and 40–49 (tests). TOLLGATE_FSDD may name the whole dataset instead
+// (benchmarks).
 func fsddDir(t testing.TB) string {
 	dir := os.Getenv("TOLLGATE_FSDD")
 	if dir == "" {
-		dir = "../../shared/testdata/voice-fsdd"
+		dir = "testdata/voice-fsdd"
 	}
 	if _, err := os.Stat(filepath.Join(dir, "recordings")); err != nil {
 		t.Fatalf("FSDD test data not found at %s (set TOLLGATE_FSDD): %v", dir, err)
@@ -66,8 +69,14 @@ func loadFSDD(t testing.TB) *fsdd {
 	if fsddErr != nil {
 		t.Fatal(fsddErr)
 	}
-	if len(fsddData.speakers) != 6 || len(fsddData.rec) != 3000 {
-		t.Fatalf("FSDD: %d speakers, %d recordings; want 6 and 3000", len(fsddData.speakers), len(fsddData.rec))
+	for _, spk := range []string{"george", "jackson", "lucas", "nicolas", "theo", "yweweler"} {
+		for digit := range 10 {
+			for _, rep := range []int{0, 9, 40, 49} {
+				if _, ok := fsddData.rec[fmt.Sprintf("%d_%s_%d", digit, spk, rep)]; !ok {
+					t.Fatalf("FSDD: no recording %d_%s_%d (%d speakers, %d recordings)", digit, spk, rep, len(fsddData.speakers), len(fsddData.rec))
+				}
+			}
+		}
 	}
 	return fsddData
 }
@@ -89,8 +98,8 @@ var (
 	testModelErr  error
 )
 
-// fsddModel trains a small model on repetitions 0–24 of all six speakers:
-// the background model never hears a test recording (25–49).
+// fsddModel trains a small model on repetitions 0–9 of the speakers:
+// the background model never hears a test recording (40–49).
 func fsddModel(t testing.TB) *Model {
 	d := loadFSDD(t)
 	testModelOnce.Do(func() {
@@ -111,7 +120,7 @@ func fsddModel(t testing.TB) *Model {
 			fmt.Sscan(parts[0], &digit)
 			spk = parts[1]
 			fmt.Sscan(parts[2], &rep)
-			if rep < 25 {
+			if rep < 10 {
 				utts = append(utts, Utterance{Speaker: spk, Audio: a})
 			}
 		}
@@ -128,37 +137,63 @@ func fsddModel(t testing.TB) *Model {
 	return testModel
 }
 
-// TestVerifyFSDD is the acceptance test: three enrolment strings
-// of five digits from one real speaker; a held-out ten-digit string (an
-// account number's length) of the same speaker is accepted and each of the
-// other five speakers claiming the identity is rejected at the threshold
-// for a 1 % false-accept rate. The model and the draw are deterministic.
-// Over 30 other draws (seeds 1–30) this setting failed once (a false
-// reject); with five-digit test strings 8 of 20 draws failed, which is
-// what an equal-error rate near 4 % at five digits predicts for twelve
-// trials at a 1 % false-accept threshold (docs/benchmarks.md).
+// TestVerifyFSDD is the acceptance test, over 30 draws: three
+// enrolment strings of five digits from one real speaker; a held-out
+// ten-digit string (an account number's length) of the same speaker must
+// be accepted and each of the other five speakers claiming the identity
+// rejected at the threshold for a 1 % false-accept rate. Thirty draws
+// (seeds 1–30) of two enrolled speakers give 60 target and 300 impostor
+// trials; the threshold's design allows 1 % of the impostors through
+// (3), and at most 3 false rejects (5 %) are allowed. On the test subset
+// (repetitions 0–9 to train and enrol, 40–49 to test) the draws made 1
+// false accept and 1 false reject; with four speakers instead of six, 11
+// of the 30 draws had an error, which is why the subset keeps all six
+// (testdata/voice-fsdd/PROVENANCE.md). The model and the draws are
+// deterministic.
 func TestVerifyFSDD(t *testing.T) {
 	d := loadFSDD(t)
 	m := fsddModel(t)
 	thr := m.Calib.Threshold(0.01)
-	rng := rand.New(rand.NewPCG(9, 9))
-	for _, target := range []string{"jackson", "george"} {
-		var st Stats
-		for range 3 {
-			st = st.Add(m.Backend.Stats(d.digits(target, 5, 0, 25, rng)))
-		}
-		print := m.Print(st)
-		if print.Speech < 3 {
-			t.Fatalf("%s: enrolment has %.2f s of net speech, want ≥ 3 s", target, print.Speech)
-		}
-		for _, claimant := range d.speakers {
-			test := m.Print(m.Backend.Stats(d.digits(claimant, 10, 25, 50, rng)))
-			r := m.Compare(print, test)
-			accepted := r.Normalized >= thr
-			t.Logf("enrolled %s, speaker %s: raw %.3f norm %.2f llr %.2f (threshold %.2f)", target, claimant, r.Raw, r.Normalized, r.LLR, thr)
-			if accepted != (claimant == target) {
-				t.Errorf("enrolled %s, speaker %s: accepted = %v, want %v (normalized %.2f, threshold %.2f)", target, claimant, accepted, claimant == target, r.Normalized, thr)
+	var targets, impostors, falseRejects, falseAccepts int
+	for seed := uint64(1); seed <= 30; seed++ {
+		rng := rand.New(rand.NewPCG(seed, seed))
+		for _, target := range []string{"jackson", "george"} {
+			var st Stats
+			for range 3 {
+				st = st.Add(m.Backend.Stats(d.digits(target, 5, 0, 10, rng)))
+			}
+			print := m.Print(st)
+			if print.Speech < 3 {
+				t.Fatalf("seed %d, %s: enrolment has %.2f s of net speech, want ≥ 3 s", seed, target, print.Speech)
+			}
+			for _, claimant := range d.speakers {
+				test := m.Print(m.Backend.Stats(d.digits(claimant, 10, 40, 50, rng)))
+				r := m.Compare(print, test)
+				accepted := r.Normalized >= thr
+				if claimant == target {
+					targets++
+				} else {
+					impostors++
+				}
+				if accepted != (claimant == target) {
+					t.Logf("seed %d, enrolled %s, speaker %s: accepted = %v (raw %.3f, normalized %.2f, threshold %.2f)", seed, target, claimant, accepted, r.Raw, r.Normalized, thr)
+					if accepted {
+						falseAccepts++
+					} else {
+						falseRejects++
+					}
+				}
 			}
 		}
+	}
+	t.Logf("%d target trials, %d false rejects; %d impostor trials, %d false accepts (threshold %.2f)", targets, falseRejects, impostors, falseAccepts, thr)
+	if targets != 60 || impostors != 300 {
+		t.Fatalf("%d target and %d impostor trials, want 60 and 300 (six speakers)", targets, impostors)
+	}
+	if falseAccepts > 3 {
+		t.Errorf("%d of %d impostors accepted at the 1 %% false-accept threshold, want at most 3", falseAccepts, impostors)
+	}
+	if falseRejects > 3 {
+		t.Errorf("%d of %d genuine speakers rejected, want at most 3", falseRejects, targets)
 	}
 }

@@ -3,7 +3,12 @@
 // through a simulated telephone channel, with the background model and
 // cohort trained without the two speakers of each trial.
 //
-//	go run ./bench/voice -fsdd ../shared/testdata/voice-fsdd
+//	go run ./bench/voice -fsdd DIR
+//
+// DIR is a full copy of FSDD (3,000 recordings, from the public repository
+// Jakobovski/free-spoken-digit-dataset, folder recordings/ with its parent
+// as DIR); the repository's test subset (voice/testdata/voice-fsdd) lacks
+// repetitions 10–39, which the evaluation's splits use.
 package main
 
 import (
@@ -154,7 +159,7 @@ type condition struct {
 }
 
 func main() {
-	fsdd := flag.String("fsdd", "../shared/testdata/voice-fsdd", "FSDD directory")
+	fsdd := flag.String("fsdd", "", "FSDD directory holding recordings/ (the whole dataset; required)")
 	tts := flag.String("tts", "", "directory of TTS voices (<voice>/<digit>_<rep>.wav) used as extra background and impostor speakers")
 	digits := flag.String("digits", "5,10", "digit-string lengths")
 	grid := flag.String("grid", "", "settings to cross-validate, ';'-separated, e.g. 'C=64 r=16;C=128 norm=cmn'")
@@ -166,6 +171,9 @@ func main() {
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
 	log.SetFlags(0)
+	if *fsdd == "" {
+		log.Fatal("voice: -fsdd DIR is required (a full copy of FSDD)")
+	}
 	t0 := time.Now()
 	c, err := loadFSDD(*fsdd)
 	if err != nil {

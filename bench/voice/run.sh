@@ -7,10 +7,13 @@
 # synthetic-voice detector with each engine family held out, then the Go
 # benchmarks for speed.
 #
-#   bench/voice/run.sh [FSDD_DIR] [WORK_DIR]
+#   bench/voice/run.sh FSDD_DIR [WORK_DIR]
+#
+# FSDD_DIR is a full copy of the Free Spoken Digit Dataset (its recordings/
+# folder inside); the test subset in voice/testdata is too small for it.
 set -eu
 cd "$(dirname "$0")/../.."
-FSDD=${1:-../shared/testdata/voice-fsdd}
+FSDD=${1:?usage: bench/voice/run.sh FSDD_DIR [WORK_DIR] (a full copy of FSDD)}
 WORK=${2:-/tmp/tollgate-voice-bench}
 mkdir -p "$WORK"
 if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v espeak-ng >/dev/null; then

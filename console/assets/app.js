@@ -330,13 +330,17 @@ $("mfa-start").addEventListener("click", async () => {
   $("mfa-qr").innerHTML = d.qr_svg;
   $("mfa-secret").textContent = d.secret;
   $("mfa-box").hidden = false;
+  $("mfa-current-box").hidden = !me.mfa;
+  $("mfa-current").required = !!me.mfa;
   $("mfa-code").focus();
 });
 $("mfa-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("mfa-error").textContent = "";
   try {
-    await call("POST", "/ui/api/mfa", { secret: pendingSecret, code: $("mfa-code").value });
+    await call("POST", "/ui/api/mfa", { secret: pendingSecret, code: $("mfa-code").value,
+      password: $("mfa-password").value, current_code: $("mfa-current").value });
+    $("mfa-password").value = ""; $("mfa-current").value = "";
     me.mfa = true; $("mfa-box").hidden = true; loaders.account();
   } catch (e) { $("mfa-error").textContent = e.message; }
 });

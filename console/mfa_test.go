@@ -1,0 +1,61 @@
+package console_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/console/auth"
+	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
+)
+
+// TestMFAChangeNeedsPasswordAndCode is the attack from issue 16: someone
+// holding only a session (a borrowed browser, a stolen cookie) replaces
+// the victim's TOTP secret with their own. The change needs the password
+// and a current code from the existing authenticator.
+func TestMFAChangeNeedsPasswordAndCode(t *testing.T) {
+	s := startServer(t)
+	old := s.secrets["victor"]
+	x, st, out := loginHTTP(t, s, "victor", "pw of victor is long", (&auth.TOTP{Secret: old}).At(time.Now()))
+	if st != 200 {
+		t.Fatalf("login victor: %d %v", st, out)
+	}
+	users, err := authsqlite.Open(filepath.Join(s.dir, "console.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer users.Close()
+	mine, _ := auth.NewSecret()
+	newCode := (&auth.TOTP{Secret: mine}).At(time.Now())
+	enc := auth.EncodeSecret(mine)
+	cases := []struct {
+		name string
+		body map[string]string
+		want int
+	}{
+		{"session only", map[string]string{"secret": enc, "code": newCode}, 400},
+		{"wrong password", map[string]string{"secret": enc, "code": newCode, "password": "not victor's password", "current_code": (&auth.TOTP{Secret: old}).At(time.Now().Add(30 * time.Second))}, 403},
+		{"password without the current code", map[string]string{"secret": enc, "code": newCode, "password": "pw of victor is long"}, 400},
+		{"password and a wrong current code", map[string]string{"secret": enc, "code": newCode, "password": "pw of victor is long", "current_code": "000000"}, 403},
+	}
+	for _, c := range cases {
+		if st, out := x.do(t, "POST", "/ui/api/mfa", c.body); st != c.want {
+			t.Errorf("%s: POST /ui/api/mfa = %d %v, want %d", c.name, st, out, c.want)
+		}
+		u, err := users.User(t.Context(), "victor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(u.TOTPSecret) != string(old) {
+			t.Fatalf("%s: the TOTP secret was replaced", c.name)
+		}
+	}
+	// With the password and a fresh current code it works.
+	ok := map[string]string{"secret": enc, "code": newCode, "password": "pw of victor is long", "current_code": (&auth.TOTP{Secret: old}).At(time.Now().Add(30 * time.Second))}
+	if st, out := x.do(t, "POST", "/ui/api/mfa", ok); st != 200 {
+		t.Fatalf("POST /ui/api/mfa with password and current code = %d %v", st, out)
+	}
+	if u, _ := users.User(t.Context(), "victor"); string(u.TOTPSecret) != string(mine) {
+		t.Error("the secret was not replaced after a proper change")
+	}
+}
