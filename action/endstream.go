@@ -1,6 +1,7 @@
 package action
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
@@ -26,6 +27,10 @@ type EndStream struct {
 	seq    int64
 	recent []EndEvent
 	subs   map[*EndSub]struct{}
+	// pending: calls asked to end whose end has not been reported yet
+	// (by event time of the request); the API's event and CDR answers
+	// repeat them as "disconnect" until the call's end arrives.
+	pending map[string]time.Time
 }
 
 // EndSub is one subscriber.
@@ -45,7 +50,35 @@ func (s *EndSub) Dropped() int64 {
 const keepEndEvents = 1024
 
 // NewEndStream returns an empty stream.
-func NewEndStream() *EndStream { return &EndStream{subs: map[*EndSub]struct{}{}} }
+func NewEndStream() *EndStream {
+	return &EndStream{subs: map[*EndSub]struct{}{}, pending: map[string]time.Time{}}
+}
+
+// maxPending bounds the calls asked to end and not yet ended.
+const maxPending = 4096
+
+// Ended reports that a call's end arrived: it is no longer pending.
+func (s *EndStream) Ended(callID string) {
+	s.mu.Lock()
+	delete(s.pending, callID)
+	s.mu.Unlock()
+}
+
+// Pending returns the calls asked to end whose end has not arrived, by
+// call id.
+func (s *EndStream) Pending() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(s.pending))
+	for id := range s.pending {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // EndCall implements CallEnder.
 func (s *EndStream) EndCall(tenant, callID, reason string, at time.Time) {
@@ -57,6 +90,17 @@ func (s *EndStream) EndCall(tenant, callID, reason string, at time.Time) {
 		s.recent = append(s.recent[:0], s.recent[1:]...)
 	}
 	s.recent = append(s.recent, ev)
+	if len(s.pending) >= maxPending { // ends lost: forget the oldest requests
+		var oldest string
+		var ot time.Time
+		for id, t := range s.pending {
+			if oldest == "" || t.Before(ot) {
+				oldest, ot = id, t
+			}
+		}
+		delete(s.pending, oldest)
+	}
+	s.pending[callID] = at
 	for sub := range s.subs {
 		select {
 		case sub.C <- ev:

@@ -259,7 +259,7 @@ func (m *Manager) block(ctx context.Context, f detect.Finding, tg detect.Target)
 			return nil, err
 		}
 		if m.BlockLive != nil {
-			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock()); err != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
 				return nil, err
 			}
 		}
@@ -285,7 +285,7 @@ func (m *Manager) kill(ctx context.Context, f detect.Finding) (*Done, error) {
 			return nil, err
 		}
 		if m.BlockLive != nil {
-			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock()); err != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
 				return nil, err
 			}
 		}
@@ -379,7 +379,7 @@ func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
 		}
 	}
 	if m.BlockLive != nil {
-		return blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock())
+		return blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now())
 	}
 	return nil
 }

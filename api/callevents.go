@@ -10,6 +10,14 @@ import (
 	"github.com/tollgate-voip/tollgate/action"
 )
 
+// ends is the end-call event stream, nil when detection is off.
+func (s *Server) ends() *action.EndStream {
+	if s.det == nil {
+		return nil
+	}
+	return s.det.Ends
+}
+
 // callEvents serves GET /v1/calls/events: the end-call event stream of
 // redirect mode. A proxy or PBX holding a screen token subscribes and ends
 // the calls named (in proxy mode tollgate's own SIP proxy tears them down

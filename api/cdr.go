@@ -117,7 +117,16 @@ func (s *Server) postCDRs(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), CDRWait)
 		defer cancel()
 		acc, dup, err := s.det.Pipeline.SubmitWait(ctx, recs)
-		writeJSON(w, http.StatusAccepted, map[string]any{"received": len(recs), "accepted": acc, "duplicates": dup, "dropped": len(recs) - acc - dup, "processed": err == nil})
+		out := map[string]any{"received": len(recs), "accepted": acc, "duplicates": dup, "dropped": len(recs) - acc - dup, "processed": err == nil}
+		if ends := s.ends(); ends != nil {
+			for i := range recs {
+				ends.Ended(recs[i].CallID) // its CDR: the call is over
+			}
+			if p := ends.Pending(); len(p) > 0 {
+				out["disconnect"] = p
+			}
+		}
+		writeJSON(w, http.StatusAccepted, out)
 		return
 	}
 	acc, dup := s.det.Pipeline.Submit(recs)

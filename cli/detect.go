@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/cluster"
@@ -124,6 +125,7 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
 	ends := action.NewEndStream()
 	act.AddEnder(ends)
+	baseline.RegisterLimits(live, pipe.Limits()) // learned rate limits (check/ratelimit)
 	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream, log: log}
 	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends}
 	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "followed_files", len(cfg.Detect.Follow))

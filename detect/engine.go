@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strconv"
+	"time"
 	"strings"
 
 	"github.com/tollgate-voip/tollgate/baseline"
@@ -147,6 +148,12 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 	}
 	e.seen.init()
 	return e
+}
+
+// Limits returns the learned normals of every warm profile at event time
+// now (only for the owning goroutine).
+func (e *Engine) Limits(now time.Time) *baseline.Limits {
+	return e.base.Limits(now.Unix(), e.cfg.Baseline.WarmupDays, e.cfg.Baseline.MinCalls)
 }
 
 // Baseline returns the learner (only for the owning goroutine).

@@ -105,6 +105,9 @@ type EventResult struct {
 	Duration  int     `json:"duration_s,omitempty"`
 	Cost      float64 `json:"cost,omitempty"`
 	Released  int     `json:"released_slots,omitempty"`
+	// MaxDuration repeats, on an answer, the verdict's max_duration_s:
+	// the longest the call may last from now (a proxy's dialog timer).
+	MaxDuration int `json:"max_duration_s,omitempty"`
 }
 
 // maxEventSkew bounds how far an event's time may lie from its call's
@@ -173,6 +176,7 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 			lease = ev.Time.Add(min(time.Duration(lc.maxDur)*time.Second+2*time.Minute, e.stale))
 		}
 		lc.lease = lease
+		res.MaxDuration = lc.maxDur
 		s.mu.Unlock()
 		for _, k := range slots[:n] {
 			e.counters.Extend(k, ev.CallID, lease)

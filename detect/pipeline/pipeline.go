@@ -40,6 +40,7 @@ type Pipeline struct {
 	dropped atomic.Int64
 	errs    atomic.Int64
 	feed    Feed          // cluster mode: records go to the shared stream (cluster.go)
+	limits  baseline.LiveLimits
 	apply   chan applyReq // cluster mode: records the stream delivers
 
 	mu      sync.Mutex
@@ -207,6 +208,9 @@ func (p *Pipeline) run() {
 	ctx := context.Background()
 	handle := func(it item) {
 		if it.barrier != nil {
+			// What a driver waits for includes the learned limits its next
+			// screened calls meet.
+			p.limits.Store(p.eng.Limits(p.eventNow(it)))
 			st := p.eng.Stats()
 			p.stats.Store(&st)
 			close(it.barrier)
@@ -289,6 +293,7 @@ func (p *Pipeline) eventNow(it item) time.Time {
 
 func (p *Pipeline) publish() {
 	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
+	p.limits.Store(p.eng.Limits(p.eventNow(item{})))
 	st := p.eng.Stats()
 	p.stats.Store(&st)
 }
@@ -327,6 +332,10 @@ func (p *Pipeline) Close() {
 	close(p.in)
 	<-p.done
 }
+
+// Limits is the learned-normals table screening's rate limits read
+// (refreshed every 5 s and whenever SubmitWait returns).
+func (p *Pipeline) Limits() *baseline.LiveLimits { return &p.limits }
 
 // Baseline returns the latest snapshot (immutable; refreshed every 5 s).
 func (p *Pipeline) Baseline() *baseline.Snapshot { return p.snap.Load() }
