@@ -41,9 +41,41 @@ type Profile struct {
 	IntlHour  [Days]uint16 `json:"intl_hour_peaks"`
 	IntlBurst [Days]uint16 `json:"intl_burst_peaks"`
 	IntlDay   [Days]uint32 `json:"intl_days"`
+	// Sources: source addresses seen, with the Unix day first seen (a
+	// tenant's; at most maxSources).
+	Sources map[string]int32 `json:"sources,omitempty"`
 	// recent holds the start times of the last hour's international
 	// calls, in order (not persisted: a restart relearns within the hour).
 	recent []int64
+}
+
+const maxSources = 1024
+
+// KnowsSource reports whether the address was seen on a day before t's.
+func (p *Profile) KnowsSource(ip string, t int64) bool {
+	d, ok := p.Sources[ip]
+	return ok && d < int32(t/86400)
+}
+
+// LearnSource records a tenant's call from a source address at t.
+func (l *Learner) LearnSource(h *Handle, ip string, t int64) {
+	p := h.Tenant
+	if p == nil || ip == "" {
+		return
+	}
+	day := int32(t / 86400)
+	if d, ok := p.Sources[ip]; ok {
+		if day < d {
+			p.Sources[ip] = day
+		}
+		return
+	}
+	if p.Sources == nil {
+		p.Sources = map[string]int32{}
+	}
+	if len(p.Sources) < maxSources {
+		p.Sources[ip] = day
+	}
 }
 
 // BurstWindow is the sliding window of IntlBurst (seconds).
@@ -209,6 +241,12 @@ func bits(n int) int {
 func (p *Profile) clone() *Profile {
 	q := *p
 	q.recent = nil
+	if p.Sources != nil {
+		q.Sources = make(map[string]int32, len(p.Sources))
+		for k, v := range p.Sources {
+			q.Sources[k] = v
+		}
+	}
 	if p.Countries != nil {
 		q.Countries = make(map[string]uint32, len(p.Countries))
 		for k, v := range p.Countries {

@@ -34,6 +34,9 @@ type Detect struct {
 	TestCalls    TestRule    `yaml:"test_calls"`
 	Forwarding   Rule        `yaml:"call_forwarding"`
 	Wangiri      WangiriRule `yaml:"wangiri"`
+	// NewSource: chargeable calls from a source address the tenant never
+	// used before.
+	NewSource NewSourceRule `yaml:"new_source"`
 	// InCall watches answered chargeable calls while they run.
 	InCall InCallRule `yaml:"in_call"`
 	// Lateness is how late a CDR may arrive (seconds) and still be placed
@@ -115,6 +118,28 @@ type DurationRule struct {
 	ExpiresS   int    `yaml:"expires_s"`
 	Severity   string `yaml:"severity"`
 	ThresholdS int    `yaml:"threshold_s"`
+}
+
+// NewSourceRule: Calls chargeable calls within WindowS from a source
+// address the tenant's warm baseline has not seen on an earlier day.
+type NewSourceRule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	Calls    int    `yaml:"calls"`
+	WindowS  int    `yaml:"window_s"`
+}
+
+// Rule returns the common part.
+func (x *NewSourceRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *NewSourceRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
 }
 
 // InCallRule: answered chargeable calls watched while they run (event
@@ -420,7 +445,8 @@ func DefaultDetect() Detect {
 		TestCalls:    TestRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
 		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
 		Wangiri:      WangiriRule{Action: "alert", Severity: "warning", MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
-		InCall:       InCallRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", CallCost: 20, Concurrent: 3, GroupCost: 10},
+		NewSource:    NewSourceRule{Action: "block_and_alert", Block: "source_ip", ExpiresS: 24 * 3600, Severity: "critical", Calls: 2, WindowS: 3600},
+		InCall:       InCallRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", CallCost: 15, Concurrent: 3, GroupCost: 10},
 		LatenessS:    3600,
 	}
 }
@@ -507,6 +533,9 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	pos("detectors.high_risk_country.attempts", d.HighRiskCountry.Attempts)
 	pos("detectors.high_risk_country.window_s", d.HighRiskCountry.WindowS)
+	ruleOf("detectors.new_source", &d.NewSource, all...)
+	pos("detectors.new_source.calls", d.NewSource.Calls)
+	pos("detectors.new_source.window_s", d.NewSource.WindowS)
 	ruleOf("detectors.in_call", &d.InCall, all...)
 	if d.InCall.CallCost <= 0 || d.InCall.GroupCost <= 0 {
 		p.errorf(at("detectors.in_call"), "detectors.in_call", "call_cost and group_cost must be > 0")

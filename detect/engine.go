@@ -248,6 +248,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	}
 	if outbound {
 		e.base.LearnHandle(c.Handle, ts, c.Local, c.Class, c.International, r.Billsec, conc)
+		e.base.LearnSource(c.Handle, r.SourceIP, ts)
 	}
 	return nil
 }

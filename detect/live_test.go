@@ -56,11 +56,11 @@ func TestWatchRunningCalls(t *testing.T) {
 		det.Answer(id, at.Add(5*time.Second))
 	}
 	start("long", "1001", "+499001234561", t0)
-	det.Watch(t0.Add(5 * time.Minute)) // 3.00/min × 4m55s = 14.75 < 20
+	det.Watch(t0.Add(5 * time.Minute)) // 3.00/min × 4m55s = 14.75 < 15 (call_cost 15 in the policy)
 	if len(*got) != 0 {
 		t.Fatalf("findings after 5 min: %+v", *got)
 	}
-	det.Watch(t0.Add(7 * time.Minute)) // 20.75 ≥ 20
+	det.Watch(t0.Add(7 * time.Minute)) // 20.75 ≥ 15
 	if len(*got) != 1 || (*got)[0].Code != "in_call_cost" || fmt.Sprint((*got)[0].EndCalls) != "[long]" {
 		t.Fatalf("findings after 7 min: %+v", *got)
 	}

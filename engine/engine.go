@@ -301,6 +301,13 @@ func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.V
 	if v.Action != screen.Reject && len(c.Needs()) > 0 {
 		e.applyNeeds(t, c, v)
 	}
+	// No single chargeable call may cost more than the in-call watch
+	// allows: the proxy's dialog timer (max_duration_s) ends it there even
+	// when nothing else moves event time on.
+	if ic := &e.cfg.Detect.InCall; e.cfg.Detect.Enabled && ic.Rule().On() && ic.CallCost > 0 && c.Dest.Rate > 0 &&
+		c.Direction == screen.Outbound && (c.International || c.Premium) {
+		v.LimitDuration(max(60, int(ic.CallCost/c.Dest.Rate*60)))
+	}
 }
 
 // applyNeeds runs every counter operation the checks asked for in one

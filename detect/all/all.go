@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-voip/tollgate/detect/highrisk"
 	"github.com/tollgate-voip/tollgate/detect/irsf"
 	"github.com/tollgate-voip/tollgate/detect/newdest"
+	"github.com/tollgate-voip/tollgate/detect/newsource"
 	"github.com/tollgate-voip/tollgate/detect/offhours"
 	"github.com/tollgate-voip/tollgate/detect/pumping"
 	"github.com/tollgate-voip/tollgate/detect/spend"
@@ -56,5 +57,7 @@ func Build(d *config.Detect, base *baseline.Learner) []detect.Detector {
 	add(x11, x11 != nil)
 	x12 := duration.New(&d.ExtendedDuration)
 	add(x12, x12 != nil)
+	x13 := newsource.New(&d.NewSource, b, base)
+	add(x13, x13 != nil)
 	return out
 }
