@@ -40,6 +40,18 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 		engineError(w, err)
 		return
 	}
+	if ends := s.ends(); ends != nil {
+		if res.Type != "answer" {
+			ends.Ended(res.CallID)
+		}
+		// Calls the detectors asked to end ride on every answer: a proxy
+		// or PBX driving events ends them (the event stream says the same).
+		writeJSON(w, http.StatusOK, struct {
+			engine.EventResult
+			Disconnect []string `json:"disconnect,omitempty"`
+		}{res, ends.Pending()})
+		return
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -55,6 +55,9 @@ type tally struct {
 
 func (*tally) Name() string { return "tally" }
 
+// EndOnly implements detect.EndOnly: the tally counts a call's cost.
+func (*tally) EndOnly() bool { return true }
+
 func (t *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
 	if !c.Outbound() || c.Attempt {
 		return
