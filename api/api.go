@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,11 +89,12 @@ type Server struct {
 	st     store.Store
 	log    *slog.Logger
 	health Health
-	extra  func(w io.Writer) // more Prometheus metrics
-	comp   *Compliance       // compliance and quality routes (api/compliance.go)
-	det    *Detection        // call-pattern analysis (cdr.go); nil = off
-	voice  *voiceAPI         // voice biometrics (voice.go); nil = off
-	deps   []Dependency      // what /readyz checks besides the store
+	extra  func(w io.Writer)    // more Prometheus metrics
+	comp   *Compliance          // compliance and quality routes (api/compliance.go)
+	det    *Detection           // call-pattern analysis (cdr.go); nil = off
+	voice  *voiceAPI            // voice biometrics (voice.go); nil = off
+	deps   []Dependency         // what /readyz checks besides the store
+	rt     *prometheus.Registry // Go runtime, process and build_info metrics
 
 	mu     sync.RWMutex
 	tokens map[string]*tokenState // hex SHA-256 of the secret → principal and use
@@ -144,6 +146,7 @@ func New(o Options) *Server {
 	}
 	s.det = o.Detection
 	s.deps = o.Dependencies
+	s.rt = newRuntimeRegistry()
 	s.comp = o.Compliance
 	mux := http.NewServeMux()
 	s.cdrRoutes(mux)
@@ -178,6 +181,7 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metrics)
+	s.pprofRoutes(mux)
 	// Anything else under /v1 needs a token before it learns that it does
 	// not exist (or is not enabled on this node); anything outside /v1 is
 	// plainly not found.

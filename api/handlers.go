@@ -493,6 +493,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if s.extra != nil {
 		s.extra(w)
 	}
+	writeRuntime(w, s.rt)
 }
 
 var _ = json.Marshal
