@@ -122,6 +122,17 @@ func TestKamailioGuards(t *testing.T) {
 			t.Fatalf("no Call-ID in the caller's trace:\n%s", tail(trace, 3000))
 		}
 		t.Logf("call %s set up and ended by the proxy in %v (max_duration 2 s)", callID, took.Round(10*time.Millisecond))
+		// The PBX got none of the headers the caller claimed, nor the
+		// ones Kamailio wrote for tollgate.
+		invite := receivedInvite(r.uasMsgs, callID)
+		if invite == "" {
+			t.Fatalf("the UAS logged no INVITE for %s", callID)
+		}
+		for _, h := range []string{"x-extension", "x-tenant", "x-tollgate", "x-source-ip", "p-asserted-identity", "proxy-authorization"} {
+			if strings.Contains(strings.ToLower(invite), "\n"+h) {
+				t.Errorf("the PBX's INVITE carries %s:\n%s", h, invite)
+			}
+		}
 		r.waitEnded(t, callID)
 	})
 
@@ -146,10 +157,10 @@ func TestKamailioGuards(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 			out, _ := exec.Command("kamcmd", "-s", "unix:"+r.ctl, "dlg.list").CombinedOutput()
-			// A confirmed dialog (state 4): its Call-ID and both tags.
+			// This call's dialog, once confirmed (state 4).
 			for _, d := range strings.Split(string(out), "h_entry:")[1:] {
-				m := regexp.MustCompile(`(?s)call-id: (\S+).*?state: (\d+).*?caller: \{\s*tag: (\S+).*?callee: \{\s*tag: (\S+)`).FindStringSubmatch(d)
-				if m != nil && m[2] == "4" && strings.Contains(m[3], "tg") {
+				m := regexp.MustCompile(`(?s)call-id: (\S+).*?to_uri: sip:\+12125550177@.*?state: (\d+)`).FindStringSubmatch(d)
+				if m != nil && m[2] == "4" {
 					callID = m[1]
 				}
 			}
@@ -444,6 +455,20 @@ func header(trace, name string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// receivedInvite returns the INVITE a SIPp message log holds for the call.
+func receivedInvite(log, callID string) string {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return ""
+	}
+	for _, m := range strings.Split(string(b), "message received") {
+		if strings.Contains(m, "\nINVITE ") && strings.Contains(m, "Call-ID: "+callID) {
+			return m
+		}
+	}
+	return ""
 }
 
 // receivedBye reports whether a SIPp message log holds a BYE received for
