@@ -122,13 +122,13 @@ func TestKamailioGuards(t *testing.T) {
 			t.Fatalf("no Call-ID in the caller's trace:\n%s", tail(trace, 3000))
 		}
 		t.Logf("call %s set up and ended by the proxy in %v (max_duration 2 s)", callID, took.Round(10*time.Millisecond))
-		// The PBX got none of the headers the caller claimed, nor the
-		// ones Kamailio wrote for tollgate.
+		// The PBX got none of the headers the caller claimed (nor its
+		// preloaded Route), nor the ones Kamailio wrote for tollgate.
 		invite := receivedInvite(r.uasMsgs, callID)
 		if invite == "" {
 			t.Fatalf("the UAS logged no INVITE for %s", callID)
 		}
-		for _, h := range []string{"x-extension", "x-tenant", "x-tollgate", "x-source-ip", "p-asserted-identity", "proxy-authorization"} {
+		for _, h := range []string{"x-extension", "x-tenant", "x-tollgate", "x-source-ip", "p-asserted-identity", "proxy-authorization", "route: <sip:192.0.2.1"} {
 			if strings.Contains(strings.ToLower(invite), "\n"+h) {
 				t.Errorf("the PBX's INVITE carries %s:\n%s", h, invite)
 			}
