@@ -136,6 +136,21 @@ func TestKamailioGuards(t *testing.T) {
 		r.waitEnded(t, callID)
 	})
 
+	t.Run("in-dialog refreshes do not extend max_duration", func(t *testing.T) {
+		// The caller sends an INFO every 500 ms (as a session-timer
+		// refresh would); each would restart a 2 s dialog timer that
+		// in-dialog requests may reset, and the call would never end.
+		callID, after, ended := refreshingCall(t, r.kamPort, "3002", "pw-3002", "+441614960002", 500*time.Millisecond, 8*time.Second)
+		if !ended {
+			t.Fatalf("call %s still up %v after the answer despite max_duration 2 s", callID, after)
+		}
+		t.Logf("call %s ended by the proxy %v after the answer, refreshed every 500 ms", callID, after.Round(10*time.Millisecond))
+		if after > 5*time.Second {
+			t.Errorf("call %s ended %v after the answer; the refreshes extended it", callID, after)
+		}
+		r.waitEnded(t, callID)
+	})
+
 	t.Run("running call ended on request through the control socket", func(t *testing.T) {
 		// A domestic call has no max_duration; an operator (or a tool
 		// acting on a tollgate alert) ends it by its Call-ID:
@@ -388,6 +403,134 @@ func rawSIP(t *testing.T, src string, port int, method, ruri string) string {
 	}
 }
 
+// refreshingCall makes an authenticated call through Kamailio from
+// 127.0.0.1, answers nothing but keeps sending in-dialog INFOs every
+// `every` until the proxy's BYE comes (answered with 200) or `max` has
+// passed since the answer. It returns the Call-ID, how long after the
+// answer it stopped, and whether a BYE ended the call.
+func refreshingCall(t *testing.T, port int, user, password, number string, every, max time.Duration) (string, time.Duration, bool) {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.1")}, &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	id := fmt.Sprintf("refresh-%d", time.Now().UnixNano())
+	ruri := "sip:" + number + "@127.0.0.1"
+	from := fmt.Sprintf("<sip:%s@127.0.0.1>;tag=%s", user, id)
+	branch := 0
+	via := func() string {
+		branch++
+		return fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s-%d;rport\r\n", local, id, branch)
+	}
+	send := func(msg string) {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 16384)
+	read := func(deadline time.Time) (string, bool) {
+		c.SetReadDeadline(deadline)
+		n, err := c.Read(buf)
+		if err != nil {
+			return "", false
+		}
+		return string(buf[:n]), true
+	}
+	final := func() string {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			m, ok := read(deadline)
+			if !ok {
+				t.Fatalf("INVITE %s: no final answer", id)
+			}
+			if strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") {
+				return m
+			}
+		}
+	}
+	invite := func(cseq int, extra string) string {
+		send("INVITE " + ruri + " SIP/2.0\r\n" + via() + "Max-Forwards: 70\r\nFrom: " + from + "\r\nTo: <" + ruri + ">\r\nCall-ID: " + id +
+			fmt.Sprintf("\r\nCSeq: %d INVITE\r\nContact: <sip:%s@%s>\r\n", cseq, user, local) + extra + "Content-Length: 0\r\n\r\n")
+		return final()
+	}
+	ch := invite(1, "")
+	if !strings.HasPrefix(ch, "SIP/2.0 407") {
+		t.Fatalf("first INVITE: want 407, got\n%s", ch)
+	}
+	ok := invite(2, digestAuth(t, ch, user, password, "INVITE", ruri))
+	if !strings.HasPrefix(ok, "SIP/2.0 200") {
+		t.Fatalf("authenticated INVITE: want 200, got\n%s", ok)
+	}
+	answered := time.Now()
+	to := regexp.MustCompile(`(?mi)^To:\s*(.+?)\r?$`).FindStringSubmatch(ok)
+	if to == nil {
+		t.Fatalf("200 without a To:\n%s", ok)
+	}
+	target := regexp.MustCompile(`(?mi)^Contact:\s*<([^>]+)>`).FindStringSubmatch(ok)
+	if target == nil {
+		t.Fatalf("200 without a Contact:\n%s", ok)
+	}
+	var routes []string
+	for _, m := range regexp.MustCompile(`(?mi)^Record-Route:\s*(.+?)\r?$`).FindAllStringSubmatch(ok, -1) {
+		routes = append([]string{"Route: " + m[1] + "\r\n"}, routes...) // the caller's route set is the reverse
+	}
+	inDialog := func(method string, cseq int) string {
+		return method + " " + target[1] + " SIP/2.0\r\n" + via() + strings.Join(routes, "") + "Max-Forwards: 70\r\nFrom: " + from + "\r\nTo: " + to[1] +
+			"\r\nCall-ID: " + id + fmt.Sprintf("\r\nCSeq: %d %s\r\n", cseq, method) + "Content-Length: 0\r\n\r\n"
+	}
+	send(inDialog("ACK", 2))
+	cseq := 2
+	for next := time.Now(); time.Since(answered) < max; {
+		if !time.Now().Before(next) {
+			cseq++
+			send(inDialog("INFO", cseq))
+			next = time.Now().Add(every)
+		}
+		m, got := read(next)
+		if !got || !strings.HasPrefix(m, "BYE ") {
+			continue
+		}
+		after := time.Since(answered)
+		var resp strings.Builder
+		resp.WriteString("SIP/2.0 200 OK\r\n")
+		for _, line := range strings.Split(m, "\r\n") {
+			l := strings.ToLower(line)
+			for _, h := range []string{"via:", "from:", "to:", "call-id:", "cseq:"} {
+				if strings.HasPrefix(l, h) {
+					resp.WriteString(line + "\r\n")
+				}
+			}
+		}
+		resp.WriteString("Content-Length: 0\r\n\r\n")
+		send(resp.String())
+		return id, after, true
+	}
+	return id, time.Since(answered), false
+}
+
+// digestAuth answers a 407 challenge (qop=auth) with a Proxy-Authorization
+// header line for user/password.
+func digestAuth(t *testing.T, challenge, user, password, method, uri string) string {
+	t.Helper()
+	param := func(name string) string {
+		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(challenge)
+		if m == nil {
+			t.Fatalf("no %s in the challenge:\n%s", name, challenge)
+		}
+		return m[1]
+	}
+	realm, nonce := param("realm"), param("nonce")
+	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+	ha1 := md5hex(user + ":" + realm + ":" + password)
+	ha2 := md5hex(method + ":" + uri)
+	const nc, cnonce = "00000001", "0a4f113b"
+	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+	return fmt.Sprintf("Proxy-Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\"\r\n",
+		user, realm, nonce, uri, resp, nc, cnonce)
+}
+
 // digestInvite sends an INVITE from src with From fromUser, answers the
 // proxy's 407 with digest credentials of authUser/password (qop=auth) and
 // returns the final answer to the second INVITE. It dials a destination
@@ -425,21 +568,7 @@ func digestInvite(t *testing.T, src string, port int, fromUser, authUser, passwo
 	if !strings.HasPrefix(ch, "SIP/2.0 407") {
 		return ch
 	}
-	param := func(name string) string {
-		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(header(ch, "Proxy-Authenticate") + " " + ch)
-		if m == nil {
-			t.Fatalf("no %s in the challenge:\n%s", name, ch)
-		}
-		return m[1]
-	}
-	realm, nonce := param("realm"), param("nonce")
-	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
-	ha1 := md5hex(authUser + ":" + realm + ":" + password)
-	ha2 := md5hex("INVITE:" + ruri)
-	const nc, cnonce = "00000001", "0a4f113b"
-	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
-	auth := fmt.Sprintf("Proxy-Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\"\r\n",
-		authUser, realm, nonce, ruri, resp, nc, cnonce)
+	auth := digestAuth(t, ch, authUser, password, "INVITE", ruri)
 	return req(2, auth)
 }
 
