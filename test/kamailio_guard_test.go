@@ -281,6 +281,43 @@ func TestKamailioGuards(t *testing.T) {
 		}
 	})
 
+	t.Run("forged in-dialog INVITE does not reach the PBX", func(t *testing.T) {
+		// A To-tag and a Route set through the proxy to the PBX: without
+		// a dialog check, loose routing relays a new call unauthenticated
+		// and unscreened.
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.8")}, &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: r.kamPort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		id := fmt.Sprintf("forged-%d", time.Now().UnixNano())
+		msg := fmt.Sprintf("INVITE sip:+25261234567@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-%s;rport\r\n"+
+			"Route: <sip:127.0.0.1:%d;lr>\r\nRoute: <sip:127.0.0.1:%d;lr>\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:3001@127.0.0.1>;tag=f1\r\nTo: <sip:+25261234567@127.0.0.1>;tag=made-up\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"+
+			"Contact: <sip:3001@%s>\r\nContent-Length: 0\r\n\r\n", r.uasPort, c.LocalAddr(), id, r.kamPort, r.uasPort, id, c.LocalAddr())
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8192)
+		var final string
+		for deadline := time.Now().Add(5 * time.Second); final == ""; {
+			c.SetReadDeadline(deadline)
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("forged in-dialog INVITE: no final answer: %v", err)
+			}
+			if m := string(buf[:n]); !strings.HasPrefix(m, "SIP/2.0 1") {
+				final = m
+			}
+		}
+		if !strings.HasPrefix(final, "SIP/2.0 481") {
+			t.Errorf("forged in-dialog INVITE: %q, want 481", firstLine(final))
+		}
+		if receivedInvite(r.uasMsgs, id) != "" {
+			t.Errorf("the forged INVITE %s reached the PBX", id)
+		}
+	})
+
 	t.Run("a failed or foreign export lifts no ban", func(t *testing.T) {
 		// A failing export command, and a line that is a kamcmd command
 		// but not a ban (it would empty the table if it were run).
