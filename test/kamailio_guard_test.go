@@ -337,6 +337,99 @@ func TestKamailioGuards(t *testing.T) {
 	})
 }
 
+// kamStreamPolicy: UK calls cost 0.45/min and the in-call watch ends a
+// call once it has cost 0.01 (about 1.3 s of talk).
+const kamStreamPolicy = `
+server:
+  tokens:
+    - {name: kamailio, role: screen, secret_env: TOLLGATE_TEST_KAMAILIO_TOKEN}
+sip:
+  mode: redirect
+  listen: [udp:127.0.0.1:%d]
+  upstream: sip:127.0.0.1:%d
+  map:
+    extension_header: X-Extension
+    tenant_header: X-Tenant
+    source_ip_header: X-Source-IP
+    trusted_proxies: [127.0.0.1]
+numbers:
+  rate_deck: RATE_DECK
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations:
+    default: deny
+    countries: {"1": allow, "44": allow}
+  hours:
+    after_hours_international: allow
+    night_international: allow
+detectors:
+  off_hours_international: {enabled: false}
+  in_call: {call_cost: 0.01}
+tenants:
+  acme: {}
+`
+
+// TestKamailioFollowsEndCallStream (issue 15 cause 2, redirect mode): a
+// call tollgate allowed without a time limit is ended by Kamailio when
+// tollgate's in-call watch finds it too costly while it runs, through the
+// end-call event stream the shipped configuration polls.
+func TestKamailioFollowsEndCallStream(t *testing.T) {
+	deck := filepath.Join(t.TempDir(), "rates.csv")
+	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n1,0.01,US\n44,0.45,UK\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, rigOptions{
+		policy: strings.Replace(kamStreamPolicy, "RATE_DECK", deck, 1),
+		subs:   []subscriber{{user: "3002", password: "pw-3002", tenant: "acme"}},
+	})
+	type result struct {
+		ok    bool
+		trace string
+	}
+	done := make(chan result, 1)
+	go func() {
+		ok, trace := r.call("uac_auth_wait_bye.xml", "3002;+441614960003")
+		done <- result{ok, trace}
+	}()
+	// The watch runs as event time moves: other calls being screened.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var res result
+wait:
+	for i := 0; ; i++ {
+		select {
+		case res = <-done:
+			break wait
+		case <-tick.C:
+			body := fmt.Sprintf(`{"call_id":"tick-%d","tenant":"acme","extension":"9999","callee":"+12125550123"}`, i)
+			req, _ := http.NewRequest("POST", "http://"+r.srv.Addr.String()+"/v1/screen", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+kamToken)
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+	if !res.ok {
+		t.Fatalf("the caller got no BYE:\n%s", tail(res.trace, 3000))
+	}
+	callID := header(res.trace, "Call-ID")
+	req, _ := http.NewRequest("GET", "http://"+r.srv.Addr.String()+"/v1/calls/events?poll=true", nil)
+	req.Header.Set("Authorization", "Bearer "+kamToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"call_id":"`+callID+`"`) {
+		t.Fatalf("tollgate published no end_call for %s (so the BYE came from elsewhere): %s", callID, b)
+	}
+	r.waitEnded(t, callID)
+}
+
 // waitEnded waits until the PBX side (the UAS) got a BYE for the call and
 // tollgate got its end event from Kamailio's dialog module.
 func (r *rig) waitEnded(t *testing.T, callID string) {
