@@ -44,6 +44,10 @@ var fuzzRoutes = []struct{ method, path, seed string }{
 	{"GET", "/v1/decisions?since=2026-11-23T00:00:00Z&limit=5", ``},
 	{"GET", "/v1/numbers/%2B12125550100", ``},
 	{"GET", "/v1/audit?limit=3", ``},
+	{"DELETE", "/v1/tokens/pbx-1", ``},
+	{"GET", "/v1/reputation/entry?kind=number&value=%2B12125550100", ``},
+	{"GET", "/v1/reputation/export?format=csv", ``},
+	{"GET", "/v1/bans/export?format=kamcmd", ``},
 }
 
 // FuzzRoutes sends arbitrary bodies, and arbitrary path and query

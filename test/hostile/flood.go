@@ -15,9 +15,11 @@ import (
 
 // Sender sends messages at one listener and drains what comes back.
 // Over UDP all go from one socket. Over TCP each message goes on its own
-// connection (at most 32 open at once), half-closed after the message,
-// so a message that breaks the stream's framing cannot swallow the ones
-// after it: every message reaches the parser on its own.
+// connection, half-closed after the message, so a message that breaks
+// the stream's framing cannot swallow the ones after it: every message
+// reaches the parser on its own. At most 16 connections are open at
+// once, half the front end's default per-source cap
+// (sip.limits.max_connections_per_source).
 type Sender struct {
 	network, target string
 	udp             *net.UDPConn
@@ -33,7 +35,7 @@ type Sender struct {
 // NewSender opens a loopback socket (udp) or prepares connections (tcp)
 // to target.
 func NewSender(network, target string) (*Sender, error) {
-	s := &Sender{network: network, target: target, sem: make(chan struct{}, 32)}
+	s := &Sender{network: network, target: target, sem: make(chan struct{}, 16)}
 	if network != "udp" {
 		return s, nil
 	}
