@@ -64,12 +64,27 @@ func (e *env) serve(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the policy (cli/reload.go); caught from here on, it
+	// can no longer end the process without the drain below.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := Start(ctx, Options{Config: cfg, DataDir: *dataDir, Listen: *listen, Logger: log, Stdout: e.stdout})
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	log.Info("shutting down")
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-hup:
+			if restart, err := srv.Reload(*cfgPath); err != nil {
+				log.Error("config reload refused; the running policy stays", "err", err)
+			} else {
+				log.Info("config reloaded", "file", *cfgPath, "restart_needed_for", restart)
+			}
+		}
+	}
+	log.Info("shutting down: draining the decision log and closing the stores")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)

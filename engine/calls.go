@@ -232,7 +232,7 @@ func (e *Engine) record(ev Event, lc *liveCall, res EventResult) {
 // addSystemSpend adds to every tenant's spend of the UTC day and raises an
 // alert once when it crosses system.alert_threshold_spend.
 func (e *Engine) addSystemSpend(ev Event, cost float64) {
-	th := e.cfg.System.AlertThresholdSpend
+	th := e.Config().System.AlertThresholdSpend
 	k := counter.Key{Scope: counter.SystemSpend, Bucket: ev.Time.UTC().Unix() / 86400}
 	before := e.counters.Sum(k)
 	after := e.counters.Add(k, ev.CallID, cost)

@@ -75,7 +75,10 @@ type Options struct {
 
 // Engine screens calls. It is safe for concurrent use.
 type Engine struct {
-	cfg      *config.Config
+	// pol is the configuration and the chains built from it; Reload
+	// swaps it whole, so a screening sees one policy from start to end.
+	pol      atomic.Pointer[policy]
+	build    func(*config.Config, *config.Tenant) (*tenant, error)
 	numbers  Numbers
 	counters counter.Store
 	blocks   *blocks.Live
@@ -83,9 +86,6 @@ type Engine struct {
 	alerter  Alerter
 	log      *slog.Logger
 	now      func() time.Time
-
-	tenants  map[string]*tenant
-	defaults *tenant
 
 	maxInFlight int64
 	inFlight    atomic.Int64
@@ -110,7 +110,6 @@ func New(o Options) (*Engine, error) {
 		return nil, errors.New("engine: config and number intelligence are required")
 	}
 	e := &Engine{
-		cfg:      o.Config,
 		numbers:  o.Numbers,
 		counters: o.Counters,
 		blocks:   o.Blocks,
@@ -118,7 +117,6 @@ func New(o Options) (*Engine, error) {
 		alerter:  o.Alerter,
 		log:      o.Logger,
 		now:      o.Now,
-		tenants:  map[string]*tenant{},
 		metrics:  newMetrics(),
 	}
 	if e.counters == nil {
@@ -141,8 +139,8 @@ func New(o Options) (*Engine, error) {
 		e.stale = 4 * time.Hour
 	}
 	e.calls.init()
-	build := func(t *config.Tenant) (*tenant, error) {
-		env := &check.Env{Tenant: t, System: &o.Config.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale, Compliance: o.Compliance, Lookup: o.Numbers.Lookup, STIR: o.STIR}
+	e.build = func(cfg *config.Config, t *config.Tenant) (*tenant, error) {
+		env := &check.Env{Tenant: t, System: &cfg.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale, Compliance: o.Compliance, Lookup: o.Numbers.Lookup, STIR: o.STIR}
 		if o.Alerter != nil {
 			env.Alerter = o.Alerter
 		}
@@ -160,20 +158,16 @@ func New(o Options) (*Engine, error) {
 			dest:  destination.New(t),
 		}, nil
 	}
-	var err error
-	if e.defaults, err = build(o.Config.Defaults); err != nil {
+	p, err := e.compile(o.Config)
+	if err != nil {
 		return nil, err
 	}
-	for name, t := range o.Config.Tenants {
-		if e.tenants[name], err = build(t); err != nil {
-			return nil, err
-		}
-	}
+	e.pol.Store(p)
 	return e, nil
 }
 
 // Config returns the configuration the engine runs.
-func (e *Engine) Config() *config.Config { return e.cfg }
+func (e *Engine) Config() *config.Config { return e.pol.Load().cfg }
 
 // Clock is the event clock the engine runs on (shared with the block
 // snapshot, the detectors and their actions): every screened call and call
@@ -195,11 +189,12 @@ func (e *Engine) Counters() counter.Store { return e.counters }
 func (e *Engine) Metrics() *Metrics { return e.metrics }
 
 func (e *Engine) tenant(name string) (*tenant, error) {
-	if t, ok := e.tenants[name]; ok {
+	p := e.pol.Load()
+	if t, ok := p.tenants[name]; ok {
 		return t, nil
 	}
-	if name == "" || e.cfg.AllowUnknownTenants {
-		return e.defaults, nil
+	if name == "" || p.cfg.AllowUnknownTenants {
+		return p.defaults, nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownTenant, name)
 }
@@ -304,9 +299,9 @@ func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.V
 	// No single chargeable call may cost more than the in-call watch
 	// allows: the proxy's dialog timer (max_duration_s) ends it there even
 	// when nothing else moves event time on.
-	if ic := &e.cfg.Detect.InCall; e.cfg.Detect.Enabled && ic.Rule().On() && ic.CallCost > 0 && c.Dest.Rate > 0 &&
+	if cfg := e.Config(); cfg.Detect.Enabled && cfg.Detect.InCall.Rule().On() && cfg.Detect.InCall.CallCost > 0 && c.Dest.Rate > 0 &&
 		c.Direction == screen.Outbound && (c.International || c.Premium) {
-		v.LimitDuration(max(60, int(ic.CallCost/c.Dest.Rate*60)))
+		v.LimitDuration(max(60, int(cfg.Detect.InCall.CallCost/c.Dest.Rate*60)))
 	}
 }
 
@@ -449,7 +444,7 @@ func (e *Engine) decision(c *screen.Call, v *screen.Verdict) store.Decision {
 		MaxDuration: v.MaxDuration,
 		Rate:        c.Dest.Rate,
 		Reasons:     AppendReasonsJSON(nil, v.Reasons()),
-		Node:        e.cfg.Server.Node,
+		Node:        e.Config().Server.Node,
 	}
 	if c.SourceIP.IsValid() {
 		d.SourceIP = c.SourceIP.String()

@@ -136,7 +136,7 @@ defaults:
 			t.Fatalf("seed %d: %d live calls after every call ended", seed, e.LiveCalls())
 		}
 		c := call("probe", "1001", "+442071234567", monday10)
-		c.Local = monday10.In(e.cfg.Defaults.Location)
+		c.Local = monday10.In(e.Config().Defaults.Location)
 		c.Tenant = "acme"
 		got := e.Counters().Sum(spend.Key(c))
 		if d := got - wantSpend; d > 1e-9 || d < -1e-9 {
