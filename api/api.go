@@ -95,6 +95,9 @@ type Server struct {
 	voice  *voiceAPI            // voice biometrics (voice.go); nil = off
 	deps   []Dependency         // what /readyz checks besides the store
 	rt     *prometheus.Registry // Go runtime, process and build_info metrics
+	// durable, when set, is waited for before a screening is answered:
+	// it returns once the call's decision is in the store (group commit).
+	durable func(context.Context) error
 
 	mu     sync.RWMutex
 	tokens map[string]*tokenState // hex SHA-256 of the secret → principal and use
@@ -126,6 +129,11 @@ type Options struct {
 	// TokensChanged is called after a token is revoked through the API,
 	// so other nodes sharing the store reload their tokens at once.
 	TokensChanged func()
+	// Durable, when set, is called after a screening and before its
+	// answer: a decision is acknowledged only once it is stored. Its
+	// error (a bound ran out) does not hold the answer back; it is
+	// counted where Durable is made.
+	Durable func(context.Context) error
 }
 
 // Dependency is one thing /readyz checks: Check returns nil while it is
@@ -145,6 +153,7 @@ func New(o Options) *Server {
 		s.log = slog.Default()
 	}
 	s.det = o.Detection
+	s.durable = o.Durable
 	s.deps = o.Dependencies
 	s.rt = newRuntimeRegistry()
 	s.comp = o.Compliance

@@ -99,6 +99,9 @@ func (s *Server) screen(w http.ResponseWriter, r *http.Request) {
 		engineError(w, err)
 		return
 	}
+	if s.durable != nil {
+		_ = s.durable(r.Context()) // a late store is counted by the caller; the verdict still goes out
+	}
 	st.buf = AppendVerdict(st.buf[:0], &st.call, &st.v)
 	h := w.Header()
 	h["Content-Type"] = jsonCT

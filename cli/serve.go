@@ -269,7 +269,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), TokensChanged: cl.notifier("tokens"), Health: func() map[string]any {
+	acks := newDurableAcks(writer, log) // a screening is answered once its decision is stored (cli/durable.go)
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), TokensChanged: cl.notifier("tokens"), Durable: acks.wait, Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
@@ -287,6 +288,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"written\"} %d\n", ws.Written)
 		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
 		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
+		acks.metrics(w)
 		cl.metrics(w)
 		sec.metrics(w)
 		comp.metrics(w)

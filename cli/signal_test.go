@@ -115,6 +115,7 @@ func (s *serveChild) screen(id, ext, callee string) string {
 	if code != 200 {
 		s.t.Fatalf("screen %s: %d %v", id, code, v)
 	}
+	s.t.Logf("%s: %s %v", id, v["action"], v["reasons"])
 	return fmt.Sprint(v["action"])
 }
 
@@ -217,5 +218,37 @@ func TestSignalsReloadAndDrain(t *testing.T) {
 	}
 	if len(acked) != 103 {
 		t.Errorf("acknowledged %d decisions, want 103", len(acked))
+	}
+}
+
+// TestKill9KeepsLimitUsage kills serve with SIGKILL right after the 10th
+// allowed international call of an extension (limit 10 an hour): after
+// the restart the 11th is refused, because an answered screening's
+// decision is already in the store that the restart rebuilds counters
+// from.
+func TestKill9KeepsLimitUsage(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile, data, logFile := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "data"), filepath.Join(dir, "serve.log")
+	// Detection off: the off-hours detector would otherwise challenge
+	// international calls made at night in the policy's time zone.
+	if err := os.WriteFile(cfgFile, []byte(apiPolicy+"detectors:\n  enabled: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		ext := fmt.Sprint("ext-", run)
+		s := startServeChild(t, cfgFile, data, logFile)
+		for i := range 10 {
+			if a := s.screen(fmt.Sprint("k9-", run, "-", i), ext, "+4930123456"); a != "allow" {
+				t.Fatalf("run %d call %d: %s, want allow", run, i+1, a)
+			}
+		}
+		s.signal(syscall.SIGKILL)
+		s.wait()
+		s = startServeChild(t, cfgFile, data, logFile)
+		if a := s.screen(fmt.Sprint("k9-", run, "-11"), ext, "+4930123456"); a != "reject" {
+			t.Fatalf("run %d: 11th international call after kill -9: %s, want reject", run, a)
+		}
+		s.signal(syscall.SIGKILL)
+		s.wait()
 	}
 }

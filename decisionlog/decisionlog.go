@@ -84,6 +84,7 @@ type Writer struct {
 	decisions chan store.Decision
 	events    chan store.CallEvent
 	flushReq  chan chan struct{}
+	syncReq   chan chan struct{}
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when run returns
 	ctx       context.Context
@@ -94,6 +95,10 @@ type Writer struct {
 	dropped       atomic.Uint64
 	failedBatches atomic.Uint64
 	lastWarn      atomic.Int64 // unix nanos of the last drop warning
+
+	// Owned by run: records written or dropped so far, per kind, in
+	// queue order; Sync waits on them.
+	doneD, doneE uint64
 
 	errMu     sync.Mutex
 	lastErr   error
@@ -111,6 +116,7 @@ func New(dst store.Decisions, opts Options) *Writer {
 		decisions: make(chan store.Decision, opts.QueueSize),
 		events:    make(chan store.CallEvent, opts.QueueSize),
 		flushReq:  make(chan chan struct{}),
+		syncReq:   make(chan chan struct{}, 4096),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		ctx:       ctx,
@@ -176,6 +182,32 @@ func (w *Writer) Flush(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return w.ctxErr(ctx, "flush")
+	}
+}
+
+// Sync returns once every record accepted before the call has been
+// written or dropped: what a front end waits for before it acknowledges
+// a decision (group commit). Unlike Flush it does not force a write of
+// its own: the writer writes at once while anyone waits, and the records
+// and waiters that arrive during one write share the next one, so under
+// load one store commit (one fsync) acknowledges a whole batch. It
+// returns ctx's error if ctx ends first; the records stay queued.
+func (w *Writer) Sync(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case w.syncReq <- ack:
+	case <-w.done:
+		return nil // Close has drained everything
+	case <-ctx.Done():
+		return w.ctxErr(ctx, "sync")
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return w.ctxErr(ctx, "sync")
 	}
 }
 
@@ -249,9 +281,22 @@ func (w *Writer) drop(n int, why string) {
 		"queue_size", w.opts.QueueSize)
 }
 
+// waiter is a Sync call: released once the records of each kind up to
+// its targets (in queue order) are written or dropped.
+type waiter struct {
+	ack    chan struct{}
+	ds, es uint64
+}
+
 // run moves records from the queues to the store until Close.
 func (w *Writer) run() {
-	defer close(w.done)
+	var waiters []waiter
+	defer func() {
+		for _, x := range waiters {
+			close(x.ack)
+		}
+		close(w.done)
+	}()
 	ds := make([]store.Decision, 0, w.opts.BatchSize)
 	es := make([]store.CallEvent, 0, w.opts.BatchSize)
 	tick := time.NewTicker(w.opts.FlushInterval)
@@ -261,24 +306,72 @@ func (w *Writer) run() {
 		case d := <-w.decisions:
 			ds = fill(append(ds, d), w.decisions, w.opts.BatchSize)
 			if len(ds) >= w.opts.BatchSize {
-				ds = writeBatch(w, ds, w.dst.AppendDecisions)
+				ds = writeBatch(w, ds, w.dst.AppendDecisions, &w.doneD)
 			}
 		case e := <-w.events:
 			es = fill(append(es, e), w.events, w.opts.BatchSize)
 			if len(es) >= w.opts.BatchSize {
-				es = writeBatch(w, es, w.dst.AppendCallEvents)
+				es = writeBatch(w, es, w.dst.AppendCallEvents, &w.doneE)
 			}
 		case <-tick.C:
-			ds = writeBatch(w, ds, w.dst.AppendDecisions)
-			es = writeBatch(w, es, w.dst.AppendCallEvents)
+			ds = writeBatch(w, ds, w.dst.AppendDecisions, &w.doneD)
+			es = writeBatch(w, es, w.dst.AppendCallEvents, &w.doneE)
 		case ack := <-w.flushReq:
 			ds, es = w.drain(ds, es)
 			close(ack)
+		case ack := <-w.syncReq:
+			waiters = w.commit(w.enlist(waiters, ack, ds, es), &ds, &es)
 		case <-w.quit:
 			w.drain(ds, es)
 			return
 		}
 	}
+}
+
+// enlist adds a Sync waiter whose records are all done, in the pending
+// batches ds and es, or in the queues now: its targets count all three
+// (run is the only reader, so this is exact, or over by records queued
+// meanwhile).
+func (w *Writer) enlist(waiters []waiter, ack chan struct{}, ds []store.Decision, es []store.CallEvent) []waiter {
+	return append(waiters, waiter{ack: ack,
+		ds: w.doneD + uint64(len(ds)) + uint64(len(w.decisions)),
+		es: w.doneE + uint64(len(es)) + uint64(len(w.events))})
+}
+
+// commit writes until every waiter is released: each round takes the
+// waiters and records that arrived during the previous write, so one
+// store commit serves them all (group commit).
+func (w *Writer) commit(waiters []waiter, ds *[]store.Decision, es *[]store.CallEvent) []waiter {
+	for len(waiters) > 0 {
+	more:
+		for {
+			select {
+			case ack := <-w.syncReq:
+				waiters = w.enlist(waiters, ack, *ds, *es)
+			default:
+				break more
+			}
+		}
+		before := w.doneD + w.doneE
+		*ds = fill(*ds, w.decisions, w.opts.BatchSize)
+		*ds = writeBatch(w, *ds, w.dst.AppendDecisions, &w.doneD)
+		*es = fill(*es, w.events, w.opts.BatchSize)
+		*es = writeBatch(w, *es, w.dst.AppendCallEvents, &w.doneE)
+		kept := waiters[:0]
+		for _, x := range waiters {
+			if w.doneD >= x.ds && w.doneE >= x.es {
+				close(x.ack)
+			} else {
+				kept = append(kept, x)
+			}
+		}
+		clear(waiters[len(kept):])
+		waiters = kept
+		if w.doneD+w.doneE == before {
+			break // nothing left to write (cannot happen; never spin)
+		}
+	}
+	return waiters
 }
 
 // drain writes ds, es and everything waiting in the queues. Decisions go
@@ -289,14 +382,14 @@ func (w *Writer) drain(ds []store.Decision, es []store.CallEvent) ([]store.Decis
 		if len(ds) == 0 {
 			break
 		}
-		ds = writeBatch(w, ds, w.dst.AppendDecisions)
+		ds = writeBatch(w, ds, w.dst.AppendDecisions, &w.doneD)
 	}
 	for {
 		es = fill(es, w.events, w.opts.BatchSize)
 		if len(es) == 0 {
 			break
 		}
-		es = writeBatch(w, es, w.dst.AppendCallEvents)
+		es = writeBatch(w, es, w.dst.AppendCallEvents, &w.doneE)
 	}
 	return ds, es
 }
@@ -315,10 +408,12 @@ func fill[T any](batch []T, q <-chan T, n int) []T {
 }
 
 // writeBatch writes batch with put, retrying with backoff until the store
-// accepts it or the writer gives up, and returns batch emptied for reuse.
-func writeBatch[T any](w *Writer, batch []T, put func(context.Context, []T) error) []T {
+// accepts it or the writer gives up, adds its length to *done and returns
+// batch emptied for reuse.
+func writeBatch[T any](w *Writer, batch []T, put func(context.Context, []T) error, done *uint64) []T {
 	if len(batch) > 0 {
 		w.write(len(batch), func(lo, hi int) error { return put(w.ctx, batch[lo:hi]) })
+		*done += uint64(len(batch))
 	}
 	clear(batch) // let the records' memory go
 	return batch[:0]

@@ -314,3 +314,113 @@ func TestInvalidRecordIsDroppedAlone(t *testing.T) {
 		t.Errorf("invalid records not logged:\n%s", logs)
 	}
 }
+
+// countingStore counts store calls (each is one SQLite transaction, one
+// fsync under synchronous=FULL).
+type countingStore struct {
+	*sqlite.Store
+	calls atomic.Int64
+	ids   sync.Map // call IDs the store has committed
+}
+
+func (c *countingStore) AppendDecisions(ctx context.Context, ds []store.Decision) error {
+	c.calls.Add(1)
+	if err := c.Store.AppendDecisions(ctx, ds); err != nil {
+		return err
+	}
+	for _, d := range ds {
+		c.ids.Store(d.CallID, true)
+	}
+	return nil
+}
+
+// TestSyncWaitsForTheStoreAndGroupsCommits: Sync returns only once the
+// record queued before it is in the store, without waiting for the flush
+// interval, and concurrent waiters share store commits.
+func TestSyncWaitsForTheStoreAndGroupsCommits(t *testing.T) {
+	s, path := openStore(t)
+	cs := &countingStore{Store: s}
+	w := decisionlog.New(cs, decisionlog.Options{FlushInterval: time.Hour})
+	defer w.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !w.Decision(decision("one")) {
+		t.Fatal("not accepted")
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(t, path, "decisions"); n != 1 {
+		t.Fatalf("after Sync: %d rows, want 1", n)
+	}
+
+	const n = 200
+	var wg sync.WaitGroup
+	var stored atomic.Int64
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprint("g-", i)
+			w.Decision(decision(id))
+			if err := w.Sync(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, ok := cs.ids.Load(id); !ok {
+				t.Errorf("%s acknowledged by Sync before the store committed it", id)
+				return
+			}
+			stored.Add(1)
+		}()
+	}
+	wg.Wait()
+	if stored.Load() != n {
+		t.Fatalf("%d of %d synced decisions stored", stored.Load(), n)
+	}
+	if got := rows(t, path, "decisions"); got != n+1 {
+		t.Fatalf("%d rows, want %d", got, n+1)
+	}
+	if calls := cs.calls.Load(); calls >= n {
+		t.Errorf("%d store commits for %d concurrent waiters: no group commit", calls, n)
+	} else {
+		t.Logf("%d waiters, %d store commits", n, calls)
+	}
+}
+
+// TestSyncReturnsWhenTheStoreStaysDown: a waiter's context bounds the
+// wait while the store refuses writes; the record stays queued and is
+// written once the store is back.
+func TestSyncReturnsWhenTheStoreStaysDown(t *testing.T) {
+	s, path := openStore(t)
+	fs := &failingStore{Store: s}
+	fs.fail.Store(true)
+	w := decisionlog.New(fs, decisionlog.Options{FlushInterval: time.Hour, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	defer w.Close(context.Background())
+	w.Decision(decision("late"))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	err := w.Sync(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Sync with the store down: %v, want a deadline error", err)
+	}
+	fs.fail.Store(false)
+	if err := w.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(t, path, "decisions"); n != 1 {
+		t.Fatalf("%d rows after recovery, want 1", n)
+	}
+}
+
+type failingStore struct {
+	*sqlite.Store
+	fail atomic.Bool
+}
+
+func (f *failingStore) AppendDecisions(ctx context.Context, ds []store.Decision) error {
+	if f.fail.Load() {
+		return errors.New("disk full")
+	}
+	return f.Store.AppendDecisions(ctx, ds)
+}
