@@ -57,6 +57,7 @@ type Manager struct {
 	mu     sync.Mutex
 	groups map[string]*group
 	kept   []store.Alert // when there is no store (replay)
+	sp     *spool        // alerts the store refused (spool.go); nil = none
 
 	q                                             chan store.Alert
 	wg                                            sync.WaitGroup
@@ -114,7 +115,7 @@ func (m *Manager) Raise(ctx context.Context, f detect.Finding) (store.Alert, boo
 		a.Severity = "warning"
 	}
 	if m.st != nil {
-		stored, err := m.st.AddAlert(ctx, a)
+		stored, err := m.store(ctx, a)
 		if err != nil {
 			m.se.Add(1)
 			m.log.Error("alert: storing", "err", err, "code", a.Code)
@@ -173,8 +174,10 @@ func (m *Manager) worker() {
 	}
 }
 
-// Close sends what is queued and stops the worker.
+// Close sends what is queued, stops the worker and, with a spool, tries
+// once more to store what it holds.
 func (m *Manager) Close() {
+	defer m.closeSpool()
 	if len(m.notifiers) > 0 {
 		close(m.q)
 		m.wg.Wait()

@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/config"
@@ -132,6 +134,9 @@ type Server struct {
 	sec      *security
 	cl       *clusterNode
 	anchor   *anchorer // audit anchors (cli/anchor.go); nil when off
+	// otherAlerts stores the alerts raised outside the detectors, through
+	// its spool.
+	otherAlerts *alert.Manager
 	// tokenEvery is how often API tokens are re-read from the store
 	// (each refresh tick, a second, unless Options.refreshEvery says
 	// otherwise); cluster notices reload them at once.
@@ -204,6 +209,22 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	defer func() {
 		if !ok {
 			det.close()
+		}
+	}()
+	// Alerts the store refuses wait in fsynced files in the data
+	// directory and are stored in order once it answers (alert/spool.go).
+	if det != nil {
+		if err := det.alerts.SpoolTo(filepath.Join(o.DataDir, "alerts.spool"), 0); err != nil {
+			return nil, err
+		}
+	}
+	otherAlerts := alert.New(alert.Options{Store: st, Logger: log})
+	if err := otherAlerts.SpoolTo(filepath.Join(o.DataDir, "alerts-other.spool"), 0); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			otherAlerts.Close()
 		}
 	}()
 	// In cluster mode the node's one PostgreSQL pool (owned by the records
@@ -344,6 +365,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
+	s.otherAlerts = otherAlerts
 	s.anchor = anc
 	s.tokenEvery = o.refreshEvery
 	s.sec = sec
@@ -560,7 +582,7 @@ func (s *Server) anchorAudit(ctx context.Context) {
 }
 
 func (s *Server) saveAlert(a store.Alert) {
-	if _, err := s.Store.AddAlert(context.Background(), a); err != nil {
+	if _, err := s.otherAlerts.Store(context.Background(), a); err != nil {
 		s.log.Error("saving alert", "err", err, "code", a.Code)
 		return
 	}
@@ -578,6 +600,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	<-s.loopDone
 	s.det.close()
+	s.otherAlerts.Close()
 	if serr := s.sec.close(); serr != nil && err == nil {
 		err = serr
 	}
