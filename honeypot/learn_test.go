@@ -20,10 +20,10 @@ func TestNumberClassifier(t *testing.T) {
 		e164, class string
 		protected   bool
 	}{
-		{"+12125550199", "", true},   // the operator's DIDs (a prefix)
-		{"+442079460123", "", true},  // another DID range
-		{"+12135550199", "", false},  // an ordinary number
-		{"+18005551212", "", true},   // toll-free
+		{"+12125550199", "", true},  // the operator's DIDs (a prefix)
+		{"+442079460123", "", true}, // another DID range
+		{"+12135550199", "", false}, // an ordinary number
+		{"+18005551212", "", true},  // toll-free
 		{"+448456001234", "premium_rate", false},
 		{"+33899123456", "premium_rate", false},
 		{"+881612345678", "satellite", false}, // risk range
