@@ -92,6 +92,7 @@ type Server struct {
 	comp   *Compliance       // compliance and quality routes (api/compliance.go)
 	det    *Detection        // call-pattern analysis (cdr.go); nil = off
 	voice  *voiceAPI         // voice biometrics (voice.go); nil = off
+	deps   []Dependency      // what /readyz checks besides the store
 
 	mu     sync.RWMutex
 	tokens map[string]*tokenState // hex SHA-256 of the secret → principal and use
@@ -117,9 +118,19 @@ type Options struct {
 	Compliance *Compliance
 	// Detection enables POST /v1/cdrs and the detection routes (cdr.go).
 	Detection *Detection
+	// Dependencies are what the node needs besides its store to screen
+	// calls (in cluster mode: Redis); /readyz answers 503 while one fails.
+	Dependencies []Dependency
 	// TokensChanged is called after a token is revoked through the API,
 	// so other nodes sharing the store reload their tokens at once.
 	TokensChanged func()
+}
+
+// Dependency is one thing /readyz checks: Check returns nil while it is
+// usable. It is called with a deadline of two seconds.
+type Dependency struct {
+	Name  string
+	Check func(context.Context) error
 }
 
 // MaxBody is the largest request body accepted.
@@ -132,6 +143,7 @@ func New(o Options) *Server {
 		s.log = slog.Default()
 	}
 	s.det = o.Detection
+	s.deps = o.Dependencies
 	s.comp = o.Compliance
 	mux := http.NewServeMux()
 	s.cdrRoutes(mux)

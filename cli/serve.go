@@ -254,7 +254,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), TokensChanged: cl.notifier("tokens"), Health: func() map[string]any {
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), TokensChanged: cl.notifier("tokens"), Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
@@ -311,6 +311,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 		if sipSrv.Proxying() {
 			a.EnableCallControl(sipSrv) // live-call routes (api/calls.go)
+			if det != nil {
+				det.act.AddEnder(proxyEnder{sipSrv}) // in-call findings tear calls down (BYE both legs)
+			}
 		}
 	}
 	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
@@ -520,7 +523,9 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			}
 		case now := <-sweep.C:
 			s.ui.prune(now)
-			if n := s.Engine.Sweep(now); n > 0 {
+			// Calls expire in event time (eventclock): a drive of history
+			// must not lose its calls to the wall clock.
+			if n := s.Engine.SweepDue(); n > 0 {
 				s.log.Warn("expired calls that never ended", "calls", n)
 			}
 		}
