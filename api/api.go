@@ -182,6 +182,7 @@ func New(o Options) *Server {
 	// not exist (or is not enabled on this node); anything outside /v1 is
 	// plainly not found.
 	mux.HandleFunc("/v1/", s.auth(anyRole, notFound))
+	mux.HandleFunc("/v1", s.auth(anyRole, notFound))
 	mux.HandleFunc("/", notFound)
 	s.mux = mux
 	return s
