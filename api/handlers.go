@@ -40,6 +40,18 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 		engineError(w, err)
 		return
 	}
+	if ends := s.ends(); ends != nil {
+		if res.Type != "answer" {
+			ends.Ended(res.CallID)
+		}
+		// Calls the detectors asked to end ride on every answer: a proxy
+		// or PBX driving events ends them (the event stream says the same).
+		writeJSON(w, http.StatusOK, struct {
+			engine.EventResult
+			Disconnect []string `json:"disconnect,omitempty"`
+		}{res, ends.Pending()})
+		return
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -459,6 +471,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	out["state_age_s"] = age.Seconds()
 	if age > maxAge {
 		out["status"], out["state"], code = "not ready", "block snapshot older than "+maxAge.String(), http.StatusServiceUnavailable
+	}
+	if len(s.deps) > 0 {
+		deps := map[string]string{}
+		for _, d := range s.deps {
+			if err := d.Check(ctx); err != nil {
+				deps[d.Name] = err.Error()
+				out["status"], code = "not ready", http.StatusServiceUnavailable
+			} else {
+				deps[d.Name] = "ok"
+			}
+		}
+		out["dependencies"] = deps
 	}
 	writeJSON(w, code, out)
 }

@@ -20,10 +20,10 @@ import (
 	"github.com/tollgate-voip/tollgate/cli"
 )
 
-// guardPolicy: two tenants. In acme, extension 3001 may not call abroad
+// kamGuardPolicy: two tenants. In acme, extension 3001 may not call abroad
 // and international calls last at most 2 s; other lets everyone call the
 // UK. A caller who could choose its tenant or extension would get through.
-const guardPolicy = `
+const kamGuardPolicy = `
 server:
   tokens:
     - {name: kamailio, role: screen, secret_env: TOLLGATE_TEST_KAMAILIO_TOKEN}
@@ -59,6 +59,10 @@ tenants:
       account: {max_call_duration_intl: 2}
   other:
     country: US
+# The off-hours detector reads the wall clock: off, so verdicts do not
+# depend on when the test runs.
+detectors:
+  off_hours_international: {enabled: false}
 `
 
 const adminToken = "tg_admin-test-secret"
@@ -69,7 +73,7 @@ const adminToken = "tg_admin-test-secret"
 func TestKamailioGuards(t *testing.T) {
 	t.Setenv("TOLLGATE_TEST_ADMIN_TOKEN", adminToken)
 	r := newRigWith(t, rigOptions{
-		policy: guardPolicy,
+		policy: kamGuardPolicy,
 		subs: []subscriber{
 			{user: "alice", password: "alice-pw", extension: "3001", tenant: "acme"},
 			{user: "3002", password: "pw-3002", tenant: "acme"}, // extension = username
@@ -118,33 +122,47 @@ func TestKamailioGuards(t *testing.T) {
 			t.Fatalf("no Call-ID in the caller's trace:\n%s", tail(trace, 3000))
 		}
 		t.Logf("call %s set up and ended by the proxy in %v (max_duration 2 s)", callID, took.Round(10*time.Millisecond))
-		// The PBX side got its BYE too (the UAS logs what it receives).
-		deadline := time.Now().Add(5 * time.Second)
-		for !receivedBye(r.uasMsgs, callID) {
-			if time.Now().After(deadline) {
-				b, _ := os.ReadFile(r.uasMsgs)
-				t.Fatalf("the UAS got no BYE for %s:\n%s", callID, tail(string(b), 3000))
-			}
-			time.Sleep(100 * time.Millisecond)
+		r.waitEnded(t, callID)
+	})
+
+	t.Run("running call ended on request through the control socket", func(t *testing.T) {
+		// A domestic call has no max_duration; an operator (or a tool
+		// acting on a tollgate alert) ends it by its Call-ID:
+		// kamcmd htable.seti tollgate_end CALL-ID 1.
+		type result struct {
+			ok    bool
+			trace string
 		}
-		// … and tollgate heard the end of the call from the dialog module.
-		for {
-			es, err := r.srv.Store.CallEventsSince(t.Context(), time.Now().Add(-time.Hour))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ended := false
-			for _, e := range es {
-				ended = ended || (e.CallID == callID && e.Type == "end")
-			}
-			if ended {
-				break
-			}
+		done := make(chan result, 1)
+		go func() {
+			ok, trace := r.call("uac_auth_wait_bye.xml", "3002;+12125550177")
+			done <- result{ok, trace}
+		}()
+		var callID string
+		deadline := time.Now().Add(10 * time.Second)
+		for callID == "" {
 			if time.Now().After(deadline) {
-				t.Fatalf("no end event for %s reached tollgate", callID)
+				t.Fatal("no confirmed dialog appeared in dlg.list")
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
+			out, _ := exec.Command("kamcmd", "-s", "unix:"+r.ctl, "dlg.list").CombinedOutput()
+			// A confirmed dialog (state 4): its Call-ID and both tags.
+			for _, d := range strings.Split(string(out), "h_entry:")[1:] {
+				m := regexp.MustCompile(`(?s)call-id: (\S+).*?state: (\d+).*?caller: \{\s*tag: (\S+).*?callee: \{\s*tag: (\S+)`).FindStringSubmatch(d)
+				if m != nil && m[2] == "4" && strings.Contains(m[3], "tg") {
+					callID = m[1]
+				}
+			}
 		}
+		out, err := exec.Command("kamcmd", "-s", "unix:"+r.ctl, "htable.seti", "tollgate_end", callID, "1").CombinedOutput()
+		if err != nil {
+			t.Fatalf("htable.seti tollgate_end: %v %s", err, out)
+		}
+		res := <-done
+		if !res.ok {
+			t.Fatalf("the caller got no BYE:\n%s", tail(res.trace, 3000))
+		}
+		r.waitEnded(t, callID)
 	})
 
 	t.Run("banned source refused at the edge, released ban lifted", func(t *testing.T) {
@@ -254,6 +272,35 @@ func TestKamailioGuards(t *testing.T) {
 			t.Errorf("OPTIONS from 127.0.0.6 after failed syncs: %q, want 403 (ban kept)", got)
 		}
 	})
+}
+
+// waitEnded waits until the PBX side (the UAS) got a BYE for the call and
+// tollgate got its end event from Kamailio's dialog module.
+func (r *rig) waitEnded(t *testing.T, callID string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !receivedBye(r.uasMsgs, callID) {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(r.uasMsgs)
+			t.Fatalf("the UAS got no BYE for %s:\n%s", callID, tail(string(b), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		es, err := r.srv.Store.CallEventsSince(t.Context(), time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.CallID == callID && e.Type == "end" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no end event for %s reached tollgate", callID)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // api calls tollgate's HTTP API with the admin token and decodes the body.
