@@ -13,8 +13,8 @@ import (
 
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
-	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/detect/all"
@@ -26,19 +26,19 @@ import (
 
 // Replay is what a replay found.
 type Replay struct {
-	Files     []string       `json:"files"`
-	Read      cdr.Stats      `json:"read"`
-	Detection detect.Stats   `json:"detection"`
-	Alerts    []store.Alert  `json:"alerts"`
-	Actions   []action.Done  `json:"actions"`
-	Flagged   int            `json:"flagged_calls"`
-	FraudCost float64        `json:"estimated_fraud_cost"`
+	Files     []string      `json:"files"`
+	Read      cdr.Stats     `json:"read"`
+	Detection detect.Stats  `json:"detection"`
+	Alerts    []store.Alert `json:"alerts"`
+	Actions   []action.Done `json:"actions"`
+	Flagged   int           `json:"flagged_calls"`
+	FraudCost float64       `json:"estimated_fraud_cost"`
 	// Leaked is what the flagged calls cost as played: let through by
 	// screening with the actions in force at their start, ended early by
 	// the in-call watch or the per-call cost cap.
-	Leaked  float64 `json:"leaked"`
-	Stopped int     `json:"stopped_calls"` // refused at their start by a block or action in force
-	Cut     int     `json:"cut_calls"`     // ended early (in-call finding or cost cap)
+	Leaked    float64        `json:"leaked"`
+	Stopped   int            `json:"stopped_calls"` // refused at their start by a block or action in force
+	Cut       int            `json:"cut_calls"`     // ended early (in-call finding or cost cap)
 	TotalCost float64        `json:"total_cost"`
 	TopExt    []Top          `json:"top_extensions"`
 	TopDest   []Top          `json:"top_destinations"`

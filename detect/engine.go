@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strconv"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/cdr"

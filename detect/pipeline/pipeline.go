@@ -39,7 +39,7 @@ type Pipeline struct {
 	stats   atomic.Pointer[detect.Stats]
 	dropped atomic.Int64
 	errs    atomic.Int64
-	feed    Feed          // cluster mode: records go to the shared stream (cluster.go)
+	feed    Feed // cluster mode: records go to the shared stream (cluster.go)
 	limits  baseline.LiveLimits
 	apply   chan applyReq // cluster mode: records the stream delivers
 
