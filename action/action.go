@@ -153,6 +153,9 @@ func (s *Set) Extension(tenant, ext string, t time.Time) *Record {
 	if r := live(s.ext[[2]string{tenant, ext}], t); r != nil {
 		return r
 	}
+	if r := live(s.ext[[2]string{tenant, "*"}], t); r != nil { // every extension of the tenant
+		return r
+	}
 	return live(s.ext[[2]string{"", ext}], t)
 }
 

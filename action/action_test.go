@@ -192,7 +192,7 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(func() { acts.Close() })
 	r := &rig{st: st, acts: acts, blkLive: blocks.NewLive(), actLive: action.NewLive(), now: t0.Add(10 * time.Minute)}
 	r.m = &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: r.blkLive, ActionLive: r.actLive,
-		Alerts: alert.New(alert.Options{Store: st, Dedup: 15 * time.Minute}), Now: func() time.Time { return r.now }, Remember: 24 * time.Hour}
+		Alerts: alert.New(alert.Options{Store: st, Dedup: 15 * time.Minute}), Clock: r.blkLive.Clock(), Remember: 24 * time.Hour}
 	return r
 }
 
@@ -210,9 +210,11 @@ func audits(t *testing.T, st store.Audit) string {
 }
 
 // TestRequirePinExpiryAndRelease: a require_pin finding puts a challenge
-// record in force until the later of the wall clock and the finding's
-// time plus expires_s; it is not repeated while in force; a release by
-// hand lifts it at once, audited, and the next finding applies it again.
+// record in force until the finding's event time plus expires_s — never
+// counted from the wall clock, which in a fast drive of history is days
+// ahead of the stream (issue 15, cause 1); it is not repeated while in
+// force; a release by hand lifts it at once, audited, and the next finding
+// applies it again.
 func TestRequirePinExpiryAndRelease(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -222,13 +224,14 @@ func TestRequirePinExpiryAndRelease(t *testing.T) {
 	if err != nil || d == nil {
 		t.Fatalf("Handle = %v, %v", d, err)
 	}
-	// The wall clock (t0+10m) is later than the finding (t0): expiry counts from it.
-	if want := r.now.Add(time.Hour); !d.Expires.Equal(want) {
+	// The wall clock is far later than the finding (t0): expiry counts
+	// from the finding's event time all the same.
+	if want := t0.Add(time.Hour); !d.Expires.Equal(want) {
 		t.Errorf("expires %s; want %s", d.Expires, want)
 	}
 	set := r.actLive.Load()
-	if set.Extension("acme", "1001", r.now.Add(59*time.Minute)) == nil || set.Extension("acme", "1001", r.now.Add(60*time.Minute)) != nil {
-		t.Error("the challenge is not in force exactly until its expiry")
+	if set.Extension("acme", "1001", t0.Add(59*time.Minute)) == nil || set.Extension("acme", "1001", t0.Add(60*time.Minute)) != nil {
+		t.Error("the challenge is not in force exactly until its expiry in event time")
 	}
 	if d2, _ := r.m.Handle(ctx, f); d2 != nil {
 		t.Errorf("the same finding applied twice: %+v", d2)
@@ -272,7 +275,7 @@ func TestBlockAndAlert(t *testing.T) {
 	if err != nil || d == nil || d.ID == 0 {
 		t.Fatalf("Handle = %+v, %v", d, err)
 	}
-	// The finding is later than the wall clock: expiry counts from it.
+	// Expiry counts from the finding's event time.
 	if want := t0.Add(2 * time.Hour); !d.Expires.Equal(want) {
 		t.Errorf("expires %s; want %s", d.Expires, want)
 	}
@@ -313,13 +316,13 @@ func TestKillSwitchExpiry(t *testing.T) {
 	}
 	// Another node: its own manager on the same stores, its own memory.
 	other := &action.Manager{Blocks: r.st, Audit: r.st, Actions: r.acts, BlockLive: blocks.NewLive()}
-	if err := other.Sweep(ctx, r.now.Add(29*time.Minute)); err != nil {
+	if err := other.Sweep(ctx, t0.Add(29*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if ks, _ := r.st.KillSwitches(ctx); len(ks) != 1 || !ks[0].Active {
 		t.Fatalf("lifted before its expiry: %+v", ks)
 	}
-	if err := other.Sweep(ctx, r.now.Add(30*time.Minute)); err != nil {
+	if err := other.Sweep(ctx, t0.Add(30*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if ks, _ := r.st.KillSwitches(ctx); len(ks) != 1 || ks[0].Active {
@@ -328,7 +331,7 @@ func TestKillSwitchExpiry(t *testing.T) {
 	if other.BlockLive.Load().Kill("acme") != nil {
 		t.Error("the sweeping node's snapshot still has the kill switch")
 	}
-	if err := r.m.Sweep(ctx, r.now.Add(31*time.Minute)); err != nil { // nothing left to lift
+	if err := r.m.Sweep(ctx, t0.Add(31*time.Minute)); err != nil { // nothing left to lift
 		t.Fatal(err)
 	}
 	if n := strings.Count(audits(t, r.st), "killswitch.expire killswitch/acme"); n != 1 {
@@ -351,5 +354,44 @@ func TestKillSwitchExpiry(t *testing.T) {
 	}
 	if rs, _ := r.acts.ListActions(ctx, time.Time{}); len(rs) != 0 {
 		t.Errorf("expiry records left: %+v", rs)
+	}
+}
+
+// TestScopeAcrossExtensionsAndTenants (issue 15, cause 4): a pumping
+// finding blocks the pumped range for every tenant and the extension
+// that dialed it, so an attack spread over many extensions (or tenants)
+// gets no free call per extension; a "tenant" block stops every
+// extension's international calling.
+func TestScopeAcrossExtensionsAndTenants(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	f := detect.Finding{Detector: "fast_pumping", Code: "fast_pumping", Severity: "critical", Tenant: "acme", Extension: "1006",
+		Text: "pumped", Time: t0, Action: "block_and_alert", Expires: time.Hour,
+		Target: detect.Target{Kind: "prefix", Value: "1900234", AllTenants: true},
+		Also:   []detect.Target{{Kind: "extension", Value: "1006", Scope: "international"}}}
+	if d, err := r.m.Handle(ctx, f); err != nil || d == nil {
+		t.Fatalf("Handle = %+v, %v", d, err)
+	}
+	set := r.blkLive.Load()
+	for _, tenant := range []string{"acme", "globex"} {
+		if set.Prefix(tenant, "19002345699", t0.Add(time.Minute)) == nil {
+			t.Errorf("tenant %s may still call the pumped range", tenant)
+		}
+	}
+	if b := set.Extension("acme", "1006", t0.Add(time.Minute)); b == nil || b.Scope != "international" {
+		t.Errorf("the dialing extension is not blocked: %+v", b)
+	}
+	if set.Extension("acme", "1007", t0.Add(time.Minute)) != nil {
+		t.Error("another extension was blocked by a finding about 1006")
+	}
+	f2 := detect.Finding{Detector: "theft_of_service", Code: "theft_of_service", Severity: "critical", Tenant: "acme",
+		Text: "spread", Time: t0, Action: "block_and_alert", Expires: time.Hour,
+		Target: detect.Target{Kind: "extension", Value: detect.WildcardExtension, Scope: "international"}}
+	if d, err := r.m.Handle(ctx, f2); err != nil || d == nil {
+		t.Fatalf("Handle = %+v, %v", d, err)
+	}
+	set = r.blkLive.Load()
+	if set.Extension("acme", "1007", t0.Add(time.Minute)) == nil || set.Extension("globex", "1007", t0.Add(time.Minute)) != nil {
+		t.Error("a tenant-wide block does not cover every extension of that tenant only")
 	}
 }

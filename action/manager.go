@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -28,14 +29,33 @@ type Manager struct {
 	Log        *slog.Logger
 	// Remember is how long Wangiri callers stay remembered.
 	Remember time.Duration
-	// Now is the wall clock; expiries count from the later of it and the
-	// finding's event time. Nil: event time only (replay).
-	Now func() time.Time
+	// Clock is the event clock (shared with the screening engine): the
+	// action set and block snapshot are listed at it and kill switches
+	// lifted by it. Nil: the wall clock. Expiries always count from the
+	// finding's own event time.
+	Clock *eventclock.Clock
+
+	// Enders end running calls an in-call finding names: the SIP proxy
+	// (tears the call down) and the end-call event stream (redirect mode:
+	// the proxy or PBX acts on it).
+	Enders []CallEnder
 
 	mu     sync.Mutex
 	active map[string]time.Time
 	kills  map[string]time.Time // tenant → when the kill switch this manager set expires
 	done   []Done
+}
+
+// CallEnder ends a running call, or asks whoever carries it to.
+type CallEnder interface {
+	EndCall(tenant, callID, reason string, at time.Time)
+}
+
+// AddEnder adds a CallEnder (safe while findings are handled).
+func (m *Manager) AddEnder(e CallEnder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Enders = append(m.Enders[:len(m.Enders):len(m.Enders)], e)
 }
 
 // BlockStore is where blocks and kill switches go.
@@ -59,6 +79,9 @@ type Done struct {
 // Handle raises the finding's alert and applies its action. It returns
 // the action done, if any.
 func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
+	// A finding is an event-time fact: it moves the clock like the call
+	// that raised it.
+	m.Clock.Observe(f.Time)
 	var a store.Alert
 	raised := false
 	if m.Alerts != nil {
@@ -75,6 +98,15 @@ func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
 		}
 	}
 	_ = raised
+	m.mu.Lock()
+	enders := m.Enders
+	m.mu.Unlock()
+	for _, id := range f.EndCalls {
+		for _, e := range enders {
+			e.EndCall(f.Tenant, id, f.Detector+": "+f.Text, f.Time)
+		}
+		m.record(Done{Time: f.Time, Detector: f.Detector, Action: "end_call", Tenant: f.Tenant, Target: detect.Target{Kind: "call", Value: id}, AlertID: a.ID})
+	}
 	var d *Done
 	var err error
 	switch f.Action {
@@ -89,8 +121,17 @@ func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
 	case "block_and_alert":
 		if f.Target.Kind == "tenant" {
 			d, err = m.kill(ctx, f)
-		} else {
-			d, err = m.block(ctx, f)
+			break
+		}
+		d, err = m.block(ctx, f, f.Target)
+		for _, t := range f.Also {
+			if err != nil {
+				break
+			}
+			var d2 *Done
+			if d2, err = m.block(ctx, f, t); d == nil {
+				d = d2
+			}
 		}
 	case "kill_switch":
 		d, err = m.kill(ctx, f)
@@ -105,13 +146,9 @@ func (m *Manager) expiry(f detect.Finding, dur time.Duration) time.Time {
 	if dur <= 0 {
 		return time.Time{}
 	}
-	base := f.Time
-	if m.Now != nil {
-		if now := m.Now(); now.After(base) {
-			base = now
-		}
-	}
-	return base.Add(dur).UTC()
+	// Event time only: a PIN set by a call of last Tuesday 14:00 for an
+	// hour is over at 15:00 last Tuesday, however fast the stream is driven.
+	return f.Time.Add(dur).UTC()
 }
 
 // fresh reports whether key has no action in force at t, and marks it.
@@ -185,17 +222,20 @@ func (m *Manager) apply(ctx context.Context, f detect.Finding, action string, r 
 	return m.record(d), nil
 }
 
-func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
+func (m *Manager) block(ctx context.Context, f detect.Finding, tg detect.Target) (*Done, error) {
 	b := store.Block{Tenant: f.Tenant, Reason: f.Detector + ": " + f.Text, Source: "detector", CreatedBy: "detector:" + f.Detector, Expires: m.expiry(f, f.Expires)}
-	switch f.Target.Kind {
+	if tg.AllTenants {
+		b.Tenant = ""
+	}
+	switch tg.Kind {
 	case "extension":
-		b.Kind, b.Value, b.Scope = store.BlockExtension, f.Target.Value, f.Target.Scope
+		b.Kind, b.Value, b.Scope = store.BlockExtension, tg.Value, tg.Scope
 	case "prefix":
-		b.Kind, b.Value = store.BlockPrefix, strings.TrimPrefix(f.Target.Value, "+")
+		b.Kind, b.Value = store.BlockPrefix, strings.TrimPrefix(tg.Value, "+")
 	case "number":
-		b.Kind, b.Value = store.BlockNumber, "+"+strings.TrimPrefix(f.Target.Value, "+")
+		b.Kind, b.Value = store.BlockNumber, "+"+strings.TrimPrefix(tg.Value, "+")
 	case "ip":
-		b.Kind, b.Value = store.BlockIP, f.Target.Value
+		b.Kind, b.Value = store.BlockIP, tg.Value
 	default:
 		return nil, nil
 	}
@@ -208,7 +248,7 @@ func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
 	if !m.fresh("blk\x00"+b.Tenant+"\x00"+b.Kind+"\x00"+b.Value+"\x00"+b.Scope, f.Time, b.Expires) {
 		return nil, nil
 	}
-	d := Done{Time: f.Time, Detector: f.Detector, Action: "block", Tenant: f.Tenant, Target: f.Target, Expires: b.Expires}
+	d := Done{Time: f.Time, Detector: f.Detector, Action: "block", Tenant: b.Tenant, Target: tg, Expires: b.Expires}
 	if m.Blocks != nil {
 		stored, err := m.Blocks.AddBlock(ctx, b)
 		if err != nil {
@@ -219,7 +259,7 @@ func (m *Manager) block(ctx context.Context, f detect.Finding) (*Done, error) {
 			return nil, err
 		}
 		if m.BlockLive != nil {
-			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock()); err != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
 				return nil, err
 			}
 		}
@@ -245,7 +285,7 @@ func (m *Manager) kill(ctx context.Context, f detect.Finding) (*Done, error) {
 			return nil, err
 		}
 		if m.BlockLive != nil {
-			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock()); err != nil {
+			if err := blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now()); err != nil {
 				return nil, err
 			}
 		}
@@ -339,7 +379,7 @@ func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
 		}
 	}
 	if m.BlockLive != nil {
-		return blocks.Refresh(ctx, m.Blocks, m.BlockLive, m.clock())
+		return blocks.Refresh(ctx, m.Blocks, m.BlockLive, time.Now())
 	}
 	return nil
 }
@@ -365,10 +405,27 @@ func (m *Manager) Release(ctx context.Context, id int64, actor string) (Record, 
 	return r, nil
 }
 
-// clock is the wall clock (Now, else time.Now).
+// clock is the time action records and blocks are listed at: the earlier
+// of the wall clock and the event clock, so what is in force in event time
+// stays listed (lookups compare each record's expiry with the call's time).
 func (m *Manager) clock() time.Time {
-	if m.Now != nil {
-		return m.Now()
+	now := time.Now()
+	if m.Clock != nil && m.Clock.Started() {
+		if ev := m.Clock.Now(); ev.Before(now) {
+			return ev
+		}
+	}
+	return now
+}
+
+// EventNow is the event clock's now (the wall clock without one): the
+// time kill-switch expiries are swept at.
+func (m *Manager) EventNow() time.Time {
+	if m.Clock != nil {
+		return m.Clock.Now()
 	}
 	return time.Now()
 }
+
+// ListTime is the time the action set is re-read at (see clock).
+func (m *Manager) ListTime() time.Time { return m.clock() }

@@ -24,6 +24,8 @@ type Detection struct {
 	Incident *incident.Source
 	// Detectors names the detectors that run.
 	Detectors []string
+	// Ends is the end-call event stream (GET /v1/calls/events).
+	Ends *action.EndStream
 }
 
 // MaxCDRBatch is the most CDRs one POST /v1/cdrs accepts.
@@ -35,6 +37,7 @@ func (s *Server) cdrRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /v1/cdrs", s.auth(RoleScreen, s.postCDRs))
 	mux.HandleFunc("GET /v1/detection", s.auth(RoleRead, s.detection))
+	mux.HandleFunc("GET /v1/calls/events", s.auth(RoleScreen, s.callEvents))
 	mux.HandleFunc("GET /v1/baselines/{tenant}", s.auth(RoleRead, s.baselines))
 	mux.HandleFunc("GET /v1/actions", s.auth(RoleRead, s.listActions))
 	mux.HandleFunc("DELETE /v1/actions/{id}", s.auth(RoleAdmin, s.releaseAction))
@@ -114,7 +117,16 @@ func (s *Server) postCDRs(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), CDRWait)
 		defer cancel()
 		acc, dup, err := s.det.Pipeline.SubmitWait(ctx, recs)
-		writeJSON(w, http.StatusAccepted, map[string]any{"received": len(recs), "accepted": acc, "duplicates": dup, "dropped": len(recs) - acc - dup, "processed": err == nil})
+		out := map[string]any{"received": len(recs), "accepted": acc, "duplicates": dup, "dropped": len(recs) - acc - dup, "processed": err == nil}
+		if ends := s.ends(); ends != nil {
+			for i := range recs {
+				ends.Ended(recs[i].CallID) // its CDR: the call is over
+			}
+			if p := ends.Pending(); len(p) > 0 {
+				out["disconnect"] = p
+			}
+		}
+		writeJSON(w, http.StatusAccepted, out)
 		return
 	}
 	acc, dup := s.det.Pipeline.Submit(recs)
@@ -150,7 +162,7 @@ func (s *Server) baselines(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
-	rs, err := s.det.Actions.Actions.ListActions(r.Context(), time.Now())
+	rs, err := s.det.Actions.Actions.ListActions(r.Context(), s.det.Actions.ListTime())
 	if err != nil {
 		storeError(w, err)
 		return

@@ -40,6 +40,18 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 		engineError(w, err)
 		return
 	}
+	if ends := s.ends(); ends != nil {
+		if res.Type != "answer" {
+			ends.Ended(res.CallID)
+		}
+		// Calls the detectors asked to end ride on every answer: a proxy
+		// or PBX driving events ends them (the event stream says the same).
+		writeJSON(w, http.StatusOK, struct {
+			engine.EventResult
+			Disconnect []string `json:"disconnect,omitempty"`
+		}{res, ends.Pending()})
+		return
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -54,7 +66,7 @@ type blockRequest struct {
 }
 
 func (s *Server) listBlocks(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.st.ListBlocks(r.Context(), time.Now())
+	bs, err := s.st.ListBlocks(r.Context(), s.eng.Blocks().ListTime(time.Now()))
 	if err != nil {
 		storeError(w, err)
 		return

@@ -11,6 +11,9 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,7 +35,51 @@ type Profile struct {
 	// days (by day number, Unix day).
 	Peaks   [Days]uint16 `json:"peaks"`
 	PeakDay [Days]int32  `json:"peak_days"`
+	// Per day as well: the most international calls in any sliding hour
+	// and in any sliding BurstWindow, and the day's international calls —
+	// what learned rate limits are set from (Learner.Limits).
+	IntlHour  [Days]uint16 `json:"intl_hour_peaks"`
+	IntlBurst [Days]uint16 `json:"intl_burst_peaks"`
+	IntlDay   [Days]uint32 `json:"intl_days"`
+	// Sources: source addresses seen, with the Unix day first seen (a
+	// tenant's; at most maxSources).
+	Sources map[string]int32 `json:"sources,omitempty"`
+	// recent holds the start times of the last hour's international
+	// calls, in order (not persisted: a restart relearns within the hour).
+	recent []int64
 }
+
+const maxSources = 1024
+
+// KnowsSource reports whether the address was seen on a day before t's.
+func (p *Profile) KnowsSource(ip string, t int64) bool {
+	d, ok := p.Sources[ip]
+	return ok && d < int32(t/86400)
+}
+
+// LearnSource records a tenant's call from a source address at t.
+func (l *Learner) LearnSource(h *Handle, ip string, t int64) {
+	p := h.Tenant
+	if p == nil || ip == "" {
+		return
+	}
+	day := int32(t / 86400)
+	if d, ok := p.Sources[ip]; ok {
+		if day < d {
+			p.Sources[ip] = day
+		}
+		return
+	}
+	if p.Sources == nil {
+		p.Sources = map[string]int32{}
+	}
+	if len(p.Sources) < maxSources {
+		p.Sources[ip] = day
+	}
+}
+
+// BurstWindow is the sliding window of IntlBurst (seconds).
+const BurstWindow = 300
 
 // HourOfWeek is the index into Hours for a local time.
 func HourOfWeek(local time.Time) int {
@@ -143,10 +190,43 @@ func (p *Profile) learn(t int64, local time.Time, country string, intl bool, bil
 			return // older than the days kept
 		}
 		p.PeakDay[i], p.Peaks[i] = day, 0
+		p.IntlHour[i], p.IntlBurst[i], p.IntlDay[i] = 0, 0, 0
+	}
+	if intl {
+		p.IntlDay[i]++
+		h, b := p.window(t)
+		p.IntlHour[i] = max(p.IntlHour[i], uint16(min(h, math.MaxUint16)))
+		p.IntlBurst[i] = max(p.IntlBurst[i], uint16(min(b, math.MaxUint16)))
 	}
 	if c := uint16(min(concurrent, math.MaxUint16)); c > p.Peaks[i] {
 		p.Peaks[i] = c
 	}
+}
+
+// window adds an international call at t to recent and returns how many
+// of recent fall in the hour and the BurstWindow ending at t.
+func (p *Profile) window(t int64) (hour, burst int) {
+	r := p.recent
+	drop := 0
+	for drop < len(r) && r[drop] <= t-3600 {
+		drop++
+	}
+	if drop > 0 || len(r) >= 4096 {
+		drop = max(drop, len(r)-4095)
+		r = append(r[:0], r[drop:]...)
+	}
+	i := sort.Search(len(r), func(i int) bool { return r[i] > t })
+	r = append(r, 0)
+	copy(r[i+1:], r[i:])
+	r[i] = t
+	p.recent = r
+	for j := i; j >= 0 && r[j] > t-3600; j-- {
+		hour++
+		if r[j] > t-BurstWindow {
+			burst++
+		}
+	}
+	return hour, burst
 }
 
 func bits(n int) int {
@@ -160,6 +240,13 @@ func bits(n int) int {
 
 func (p *Profile) clone() *Profile {
 	q := *p
+	q.recent = nil
+	if p.Sources != nil {
+		q.Sources = make(map[string]int32, len(p.Sources))
+		for k, v := range p.Sources {
+			q.Sources[k] = v
+		}
+	}
 	if p.Countries != nil {
 		q.Countries = make(map[string]uint32, len(p.Countries))
 		for k, v := range p.Countries {
@@ -330,4 +417,84 @@ func Load(r io.Reader) (*Learner, error) {
 		}
 	}
 	return l, nil
+}
+
+// Learned is what a warm profile's history allows: its largest day, in
+// the days kept, of international calls in a sliding hour and in a
+// sliding BurstWindow (an extension), or international calls per day (a
+// tenant). Zero: not warm, nothing learned.
+type Learned struct {
+	IntlHour, IntlBurst, IntlDay int
+}
+
+// peak is the largest of xs over the days kept.
+func peak[T uint16 | uint32](xs *[Days]T, days *[Days]int32) int {
+	m := 0
+	for i, v := range xs {
+		if days[i] != 0 && int(v) > m {
+			m = int(v)
+		}
+	}
+	return m
+}
+
+// Learned returns what the profile learned, if warm at t.
+func (p *Profile) Learned(t int64, warmDays, minCalls int) Learned {
+	if !p.Warm(t, warmDays, minCalls) {
+		return Learned{}
+	}
+	return Learned{IntlHour: peak(&p.IntlHour, &p.PeakDay), IntlBurst: peak(&p.IntlBurst, &p.PeakDay), IntlDay: peak(&p.IntlDay, &p.PeakDay)}
+}
+
+// Limits is an immutable table of learned normals, read on the screening
+// hot path (no I/O, no allocation: keys are arrays of strings).
+type Limits struct {
+	Ext    map[[2]string]Learned
+	Tenant map[string]Learned
+}
+
+// Limits computes the learned normals of every warm profile at t.
+func (l *Learner) Limits(t int64, warmDays, minCalls int) *Limits {
+	out := &Limits{Ext: make(map[[2]string]Learned, len(l.Ext)), Tenant: make(map[string]Learned, len(l.Tenant))}
+	for k, p := range l.Ext {
+		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {
+			tenant, ext, _ := strings.Cut(k, "\x00")
+			out.Ext[[2]string{tenant, ext}] = x
+		}
+	}
+	for k, p := range l.Tenant {
+		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {
+			out.Tenant[k] = x
+		}
+	}
+	return out
+}
+
+// LiveLimits holds the current Limits, swapped atomically.
+type LiveLimits struct{ p atomic.Pointer[Limits] }
+
+// Load returns the current table (nil before the first).
+func (l *LiveLimits) Load() *Limits {
+	if l == nil {
+		return nil
+	}
+	return l.p.Load()
+}
+
+// Store replaces the table.
+func (l *LiveLimits) Store(x *Limits) { l.p.Store(x) }
+
+var limitsRegistry sync.Map
+
+// RegisterLimits ties a LiveLimits to a key (the engine's *blocks.Live), so
+// the rate-limit check built for that engine finds it.
+func RegisterLimits(key any, l *LiveLimits) { limitsRegistry.Store(key, l) }
+
+// LimitsFor returns the LiveLimits registered for key, or nil.
+func LimitsFor(key any) *LiveLimits {
+	v, ok := limitsRegistry.Load(key)
+	if !ok {
+		return nil
+	}
+	return v.(*LiveLimits)
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -122,6 +123,9 @@ func (s *Set) Extension(tenant, ext string, t time.Time) *store.Block {
 	if b := s.extensions[tkey{tenant, ext}]; live(b, t) {
 		return b
 	}
+	if b := s.extensions[tkey{tenant, "*"}]; live(b, t) { // every extension of the tenant
+		return b
+	}
 	return nil
 }
 
@@ -159,13 +163,47 @@ type Live struct {
 	// refreshing serializes Refresh: a read that started before another
 	// refresh's write must not install its older snapshot after it.
 	refreshing sync.Mutex
+	// clock is the event clock of the node screening with this snapshot
+	// (eventclock): the engine, the detectors and the actions share it.
+	clock *eventclock.Clock
 }
 
-// NewLive returns a Live holding an empty set.
+// NewLive returns a Live holding an empty set, with a new event clock over
+// the wall clock.
 func NewLive() *Live {
-	l := &Live{}
+	l := &Live{clock: eventclock.New(time.Now)}
 	l.Replace(Build(nil, nil, time.Now()), time.Now())
 	return l
+}
+
+// NewLiveWith returns a Live holding an empty set, on the given event
+// clock (a replay's, which only events move).
+func NewLiveWith(c *eventclock.Clock) *Live {
+	l := &Live{clock: c}
+	l.Replace(Build(nil, nil, time.Now()), time.Now())
+	return l
+}
+
+// Clock is the event clock shared by everything that screens with this
+// snapshot.
+func (l *Live) Clock() *eventclock.Clock { return l.clock }
+
+// listTime is the time a refresh lists blocks at: the earlier of now and
+// the event clock, so a block a detector set in event time (a drive of
+// history, a replay) stays in the snapshot until event time passes its
+// expiry. Lookups compare expiries with each call's own time.
+func (l *Live) listTime(now time.Time) time.Time { return l.ListTime(now) }
+
+// ListTime is the time blocks in force are listed at: the earlier of now
+// and the event clock (what the API and console show agrees with what
+// screening enforces in event time).
+func (l *Live) ListTime(now time.Time) time.Time {
+	if l.clock.Started() {
+		if ev := l.clock.Now(); ev.Before(now) {
+			return ev
+		}
+	}
+	return now
 }
 
 // Load returns the current set.
@@ -197,7 +235,7 @@ type Source interface {
 func Refresh(ctx context.Context, src Source, live *Live, now time.Time) error {
 	live.refreshing.Lock()
 	defer live.refreshing.Unlock()
-	bs, err := src.ListBlocks(ctx, now)
+	bs, err := src.ListBlocks(ctx, live.listTime(now))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/check/blocklist"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/check/concurrency"
@@ -36,7 +37,9 @@ var Order = []Step{
 	{"cost", func(e *Env) (screen.Check, error) { return cost.New(e.Tenant), nil }},
 	{"timewindow", func(e *Env) (screen.Check, error) { return timewindow.New(e.Tenant, e.Timezones), nil }},
 	{"dnc", func(e *Env) (screen.Check, error) { return dnc.New(e.Tenant, e.Compliance, e.Alerter) }},
-	{"ratelimit", func(e *Env) (screen.Check, error) { return ratelimit.New(e.Tenant, e.System), nil }},
+	{"ratelimit", func(e *Env) (screen.Check, error) {
+		return ratelimit.New(e.Tenant, e.System, baseline.LimitsFor(e.Blocks)), nil
+	}},
 	{"spend", func(e *Env) (screen.Check, error) { return spend.New(e.Tenant), nil }},
 	{"concurrency", func(e *Env) (screen.Check, error) {
 		return concurrency.New(e.Tenant, e.StaleCallAfter), nil

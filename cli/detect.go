@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/cluster"
@@ -23,6 +24,7 @@ import (
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/incident"
 	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -100,7 +102,7 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	}
 	action.Register(live, actLive)
 	am := alert.New(alert.Options{Store: st, Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second, Notifiers: ns, Logger: log})
-	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Now: time.Now,
+	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Clock: live.Clock(),
 		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
 	bfile := cfg.Detect.Baseline.File
 	if bfile == "" {
@@ -121,8 +123,11 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 		return nil, err
 	}
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
+	ends := action.NewEndStream()
+	act.AddEnder(ends)
+	baseline.RegisterLimits(live, pipe.Limits()) // learned rate limits (check/ratelimit)
 	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream, log: log}
-	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors()}
+	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends}
 	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "followed_files", len(cfg.Detect.Follow))
 	return d, nil
 }
@@ -164,6 +169,11 @@ func (d *detection) follow(fs []config.Follow, log *slog.Logger) {
 		}()
 	}
 }
+
+// proxyEnder ends calls through the SIP proxy: BYE to both legs.
+type proxyEnder struct{ s *sipfront.Server }
+
+func (p proxyEnder) EndCall(_, callID, _ string, _ time.Time) { p.s.Disconnect(callID) }
 
 // closingActions is an action store the detection closes.
 type closingActions interface {

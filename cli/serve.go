@@ -296,6 +296,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
 		if sipSrv.Proxying() {
 			a.EnableCallControl(sipSrv) // live-call routes (api/calls.go)
+			if det != nil {
+				det.act.AddEnder(proxyEnder{sipSrv}) // in-call findings tear calls down (BYE both legs)
+			}
 		}
 	}
 	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
@@ -464,7 +467,9 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			}
 		case now := <-sweep.C:
 			s.ui.prune(now)
-			if n := s.Engine.Sweep(now); n > 0 {
+			// Calls expire in event time (eventclock): a drive of history
+			// must not lose its calls to the wall clock.
+			if n := s.Engine.SweepDue(); n > 0 {
 				s.log.Warn("expired calls that never ended", "calls", n)
 			}
 		}

@@ -23,7 +23,7 @@ type Detect struct {
 	HighRiskCountry    HighRiskRule `yaml:"high_risk_country"`
 	ExtendedDuration   DurationRule `yaml:"extended_duration"`
 	// Baseline deviations.
-	NewDestination Rule            `yaml:"new_destination"`
+	NewDestination NewDestRule     `yaml:"new_destination"`
 	UnusualHour    UnusualHourRule `yaml:"unusual_hour"`
 	Concurrency    ConcurrencyRule `yaml:"concurrency"`
 	Spend          SpendRule       `yaml:"spend"`
@@ -34,6 +34,11 @@ type Detect struct {
 	TestCalls    TestRule    `yaml:"test_calls"`
 	Forwarding   Rule        `yaml:"call_forwarding"`
 	Wangiri      WangiriRule `yaml:"wangiri"`
+	// NewSource: chargeable calls from a source address the tenant never
+	// used before.
+	NewSource NewSourceRule `yaml:"new_source"`
+	// InCall watches answered chargeable calls while they run.
+	InCall InCallRule `yaml:"in_call"`
 	// Lateness is how late a CDR may arrive (seconds) and still be placed
 	// at its own time in the detectors' windows and judged: its call's end
 	// against the latest call end seen (a CDR is written when the call
@@ -62,7 +67,7 @@ type Follow struct {
 type Rule struct {
 	Enabled  *bool  `yaml:"enabled"`
 	Action   string `yaml:"action"`    // alert, require_pin, block_and_alert, honeypot, kill_switch
-	Block    string `yaml:"block"`     // for block_and_alert: extension (international calling), destination, source_ip
+	Block    string `yaml:"block"`     // for block_and_alert: extension (international calling, and the number), destination (and the extension), source_ip (and the extension), tenant (every extension's international calling)
 	ExpiresS int    `yaml:"expires_s"` // how long the action stays (0 = until released)
 	Severity string `yaml:"severity"`  // info, warning, critical
 }
@@ -113,6 +118,84 @@ type DurationRule struct {
 	ExpiresS   int    `yaml:"expires_s"`
 	Severity   string `yaml:"severity"`
 	ThresholdS int    `yaml:"threshold_s"`
+}
+
+// NewDestRule: a chargeable destination class (country, or country/type at
+// home) the tenant's warm baseline has never called. Destinations priced
+// below MinRate per minute (and not premium) are no evidence; from
+// BlockRate up the finding blocks the destination (the country for the
+// tenant, a domestic range) for BlockExpiresS whatever Action says — a
+// never-called, costly destination is where slow drips go (0: off).
+type NewDestRule struct {
+	Enabled       *bool   `yaml:"enabled"`
+	Action        string  `yaml:"action"`
+	Block         string  `yaml:"block"`
+	ExpiresS      int     `yaml:"expires_s"`
+	Severity      string  `yaml:"severity"`
+	MinRate       float64 `yaml:"min_rate"`
+	BlockRate     float64 `yaml:"block_rate"`
+	BlockExpiresS int     `yaml:"block_expires_s"`
+}
+
+// Rule returns the common part.
+func (x *NewDestRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *NewDestRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// NewSourceRule: Calls chargeable calls within WindowS from a source
+// address the tenant's warm baseline has not seen on an earlier day.
+type NewSourceRule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	Calls    int    `yaml:"calls"`
+	WindowS  int    `yaml:"window_s"`
+}
+
+// Rule returns the common part.
+func (x *NewSourceRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *NewSourceRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
+// InCallRule: answered chargeable calls watched while they run (event
+// time): one call whose accrued cost (rate deck × time since answer)
+// reaches CallCost, or Concurrent calls up at once to one number range of a
+// tenant whose accrued cost together reaches GroupCost. The finding ends
+// those calls (the SIP proxy tears them down; in redirect mode the
+// end-call event stream tells the proxy/PBX) and applies the rule's action.
+type InCallRule struct {
+	Enabled    *bool   `yaml:"enabled"`
+	Action     string  `yaml:"action"`
+	Block      string  `yaml:"block"`
+	ExpiresS   int     `yaml:"expires_s"`
+	Severity   string  `yaml:"severity"`
+	CallCost   float64 `yaml:"call_cost"`
+	Concurrent int     `yaml:"concurrent"`
+	GroupCost  float64 `yaml:"group_cost"`
+	// EndCalls: end the calls the finding names (default true).
+	EndCalls *bool `yaml:"end_calls"`
+}
+
+// Rule returns the common part.
+func (x *InCallRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *InCallRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
 }
 
 // UnusualHourRule: a call in an hour of the week in which the extension's
@@ -370,14 +453,16 @@ func DefaultDetect() Detect {
 		OffHours:           OffHoursRule{Action: "require_pin", ExpiresS: 3600, Severity: "warning", From: "00:00", To: "06:00"},
 		HighRiskCountry:    HighRiskRule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical", CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
 		ExtendedDuration:   DurationRule{Action: "alert", Severity: "warning", ThresholdS: 3600},
-		NewDestination:     Rule{Action: "alert", Severity: "info"},
+		NewDestination:     NewDestRule{Action: "alert", Severity: "info", MinRate: 0.10, BlockRate: 0.50, BlockExpiresS: 24 * 3600},
 		UnusualHour:        UnusualHourRule{Enabled: on(false), Action: "alert", Severity: "info", MaxShare: 0.001},
 		Concurrency:        ConcurrencyRule{Action: "alert", Severity: "warning", Factor: 3, Min: 6},
 		Spend:              SpendRule{Action: "alert", Severity: "warning", WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
 		Pumping: Pumping{
 			Targeted: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 900, Score: 5, MinCalls: 3},
-			Fast:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
-			Slow:     Trigger{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
+			// Fast and slow pumping block what was pumped (the country for
+			// the tenant, a domestic chargeable range) and the extension.
+			Fast: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
+			Slow: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
 			// Theft of service spans the tenant's extensions: blocking the one
 			// that placed the triggering call would leave the rest open, so
 			// the destination it blocks is the tenant (its kill switch).
@@ -387,6 +472,8 @@ func DefaultDetect() Detect {
 		TestCalls:    TestRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
 		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
 		Wangiri:      WangiriRule{Action: "alert", Severity: "warning", MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
+		NewSource:    NewSourceRule{Action: "block_and_alert", Block: "source_ip", ExpiresS: 24 * 3600, Severity: "critical", Calls: 2, WindowS: 3600},
+		InCall:       InCallRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", CallCost: 15, Concurrent: 3, GroupCost: 10},
 		LatenessS:    3600,
 	}
 }
@@ -431,9 +518,9 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			p.errorf(at(f+".action"), f+".action", "want %s, got %q", strings.Join(actions, ", "), r.Action)
 		}
 		switch r.Block {
-		case "", "extension", "destination", "source_ip":
+		case "", "extension", "destination", "source_ip", "tenant":
 		default:
-			p.errorf(at(f+".block"), f+".block", "want extension, destination or source_ip, got %q", r.Block)
+			p.errorf(at(f+".block"), f+".block", "want extension, destination, source_ip or tenant, got %q", r.Block)
 		}
 		switch r.Severity {
 		case "", "info", "warning", "critical":
@@ -473,9 +560,22 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	pos("detectors.high_risk_country.attempts", d.HighRiskCountry.Attempts)
 	pos("detectors.high_risk_country.window_s", d.HighRiskCountry.WindowS)
+	ruleOf("detectors.new_source", &d.NewSource, all...)
+	pos("detectors.new_source.calls", d.NewSource.Calls)
+	pos("detectors.new_source.window_s", d.NewSource.WindowS)
+	ruleOf("detectors.in_call", &d.InCall, all...)
+	if d.InCall.CallCost <= 0 || d.InCall.GroupCost <= 0 {
+		p.errorf(at("detectors.in_call"), "detectors.in_call", "call_cost and group_cost must be > 0")
+	}
+	if d.InCall.Concurrent < 2 {
+		p.errorf(at("detectors.in_call.concurrent"), "detectors.in_call.concurrent", "must be ≥ 2")
+	}
 	ruleOf("detectors.extended_duration", &d.ExtendedDuration, all...)
 	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
-	rule("detectors.new_destination", &d.NewDestination, all...)
+	ruleOf("detectors.new_destination", &d.NewDestination, all...)
+	if d.NewDestination.MinRate < 0 || d.NewDestination.BlockRate < 0 || d.NewDestination.BlockExpiresS < 0 {
+		p.errorf(at("detectors.new_destination"), "detectors.new_destination", "min_rate, block_rate and block_expires_s must be ≥ 0")
+	}
 	ruleOf("detectors.unusual_hour", &d.UnusualHour, all...)
 	if d.UnusualHour.MaxShare < 0 || d.UnusualHour.MaxShare >= 1 {
 		p.errorf(at("detectors.unusual_hour.max_share"), "detectors.unusual_hour.max_share", "want 0 ≤ share < 1")

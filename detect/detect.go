@@ -26,7 +26,22 @@ type Call struct {
 	Local         time.Time // start in the tenant's zone
 	International bool
 	Premium       bool // premium-rate type or a premium/irsf risk range
-	Cost          float64
+	// Chargeable: calls to it cost real money — international, premium or
+	// risk range, a chargeable number type (premium-rate, shared-cost,
+	// personal, UAN) or priced at ChargeableRate or more; domestic
+	// included. Every cost-aware detector judges these.
+	Chargeable bool
+	// Rate is the price per minute the detectors score by: the rate deck's,
+	// raised to the number type's usual price when the deck has it lower.
+	Rate float64
+	// Class is the destination as baselines learn it: the country, or
+	// country/type for a chargeable domestic number ("GB/premium_rate").
+	Class string
+	// Range is the number's range (digits, no "+"): the rate deck prefix
+	// that priced it when longer than the calling code, else the number
+	// without its last four digits.
+	Range string
+	Cost  float64
 	// Attempt marks a call screening refused: it never connected.
 	Attempt bool
 	// Concurrent is how many calls of the extension were up when this
@@ -56,30 +71,44 @@ type Target struct {
 	Kind  string `json:"kind"` // extension, prefix, number, ip, tenant
 	Value string `json:"value"`
 	Scope string `json:"scope,omitempty"` // extensions: international or all
+	// AllTenants: the block applies to every tenant (a number range the
+	// evidence shows is fraudulent, not one tenant's country).
+	AllTenants bool `json:"all_tenants,omitempty"`
 }
+
+// WildcardExtension as a target's extension means every extension of the
+// tenant: "extension *, international" is the tenant's international (and
+// premium) calling.
+const WildcardExtension = "*"
 
 // Finding is what a detector reports.
 type Finding struct {
-	Detector  string        `json:"detector"`
-	Code      string        `json:"code"`
-	Severity  string        `json:"severity"`
-	Tenant    string        `json:"tenant,omitempty"`
-	Extension string        `json:"extension,omitempty"`
-	Subject   string        `json:"subject,omitempty"` // number, range, country code…
-	Text      string        `json:"text"`
-	Time      time.Time     `json:"time"`         // event time at which it fired
-	Since     time.Time     `json:"window_start"` // start of the evidence window
-	Action    string        `json:"action"`       // alert, require_pin, block_and_alert, honeypot, kill_switch
-	Target    Target        `json:"target,omitzero"`
-	Expires   time.Duration `json:"-"`
-	ExpiresS  int           `json:"expires_s,omitempty"`
-	Calls     int           `json:"calls"`
-	Cost      float64       `json:"cost"`
-	CallIDs   []string      `json:"call_ids,omitempty"`
+	Detector  string    `json:"detector"`
+	Code      string    `json:"code"`
+	Severity  string    `json:"severity"`
+	Tenant    string    `json:"tenant,omitempty"`
+	Extension string    `json:"extension,omitempty"`
+	Subject   string    `json:"subject,omitempty"` // number, range, country code…
+	Text      string    `json:"text"`
+	Time      time.Time `json:"time"`         // event time at which it fired
+	Since     time.Time `json:"window_start"` // start of the evidence window
+	Action    string    `json:"action"`       // alert, require_pin, block_and_alert, honeypot, kill_switch
+	Target    Target    `json:"target,omitzero"`
+	// Also lists further targets of the same action: the scope the
+	// evidence supports beyond the first (the extension that placed a
+	// pumped call as well as the range it pumped).
+	Also     []Target      `json:"also,omitempty"`
+	Expires  time.Duration `json:"-"`
+	ExpiresS int           `json:"expires_s,omitempty"`
+	Calls    int           `json:"calls"`
+	Cost     float64       `json:"cost"`
+	CallIDs  []string      `json:"call_ids,omitempty"`
 	// Remember lists far-end numbers to screen later (Wangiri callers).
 	Remember []string `json:"remember,omitempty"`
 	// Callback is what screening does with calls to remembered numbers.
 	Callback string `json:"callback,omitempty"`
+	// EndCalls lists running calls to end now (in-call findings).
+	EndCalls []string `json:"end_calls,omitempty"`
 }
 
 // Emit receives findings.
@@ -114,21 +143,54 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 	if f.Extension == "" && c.Rec.Direction != screen.Inbound || c.Rec.Forwarded {
 		f.Extension = c.Rec.Extension
 	}
+	ext := Target{Kind: "extension", Value: f.Extension, Scope: "international"}
+	also := func(t Target) {
+		if t.Value != "" {
+			f.Also = append(f.Also, t)
+		}
+	}
 	switch r.Action {
 	case "block_and_alert", "honeypot":
 		switch {
-		case r.Block == "destination" || r.Action == "honeypot":
+		case r.Action == "honeypot":
 			f.Target = dest
+		case r.Block == "destination":
+			// The destination (number for the tenant, a fraudulent range for
+			// every tenant) and the extension that dialed it.
+			f.Target = widen(dest, c)
+			also(ext)
 		case r.Block == "source_ip" && c.Rec.SourceIP != "":
 			f.Target = Target{Kind: "ip", Value: c.Rec.SourceIP}
+			also(ext)
+		case r.Block == "tenant":
+			f.Target = Target{Kind: "extension", Value: WildcardExtension, Scope: "international"}
 		default:
-			f.Target = Target{Kind: "extension", Value: f.Extension, Scope: "international"}
+			// The extension's international and premium calling, and the
+			// number or range it was pumping (an attack spread over many
+			// extensions gets no free call per extension there).
+			f.Target = ext
+			if dest.Kind == "number" || dest.Kind == "prefix" && len(dest.Value) >= minRange {
+				also(widen(dest, c))
+			}
 		}
 	case "require_pin":
 		f.Target = Target{Kind: "extension", Value: f.Extension}
 	case "kill_switch":
 		f.Target = Target{Kind: "tenant", Value: f.Tenant}
 	}
+}
+
+// minRange is the shortest prefix (digits) taken for a number range rather
+// than a country or area.
+const minRange = 5
+
+// widen marks a range target as every tenant's when it is a number range
+// (not a country) of a premium or risk-listed, or international, number.
+func widen(t Target, c *Call) Target {
+	if t.Kind == "prefix" && len(t.Value) >= minRange && (c.Premium || c.International) {
+		t.AllTenants = true
+	}
+	return t
 }
 
 // Key joins parts into a map key.

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/cdr"
@@ -29,6 +31,7 @@ type Stats struct {
 	Late       int64 `json:"late"`     // placed before the latest event time seen
 	TooLate    int64 `json:"too_late"` // older than lateness_s: learned, not judged
 	Findings   int64 `json:"findings"`
+	Started    int64 `json:"started"` // calls judged at their start
 }
 
 // Engine runs the detectors over calls. It is not safe for concurrent
@@ -54,7 +57,11 @@ type Engine struct {
 	maxEnd int64
 	stats  Stats
 	call   Call
-	quiet  bool // Warm: findings are not emitted
+	// live holds calls started (Start) and not yet ended; now is the
+	// latest event time seen and watched when Watch last looked.
+	live         map[string]*started
+	now, watched int64
+	quiet        bool // Warm: findings are not emitted
 }
 
 type tenantCache struct {
@@ -69,6 +76,53 @@ type numEntry struct {
 	info          number.Info
 	international bool
 	premium       bool
+	chargeable    bool
+	rate          float64
+	class, rng    string
+}
+
+// typeRate is what a minute to a chargeable number type costs when the rate
+// deck prices it no higher than ordinary calls: a premium-rate line earns
+// its owner about this much, whatever the deck says.
+var typeRate = map[number.Type]float64{
+	number.PremiumRate:    1.50,
+	number.SharedCost:     0.15,
+	number.PersonalNumber: 0.40,
+	number.UAN:            0.15,
+}
+
+// ChargeableRate is the price per minute from which a destination counts as
+// chargeable whatever its type (satellite, special services, costly mobile
+// ranges).
+const ChargeableRate = 0.10
+
+// classify fills what the detectors judge a number by beyond its country:
+// whether calls to it are chargeable (international, a premium/IRSF risk
+// range, a chargeable number type — premium-rate, shared-cost, personal,
+// UAN — or a price per minute of at least ChargeableRate), the price per
+// minute they are scored by, the destination class the baselines learn
+// (the country, or country/type for chargeable domestic numbers) and the
+// range actions name.
+func classify(ne *numEntry) {
+	info := &ne.info
+	ne.rate = info.Rate
+	if r, ok := typeRate[info.Type]; ok && r > ne.rate {
+		ne.rate = r
+	}
+	ne.chargeable = ne.international || ne.premium || ne.rate >= ChargeableRate
+	ne.class = info.Country
+	if !ne.international && ne.chargeable {
+		ne.class = info.Country + "/" + info.Type.String()
+	}
+	d := strings.TrimPrefix(info.E164, "+")
+	switch {
+	case len(info.RatePrefix) > len(strconv.Itoa(info.CallingCode)) && len(info.RatePrefix) < len(d):
+		ne.rng = info.RatePrefix
+	case len(d) > 7:
+		ne.rng = d[:len(d)-4]
+	default:
+		ne.rng = d
+	}
 }
 
 // maxCachedNumbers bounds the number cache (all tenants together).
@@ -94,6 +148,12 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 	}
 	e.seen.init()
 	return e
+}
+
+// Limits returns the learned normals of every warm profile at event time
+// now (only for the owning goroutine).
+func (e *Engine) Limits(now time.Time) *baseline.Limits {
+	return e.base.Limits(now.Unix(), e.cfg.Baseline.WarmupDays, e.cfg.Baseline.MinCalls)
 }
 
 // Baseline returns the learner (only for the owning goroutine).
@@ -141,6 +201,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	}
 	c.Attempt = attempt
 	ts := r.Start.Unix()
+	// A call judged at its start meets only the EndOnly detectors now.
+	_, wasStarted := e.live[r.CallID]
+	delete(e.live, r.CallID)
 	outbound := !attempt && r.Direction != screen.Inbound
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
@@ -175,11 +238,17 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	c.Concurrent = conc
 	if judge && e.cfg.Enabled {
 		for _, d := range e.dets {
+			if wasStarted {
+				if eo, ok := d.(EndOnly); !ok || !eo.EndOnly() {
+					continue
+				}
+			}
 			d.Observe(c, r.Start, e.sink)
 		}
 	}
 	if outbound {
-		e.base.LearnHandle(c.Handle, ts, c.Local, c.Dest.Country, c.International, r.Billsec, conc)
+		e.base.LearnHandle(c.Handle, ts, c.Local, c.Class, c.International, r.Billsec, conc)
+		e.base.LearnSource(c.Handle, r.SourceIP, ts)
 	}
 	return nil
 }
@@ -206,6 +275,17 @@ func (e *Engine) tenant(name string) (*tenantCache, error) {
 	tc := &tenantCache{t: t, home: number.CallingCodeFor(t.Country), nums: nums, exts: map[string]*baseline.Handle{}}
 	e.tenants[name] = tc
 	return tc, nil
+}
+
+// Enrich returns the call as the detectors would see it (number
+// intelligence, chargeable, rate, range) without judging or learning it;
+// the result is valid until the next call into the engine.
+func (e *Engine) Enrich(r *cdr.Record) (*Call, error) {
+	c := &e.call
+	if err := e.enrich(r, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
@@ -239,6 +319,7 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 				ne.premium = true
 			}
 		}
+		classify(ne)
 		tc.nums[strings.Clone(far)] = ne
 		e.nnums++
 	}
@@ -247,10 +328,11 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		h = e.base.Handle(r.Tenant, r.Extension)
 		tc.exts[strings.Clone(r.Extension)] = h
 	}
-	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h}
+	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h,
+		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng}
 	c.Cost = r.Cost
 	if c.Cost == 0 && r.Billsec > 0 {
-		c.Cost = float64(r.Billsec) / 60 * ne.info.Rate
+		c.Cost = float64(r.Billsec) / 60 * ne.rate
 		r.Cost = c.Cost // estimated from the rate deck, kept for the archive
 	}
 	return nil

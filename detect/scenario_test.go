@@ -23,6 +23,9 @@ type want struct {
 		Action    string `json:"action"`
 		Target    string `json:"target"`
 		Time      string `json:"time"`
+		// Also: further targets the finding must carry (kind:value, "*"
+		// after the kind for every tenant).
+		Also []string `json:"also"`
 	} `json:"findings"`
 	// Absent lists code:extension pairs that must not be found ("*": nothing at all).
 	Absent []string       `json:"absent"`
@@ -94,8 +97,8 @@ func TestScenarios(t *testing.T) {
 				found := false
 				for _, f := range got {
 					if f.Code != x.Code || x.Extension != "" && f.Extension != x.Extension || x.Action != "" && f.Action != x.Action ||
-						x.Target != "" && f.Target.Kind+":"+f.Target.Value != x.Target ||
-						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time {
+						x.Target != "" && target(f.Target) != x.Target ||
+						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time || !hasAll(f, x.Also) {
 						continue
 					}
 					found = true
@@ -126,10 +129,35 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+func target(t detect.Target) string {
+	k := t.Kind
+	if t.AllTenants {
+		k += "*"
+	}
+	return k + ":" + t.Value
+}
+
+func hasAll(f detect.Finding, want []string) bool {
+	for _, w := range want {
+		ok := target(f.Target) == w
+		for _, t := range f.Also {
+			ok = ok || target(t) == w
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func describe(fs []detect.Finding) string {
 	var s []string
 	for _, f := range fs {
-		s = append(s, f.Code+"/"+f.Extension+"/"+f.Action+"/"+f.Target.Kind+":"+f.Target.Value+"@"+f.Time.UTC().Format("15:04:05"))
+		x := f.Code + "/" + f.Extension + "/" + f.Action + "/" + target(f.Target)
+		for _, t := range f.Also {
+			x += "+" + target(t)
+		}
+		s = append(s, x+"@"+f.Time.UTC().Format("15:04:05"))
 	}
 	return "[" + strings.Join(s, ", ") + "]"
 }

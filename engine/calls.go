@@ -105,6 +105,9 @@ type EventResult struct {
 	Duration  int     `json:"duration_s,omitempty"`
 	Cost      float64 `json:"cost,omitempty"`
 	Released  int     `json:"released_slots,omitempty"`
+	// MaxDuration repeats, on an answer, the verdict's max_duration_s:
+	// the longest the call may last from now (a proxy's dialog timer).
+	MaxDuration int `json:"max_duration_s,omitempty"`
 }
 
 // maxEventSkew bounds how far an event's time may lie from its call's
@@ -131,10 +134,11 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 		return res, fmt.Errorf("%w: duration_s %d out of range", ErrInvalid, *ev.Duration)
 	}
 	if ev.Time.IsZero() {
-		ev.Time = e.now()
+		ev.Time = e.Clock().Now()
 	} else if err := saneTime(ev.Time, e.now()); err != nil {
 		return res, err
 	}
+	e.blocks.Clock().Observe(ev.Time)
 	s := &e.calls.shards[e.calls.shard(ev.CallID)]
 	s.mu.Lock()
 	lc := s.m[ev.CallID]
@@ -172,6 +176,7 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 			lease = ev.Time.Add(min(time.Duration(lc.maxDur)*time.Second+2*time.Minute, e.stale))
 		}
 		lc.lease = lease
+		res.MaxDuration = lc.maxDur
 		s.mu.Unlock()
 		for _, k := range slots[:n] {
 			e.counters.Extend(k, ev.CallID, lease)

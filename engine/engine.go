@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
@@ -174,6 +175,16 @@ func New(o Options) (*Engine, error) {
 // Config returns the configuration the engine runs.
 func (e *Engine) Config() *config.Config { return e.cfg }
 
+// Clock is the event clock the engine runs on (shared with the block
+// snapshot, the detectors and their actions): every screened call and call
+// event moves it (eventclock).
+func (e *Engine) Clock() *eventclock.Clock { return e.blocks.Clock() }
+
+// SweepDue is Sweep at the event clock's now: what a server runs
+// periodically, so a drive of history in fast event time does not expire
+// its calls on the wall clock.
+func (e *Engine) SweepDue() int { return e.Sweep(e.Clock().Now()) }
+
 // Blocks returns the live block snapshot the checks read.
 func (e *Engine) Blocks() *blocks.Live { return e.blocks }
 
@@ -231,10 +242,11 @@ func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) 
 		return err
 	}
 	if c.Time.IsZero() {
-		c.Time = e.now()
+		c.Time = e.Clock().Now()
 	} else if err := saneTime(c.Time, e.now()); err != nil {
 		return err
 	}
+	e.blocks.Clock().Observe(c.Time)
 	info, err := e.numbers.Lookup(c.Callee, &t.plan)
 	if err != nil {
 		return fmt.Errorf("%w: callee: %w", ErrInvalid, err)
@@ -288,6 +300,13 @@ func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.V
 	t.chain.Run(ctx, c, v)
 	if v.Action != screen.Reject && len(c.Needs()) > 0 {
 		e.applyNeeds(t, c, v)
+	}
+	// No single chargeable call may cost more than the in-call watch
+	// allows: the proxy's dialog timer (max_duration_s) ends it there even
+	// when nothing else moves event time on.
+	if ic := &e.cfg.Detect.InCall; e.cfg.Detect.Enabled && ic.Rule().On() && ic.CallCost > 0 && c.Dest.Rate > 0 &&
+		c.Direction == screen.Outbound && (c.International || c.Premium) {
+		v.LimitDuration(max(60, int(ic.CallCost/c.Dest.Rate*60)))
 	}
 }
 

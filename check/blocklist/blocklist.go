@@ -34,7 +34,7 @@ func (b *Blocklist) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 		return refuse(v, "blocked_ip", "source address "+c.SourceIP.String()+" is blocked", blk)
 	}
 	if blk := set.Extension(c.Tenant, c.Extension, c.Time); blk != nil &&
-		(blk.Scope != "international" || c.International) {
+		(blk.Scope != "international" || c.International || c.Premium) {
 		what := "extension " + c.Extension + " is blocked"
 		if blk.Scope == "international" {
 			what = "extension " + c.Extension + " may not call internationally"

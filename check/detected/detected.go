@@ -46,7 +46,7 @@ func (d *Detected) Check(_ context.Context, c *screen.Call, v *screen.Verdict) s
 			add(v, r, "destination "+c.Dest.E164)
 		}
 	}
-	if r := set.Extension(c.Tenant, c.Extension, c.Time); r != nil && c.International {
+	if r := set.Extension(c.Tenant, c.Extension, c.Time); r != nil && (c.International || c.Premium) {
 		add(v, r, "extension "+c.Extension)
 	}
 	return screen.Continue

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -35,9 +36,20 @@ type limit struct {
 
 // RateLimit is the check.
 type RateLimit struct {
-	t      *config.Tenant
-	limits []limit
+	t       *config.Tenant
+	limits  []limit
+	learned *baseline.LiveLimits
 }
+
+// Learned limits: a warm baseline raises a limit to its largest day's
+// count × LearnedMargin + LearnedSlack (extensions) or
+// + LearnedTenantSlack (a tenant's day), never lowers it: the policy's
+// number is the floor, the learned normal of a busy call center the limit.
+const (
+	LearnedMargin      = 1.5
+	LearnedSlack       = 2
+	LearnedTenantSlack = 10
+)
 
 var (
 	_ screen.Check     = (*RateLimit)(nil)
@@ -50,8 +62,8 @@ func limited(c *screen.Call) bool { return c.Limited }
 func any(c *screen.Call) bool     { return c.Dest.E164 != "" }
 
 // New returns the check for a tenant, or nil when every limit is off.
-func New(t *config.Tenant, sys *config.System) screen.Check {
-	r := &RateLimit{t: t}
+func New(t *config.Tenant, sys *config.System, learned *baseline.LiveLimits) screen.Check {
+	r := &RateLimit{t: t, learned: learned}
 	add := func(l config.Limit, scope counter.Scope, window time.Duration, field, what string, who int, applies func(*screen.Call) bool, byCallee bool) {
 		if !l.On {
 			return
@@ -94,10 +106,26 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 	if subject == "" {
 		subject = c.Caller
 	}
+	var ext, ten baseline.Learned
+	if lt := r.learned.Load(); lt != nil {
+		ext = lt.Ext[[2]string{c.Tenant, subject}]
+		ten = lt.Tenant[c.Tenant]
+	}
 	for i := range r.limits {
 		l := &r.limits[i]
 		if !l.applies(c) {
 			continue
+		}
+		n := l.n
+		if l.n > 0 { // a limit of 0 forbids; nothing learned lifts it
+			switch l.scope {
+			case counter.ExtIntlCalls:
+				n = max(n, learnedLimit(ext.IntlHour, LearnedSlack))
+			case counter.ExtIntlBurst:
+				n = max(n, learnedLimit(ext.IntlBurst, LearnedSlack))
+			case counter.TenantIntlCalls:
+				n = max(n, learnedLimit(ten.IntlDay, LearnedTenantSlack))
+			}
 		}
 		k := counter.Key{Scope: l.scope}
 		switch l.who {
@@ -113,7 +141,7 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 		if l.byCallee {
 			id = c.Digits
 		}
-		if !c.AddNeed(screen.Need{Op: counter.Op{Kind: counter.OpWindow, Key: k, ID: id, Window: l.window, Limit: l.n}, Owner: r, Tag: i}) {
+		if !c.AddNeed(screen.Need{Op: counter.Op{Kind: counter.OpWindow, Key: k, ID: id, Window: l.window, Limit: n}, Owner: r, Tag: i}) {
 			v.Add(screen.Reason{Check: "ratelimit", Code: "too_many_limits", Text: "more limits than a call can carry", Rule: l.rule, Action: screen.Reject})
 			return screen.Stop
 		}
@@ -125,7 +153,31 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 func (r *RateLimit) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need, res counter.Result) {
 	l := &r.limits[n.Tag]
 	subject := n.Op.Key.Subject
-	v.Add(screen.Reason{Check: "ratelimit", Code: "rate_limit", Text: r.text(l, res.N, subject), Rule: l.rule, Action: screen.Reject, Risk: 60})
+	text := r.text(l, res.N, subject)
+	if n.Op.Limit > l.n {
+		// Explainable: the limit applied was learned, not the policy's.
+		text = l.what + " for " + r.who(l, subject) + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(res.N) +
+			" in the window; policy " + strconv.Itoa(l.n) + ", learned from its busiest day × " + strconv.FormatFloat(LearnedMargin, 'g', -1, 64) + " + slack)"
+	}
+	v.Add(screen.Reason{Check: "ratelimit", Code: "rate_limit", Text: text, Rule: l.rule, Action: screen.Reject, Risk: 60})
+}
+
+// learnedLimit is a learned peak with margin and slack (0: none learned).
+func learnedLimit(peak, slack int) int {
+	if peak <= 0 {
+		return 0
+	}
+	return int(float64(peak)*LearnedMargin+0.999) + slack
+}
+
+func (r *RateLimit) who(l *limit, subject string) string {
+	switch l.who {
+	case 1:
+		return "tenant " + r.t.Name
+	case 2:
+		return "all tenants"
+	}
+	return "extension " + subject
 }
 
 // Admitted implements screen.NeedOwner.

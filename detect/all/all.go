@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-voip/tollgate/detect/highrisk"
 	"github.com/tollgate-voip/tollgate/detect/irsf"
 	"github.com/tollgate-voip/tollgate/detect/newdest"
+	"github.com/tollgate-voip/tollgate/detect/newsource"
 	"github.com/tollgate-voip/tollgate/detect/offhours"
 	"github.com/tollgate-voip/tollgate/detect/pumping"
 	"github.com/tollgate-voip/tollgate/detect/spend"
@@ -30,7 +31,7 @@ func Build(d *config.Detect, base *baseline.Learner) []detect.Detector {
 	b := &d.Baseline
 	x1 := highrisk.New(&d.HighRiskCountry)
 	add(x1, x1 != nil)
-	x2 := offhours.New(&d.OffHours)
+	x2 := offhours.New(&d.OffHours, b, base)
 	add(x2, x2 != nil)
 	x3 := burst.New(&d.InternationalBurst)
 	add(x3, x3 != nil)
@@ -56,5 +57,7 @@ func Build(d *config.Detect, base *baseline.Learner) []detect.Detector {
 	add(x11, x11 != nil)
 	x12 := duration.New(&d.ExtendedDuration)
 	add(x12, x12 != nil)
+	x13 := newsource.New(&d.NewSource, b, base)
+	add(x13, x13 != nil)
 	return out
 }

@@ -30,7 +30,7 @@ func (*Burst) Name() string { return "international_burst" }
 
 // Observe implements detect.Detector.
 func (b *Burst) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.International {
+	if !c.Outbound() || !c.Chargeable {
 		return
 	}
 	key := c.ExtKey()
@@ -44,7 +44,7 @@ func (b *Burst) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	r := b.cfg.Rule()
 	b.latch.Set(key, last+max(int64(r.ExpiresS), span))
 	f := detect.Finding{Detector: b.Name(), Code: "international_burst", Subject: c.Rec.Extension,
-		Text: fmt.Sprintf("extension %s placed %d international calls in %s", c.Rec.Extension, n, time.Duration(span)*time.Second),
+		Text: fmt.Sprintf("extension %s placed %d chargeable calls in %s", c.Rec.Extension, n, time.Duration(span)*time.Second),
 		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: n, Cost: cost, CallIDs: w.IDs(first, last, 50)}
 	detect.Apply(&f, r, c, detect.Target{Kind: "prefix", Value: c.Far()})
 	emit(f)

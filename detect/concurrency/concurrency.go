@@ -65,3 +65,6 @@ func (c *Concurrency) Observe(call *detect.Call, ts time.Time, emit detect.Emit)
 	detect.Apply(&f, r, call, detect.Target{Kind: "number", Value: call.Far()})
 	emit(f)
 }
+
+// EndOnly implements detect.EndOnly: it judges a call by its end.
+func (*Concurrency) EndOnly() bool { return true }

@@ -40,7 +40,7 @@ func (*Range) Name() string { return "range_dialing" }
 
 // Observe implements detect.Detector.
 func (r *Range) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.International {
+	if !c.Outbound() || !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium {
 		return
 	}
 	far := c.Far()
@@ -110,7 +110,7 @@ func (*Test) Name() string { return "test_calls" }
 
 // Observe implements detect.Detector.
 func (x *Test) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.International || c.Rec.Billsec > x.cfg.MaxS {
+	if !c.Outbound() || !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium || c.Rec.Billsec > x.cfg.MaxS {
 		return
 	}
 	rg := rangeOf(c.Far(), x.cfg.Digits)
@@ -150,7 +150,7 @@ func (*Forward) Name() string { return "call_forwarding" }
 
 // Observe implements detect.Detector.
 func (x *Forward) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Rec.Forwarded || !(c.International || c.Premium) {
+	if !c.Rec.Forwarded || !c.Chargeable {
 		return
 	}
 	key := c.ExtKey()
@@ -165,3 +165,6 @@ func (x *Forward) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	detect.Apply(&f, x.cfg, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
 }
+
+// EndOnly implements detect.EndOnly: a test call is known by its length.
+func (*Test) EndOnly() bool { return true }

@@ -1,11 +1,15 @@
 // Package offhours detects FRAUD_INDICATORS.off_hours_international:
-// international calls in the small hours of the tenant's day.
+// chargeable calls (international, premium, costly domestic ranges) in the
+// small hours of the tenant's day — unless the tenant's warm baseline
+// shows it calls at that hour of the week as a matter of course (a call
+// center working nights), where the hour is no evidence.
 package offhours
 
 import (
 	"fmt"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/detect"
 )
@@ -13,15 +17,21 @@ import (
 // OffHours is the detector.
 type OffHours struct {
 	cfg   *config.OffHoursRule
+	bl    *config.Baseline
+	base  *baseline.Learner
 	latch detect.Latch
 }
 
+// NormalShare is the share of a tenant's calls in an hour of the week from
+// which that hour counts as its normal working time.
+const NormalShare = 0.002
+
 // New returns the detector, or nil when it is off.
-func New(cfg *config.OffHoursRule) *OffHours {
+func New(cfg *config.OffHoursRule, bl *config.Baseline, base *baseline.Learner) *OffHours {
 	if !cfg.Rule().On() {
 		return nil
 	}
-	return &OffHours{cfg: cfg, latch: detect.Latch{}}
+	return &OffHours{cfg: cfg, bl: bl, base: base, latch: detect.Latch{}}
 }
 
 // Name implements detect.Detector.
@@ -39,11 +49,16 @@ func In(local time.Time, from, to int) bool {
 
 // Observe implements detect.Detector.
 func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.International || !In(c.Local, o.cfg.FromMin, o.cfg.ToMin) {
+	if !c.Outbound() || !c.Chargeable || !In(c.Local, o.cfg.FromMin, o.cfg.ToMin) {
 		return
 	}
-	key := c.ExtKey()
 	t := ts.Unix()
+	if o.base != nil {
+		if _, tp := c.Profiles(o.base); tp.Warm(t, o.bl.WarmupDays, o.bl.MinCalls) && tp.HourShare(c.Local) >= NormalShare {
+			return
+		}
+	}
+	key := c.ExtKey()
 	if o.latch.Active(key, t) {
 		return
 	}

@@ -39,7 +39,8 @@ type Pipeline struct {
 	stats   atomic.Pointer[detect.Stats]
 	dropped atomic.Int64
 	errs    atomic.Int64
-	feed    Feed          // cluster mode: records go to the shared stream (cluster.go)
+	feed    Feed // cluster mode: records go to the shared stream (cluster.go)
+	limits  baseline.LiveLimits
 	apply   chan applyReq // cluster mode: records the stream delivers
 
 	mu      sync.Mutex
@@ -50,10 +51,19 @@ type Pipeline struct {
 type item struct {
 	rec     cdr.Record
 	attempt bool
+	// kind: a CDR (0), a call screening let through, at its start
+	// (kindStart), or its answer (kindAnswer: rec.CallID and rec.Answer).
+	kind uint8
 	// barrier, when set, is closed once everything queued before it has
 	// been handled (SubmitWait); it carries no record.
 	barrier chan struct{}
 }
+
+const (
+	kindCDR uint8 = iota
+	kindStart
+	kindAnswer
+)
 
 // Options configures New.
 type Options struct {
@@ -198,15 +208,27 @@ func (p *Pipeline) run() {
 	ctx := context.Background()
 	handle := func(it item) {
 		if it.barrier != nil {
+			// What a driver waits for includes the learned limits its next
+			// screened calls meet.
+			p.limits.Store(p.eng.Limits(p.eventNow(it)))
 			st := p.eng.Stats()
 			p.stats.Store(&st)
 			close(it.barrier)
 			return
 		}
+		if p.act != nil && p.act.Clock != nil {
+			// A CDR is written when its call ends: its end moves the clock.
+			p.act.Clock.Observe(it.rec.Start.Add(time.Duration(max(it.rec.Duration, it.rec.Billsec)) * time.Second))
+		}
 		var err error
-		if it.attempt {
+		switch {
+		case it.kind == kindStart:
+			err = p.eng.Start(&it.rec)
+		case it.kind == kindAnswer:
+			p.eng.Answer(it.rec.CallID, it.rec.Answer)
+		case it.attempt:
 			err = p.eng.Attempt(&it.rec)
-		} else {
+		default:
 			err = p.eng.Observe(&it.rec)
 			if err == nil && arch != nil {
 				arch.write(&it.rec, p.log)
@@ -215,6 +237,8 @@ func (p *Pipeline) run() {
 		if err != nil && !errors.Is(err, detect.ErrDuplicate) {
 			p.errs.Add(1)
 		}
+		// Running calls are watched as event time moves.
+		p.eng.Watch(p.eventNow(it))
 	}
 	for {
 		select {
@@ -224,7 +248,7 @@ func (p *Pipeline) run() {
 				p.saveBaseline()
 				return
 			}
-			if p.feed != nil && it.rec.CallID != "" {
+			if p.feed != nil && it.rec.CallID != "" && it.kind == kindCDR {
 				p.forward(it)
 				continue
 			}
@@ -232,18 +256,21 @@ func (p *Pipeline) run() {
 		case r := <-p.apply:
 			p.applied(r, handle)
 		case <-tick.C:
+			// An idle stream: the running calls are still watched, on the
+			// event clock.
+			p.eng.Watch(p.eventNow(item{}))
 			p.publish()
 			if arch != nil {
 				arch.flush()
 			}
 			if p.act != nil && p.act.Blocks != nil {
-				if err := p.act.Sweep(ctx, time.Now()); err != nil {
+				if err := p.act.Sweep(ctx, p.act.EventNow()); err != nil {
 					p.log.Error("detection: lifting expired kill switches", "err", err)
 				}
 			}
 		case <-reread.C:
 			if a := p.act; a != nil && a.Actions != nil && a.ActionLive != nil {
-				if err := action.Refresh(ctx, a.Actions, a.ActionLive, time.Now()); err != nil {
+				if err := action.Refresh(ctx, a.Actions, a.ActionLive, a.ListTime()); err != nil {
 					p.log.Error("detection: re-reading actions", "err", err)
 				}
 			}
@@ -253,8 +280,20 @@ func (p *Pipeline) run() {
 	}
 }
 
+// eventNow is the event clock's now (the item's own time without one).
+func (p *Pipeline) eventNow(it item) time.Time {
+	if p.act != nil && p.act.Clock != nil {
+		return p.act.Clock.Now()
+	}
+	if it.kind == kindAnswer {
+		return it.rec.Answer
+	}
+	return it.rec.Start
+}
+
 func (p *Pipeline) publish() {
 	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
+	p.limits.Store(p.eng.Limits(p.eventNow(item{})))
 	st := p.eng.Stats()
 	p.stats.Store(&st)
 }
@@ -293,6 +332,10 @@ func (p *Pipeline) Close() {
 	close(p.in)
 	<-p.done
 }
+
+// Limits is the learned-normals table screening's rate limits read
+// (refreshed every 5 s and whenever SubmitWait returns).
+func (p *Pipeline) Limits() *baseline.LiveLimits { return &p.limits }
 
 // Baseline returns the latest snapshot (immutable; refreshed every 5 s).
 func (p *Pipeline) Baseline() *baseline.Snapshot { return p.snap.Load() }
@@ -338,11 +381,27 @@ func (t *tee) Decision(d store.Decision) bool {
 		t.p.pending[d.CallID] = d
 	}
 	t.p.mu.Unlock()
+	// Let through: the detectors judge it now, at its start.
+	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee,
+		Direction: dir, SourceIP: d.SourceIP, Start: d.Time}
+	select {
+	case t.p.in <- item{rec: r, kind: kindStart}:
+	default:
+		t.p.dropped.Add(1)
+	}
 	return ok
 }
 
 func (t *tee) Event(e store.CallEvent) bool {
 	ok := t.next.Event(e)
+	if e.Type == "answer" {
+		select {
+		case t.p.in <- item{rec: cdr.Record{CallID: e.CallID, Answer: e.Time}, kind: kindAnswer}:
+		default:
+			t.p.dropped.Add(1)
+		}
+		return ok
+	}
 	if e.Type != "end" {
 		return ok
 	}

@@ -49,7 +49,7 @@ func (p *Trigger) Name() string { return kindNames[p.kind] }
 
 // Observe implements detect.Detector.
 func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || c.Attempt || c.Dest.Rate <= 0 || (p.kind != Theft && !c.International) {
+	if !c.Outbound() || c.Attempt || c.Rate <= 0 || (p.kind != Theft && !c.Chargeable) {
 		return
 	}
 	var key, subject string
@@ -60,7 +60,13 @@ func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		key = detect.Key(c.Rec.Tenant, subject)
 		dest = detect.Target{Kind: "number", Value: c.Far()}
 	case Fast, Slow:
+		// International: the destination country; a chargeable domestic
+		// number: its range (premium-rate, shared-cost… inside the home
+		// country is where pumping often lands).
 		cc := strconv.Itoa(c.Dest.CallingCode)
+		if !c.International {
+			cc = c.Range
+		}
 		subject = "+" + cc
 		key = detect.Key(c.Rec.Tenant, cc)
 		dest = detect.Target{Kind: "prefix", Value: cc}
@@ -71,7 +77,7 @@ func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	}
 	t := ts.Unix()
 	span := int64(p.cfg.WindowS)
-	w := p.ws.Add(key, t, c.Dest.Rate, c.Rec.CallID)
+	w := p.ws.Add(key, t, c.Rate, c.Rec.CallID)
 	n, score, first, last := w.Peak(t, span)
 	if score < p.cfg.Score || n < p.cfg.MinCalls || p.latch.Active(key, last) {
 		return

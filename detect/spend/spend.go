@@ -56,3 +56,6 @@ func (s *Spend) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		mk("spend_over_cap", fmt.Sprintf("tenant %s spent %.2f on international calls on %s, over its daily cap %.2f (last call by %s)", c.Rec.Tenant, after, date, cp.V, c.Rec.Extension), &s.cfg.Over)
 	}
 }
+
+// EndOnly implements detect.EndOnly: it judges a call by its end.
+func (*Spend) EndOnly() bool { return true }

@@ -121,3 +121,6 @@ func (w *Wangiri) callback(c *detect.Call, t int64, emit detect.Emit) {
 	detect.Apply(&f, &config.Rule{Action: "alert", Severity: map[bool]string{true: "info", false: "critical"}[c.Attempt]}, c, detect.Target{})
 	emit(f)
 }
+
+// EndOnly implements detect.EndOnly: it judges a call by its end.
+func (*Wangiri) EndOnly() bool { return true }

@@ -1,0 +1,175 @@
+package detect
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/config"
+)
+
+// EndOnly is implemented by detectors that judge a call by what only its
+// end tells (duration, cost, how it ended, concurrency over its length):
+// they see a call from its CDR alone. Every other detector judges a call
+// screening let through at its start (Start) — by destination, count and
+// per-minute rate — and does not see it again at its end.
+type EndOnly interface{ EndOnly() bool }
+
+// started is a call let through, from its start until its CDR.
+type started struct {
+	tenant, ext string
+	far         string // digits
+	rng         string
+	rate        float64
+	chargeable  bool
+	intl        bool
+	premium     bool
+	start       int64
+	answered    int64 // 0 until answered
+	latched     bool
+}
+
+// Start runs a call screening let through at its start (event time
+// r.Start): the detectors that are not EndOnly judge it now, so a burst of
+// long calls is seen as it starts, not once its calls have ended. Its CDR
+// (Observe) later runs only the EndOnly detectors and the baseline. A
+// call id already started or observed changes nothing.
+func (e *Engine) Start(r *cdr.Record) error {
+	if e.live == nil {
+		e.live = map[string]*started{}
+	}
+	if e.live[r.CallID] != nil || e.seen.has(r.CallID) {
+		return ErrDuplicate
+	}
+	c := &e.call
+	if err := e.enrich(r, c); err != nil {
+		e.stats.Rejected++
+		return err
+	}
+	ts := r.Start.Unix()
+	e.live[r.CallID] = &started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
+		intl: c.International, premium: c.Premium, start: ts}
+	if ts > e.now {
+		e.now = ts
+	}
+	e.stats.Started++
+	if e.cfg.Enabled {
+		for _, d := range e.dets {
+			if eo, ok := d.(EndOnly); ok && eo.EndOnly() {
+				continue
+			}
+			d.Observe(c, r.Start, e.sink)
+		}
+	}
+	if len(e.live) > 1<<20 {
+		e.pruneLive(ts)
+	}
+	return nil
+}
+
+// Answer marks a started call answered at t: from then on Watch accrues
+// its cost.
+func (e *Engine) Answer(callID string, t time.Time) {
+	if s := e.live[callID]; s != nil && s.answered == 0 {
+		s.answered = t.Unix()
+		if s.answered > e.now {
+			e.now = s.answered
+		}
+	}
+}
+
+// Running is how many started calls have not ended.
+func (e *Engine) Running() int { return len(e.live) }
+
+// pruneLive forgets started calls older than a day (their end was lost).
+func (e *Engine) pruneLive(now int64) {
+	for id, s := range e.live {
+		if s.start < now-86400 {
+			delete(e.live, id)
+		}
+	}
+}
+
+// watchEvery is how much event time passes between two looks at the
+// running calls.
+const watchEvery = 5
+
+// Watch judges the answered calls still running at event time now: a call
+// whose accrued cost reached in_call.call_cost, and in_call.concurrent or
+// more calls up at once to one range of a tenant whose accrued cost
+// together reached in_call.group_cost. Findings name the calls to end
+// (Finding.EndCalls). It looks at most every watchEvery seconds of event
+// time.
+func (e *Engine) Watch(now time.Time) {
+	t := now.Unix()
+	if t > e.now {
+		e.now = t
+	}
+	t = e.now
+	rule := &e.cfg.InCall
+	if !e.cfg.Enabled || !rule.Rule().On() || len(e.live) == 0 || t < e.watched+watchEvery {
+		return
+	}
+	e.watched = t
+	type group struct {
+		ids  []string
+		cost float64
+		s    *started
+	}
+	var groups map[string]*group
+	for id, s := range e.live {
+		if s.answered == 0 || s.latched || !s.chargeable || s.rate <= 0 || t <= s.answered {
+			if s.start < t-86400 {
+				delete(e.live, id)
+			}
+			continue
+		}
+		cost := s.rate * float64(t-s.answered) / 60
+		if cost >= rule.CallCost && !s.latched {
+			s.latched = true
+			e.inCall(rule, "in_call_cost", []string{id}, s, cost, t,
+				fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
+					time.Duration(t-s.answered)*time.Second, cost, rule.CallCost))
+			continue
+		}
+		if groups == nil {
+			groups = map[string]*group{}
+		}
+		k := Key(s.tenant, s.rng)
+		g := groups[k]
+		if g == nil {
+			g = &group{s: s}
+			groups[k] = g
+		}
+		g.ids = append(g.ids, id)
+		g.cost += cost
+	}
+	for _, g := range groups {
+		if len(g.ids) < rule.Concurrent || g.cost < rule.GroupCost {
+			continue
+		}
+		sort.Strings(g.ids)
+		e.inCall(rule, "in_call_concurrency", g.ids, g.s, g.cost, t,
+			fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
+				len(g.ids), g.s.tenant, g.s.rng, g.cost, rule.Concurrent, rule.GroupCost))
+		for _, id := range g.ids {
+			e.live[id].latched = true
+		}
+	}
+}
+
+func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string) {
+	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,
+		Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.answered, 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids}
+	if rule.EndCalls == nil || *rule.EndCalls {
+		f.EndCalls = ids
+	}
+	dest := Target{Kind: "number", Value: s.far}
+	if len(ids) > 1 {
+		dest = Target{Kind: "prefix", Value: s.rng}
+	}
+	c := Call{Rec: &cdr.Record{Tenant: s.tenant, Extension: s.ext}, Premium: s.premium, International: s.intl}
+	Apply(&f, rule.Rule(), &c, dest)
+	e.sink(f)
+}

@@ -1,0 +1,94 @@
+package detect_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/detect"
+	"github.com/tollgate-voip/tollgate/detect/all"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/number"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+func liveEngine(t *testing.T) (*detect.Engine, *[]detect.Finding) {
+	t.Helper()
+	deck := filepath.Join(t.TempDir(), "rates.csv")
+	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n1,0.01,US\n49,0.02,DE\n49900,3.00,DE premium\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\nnumbers: {rate_deck: "+deck+"}\ntenants: {acme: {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := number.New(number.Options{RateFile: deck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []detect.Finding
+	base := baseline.New()
+	return detect.NewEngine(&cfg.Detect, eng, base, all.Build(&cfg.Detect, base), func(f detect.Finding) { got = append(got, f) }), &got
+}
+
+// TestWatchRunningCalls (issue 15, cause 2): calls are judged at their
+// start and watched while they run. One long call to a premium number is
+// ended once its accrued cost reaches in_call.call_cost; three calls up at
+// once to one premium range are ended together once their accrued cost
+// reaches in_call.group_cost — long before any CDR.
+func TestWatchRunningCalls(t *testing.T) {
+	det, got := liveEngine(t)
+	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	start := func(id, ext, callee string, at time.Time) {
+		t.Helper()
+		if err := det.Start(&cdr.Record{CallID: id, Tenant: "acme", Extension: ext, Callee: callee, Direction: screen.Outbound, Start: at}); err != nil {
+			t.Fatal(err)
+		}
+		det.Answer(id, at.Add(5*time.Second))
+	}
+	start("long", "1001", "+499001234561", t0)
+	det.Watch(t0.Add(5 * time.Minute)) // 3.00/min × 4m55s = 14.75 < 15 (call_cost 15 in the policy)
+	if len(*got) != 0 {
+		t.Fatalf("findings after 5 min: %+v", *got)
+	}
+	det.Watch(t0.Add(7 * time.Minute)) // 20.75 ≥ 15
+	if len(*got) != 1 || (*got)[0].Code != "in_call_cost" || fmt.Sprint((*got)[0].EndCalls) != "[long]" {
+		t.Fatalf("findings after 7 min: %+v", *got)
+	}
+	*got = nil
+	for i := 1; i <= 3; i++ {
+		start(fmt.Sprintf("g%d", i), fmt.Sprintf("200%d", i), fmt.Sprintf("+49900765432%d", i), t0.Add(time.Hour))
+	}
+	det.Watch(t0.Add(time.Hour + 30*time.Second)) // 3 × 3.00 × 25 s = 3.75
+	if len(*got) != 0 {
+		t.Fatalf("findings 30 s into the group: %+v", *got)
+	}
+	det.Watch(t0.Add(time.Hour + 2*time.Minute)) // 3 × 3.00 × 115 s = 17.25 ≥ 10
+	if len(*got) != 1 || (*got)[0].Code != "in_call_concurrency" || fmt.Sprint((*got)[0].EndCalls) != "[g1 g2 g3]" {
+		t.Fatalf("findings 2 min into the group: %+v", *got)
+	}
+	f := (*got)[0]
+	if f.Target.Kind != "prefix" || f.Target.Value != "49900" || !f.Target.AllTenants || f.Action != "block_and_alert" {
+		t.Errorf("target %+v, action %s; want the range for every tenant", f.Target, f.Action)
+	}
+	// Their CDRs later: not judged again by the start-time detectors.
+	for i := 1; i <= 3; i++ {
+		r := cdr.Record{CallID: fmt.Sprintf("g%d", i), Tenant: "acme", Extension: fmt.Sprintf("200%d", i), Callee: fmt.Sprintf("+49900765432%d", i),
+			Direction: screen.Outbound, Start: t0.Add(time.Hour), Duration: 130, Billsec: 125, Disposition: cdr.Answered}
+		if err := det.Observe(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if det.Running() != 1 { // "long" never sent its CDR
+		t.Errorf("%d calls still running after their CDRs; want 1", det.Running())
+	}
+}
