@@ -16,7 +16,8 @@ import (
 // preflight loads what serve loads from the files and environment
 // variables a parsed policy names — the number data (risk files, rate
 // deck), the STIR/SHAKEN trust anchors and signing key, the GeoIP
-// database, every tenant's DNC lists, the SIP TLS certificate, the voice
+// database, every tenant's DNC lists, the API's and the SIP front end's
+// TLS certificates, the voice
 // key and the cluster's connection secrets — without opening a store or
 // a port. 'config check' runs it, so a file it passes is one serve does
 // not refuse for those reasons; every problem is reported, not only the
@@ -48,6 +49,11 @@ func preflight(cfg *config.Config) error {
 	for _, t := range append([]*config.Tenant{cfg.Defaults}, tenantsOf(cfg)...) {
 		if _, err := dnc.New(t, live, nil); err != nil {
 			bad(tenantPath(t)+".compliance.dnc", err)
+		}
+	}
+	if cfg.Server.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			bad("server.tls_cert", err)
 		}
 	}
 	for _, l := range cfg.SIP.Listen {
