@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -17,10 +18,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -51,6 +55,21 @@ type Principal struct {
 	Role Role
 	// Actor is who the audit log names; default "token:" + Name.
 	Actor string
+	// Expires is when a token stops working (zero: never).
+	Expires time.Time
+	// Config marks a token from the configuration file, which only an
+	// edit of that file revokes.
+	Config bool
+}
+
+// tokenState is an accepted token and when it was last used.
+type tokenState struct {
+	p Principal
+	// used is the Unix second of the last use: an atomic store at most
+	// once a second per token, never a write to the store on the request
+	// path; FlushTokenUse hands the changes to the store in one batch.
+	used    atomic.Int64
+	flushed atomic.Int64 // used as of the last TokenUse
 }
 
 func (p Principal) actor() string {
@@ -76,7 +95,14 @@ type Server struct {
 	deps   []Dependency      // what /readyz checks besides the store
 
 	mu     sync.RWMutex
-	tokens map[string]Principal // hex SHA-256 of the secret → principal
+	tokens map[string]*tokenState // hex SHA-256 of the secret → principal and use
+	// revoked holds tokens this node revoked in the last minute, so a
+	// reload that read the store just before the revocation cannot bring
+	// them back.
+	revoked map[string]time.Time
+	// onTokens is called after a token is revoked (cluster: tell the
+	// other nodes to reload at once); may be nil.
+	onTokens func()
 
 	mux *http.ServeMux
 }
@@ -95,6 +121,9 @@ type Options struct {
 	// Dependencies are what the node needs besides its store to screen
 	// calls (in cluster mode: Redis); /readyz answers 503 while one fails.
 	Dependencies []Dependency
+	// TokensChanged is called after a token is revoked through the API,
+	// so other nodes sharing the store reload their tokens at once.
+	TokensChanged func()
 }
 
 // Dependency is one thing /readyz checks: Check returns nil while it is
@@ -109,7 +138,7 @@ const MaxBody = 1 << 20
 
 // New returns the API server.
 func New(o Options) *Server {
-	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, extra: o.Metrics, tokens: map[string]Principal{}}
+	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, extra: o.Metrics, tokens: map[string]*tokenState{}, onTokens: o.TokensChanged}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -133,6 +162,8 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /v1/counters", s.auth(RoleRead, s.counters))
 	mux.HandleFunc("POST /v1/counters/reset", s.auth(RoleAdmin, s.resetCounters))
 	mux.HandleFunc("GET /v1/audit", s.auth(RoleAdmin, s.audit))
+	mux.HandleFunc("GET /v1/tokens", s.auth(RoleAdmin, s.listTokens))
+	mux.HandleFunc("DELETE /v1/tokens/{name}", s.auth(RoleAdmin, s.revokeToken))
 	mux.HandleFunc("POST /v1/dnc", s.auth(RoleAdmin, s.addDNC))
 	mux.HandleFunc("DELETE /v1/dnc", s.auth(RoleAdmin, s.removeDNC))
 	mux.HandleFunc("GET /v1/consents", s.auth(RoleRead, s.listConsents))
@@ -147,21 +178,32 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metrics)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	// Anything else under /v1 needs a token before it learns that it does
+	// not exist (or is not enabled on this node); anything outside /v1 is
+	// plainly not found.
+	mux.HandleFunc("/v1/", s.auth(anyRole, notFound))
+	mux.HandleFunc("/", notFound)
 	s.mux = mux
 	return s
 }
 
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+quoteID(strings.ToValidUTF8(r.URL.Path, "?")))
+}
+
+var nosniff = []string{"nosniff"}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer is JSON, YAML or metrics text: never let a browser
+	// guess it is HTML.
+	w.Header()["X-Content-Type-Options"] = nosniff
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("api: handler panicked", "path", r.URL.Path, "panic", v)
+			panics.Recovered(panics.API, s.log, v, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
@@ -174,14 +216,78 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// SetTokens replaces the accepted tokens (hash → principal).
+// SetTokens replaces the accepted tokens (hash → principal). Use
+// recorded for a token that stays is kept.
 func (s *Server) SetTokens(ts map[string]Principal) {
+	next := make(map[string]*tokenState, len(ts))
 	s.mu.Lock()
-	s.tokens = ts
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for h, at := range s.revoked {
+		if time.Since(at) > time.Minute {
+			delete(s.revoked, h)
+		}
+	}
+	for h, p := range ts {
+		if _, gone := s.revoked[h]; gone {
+			continue
+		}
+		st := &tokenState{p: p}
+		if old := s.tokens[h]; old != nil && old.p.Name == p.Name {
+			st.used.Store(old.used.Load())
+			st.flushed.Store(old.flushed.Load())
+		}
+		next[h] = st
+	}
+	s.tokens = next
 }
 
+// dropToken stops accepting every token named name on this node at once.
+func (s *Server) dropToken(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := make(map[string]*tokenState, len(s.tokens))
+	for h, st := range s.tokens {
+		if st.p.Name != name || st.p.Config {
+			next[h] = st
+			continue
+		}
+		if s.revoked == nil {
+			s.revoked = map[string]time.Time{}
+		}
+		s.revoked[h] = time.Now()
+	}
+	s.tokens = next
+}
+
+// TokenUse returns, by token name, the last use of every token used since
+// the previous call: what the caller should hand to store.TouchTokens.
+func (s *Server) TokenUse() map[string]time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out map[string]time.Time
+	for _, st := range s.tokens {
+		u := st.used.Load()
+		if u == 0 || u == st.flushed.Load() {
+			continue
+		}
+		st.flushed.Store(u)
+		if out == nil {
+			out = map[string]time.Time{}
+		}
+		if t := time.Unix(u, 0).UTC(); t.After(out[st.p.Name]) {
+			out[st.p.Name] = t
+		}
+	}
+	return out
+}
+
+// anyRole, as the need of a route, lets any valid token in.
+const anyRole Role = "*"
+
 func allowed(have, need Role) bool {
+	if need == anyRole {
+		return have != ""
+	}
 	switch have {
 	case RoleAdmin:
 		return true
@@ -214,15 +320,38 @@ func principal(r *http.Request) Principal {
 	return p
 }
 
-// auth wraps a handler with bearer-token authentication and a role check.
-func (s *Server) auth(need Role, h http.HandlerFunc) http.HandlerFunc {
+// auth wraps a handler with bearer-token authentication and a role check:
+// the caller's role must allow one of needs. Once the caller is known,
+// the path and query are checked for NUL, invalid UTF-8 and control
+// characters in identifiers (text.go).
+func (s *Server) auth(need Role, h http.HandlerFunc, more ...Role) http.HandlerFunc {
+	needs := append([]Role{need}, more...)
+	want := string(need)
+	for _, m := range more {
+		want += " or " + string(m)
+	}
+	permitted := func(have Role) bool {
+		for _, n := range needs {
+			if allowed(have, n) {
+				return true
+			}
+		}
+		return false
+	}
+	serve := func(w http.ResponseWriter, r *http.Request, p Principal) {
+		if field, msg := requestTextProblem(r); msg != "" {
+			fieldError(w, field, msg)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if p, ok := r.Context().Value(asKey{}).(Principal); ok {
-			if !allowed(p.Role, need) {
-				writeError(w, http.StatusForbidden, fmt.Sprintf("%s has role %s; this needs %s", p.actor(), p.Role, need))
+		if p, isAs := r.Context().Value(asKey{}).(Principal); isAs {
+			if !permitted(p.Role) {
+				writeError(w, http.StatusForbidden, fmt.Sprintf("%s has role %s; this needs %s", p.actor(), p.Role, want))
 				return
 			}
-			h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+			serve(w, r, p)
 			return
 		}
 		hdr := r.Header.Get("Authorization")
@@ -233,18 +362,28 @@ func (s *Server) auth(need Role, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		s.mu.RLock()
-		p, ok := s.tokens[HashToken(strings.TrimSpace(secret))]
+		st := s.tokens[HashToken(strings.TrimSpace(secret))]
 		s.mu.RUnlock()
-		if !ok {
+		if st == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unknown token")
+			writeError(w, http.StatusUnauthorized, "unknown or revoked token")
 			return
 		}
-		if !allowed(p.Role, need) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q has role %s; this needs %s", p.Name, p.Role, need))
+		now := time.Now()
+		if !st.p.Expires.IsZero() && !now.Before(st.p.Expires) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "token expired")
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		if sec := now.Unix(); st.used.Load() < sec {
+			st.used.Store(sec)
+		}
+		p := st.p
+		if !permitted(p.Role) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q has role %s; this needs %s", p.Name, p.Role, want))
+			return
+		}
+		serve(w, r, p)
 	}
 }
 
@@ -267,10 +406,31 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // decode reads one JSON value of at most MaxBody bytes into v, refusing
 // unknown fields and trailing data.
+// Strings holding NUL or invalid UTF-8, and identifiers holding control
+// characters, are refused naming the field (text.go).
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// The body must be JSON whatever Content-Type says: curl -d sends
 	// application/x-www-form-urlencoded, and operators use curl.
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	buf := bodyPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			bodyPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
+		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
+		return false
+	}
+	raw := buf.Bytes()
+	if suspectJSON(raw) {
+		if field, msg := jsonTextProblem(raw, !utf8.Valid(raw)); msg != "" {
+			fieldError(w, field, msg)
+			return false
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
@@ -282,6 +442,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return true
 }
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func statusOf(err error) int {
 	var mbe *http.MaxBytesError

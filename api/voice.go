@@ -29,13 +29,14 @@ type voiceAPI struct {
 // EnableVoice adds the voice biometrics routes and attaches voice results
 // to GET /v1/decisions. Call it before serving.
 //
-// Enrolment, verification and identification take the screen role (the
-// IVR's token); enrolling a fraudster needs admin or operator; reading a
-// subject needs read; deleting one needs admin.
+// Verification and identification take the screen role (the IVR's
+// token). Enrolment takes screen or operator (or admin): the IVR enrols
+// customers, an operator puts fraudsters on the watchlist, and only admin
+// may do both. Reading a subject needs read; deleting one needs admin.
 func (s *Server) EnableVoice(svc *service.Service) {
 	a := &voiceAPI{s: s, svc: svc}
 	s.voice = a
-	s.mux.HandleFunc("POST /v1/voice/enroll", s.auth(RoleScreen, a.enroll))
+	s.mux.HandleFunc("POST /v1/voice/enroll", s.auth(RoleScreen, a.enroll, RoleOperator))
 	s.mux.HandleFunc("POST /v1/voice/verify", s.auth(RoleScreen, a.verify))
 	s.mux.HandleFunc("POST /v1/voice/identify", s.auth(RoleScreen, a.identify))
 	s.mux.HandleFunc("GET /v1/voice/subjects/{id}", s.auth(RoleRead, a.get))
@@ -89,6 +90,10 @@ func readVoiceForm(w http.ResponseWriter, r *http.Request) (*voiceForm, bool) {
 			}
 			if len(data) > 1024 {
 				fieldError(w, name, "form field longer than 1024 bytes")
+				return nil, false
+			}
+			if m := textProblem(name, string(data)); m != "" {
+				fieldError(w, name, m)
 				return nil, false
 			}
 			f.fields[name] = string(data)
@@ -168,11 +173,13 @@ func (a *voiceAPI) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kind := f.get("kind")
-	if kind == vstore.KindFraudster {
-		if role := principal(r).Role; role != RoleAdmin && role != RoleOperator {
-			writeError(w, http.StatusForbidden, "enrolling a fraudster needs the admin or operator role")
-			return
-		}
+	switch role := principal(r).Role; {
+	case kind == vstore.KindFraudster && role != RoleAdmin && role != RoleOperator:
+		writeError(w, http.StatusForbidden, "enrolling a fraudster needs the admin or operator role")
+		return
+	case kind != vstore.KindFraudster && role == RoleOperator:
+		writeError(w, http.StatusForbidden, "an operator enrols fraudsters only (kind=fraudster); customers are enrolled by the screen role")
+		return
 	}
 	appendMode := false
 	if v := f.get("append"); v != "" {

@@ -2,6 +2,7 @@ package cdr
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,5 +210,23 @@ func TestFollowerRotation(t *testing.T) {
 	}
 	if st := fl.Stats(); st.Malformed != 1 || st.Errors[0].Msg == "" {
 		t.Errorf("stats = %+v; want the one bad line counted", st)
+	}
+}
+
+// TestNegativeDurationRefused: a negative duration_s used to pass when a
+// billsec was given, since Normalize raised the duration to the billsec
+// before Valid looked (issue 16).
+func TestNegativeDurationRefused(t *testing.T) {
+	for _, in := range []string{
+		`{"call_id":"neg-1","start":"2026-11-23T10:00:00Z","callee":"+4930123456","duration_s":-50,"billsec_s":30}`,
+		`{"call_id":"neg-2","start":"2026-11-23T10:00:00Z","callee":"+4930123456","duration_s":-1}`,
+		`{"call_id":"neg-3","start":"2026-11-23T10:00:00Z","callee":"+4930123456","duration_s":10,"billsec_s":-3}`,
+	} {
+		var r Record
+		err := DecodeJSON([]byte(in), &r, Options{})
+		var le *LineError
+		if !errors.As(err, &le) || (le.Field != "duration_s" && le.Field != "billsec_s") {
+			t.Errorf("DecodeJSON(%s) = %v (record %+v), want an error naming duration_s or billsec_s", in, err, r)
+		}
 	}
 }

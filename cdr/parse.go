@@ -249,6 +249,14 @@ func hangupDisposition(cause string, billsec int) string {
 }
 
 func finish(r *Record) error {
+	// Before Normalize, which would hide a negative duration behind a
+	// positive billsec.
+	if r.Duration < 0 {
+		return &LineError{Field: "duration_s", Msg: "negative"}
+	}
+	if r.Billsec < 0 {
+		return &LineError{Field: "billsec_s", Msg: "negative"}
+	}
 	r.Normalize()
 	if f, m := r.Valid(); f != "" {
 		return &LineError{Field: f, Msg: m}

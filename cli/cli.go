@@ -40,9 +40,10 @@ Usage:
                                                        number intelligence and the verdict
   tollgate config check FILE                             validate a policy file
   tollgate config default [-full [-config FILE]]        print the built-in policy (-full: every key, effective values)
-  tollgate token add NAME -role admin|operator|screen|read [-data DIR]
+  tollgate token add NAME -role admin|operator|screen|read [-expires 720h] [-data DIR]
                                                        create an API token (shown once)
-  tollgate token list [-data DIR]                        list API tokens
+  tollgate token revoke NAME [-data DIR]                 revoke an API token (refused within a second)
+  tollgate token list [-data DIR]                        list API tokens: state, expiry, last use
   tollgate voice train-ubm|enroll|verify|identify|eval|rekey …
                                                        voice biometrics (tollgate voice for details)
   tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR [-create] | -config FILE]

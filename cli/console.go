@@ -57,6 +57,15 @@ func authPolicy(c config.Console) auth.Policy {
 	if c.LockoutS > 0 {
 		p.LockFor = time.Duration(c.LockoutS) * time.Second
 	}
+	if c.LockoutMaxS > 0 {
+		p.MaxLock = time.Duration(c.LockoutMaxS) * time.Second
+	}
+	if c.SourceFailures > 0 {
+		p.SourceMaxFailures = c.SourceFailures
+	}
+	if c.SourceWindowS > 0 {
+		p.SourceWindow = time.Duration(c.SourceWindowS) * time.Second
+	}
 	if c.SessionIdleS > 0 {
 		p.IdleTimeout = time.Duration(c.SessionIdleS) * time.Second
 	}

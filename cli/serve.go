@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/internal/certfile"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/stir"
@@ -89,8 +90,8 @@ type Options struct {
 	STIR *stir.Verifier
 
 	// refreshEvery, when set, replaces the one-second periodic refresh of
-	// opt-outs, consents and reputation (tests set it long, so a change
-	// made on another node can only arrive through its notice).
+	// API tokens, opt-outs, consents and reputation (tests set it long, so
+	// a change made on another node can only arrive through its notice).
 	refreshEvery time.Duration
 	// certCheckEvery, when set, replaces the ten seconds between looks at
 	// server.tls_cert/tls_key for a renewed pair (tests).
@@ -120,8 +121,13 @@ type Server struct {
 	det      *detection
 	sec      *security
 	cl       *clusterNode
-	ui       *uiParts
-	comp     *complianceParts
+	anchor   *anchorer // audit anchors (cli/anchor.go); nil when off
+	// tokenEvery is how often API tokens are re-read from the store
+	// (each refresh tick, a second, unless Options.refreshEvery says
+	// otherwise); cluster notices reload them at once.
+	tokenEvery time.Duration
+	ui         *uiParts
+	comp       *complianceParts
 }
 
 type alertSink chan store.Alert
@@ -160,6 +166,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			st.Close()
 		}
 	}()
+	var anc *anchorer
+	if cfg.Console.AuditAnchorFile != "" {
+		key, err := auditKey(cfg.Console.AuditKeyEnv)
+		if err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "console.audit_key_env", Msg: err.Error()}
+		}
+		if anc, err = newAnchorer(st, key, cfg.Console.AuditAnchorFile, o.DataDir, log); err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "console.audit_anchor_file", Msg: err.Error()}
+		}
+	}
 	tokens, err := setupTokens(ctx, cfg, st, o.Stdout, log)
 	if err != nil {
 		return nil, err
@@ -243,7 +259,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), Health: func() map[string]any {
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), TokensChanged: cl.notifier("tokens"), Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
@@ -265,6 +281,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		sec.metrics(w)
 		comp.metrics(w)
 		ui.metrics(w)
+		panics.WritePrometheus(w)
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
@@ -293,11 +310,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		ln, scheme = tls.NewListener(ln, pair.Config()), "https"
 	}
-	hs := &http.Server{Handler: ui.mount(a, eng, st), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	// panics.Handler catches what the API's and console's own recovers
+	// cannot (the dispatch in front of them); each is counted by component.
+	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	hs.RegisterOnShutdown(ui.stop)
 	var sipSrv *sipfront.Server
 	if len(cfg.SIP.Listen) > 0 {
-		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log}); err == nil {
+		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log,
+			// The front end reports to the honeypot's guard: same windows, thresholds and trust.
+			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs}); err == nil {
 			err = sipSrv.Start(context.Background())
 		}
 		if err != nil {
@@ -320,6 +341,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
+	s.anchor = anc
+	s.tokenEvery = o.refreshEvery
 	s.sec = sec
 	s.comp = comp
 	go s.loops(lctx, live)
@@ -392,14 +415,17 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 			}
 			hash = api.HashToken(secret)
 		}
-		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role), Config: true}
 	}
 	stored, err := st.ListTokens(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range stored {
-		ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+		if !t.Revoked.IsZero() {
+			continue
+		}
+		ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role), Expires: t.Expires}
 	}
 	return ts, nil
 }
@@ -410,6 +436,11 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io.Writer, log *slog.Logger) (map[string]api.Principal, error) {
 	ts, err := tokens(ctx, cfg, st)
 	if err != nil || len(ts) > 0 {
+		return ts, err
+	}
+	// Only a store that never had a token gets the first-start admin
+	// token: revoking every token must not mint a new one on restart.
+	if all, err := st.ListTokens(ctx); err != nil || len(all) > 0 {
 		return ts, err
 	}
 	secret, err := NewSecret()
@@ -431,6 +462,16 @@ func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io
 	return ts, nil
 }
 
+// tokenUseEvery is how often the last use of API tokens goes to the
+// store: one batched write, never one per request.
+const tokenUseEvery = 10 * time.Second
+
+// FlushTokenUse writes the last use of the tokens used since the last
+// flush to the store (serve does it every tokenUseEvery and at shutdown).
+func (s *Server) FlushTokenUse(ctx context.Context) error {
+	return s.Store.TouchTokens(ctx, s.api.TokenUse())
+}
+
 // NewSecret returns a fresh random token secret.
 func NewSecret() (string, error) {
 	b := make([]byte, 32)
@@ -447,9 +488,15 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 	defer refresh.Stop()
 	defer sweep.Stop()
 	changes := s.cl.changesC() // one channel for the loop's life (each call registers a new one)
+	tokenChanges := s.cl.noticesC("tokens")
+	lastFlush, lastTokens := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
+			if err := s.FlushTokenUse(context.Background()); err != nil {
+				s.log.Error("recording token use", "err", err)
+			}
+			s.anchorAudit(context.Background())
 			for {
 				select {
 				case a := <-s.alerts:
@@ -470,8 +517,23 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			if err := blocks.Refresh(ctx, s.Store, live, now); err != nil && ctx.Err() == nil {
 				s.log.Error("refreshing blocks", "err", err, "age", live.Age(now).Round(time.Second))
 			}
+			if now.Sub(lastTokens) >= s.tokenEvery {
+				lastTokens = now
+				if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("reloading tokens", "err", err)
+				}
+			}
+			if now.Sub(lastFlush) >= tokenUseEvery {
+				lastFlush = now
+				if err := s.FlushTokenUse(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("recording token use", "err", err)
+				}
+			}
+			s.anchorAudit(ctx)
+		case <-tokenChanges:
+			// A token was revoked on some node (cluster mode).
 			if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("reloading tokens", "err", err)
+				s.log.Error("reloading tokens on a change notice", "err", err)
 			}
 		case now := <-sweep.C:
 			s.ui.prune(now)
@@ -479,6 +541,16 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 				s.log.Warn("expired calls that never ended", "calls", n)
 			}
 		}
+	}
+}
+
+// anchorAudit writes an audit anchor if the log has grown.
+func (s *Server) anchorAudit(ctx context.Context) {
+	if s.anchor == nil {
+		return
+	}
+	if err := s.anchor.tick(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("writing the audit anchor", "err", err, "file", s.anchor.file)
 	}
 }
 

@@ -1,6 +1,11 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"net/netip"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Console configures the operator console (the web dashboard served by
 // tollgate serve), its logins and the audit log's retention.
@@ -15,8 +20,17 @@ type Console struct {
 	SessionMaxS int `yaml:"session_max_s"`
 	// LockoutFailures failed logins in a row lock the user (default 5) …
 	LockoutFailures int `yaml:"lockout_failures"`
-	// … for LockoutS seconds (default 900).
+	// … for LockoutS seconds (default 900), doubled for each further lock
+	// before a good login …
 	LockoutS int `yaml:"lockout_s"`
+	// … up to LockoutMaxS seconds (default 86400).
+	LockoutMaxS int `yaml:"lockout_max_s"`
+	// SourceFailures failed logins from one address (IPv6: one /64) within
+	// SourceWindowS seconds refuse every further login from it until the
+	// window ends (defaults 10 and 900), so one address cannot lock many
+	// accounts.
+	SourceFailures int `yaml:"source_failures"`
+	SourceWindowS  int `yaml:"source_window_s"`
 	// CookieSecure: auto (Secure when the request came over HTTPS, said so
 	// by X-Forwarded-Proto, or is on loopback), always or never.
 	CookieSecure string `yaml:"cookie_secure"`
@@ -24,11 +38,27 @@ type Console struct {
 	// 2557, seven years). tollgate never deletes younger entries; 'tollgate
 	// audit export -before' hands older ones to an archive.
 	AuditRetentionDays int `yaml:"audit_retention_days"`
+	// AuditAnchorFile, when set, receives a keyed anchor (id, hash, HMAC)
+	// each time the audit log grows; it must be outside the data
+	// directory, ideally off the box. 'tollgate audit verify -anchors'
+	// then detects rewritten and truncated logs (cli/anchor.go).
+	AuditAnchorFile string `yaml:"audit_anchor_file"`
+	// AuditKeyEnv names the environment variable holding the anchor key,
+	// hex (default TOLLGATE_AUDIT_KEY).
+	AuditKeyEnv string `yaml:"audit_key_env"`
+	// TrustedProxies are the reverse proxies (addresses or CIDRs) in front
+	// of the console: from them, the client address for the per-source
+	// login limit is the right-most X-Forwarded-For entry that is not a
+	// trusted proxy. Without it every login behind a proxy would share
+	// the proxy's allowance.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Trusted is TrustedProxies parsed.
+	Trusted []netip.Prefix `yaml:"-"`
 }
 
 // DefaultConsole returns the console defaults.
 func DefaultConsole() Console {
-	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, CookieSecure: "auto", AuditRetentionDays: 2557}
+	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, LockoutMaxS: 86400, SourceFailures: 10, SourceWindowS: 900, CookieSecure: "auto", AuditRetentionDays: 2557, AuditKeyEnv: "TOLLGATE_AUDIT_KEY"}
 }
 
 // console decodes and checks the console section.
@@ -52,6 +82,9 @@ func (p *parser) console(c *Console, n *yaml.Node) {
 		{"console.session_max_s", c.SessionMaxS, 60},
 		{"console.lockout_failures", c.LockoutFailures, 1},
 		{"console.lockout_s", c.LockoutS, 1},
+		{"console.lockout_max_s", c.LockoutMaxS, 1},
+		{"console.source_failures", c.SourceFailures, 1},
+		{"console.source_window_s", c.SourceWindowS, 1},
 		{"console.audit_retention_days", c.AuditRetentionDays, 1},
 	} {
 		if f.v < f.min {
@@ -60,6 +93,19 @@ func (p *parser) console(c *Console, n *yaml.Node) {
 	}
 	if c.SessionMaxS < c.SessionIdleS && c.SessionMaxS >= 60 {
 		p.errorf(at("console.session_max_s"), "console.session_max_s", "shorter than session_idle_s")
+	}
+	c.Trusted = nil
+	for i, v := range c.TrustedProxies {
+		pf, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				p.errorf(at("console.trusted_proxies"), "console.trusted_proxies["+strconv.Itoa(i)+"]", "want an address or CIDR, got %q", v)
+				continue
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.Trusted = append(c.Trusted, pf.Masked())
 	}
 	switch c.CookieSecure {
 	case "auto", "always", "never":

@@ -74,6 +74,16 @@ type SIPLimit struct {
 	MaxConnections int `yaml:"max_connections"`
 	// IdleTimeout closes a TCP/TLS connection silent this long (seconds).
 	IdleTimeout int `yaml:"idle_timeout_s"`
+	// MaxConnectionsPerSource bounds the open TCP/TLS connections of one
+	// source address per listener, so one address cannot take every slot
+	// (trusted proxies and next hops are exempt); 0 turns it off.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// HandshakeTimeout is how long a new TCP/TLS connection has for its
+	// TLS handshake and first complete message (seconds); 0: IdleTimeout.
+	HandshakeTimeout int `yaml:"handshake_timeout_s"`
+	// MaxTransactions bounds the proxy's transactions and dialogs: beyond
+	// it new calls are answered 503 with Retry-After.
+	MaxTransactions int `yaml:"max_transactions"`
 }
 
 // SIP defaults.
@@ -85,6 +95,11 @@ const (
 	DefaultSIPMaxHeaders      = 96
 	DefaultSIPMaxConnections  = 1024
 	DefaultSIPIdleTimeout     = 120
+	// DefaultSIPMaxConnectionsPerSource lets 32 sources fill a default
+	// listener; an edge proxy or trunk needs a handful.
+	DefaultSIPMaxConnectionsPerSource = 32
+	DefaultSIPHandshakeTimeout        = 10
+	DefaultSIPMaxTransactions         = 100000
 )
 
 func (p *parser) sip(s *SIP, ln map[string]int) {
@@ -202,6 +217,9 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 		{"max_headers", &l.MaxHeaders, DefaultSIPMaxHeaders, 1000},
 		{"max_connections", &l.MaxConnections, DefaultSIPMaxConnections, 1e6},
 		{"idle_timeout_s", &l.IdleTimeout, DefaultSIPIdleTimeout, 86400},
+		{"max_connections_per_source", &l.MaxConnectionsPerSource, DefaultSIPMaxConnectionsPerSource, 1e6},
+		{"handshake_timeout_s", &l.HandshakeTimeout, DefaultSIPHandshakeTimeout, 3600},
+		{"max_transactions", &l.MaxTransactions, DefaultSIPMaxTransactions, 1e7},
 	} {
 		f := "sip.limits." + v.f
 		_, set := ln[f]
@@ -214,6 +232,9 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 	}
 	if l.Burst == 0 {
 		l.Burst = 2 * l.RequestsPerSecond
+	}
+	if l.MaxTransactions == 0 {
+		p.errorf(at("sip.limits.max_transactions"), "sip.limits.max_transactions", "want at least 1")
 	}
 	if l.MaxMessageBytes > 0 && l.MaxMessageBytes < 1024 {
 		p.errorf(at("sip.limits.max_message_bytes"), "sip.limits.max_message_bytes", "want at least 1024")

@@ -29,6 +29,10 @@ func TestSIPSection(t *testing.T) {
 		{"sip:\n  map:\n    tenant_header: \"X Tenant\"\n", "sip.map.tenant_header"},
 		{"sip:\n  limits:\n    requests_per_s: -1\n", "p.yaml:3: sip.limits.requests_per_s"},
 		{"sip:\n  limits:\n    max_message_bytes: 100\n", "sip.limits.max_message_bytes: want at least 1024"},
+		{"sip:\n  limits:\n    max_connections_per_source: -2\n", "p.yaml:3: sip.limits.max_connections_per_source: want 0 to"},
+		{"sip:\n  limits:\n    max_connections_per_source: 0\n    handshake_timeout_s: 5\n", ""},
+		{"sip:\n  limits:\n    handshake_timeout_s: 7200\n", "p.yaml:3: sip.limits.handshake_timeout_s: want 0 to 3600"},
+		{"sip:\n  limits:\n    max_transactions: 0\n", "p.yaml:3: sip.limits.max_transactions: want at least 1"},
 		{"sip:\n  bogus: 1\n", "bogus"},
 		{"sip:\n  mode: proxy\n  listen: [udp:0.0.0.0:5060]\n  upstream: sip:10.0.0.5\n", "sip.listen[0]: proxy mode writes its address into Via and Record-Route"},
 		{"sip:\n  mode: proxy\n  listen: [udp:127.0.0.1:5060]\n  upstream: sip:10.0.0.5;transport=tcp\n", "sip.upstream: sip:10.0.0.5;transport=tcp is reached over tcp: add a tcp listener"},
@@ -57,6 +61,10 @@ func TestSIPDefaults(t *testing.T) {
 	}
 	if s.Limit.RequestsPerSecond != 0 {
 		t.Errorf("explicit requests_per_s 0 = %d, want 0 (off)", s.Limit.RequestsPerSecond)
+	}
+	if s.Limit.MaxConnectionsPerSource != DefaultSIPMaxConnectionsPerSource || s.Limit.HandshakeTimeout != DefaultSIPHandshakeTimeout ||
+		s.Limit.MaxTransactions != DefaultSIPMaxTransactions {
+		t.Errorf("connection and transaction limits = %+v", s.Limit)
 	}
 	if s.Limit.MaxMessageBytes != DefaultSIPMaxMessageBytes || s.Limit.MaxHeaders != DefaultSIPMaxHeaders {
 		t.Errorf("limits = %+v", s.Limit)

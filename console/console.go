@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -63,7 +65,7 @@ type Console struct {
 	ctx    context.Context // ends event streams on Close
 	cancel context.CancelFunc
 
-	logins  [3]atomic.Int64 // ok, failed, locked
+	logins  [3]atomic.Int64 // ok, failed (wrong, unknown or locked: one answer), throttled (per-source limit)
 	streams atomic.Int64
 	closeMu sync.Once
 }
@@ -103,6 +105,8 @@ func New(o Options) *Console {
 	m.HandleFunc("GET /ui/api/v1/blocks", c.session(auth.RoleViewer, c.forward(scopeQuery)))
 	m.HandleFunc("GET /ui/api/v1/numbers/{number}", c.session(auth.RoleViewer, c.forward(nil)))
 	m.HandleFunc("GET /ui/api/v1/audit", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
+	m.HandleFunc("GET /ui/api/v1/tokens", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
+	m.HandleFunc("DELETE /ui/api/v1/tokens/{name}", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
 	m.HandleFunc("POST /ui/api/v1/blocks", c.session(auth.RoleOperator, c.forward(scopeBody)))
 	m.HandleFunc("DELETE /ui/api/v1/blocks/{id}", c.session(auth.RoleOperator, c.forward(c.scopeBlock)))
 	m.HandleFunc("POST /ui/api/v1/killswitch", c.session(auth.RoleOperator, c.forward(scopeBody)))
@@ -137,7 +141,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			c.log.Error("console: handler panicked", "path", r.URL.Path, "panic", v)
+			panics.Recovered(panics.Console, c.log, v, "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
@@ -151,7 +155,7 @@ func (c *Console) Close() { c.closeMu.Do(c.cancel) }
 func (c *Console) WritePrometheus(w io.Writer) {
 	fmt.Fprintln(w, "# HELP tollgate_console_logins_total Console logins by outcome.")
 	fmt.Fprintln(w, "# TYPE tollgate_console_logins_total counter")
-	for i, o := range []string{"ok", "failed", "locked"} {
+	for i, o := range []string{"ok", "failed", "throttled"} {
 		fmt.Fprintf(w, "tollgate_console_logins_total{outcome=%q} %d\n", o, c.logins[i].Load())
 	}
 	fmt.Fprintln(w, "# HELP tollgate_console_event_streams Open live-update streams.")
@@ -226,12 +230,46 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address a login is counted against: the peer, or,
+// when the peer is a trusted proxy (console.trusted_proxies), the
+// right-most X-Forwarded-For entry that is not one (entries left of it
+// are the client's to forge).
+func (c *Console) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !c.trusted(host) {
+		return host
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a := strings.TrimSpace(parts[j])
+			if _, err := netip.ParseAddr(a); err != nil {
+				return host // garbage: count it against the proxy
+			}
+			if !c.trusted(a) {
+				return a
+			}
+		}
 	}
 	return host
+}
+
+func (c *Console) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range c.o.Config.Trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 type loginRequest struct {
@@ -252,11 +290,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "want JSON {user, password, code}")
 		return
 	}
-	cookie, sess, u, err := c.o.Auth.Login(r.Context(), q.User, q.Password, q.Code, clientIP(r))
+	cookie, sess, u, err := c.o.Auth.Login(r.Context(), q.User, q.Password, q.Code, c.clientIP(r))
 	switch {
-	case errors.Is(err, auth.ErrLocked):
+	case errors.Is(err, auth.ErrThrottled):
 		c.logins[2].Add(1)
-		writeError(w, http.StatusForbidden, err.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(int(c.o.Auth.Policy.SourceWindow/time.Second)))
+		writeError(w, http.StatusTooManyRequests, err.Error())
 		return
 	case errors.Is(err, auth.ErrBadLogin), errors.Is(err, auth.ErrNoMFA):
 		c.logins[1].Add(1)

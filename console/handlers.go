@@ -291,15 +291,30 @@ func (c *Console) mfaNew(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"secret": auth.EncodeSecret(secret), "uri": uri, "qr_svg": svg})
 }
 
-// mfaSet enrols a new TOTP secret once the user proves their app has it.
+// mfaSet enrols a new TOTP secret once the user proves their app has it
+// and proves it is them: their password and, when a second factor is
+// already set up, a current code from it. A session alone is not enough
+// to replace the second factor.
 func (c *Console) mfaSet(w http.ResponseWriter, r *http.Request) {
 	u := current(r).user
 	var q struct {
-		Secret string `json:"secret"`
-		Code   string `json:"code"`
+		Secret      string `json:"secret"`
+		Code        string `json:"code"`
+		Password    string `json:"password"`
+		CurrentCode string `json:"current_code"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&q); err != nil {
-		writeError(w, http.StatusBadRequest, "want JSON {secret, code}")
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		writeError(w, http.StatusBadRequest, "want JSON {secret, code, password, current_code}")
+		return
+	}
+	if q.Password == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "your password is required to change two-factor authentication", "field": "password"})
+		return
+	}
+	if u.MFA() && q.CurrentCode == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "a code from your current authenticator is required to replace it", "field": "current_code"})
 		return
 	}
 	secret, err := auth.DecodeSecret(q.Secret)
@@ -312,7 +327,15 @@ func (c *Console) mfaSet(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "that code does not match: check the app's clock and try the next code", "field": "code"})
 		return
 	}
-	if err := c.o.Auth.SetTOTP(r.Context(), "user:"+u.Name, u.Name, secret); err != nil {
+	err = c.o.Auth.ReplaceTOTP(r.Context(), u.Name, q.Password, q.CurrentCode, c.clientIP(r), secret)
+	switch {
+	case errors.Is(err, auth.ErrBadLogin):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "wrong password or current code", "field": "password"})
+		return
+	case errors.Is(err, auth.ErrThrottled):
+		writeError(w, http.StatusTooManyRequests, err.Error())
+		return
+	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}

@@ -1,6 +1,7 @@
 package counter
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -129,7 +130,7 @@ func (s *shard) peekWindow(op *Op, ts int64) (n int, ok, added bool) {
 	}
 	from := ts - int64(op.Window)
 	w.prune(min(from, max(w.last, ts)-int64(op.Window)))
-	n = w.count(from, ts)
+	n = w.count(from, math.MaxInt64) // every event in the window, as Reserve
 	for _, e := range w.ev {
 		if e.id == op.ID {
 			return n, true, false

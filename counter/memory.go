@@ -2,6 +2,7 @@ package counter
 
 import (
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -113,7 +114,11 @@ func (m *Memory) Reserve(k Key, id string, t time.Time, win time.Duration, limit
 	// for this key's window size.
 	newest := max(w.last, ts)
 	w.prune(min(from, newest-int64(win)))
-	n := w.count(from, ts)
+	// Every event after the window's start counts, whatever its arrival
+	// order: a call stamped earlier than calls already counted must not
+	// find a window emptier than the one they saw (the Redis store counts
+	// the same way, ZCOUNT (from, +inf)).
+	n := w.count(from, math.MaxInt64)
 	for _, e := range w.ev {
 		if e.id == id {
 			return n, true, false

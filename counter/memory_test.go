@@ -311,3 +311,31 @@ func TestAttackScopeNames(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowCountsEarlierStampedCall is the arrival-order attack: ten calls
+// stamped now-10s … now-1s fill a limit of ten per hour, then a call stamped
+// now-20s arrives. It lies inside the same hour as the ten, so it must be
+// refused, through Reserve and through Apply alike.
+func TestWindowCountsEarlierStampedCall(t *testing.T) {
+	k := Key{Scope: ExtIntlCalls, Tenant: "a", Subject: "1001"}
+	now := t0
+	m := NewMemory(0)
+	b := NewMemory(0)
+	res := make([]Result, 1)
+	for i := 10; i >= 1; i-- {
+		at := now.Add(-time.Duration(i) * time.Second)
+		if _, ok, _ := m.Reserve(k, fmt.Sprint(i), at, time.Hour, 10); !ok {
+			t.Fatalf("Reserve: call %d refused", i)
+		}
+		if f := b.Apply(at, []Op{{Kind: OpWindow, Key: k, ID: fmt.Sprint(i), Window: time.Hour, Limit: 10}}, res); f != -1 {
+			t.Fatalf("Apply: call %d refused", i)
+		}
+	}
+	early := now.Add(-20 * time.Second)
+	if n, ok, _ := m.Reserve(k, "late", early, time.Hour, 10); ok {
+		t.Errorf("Reserve admitted an 11th call stamped before the other ten (n=%d)", n)
+	}
+	if f := b.Apply(early, []Op{{Kind: OpWindow, Key: k, ID: "late", Window: time.Hour, Limit: 10}}, res); f != 0 {
+		t.Errorf("Apply admitted an 11th call stamped before the other ten (n=%d)", res[0].N)
+	}
+}

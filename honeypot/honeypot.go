@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/sipframe"
 )
@@ -81,6 +82,8 @@ type Options struct {
 	// ScannerUAs are User-Agent prefixes recorded as fingerprints.
 	ScannerUAs []string
 	Logger     *slog.Logger
+
+	testHook func(data []byte) // called before each packet is handled (tests)
 }
 
 func (o *Options) defaults() {
@@ -364,6 +367,7 @@ func (s *Server) accept() {
 // as the UDP reader does. A stream that cannot be framed is recorded as
 // malformed and the connection closed.
 func (s *Server) serveConn(c net.Conn) {
+	defer func() { panics.Recovered(panics.Honeypot, s.o.Logger, recover(), "source", c.RemoteAddr().String()) }()
 	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	r := bufio.NewReaderSize(c, 4096)
 	var msg []byte
@@ -409,7 +413,7 @@ func (s *Server) work(ctx context.Context) {
 			if !ok {
 				return
 			}
-			s.handle(p)
+			s.handleSafe(p)
 		}
 	}
 }

@@ -108,7 +108,7 @@ func (r *recorder) run(ctx context.Context) {
 				select {
 				case q := <-r.queue:
 					batch = append(batch, q.ev)
-					r.fold(pending, q)
+					r.foldSafe(pending, q)
 					if len(batch) >= batchSize {
 						flush(false)
 					}
@@ -119,7 +119,7 @@ func (r *recorder) run(ctx context.Context) {
 			}
 		case q := <-r.queue:
 			batch = append(batch, q.ev)
-			r.fold(pending, q)
+			r.foldSafe(pending, q)
 			if len(batch) >= batchSize {
 				flush(false)
 			}

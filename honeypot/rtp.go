@@ -270,7 +270,7 @@ func (s *Server) listenDTMF(c *call) {
 		if from.Addr().Unmap() != c.peer.Addr().Unmap() {
 			continue
 		}
-		d, ts, ok := ParseDTMF(buf[:n], c.dtmfPT)
+		d, ts, ok := s.parseDTMFSafe(buf[:n], c.dtmfPT)
 		if !ok || (seen && ts == lastTS) {
 			continue
 		}

@@ -313,10 +313,21 @@ func parseOffer(body []byte) (offer, bool) {
 	var sessionAddr netip.Addr
 	inAudio := false
 	for _, line := range strings.Split(string(body), "\n") {
-		line = strings.TrimRight(line, "\r ")
-		switch {
-		case strings.HasPrefix(line, "c=IN IP4 "), strings.HasPrefix(line, "c=IN IP6 "):
-			a, err := netip.ParseAddr(strings.Fields(line[9:] + " ")[0])
+		// Every field is taken from strings.Fields, so blanks of any kind
+		// (tabs included) and missing values cannot index past the end.
+		typ, value, ok := strings.Cut(strings.TrimRight(line, "\r \t"), "=")
+		if !ok || len(typ) != 1 {
+			continue
+		}
+		f := strings.Fields(value)
+		switch typ {
+		case "c":
+			// c=<nettype> <addrtype> <connection-address>[/ttl[/n]]
+			if len(f) < 3 || f[0] != "IN" || f[1] != "IP4" && f[1] != "IP6" {
+				continue
+			}
+			host, _, _ := strings.Cut(f[2], "/")
+			a, err := netip.ParseAddr(host)
 			if err != nil {
 				continue
 			}
@@ -325,15 +336,21 @@ func parseOffer(body []byte) (offer, bool) {
 			} else {
 				sessionAddr = a
 			}
-		case strings.HasPrefix(line, "m="):
-			f := strings.Fields(line[2:])
+		case "m":
 			inAudio = len(f) >= 2 && f[0] == "audio"
 			if inAudio && o.port == 0 {
 				o.port, _ = strconv.Atoi(f[1])
 			}
-		case inAudio && strings.HasPrefix(line, "a=rtpmap:") && strings.Contains(strings.ToLower(line), "telephone-event"):
-			if pt, err := strconv.Atoi(strings.Fields(line[9:])[0]); err == nil && pt >= 96 && pt <= 127 {
-				o.dtmfPT = pt
+		case "a":
+			// a=rtpmap:<payload type> <encoding name>/<clock rate>
+			pt, ok := strings.CutPrefix(value, "rtpmap:")
+			if !inAudio || !ok || !strings.Contains(strings.ToLower(value), "telephone-event") {
+				continue
+			}
+			if f := strings.Fields(pt); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil && n >= 96 && n <= 127 {
+					o.dtmfPT = n
+				}
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -131,6 +132,8 @@ type Watcher struct {
 	hist      *histograms
 
 	hepPackets, hepErrors, reports atomic.Int64
+
+	testHook func(b []byte) // called before each HEP packet is handled (tests)
 }
 
 // New returns a watcher with cfg's thresholds; alerter may be nil.
@@ -458,12 +461,24 @@ func (w *Watcher) ListenHEP(ctx context.Context, addr string) (net.Addr, error) 
 				}
 				continue
 			}
-			if _, err := w.HandleHEP(buf[:n], from); err != nil {
-				w.log.Debug("quality: bad HEP packet", "from", from, "err", err)
-			}
+			w.handleSafe(buf[:n], from)
 		}
 	}()
 	return pc.LocalAddr(), nil
+}
+
+// handleSafe handles one HEP datagram under a recover: a packet that
+// makes the decoder panic is dropped, logged (source only) and counted in
+// tollgate_panics_recovered_total{component="quality"}, and the listener
+// reads the next one.
+func (w *Watcher) handleSafe(b []byte, from net.Addr) {
+	defer func() { panics.Recovered(panics.Quality, w.log, recover(), "source", fmt.Sprint(from)) }()
+	if w.testHook != nil {
+		w.testHook(b)
+	}
+	if _, err := w.HandleHEP(b, from); err != nil {
+		w.log.Debug("quality: bad HEP packet", "from", from, "err", err)
+	}
 }
 
 // Stats counts what the watcher has seen.

@@ -87,6 +87,16 @@ type inviteTx struct {
 	cancelled   bool          // CANCEL wanted (sent once a provisional answer came)
 	cancelSent  bool
 	ackFor      []byte // our ACK of the callee's non-2xx answer, re-sent on retransmissions
+
+	// For the attack guard (report.go): who the caller is, what its
+	// INVITE said, and whether it was reported as a scanner already.
+	src       netip.Addr
+	ua        string
+	creds     bool   // the INVITE carried digest credentials
+	authUser  string // their username
+	scannerUA bool
+
+	due time.Time // its timer entry (proxy_state.go)
 }
 
 // relay remembers a request forwarded within a dialog (or one tollgate
@@ -101,6 +111,7 @@ type relay struct {
 	ival    time.Duration
 	expires time.Time
 	done    bool
+	due     time.Time // its timer entry
 }
 
 // Dialog states.
@@ -137,6 +148,8 @@ type dialog struct {
 	calleeRoute string // Route lines toward the callee beyond tollgate
 	callerCSeq  uint32
 	calleeCSeq  uint32
+
+	due time.Time // its timer entry
 }
 
 // outMsg is one message to send once the lock is released.
@@ -169,12 +182,20 @@ type proxy struct {
 	udp    *net.UDPConn
 	sendFn func(f flow, b []byte) error // replaced by tests
 
-	mu      sync.Mutex
-	server  map[string]*inviteTx // by the caller's branch and sent-by
-	client  map[string]*inviteTx // by our branch
-	relays  map[string]*relay    // by our branch
-	dialogs map[string]*dialog   // by Call-ID
-	lastSet *blocks.Set
+	// Transactions, relays and dialogs, sharded by Call-ID, with their
+	// timers (proxy_state.go). txCount and dlgCount are the totals the
+	// call limit (maxTx) is checked against.
+	shards   [nShards]shard
+	txCount  atomic.Int64
+	dlgCount atomic.Int64
+	maxTx    int
+	// timerB and keepDone are the constants of the same names (tests
+	// shorten them).
+	timerB, keepDone time.Duration
+	lastSet          *blocks.Set // the timer goroutine's last look at the kill switches
+	// holds, when set (benchmarks), collects how long the timer goroutine
+	// held each shard's lock: what a reader of that shard may wait.
+	holds *[]time.Duration
 
 	connMu sync.Mutex
 	conns  map[string]net.Conn // outgoing stream connections by transport+address
@@ -185,13 +206,14 @@ type proxy struct {
 	done  chan struct{}
 }
 
-// maxDialogs bounds the proxy's state: beyond it new calls get 503.
-const maxDialogs = 100000
-
 func newProxy(s *Server) (*proxy, error) {
-	p := &proxy{s: s, log: s.log, now: time.Now, server: map[string]*inviteTx{}, client: map[string]*inviteTx{},
-		relays: map[string]*relay{}, dialogs: map[string]*dialog{}, conns: map[string]net.Conn{}, seed: maphash.MakeSeed(),
-		self: map[string]netip.AddrPort{}, ours: map[netip.AddrPort]bool{}}
+	p := &proxy{s: s, log: s.log, now: time.Now, conns: map[string]net.Conn{}, seed: maphash.MakeSeed(),
+		self: map[string]netip.AddrPort{}, ours: map[netip.AddrPort]bool{}, maxTx: s.cfg.Limit.MaxTransactions,
+		timerB: timerB, keepDone: keepDone}
+	if p.maxTx <= 0 {
+		p.maxTx = 100000
+	}
+	p.initShards()
 	p.sendFn = p.write
 	cfg := s.cfg
 	for i, t := range []struct {

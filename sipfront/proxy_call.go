@@ -2,6 +2,7 @@ package sipfront
 
 import (
 	"context"
+	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"net/netip"
 	"slices"
@@ -62,30 +63,39 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 	callID := m.get(hCallID)
 	reply := w.replyFlow()
 	now := p.now()
-	p.mu.Lock()
-	if tx := p.server[key]; tx != nil {
+	sh := p.shard(callID)
+	sh.mu.Lock()
+	if tx := sh.server[key]; tx != nil {
 		// A retransmission: the last answer again, never a second screening.
 		last := tx.last
-		p.mu.Unlock()
+		sh.mu.Unlock()
 		if last != nil {
 			_ = p.sendFn(reply, last)
 		}
 		return
 	}
-	if p.dialogs[callID] != nil {
-		p.mu.Unlock()
+	if sh.dialogs[callID] != nil {
+		sh.mu.Unlock()
 		// The same call arriving by another path (RFC 3261 8.2.2.2).
 		p.respond(w, clone(w.simple(482, "Loop Detected", "")))
 		return
 	}
-	if len(p.server) >= maxDialogs || len(p.dialogs) >= maxDialogs {
-		p.mu.Unlock()
+	if p.full() {
+		sh.mu.Unlock()
+		// Full: an honest 503 with Retry-After, never silence. Nothing is
+		// kept for it (a retransmission gets another 503).
+		p.s.stats.Full.Add(1)
 		p.respond(w, clone(w.unavailableResp("proxy at its call limit")))
 		return
 	}
-	tx := &inviteTx{serverKey: key, in: reply}
-	p.server[key] = tx
-	p.mu.Unlock()
+	tx := &inviteTx{serverKey: key, in: reply, scannerUA: w.scannerUA}
+	if p.s.reporter != nil {
+		tx.src, tx.ua = w.reportSource(), strings.Clone(clip(m.get(hUserAgent), 256))
+		tx.authUser, tx.creds = m.authUser()
+		tx.authUser = strings.Clone(clip(tx.authUser, 128))
+	}
+	p.addServer(sh, tx)
+	sh.mu.Unlock()
 
 	resp, _ := w.screenInvite(ctx)
 	var tg target
@@ -101,8 +111,12 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 		}
 	}
 	if resp != nil {
+		sh.mu.Lock()
 		p.finishTx(tx, clone(resp), statusCode(resp), now)
-		_ = p.sendFn(reply, tx.last)
+		p.schedTx(sh, tx)
+		last := tx.last
+		sh.mu.Unlock()
+		_ = p.sendFn(reply, last)
 		return
 	}
 
@@ -139,7 +153,7 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 	}
 	d.callerRoute = reverseRoutes(recordRoutes(m))
 
-	p.mu.Lock()
+	sh.mu.Lock()
 	tx.branch, tx.out, tx.dlg, tx.req, tx.ruri = branch, out, d, req, ruri
 	tx.from, tx.to, tx.callID, tx.cseq, tx.routes = m.get(hFrom), m.get(hTo), callID, strconv.Itoa(cseq), routes
 	tx.last, tx.sent = trying, now
@@ -147,15 +161,18 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 		tx.aAt, tx.aIval = now.Add(t1), t1
 	}
 	cancelled := tx.cancelled
-	if !cancelled {
-		p.client[branch] = tx
-		p.dialogs[callID] = d
-	}
-	p.mu.Unlock()
 	if cancelled {
 		// CANCELled while it was being screened: never forwarded.
 		p.finishTx(tx, restatus(trying, 487, "Request Terminated"), 487, now)
-		_ = p.sendFn(reply, tx.last)
+	} else {
+		sh.client[branch] = tx
+		p.addDialog(sh, d)
+	}
+	p.schedTx(sh, tx)
+	last := tx.last
+	sh.mu.Unlock()
+	if cancelled {
+		_ = p.sendFn(reply, last)
 		var e effects
 		e.event(callID, "cancel", now)
 		p.apply(&e)
@@ -165,13 +182,14 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 	p.s.stats.Forwarded.Add(1)
 	if err := p.sendFn(out, req); err != nil {
 		p.log.Warn("sipfront: next hop unreachable", "to", tg.uri, "err", err)
-		p.mu.Lock()
+		sh.mu.Lock()
 		if tx.final == 0 {
-			delete(p.dialogs, callID)
+			p.delDialog(sh, d)
 			p.finishTx(tx, restatus(trying, 503, "Service Unavailable"), 503, now)
+			p.schedTx(sh, tx)
 		}
 		last := tx.last
-		p.mu.Unlock()
+		sh.mu.Unlock()
 		_ = p.sendFn(reply, last)
 		var e effects
 		e.event(callID, "failed", now)
@@ -180,8 +198,8 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 }
 
 // finishTx records tollgate's own final answer to the caller; over UDP it
-// is repeated until the caller ACKs it (Timer G). Called with or without
-// the lock before the transaction is shared.
+// is repeated until the caller ACKs it (Timer G). Called with the
+// shard's lock held; the caller reschedules the transaction (schedTx).
 func (p *proxy) finishTx(tx *inviteTx, resp []byte, code int, now time.Time) {
 	tx.last, tx.final, tx.finalAt = resp, code, now
 	tx.aAt = time.Time{}
@@ -207,13 +225,14 @@ func (w *worker) unavailableResp(text string) []byte {
 // callee itself) and relays the ACK of a 2xx within the dialog.
 func (p *proxy) ack(w *worker) {
 	key := serverKey(&w.m)
-	p.mu.Lock()
-	if tx := p.server[key]; tx != nil && tx.final >= 300 {
+	sh := p.shard(w.m.get(hCallID))
+	sh.mu.Lock()
+	if tx := sh.server[key]; tx != nil && tx.final >= 300 {
 		tx.acked, tx.gAt = true, time.Time{}
-		p.mu.Unlock()
+		sh.mu.Unlock()
 		return
 	}
-	p.mu.Unlock()
+	sh.mu.Unlock()
 	if tagOf(w.m.get(hTo)) != "" {
 		p.inDialog(w)
 	}
@@ -223,27 +242,28 @@ func (p *proxy) ack(w *worker) {
 func (p *proxy) cancel(w *worker) bool {
 	key := serverKey(&w.m)
 	var e effects
-	p.mu.Lock()
-	tx := p.server[key]
+	sh := p.shard(w.m.get(hCallID))
+	sh.mu.Lock()
+	tx := sh.server[key]
 	if tx == nil {
-		p.mu.Unlock()
+		sh.mu.Unlock()
 		return false // 481
 	}
 	if tx.final == 0 && !tx.cancelled {
 		tx.cancelled = true
 		if tx.provisional {
-			p.sendCancel(tx, &e)
+			p.sendCancel(sh, tx, &e)
 		}
 	}
-	p.mu.Unlock()
+	sh.mu.Unlock()
 	p.respond(w, clone(w.simple(200, "OK", "")))
 	p.apply(&e)
 	return true
 }
 
 // sendCancel cancels the forwarded INVITE (RFC 3261 9.1: once a
-// provisional answer came). Called with the lock held.
-func (p *proxy) sendCancel(tx *inviteTx, e *effects) {
+// provisional answer came). Called with the shard's lock held.
+func (p *proxy) sendCancel(sh *shard, tx *inviteTx, e *effects) {
 	if tx.cancelSent || tx.branch == "" {
 		return
 	}
@@ -257,18 +277,20 @@ func (p *proxy) sendCancel(tx *inviteTx, e *effects) {
 	b = appendLine(b, "Call-ID: ", tx.callID)
 	b = appendLine(b, "CSeq: ", tx.cseq, " CANCEL")
 	b = append(b, "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
-	p.own(tx.branch+"|CANCEL", tx.out, b, e)
+	p.own(sh, tx.branch+"|CANCEL", tx.out, b, e)
 }
 
 // own sends a request tollgate originates and keeps it for retransmission
-// over UDP (Timer E) until a final response. Called with the lock held.
-func (p *proxy) own(key string, f flow, b []byte, e *effects) {
+// over UDP (Timer E) until a final response. Called with the shard's
+// lock held.
+func (p *proxy) own(sh *shard, key string, f flow, b []byte, e *effects) {
 	now := p.now()
-	r := &relay{own: true, req: b, out: f, expires: now.Add(keepDone)}
+	r := &relay{own: true, req: b, out: f, expires: now.Add(p.keepDone)}
 	if f.tr == "udp" {
 		r.retrans, r.ival = now.Add(t1), t1
 	}
-	p.relays[key] = r
+	sh.relays[key] = r
+	p.schedRelay(sh, key, r)
 	e.send(f, b)
 }
 
@@ -286,8 +308,9 @@ func (p *proxy) inDialog(w *worker) {
 	now := p.now()
 	var e effects
 	var dst flow
-	p.mu.Lock()
-	d := p.dialogs[callID]
+	sh := p.shard(callID)
+	sh.mu.Lock()
+	d := sh.dialogs[callID]
 	if d != nil {
 		num, _, _ := strings.Cut(m.get(hCSeq), " ")
 		n, _ := atoiBounded(trimLWS(num), 1<<31-1)
@@ -305,7 +328,7 @@ func (p *proxy) inDialog(w *worker) {
 		// else passes unscreened.
 		f, ok := flowTo(m.ruri)
 		if !ok || !p.hasListener(f.tr) || (m.method != "BYE" && !isACK) || !p.routedHere(m) {
-			p.mu.Unlock()
+			sh.mu.Unlock()
 			if !isACK {
 				p.respond(w, clone(w.simple(481, "Call/Transaction Does Not Exist", "")))
 			}
@@ -318,20 +341,23 @@ func (p *proxy) inDialog(w *worker) {
 	}
 	branch := p.branchFor(m, m.ruri)
 	req, _ := w.appendForward(nil, m.ruri, p.ourVia(dst.tr, branch), nil, "")
-	if !isACK && p.relays[branch] == nil {
-		ttl := keepDone
+	if !isACK && sh.relays[branch] == nil {
+		ttl := p.keepDone
 		if m.method == "INVITE" {
-			ttl = timerC + keepDone
+			ttl = timerC + p.keepDone
 		}
-		p.relays[branch] = &relay{in: w.replyFlow(), out: dst, invite: m.method == "INVITE", expires: now.Add(ttl)}
+		r := &relay{in: w.replyFlow(), out: dst, invite: m.method == "INVITE", expires: now.Add(ttl)}
+		sh.relays[branch] = r
+		p.schedRelay(sh, branch, r)
 	}
 	if m.method == "BYE" && d != nil && d.state != ending {
 		d.state, d.endedAt = ending, now
+		p.schedDialog(sh, d)
 		e.event(callID, "end", now)
 	}
 	e.send(dst, req)
 	p.sendLocked(&e)
-	p.mu.Unlock()
+	sh.mu.Unlock()
 	p.apply(&e)
 }
 
@@ -357,16 +383,21 @@ func (p *proxy) response(w *worker) {
 	_, meth, _ := strings.Cut(m.get(hCSeq), " ")
 	meth = trimLWS(meth)
 	var e effects
-	p.mu.Lock()
-	switch tx := p.client[br]; {
+	sh := p.shard(m.get(hCallID))
+	sh.mu.Lock()
+	switch tx := sh.client[br]; {
 	case tx != nil && meth == "INVITE":
-		p.inviteResponse(w, tx, code, &e)
+		p.inviteResponse(sh, w, tx, code, &e)
+		p.schedTx(sh, tx)
+		if tx.dlg != nil {
+			p.schedDialog(sh, tx.dlg)
+		}
 	case meth == "CANCEL":
-		if r := p.relays[br+"|CANCEL"]; r != nil && code >= 200 {
+		if r := sh.relays[br+"|CANCEL"]; r != nil && code >= 200 {
 			r.done = true
 		}
 	default:
-		r := p.relays[br]
+		r := sh.relays[br]
 		switch {
 		case r == nil:
 		case r.own:
@@ -381,13 +412,14 @@ func (p *proxy) response(w *worker) {
 		}
 	}
 	p.sendLocked(&e)
-	p.mu.Unlock()
+	sh.mu.Unlock()
 	p.apply(&e)
 }
 
 // inviteResponse handles the callee's answer to a forwarded INVITE.
-// Called with the lock held.
-func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
+// Called with the shard's lock held; the caller reschedules tx and its
+// dialog.
+func (p *proxy) inviteResponse(sh *shard, w *worker, tx *inviteTx, code int, e *effects) {
 	m := &w.m
 	now := p.now()
 	if w.conn != nil {
@@ -403,7 +435,7 @@ func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
 		if !tx.provisional {
 			tx.provisional = true
 			if tx.cancelled {
-				p.sendCancel(tx, e)
+				p.sendCancel(sh, tx, e)
 			}
 		}
 		if code == 100 || tx.final != 0 {
@@ -442,7 +474,7 @@ func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
 		}
 		e.event(d.callID, "answer", now)
 		if d.killWhy != "" {
-			p.teardown(d, d.killWhy, e)
+			p.teardown(sh, d, d.killWhy, e)
 		}
 		return
 	}
@@ -468,12 +500,33 @@ func (p *proxy) inviteResponse(w *worker, tx *inviteTx, code int, e *effects) {
 	}
 	p.finishTx(tx, w.appendRelayed(nil), code, now)
 	e.send(tx.in, tx.last)
+	p.reportAnswer(tx, code)
 	if d != nil {
-		if p.dialogs[d.callID] == d {
-			delete(p.dialogs, d.callID)
-		}
+		p.delDialog(sh, d)
 		e.event(d.callID, endType(code), now)
 	}
+}
+
+// reportAnswer tells the attack guard what the next hop's final answer
+// says about the caller (report.go): no such user, or failed credentials.
+func (p *proxy) reportAnswer(tx *inviteTx, code int) {
+	if p.s.reporter == nil || tx.scannerUA {
+		return
+	}
+	ev := attack.Event{IP: tx.src, Port: int(tx.in.addr.Port()), Transport: tx.in.tr, UserAgent: tx.ua, Dialed: tx.ruri}
+	switch code {
+	case 404, 484, 604:
+		ev.Kind, ev.Text = attack.KindNoRoute, "the next hop answered "+strconv.Itoa(code)
+	case 401, 407:
+		if tx.creds {
+			ev.Kind, ev.Username, ev.Text = attack.KindAuthFailure, tx.authUser, "credentials refused by the next hop ("+strconv.Itoa(code)+")"
+		} else {
+			ev.Kind, ev.Text = attack.KindChallenge, "challenged by the next hop ("+strconv.Itoa(code)+")"
+		}
+	default:
+		return
+	}
+	p.s.send(ev)
 }
 
 // endType is the call event for a final answer that ended a call.
@@ -503,8 +556,8 @@ var whyText = map[string]string{
 }
 
 // teardown ends a call: BYE to both sides once it is answered, CANCEL
-// while it rings. Called with the lock held.
-func (p *proxy) teardown(d *dialog, why string, e *effects) {
+// while it rings. Called with the shard's lock held.
+func (p *proxy) teardown(sh *shard, d *dialog, why string, e *effects) {
 	now := p.now()
 	switch d.state {
 	case early:
@@ -514,7 +567,7 @@ func (p *proxy) teardown(d *dialog, why string, e *effects) {
 		if tx := d.tx; tx != nil && tx.final == 0 && !tx.cancelled {
 			tx.cancelled = true
 			if tx.provisional {
-				p.sendCancel(tx, e)
+				p.sendCancel(sh, tx, e)
 			}
 		}
 	case confirmed:
@@ -526,8 +579,9 @@ func (p *proxy) teardown(d *dialog, why string, e *effects) {
 		d.callerCSeq++
 		d.calleeCSeq++
 		br1, br2 := newBranch(), newBranch()
-		p.own(br1, d.calleeFlow, setBranch(toCallee, br1), e)
-		p.own(br2, d.callerFlow, setBranch(toCaller, br2), e)
+		p.own(sh, br1, d.calleeFlow, setBranch(toCallee, br1), e)
+		p.own(sh, br2, d.callerFlow, setBranch(toCaller, br2), e)
+		p.schedDialog(sh, d)
 		e.event(d.callID, "end", now)
 		p.log.Info("sipfront: call torn down", "call_id", d.callID, "tenant", d.tenant, "extension", d.extension, "why", why)
 	}
@@ -579,87 +633,38 @@ func (p *proxy) timers(ctx context.Context) {
 // duration is remembered.
 const maxDialogAge = 24 * time.Hour
 
-func (p *proxy) onTick(now time.Time) {
-	var e effects
-	p.mu.Lock()
-	for key, tx := range p.server {
-		if tx.final == 0 && tx.branch != "" {
-			if !tx.aAt.IsZero() && !now.Before(tx.aAt) {
-				e.send(tx.out, tx.req) // Timer A
-				tx.aIval *= 2
-				tx.aAt = now.Add(tx.aIval)
-			}
-			limit := tx.sent.Add(timerB)
-			if tx.provisional {
-				limit = tx.lastProv.Add(timerC)
-			}
-			if tx.cancelSent {
-				limit = tx.sent.Add(timerC + timerB)
-			}
-			if now.After(limit) {
-				code, text := 408, "Request Timeout"
-				if tx.cancelled {
-					code, text = 487, "Request Terminated"
-				}
-				if tx.provisional && !tx.cancelSent {
-					tx.cancelled = true
-					p.sendCancel(tx, &e)
-				}
-				p.finishTx(tx, restatus(tx.last, code, text), code, now)
-				e.send(tx.in, tx.last)
-				if d := tx.dlg; d != nil && p.dialogs[d.callID] == d {
-					delete(p.dialogs, d.callID)
-					e.event(d.callID, endType(code), now)
-				}
-			}
-		}
-		if tx.final >= 300 && !tx.acked && !tx.gAt.IsZero() && !now.Before(tx.gAt) {
-			e.send(tx.in, tx.last) // Timer G
-			tx.gIval = min(2*tx.gIval, t2)
-			tx.gAt = now.Add(tx.gIval)
-		}
-		if tx.final != 0 && now.Sub(tx.finalAt) > keepDone {
-			delete(p.server, key)
-			if tx.branch != "" && p.client[tx.branch] == tx {
-				delete(p.client, tx.branch)
-			}
-		}
-	}
-	for key, r := range p.relays {
-		switch {
-		case now.After(r.expires):
-			delete(p.relays, key)
-		case r.own && !r.done && !r.retrans.IsZero() && !now.Before(r.retrans):
-			e.send(r.out, r.req) // Timer E
-			r.ival = min(2*r.ival, t2)
-			r.retrans = now.Add(r.ival)
-		}
-	}
+// onTick runs, shard by shard, the timers that are due at now, and when
+// the kill switches changed, tears down the calls they cover. It returns
+// how many timers it ran (stale entries not counted).
+func (p *proxy) onTick(now time.Time) int {
+	ran := 0
 	killChanged := false
 	if p.blocks != nil {
 		if s := p.blocks.Load(); s != p.lastSet {
 			p.lastSet, killChanged = s, true
 		}
 	}
-	for id, d := range p.dialogs {
-		switch {
-		case d.state == ending:
-			if now.Sub(d.endedAt) > keepDone {
-				delete(p.dialogs, id)
+	for i := range p.shards {
+		sh := &p.shards[i]
+		var e effects
+		sh.mu.Lock()
+		t0 := time.Now()
+		ran += p.tickShard(sh, now, &e)
+		if killChanged && p.lastSet != nil {
+			for _, d := range sh.dialogs {
+				if d.state != ending && d.intl && d.outbound && p.lastSet.Kill(d.tenant) != nil {
+					p.teardown(sh, d, WhyKillSwitch, &e)
+				}
 			}
-		case d.state == confirmed && now.Sub(d.answered) > maxDialogAge:
-			// Its end never came through this node: forget it (the engine's
-			// lease frees the call's slots on its own).
-			delete(p.dialogs, id)
-		case d.state == confirmed && d.maxDur > 0 && !now.Before(d.answered.Add(time.Duration(d.maxDur)*time.Second)):
-			p.teardown(d, WhyMaxDuration, &e)
-		case killChanged && d.intl && d.outbound && p.lastSet.Kill(d.tenant) != nil:
-			p.teardown(d, WhyKillSwitch, &e)
 		}
+		p.sendLocked(&e)
+		if p.holds != nil {
+			*p.holds = append(*p.holds, time.Since(t0))
+		}
+		sh.mu.Unlock()
+		p.apply(&e)
 	}
-	p.sendLocked(&e)
-	p.mu.Unlock()
-	p.apply(&e)
+	return ran
 }
 
 // CallInfo describes a call the proxy carries.
@@ -680,13 +685,16 @@ func (s *Server) Calls() []CallInfo {
 	if p == nil {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]CallInfo, 0, len(p.dialogs))
-	for _, d := range p.dialogs {
-		ci := CallInfo{CallID: d.callID, Tenant: d.tenant, Extension: d.extension, Callee: d.callee,
-			International: d.intl, State: [...]string{"ringing", "answered", "ending"}[d.state], Answered: d.answered, MaxDuration: d.maxDur}
-		out = append(out, ci)
+	out := []CallInfo{}
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		for _, d := range sh.dialogs {
+			ci := CallInfo{CallID: d.callID, Tenant: d.tenant, Extension: d.extension, Callee: d.callee,
+				International: d.intl, State: [...]string{"ringing", "answered", "ending"}[d.state], Answered: d.answered, MaxDuration: d.maxDur}
+			out = append(out, ci)
+		}
+		sh.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b CallInfo) int { return strings.Compare(a.CallID, b.CallID) })
 	return out
@@ -712,18 +720,21 @@ func (s *Server) disconnect(match func(*dialog) bool) int {
 	if p == nil {
 		return 0
 	}
-	var e effects
 	n := 0
-	p.mu.Lock()
-	for _, d := range p.dialogs {
-		if d.state != ending && d.killWhy == "" && match(d) {
-			p.teardown(d, WhyDisconnect, &e)
-			n++
+	for i := range p.shards {
+		sh := &p.shards[i]
+		var e effects
+		sh.mu.Lock()
+		for _, d := range sh.dialogs {
+			if d.state != ending && d.killWhy == "" && match(d) {
+				p.teardown(sh, d, WhyDisconnect, &e)
+				n++
+			}
 		}
+		p.sendLocked(&e)
+		sh.mu.Unlock()
+		p.apply(&e)
 	}
-	p.sendLocked(&e)
-	p.mu.Unlock()
-	p.apply(&e)
 	return n
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -28,6 +29,9 @@ type worker struct {
 	// read from, or the stream connection.
 	udp  *net.UDPConn
 	conn net.Conn
+	// scannerUA: the current request came from a known attack tool and
+	// was reported as such (report.go).
+	scannerUA bool
 }
 
 func (s *Server) newWorker() *worker {
@@ -97,6 +101,9 @@ func (w *worker) handle(ctx context.Context, raw []byte, src netip.AddrPort, tra
 	num, meth, ok := strings.Cut(m.get(hCSeq), " ")
 	if _, nok := atoiBounded(num, 1<<31-1); !ok || !nok || trimLWS(meth) != m.method {
 		return w.simple(400, "Bad CSeq", "")
+	}
+	if w.scannerUA = w.scanner(); !w.scannerUA && m.count[hTo] == 1 && tagOf(m.get(hTo)) == "" {
+		w.probe()
 	}
 	if p := w.s.proxy; p != nil {
 		if done := p.request(ctx, w); done {
@@ -213,6 +220,9 @@ func (w *worker) screenInvite(ctx context.Context) ([]byte, netip.AddrPort) {
 		st.Refused.Add(1)
 		switch {
 		case errors.Is(err, engine.ErrUnknownTenant):
+			if !w.scannerUA {
+				w.report(attack.KindUnknownAccount, w.c.Tenant, "INVITE for unknown tenant "+quoteClip(w.c.Tenant))
+			}
 			return w.reject(w.s.cfg.RejectCode, "unknown_tenant", "unknown tenant")
 		case errors.Is(err, engine.ErrInvalid):
 			return w.reject(484, "invalid_request", trimErr(err.Error()))
@@ -466,7 +476,7 @@ func (w *worker) end() ([]byte, netip.AddrPort) {
 		top, _ := splitComma(w.m.get(hVia))
 		if _, has := viaParam(top, "rport"); !has {
 			port := uint16(5060)
-			if _, p := viaSentBy(top); p > 0 {
+			if _, p := viaAddress(top); p > 0 {
 				port = uint16(p)
 			}
 			dst = netip.AddrPortFrom(w.src.Addr(), port)
@@ -479,7 +489,7 @@ func (w *worker) end() ([]byte, netip.AddrPort) {
 func (w *worker) appendTopVia(b []byte, value string) []byte {
 	top, rest := splitComma(value)
 	top = trimLWS(top)
-	host, _ := viaSentBy(top)
+	host, _ := viaAddress(top)
 	src := w.src.Addr().Unmap()
 	for len(top) > 0 {
 		var p string
@@ -508,13 +518,19 @@ func (w *worker) appendTopVia(b []byte, value string) []byte {
 
 // viaSentBy returns the host and port (0 when absent) of one via-parm,
 // "SIP / 2.0 / UDP host:port;params", LWS allowed around the slashes.
-func viaSentBy(via string) (string, int) {
+func viaSentBy(via string) (string, int) { return sentBy(via, true) }
+
+// viaAddress is viaSentBy for addressing a response: any SIP version is
+// read, so the 505 to a "SIP/7.0/UDP host:port" Via reaches that port.
+func viaAddress(via string) (string, int) { return sentBy(via, false) }
+
+func sentBy(via string, only20 bool) (string, int) {
 	if i := strings.IndexByte(via, ';'); i >= 0 {
 		via = via[:i]
 	}
 	name, rest, ok1 := strings.Cut(via, "/")
 	version, rest, ok2 := strings.Cut(rest, "/")
-	if !ok1 || !ok2 || !strings.EqualFold(trimLWS(name), "SIP") || trimLWS(version) != "2.0" {
+	if !ok1 || !ok2 || !strings.EqualFold(trimLWS(name), "SIP") || only20 && trimLWS(version) != "2.0" || trimLWS(version) == "" {
 		return "", 0
 	}
 	rest = strings.TrimLeft(rest, " \t")

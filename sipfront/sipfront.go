@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/internal/certfile"
@@ -30,6 +31,13 @@ type Options struct {
 	Config *config.SIP
 	Engine Engine
 	Logger *slog.Logger
+	// Reporter, if set, receives attack signals: scanner User-Agents,
+	// probes for unknown users, failed digest authentication (the attack
+	// guard; see report.go).
+	Reporter attack.Reporter
+	// ScannerUAs are the User-Agent prefixes of attack tools (nil:
+	// attack.DefaultScannerUAs); pass the guard's list.
+	ScannerUAs []string
 }
 
 // Stats counts what the front end did since it started.
@@ -46,6 +54,11 @@ type Stats struct {
 	Forwarded   atomic.Int64 // proxy: initial INVITEs forwarded to a next hop
 	Answered    atomic.Int64 // proxy: calls answered
 	TornDown    atomic.Int64 // proxy: answered calls tollgate ended (max duration, kill switch, disconnect)
+	Reported    atomic.Int64 // attack signals handed to the reporter
+
+	PerSourceRefused atomic.Int64 // TCP/TLS connections refused at the per-source cap (also in Limited)
+	TimedOut         atomic.Int64 // proxy: forwarded INVITEs given up with 408 (Timer B or C)
+	Full             atomic.Int64 // proxy: INVITEs answered 503 at sip.limits.max_transactions (also in Unavailable)
 }
 
 // Server is a running SIP front end.
@@ -58,6 +71,9 @@ type Server struct {
 	stats  Stats
 	proxy  *proxy
 
+	reporter   attack.Reporter
+	scannerUAs []string
+
 	mu     sync.Mutex
 	closed bool
 	lns    []net.Listener
@@ -66,6 +82,8 @@ type Server struct {
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
+
+	testHook func(raw []byte) // called before each message is handled (tests)
 }
 
 // New checks the options; Start opens the listeners.
@@ -77,7 +95,11 @@ func New(o Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: o.Config, eng: o.Engine, log: log, mapper: NewMapper(o.Config.Map), conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: o.Config, eng: o.Engine, log: log, mapper: NewMapper(o.Config.Map), conns: map[net.Conn]struct{}{},
+		reporter: o.Reporter, scannerUAs: o.ScannerUAs}
+	if s.scannerUAs == nil {
+		s.scannerUAs = attack.DefaultScannerUAs
+	}
 	if l := o.Config.Limit; l.RequestsPerSecond > 0 {
 		s.limit = newLimiter(float64(l.RequestsPerSecond), float64(l.Burst), o.Config.Map.Trusted)
 	}

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/sipframe"
@@ -61,7 +63,7 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 			}
 			continue
 		}
-		if resp, dst := w.handle(ctx, buf[:n], src, "udp"); resp != nil {
+		if resp, dst := w.handleSafe(ctx, buf[:n], src, "udp"); resp != nil {
 			_, _ = uc.WriteToUDPAddrPort(resp, dst)
 		}
 	}
@@ -78,6 +80,7 @@ func (s *Server) listenStream(ctx context.Context, tr, addr string, conf *tls.Co
 	s.addrs = append(s.addrs, ln.Addr())
 	s.mu.Unlock()
 	slots := make(chan struct{}, s.cfg.Limit.MaxConnections)
+	per := newConnCount(s.cfg.Limit.MaxConnectionsPerSource, s.exempt())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -90,10 +93,21 @@ func (s *Server) listenStream(ctx context.Context, tr, addr string, conf *tls.Co
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
+			// One source may hold only its share of the slots, so an
+			// address that opens connections by the thousand locks out
+			// itself, not every other caller.
+			src := remoteAddr(c)
+			if !per.take(src) {
+				s.stats.Limited.Add(1)
+				s.stats.PerSourceRefused.Add(1)
+				c.Close()
+				continue
+			}
 			select {
 			case slots <- struct{}{}:
 			default:
 				s.stats.Limited.Add(1)
+				per.give(src)
 				c.Close() // at the connection limit
 				continue
 			}
@@ -102,6 +116,7 @@ func (s *Server) listenStream(ctx context.Context, tr, addr string, conf *tls.Co
 			}
 			if !s.track(c, true) {
 				c.Close()
+				per.give(src)
 				<-slots
 				return
 			}
@@ -109,6 +124,7 @@ func (s *Server) listenStream(ctx context.Context, tr, addr string, conf *tls.Co
 			go func() {
 				defer s.wg.Done()
 				defer func() { <-slots }()
+				defer per.give(src)
 				defer s.track(c, false)
 				defer c.Close()
 				s.serveConn(ctx, c, tr)
@@ -116,6 +132,86 @@ func (s *Server) listenStream(ctx context.Context, tr, addr string, conf *tls.Co
 		}
 	}()
 	return nil
+}
+
+// remoteAddr is a connection's peer address (unmapped).
+func remoteAddr(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return ap.Addr().Unmap()
+}
+
+// exempt lists the sources without a per-source connection cap: the
+// trusted proxies and the proxy's next hops (which the rate limit exempts
+// too).
+func (s *Server) exempt() []netip.Prefix {
+	out := slices.Clone(s.cfg.Map.Trusted)
+	if s.proxy != nil {
+		for _, t := range s.proxy.targets {
+			if t.addr.IsValid() {
+				out = append(out, netip.PrefixFrom(t.addr.Addr(), t.addr.Addr().BitLen()))
+			}
+		}
+	}
+	return out
+}
+
+// outgoing reports whether c is a connection the proxy opened itself.
+func (s *Server) outgoing(c net.Conn) bool {
+	p := s.proxy
+	if p == nil {
+		return false
+	}
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	for _, oc := range p.conns {
+		if oc == c {
+			return true
+		}
+	}
+	return false
+}
+
+// connCount counts one listener's open connections per source address.
+type connCount struct {
+	max    int
+	exempt []netip.Prefix
+	mu     sync.Mutex
+	n      map[netip.Addr]int
+}
+
+func newConnCount(max int, exempt []netip.Prefix) *connCount {
+	return &connCount{max: max, exempt: exempt, n: map[netip.Addr]int{}}
+}
+
+// take counts a new connection from a; false when a is at its cap.
+func (cc *connCount) take(a netip.Addr) bool {
+	if cc.max <= 0 || trusted(cc.exempt, a) {
+		return true
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.n[a] >= cc.max {
+		return false
+	}
+	cc.n[a]++
+	return true
+}
+
+// give forgets a closed connection from a.
+func (cc *connCount) give(a netip.Addr) {
+	if cc.max <= 0 || trusted(cc.exempt, a) {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.n[a] <= 1 {
+		delete(cc.n, a)
+	} else {
+		cc.n[a]--
+	}
 }
 
 func (s *Server) track(c net.Conn, add bool) bool {
@@ -142,10 +238,19 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 	r := bufio.NewReaderSize(c, 4096)
 	src, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	msg := make([]byte, 0, 4096)
+	// A new connection has the handshake timeout for its TLS handshake
+	// and first message, so connections that never speak (or stall the
+	// handshake) give their slot back soon; later ones the idle timeout.
+	wait := idle
+	if hs := time.Duration(s.cfg.Limit.HandshakeTimeout) * time.Second; hs > 0 && !s.outgoing(c) {
+		wait = hs
+		_ = c.SetWriteDeadline(time.Now().Add(hs))
+	}
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(idle))
+		_ = c.SetReadDeadline(time.Now().Add(wait))
 		var err error
 		msg, err = sipframe.Read(r, msg, max)
+		wait = idle
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				s.stats.Malformed.Add(1)
@@ -159,7 +264,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 			s.stats.Limited.Add(1)
 			continue
 		}
-		if resp, _ := w.handle(ctx, msg, src, tr); resp != nil {
+		if resp, _ := w.handleSafe(ctx, msg, src, tr); resp != nil {
 			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			if _, err := c.Write(resp); err != nil {
 				return

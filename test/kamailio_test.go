@@ -14,7 +14,7 @@ func TestKamailioRedirect(t *testing.T) {
 	eng := r.srv.Engine
 
 	t.Run("allowed call reaches the UAS", func(t *testing.T) {
-		ok, trace := r.call("uac_call.xml", "1001;+12125550100")
+		ok, trace := r.call("uac_auth_call.xml", "1001;+12125550100")
 		if !ok {
 			t.Fatalf("allowed call failed:\n%s", tail(trace, 3000))
 		}
@@ -24,7 +24,7 @@ func TestKamailioRedirect(t *testing.T) {
 	})
 
 	t.Run("call to Somalia rejected with the reason", func(t *testing.T) {
-		ok, trace := r.call("uac_reject.xml", "1002;+25261234567")
+		ok, trace := r.call("uac_auth_reject.xml", "1002;+25261234567")
 		if !ok {
 			t.Fatalf("rejected-call scenario failed:\n%s", tail(trace, 3000))
 		}
@@ -35,19 +35,19 @@ func TestKamailioRedirect(t *testing.T) {
 
 	t.Run("international burst rejected at the limit", func(t *testing.T) {
 		// international_calls_per_hour is 3: three calls go through …
-		ok, trace := r.call("uac_call.xml", "2001;+442079460001", "2001;+442079460002", "2001;+442079460003")
+		ok, trace := r.call("uac_auth_call.xml", "2001;+442079460001", "2001;+442079460002", "2001;+442079460003")
 		if !ok {
 			t.Fatalf("first three international calls failed:\n%s", tail(trace, 3000))
 		}
 		// … and the fourth and fifth are refused.
-		ok, trace = r.call("uac_reject.xml", "2001;+442079460004", "2001;+442079460005")
+		ok, trace = r.call("uac_auth_reject.xml", "2001;+442079460004", "2001;+442079460005")
 		if !ok {
 			t.Fatalf("calls over the limit were not rejected:\n%s", tail(trace, 3000))
 		}
 		// Another extension is not affected. (Its number is in another
 		// range: after four numbers of +44 20 7946 0… the call-pattern
 		// detector blocks that range for the tenant as range dialing.)
-		if ok, trace = r.call("uac_call.xml", "2002;+441614960006"); !ok {
+		if ok, trace = r.call("uac_auth_call.xml", "2002;+441614960006"); !ok {
 			t.Fatalf("another extension's international call failed:\n%s", tail(trace, 3000))
 		}
 	})

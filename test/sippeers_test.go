@@ -156,6 +156,11 @@ type rig struct {
 	kamPort int
 	uasPort int
 	sipPort int
+	// ctl is Kamailio's control socket (kamcmd -s), uasMsgs the UAS's
+	// message log, subs the subscribers by SIP username.
+	ctl     string
+	uasMsgs string
+	subs    map[string]subscriber
 }
 
 const kamToken = "tg_kamailio-test-secret"
@@ -190,11 +195,35 @@ defaults:
       concurrent_international: 2
 `
 
+// subscriber is a row of Kamailio's subscriber table: digest credentials
+// and the tollgate identity the proxy derives from them (empty: the
+// username, and tollgate's default tenant).
+type subscriber struct {
+	user, password, extension, tenant string
+}
+
+// rigOptions: the policy (a format taking the SIP listener's port, then
+// the UAS's), Kamailio's subscribers and its trunks (source address →
+// tenant).
+type rigOptions struct {
+	policy string
+	subs   []subscriber
+	trunks map[string]string
+}
+
 func newRig(t *testing.T) *rig {
+	var subs []subscriber
+	for _, u := range []string{"1001", "1002", "2001", "2002"} {
+		subs = append(subs, subscriber{user: u, password: "pw-" + u})
+	}
+	return newRigWith(t, rigOptions{policy: rigPolicy, subs: subs})
+}
+
+func newRigWith(t *testing.T, o rigOptions) *rig {
 	kamailio, sipp := needPeers(t)
-	r := &rig{t: t, dir: t.TempDir(), sipp: sipp, kamPort: freePort(t), uasPort: freePort(t), sipPort: freePort(t)}
+	r := &rig{t: t, dir: t.TempDir(), sipp: sipp, kamPort: freePort(t), uasPort: freePort(t), sipPort: freePort(t), subs: map[string]subscriber{}}
 	t.Setenv("TOLLGATE_TEST_KAMAILIO_TOKEN", kamToken)
-	cfg, err := config.Parse("rig.yaml", []byte(fmt.Sprintf(rigPolicy, r.sipPort, r.uasPort)))
+	cfg, err := config.Parse("rig.yaml", []byte(fmt.Sprintf(o.policy, r.sipPort, r.uasPort)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,33 +240,96 @@ func newRig(t *testing.T) *rig {
 	})
 
 	uasXML, _ := filepath.Abs("testdata/sipp/uas.xml")
-	uas := start(t, r.dir, sipp, "-sf", uasXML, "-i", "127.0.0.1", "-p", fmt.Sprint(r.uasPort), "-nostdin")
+	r.uasMsgs = filepath.Join(r.dir, "uas-msgs.log")
+	uas := start(t, r.dir, sipp, "-sf", uasXML, "-i", "127.0.0.1", "-p", fmt.Sprint(r.uasPort), "-nostdin",
+		"-trace_msg", "-message_file", r.uasMsgs)
 	_ = uas
+	db := filepath.Join(r.dir, "dbtext")
+	for _, s := range o.subs {
+		r.subs[s.user] = s
+	}
+	writeKamailioDB(t, db, o.subs, o.trunks)
+	r.ctl = filepath.Join(r.dir, "kamailio.ctl")
 	cfgPath, _ := filepath.Abs("../deploy/kamailio/kamailio.cfg")
 	kam := start(t, r.dir, kamailio, "-f", cfgPath, "-DD", "-E", "-m", "64", "-M", "8",
 		"-Y", r.dir, "-P", filepath.Join(r.dir, "kamailio.pid"),
 		"-l", fmt.Sprintf("udp:127.0.0.1:%d", r.kamPort),
 		"-A", fmt.Sprintf(`TOLLGATE_URI="sip:127.0.0.1:%d"`, r.sipPort),
 		"-A", fmt.Sprintf(`TOLLGATE_EVENTS="http://%s/v1/calls/"`, r.srv.Addr),
+		"-A", fmt.Sprintf(`TOLLGATE_AUTH_EVENTS="http://%s/v1/auth-events"`, r.srv.Addr),
 		"-A", fmt.Sprintf(`TOLLGATE_TOKEN="%s"`, kamToken),
+		"-A", fmt.Sprintf(`DBURL="text://%s"`, db),
+		"-A", fmt.Sprintf(`CTL_SOCKET="unix:%s"`, r.ctl),
 		"-A", "LOG_LEVEL=2")
 	waitUDP(t, kam, r.kamPort)
 	return r
 }
 
+// writeKamailioDB writes the db_text tables the shipped configuration
+// reads: subscriber (auth_db, with the tollgate identity columns) and
+// tollgate_trunk (htable), in the schema of deploy/kamailio/dbtext.
+func writeKamailioDB(t *testing.T, dir string, subs []subscriber, trunks map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	schema, _ := filepath.Abs("../deploy/kamailio/dbtext")
+	for _, f := range []string{"version", "subscriber", "tollgate_trunk"} {
+		b, err := os.ReadFile(filepath.Join(schema, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows strings.Builder
+		switch f {
+		case "subscriber":
+			for i, s := range subs {
+				fmt.Fprintf(&rows, "%d:%s:127.0.0.1:%s:::%s:%s\n", i+1, s.user, s.password, s.extension, s.tenant)
+			}
+		case "tollgate_trunk":
+			i := 0
+			for addr, tenant := range trunks {
+				i++
+				fmt.Fprintf(&rows, "%d:%s:0:0:%s:0\n", i, addr, tenant)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), append(b, rows.String()...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // call runs a SIPp UAC scenario through Kamailio for the given
 // extension;number rows, one call at a time, and returns its messages.
+// When the rows' extension is a subscriber, SIPp answers the digest
+// challenge with its credentials.
 func (r *rig) call(scenario string, rows ...string) (ok bool, trace string) {
+	r.t.Helper()
+	return r.callFrom("127.0.0.1", scenario, rows...)
+}
+
+// callFrom is call from another loopback address (a trunk, a banned host).
+func (r *rig) callFrom(src, scenario string, rows ...string) (ok bool, trace string) {
 	r.t.Helper()
 	inf := filepath.Join(r.dir, fmt.Sprintf("calls-%d.csv", time.Now().UnixNano()))
 	os.WriteFile(inf, []byte("SEQUENTIAL\n"+strings.Join(rows, "\n")+"\n"), 0o600)
+	var auth []string
+	for _, row := range rows {
+		ext, _, _ := strings.Cut(row, ";")
+		if s, ok := r.subs[ext]; ok {
+			if auth != nil && auth[1] != s.user {
+				r.t.Fatalf("one sipp run authenticates one subscriber, got %s and %s", auth[1], s.user)
+			}
+			auth = []string{"-au", s.user, "-ap", s.password}
+		}
+	}
 	sf, _ := filepath.Abs(filepath.Join("testdata/sipp", scenario))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	msgs := filepath.Join(r.dir, fmt.Sprintf("msgs-%d.log", time.Now().UnixNano()))
 	cmd := exec.CommandContext(ctx, r.sipp, "-sf", sf, "-inf", inf, "-m", fmt.Sprint(len(rows)), "-l", "1", "-r", "20",
-		"-i", "127.0.0.1", "-p", fmt.Sprint(freePort(r.t)), "-nostdin", "-timeout", "30s", "-recv_timeout", "5000",
-		"-trace_msg", "-message_file", msgs, fmt.Sprintf("127.0.0.1:%d", r.kamPort))
+		"-i", src, "-p", fmt.Sprint(freePort(r.t)), "-nostdin", "-timeout", "30s", "-recv_timeout", "5000",
+		"-trace_msg", "-message_file", msgs)
+	cmd.Args = append(append(cmd.Args, auth...), fmt.Sprintf("127.0.0.1:%d", r.kamPort))
 	cmd.Dir = r.dir
 	out, err := cmd.CombinedOutput()
 	b, _ := os.ReadFile(msgs)

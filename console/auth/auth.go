@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -66,6 +67,7 @@ type User struct {
 	TOTPSecret   []byte    `json:"-"`
 	TOTPLast     int64     `json:"-"` // last accepted time step: no replay
 	Failed       int       `json:"failed_logins"`
+	Locks        int       `json:"locks"` // lockouts since the last good login: each doubles the next
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
 	Created      time.Time `json:"created"`
 	Updated      time.Time `json:"updated"`
@@ -88,55 +90,117 @@ type Session struct {
 var (
 	ErrNotFound = errors.New("auth: not found")
 	ErrExists   = errors.New("auth: already exists")
-	// ErrBadLogin is every wrong user, password or code: the caller learns
-	// nothing about which part was wrong.
-	ErrBadLogin = errors.New("wrong user name, password or code")
-	ErrLocked   = errors.New("account locked after repeated failed logins; try again later")
-	ErrNoMFA    = errors.New("two-factor authentication is required but not set up for this user: run 'tollgate user mfa NAME'")
+	// ErrBadLogin is every wrong user, password or code, and a locked
+	// account: the caller learns nothing about which part was wrong, nor
+	// whether the user exists.
+	ErrBadLogin = errors.New("wrong user name, password or code (after repeated failures an account is locked for a while)")
+	// ErrThrottled refuses every login from an address that has failed too
+	// often, whatever the user; it says nothing about any account.
+	ErrThrottled = errors.New("too many failed logins from your address; try again later")
+	ErrNoMFA     = errors.New("two-factor authentication is required but not set up for this user: run 'tollgate user mfa NAME'")
 )
 
 // Store keeps users and sessions. Implementations must make the failure
-// counter and the TOTP step updates atomic, since several nodes may share
-// one store.
+// counter, the lock and the TOTP step updates atomic, since several nodes
+// may share one store.
+//
+// A login is one attempt: LoginAttempt reserves it (counting it as a
+// failure) before the password is hashed, and LoginFailed or LoginOK
+// settles it afterwards. So the lock is decided on the count itself, not
+// on a value read before a slow hash, and concurrent guesses cannot all
+// be checked.
 type Store interface {
 	AddUser(ctx context.Context, u User) error // ErrExists if the name is taken
 	PutUser(ctx context.Context, u User) error // replace; ErrNotFound if missing
 	User(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context) ([]User, error)
 	DeleteUser(ctx context.Context, name string) error
-	// LoginFailed adds one failure and, once there are max of them, locks
-	// the user until now+lock; it returns the new count and lock time.
-	LoginFailed(ctx context.Context, name string, now time.Time, max int, lock time.Duration) (int, time.Time, error)
-	// LoginOK clears failures and records step as the last TOTP step used;
-	// it returns false (and changes nothing) if step is not above the
-	// last one: the code was replayed.
-	LoginOK(ctx context.Context, name string, step int64) (bool, error)
+	// LoginAttempt reserves one attempt: it refuses (false, changing
+	// nothing) while the user is locked or already has max attempts
+	// counted; otherwise it adds one to the count and returns true. A lock
+	// that has run out, or max attempts counted but never settled for
+	// stale (a node died mid-login), starts the count afresh at 1.
+	// ErrNotFound for an unknown user.
+	LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error)
+	// LoginFailed settles a reserved attempt that failed: if max or more
+	// attempts are counted and no lock is active it locks the user until
+	// now + lock<<locks (capped at maxLock), locks being the number of
+	// locks since the last good login, and adds one to locks. It returns
+	// the count, the lock time and whether this call set the lock (only
+	// one of several concurrent callers does).
+	LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error)
+	// LoginOK settles a reserved attempt that succeeded: it clears the
+	// count and the locks and records step as the last TOTP step used. It
+	// returns false and changes nothing if step is not above the last one
+	// (the code was replayed) or the user is locked at now: a good
+	// password never lifts a lock.
+	LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error)
+	// SourceAttempt reserves one attempt for a source address: within
+	// window of the source's first counted attempt it refuses (false)
+	// once max are counted; otherwise it adds one and returns true with
+	// the new count.
+	SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error)
+	// SourceOK gives back the attempt of a source that logged in: only
+	// failures count against an address.
+	SourceOK(ctx context.Context, source string) error
 	AddSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, id string) (Session, error)
 	TouchSession(ctx context.Context, id string, now time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	DeleteSessions(ctx context.Context, user string) error
 	// PruneSessions drops sessions last seen before idle and created before
-	// absolute.
+	// absolute, and source counts begun before idle.
 	PruneSessions(ctx context.Context, idle, absolute time.Time) error
 	Close() error
 }
 
 // Policy is how strict logins are.
+//
+// Two limits work together. Per user: MaxFailures attempts, then a lock of
+// LockFor that doubles with each further lock until a good login (capped
+// at MaxLock), so a patient guesser gets a few dozen tries a day rather
+// than 480. Per source address (IPv6 counted per /64): SourceMaxFailures
+// failed attempts in SourceWindow, after which the address is refused
+// before any user is looked up or any password hashed. The per-user lock
+// alone would let anyone lock anyone out from one address; the
+// per-source limit alone would let a botnet guess one password forever.
+// With both, one address can lock at most SourceMaxFailures/MaxFailures
+// accounts a window, and guessing is bounded per account however many
+// addresses the guesser has.
 type Policy struct {
-	RequireMFA   bool
-	MaxFailures  int           // failures before lockout (5)
-	LockFor      time.Duration // lockout length (15 min)
-	IdleTimeout  time.Duration // session expires after this long unused (30 min)
-	MaxAge       time.Duration // and this long after login whatever (12 h)
-	Issuer       string        // TOTP issuer shown in apps ("tollgate")
-	PasswordCost Params
+	RequireMFA        bool
+	MaxFailures       int           // failures before lockout (5)
+	LockFor           time.Duration // first lockout (15 min), doubled for each further one
+	MaxLock           time.Duration // longest lockout (24 h)
+	SourceMaxFailures int           // failures from one address per window (10)
+	SourceWindow      time.Duration // (15 min)
+	IdleTimeout       time.Duration // session expires after this long unused (30 min)
+	MaxAge            time.Duration // and this long after login whatever (12 h)
+	Issuer            string        // TOTP issuer shown in apps ("tollgate")
+	PasswordCost      Params
 }
 
 // DefaultPolicy returns the defaults documented on Policy.
 func DefaultPolicy() Policy {
-	return Policy{RequireMFA: true, MaxFailures: 5, LockFor: 15 * time.Minute, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Issuer: "tollgate", PasswordCost: DefaultParams}
+	return Policy{RequireMFA: true, MaxFailures: 5, LockFor: 15 * time.Minute, MaxLock: 24 * time.Hour,
+		SourceMaxFailures: 10, SourceWindow: 15 * time.Minute,
+		IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Issuer: "tollgate", PasswordCost: DefaultParams}
 }
+
+// LockShift is the smallest k with lock<<k ≥ maxLock (at most 62): the
+// stores double a lock at most that many times before capping it at
+// maxLock, so the shift cannot overflow.
+func LockShift(lock, maxLock time.Duration) int {
+	k := 0
+	for k < 62 && lock > 0 && lock<<k < maxLock && lock<<(k+1) > lock<<k {
+		k++
+	}
+	return k
+}
+
+// staleAttempt is how long a reserved attempt may stay unsettled before
+// it is taken for one whose node died mid-login.
+const staleAttempt = time.Minute
 
 // Service logs people in and out and manages users, recording each step
 // in the audit log.
@@ -234,7 +298,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, name, password string)
 	if u.PasswordHash, err = HashPassword(password, s.Policy.PasswordCost); err != nil {
 		return err
 	}
-	u.Failed, u.LockedUntil, u.Updated = 0, time.Time{}, s.now().UTC()
+	u.Failed, u.Locks, u.LockedUntil, u.Updated = 0, 0, time.Time{}, s.now().UTC()
 	if err := s.Store.PutUser(ctx, u); err != nil {
 		return err
 	}
@@ -289,36 +353,83 @@ func (s *Service) DeleteUser(ctx context.Context, actor, name string) error {
 
 // Login checks a password and TOTP code. On success it returns the cookie
 // value of a new session (shown only now; the store keeps its hash), the
-// session and the user. Every failure is audited; after
-// Policy.MaxFailures of them in a row the user is locked for
-// Policy.LockFor.
+// session and the user. Every failure is audited and answered with
+// ErrBadLogin, whether the user is unknown, locked or mistaken, after the
+// same amount of hashing; an address over its limit gets ErrThrottled
+// before anything is looked up. See Policy for the limits.
 func (s *Service) Login(ctx context.Context, name, password, code, from string) (string, Session, User, error) {
 	now := s.now()
+	u, err := s.verify(ctx, name, password, code, from, now, false)
+	if err != nil {
+		return "", Session{}, User{}, err
+	}
+	cookie, sess, err := s.newSession(ctx, u.Name, now)
+	if err != nil {
+		return "", Session{}, User{}, err
+	}
+	if err := s.audit(ctx, "user:"+u.Name, "login", "user/"+u.Name, map[string]any{"from": from, "mfa": u.MFA()}); err != nil {
+		return "", Session{}, User{}, err
+	}
+	return cookie, sess, u, nil
+}
+
+// ReplaceTOTP gives the logged-in user name a new TOTP secret, but only
+// after they prove it is them with their password and, if they already
+// have a second factor, a current code from it: a stolen session alone
+// cannot take over the second factor. The proof goes through the same
+// limits and lockout as a login.
+func (s *Service) ReplaceTOTP(ctx context.Context, name, password, code, from string, secret []byte) error {
+	if _, err := s.verify(ctx, name, password, code, from, s.now(), true); err != nil {
+		return err
+	}
+	return s.SetTOTP(ctx, "user:"+name, name, secret)
+}
+
+// verify checks a user's password and code under the limits; enrolling
+// lets a user without a second factor through although one is required.
+func (s *Service) verify(ctx context.Context, name, password, code, from string, now time.Time, enrolling bool) (User, error) {
+	src := SourceKey(from)
+	if s.Policy.SourceMaxFailures > 0 {
+		n, ok, err := s.Store.SourceAttempt(ctx, src, now, s.Policy.SourceWindow, s.Policy.SourceMaxFailures)
+		if err != nil {
+			return User{}, err
+		}
+		if !ok {
+			return User{}, ErrThrottled
+		}
+		if n == s.Policy.SourceMaxFailures {
+			_ = s.audit(ctx, "tollgate", "login.source_limited", "source/"+clip(src), map[string]any{"failures": n, "window": s.Policy.SourceWindow.String()})
+		}
+	}
 	u, err := s.Store.User(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		CheckHash(s.dummy, password) // same work as for a real user
 		_ = s.audit(ctx, "user:"+clip(name), "login.failed", "user/"+clip(name), map[string]any{"from": from, "why": "unknown user"})
-		return "", Session{}, User{}, ErrBadLogin
+		return User{}, ErrBadLogin
 	}
 	if err != nil {
-		return "", Session{}, User{}, err
+		return User{}, err
 	}
 	actor := "user:" + u.Name
-	if now.Before(u.LockedUntil) {
-		_ = s.audit(ctx, actor, "login.failed", "user/"+u.Name, map[string]any{"from": from, "why": "locked"})
-		return "", Session{}, User{}, ErrLocked
+	ok, err := s.Store.LoginAttempt(ctx, u.Name, now, s.Policy.MaxFailures, staleAttempt)
+	if err != nil {
+		return User{}, err
 	}
-	fail := func(why string) (string, Session, User, error) {
-		n, until, ferr := s.Store.LoginFailed(ctx, u.Name, now, s.Policy.MaxFailures, s.Policy.LockFor)
+	if !ok {
+		CheckHash(s.dummy, password) // a locked user costs what an unknown one does
+		_ = s.audit(ctx, actor, "login.failed", "user/"+u.Name, map[string]any{"from": from, "why": "locked"})
+		return User{}, ErrBadLogin
+	}
+	fail := func(why string) (User, error) {
+		n, until, locked, ferr := s.Store.LoginFailed(ctx, u.Name, now, s.Policy.MaxFailures, s.Policy.LockFor, s.Policy.MaxLock)
 		if ferr != nil {
-			return "", Session{}, User{}, ferr
+			return User{}, ferr
 		}
 		_ = s.audit(ctx, actor, "login.failed", "user/"+u.Name, map[string]any{"from": from, "why": why, "failures": n})
-		if now.Before(until) {
+		if locked {
 			_ = s.audit(ctx, "tollgate", "user.locked", "user/"+u.Name, map[string]any{"until": until.UTC(), "failures": n})
-			return "", Session{}, User{}, ErrLocked
 		}
-		return "", Session{}, User{}, ErrBadLogin
+		return User{}, ErrBadLogin
 	}
 	if !CheckHash(u.PasswordHash, password) {
 		return fail("password")
@@ -331,25 +442,46 @@ func (s *Service) Login(ctx context.Context, name, password, code, from string) 
 		if step, ok = t.Verify(code, now, u.TOTPLast); !ok {
 			return fail("code")
 		}
-	case s.Policy.RequireMFA:
+	case s.Policy.RequireMFA && !enrolling:
+		// The password was right: settle the attempt as good (no session).
+		if _, err := s.Store.LoginOK(ctx, u.Name, 0, now); err != nil {
+			return User{}, err
+		}
 		_ = s.audit(ctx, actor, "login.failed", "user/"+u.Name, map[string]any{"from": from, "why": "no second factor set up"})
-		return "", Session{}, User{}, ErrNoMFA
+		return User{}, ErrNoMFA
 	}
-	fresh, err := s.Store.LoginOK(ctx, u.Name, step)
+	// Re-check after the hash: concurrent failures may have locked the
+	// user meanwhile, and then this login does not count.
+	fresh, err := s.Store.LoginOK(ctx, u.Name, step, now)
 	if err != nil {
-		return "", Session{}, User{}, err
+		return User{}, err
 	}
 	if !fresh {
-		return fail("code replayed")
+		return fail("code replayed or locked meanwhile")
 	}
-	cookie, sess, err := s.newSession(ctx, u.Name, now)
+	if s.Policy.SourceMaxFailures > 0 {
+		if err := s.Store.SourceOK(ctx, src); err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
+}
+
+// SourceKey is the address a login is counted against: an IPv4 address
+// as it is, an IPv6 one cut to its /64 (one customer's usual allocation,
+// so a host cannot dodge the limit by hopping addresses), anything else
+// as given.
+func SourceKey(from string) string {
+	a, err := netip.ParseAddr(from)
 	if err != nil {
-		return "", Session{}, User{}, err
+		return from
 	}
-	if err := s.audit(ctx, actor, "login", "user/"+u.Name, map[string]any{"from": from, "mfa": u.MFA()}); err != nil {
-		return "", Session{}, User{}, err
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
 	}
-	return cookie, sess, u, nil
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 func clip(s string) string {

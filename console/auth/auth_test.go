@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,18 +119,18 @@ func TestLockout(t *testing.T) {
 	}
 	totp := auth.TOTP{Secret: secret}
 	for i := 1; i <= 5; i++ {
-		_, _, _, err := f.svc.Login(ctx, "bob", "not the password", "", "198.51.100.7")
-		want := auth.ErrBadLogin
-		if i == 5 {
-			want = auth.ErrLocked
-		}
-		if !errors.Is(err, want) {
-			t.Fatalf("failure %d: %v, want %v", i, err, want)
+		// Wrong password or locked: one answer, ErrBadLogin.
+		if _, _, _, err := f.svc.Login(ctx, "bob", "not the password", "", "198.51.100.7"); !errors.Is(err, auth.ErrBadLogin) {
+			t.Fatalf("failure %d: %v, want ErrBadLogin", i, err)
 		}
 	}
-	// Even the right password and code are refused while locked.
-	if _, _, _, err := f.svc.Login(ctx, "bob", pw, totp.At(f.now), "198.51.100.7"); !errors.Is(err, auth.ErrLocked) {
-		t.Fatalf("good login while locked: %v, want ErrLocked", err)
+	// Even the right password and code are refused while locked, and the
+	// lock stays.
+	if _, _, _, err := f.svc.Login(ctx, "bob", pw, totp.At(f.now), "198.51.100.7"); !errors.Is(err, auth.ErrBadLogin) {
+		t.Fatalf("good login while locked: %v, want ErrBadLogin", err)
+	}
+	if u, _ := f.svc.Store.User(ctx, "bob"); !f.now.Before(u.LockedUntil) {
+		t.Errorf("a good password during the lock lifted it (locked until %v)", u.LockedUntil)
 	}
 	f.now = f.now.Add(16 * time.Minute)
 	if _, _, _, err := f.svc.Login(ctx, "bob", pw, totp.At(f.now), "198.51.100.7"); err != nil {
@@ -264,5 +266,161 @@ func TestQRDecodes(t *testing.T) {
 	txt, err := auth.QRText(uri)
 	if err != nil || strings.Count(txt, "\n") < 15 {
 		t.Errorf("QRText = %d lines, %v", strings.Count(txt, "\n"), err)
+	}
+}
+
+// TestConcurrentLoginRace is the attack from issue 16: 14 wrong passwords
+// at once, then the right one. The lock must be decided with the failure
+// count, so no more than MaxFailures passwords are checked, the right
+// password afterwards gets no session, and the lock stays.
+func TestConcurrentLoginRace(t *testing.T) {
+	f := newFixture(t)
+	// Costly enough (about 10 ms a hash) that all 14 are in flight while
+	// the first is being hashed, as with the real parameters.
+	f.svc.Policy.PasswordCost = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
+	f.svc.Policy.RequireMFA = false
+	ctx := context.Background()
+	if err := f.svc.AddUser(ctx, "cli", auth.User{Name: "dora", Role: auth.RoleAdmin}, pw); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 14 {
+		wg.Go(func() {
+			// From 14 addresses, so the per-source limit is not what stops them.
+			_, _, _, err := f.svc.Login(ctx, "dora", fmt.Sprintf("wrong password %d", i), "", fmt.Sprintf("203.0.113.%d", i+1))
+			if err == nil {
+				t.Error("a wrong password logged in")
+			}
+		})
+	}
+	// The right password arrives while the wrong ones are still being
+	// checked, once five attempts have been counted.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		u, err := f.svc.Store.User(ctx, "dora")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Failed >= f.svc.Policy.MaxFailures || time.Now().After(deadline) {
+			break
+		}
+	}
+	if _, _, _, err := f.svc.Login(ctx, "dora", pw, "", "198.51.100.200"); err == nil {
+		t.Error("the right password got a session although the account locked at the 5th failure")
+	}
+	wg.Wait()
+	u, err := f.svc.Store.User(ctx, "dora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.now.Before(u.LockedUntil) {
+		t.Errorf("after 14 failures and a good login the account is not locked (locked until %v)", u.LockedUntil)
+	}
+	checked := 0
+	es, _ := f.audit.ListAudit(ctx, time.Time{}, 1000)
+	for _, e := range es {
+		var d map[string]any
+		_ = json.Unmarshal(e.Details, &d)
+		if e.Action == "login.failed" && d["why"] == "password" {
+			checked++
+		}
+	}
+	if checked > f.svc.Policy.MaxFailures {
+		t.Errorf("%d wrong passwords were checked; the lock allows %d", checked, f.svc.Policy.MaxFailures)
+	}
+}
+
+// TestLockoutTellsNoNames: a locked account and an unknown user get the
+// same error, after the same hashing (one argon2id check each).
+func TestLockoutTellsNoNames(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Policy.SourceMaxFailures = 0 // per-user only here
+	ctx := context.Background()
+	if err := f.svc.AddUser(ctx, "cli", auth.User{Name: "erin", Role: auth.RoleViewer}, pw); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		f.svc.Login(ctx, "erin", "not the password", "", "192.0.2.9")
+	}
+	_, _, _, locked := f.svc.Login(ctx, "erin", "not the password", "", "192.0.2.9")
+	_, _, _, unknown := f.svc.Login(ctx, "nobody-here", "not the password", "", "192.0.2.9")
+	if locked == nil || unknown == nil || locked.Error() != unknown.Error() || !errors.Is(locked, auth.ErrBadLogin) {
+		t.Errorf("locked user: %v; unknown user: %v; want the same ErrBadLogin", locked, unknown)
+	}
+	before := auth.HashChecks()
+	f.svc.Login(ctx, "erin", "not the password", "", "192.0.2.9")
+	lockedHashes := auth.HashChecks() - before
+	before = auth.HashChecks()
+	f.svc.Login(ctx, "nobody-here", "not the password", "", "192.0.2.9")
+	unknownHashes := auth.HashChecks() - before
+	if lockedHashes != 1 || unknownHashes != 1 {
+		t.Errorf("hash checks: locked user %d, unknown user %d; want 1 each so timing tells nothing", lockedHashes, unknownHashes)
+	}
+}
+
+// TestSourceLimit: one address failing against many users is stopped
+// before it can lock more than a couple of them; other addresses still
+// log in, and a good login does not count against its address.
+func TestSourceLimit(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Policy.RequireMFA = false
+	ctx := context.Background()
+	for _, n := range []string{"u1", "u2", "u3", "u4"} {
+		if err := f.svc.AddUser(ctx, "cli", auth.User{Name: n, Role: auth.RoleViewer}, pw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const attacker = "203.0.113.66"
+	var refused int
+	for _, n := range []string{"u1", "u2", "u3", "u4"} {
+		for range 5 {
+			if _, _, _, err := f.svc.Login(ctx, n, "not the password", "", attacker); errors.Is(err, auth.ErrThrottled) {
+				refused++
+			}
+		}
+	}
+	if refused != 20-f.svc.Policy.SourceMaxFailures {
+		t.Errorf("%d of 20 attempts from one address refused by the source limit, want %d", refused, 20-f.svc.Policy.SourceMaxFailures)
+	}
+	locked := 0
+	for _, n := range []string{"u1", "u2", "u3", "u4"} {
+		if u, _ := f.svc.Store.User(ctx, n); f.now.Before(u.LockedUntil) {
+			locked++
+		}
+	}
+	if locked != f.svc.Policy.SourceMaxFailures/f.svc.Policy.MaxFailures {
+		t.Errorf("one address locked %d accounts, want at most %d", locked, f.svc.Policy.SourceMaxFailures/f.svc.Policy.MaxFailures)
+	}
+	if _, _, _, err := f.svc.Login(ctx, "u4", pw, "", attacker); !errors.Is(err, auth.ErrThrottled) {
+		t.Errorf("right password from the throttled address: %v, want ErrThrottled", err)
+	}
+	// Another address in the same IPv6 /64 is the same source.
+	for range f.svc.Policy.SourceMaxFailures {
+		f.svc.Login(ctx, "u4", "not the password", "", "2001:db8:1:2::1")
+		f.svc.Login(ctx, "nobody", "not the password", "", "2001:db8:1:2::1")
+	}
+	if _, _, _, err := f.svc.Login(ctx, "u4", pw, "", "2001:db8:1:2:ffff::9"); !errors.Is(err, auth.ErrThrottled) {
+		t.Errorf("another address in the /64: %v, want ErrThrottled", err)
+	}
+	// Good logins from an office address do not use up its allowance.
+	f.now = f.now.Add(time.Hour)
+	for range 2 * f.svc.Policy.SourceMaxFailures {
+		if _, _, _, err := f.svc.Login(ctx, "u4", pw, "", "192.0.2.50"); err != nil {
+			t.Fatalf("good login: %v", err)
+		}
+	}
+	// The window passes: the attacker's address may try again.
+	if _, _, _, err := f.svc.Login(ctx, "u4", pw, "", attacker); err != nil {
+		t.Errorf("a window later the address is still refused: %v", err)
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1": "192.0.2.1", "::ffff:192.0.2.1": "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "fe80::1%eth0": "fe80::/64", "not an ip": "not an ip",
+	} {
+		if got := auth.SourceKey(in); got != want {
+			t.Errorf("SourceKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -25,6 +26,13 @@ var DefaultParams = Params{Memory: 64 * 1024, Time: 3, Threads: 2}
 // Memory × callers of RAM.
 var hashSem = make(chan struct{}, 2)
 
+// hashChecks counts CheckHash calls (HashChecks), so tests can see that
+// every login path does the same hashing.
+var hashChecks atomic.Int64
+
+// HashChecks returns how many password checks this process has made.
+func HashChecks() int64 { return hashChecks.Load() }
+
 // HashPassword returns the PHC string form of an argon2id hash:
 // $argon2id$v=19$m=65536,t=3,p=2$SALT$HASH (unpadded base64).
 func HashPassword(pw string, p Params) (string, error) {
@@ -42,6 +50,7 @@ func HashPassword(pw string, p Params) (string, error) {
 // CheckHash reports whether pw matches a hash made by HashPassword, with
 // the parameters recorded in the hash. Anything malformed is a mismatch.
 func CheckHash(hash, pw string) bool {
+	hashChecks.Add(1)
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return false

@@ -33,6 +33,7 @@ func Run(t *testing.T, fresh Opener) {
 		{"UsersRoundTrip", testUsers},
 		{"LoginFailedLocksAndCounts", testLoginFailed},
 		{"ConcurrentFailuresOnTwoNodes", testConcurrentFailures},
+		{"SourceLimit", testSourceLimit},
 		{"TOTPStepOnceAcrossNodes", testStepOnce},
 		{"Sessions", testSessions},
 	}
@@ -112,94 +113,193 @@ func testUsers(t *testing.T, a, b auth.Store) {
 func testLoginFailed(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
 	addUser(t, a, "alice", auth.RoleAdmin)
-	for i, s := range []auth.Store{a, b, a, b} {
-		n, until, err := s.LoginFailed(ctx, "alice", now, 5, time.Minute)
-		if err != nil || n != i+1 || !until.IsZero() {
-			t.Fatalf("failure %d = %d, %v, %v; want %d, not locked", i+1, n, until, err, i+1)
+	const max, stale = 3, time.Minute
+	lock, maxLock := time.Minute, 3*time.Minute
+	attempt := func(s auth.Store, at time.Time, want bool) {
+		t.Helper()
+		ok, err := s.LoginAttempt(ctx, "alice", at, max, stale)
+		if err != nil || ok != want {
+			t.Fatalf("LoginAttempt at %v = %v, %v; want %v", at.Sub(now), ok, err, want)
 		}
 	}
-	n, until, err := b.LoginFailed(ctx, "alice", now, 5, time.Minute)
-	if err != nil || n != 5 || !until.Equal(now.Add(time.Minute)) {
-		t.Fatalf("5th failure = %d, %v, %v; want 5, locked until %v", n, until, err, now.Add(time.Minute))
+	for _, s := range []auth.Store{a, b, a} {
+		attempt(s, now, true)
 	}
-	if u, err := a.User(ctx, "alice"); err != nil || u.Failed != 5 || !u.LockedUntil.Equal(now.Add(time.Minute)) {
-		t.Errorf("the other node reads failed %d, locked until %v, %v", u.Failed, u.LockedUntil, err)
+	attempt(b, now, false) // max attempts are counted: no fourth check
+	if u, _ := a.User(ctx, "alice"); u.Failed != max || !u.LockedUntil.IsZero() {
+		t.Errorf("after %d reserved attempts: failed %d, locked until %v", max, u.Failed, u.LockedUntil)
 	}
-	// A failure during the lock counts on and keeps the lock.
-	if n, until, err := a.LoginFailed(ctx, "alice", now.Add(30*time.Second), 5, time.Minute); err != nil || n != 6 || !until.Equal(now.Add(90*time.Second)) {
-		t.Errorf("failure while locked = %d, %v, %v; want 6, locked until %v", n, until, err, now.Add(90*time.Second))
+	// The first failure to settle with the count at max locks; the others
+	// find the lock and do not lock again.
+	n, until, locked, err := b.LoginFailed(ctx, "alice", now, max, lock, maxLock)
+	if err != nil || n != max || !locked || !until.Equal(now.Add(lock)) {
+		t.Fatalf("settling failure = %d, %v, %v, %v; want %d, locked until %v by this call", n, until, locked, err, max, now.Add(lock))
 	}
-	// After the lock runs out, the count starts again.
+	if _, until2, locked, err := a.LoginFailed(ctx, "alice", now, max, lock, maxLock); err != nil || locked || !until2.Equal(until) {
+		t.Errorf("second settling failure = %v, %v, %v; want the same lock, not set again", until2, locked, err)
+	}
+	// A good password during the lock neither logs in nor lifts the lock.
+	if ok, err := a.LoginOK(ctx, "alice", 100, now.Add(30*time.Second)); ok || err != nil {
+		t.Errorf("LoginOK while locked = %v, %v; want false", ok, err)
+	}
+	if u, _ := b.User(ctx, "alice"); !u.LockedUntil.Equal(until) || u.Failed != max || u.Locks != 1 {
+		t.Errorf("after LoginOK while locked: failed %d, locks %d, locked until %v; want %d, 1, %v", u.Failed, u.Locks, u.LockedUntil, max, until)
+	}
+	attempt(a, now.Add(30*time.Second), false)
+	// After the lock runs out the count starts again; the next lock is twice as long.
 	later := now.Add(2 * time.Minute)
-	n, until, err = b.LoginFailed(ctx, "alice", later, 5, time.Minute)
-	if err != nil || n != 1 || !until.IsZero() {
-		t.Errorf("failure after the lock = %d, %v, %v; want 1, not locked", n, until, err)
+	attempt(b, later, true)
+	if u, _ := a.User(ctx, "alice"); u.Failed != 1 || !u.LockedUntil.IsZero() {
+		t.Errorf("attempt after the lock: failed %d, locked until %v; want 1, none", u.Failed, u.LockedUntil)
 	}
-	ok, err := a.LoginOK(ctx, "alice", 100)
+	attempt(a, later, true)
+	attempt(b, later, true)
+	if _, until, locked, _ := a.LoginFailed(ctx, "alice", later, max, lock, maxLock); !locked || !until.Equal(later.Add(2*lock)) {
+		t.Errorf("second lock until %v (%v); want %v, twice the first", until, locked, later.Add(2*lock))
+	}
+	// The third would be 4 min: capped at maxLock.
+	later = later.Add(3 * time.Minute)
+	for range max {
+		attempt(a, later, true)
+	}
+	if _, until, _, _ := b.LoginFailed(ctx, "alice", later, max, lock, maxLock); !until.Equal(later.Add(maxLock)) {
+		t.Errorf("third lock until %v; want %v (capped)", until, later.Add(maxLock))
+	}
+	later = later.Add(maxLock + time.Second)
+	attempt(b, later, true)
+	ok, err := a.LoginOK(ctx, "alice", 100, later)
 	if !ok || err != nil {
 		t.Fatalf("LoginOK(100) = %v, %v", ok, err)
 	}
-	if u, _ := b.User(ctx, "alice"); u.Failed != 0 || u.TOTPLast != 100 || !u.LockedUntil.IsZero() {
-		t.Errorf("after LoginOK: failed %d, totp_last %d, locked until %v", u.Failed, u.TOTPLast, u.LockedUntil)
+	if u, _ := b.User(ctx, "alice"); u.Failed != 0 || u.Locks != 0 || u.TOTPLast != 100 || !u.LockedUntil.IsZero() {
+		t.Errorf("after LoginOK: failed %d, locks %d, totp_last %d, locked until %v", u.Failed, u.Locks, u.TOTPLast, u.LockedUntil)
 	}
-	if ok, _ := b.LoginOK(ctx, "alice", 100); ok {
+	if ok, _ := b.LoginOK(ctx, "alice", 100, later); ok {
 		t.Error("LoginOK on the other node accepted the same TOTP step twice")
 	}
-	if ok, _ := a.LoginOK(ctx, "alice", 99); ok {
+	if ok, _ := a.LoginOK(ctx, "alice", 99, later); ok {
 		t.Error("LoginOK accepted an older TOTP step")
 	}
-	// Without a second factor (step 0) a login always clears failures and
-	// keeps the last step.
-	if _, _, err := a.LoginFailed(ctx, "alice", later, 5, time.Minute); err != nil {
-		t.Fatal(err)
+	// Attempts reserved by a node that died and never settled: refused
+	// until they are stale, then the count starts afresh.
+	for range max {
+		attempt(a, later, true)
 	}
-	if ok, err := b.LoginOK(ctx, "alice", 0); !ok || err != nil {
+	attempt(b, later.Add(stale/2), false)
+	attempt(b, later.Add(stale+time.Second), true)
+	if u, _ := a.User(ctx, "alice"); u.Failed != 1 {
+		t.Errorf("after stale attempts: failed %d, want 1", u.Failed)
+	}
+	// Without a second factor (step 0) a login clears failures and keeps
+	// the last step.
+	if ok, err := b.LoginOK(ctx, "alice", 0, later.Add(stale+time.Second)); !ok || err != nil {
 		t.Errorf("LoginOK(0) = %v, %v", ok, err)
 	}
 	if u, _ := a.User(ctx, "alice"); u.Failed != 0 || u.TOTPLast != 100 {
 		t.Errorf("after LoginOK(0): failed %d, totp_last %d; want 0, 100", u.Failed, u.TOTPLast)
 	}
-	if _, _, err := a.LoginFailed(ctx, "nobody", now, 5, time.Minute); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := a.LoginAttempt(ctx, "nobody", now, max, stale); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("LoginAttempt(nobody) = %v", err)
+	}
+	if _, _, _, err := a.LoginFailed(ctx, "nobody", now, max, lock, maxLock); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("LoginFailed(nobody) = %v", err)
 	}
-	if ok, err := a.LoginOK(ctx, "nobody", 5); ok || err != nil {
+	if ok, err := a.LoginOK(ctx, "nobody", 5, now); ok || err != nil {
 		t.Errorf("LoginOK(nobody) = %v, %v; want false", ok, err)
 	}
 }
 
-// testConcurrentFailures counts failures from both nodes at once: every
-// one counts, and exactly one of them is the one that locks.
+// testConcurrentFailures reserves attempts from both nodes at once:
+// exactly max are admitted, and of the failures that settle them exactly
+// one sets the lock.
 func testConcurrentFailures(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
 	addUser(t, a, "alice", auth.RoleAdmin)
-	const perNode, max = 20, 30
+	const tries, max = 40, 5
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	seen := map[int]bool{}
-	for _, s := range []auth.Store{a, b} {
-		for range 4 {
-			wg.Go(func() {
-				for range perNode / 4 {
-					n, _, err := s.LoginFailed(ctx, "alice", now, max, time.Minute)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					if seen[n] {
-						t.Errorf("two failures both returned count %d", n)
-					}
-					seen[n] = true
-					mu.Unlock()
-				}
-			})
-		}
+	var admitted, locks atomic.Int32
+	for i := range tries {
+		s := []auth.Store{a, b}[i%2]
+		wg.Go(func() {
+			ok, err := s.LoginAttempt(ctx, "alice", now, max, time.Minute)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !ok {
+				return
+			}
+			admitted.Add(1)
+			_, _, locked, err := s.LoginFailed(ctx, "alice", now, max, time.Minute, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			if locked {
+				locks.Add(1)
+			}
+		})
 	}
 	wg.Wait()
+	if admitted.Load() != max || locks.Load() != 1 {
+		t.Errorf("%d concurrent attempts on two nodes: %d admitted, %d set the lock; want %d and 1", tries, admitted.Load(), locks.Load(), max)
+	}
 	u, err := b.User(ctx, "alice")
-	if err != nil || u.Failed != 2*perNode || !u.LockedUntil.Equal(now.Add(time.Minute)) {
-		t.Errorf("after %d concurrent failures on two nodes: failed %d, locked until %v, %v; want %d, locked until %v",
-			2*perNode, u.Failed, u.LockedUntil, err, 2*perNode, now.Add(time.Minute))
+	if err != nil || u.Failed != max || !u.LockedUntil.Equal(now.Add(time.Minute)) {
+		t.Errorf("after the concurrent failures: failed %d, locked until %v, %v; want %d, locked until %v", u.Failed, u.LockedUntil, err, max, now.Add(time.Minute))
+	}
+}
+
+// testSourceLimit counts attempts per source address on both nodes.
+func testSourceLimit(t *testing.T, a, b auth.Store) {
+	ctx := context.Background()
+	const max, window = 3, time.Minute
+	for i, s := range []auth.Store{a, b, a} {
+		n, ok, err := s.SourceAttempt(ctx, "192.0.2.1", now, window, max)
+		if err != nil || !ok || n != i+1 {
+			t.Fatalf("attempt %d = %d, %v, %v; want %d, true", i+1, n, ok, err, i+1)
+		}
+	}
+	if _, ok, err := b.SourceAttempt(ctx, "192.0.2.1", now, window, max); ok || err != nil {
+		t.Errorf("4th attempt in the window = %v, %v; want refused", ok, err)
+	}
+	if _, ok, _ := b.SourceAttempt(ctx, "192.0.2.2", now, window, max); !ok {
+		t.Error("another address was refused")
+	}
+	// A good login gives its attempt back.
+	if err := a.SourceOK(ctx, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok, _ := b.SourceAttempt(ctx, "192.0.2.1", now, window, max); !ok || n != max {
+		t.Errorf("attempt after a good login = %d, %v; want %d, true", n, ok, max)
+	}
+	if n, ok, _ := a.SourceAttempt(ctx, "192.0.2.1", now.Add(window+time.Second), window, max); !ok || n != 1 {
+		t.Errorf("attempt after the window = %d, %v; want 1, true", n, ok)
+	}
+	// Concurrently on two nodes, a fresh address gets exactly max.
+	var wg sync.WaitGroup
+	var admitted atomic.Int32
+	for i := range 20 {
+		s := []auth.Store{a, b}[i%2]
+		wg.Go(func() {
+			_, ok, err := s.SourceAttempt(ctx, "2001:db8::/64", now, window, max)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if admitted.Load() != max {
+		t.Errorf("20 concurrent attempts from one source: %d admitted, want %d", admitted.Load(), max)
+	}
+	// Pruning forgets old counts.
+	if err := b.PruneSessions(ctx, now.Add(time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok, _ := a.SourceAttempt(ctx, "2001:db8::/64", now.Add(30*time.Second), window, max); !ok || n != 1 {
+		t.Errorf("attempt after pruning = %d, %v; want 1, true", n, ok)
 	}
 }
 
@@ -213,7 +313,7 @@ func testStepOnce(t *testing.T, a, b auth.Store) {
 		var accepted atomic.Int32
 		for _, s := range []auth.Store{a, b, a, b} {
 			wg.Go(func() {
-				ok, err := s.LoginOK(ctx, "alice", step)
+				ok, err := s.LoginOK(ctx, "alice", step, now)
 				if err != nil {
 					t.Error(err)
 				}

@@ -52,6 +52,16 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX console_sessions_user ON console_sessions (user_name);
 `,
+	// 2: attempts reserved before hashing, lock back-off, per-source limit.
+	`
+ALTER TABLE console_users ADD COLUMN locks integer NOT NULL DEFAULT 0;
+ALTER TABLE console_users ADD COLUMN attempt_at bigint NOT NULL DEFAULT 0;
+CREATE TABLE console_login_sources (
+	source text PRIMARY KEY,
+	failed integer NOT NULL,
+	since  bigint NOT NULL
+);
+`,
 }
 
 // Store is an auth.Store on a PostgreSQL database; several nodes may
@@ -121,19 +131,19 @@ func fromNS(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated`
+const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated, locks`
 
 func userArgs(u auth.User) []any {
 	var secret []byte
 	if len(u.TOTPSecret) > 0 {
 		secret = u.TOTPSecret
 	}
-	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated)}
+	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated), u.Locks}
 }
 
 // AddUser implements auth.Store.
 func (s *Store) AddUser(ctx context.Context, u auth.User) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO console_users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, userArgs(u)...)
+	_, err := s.pool.Exec(ctx, `INSERT INTO console_users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`, userArgs(u)...)
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return fmt.Errorf("%w: user %q", auth.ErrExists, u.Name)
 	}
@@ -142,7 +152,7 @@ func (s *Store) AddUser(ctx context.Context, u auth.User) error {
 
 // PutUser implements auth.Store.
 func (s *Store) PutUser(ctx context.Context, u auth.User) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET role=$2, tenant=$3, password=$4, totp_secret=$5, totp_last=$6, failed=$7, locked_until=$8, created=$9, updated=$10
+	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET role=$2, tenant=$3, password=$4, totp_secret=$5, totp_last=$6, failed=$7, locked_until=$8, created=$9, updated=$10, locks=$11
 		WHERE name=$1`, userArgs(u)...)
 	if err != nil {
 		return err
@@ -157,7 +167,7 @@ func scanUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
 	var role string
 	var locked, created, updated int64
-	if err := row.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated); err != nil {
+	if err := row.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated, &u.Locks); err != nil {
 		return u, err
 	}
 	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromNS(locked), fromNS(created), fromNS(updated)
@@ -194,36 +204,83 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	return nil
 }
 
-// LoginFailed implements auth.Store in one statement: the UPDATE takes
-// the row lock and, if another node changed the row meanwhile, is
-// re-evaluated on the new version, so concurrent failures all count.
-func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock time.Duration) (int, time.Time, error) {
-	var n int
-	var until int64
-	// A lock that has run out starts the count afresh.
-	const count = `CASE WHEN locked_until > 0 AND locked_until <= $2 THEN 1 ELSE failed + 1 END`
-	err := s.pool.QueryRow(ctx, `UPDATE console_users SET failed = `+count+`,
-		locked_until = CASE WHEN `+count+` >= $3 THEN $4
-			WHEN locked_until <= $2 THEN 0 ELSE locked_until END
-		WHERE name = $1 RETURNING failed, locked_until`,
-		name, now.UnixNano(), max, now.Add(lock).UnixNano()).Scan(&n, &until)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, time.Time{}, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
+// LoginAttempt implements auth.Store in one statement: the UPDATE takes
+// the row lock and re-evaluates its WHERE on the latest row version, so
+// the check and the count cannot be split by a login on another node.
+func (s *Store) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
+	// Afresh: a lock that has run out, or max attempts never settled.
+	const afresh = `(locked_until > 0 AND locked_until <= $2) OR (failed >= $3 AND attempt_at <= $4)`
+	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET
+		failed = CASE WHEN `+afresh+` THEN 1 ELSE failed + 1 END,
+		locked_until = 0, attempt_at = $2
+		WHERE name = $1 AND locked_until <= $2 AND (failed < $3 OR `+afresh+`)`,
+		name, now.UnixNano(), max, now.Add(-stale).UnixNano())
+	if err != nil {
+		return false, err
 	}
-	return n, fromNS(until), err
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	_, err = s.User(ctx, name)
+	return false, err
 }
 
-// LoginOK implements auth.Store; the step comparison is in the UPDATE's
-// WHERE, re-checked on the latest row version, so a code cannot be used
-// twice even by two nodes at once.
-func (s *Store) LoginOK(ctx context.Context, name string, step int64) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET failed = 0, locked_until = 0,
+// LoginFailed implements auth.Store: only the failure that finds the
+// count at max and no lock active sets the lock.
+func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
+	if maxLock < lock {
+		maxLock = lock
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET
+		locked_until = $2::bigint + LEAST($3::bigint << LEAST(locks, $4::integer), $5::bigint), locks = locks + 1
+		WHERE name = $1 AND failed >= $6 AND locked_until <= $2::bigint`,
+		name, now.UnixNano(), int64(lock), auth.LockShift(lock, maxLock), int64(maxLock), max)
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return u.Failed, u.LockedUntil, tag.RowsAffected() == 1, nil
+}
+
+// LoginOK implements auth.Store; the step comparison and the lock check
+// are in the UPDATE's WHERE, re-checked on the latest row version, so a
+// code cannot be used twice even by two nodes at once, and a lock set
+// meanwhile stands (locked_until is zeroed only when already past).
+func (s *Store) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET failed = 0, locks = 0, locked_until = 0,
 		totp_last = CASE WHEN $2::bigint > 0 THEN $2::bigint ELSE totp_last END
-		WHERE name = $1 AND ($2::bigint = 0 OR totp_last < $2::bigint)`, name, step)
+		WHERE name = $1 AND locked_until <= $3 AND ($2::bigint = 0 OR totp_last < $2::bigint)`, name, step, now.UnixNano())
 	if err != nil {
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// SourceAttempt implements auth.Store in one upsert.
+func (s *Store) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `INSERT INTO console_login_sources AS l (source, failed, since) VALUES ($1, 1, $2)
+		ON CONFLICT (source) DO UPDATE SET
+			failed = CASE WHEN l.since <= $3 THEN 1 ELSE l.failed + 1 END,
+			since = CASE WHEN l.since <= $3 THEN $2 ELSE l.since END
+		WHERE l.since <= $3 OR l.failed < $4
+		RETURNING failed`, source, now.UnixNano(), now.Add(-window).UnixNano(), max).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return max, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+// SourceOK implements auth.Store.
+func (s *Store) SourceOK(ctx context.Context, source string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE console_login_sources SET failed = GREATEST(failed - 1, 0) WHERE source = $1`, source)
+	return err
 }
 
 // AddSession implements auth.Store; a session of an unknown user is
@@ -266,6 +323,9 @@ func (s *Store) DeleteSessions(ctx context.Context, user string) error {
 
 // PruneSessions implements auth.Store.
 func (s *Store) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE last_seen < $1 OR created < $2`, ns(idle), ns(absolute))
+	if _, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE last_seen < $1 OR created < $2`, ns(idle), ns(absolute)); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM console_login_sources WHERE since < $1`, ns(idle))
 	return err
 }

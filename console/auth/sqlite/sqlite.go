@@ -45,6 +45,14 @@ CREATE TABLE sessions (
 	last_seen INTEGER NOT NULL
 );
 CREATE INDEX sessions_user ON sessions (user);
+`, `
+ALTER TABLE users ADD COLUMN locks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN attempt_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE login_sources (
+	source TEXT PRIMARY KEY,
+	failed INTEGER NOT NULL,
+	since  INTEGER NOT NULL
+);
 `}
 
 // Open opens (creating if needed) the console database at path.
@@ -124,19 +132,19 @@ func fromNS(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated`
+const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated, locks`
 
 func userArgs(u auth.User) []any {
 	var secret any
 	if len(u.TOTPSecret) > 0 {
 		secret = u.TOTPSecret
 	}
-	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated)}
+	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated), u.Locks}
 }
 
 // AddUser implements auth.Store.
 func (s *Store) AddUser(ctx context.Context, u auth.User) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 		return fmt.Errorf("%w: user %q", auth.ErrExists, u.Name)
 	}
@@ -146,7 +154,7 @@ func (s *Store) AddUser(ctx context.Context, u auth.User) error {
 // PutUser implements auth.Store.
 func (s *Store) PutUser(ctx context.Context, u auth.User) error {
 	a := userArgs(u)
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET role=?, tenant=?, password=?, totp_secret=?, totp_last=?, failed=?, locked_until=?, created=?, updated=? WHERE name=?`, append(a[1:], a[0])...)
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET role=?, tenant=?, password=?, totp_secret=?, totp_last=?, failed=?, locked_until=?, created=?, updated=?, locks=? WHERE name=?`, append(a[1:], a[0])...)
 	if err != nil {
 		return err
 	}
@@ -162,7 +170,7 @@ func scanUser(sc scanner) (auth.User, error) {
 	var u auth.User
 	var role string
 	var locked, created, updated int64
-	if err := sc.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated); err != nil {
+	if err := sc.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated, &u.Locks); err != nil {
 		return u, err
 	}
 	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromNS(locked), fromNS(created), fromNS(updated)
@@ -208,35 +216,91 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	return nil
 }
 
-// LoginFailed implements auth.Store in one statement, so concurrent
-// failures on several nodes all count.
-func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock time.Duration) (int, time.Time, error) {
-	var n int
-	var until int64
-	// A lock that has run out starts the count afresh.
-	const count = `CASE WHEN locked_until > 0 AND locked_until <= :now THEN 1 ELSE failed + 1 END`
-	err := s.db.QueryRowContext(ctx, `UPDATE users SET failed = `+count+`,
-		locked_until = CASE WHEN `+count+` >= :max THEN :until
-			WHEN locked_until <= :now THEN 0 ELSE locked_until END
-		WHERE name = :name RETURNING failed, locked_until`,
-		sql.Named("now", now.UnixNano()), sql.Named("max", max), sql.Named("until", now.Add(lock).UnixNano()), sql.Named("name", name)).Scan(&n, &until)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
+// LoginAttempt implements auth.Store in one statement: the check and the
+// count cannot be split by another login, on this node or another.
+func (s *Store) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
+	// Afresh: a lock that has run out, or max attempts never settled.
+	const afresh = `(locked_until > 0 AND locked_until <= :now) OR (failed >= :max AND attempt_at <= :stale)`
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET
+		failed = CASE WHEN `+afresh+` THEN 1 ELSE failed + 1 END,
+		locked_until = 0, attempt_at = :now
+		WHERE name = :name AND locked_until <= :now AND (failed < :max OR `+afresh+`)`,
+		sql.Named("now", now.UnixNano()), sql.Named("max", max), sql.Named("stale", now.Add(-stale).UnixNano()), sql.Named("name", name))
+	if err != nil {
+		return false, err
 	}
-	return n, fromNS(until), err
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	_, err = s.User(ctx, name)
+	return false, err
 }
 
-// LoginOK implements auth.Store; the step comparison is in the UPDATE so a
-// code cannot be used twice even by two nodes at once.
-func (s *Store) LoginOK(ctx context.Context, name string, step int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed = 0, locked_until = 0,
-		totp_last = CASE WHEN ? > 0 THEN ? ELSE totp_last END
-		WHERE name = ? AND (? = 0 OR totp_last < ?)`, step, step, name, step, step)
+// LoginFailed implements auth.Store: only the failure that finds the
+// count at max and no lock active sets the lock.
+func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET
+		locked_until = :now + MIN(:lock << MIN(locks, :shift), :maxlock), locks = locks + 1
+		WHERE name = :name AND failed >= :max AND locked_until <= :now`,
+		sql.Named("now", now.UnixNano()), sql.Named("lock", int64(lock)), sql.Named("shift", auth.LockShift(lock, maxLock)),
+		sql.Named("maxlock", int64(max64(lock, maxLock))), sql.Named("name", name), sql.Named("max", max))
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	locked, _ := res.RowsAffected()
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return u.Failed, u.LockedUntil, locked == 1, nil
+}
+
+func max64(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// LoginOK implements auth.Store; the step comparison and the lock check
+// are in the UPDATE, so a code cannot be used twice even by two nodes at
+// once, and a lock set meanwhile stands. (locked_until is zeroed only
+// when it is already past.)
+func (s *Store) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed = 0, locks = 0, locked_until = 0,
+		totp_last = CASE WHEN :step > 0 THEN :step ELSE totp_last END
+		WHERE name = :name AND locked_until <= :now AND (:step = 0 OR totp_last < :step)`,
+		sql.Named("step", step), sql.Named("name", name), sql.Named("now", now.UnixNano()))
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// SourceAttempt implements auth.Store in one upsert.
+func (s *Store) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `INSERT INTO login_sources (source, failed, since) VALUES (:src, 1, :now)
+		ON CONFLICT (source) DO UPDATE SET
+			failed = CASE WHEN login_sources.since <= :cut THEN 1 ELSE login_sources.failed + 1 END,
+			since = CASE WHEN login_sources.since <= :cut THEN :now ELSE login_sources.since END
+		WHERE login_sources.since <= :cut OR login_sources.failed < :max
+		RETURNING failed`,
+		sql.Named("src", source), sql.Named("now", now.UnixNano()), sql.Named("cut", now.Add(-window).UnixNano()), sql.Named("max", max)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return max, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+// SourceOK implements auth.Store.
+func (s *Store) SourceOK(ctx context.Context, source string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE login_sources SET failed = MAX(failed - 1, 0) WHERE source = ?`, source)
+	return err
 }
 
 // AddSession implements auth.Store.
@@ -277,6 +341,9 @@ func (s *Store) DeleteSessions(ctx context.Context, user string) error {
 
 // PruneSessions implements auth.Store.
 func (s *Store) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen < ? OR created < ?`, ns(idle), ns(absolute))
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen < ? OR created < ?`, ns(idle), ns(absolute)); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_sources WHERE since < ?`, ns(idle))
 	return err
 }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/attackgen"
+)
+
+// A short scenario driven through a real server: every call is screened,
+// every attack is scored, and the accounting holds together.
+func TestDriveSmallScenario(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "r.json")
+	var so, se bytes.Buffer
+	if rc := run([]string{"-seeds", "5", "-policy", "operator", "-scale", "0.1", "-history", "2", "-q", "-json", out}, &so, &se); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, se.String())
+	}
+	if !strings.Contains(so.String(), "policy operator") || !strings.Contains(so.String(), "attacks stopped") {
+		t.Fatalf("summary missing:\n%s", so.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Runs []RunResult `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(doc.Runs))
+	}
+	r := doc.Runs[0]
+	classes := map[string]bool{}
+	for _, a := range r.Attacks {
+		classes[a.Class] = true
+		if a.Attempts != a.Connected+a.Refused+a.Challenged {
+			t.Errorf("%s: %d attempts ≠ %d connected + %d refused + %d challenged", a.ID, a.Attempts, a.Connected, a.Refused, a.Challenged)
+		}
+		if a.Leaked > a.Planned+0.01 {
+			t.Errorf("%s leaked $%.2f, more than the $%.2f it tried", a.ID, a.Leaked, a.Planned)
+		}
+		if a.Stopped && a.FirstStopS < 0 {
+			t.Errorf("%s stopped without a first stop", a.ID)
+		}
+	}
+	for _, c := range attackgen.Classes {
+		if !classes[c] {
+			t.Errorf("no %s attack scored", c)
+		}
+	}
+	if r.Legit.WeekCalls == 0 || r.Legit.Calls <= r.Legit.WeekCalls {
+		t.Errorf("legitimate calls: %d in all, %d in the attack week", r.Legit.Calls, r.Legit.WeekCalls)
+	}
+	if r.Forgotten != 0 {
+		t.Errorf("%d call events for calls the server had forgotten (event time not honoured)", r.Forgotten)
+	}
+}
+
+// Score's accounting on a hand-made stream: a refused call leaks nothing,
+// a PIN challenge stops a fraudster but not a legitimate caller, a
+// max_duration cut bills only the allowed seconds.
+func TestScore(t *testing.T) {
+	t0 := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
+	sc := &attackgen.Scenario{Seed: 1, Start: t0, AttackStart: t0.Add(24 * time.Hour), End: t0.Add(48 * time.Hour),
+		Attacks: []*attackgen.Attack{{ID: "A01-irsf_burst", Class: attackgen.IRSFBurst, Tenant: "t", Extensions: []string{"100"}, Start: t0.Add(25 * time.Hour), End: t0.Add(27 * time.Hour), Cost: 30}}}
+	mk := func(id, label string, at time.Duration) attackgen.Call {
+		c := attackgen.Call{ID: id, Tenant: "t", Extension: "100", Direction: attackgen.Outbound, Start: t0.Add(at), Rate: 1, Billsec: 600, Label: label}
+		if label != attackgen.Legit {
+			c.Class = attackgen.IRSFBurst
+		}
+		return c
+	}
+	sc.Calls = []attackgen.Call{
+		mk("c-1-0000001", attackgen.Legit, 25*time.Hour),
+		mk("c-1-0000002", "A01-irsf_burst", 25*time.Hour),
+		mk("c-1-0000003", "A01-irsf_burst", 25*time.Hour+time.Minute),
+		mk("c-1-0000004", "A01-irsf_burst", 25*time.Hour+2*time.Minute),
+		mk("c-1-0000005", attackgen.Legit, 26*time.Hour),
+	}
+	outs := []Outcome{
+		{Action: "challenge", Happened: true, Billsec: 600, Cost: 10},
+		{Action: "allow", Happened: true, Billsec: 120, Cut: true, Cost: 2},
+		{Action: "challenge"},
+		{Action: "reject"},
+		{Action: "allow", Happened: true, Billsec: 600, Cost: 10},
+	}
+	alerts := []Alert{
+		{Time: t0.Add(25*time.Hour + 30*time.Second), Tenant: "t", Extension: "100", Code: "international_burst"},
+		{Time: t0.Add(30 * time.Hour), Tenant: "t", Extension: "200", Code: "off_hours_international"},
+		{Time: t0.Add(40 * time.Hour), Tenant: "u", Details: json.RawMessage(`{"call_id":"c-1-0000003"}`), Code: "x"},
+	}
+	r := Score(sc, outs, alerts)
+	a := r.Attacks[0]
+	if a.Attempts != 3 || a.Connected != 1 || a.Challenged != 1 || a.Refused != 1 || a.Cut != 1 {
+		t.Fatalf("attack counts %+v", a)
+	}
+	if a.Leaked != 2 || !a.Stopped || a.FirstStopS != 60 || a.Alerts != 2 || a.FirstAlertS != 30 {
+		t.Fatalf("attack result %+v", a)
+	}
+	l := r.Legit
+	if l.WeekCalls != 2 || l.WeekChallenges != 1 || l.WeekRejects != 0 || l.WeekFalseAlert != 1 || l.ChallengePer10k != 5000 || l.FalseAlertPer10k != 5000 {
+		t.Fatalf("legit result %+v", l)
+	}
+	// An attack whose last call got through is not stopped.
+	outs[3] = Outcome{Action: "allow", Happened: true, Billsec: 600, Cost: 10}
+	if r := Score(sc, outs, nil); r.Attacks[0].Stopped || r.Attacks[0].Leaked != 12 || r.Attacks[0].LeakAfterStop != 10 {
+		t.Fatalf("after a later leak: %+v", r.Attacks[0])
+	}
+}
+
+func TestParseSeeds(t *testing.T) {
+	s, err := parseSeeds("1-3, 7,101-102")
+	if err != nil || len(s) != 6 || s[0] != 1 || s[3] != 7 || s[5] != 102 {
+		t.Fatalf("parseSeeds = %v, %v", s, err)
+	}
+	for _, bad := range []string{"", "x", "5-2", "1-"} {
+		if _, err := parseSeeds(bad); err == nil {
+			t.Errorf("parseSeeds(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package sipfront
+
+// SetTestHook makes s call f with every message before handling it (a
+// test injects a panic through it). Call it before Start.
+func SetTestHook(s *Server, f func(raw []byte)) { s.testHook = f }
