@@ -75,11 +75,8 @@ func preflight(cfg *config.Config) error {
 		}
 	}
 	if cfg.Cluster.Enabled {
-		if env := cfg.Cluster.Postgres.DSNEnv; os.Getenv(env) == "" {
-			bad("cluster.postgres.dsn_env", errors.New("environment variable "+env+" is empty"))
-		}
-		if env := cfg.Cluster.Redis.PasswordEnv; env != "" && os.Getenv(env) == "" {
-			bad("cluster.redis.password_env", errors.New("environment variable "+env+" is empty"))
+		if _, err := clusterSecrets(cfg); err != nil {
+			bad("cluster", err)
 		}
 	}
 	return errors.Join(errs...)
