@@ -41,7 +41,11 @@ type Call struct {
 	// that priced it when longer than the calling code, else the number
 	// without its last four digits.
 	Range string
-	Cost  float64
+	// Country is the destination's country as a prefix to block: its
+	// calling code, or Range when the number shares the tenant's calling
+	// code (+1 809 for a US tenant) or is domestic.
+	Country string
+	Cost    float64
 	// Attempt marks a call screening refused: it never connected.
 	Attempt bool
 	// Concurrent is how many calls of the extension were up when this
