@@ -13,11 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -54,6 +56,21 @@ type Principal struct {
 	Role Role
 	// Actor is who the audit log names; default "token:" + Name.
 	Actor string
+	// Expires is when a token stops working (zero: never).
+	Expires time.Time
+	// Config marks a token from the configuration file, which only an
+	// edit of that file revokes.
+	Config bool
+}
+
+// tokenState is an accepted token and when it was last used.
+type tokenState struct {
+	p Principal
+	// used is the Unix second of the last use: an atomic store at most
+	// once a second per token, never a write to the store on the request
+	// path; FlushTokenUse hands the changes to the store in one batch.
+	used    atomic.Int64
+	flushed atomic.Int64 // used as of the last TokenUse
 }
 
 func (p Principal) actor() string {
@@ -72,13 +89,22 @@ type Server struct {
 	st     store.Store
 	log    *slog.Logger
 	health Health
-	extra  func(w io.Writer) // more Prometheus metrics
-	comp   *Compliance       // compliance and quality routes (api/compliance.go)
-	det    *Detection        // call-pattern analysis (cdr.go); nil = off
-	voice  *voiceAPI         // voice biometrics (voice.go); nil = off
+	extra  func(w io.Writer)    // more Prometheus metrics
+	comp   *Compliance          // compliance and quality routes (api/compliance.go)
+	det    *Detection           // call-pattern analysis (cdr.go); nil = off
+	voice  *voiceAPI            // voice biometrics (voice.go); nil = off
+	deps   []Dependency         // what /readyz checks besides the store
+	rt     *prometheus.Registry // Go runtime, process and build_info metrics
 
 	mu     sync.RWMutex
-	tokens map[string]Principal // hex SHA-256 of the secret → principal
+	tokens map[string]*tokenState // hex SHA-256 of the secret → principal and use
+	// revoked holds tokens this node revoked in the last minute, so a
+	// reload that read the store just before the revocation cannot bring
+	// them back.
+	revoked map[string]time.Time
+	// onTokens is called after a token is revoked (cluster: tell the
+	// other nodes to reload at once); may be nil.
+	onTokens func()
 
 	mux *http.ServeMux
 }
@@ -94,6 +120,19 @@ type Options struct {
 	Compliance *Compliance
 	// Detection enables POST /v1/cdrs and the detection routes (cdr.go).
 	Detection *Detection
+	// Dependencies are what the node needs besides its store to screen
+	// calls (in cluster mode: Redis); /readyz answers 503 while one fails.
+	Dependencies []Dependency
+	// TokensChanged is called after a token is revoked through the API,
+	// so other nodes sharing the store reload their tokens at once.
+	TokensChanged func()
+}
+
+// Dependency is one thing /readyz checks: Check returns nil while it is
+// usable. It is called with a deadline of two seconds.
+type Dependency struct {
+	Name  string
+	Check func(context.Context) error
 }
 
 // MaxBody is the largest request body accepted.
@@ -101,11 +140,13 @@ const MaxBody = 1 << 20
 
 // New returns the API server.
 func New(o Options) *Server {
-	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, extra: o.Metrics, tokens: map[string]Principal{}}
+	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, extra: o.Metrics, tokens: map[string]*tokenState{}, onTokens: o.TokensChanged}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	s.det = o.Detection
+	s.deps = o.Dependencies
+	s.rt = newRuntimeRegistry()
 	s.comp = o.Compliance
 	mux := http.NewServeMux()
 	s.cdrRoutes(mux)
@@ -124,6 +165,8 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /v1/counters", s.auth(RoleRead, s.counters))
 	mux.HandleFunc("POST /v1/counters/reset", s.auth(RoleAdmin, s.resetCounters))
 	mux.HandleFunc("GET /v1/audit", s.auth(RoleAdmin, s.audit))
+	mux.HandleFunc("GET /v1/tokens", s.auth(RoleAdmin, s.listTokens))
+	mux.HandleFunc("DELETE /v1/tokens/{name}", s.auth(RoleAdmin, s.revokeToken))
 	mux.HandleFunc("POST /v1/dnc", s.auth(RoleAdmin, s.addDNC))
 	mux.HandleFunc("DELETE /v1/dnc", s.auth(RoleAdmin, s.removeDNC))
 	mux.HandleFunc("GET /v1/consents", s.auth(RoleRead, s.listConsents))
@@ -138,10 +181,12 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metrics)
+	s.pprofRoutes(mux)
 	// Anything else under /v1 needs a token before it learns that it does
 	// not exist (or is not enabled on this node); anything outside /v1 is
 	// plainly not found.
 	mux.HandleFunc("/v1/", s.auth(anyRole, notFound))
+	mux.HandleFunc("/v1", s.auth(anyRole, notFound))
 	mux.HandleFunc("/", notFound)
 	s.mux = mux
 	return s
@@ -176,11 +221,69 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// SetTokens replaces the accepted tokens (hash → principal).
+// SetTokens replaces the accepted tokens (hash → principal). Use
+// recorded for a token that stays is kept.
 func (s *Server) SetTokens(ts map[string]Principal) {
+	next := make(map[string]*tokenState, len(ts))
 	s.mu.Lock()
-	s.tokens = ts
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for h, at := range s.revoked {
+		if time.Since(at) > time.Minute {
+			delete(s.revoked, h)
+		}
+	}
+	for h, p := range ts {
+		if _, gone := s.revoked[h]; gone {
+			continue
+		}
+		st := &tokenState{p: p}
+		if old := s.tokens[h]; old != nil && old.p.Name == p.Name {
+			st.used.Store(old.used.Load())
+			st.flushed.Store(old.flushed.Load())
+		}
+		next[h] = st
+	}
+	s.tokens = next
+}
+
+// dropToken stops accepting every token named name on this node at once.
+func (s *Server) dropToken(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := make(map[string]*tokenState, len(s.tokens))
+	for h, st := range s.tokens {
+		if st.p.Name != name || st.p.Config {
+			next[h] = st
+			continue
+		}
+		if s.revoked == nil {
+			s.revoked = map[string]time.Time{}
+		}
+		s.revoked[h] = time.Now()
+	}
+	s.tokens = next
+}
+
+// TokenUse returns, by token name, the last use of every token used since
+// the previous call: what the caller should hand to store.TouchTokens.
+func (s *Server) TokenUse() map[string]time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out map[string]time.Time
+	for _, st := range s.tokens {
+		u := st.used.Load()
+		if u == 0 || u == st.flushed.Load() {
+			continue
+		}
+		st.flushed.Store(u)
+		if out == nil {
+			out = map[string]time.Time{}
+		}
+		if t := time.Unix(u, 0).UTC(); t.After(out[st.p.Name]) {
+			out[st.p.Name] = t
+		}
+	}
+	return out
 }
 
 // anyRole, as the need of a route, lets any valid token in.
@@ -264,13 +367,23 @@ func (s *Server) auth(need Role, h http.HandlerFunc, more ...Role) http.HandlerF
 			return
 		}
 		s.mu.RLock()
-		p, ok := s.tokens[HashToken(strings.TrimSpace(secret))]
+		st := s.tokens[HashToken(strings.TrimSpace(secret))]
 		s.mu.RUnlock()
-		if !ok {
+		if st == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unknown token")
+			writeError(w, http.StatusUnauthorized, "unknown or revoked token")
 			return
 		}
+		now := time.Now()
+		if !st.p.Expires.IsZero() && !now.Before(st.p.Expires) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "token expired")
+			return
+		}
+		if sec := now.Unix(); st.used.Load() < sec {
+			st.used.Store(sec)
+		}
+		p := st.p
 		if !permitted(p.Role) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q has role %s; this needs %s", p.Name, p.Role, want))
 			return
@@ -303,26 +416,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// The body must be JSON whatever Content-Type says: curl -d sends
 	// application/x-www-form-urlencoded, and operators use curl.
-	buf := bodyPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			bodyPool.Put(buf)
-		}
-	}()
-	buf.Reset()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
+	b := bodyPool.Get().(*body)
+	defer b.put()
+	if _, err := b.buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
 		return false
 	}
-	raw := buf.Bytes()
+	raw := b.buf.Bytes()
 	if suspectJSON(raw) {
 		if field, msg := jsonTextProblem(raw, !utf8.Valid(raw)); msg != "" {
 			fieldError(w, field, msg)
 			return false
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	b.rd.Reset(raw)
+	dec := json.NewDecoder(&b.rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
@@ -335,7 +443,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// body is decode's reusable buffer and reader.
+type body struct {
+	buf bytes.Buffer
+	rd  bytes.Reader
+}
+
+func (b *body) put() {
+	if b.buf.Cap() > 64<<10 {
+		return // a rare large body: let it go
+	}
+	b.buf.Reset()
+	b.rd.Reset(nil)
+	bodyPool.Put(b)
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(body) }}
 
 func statusOf(err error) int {
 	var mbe *http.MaxBytesError

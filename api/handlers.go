@@ -472,6 +472,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if age > maxAge {
 		out["status"], out["state"], code = "not ready", "block snapshot older than "+maxAge.String(), http.StatusServiceUnavailable
 	}
+	if len(s.deps) > 0 {
+		deps := map[string]string{}
+		for _, d := range s.deps {
+			if err := d.Check(ctx); err != nil {
+				deps[d.Name] = err.Error()
+				out["status"], code = "not ready", http.StatusServiceUnavailable
+			} else {
+				deps[d.Name] = "ok"
+			}
+		}
+		out["dependencies"] = deps
+	}
 	writeJSON(w, code, out)
 }
 
@@ -481,6 +493,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if s.extra != nil {
 		s.extra(w)
 	}
+	writeRuntime(w, s.rt)
 }
 
 var _ = json.Marshal

@@ -44,6 +44,7 @@ func (s *Server) EnableReputation(o ReputationOptions) {
 	a := &repAPI{s: s, o: o}
 	mux := s.mux
 	mux.HandleFunc("GET /v1/reputation", s.auth(RoleRead, a.list))
+	mux.HandleFunc("GET /v1/reputation/entry", s.auth(RoleRead, a.entry))
 	mux.HandleFunc("POST /v1/reputation", s.auth(RoleAdmin, a.add))
 	mux.HandleFunc("DELETE /v1/reputation", s.auth(RoleAdmin, a.remove))
 	mux.HandleFunc("POST /v1/reputation/import", s.auth(RoleAdmin, a.importFeed))
@@ -95,7 +96,14 @@ func (a *repAPI) list(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 || limit > 100000 {
 		limit = 1000
 	}
-	es, err := a.o.Store.List(r.Context(), reputation.Query{Kind: q.Get("kind"), Source: q.Get("source"), Now: a.o.Now(), Limit: limit})
+	status := q.Get("status")
+	switch status {
+	case "", reputation.StatusConfirmed, reputation.StatusSuspected:
+	default:
+		fieldError(w, "status", "want confirmed or suspected")
+		return
+	}
+	es, err := a.o.Store.List(r.Context(), reputation.Query{Kind: q.Get("kind"), Source: q.Get("source"), Status: status, Now: a.o.Now(), Limit: limit})
 	if err != nil {
 		repError(w, err)
 		return
@@ -104,6 +112,22 @@ func (a *repAPI) list(w http.ResponseWriter, r *http.Request) {
 		es = []reputation.Entry{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": es})
+}
+
+// entry shows one entry with its evidence (kind and value as query
+// parameters: numbers carry "+", networks "/").
+func (a *repAPI) entry(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("kind") == "" || q.Get("value") == "" {
+		fieldError(w, "value", "give kind and value as query parameters")
+		return
+	}
+	e, err := a.o.Store.Get(r.Context(), q.Get("kind"), q.Get("value"))
+	if err != nil {
+		repError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
 }
 
 type repRequest struct {
@@ -464,7 +488,9 @@ func (a *repAPI) events(w http.ResponseWriter, r *http.Request) {
 
 func (a *repAPI) hpNumber(w http.ResponseWriter, r *http.Request) {
 	n := r.PathValue("number")
-	if e, err := a.o.Store.Get(r.Context(), reputation.KindNumber, n); err == nil && e.Live(a.o.Now()) {
+	// Only confirmed numbers: tools reading this API block what it finds,
+	// and a suspected number may have been planted by one forged packet.
+	if e, err := a.o.Store.Get(r.Context(), reputation.KindNumber, n); err == nil && e.Live(a.o.Now()) && !e.Suspected() {
 		writeJSON(w, http.StatusOK, map[string]any{"phone_number_found": strings.TrimPrefix(e.Value, "+")})
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/config"
@@ -161,11 +162,49 @@ func TestReputationRoutes(t *testing.T) {
 	do("ro", "GET", "/v1/bans/export?format=pf", "", 400)
 	do("admin", "POST", "/v1/bans", `{"ip":"192.0.2.0/28","reason":"peer said so"}`, 400)
 	do("admin", "POST", "/v1/bans", `{"ip":"203.0.113.0/24","expires_in":3600}`, 201)
-	do("admin", "DELETE", "/v1/bans/"+itoa(bans.Bans[0].ID), "", 200)
+	// The honeypot learned the address too: releasing the ban frees it.
+	if _, err := db.Upsert(t.Context(), reputation.Entry{Kind: "ip", Value: "198.51.100.30", Source: "honeypot", Score: 90}); err != nil {
+		t.Fatal(err)
+	}
+	if out := do("admin", "DELETE", "/v1/bans/"+itoa(bans.Bans[0].ID), "", 200); !strings.Contains(out, `"freed":"ip/198.51.100.30"`) {
+		t.Fatalf("release: %s", out)
+	}
+	do("ro", "GET", "/v1/reputation/entry?kind=ip&value=198.51.100.30", "", 404)
 	do("admin", "DELETE", "/v1/bans/999", "", 404)
 	if out := do("admin", "POST", "/v1/screen", strings.Replace(screenFrom, "%s", "c4", 1), 200); strings.Contains(out, "banned_ip") {
 		t.Fatalf("after release: %s", out)
 	}
+	// A number learned at the honeypot from one unproven datagram: shown
+	// with its evidence, listed as suspected, adds risk to a call without
+	// refusing it, is not reported to SentryPeer-shaped clients, and can
+	// be released.
+	t0 := time.Now().UTC().Truncate(time.Second)
+	if _, err := db.Upsert(t.Context(), reputation.Entry{Kind: "number", Value: "+12125550199", Source: "honeypot", Score: 90, Reason: "dialed at the honeypot",
+		Status: reputation.StatusSuspected, Evidence: &reputation.Evidence{Need: reputation.Need{Networks: 3, SpanS: 600},
+			Sightings: []reputation.Sighting{{Network: "203.0.113.0/24", Addr: "203.0.113.66", First: t0, Last: t0, Hits: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var got reputation.Entry
+	json.Unmarshal([]byte(do("ro", "GET", "/v1/reputation/entry?kind=number&value=%2B12125550199", "", 200)), &got)
+	if got.Status != "suspected" || got.Evidence == nil || len(got.Evidence.Sightings) != 1 || got.Evidence.Sightings[0].Addr != "203.0.113.66" || got.Evidence.Need.Networks != 3 {
+		t.Fatalf("entry: %+v %+v", got, got.Evidence)
+	}
+	if out := do("ro", "GET", "/v1/reputation?status=suspected", "", 200); !strings.Contains(out, `"value":"+12125550199"`) || strings.Contains(out, "203.0.113.7") {
+		t.Fatalf("suspected list: %s", out)
+	}
+	do("ro", "GET", "/v1/reputation?status=maybe", "", 400)
+	do("ro", "GET", "/v1/reputation/entry?kind=number", "", 400)
+	if err := reputation.Refresh(t.Context(), db, live, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	screenTo := `{"call_id":"c5","tenant":"acme","callee":"12125550199","source_ip":"198.51.100.20"}`
+	if out := do("admin", "POST", "/v1/screen", screenTo, 200); !strings.Contains(out, `"action":"allow"`) || !strings.Contains(out, "suspected_dialed_number") {
+		t.Fatalf("call to a suspected number: %s", out)
+	}
+	do("ro", "GET", "/v1/honeypot/numbers/+12125550199", "", 404)
+	do("admin", "DELETE", "/v1/reputation?kind=number&value=%2B12125550199", "", 204)
+	do("ro", "GET", "/v1/reputation/entry?kind=number&value=%2B12125550199", "", 404)
+
 	if out := do("admin", "GET", "/v1/audit", "", 200); !strings.Contains(out, "ban.release") || !strings.Contains(out, "reputation.import") {
 		t.Fatalf("audit lacks the changes: %s", out)
 	}

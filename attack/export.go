@@ -59,9 +59,20 @@ func WriteBans(w io.Writer, format string, bans []reputation.Ban, now time.Time)
 			bw.WriteByte('\n')
 		}
 	case ExportNFT:
+		// The script is the whole state: applied again (nft -f) it
+		// replaces the sets' elements and the chain's rules rather than
+		// adding duplicates, so a released ban disappears.
 		fmt.Fprintf(bw, "add table inet tollgate\n")
 		fmt.Fprintf(bw, "add set inet tollgate banned4 { type ipv4_addr; flags interval, timeout; }\n")
 		fmt.Fprintf(bw, "add set inet tollgate banned6 { type ipv6_addr; flags interval, timeout; }\n")
+		fmt.Fprintf(bw, "flush set inet tollgate banned4\n")
+		fmt.Fprintf(bw, "flush set inet tollgate banned6\n")
+		// Before the host's own filter chains (priority filter = 0), so a
+		// banned source is dropped whatever they accept.
+		fmt.Fprintf(bw, "add chain inet tollgate input { type filter hook input priority -10; policy accept; }\n")
+		fmt.Fprintf(bw, "flush chain inet tollgate input\n")
+		fmt.Fprintf(bw, "add rule inet tollgate input ip saddr @banned4 drop\n")
+		fmt.Fprintf(bw, "add rule inet tollgate input ip6 saddr @banned6 drop\n")
 		for _, b := range bans {
 			if !b.Active(now) {
 				continue

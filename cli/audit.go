@@ -17,7 +17,9 @@ import (
 
 // audit checks and exports the append-only, hash-chained audit log.
 //
-//	tollgate audit verify [-data DIR] [-expect HASH]   recompute the chain; -expect: a hash noted earlier must still be in it
+//	tollgate audit verify [-data DIR] [-expect HASH] [-anchors FILE [-key-env VAR]]
+//	    recompute the chain; -expect: a hash noted earlier must still be in it;
+//	    -anchors: every keyed anchor (cli/anchor.go) must match the log
 //	tollgate audit verify -file EXPORT.jsonl           check an export on its own
 //	tollgate audit export [-data DIR] [-since T] [-before T] [-o FILE]   JSON lines
 func (e *env) audit(args []string) error {
@@ -31,6 +33,8 @@ func (e *env) audit(args []string) error {
 	sinceS := fs.String("since", "", "export: entries at or after this time (RFC 3339)")
 	beforeS := fs.String("before", "", "export: entries before this time (RFC 3339), e.g. past the retention period")
 	out := fs.String("o", "", "export: write to this file (default: standard output)")
+	anchors := fs.String("anchors", "", "verify: the anchor file a server wrote (console.audit_anchor_file)")
+	keyEnv := fs.String("key-env", "TOLLGATE_AUDIT_KEY", "verify -anchors: environment variable holding the anchor key (hex)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
@@ -41,14 +45,30 @@ func (e *env) audit(args []string) error {
 	if args[0] == "verify" && *file != "" {
 		return e.verifyExport(*file)
 	}
-	st, err := sqlite.Open(filepath.Join(*dataDir, "tollgate.db"))
+	// Opening would create an empty database, and an empty log verifies:
+	// a mistyped -data must not pass for an intact log.
+	db := filepath.Join(*dataDir, "tollgate.db")
+	if _, err := os.Stat(db); err != nil {
+		return fmt.Errorf("audit %s: no tollgate database at %s (is -data right?): %w", args[0], db, err)
+	}
+	st, err := sqlite.Open(db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	ctx := context.Background()
 	if args[0] == "verify" {
-		return e.verifyAudit(ctx, st, *expect)
+		if err := e.verifyAudit(ctx, st, *expect); err != nil {
+			return err
+		}
+		if *anchors == "" {
+			return nil
+		}
+		key, err := auditKey(*keyEnv)
+		if err != nil {
+			return err
+		}
+		return verifyAnchors(ctx, st, *anchors, key, e.stdout)
 	}
 	var since, before time.Time
 	if *sinceS != "" {

@@ -39,13 +39,14 @@ Usage:
   tollgate check NUMBER [-tenant T] [-extension E] [-at TIME] [-config FILE] [-json]
                                                        number intelligence and the verdict
   tollgate config check FILE                             validate a policy file
-  tollgate config default                                print the built-in policy
-  tollgate token add NAME -role admin|operator|screen|read [-data DIR]
+  tollgate config default [-full [-config FILE]]        print the built-in policy (-full: every key, effective values)
+  tollgate token add NAME -role admin|operator|screen|read [-expires 720h] [-data DIR]
                                                        create an API token (shown once)
-  tollgate token list [-data DIR]                        list API tokens
+  tollgate token revoke NAME [-data DIR]                 revoke an API token (refused within a second)
+  tollgate token list [-data DIR]                        list API tokens: state, expiry, last use
   tollgate voice train-ubm|enroll|verify|identify|eval|rekey …
                                                        voice biometrics (tollgate voice for details)
-  tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR | -config FILE]
+  tollgate user add NAME -role admin|operator|viewer [-tenant T] [-data DIR [-create] | -config FILE]
                                                        create a console user (prints the TOTP QR code)
   tollgate user passwd|mfa|role|delete NAME, user list  manage console users
   tollgate audit verify [-data DIR] [-expect HASH]       check the audit log's hash chain

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/cluster"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
@@ -58,9 +59,9 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 		node, _ = os.Hostname()
 	}
 	cfg.Server.Node = node
-	dsn := os.Getenv(cc.Postgres.DSNEnv)
-	if dsn == "" {
-		return nil, nil, &config.Error{File: cfg.File, Field: "cluster.postgres.dsn_env", Msg: "environment variable " + cc.Postgres.DSNEnv + " is empty"}
+	dsn, err := clusterSecrets(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -358,4 +359,31 @@ func (n *clusterNode) metrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP tollgate_cluster_redis_round_trips_total Round trips to Redis.\n# TYPE tollgate_cluster_redis_round_trips_total counter\ntollgate_cluster_redis_round_trips_total %d\n", st.RoundTrips)
 	fmt.Fprintf(w, "# HELP tollgate_cluster_counter_fallbacks_total Counter writes made locally while Redis was away.\n# TYPE tollgate_cluster_counter_fallbacks_total counter\ntollgate_cluster_counter_fallbacks_total %d\n", st.Fallbacks)
 	fmt.Fprintf(w, "# HELP tollgate_cluster_spool_bytes Records waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_spool_bytes gauge\ntollgate_cluster_spool_bytes %d\n", n.spool.Pending())
+}
+
+// readiness is what /readyz checks besides the store (nil in embedded
+// mode): Redis, without which the shared counters are unreachable and
+// tenants' on_error decides every call.
+func (n *clusterNode) readiness() []api.Dependency {
+	if n == nil {
+		return nil
+	}
+	return []api.Dependency{{Name: "redis", Check: func(ctx context.Context) error {
+		return n.redis.Ping(ctx).Err()
+	}}}
+}
+
+// clusterSecrets reads the cluster's secrets from the environment
+// variables the policy names: the PostgreSQL connection string (returned)
+// and, when password_env is set, the Redis password, which must not be
+// empty either. serve and 'config check' (preflight) both call it.
+func clusterSecrets(cfg *config.Config) (string, error) {
+	dsn, err := clusterDSN(cfg)
+	if err != nil {
+		return "", err
+	}
+	if env := cfg.Cluster.Redis.PasswordEnv; env != "" && os.Getenv(env) == "" {
+		return "", &config.Error{File: cfg.File, Field: "cluster.redis.password_env", Msg: "environment variable " + env + " is empty"}
+	}
+	return dsn, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -175,20 +176,39 @@ func TestClusterReputationNotice(t *testing.T) {
 	}
 	awaitNotice(t, "node 2 accepting the number node 3 removed", allows(1, "198.51.100.1", pumped))
 
-	// Honeypot sightings: node 3's decoy hands its folded sightings to
-	// sec.w (honeypot.Options.Reputation) as one batch.
+	// Honeypot sightings: a node's decoy hands its folded sightings to
+	// sec.w (honeypot.Options.Reputation) as one batch. Node 3's decoy saw
+	// proven callers from two networks, node 2's from a third ten minutes
+	// later: PostgreSQL merges the evidence and the number is confirmed,
+	// which neither node alone could do.
 	const dialed = "+4930999666"
 	if !allows(0, "198.51.100.1", dialed)() {
 		t.Fatal("node 1 refuses the number before the sighting")
 	}
 	now := time.Now()
-	bu, ok := tc.nodes[2].sec.w.(reputation.BatchUpserter)
-	if !ok {
-		t.Fatal("the store the honeypot writes to takes no batches")
+	need := reputation.Need{Networks: 3, SpanS: 600}
+	sighting := func(addr string, at time.Time) reputation.Entry {
+		a := netip.MustParseAddr(addr)
+		return reputation.Entry{Kind: reputation.KindNumber, Value: dialed, Source: reputation.SourceHoneypot,
+			Reason: "dialed by an attacker at the honeypot", FirstSeen: at, LastSeen: at, Hits: 1, Score: 90, Expires: now.Add(24 * time.Hour),
+			Status: reputation.StatusSuspected, Evidence: &reputation.Evidence{Need: need, Sightings: []reputation.Sighting{
+				{Network: reputation.NetworkOf(a).String(), Addr: addr, First: at, Last: at, Hits: 1, Proven: at}}}}
 	}
-	if err := bu.UpsertBatch(context.Background(), []reputation.Entry{{Kind: reputation.KindNumber, Value: dialed, Source: reputation.SourceHoneypot,
-		Reason: "dialed by an attacker at the honeypot", FirstSeen: now, LastSeen: now, Hits: 1, Score: 90, Expires: now.Add(24 * time.Hour)}}); err != nil {
-		t.Fatal(err)
+	batch := func(node int, es ...reputation.Entry) {
+		t.Helper()
+		bu, ok := tc.nodes[node].sec.w.(reputation.BatchUpserter)
+		if !ok {
+			t.Fatal("the store the honeypot writes to takes no batches")
+		}
+		if err := bu.UpsertBatch(context.Background(), es); err != nil {
+			t.Fatal(err)
+		}
 	}
-	awaitNotice(t, "node 1 refusing the number node 3's honeypot learned", refuses(0, "198.51.100.1", dialed, "attacker_dialed_number"))
+	batch(2, sighting("203.0.113.7", now.Add(-11*time.Minute)), sighting("198.51.100.77", now.Add(-10*time.Minute)))
+	awaitNotice(t, "node 1 seeing node 3's suspected number", func() bool {
+		v := verdict(0, "198.51.100.1", dialed)
+		return v["action"] == "allow" && strings.Contains(fmt.Sprint(v), "suspected_dialed_number")
+	})
+	batch(1, sighting("2001:db8:7::1", now))
+	awaitNotice(t, "node 1 refusing the number nodes 2 and 3's honeypots confirmed", refuses(0, "198.51.100.1", dialed, "attacker_dialed_number"))
 }

@@ -36,6 +36,11 @@ func (e *env) config(args []string) error {
 			}
 			return err
 		}
+		// The files and secrets the policy names, loaded as serve loads
+		// them (cli/preflight.go).
+		if err := preflight(c); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "%s: ok (%d tenants", args[1], len(c.Tenants))
 		if c.AllowUnknownTenants {
 			fmt.Fprint(e.stdout, "; unknown tenants use the defaults")
@@ -43,7 +48,40 @@ func (e *env) config(args []string) error {
 		fmt.Fprintln(e.stdout, ")")
 		return nil
 	case "default":
-		e.stdout.Write(config.DefaultYAML())
+		fs := newFlags("config default", e)
+		full := fs.Bool("full", false, "print every key with its effective value (the built-in policy, or -config's)")
+		file := fs.String("config", "", "with -full: the policy file whose effective values to print")
+		pos, err := parseFlags(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 {
+			return usagef("config default: unexpected %q", pos[0])
+		}
+		if !*full {
+			if *file != "" {
+				return usagef("config default: -config needs -full")
+			}
+			e.stdout.Write(config.DefaultYAML())
+			return nil
+		}
+		c, err := loadConfig(*file)
+		if err != nil {
+			if !isConfigError(err) {
+				return usagef("%v", err)
+			}
+			return err
+		}
+		b, err := config.FullYAML(c)
+		if err != nil {
+			return err
+		}
+		src := "the built-in policy"
+		if *file != "" {
+			src = *file
+		}
+		fmt.Fprintf(e.stdout, "# Every key of %s with its effective value (docs/config.md describes each).\n# Keys left at 0 or \"\" take the built-in default their description names.\n", src)
+		e.stdout.Write(b)
 		return nil
 	}
 	return usagef("config: unknown subcommand %q", args[0])

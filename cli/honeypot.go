@@ -245,9 +245,11 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 		s.w = notifyingRepDB{repDB: db, notify: notify}
 	}
 	a := &cfg.Attack
-	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore})
-	// The SIP front end's trusted proxies are trusted here too.
+	// The SIP front end's trusted proxies are trusted here too; learned
+	// data (bans, the honeypot's address entries) never blocks them.
 	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
+	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore,
+		Trusted: s.trust.Prefixes()})
 	s.guard = attack.NewGuard(attackPolicy(a), s.w, s.trust, log)
 	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
 	// Addresses any node banned are not counted again while banned.
@@ -261,6 +263,35 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
 	}
 	return s, nil
+}
+
+// protectedTypes parses honeypot.learning.protected_types (validated by
+// config).
+func protectedTypes(names []string) []number.Type {
+	var out []number.Type
+	for _, n := range names {
+		if t, ok := number.ParseType(n); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// protectedNumbers are the E.164 prefixes the honeypot never learns:
+// honeypot.learning.protected_numbers and every tenant's caller_id
+// own_numbers and customer_numbers (the operator's DIDs).
+func protectedNumbers(cfg *config.Config) []string {
+	out := append([]string(nil), cfg.Honeypot.Learning.Protected...)
+	add := func(t *config.Tenant) {
+		if t != nil {
+			out = append(append(out, t.CallerID.Own...), t.CallerID.Custom...)
+		}
+	}
+	add(cfg.Defaults)
+	for _, t := range cfg.Tenants {
+		add(t)
+	}
+	return out
 }
 
 func attackPolicy(a *config.Attack) attack.Policy {
@@ -302,15 +333,21 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			country = s.cfg.Defaults.Country
 		}
 		var norm func(string) string
+		l := &h.Learning
+		learning := honeypot.Learning{
+			Need:     reputation.Need{Networks: l.Networks, SpanS: int64(l.SpanS)},
+			HighCost: reputation.Need{Networks: l.HighCostNetworks, SpanS: int64(l.HighCostSpanS)},
+		}
 		if intel != nil {
 			norm = honeypot.Normalizer(intel.Lookup, number.DialPlan{Country: country})
+			learning.Classify = honeypot.NumberClassifier(intel.Lookup, number.DialPlan{Country: country}, protectedTypes(l.ProtectedTypes), protectedNumbers(s.cfg))
 		}
 		hp, err := honeypot.Start(honeypot.Options{
 			Listen: listen, ListenTCP: h.ListenTCP, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
 			CallDuration: time.Duration(h.CallDuration) * time.Second, MaxCalls: h.MaxCalls,
 			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
 			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
-			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm,
+			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm, Learning: learning, Trusted: s.trust.Contains,
 			Events: s.db, Reputation: s.w, Reporter: s.guard, Logger: s.log,
 		})
 		if err != nil {
@@ -471,14 +508,14 @@ func (e *env) honeypotCmd(args []string) error {
 	<-ctx.Done()
 	st := sec.hp.Stats()
 	err = sec.close()
-	fmt.Fprintf(e.stdout, "received %d, handled %d, dropped %d (rate) %d (queue), calls %d, events recorded %d, lost %d\n",
-		st.Received, st.Handled, st.DroppedRate, st.DroppedQueue, st.Calls, st.EventsRecorded, st.EventsDropped)
+	fmt.Fprintf(e.stdout, "received %d, handled %d, dropped %d (rate) %d (queue), calls %d, events recorded %d, lost %d; not learned: %d calls to protected numbers, %d events from trusted sources\n",
+		st.Received, st.Handled, st.DroppedRate, st.DroppedQueue, st.Calls, st.EventsRecorded, st.EventsDropped, st.Protected, st.Trusted)
 	return err
 }
 
 // reputationCmd: tollgate reputation list|add|remove|import|export.
 func (e *env) reputationCmd(args []string) error {
-	const use = "reputation: want list, add KIND VALUE, remove KIND VALUE, import FILE or export"
+	const use = "reputation: want list, show KIND VALUE, add KIND VALUE, remove|release KIND VALUE, import FILE or export"
 	if len(args) == 0 {
 		return usagef(use)
 	}
@@ -486,6 +523,7 @@ func (e *env) reputationCmd(args []string) error {
 	fs := newFlags("reputation "+sub, e)
 	dataDir := fs.String("data", "tollgate-data", "data directory")
 	kind := fs.String("kind", "", "list/export: only this kind (ip, number, range, ua)")
+	status := fs.String("status", "", "list: only confirmed or suspected entries")
 	reason := fs.String("reason", "", "add: why")
 	score := fs.Int("score", 100, "add: 0-100")
 	expires := fs.Duration("expires", 0, "add: lifetime (0 = never)")
@@ -512,20 +550,36 @@ func (e *env) reputationCmd(args []string) error {
 	}
 	switch sub {
 	case "list":
-		es, err := db.List(ctx, reputation.Query{Kind: *kind, Now: now})
+		switch *status {
+		case "", reputation.StatusConfirmed, reputation.StatusSuspected:
+		default:
+			return usagef("reputation list: -status: want confirmed or suspected, got %q", *status)
+		}
+		es, err := db.List(ctx, reputation.Query{Kind: *kind, Status: *status, Now: now})
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tVALUE\tSOURCE\tSCORE\tHITS\tLAST SEEN\tEXPIRES\tREASON")
+		fmt.Fprintln(tw, "KIND\tVALUE\tSOURCE\tSTATUS\tEVIDENCE\tSCORE\tHITS\tLAST SEEN\tEXPIRES\tREASON")
 		for _, x := range es {
 			exp := "never"
 			if !x.Expires.IsZero() {
 				exp = x.Expires.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", x.Kind, x.Value, x.Source, x.Score, x.Hits, x.LastSeen.Format(time.RFC3339), exp, x.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", x.Kind, x.Value, x.Source, x.Status, evidenceSummary(x.Evidence),
+				x.Score, x.Hits, x.LastSeen.Format(time.RFC3339), exp, x.Reason)
 		}
 		return tw.Flush()
+	case "show":
+		if len(pos) != 2 {
+			return usagef("reputation show: want KIND VALUE")
+		}
+		x, err := db.Get(ctx, pos[0], pos[1])
+		if err != nil {
+			return err
+		}
+		showEntry(e.stdout, x)
+		return nil
 	case "add":
 		if len(pos) != 2 {
 			return usagef("reputation add: want KIND VALUE")
@@ -552,11 +606,15 @@ func (e *env) reputationCmd(args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s %s: score %d, %d hits\n", x.Kind, x.Value, x.Score, x.Hits)
 		return nil
-	case "remove":
+	case "remove", "release":
 		if len(pos) != 2 {
-			return usagef("reputation remove: want KIND VALUE")
+			return usagef("reputation %s: want KIND VALUE", sub)
 		}
-		return db.Remove(ctx, pos[0], pos[1])
+		if err := db.Remove(ctx, pos[0], pos[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "released %s %s (a running server drops it within a second)\n", pos[0], pos[1])
+		return nil
 	case "import":
 		if len(pos) != 1 {
 			return usagef("reputation import: want FILE (- for standard input)")
@@ -607,6 +665,52 @@ func (e *env) reputationCmd(args []string) error {
 		return reputation.WriteFeed(e.stdout, f, es, now)
 	}
 	return usagef(use)
+}
+
+// evidenceSummary is one column of a learned entry's evidence: proven
+// networks against the rule, and all networks seen.
+func evidenceSummary(ev *reputation.Evidence) string {
+	if ev == nil {
+		return "-"
+	}
+	n, _, _ := ev.Proven()
+	return fmt.Sprintf("%d/%d proven, %d networks", n, ev.Need.Networks, int64(len(ev.Sightings))+ev.MoreNetworks)
+}
+
+// showEntry prints one entry with its evidence.
+func showEntry(w io.Writer, x reputation.Entry) {
+	fmt.Fprintf(w, "%s %s\nsource    %s\nstatus    %s\nscore     %d\nhits      %d\nseen      %s .. %s\n", x.Kind, x.Value, x.Source, x.Status,
+		x.Score, x.Hits, x.FirstSeen.Format(time.RFC3339), x.LastSeen.Format(time.RFC3339))
+	if !x.Expires.IsZero() {
+		fmt.Fprintf(w, "expires   %s\n", x.Expires.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "reason    %s\n", x.Reason)
+	ev := x.Evidence
+	if ev == nil {
+		fmt.Fprintln(w, "evidence  none (an operator's or a feed's entry)")
+		return
+	}
+	class := ""
+	if ev.Class != "" {
+		class = " (" + ev.Class + " number)"
+	}
+	fmt.Fprintf(w, "rule      %d proven networks, proofs %s apart%s\n", ev.Need.Networks, time.Duration(ev.Need.SpanS)*time.Second, class)
+	if !ev.Confirmed.IsZero() {
+		fmt.Fprintf(w, "confirmed %s: %s\n", ev.Confirmed.Format(time.RFC3339), ev.Why)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NETWORK\tFIRST ADDRESS\tHITS\tFIRST\tLAST\tPROVEN")
+	for _, sg := range ev.Sightings {
+		proven := "no (the address may be forged)"
+		if !sg.Proven.IsZero() {
+			proven = sg.Proven.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", sg.Network, sg.Addr, sg.Hits, sg.First.Format(time.RFC3339), sg.Last.Format(time.RFC3339), proven)
+	}
+	tw.Flush()
+	if ev.MoreNetworks > 0 {
+		fmt.Fprintf(w, "and %d more networks\n", ev.MoreNetworks)
+	}
 }
 
 // bansCmd: tollgate bans list|release ID|export.
@@ -667,7 +771,11 @@ func (e *env) bansCmd(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "released ban %d on %s (a running server drops it within a second)\n", b.ID, b.IP)
+		freed := ""
+		if b.Freed != "" {
+			freed = " and the learned entry " + b.Freed
+		}
+		fmt.Fprintf(e.stdout, "released ban %d on %s%s (a running server drops it within a second)\n", b.ID, b.IP, freed)
 		return nil
 	case "export":
 		bs, err := db.Bans(ctx, now, false)

@@ -104,16 +104,28 @@ func TestServeHoneypotBansAndCLI(t *testing.T) {
 		t.Fatalf("bans export: %d %q", code, out)
 	}
 	id := int(bans[0].(map[string]any)["id"].(float64))
-	if code, out, _ := run("bans", "release", strconv.Itoa(id), "-data", dir); code != 0 || !strings.Contains(out, "released") {
+	// The trusted address's scan taught nothing: a call from it is allowed.
+	if _, v := c.call("POST", "/v1/screen", map[string]any{"call_id": "t1", "callee": "12125550123", "source_ip": "127.0.0.3"}); v["action"] != "allow" {
+		t.Fatalf("call from the trusted address that scanned the decoy: %v", v)
+	}
+	if code, out, errs := run("reputation", "list", "-data", dir, "-status", "maybe"); code != 2 || !strings.Contains(errs, "-status") {
+		t.Fatalf("list -status maybe: %d %q %q", code, out, errs)
+	}
+	if code, out, _ := run("reputation", "show", "ip", "127.0.0.2", "-data", dir); code != 0 || !strings.Contains(out, "status    confirmed") || !strings.Contains(out, "source    honeypot") {
+		t.Fatalf("show: %d %q", code, out)
+	}
+	// Releasing the ban releases the address entry the decoy learned.
+	if code, out, _ := run("bans", "release", strconv.Itoa(id), "-data", dir); code != 0 || !strings.Contains(out, "released") || !strings.Contains(out, "learned entry ip/127.0.0.2") {
 		t.Fatalf("bans release: %d %q", code, out)
 	}
-	// Within a second the running server drops the released ban and
-	// picks up the imported number.
+	// Within a second the running server drops the released ban and the
+	// freed entry (the scanner's next call is allowed, not sent to the
+	// decoy), and picks up the imported number.
 	deadline = time.Now().Add(5 * time.Second)
 	for {
 		_, v = c.call("POST", "/v1/screen", map[string]any{"call_id": "x2-" + time.Now().String(), "callee": "011442079460123", "source_ip": "192.0.2.1"})
 		_, v2 := c.call("POST", "/v1/screen", map[string]any{"call_id": "x3-" + time.Now().String(), "callee": "12125550123", "source_ip": "127.0.0.2"})
-		if v["action"] == "reject" && v2["action"] != "reject" {
+		if v["action"] == "reject" && v2["action"] == "allow" {
 			break
 		}
 		if time.Now().After(deadline) {

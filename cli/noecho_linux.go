@@ -26,3 +26,15 @@ func noEcho(r io.Reader) func() {
 	}
 	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, &old) }
 }
+
+// isTerminal reports whether w is a terminal (progress bars are drawn
+// only there: redirected to a file or a journal, their \r frames are
+// noise).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -294,7 +294,7 @@ func (e *env) replay(args []string) error {
 	tz := fs.String("tz", "UTC", "zone of time stamps without an offset (Asterisk writes local time)")
 	tenant := fs.String("tenant", "", "tenant of records that name none")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	quiet := fs.Bool("q", false, "no progress bar")
+	quiet := fs.Bool("q", false, "no progress bar (it is drawn only when stderr is a terminal)")
 	files, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -323,7 +323,7 @@ func (e *env) replay(args []string) error {
 		return err
 	}
 	o := ReplayOptions{Read: cdr.Options{Format: f, Location: loc, Tenant: *tenant}}
-	if !*quiet {
+	if !*quiet && isTerminal(e.stderr) {
 		o.Progress = e.stderr
 	}
 	rep, err := RunReplay(eng, files, o)
@@ -333,9 +333,17 @@ func (e *env) replay(args []string) error {
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printReplay(e.stdout, rep)
 	}
-	printReplay(e.stdout, rep)
+	// Nothing read is a failure, not an empty success: a wrong -format,
+	// a wrong file or a file that is all garbage must not exit 0.
+	if rep.Read.Records == 0 {
+		return fmt.Errorf("replay: no CDR could be read: %d of %d lines malformed in %d file(s) (wrong -format?)", rep.Read.Malformed, rep.Read.Lines, len(files))
+	}
 	return nil
 }
 

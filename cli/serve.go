@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/geoip"
+	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
@@ -88,9 +90,12 @@ type Options struct {
 	STIR *stir.Verifier
 
 	// refreshEvery, when set, replaces the one-second periodic refresh of
-	// opt-outs, consents and reputation (tests set it long, so a change
-	// made on another node can only arrive through its notice).
+	// API tokens, opt-outs, consents and reputation (tests set it long, so
+	// a change made on another node can only arrive through its notice).
 	refreshEvery time.Duration
+	// certCheckEvery, when set, replaces the ten seconds between looks at
+	// server.tls_cert/tls_key for a renewed pair (tests).
+	certCheckEvery time.Duration
 }
 
 // Server is a running tollgate: store, engine, API and background loops.
@@ -116,8 +121,13 @@ type Server struct {
 	det      *detection
 	sec      *security
 	cl       *clusterNode
-	ui       *uiParts
-	comp     *complianceParts
+	anchor   *anchorer // audit anchors (cli/anchor.go); nil when off
+	// tokenEvery is how often API tokens are re-read from the store
+	// (each refresh tick, a second, unless Options.refreshEvery says
+	// otherwise); cluster notices reload them at once.
+	tokenEvery time.Duration
+	ui         *uiParts
+	comp       *complianceParts
 }
 
 type alertSink chan store.Alert
@@ -156,6 +166,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			st.Close()
 		}
 	}()
+	var anc *anchorer
+	if cfg.Console.AuditAnchorFile != "" {
+		key, err := auditKey(cfg.Console.AuditKeyEnv)
+		if err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "console.audit_key_env", Msg: err.Error()}
+		}
+		if anc, err = newAnchorer(st, key, cfg.Console.AuditAnchorFile, o.DataDir, log); err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "console.audit_anchor_file", Msg: err.Error()}
+		}
+	}
 	tokens, err := setupTokens(ctx, cfg, st, o.Stdout, log)
 	if err != nil {
 		return nil, err
@@ -239,7 +259,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := restore(ctx, eng, st, log); err != nil {
 		return nil, err
 	}
-	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Health: func() map[string]any {
+	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), TokensChanged: cl.notifier("tokens"), Health: func() map[string]any {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
@@ -278,9 +298,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if cfg.Server.TLSCert != "" {
+		pair, err := certfile.Load(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			ln.Close()
+			return nil, &config.Error{File: cfg.File, Field: "server.tls_cert", Msg: err.Error()}
+		}
+		if o.certCheckEvery > 0 {
+			pair.CheckEvery = o.certCheckEvery
+		}
+		ln, scheme = tls.NewListener(ln, pair.Config()), "https"
+	}
 	// panics.Handler catches what the API's and console's own recovers
 	// cannot (the dispatch in front of them); each is counted by component.
-	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	hs.RegisterOnShutdown(ui.stop)
 	var sipSrv *sipfront.Server
 	if len(cfg.SIP.Listen) > 0 {
@@ -312,6 +344,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
+	s.anchor = anc
+	s.tokenEvery = o.refreshEvery
 	s.sec = sec
 	s.comp = comp
 	go s.loops(lctx, live)
@@ -320,8 +354,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			log.Error("http server", "err", err)
 		}
 	}()
-	log.Info("tollgate serving", "api", "http://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
-	ui.announce(ln.Addr(), o.Stdout)
+	log.Info("tollgate serving", "api", scheme+"://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
+	ui.announce(scheme, ln.Addr(), o.Stdout)
 	ok = true
 	return s, nil
 }
@@ -384,14 +418,17 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 			}
 			hash = api.HashToken(secret)
 		}
-		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role), Config: true}
 	}
 	stored, err := st.ListTokens(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, t := range stored {
-		ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role)}
+		if !t.Revoked.IsZero() {
+			continue
+		}
+		ts[t.Hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role), Expires: t.Expires}
 	}
 	return ts, nil
 }
@@ -402,6 +439,11 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io.Writer, log *slog.Logger) (map[string]api.Principal, error) {
 	ts, err := tokens(ctx, cfg, st)
 	if err != nil || len(ts) > 0 {
+		return ts, err
+	}
+	// Only a store that never had a token gets the first-start admin
+	// token: revoking every token must not mint a new one on restart.
+	if all, err := st.ListTokens(ctx); err != nil || len(all) > 0 {
 		return ts, err
 	}
 	secret, err := NewSecret()
@@ -423,6 +465,16 @@ func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io
 	return ts, nil
 }
 
+// tokenUseEvery is how often the last use of API tokens goes to the
+// store: one batched write, never one per request.
+const tokenUseEvery = 10 * time.Second
+
+// FlushTokenUse writes the last use of the tokens used since the last
+// flush to the store (serve does it every tokenUseEvery and at shutdown).
+func (s *Server) FlushTokenUse(ctx context.Context) error {
+	return s.Store.TouchTokens(ctx, s.api.TokenUse())
+}
+
 // NewSecret returns a fresh random token secret.
 func NewSecret() (string, error) {
 	b := make([]byte, 32)
@@ -439,9 +491,15 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 	defer refresh.Stop()
 	defer sweep.Stop()
 	changes := s.cl.changesC() // one channel for the loop's life (each call registers a new one)
+	tokenChanges := s.cl.noticesC("tokens")
+	lastFlush, lastTokens := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
+			if err := s.FlushTokenUse(context.Background()); err != nil {
+				s.log.Error("recording token use", "err", err)
+			}
+			s.anchorAudit(context.Background())
 			for {
 				select {
 				case a := <-s.alerts:
@@ -462,8 +520,23 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			if err := blocks.Refresh(ctx, s.Store, live, now); err != nil && ctx.Err() == nil {
 				s.log.Error("refreshing blocks", "err", err, "age", live.Age(now).Round(time.Second))
 			}
+			if now.Sub(lastTokens) >= s.tokenEvery {
+				lastTokens = now
+				if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("reloading tokens", "err", err)
+				}
+			}
+			if now.Sub(lastFlush) >= tokenUseEvery {
+				lastFlush = now
+				if err := s.FlushTokenUse(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("recording token use", "err", err)
+				}
+			}
+			s.anchorAudit(ctx)
+		case <-tokenChanges:
+			// A token was revoked on some node (cluster mode).
 			if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("reloading tokens", "err", err)
+				s.log.Error("reloading tokens on a change notice", "err", err)
 			}
 		case now := <-sweep.C:
 			s.ui.prune(now)
@@ -473,6 +546,16 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 				s.log.Warn("expired calls that never ended", "calls", n)
 			}
 		}
+	}
+}
+
+// anchorAudit writes an audit anchor if the log has grown.
+func (s *Server) anchorAudit(ctx context.Context) {
+	if s.anchor == nil {
+		return
+	}
+	if err := s.anchor.tick(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("writing the audit anchor", "err", err, "file", s.anchor.file)
 	}
 }
 

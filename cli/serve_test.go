@@ -280,6 +280,12 @@ func TestAPIEndToEnd(t *testing.T) {
 	if !strings.Contains(string(raw), `tollgate_engine_decisions_total{action="reject",enforced="reject"}`) {
 		t.Errorf("metrics lack decision counts:\n%s", raw)
 	}
+	// Every component that recovers panics is listed, at zero until one does.
+	for _, c := range []string{"api", "console", "honeypot", "http", "quality", "sipfront"} {
+		if !strings.Contains(string(raw), `tollgate_panics_recovered_total{component="`+c+`"} `) {
+			t.Errorf("metrics lack tollgate_panics_recovered_total for %s", c)
+		}
+	}
 }
 
 func TestFirstStartPrintsAdminTokenOnce(t *testing.T) {

@@ -109,7 +109,10 @@ func (e *env) simulate(args []string) error {
 	if *token == "" {
 		return usagef("simulate: -url needs -token (or TOLLGATE_TOKEN)")
 	}
-	d := &Driver{Base: strings.TrimRight(*url, "/"), Token: *token, Progress: e.stderr}
+	d := &Driver{Base: strings.TrimRight(*url, "/"), Token: *token}
+	if isTerminal(e.stderr) {
+		d.Progress = e.stderr // \r frames only where a terminal redraws them
+	}
 	tally, err := d.Run(context.Background(), calls)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ func (e *env) user(args []string) error {
 	tenant := fs.String("tenant", "", "limit the user to one tenant (default: every tenant)")
 	noMFA := fs.Bool("no-mfa", false, "add: no second factor (only works with console.require_mfa: false)")
 	off := fs.Bool("off", false, "mfa: remove the second factor")
+	create := fs.Bool("create", false, "add: create the data directory if it does not hold a tollgate database yet (before the first serve)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
@@ -54,6 +55,22 @@ func (e *env) user(args []string) error {
 	}
 	if *dataDir == "" {
 		*dataDir = "tollgate-data"
+	}
+	// A mistyped -data must not quietly make a new, empty data directory
+	// holding a user the server never sees: the directory must already
+	// hold the server's database unless -create says to start one.
+	if !cfg.Cluster.Enabled {
+		if _, err := os.Stat(filepath.Join(*dataDir, "tollgate.db")); err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			if !*create || sub != "add" {
+				return usagef("user %s: %s holds no tollgate database (no such data directory, or serve never ran there); check -data, or pass -create to start a new one with 'user add'", sub, *dataDir)
+			}
+			if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+				return err
+			}
+		}
 	}
 	ctx := context.Background()
 	// Users, sessions and the audit entries go where the server keeps

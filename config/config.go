@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ type Server struct {
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).
 	StateMaxAge int `yaml:"state_max_age_s"`
+	// TLSCert and TLSKey are PEM files: when both are set the API and the
+	// console are served over HTTPS only, and a renewed pair written over
+	// them is picked up within ten seconds, without a restart.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Token is a bearer token configured in the file. The secret itself never
@@ -92,7 +98,7 @@ type System struct {
 
 // Tenant is one tenant's resolved policy.
 type Tenant struct {
-	Name           string
+	Name           string                   `yaml:"-"`
 	Country        string                   `yaml:"country"`
 	Timezone       string                   `yaml:"timezone"`
 	IntlPrefixes   []string                 `yaml:"international_prefixes"`
@@ -317,7 +323,49 @@ func Load(path string) (*Config, error) {
 	if len(b) > MaxSize {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("file larger than %d bytes", MaxSize)}
 	}
-	return Parse(path, b)
+	c, err := Parse(path, b)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	c.resolvePaths(dir)
+	return c, nil
+}
+
+// resolvePaths makes the data files a policy names relative to the policy
+// file's own folder, not to the working directory of whoever runs
+// tollgate: the rate deck, the risk files and the DNC lists.
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.Numbers.RateDeck = abs(c.Numbers.RateDeck)
+	for i, p := range c.Numbers.RiskFiles {
+		c.Numbers.RiskFiles[i] = abs(p)
+	}
+	for _, t := range append([]*Tenant{c.Defaults}, mapValues(c.Tenants)...) {
+		if t == nil {
+			continue
+		}
+		for name, l := range t.Compliance.DNC.Lists {
+			l.File = abs(l.File)
+			t.Compliance.DNC.Lists[name] = l
+		}
+	}
+}
+
+func mapValues(m map[string]*Tenant) []*Tenant {
+	out := make([]*Tenant, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	return out
 }
 
 // Parse validates a policy held in memory; name is used in errors.

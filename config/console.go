@@ -1,6 +1,11 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"net/netip"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Console configures the operator console (the web dashboard served by
 // tollgate serve), its logins and the audit log's retention.
@@ -33,11 +38,27 @@ type Console struct {
 	// 2557, seven years). tollgate never deletes younger entries; 'tollgate
 	// audit export -before' hands older ones to an archive.
 	AuditRetentionDays int `yaml:"audit_retention_days"`
+	// AuditAnchorFile, when set, receives a keyed anchor (id, hash, HMAC)
+	// each time the audit log grows; it must be outside the data
+	// directory, ideally off the box. 'tollgate audit verify -anchors'
+	// then detects rewritten and truncated logs (cli/anchor.go).
+	AuditAnchorFile string `yaml:"audit_anchor_file"`
+	// AuditKeyEnv names the environment variable holding the anchor key,
+	// hex (default TOLLGATE_AUDIT_KEY).
+	AuditKeyEnv string `yaml:"audit_key_env"`
+	// TrustedProxies are the reverse proxies (addresses or CIDRs) in front
+	// of the console: from them, the client address for the per-source
+	// login limit is the right-most X-Forwarded-For entry that is not a
+	// trusted proxy. Without it every login behind a proxy would share
+	// the proxy's allowance.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Trusted is TrustedProxies parsed.
+	Trusted []netip.Prefix `yaml:"-"`
 }
 
 // DefaultConsole returns the console defaults.
 func DefaultConsole() Console {
-	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, LockoutMaxS: 86400, SourceFailures: 10, SourceWindowS: 900, CookieSecure: "auto", AuditRetentionDays: 2557}
+	return Console{Enabled: true, RequireMFA: true, SessionIdleS: 1800, SessionMaxS: 43200, LockoutFailures: 5, LockoutS: 900, LockoutMaxS: 86400, SourceFailures: 10, SourceWindowS: 900, CookieSecure: "auto", AuditRetentionDays: 2557, AuditKeyEnv: "TOLLGATE_AUDIT_KEY"}
 }
 
 // console decodes and checks the console section.
@@ -72,6 +93,19 @@ func (p *parser) console(c *Console, n *yaml.Node) {
 	}
 	if c.SessionMaxS < c.SessionIdleS && c.SessionMaxS >= 60 {
 		p.errorf(at("console.session_max_s"), "console.session_max_s", "shorter than session_idle_s")
+	}
+	c.Trusted = nil
+	for i, v := range c.TrustedProxies {
+		pf, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				p.errorf(at("console.trusted_proxies"), "console.trusted_proxies["+strconv.Itoa(i)+"]", "want an address or CIDR, got %q", v)
+				continue
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.Trusted = append(c.Trusted, pf.Masked())
 	}
 	switch c.CookieSecure {
 	case "auto", "always", "never":

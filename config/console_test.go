@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ func TestConsoleSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Console != DefaultConsole() {
+	if !reflect.DeepEqual(cfg.Console, DefaultConsole()) {
 		t.Errorf("no console section: %+v, want the defaults", cfg.Console)
 	}
 	cfg, err = Parse("p.yaml", []byte("console:\n  require_mfa: false\n  lockout_failures: 3\n"+base))
@@ -20,6 +21,10 @@ func TestConsoleSection(t *testing.T) {
 	}
 	if cfg.Console.RequireMFA || cfg.Console.LockoutFailures != 3 || cfg.Console.LockoutS != 900 || !cfg.Console.Enabled {
 		t.Errorf("console = %+v", cfg.Console)
+	}
+	cfg, err = Parse("p.yaml", []byte("console:\n  trusted_proxies: [10.0.0.1, 192.168.0.0/16]\n"+base))
+	if err != nil || len(cfg.Console.Trusted) != 2 || cfg.Console.Trusted[1].String() != "192.168.0.0/16" || cfg.Console.Trusted[0].String() != "10.0.0.1/32" {
+		t.Errorf("trusted_proxies = %v, %v", cfg.Console.Trusted, err)
 	}
 	bad := []struct{ src, want string }{
 		{"console:\n  lockout_failures: 0\n", "p.yaml:2: console.lockout_failures: must be ≥ 1"},

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tollgate-voip/tollgate/number"
 )
 
 // Honeypot configures the decoy PBX (package honeypot). With an empty
@@ -36,10 +38,41 @@ type Honeypot struct {
 	// the reputation database unless seen again.
 	IPTTLDays     int `yaml:"ip_ttl_days"`
 	NumberTTLDays int `yaml:"number_ttl_days"`
+	// Learning says when a number dialed at the decoy is enforced.
+	Learning Learning `yaml:"learning"`
 
 	// Addr is Listen without a udp: prefix.
 	Addr string `yaml:"-"`
 }
+
+// Learning configures what the decoy learns from dialed numbers. A
+// dialed number is first suspected (it adds risk only); it is confirmed,
+// and attack.number_action applies to it, when sources in Networks
+// distinct networks (IPv4 /24, IPv6 /48) each completed a call to it (so
+// their addresses were not forged) with the proofs at least SpanS
+// seconds apart. High-cost numbers (premium rate, or in a premium,
+// satellite or IRSF risk range) need HighCostNetworks over HighCostSpanS.
+// Protected numbers are never learned: every tenant's caller_id
+// own_numbers and customer_numbers, emergency numbers, ProtectedNumbers
+// (E.164 numbers or prefixes) and numbers of ProtectedTypes.
+type Learning struct {
+	Networks         int      `yaml:"networks"`           // default 3
+	SpanS            int      `yaml:"span_s"`             // default 600
+	HighCostNetworks int      `yaml:"high_cost_networks"` // default 2
+	HighCostSpanS    int      `yaml:"high_cost_span_s"`   // default 600
+	ProtectedNumbers []string `yaml:"protected_numbers"`
+	// ProtectedTypes are number types (toll_free, shared_cost, uan,
+	// personal, …) never learned; default toll_free, shared_cost and uan
+	// (customer-service numbers). An empty list [] protects no type.
+	ProtectedTypes []string `yaml:"protected_types"`
+
+	// Protected is ProtectedNumbers as digits without "+".
+	Protected []string `yaml:"-"`
+}
+
+// DefaultProtectedTypes are the number types the decoy never learns
+// unless honeypot.learning.protected_types says otherwise.
+var DefaultProtectedTypes = []string{"toll_free", "shared_cost", "uan"}
 
 // Attack configures SIP attack blocking (package attack) and how the
 // screening chain uses the reputation database (check/reputation).
@@ -147,10 +180,43 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 		{"accept_after", h.AcceptAfter, 1000}, {"call_duration_s", h.CallDuration, 3600}, {"max_calls", h.MaxCalls, 10000},
 		{"requests_per_s", h.RequestsPerSecond, 1e6}, {"burst", h.Burst, 1e6}, {"total_requests_per_s", h.TotalRequestsPerSecond, 1e7},
 		{"ip_ttl_days", h.IPTTLDays, 3650}, {"number_ttl_days", h.NumberTTLDays, 3650},
+		{"learning.networks", h.Learning.Networks, 32}, {"learning.high_cost_networks", h.Learning.HighCostNetworks, 32},
+		{"learning.span_s", h.Learning.SpanS, 86400 * 30}, {"learning.high_cost_span_s", h.Learning.HighCostSpanS, 86400 * 30},
 	} {
 		if v.v < 0 || v.v > v.max {
 			p.errorf(at("honeypot."+v.f), "honeypot."+v.f, "want 0 (default) to %d, got %d", v.max, v.v)
 		}
+	}
+	l := &h.Learning
+	if l.Networks == 0 {
+		l.Networks = 3
+	}
+	if l.SpanS == 0 {
+		l.SpanS = 600
+	}
+	if l.HighCostNetworks == 0 {
+		l.HighCostNetworks = 2
+	}
+	if l.HighCostSpanS == 0 {
+		l.HighCostSpanS = 600
+	}
+	if l.ProtectedTypes == nil {
+		l.ProtectedTypes = DefaultProtectedTypes
+	}
+	for i, t := range l.ProtectedTypes {
+		if _, ok := number.ParseType(t); !ok || t == "unknown" {
+			p.errorf(at("honeypot.learning.protected_types"), "honeypot.learning.protected_types["+strconv.Itoa(i)+"]",
+				"want a number type (toll_free, shared_cost, uan, premium_rate, personal, voip, mobile, fixed, …), got %q", t)
+		}
+	}
+	l.Protected = nil
+	for i, n := range l.ProtectedNumbers {
+		d := strings.TrimPrefix(strings.NewReplacer(" ", "", "-", "").Replace(n), "+")
+		if !digits(d, 1, 15) {
+			p.errorf(at("honeypot.learning.protected_numbers"), "honeypot.learning.protected_numbers["+strconv.Itoa(i)+"]", "want an E.164 number or prefix, got %q", n)
+			continue
+		}
+		l.Protected = append(l.Protected, d)
 	}
 
 	a := &cfg.Attack

@@ -13,6 +13,10 @@ func TestHoneypotAttackSections(t *testing.T) {
 honeypot:
   listen: udp:127.0.0.1:5070
   call_duration_s: 5
+  learning:
+    networks: 4
+    protected_numbers: ["+1 212 555 0100", "+4420"]
+    protected_types: [toll_free, premium_rate]
 attack:
   trusted: [192.0.2.10, 198.51.100.0/24]
   ban_times_s: [86400, 604800]
@@ -25,9 +29,17 @@ attack:
 	if cfg.Honeypot.Addr != "127.0.0.1:5070" || len(cfg.Attack.TrustedPrefixes) != 2 || cfg.Attack.NumberAction != "reject" || cfg.Attack.IPAction != "reject" {
 		t.Fatalf("parsed %+v %+v", cfg.Honeypot, cfg.Attack)
 	}
+	if l := cfg.Honeypot.Learning; l.Networks != 4 || l.SpanS != 600 || l.HighCostNetworks != 2 || strings.Join(l.Protected, ",") != "12125550100,4420" ||
+		strings.Join(l.ProtectedTypes, ",") != "toll_free,premium_rate" {
+		t.Fatalf("learning %+v", l)
+	}
 	def, err := Parse("d.yaml", []byte(base))
 	if err != nil || def.Attack.IPAction != "honeypot" || def.Attack.NumberAction != "reject" {
 		t.Fatalf("defaults: %+v %v", def.Attack, err)
+	}
+	if l := def.Honeypot.Learning; l.Networks != 3 || l.SpanS != 600 || l.HighCostNetworks != 2 || l.HighCostSpanS != 600 ||
+		strings.Join(l.ProtectedTypes, ",") != "toll_free,shared_cost,uan" {
+		t.Fatalf("default learning %+v", l)
 	}
 	for _, c := range []struct{ yaml, want string }{
 		{"honeypot:\n  listen: 5070\n", "p.yaml:2: honeypot.listen: want an IP address and port"},
@@ -36,6 +48,9 @@ attack:
 		{"attack:\n  number_action: block\n", "p.yaml:2: attack.number_action: want reject, challenge or score"},
 		{"attack:\n  logs:\n    - path: /var/log/x\n      format: syslog\n", "attack.logs[0].format: want asterisk or freeswitch"},
 		{"attack:\n  max_failure: 3\n", "p.yaml:2: attack.max_failure: unknown field"},
+		{"honeypot:\n  learning:\n    networks: 99\n", "honeypot.learning.networks: want 0 (default) to 32"},
+		{"honeypot:\n  learning:\n    protected_types: [tollfree]\n", "honeypot.learning.protected_types[0]: want a number type"},
+		{"honeypot:\n  learning:\n    protected_numbers: [\"+1-800-FLOWERS\"]\n", "honeypot.learning.protected_numbers[0]: want an E.164 number or prefix"},
 	} {
 		_, err := Parse("p.yaml", []byte(base+c.yaml))
 		if err == nil || !strings.Contains(err.Error(), strings.Replace(c.want, "p.yaml:2", "p.yaml:5", 1)) {

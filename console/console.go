@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -104,6 +105,8 @@ func New(o Options) *Console {
 	m.HandleFunc("GET /ui/api/v1/blocks", c.session(auth.RoleViewer, c.forward(scopeQuery)))
 	m.HandleFunc("GET /ui/api/v1/numbers/{number}", c.session(auth.RoleViewer, c.forward(nil)))
 	m.HandleFunc("GET /ui/api/v1/audit", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
+	m.HandleFunc("GET /ui/api/v1/tokens", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
+	m.HandleFunc("DELETE /ui/api/v1/tokens/{name}", c.session(auth.RoleAdmin, c.forward(unscopedOnly)))
 	m.HandleFunc("POST /ui/api/v1/blocks", c.session(auth.RoleOperator, c.forward(scopeBody)))
 	m.HandleFunc("DELETE /ui/api/v1/blocks/{id}", c.session(auth.RoleOperator, c.forward(c.scopeBlock)))
 	m.HandleFunc("POST /ui/api/v1/killswitch", c.session(auth.RoleOperator, c.forward(scopeBody)))
@@ -227,12 +230,46 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address a login is counted against: the peer, or,
+// when the peer is a trusted proxy (console.trusted_proxies), the
+// right-most X-Forwarded-For entry that is not one (entries left of it
+// are the client's to forge).
+func (c *Console) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !c.trusted(host) {
+		return host
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a := strings.TrimSpace(parts[j])
+			if _, err := netip.ParseAddr(a); err != nil {
+				return host // garbage: count it against the proxy
+			}
+			if !c.trusted(a) {
+				return a
+			}
+		}
 	}
 	return host
+}
+
+func (c *Console) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range c.o.Config.Trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 type loginRequest struct {
@@ -253,7 +290,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "want JSON {user, password, code}")
 		return
 	}
-	cookie, sess, u, err := c.o.Auth.Login(r.Context(), q.User, q.Password, q.Code, clientIP(r))
+	cookie, sess, u, err := c.o.Auth.Login(r.Context(), q.User, q.Password, q.Code, c.clientIP(r))
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
 		c.logins[2].Add(1)

@@ -327,7 +327,7 @@ func (c *Console) mfaSet(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "that code does not match: check the app's clock and try the next code", "field": "code"})
 		return
 	}
-	err = c.o.Auth.ReplaceTOTP(r.Context(), u.Name, q.Password, q.CurrentCode, clientIP(r), secret)
+	err = c.o.Auth.ReplaceTOTP(r.Context(), u.Name, q.Password, q.CurrentCode, c.clientIP(r), secret)
 	switch {
 	case errors.Is(err, auth.ErrBadLogin):
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "wrong password or current code", "field": "password"})

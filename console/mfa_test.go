@@ -1,9 +1,15 @@
 package console_test
 
 import (
+	"bytes"
+	"fmt"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/cli"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
 	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
@@ -57,5 +63,57 @@ func TestMFAChangeNeedsPasswordAndCode(t *testing.T) {
 	}
 	if u, _ := users.User(t.Context(), "victor"); string(u.TOTPSecret) != string(mine) {
 		t.Error("the secret was not replaced after a proper change")
+	}
+}
+
+// TestConsoleRevokesTokens: an admin lists API tokens and revokes one
+// from the console; the API refuses it on the next request; a viewer may
+// do neither.
+func TestConsoleRevokesTokens(t *testing.T) {
+	s := startServer(t)
+	var o, e bytes.Buffer
+	if code := cli.Main([]string{"token", "add", "pbx", "-role", "read", "-data", s.dir}, strings.NewReader(""), &o, &e); code != 0 {
+		t.Fatalf("token add: %s", e.String())
+	}
+	lines := strings.Split(strings.TrimSpace(o.String()), "\n")
+	tok := strings.TrimSpace(lines[len(lines)-1])
+	get := func() int {
+		req, _ := http.NewRequest("GET", s.base+"/v1/blocks", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for deadline := time.Now().Add(5 * time.Second); get() != 200; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the new token never worked")
+		}
+	}
+	v, st, _ := loginHTTP(t, s, "victor", "pw of victor is long", (&auth.TOTP{Secret: s.secrets["victor"]}).At(time.Now()))
+	if st != 200 {
+		t.Fatalf("login victor: %d", st)
+	}
+	if st, _ := v.do(t, "GET", "/ui/api/v1/tokens", nil); st != 403 {
+		t.Errorf("viewer GET tokens = %d, want 403", st)
+	}
+	if st, _ := v.do(t, "DELETE", "/ui/api/v1/tokens/pbx", nil); st != 403 {
+		t.Errorf("viewer DELETE token = %d, want 403", st)
+	}
+	a, st, _ := loginHTTP(t, s, "alice", "pw of alice is long", (&auth.TOTP{Secret: s.secrets["alice"]}).At(time.Now()))
+	if st != 200 {
+		t.Fatalf("login alice: %d", st)
+	}
+	st, out := a.do(t, "GET", "/ui/api/v1/tokens", nil)
+	if st != 200 || !strings.Contains(fmt.Sprint(out["tokens"]), "pbx") {
+		t.Fatalf("admin GET tokens = %d %v", st, out)
+	}
+	if st, out := a.do(t, "DELETE", "/ui/api/v1/tokens/pbx", nil); st != 200 {
+		t.Fatalf("admin DELETE token = %d %v", st, out)
+	}
+	if code := get(); code != 401 {
+		t.Errorf("the token right after its revocation in the console = %d, want 401", code)
 	}
 }

@@ -108,8 +108,8 @@ func TestRecoverPanic(t *testing.T) {
 	r := newRigWith(t, func(o *honeypot.Options) {
 		honeypot.SetTestHook(o, func(data []byte) {
 			if strings.Contains(string(data), "X-Boom") {
-				var m map[string]int
-				m["boom"]++ // assignment to entry in nil map
+				var xs []int
+				_ = xs[len(data)] // index out of range
 			}
 		})
 	})

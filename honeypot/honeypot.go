@@ -81,7 +81,18 @@ type Options struct {
 	IPTTL, NumberTTL time.Duration
 	// ScannerUAs are User-Agent prefixes recorded as fingerprints.
 	ScannerUAs []string
-	Logger     *slog.Logger
+	// Trusted reports addresses the decoy learns nothing from (the
+	// operator's PBXs, trunks and proxies, attack.trusted): their
+	// requests are answered and recorded as events, but give no address,
+	// fingerprint or number entry. nil: none.
+	Trusted func(netip.Addr) bool
+	// Learning decides which dialed numbers are learned and when one is
+	// confirmed (see Learning).
+	Learning Learning
+	// Now is the clock events are stamped with (time.Now); tests set it
+	// to replay traffic spread over time.
+	Now    func() time.Time
+	Logger *slog.Logger
 
 	testHook func(data []byte) // called before each packet is handled (tests)
 }
@@ -135,6 +146,10 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Learning.defaults()
 }
 
 // Stats counts what the decoy did.
@@ -148,6 +163,8 @@ type Stats struct {
 	ActiveCalls    int64 `json:"active_calls"`    // decoy calls in progress
 	EventsRecorded int64 `json:"events_recorded"` // events written to the store
 	EventsDropped  int64 `json:"events_dropped"`  // events lost (recorder queue full, store errors)
+	Protected      int64 `json:"protected"`       // calls to protected numbers, not learned
+	Trusted        int64 `json:"trusted"`         // events from trusted sources, not learned from
 }
 
 // Server is a running decoy.
@@ -169,6 +186,7 @@ type Server struct {
 	mu       sync.Mutex
 	calls    map[string]*call
 	attempts map[attemptKey]int // credential guesses per (ip, user)
+	answers  answers            // answered calls awaiting their ACK (learn.go)
 
 	stats struct {
 		received, handled, droppedRate, droppedQueue, malformed, calls, active atomic.Int64
@@ -269,6 +287,7 @@ func (s *Server) Stats() Stats {
 		Received: s.stats.received.Load(), Handled: s.stats.handled.Load(), DroppedRate: s.stats.droppedRate.Load(),
 		DroppedQueue: s.stats.droppedQueue.Load(), Malformed: s.stats.malformed.Load(), Calls: s.stats.calls.Load(),
 		ActiveCalls: s.stats.active.Load(), EventsRecorded: rs, EventsDropped: rd,
+		Protected: s.rec.protected.Load(), Trusted: s.rec.trusted.Load(),
 	}
 }
 
@@ -310,13 +329,12 @@ func (s *Server) read() {
 			continue
 		}
 		s.stats.received.Add(1)
-		now := time.Now()
-		if !s.limiter.allow(from.Addr(), now) {
+		if !s.limiter.allow(from.Addr(), time.Now()) {
 			s.stats.droppedRate.Add(1)
 			continue
 		}
 		select {
-		case s.packets <- packet{append([]byte(nil), buf[:n]...), from, now, nil}:
+		case s.packets <- packet{append([]byte(nil), buf[:n]...), from, s.o.Now(), nil}:
 		default:
 			s.stats.droppedQueue.Add(1)
 		}
@@ -383,12 +401,11 @@ func (s *Server) serveConn(c net.Conn) {
 			continue // keep-alive
 		}
 		s.stats.received.Add(1)
-		now := time.Now()
-		if !s.limiter.allow(from.Addr(), now) {
+		if !s.limiter.allow(from.Addr(), time.Now()) {
 			s.stats.droppedRate.Add(1)
 			continue
 		}
-		s.enqueue(packet{append([]byte(nil), msg...), from, now, c})
+		s.enqueue(packet{append([]byte(nil), msg...), from, s.o.Now(), c})
 		if broken {
 			return // what could be read is recorded; the stream is lost
 		}

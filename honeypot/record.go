@@ -22,6 +22,9 @@ type recorder struct {
 	recorded atomic.Int64
 	dropped  atomic.Int64
 	flushed  chan struct{}
+
+	protected atomic.Int64 // sightings of protected numbers, not learned
+	trusted   atomic.Int64 // events from trusted sources, not learned from
 }
 
 type queued struct {
@@ -130,11 +133,29 @@ func (r *recorder) run(ctx context.Context) {
 }
 
 // fold turns an event into reputation sightings: the source address
-// always (anyone talking to a decoy is hostile), a scanner User-Agent as
-// a fingerprint, and the E.164 number of every call attempt.
+// (anyone talking to a decoy is hostile), a scanner User-Agent as a
+// fingerprint, and the E.164 number of every call attempt, suspected
+// until proven sightings confirm it (see Learning; an ACK event is such
+// a proof). A trusted source teaches nothing: its traffic is the
+// operator's own, or forged in its name.
 func (r *recorder) fold(pending map[repKey]*reputation.Entry, q queued) {
 	ev := q.ev
 	if ev.SourceIP == "" || ev.Kind == EvHangup || ev.Kind == EvDTMF {
+		return
+	}
+	src, err := netip.ParseAddr(ev.SourceIP)
+	if err != nil {
+		return
+	}
+	src = src.Unmap()
+	if r.o.Trusted != nil && r.o.Trusted(src) {
+		r.trusted.Add(1)
+		return
+	}
+	if ev.Kind == EvAck {
+		if ev.E164 != "" {
+			r.learn(pending, ev, src, true)
+		}
 		return
 	}
 	score, why := 50, "probed the honeypot ("+ev.Kind+")"
@@ -164,14 +185,13 @@ func (r *recorder) fold(pending map[repKey]*reputation.Entry, q queued) {
 		pending[k] = &reputation.Entry{Kind: kind, Value: value, Source: reputation.SourceHoneypot, Reason: why,
 			FirstSeen: ev.Time, LastSeen: ev.Time, Hits: 1, Score: score, Expires: ev.Time.Add(ttl)}
 	}
-	if a, err := netip.ParseAddr(ev.SourceIP); err == nil {
-		put(reputation.KindIP, a.Unmap().String(), score, why, r.o.IPTTL)
-	}
+	put(reputation.KindIP, src.String(), score, why, r.o.IPTTL)
 	if scanner {
 		put(reputation.KindUA, lower(q.ua), 90, "scanner User-Agent seen at the honeypot", r.o.IPTTL)
 	}
 	if ev.E164 != "" && (ev.Kind == EvInvite || ev.Kind == EvBusy) {
-		put(reputation.KindNumber, ev.E164, 90, "dialed by an attacker at the honeypot (as "+truncate(ev.Dialed, 32)+")", r.o.NumberTTL)
+		// Over TCP the handshake already proved the source address.
+		r.learn(pending, ev, src, ev.Transport == "tcp")
 	}
 }
 

@@ -1,6 +1,7 @@
 package honeypot
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 )
@@ -48,5 +49,31 @@ func FuzzParseOffer(f *testing.F) {
 		if o.dtmfPT != 101 && (o.dtmfPT < 96 || o.dtmfPT > 127) {
 			t.Fatalf("DTMF payload type %d outside the dynamic range", o.dtmfPT)
 		}
+	})
+}
+
+// FuzzParseDTMF: RTP from the caller's address reaches ParseDTMF; any
+// packet parses without panicking and a digit is one of RFC 4733's 16.
+func FuzzParseDTMF(f *testing.F) {
+	f.Add([]byte{0x80, 101, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4, 5, 0x80, 0, 160}, 101)
+	f.Add([]byte{0x90, 101, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4, 0, 0, 0xff, 0xff, 5, 0x80, 0, 160}, 101)
+	f.Add([]byte{0x8f, 101}, 101)
+	f.Fuzz(func(t *testing.T, b []byte, pt int) {
+		d, _, ok := ParseDTMF(b, pt)
+		if ok && !bytes.ContainsRune([]byte("0123456789*#ABCD"), rune(d)) {
+			t.Fatalf("digit %q", d)
+		}
+	})
+}
+
+// FuzzParseDigest: the Authorization header of a REGISTER is read from
+// the network; any value parses without panicking.
+func FuzzParseDigest(f *testing.F) {
+	f.Add(`Digest username="100", realm="asterisk", nonce="n", uri="sip:x", response="0123456789abcdef0123456789abcdef", algorithm=MD5`)
+	f.Add(`Digest username="\"", realm=`)
+	f.Add(`Digest ,,,="=,"`)
+	f.Fuzz(func(t *testing.T, v string) {
+		d := parseDigest(v)
+		_ = d.matches("1234", "REGISTER")
 	})
 }

@@ -78,7 +78,8 @@ func (s *Server) handle(p packet) {
 	case sip.INVITE:
 		s.invite(p, req, &ev)
 	case sip.ACK:
-		return // part of a call already recorded
+		s.acked(p, req) // proof of the caller's address (learn.go)
+		return
 	case sip.BYE:
 		ev.Kind = EvBye
 		s.reply(&p, s.response(req, 200, "OK"))
@@ -263,6 +264,7 @@ func (s *Server) invite(p packet, req *sip.Request, ev *Event) {
 		s.reply(&p, s.response(req, 480, "Temporarily Unavailable"))
 		return
 	}
+	s.answered(c) // before the 200 leaves: its ACK may be handled next (learn.go)
 	s.reply(&p, c.ok)
 }
 

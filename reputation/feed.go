@@ -19,8 +19,10 @@ const (
 )
 
 // FeedHeader is the CSV header of a feed. Times are RFC 3339; an empty
-// expires means "the importer decides".
-var FeedHeader = []string{"kind", "value", "source", "score", "hits", "first_seen", "last_seen", "expires", "reason"}
+// expires means "the importer decides"; an empty status means confirmed
+// (a suspected entry stays suspected where it is imported, so a number
+// one forged packet planted is not enforced elsewhere either).
+var FeedHeader = []string{"kind", "value", "source", "score", "hits", "first_seen", "last_seen", "expires", "reason", "status"}
 
 // MaxFeedEntries bounds one import.
 const MaxFeedEntries = 1_000_000
@@ -164,7 +166,7 @@ func readCSV(r io.Reader) ([]Entry, []int, error) {
 			}
 			return ""
 		}
-		e := Entry{Kind: get("kind"), Value: get("value"), Reason: get("reason")}
+		e := Entry{Kind: get("kind"), Value: get("value"), Reason: get("reason"), Status: get("status")}
 		if s := get("score"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil {
@@ -228,7 +230,7 @@ func WriteFeed(w io.Writer, format string, es []Entry, now time.Time) error {
 				exp = e.Expires.UTC().Format(time.RFC3339)
 			}
 			if err := cw.Write([]string{e.Kind, e.Value, e.Source, strconv.Itoa(e.Score), strconv.FormatInt(e.Hits, 10),
-				e.FirstSeen.UTC().Format(time.RFC3339), e.LastSeen.UTC().Format(time.RFC3339), exp, e.Reason}); err != nil {
+				e.FirstSeen.UTC().Format(time.RFC3339), e.LastSeen.UTC().Format(time.RFC3339), exp, e.Reason, e.Status}); err != nil {
 				return err
 			}
 		}

@@ -165,6 +165,10 @@ type Policy struct {
 	NumberAction string
 	// MinScore ignores entries scoring below it.
 	MinScore int
+	// Trusted are networks (attack.trusted, the SIP front end's trusted
+	// proxies) that learned data never blocks: calls from them skip bans
+	// and address entries.
+	Trusted []netip.Prefix
 }
 
 // DefaultPolicy sends scanners to the honeypot and refuses numbers

@@ -62,7 +62,16 @@ type Entry struct {
 	Hits      int64     `json:"hits"`
 	Score     int       `json:"score"`
 	Expires   time.Time `json:"expires,omitzero"`
+	// Status is confirmed (enforced) or suspected (learned, waiting for
+	// evidence; it adds risk only). Empty means confirmed.
+	Status string `json:"status,omitempty"`
+	// Evidence is why a learned entry is listed (nil for entries from
+	// operators and feeds).
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
+
+// Suspected reports whether the entry is learned and not yet confirmed.
+func (e *Entry) Suspected() bool { return e.Status == StatusSuspected }
 
 // Live reports whether the entry is in force at t.
 func (e *Entry) Live(t time.Time) bool { return e.Expires.IsZero() || t.Before(e.Expires) }
@@ -115,6 +124,17 @@ func Normalize(e *Entry, now time.Time) error {
 	if e.Hits < 0 {
 		return &FieldError{"hits", "negative"}
 	}
+	switch e.Status {
+	case "":
+		e.Status = StatusConfirmed
+	case StatusConfirmed, StatusSuspected:
+	default:
+		return &FieldError{"status", fmt.Sprintf("want confirmed or suspected, got %q", e.Status)}
+	}
+	if err := checkEvidence(e.Evidence); err != nil {
+		return err
+	}
+	settle(e)
 	if e.Hits == 0 {
 		e.Hits = 1
 	}
@@ -134,7 +154,10 @@ func Normalize(e *Entry, now time.Time) error {
 // Merge folds a new sighting n into the stored entry old (same kind and
 // value): hits add up, first/last seen widen, the score and the expiry
 // take the larger value (a never-expiring entry stays so), and the newer
-// reason and source win.
+// reason and source win. Evidence is merged (see Evidence); the result is
+// confirmed when either side is or when the merged evidence meets its
+// rule, else suspected. The reason of a confirmed entry is not replaced
+// by a suspected sighting's.
 func Merge(old, n Entry) Entry {
 	out := old
 	out.Hits += n.Hits
@@ -151,13 +174,21 @@ func Merge(old, n Entry) Entry {
 	case n.Expires.After(old.Expires):
 		out.Expires = n.Expires
 	}
-	if n.Reason != "" {
+	confirmed := old.Status != StatusSuspected
+	if n.Reason != "" && !(confirmed && n.Status == StatusSuspected) {
 		out.Reason = n.Reason
 	}
-	// A manual entry is not downgraded by automatic sightings.
-	if old.Source != SourceManual {
+	// A manual entry is not downgraded by automatic sightings, nor a
+	// confirmed one by a suspected sighting.
+	if old.Source != SourceManual && !(confirmed && n.Status == StatusSuspected) {
 		out.Source = n.Source
 	}
+	out.Evidence = mergeEvidence(old.Evidence, n.Evidence)
+	out.Status = StatusSuspected
+	if confirmed || n.Status != StatusSuspected {
+		out.Status = StatusConfirmed
+	}
+	settle(&out)
 	return out
 }
 
@@ -217,6 +248,10 @@ type Ban struct {
 	Expires  time.Time `json:"expires"`
 	Level    int       `json:"level"`
 	Released bool      `json:"released,omitempty"`
+	// Freed names the learned entry released with the ban ("ip/…"):
+	// what the honeypot or a detector learned about the same address.
+	// Set only by ReleaseBan.
+	Freed string `json:"freed,omitempty"`
 }
 
 // NormalizeBan checks a new ban and puts it in canonical form: the
@@ -238,6 +273,10 @@ func NormalizeBan(b *Ban, now time.Time) error {
 	b.Released = false
 	return nil
 }
+
+// Learned reports whether an entry's source is automatic learning (the
+// honeypot, a detector), which releasing a ban on its address releases.
+func Learned(source string) bool { return source == SourceHoneypot || source == SourceDetector }
 
 // Active reports whether the ban is in force at t.
 func (b *Ban) Active(t time.Time) bool { return !b.Released && t.Before(b.Expires) }
@@ -263,6 +302,7 @@ type Lockout struct {
 type Query struct {
 	Kind   string
 	Source string
+	Status string    // confirmed or suspected
 	Now    time.Time // entries expired at Now are left out (zero: keep all)
 	Limit  int       // 0 = no limit
 }
@@ -284,7 +324,10 @@ type Store interface {
 	Bans(ctx context.Context, now time.Time, all bool) ([]Ban, error)
 	// BanCount is how many bans the address ever had, for escalation.
 	BanCount(ctx context.Context, ip string) (int, error)
-	// ReleaseBan ends a ban early; it returns ErrNotFound for unknown ids.
+	// ReleaseBan ends a ban early and, in the same transaction, removes
+	// the learned (honeypot or detector) IP entry for the banned address,
+	// naming it in Ban.Freed; entries from operators and feeds stay. It
+	// returns ErrNotFound for unknown ids.
 	ReleaseBan(ctx context.Context, id int64) (Ban, error)
 
 	PutLockout(ctx context.Context, l Lockout) error

@@ -132,6 +132,7 @@ func TestFeedErrorsNameLineAndField(t *testing.T) {
 func FuzzReadFeed(f *testing.F) {
 	f.Add([]byte("kind,value,source,score,hits,first_seen,last_seen,expires,reason\nip,192.0.2.1,feed,50,1,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,,x\n"), false)
 	f.Add([]byte(`{"entries":[{"kind":"number","value":"+4420","score":5}]}`), true)
+	f.Add([]byte(`{"entries":[{"kind":"number","value":"+33899123456","status":"suspected","evidence":{"sightings":[{"network":"192.0.2.0/24","addr":"192.0.2.7","hits":1,"proven":"2026-01-01T00:00:00Z"},{"network":"2001:db8::/48","proven":"2026-01-01T00:20:00Z"}],"need":{"networks":2,"span_s":600},"class":"premium_rate"}}]}`), true)
 	f.Fuzz(func(t *testing.T, b []byte, asJSON bool) {
 		format := FormatCSV
 		if asJSON {
@@ -146,6 +147,46 @@ func FuzzReadFeed(f *testing.F) {
 			if Normalize(&c, time.Now()) != nil || c.Value != e.Value || e.Source != SourceFeed || e.Expires.IsZero() {
 				t.Fatalf("accepted entry not in canonical form: %+v", e)
 			}
+			// Evidence survives its stored form, and merging an entry
+			// with itself never downgrades a confirmed one.
+			enc, err := EncodeEvidence(c.Evidence)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dec, err := DecodeEvidence(enc); err != nil || (dec == nil) != (c.Evidence == nil) {
+				t.Fatalf("evidence round trip: %v %+v", err, dec)
+			}
+			if m := Merge(c, c); c.Status == StatusConfirmed && m.Status != StatusConfirmed {
+				t.Fatalf("merge downgraded %+v to %s", c, m.Status)
+			}
 		}
 	})
+}
+
+// TestFeedKeepsSuspected: a suspected entry exported as CSV or JSON is
+// imported suspected (a number one forged packet planted is not enforced
+// by the importer either); an entry without a status is confirmed.
+func TestFeedKeepsSuspected(t *testing.T) {
+	now := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	es := []Entry{
+		{Kind: KindNumber, Value: "+12125550199", Source: SourceHoneypot, Score: 90, Hits: 1, FirstSeen: now, LastSeen: now, Status: StatusSuspected},
+		{Kind: KindNumber, Value: "+88216", Source: SourceManual, Score: 100, Hits: 1, FirstSeen: now, LastSeen: now, Status: StatusConfirmed},
+	}
+	for _, format := range []string{FormatCSV, FormatJSON} {
+		var b bytes.Buffer
+		if err := WriteFeed(&b, format, es, now); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := ReadFeed(&b, format, ImportOptions{Now: now})
+		if err != nil || len(got) != 2 || got[0].Status != StatusSuspected || got[1].Status != StatusConfirmed {
+			t.Fatalf("%s: %+v, %v", format, got, err)
+		}
+	}
+	got, _, err := ReadFeed(strings.NewReader("kind,value\nnumber,+4420\n"), FormatCSV, ImportOptions{Now: now})
+	if err != nil || len(got) != 1 || got[0].Status != StatusConfirmed {
+		t.Fatalf("feed without a status column: %+v, %v", got, err)
+	}
+	if _, _, err := ReadFeed(strings.NewReader("kind,value,status\nnumber,+4420,trusted\n"), FormatCSV, ImportOptions{Now: now}); err == nil {
+		t.Fatal("unknown status accepted")
+	}
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests start for real (SIP peers, servers).
-pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils postgresql chromium zbar-tools)
+pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils postgresql chromium zbar-tools nftables systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -55,14 +55,14 @@ for t in $(go test -list 'Fuzz.*' ./number | grep '^Fuzz'); do fuzz ./number "$t
 for t in $(go test -list 'Fuzz.*' ./api | grep '^Fuzz' || true); do fuzz ./api "$t" 10; done
 for t in $(go test -list 'Fuzz.*' ./cdr | grep '^Fuzz'); do fuzz ./cdr "$t" 10; done
 fuzz ./stir FuzzParseIdentity 10
-for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ; do fuzz ./quality "$t" 10; done
+for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ FuzzProbeReply; do fuzz ./quality "$t" 10; done
 fuzz ./compliance FuzzLoad 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
 fuzz ./sipframe FuzzRead 10
 fuzz ./attack FuzzParseLine 10
 fuzz ./reputation FuzzReadFeed 10
-fuzz ./honeypot FuzzHandle 10
+for t in FuzzHandle FuzzParseOffer FuzzParseDTMF FuzzParseDigest; do fuzz ./honeypot "$t" 10; done
 for t in FuzzDecodeWAV FuzzDecodeG711; do fuzz ./voice "$t" 10; done
 
 echo "== all tests passed"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,5 +119,63 @@ func TestProxySilentPBXFlood(t *testing.T) {
 	}
 	if n := eng.LiveCalls(); n != 0 {
 		t.Errorf("engine LiveCalls %d after the flood, want 0", n)
+	}
+}
+
+// TestProxyTimersTouchOnlyWhatIsDue: with 5,000 INVITEs forwarded to a
+// silent next hop, a timer run before any deadline runs nothing (the old
+// timer scan looked at every transaction under the one lock, every
+// 50 ms); at Timer A each transaction is retransmitted once; at Timer B
+// each gets its 408 once; after the absorb period the table is empty.
+func TestProxyTimersTouchOnlyWhatIsDue(t *testing.T) {
+	eng, cfg := newEngine(t, fmt.Sprintf(proxyPolicy, 5070, "sip:127.0.0.1:5080")+"allow_unknown_tenants: true\n")
+	s, err := New(Options{Config: &cfg.SIP, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.proxy
+	self := netip.MustParseAddrPort("127.0.0.1:5070")
+	p.self["udp"], p.ours[self] = self, true
+	p.ready.Store(true)
+	sent := map[string]int{}
+	p.sendFn = func(f flow, b []byte) error {
+		l, _, _ := strings.Cut(string(b), " ")
+		if l == "SIP/2.0" {
+			l = string(b[:11])
+		}
+		sent[l]++
+		return nil
+	}
+	clock := time.Now()
+	p.now = func() time.Time { return clock }
+	w := s.newWorker()
+	const n = 5000
+	for i := 0; i < n; i++ {
+		w.handle(t.Context(), []byte(invite("due-"+strconv.Itoa(i), fmt.Sprintf("sip:+1212555%04d@edge", i), fmt.Sprintf("X-Extension: %d\r\n", 1000+i))), src, "udp")
+	}
+	if sent["INVITE"] != n {
+		t.Fatalf("forwarded %d INVITEs, want %d (sent %v)", sent["INVITE"], n, sent)
+	}
+	for _, c := range []struct {
+		at          time.Duration
+		ran         int
+		invites, to int // INVITEs to the next hop, 408s to the caller
+	}{
+		{100 * time.Millisecond, 0, 0, 0},                   // nothing due
+		{600 * time.Millisecond, n, n, 0},                   // Timer A, once each
+		{700 * time.Millisecond, 0, 0, 0},                   // nothing due
+		{timerB + 100*time.Millisecond, n, n, n},            // Timer A again, then Timer B: 408
+		{timerB + 200*time.Millisecond, 0, 0, 0},            // nothing due
+		{timerB + keepDone + 200*time.Millisecond, n, 0, n}, // Timer G repeats the 408, then the absorb period ends
+		{timerB + keepDone + 2*time.Second, 0, 0, 0},        // nothing left
+	} {
+		sent = map[string]int{}
+		ran := p.onTick(clock.Add(c.at))
+		if ran != c.ran || sent["INVITE"] != c.invites || sent["SIP/2.0 408"] != c.to {
+			t.Errorf("at +%s: ran %d timers, sent %d INVITEs and %d 408s; want %d, %d, %d", c.at, ran, sent["INVITE"], sent["SIP/2.0 408"], c.ran, c.invites, c.to)
+		}
+	}
+	if sv, cl, rl, dl, tm := p.stateSize(); sv+cl+rl+dl+tm != 0 || p.txCount.Load() != 0 || p.dlgCount.Load() != 0 {
+		t.Errorf("state left: %d server, %d client, %d relays, %d dialogs, %d timers; counts %d/%d", sv, cl, rl, dl, tm, p.txCount.Load(), p.dlgCount.Load())
 	}
 }

@@ -21,12 +21,16 @@ func FuzzMapRequest(f *testing.F) {
 	f.Add([]byte(invite("f1", "sip:+12125550100@edge", "X-Extension: 1001\r\nP-Asserted-Identity: <tel:+12125550199>\r\n")))
 	f.Add([]byte(invite("f2", "tel:+44-20-7946-0000;phone-context=+44", "X-Source-IP: 192.0.2.1:5060\r\n")))
 	f.Add([]byte("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n\r\n"))
-	if fs, _ := filepath.Glob("/work/shared/testdata/rfc4475/*.dat"); len(fs) > 0 {
-		for _, p := range fs[:min(len(fs), 20)] {
-			if b, err := os.ReadFile(p); err == nil {
-				f.Add(b)
-			}
+	fs, _ := filepath.Glob(filepath.Join(testdata("rfc4475"), "*.dat"))
+	if len(fs) != 50 {
+		f.Fatalf("%d RFC 4475 messages in testdata/rfc4475, want 50", len(fs))
+	}
+	for _, p := range fs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b)
 	}
 	mp := NewMapper(config.SIPMap{ExtensionHeader: "X-Extension", ExtensionFrom: "from_user", Caller: "pai",
 		SourceIPHeader: "X-Source-IP", Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})

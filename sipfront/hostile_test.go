@@ -4,30 +4,21 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/test/hostile"
 )
 
-// TestPROTOS sends all 4,527 PROTOS c07-sip INVITEs (each followed by its
-// CANCEL teardown) at a running UDP listener. PROTOS's pass criterion:
-// the target neither crashes nor wedges; the valid case still succeeds
-// after every group, and a valid call succeeds at the end.
+// TestPROTOS sends the PROTOS-style suite of test/hostile (2,672 INVITEs
+// with one anomaly each, each followed by its CANCEL teardown) at a
+// running UDP listener. PROTOS's pass criterion: the target neither
+// crashes nor wedges; a valid call succeeds after every 250 cases and at
+// the end.
 func TestPROTOS(t *testing.T) {
-	dir := sharedTestdata(t, "protos-c07-sip")
-	tmp := t.TempDir()
-	if out, err := exec.Command("tar", "-xJf", filepath.Join(dir, "c07-sip-cases.tar.xz"), "-C", tmp).CombinedOutput(); err != nil {
-		t.Fatalf("unpacking the PROTOS cases: %v\n%s", err, out)
-	}
-	cases, _ := filepath.Glob(filepath.Join(tmp, "c07-sip", "cases", "*"))
-	if len(cases) != 4527 {
-		t.Fatalf("%d PROTOS cases, want 4527", len(cases))
-	}
 	s := startServer(t, testPolicy)
 	to := addr(s, "udp")
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -35,7 +26,10 @@ func TestPROTOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	port := c.LocalAddr().(*net.UDPAddr).Port
+	cases := hostile.PROTOS(hostile.Params{Target: to, Local: c.LocalAddr().String(), Transport: "UDP", Callee: "+12125550100", Caller: "1001"})
+	if len(cases) < 2500 {
+		t.Fatalf("%d PROTOS-style cases, want at least 2500", len(cases))
+	}
 	dst, _ := net.ResolveUDPAddr("udp", to)
 	var answered atomic.Int64
 	go func() {
@@ -60,20 +54,12 @@ func TestPROTOS(t *testing.T) {
 		buf := make([]byte, 4096)
 		m, err := probe.Read(buf)
 		if err != nil || !bytes.HasPrefix(buf[:m], []byte("SIP/2.0 302")) {
-			t.Fatalf("after PROTOS case %d the listener no longer answers a valid call: %v %q", n, err, buf[:m])
+			t.Fatalf("after PROTOS-style case %d (%s) the listener no longer answers a valid call: %v %q", n, cases[min(n, len(cases)-1)].Group, err, buf[:m])
 		}
 	}
 	start := time.Now()
-	for i, p := range cases {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inv, tear, ok := protosPDUs(raw)
-		if !ok {
-			t.Fatalf("%s: not two length-prefixed PDUs", p)
-		}
-		for _, pdu := range [][]byte{protosFill(inv, i, port), protosFill(tear, i, port)} {
+	for i, cs := range cases {
+		for _, pdu := range [][]byte{cs.Invite, cs.Teardown} {
 			if _, err := c.WriteTo(pdu, dst); err != nil && !strings.Contains(err.Error(), "message too long") {
 				t.Fatalf("case %d: %v", i, err)
 			}
@@ -83,48 +69,10 @@ func TestPROTOS(t *testing.T) {
 		}
 	}
 	alive(len(cases))
-	t.Logf("%d PROTOS cases in %s; %d answers; %d malformed", len(cases), time.Since(start).Round(time.Millisecond), answered.Load(), s.Stats().Malformed.Load())
+	t.Logf("%d PROTOS-style cases in %s; %d answers; %d malformed", len(cases), time.Since(start).Round(time.Millisecond), answered.Load(), s.Stats().Malformed.Load())
 	if s.Stats().Messages.Load() < int64(len(cases)) {
 		t.Errorf("listener read %d messages, want at least %d", s.Stats().Messages.Load(), len(cases))
 	}
-}
-
-// protosPDUs splits "<n> <n octets><m> <m octets>".
-func protosPDUs(b []byte) (inv, tear []byte, ok bool) {
-	next := func() ([]byte, bool) {
-		sp := bytes.IndexByte(b, ' ')
-		if sp <= 0 {
-			return nil, false
-		}
-		n, err := strconv.Atoi(string(b[:sp]))
-		if err != nil || n < 0 || sp+1+n > len(b) {
-			return nil, false
-		}
-		pdu := b[sp+1 : sp+1+n]
-		b = b[sp+1+n:]
-		return pdu, true
-	}
-	if inv, ok = next(); !ok {
-		return nil, nil, false
-	}
-	tear, ok = next()
-	return inv, tear, ok
-}
-
-// protosFill substitutes the PROTOS placeholders as its tool does.
-func protosFill(tpl []byte, i, port int) []byte {
-	s := strings.NewReplacer(
-		"<To>", "+12125550100@127.0.0.1", "<From>", "1001@127.0.0.1", "<From-Address>", "127.0.0.1",
-		"<From-IP>", "127.0.0.1", "<Local-Port>", strconv.Itoa(port), "<Branch-ID>", strconv.Itoa(i),
-		"<Call-ID>", "protos-"+strconv.Itoa(i), "<CSeq>", "1", "<Teardown-Method>", "CANCEL",
-	).Replace(string(tpl))
-	body := ""
-	if j := strings.Index(s, "\r\n\r\n"); j >= 0 {
-		body = s[j+4:]
-	} else if j := strings.Index(s, "\n\n"); j >= 0 {
-		body = s[j+2:]
-	}
-	return []byte(strings.ReplaceAll(s, "<Content-Length>", strconv.Itoa(len(body))))
 }
 
 // TestBounds checks that oversized or flooding input is refused cheaply

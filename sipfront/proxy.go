@@ -193,6 +193,9 @@ type proxy struct {
 	// shorten them).
 	timerB, keepDone time.Duration
 	lastSet          *blocks.Set // the timer goroutine's last look at the kill switches
+	// holds, when set (benchmarks), collects how long the timer goroutine
+	// held each shard's lock: what a reader of that shard may wait.
+	holds *[]time.Duration
 
 	connMu sync.Mutex
 	conns  map[string]net.Conn // outgoing stream connections by transport+address

@@ -634,8 +634,10 @@ func (p *proxy) timers(ctx context.Context) {
 const maxDialogAge = 24 * time.Hour
 
 // onTick runs, shard by shard, the timers that are due at now, and when
-// the kill switches changed, tears down the calls they cover.
-func (p *proxy) onTick(now time.Time) {
+// the kill switches changed, tears down the calls they cover. It returns
+// how many timers it ran (stale entries not counted).
+func (p *proxy) onTick(now time.Time) int {
+	ran := 0
 	killChanged := false
 	if p.blocks != nil {
 		if s := p.blocks.Load(); s != p.lastSet {
@@ -646,7 +648,8 @@ func (p *proxy) onTick(now time.Time) {
 		sh := &p.shards[i]
 		var e effects
 		sh.mu.Lock()
-		p.tickShard(sh, now, &e)
+		t0 := time.Now()
+		ran += p.tickShard(sh, now, &e)
 		if killChanged && p.lastSet != nil {
 			for _, d := range sh.dialogs {
 				if d.state != ending && d.intl && d.outbound && p.lastSet.Kill(d.tenant) != nil {
@@ -655,9 +658,13 @@ func (p *proxy) onTick(now time.Time) {
 			}
 		}
 		p.sendLocked(&e)
+		if p.holds != nil {
+			*p.holds = append(*p.holds, time.Since(t0))
+		}
 		sh.mu.Unlock()
 		p.apply(&e)
 	}
+	return ran
 }
 
 // CallInfo describes a call the proxy carries.

@@ -185,8 +185,9 @@ func (p *proxy) schedDialog(sh *shard, d *dialog) {
 	}
 }
 
-// tickShard runs what is due in one shard at now.
-func (p *proxy) tickShard(sh *shard, now time.Time, e *effects) {
+// tickShard runs what is due in one shard at now and returns how many
+// timers that was.
+func (p *proxy) tickShard(sh *shard, now time.Time, e *effects) int {
 	var due []timer
 	for len(sh.timers) > 0 && !sh.timers[0].at.After(now) {
 		t := heap.Pop(&sh.timers).(timer)
@@ -218,6 +219,7 @@ func (p *proxy) tickShard(sh *shard, now time.Time, e *effects) {
 			}
 		}
 	}
+	return len(due)
 }
 
 func (p *proxy) tickTx(sh *shard, tx *inviteTx, now time.Time, e *effects) {

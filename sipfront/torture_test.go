@@ -7,28 +7,16 @@ import (
 	"testing"
 )
 
-// sharedTestdata finds the shared test corpora (bit-exact RFC 4475 and
-// PROTOS files kept outside the repository): $TOLLGATE_SHARED_TESTDATA,
-// else ../../shared/testdata next to the checkout.
-func sharedTestdata(t *testing.T, sub string) string {
-	t.Helper()
-	dir := os.Getenv("TOLLGATE_SHARED_TESTDATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "testdata")
-	}
-	dir = filepath.Join(dir, sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared test data %s not found (set TOLLGATE_SHARED_TESTDATA)", dir)
-	}
-	return dir
-}
+// testdata is a folder of the repository's testdata (the RFC 4475
+// messages, see testdata/rfc4475/PROVENANCE.md).
+func testdata(sub string) string { return filepath.Join("..", "testdata", sub) }
 
 // TestRFC4475 sends each torture message of RFC 4475 through the redirect
 // path. want is the status tollgate answers (0 = no answer), chosen from
 // what each section of the RFC expects of an element in tollgate's role,
 // a stateless redirect server that is not a registrar.
 func TestRFC4475(t *testing.T) {
-	dir := sharedTestdata(t, "rfc4475")
+	dir := testdata("rfc4475")
 	s, _ := newTestServer(t, testPolicy)
 	for _, tc := range []struct {
 		file string

@@ -130,10 +130,13 @@ type AuditEntry struct {
 
 // Token is an API bearer token, kept only as a hash.
 type Token struct {
-	Name    string    `json:"name"`
-	Role    string    `json:"role"`
-	Hash    string    `json:"-"` // hex SHA-256 of the secret
-	Created time.Time `json:"created"`
+	Name     string    `json:"name"`
+	Role     string    `json:"role"`
+	Hash     string    `json:"-"` // hex SHA-256 of the secret
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires,omitzero"`   // zero = never
+	Revoked  time.Time `json:"revoked,omitzero"`   // zero = not revoked; a revoked token is never accepted again
+	LastUsed time.Time `json:"last_used,omitzero"` // coalesced: may lag use by the flush interval
 }
 
 // Blocks keeps manual and automatic blocks.
@@ -174,8 +177,18 @@ type Audit interface {
 
 // Tokens keeps API tokens.
 type Tokens interface {
+	// PutToken creates or replaces the token named t.Name (a replaced
+	// token is no longer revoked and has not been used).
 	PutToken(ctx context.Context, t Token) error
+	// ListTokens returns every token, revoked ones included, by name.
 	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken marks the token name revoked at at. ErrNotFound when
+	// there is no such token or it is revoked already.
+	RevokeToken(ctx context.Context, name string, at time.Time) error
+	// TouchTokens records use: each named token's last-used time becomes
+	// the later of the stored one and the one given. Unknown names are
+	// skipped (tokens from the configuration file are not stored).
+	TouchTokens(ctx context.Context, used map[string]time.Time) error
 }
 
 // Store is everything above.

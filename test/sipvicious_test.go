@@ -20,10 +20,10 @@ import (
 
 const guardAdminToken = "tg_guard-test-admin-secret"
 
-// guardPolicy: a redirect listener (no edge proxy in front; callers reach
+// scanPolicy: a redirect listener (no edge proxy in front; callers reach
 // it directly) whose calls to the US are allowed; %d is its port, %s the
 // attack.trusted list.
-const guardPolicy = `
+const scanPolicy = `
 server:
   tokens:
     - {name: ops, role: admin, secret_env: TOLLGATE_TEST_GUARD_ADMIN}
@@ -60,7 +60,7 @@ func newGuardRig(t *testing.T, trusted string) *guardRig {
 	}
 	t.Setenv("TOLLGATE_TEST_GUARD_ADMIN", guardAdminToken)
 	r := &guardRig{t: t, port: freePort(t)}
-	cfg, err := config.Parse("guard.yaml", []byte(fmt.Sprintf(guardPolicy, r.port, trusted)))
+	cfg, err := config.Parse("guard.yaml", []byte(fmt.Sprintf(scanPolicy, r.port, trusted)))
 	if err != nil {
 		t.Fatal(err)
 	}

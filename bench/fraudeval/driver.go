@@ -44,6 +44,20 @@ type Driver struct {
 	// Forgotten counts call events answered 404.
 	Forgotten int
 	Requests  int
+	// Ended counts live calls ended because the server asked (the
+	// end-call event stream, or a disconnect list).
+	Ended int
+	// NoEndStream is set when the server has no GET /v1/calls/events.
+	NoEndStream bool
+}
+
+// endEvent is one event of GET /v1/calls/events?poll=true.
+type endEvent struct {
+	Seq    int64     `json:"seq"`
+	Type   string    `json:"type"`
+	CallID string    `json:"call_id"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
 }
 
 type pending struct {
@@ -169,6 +183,7 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		}
 		o.Billsec = int(t.Sub(c.Answer) / time.Second)
 		o.Cut, o.Cost, o.endAt = true, c.CostOf(o.Billsec), t
+		d.Ended++
 		seq++
 		heap.Push(&h, pending{t: t, kind: 1, i: i, seq: seq})
 	}
@@ -190,6 +205,41 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 				cut(i, calls[i].Answer.Add(time.Duration(m)*time.Second))
 			}
 		}
+	}
+	// pollEnds follows the end-call event stream (as a redirect-mode PBX
+	// would): a live call it names ends at the event's time.
+	var endSeq int64
+	var lastPoll time.Time
+	pollEnds := func(now time.Time, force bool) error {
+		if d.NoEndStream || (!force && now.Sub(lastPoll) < 5*time.Second) {
+			return nil
+		}
+		lastPoll = now
+		var r struct {
+			Events []endEvent `json:"events"`
+		}
+		err := d.do(ctx, "GET", fmt.Sprintf("/v1/calls/events?poll=true&after=%d", endSeq), nil, &r)
+		var he *httpError
+		if errors.As(err, &he) && he.code == http.StatusNotFound {
+			d.NoEndStream = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, ev := range r.Events {
+			if ev.Seq > endSeq {
+				endSeq = ev.Seq
+			}
+			if j, ok := live[ev.CallID]; ok {
+				at := ev.Time
+				if at.IsZero() || at.After(now) {
+					at = now
+				}
+				cut(j, at)
+			}
+		}
+		return nil
 	}
 	var batch []any
 	var flushAt time.Time
@@ -269,6 +319,9 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		if err := advance(c.Start, false); err != nil {
 			return nil, err
 		}
+		if err := pollEnds(c.Start, false); err != nil {
+			return nil, err
+		}
 		dir := c.Direction
 		if c.Forwarded {
 			// The off-net leg leaves the PBX as an outbound call of the
@@ -319,11 +372,19 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 			fmt.Fprintf(d.Progress, "\rseed %d: %d/%d calls (event time %s, %s)", sc.Seed, i, len(calls), c.Start.Format("2006-01-02 15:04"), time.Since(t0).Round(time.Second))
 		}
 	}
-	if err := advance(time.Time{}, true); err != nil {
-		return nil, err
+	// After the last screening: report the rest in time order, following
+	// the end-call stream as time passes.
+	for len(h) > 0 {
+		t := h[0].t
+		if err := advance(t, false); err != nil {
+			return nil, err
+		}
+		if err := pollEnds(t, false); err != nil {
+			return nil, err
+		}
 	}
 	if d.Progress != nil {
-		fmt.Fprintf(d.Progress, "\rseed %d: %d calls in %s, %d requests, %d events for forgotten calls\n", sc.Seed, len(calls), time.Since(t0).Round(time.Millisecond), d.Requests, d.Forgotten)
+		fmt.Fprintf(d.Progress, "\rseed %d: %d calls in %s, %d requests, %d events for forgotten calls, %d calls ended by the server\n", sc.Seed, len(calls), time.Since(t0).Round(time.Millisecond), d.Requests, d.Forgotten, d.Ended)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,22 +28,37 @@ func TestDriverTeardown(t *testing.T) {
 		return c
 	}
 	sc := &attackgen.Scenario{Seed: 1, Start: t0, AttackStart: t0, End: t0.Add(time.Hour),
-		Calls: []attackgen.Call{mk("A", 0, 600), mk("B", 100*time.Second, 60), mk("C", 200*time.Second, 30)}}
+		Calls: []attackgen.Call{mk("A", 0, 600), mk("B", 100*time.Second, 60), mk("C", 200*time.Second, 300), mk("D", 300*time.Second, 10)}}
 	var mu sync.Mutex
 	var ends []map[string]any
-	cdrs := 0
+	cdrs, polls, cAnswered := 0, 0, false
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		var body any
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		switch {
+		case r.Method == "GET" && r.URL.Path == "/v1/calls/events":
+			polls++
+			if r.URL.Query().Get("poll") != "true" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			if r.URL.Query().Get("after") == "0" && cAnswered {
+				// C (answered at 205 s) is named at 250 s.
+				fmt.Fprintf(w, `{"events":[{"seq":7,"type":"end_call","call_id":"C","time":%q}]}`, t0.Add(250*time.Second).Format(time.RFC3339Nano))
+				return
+			}
+			_, _ = w.Write([]byte(`{"events":[]}`))
 		case r.URL.Path == "/v1/screen":
 			_, _ = w.Write([]byte(`{"action":"allow"}`))
 		case r.URL.Path == "/v1/calls/B/events" && body.(map[string]any)["type"] == "answer":
 			_, _ = w.Write([]byte(`{"disconnect":["A","C"]}`))
 		case strings.HasSuffix(r.URL.Path, "/events"):
 			m := body.(map[string]any)
+			if r.URL.Path == "/v1/calls/C/events" && m["type"] == "answer" {
+				cAnswered = true
+			}
 			if m["type"] == "end" {
 				m["call"] = strings.Split(r.URL.Path, "/")[3]
 				ends = append(ends, m)
@@ -60,12 +76,19 @@ func TestDriverTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// B answers at 105 s: A (answered at 5 s) is cut at 105 s; C has not
-	// started and is untouched.
+	// started then. The end-call stream names C at 250 s (polled before
+	// D's screening at 300 s): C is cut after 45 s. B and D run as planned.
 	if !out[0].Cut || out[0].Billsec != 100 || out[0].Cost != 10 {
 		t.Fatalf("A: %+v, want cut at 100 s billed $10", out[0])
 	}
-	if out[1].Cut || out[1].Billsec != 60 || out[2].Cut || out[2].Billsec != 30 {
-		t.Fatalf("B %+v, C %+v: want untouched", out[1], out[2])
+	if !out[2].Cut || out[2].Billsec != 45 {
+		t.Fatalf("C: %+v, want cut after 45 s", out[2])
+	}
+	if out[1].Cut || out[1].Billsec != 60 || out[3].Cut || out[3].Billsec != 10 {
+		t.Fatalf("B %+v, D %+v: want untouched", out[1], out[3])
+	}
+	if d.Ended != 2 || polls < 3 {
+		t.Fatalf("%d calls ended by the server, %d polls", d.Ended, polls)
 	}
 	n := map[string]int{}
 	for _, e := range ends {
@@ -74,7 +97,7 @@ func TestDriverTeardown(t *testing.T) {
 			t.Fatalf("A's end event %v", e)
 		}
 	}
-	if n["A"] != 1 || n["B"] != 1 || n["C"] != 1 || cdrs != 3 {
+	if n["A"] != 1 || n["B"] != 1 || n["C"] != 1 || n["D"] != 1 || cdrs != 4 {
 		t.Fatalf("end events %v, %d CDRs; want one of each", n, cdrs)
 	}
 }

@@ -51,6 +51,7 @@ type opts struct {
 	export   string
 	parallel int
 	replay   bool
+	repFmt   string
 	quiet    bool
 	url      string
 	token    string
@@ -68,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.export, "export", "", "write each seed's stream (calls.jsonl, calls.csv, cdrs.jsonl, Master.csv), scenario.json, rate deck and policies under DIR/seed-N, and do not drive")
 	fs.IntVar(&o.parallel, "parallel", 1, "runs at once")
 	fs.BoolVar(&o.replay, "replay", false, "also feed the stream's CDRs to `tollgate replay` with the same policy and keep its report")
+	fs.StringVar(&o.repFmt, "replay-format", "json", "CDR form given to replay: json (tollgate JSON lines) or asterisk (Master.csv)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress")
 	fs.StringVar(&o.url, "url", "", "drive a running server instead of starting one (its policy is its own; one policy label)")
 	fs.StringVar(&o.token, "token", os.Getenv("TOLLGATE_TOKEN"), "API token for -url")
@@ -89,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.policies = append(o.policies, p)
+	}
+	if o.repFmt != "json" && o.repFmt != "asterisk" {
+		fmt.Fprintln(stderr, "fraudeval: -replay-format wants json or asterisk")
+		return 2
 	}
 	if o.parallel < 1 || o.scale <= 0 || o.history < 1 {
 		fmt.Fprintln(stderr, "fraudeval: want -parallel ≥ 1, -scale > 0, -history ≥ 1")
@@ -262,8 +268,9 @@ func runOne(o opts, seed uint64, policy string, x *number.Intel, progress io.Wri
 	}
 	r := Score(sc, outs, alerts)
 	r.Policy, r.WallS, r.Requests, r.Forgotten = policy, round2(time.Since(t0).Seconds()), d.Requests, d.Forgotten
+	r.EndedByServer, r.EndStream = d.Ended, !d.NoEndStream
 	if o.replay {
-		rep, err := replay(sc, dir, path)
+		rep, err := replay(sc, dir, path, o.repFmt)
 		if err != nil {
 			return r, fmt.Errorf("replay: %w", err)
 		}
@@ -274,13 +281,17 @@ func runOne(o opts, seed uint64, policy string, x *number.Intel, progress io.Wri
 
 // replay feeds the stream's CDRs (as written, nothing refused) to
 // `tollgate replay` with the same policy and returns its JSON report.
-func replay(sc *attackgen.Scenario, dir, policy string) (any, error) {
+func replay(sc *attackgen.Scenario, dir, policy, format string) (any, error) {
 	p := filepath.Join(dir, "cdrs.jsonl")
+	write := attackgen.WriteCDRs
+	if format == "asterisk" {
+		p, write = filepath.Join(dir, "Master.csv"), attackgen.WriteAsterisk
+	}
 	f, err := os.Create(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := attackgen.WriteCDRs(f, sc.Calls); err != nil {
+	if err := write(f, sc.Calls); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -288,7 +299,7 @@ func replay(sc *attackgen.Scenario, dir, policy string) (any, error) {
 		return nil, err
 	}
 	var out, errb bytes.Buffer
-	if rc := cli.Main([]string{"replay", "-config", policy, "-format", "json", "-json", "-q", p}, nil, &out, &errb); rc != 0 {
+	if rc := cli.Main([]string{"replay", "-config", policy, "-format", format, "-json", "-q", p}, nil, &out, &errb); rc != 0 {
 		return nil, fmt.Errorf("exit %d: %s", rc, strings.TrimSpace(errb.String()))
 	}
 	var rep struct {
@@ -472,7 +483,7 @@ func summarize(rs []RunResult) []*PolicySummary {
 }
 
 func summary(w io.Writer, o opts, rs []RunResult) {
-	fmt.Fprintf(w, "%-6s %-9s %7s %8s %10s %9s %9s %9s\n", "seed", "policy", "calls", "stopped", "leaked $", "rej/10k", "pin/10k", "alrt/10k")
+	fmt.Fprintf(w, "%-6s %-9s %7s %8s %10s %9s %9s %9s %6s\n", "seed", "policy", "calls", "stopped", "leaked $", "rej/10k", "pin/10k", "alrt/10k", "ended")
 	for i := range rs {
 		r := &rs[i]
 		stopped, leaked := 0, 0.0
@@ -482,7 +493,7 @@ func summary(w io.Writer, o opts, rs []RunResult) {
 			}
 			leaked += a.Leaked
 		}
-		fmt.Fprintf(w, "%-6d %-9s %7d %4d/%-3d %10.2f %9.2f %9.2f %9.2f\n", r.Seed, r.Policy, r.Calls, stopped, len(r.Attacks), leaked, r.Legit.RejectPer10k, r.Legit.ChallengePer10k, r.Legit.FalseAlertPer10k)
+		fmt.Fprintf(w, "%-6d %-9s %7d %4d/%-3d %10.2f %9.2f %9.2f %9.2f %6d\n", r.Seed, r.Policy, r.Calls, stopped, len(r.Attacks), leaked, r.Legit.RejectPer10k, r.Legit.ChallengePer10k, r.Legit.FalseAlertPer10k, r.EndedByServer)
 	}
 	for _, s := range summarize(rs) {
 		fmt.Fprintf(w, "\npolicy %s — %d seeds, attack week only for legitimate-call rates\n", s.Policy, s.Runs)

@@ -18,7 +18,7 @@ func TestDriveSmallScenario(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "r.json")
 	var so, se bytes.Buffer
-	if rc := run([]string{"-seeds", "5", "-policy", "operator", "-scale", "0.15", "-history", "3", "-q", "-json", out}, &so, &se); rc != 0 {
+	if rc := run([]string{"-seeds", "5", "-policy", "operator", "-scale", "0.1", "-history", "2", "-q", "-json", out}, &so, &se); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, se.String())
 	}
 	if !strings.Contains(so.String(), "policy operator") || !strings.Contains(so.String(), "attacks stopped") {

@@ -66,7 +66,11 @@ type RunResult struct {
 	WallS     float64        `json:"wall_s"`
 	Requests  int            `json:"requests"`
 	Forgotten int            `json:"forgotten_call_events"`
-	Replay    any            `json:"replay,omitempty"`
+	// EndedByServer counts live calls the server ended (end-call stream
+	// or disconnect list); EndStream whether it has the stream.
+	EndedByServer int  `json:"calls_ended_by_server"`
+	EndStream     bool `json:"end_call_stream"`
+	Replay        any  `json:"replay,omitempty"`
 }
 
 var callIDRE = regexp.MustCompile(`c-\d+-\d{7}`)

@@ -1,12 +1,15 @@
 // Package reputation screens calls against the reputation database: a
 // banned source address is refused; a source address or User-Agent seen
 // attacking (the honeypot, feeds, detectors) is refused or sent to the
-// honeypot; a number or range attackers dialed is refused, challenged or
-// scored for every tenant.
+// honeypot; a confirmed number or range attackers dialed is refused,
+// challenged or scored for every tenant, while a suspected one (learned
+// from evidence a forger could have sent) only adds risk. Calls from
+// trusted networks are never blocked by bans or address entries.
 package reputation
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 
 	rep "github.com/tollgate-voip/tollgate/reputation"
@@ -20,7 +23,14 @@ type Reputation struct {
 	numAction screen.Action
 	numRisk   int
 	minScore  int
+	trusted   []netip.Prefix
 }
+
+// SuspectRisk is the risk a suspected number or range adds. It changes
+// no verdict by itself: one forged datagram can make a number suspected,
+// and a refusal or a PIN prompt for every caller of it would hand the
+// forger the number's callers.
+const SuspectRisk = 25
 
 var _ screen.Check = (*Reputation)(nil)
 
@@ -32,6 +42,11 @@ func New(live *rep.Live) *Reputation {
 	}
 	p := live.Policy()
 	r := &Reputation{live: live, ipAction: screen.Honeypot, numAction: screen.Reject, numRisk: 100, minScore: p.MinScore}
+	for _, t := range p.Trusted {
+		if t.IsValid() {
+			r.trusted = append(r.trusted, t.Masked())
+		}
+	}
 	if p.IPAction == "reject" {
 		r.ipAction = screen.Reject
 	}
@@ -56,22 +71,39 @@ func Setup(live *rep.Live) (screen.Check, error) {
 // Name implements screen.Check.
 func (*Reputation) Name() string { return "reputation" }
 
+func (r *Reputation) trust(a netip.Addr) bool {
+	if len(r.trusted) == 0 || !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Check implements screen.Check.
 func (r *Reputation) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
 	set := r.live.Load()
-	if b := set.Banned(c.SourceIP, c.Time); b != nil {
-		v.Add(screen.Reason{Check: "reputation", Code: "banned_ip",
-			Text:   "source address " + c.SourceIP.String() + " is banned until " + b.Expires.UTC().Format("2006-01-02 15:04 MST") + ": " + b.Reason,
-			Rule:   "bans." + strconv.FormatInt(b.ID, 10),
-			Action: screen.Reject, Risk: 100})
-		return screen.Stop
-	}
-	if e := set.Addr(c.SourceIP, c.Time); e != nil && e.Score >= r.minScore {
-		v.Add(screen.Reason{Check: "reputation", Code: "bad_source_ip",
-			Text:   "source address " + c.SourceIP.String() + " has a bad reputation (" + e.Source + "): " + e.Reason,
-			Rule:   "reputation.ip." + e.Value,
-			Action: r.ipAction, Risk: e.Score})
-		return screen.Stop
+	// Bans and address entries never block a trusted source: they can
+	// only come from forged or relayed traffic.
+	if !r.trust(c.SourceIP) {
+		if b := set.Banned(c.SourceIP, c.Time); b != nil {
+			v.Add(screen.Reason{Check: "reputation", Code: "banned_ip",
+				Text:   "source address " + c.SourceIP.String() + " is banned until " + b.Expires.UTC().Format("2006-01-02 15:04 MST") + ": " + b.Reason,
+				Rule:   "bans." + strconv.FormatInt(b.ID, 10),
+				Action: screen.Reject, Risk: 100})
+			return screen.Stop
+		}
+		if e := set.Addr(c.SourceIP, c.Time); e != nil && e.Score >= r.minScore {
+			v.Add(screen.Reason{Check: "reputation", Code: "bad_source_ip",
+				Text:   "source address " + c.SourceIP.String() + " has a bad reputation (" + e.Source + "): " + e.Reason,
+				Rule:   "reputation.ip." + e.Value,
+				Action: r.ipAction, Risk: e.Score})
+			return screen.Stop
+		}
 	}
 	if e := set.UserAgent(c.UserAgent, c.Time); e != nil && e.Score >= r.minScore {
 		v.Add(screen.Reason{Check: "reputation", Code: "scanner_user_agent",
@@ -84,9 +116,16 @@ func (r *Reputation) Check(_ context.Context, c *screen.Call, v *screen.Verdict)
 		return screen.Continue
 	}
 	e := set.Number(c.Digits, c.Time)
-	code := "attacker_dialed_number"
+	code, suspect := "attacker_dialed_number", "suspected_dialed_number"
 	if e == nil {
-		e, code = set.Range(c.Digits, c.Time), "attacker_dialed_range"
+		e, code, suspect = set.Range(c.Digits, c.Time), "attacker_dialed_range", "suspected_dialed_range"
+	}
+	if e != nil && e.Score >= r.minScore && e.Suspected() {
+		v.Add(screen.Reason{Check: "reputation", Code: suspect,
+			Text:   "destination " + c.Dest.E164 + " was dialed at the honeypot but is not confirmed (" + e.Source + "): " + e.Reason,
+			Rule:   "reputation." + e.Kind + "." + e.Value,
+			Action: screen.Allow, Risk: SuspectRisk})
+		return screen.Continue
 	}
 	if e != nil && e.Score >= r.minScore {
 		v.Add(screen.Reason{Check: "reputation", Code: code,

@@ -20,7 +20,12 @@ func TestCheck(t *testing.T) {
 		{Kind: rep.KindNumber, Value: "+442079460123", Source: rep.SourceHoneypot, Score: 90, Reason: "dialed at the honeypot"},
 		{Kind: rep.KindRange, Value: "+88216", Source: rep.SourceFeed, Score: 70},
 		{Kind: rep.KindNumber, Value: "+442079460999", Source: rep.SourceHoneypot, Score: 90, Expires: now.Add(-time.Minute)},
-	}, []rep.Ban{{ID: 4, IP: "203.0.113.9", Reason: "3 failures", Expires: now.Add(time.Hour)}})
+		{Kind: rep.KindNumber, Value: "+12125550199", Source: rep.SourceHoneypot, Score: 90, Status: rep.StatusSuspected, Reason: "dialed once"},
+		{Kind: rep.KindRange, Value: "+1900555", Source: rep.SourceHoneypot, Score: 90, Status: rep.StatusSuspected},
+		{Kind: rep.KindIP, Value: "127.0.0.7", Source: rep.SourceHoneypot, Score: 90, Reason: "svmap"},
+	}, []rep.Ban{{ID: 4, IP: "203.0.113.9", Reason: "3 failures", Expires: now.Add(time.Hour)},
+		{ID: 5, IP: "127.0.0.7", Reason: "scanner", Expires: now.Add(time.Hour)}})
+	trusted := rep.Policy{IPAction: "reject", NumberAction: "reject", Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.7/32")}}
 	for _, c := range []struct {
 		name   string
 		pol    rep.Policy
@@ -40,6 +45,18 @@ func TestCheck(t *testing.T) {
 		{"number scored", rep.Policy{NumberAction: "score"}, "192.0.2.1", "", "442079460123", screen.Allow, "attacker_dialed_number"},
 		{"range", rep.DefaultPolicy, "192.0.2.1", "", "8821612345", screen.Reject, "attacker_dialed_range"},
 		{"expired number", rep.DefaultPolicy, "192.0.2.1", "", "442079460999", screen.Allow, ""},
+		// A suspected number or range adds risk and refuses nothing,
+		// whatever the number action.
+		{"suspected number", rep.DefaultPolicy, "192.0.2.1", "", "12125550199", screen.Allow, "suspected_dialed_number"},
+		{"suspected number, challenge", rep.Policy{NumberAction: "challenge"}, "192.0.2.1", "", "12125550199", screen.Allow, "suspected_dialed_number"},
+		{"suspected range", rep.DefaultPolicy, "192.0.2.1", "", "19005550100", screen.Allow, "suspected_dialed_range"},
+		// A trusted source is not blocked by its ban or address entry…
+		{"banned untrusted", rep.Policy{IPAction: "reject"}, "127.0.0.7", "", "1", screen.Reject, "banned_ip"},
+		{"trusted source", trusted, "127.0.0.7", "Yealink", "442079460000", screen.Allow, ""},
+		// …but the numbers it calls and a scanner User-Agent it relays
+		// still count.
+		{"trusted source, confirmed number", trusted, "127.0.0.7", "", "442079460123", screen.Reject, "attacker_dialed_number"},
+		{"trusted source, scanner UA", trusted, "127.0.0.7", "friendly-scanner", "1", screen.Reject, "scanner_user_agent"},
 	} {
 		live := rep.NewLive(c.pol)
 		live.Replace(set)
@@ -47,6 +64,11 @@ func TestCheck(t *testing.T) {
 		call := &screen.Call{SourceIP: netip.MustParseAddr(c.ip), UserAgent: c.ua, Time: now, Digits: c.digits, Dest: number.Info{E164: "+" + c.digits}}
 		var v screen.Verdict
 		ch.Check(context.Background(), call, &v)
+		if c.code == "suspected_dialed_number" || c.code == "suspected_dialed_range" {
+			if r := v.Reasons(); len(r) != 1 || r[0].Risk != SuspectRisk || v.Risk != SuspectRisk {
+				t.Errorf("%s: reasons %+v, risk %d; want one reason of risk %d", c.name, r, v.Risk, SuspectRisk)
+			}
+		}
 		if v.Action != c.want || (c.code != "" && !v.Has(c.code)) || (c.code == "" && len(v.Reasons()) != 0) {
 			t.Errorf("%s: action %v reasons %+v; want %v %q", c.name, v.Action, v.Reasons(), c.want, c.code)
 		}
@@ -63,6 +85,30 @@ func BenchmarkCheck(b *testing.B) {
 		es = append(es, rep.Entry{Kind: rep.KindNumber, Value: "+4420794" + string(rune('0'+i%10)) + "0000", Score: 90})
 	}
 	live := rep.NewLive(rep.DefaultPolicy)
+	live.Replace(rep.Build(es, nil))
+	ch := New(live)
+	call := &screen.Call{SourceIP: netip.MustParseAddr("192.0.2.1"), UserAgent: "Yealink SIP-T46S", Time: now, Digits: "442071234567"}
+	var v screen.Verdict
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Reset()
+		ch.Check(context.Background(), call, &v)
+	}
+}
+
+// BenchmarkCheckTrusted is BenchmarkCheck with 16 trusted networks, none
+// covering the caller: the trust test is a scan of them on every call.
+func BenchmarkCheckTrusted(b *testing.B) {
+	now := time.Now()
+	var es []rep.Entry
+	for i := range 10000 {
+		es = append(es, rep.Entry{Kind: rep.KindNumber, Value: "+4420794" + string(rune('0'+i%10)) + "0000", Score: 90})
+	}
+	pol := rep.DefaultPolicy
+	for i := range 16 {
+		pol.Trusted = append(pol.Trusted, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+	}
+	live := rep.NewLive(pol)
 	live.Replace(rep.Build(es, nil))
 	ch := New(live)
 	call := &screen.Call{SourceIP: netip.MustParseAddr("192.0.2.1"), UserAgent: "Yealink SIP-T46S", Time: now, Digits: "442071234567"}

@@ -217,6 +217,12 @@ const loaders = {
       el("td", {}, u.name === me.user ? "" : el("button", { type: "button", "aria-label": "Delete user " + u.name, onclick: async () => {
         if (await confirmAction("Delete user", "Delete " + u.name + "? Their sessions end at once.", "Delete")) { await call("DELETE", "/ui/api/users/" + encodeURIComponent(u.name)); loaders.users(); }
       } }, "Delete")))));
+    const t = await call("GET", "/ui/api/v1/tokens");
+    $("token-rows").replaceChildren(...t.tokens.map((k) => el("tr", {}, el("td", {}, k.name), el("td", {}, k.role), el("td", {}, k.state),
+      el("td", {}, k.expires ? fmtTime(k.expires) : "never"), el("td", {}, k.last_used ? fmtTime(k.last_used) : "never"),
+      el("td", {}, k.state !== "active" ? "" : el("button", { type: "button", "aria-label": "Revoke token " + k.name, onclick: async () => {
+        if (await confirmAction("Revoke token", "Revoke the API token " + k.name + "? Every node refuses it at once.", "Revoke")) { await call("DELETE", "/ui/api/v1/tokens/" + encodeURIComponent(k.name)); loaders.users(); }
+      } }, "Revoke")))));
   },
   account() {
     $("mfa-state").textContent = me.mfa ? "Two-factor authentication is on (TOTP)." : "Two-factor authentication is OFF for your account.";

@@ -71,4 +71,3 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
-

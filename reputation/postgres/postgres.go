@@ -132,6 +132,14 @@ CREATE TABLE reputation_applied (
 );
 CREATE INDEX reputation_applied_time ON reputation_applied (applied_ns);
 `,
+	// 4: learned entries carry a status and their evidence (JSON). Numbers
+	// the honeypot learned before were learned from one unproven datagram:
+	// they become suspected.
+	`
+ALTER TABLE reputation_entries ADD COLUMN status text NOT NULL DEFAULT 'confirmed' CHECK (status IN ('confirmed', 'suspected'));
+ALTER TABLE reputation_entries ADD COLUMN evidence bytea;
+UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND kind IN ('number', 'range');
+`,
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -289,17 +297,25 @@ func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entr
 		old, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2 FOR UPDATE`, e.Kind, e.Value))
 		if err == nil {
 			m := reputation.Merge(old, e)
-			_, err := tx.Exec(ctx, `UPDATE reputation_entries SET source=$3, reason=$4, first_seen_ns=$5, last_seen_ns=$6, hits=$7, score=$8, expires_ns=$9
-				WHERE kind=$1 AND value=$2`,
-				m.Kind, m.Value, m.Source, raw(m.Reason), ns(m.FirstSeen), ns(m.LastSeen), m.Hits, m.Score, nullNS(m.Expires))
+			ev, err := reputation.EncodeEvidence(m.Evidence)
+			if err != nil {
+				return e, err
+			}
+			_, err = tx.Exec(ctx, `UPDATE reputation_entries SET source=$3, reason=$4, first_seen_ns=$5, last_seen_ns=$6, hits=$7, score=$8, expires_ns=$9,
+				status=$10, evidence=$11 WHERE kind=$1 AND value=$2`,
+				m.Kind, m.Value, m.Source, raw(m.Reason), ns(m.FirstSeen), ns(m.LastSeen), m.Hits, m.Score, nullNS(m.Expires), m.Status, ev)
 			return m, err
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return e, err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO reputation_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+		ev, err := reputation.EncodeEvidence(e.Evidence)
+		if err != nil {
+			return e, err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO reputation_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 			ON CONFLICT (kind, value) DO NOTHING`,
-			e.Kind, e.Value, e.Source, raw(e.Reason), ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires))
+			e.Kind, e.Value, e.Source, raw(e.Reason), ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires), e.Status, ev)
 		if err != nil {
 			return e, err
 		}
@@ -309,20 +325,25 @@ func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entr
 	}
 }
 
-const entryCols = `kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score, expires_ns`
+const entryCols = `kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score, expires_ns, status, evidence`
 
 func scanEntry(r pgx.Row) (reputation.Entry, error) {
 	var e reputation.Entry
 	var reason []byte
 	var first, last int64
 	var exp *int64
-	if err := r.Scan(&e.Kind, &e.Value, &e.Source, &reason, &first, &last, &e.Hits, &e.Score, &exp); err != nil {
+	var ev []byte
+	if err := r.Scan(&e.Kind, &e.Value, &e.Source, &reason, &first, &last, &e.Hits, &e.Score, &exp, &e.Status, &ev); err != nil {
 		return e, err
 	}
 	e.Reason = string(reason)
 	e.FirstSeen, e.LastSeen = fromNS(first), fromNS(last)
 	if exp != nil {
 		e.Expires = fromNS(*exp)
+	}
+	var err error
+	if e.Evidence, err = reputation.DecodeEvidence(ev); err != nil {
+		return e, fmt.Errorf("reputation/postgres: evidence of %s %s: %w", e.Kind, e.Value, err)
 	}
 	return e, nil
 }
@@ -370,7 +391,7 @@ func (db *DB) Remove(ctx context.Context, kind, value string) error {
 // List implements reputation.Store. Ties are ordered byte-wise, as in
 // SQLite, whatever the database's collation.
 func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
-	if !storable(q.Kind) || !storable(q.Source) {
+	if !storable(q.Kind) || !storable(q.Source) || !storable(q.Status) {
 		return nil, nil
 	}
 	var where []string
@@ -382,6 +403,10 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 	if q.Source != "" {
 		args = append(args, q.Source)
 		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+	}
+	if q.Status != "" {
+		args = append(args, q.Status)
+		where = append(where, fmt.Sprintf("status = $%d", len(args)))
 	}
 	if !q.Now.IsZero() {
 		args = append(args, ns(q.Now))
@@ -618,7 +643,19 @@ func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) 
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// What was learned about the same address goes with the ban.
+		tag, err := tx.Exec(ctx, `DELETE FROM reputation_entries WHERE kind = 'ip' AND value = $1 AND source IN ($2, $3)`,
+			b.IP, reputation.SourceHoneypot, reputation.SourceDetector)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() > 0 {
+			b.Freed = reputation.KindIP + "/" + b.IP
+		}
+		return nil
 	})
 	return b, err
 }

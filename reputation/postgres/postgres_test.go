@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/reputation/internal/storetest"
@@ -169,5 +170,45 @@ func TestWritesOnce(t *testing.T) {
 	}
 	if e, _ := db.Get(ctx, "number", "+4930111"); e.Hits != 6 {
 		t.Fatalf("a purged key still refused its batch: %d hits, want 6", e.Hits)
+	}
+}
+
+// TestUpgradeLearnedNumbersBecomeSuspected: numbers the honeypot learned
+// before entries had a status (schema 3) were learned from one unproven
+// datagram each; the upgrade makes them suspected and leaves operators'
+// numbers and the honeypot's addresses confirmed.
+func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshDSN(t)
+	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	old := schema
+	old.Steps = migrations[:3]
+	if err := old.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixNano()
+	for _, r := range [][3]string{{"number", "+12125550199", "honeypot"}, {"number", "+882161234", "manual"}, {"ip", "192.0.2.7", "honeypot"}} {
+		if _, err := pool.Exec(ctx, `INSERT INTO reputation_entries (kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score)
+			VALUES ($1, $2, $3, 'old', $4, $4, 1, 90)`, r[0], r[1], r[2], now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := New(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ kind, value, status string }{
+		{"number", "+12125550199", reputation.StatusSuspected},
+		{"number", "+882161234", reputation.StatusConfirmed},
+		{"ip", "192.0.2.7", reputation.StatusConfirmed},
+	} {
+		e, err := db.Get(ctx, c.kind, c.value)
+		if err != nil || e.Status != c.status || e.Evidence != nil {
+			t.Errorf("%s %s after the upgrade: %+v, %v; want %s", c.kind, c.value, e, err, c.status)
+		}
 	}
 }

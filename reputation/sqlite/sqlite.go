@@ -109,6 +109,14 @@ CREATE TABLE reputation_version (
 );
 INSERT INTO reputation_version (id, v) VALUES (1, 0);
 `,
+	// 3: learned entries carry a status and their evidence (JSON). Numbers
+	// the honeypot learned before were learned from one unproven datagram:
+	// they become suspected.
+	`
+ALTER TABLE reputation_entries ADD COLUMN status TEXT NOT NULL DEFAULT 'confirmed' CHECK (status IN ('confirmed', 'suspected'));
+ALTER TABLE reputation_entries ADD COLUMN evidence TEXT;
+UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND kind IN ('number', 'range');
+`,
 }
 
 // Open opens (creating if needed) the database file at path.
@@ -248,12 +256,16 @@ func upsert(ctx context.Context, tx *sql.Tx, e reputation.Entry) (reputation.Ent
 	default:
 		return e, err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO reputation_entries (kind, value, source, reason, first_seen, last_seen, hits, score, expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ev, err := reputation.EncodeEvidence(e.Evidence)
+	if err != nil {
+		return e, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO reputation_entries (kind, value, source, reason, first_seen, last_seen, hits, score, expires, status, evidence)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (kind, value) DO UPDATE SET source = excluded.source, reason = excluded.reason,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen, hits = excluded.hits,
-			score = excluded.score, expires = excluded.expires`,
-		e.Kind, e.Value, e.Source, e.Reason, ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires))
+			score = excluded.score, expires = excluded.expires, status = excluded.status, evidence = excluded.evidence`,
+		e.Kind, e.Value, e.Source, e.Reason, ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires), e.Status, ev)
 	return e, err
 }
 
@@ -281,7 +293,7 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-const entryCols = `kind, value, source, reason, first_seen, last_seen, hits, score, expires`
+const entryCols = `kind, value, source, reason, first_seen, last_seen, hits, score, expires, status, evidence`
 
 type scanner interface{ Scan(...any) error }
 
@@ -289,12 +301,19 @@ func scanEntry(s scanner) (reputation.Entry, error) {
 	var e reputation.Entry
 	var first, last int64
 	var exp sql.NullInt64
-	if err := s.Scan(&e.Kind, &e.Value, &e.Source, &e.Reason, &first, &last, &e.Hits, &e.Score, &exp); err != nil {
+	var ev sql.NullString
+	if err := s.Scan(&e.Kind, &e.Value, &e.Source, &e.Reason, &first, &last, &e.Hits, &e.Score, &exp, &e.Status, &ev); err != nil {
 		return e, err
 	}
 	e.FirstSeen, e.LastSeen = fromNS(first), fromNS(last)
 	if exp.Valid {
 		e.Expires = fromNS(exp.Int64)
+	}
+	if ev.Valid {
+		var err error
+		if e.Evidence, err = reputation.DecodeEvidence([]byte(ev.String)); err != nil {
+			return e, fmt.Errorf("reputation/sqlite: evidence of %s %s: %w", e.Kind, e.Value, err)
+		}
 	}
 	return e, nil
 }
@@ -354,6 +373,10 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 	if q.Source != "" {
 		where = append(where, "source = ?")
 		args = append(args, q.Source)
+	}
+	if q.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, q.Status)
 	}
 	if !q.Now.IsZero() {
 		where = append(where, "(expires IS NULL OR expires > ?)")
@@ -503,6 +526,15 @@ func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) 
 			return err
 		}
 		b.Released = true
+		// What was learned about the same address goes with the ban.
+		res, err := tx.ExecContext(ctx, `DELETE FROM reputation_entries WHERE kind = 'ip' AND value = ? AND source IN (?, ?)`,
+			b.IP, reputation.SourceHoneypot, reputation.SourceDetector)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			b.Freed = reputation.KindIP + "/" + b.IP
+		}
 		return nil
 	})
 	return b, err

@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/reputation/internal/storetest"
@@ -24,22 +27,32 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// createAt makes a database at path as a tollgate with schema version
+// n made it, running statements in it afterwards.
+func createAt(t *testing.T, path string, n int, stmts ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	qs := append([]string{`CREATE TABLE reputation_schema (version INTEGER NOT NULL)`}, migrations[:n]...)
+	qs = append(qs, fmt.Sprintf(`INSERT INTO reputation_schema (version) VALUES (%d)`, n))
+	for _, q := range append(qs, stmts...) {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 // TestUpgradeFromVersion1: a database made by a tollgate without the
 // version row (schema 1) gets it on open, and writes move it.
 func TestUpgradeFromVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tollgate.db")
+	createAt(t, path, 1)
+	ctx := t.Context()
 	db, err := Open(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	for _, q := range []string{`DROP TABLE reputation_version`, `UPDATE reputation_schema SET version = 1`} {
-		if _, err := db.w.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	if db, err = Open(path); err != nil {
 		t.Fatalf("opening a schema-1 database: %v", err)
 	}
 	defer db.Close()
@@ -51,5 +64,34 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	if v, err := db.Version(ctx); err != nil || v != 1 {
 		t.Fatalf("version after a write = %d, %v", v, err)
+	}
+}
+
+// TestUpgradeLearnedNumbersBecomeSuspected: numbers the honeypot learned
+// before entries had a status (schema 2) were learned from one unproven
+// datagram each; the upgrade makes them suspected and leaves operators'
+// numbers and the honeypot's addresses confirmed.
+func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	now := time.Now().UnixNano()
+	ins := func(kind, value, source string) string {
+		return fmt.Sprintf(`INSERT INTO reputation_entries (kind, value, source, reason, first_seen, last_seen, hits, score, expires)
+			VALUES ('%s', '%s', '%s', 'old', %d, %d, 1, 90, NULL)`, kind, value, source, now, now)
+	}
+	createAt(t, path, 2, ins("number", "+12125550199", "honeypot"), ins("number", "+882161234", "manual"), ins("ip", "192.0.2.7", "honeypot"))
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range []struct{ kind, value, status string }{
+		{"number", "+12125550199", reputation.StatusSuspected},
+		{"number", "+882161234", reputation.StatusConfirmed},
+		{"ip", "192.0.2.7", reputation.StatusConfirmed},
+	} {
+		e, err := db.Get(t.Context(), c.kind, c.value)
+		if err != nil || e.Status != c.status || e.Evidence != nil {
+			t.Errorf("%s %s after the upgrade: %+v, %v; want %s", c.kind, c.value, e, err, c.status)
+		}
 	}
 }

@@ -139,6 +139,12 @@ CREATE TABLE tokens (
 	created timestamptz NOT NULL
 );
 `,
+	// 2: API tokens expire, are revoked and record their last use.
+	`
+ALTER TABLE tokens ADD COLUMN expires timestamptz;
+ALTER TABLE tokens ADD COLUMN revoked timestamptz;
+ALTER TABLE tokens ADD COLUMN last_used timestamptz;
+`,
 }
 
 // Advisory lock keys (arbitrary, fixed).

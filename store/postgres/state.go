@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -285,7 +286,8 @@ func (s *Store) SetAlertStatus(ctx context.Context, id int64, status string) err
 	return nil
 }
 
-// PutToken implements store.Tokens.
+// PutToken implements store.Tokens; a replaced token is no longer
+// revoked and has not been used.
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 	if t.Name == "" {
 		return invalid("token name is empty")
@@ -299,19 +301,23 @@ func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 	if err := checkTime("token created", t.Created); err != nil {
 		return err
 	}
+	if err := checkTime("token expires", t.Expires); err != nil {
+		return err
+	}
 	if err := noNUL("token name", t.Name+t.Role); err != nil {
 		return err
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO tokens (name, role, hash, created) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash, created = excluded.created`,
-		t.Name, t.Role, t.Hash, ts(orNow(t.Created)))
+		INSERT INTO tokens (name, role, hash, created, expires, revoked, last_used) VALUES ($1, $2, $3, $4, $5, NULL, NULL)
+		ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash, created = excluded.created,
+			expires = excluded.expires, revoked = NULL, last_used = NULL`,
+		t.Name, t.Role, t.Hash, ts(orNow(t.Created)), ts(t.Expires))
 	return wrap("put token", err)
 }
 
 // ListTokens implements store.Tokens.
 func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, role, hash, created FROM tokens ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT name, role, hash, created, expires, revoked, last_used FROM tokens ORDER BY name`)
 	if err != nil {
 		return nil, wrap("list tokens", err)
 	}
@@ -319,12 +325,47 @@ func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
 	var out []store.Token
 	for rows.Next() {
 		var t store.Token
-		var created *time.Time
-		if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created); err != nil {
+		var created, expires, revoked, used *time.Time
+		if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created, &expires, &revoked, &used); err != nil {
 			return nil, wrap("list tokens", err)
 		}
-		t.Created = fromTS(created)
+		t.Created, t.Expires, t.Revoked, t.LastUsed = fromTS(created), fromTS(expires), fromTS(revoked), fromTS(used)
 		out = append(out, t)
 	}
 	return out, wrap("list tokens", rows.Err())
+}
+
+// RevokeToken implements store.Tokens.
+func (s *Store) RevokeToken(ctx context.Context, name string, at time.Time) error {
+	if err := checkTime("token revoked", at); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET revoked = $2 WHERE name = $1 AND revoked IS NULL`, name, ts(orNow(at)))
+	if err != nil {
+		return wrap("revoke token", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: no active token %q", store.ErrNotFound, name)
+	}
+	return nil
+}
+
+// TouchTokens implements store.Tokens in one statement.
+func (s *Store) TouchTokens(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(used))
+	times := make([]time.Time, 0, len(used))
+	for n, at := range used {
+		if err := checkTime("token last used", at); err != nil {
+			return err
+		}
+		names = append(names, n)
+		times = append(times, orNow(at).Truncate(time.Microsecond))
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE tokens t SET last_used = u.at
+		FROM unnest($1::text[], $2::timestamptz[]) AS u(name, at)
+		WHERE t.name = u.name AND (t.last_used IS NULL OR t.last_used < u.at)`, names, times)
+	return wrap("touch tokens", err)
 }

@@ -118,6 +118,12 @@ CREATE TABLE tokens (
 	// callee or e164, which SQLite answers from the time index), yet cost
 	// every logged decision a B-tree insert on the call-setup path.
 	`DROP INDEX IF EXISTS decisions_e164;`,
+	// 3: API tokens expire, are revoked and record their last use.
+	`
+ALTER TABLE tokens ADD COLUMN expires INTEGER;
+ALTER TABLE tokens ADD COLUMN revoked INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used INTEGER;
+`,
 }
 
 // migrate brings the database up to the latest version in one transaction. A

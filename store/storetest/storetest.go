@@ -255,6 +255,47 @@ func testTokens(t *testing.T, open func() store.Store) {
 	if err != nil || len(ts) != 1 || ts[0].Role != "read" || ts[0].Hash != h {
 		t.Errorf("ListTokens = %+v, %v", ts, err)
 	}
+	// Expiry, revocation and last use, read back on another handle.
+	other := handle(t, open)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	h2 := "0000000000000000000000000000000000000000000000000000000000000002"
+	if err := s.PutToken(ctx, store.Token{Name: "temp", Role: "screen", Hash: h2, Created: now, Expires: now.Add(720 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchTokens(ctx, map[string]time.Time{"temp": now.Add(time.Minute), "k": now.Add(2 * time.Minute), "not-stored": now}); err != nil {
+		t.Fatal(err)
+	}
+	// An older time does not move last use back.
+	if err := other.TouchTokens(ctx, map[string]time.Time{"temp": now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RevokeToken(ctx, "k", now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, "k", now.Add(4*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoking twice = %v, want ErrNotFound", err)
+	}
+	if err := s.RevokeToken(ctx, "nobody", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoking an unknown token = %v, want ErrNotFound", err)
+	}
+	ts, err = other.ListTokens(ctx)
+	if err != nil || len(ts) != 2 {
+		t.Fatalf("ListTokens = %+v, %v", ts, err)
+	}
+	k, temp := ts[0], ts[1]
+	if !k.Revoked.Equal(now.Add(3*time.Minute)) || !k.LastUsed.Equal(now.Add(2*time.Minute)) {
+		t.Errorf("token k: revoked %v, last used %v; want %v, %v", k.Revoked, k.LastUsed, now.Add(3*time.Minute), now.Add(2*time.Minute))
+	}
+	if !temp.Expires.Equal(now.Add(720*time.Hour)) || !temp.LastUsed.Equal(now.Add(time.Minute)) || !temp.Revoked.IsZero() {
+		t.Errorf("token temp: expires %v, last used %v, revoked %v", temp.Expires, temp.LastUsed, temp.Revoked)
+	}
+	// Replacing a revoked token makes a fresh one.
+	if err := s.PutToken(ctx, store.Token{Name: "k", Role: "read", Hash: h}); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := other.ListTokens(ctx); !ts[0].Revoked.IsZero() || !ts[0].LastUsed.IsZero() {
+		t.Errorf("replaced token still revoked/used: %+v", ts[0])
+	}
 }
 
 func testAudit(t *testing.T, open func() store.Store) {

@@ -52,6 +52,8 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Version", version},
 		{"RefresherTwoNodes", refresherTwoNodes},
 		{"ConcurrentUpserts", concurrentUpserts},
+		{"Learning", learning},
+		{"ReleaseBanFreesLearned", releaseBanFreesLearned},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.f(t, fresh(t)) })
 	}
@@ -281,7 +283,8 @@ func roundTrip(t *testing.T, open func() DB) {
 	}
 	got, err := db.Get(ctx, "ua", "scanner/1.0 Ñ")
 	want := reputation.Entry{Kind: "ua", Value: "scanner/1.0 ñ", Source: "honeypot", Reason: odd, Score: 77, Hits: 9,
-		FirstSeen: first.UTC(), LastSeen: first.Add(time.Nanosecond).UTC(), Expires: first.Add(time.Hour + time.Nanosecond).UTC()}
+		FirstSeen: first.UTC(), LastSeen: first.Add(time.Nanosecond).UTC(), Expires: first.Add(time.Hour + time.Nanosecond).UTC(),
+		Status: reputation.StatusConfirmed}
 	if err != nil || got != want || e != want {
 		t.Fatalf("stored %+v, %v;\nreturned %+v;\nwant %+v", got, err, e, want)
 	}
@@ -759,5 +762,151 @@ func refresherTwoNodes(t *testing.T, open func() DB) {
 	}
 	if checks, reads := r.Stats(); reads != 4 || checks < 10 {
 		t.Fatalf("stats: %d checks, %d reads; want 4 reads", checks, reads)
+	}
+}
+
+// sighting is one honeypot sighting of number from addr at t, proven
+// (the source completed a call) or not, under the rule need.
+func sighting(number, addr string, t time.Time, proven bool, need reputation.Need) reputation.Entry {
+	a := netip.MustParseAddr(addr)
+	s := reputation.Sighting{Network: reputation.NetworkOf(a).String(), Addr: a.String(), First: t, Last: t, Hits: 1}
+	if proven {
+		s.Proven = t
+	}
+	return reputation.Entry{Kind: "number", Value: number, Source: "honeypot", Reason: "dialed at the honeypot", Score: 90,
+		FirstSeen: t, LastSeen: t, Expires: t.Add(24 * time.Hour), Status: reputation.StatusSuspected,
+		Evidence: &reputation.Evidence{Sightings: []reputation.Sighting{s}, Need: need}}
+}
+
+// learning has two nodes fold honeypot sightings of a number: unproven
+// sightings from many networks and proven ones from one network, or
+// from enough networks too close together in time, leave it suspected;
+// proven sightings from enough networks spread over the rule's span
+// confirm it, with the evidence kept and explained. A confirmed entry is
+// not downgraded by later suspected sightings.
+func learning(t *testing.T, open func() DB) {
+	a, b := open(), open()
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	need := reputation.Need{Networks: 3, SpanS: 600}
+	const num = "+19005550142"
+	must := func(db DB, e reputation.Entry) reputation.Entry {
+		t.Helper()
+		got, err := db.Upsert(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// Unproven sightings from 40 networks: any source can be forged.
+	for i := range 40 {
+		must([]DB{a, b}[i%2], sighting(num, fmt.Sprintf("203.0.%d.7", i), t0.Add(time.Duration(i)*time.Minute), false, need))
+	}
+	e, err := b.Get(ctx, "number", num)
+	if err != nil || e.Status != reputation.StatusSuspected || e.Evidence == nil {
+		t.Fatalf("after 40 unproven networks: %+v, %v; want suspected with evidence", e, err)
+	}
+	if len(e.Evidence.Sightings) != reputation.MaxSightings || e.Evidence.MoreNetworks != 40-reputation.MaxSightings || e.Hits != 40 {
+		t.Fatalf("evidence keeps %d sightings and counts %d more, hits %d; want %d and %d, 40",
+			len(e.Evidence.Sightings), e.Evidence.MoreNetworks, e.Hits, reputation.MaxSightings, 40-reputation.MaxSightings)
+	}
+	// Proven sightings from three addresses of one /24: one network.
+	for i := range 3 {
+		e = must(a, sighting(num, fmt.Sprintf("198.51.100.%d", 10+i), t0.Add(time.Duration(i)*10*time.Minute), true, need))
+	}
+	if e.Status != reputation.StatusSuspected {
+		t.Fatalf("three addresses of one /24: %s, want suspected", e.Status)
+	}
+	// Two more networks, proven within a minute of the first proof: the
+	// count is met, the span is not.
+	e = must(b, sighting(num, "192.0.2.1", t0.Add(30*time.Second), true, need))
+	e = must(a, sighting(num, "2001:db8:1::5", t0.Add(50*time.Second), true, need))
+	if e.Status != reputation.StatusSuspected {
+		t.Fatalf("three networks within a minute: %s, want suspected", e.Status)
+	}
+	if n, _, _ := e.Evidence.Proven(); n != 3 {
+		t.Fatalf("proven networks = %d, want 3 (198.51.100.0/24, 192.0.2.0/24, 2001:db8:1::/48)", n)
+	}
+	if es, _ := a.List(ctx, reputation.Query{Status: reputation.StatusConfirmed, Kind: "number"}); len(es) != 0 {
+		t.Fatalf("confirmed numbers = %+v, want none", es)
+	}
+	// A fourth network eleven minutes later spreads the proofs enough.
+	e = must(b, sighting(num, "2001:db8:2::9", t0.Add(11*time.Minute), true, need))
+	if e.Status != reputation.StatusConfirmed || !e.Evidence.Confirmed.Equal(t0.Add(11*time.Minute)) || e.Evidence.Why == "" {
+		t.Fatalf("after a proof 11 minutes on: %+v %+v, want confirmed at that time, explained", e, e.Evidence)
+	}
+	got, err := a.Get(ctx, "number", num)
+	if err != nil || got.Status != reputation.StatusConfirmed || got.Evidence.Why != e.Evidence.Why || len(got.Evidence.Sightings) != reputation.MaxSightings {
+		t.Fatalf("node a reads %+v, %v", got, err)
+	}
+	if n, first, last := got.Evidence.Proven(); n != 4 || !first.Equal(t0) || !last.Equal(t0.Add(11*time.Minute)) {
+		t.Fatalf("stored proofs: %d networks %s..%s", n, first, last)
+	}
+	if es, _ := a.List(ctx, reputation.Query{Status: reputation.StatusConfirmed, Kind: "number"}); len(es) != 1 || es[0].Value != num {
+		t.Fatalf("confirmed numbers = %+v, want %s", es, num)
+	}
+	// Suspected sightings do not downgrade it, nor a manual entry.
+	e = must(a, sighting(num, "203.0.113.1", t0.Add(time.Hour), false, need))
+	if e.Status != reputation.StatusConfirmed {
+		t.Fatalf("a later suspected sighting made it %s", e.Status)
+	}
+	must(a, reputation.Entry{Kind: "number", Value: "+12125550199", Source: "manual", Reason: "operator", Score: 100})
+	e = must(b, sighting("+12125550199", "203.0.113.1", t0, false, need))
+	if e.Status != reputation.StatusConfirmed || e.Source != "manual" || e.Reason != "operator" || e.Evidence == nil {
+		t.Fatalf("manual entry after a suspected sighting: %+v", e)
+	}
+	// Invalid evidence is refused and writes nothing.
+	bad := sighting("+12125550100", "203.0.113.1", t0, false, need)
+	bad.Evidence.Sightings[0].Network = "not a network"
+	if _, err := a.Upsert(ctx, bad); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("bad evidence: %v", err)
+	}
+	bad = sighting("+12125550100", "203.0.113.1", t0, false, need)
+	bad.Status = "trusted"
+	if _, err := a.Upsert(ctx, bad); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("bad status: %v", err)
+	}
+	if _, err := a.Get(ctx, "number", "+12125550100"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("refused entries left %v", err)
+	}
+	// Both stores keep an entry without evidence as confirmed.
+	if e := must(b, reputation.Entry{Kind: "ua", Value: "sipcli", Source: "feed"}); e.Status != reputation.StatusConfirmed || e.Evidence != nil {
+		t.Fatalf("feed entry: %+v", e)
+	}
+}
+
+// releaseBanFreesLearned releases bans: the learned IP entry for the
+// banned address goes with it (named in Freed), an operator's entry for
+// the same address stays, and another address's entry is untouched.
+func releaseBanFreesLearned(t *testing.T, open func() DB) {
+	a, b := open(), open()
+	now := time.Now().UTC()
+	for _, e := range []reputation.Entry{
+		{Kind: "ip", Value: "198.51.100.5", Source: "honeypot", Score: 90},
+		{Kind: "ip", Value: "198.51.100.6", Source: "honeypot", Score: 90},
+		{Kind: "ip", Value: "198.51.100.7", Source: "manual", Score: 100},
+	} {
+		if _, err := a.Upsert(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		ip, freed string
+		left      bool
+	}{{"198.51.100.5", "ip/198.51.100.5", false}, {"198.51.100.7", "", true}, {"198.51.100.8", "", false}} {
+		ban, err := a.AddBan(ctx, reputation.Ban{IP: c.ip, Source: "honeypot", Reason: "scan", Created: now, Expires: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.ReleaseBan(ctx, ban.ID)
+		if err != nil || !got.Released || got.Freed != c.freed {
+			t.Fatalf("release of the ban on %s = %+v, %v; want freed %q", c.ip, got, err, c.freed)
+		}
+		_, err = a.Get(ctx, "ip", c.ip)
+		if left := err == nil; left != c.left {
+			t.Fatalf("%s: entry left %v after the release, want %v (%v)", c.ip, left, c.left, err)
+		}
+	}
+	if _, err := a.Get(ctx, "ip", "198.51.100.6"); err != nil {
+		t.Fatalf("another address's entry went: %v", err)
 	}
 }
