@@ -21,9 +21,14 @@ type FeatureConfig struct {
 	Norm string
 }
 
-// DefaultFeatures are the settings chosen by leave-speakers-out
-// cross-validation (bench/voice, docs/benchmarks.md).
-var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
+// DefaultFeatures are telephone-band (300–3400 Hz) MFCCs with
+// per-utterance mean and variance normalisation: what a phone line
+// passes, with the channel's fixed filter (a constant offset of the
+// cepstra) and gain removed. The older full-band, unnormalised settings
+// looked better on clean FSDD, where speaker and recording device are
+// confounded, and fell apart across channels (issue 19,
+// docs/benchmarks.md).
+var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 300, HighHz: 3400, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "cmvn"}
 
 // Dim is the length of one feature vector.
 func (c FeatureConfig) Dim() int {
