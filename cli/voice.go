@@ -28,7 +28,7 @@ import (
 )
 
 const voiceUsage = `voice: want one of
-  train-ubm [-out FILE] [-components N] [-speaker dir|field2] [-synthetic TTSDIR,…] DIR...
+  train-ubm [-out FILE] [-components N] [-speaker dir|field2] [-calib-speakers N] [-channels LIST] [-synthetic TTSDIR,…] DIR...
                                                                        train the model from your recordings
   enroll -tenant T -subject S [-kind customer|fraudster] [-append] FILE...
   verify -tenant T -subject S [-call ID] FILE...
@@ -346,6 +346,8 @@ func (e *env) voiceTrain(args []string) error {
 	info := fs.String("info", "", "provenance and licence of the training audio, stored in the model")
 	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector against the training speech")
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
+	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
+	channels := fs.String("channels", "clean", "channels the background speech is also heard through: clean, alaw, telephone")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -361,6 +363,8 @@ func (e *env) voiceTrain(args []string) error {
 	o.GMM.Components = *comps
 	o.GMM.MaxFrames = *frames
 	o.Info = *info
+	o.CalibSpeakers = *calSpk
+	o.Channels = strings.Split(*channels, ",")
 	t0 := time.Now()
 	m, err := voice.Train(utts, o)
 	if err != nil {

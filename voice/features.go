@@ -21,14 +21,12 @@ type FeatureConfig struct {
 	Norm string
 }
 
-// DefaultFeatures are telephone-band (300–3400 Hz) MFCCs with
-// per-utterance mean and variance normalisation: what a phone line
-// passes, with the channel's fixed filter (a constant offset of the
-// cepstra) and gain removed. The older full-band, unnormalised settings
-// looked better on clean FSDD, where speaker and recording device are
-// confounded, and fell apart across channels (issue 19,
-// docs/benchmarks.md).
-var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 300, HighHz: 3400, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "cmvn"}
+// DefaultFeatures are the settings chosen by leave-speakers-out
+// cross-validation (bench/voice, docs/benchmarks.md). Telephone-band
+// (LowHz 300, HighHz 3400) features with Norm "cmvn" were measured for
+// issue 19 and did worse on FSDD in every condition but telephone →
+// telephone (docs/benchmarks.md), so they are an option, not the default.
+var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
 
 // Dim is the length of one feature vector.
 func (c FeatureConfig) Dim() int {

@@ -18,7 +18,15 @@ func beforeOptions() voice.TrainOptions {
 	o.Features = voice.FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
 	o.Channels = []string{"clean"}
 	o.CalibSpeakers = -1
-	o.CohortSpeech = -1
+	return o
+}
+
+// issue19Options are the channel-robust settings measured for issue 19.
+func issue19Options() voice.TrainOptions {
+	o := voice.DefaultTrainOptions()
+	o.Features = voice.FeatureConfig{Filters: 24, LowHz: 300, HighHz: 3400, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "cmvn"}
+	o.Channels = []string{"clean", "alaw", "telephone"}
+	o.CohortSpeech = 1.5
 	return o
 }
 
@@ -52,12 +60,21 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 		case "cmvn-fullband": // old band, CMVN, clean only, calibrated on training speakers
 			o = beforeOptions()
 			o.Features.Norm = "cmvn"
-		case "features": // new front end, clean background, calibrated on training speakers
+		case "features": // telephone band + CMVN, clean background, calibrated on training speakers
+			o = issue19Options()
 			o.Channels = []string{"clean"}
 			o.CalibSpeakers = -1
-		case "features+channels": // new front end, background through all channels, calibrated on training speakers
+		case "features+channels": // telephone band + CMVN, background through all channels, cohort of 1.5 s calls, calibrated on training speakers
+			o = issue19Options()
 			o.CalibSpeakers = -1
-		case "after": // defaults: new front end, all channels, calibration speakers held out
+		case "fullband": // as "after" but a full-band (0–4000 Hz) filterbank
+			o = issue19Options()
+			o.Features.LowHz, o.Features.HighHz = 0, 4000
+			o.CalibSpeakers = 2
+		case "after": // telephone band + CMVN, all channels, cohort calls, two calibration speakers held out
+			o = issue19Options()
+			o.CalibSpeakers = 2
+		case "default": // the shipped defaults
 		default:
 			log.Fatalf("unknown variant %q", v)
 		}
