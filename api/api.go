@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,11 +89,12 @@ type Server struct {
 	st     store.Store
 	log    *slog.Logger
 	health Health
-	extra  func(w io.Writer) // more Prometheus metrics
-	comp   *Compliance       // compliance and quality routes (api/compliance.go)
-	det    *Detection        // call-pattern analysis (cdr.go); nil = off
-	voice  *voiceAPI         // voice biometrics (voice.go); nil = off
-	deps   []Dependency      // what /readyz checks besides the store
+	extra  func(w io.Writer)    // more Prometheus metrics
+	comp   *Compliance          // compliance and quality routes (api/compliance.go)
+	det    *Detection           // call-pattern analysis (cdr.go); nil = off
+	voice  *voiceAPI            // voice biometrics (voice.go); nil = off
+	deps   []Dependency         // what /readyz checks besides the store
+	rt     *prometheus.Registry // Go runtime, process and build_info metrics
 
 	mu     sync.RWMutex
 	tokens map[string]*tokenState // hex SHA-256 of the secret → principal and use
@@ -144,6 +146,7 @@ func New(o Options) *Server {
 	}
 	s.det = o.Detection
 	s.deps = o.Dependencies
+	s.rt = newRuntimeRegistry()
 	s.comp = o.Compliance
 	mux := http.NewServeMux()
 	s.cdrRoutes(mux)
@@ -178,10 +181,12 @@ func New(o Options) *Server {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metrics)
+	s.pprofRoutes(mux)
 	// Anything else under /v1 needs a token before it learns that it does
 	// not exist (or is not enabled on this node); anything outside /v1 is
 	// plainly not found.
 	mux.HandleFunc("/v1/", s.auth(anyRole, notFound))
+	mux.HandleFunc("/v1", s.auth(anyRole, notFound))
 	mux.HandleFunc("/", notFound)
 	s.mux = mux
 	return s
@@ -411,26 +416,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// The body must be JSON whatever Content-Type says: curl -d sends
 	// application/x-www-form-urlencoded, and operators use curl.
-	buf := bodyPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			bodyPool.Put(buf)
-		}
-	}()
-	buf.Reset()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
+	b := bodyPool.Get().(*body)
+	defer b.put()
+	if _, err := b.buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
 		return false
 	}
-	raw := buf.Bytes()
+	raw := b.buf.Bytes()
 	if suspectJSON(raw) {
 		if field, msg := jsonTextProblem(raw, !utf8.Valid(raw)); msg != "" {
 			fieldError(w, field, msg)
 			return false
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	b.rd.Reset(raw)
+	dec := json.NewDecoder(&b.rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
@@ -443,7 +443,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// body is decode's reusable buffer and reader.
+type body struct {
+	buf bytes.Buffer
+	rd  bytes.Reader
+}
+
+func (b *body) put() {
+	if b.buf.Cap() > 64<<10 {
+		return // a rare large body: let it go
+	}
+	b.buf.Reset()
+	b.rd.Reset(nil)
+	bodyPool.Put(b)
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(body) }}
 
 func statusOf(err error) int {
 	var mbe *http.MaxBytesError

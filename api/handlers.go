@@ -66,7 +66,7 @@ type blockRequest struct {
 }
 
 func (s *Server) listBlocks(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.st.ListBlocks(r.Context(), time.Now())
+	bs, err := s.st.ListBlocks(r.Context(), s.eng.Blocks().ListTime(time.Now()))
 	if err != nil {
 		storeError(w, err)
 		return
@@ -493,6 +493,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if s.extra != nil {
 		s.extra(w)
 	}
+	writeRuntime(w, s.rt)
 }
 
 var _ = json.Marshal

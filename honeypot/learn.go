@@ -52,7 +52,7 @@ func (l *Learning) defaults() {
 var HighCostCategories = []string{"premium", "satellite", "irsf"}
 
 // NumberClassifier returns a Learning.Classify reading numbers with
-// number intelligence in plan: emergency numbers, numbers of the
+// number intelligence in plan: emergency numbers and short codes, numbers of the
 // protected types and numbers starting with a protected prefix (E.164
 // digits without "+": the operator's DIDs) are protected; premium-rate
 // numbers and numbers in a premium, satellite or IRSF risk range are
@@ -65,12 +65,12 @@ func NumberClassifier(lookup Lookup, plan number.DialPlan, protectedTypes []numb
 				return "", true
 			}
 		}
-		info, err := lookup("+"+d, &plan)
+		info, err := lookup(e164, &plan) // as dialed when it has no "+"
 		if err != nil {
 			return "", false
 		}
-		if info.Kind == number.Emergency || slices.Contains(protectedTypes, info.Type) {
-			return "", true
+		if info.Kind != number.Subscriber || slices.Contains(protectedTypes, info.Type) {
+			return "", true // emergency numbers and short codes too
 		}
 		if info.Type == number.PremiumRate {
 			return number.PremiumRate.String(), false

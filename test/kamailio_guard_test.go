@@ -122,6 +122,32 @@ func TestKamailioGuards(t *testing.T) {
 			t.Fatalf("no Call-ID in the caller's trace:\n%s", tail(trace, 3000))
 		}
 		t.Logf("call %s set up and ended by the proxy in %v (max_duration 2 s)", callID, took.Round(10*time.Millisecond))
+		// The PBX got none of the headers the caller claimed (nor its
+		// preloaded Route), nor the ones Kamailio wrote for tollgate.
+		invite := receivedInvite(r.uasMsgs, callID)
+		if invite == "" {
+			t.Fatalf("the UAS logged no INVITE for %s", callID)
+		}
+		for _, h := range []string{"x-extension", "x-tenant", "x-tollgate", "x-source-ip", "p-asserted-identity", "proxy-authorization", "route: <sip:192.0.2.1"} {
+			if strings.Contains(strings.ToLower(invite), "\n"+h) {
+				t.Errorf("the PBX's INVITE carries %s:\n%s", h, invite)
+			}
+		}
+		r.waitEnded(t, callID)
+	})
+
+	t.Run("in-dialog refreshes do not extend max_duration", func(t *testing.T) {
+		// The caller sends an INFO every 500 ms (as a session-timer
+		// refresh would); each would restart a 2 s dialog timer that
+		// in-dialog requests may reset, and the call would never end.
+		callID, after, ended := refreshingCall(t, r.kamPort, "3002", "pw-3002", "+441614960002", 500*time.Millisecond, 8*time.Second)
+		if !ended {
+			t.Fatalf("call %s still up %v after the answer despite max_duration 2 s", callID, after)
+		}
+		t.Logf("call %s ended by the proxy %v after the answer, refreshed every 500 ms", callID, after.Round(10*time.Millisecond))
+		if after > 5*time.Second {
+			t.Errorf("call %s ended %v after the answer; the refreshes extended it", callID, after)
+		}
 		r.waitEnded(t, callID)
 	})
 
@@ -146,10 +172,10 @@ func TestKamailioGuards(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 			out, _ := exec.Command("kamcmd", "-s", "unix:"+r.ctl, "dlg.list").CombinedOutput()
-			// A confirmed dialog (state 4): its Call-ID and both tags.
+			// This call's dialog, once confirmed (state 4).
 			for _, d := range strings.Split(string(out), "h_entry:")[1:] {
-				m := regexp.MustCompile(`(?s)call-id: (\S+).*?state: (\d+).*?caller: \{\s*tag: (\S+).*?callee: \{\s*tag: (\S+)`).FindStringSubmatch(d)
-				if m != nil && m[2] == "4" && strings.Contains(m[3], "tg") {
+				m := regexp.MustCompile(`(?s)call-id: (\S+).*?to_uri: sip:\+12125550177@.*?state: (\d+)`).FindStringSubmatch(d)
+				if m != nil && m[2] == "4" {
 					callID = m[1]
 				}
 			}
@@ -255,6 +281,43 @@ func TestKamailioGuards(t *testing.T) {
 		}
 	})
 
+	t.Run("forged in-dialog INVITE does not reach the PBX", func(t *testing.T) {
+		// A To-tag and a Route set through the proxy to the PBX: without
+		// a dialog check, loose routing relays a new call unauthenticated
+		// and unscreened.
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.8")}, &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: r.kamPort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		id := fmt.Sprintf("forged-%d", time.Now().UnixNano())
+		msg := fmt.Sprintf("INVITE sip:+25261234567@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-%s;rport\r\n"+
+			"Route: <sip:127.0.0.1:%d;lr>\r\nRoute: <sip:127.0.0.1:%d;lr>\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:3001@127.0.0.1>;tag=f1\r\nTo: <sip:+25261234567@127.0.0.1>;tag=made-up\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"+
+			"Contact: <sip:3001@%s>\r\nContent-Length: 0\r\n\r\n", r.uasPort, c.LocalAddr(), id, r.kamPort, r.uasPort, id, c.LocalAddr())
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8192)
+		var final string
+		for deadline := time.Now().Add(5 * time.Second); final == ""; {
+			c.SetReadDeadline(deadline)
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("forged in-dialog INVITE: no final answer: %v", err)
+			}
+			if m := string(buf[:n]); !strings.HasPrefix(m, "SIP/2.0 1") {
+				final = m
+			}
+		}
+		if !strings.HasPrefix(final, "SIP/2.0 481") {
+			t.Errorf("forged in-dialog INVITE: %q, want 481", firstLine(final))
+		}
+		if receivedInvite(r.uasMsgs, id) != "" {
+			t.Errorf("the forged INVITE %s reached the PBX", id)
+		}
+	})
+
 	t.Run("a failed or foreign export lifts no ban", func(t *testing.T) {
 		// A failing export command, and a line that is a kamcmd command
 		// but not a ban (it would empty the table if it were run).
@@ -272,6 +335,99 @@ func TestKamailioGuards(t *testing.T) {
 			t.Errorf("OPTIONS from 127.0.0.6 after failed syncs: %q, want 403 (ban kept)", got)
 		}
 	})
+}
+
+// kamStreamPolicy: UK calls cost 0.45/min and the in-call watch ends a
+// call once it has cost 0.01 (about 1.3 s of talk).
+const kamStreamPolicy = `
+server:
+  tokens:
+    - {name: kamailio, role: screen, secret_env: TOLLGATE_TEST_KAMAILIO_TOKEN}
+sip:
+  mode: redirect
+  listen: [udp:127.0.0.1:%d]
+  upstream: sip:127.0.0.1:%d
+  map:
+    extension_header: X-Extension
+    tenant_header: X-Tenant
+    source_ip_header: X-Source-IP
+    trusted_proxies: [127.0.0.1]
+numbers:
+  rate_deck: RATE_DECK
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations:
+    default: deny
+    countries: {"1": allow, "44": allow}
+  hours:
+    after_hours_international: allow
+    night_international: allow
+detectors:
+  off_hours_international: {enabled: false}
+  in_call: {call_cost: 0.01}
+tenants:
+  acme: {}
+`
+
+// TestKamailioFollowsEndCallStream (issue 15 cause 2, redirect mode): a
+// call tollgate allowed without a time limit is ended by Kamailio when
+// tollgate's in-call watch finds it too costly while it runs, through the
+// end-call event stream the shipped configuration polls.
+func TestKamailioFollowsEndCallStream(t *testing.T) {
+	deck := filepath.Join(t.TempDir(), "rates.csv")
+	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n1,0.01,US\n44,0.45,UK\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, rigOptions{
+		policy: strings.Replace(kamStreamPolicy, "RATE_DECK", deck, 1),
+		subs:   []subscriber{{user: "3002", password: "pw-3002", tenant: "acme"}},
+	})
+	type result struct {
+		ok    bool
+		trace string
+	}
+	done := make(chan result, 1)
+	go func() {
+		ok, trace := r.call("uac_auth_wait_bye.xml", "3002;+441614960003")
+		done <- result{ok, trace}
+	}()
+	// The watch runs as event time moves: other calls being screened.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var res result
+wait:
+	for i := 0; ; i++ {
+		select {
+		case res = <-done:
+			break wait
+		case <-tick.C:
+			body := fmt.Sprintf(`{"call_id":"tick-%d","tenant":"acme","extension":"9999","callee":"+12125550123"}`, i)
+			req, _ := http.NewRequest("POST", "http://"+r.srv.Addr.String()+"/v1/screen", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+kamToken)
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+	if !res.ok {
+		t.Fatalf("the caller got no BYE:\n%s", tail(res.trace, 3000))
+	}
+	callID := header(res.trace, "Call-ID")
+	req, _ := http.NewRequest("GET", "http://"+r.srv.Addr.String()+"/v1/calls/events?poll=true", nil)
+	req.Header.Set("Authorization", "Bearer "+kamToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"call_id":"`+callID+`"`) {
+		t.Fatalf("tollgate published no end_call for %s (so the BYE came from elsewhere): %s", callID, b)
+	}
+	r.waitEnded(t, callID)
 }
 
 // waitEnded waits until the PBX side (the UAS) got a BYE for the call and
@@ -377,6 +533,134 @@ func rawSIP(t *testing.T, src string, port int, method, ruri string) string {
 	}
 }
 
+// refreshingCall makes an authenticated call through Kamailio from
+// 127.0.0.1, answers nothing but keeps sending in-dialog INFOs every
+// `every` until the proxy's BYE comes (answered with 200) or `max` has
+// passed since the answer. It returns the Call-ID, how long after the
+// answer it stopped, and whether a BYE ended the call.
+func refreshingCall(t *testing.T, port int, user, password, number string, every, max time.Duration) (string, time.Duration, bool) {
+	t.Helper()
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.1")}, &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().String()
+	id := fmt.Sprintf("refresh-%d", time.Now().UnixNano())
+	ruri := "sip:" + number + "@127.0.0.1"
+	from := fmt.Sprintf("<sip:%s@127.0.0.1>;tag=%s", user, id)
+	branch := 0
+	via := func() string {
+		branch++
+		return fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK-%s-%d;rport\r\n", local, id, branch)
+	}
+	send := func(msg string) {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 16384)
+	read := func(deadline time.Time) (string, bool) {
+		c.SetReadDeadline(deadline)
+		n, err := c.Read(buf)
+		if err != nil {
+			return "", false
+		}
+		return string(buf[:n]), true
+	}
+	final := func() string {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			m, ok := read(deadline)
+			if !ok {
+				t.Fatalf("INVITE %s: no final answer", id)
+			}
+			if strings.HasPrefix(m, "SIP/2.0 ") && !strings.HasPrefix(m, "SIP/2.0 1") {
+				return m
+			}
+		}
+	}
+	invite := func(cseq int, extra string) string {
+		send("INVITE " + ruri + " SIP/2.0\r\n" + via() + "Max-Forwards: 70\r\nFrom: " + from + "\r\nTo: <" + ruri + ">\r\nCall-ID: " + id +
+			fmt.Sprintf("\r\nCSeq: %d INVITE\r\nContact: <sip:%s@%s>\r\n", cseq, user, local) + extra + "Content-Length: 0\r\n\r\n")
+		return final()
+	}
+	ch := invite(1, "")
+	if !strings.HasPrefix(ch, "SIP/2.0 407") {
+		t.Fatalf("first INVITE: want 407, got\n%s", ch)
+	}
+	ok := invite(2, digestAuth(t, ch, user, password, "INVITE", ruri))
+	if !strings.HasPrefix(ok, "SIP/2.0 200") {
+		t.Fatalf("authenticated INVITE: want 200, got\n%s", ok)
+	}
+	answered := time.Now()
+	to := regexp.MustCompile(`(?mi)^To:\s*(.+?)\r?$`).FindStringSubmatch(ok)
+	if to == nil {
+		t.Fatalf("200 without a To:\n%s", ok)
+	}
+	target := regexp.MustCompile(`(?mi)^Contact:\s*<([^>]+)>`).FindStringSubmatch(ok)
+	if target == nil {
+		t.Fatalf("200 without a Contact:\n%s", ok)
+	}
+	var routes []string
+	for _, m := range regexp.MustCompile(`(?mi)^Record-Route:\s*(.+?)\r?$`).FindAllStringSubmatch(ok, -1) {
+		routes = append([]string{"Route: " + m[1] + "\r\n"}, routes...) // the caller's route set is the reverse
+	}
+	inDialog := func(method string, cseq int) string {
+		return method + " " + target[1] + " SIP/2.0\r\n" + via() + strings.Join(routes, "") + "Max-Forwards: 70\r\nFrom: " + from + "\r\nTo: " + to[1] +
+			"\r\nCall-ID: " + id + fmt.Sprintf("\r\nCSeq: %d %s\r\n", cseq, method) + "Content-Length: 0\r\n\r\n"
+	}
+	send(inDialog("ACK", 2))
+	cseq := 2
+	for next := time.Now(); time.Since(answered) < max; {
+		if !time.Now().Before(next) {
+			cseq++
+			send(inDialog("INFO", cseq))
+			next = time.Now().Add(every)
+		}
+		m, got := read(next)
+		if !got || !strings.HasPrefix(m, "BYE ") {
+			continue
+		}
+		after := time.Since(answered)
+		var resp strings.Builder
+		resp.WriteString("SIP/2.0 200 OK\r\n")
+		for _, line := range strings.Split(m, "\r\n") {
+			l := strings.ToLower(line)
+			for _, h := range []string{"via:", "from:", "to:", "call-id:", "cseq:"} {
+				if strings.HasPrefix(l, h) {
+					resp.WriteString(line + "\r\n")
+				}
+			}
+		}
+		resp.WriteString("Content-Length: 0\r\n\r\n")
+		send(resp.String())
+		return id, after, true
+	}
+	return id, time.Since(answered), false
+}
+
+// digestAuth answers a 407 challenge (qop=auth) with a Proxy-Authorization
+// header line for user/password.
+func digestAuth(t *testing.T, challenge, user, password, method, uri string) string {
+	t.Helper()
+	param := func(name string) string {
+		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(challenge)
+		if m == nil {
+			t.Fatalf("no %s in the challenge:\n%s", name, challenge)
+		}
+		return m[1]
+	}
+	realm, nonce := param("realm"), param("nonce")
+	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+	ha1 := md5hex(user + ":" + realm + ":" + password)
+	ha2 := md5hex(method + ":" + uri)
+	const nc, cnonce = "00000001", "0a4f113b"
+	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
+	return fmt.Sprintf("Proxy-Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\"\r\n",
+		user, realm, nonce, uri, resp, nc, cnonce)
+}
+
 // digestInvite sends an INVITE from src with From fromUser, answers the
 // proxy's 407 with digest credentials of authUser/password (qop=auth) and
 // returns the final answer to the second INVITE. It dials a destination
@@ -414,21 +698,7 @@ func digestInvite(t *testing.T, src string, port int, fromUser, authUser, passwo
 	if !strings.HasPrefix(ch, "SIP/2.0 407") {
 		return ch
 	}
-	param := func(name string) string {
-		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(header(ch, "Proxy-Authenticate") + " " + ch)
-		if m == nil {
-			t.Fatalf("no %s in the challenge:\n%s", name, ch)
-		}
-		return m[1]
-	}
-	realm, nonce := param("realm"), param("nonce")
-	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
-	ha1 := md5hex(authUser + ":" + realm + ":" + password)
-	ha2 := md5hex("INVITE:" + ruri)
-	const nc, cnonce = "00000001", "0a4f113b"
-	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
-	auth := fmt.Sprintf("Proxy-Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\"\r\n",
-		authUser, realm, nonce, ruri, resp, nc, cnonce)
+	auth := digestAuth(t, ch, authUser, password, "INVITE", ruri)
 	return req(2, auth)
 }
 
@@ -444,6 +714,20 @@ func header(trace, name string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// receivedInvite returns the INVITE a SIPp message log holds for the call.
+func receivedInvite(log, callID string) string {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return ""
+	}
+	for _, m := range strings.Split(string(b), "message received") {
+		if strings.Contains(m, "\nINVITE ") && strings.Contains(m, "Call-ID: "+callID) {
+			return m
+		}
+	}
+	return ""
 }
 
 // receivedBye reports whether a SIPp message log holds a BYE received for

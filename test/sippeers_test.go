@@ -261,6 +261,7 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 		"-A", fmt.Sprintf(`TOLLGATE_URI="sip:127.0.0.1:%d"`, r.sipPort),
 		"-A", fmt.Sprintf(`TOLLGATE_EVENTS="http://%s/v1/calls/"`, r.srv.Addr),
 		"-A", fmt.Sprintf(`TOLLGATE_AUTH_EVENTS="http://%s/v1/auth-events"`, r.srv.Addr),
+		"-A", fmt.Sprintf(`TOLLGATE_END_EVENTS="http://%s/v1/calls/events?poll=true&after="`, r.srv.Addr),
 		"-A", fmt.Sprintf(`TOLLGATE_TOKEN="%s"`, kamToken),
 		"-A", fmt.Sprintf(`DBURL="text://%s"`, db),
 		"-A", fmt.Sprintf(`CTL_SOCKET="unix:%s"`, r.ctl),
