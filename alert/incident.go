@@ -341,6 +341,9 @@ func (x *Incidents) worker() {
 // Close delivers what is queued and stops the worker; open incidents are
 // left open (an Alertmanager ends them itself at Last + Quiet).
 func (x *Incidents) Close() {
+	if x == nil {
+		return
+	}
 	x.mu.Lock()
 	if x.closed {
 		x.mu.Unlock()
