@@ -251,6 +251,14 @@ func (d *detection) bind(eng *engine.Engine) {
 	}
 }
 
+// raise sends an alert raised outside the detectors (the engine's system
+// spend threshold, Redis state, compliance and quality) through the
+// alert manager, so it reaches the notifiers and incidents too.
+func (d *detection) raise(a store.Alert) {
+	d.alerts.Raise(context.Background(), detect.Finding{Detector: "system", Code: a.Code, Severity: a.Severity, Tenant: a.Tenant,
+		Extension: a.Extension, Text: a.Text, Time: a.Time, Action: "alert"})
+}
+
 func (d *detection) apiOptions() *api.Detection {
 	if d == nil {
 		return nil

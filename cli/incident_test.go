@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -88,4 +90,60 @@ func TestIncidentNotifiersEndToEnd(t *testing.T) {
 	if has("/api/v2/alerts", `"alertname":"range_dialing"`, `"resolved_by"`) {
 		t.Error("resolving the burst's alert resolved the range incident too")
 	}
+}
+
+// TestSystemAlertsReachNotifiers: the engine's system_spend_threshold
+// alert (raised outside the detectors) reaches a webhook and the
+// Alertmanager, not only the store (issue 18).
+func TestSystemAlertsReachNotifiers(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got[r.URL.Path] = append(got[r.URL.Path], string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	seen := func(path, sub string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(strings.Join(got[path], "\n"), sub)
+	}
+	dir := t.TempDir()
+	deck := filepath.Join(dir, "rates.csv")
+	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n49,0.50,Germany\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policy := `
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations:
+    default: allow
+numbers:
+  rate_deck: ` + deck + `
+system:
+  alert_threshold_spend: 1.00
+tenants:
+  acme: {}
+alerts:
+  webhooks: [{url: "` + srv.URL + `/hook"}]
+  alertmanager: [{url: "` + srv.URL + `"}]
+`
+	s, tok := start(t, dir, policy)
+	defer stop(t, s)
+	c := &client{t: t, base: "http://" + s.Addr.String(), token: tok}
+	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	if code, v := c.call("POST", "/v1/screen", map[string]any{"call_id": "sp1", "tenant": "acme", "extension": "1001", "callee": "+4930123456", "time": t0.Format(time.RFC3339)}); code != 200 || v["action"] != "allow" {
+		t.Fatalf("screen = %d %v", code, v)
+	}
+	if code, r := c.call("POST", "/v1/calls/sp1/events", map[string]any{"type": "end", "time": t0.Add(5 * time.Minute).Format(time.RFC3339), "duration_s": 240}); code != 200 {
+		t.Fatalf("end = %d %v", code, r)
+	}
+	poll(t, "system_spend_threshold at the webhook and the Alertmanager", func() bool {
+		return seen("/hook", `"code":"system_spend_threshold"`) && seen("/api/v2/alerts", `"alertname":"system_spend_threshold"`)
+	})
 }

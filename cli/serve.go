@@ -543,6 +543,13 @@ func (s *Server) anchorAudit(ctx context.Context) {
 }
 
 func (s *Server) saveAlert(a store.Alert) {
+	if s.det != nil {
+		// Through the alert manager: grouped, stored and sent to the
+		// notifiers like the detectors' alerts (cli/detect.go).
+		s.det.raise(a)
+		s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
+		return
+	}
 	if _, err := s.Store.AddAlert(context.Background(), a); err != nil {
 		s.log.Error("saving alert", "err", err, "code", a.Code)
 		return
