@@ -38,3 +38,27 @@ func TestIncidentNotifierConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSIEMConfig: server.siem parses and rejects bad values by key.
+func TestSIEMConfig(t *testing.T) {
+	const defaults = "defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\n"
+	cfg, err := Parse("ok", []byte(defaults+"server:\n  siem: {addr: \"127.0.0.1:6514\", network: tcp, format: json, records: audit}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := cfg.Server.SIEM; x.Addr != "127.0.0.1:6514" || x.Network != "tcp" || x.Format != "json" || x.Records != "audit" {
+		t.Errorf("siem %+v", x)
+	}
+	for _, c := range []struct{ yaml, key string }{
+		{`{network: tcp}`, "server.siem.addr"},
+		{`{addr: "h:514", network: sctp}`, "server.siem.network"},
+		{`{addr: "h:514", format: cef}`, "server.siem.format"},
+		{`{addr: "h:514", facility: 24}`, "server.siem.facility"},
+		{`{addr: "h:514", records: calls}`, "server.siem.records"},
+	} {
+		_, err := Parse("bad", []byte(defaults+"server:\n  siem: "+c.yaml+"\n"))
+		if err == nil || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%s: err %v, want one naming %s", c.yaml, err, c.key)
+		}
+	}
+}
