@@ -140,6 +140,13 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 	if s.StateMaxAge < 0 {
 		p.errorf(ln["server.state_max_age_s"], "server.state_max_age_s", "must be ≥ 0")
 	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		f := "server.tls_key"
+		if s.TLSCert == "" {
+			f = "server.tls_cert"
+		}
+		p.errorf(n.Line, f, "required with the other one: tls_cert and tls_key go together")
+	}
 	if x := s.SIEM; x.Addr != "" || x.Network != "" || x.Format != "" || x.Facility != 0 || x.Records != "" {
 		at := func(f string) int {
 			if l := ln["server.siem."+f]; l > 0 {

@@ -277,6 +277,17 @@ func (e *Engine) tenant(name string) (*tenantCache, error) {
 	return tc, nil
 }
 
+// Enrich returns the call as the detectors would see it (number
+// intelligence, chargeable, rate, range) without judging or learning it;
+// the result is valid until the next call into the engine.
+func (e *Engine) Enrich(r *cdr.Record) (*Call, error) {
+	c := &e.call
+	if err := e.enrich(r, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	tc, err := e.tenant(r.Tenant)
 	if err != nil {
