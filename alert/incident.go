@@ -292,6 +292,27 @@ func (x *Incidents) SetStatus(id int64, status string) bool {
 	return true
 }
 
+// Resolve ends the open incident of tenant, code and scope, if any (a
+// condition known to be over: Redis reachable again); reason goes into
+// the resolve event. It reports whether one was open.
+func (x *Incidents) Resolve(tenant, code, scope, reason string) bool {
+	if x == nil {
+		return false
+	}
+	key := tenant + "/" + code + "/" + scope
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s := x.open[key]
+	if s == nil || x.closed {
+		return false
+	}
+	if s.pending {
+		x.emit(s, ActionUpdate, x.now())
+	}
+	x.resolve(key, s, x.now(), reason)
+	return true
+}
+
 // Run calls Tick every interval (default a tenth of the quiet period,
 // at most 10 s) on the clock until ctx ends.
 func (x *Incidents) Run(ctx context.Context, interval time.Duration) {

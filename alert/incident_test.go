@@ -279,3 +279,34 @@ func TestIncidentQueueBounded(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestIncidentResolveByKey: a condition known to be over (Redis back)
+// resolves its incident at once, with the pending growth first.
+func TestIncidentResolveByKey(t *testing.T) {
+	rec := newRecorder(t)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	clk := &clock{t: t0}
+	inc := NewIncidents(IncidentOptions{Notifiers: []IncidentNotifier{NewAlertmanager(rec.srv.URL, "", "", 0)}, Every: time.Hour, Now: clk.now})
+	f := detect.Finding{Code: "redis_unreachable", Severity: "critical", Text: "down", Time: t0}
+	inc.Observe(f, 1)
+	f.Time = t0.Add(time.Minute)
+	clk.set(f.Time)
+	inc.Observe(f, 2) // pending: updates at most hourly
+	if inc.Resolve("", "redis_unreachable", "x", "recovered") {
+		t.Error("resolved another scope")
+	}
+	clk.set(t0.Add(2 * time.Minute))
+	if !inc.Resolve("", "redis_unreachable", "", "recovered") {
+		t.Fatal("open incident not found")
+	}
+	inc.Close()
+	var got []string
+	for _, b := range rec.bodies {
+		var a []AMAlert
+		json.Unmarshal(b, &a)
+		got = append(got, a[0].Annotations["alerts"]+"/"+a[0].Annotations["resolved_by"]+"@"+a[0].EndsAt.Format("15:04"))
+	}
+	if want := []string{"1/@10:15", "2/@10:16", "2/recovered@10:02"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("posts %v, want %v", got, want)
+	}
+}

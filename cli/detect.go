@@ -257,6 +257,9 @@ func (d *detection) bind(eng *engine.Engine) {
 func (d *detection) raise(a store.Alert) {
 	d.alerts.Raise(context.Background(), detect.Finding{Detector: "system", Code: a.Code, Severity: a.Severity, Tenant: a.Tenant,
 		Extension: a.Extension, Text: a.Text, Time: a.Time, Action: "alert"})
+	if a.Code == "redis_recovered" {
+		d.inc.Resolve("", "redis_unreachable", "", "recovered") // the outage's incident ends with it
+	}
 }
 
 func (d *detection) apiOptions() *api.Detection {
