@@ -127,14 +127,19 @@ type DurationRule struct {
 // tenant, a domestic range) for BlockExpiresS whatever Action says — a
 // never-called, costly destination is where slow drips go (0: off).
 type NewDestRule struct {
-	Enabled       *bool   `yaml:"enabled"`
-	Action        string  `yaml:"action"`
-	Block         string  `yaml:"block"`
-	ExpiresS      int     `yaml:"expires_s"`
-	Severity      string  `yaml:"severity"`
-	MinRate       float64 `yaml:"min_rate"`
-	BlockRate     float64 `yaml:"block_rate"`
-	BlockExpiresS int     `yaml:"block_expires_s"`
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	// MinRate: destinations priced below this per minute (and not
+	// premium) are no evidence and raise nothing.
+	MinRate float64 `yaml:"min_rate"`
+	// BlockRate: from this price per minute a never-called destination is
+	// blocked for the tenant (0: alert only).
+	BlockRate float64 `yaml:"block_rate"`
+	// BlockExpiresS is how long that block stays (seconds).
+	BlockExpiresS int `yaml:"block_expires_s"`
 }
 
 // Rule returns the common part.
@@ -155,8 +160,11 @@ type NewSourceRule struct {
 	Block    string `yaml:"block"`
 	ExpiresS int    `yaml:"expires_s"`
 	Severity string `yaml:"severity"`
-	Calls    int    `yaml:"calls"`
-	WindowS  int    `yaml:"window_s"`
+	// Calls is how many chargeable calls from the new address make the
+	// finding.
+	Calls int `yaml:"calls"`
+	// WindowS is the window those calls fall in (seconds).
+	WindowS int `yaml:"window_s"`
 }
 
 // Rule returns the common part.
@@ -176,14 +184,19 @@ func (x *NewSourceRule) SetRule(r *Rule) {
 // those calls (the SIP proxy tears them down; in redirect mode the
 // end-call event stream tells the proxy/PBX) and applies the rule's action.
 type InCallRule struct {
-	Enabled    *bool   `yaml:"enabled"`
-	Action     string  `yaml:"action"`
-	Block      string  `yaml:"block"`
-	ExpiresS   int     `yaml:"expires_s"`
-	Severity   string  `yaml:"severity"`
-	CallCost   float64 `yaml:"call_cost"`
-	Concurrent int     `yaml:"concurrent"`
-	GroupCost  float64 `yaml:"group_cost"`
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	// CallCost: one answered chargeable call ends once its accrued cost
+	// reaches this; screening's max_duration_s is capped at it too.
+	CallCost float64 `yaml:"call_cost"`
+	// Concurrent: this many answered calls up at once to one range of a
+	// tenant…
+	Concurrent int `yaml:"concurrent"`
+	// GroupCost: …whose accrued cost together reaches this are ended.
+	GroupCost float64 `yaml:"group_cost"`
 	// EndCalls: end the calls the finding names (default true).
 	EndCalls *bool `yaml:"end_calls"`
 }
