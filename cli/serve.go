@@ -128,6 +128,7 @@ type Server struct {
 	tokenEvery time.Duration
 	ui         *uiParts
 	comp       *complianceParts
+	siem       *siemParts // decisions and audit to a SIEM (cli/siem.go); nil when off
 }
 
 type alertSink chan store.Alert
@@ -247,9 +248,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			}
 		}()
 	}
+	sie, err := startSIEM(cfg, st, log) // cli/siem.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			sie.close()
+		}
+	}()
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: cl.counterStore(), Blocks: live,
-		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
+		Recorder: sie.recorder(ui.recorder(det.tee(writer))), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
 		Reputation: sec.live, GeoIP: geo,
 	})
 	if err != nil {
@@ -263,6 +273,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
+		if ss := sie.stats(); ss != nil {
+			out["siem"] = ss
+		}
 		if ws.LastError != nil {
 			dl["last_error"] = ws.LastError.Error()
 			dl["last_error_time"] = ws.LastErrorTime
@@ -281,6 +294,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		sec.metrics(w)
 		comp.metrics(w)
 		ui.metrics(w)
+		sie.metrics(w)
 		panics.WritePrometheus(w)
 	}})
 	a.SetTokens(tokens)
@@ -348,6 +362,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.tokenEvery = o.refreshEvery
 	s.sec = sec
 	s.comp = comp
+	s.siem = sie
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -560,6 +575,13 @@ func (s *Server) anchorAudit(ctx context.Context) {
 }
 
 func (s *Server) saveAlert(a store.Alert) {
+	if s.det != nil {
+		// Through the alert manager: grouped, stored and sent to the
+		// notifiers like the detectors' alerts (cli/detect.go).
+		s.det.raise(a)
+		s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
+		return
+	}
 	if _, err := s.Store.AddAlert(context.Background(), a); err != nil {
 		s.log.Error("saving alert", "err", err, "code", a.Code)
 		return
@@ -584,6 +606,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ui.close()
 	s.voiceClose()
 	s.comp.close() // s.cancel above ended its refresh loop
+	s.siem.close()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

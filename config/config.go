@@ -72,6 +72,25 @@ type Server struct {
 	// them is picked up within ten seconds, without a restart.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// SIEM streams screening decisions and audit entries to a collector
+	// (docs/alerts.md); off without an addr.
+	SIEM SIEM `yaml:"siem"`
+}
+
+// SIEM is a syslog or JSON-lines collector that receives decisions and
+// audit entries, off the screening path (a bounded queue; drops counted).
+type SIEM struct {
+	// Addr is the collector's host:port; empty = no stream.
+	Addr string `yaml:"addr"`
+	// Network is udp or tcp (empty: udp).
+	Network string `yaml:"network"`
+	// Format is rfc5424 (syslog; octet counting over TCP) or json (one
+	// object per line or datagram); empty: rfc5424.
+	Format string `yaml:"format"`
+	// Facility is the syslog facility, 1–23 (empty: 13, log audit).
+	Facility int `yaml:"facility"`
+	// Records is what is streamed: all, decisions or audit (empty: all).
+	Records string `yaml:"records"`
 }
 
 // Token is a bearer token configured in the file. The secret itself never
