@@ -351,9 +351,26 @@ func (s *Server) who(ss *session, tenantArg string) (tenant, ext string) {
 	}
 	ext = ss.get("CHANNEL(endpoint)")
 	if ext == "" {
+		ext = channelPeer(ss.env["agi_channel"])
+	}
+	if ext == "" {
 		ext = ss.env["agi_callerid"]
 	}
 	return tenant, ext
+}
+
+// channelPeer is the peer of a channel name: "1001" of PJSIP/1001-0000002a
+// (the endpoint or peer name; not Local channels, whose name is a dialed
+// number).
+func channelPeer(ch string) string {
+	tech, rest, ok := strings.Cut(ch, "/")
+	if !ok || tech == "Local" || tech == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(rest, '-'); i > 0 {
+		return rest[:i]
+	}
+	return ""
 }
 
 func (s *Server) screen(ss *session) error {

@@ -246,6 +246,14 @@ func TestRefusesOtherAddresses(t *testing.T) {
 	}
 }
 
+func TestChannelPeer(t *testing.T) {
+	for in, want := range map[string]string{"PJSIP/1001-0000002a": "1001", "PJSIP/acme-1001-00000001": "acme-1001", "Local/123@x-00000001;1": "", "PJSIP/x": "", "": ""} {
+		if got := channelPeer(in); got != want {
+			t.Errorf("channelPeer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestQuote(t *testing.T) {
 	if got := quote("a\"b\\c\nd\x00e"); got != `"abcde"` {
 		t.Errorf("quote: %s", got)

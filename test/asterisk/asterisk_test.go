@@ -238,7 +238,7 @@ astsbindir => %[2]s/sbin
 [options]
 verbose = 3
 `, dir, prefix),
-		"modules.conf": "[modules]\nautoload=yes\nnoload => res_ari.so\nnoload => res_http_websocket.so\n",
+		"modules.conf": "[modules]\nautoload=yes\n",
 		"logger.conf":  readFile(t, filepath.Join(deploy, "logger.conf")),
 		"cdr.conf":     readFile(t, filepath.Join(deploy, "cdr.conf")),
 		"pjsip.conf": fmt.Sprintf(`[transport-udp]
@@ -369,7 +369,7 @@ func (r *rig) sippRun(src, scenario string, extra []string, rows ...string) (boo
 	inf := filepath.Join(r.dir, fmt.Sprintf("rows-%d.csv", time.Now().UnixNano()))
 	os.WriteFile(inf, []byte("SEQUENTIAL\n"+strings.Join(rows, "\n")+"\n"), 0o600)
 	msgs := inf + ".msgs"
-	args := append([]string{"-sf", abs(r.t, filepath.Join("testdata/sipp", scenario)), "-inf", inf, "-i", src, "-p", "0",
+	args := append([]string{"-sf", abs(r.t, filepath.Join("testdata/sipp", scenario)), "-inf", inf, "-i", src, "-p", fmt.Sprint(freePort(r.t)), "-recv_timeout", "10000",
 		"-m", fmt.Sprint(len(rows)), "-l", "1", "-r", "5", "-timeout", "40s", "-nostdin", "-trace_msg", "-message_file", msgs},
 		extra...)
 	args = append(args, fmt.Sprintf("127.0.0.1:%d", r.astPort))
