@@ -380,7 +380,7 @@ func (s *Server) screen(ss *session) error {
 	}
 	tenant, ext := s.who(ss, ss.arg(1))
 	q := screen.Call{ID: ss.env["agi_uniqueid"], Tenant: tenant, Extension: ext, Callee: callee,
-		Caller: ss.env["agi_callerid"], Time: time.Now(), Transport: "udp"}
+		Caller: ss.env["agi_callerid"], Time: time.Now()}
 	if q.Caller == "unknown" {
 		q.Caller = ""
 	}
@@ -393,9 +393,6 @@ func (s *Server) screen(ss *session) error {
 		} else if a, err := netip.ParseAddr(ra); err == nil {
 			q.SourceIP = a.Unmap()
 		}
-	}
-	if tr := ss.get("CHANNEL(pjsip,transport)"); tr != "" {
-		q.Transport = strings.ToLower(tr)
 	}
 	q.UserAgent = ss.get("PJSIP_HEADER(read,User-Agent)")
 	var v screen.Verdict

@@ -109,7 +109,7 @@ func channel(t *testing.T, s *Server, script string, args []string, vars map[str
 	}
 }
 
-var phone = map[string]string{"CHANNEL(endpoint)": "1001", "CHANNEL(pjsip,remote_addr)": "127.0.0.4:5060", "CHANNEL(pjsip,transport)": "UDP"}
+var phone = map[string]string{"CHANNEL(endpoint)": "1001", "CHANNEL(pjsip,remote_addr)": "127.0.0.4:5060"}
 
 func TestScreenReject(t *testing.T) {
 	s := newServer(t, nil)
