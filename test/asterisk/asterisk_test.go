@@ -566,3 +566,21 @@ func TestAsterisk(t *testing.T) {
 		}
 	})
 }
+
+// TestSamplePolicy: the policy sample operators copy is valid.
+func TestSamplePolicy(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/asterisk/tollgate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("deploy/asterisk/tollgate.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Asterisk.AGIListen == "" || len(cfg.Detect.Follow) != 1 || len(cfg.Attack.Logs) != 1 {
+		t.Errorf("sample lost its Asterisk keys: %+v", cfg.Asterisk)
+	}
+	if h := cfg.Asterisk.PINs["acme/1001"]; !agi.VerifyPIN(h, "4711") {
+		t.Errorf("the sample's PIN hash is not the 4711 its comment says")
+	}
+}
