@@ -433,8 +433,8 @@ func (s *Server) apply(ss *session, q *screen.Call, v *screen.Verdict) error {
 	s.o.Logger.Info("agi: screened", "call_id", q.ID, "tenant", q.Tenant, "extension", q.Extension, "callee", q.Callee, "action", action, "max_duration_s", v.MaxDuration)
 	if cause != "" {
 		s.Rejected.add()
-		_, _, err := ss.cmd("EXEC Hangup " + cause)
-		return err
+		_, _, _ = ss.cmd("EXEC Hangup " + cause) // the channel may close before it answers
+		return nil
 	}
 	if v.MaxDuration > 0 {
 		abs := time.Duration(v.MaxDuration)*time.Second + s.o.RingAllowance
@@ -464,8 +464,8 @@ func (s *Server) pin(ss *session) error {
 	_ = ss.set("TOLLGATE_PIN", res)
 	_ = ss.set("TOLLGATE_ACTION", "reject")
 	_ = ss.set("TOLLGATE_CAUSE", "21")
-	_, _, err := ss.cmd("EXEC Hangup 21")
-	return err
+	_, _, _ = ss.cmd("EXEC Hangup 21") // the channel may close before it answers
+	return nil
 }
 
 // checkPIN verifies digits for tenant/extension; locked reports an
