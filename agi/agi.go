@@ -180,6 +180,9 @@ type session struct {
 	r    *bufio.Reader
 	env  map[string]string
 	args []string
+	// lastResult is the N of the last "200 result=N" as sent (GET DATA
+	// answers with the digits, which may start with 0 or hold * and #).
+	lastResult string
 }
 
 var errProto = errors.New("agi: protocol error")
@@ -262,6 +265,7 @@ func (ss *session) cmd(c string) (int, string, error) {
 			return 0, "", fmt.Errorf("agi: %q answered %q", c, l)
 		}
 		num, data, _ := strings.Cut(rest, " ")
+		ss.lastResult = num
 		n, _ := strconv.Atoi(num)
 		if i := strings.IndexByte(data, '('); i >= 0 {
 			if j := strings.LastIndexByte(data, ')'); j > i {
@@ -438,14 +442,60 @@ func (s *Server) apply(ss *session, q *screen.Call, v *screen.Verdict) error {
 	}
 	if v.MaxDuration > 0 {
 		abs := time.Duration(v.MaxDuration)*time.Second + s.o.RingAllowance
-		return ss.set("TIMEOUT(absolute)", strconv.Itoa(int(abs/time.Second)))
+		if err := ss.set("TIMEOUT(absolute)", strconv.Itoa(int(abs/time.Second))); err != nil {
+			return err
+		}
+	}
+	if v.Enforced == screen.Challenge {
+		return s.challenge(ss, q.Tenant, q.Extension)
 	}
 	return nil
 }
 
+// challenge collects the PIN on the channel: it answers, plays the
+// dialplan's TOLLGATE_PIN_PROMPT (a sound file; none = silence), reads up
+// to 8 digits ended by # (10 s), and allows the call on the right PIN.
+func (s *Server) challenge(ss *session, tenant, ext string) error {
+	if !s.hasPIN(tenant, ext) {
+		// Nothing to verify against: refuse without answering.
+		s.o.Logger.Warn("agi: challenged call refused: no PIN for the extension in asterisk.pins", "tenant", tenant, "extension", ext)
+		_ = ss.set("TOLLGATE_PIN", "none")
+		_ = ss.set("TOLLGATE_ACTION", "reject")
+		_ = ss.set("TOLLGATE_CAUSE", "21")
+		_, _, _ = ss.cmd("EXEC Hangup 21")
+		return nil
+	}
+	prompt := ss.get("TOLLGATE_PIN_PROMPT")
+	if _, _, err := ss.cmd("ANSWER"); err != nil {
+		return err
+	}
+	if _, _, err := ss.cmd("GET DATA " + quote(prompt) + " 10000 8"); err != nil {
+		return err
+	}
+	// "200 result=<digits>[ (timeout)]"; -1 when the prompt failed or the
+	// caller hung up.
+	digits := ss.lastResult
+	if digits == "-1" {
+		digits = ""
+	}
+	return s.verdictPIN(ss, tenant, ext, digits)
+}
+
+func (s *Server) hasPIN(tenant, ext string) bool {
+	_, ok := s.o.PINs[tenant+"/"+ext]
+	if !ok {
+		_, ok = s.o.PINs[ext]
+	}
+	return ok
+}
+
 func (s *Server) pin(ss *session) error {
 	tenant, ext := s.who(ss, ss.arg(1))
-	digits := ss.arg(0)
+	return s.verdictPIN(ss, tenant, ext, ss.arg(0))
+}
+
+// verdictPIN checks digits and allows the call or hangs it up (cause 21).
+func (s *Server) verdictPIN(ss *session, tenant, ext, digits string) error {
 	ok, locked := s.checkPIN(tenant, ext, digits, time.Now())
 	if ok {
 		s.PINOK.add()

@@ -103,6 +103,8 @@ func channel(t *testing.T, s *Server, script string, args []string, vars map[str
 			name, val, _ := strings.Cut(strings.TrimPrefix(l, "SET VARIABLE "), " ")
 			set[name] = strings.Trim(val, `"`)
 			fmt.Fprintf(c, "200 result=1\n")
+		case strings.HasPrefix(l, "GET DATA "):
+			fmt.Fprintf(c, "200 result=%s\n", vars["DIGITS"])
 		default:
 			fmt.Fprintf(c, "200 result=0\n")
 		}
@@ -157,9 +159,27 @@ func TestPIN(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newServer(t, map[string]string{"acme/1001": h})
-	_, set := channel(t, s, "screen", []string{"01133149600001"}, phone)
-	if set["TOLLGATE_ACTION"] != "challenge" {
-		t.Fatalf("France: %v, want challenge", set)
+	// France is "auth": tollgate answers, reads the PIN and allows.
+	withPIN := map[string]string{"DIGITS": "4711"}
+	for k, v := range phone {
+		withPIN[k] = v
+	}
+	cmds, set := channel(t, s, "screen", []string{"01133149600001"}, withPIN)
+	if set["TOLLGATE_PIN"] != "ok" || set["TOLLGATE_ACTION"] != "allow" || set["TOLLGATE_DIAL_OPTS"] != "L(7000)" {
+		t.Fatalf("France with the right PIN: %v", set)
+	}
+	if !strings.HasPrefix(strings.Join(cmds, "|"), "GET VARIABLE") || !strings.Contains(strings.Join(cmds, "|"), "ANSWER|GET DATA") {
+		t.Errorf("commands %q: want ANSWER then GET DATA", cmds)
+	}
+	withPIN["DIGITS"] = "1234"
+	cmds, set = channel(t, s, "screen", []string{"01133149600002"}, withPIN)
+	if set["TOLLGATE_PIN"] != "bad" || cmds[len(cmds)-1] != "EXEC Hangup 21" {
+		t.Fatalf("France with a wrong PIN: %v %q", set, cmds)
+	}
+	// A challenged extension without a PIN is refused without answering.
+	cmds, set = channel(t, s, "screen", []string{"01133149600003"}, map[string]string{"CHANNEL(endpoint)": "1003"})
+	if set["TOLLGATE_PIN"] != "none" || strings.Contains(strings.Join(cmds, "|"), "ANSWER") {
+		t.Fatalf("no PIN configured: %v %q", set, cmds)
 	}
 	_, set = channel(t, s, "pin", []string{"4711"}, phone)
 	if set["TOLLGATE_PIN"] != "ok" || set["TOLLGATE_ACTION"] != "allow" {
@@ -167,12 +187,13 @@ func TestPIN(t *testing.T) {
 	}
 	// Another extension does not get 1001's PIN.
 	other := map[string]string{"CHANNEL(endpoint)": "1002"}
-	cmds, set := channel(t, s, "pin", []string{"4711"}, other)
+	cmds, set = channel(t, s, "pin", []string{"4711"}, other)
 	if set["TOLLGATE_PIN"] != "bad" || cmds[len(cmds)-1] != "EXEC Hangup 21" {
 		t.Fatalf("1001's PIN accepted for 1002: %v %q", set, cmds)
 	}
-	// Three wrong PINs lock 1001: then even the right one fails.
-	for i := 0; i < 3; i++ {
+	// Three wrong PINs lock 1001 (one came above): then even the right
+	// one fails.
+	for i := 0; i < 2; i++ {
 		_, set = channel(t, s, "pin", []string{fmt.Sprint(1000 + i)}, phone)
 		if set["TOLLGATE_PIN"] == "ok" {
 			t.Fatal("wrong PIN accepted")

@@ -89,8 +89,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+var (
+	portMu sync.Mutex
+	given  = map[int]bool{}
+)
+
+// freePort returns a port free on 127.0.0.1 for TCP and UDP, never the
+// same one twice.
 func freePort(t *testing.T) int {
 	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -99,7 +108,12 @@ func freePort(t *testing.T) int {
 		p := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
 		l.Close()
+		if err == nil && given[p] {
+			u.Close()
+			continue
+		}
 		if err == nil {
+			given[p] = true
 			u.Close()
 			return p
 		}
@@ -485,8 +499,12 @@ func TestAsterisk(t *testing.T) {
 				SourceIP  string `json:"source_ip"`
 			} `json:"decisions"`
 		}
-		r.api("/v1/decisions?limit=100", &ds)
+		// the decision log is written in batches: wait for it
 		found := false
+		waitFor(t, "no decision for the blocked call in GET /v1/decisions", 5*time.Second, func() bool {
+			r.api("/v1/decisions?number=0112526123456", &ds)
+			return len(ds.Decisions) > 0
+		})
 		for _, d := range ds.Decisions {
 			if d.Callee == "0112526123456" {
 				found = true
