@@ -186,6 +186,7 @@ func New(o Options) *Server {
 	// not exist (or is not enabled on this node); anything outside /v1 is
 	// plainly not found.
 	mux.HandleFunc("/v1/", s.auth(anyRole, notFound))
+	mux.HandleFunc("/v1", s.auth(anyRole, notFound))
 	mux.HandleFunc("/", notFound)
 	s.mux = mux
 	return s
@@ -415,26 +416,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// The body must be JSON whatever Content-Type says: curl -d sends
 	// application/x-www-form-urlencoded, and operators use curl.
-	buf := bodyPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			bodyPool.Put(buf)
-		}
-	}()
-	buf.Reset()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
+	b := bodyPool.Get().(*body)
+	defer b.put()
+	if _, err := b.buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
 		return false
 	}
-	raw := buf.Bytes()
+	raw := b.buf.Bytes()
 	if suspectJSON(raw) {
 		if field, msg := jsonTextProblem(raw, !utf8.Valid(raw)); msg != "" {
 			fieldError(w, field, msg)
 			return false
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	b.rd.Reset(raw)
+	dec := json.NewDecoder(&b.rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, statusOf(err), "bad JSON: "+jsonError(err))
@@ -447,7 +443,22 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// body is decode's reusable buffer and reader.
+type body struct {
+	buf bytes.Buffer
+	rd  bytes.Reader
+}
+
+func (b *body) put() {
+	if b.buf.Cap() > 64<<10 {
+		return // a rare large body: let it go
+	}
+	b.buf.Reset()
+	b.rd.Reset(nil)
+	bodyPool.Put(b)
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(body) }}
 
 func statusOf(err error) int {
 	var mbe *http.MaxBytesError

@@ -162,7 +162,7 @@ func (s *Server) baselines(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
-	rs, err := s.det.Actions.Actions.ListActions(r.Context(), time.Now())
+	rs, err := s.det.Actions.Actions.ListActions(r.Context(), s.det.Actions.ListTime())
 	if err != nil {
 		storeError(w, err)
 		return

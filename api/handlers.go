@@ -66,7 +66,7 @@ type blockRequest struct {
 }
 
 func (s *Server) listBlocks(w http.ResponseWriter, r *http.Request) {
-	bs, err := s.st.ListBlocks(r.Context(), time.Now())
+	bs, err := s.st.ListBlocks(r.Context(), s.eng.Blocks().ListTime(time.Now()))
 	if err != nil {
 		storeError(w, err)
 		return

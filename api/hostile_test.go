@@ -100,7 +100,7 @@ func TestNosniffEverywhere(t *testing.T) {
 func TestAuthBeforeNotFound(t *testing.T) {
 	_, base := hostileServer(t)
 	for _, p := range []string{"GET /v1/calls", "POST /v1/calls/x/disconnect", "POST /v1/voice/enroll", "GET /v1/voice/subjects/x",
-		"POST /v1/cdrs", "GET /v1/no-such-thing", "PUT /v1/blocks", "GET /v1/", "GET /v1/blocks"} {
+		"POST /v1/cdrs", "GET /v1/no-such-thing", "PUT /v1/blocks", "GET /v1/", "GET /v1", "GET /v1/blocks"} {
 		method, path, _ := strings.Cut(p, " ")
 		resp, out := hostileDo(t, method, base+path, "", "", nil)
 		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {

@@ -247,4 +247,34 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
 	})
+	// The same records as JSON lines (tollgate's own CDR form).
+	jfile := filepath.Join(b.TempDir(), "cdrs.jsonl")
+	{
+		f, _ := os.Open(file)
+		rd := cdr.NewReader(f, cdr.Options{})
+		out, err := os.Create(jfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var rec cdr.Record
+		enc := json.NewEncoder(out)
+		for rd.Next(&rec) {
+			if err := enc.Encode(map[string]any{"call_id": rec.CallID, "tenant": rec.Tenant, "extension": rec.Extension, "caller": rec.Caller,
+				"callee": rec.Callee, "direction": rec.Direction.String(), "start": rec.Start.Format(time.RFC3339), "duration_s": rec.Duration,
+				"billsec_s": rec.Billsec, "disposition": rec.Disposition, "forwarded": rec.Forwarded}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f.Close()
+		out.Close()
+	}
+	b.Run("replay-json", func(b *testing.B) {
+		for b.Loop() {
+			rep, err := cli.RunReplay(eng, []string{jfile}, cli.ReplayOptions{Read: cdr.Options{Format: cdr.JSON}})
+			if err != nil || rep.Read.Malformed > 0 || rep.Read.Records != len(calls) {
+				b.Fatalf("replay of JSON: %v, %+v", err, rep.Read)
+			}
+		}
+		b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
+	})
 }

@@ -176,6 +176,14 @@ func NewLive() *Live {
 	return l
 }
 
+// NewLiveWith returns a Live holding an empty set, on the given event
+// clock (a replay's, which only events move).
+func NewLiveWith(c *eventclock.Clock) *Live {
+	l := &Live{clock: c}
+	l.Replace(Build(nil, nil, time.Now()), time.Now())
+	return l
+}
+
 // Clock is the event clock shared by everything that screens with this
 // snapshot.
 func (l *Live) Clock() *eventclock.Clock { return l.clock }
@@ -184,7 +192,12 @@ func (l *Live) Clock() *eventclock.Clock { return l.clock }
 // the event clock, so a block a detector set in event time (a drive of
 // history, a replay) stays in the snapshot until event time passes its
 // expiry. Lookups compare expiries with each call's own time.
-func (l *Live) listTime(now time.Time) time.Time {
+func (l *Live) listTime(now time.Time) time.Time { return l.ListTime(now) }
+
+// ListTime is the time blocks in force are listed at: the earlier of now
+// and the event clock (what the API and console show agrees with what
+// screening enforces in event time).
+func (l *Live) ListTime(now time.Time) time.Time {
 	if l.clock.Started() {
 		if ev := l.clock.Now(); ev.Before(now) {
 			return ev

@@ -59,9 +59,9 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 		node, _ = os.Hostname()
 	}
 	cfg.Server.Node = node
-	dsn := os.Getenv(cc.Postgres.DSNEnv)
-	if dsn == "" {
-		return nil, nil, &config.Error{File: cfg.File, Field: "cluster.postgres.dsn_env", Msg: "environment variable " + cc.Postgres.DSNEnv + " is empty"}
+	dsn, err := clusterSecrets(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -371,4 +371,19 @@ func (n *clusterNode) readiness() []api.Dependency {
 	return []api.Dependency{{Name: "redis", Check: func(ctx context.Context) error {
 		return n.redis.Ping(ctx).Err()
 	}}}
+}
+
+// clusterSecrets reads the cluster's secrets from the environment
+// variables the policy names: the PostgreSQL connection string (returned)
+// and, when password_env is set, the Redis password, which must not be
+// empty either. serve and 'config check' (preflight) both call it.
+func clusterSecrets(cfg *config.Config) (string, error) {
+	dsn, err := clusterDSN(cfg)
+	if err != nil {
+		return "", err
+	}
+	if env := cfg.Cluster.Redis.PasswordEnv; env != "" && os.Getenv(env) == "" {
+		return "", &config.Error{File: cfg.File, Field: "cluster.redis.password_env", Msg: "environment variable " + env + " is empty"}
+	}
+	return dsn, nil
 }

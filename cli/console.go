@@ -141,13 +141,13 @@ func (u *uiParts) metrics(w io.Writer) {
 
 // announce prints where the console is and, with no users yet, how to
 // make the first one.
-func (u *uiParts) announce(addr net.Addr, out io.Writer) {
+func (u *uiParts) announce(scheme string, addr net.Addr, out io.Writer) {
 	if u == nil {
 		return
 	}
-	url := "http://" + addr.String() + "/ui/"
+	url := scheme + "://" + addr.String() + "/ui/"
 	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		url = fmt.Sprintf("http://127.0.0.1:%d/ui/", tcp.Port)
+		url = fmt.Sprintf("%s://127.0.0.1:%d/ui/", scheme, tcp.Port)
 	}
 	u.log.Info("operator console", "url", url)
 	if out == nil {

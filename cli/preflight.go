@@ -16,7 +16,8 @@ import (
 // preflight loads what serve loads from the files and environment
 // variables a parsed policy names — the number data (risk files, rate
 // deck), the STIR/SHAKEN trust anchors and signing key, the GeoIP
-// database, every tenant's DNC lists, the SIP TLS certificate, the voice
+// database, every tenant's DNC lists, the API's and the SIP front end's
+// TLS certificates, the voice
 // key and the cluster's connection secrets — without opening a store or
 // a port. 'config check' runs it, so a file it passes is one serve does
 // not refuse for those reasons; every problem is reported, not only the
@@ -50,6 +51,11 @@ func preflight(cfg *config.Config) error {
 			bad(tenantPath(t)+".compliance.dnc", err)
 		}
 	}
+	if cfg.Server.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			bad("server.tls_cert", err)
+		}
+	}
 	for _, l := range cfg.SIP.Listen {
 		if strings.HasPrefix(l, "tls:") {
 			if _, err := tls.LoadX509KeyPair(cfg.SIP.TLSCert, cfg.SIP.TLSKey); err != nil {
@@ -69,11 +75,8 @@ func preflight(cfg *config.Config) error {
 		}
 	}
 	if cfg.Cluster.Enabled {
-		if env := cfg.Cluster.Postgres.DSNEnv; os.Getenv(env) == "" {
-			bad("cluster.postgres.dsn_env", errors.New("environment variable "+env+" is empty"))
-		}
-		if env := cfg.Cluster.Redis.PasswordEnv; env != "" && os.Getenv(env) == "" {
-			bad("cluster.redis.password_env", errors.New("environment variable "+env+" is empty"))
+		if _, err := clusterSecrets(cfg); err != nil {
+			bad("cluster", err)
 		}
 	}
 	return errors.Join(errs...)

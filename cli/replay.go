@@ -14,29 +14,39 @@ import (
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/detect/all"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
 // Replay is what a replay found.
 type Replay struct {
-	Files     []string       `json:"files"`
-	Read      cdr.Stats      `json:"read"`
-	Detection detect.Stats   `json:"detection"`
-	Alerts    []store.Alert  `json:"alerts"`
-	Actions   []action.Done  `json:"actions"`
-	Flagged   int            `json:"flagged_calls"`
-	FraudCost float64        `json:"estimated_fraud_cost"`
+	Files     []string      `json:"files"`
+	Read      cdr.Stats     `json:"read"`
+	Detection detect.Stats  `json:"detection"`
+	Alerts    []store.Alert `json:"alerts"`
+	Actions   []action.Done `json:"actions"`
+	Flagged   int           `json:"flagged_calls"`
+	FraudCost float64       `json:"estimated_fraud_cost"`
+	// Leaked is what the flagged calls cost as played: let through by
+	// screening with the actions in force at their start, ended early by
+	// the in-call watch or the per-call cost cap.
+	Leaked    float64        `json:"leaked"`
+	Stopped   int            `json:"stopped_calls"` // refused at their start by a block or action in force
+	Cut       int            `json:"cut_calls"`     // ended early (in-call finding or cost cap)
 	TotalCost float64        `json:"total_cost"`
 	TopExt    []Top          `json:"top_extensions"`
 	TopDest   []Top          `json:"top_destinations"`
 	Seconds   float64        `json:"seconds"`
 	PerSecond float64        `json:"cdrs_per_second"`
 	Severity  map[string]int `json:"alerts_by_severity"`
+
+	verdicts []replayVerdict // with ReplayOptions.keepVerdicts
 }
 
 // Top is one line of a top list.
@@ -106,6 +116,8 @@ func top(out []Top, n int) []Top {
 type ReplayOptions struct {
 	Read     cdr.Options
 	Progress io.Writer // nil: no progress bar
+
+	keepVerdicts bool // tests: keep each call's verdict at its start
 }
 
 // RunReplay runs CDR files through the detection engine as if live, in
@@ -113,23 +125,16 @@ type ReplayOptions struct {
 func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, error) {
 	cfg := eng.Config()
 	am := alert.New(alert.Options{Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second})
-	act := &action.Manager{Alerts: am, Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
+	clock := eventclock.New(nil) // event time only
+	blk := blocks.NewLiveWith(clock)
+	acts := action.NewLive()
+	act := &action.Manager{Blocks: action.NewMemoryBlocks(), Actions: action.NewMemory(), BlockLive: blk, ActionLive: acts, Alerts: am, Clock: clock,
+		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
 	ctx := context.Background()
-	// The fraud cost is summed as findings name calls: the engine keeps
-	// what each recent call cost (the calls a finding names are recent).
 	var det *detect.Engine
-	flagged := map[string]bool{}
-	var fraudCost float64
-	sink := func(f detect.Finding) {
-		for _, id := range f.CallIDs {
-			if !flagged[id] {
-				flagged[id] = true
-				c, _ := det.CostOf(id)
-				fraudCost += c
-			}
-		}
-		_, _ = act.Handle(ctx, f)
-	}
+	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.Rule().On(), ctx: ctx,
+		running: map[string]*rcall{}, flagged: map[string]bool{}, pending: map[string]bool{}, keep: o.keepVerdicts}
+	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
 	var total int64
 	for _, f := range files {
@@ -152,11 +157,13 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	var err error
 	base := baseline.New()
 	det = detect.NewEngine(&cfg.Detect, eng, base, append(all.Build(&cfg.Detect, base), t), sink)
+	rp.det = det
 	for _, name := range files {
-		if err = replayFile(name, det, o.Read, &rep.Read, &done); err != nil {
+		if err = replayFile(name, rp, o.Read, &rep.Read, &done); err != nil {
 			break
 		}
 	}
+	rp.finish()
 	close(stop)
 	<-finished
 	if err != nil {
@@ -172,7 +179,9 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 		rep.Severity[a.Severity]++
 	}
 	rep.Actions = act.Done()
-	rep.Flagged, rep.FraudCost = len(flagged), fraudCost
+	rep.Flagged, rep.FraudCost, rep.Leaked = len(rp.flagged), rp.leaked, rp.leaked
+	rep.Stopped, rep.Cut = rp.stopped, rp.cut
+	rep.verdicts = rp.verdicts
 	rep.TotalCost = t.total
 	rep.TopExt, rep.TopDest = tops(t.ext, 10), tops(t.dest, 10)
 	return rep, nil
@@ -195,7 +204,7 @@ const replayBatch = 512
 // replayFile parses on its own goroutine and runs the detectors on this
 // one, handing records over in batches (two cores: parsing and detection
 // overlap instead of adding up).
-func replayFile(name string, det *detect.Engine, o cdr.Options, st *cdr.Stats, done *atomic.Int64) error {
+func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *atomic.Int64) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -224,7 +233,7 @@ func replayFile(name string, det *detect.Engine, o cdr.Options, st *cdr.Stats, d
 	}()
 	for b := range full {
 		for i := range b {
-			_ = det.Observe(&b[i])
+			rp.add(&b[i])
 		}
 		free <- b[:cap(b)]
 	}
@@ -401,7 +410,8 @@ func printReplay(w io.Writer, r *Replay) {
 		shown++
 		fmt.Fprintf(w, "  %s %-16s %s %s:%s\n", a.Time.UTC().Format("2006-01-02 15:04:05"), a.Action, a.Tenant, a.Target.Kind, a.Target.Value)
 	}
-	fmt.Fprintf(w, "cost       %.2f in total; estimated fraud cost %.2f over %d flagged calls\n", r.TotalCost, r.FraudCost, r.Flagged)
+	fmt.Fprintf(w, "cost       %.2f in total; %.2f leaked over %d flagged calls (what screening with the detectors' actions would have let through)\n", r.TotalCost, r.Leaked, r.Flagged)
+	fmt.Fprintf(w, "enforced   %d calls refused at their start by a block or action in force, %d ended early (in-call watch, cost cap)\n", r.Stopped, r.Cut)
 	fmt.Fprintln(w, "top extensions (by cost)")
 	for _, t := range r.TopExt {
 		fmt.Fprintf(w, "  %-28s %6d calls %10.2f\n", t.Name, t.Calls, t.Cost)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/geoip"
+	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
@@ -92,6 +94,9 @@ type Options struct {
 	// API tokens, opt-outs, consents and reputation (tests set it long, so
 	// a change made on another node can only arrive through its notice).
 	refreshEvery time.Duration
+	// certCheckEvery, when set, replaces the ten seconds between looks at
+	// server.tls_cert/tls_key for a renewed pair (tests).
+	certCheckEvery time.Duration
 }
 
 // Server is a running tollgate: store, engine, API and background loops.
@@ -297,9 +302,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if cfg.Server.TLSCert != "" {
+		pair, err := certfile.Load(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			ln.Close()
+			return nil, &config.Error{File: cfg.File, Field: "server.tls_cert", Msg: err.Error()}
+		}
+		if o.certCheckEvery > 0 {
+			pair.CheckEvery = o.certCheckEvery
+		}
+		ln, scheme = tls.NewListener(ln, pair.Config()), "https"
+	}
 	// panics.Handler catches what the API's and console's own recovers
 	// cannot (the dispatch in front of them); each is counted by component.
-	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	hs.RegisterOnShutdown(ui.stop)
 	var sipSrv *sipfront.Server
 	if len(cfg.SIP.Listen) > 0 {
@@ -357,8 +374,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			log.Error("http server", "err", err)
 		}
 	}()
-	log.Info("tollgate serving", "api", "http://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
-	ui.announce(ln.Addr(), o.Stdout)
+	log.Info("tollgate serving", "api", scheme+"://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
+	ui.announce(scheme, ln.Addr(), o.Stdout)
 	ok = true
 	return s, nil
 }

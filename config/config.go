@@ -70,6 +70,11 @@ type Server struct {
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).
 	StateMaxAge int `yaml:"state_max_age_s"`
+	// TLSCert and TLSKey are PEM files: when both are set the API and the
+	// console are served over HTTPS only, and a renewed pair written over
+	// them is picked up within ten seconds, without a restart.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Token is a bearer token configured in the file. The secret itself never

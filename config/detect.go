@@ -23,7 +23,7 @@ type Detect struct {
 	HighRiskCountry    HighRiskRule `yaml:"high_risk_country"`
 	ExtendedDuration   DurationRule `yaml:"extended_duration"`
 	// Baseline deviations.
-	NewDestination Rule            `yaml:"new_destination"`
+	NewDestination NewDestRule     `yaml:"new_destination"`
 	UnusualHour    UnusualHourRule `yaml:"unusual_hour"`
 	Concurrency    ConcurrencyRule `yaml:"concurrency"`
 	Spend          SpendRule       `yaml:"spend"`
@@ -120,6 +120,38 @@ type DurationRule struct {
 	ThresholdS int    `yaml:"threshold_s"`
 }
 
+// NewDestRule: a chargeable destination class (country, or country/type at
+// home) the tenant's warm baseline has never called. Destinations priced
+// below MinRate per minute (and not premium) are no evidence; from
+// BlockRate up the finding blocks the destination (the country for the
+// tenant, a domestic range) for BlockExpiresS whatever Action says — a
+// never-called, costly destination is where slow drips go (0: off).
+type NewDestRule struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	// MinRate: destinations priced below this per minute (and not
+	// premium) are no evidence and raise nothing.
+	MinRate float64 `yaml:"min_rate"`
+	// BlockRate: from this price per minute a never-called destination is
+	// blocked for the tenant (0: alert only).
+	BlockRate float64 `yaml:"block_rate"`
+	// BlockExpiresS is how long that block stays (seconds).
+	BlockExpiresS int `yaml:"block_expires_s"`
+}
+
+// Rule returns the common part.
+func (x *NewDestRule) Rule() *Rule {
+	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
+}
+
+// SetRule writes the common part back.
+func (x *NewDestRule) SetRule(r *Rule) {
+	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
+}
+
 // NewSourceRule: Calls chargeable calls within WindowS from a source
 // address the tenant's warm baseline has not seen on an earlier day.
 type NewSourceRule struct {
@@ -128,8 +160,11 @@ type NewSourceRule struct {
 	Block    string `yaml:"block"`
 	ExpiresS int    `yaml:"expires_s"`
 	Severity string `yaml:"severity"`
-	Calls    int    `yaml:"calls"`
-	WindowS  int    `yaml:"window_s"`
+	// Calls is how many chargeable calls from the new address make the
+	// finding.
+	Calls int `yaml:"calls"`
+	// WindowS is the window those calls fall in (seconds).
+	WindowS int `yaml:"window_s"`
 }
 
 // Rule returns the common part.
@@ -149,14 +184,19 @@ func (x *NewSourceRule) SetRule(r *Rule) {
 // those calls (the SIP proxy tears them down; in redirect mode the
 // end-call event stream tells the proxy/PBX) and applies the rule's action.
 type InCallRule struct {
-	Enabled    *bool   `yaml:"enabled"`
-	Action     string  `yaml:"action"`
-	Block      string  `yaml:"block"`
-	ExpiresS   int     `yaml:"expires_s"`
-	Severity   string  `yaml:"severity"`
-	CallCost   float64 `yaml:"call_cost"`
-	Concurrent int     `yaml:"concurrent"`
-	GroupCost  float64 `yaml:"group_cost"`
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	// CallCost: one answered chargeable call ends once its accrued cost
+	// reaches this; screening's max_duration_s is capped at it too.
+	CallCost float64 `yaml:"call_cost"`
+	// Concurrent: this many answered calls up at once to one range of a
+	// tenant…
+	Concurrent int `yaml:"concurrent"`
+	// GroupCost: …whose accrued cost together reaches this are ended.
+	GroupCost float64 `yaml:"group_cost"`
 	// EndCalls: end the calls the finding names (default true).
 	EndCalls *bool `yaml:"end_calls"`
 }
@@ -426,7 +466,7 @@ func DefaultDetect() Detect {
 		OffHours:           OffHoursRule{Action: "require_pin", ExpiresS: 3600, Severity: "warning", From: "00:00", To: "06:00"},
 		HighRiskCountry:    HighRiskRule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical", CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
 		ExtendedDuration:   DurationRule{Action: "alert", Severity: "warning", ThresholdS: 3600},
-		NewDestination:     Rule{Action: "alert", Severity: "info"},
+		NewDestination:     NewDestRule{Action: "alert", Severity: "info", MinRate: 0.10, BlockRate: 0.50, BlockExpiresS: 24 * 3600},
 		UnusualHour:        UnusualHourRule{Enabled: on(false), Action: "alert", Severity: "info", MaxShare: 0.001},
 		Concurrency:        ConcurrencyRule{Action: "alert", Severity: "warning", Factor: 3, Min: 6},
 		Spend:              SpendRule{Action: "alert", Severity: "warning", WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
@@ -545,7 +585,10 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	ruleOf("detectors.extended_duration", &d.ExtendedDuration, all...)
 	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
-	rule("detectors.new_destination", &d.NewDestination, all...)
+	ruleOf("detectors.new_destination", &d.NewDestination, all...)
+	if d.NewDestination.MinRate < 0 || d.NewDestination.BlockRate < 0 || d.NewDestination.BlockExpiresS < 0 {
+		p.errorf(at("detectors.new_destination"), "detectors.new_destination", "min_rate, block_rate and block_expires_s must be ≥ 0")
+	}
 	ruleOf("detectors.unusual_hour", &d.UnusualHour, all...)
 	if d.UnusualHour.MaxShare < 0 || d.UnusualHour.MaxShare >= 1 {
 		p.errorf(at("detectors.unusual_hour.max_share"), "detectors.unusual_hour.max_share", "want 0 ≤ share < 1")

@@ -213,47 +213,67 @@ func fieldComments(t *testing.T) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ast.Inspect(af, func(n ast.Node) bool {
-			ts, ok := n.(*ast.TypeSpec)
+		for _, decl := range af.Decls {
+			gd, ok := decl.(*ast.GenDecl)
 			if !ok {
-				return true
+				continue
 			}
-			st, ok := ts.Type.(*ast.StructType)
-			if !ok {
-				return true
+			for _, spec := range gd.Specs {
+				ts, ok := spec.(*ast.TypeSpec)
+				if !ok {
+					continue
+				}
+				typeDoc := ts.Doc
+				if typeDoc == nil {
+					typeDoc = gd.Doc
+				}
+				structComments(ts, typeDoc, out)
 			}
-			own := map[string]string{}
-			var names []string
-			for _, fl := range st.Fields.List {
-				var c string
-				if fl.Doc != nil {
-					c = fl.Doc.Text()
-				}
-				if fl.Comment != nil {
-					c += " " + fl.Comment.Text()
-				}
-				for _, nm := range fl.Names {
-					own[nm.Name] = strings.Join(strings.Fields(c), " ")
-					names = append(names, nm.Name)
-				}
-			}
-			for _, nm := range names {
-				c := own[nm]
-				if c == "" {
-					word := regexp.MustCompile(`\b` + nm + `\b`)
-					for _, other := range names {
-						if other != nm && own[other] != "" && word.MatchString(own[other]) {
-							c = own[other]
-							break
-						}
-					}
-				}
-				out[ts.Name.Name+"."+nm] = c
-			}
-			return true
-		})
+		}
 	}
 	return out
+}
+
+// structComments adds the field comments of one struct type; a field
+// without one takes the comment of a sibling that names it, else the
+// type's own comment when that names it ("NewSourceRule: Calls chargeable
+// calls within WindowS …").
+func structComments(ts *ast.TypeSpec, typeDoc *ast.CommentGroup, out map[string]string) {
+	st, ok := ts.Type.(*ast.StructType)
+	if !ok {
+		return
+	}
+	own := map[string]string{}
+	var names []string
+	for _, fl := range st.Fields.List {
+		var c string
+		if fl.Doc != nil {
+			c = fl.Doc.Text()
+		}
+		if fl.Comment != nil {
+			c += " " + fl.Comment.Text()
+		}
+		for _, nm := range fl.Names {
+			own[nm.Name] = strings.Join(strings.Fields(c), " ")
+			names = append(names, nm.Name)
+		}
+	}
+	for _, nm := range names {
+		c := own[nm]
+		word := regexp.MustCompile(`\b` + nm + `\b`)
+		if c == "" {
+			for _, other := range names {
+				if other != nm && own[other] != "" && word.MatchString(own[other]) {
+					c = own[other]
+					break
+				}
+			}
+		}
+		if c == "" && typeDoc != nil && word.MatchString(typeDoc.Text()) {
+			c = strings.Join(strings.Fields(typeDoc.Text()), " ")
+		}
+		out[ts.Name.Name+"."+nm] = c
+	}
 }
 
 // keyMeaning holds the meanings the Go comments do not give, by key path

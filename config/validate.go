@@ -139,6 +139,13 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 	if s.StateMaxAge < 0 {
 		p.errorf(ln["server.state_max_age_s"], "server.state_max_age_s", "must be ≥ 0")
 	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		f := "server.tls_key"
+		if s.TLSCert == "" {
+			f = "server.tls_cert"
+		}
+		p.errorf(n.Line, f, "required with the other one: tls_cert and tls_key go together")
+	}
 	seen := map[string]bool{}
 	for i, t := range s.Tokens {
 		f := fmt.Sprintf("server.tokens[%d]", i)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests start for real (SIP peers, servers).
-pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils postgresql chromium zbar-tools nftables)
+pkgs=(kamailio kamailio-extra-modules kamailio-utils-modules sip-tester sipvicious redis-server xz-utils postgresql chromium zbar-tools nftables systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-voip/tollgate/attack"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -138,12 +139,12 @@ func (s *Server) Start(ctx context.Context) error {
 			err = s.listenStream(ctx, "tcp", addr, nil)
 		case "tls":
 			if tlsConf == nil {
-				cf, cerr := loadCertFiles(s.cfg.TLSCert, s.cfg.TLSKey)
+				cf, cerr := certfile.Load(s.cfg.TLSCert, s.cfg.TLSKey)
 				if cerr != nil {
 					s.Close()
 					return fmt.Errorf("sipfront: tls: %w", cerr)
 				}
-				tlsConf = &tls.Config{GetCertificate: cf.get, MinVersion: tls.VersionTLS12}
+				tlsConf = cf.Config()
 			}
 			err = s.listenStream(ctx, "tls", addr, tlsConf)
 		default:

@@ -56,6 +56,8 @@ pids+=("$!")
 "$bin" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tollgate.log" 2>&1 &
 tg=$!; pids+=("$tg")
 sleep 2
+kill -0 "$tg" 2>/dev/null || { echo "tollgate did not start:"; cat "$work/tollgate.log"; exit 1; }
+kill -0 "${pids[0]}" 2>/dev/null || { echo "the silent PBX could not bind 127.0.0.1:$UAS_PORT"; exit 1; }
 { echo SEQUENTIAL; for i in $(seq 1000 1999); do echo "$i;+1212555$(printf %04d $((i - 1000)))"; done; } >"$work/calls.csv"
 
 cpu() { awk '{print $14 + $15}' "/proc/$tg/stat"; }
