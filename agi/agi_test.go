@@ -41,7 +41,7 @@ detectors:
   off_hours_international: {enabled: false}
 `
 
-func newServer(t *testing.T, pins map[string]string) *Server {
+func newServer(t *testing.T, pins map[string]string, allow ...netip.Prefix) *Server {
 	t.Helper()
 	intelOnce.Do(func() { intel, intelErr = number.New(number.Options{}) })
 	if intelErr != nil {
@@ -55,7 +55,7 @@ func newServer(t *testing.T, pins map[string]string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Engine: eng, PINs: pins})
+	s := New(Options{Engine: eng, PINs: pins, Allow: allow})
 	if err := s.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +259,7 @@ func TestHostile(t *testing.T) {
 }
 
 func TestRefusesOtherAddresses(t *testing.T) {
-	s := newServer(t, nil)
-	s.o.Allow = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	s := newServer(t, nil, netip.MustParsePrefix("192.0.2.0/24"))
 	cmds, set := channel(t, s, "screen", []string{"011442079460001"}, phone)
 	if len(cmds) != 0 || len(set) != 0 || s.Refused.Load() != 1 {
 		t.Errorf("a PBX outside agi_allow was served: %q", cmds)
