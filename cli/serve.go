@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/tollgate-voip/tollgate/agi"
 	"io"
 	"log/slog"
 	"net"
@@ -105,6 +106,9 @@ type Server struct {
 	Store  store.Store
 	// SIP is the SIP front end, nil without sip.listen.
 	SIP *sipfront.Server
+	// AGI is the FastAGI server for Asterisk dialplans, nil without
+	// asterisk.agi_listen.
+	AGI *agi.Server
 	// voiceClose stops voice biometrics (cli/voice.go).
 	voiceClose func()
 	// geo is the source-country database (nil without attack.geoip_db).
@@ -347,7 +351,23 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			}
 		}
 	}
+	var agiSrv *agi.Server
+	if cfg.Asterisk.AGIListen != "" {
+		agiSrv = agi.New(agi.Options{Engine: eng, Tenant: cfg.Asterisk.Tenant, Allow: cfg.Asterisk.Allow, PINs: cfg.Asterisk.PINs,
+			PINMaxFailures: cfg.Asterisk.PINMaxFailures, PINLock: time.Duration(cfg.Asterisk.PINLockS) * time.Second, Logger: log})
+		if err := agiSrv.Listen(cfg.Asterisk.AGIListen); err != nil {
+			if sipSrv != nil {
+				sipSrv.Close()
+			}
+			ln.Close()
+			return nil, fmt.Errorf("asterisk.agi_listen: %w", err)
+		}
+		log.Info("fastagi server serving", "listen", agiSrv.Addr().String())
+	}
 	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
+		if agiSrv != nil {
+			agiSrv.Close()
+		}
 		ln.Close()
 		return nil, err
 	}
@@ -356,7 +376,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		cancel()
 		return nil, err
 	}
-	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
+	s := &Server{SIP: sipSrv, AGI: agiSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
 	s.anchor = anc
 	s.tokenEvery = o.refreshEvery
@@ -595,6 +615,9 @@ func (s *Server) saveAlert(a store.Alert) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.SIP != nil {
 		s.SIP.Close()
+	}
+	if s.AGI != nil {
+		s.AGI.Close()
 	}
 	err := s.http.Shutdown(ctx)
 	s.cancel()

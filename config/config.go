@@ -51,6 +51,9 @@ type Config struct {
 	Cluster Cluster
 	// Voice configures voice biometrics (config/voice.go).
 	Voice Voice
+	// Asterisk configures the FastAGI server for Asterisk dialplans
+	// (config/asterisk.go).
+	Asterisk Asterisk
 }
 
 // Server holds listener and storage settings.
@@ -429,6 +432,7 @@ type top struct {
 	Console             yaml.Node            `yaml:"console"`
 	Cluster             yaml.Node            `yaml:"cluster"`
 	Voice               yaml.Node            `yaml:"voice"`
+	Asterisk            yaml.Node            `yaml:"asterisk"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -471,6 +475,7 @@ func (p *parser) parse(src []byte) *Config {
 	p.quality(cfg, &t.Quality)
 	p.cluster(&cfg.Cluster, &t.Cluster)
 	p.voice(&cfg.Voice, &t.Voice)
+	p.asterisk(&cfg.Asterisk, &t.Asterisk)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {
