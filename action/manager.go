@@ -223,7 +223,11 @@ func (m *Manager) apply(ctx context.Context, f detect.Finding, action string, r 
 }
 
 func (m *Manager) block(ctx context.Context, f detect.Finding, tg detect.Target) (*Done, error) {
-	b := store.Block{Tenant: f.Tenant, Reason: f.Detector + ": " + f.Text, Source: "detector", CreatedBy: "detector:" + f.Detector, Expires: m.expiry(f, f.Expires)}
+	exp := f.Expires
+	if tg.ExpiresS > 0 {
+		exp = time.Duration(tg.ExpiresS) * time.Second
+	}
+	b := store.Block{Tenant: f.Tenant, Reason: f.Detector + ": " + f.Text, Source: "detector", CreatedBy: "detector:" + f.Detector, Expires: m.expiry(f, exp)}
 	if tg.AllTenants {
 		b.Tenant = ""
 	}

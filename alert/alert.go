@@ -53,6 +53,7 @@ type Manager struct {
 	dedup     time.Duration
 	notifiers []Notifier
 	log       *slog.Logger
+	inc       *Incidents // grouping for NOC tools (incident.go); may be nil
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -76,11 +77,13 @@ type Options struct {
 	Dedup     time.Duration
 	Notifiers []Notifier
 	Logger    *slog.Logger
+	// Incidents receives every finding, raised or grouped (incident.go).
+	Incidents *Incidents
 }
 
 // New returns a manager; Close stops its notifier worker.
 func New(o Options) *Manager {
-	m := &Manager{st: o.Store, dedup: o.Dedup, notifiers: o.Notifiers, log: o.Logger, groups: map[string]*group{}, q: make(chan store.Alert, 1024)}
+	m := &Manager{st: o.Store, dedup: o.Dedup, notifiers: o.Notifiers, log: o.Logger, inc: o.Incidents, groups: map[string]*group{}, q: make(chan store.Alert, 1024)}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -99,8 +102,10 @@ func (m *Manager) Raise(ctx context.Context, f detect.Finding) (store.Alert, boo
 	g := m.groups[key]
 	if g != nil && f.Time.Before(g.until) && !f.Time.Before(g.until.Add(-m.dedup-time.Hour)) {
 		g.count++
+		id := g.id
 		m.mu.Unlock()
 		m.suppressed.Add(1)
+		m.inc.Observe(f, id)
 		return store.Alert{ID: g.id}, false
 	}
 	if len(m.groups) > 100000 {
@@ -132,6 +137,7 @@ func (m *Manager) Raise(ctx context.Context, f detect.Finding) (store.Alert, boo
 	g.id = a.ID
 	m.mu.Unlock()
 	m.raised.Add(1)
+	m.inc.Observe(f, a.ID)
 	if len(m.notifiers) > 0 {
 		select {
 		case m.q <- a:

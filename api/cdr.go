@@ -26,6 +26,10 @@ type Detection struct {
 	Detectors []string
 	// Ends is the end-call event stream (GET /v1/calls/events).
 	Ends *action.EndStream
+	// AlertStatus, when set, hears of each alert status set through
+	// POST /v1/alerts/{id} (the incident notifiers acknowledge or
+	// resolve the alert's incident).
+	AlertStatus func(id int64, status string)
 }
 
 // MaxCDRBatch is the most CDRs one POST /v1/cdrs accepts.

@@ -347,6 +347,9 @@ func (s *Server) setAlert(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
+	if s.det != nil && s.det.AlertStatus != nil {
+		s.det.AlertStatus(id, q.Status)
+	}
 	if err := s.recordAudit(r.Context(), r, "alert."+q.Status, fmt.Sprintf("alert/%d", id), q); err != nil {
 		s.log.Error("api: audit", "err", err)
 	}

@@ -41,6 +41,7 @@ func (s *Server) EnableVoice(svc *service.Service) {
 	s.mux.HandleFunc("POST /v1/voice/identify", s.auth(RoleScreen, a.identify))
 	s.mux.HandleFunc("GET /v1/voice/subjects/{id}", s.auth(RoleRead, a.get))
 	s.mux.HandleFunc("DELETE /v1/voice/subjects/{id}", s.auth(RoleAdmin, a.remove))
+	s.mux.HandleFunc("POST /v1/voice/calibrate", s.auth(RoleAdmin, a.calibrate, RoleOperator))
 }
 
 // voiceForm is a voice request: fields plus audio, from a multipart form
@@ -49,12 +50,19 @@ func (s *Server) EnableVoice(svc *service.Service) {
 type voiceForm struct {
 	fields map[string]string
 	audio  []service.Audio
+	labels []string // speaker of each audio part named "audio:SPEAKER" (calibrate)
 }
 
 func (f *voiceForm) get(k string) string { return f.fields[k] }
 
 func readVoiceForm(w http.ResponseWriter, r *http.Request) (*voiceForm, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxVoiceBody)
+	return readVoiceFormLimit(w, r, MaxVoiceBody, false)
+}
+
+// readVoiceFormLimit reads a voice form of at most limit bytes; labelled
+// accepts audio parts named "audio:SPEAKER" (and only those).
+func readVoiceFormLimit(w http.ResponseWriter, r *http.Request, limit int64, labelled bool) (*voiceForm, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	f := &voiceForm{fields: map[string]string{}}
 	for k, v := range r.URL.Query() {
 		if len(v) > 0 {
@@ -79,13 +87,23 @@ func readVoiceForm(w http.ResponseWriter, r *http.Request) (*voiceForm, bool) {
 				return nil, false
 			}
 			name := p.FormName()
-			if name == "audio" {
+			label, isLabelled := strings.CutPrefix(name, "audio:")
+			if isLabelled != labelled && (isLabelled || name == "audio") {
+				if labelled {
+					fieldError(w, name, "name each audio part audio:SPEAKER")
+				} else {
+					fieldError(w, name, "unexpected speaker-labelled audio part (only calibrate takes them)")
+				}
+				return nil, false
+			}
+			if isLabelled || name == "audio" {
 				codec, err := voice.ParseCodec(partCodec(p.Header.Get("Content-Type"), f.fields["codec"]))
 				if err != nil {
 					fieldError(w, "audio", err.Error())
 					return nil, false
 				}
 				f.audio = append(f.audio, service.Audio{Data: data, Codec: codec})
+				f.labels = append(f.labels, label)
 				continue
 			}
 			if len(data) > 1024 {
@@ -112,6 +130,10 @@ func readVoiceForm(w http.ResponseWriter, r *http.Request) (*voiceForm, bool) {
 			}
 		}
 		return f, true
+	}
+	if labelled {
+		fieldError(w, "audio", "want a multipart/form-data body with parts named audio:SPEAKER")
+		return nil, false
 	}
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -227,6 +249,38 @@ func (a *voiceAPI) identify(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	res, err := a.svc.Identify(r.Context(), service.IdentifyRequest{Tenant: f.get("tenant"), CallID: f.get("call_id"), Audio: f.audio, Limit: limit, Actor: principal(r).actor()})
+	if err != nil {
+		voiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// MaxCalibrationBody bounds a calibration request: many calls at once.
+const MaxCalibrationBody = 64 << 20
+
+// calibrate refits the model's score calibration on the operator's own
+// labelled calls (parts named audio:SPEAKER) of speakers the model was
+// not trained on, and saves the model.
+func (a *voiceAPI) calibrate(w http.ResponseWriter, r *http.Request) {
+	f, ok := readVoiceFormLimit(w, r, MaxCalibrationBody, true)
+	if !ok {
+		return
+	}
+	enrol := 0
+	if v := f.get("enrol_calls"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fieldError(w, "enrol_calls", "want an integer 0…20")
+			return
+		}
+		enrol = n
+	}
+	q := service.CalibrateRequest{EnrolCalls: enrol, Actor: principal(r).actor()}
+	for i, au := range f.audio {
+		q.Calls = append(q.Calls, service.CalibrationCall{Speaker: f.labels[i], Audio: au})
+	}
+	res, err := a.svc.Calibrate(r.Context(), q)
 	if err != nil {
 		voiceError(w, err)
 		return

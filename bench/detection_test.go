@@ -95,6 +95,9 @@ func Evaluate(eng *engine.Engine, calls []simulate.Call, rep *cli.Replay) (res [
 		_ = json.Unmarshal(a.Details, &d)
 		attack := ""
 		for _, id := range d.CallIDs {
+			// A call refused at its start is observed as the attempt
+			// "attempt:<call id>" (cli/replayer.go): it is the same call.
+			id = strings.TrimPrefix(id, "attempt:")
 			if label[id] != "" {
 				attack = label[id]
 			}

@@ -67,6 +67,7 @@ Usage:
                                                        the bad-actor database (IPs, numbers, ranges, User-Agents)
   tollgate bans list|release ID|export [-format nft|kamcmd|jsonrpc] [-config FILE] [-data DIR]
                                                        SIP attack bans
+  tollgate asterisk pin-hash < PIN                       hash a PIN for asterisk.pins (read from stdin)
   tollgate probe HOST:PORT [-count N] [-duration D] [-json]
                                                        synthetic test call: setup time, loss, jitter, MOS
   tollgate version                                       print the version
@@ -113,6 +114,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = e.audit(args[1:])
 	case "stir":
 		err = e.stir(args[1:])
+	case "asterisk":
+		err = e.asterisk(args[1:])
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "tollgate", versionString())
 	case "help", "-h", "-help", "--help":

@@ -42,7 +42,11 @@ func TestClusterActionsShared(t *testing.T) {
 		})
 		cs = append(cs, &client{t: t, base: "http://" + s.Addr.String(), token: "test"})
 	}
-	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	// Live traffic is stamped near the wall clock: each node's event clock
+	// then reads about the same time, as it would in production. (A drive
+	// of history posted to one node would move only that node's clock;
+	// history goes through replay.)
+	t0 := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
 	var wave []map[string]any
 	for i := range 8 {
 		wave = append(wave, map[string]any{"call_id": fmt.Sprintf("w%d", i), "tenant": "acme", "direction": "inbound", "caller": fmt.Sprintf("+4915112345%03d", i),

@@ -31,14 +31,16 @@ import (
 // detection is the CDR → baseline → detectors → alerts → actions
 // pipeline of a running server.
 type detection struct {
-	pipe   *pipeline.Pipeline
-	act    *action.Manager
-	alerts *alert.Manager
-	acts   closingActions
-	res    *lateResolver
-	api    *api.Detection
-	log    *slog.Logger
-	stream *detectorStream // cluster mode (cli/cluster.go)
+	pipe    *pipeline.Pipeline
+	act     *action.Manager
+	alerts  *alert.Manager
+	inc     *alert.Incidents // incident notifiers (Alertmanager, PagerDuty); may be nil
+	stopInc context.CancelFunc
+	acts    closingActions
+	res     *lateResolver
+	api     *api.Detection
+	log     *slog.Logger
+	stream  *detectorStream // cluster mode (cli/cluster.go)
 	// followers read detectors.follow; stopFollow ends them.
 	stopFollow context.CancelFunc
 	followers  sync.WaitGroup
@@ -80,6 +82,24 @@ func notifiers(a *config.Alerts) ([]alert.Notifier, error) {
 	return ns, nil
 }
 
+// incidentNotifiers builds the Alertmanager and PagerDuty notifiers of
+// the alerts: section; node names the source of PagerDuty events.
+func incidentNotifiers(a *config.Alerts, node string) ([]alert.IncidentNotifier, error) {
+	var ns []alert.IncidentNotifier
+	ext := a.Incidents.ExternalURL
+	for _, t := range a.Alertmanager {
+		ns = append(ns, alert.NewAlertmanager(t.URL, ext, t.MinSeverity, t.Retries))
+	}
+	for i, t := range a.PagerDuty {
+		key := os.Getenv(t.RoutingKeyEnv)
+		if key == "" {
+			return nil, fmt.Errorf("alerts.pagerduty[%d]: environment variable %s is empty", i, t.RoutingKeyEnv)
+		}
+		ns = append(ns, alert.NewPagerDuty(t.URL, key, node, ext, t.MinSeverity, t.Retries))
+	}
+	return ns, nil
+}
+
 // startDetection builds the pipeline; it registers the action snapshot for
 // live so the screening check "detected" finds it. It returns nil when
 // detectors: enabled is false.
@@ -101,7 +121,21 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 		return nil, err
 	}
 	action.Register(live, actLive)
-	am := alert.New(alert.Options{Store: st, Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second, Notifiers: ns, Logger: log})
+	ins, err := incidentNotifiers(&cfg.Alerts, cfg.Server.Node)
+	if err != nil {
+		acts.Close()
+		return nil, err
+	}
+	var inc *alert.Incidents
+	stopInc := func() {}
+	if len(ins) > 0 {
+		inc = alert.NewIncidents(alert.IncidentOptions{Notifiers: ins, Quiet: time.Duration(cfg.Alerts.Incidents.QuietS) * time.Second,
+			Every: time.Duration(cfg.Alerts.Incidents.UpdateS) * time.Second, Now: live.Clock().Now, Logger: log})
+		var ictx context.Context
+		ictx, stopInc = context.WithCancel(context.Background())
+		go inc.Run(ictx, 0)
+	}
+	am := alert.New(alert.Options{Store: st, Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second, Notifiers: ns, Logger: log, Incidents: inc})
 	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Clock: live.Clock(),
 		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
 	bfile := cfg.Detect.Baseline.File
@@ -111,6 +145,8 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	base, err := pipeline.LoadBaseline(bfile)
 	if err != nil {
 		acts.Close()
+		stopInc()
+		inc.Close()
 		return nil, fmt.Errorf("baseline %s: %w", bfile, err)
 	}
 	res := &lateResolver{}
@@ -120,15 +156,20 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	stream, err := openDetectorStream(cfg, log)
 	if err != nil {
 		acts.Close()
+		stopInc()
+		inc.Close()
 		return nil, err
 	}
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
 	ends := action.NewEndStream()
 	act.AddEnder(ends)
 	baseline.RegisterLimits(live, pipe.Limits()) // learned rate limits (check/ratelimit)
-	d := &detection{pipe: pipe, act: act, alerts: am, acts: acts, res: res, stream: stream, log: log}
+	d := &detection{pipe: pipe, act: act, alerts: am, inc: inc, stopInc: stopInc, acts: acts, res: res, stream: stream, log: log}
 	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends}
-	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "followed_files", len(cfg.Detect.Follow))
+	if inc != nil {
+		d.api.AlertStatus = func(id int64, status string) { inc.SetStatus(id, status) }
+	}
+	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "incident_notifiers", len(ins), "followed_files", len(cfg.Detect.Follow))
 	return d, nil
 }
 
@@ -210,6 +251,17 @@ func (d *detection) bind(eng *engine.Engine) {
 	}
 }
 
+// raise sends an alert raised outside the detectors (the engine's system
+// spend threshold, Redis state, compliance and quality) through the
+// alert manager, so it reaches the notifiers and incidents too.
+func (d *detection) raise(a store.Alert) {
+	d.alerts.Raise(context.Background(), detect.Finding{Detector: "system", Code: a.Code, Severity: a.Severity, Tenant: a.Tenant,
+		Extension: a.Extension, Text: a.Text, Time: a.Time, Action: "alert"})
+	if a.Code == "redis_recovered" {
+		d.inc.Resolve("", "redis_unreachable", "", "recovered") // the outage's incident ends with it
+	}
+}
+
 func (d *detection) apiOptions() *api.Detection {
 	if d == nil {
 		return nil
@@ -229,5 +281,11 @@ func (d *detection) close() {
 	d.pipe.Close()
 	d.stream.close()
 	d.alerts.Close()
+	if d.stopInc != nil {
+		d.stopInc()
+	}
+	if d.inc != nil {
+		d.inc.Close()
+	}
 	d.acts.Close()
 }

@@ -243,10 +243,14 @@ func (p *replayer) start(c *rcall, now time.Time) {
 			p.cut++
 		}
 	}
+	// Running before the detectors see it: a finding its own start raises
+	// names it, and its cost counts as leaked at its end.
+	p.running[r.CallID] = c
 	if p.det.Start(r) != nil {
+		delete(p.running, r.CallID)
+		delete(p.pending, r.CallID)
 		return
 	}
-	p.running[r.CallID] = c
 	if c.billsec > 0 {
 		p.push(rev{t: c.answer, kind: evAnswer, c: c})
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/tollgate-voip/tollgate/agi"
 	"io"
 	"log/slog"
 	"net"
@@ -122,6 +123,9 @@ type Server struct {
 	Store  store.Store
 	// SIP is the SIP front end, nil without sip.listen.
 	SIP *sipfront.Server
+	// AGI is the FastAGI server for Asterisk dialplans, nil without
+	// asterisk.agi_listen.
+	AGI *agi.Server
 	// voiceClose stops voice biometrics (cli/voice.go).
 	voiceClose func()
 	// geo is the source-country database (nil without attack.geoip_db).
@@ -148,6 +152,7 @@ type Server struct {
 	tokenEvery time.Duration
 	ui         *uiParts
 	comp       *complianceParts
+	siem       *siemParts // decisions and audit to a SIEM (cli/siem.go); nil when off
 }
 
 type alertSink chan store.Alert
@@ -283,9 +288,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			}
 		}()
 	}
+	sie, err := startSIEM(cfg, st, log) // cli/siem.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			sie.close()
+		}
+	}()
 	eng, err := engine.New(engine.Options{
 		STIR: ver, Config: cfg, Numbers: intel, Counters: cl.counterStore(), Blocks: live,
-		Recorder: ui.recorder(det.tee(writer)), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
+		Recorder: sie.recorder(ui.recorder(det.tee(writer))), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
 		Reputation: sec.live, GeoIP: geo,
 	})
 	if err != nil {
@@ -300,6 +314,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		ws := writer.Stats()
 		dl := map[string]any{"queued": ws.Queued, "written": ws.Written, "dropped": ws.Dropped, "failed_batches": ws.FailedBatches}
 		out := map[string]any{"decision_log": dl}
+		if ss := sie.stats(); ss != nil {
+			out["siem"] = ss
+		}
 		if ws.LastError != nil {
 			dl["last_error"] = ws.LastError.Error()
 			dl["last_error_time"] = ws.LastErrorTime
@@ -319,6 +336,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		sec.metrics(w)
 		comp.metrics(w)
 		ui.metrics(w)
+		sie.metrics(w)
 		panics.WritePrometheus(w)
 	}})
 	a.SetTokens(tokens)
@@ -371,7 +389,23 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			}
 		}
 	}
+	var agiSrv *agi.Server
+	if cfg.Asterisk.AGIListen != "" {
+		agiSrv = agi.New(agi.Options{Engine: eng, Tenant: cfg.Asterisk.Tenant, Allow: cfg.Asterisk.Allow, PINs: cfg.Asterisk.PINs,
+			PINMaxFailures: cfg.Asterisk.PINMaxFailures, PINLock: time.Duration(cfg.Asterisk.PINLockS) * time.Second, Logger: log})
+		if err := agiSrv.Listen(cfg.Asterisk.AGIListen); err != nil {
+			if sipSrv != nil {
+				sipSrv.Close()
+			}
+			ln.Close()
+			return nil, fmt.Errorf("asterisk.agi_listen: %w", err)
+		}
+		log.Info("fastagi server serving", "listen", agiSrv.Addr().String())
+	}
 	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
+		if agiSrv != nil {
+			agiSrv.Close()
+		}
 		ln.Close()
 		return nil, err
 	}
@@ -380,13 +414,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		cancel()
 		return nil, err
 	}
-	s := &Server{SIP: sipSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
+	s := &Server{SIP: sipSrv, AGI: agiSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.voiceClose = voiceClose
 	s.otherAlerts = otherAlerts
 	s.anchor = anc
 	s.tokenEvery = o.refreshEvery
 	s.sec = sec
 	s.comp = comp
+	s.siem = sie
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -599,7 +634,14 @@ func (s *Server) anchorAudit(ctx context.Context) {
 }
 
 func (s *Server) saveAlert(a store.Alert) {
-	if _, err := s.otherAlerts.Store(context.Background(), a); err != nil {
+	if s.det != nil {
+		// Through the alert manager: grouped, stored and sent to the
+		// notifiers like the detectors' alerts (cli/detect.go).
+		s.det.raise(a)
+		s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
+		return
+	}
+	if _, err := s.otherAlerts.Store(context.Background(), a); err != nil { // spooled (alert/spool.go)
 		s.log.Error("saving alert", "err", err, "code", a.Code)
 		return
 	}
@@ -613,6 +655,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.SIP != nil {
 		s.SIP.Close()
 	}
+	if s.AGI != nil {
+		s.AGI.Close()
+	}
 	err := s.http.Shutdown(ctx)
 	s.cancel()
 	<-s.loopDone
@@ -624,6 +669,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.ui.close()
 	s.voiceClose()
 	s.comp.close() // s.cancel above ended its refresh loop
+	s.siem.close()
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

@@ -222,6 +222,41 @@ voice:
 		t.Errorf("passive segment 2: %d %v", code, body)
 	}
 
+	// Calibration on the operator's own labelled calls: only operator or
+	// admin may; parts must carry the speaker; the new thresholds are used
+	// at once and saved, and existing enrolments stay valid.
+	calls := map[string][][]byte{}
+	for _, spk := range []string{"lucas", "theo", "yweweler"} {
+		for range 8 {
+			calls[spk] = append(calls[spk], digitWAV(t, rec, spk, 5, 40, 50, rng))
+		}
+	}
+	if code, _ := calibReq(t, base, "test", calls, false); code != 403 {
+		t.Errorf("calibrate with a screen token: %d, want 403", code)
+	}
+	if code, body := calibReq(t, base, tok, calls, true); code != 400 || body["field"] != "audio" {
+		t.Errorf("calibrate with unlabelled audio: %d %v, want 400 naming audio", code, body)
+	}
+	if code, body := calibReq(t, base, tok, map[string][][]byte{"lucas": calls["lucas"]}, false); code != 400 || !strings.Contains(fmt.Sprint(body["error"]), "two speakers") {
+		t.Errorf("calibrate on one speaker: %d %v, want 400", code, body)
+	}
+	before, _ := os.ReadFile(model)
+	code, body = calibReq(t, base, tok, calls, false)
+	if code != 200 || body["speakers"] != 3.0 || body["calls"] != 24.0 || body["saved"] != true || body["threshold_far_1pct"] == body["previous_threshold_far_1pct"] {
+		t.Errorf("calibrate: %d %v", code, body)
+	}
+	after, _ := os.ReadFile(model)
+	if bytes.Equal(before, after) {
+		t.Error("calibration did not rewrite the model file")
+	}
+	if m, err := voice.LoadModelFile(model); err != nil || !strings.Contains(m.Calib.Trials, "operator calls (3 speakers, 24 calls) by token:boss") {
+		t.Errorf("saved model: %v, trials %q", err, m.Calib.Trials)
+	}
+	code, body = voiceReq(t, base, "test", "/v1/voice/verify", map[string]string{"tenant": "acme", "subject": "acct-42"}, digitWAV(t, rec, "jackson", 10, 40, 50, rng))
+	if code != 200 || body["decision"] == nil {
+		t.Errorf("verify after calibration (the enrolment must stay valid): %d %v", code, body)
+	}
+
 	// The alert is visible.
 	code, alerts := c.call("GET", "/v1/alerts", nil)
 	if code != 200 {
@@ -277,7 +312,7 @@ voice:
 	}
 	_, audit := c.call("GET", "/v1/audit", nil)
 	got := fmt.Sprint(audit)
-	for _, a := range []string{"voice.enroll", "voice.delete"} {
+	for _, a := range []string{"voice.enroll", "voice.delete", "voice.calibrate"} {
 		if !strings.Contains(got, a) {
 			t.Errorf("audit log lacks %s", a)
 		}
@@ -292,4 +327,69 @@ voice:
 	if bytes.Contains(append(raw, wal...), []byte("account takeover ring")) {
 		t.Error("voice.db holds a subject's label in plaintext")
 	}
+
+	// The same calibration from the command line, on WAV files in one
+	// directory per speaker; the model keeps its voiceprint identity.
+	calDir := filepath.Join(dir, "calls")
+	for spk, files := range calls {
+		os.MkdirAll(filepath.Join(calDir, spk), 0o750)
+		for i, f := range files {
+			os.WriteFile(filepath.Join(calDir, spk, fmt.Sprintf("%d.wav", i)), f, 0o640)
+		}
+	}
+	model2 := filepath.Join(dir, "model2.bin")
+	out.Reset()
+	errb.Reset()
+	if code := Main([]string{"voice", "calibrate", "-model", model, "-out", model2, calDir}, nil, &out, &errb); code != 0 {
+		t.Fatalf("voice calibrate: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "operator calls (3 speakers, 24 calls") || !strings.Contains(out.String(), "threshold at 1% FAR") {
+		t.Errorf("voice calibrate output: %q", out.String())
+	}
+	m1, err1 := voice.LoadModelFile(model)
+	m2, err2 := voice.LoadModelFile(model2)
+	if err1 != nil || err2 != nil || m1.ID == "" || m1.ID != m2.ID || !strings.Contains(m2.Calib.Trials, "operator calls") {
+		t.Errorf("recalibrated model: %v %v, IDs %q %q", err1, err2, m1.ID, m2.ID)
+	}
+	// One speaker is not enough: a clear refusal, no file written.
+	os.RemoveAll(filepath.Join(calDir, "theo"))
+	os.RemoveAll(filepath.Join(calDir, "yweweler"))
+	errb.Reset()
+	model3 := filepath.Join(dir, "model3.bin")
+	if code := Main([]string{"voice", "calibrate", "-model", model, "-out", model3, calDir}, nil, &out, &errb); code == 0 || !strings.Contains(errb.String(), "two speakers") {
+		t.Errorf("calibrate on one speaker: exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(model3); err == nil {
+		t.Error("a failed calibration wrote a model")
+	}
+}
+
+// calibReq posts labelled calls to /v1/voice/calibrate (parts named
+// audio:SPEAKER, or plain audio when unlabelled).
+func calibReq(t *testing.T, base, token string, calls map[string][][]byte, unlabelled bool) (int, map[string]any) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for spk, files := range calls {
+		for i, f := range files {
+			name := "audio:" + spk
+			if unlabelled {
+				name = "audio"
+			}
+			w, _ := mw.CreateFormFile(name, fmt.Sprintf("%s-%d.wav", spk, i))
+			w.Write(f)
+		}
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/v1/voice/calibrate", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

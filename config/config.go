@@ -51,6 +51,9 @@ type Config struct {
 	Cluster Cluster
 	// Voice configures voice biometrics (config/voice.go).
 	Voice Voice
+	// Asterisk configures the FastAGI server for Asterisk dialplans
+	// (config/asterisk.go).
+	Asterisk Asterisk
 }
 
 // Server holds listener and storage settings.
@@ -72,6 +75,25 @@ type Server struct {
 	// them is picked up within ten seconds, without a restart.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// SIEM streams screening decisions and audit entries to a collector
+	// (docs/alerts.md); off without an addr.
+	SIEM SIEM `yaml:"siem"`
+}
+
+// SIEM is a syslog or JSON-lines collector that receives decisions and
+// audit entries, off the screening path (a bounded queue; drops counted).
+type SIEM struct {
+	// Addr is the collector's host:port; empty = no stream.
+	Addr string `yaml:"addr"`
+	// Network is udp or tcp (empty: udp).
+	Network string `yaml:"network"`
+	// Format is rfc5424 (syslog; octet counting over TCP) or json (one
+	// object per line or datagram); empty: rfc5424.
+	Format string `yaml:"format"`
+	// Facility is the syslog facility, 1–23 (empty: 13, log audit).
+	Facility int `yaml:"facility"`
+	// Records is what is streamed: all, decisions or audit (empty: all).
+	Records string `yaml:"records"`
 }
 
 // Token is a bearer token configured in the file. The secret itself never
@@ -410,6 +432,7 @@ type top struct {
 	Console             yaml.Node            `yaml:"console"`
 	Cluster             yaml.Node            `yaml:"cluster"`
 	Voice               yaml.Node            `yaml:"voice"`
+	Asterisk            yaml.Node            `yaml:"asterisk"`
 }
 
 func (p *parser) parse(src []byte) *Config {
@@ -452,6 +475,7 @@ func (p *parser) parse(src []byte) *Config {
 	p.quality(cfg, &t.Quality)
 	p.cluster(&cfg.Cluster, &t.Cluster)
 	p.voice(&cfg.Voice, &t.Voice)
+	p.asterisk(&cfg.Asterisk, &t.Asterisk)
 
 	defaults := &t.Defaults
 	if defaults.Kind == 0 {

@@ -127,14 +127,19 @@ type DurationRule struct {
 // tenant, a domestic range) for BlockExpiresS whatever Action says — a
 // never-called, costly destination is where slow drips go (0: off).
 type NewDestRule struct {
-	Enabled       *bool   `yaml:"enabled"`
-	Action        string  `yaml:"action"`
-	Block         string  `yaml:"block"`
-	ExpiresS      int     `yaml:"expires_s"`
-	Severity      string  `yaml:"severity"`
-	MinRate       float64 `yaml:"min_rate"`
-	BlockRate     float64 `yaml:"block_rate"`
-	BlockExpiresS int     `yaml:"block_expires_s"`
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	// MinRate: destinations priced below this per minute (and not
+	// premium) are no evidence and raise nothing.
+	MinRate float64 `yaml:"min_rate"`
+	// BlockRate: from this price per minute a never-called destination is
+	// blocked for the tenant (0: alert only).
+	BlockRate float64 `yaml:"block_rate"`
+	// BlockExpiresS is how long that block stays (seconds).
+	BlockExpiresS int `yaml:"block_expires_s"`
 }
 
 // Rule returns the common part.
@@ -155,8 +160,11 @@ type NewSourceRule struct {
 	Block    string `yaml:"block"`
 	ExpiresS int    `yaml:"expires_s"`
 	Severity string `yaml:"severity"`
-	Calls    int    `yaml:"calls"`
-	WindowS  int    `yaml:"window_s"`
+	// Calls is how many chargeable calls from the new address make the
+	// finding.
+	Calls int `yaml:"calls"`
+	// WindowS is the window those calls fall in (seconds).
+	WindowS int `yaml:"window_s"`
 }
 
 // Rule returns the common part.
@@ -176,14 +184,19 @@ func (x *NewSourceRule) SetRule(r *Rule) {
 // those calls (the SIP proxy tears them down; in redirect mode the
 // end-call event stream tells the proxy/PBX) and applies the rule's action.
 type InCallRule struct {
-	Enabled    *bool   `yaml:"enabled"`
-	Action     string  `yaml:"action"`
-	Block      string  `yaml:"block"`
-	ExpiresS   int     `yaml:"expires_s"`
-	Severity   string  `yaml:"severity"`
-	CallCost   float64 `yaml:"call_cost"`
-	Concurrent int     `yaml:"concurrent"`
-	GroupCost  float64 `yaml:"group_cost"`
+	Enabled  *bool  `yaml:"enabled"`
+	Action   string `yaml:"action"`
+	Block    string `yaml:"block"`
+	ExpiresS int    `yaml:"expires_s"`
+	Severity string `yaml:"severity"`
+	// CallCost: one answered chargeable call ends once its accrued cost
+	// reaches this; screening's max_duration_s is capped at it too.
+	CallCost float64 `yaml:"call_cost"`
+	// Concurrent: this many answered calls up at once to one range of a
+	// tenant…
+	Concurrent int `yaml:"concurrent"`
+	// GroupCost: …whose accrued cost together reaches this are ended.
+	GroupCost float64 `yaml:"group_cost"`
 	// EndCalls: end the calls the finding names (default true).
 	EndCalls *bool `yaml:"end_calls"`
 }
@@ -311,6 +324,61 @@ type Alerts struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	Slack    []Webhook `yaml:"slack"`
 	Email    Email     `yaml:"email"`
+	// Alertmanager lists Prometheus Alertmanagers (API v2) that receive
+	// incidents: one alert per attack, updated as it grows, resolved
+	// when it ends (docs/alerts.md).
+	Alertmanager []AlertmanagerTarget `yaml:"alertmanager"`
+	// PagerDuty lists PagerDuty services (Events API v2) that receive
+	// incidents: trigger, acknowledge and resolve with one dedup_key per
+	// attack (docs/alerts.md).
+	PagerDuty []PagerDutyTarget `yaml:"pagerduty"`
+	// Incidents sets how alerts group into incidents for alertmanager
+	// and pagerduty.
+	Incidents IncidentGrouping `yaml:"incidents"`
+}
+
+// IncidentGrouping sets how alerts group into incidents (one per tenant,
+// code and scope) for the Alertmanager and PagerDuty notifiers.
+type IncidentGrouping struct {
+	// QuietS resolves an incident after this many seconds (event time)
+	// without a new alert of it.
+	QuietS int `yaml:"quiet_s"`
+	// UpdateS is the least time between two updates of one incident
+	// (seconds); alerts meanwhile go out together with the next. Must
+	// be below quiet_s; 0 updates on every alert.
+	UpdateS int `yaml:"update_s"`
+	// ExternalURL is tollgate's API address as the NOC reaches it; it
+	// becomes the Alertmanager generatorURL and the PagerDuty client_url.
+	ExternalURL string `yaml:"external_url"`
+}
+
+// AlertmanagerTarget is a Prometheus Alertmanager.
+type AlertmanagerTarget struct {
+	// URL is the Alertmanager's base URL (http://host:9093); alerts go to
+	// URL/api/v2/alerts.
+	URL string `yaml:"url"`
+	// Retries are delivery attempts after the first (on network errors,
+	// 5xx and 429).
+	Retries int `yaml:"retries"`
+	// MinSeverity is the least incident severity sent: info, warning or
+	// critical.
+	MinSeverity string `yaml:"min_severity"`
+}
+
+// PagerDutyTarget is a PagerDuty service integration (Events API v2).
+type PagerDutyTarget struct {
+	// RoutingKeyEnv names the environment variable holding the
+	// integration's routing key (a secret: never in the file, never
+	// logged).
+	RoutingKeyEnv string `yaml:"routing_key_env"`
+	// URL is the Events API v2 endpoint; empty = PagerDuty's own.
+	URL string `yaml:"url"`
+	// Retries are delivery attempts after the first (on network errors,
+	// 5xx and 429).
+	Retries int `yaml:"retries"`
+	// MinSeverity is the least incident severity sent: info, warning or
+	// critical.
+	MinSeverity string `yaml:"min_severity"`
 }
 
 // Webhook is an HTTP endpoint that receives alerts as JSON.
@@ -479,7 +547,9 @@ func DefaultDetect() Detect {
 }
 
 // DefaultAlerts returns the alert defaults.
-func DefaultAlerts() Alerts { return Alerts{DedupS: 900} }
+func DefaultAlerts() Alerts {
+	return Alerts{DedupS: 900, Incidents: IncidentGrouping{QuietS: 900, UpdateS: 60}}
+}
 
 // detect decodes and validates the detectors: and alerts: sections over
 // their defaults.
@@ -700,5 +770,42 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			p.errorf(at("alerts.email"), "alerts.email", "from and to are required with addr")
 		}
 		sev("alerts.email.min_severity", a.Email.MinSeverity)
+	}
+	httpURL := func(f, s string) {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.errorf(at(f), f, "want an http or https URL, got %q", s)
+		}
+	}
+	for i, t := range a.Alertmanager {
+		g := fmt.Sprintf("alerts.alertmanager[%d]", i)
+		httpURL(g+".url", t.URL)
+		if t.Retries < 0 || t.Retries > 20 {
+			p.errorf(at("alerts.alertmanager"), g+".retries", "want 0–20")
+		}
+		sev(g+".min_severity", t.MinSeverity)
+	}
+	for i, t := range a.PagerDuty {
+		g := fmt.Sprintf("alerts.pagerduty[%d]", i)
+		if t.URL != "" {
+			httpURL(g+".url", t.URL)
+		}
+		if t.RoutingKeyEnv == "" {
+			p.errorf(at("alerts.pagerduty"), g+".routing_key_env", "required: the name of the environment variable holding the routing key")
+		}
+		if t.Retries < 0 || t.Retries > 20 {
+			p.errorf(at("alerts.pagerduty"), g+".retries", "want 0–20")
+		}
+		sev(g+".min_severity", t.MinSeverity)
+	}
+	ig := a.Incidents
+	if ig.QuietS < 60 || ig.QuietS > 7*86400 {
+		p.errorf(at("alerts.incidents.quiet_s"), "alerts.incidents.quiet_s", "want 60–604800")
+	}
+	if ig.UpdateS < 0 || ig.UpdateS >= ig.QuietS {
+		p.errorf(at("alerts.incidents.update_s"), "alerts.incidents.update_s", "want 0 up to below quiet_s (%d)", ig.QuietS)
+	}
+	if ig.ExternalURL != "" {
+		httpURL("alerts.incidents.external_url", ig.ExternalURL)
 	}
 }

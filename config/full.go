@@ -29,6 +29,7 @@ type fileLayout struct {
 	Console             Console            `yaml:"console"`
 	Cluster             Cluster            `yaml:"cluster"`
 	Voice               Voice              `yaml:"voice"`
+	Asterisk            Asterisk           `yaml:"asterisk"`
 }
 
 // FullYAML renders c as a policy file holding every key with its
@@ -39,7 +40,7 @@ func FullYAML(c *Config) ([]byte, error) {
 		Server: c.Server, SIP: c.SIP, Numbers: c.Numbers, System: c.System,
 		AllowUnknownTenants: c.AllowUnknownTenants, Defaults: c.Defaults, Tenants: c.Tenants,
 		Honeypot: c.Honeypot, Attack: c.Attack, STIR: c.STIR, Detectors: c.Detect, Alerts: c.Alerts,
-		Quality: c.Quality, Console: c.Console, Cluster: c.Cluster, Voice: c.Voice,
+		Quality: c.Quality, Console: c.Console, Cluster: c.Cluster, Voice: c.Voice, Asterisk: c.Asterisk,
 	}
 	if l.Tenants == nil {
 		l.Tenants = map[string]*Tenant{}

@@ -296,6 +296,7 @@ var keyMeaning = map[string]string{
 	"console":               "The operator console (web UI).",
 	"cluster":               "Cluster mode: shared counters in Redis, records in PostgreSQL.",
 	"voice":                 "Voice biometrics (speaker verification and the fraudster watchlist).",
+	"asterisk":              "The FastAGI server Asterisk dialplans call to screen outbound calls (deploy/asterisk).",
 
 	// server
 	"Server.Listen":                      "host:port of the HTTP API (and console).",

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"reflect"
 	"strconv"
 	"strings"
@@ -145,6 +146,29 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 			f = "server.tls_cert"
 		}
 		p.errorf(n.Line, f, "required with the other one: tls_cert and tls_key go together")
+	}
+	if x := s.SIEM; x.Addr != "" || x.Network != "" || x.Format != "" || x.Facility != 0 || x.Records != "" {
+		at := func(f string) int {
+			if l := ln["server.siem."+f]; l > 0 {
+				return l
+			}
+			return ln["server.siem"]
+		}
+		if _, _, err := net.SplitHostPort(x.Addr); err != nil {
+			p.errorf(at("addr"), "server.siem.addr", "want host:port, got %q", x.Addr)
+		}
+		if x.Network != "" && x.Network != "udp" && x.Network != "tcp" {
+			p.errorf(at("network"), "server.siem.network", "want udp or tcp, got %q", x.Network)
+		}
+		if x.Format != "" && x.Format != "rfc5424" && x.Format != "json" {
+			p.errorf(at("format"), "server.siem.format", "want rfc5424 or json, got %q", x.Format)
+		}
+		if x.Facility < 0 || x.Facility > 23 {
+			p.errorf(at("facility"), "server.siem.facility", "want 1–23")
+		}
+		if x.Records != "" && x.Records != "all" && x.Records != "decisions" && x.Records != "audit" {
+			p.errorf(at("records"), "server.siem.records", "want all, decisions or audit, got %q", x.Records)
+		}
 	}
 	seen := map[string]bool{}
 	for i, t := range s.Tokens {

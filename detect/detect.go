@@ -41,7 +41,11 @@ type Call struct {
 	// that priced it when longer than the calling code, else the number
 	// without its last four digits.
 	Range string
-	Cost  float64
+	// Country is the destination's country as a prefix to block: its
+	// calling code, or Range when the number shares the tenant's calling
+	// code (+1 809 for a US tenant) or is domestic.
+	Country string
+	Cost    float64
 	// Attempt marks a call screening refused: it never connected.
 	Attempt bool
 	// Concurrent is how many calls of the extension were up when this
@@ -74,7 +78,14 @@ type Target struct {
 	// AllTenants: the block applies to every tenant (a number range the
 	// evidence shows is fraudulent, not one tenant's country).
 	AllTenants bool `json:"all_tenants,omitempty"`
+	// ExpiresS, when set, shortens the finding's expiry for this target.
+	ExpiresS int `json:"expires_s,omitempty"`
 }
+
+// AlsoExtensionS bounds how long an extension named as a further target
+// stays blocked: the extension is often a real agent's, borrowed by the
+// attack (the destination or address block is the lasting one).
+const AlsoExtensionS = 3600
 
 // WildcardExtension as a target's extension means every extension of the
 // tenant: "extension *, international" is the tenant's international (and
@@ -145,6 +156,9 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 	}
 	ext := Target{Kind: "extension", Value: f.Extension, Scope: "international"}
 	also := func(t Target) {
+		if t.Kind == "extension" && (r.ExpiresS == 0 || r.ExpiresS > AlsoExtensionS) {
+			t.ExpiresS = AlsoExtensionS
+		}
 		if t.Value != "" {
 			f.Also = append(f.Also, t)
 		}

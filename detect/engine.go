@@ -79,6 +79,7 @@ type numEntry struct {
 	chargeable    bool
 	rate          float64
 	class, rng    string
+	country       string // the destination country as a prefix (see Call.Country)
 }
 
 // typeRate is what a minute to a chargeable number type costs when the rate
@@ -103,7 +104,7 @@ const ChargeableRate = 0.10
 // minute they are scored by, the destination class the baselines learn
 // (the country, or country/type for chargeable domestic numbers) and the
 // range actions name.
-func classify(ne *numEntry) {
+func classify(ne *numEntry, home int) {
 	info := &ne.info
 	ne.rate = info.Rate
 	if r, ok := typeRate[info.Type]; ok && r > ne.rate {
@@ -122,6 +123,12 @@ func classify(ne *numEntry) {
 		ne.rng = d[:len(d)-4]
 	default:
 		ne.rng = d
+	}
+	ne.country = strconv.Itoa(info.CallingCode)
+	if !ne.international || info.CallingCode == home {
+		// A country sharing the tenant's calling code (+1 809 for a US
+		// tenant) or a domestic number: its range, never the whole code.
+		ne.country = ne.rng
 	}
 }
 
@@ -319,7 +326,7 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 				ne.premium = true
 			}
 		}
-		classify(ne)
+		classify(ne, tc.home)
 		tc.nums[strings.Clone(far)] = ne
 		e.nnums++
 	}
@@ -329,7 +336,7 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		tc.exts[strings.Clone(r.Extension)] = h
 	}
 	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h,
-		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng}
+		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng, Country: ne.country}
 	c.Cost = r.Cost
 	if c.Cost == 0 && r.Billsec > 0 {
 		c.Cost = float64(r.Billsec) / 60 * ne.rate

@@ -57,6 +57,7 @@ for t in $(go test -list 'Fuzz.*' ./cdr | grep '^Fuzz'); do fuzz ./cdr "$t" 10; 
 fuzz ./stir FuzzParseIdentity 10
 for t in FuzzDecodeHEP FuzzParseRTCP FuzzParseVQ FuzzProbeReply; do fuzz ./quality "$t" 10; done
 fuzz ./compliance FuzzLoad 10
+fuzz ./agi FuzzSession 10
 for t in $(go test -list 'Fuzz.*' ./sipfront | grep '^Fuzz' || true); do fuzz ./sipfront "$t" 10; done
 for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
 fuzz ./sipframe FuzzRead 10

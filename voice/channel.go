@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -66,4 +67,30 @@ func Telephone(a Audio, rng *rand.Rand) Audio {
 		out.Samples[i] = float32(ulawTable[UlawEncode(toInt16(float32(v*gain)))]) / 32768
 	}
 	return out
+}
+
+// ALaw passes audio through G.711 A-law encoding and decoding.
+func ALaw(a Audio) Audio {
+	out := Audio{Samples: make([]float32, len(a.Samples))}
+	for i, v := range a.Samples {
+		out.Samples[i] = float32(alawDecode(AlawEncode(toInt16(v)))) / 32768
+	}
+	return out
+}
+
+// Channels are the channel names Channel knows.
+var Channels = []string{"clean", "alaw", "telephone"}
+
+// Channel passes audio through a named channel: "clean" (unchanged),
+// "alaw" (G.711 A-law) or "telephone" (Telephone).
+func Channel(name string, a Audio, rng *rand.Rand) (Audio, error) {
+	switch name {
+	case "clean", "":
+		return a, nil
+	case "alaw":
+		return ALaw(a), nil
+	case "telephone":
+		return Telephone(a, rng), nil
+	}
+	return Audio{}, fmt.Errorf("voice: unknown channel %q (want clean, alaw or telephone)", name)
 }

@@ -2,7 +2,9 @@ package voice
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/gob"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -202,8 +204,12 @@ type Calibration struct {
 // Model is a trained speaker-recognition system: the backend, a cohort of
 // impostor embeddings for score normalisation, and the calibration.
 type Model struct {
-	Version   int
-	Info      string // training data and licence
+	Version int
+	Info    string // training data and licence
+	// ID names what voiceprints depend on (features, background model,
+	// centre and cohort), so a recalibrated model keeps its enrolments;
+	// empty in models trained before it existed.
+	ID        string
 	Backend   *GMMBackend
 	Cohort    [][]float32 // unit embeddings of background speech
 	CohortTop int         // adaptive s-norm: the closest N cohort scores
@@ -211,6 +217,17 @@ type Model struct {
 	// Synthetic flags machine-made speech; nil when the model was
 	// trained without synthetic examples.
 	Synthetic *SyntheticDetector
+}
+
+// PrintID hashes what a voiceprint depends on: the backend, the cohort
+// and the s-norm top-N; not the calibration.
+func (m *Model) PrintID() string {
+	h := sha256.New()
+	enc := gob.NewEncoder(h)
+	_ = enc.Encode(m.Backend)
+	_ = enc.Encode(m.Cohort)
+	_ = enc.Encode(m.CohortTop)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 const modelMagic = "tollgate-voice-model\n"

@@ -167,6 +167,9 @@ func main() {
 	models := flag.Int("models", 4, "enrolment models per speaker per fold")
 	tests := flag.Int("tests", 25, "test strings per speaker")
 	ident := flag.Bool("ident", false, "closed-set identification among the real speakers (background: repetitions 0–24 of all of them)")
+	held := flag.Bool("heldout", false, "issue 19: enrolment/test channel pairs, calibration on held-out speakers; before (old front end) and after")
+	variants := flag.String("variants", "before,after", "with -heldout: before, cmvn-fullband, features, features+channels, fullband, after")
+	folds := flag.Int("folds", 15, "with -heldout: how many test-speaker pairs (of 15)")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -198,6 +201,10 @@ func main() {
 				identify(c, real, cn == "telephone", n, *tests)
 			}
 		}
+		return
+	}
+	if *held {
+		heldOut(c, real, lens, *folds, *models, *tests, *variants)
 		return
 	}
 	if *synth {

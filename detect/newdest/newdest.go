@@ -4,7 +4,6 @@ package newdest
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
@@ -49,10 +48,7 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	f := detect.Finding{Detector: n.Name(), Code: "new_destination", Subject: c.Class,
 		Text: fmt.Sprintf("tenant %s called %s (%s) for the first time in %d days of history", c.Rec.Tenant, c.Class, c.Dest.E164, (t-p.First)/86400),
 		Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
-	dest := strconv.Itoa(c.Dest.CallingCode)
-	if !c.International {
-		dest = c.Range
-	}
+	dest := c.Country
 	r := n.cfg.Rule()
 	if n.cfg.BlockRate > 0 && c.Rate >= n.cfg.BlockRate {
 		// Never called and costly: stop the tenant's calls there.

@@ -8,7 +8,6 @@ package pumping
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
@@ -63,10 +62,7 @@ func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		// International: the destination country; a chargeable domestic
 		// number: its range (premium-rate, shared-cost… inside the home
 		// country is where pumping often lands).
-		cc := strconv.Itoa(c.Dest.CallingCode)
-		if !c.International {
-			cc = c.Range
-		}
+		cc := c.Country
 		subject = "+" + cc
 		key = detect.Key(c.Rec.Tenant, cc)
 		dest = detect.Target{Kind: "prefix", Value: cc}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
@@ -49,17 +50,22 @@ type Options struct {
 	Config  *config.Voice
 	Model   *voice.Model
 	ModelID string // identifies the model; prints made with another are refused
-	Store   vstore.Store
-	Alerts  store.Alerts // may be nil
-	Audit   store.Audit  // may be nil
-	Now     func() time.Time
+	// ModelPath is where Calibrate saves the recalibrated model; empty
+	// keeps the new calibration in memory only.
+	ModelPath string
+	Store     vstore.Store
+	Alerts    store.Alerts // may be nil
+	Audit     store.Audit  // may be nil
+	Now       func() time.Time
 }
 
 // Service is voice biometrics for one process; state is in the store.
 type Service struct {
-	o  Options
-	mu sync.Mutex
-	wl map[string]*watchlist // tenant → cached fraudster prints
+	o     Options
+	model atomic.Pointer[voice.Model] // swapped whole by Calibrate
+	calMu sync.Mutex                  // one calibration at a time
+	mu    sync.Mutex
+	wl    map[string]*watchlist // tenant → cached fraudster prints
 }
 
 type watchlist struct {
@@ -78,11 +84,13 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o, wl: map[string]*watchlist{}}, nil
+	s := &Service{o: o, wl: map[string]*watchlist{}}
+	s.model.Store(o.Model)
+	return s, nil
 }
 
 // Model returns the model in use.
-func (s *Service) Model() *voice.Model { return s.o.Model }
+func (s *Service) Model() *voice.Model { return s.model.Load() }
 
 // Audio is one audio input: bytes and, for raw G.711, the codec.
 type Audio struct {
@@ -142,12 +150,12 @@ func (s *Service) analyzeSynth(in []Audio, field string, minEach float64) (voice
 		if err != nil {
 			return voice.Stats{}, nil, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
 		}
-		one := s.o.Model.Backend.Stats(au)
+		one := s.Model().Backend.Stats(au)
 		if one.Speech() < minEach {
 			return voice.Stats{}, nil, invalid(f, "%.2f s of net speech found in %.2f s of audio; need at least %.2f s", one.Speech(), au.Seconds(), minEach)
 		}
 		st = st.Add(one)
-		if d := s.o.Model.Synthetic; d != nil && one.Frames > 0 {
+		if d := s.Model().Synthetic; d != nil && one.Frames > 0 {
 			sc := d.Score(au)
 			if syn == nil || sc > syn.Score {
 				syn = &Synthetic{Score: sc, Threshold: d.Threshold, Flagged: sc >= d.Threshold}
@@ -215,7 +223,7 @@ func (s *Service) Enroll(ctx context.Context, q EnrollRequest) (vstore.Subject, 
 	if st.Speech() < pol.MinEnrollSpeech {
 		return vstore.Subject{}, invalid("audio", "%.2f s of net speech; enrolment needs at least %.1f s (send more or longer utterances)", st.Speech(), pol.MinEnrollSpeech)
 	}
-	p := s.o.Model.Print(st)
+	p := s.Model().Print(st)
 	sub.Print, _ = p.MarshalBinary()
 	sub.Stats, _ = st.MarshalBinary()
 	sub.Speech = st.Speech()
@@ -366,7 +374,7 @@ func (s *Service) Verify(ctx context.Context, q VerifyRequest) (VerifyResult, er
 		return VerifyResult{}, err
 	}
 	pol := s.o.Config.Policy(q.Tenant)
-	m := s.o.Model
+	m := s.Model()
 	res := VerifyResult{Subject: q.Subject, Speech: round2(st.Speech()), MinSpeech: pol.MinVerifySpeech, Segments: segs, CallID: q.CallID, Synthetic: syn}
 	res.Threshold, res.FAR = s.threshold(pol.Threshold, pol.FalseAcceptRate)
 	r := m.Compare(print, m.Print(st))
@@ -413,7 +421,7 @@ func (s *Service) threshold(fixed *float64, far float64) (float64, float64) {
 	if fixed != nil {
 		return *fixed, 0
 	}
-	return s.o.Model.Calib.Threshold(far), far
+	return s.Model().Calib.Threshold(far), far
 }
 
 func (s *Service) alert(ctx context.Context, a store.Alert, details any) {
@@ -485,7 +493,7 @@ func (s *Service) Identify(ctx context.Context, q IdentifyRequest) (IdentifyResu
 	pol := s.o.Config.Policy(q.Tenant)
 	res := IdentifyResult{Matches: []Hit{}, Watchlist: len(wl.prints), Speech: round2(st.Speech()), MinSpeech: pol.MinVerifySpeech, Segments: segs, CallID: q.CallID, Synthetic: syn}
 	res.Threshold, res.FAR = s.threshold(pol.WatchlistThreshold, pol.WatchlistFalseAcceptRate)
-	m := s.o.Model
+	m := s.Model()
 	var top voice.Match
 	if st.Speech() < pol.MinVerifySpeech {
 		res.Decision = Uncertain
@@ -572,4 +580,89 @@ func (s *Service) Results(ctx context.Context, callIDs []string) (map[string][]v
 // Expire drops passive statistics older than the configured TTL.
 func (s *Service) Expire(ctx context.Context) (int, error) {
 	return s.o.Store.ExpireCallStats(ctx, s.o.Now().Add(-time.Duration(s.o.Config.PassiveTTL)*time.Second))
+}
+
+// CalibrationCall is one labelled call for Calibrate.
+type CalibrationCall struct {
+	Speaker string
+	Audio   Audio
+}
+
+// CalibrateRequest recalibrates the model on an operator's own calls of
+// speakers the background model was not trained on.
+type CalibrateRequest struct {
+	Calls []CalibrationCall
+	// EnrolCalls > 0: each speaker's first half of calls, EnrolCalls at a
+	// time, make enrolments and the second half are tests; 0: every pair
+	// of calls is a trial.
+	EnrolCalls int
+	Actor      string
+}
+
+// CalibrateResult describes the new calibration.
+type CalibrateResult struct {
+	Speakers     int     `json:"speakers"`
+	Calls        int     `json:"calls"`
+	Trials       string  `json:"trials"`
+	Threshold1   float64 `json:"threshold_far_1pct"`
+	ThresholdOld float64 `json:"previous_threshold_far_1pct"`
+	Saved        bool    `json:"saved"`
+}
+
+// MaxCalibrationCalls bounds one calibration request.
+const MaxCalibrationCalls = 2000
+
+// Calibrate fits the score calibration (thresholds for a stated
+// false-accept rate) on labelled calls, swaps it into the model in use
+// and, when the service has a model path, saves the model there.
+// Voiceprints stay valid: only the calibration changes.
+func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateResult, error) {
+	if len(q.Calls) == 0 {
+		return CalibrateResult{}, invalid("audio", "no calls")
+	}
+	if len(q.Calls) > MaxCalibrationCalls {
+		return CalibrateResult{}, invalid("audio", "%d calls; at most %d", len(q.Calls), MaxCalibrationCalls)
+	}
+	if q.EnrolCalls < 0 || q.EnrolCalls > 20 {
+		return CalibrateResult{}, invalid("enrol_calls", "want 0…20")
+	}
+	s.calMu.Lock()
+	defer s.calMu.Unlock()
+	old := s.Model()
+	stats := make([]voice.Stats, len(q.Calls))
+	speakers := make([]string, len(q.Calls))
+	spk := map[string]bool{}
+	for i, c := range q.Calls {
+		f := fmt.Sprintf("audio[%d]", i)
+		if !idRE.MatchString(c.Speaker) {
+			return CalibrateResult{}, invalid(f, "speaker label %q: want 1–128 of A-Z a-z 0-9 . _ : @ + -", c.Speaker)
+		}
+		if err := ctx.Err(); err != nil {
+			return CalibrateResult{}, err
+		}
+		au, err := voice.Decode(c.Audio.Data, c.Audio.Codec, voice.Limits{MaxSeconds: s.o.Config.MaxAudioSeconds})
+		if err != nil {
+			return CalibrateResult{}, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
+		}
+		stats[i] = old.Backend.Stats(au)
+		speakers[i] = c.Speaker
+		spk[c.Speaker] = true
+	}
+	items := voice.GroupCalls(speakers, stats, q.EnrolCalls)
+	m := *old
+	if err := m.CalibrateOn(items, fmt.Sprintf("operator calls (%d speakers, %d calls) by %s at %s", len(spk), len(q.Calls), q.Actor, s.o.Now().UTC().Format(time.RFC3339))); err != nil {
+		return CalibrateResult{}, invalid("audio", "%s", err.Error()[len("voice: "):])
+	}
+	res := CalibrateResult{Speakers: len(spk), Calls: len(q.Calls), Trials: m.Calib.Trials, Threshold1: m.Calib.Threshold(0.01), ThresholdOld: old.Calib.Threshold(0.01)}
+	if s.o.ModelPath != "" {
+		if err := m.SaveFile(s.o.ModelPath); err != nil {
+			return CalibrateResult{}, fmt.Errorf("saving the recalibrated model: %w", err)
+		}
+		res.Saved = true
+	}
+	s.model.Store(&m)
+	if err := s.audit(ctx, q.Actor, "voice.calibrate", "-", "model", map[string]any{"speakers": res.Speakers, "calls": res.Calls, "threshold_far_1pct": round2(res.Threshold1), "previous": round2(res.ThresholdOld), "saved": res.Saved}); err != nil {
+		return res, err
+	}
+	return res, nil
 }

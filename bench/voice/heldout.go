@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/voice"
+)
+
+// beforeOptions are the settings before issue 19: full-band features
+// without normalisation, clean background only, calibrated on the
+// training speakers.
+func beforeOptions() voice.TrainOptions {
+	o := voice.DefaultTrainOptions()
+	o.Features = voice.FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
+	o.Channels = []string{"clean"}
+	o.CalibSpeakers = -1
+	return o
+}
+
+// issue19Options are the channel-robust settings measured for issue 19.
+func issue19Options() voice.TrainOptions {
+	o := voice.DefaultTrainOptions()
+	o.Features = voice.FeatureConfig{Filters: 24, LowHz: 300, HighHz: 3400, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "cmvn"}
+	o.Channels = []string{"clean", "alaw", "telephone"}
+	o.CohortSpeech = 1.5
+	return o
+}
+
+type chanPair struct{ enrol, test string }
+
+var chanPairs = []chanPair{
+	{"clean", "clean"}, {"alaw", "alaw"}, {"telephone", "telephone"},
+	{"clean", "alaw"}, {"clean", "telephone"},
+}
+
+type tally struct {
+	tar, imp []float64
+	fa, fr   int // at the model's 1 % threshold
+}
+
+// heldOut runs, for each pair of test speakers (the fold), a model
+// trained on the other four real speakers — after issue 19 two of them
+// build the background model and cohort and the other two calibrate it,
+// so the test pair is in neither — and scores three enrolment strings
+// against held-out test strings for each enrolment→test channel pair.
+// The trial audio depends only on the fold, length and channel pair, so
+// every setting is scored on the same trials.
+func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, variants string) {
+	t0 := time.Now()
+	var settings []setting
+	for _, v := range strings.Split(variants, ",") {
+		o := voice.DefaultTrainOptions()
+		switch v {
+		case "before":
+			o = beforeOptions()
+		case "cmvn-fullband": // old band, CMVN, clean only, calibrated on training speakers
+			o = beforeOptions()
+			o.Features.Norm = "cmvn"
+		case "features": // telephone band + CMVN, clean background, calibrated on training speakers
+			o = issue19Options()
+			o.Channels = []string{"clean"}
+			o.CalibSpeakers = -1
+		case "features+channels": // telephone band + CMVN, background through all channels, cohort of 1.5 s calls, calibrated on training speakers
+			o = issue19Options()
+			o.CalibSpeakers = -1
+		case "fullband": // as "after" but a full-band (0–4000 Hz) filterbank
+			o = issue19Options()
+			o.Features.LowHz, o.Features.HighHz = 0, 4000
+			o.CalibSpeakers = 2
+		case "after": // telephone band + CMVN, all channels, cohort calls, two calibration speakers held out
+			o = issue19Options()
+			o.CalibSpeakers = 2
+		case "default": // the shipped defaults
+		default:
+			log.Fatalf("unknown variant %q", v)
+		}
+		settings = append(settings, setting{v, o})
+	}
+	type key struct {
+		set  string
+		n    int
+		pair chanPair
+	}
+	res := map[key]*tally{}
+	var folds [][2]string
+	for i, a := range real {
+		for _, b := range real[i+1:] {
+			folds = append(folds, [2]string{a, b})
+		}
+	}
+	// Spread the chosen folds over the speakers.
+	order := []int{0, 14, 5, 9, 2, 12, 7, 3, 10, 1, 13, 6, 8, 4, 11}
+	calibs := map[string][]string{}
+	for k := 0; k < nFolds && k < len(folds); k++ {
+		f := folds[order[k]]
+		var bg []voice.Utterance
+		for _, s := range real {
+			if s == f[0] || s == f[1] {
+				continue
+			}
+			for _, r := range c.bySpk[s] {
+				bg = append(bg, voice.Utterance{Speaker: s, Audio: r.audio})
+			}
+		}
+		for _, st := range settings {
+			st.opt.Seed = uint64(k)
+			m, err := voice.Train(bg, st.opt)
+			if err != nil {
+				log.Fatal(err)
+			}
+			thr := m.Calib.Threshold(0.01)
+			calibs[st.name] = append(calibs[st.name], fmt.Sprintf("fold %s+%s: thr %.2f (%s)", f[0], f[1], thr, m.Calib.Trials))
+			for _, n := range lens {
+				for pi, cp := range chanPairs {
+					rng := rand.New(rand.NewPCG(uint64(k*1000+n), uint64(pi)))
+					ch := func(name string, a voice.Audio) voice.Audio {
+						out, _ := voice.Channel(name, a, rng)
+						return out
+					}
+					kk := key{st.name, n, cp}
+					t := res[kk]
+					if t == nil {
+						t = &tally{}
+						res[kk] = t
+					}
+					prints := map[string][]voice.Voiceprint{}
+					testP := map[string][]voice.Voiceprint{}
+					for _, s := range f {
+						for range models {
+							var stats voice.Stats
+							for range 3 {
+								stats = stats.Add(m.Backend.Stats(ch(cp.enrol, c.digitString(s, n, 0, 25, rng))))
+							}
+							prints[s] = append(prints[s], m.Print(stats))
+						}
+						for range tests {
+							testP[s] = append(testP[s], m.Print(m.Backend.Stats(ch(cp.test, c.digitString(s, n, 25, 50, rng)))))
+						}
+					}
+					for _, s := range f {
+						for _, p := range prints[s] {
+							for _, u := range f {
+								for _, tp := range testP[u] {
+									r := m.Compare(p, tp).Normalized
+									if s == u {
+										t.tar = append(t.tar, r)
+										if r < thr {
+											t.fr++
+										}
+									} else {
+										t.imp = append(t.imp, r)
+										if r >= thr {
+											t.fa++
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			log.Printf("fold %d (%s, %s) %s done at %v", k, f[0], f[1], st.name, time.Since(t0).Round(time.Second))
+		}
+	}
+	fmt.Printf("| setting | digits | enrol → test | EER %% | FA %% at the model's 1 %% FAR threshold | FR %% there | target / impostor trials |\n|---|---|---|---|---|---|---|\n")
+	for _, st := range settings {
+		for _, n := range lens {
+			for _, cp := range chanPairs {
+				t := res[key{st.name, n, cp}]
+				eer, _ := voice.EER(t.tar, t.imp)
+				fmt.Printf("| %s | %d | %s → %s | %.2f | %.2f | %.2f | %d / %d |\n", st.name, n, cp.enrol, cp.test, 100*eer,
+					100*float64(t.fa)/float64(len(t.imp)), 100*float64(t.fr)/float64(len(t.tar)), len(t.tar), len(t.imp))
+			}
+		}
+	}
+	for _, st := range settings {
+		fmt.Printf("\n%s calibration:\n- %s\n", st.name, strings.Join(calibs[st.name], "\n- "))
+	}
+	log.Printf("total %v", time.Since(t0).Round(time.Second))
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/siem"
+	"github.com/tollgate-voip/tollgate/store"
+)
+
+// siemParts streams decisions (a tee on the engine's recorder) and audit
+// entries (read from the store as they are appended, by any node) to the
+// server.siem collector. A nil *siemParts does nothing.
+type siemParts struct {
+	s      *siem.Stream
+	dec    bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// auditPoll is how often new audit entries are read for the stream.
+const auditPoll = time.Second
+
+func startSIEM(cfg *config.Config, st store.Audit, log *slog.Logger) (*siemParts, error) {
+	x := cfg.Server.SIEM
+	if x.Addr == "" {
+		return nil, nil
+	}
+	network := x.Network
+	if network == "" {
+		network = "udp"
+	}
+	s, err := siem.New(siem.Options{Network: network, Addr: x.Addr, Format: x.Format, Facility: x.Facility, Hostname: cfg.Server.Node, Logger: log})
+	if err != nil {
+		return nil, &config.Error{File: cfg.File, Field: "server.siem", Msg: err.Error()}
+	}
+	p := &siemParts{s: s, dec: x.Records != "audit", done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	if x.Records == "audit" || x.Records == "" || x.Records == "all" {
+		go p.followAudit(ctx, st, time.Now(), log)
+	} else {
+		close(p.done)
+	}
+	log.Info("siem stream", "addr", x.Addr, "network", network, "format", x.Format, "records", x.Records)
+	return p, nil
+}
+
+// followAudit streams the audit entries appended from since on.
+func (p *siemParts) followAudit(ctx context.Context, st store.Audit, since time.Time, log *slog.Logger) {
+	defer close(p.done)
+	var lastID int64
+	t := time.NewTicker(auditPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		es, err := st.ListAudit(ctx, since, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("siem: reading the audit log", "err", err)
+			}
+			continue
+		}
+		for _, e := range es {
+			if e.ID <= lastID {
+				continue
+			}
+			p.s.Audit(e)
+			lastID = e.ID
+			since = e.Time
+		}
+	}
+}
+
+// recorder tees the engine's decisions into the stream.
+func (p *siemParts) recorder(next engine.Recorder) engine.Recorder {
+	if p == nil || !p.dec {
+		return next
+	}
+	return siemRecorder{p.s, next}
+}
+
+type siemRecorder struct {
+	s    *siem.Stream
+	next engine.Recorder
+}
+
+func (r siemRecorder) Decision(d store.Decision) bool {
+	r.s.Decision(d)
+	return r.next.Decision(d)
+}
+
+func (r siemRecorder) Event(e store.CallEvent) bool { return r.next.Event(e) }
+
+func (p *siemParts) stats() map[string]any {
+	if p == nil {
+		return nil
+	}
+	s := p.s.Stats()
+	return map[string]any{"sent": s.Sent, "dropped": s.Dropped, "failed": s.Failed}
+}
+
+func (p *siemParts) metrics(w io.Writer) {
+	if p == nil {
+		return
+	}
+	s := p.s.Stats()
+	fmt.Fprintf(w, "# HELP tollgate_siem_records_total Records streamed to the SIEM collector by outcome.\n# TYPE tollgate_siem_records_total counter\n")
+	fmt.Fprintf(w, "tollgate_siem_records_total{outcome=\"sent\"} %d\ntollgate_siem_records_total{outcome=\"dropped\"} %d\ntollgate_siem_records_total{outcome=\"failed\"} %d\n", s.Sent, s.Dropped, s.Failed)
+}
+
+func (p *siemParts) close() {
+	if p == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	p.s.Close()
+}

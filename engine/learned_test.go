@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// TestLearnedRateLimits (issue 15, cause 5): the policy's static limit of
+// 5 international calls per hour per extension refuses the normal burst of
+// a busy call-center agent. With the extension's warm baseline showing 12
+// such calls in its busiest hour, the limit is learned (12 × 1.5 + 2 = 20):
+// the agent's 6th–20th calls go through, the 21st is refused, and the
+// refusal names both the policy's number and the learned one. An
+// extension without a baseline keeps the policy's 5.
+func TestLearnedRateLimits(t *testing.T) {
+	cfg := config.Default()
+	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5}
+	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
+	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
+	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{}
+	for _, tn := range cfg.Tenants {
+		tn.Limits = cfg.Defaults.Limits
+	}
+	live := blocks.NewLive()
+	ll := &baseline.LiveLimits{}
+	baseline.RegisterLimits(live, ll)
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Blocks: live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four weeks of history: 12 international calls in one hour a day.
+	l := baseline.New()
+	start := monday10.Add(-28 * 24 * time.Hour)
+	for d := range 28 {
+		for i := range 12 {
+			at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*4*time.Minute)
+			l.Learn("acme", "1001", at, at, "GB", true, 60, 1)
+		}
+	}
+	ll.Store(l.Limits(monday10.Unix(), 7, 30))
+	ctx := context.Background()
+	screenAt := func(id, ext string, i int) *screen.Verdict {
+		c := call(id, ext, "011442071234567", monday10.Add(time.Duration(i)*time.Minute))
+		v := new(screen.Verdict)
+		if err := e.Screen(ctx, c, v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for i := range 20 {
+		if v := screenAt(fmt.Sprintf("busy%d", i), "1001", i); v.Enforced == screen.Reject {
+			t.Fatalf("call %d of the busy agent refused: %s", i+1, ReasonText(v))
+		}
+	}
+	v := screenAt("busy20", "1001", 20)
+	if v.Enforced != screen.Reject || !strings.Contains(ReasonText(v), "limit 20") || !strings.Contains(ReasonText(v), "policy 5") {
+		t.Errorf("21st call: %s %q; want a refusal naming the learned limit 20 and the policy's 5", v.Enforced, ReasonText(v))
+	}
+	for i := range 5 {
+		if v := screenAt(fmt.Sprintf("new%d", i), "1002", i); v.Enforced == screen.Reject {
+			t.Fatalf("call %d of an extension without a baseline refused: %s", i+1, ReasonText(v))
+		}
+	}
+	if v := screenAt("new5", "1002", 5); v.Enforced != screen.Reject {
+		t.Errorf("6th call of an extension without a baseline: %s; want the policy's limit of 5", v.Enforced)
+	}
+}

@@ -1,0 +1,128 @@
+package voice
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestTrainHoldsOutCalibrationSpeakers: by default a third of the
+// speakers (at least two) are kept out of the background model, centre
+// and cohort, and the calibration is fitted on their trials; naming them
+// in the model makes the split checkable.
+func TestTrainHoldsOutCalibrationSpeakers(t *testing.T) {
+	d := loadFSDD(t)
+	keys := make([]string, 0, len(d.rec))
+	for k := range d.rec {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var utts []Utterance
+	for _, k := range keys {
+		parts := strings.Split(k, "_")
+		if len(parts[2]) == 1 { // repetitions 0–9
+			utts = append(utts, Utterance{Speaker: parts[1], Audio: d.rec[k]})
+		}
+	}
+	o := DefaultTrainOptions()
+	o.GMM = TrainConfig{Components: 16, Iters: 2, MaxFrames: 20000}
+	o.Channels = []string{"clean", "alaw"}
+	o.CalibSpeakers = 2
+	m, err := Train(utts, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sorted speakers george, jackson, lucas, nicolas, theo, yweweler:
+	// two held out, spread over the list.
+	if !strings.Contains(m.Calib.Trials, "2 speakers held out of training (george, nicolas)") {
+		t.Errorf("calibration trials %q: want the held-out speakers george and nicolas", m.Calib.Trials)
+	}
+	if m.ID == "" || m.ID != m.PrintID() {
+		t.Errorf("model ID %q, print ID %q", m.ID, m.PrintID())
+	}
+	// Three speakers cannot spare two and still train.
+	o.CalibSpeakers = 2
+	var three []Utterance
+	for _, u := range utts {
+		if u.Speaker == "george" || u.Speaker == "jackson" || u.Speaker == "lucas" {
+			three = append(three, u)
+		}
+	}
+	if _, err := Train(three, o); err == nil || !strings.Contains(err.Error(), "cannot spare") {
+		t.Errorf("three speakers, two for calibration: %v", err)
+	}
+	o.Channels = []string{"clean", "radio"}
+	if _, err := Train(utts, o); err == nil || !strings.Contains(err.Error(), "unknown channel") {
+		t.Errorf("unknown channel: %v", err)
+	}
+}
+
+// TestCalibrateOn: the operator's calibration replaces the model's, keeps
+// the voiceprint identity, and refuses trials it cannot fit on without
+// touching the model.
+func TestCalibrateOn(t *testing.T) {
+	d := loadFSDD(t)
+	base := fsddModel(t)
+	m := *base
+	rng := rand.New(rand.NewPCG(5, 5))
+	var spk []string
+	var st []Stats
+	for _, s := range []string{"lucas", "theo"} {
+		for range 12 {
+			spk, st = append(spk, s), append(st, m.Backend.Stats(d.digits(s, 5, 40, 50, rng)))
+		}
+	}
+	before := m.Calib
+	if err := m.CalibrateOn(GroupCalls(spk[:12], st[:12], 0), "one speaker"); err == nil || !strings.Contains(err.Error(), "two speakers") {
+		t.Errorf("one speaker: %v", err)
+	}
+	if err := m.CalibrateOn(GroupCalls(spk[:14], st[:14], 0), "few"); err == nil || !strings.Contains(err.Error(), "impostor trials") {
+		t.Errorf("24 impostor trials: %v", err)
+	}
+	if m.Calib.Trials != before.Trials {
+		t.Errorf("a refused calibration changed the model: %q", m.Calib.Trials)
+	}
+	if err := m.CalibrateOn(GroupCalls(spk, st, 0), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	// 2×66 target pairs and 144 impostor pairs.
+	if !strings.Contains(m.Calib.Trials, "ops: 132 target, 144 impostor trials") || m.Calib.A <= 0 || len(m.Calib.Impostor) != 144 {
+		t.Errorf("calibration %q, slope %.2f, %d impostor scores", m.Calib.Trials, m.Calib.A, len(m.Calib.Impostor))
+	}
+	if m.PrintID() != base.PrintID() {
+		t.Error("calibration changed what voiceprints depend on")
+	}
+	// Enrolment grouping: the first half, 2 calls at a time, enrols.
+	items := GroupCalls(spk, st, 2)
+	var enrol, test int
+	for _, it := range items {
+		if it.Enrol {
+			enrol++
+		} else {
+			test++
+		}
+	}
+	if enrol != 6 || test != 12 {
+		t.Errorf("GroupCalls(…, 2): %d enrolments, %d tests; want 6 and 12", enrol, test)
+	}
+}
+
+// TestALaw: A-law round trip keeps the signal within its quantisation
+// error; unknown channels are refused.
+func TestALaw(t *testing.T) {
+	a := Audio{Samples: make([]float32, 800)}
+	for i := range a.Samples {
+		a.Samples[i] = float32(0.3 * math.Sin(float64(i)/5))
+	}
+	b := ALaw(a)
+	for i, v := range b.Samples {
+		if math.Abs(float64(v-a.Samples[i])) > 0.3/16+1e-3 {
+			t.Fatalf("sample %d: %v → %v", i, a.Samples[i], v)
+		}
+	}
+	if _, err := Channel("radio", a, nil); err == nil {
+		t.Error("unknown channel accepted")
+	}
+}
