@@ -36,12 +36,19 @@ tenants:
 
 func poll(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	pollFor(t, what, 10*time.Second, 20*time.Millisecond, f)
+}
+
+// pollFor is poll with its own bound and pace: cluster tests wait on
+// Redis streams and PostgreSQL refreshes, which a loaded CI machine slows.
+func pollFor(t *testing.T, what string, bound, pace time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for time.Now().Before(deadline) {
 		if f() {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pace)
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
