@@ -132,7 +132,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
 	ctx := context.Background()
 	var det *detect.Engine
-	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.Rule().On(), ctx: ctx,
+	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.On(), ctx: ctx,
 		running: map[string]*rcall{}, flagged: map[string]bool{}, pending: map[string]bool{}, keep: o.keepVerdicts}
 	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}

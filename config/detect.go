@@ -77,22 +77,14 @@ func (r *Rule) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // BurstRule: at least Calls international calls of one extension in WindowS.
 type BurstRule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`
-	Block    string `yaml:"block"`
-	ExpiresS int    `yaml:"expires_s"`
-	Severity string `yaml:"severity"`
-	Calls    int    `yaml:"calls"`
-	WindowS  int    `yaml:"window_s"`
+	Rule    `yaml:",inline"`
+	Calls   int `yaml:"calls"`
+	WindowS int `yaml:"window_s"`
 }
 
 // OffHoursRule: international calls between From and To, local time.
 type OffHoursRule struct {
-	Enabled        *bool  `yaml:"enabled"`
-	Action         string `yaml:"action"`
-	Block          string `yaml:"block"`
-	ExpiresS       int    `yaml:"expires_s"`
-	Severity       string `yaml:"severity"`
+	Rule           `yaml:",inline"`
 	From           string `yaml:"from"`
 	To             string `yaml:"to"`
 	FromMin, ToMin int    `yaml:"-"` // minutes after midnight
@@ -100,11 +92,7 @@ type OffHoursRule struct {
 
 // HighRiskRule: Attempts calls to the listed calling codes in WindowS.
 type HighRiskRule struct {
-	Enabled      *bool    `yaml:"enabled"`
-	Action       string   `yaml:"action"`
-	Block        string   `yaml:"block"`
-	ExpiresS     int      `yaml:"expires_s"`
-	Severity     string   `yaml:"severity"`
+	Rule         `yaml:",inline"`
 	CountryCodes []string `yaml:"country_codes"`
 	Attempts     int      `yaml:"attempts"`
 	WindowS      int      `yaml:"window_s"`
@@ -112,12 +100,8 @@ type HighRiskRule struct {
 
 // DurationRule: an international call longer than ThresholdS.
 type DurationRule struct {
-	Enabled    *bool  `yaml:"enabled"`
-	Action     string `yaml:"action"`
-	Block      string `yaml:"block"`
-	ExpiresS   int    `yaml:"expires_s"`
-	Severity   string `yaml:"severity"`
-	ThresholdS int    `yaml:"threshold_s"`
+	Rule       `yaml:",inline"`
+	ThresholdS int `yaml:"threshold_s"`
 }
 
 // NewDestRule: a chargeable destination class (country, or country/type at
@@ -127,11 +111,7 @@ type DurationRule struct {
 // tenant, a domestic range) for BlockExpiresS whatever Action says — a
 // never-called, costly destination is where slow drips go (0: off).
 type NewDestRule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`
-	Block    string `yaml:"block"`
-	ExpiresS int    `yaml:"expires_s"`
-	Severity string `yaml:"severity"`
+	Rule `yaml:",inline"`
 	// MinRate: destinations priced below this per minute (and not
 	// premium) are no evidence and raise nothing.
 	MinRate float64 `yaml:"min_rate"`
@@ -142,39 +122,15 @@ type NewDestRule struct {
 	BlockExpiresS int `yaml:"block_expires_s"`
 }
 
-// Rule returns the common part.
-func (x *NewDestRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *NewDestRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
 // NewSourceRule: Calls chargeable calls within WindowS from a source
 // address the tenant's warm baseline has not seen on an earlier day.
 type NewSourceRule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`
-	Block    string `yaml:"block"`
-	ExpiresS int    `yaml:"expires_s"`
-	Severity string `yaml:"severity"`
+	Rule `yaml:",inline"`
 	// Calls is how many chargeable calls from the new address make the
 	// finding.
 	Calls int `yaml:"calls"`
 	// WindowS is the window those calls fall in (seconds).
 	WindowS int `yaml:"window_s"`
-}
-
-// Rule returns the common part.
-func (x *NewSourceRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *NewSourceRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
 }
 
 // InCallRule: answered chargeable calls watched while they run (event
@@ -184,11 +140,7 @@ func (x *NewSourceRule) SetRule(r *Rule) {
 // those calls (the SIP proxy tears them down; in redirect mode the
 // end-call event stream tells the proxy/PBX) and applies the rule's action.
 type InCallRule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`
-	Block    string `yaml:"block"`
-	ExpiresS int    `yaml:"expires_s"`
-	Severity string `yaml:"severity"`
+	Rule `yaml:",inline"`
 	// CallCost: one answered chargeable call ends once its accrued cost
 	// reaches this; screening's max_duration_s is capped at it too.
 	CallCost float64 `yaml:"call_cost"`
@@ -201,47 +153,25 @@ type InCallRule struct {
 	EndCalls *bool `yaml:"end_calls"`
 }
 
-// Rule returns the common part.
-func (x *InCallRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *InCallRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
 // UnusualHourRule: a call in an hour of the week in which the extension's
 // baseline has less than MaxShare of its calls.
 type UnusualHourRule struct {
-	Enabled  *bool   `yaml:"enabled"`
-	Action   string  `yaml:"action"`
-	Block    string  `yaml:"block"`
-	ExpiresS int     `yaml:"expires_s"`
-	Severity string  `yaml:"severity"`
+	Rule     `yaml:",inline"`
 	MaxShare float64 `yaml:"max_share"`
 }
 
 // ConcurrencyRule: more calls at once than Factor × the extension's usual
 // peak, and at least Min.
 type ConcurrencyRule struct {
-	Enabled  *bool   `yaml:"enabled"`
-	Action   string  `yaml:"action"`
-	Block    string  `yaml:"block"`
-	ExpiresS int     `yaml:"expires_s"`
-	Severity string  `yaml:"severity"`
-	Factor   float64 `yaml:"factor"`
-	Min      int     `yaml:"min"`
+	Rule   `yaml:",inline"`
+	Factor float64 `yaml:"factor"`
+	Min    int     `yaml:"min"`
 }
 
 // SpendRule: the tenant's international spend today reaching WarnRatio of
 // limits.account.international_spend_daily (warning) and the cap (Over).
 type SpendRule struct {
-	Enabled   *bool   `yaml:"enabled"`
-	Action    string  `yaml:"action"`
-	Block     string  `yaml:"block"`
-	ExpiresS  int     `yaml:"expires_s"`
-	Severity  string  `yaml:"severity"`
+	Rule      `yaml:",inline"`
 	WarnRatio float64 `yaml:"warn_ratio"`
 	Over      Rule    `yaml:"over"`
 }
@@ -258,11 +188,7 @@ type Pumping struct {
 // tenant's calls matching it in WindowS reach Score (and at least
 // MinCalls calls). Its action stays active for ActiveS.
 type Trigger struct {
-	Enabled  *bool   `yaml:"enabled"`
-	Action   string  `yaml:"action"`
-	Block    string  `yaml:"block"`
-	ExpiresS int     `yaml:"expires_s"`
-	Severity string  `yaml:"severity"`
+	Rule     `yaml:",inline"`
 	WindowS  int     `yaml:"window_s"`
 	Score    float64 `yaml:"score"`
 	MinCalls int     `yaml:"min_calls"`
@@ -271,27 +197,19 @@ type Trigger struct {
 // RangeRule: Numbers distinct numbers dialed in one range (the E.164
 // number less its last Digits digits) in WindowS.
 type RangeRule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`
-	Block    string `yaml:"block"`
-	ExpiresS int    `yaml:"expires_s"`
-	Severity string `yaml:"severity"`
-	Numbers  int    `yaml:"numbers"`
-	Digits   int    `yaml:"digits"`
-	WindowS  int    `yaml:"window_s"`
+	Rule    `yaml:",inline"`
+	Numbers int `yaml:"numbers"`
+	Digits  int `yaml:"digits"`
+	WindowS int `yaml:"window_s"`
 }
 
 // TestRule: Calls calls of at most MaxS seconds to one range in WindowS.
 type TestRule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`
-	Block    string `yaml:"block"`
-	ExpiresS int    `yaml:"expires_s"`
-	Severity string `yaml:"severity"`
-	Calls    int    `yaml:"calls"`
-	MaxS     int    `yaml:"max_s"`
-	Digits   int    `yaml:"digits"`
-	WindowS  int    `yaml:"window_s"`
+	Rule    `yaml:",inline"`
+	Calls   int `yaml:"calls"`
+	MaxS    int `yaml:"max_s"`
+	Digits  int `yaml:"digits"`
+	WindowS int `yaml:"window_s"`
 }
 
 // WangiriRule: Callers distinct international callers whose inbound
@@ -299,11 +217,7 @@ type TestRule struct {
 // callers are remembered for RememberS and outbound calls to them get
 // Callback (block or auth).
 type WangiriRule struct {
-	Enabled   *bool  `yaml:"enabled"`
-	Action    string `yaml:"action"`
-	Block     string `yaml:"block"`
-	ExpiresS  int    `yaml:"expires_s"`
-	Severity  string `yaml:"severity"`
+	Rule      `yaml:",inline"`
 	MaxRingS  int    `yaml:"max_ring_s"`
 	Callers   int    `yaml:"callers"`
 	WindowS   int    `yaml:"window_s"`
@@ -399,116 +313,6 @@ type Email struct {
 	MinSeverity string   `yaml:"min_severity"`
 }
 
-// Rule returns the common part of the detector's configuration.
-func (x *BurstRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *BurstRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *OffHoursRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *OffHoursRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *HighRiskRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *HighRiskRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *DurationRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *DurationRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *UnusualHourRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *UnusualHourRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *ConcurrencyRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *ConcurrencyRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *SpendRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *SpendRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *Trigger) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *Trigger) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *RangeRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *RangeRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *TestRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *TestRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
-// Rule returns the common part of the detector's configuration.
-func (x *WangiriRule) Rule() *Rule {
-	return &Rule{Enabled: x.Enabled, Action: x.Action, Block: x.Block, ExpiresS: x.ExpiresS, Severity: x.Severity}
-}
-
-// SetRule writes the common part back.
-func (x *WangiriRule) SetRule(r *Rule) {
-	x.Enabled, x.Action, x.Block, x.ExpiresS, x.Severity = r.Enabled, r.Action, r.Block, r.ExpiresS, r.Severity
-}
-
 func on(b bool) *bool { return &b }
 
 // DefaultDetect returns the detectors' defaults: FRAUD_INDICATORS and the
@@ -517,31 +321,31 @@ func DefaultDetect() Detect {
 	return Detect{
 		Enabled:            true,
 		Baseline:           Baseline{WarmupDays: 7, MinCalls: 30},
-		InternationalBurst: BurstRule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical", Calls: 10, WindowS: 300},
-		OffHours:           OffHoursRule{Action: "require_pin", ExpiresS: 3600, Severity: "warning", From: "00:00", To: "06:00"},
-		HighRiskCountry:    HighRiskRule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical", CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
-		ExtendedDuration:   DurationRule{Action: "alert", Severity: "warning", ThresholdS: 3600},
-		NewDestination:     NewDestRule{Action: "alert", Severity: "info", MinRate: 0.10, BlockRate: 0.50, BlockExpiresS: 24 * 3600},
-		UnusualHour:        UnusualHourRule{Enabled: on(false), Action: "alert", Severity: "info", MaxShare: 0.001},
-		Concurrency:        ConcurrencyRule{Action: "alert", Severity: "warning", Factor: 3, Min: 6},
-		Spend:              SpendRule{Action: "alert", Severity: "warning", WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
+		InternationalBurst: BurstRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, Calls: 10, WindowS: 300},
+		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00"},
+		HighRiskCountry:    HighRiskRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
+		ExtendedDuration:   DurationRule{Rule: Rule{Action: "alert", Severity: "warning"}, ThresholdS: 3600},
+		NewDestination:     NewDestRule{Rule: Rule{Action: "alert", Severity: "info"}, MinRate: 0.10, BlockRate: 0.50, BlockExpiresS: 24 * 3600},
+		UnusualHour:        UnusualHourRule{Rule: Rule{Enabled: on(false), Action: "alert", Severity: "info"}, MaxShare: 0.001},
+		Concurrency:        ConcurrencyRule{Rule: Rule{Action: "alert", Severity: "warning"}, Factor: 3, Min: 6},
+		Spend:              SpendRule{Rule: Rule{Action: "alert", Severity: "warning"}, WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
 		Pumping: Pumping{
-			Targeted: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 900, Score: 5, MinCalls: 3},
+			Targeted: Trigger{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, WindowS: 900, Score: 5, MinCalls: 3},
 			// Fast and slow pumping block what was pumped (the country for
 			// the tenant, a domestic chargeable range) and the extension.
-			Fast: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 300, Score: 3, MinCalls: 6},
-			Slow: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", WindowS: 3600, Score: 8, MinCalls: 12},
+			Fast: Trigger{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical"}, WindowS: 300, Score: 3, MinCalls: 6},
+			Slow: Trigger{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, WindowS: 3600, Score: 8, MinCalls: 12},
 			// Theft of service spans the tenant's extensions: blocking the one
 			// that placed the triggering call would leave the rest open, so
 			// the destination it blocks is the tenant (its kill switch).
-			Theft: Trigger{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical", WindowS: 3600, Score: 25, MinCalls: 40},
+			Theft: Trigger{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 6 * 3600, Severity: "critical"}, WindowS: 3600, Score: 25, MinCalls: 40},
 		},
-		RangeDialing: RangeRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Numbers: 4, Digits: 3, WindowS: 86400},
-		TestCalls:    TestRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
+		RangeDialing: RangeRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, Numbers: 4, Digits: 3, WindowS: 86400},
+		TestCalls:    TestRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
 		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
-		Wangiri:      WangiriRule{Action: "alert", Severity: "warning", MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
-		NewSource:    NewSourceRule{Action: "block_and_alert", Block: "source_ip", ExpiresS: 24 * 3600, Severity: "critical", Calls: 2, WindowS: 3600},
-		InCall:       InCallRule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical", CallCost: 15, Concurrent: 3, GroupCost: 10},
+		Wangiri:      WangiriRule{Rule: Rule{Action: "alert", Severity: "warning"}, MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
+		NewSource:    NewSourceRule{Rule: Rule{Action: "block_and_alert", Block: "source_ip", ExpiresS: 24 * 3600, Severity: "critical"}, Calls: 2, WindowS: 3600},
+		InCall:       InCallRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, CallCost: 15, Concurrent: 3, GroupCost: 10},
 		LatenessS:    3600,
 	}
 }
@@ -601,19 +405,11 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			p.errorf(at(f+".expires_s"), f+".expires_s", "must be ≥ 0")
 		}
 	}
-	ruleOf := func(f string, x interface {
-		Rule() *Rule
-		SetRule(*Rule)
-	}, actions ...string) {
-		r := x.Rule()
-		rule(f, r, actions...)
-		x.SetRule(r)
-	}
 	all := []string{"alert", "require_pin", "block_and_alert", "honeypot", "kill_switch"}
-	ruleOf("detectors.international_burst", &d.InternationalBurst, all...)
+	rule("detectors.international_burst", &d.InternationalBurst.Rule, all...)
 	pos("detectors.international_burst.calls", d.InternationalBurst.Calls)
 	pos("detectors.international_burst.window_s", d.InternationalBurst.WindowS)
-	ruleOf("detectors.off_hours_international", &d.OffHours, all...)
+	rule("detectors.off_hours_international", &d.OffHours.Rule, all...)
 	var ok bool
 	if d.OffHours.FromMin, ok = clock(d.OffHours.From); !ok {
 		p.errorf(at("detectors.off_hours_international.from"), "detectors.off_hours_international.from", "want HH:MM, got %q", d.OffHours.From)
@@ -621,7 +417,7 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	if d.OffHours.ToMin, ok = clock(d.OffHours.To); !ok {
 		p.errorf(at("detectors.off_hours_international.to"), "detectors.off_hours_international.to", "want HH:MM, got %q", d.OffHours.To)
 	}
-	ruleOf("detectors.high_risk_country", &d.HighRiskCountry, all...)
+	rule("detectors.high_risk_country", &d.HighRiskCountry.Rule, all...)
 	for i, c := range d.HighRiskCountry.CountryCodes {
 		if !digits(c, 1, 3) {
 			f := fmt.Sprintf("detectors.high_risk_country.country_codes[%d]", i)
@@ -630,39 +426,39 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	pos("detectors.high_risk_country.attempts", d.HighRiskCountry.Attempts)
 	pos("detectors.high_risk_country.window_s", d.HighRiskCountry.WindowS)
-	ruleOf("detectors.new_source", &d.NewSource, all...)
+	rule("detectors.new_source", &d.NewSource.Rule, all...)
 	pos("detectors.new_source.calls", d.NewSource.Calls)
 	pos("detectors.new_source.window_s", d.NewSource.WindowS)
-	ruleOf("detectors.in_call", &d.InCall, all...)
+	rule("detectors.in_call", &d.InCall.Rule, all...)
 	if d.InCall.CallCost <= 0 || d.InCall.GroupCost <= 0 {
 		p.errorf(at("detectors.in_call"), "detectors.in_call", "call_cost and group_cost must be > 0")
 	}
 	if d.InCall.Concurrent < 2 {
 		p.errorf(at("detectors.in_call.concurrent"), "detectors.in_call.concurrent", "must be ≥ 2")
 	}
-	ruleOf("detectors.extended_duration", &d.ExtendedDuration, all...)
+	rule("detectors.extended_duration", &d.ExtendedDuration.Rule, all...)
 	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
-	ruleOf("detectors.new_destination", &d.NewDestination, all...)
+	rule("detectors.new_destination", &d.NewDestination.Rule, all...)
 	if d.NewDestination.MinRate < 0 || d.NewDestination.BlockRate < 0 || d.NewDestination.BlockExpiresS < 0 {
 		p.errorf(at("detectors.new_destination"), "detectors.new_destination", "min_rate, block_rate and block_expires_s must be ≥ 0")
 	}
-	ruleOf("detectors.unusual_hour", &d.UnusualHour, all...)
+	rule("detectors.unusual_hour", &d.UnusualHour.Rule, all...)
 	if d.UnusualHour.MaxShare < 0 || d.UnusualHour.MaxShare >= 1 {
 		p.errorf(at("detectors.unusual_hour.max_share"), "detectors.unusual_hour.max_share", "want 0 ≤ share < 1")
 	}
-	ruleOf("detectors.concurrency", &d.Concurrency, all...)
+	rule("detectors.concurrency", &d.Concurrency.Rule, all...)
 	if d.Concurrency.Factor < 1 {
 		p.errorf(at("detectors.concurrency.factor"), "detectors.concurrency.factor", "must be ≥ 1")
 	}
 	pos("detectors.concurrency.min", d.Concurrency.Min)
-	ruleOf("detectors.spend", &d.Spend, all...)
+	rule("detectors.spend", &d.Spend.Rule, all...)
 	rule("detectors.spend.over", &d.Spend.Over, all...)
 	if d.Spend.WarnRatio <= 0 || d.Spend.WarnRatio >= 1 {
 		p.errorf(at("detectors.spend.warn_ratio"), "detectors.spend.warn_ratio", "want 0 < ratio < 1")
 	}
 	for name, t := range map[string]*Trigger{"targeted": &d.Pumping.Targeted, "fast": &d.Pumping.Fast, "slow": &d.Pumping.Slow, "theft": &d.Pumping.Theft} {
 		f := "detectors.pumping." + name
-		ruleOf(f, t, "alert", "report", "block_and_alert", "block", "honeypot", "require_pin", "kill_switch")
+		rule(f, &t.Rule, "alert", "report", "block_and_alert", "block", "honeypot", "require_pin", "kill_switch")
 		switch t.Action {
 		case "report":
 			t.Action = "alert"
@@ -677,13 +473,13 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			p.errorf(at(f+".min_calls"), f+".min_calls", "must be ≥ 0")
 		}
 	}
-	ruleOf("detectors.range_dialing", &d.RangeDialing, all...)
+	rule("detectors.range_dialing", &d.RangeDialing.Rule, all...)
 	pos("detectors.range_dialing.numbers", d.RangeDialing.Numbers)
 	pos("detectors.range_dialing.window_s", d.RangeDialing.WindowS)
 	if d.RangeDialing.Digits < 1 || d.RangeDialing.Digits > 8 {
 		p.errorf(at("detectors.range_dialing.digits"), "detectors.range_dialing.digits", "want 1–8")
 	}
-	ruleOf("detectors.test_calls", &d.TestCalls, all...)
+	rule("detectors.test_calls", &d.TestCalls.Rule, all...)
 	pos("detectors.test_calls.calls", d.TestCalls.Calls)
 	pos("detectors.test_calls.max_s", d.TestCalls.MaxS)
 	pos("detectors.test_calls.window_s", d.TestCalls.WindowS)
@@ -691,7 +487,7 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 		p.errorf(at("detectors.test_calls.digits"), "detectors.test_calls.digits", "want 1–8")
 	}
 	rule("detectors.call_forwarding", &d.Forwarding, all...)
-	ruleOf("detectors.wangiri", &d.Wangiri, all...)
+	rule("detectors.wangiri", &d.Wangiri.Rule, all...)
 	pos("detectors.wangiri.max_ring_s", d.Wangiri.MaxRingS)
 	pos("detectors.wangiri.callers", d.Wangiri.Callers)
 	pos("detectors.wangiri.window_s", d.Wangiri.WindowS)

@@ -85,6 +85,10 @@ func walkKeys(t reflect.Type, prefix string, out *[]Key, seen map[reflect.Type]b
 	defer delete(seen, t)
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if inline(f) {
+			walkKeys(f.Type, prefix, out, seen)
+			continue
+		}
 		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,15 +21,31 @@ func reflectKeys(v any) map[string]reflect.Type {
 		t = t.Elem()
 	}
 	keys := map[string]reflect.Type{}
+	addKeys(t, keys)
+	return keys
+}
+
+// addKeys adds the yaml keys of struct type t, those of its inline
+// (`yaml:",inline"`) fields included.
+func addKeys(t reflect.Type, keys map[string]reflect.Type) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if inline(f) {
+			addKeys(f.Type, keys)
+			continue
+		}
 		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
 		if tag == "" || tag == "-" {
 			continue
 		}
 		keys[tag] = f.Type
 	}
-	return keys
+}
+
+// inline reports whether a struct field's keys stand in its parent's
+// mapping (`yaml:",inline"`).
+func inline(f reflect.StructField) bool {
+	return f.Type.Kind() == reflect.Struct && slices.Contains(strings.Split(f.Tag.Get("yaml"), ",")[1:], "inline")
 }
 
 var (

@@ -108,7 +108,7 @@ func (e *Engine) Watch(now time.Time) {
 	}
 	t = e.now
 	rule := &e.cfg.InCall
-	if !e.cfg.Enabled || !rule.Rule().On() || len(e.live) == 0 || t < e.watched+watchEvery {
+	if !e.cfg.Enabled || !rule.On() || len(e.live) == 0 || t < e.watched+watchEvery {
 		return
 	}
 	e.watched = t
@@ -170,6 +170,6 @@ func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *s
 		dest = Target{Kind: "prefix", Value: s.rng}
 	}
 	c := Call{Rec: &cdr.Record{Tenant: s.tenant, Extension: s.ext}, Premium: s.premium, International: s.intl}
-	Apply(&f, rule.Rule(), &c, dest)
+	Apply(&f, &rule.Rule, &c, dest)
 	e.sink(f)
 }

@@ -299,7 +299,7 @@ func (e *Engine) run(ctx context.Context, t *tenant, c *screen.Call, v *screen.V
 	// No single chargeable call may cost more than the in-call watch
 	// allows: the proxy's dialog timer (max_duration_s) ends it there even
 	// when nothing else moves event time on.
-	if cfg := e.Config(); cfg.Detect.Enabled && cfg.Detect.InCall.Rule().On() && cfg.Detect.InCall.CallCost > 0 && c.Dest.Rate > 0 &&
+	if cfg := e.Config(); cfg.Detect.Enabled && cfg.Detect.InCall.On() && cfg.Detect.InCall.CallCost > 0 && c.Dest.Rate > 0 &&
 		c.Direction == screen.Outbound && (c.International || c.Premium) {
 		v.LimitDuration(max(60, int(cfg.Detect.InCall.CallCost/c.Dest.Rate*60)))
 	}

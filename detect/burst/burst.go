@@ -19,7 +19,7 @@ type Burst struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.BurstRule) *Burst {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Burst{cfg: cfg, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{}}
@@ -41,7 +41,7 @@ func (b *Burst) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if n < b.cfg.Calls || b.latch.Active(key, last) {
 		return
 	}
-	r := b.cfg.Rule()
+	r := &b.cfg.Rule
 	b.latch.Set(key, last+max(int64(r.ExpiresS), span))
 	f := detect.Finding{Detector: b.Name(), Code: "international_burst", Subject: c.Rec.Extension,
 		Text: fmt.Sprintf("extension %s placed %d chargeable calls in %s", c.Rec.Extension, n, time.Duration(span)*time.Second),

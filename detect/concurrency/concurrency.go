@@ -21,7 +21,7 @@ type Concurrency struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.ConcurrencyRule, bl *config.Baseline, base *baseline.Learner) *Concurrency {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Concurrency{cfg: cfg, bl: bl, base: base, latch: detect.Latch{}}
@@ -57,7 +57,7 @@ func (c *Concurrency) Observe(call *detect.Call, ts time.Time, emit detect.Emit)
 	if c.latch.Active(key, t) {
 		return
 	}
-	r := c.cfg.Rule()
+	r := &c.cfg.Rule
 	c.latch.Set(key, t+max(int64(r.ExpiresS), 3600))
 	f := detect.Finding{Detector: c.Name(), Code: "concurrency", Subject: call.Rec.Extension,
 		Text: fmt.Sprintf("extension %s had %d calls up at once (its normal allows %.0f)", call.Rec.Extension, call.Concurrent, limit),

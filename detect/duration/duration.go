@@ -15,7 +15,7 @@ type Duration struct{ cfg *config.DurationRule }
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.DurationRule) *Duration {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Duration{cfg: cfg}
@@ -34,7 +34,7 @@ func (d *Duration) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		Text: fmt.Sprintf("chargeable call %s → %s lasted %s (threshold %s)", c.Rec.Extension, c.Dest.E164,
 			time.Duration(c.Rec.Billsec)*time.Second, time.Duration(d.cfg.ThresholdS)*time.Second),
 		Time: end, Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
-	detect.Apply(&f, d.cfg.Rule(), c, detect.Target{Kind: "number", Value: c.Far()})
+	detect.Apply(&f, &d.cfg.Rule, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
 }
 

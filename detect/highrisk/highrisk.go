@@ -21,7 +21,7 @@ type HighRisk struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.HighRiskRule) *HighRisk {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	h := &HighRisk{cfg: cfg, codes: map[int]bool{}, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{}}
@@ -47,7 +47,7 @@ func (h *HighRisk) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if n < h.cfg.Attempts || h.latch.Active(key, last) {
 		return
 	}
-	r := h.cfg.Rule()
+	r := &h.cfg.Rule
 	h.latch.Set(key, last+max(int64(r.ExpiresS), int64(h.cfg.WindowS)))
 	f := detect.Finding{Detector: h.Name(), Code: "high_risk_country", Subject: "+" + strconv.Itoa(c.Dest.CallingCode),
 		Text: fmt.Sprintf("extension %s tried %d calls to high-risk countries (last %s, %s)", c.Rec.Extension, n, c.Dest.E164, c.Dest.Country),

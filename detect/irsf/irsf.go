@@ -29,7 +29,7 @@ type Range struct {
 
 // NewRange returns the detector, or nil when it is off.
 func NewRange(cfg *config.RangeRule) *Range {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Range{cfg: cfg, seen: map[string]map[string]int64{}, latch: detect.Latch{}}
@@ -80,7 +80,7 @@ func (r *Range) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if n < r.cfg.Numbers || r.latch.Active(key, t) {
 		return
 	}
-	rule := r.cfg.Rule()
+	rule := &r.cfg.Rule
 	r.latch.Set(key, t+max(int64(rule.ExpiresS), span))
 	f := detect.Finding{Detector: r.Name(), Code: "range_dialing", Subject: "+" + rg,
 		Text: fmt.Sprintf("tenant %s dialed %d different numbers in range +%s… within %s (extension %s)", c.Rec.Tenant, n, rg, time.Duration(span)*time.Second, c.Rec.Extension),
@@ -99,7 +99,7 @@ type Test struct {
 
 // NewTest returns the detector, or nil when it is off.
 func NewTest(cfg *config.TestRule) *Test {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Test{cfg: cfg, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{}}
@@ -122,7 +122,7 @@ func (x *Test) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if n < x.cfg.Calls || x.latch.Active(key, last) {
 		return
 	}
-	rule := x.cfg.Rule()
+	rule := &x.cfg.Rule
 	x.latch.Set(key, last+max(int64(rule.ExpiresS), span))
 	f := detect.Finding{Detector: x.Name(), Code: "test_calls", Subject: "+" + rg,
 		Text: fmt.Sprintf("%d calls of at most %ds to range +%s… within %s (extension %s)", n, x.cfg.MaxS, rg, time.Duration(span)*time.Second, c.Rec.Extension),

@@ -21,7 +21,7 @@ type NewDest struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.NewDestRule, bl *config.Baseline, base *baseline.Learner) *NewDest {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &NewDest{cfg: cfg, bl: bl, base: base, latch: detect.Latch{}}
@@ -49,7 +49,7 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		Text: fmt.Sprintf("tenant %s called %s (%s) for the first time in %d days of history", c.Rec.Tenant, c.Class, c.Dest.E164, (t-p.First)/86400),
 		Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
 	dest := c.Country
-	r := n.cfg.Rule()
+	r := &n.cfg.Rule
 	if n.cfg.BlockRate > 0 && c.Rate >= n.cfg.BlockRate {
 		// Never called and costly: stop the tenant's calls there.
 		r = &config.Rule{Action: "block_and_alert", Block: "destination", ExpiresS: n.cfg.BlockExpiresS, Severity: "critical"}

@@ -26,7 +26,7 @@ type NewSource struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.NewSourceRule, bl *config.Baseline, base *baseline.Learner) *NewSource {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &NewSource{cfg: cfg, bl: bl, base: base, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{}}
@@ -53,7 +53,7 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if k < n.cfg.Calls || n.latch.Active(key, last) {
 		return
 	}
-	r := n.cfg.Rule()
+	r := &n.cfg.Rule
 	n.latch.Set(key, last+max(int64(r.ExpiresS), span))
 	f := detect.Finding{Detector: n.Name(), Code: "new_source", Subject: ip,
 		Text: fmt.Sprintf("tenant %s: %d chargeable calls from %s, an address it never used before today (extension %s, last to %s)",

@@ -28,7 +28,7 @@ const NormalShare = 0.002
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.OffHoursRule, bl *config.Baseline, base *baseline.Learner) *OffHours {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &OffHours{cfg: cfg, bl: bl, base: base, latch: detect.Latch{}}
@@ -62,7 +62,7 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if o.latch.Active(key, t) {
 		return
 	}
-	r := o.cfg.Rule()
+	r := &o.cfg.Rule
 	o.latch.Set(key, t+max(int64(r.ExpiresS), 3600))
 	f := detect.Finding{Detector: o.Name(), Code: "off_hours_international", Subject: c.Rec.Extension,
 		Text: fmt.Sprintf("extension %s called %s (%s) at %s local time, outside %s–%s", c.Rec.Extension, c.Dest.E164, c.Dest.Country,

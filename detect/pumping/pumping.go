@@ -37,7 +37,7 @@ type Trigger struct {
 
 // New returns a trigger, or nil when it is off.
 func New(k Kind, cfg *config.Trigger) *Trigger {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Trigger{kind: k, cfg: cfg, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{}}
@@ -78,7 +78,7 @@ func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if score < p.cfg.Score || n < p.cfg.MinCalls || p.latch.Active(key, last) {
 		return
 	}
-	r := p.cfg.Rule()
+	r := &p.cfg.Rule
 	p.latch.Set(key, last+max(int64(r.ExpiresS), span))
 	f := detect.Finding{Detector: p.Name(), Code: p.Name(), Subject: subject,
 		Text: fmt.Sprintf("%s: %d calls to %s scored %.2f/min of termination rates in %s (trigger %.2f)",

@@ -19,7 +19,7 @@ type Spend struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.SpendRule) *Spend {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Spend{cfg: cfg, day: map[string]float64{}}
@@ -50,7 +50,7 @@ func (s *Spend) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		emit(f)
 	}
 	if before < warn && after >= warn && after < cp.V {
-		mk("spend_approaching_cap", fmt.Sprintf("tenant %s spent %.2f on international calls on %s: %.0f%% of its daily cap %.2f", c.Rec.Tenant, after, date, 100*after/cp.V, cp.V), s.cfg.Rule())
+		mk("spend_approaching_cap", fmt.Sprintf("tenant %s spent %.2f on international calls on %s: %.0f%% of its daily cap %.2f", c.Rec.Tenant, after, date, 100*after/cp.V, cp.V), &s.cfg.Rule)
 	}
 	if before < cp.V && after >= cp.V && s.cfg.Over.On() {
 		mk("spend_over_cap", fmt.Sprintf("tenant %s spent %.2f on international calls on %s, over its daily cap %.2f (last call by %s)", c.Rec.Tenant, after, date, cp.V, c.Rec.Extension), &s.cfg.Over)

@@ -21,7 +21,7 @@ type UnusualHour struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.UnusualHourRule, bl *config.Baseline, base *baseline.Learner) *UnusualHour {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &UnusualHour{cfg: cfg, bl: bl, base: base, latch: detect.Latch{}}
@@ -49,6 +49,6 @@ func (u *UnusualHour) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		Text: fmt.Sprintf("extension %s called at %s local time, an hour of the week it has used for %.2f%% of %d calls",
 			c.Rec.Extension, c.Local.Format("Mon 15:04"), 100*p.HourShare(c.Local), p.Calls),
 		Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
-	detect.Apply(&f, u.cfg.Rule(), c, detect.Target{Kind: "number", Value: c.Far()})
+	detect.Apply(&f, &u.cfg.Rule, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
 }

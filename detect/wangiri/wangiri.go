@@ -28,7 +28,7 @@ type Wangiri struct {
 
 // New returns the detector, or nil when it is off.
 func New(cfg *config.WangiriRule) *Wangiri {
-	if !cfg.Rule().On() {
+	if !cfg.On() {
 		return nil
 	}
 	return &Wangiri{cfg: cfg, ws: detect.NewWindows(int64(cfg.WindowS) * 2), latch: detect.Latch{},
@@ -57,7 +57,7 @@ func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	far := c.Far()
 	win := w.ws.Add(key, t, 0, far)
 	span := int64(w.cfg.WindowS)
-	r := w.cfg.Rule()
+	r := &w.cfg.Rule
 	if w.latch.Active(key, t) {
 		// The wave goes on: remember this caller too.
 		w.remember(c.Rec.Tenant, far, t)
