@@ -205,18 +205,3 @@ func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
 	l.Store(Build(rs))
 	return nil
 }
-
-var registry sync.Map
-
-// Register ties a Live to a key (the engine's *blocks.Live), so the
-// screening check built for that engine finds it.
-func Register(key any, l *Live) { registry.Store(key, l) }
-
-// For returns the Live registered for key, or nil.
-func For(key any) *Live {
-	v, ok := registry.Load(key)
-	if !ok {
-		return nil
-	}
-	return v.(*Live)
-}

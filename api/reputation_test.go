@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/number"
@@ -47,7 +48,7 @@ func TestReputationRoutes(t *testing.T) {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	live := reputation.NewLive(reputation.DefaultPolicy)
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Reputation: live, Logger: quiet})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Env: check.Env{Reputation: live}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/internal/panics"
@@ -83,7 +84,7 @@ func FuzzRoutes(f *testing.F) {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	live := reputation.NewLive(reputation.DefaultPolicy)
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Reputation: live, Logger: quiet})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Env: check.Env{Reputation: live}, Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}

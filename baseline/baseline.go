@@ -12,7 +12,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -483,18 +482,3 @@ func (l *LiveLimits) Load() *Limits {
 
 // Store replaces the table.
 func (l *LiveLimits) Store(x *Limits) { l.p.Store(x) }
-
-var limitsRegistry sync.Map
-
-// RegisterLimits ties a LiveLimits to a key (the engine's *blocks.Live), so
-// the rate-limit check built for that engine finds it.
-func RegisterLimits(key any, l *LiveLimits) { limitsRegistry.Store(key, l) }
-
-// LimitsFor returns the LiveLimits registered for key, or nil.
-func LimitsFor(key any) *LiveLimits {
-	v, ok := limitsRegistry.Load(key)
-	if !ok {
-		return nil
-	}
-	return v.(*LiveLimits)
-}

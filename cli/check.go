@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/language/display"
 
 	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -38,7 +39,7 @@ func (e *env) check(args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Timezones: number.Timezones})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Env: check.Env{Timezones: number.Timezones}})
 	if err != nil {
 		return err
 	}

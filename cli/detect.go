@@ -100,9 +100,10 @@ func incidentNotifiers(a *config.Alerts, node string) ([]alert.IncidentNotifier,
 	return ns, nil
 }
 
-// startDetection builds the pipeline; it registers the action snapshot for
-// live so the screening check "detected" finds it. It returns nil when
-// detectors: enabled is false.
+// startDetection builds the pipeline. Its action snapshot and learned
+// limits reach the screening checks through the engine's check.Env
+// (detection.actions, detection.limits). It returns nil when detectors:
+// enabled is false.
 func startDetection(ctx context.Context, cfg *config.Config, st store.Store, live *blocks.Live, dataDir string, log *slog.Logger) (*detection, error) {
 	if !cfg.Detect.Enabled {
 		return nil, nil
@@ -120,7 +121,6 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 		acts.Close()
 		return nil, err
 	}
-	action.Register(live, actLive)
 	ins, err := incidentNotifiers(&cfg.Alerts, cfg.Server.Node)
 	if err != nil {
 		acts.Close()
@@ -163,7 +163,6 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
 	ends := action.NewEndStream()
 	act.AddEnder(ends)
-	baseline.RegisterLimits(live, pipe.Limits()) // learned rate limits (check/ratelimit)
 	d := &detection{pipe: pipe, act: act, alerts: am, inc: inc, stopInc: stopInc, acts: acts, res: res, stream: stream, log: log}
 	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends}
 	if inc != nil {
@@ -260,6 +259,24 @@ func (d *detection) raise(a store.Alert) {
 	if a.Code == "redis_recovered" {
 		d.inc.Resolve("", "redis_unreachable", "", "recovered") // the outage's incident ends with it
 	}
+}
+
+// actions is the detectors' action snapshot, for the check "detected"
+// (nil without detection).
+func (d *detection) actions() *action.Live {
+	if d == nil {
+		return nil
+	}
+	return d.act.ActionLive
+}
+
+// limits are the rate limits learned from the baselines, for the check
+// "ratelimit" (nil without detection).
+func (d *detection) limits() *baseline.LiveLimits {
+	if d == nil {
+		return nil
+	}
+	return d.pipe.Limits()
 }
 
 func (d *detection) apiOptions() *api.Detection {

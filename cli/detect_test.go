@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tollgate-voip/tollgate/action"
 )
 
 const detectPolicy = `
@@ -116,7 +114,7 @@ func TestDetectionEndToEnd(t *testing.T) {
 	// Written to the store before the screening snapshot is rebuilt; wait
 	// until the caller is in effect.
 	poll(t, "the remembered caller in the screening snapshot", func() bool {
-		return action.For(s.Engine.Blocks()).Load().Destination("acme", "4915112345003", t0.Add(20*time.Minute)) != nil
+		return s.det.actions().Load().Destination("acme", "4915112345003", t0.Add(20*time.Minute)) != nil
 	})
 	v := screen("s3", "1003", "+4915112345003", t0.Add(20*time.Minute))
 	if v["action"] != "reject" || !strings.Contains(fmt.Sprint(v["reasons"]), "detected_block") {

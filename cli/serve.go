@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/tollgate-voip/tollgate/agi"
+	"github.com/tollgate-voip/tollgate/check"
 	"io"
 	"log/slog"
 	"net"
@@ -298,9 +299,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	eng, err := engine.New(engine.Options{
-		STIR: ver, Config: cfg, Numbers: intel, Counters: cl.counterStore(), Blocks: live,
-		Recorder: sie.recorder(ui.recorder(det.tee(writer))), Alerter: alertSink(alerts), Timezones: number.Timezones, Logger: log, Compliance: comp.live,
-		Reputation: sec.live, GeoIP: geo,
+		Config: cfg, Numbers: intel, Recorder: sie.recorder(ui.recorder(det.tee(writer))), Logger: log,
+		Env: check.Env{STIR: ver, Counters: cl.counterStore(), Blocks: live, Actions: det.actions(), Limits: det.limits(),
+			Alerter: alertSink(alerts), Timezones: number.Timezones, Compliance: comp.live, Reputation: sec.live, GeoIP: geo},
 	})
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/cluster"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
@@ -102,7 +103,7 @@ func BenchmarkDecisionCPU(b *testing.B) {
 					st.Start(&proc)
 				}
 			}
-			e, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Counters: cs, Logger: quiet})
+			e, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Env: check.Env{Counters: cs}, Logger: quiet})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,16 +12,13 @@ import (
 
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/check"
+	"github.com/tollgate-voip/tollgate/check/all"
 	"github.com/tollgate-voip/tollgate/check/destination"
-	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/eventclock"
-	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/number"
-	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
-	"github.com/tollgate-voip/tollgate/stir"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -50,27 +47,21 @@ type Alerter interface {
 
 // Options configures New.
 type Options struct {
-	Config   *config.Config
-	Numbers  Numbers
-	Counters counter.Store
-	Blocks   *blocks.Live
+	Config  *config.Config
+	Numbers Numbers
+	// Recorder receives decisions and call events; may be nil.
 	Recorder Recorder
-	Alerter  Alerter
-	// Timezones lists the zones a number may be in, for calling windows.
-	Timezones func(e164 string) []string
-	// STIR verifies Identity headers for the callerid check; may be nil.
-	STIR *stir.Verifier
-	// Compliance holds DNC lists, opt-outs and consents for the dnc check.
-	Compliance *compliance.Live
-	Logger     *slog.Logger
+	Logger   *slog.Logger
 	// Now is the wall clock, for calls that carry no time of their own.
 	Now func() time.Time
-	// Reputation is the reputation snapshot the reputation check reads;
-	// nil leaves that check out.
-	Reputation *reputation.Live
-	// GeoIP places source addresses in countries for the tenants'
-	// source-country rules; nil when no database is configured.
-	GeoIP *geoip.DB
+	// Env is what the checks get: counters, blocks, the detectors'
+	// actions and learned limits, STIR, reputation, GeoIP, compliance,
+	// time zones and the alerter (which the engine also uses for its
+	// spend-threshold alerts). It is handed to every check's Setup as it
+	// is; the engine fills in per tenant Tenant and System, and Lookup
+	// (from Numbers), StaleCallAfter (server.stale_call_after_s), and
+	// Counters (memory) and Blocks (empty) when they are nil.
+	check.Env
 }
 
 // Engine screens calls. It is safe for concurrent use.
@@ -109,6 +100,12 @@ func New(o Options) (*Engine, error) {
 	if o.Config == nil || o.Numbers == nil {
 		return nil, errors.New("engine: config and number intelligence are required")
 	}
+	if o.Counters == nil {
+		o.Counters = counter.NewMemory(0)
+	}
+	if o.Blocks == nil {
+		o.Blocks = blocks.NewLive()
+	}
 	e := &Engine{
 		numbers:  o.Numbers,
 		counters: o.Counters,
@@ -118,12 +115,6 @@ func New(o Options) (*Engine, error) {
 		log:      o.Logger,
 		now:      o.Now,
 		metrics:  newMetrics(),
-	}
-	if e.counters == nil {
-		e.counters = counter.NewMemory(0)
-	}
-	if e.blocks == nil {
-		e.blocks = blocks.NewLive()
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -140,13 +131,10 @@ func New(o Options) (*Engine, error) {
 	}
 	e.calls.init()
 	e.build = func(cfg *config.Config, t *config.Tenant) (*tenant, error) {
-		env := &check.Env{Tenant: t, System: &cfg.System, Counters: e.counters, Blocks: e.blocks, Timezones: o.Timezones, StaleCallAfter: e.stale, Compliance: o.Compliance, Lookup: o.Numbers.Lookup, STIR: o.STIR}
-		if o.Alerter != nil {
-			env.Alerter = o.Alerter
-		}
-		env.Reputation = o.Reputation
-		env.GeoIP = o.GeoIP
-		chain, err := check.Build(env, check.Order)
+		env := o.Env
+		env.Tenant, env.System = t, &cfg.System
+		env.Lookup, env.StaleCallAfter = o.Numbers.Lookup, e.stale
+		chain, err := check.Build(&env, all.Order)
 		if err != nil {
 			return nil, fmt.Errorf("engine: tenant %s: %w", t.Name, err)
 		}

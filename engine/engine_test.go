@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -66,7 +67,7 @@ func newEngine(t testing.TB, policy string) (*Engine, *recorder) {
 		}
 	}
 	rec := &recorder{}
-	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Recorder: rec, Alerter: rec})
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Recorder: rec, Env: check.Env{Alerter: rec}})
 	if err != nil {
 		t.Fatal(err)
 	}

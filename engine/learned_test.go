@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
-	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -29,10 +29,8 @@ func TestLearnedRateLimits(t *testing.T) {
 	for _, tn := range cfg.Tenants {
 		tn.Limits = cfg.Defaults.Limits
 	}
-	live := blocks.NewLive()
 	ll := &baseline.LiveLimits{}
-	baseline.RegisterLimits(live, ll)
-	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Blocks: live})
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
 	if err != nil {
 		t.Fatal(err)
 	}

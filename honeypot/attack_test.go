@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/attack"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/honeypot"
@@ -268,7 +269,7 @@ func TestSIPViciousAndSIPp(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := reputation.NewLive(reputation.DefaultPolicy)
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: r.intel, Reputation: live, Logger: quiet})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: r.intel, Env: check.Env{Reputation: live}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/honeypot"
@@ -124,7 +125,7 @@ func newLearnRig(t *testing.T) *learnRig {
 		t.Fatal(err)
 	}
 	live := reputation.NewLive(reputation.Policy{IPAction: "reject", NumberAction: "reject"})
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: r.intel, Reputation: live, Logger: quiet})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: r.intel, Env: check.Env{Reputation: live}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/reputation"
@@ -53,7 +54,7 @@ func TestTrustedScannerNotBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := reputation.NewLive(reputation.Policy{IPAction: "reject", NumberAction: "reject", Trusted: []netip.Prefix{trusted}})
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: r.intel, Reputation: live, Logger: quiet})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: r.intel, Env: check.Env{Reputation: live}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,39 +5,30 @@ import "context"
 // Chain is an ordered list of checks. Its order is fixed by the engine,
 // never by the order of sections in a config file.
 type Chain struct {
-	checks     []Check
-	committers []Committer
+	checks []Check
 }
 
-// NewChain returns a chain running checks in the given order. Checks that
-// also implement Committer are committed after the last check has run.
+// NewChain returns a chain running checks in the given order.
 func NewChain(checks ...Check) *Chain {
-	ch := &Chain{checks: checks}
-	for _, c := range checks {
-		if cm, ok := c.(Committer); ok {
-			ch.committers = append(ch.committers, cm)
-		}
-	}
-	return ch
+	return &Chain{checks: checks}
 }
 
 // Checks returns the checks in order.
 func (ch *Chain) Checks() []Check { return ch.checks }
 
-// Run passes the call through every check until one says Stop. It does not
-// commit; the caller decides the enforced action (shadow mode) first and
-// then calls Commit.
+// Run passes the call through every check until one says Stop, or says
+// StopIfRejected while the verdict is a rejection. It changes no counters:
+// the caller runs the needs the checks declared (engine.applyNeeds) and
+// decides the enforced action (shadow mode) afterwards.
 func (ch *Chain) Run(ctx context.Context, c *Call, v *Verdict) {
 	for _, k := range ch.checks {
-		if k.Check(ctx, c, v) == Stop {
+		switch k.Check(ctx, c, v) {
+		case Stop:
 			return
+		case StopIfRejected:
+			if v.Action == Reject {
+				return
+			}
 		}
-	}
-}
-
-// Commit lets every committer keep or undo what it reserved for this call.
-func (ch *Chain) Commit(c *Call, v *Verdict) {
-	for _, cm := range ch.committers {
-		cm.Commit(c, v)
 	}
 }

@@ -176,23 +176,26 @@ func (c *Call) ResetDerived() {
 // Flow tells the chain whether to run the next check.
 type Flow uint8
 
-// Continue runs the next check; Stop ends the chain with the verdict as it is.
+// Continue runs the next check; Stop ends the chain with the verdict as it
+// is. StopIfRejected marks a checkpoint: the chain stops there when the
+// verdict so far is a rejection (whichever check asked for it) and runs
+// the next check otherwise. A check that must not run after a refusal
+// sits behind a checkpoint instead of reading the verdict.
 const (
 	Continue Flow = iota
 	Stop
+	StopIfRejected
 )
 
 // A Check looks at one call and records what it finds on the verdict.
-// It reads only the Call and its own state, never what other checks found.
+// It reads only the Call and its own state, never what other checks found
+// (it writes to the Verdict and does not read it); what to do after a
+// refusal it says through its Flow.
+//
+// A check never changes counters while the chain runs: what must only
+// count once the verdict is final it declares as Needs on the call
+// (Call.AddNeed) and is told the outcome as their NeedOwner.
 type Check interface {
 	Name() string
 	Check(ctx context.Context, c *Call, v *Verdict) Flow
-}
-
-// A Committer changes its state once the verdict is final: a rate limiter
-// keeps or returns the slot it reserved, a concurrency limiter keeps the
-// call's slot only if the call was let through. Committers run in chain
-// order after the last check, also for calls a later check rejected.
-type Committer interface {
-	Commit(c *Call, v *Verdict)
 }

@@ -74,3 +74,26 @@ func TestActionText(t *testing.T) {
 		t.Error("unknown action accepted")
 	}
 }
+
+func TestChainStopIfRejected(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		first Reason
+		want  []string
+	}{
+		{"refused before the checkpoint: the chain stops there", Reason{Code: "1", Action: Reject}, []string{"one", "checkpoint"}},
+		{"challenged before the checkpoint: the chain goes on", Reason{Code: "1", Action: Challenge}, []string{"one", "checkpoint", "three"}},
+	} {
+		var ran []string
+		ch := NewChain(
+			stub{"one", c.first, Continue, &ran},
+			stub{"checkpoint", Reason{Code: "2"}, StopIfRejected, &ran},
+			stub{"three", Reason{Code: "3"}, Continue, &ran},
+		)
+		var v Verdict
+		ch.Run(context.Background(), &Call{}, &v)
+		if len(ran) != len(c.want) || ran[len(ran)-1] != c.want[len(c.want)-1] {
+			t.Errorf("%s: ran %v, want %v", c.name, ran, c.want)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	credis "github.com/tollgate-voip/tollgate/counter/redis"
@@ -92,7 +93,7 @@ func main() {
 				stores = append(stores, s)
 				cs = s
 			}
-			e, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Counters: cs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			e, err := engine.New(engine.Options{Config: cfg, Numbers: intel, Env: check.Env{Counters: cs}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				fail(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/store"
 )
@@ -24,8 +25,14 @@ func New(tenant string, live *blocks.Live) *Blocklist {
 	return &Blocklist{tenant: tenant, live: live}
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "blocklist"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant.Name, env.Blocks), nil }
+
 // Name implements screen.Check.
-func (*Blocklist) Name() string { return "blocklist" }
+func (*Blocklist) Name() string { return Name }
 
 // Check implements screen.Check.
 func (b *Blocklist) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -35,7 +36,7 @@ type CallerID struct {
 var _ screen.Check = (*CallerID)(nil)
 
 // Name implements screen.Check.
-func (*CallerID) Name() string { return "callerid" }
+func (*CallerID) Name() string { return Name }
 
 // New returns the check for a tenant, or nil when the tenant's caller_id
 // section is not enabled. lookup normalizes the caller (required); ver
@@ -54,9 +55,13 @@ func New(t *config.Tenant, lookup Lookup, ver *stir.Verifier, live *blocks.Live)
 	return c
 }
 
-// Setup is New for the order table: a nil screen.Check when disabled.
-func Setup(t *config.Tenant, lookup Lookup, ver *stir.Verifier, live *blocks.Live) (screen.Check, error) {
-	if c := New(t, lookup, ver, live); c != nil {
+// Name is the check's name in the order table and in its reasons.
+const Name = "callerid"
+
+// Setup builds the check for env's tenant (check.Setup): a nil
+// screen.Check when its caller_id section is not enabled.
+func Setup(env *check.Env) (screen.Check, error) {
+	if c := New(env.Tenant, env.Lookup, env.STIR, env.Blocks); c != nil {
 		return c, nil
 	}
 	return nil, nil

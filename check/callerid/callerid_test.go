@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/check/callerid"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
@@ -88,7 +89,7 @@ func newEnv(t testing.TB, extra string) *env {
 	}
 	live := blocks.NewLive()
 	live.Replace(blocks.Build([]store.Block{{ID: 7, Kind: "number", Value: "12125559876", Reason: "robocaller"}}, nil, at), at)
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: numbers(t), STIR: ver, Blocks: live})
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: numbers(t), Env: check.Env{STIR: ver, Blocks: live}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/check"
+	"github.com/tollgate-voip/tollgate/check/spend"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -37,14 +39,22 @@ func New(t *config.Tenant, stale time.Duration) screen.Check {
 	return &Concurrency{t: t, stale: stale}
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "concurrency"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant, env.StaleCallAfter), nil }
+
 // Name implements screen.Check.
-func (*Concurrency) Name() string { return "concurrency" }
+func (*Concurrency) Name() string { return Name }
 
 // Lease is how long a call's slot is held without an end event: its
-// maximum duration plus a minute of set-up and slack, or the stale bound.
-func Lease(c *screen.Call, v *screen.Verdict, stale time.Duration) time.Time {
-	if v.MaxDuration > 0 {
-		d := time.Duration(v.MaxDuration)*time.Second + 2*time.Minute
+// maximum duration under the account limits (maxDuration seconds,
+// spend.MaxDuration) plus two minutes of set-up and slack, or the stale
+// bound.
+func Lease(c *screen.Call, maxDuration int, stale time.Duration) time.Time {
+	if maxDuration > 0 {
+		d := time.Duration(maxDuration)*time.Second + 2*time.Minute
 		return c.Time.Add(min(d, stale))
 	}
 	return c.Time.Add(stale)
@@ -52,10 +62,10 @@ func Lease(c *screen.Call, v *screen.Verdict, stale time.Duration) time.Time {
 
 // Check implements screen.Check.
 func (k *Concurrency) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
-	if c.Direction != screen.Outbound || v.Action == screen.Reject {
+	if c.Direction != screen.Outbound {
 		return screen.Continue
 	}
-	lease := Lease(c, v, k.stale)
+	lease := Lease(c, spend.MaxDuration(k.t, c), k.stale)
 	if l := k.t.Limits.Extension.ConcurrentInternational; l.On && c.International && c.Extension != "" {
 		key := counter.Key{Scope: counter.ExtIntlConcurrent, Tenant: c.Tenant, Subject: c.Extension}
 		if !k.take(c, v, key, lease, l.N, tagExtension) {

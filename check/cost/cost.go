@@ -7,6 +7,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -39,8 +40,14 @@ func New(t *config.Tenant) screen.Check {
 	return &Cost{t: t, maxPrice: c.MaxPricePerMin, above: a, perUnit: c.RiskPerPricePerMin, capRisk: capRisk}
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "cost"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant), nil }
+
 // Name implements screen.Check.
-func (*Cost) Name() string { return "cost" }
+func (*Cost) Name() string { return Name }
 
 // Check implements screen.Check.
 func (k *Cost) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -80,8 +81,14 @@ func word(w string) screen.Action {
 	return screen.Allow
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "destination"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant), nil }
+
 // Name implements screen.Check.
-func (*Destination) Name() string { return "destination" }
+func (*Destination) Name() string { return Name }
 
 // PremiumPrefix returns the policy word of the longest premium prefix
 // covering digits ("" when none does).
@@ -185,10 +192,7 @@ func (d *Destination) Check(_ context.Context, c *screen.Call, v *screen.Verdict
 		}
 	}
 	d.permissions(c, v)
-	if v.Action == screen.Reject {
-		return screen.Stop
-	}
-	return screen.Continue
+	return screen.StopIfRejected
 }
 
 func riskOf(a screen.Action) int {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -29,8 +30,14 @@ func New(tenant string, live *action.Live) screen.Check {
 	return &Detected{tenant: tenant, live: live}
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "detected"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant.Name, env.Actions), nil }
+
 // Name implements screen.Check.
-func (*Detected) Name() string { return "detected" }
+func (*Detected) Name() string { return Name }
 
 // Check implements screen.Check.
 func (d *Detected) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/number"
@@ -119,8 +120,14 @@ func sortStrings(s []string) {
 	}
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "dnc"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant, env.Compliance, env.Alerter) }
+
 // Name implements screen.Check.
-func (*DNC) Name() string { return "dnc" }
+func (*DNC) Name() string { return Name }
 
 // Check implements screen.Check.
 func (k *DNC) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
@@ -134,10 +141,7 @@ func (k *DNC) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen
 	if k.scrub {
 		k.scrubCall(c, v)
 	}
-	if v.Action == screen.Reject {
-		return screen.Stop
-	}
-	return screen.Continue
+	return screen.StopIfRejected
 }
 
 func (k *DNC) scrubCall(c *screen.Call, v *screen.Verdict) {

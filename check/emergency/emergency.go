@@ -5,6 +5,7 @@ package emergency
 import (
 	"context"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -17,8 +18,14 @@ var _ screen.Check = Emergency{}
 // New returns the check.
 func New() Emergency { return Emergency{} }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "emergency"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(), nil }
+
 // Name implements screen.Check.
-func (Emergency) Name() string { return "emergency" }
+func (Emergency) Name() string { return Name }
 
 // Check implements screen.Check.
 func (Emergency) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {

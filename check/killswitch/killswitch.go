@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -17,8 +18,14 @@ var _ screen.Check = (*KillSwitch)(nil)
 // New returns the check reading kill switches from live.
 func New(live *blocks.Live) *KillSwitch { return &KillSwitch{live: live} }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "killswitch"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Blocks), nil }
+
 // Name implements screen.Check.
-func (*KillSwitch) Name() string { return "killswitch" }
+func (*KillSwitch) Name() string { return Name }
 
 // Check implements screen.Check.
 func (k *KillSwitch) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {

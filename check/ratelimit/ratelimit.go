@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -94,12 +95,18 @@ func New(t *config.Tenant, sys *config.System, learned *baseline.LiveLimits) scr
 	return r
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "ratelimit"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant, env.System, env.Limits), nil }
+
 // Name implements screen.Check.
-func (*RateLimit) Name() string { return "ratelimit" }
+func (*RateLimit) Name() string { return Name }
 
 // Check implements screen.Check.
 func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
-	if c.Direction != screen.Outbound || v.Action == screen.Reject {
+	if c.Direction != screen.Outbound {
 		return screen.Continue
 	}
 	subject := c.Extension

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/tollgate-voip/tollgate/check"
 	rep "github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -59,17 +60,20 @@ func New(live *rep.Live) *Reputation {
 	return r
 }
 
-// Setup adapts New to the order table (a nil *Reputation must become a
-// nil interface).
-func Setup(live *rep.Live) (screen.Check, error) {
-	if r := New(live); r != nil {
+// Name is the check's name in the order table and in its reasons.
+const Name = "reputation"
+
+// Setup builds the check from env.Reputation (check.Setup); none without
+// a reputation database (a nil *Reputation must become a nil interface).
+func Setup(env *check.Env) (screen.Check, error) {
+	if r := New(env.Reputation); r != nil {
 		return r, nil
 	}
 	return nil, nil
 }
 
 // Name implements screen.Check.
-func (*Reputation) Name() string { return "reputation" }
+func (*Reputation) Name() string { return Name }
 
 func (r *Reputation) trust(a netip.Addr) bool {
 	if len(r.trusted) == 0 || !a.IsValid() {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/number"
 	rep "github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -73,8 +74,8 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s: action %v reasons %+v; want %v %q", c.name, v.Action, v.Reasons(), c.want, c.code)
 		}
 	}
-	if c, _ := Setup(nil); c != nil {
-		t.Errorf("Setup(nil) = %v, want no check", c)
+	if c, _ := Setup(&check.Env{}); c != nil {
+		t.Errorf("Setup without a reputation database = %v, want no check", c)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -49,8 +50,14 @@ func New(t *config.Tenant, geo *geoip.DB) screen.Check {
 	return k
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "sourceip"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant, env.GeoIP), nil }
+
 // Name implements screen.Check.
-func (*SourceIP) Name() string { return "sourceip" }
+func (*SourceIP) Name() string { return Name }
 
 func contains(ps []netip.Prefix, a netip.Addr) bool {
 	for _, p := range ps {
@@ -69,7 +76,7 @@ func (k *SourceIP) Check(_ context.Context, c *screen.Call, v *screen.Verdict) s
 			// An allow list with no source to check: the front end did not
 			// say where the call came from, so it cannot be shown to be inside.
 			v.Add(screen.Reason{Check: "sourceip", Code: "source_unknown", Text: "no source address given, and tenant " + k.t.Name + " only takes calls from its allowed networks", Rule: k.t.Rule("source_ips.allow"), Action: k.outside, Risk: 40})
-			return k.flow(v)
+			return screen.StopIfRejected
 		}
 		return screen.Continue
 	}
@@ -79,7 +86,7 @@ func (k *SourceIP) Check(_ context.Context, c *screen.Call, v *screen.Verdict) s
 	}
 	if len(k.allow) > 0 && !contains(k.allow, a) {
 		v.Add(screen.Reason{Check: "sourceip", Code: "source_not_allowed", Text: "source address " + a.String() + " is outside tenant " + k.t.Name + "'s allowed networks", Rule: k.t.Rule("source_ips.allow"), Action: k.outside, Risk: 60})
-		return k.flow(v)
+		return screen.StopIfRejected
 	}
 	if k.geo == nil {
 		return screen.Continue
@@ -94,7 +101,7 @@ func (k *SourceIP) Check(_ context.Context, c *screen.Call, v *screen.Verdict) s
 	}
 	if len(k.allowCountries) > 0 && !has(k.allowCountries, cc) {
 		v.Add(screen.Reason{Check: "sourceip", Code: "source_country_not_allowed", Text: "source address " + a.String() + " is in " + cc + ", outside tenant " + k.t.Name + "'s allowed countries", Rule: k.t.Rule("source_ips.countries.allow"), Action: k.outside, Risk: 60})
-		return k.flow(v)
+		return screen.StopIfRejected
 	}
 	return screen.Continue
 }
@@ -106,11 +113,4 @@ func has(codes []string, cc string) bool {
 		}
 	}
 	return false
-}
-
-func (k *SourceIP) flow(v *screen.Verdict) screen.Flow {
-	if v.Action == screen.Reject {
-		return screen.Stop
-	}
-	return screen.Continue
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -34,8 +35,14 @@ func New(t *config.Tenant) screen.Check {
 	return &Spend{t: t}
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "spend"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant), nil }
+
 // Name implements screen.Check.
-func (*Spend) Name() string { return "spend" }
+func (*Spend) Name() string { return Name }
 
 // Key is the counter of a tenant's international spend on the local day
 // of the call.
@@ -45,18 +52,34 @@ func Key(c *screen.Call) counter.Key {
 	return counter.Key{Scope: counter.TenantIntlSpend, Tenant: c.Tenant, Bucket: day}
 }
 
+// MaxDuration is how long the tenant's account limits let an outbound
+// international call last, in seconds (0: no cap): the smallest of
+// max_call_duration_intl and, for a limited destination,
+// limited_max_duration. The spend check puts it on the verdict; the
+// concurrency check leases the call's slot for it. It reads only the call
+// and the policy.
+func MaxDuration(t *config.Tenant, c *screen.Call) int {
+	if c.Direction != screen.Outbound || !c.International {
+		return 0
+	}
+	a := &t.Limits.Account
+	d := 0
+	if a.MaxCallDurationIntl.On && a.MaxCallDurationIntl.N > 0 {
+		d = a.MaxCallDurationIntl.N
+	}
+	if c.Limited && a.LimitedMaxDuration.On && a.LimitedMaxDuration.N > 0 && (d == 0 || a.LimitedMaxDuration.N < d) {
+		d = a.LimitedMaxDuration.N
+	}
+	return d
+}
+
 // Check implements screen.Check.
 func (s *Spend) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
 	if c.Direction != screen.Outbound || !c.International {
 		return screen.Continue
 	}
+	v.LimitDuration(MaxDuration(s.t, c))
 	a := &s.t.Limits.Account
-	if a.MaxCallDurationIntl.On && a.MaxCallDurationIntl.N > 0 {
-		v.LimitDuration(a.MaxCallDurationIntl.N)
-	}
-	if c.Limited && a.LimitedMaxDuration.On && a.LimitedMaxDuration.N > 0 {
-		v.LimitDuration(a.LimitedMaxDuration.N)
-	}
 	if !a.InternationalSpendDaily.On {
 		return screen.Continue
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -51,8 +52,14 @@ func word(w string) screen.Action {
 	return screen.Allow
 }
 
+// Name is the check's name in the order table and in its reasons.
+const Name = "timewindow"
+
+// Setup builds the check for env's tenant (check.Setup).
+func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant, env.Timezones), nil }
+
 // Name implements screen.Check.
-func (*TimeWindow) Name() string { return "timewindow" }
+func (*TimeWindow) Name() string { return Name }
 
 // Check implements screen.Check.
 func (k *TimeWindow) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
@@ -70,10 +77,7 @@ func (k *TimeWindow) Check(_ context.Context, c *screen.Call, v *screen.Verdict)
 	if k.window && c.Dest.E164 != "" && k.t.Compliance.Campaign.Match(c.Extension, c.SourceIP) {
 		k.callingWindow(c, v)
 	}
-	if v.Action == screen.Reject {
-		return screen.Stop
-	}
-	return screen.Continue
+	return screen.StopIfRejected
 }
 
 // callingWindow refuses a campaign call when it is outside the window, or
