@@ -103,3 +103,33 @@ detectors:
 		t.Errorf("follow = %+v", f)
 	}
 }
+
+// The common keys of a detector rule (config.Rule, inline) sit in the
+// rule's own mapping beside its keys: both decode, a typo among them is
+// named with its line, and the reference lists them under the rule.
+func TestDetectRuleInline(t *testing.T) {
+	src := "defaults: {on_error: fail_open, country: US}\ndetectors:\n  new_source:\n    enabled: false\n    block: extension\n    expires_s: 60\n    severity: info\n    calls: 5\n"
+	c, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := c.Detect.NewSource
+	if ns.On() || ns.Block != "extension" || ns.ExpiresS != 60 || ns.Severity != "info" || ns.Calls != 5 || ns.Action != "block_and_alert" || ns.WindowS != 3600 {
+		t.Errorf("new_source = %+v; want the file's keys over the defaults", ns)
+	}
+	if _, err := Parse("p.yaml", []byte(strings.Replace(src, "expires_s", "expire_s", 1))); err == nil || !strings.Contains(err.Error(), "p.yaml:6: detectors.new_source.expire_s: unknown field") {
+		t.Errorf("typo in a common key: %v", err)
+	}
+	keys := map[string]string{}
+	for _, k := range Keys() {
+		keys[k.Path] = k.Type
+	}
+	for _, p := range []string{"detectors.new_source.enabled", "detectors.new_source.expires_s", "detectors.new_source.calls", "detectors.pumping.fast.severity"} {
+		if keys[p] == "" {
+			t.Errorf("reference lacks %s", p)
+		}
+	}
+	if _, ok := keys["detectors.new_source.rule"]; ok {
+		t.Error("reference lists the inline Rule as a key of its own")
+	}
+}
