@@ -12,7 +12,7 @@
 // Whether the chain goes on is the check's Flow: Continue, Stop, or
 // StopIfRejected (a checkpoint: stop if the call is refused by now).
 //
-// Counters change only once the verdict is decided. A limit check does not
+// Counters change only after the last check has run. A limit check does not
 // touch them while the chain runs: it declares Needs on the call (reserve in
 // a window if under N, take a slot, admit if a sum stays below a cap), and
 // after the last check the engine runs all of a call's needs in one atomic
