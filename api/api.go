@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/engine"
@@ -89,12 +90,11 @@ type Server struct {
 	st     store.Store
 	log    *slog.Logger
 	health Health
-	extra  func(w io.Writer)    // more Prometheus metrics
 	comp   *Compliance          // compliance and quality routes (api/compliance.go)
 	det    *Detection           // call-pattern analysis (cdr.go); nil = off
 	voice  *voiceAPI            // voice biometrics (voice.go); nil = off
 	deps   []Dependency         // what /readyz checks besides the store
-	rt     *prometheus.Registry // Go runtime, process and build_info metrics
+	reg    *prometheus.Registry // /metrics: the engine, Options.Metrics, Go runtime, process and build_info
 	// durable, when set, is waited for before a screening is answered:
 	// it returns once the call's decision is in the store (group commit).
 	durable func(context.Context) error
@@ -114,11 +114,13 @@ type Server struct {
 
 // Options configures New.
 type Options struct {
-	Engine  *engine.Engine
-	Store   store.Store
-	Logger  *slog.Logger
-	Health  Health
-	Metrics func(w io.Writer)
+	Engine *engine.Engine
+	Store  store.Store
+	Logger *slog.Logger
+	Health Health
+	// Metrics are the node's other collectors, served on /metrics beside
+	// the engine's and the Go runtime's; may be nil.
+	Metrics prometheus.Collector
 	// Compliance serves the DNC, consent and quality routes; may be nil.
 	Compliance *Compliance
 	// Detection enables POST /v1/cdrs and the detection routes (cdr.go).
@@ -148,14 +150,14 @@ const MaxBody = 1 << 20
 
 // New returns the API server.
 func New(o Options) *Server {
-	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, extra: o.Metrics, tokens: map[string]*tokenState{}, onTokens: o.TokensChanged}
+	s := &Server{eng: o.Engine, st: o.Store, log: o.Logger, health: o.Health, tokens: map[string]*tokenState{}, onTokens: o.TokensChanged}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	s.det = o.Detection
 	s.durable = o.Durable
 	s.deps = o.Dependencies
-	s.rt = newRuntimeRegistry()
+	s.reg = newRegistry(o.Engine, o.Metrics, s.log)
 	s.comp = o.Compliance
 	mux := http.NewServeMux()
 	s.cdrRoutes(mux)

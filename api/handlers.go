@@ -490,13 +490,4 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, out)
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	s.eng.Metrics().WritePrometheus(w)
-	if s.extra != nil {
-		s.extra(w)
-	}
-	writeRuntime(w, s.rt)
-}
-
 var _ = json.Marshal

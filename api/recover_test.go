@@ -32,7 +32,7 @@ func TestRecoverPanic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Engine: eng, Logger: quiet, Metrics: panics.WritePrometheus})
+	s := New(Options{Engine: eng, Logger: quiet, Metrics: panics.Collector})
 	s.mux.HandleFunc("GET /v1/test-panic", func(w http.ResponseWriter, r *http.Request) {
 		var p *Principal
 		_ = p.Name // nil pointer dereference

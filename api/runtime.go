@@ -1,39 +1,46 @@
 package api
 
 import (
-	"io"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/common/expfmt"
+	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/metrics"
 )
 
-// newRuntimeRegistry holds what every Go service exposes and operators
-// expect to find: the Go runtime (goroutines, GC, heap, scheduler), the
-// process (RSS, open files, CPU) and go_build_info.
-func newRuntimeRegistry() *prometheus.Registry {
+// newRegistry holds what /metrics serves: the engine's metrics, the
+// node's other collectors, and what every Go service exposes and
+// operators expect to find: the Go runtime (goroutines, GC, heap,
+// scheduler), the process (RSS, open files, CPU) and go_build_info.
+func newRegistry(eng *engine.Engine, extra prometheus.Collector, log *slog.Logger) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsGC, collectors.MetricsMemory, collectors.MetricsScheduler)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 	)
+	cs := []prometheus.Collector{extra}
+	if eng != nil {
+		cs = append(cs, eng.Metrics())
+	}
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		if err := reg.Register(c); err != nil {
+			log.Error("metrics: a collector was not registered", "err", err)
+		}
+	}
 	return reg
 }
 
-// writeRuntime appends the runtime registry to a Prometheus text page.
-func writeRuntime(w io.Writer, g prometheus.Gatherer) {
-	mfs, err := g.Gather()
-	if err != nil {
-		return // a partial gather still returns what it has; nothing to add
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if enc.Encode(mf) != nil {
-			return
-		}
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", metrics.ContentType)
+	if err := metrics.WriteText(w, s.reg); err != nil {
+		s.log.Warn("metrics: gather", "err", err)
 	}
 }
 

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestRuntimeMetrics: /metrics carries the Go runtime, process and build
@@ -25,6 +28,20 @@ func TestRuntimeMetrics(t *testing.T) {
 	}
 	if strings.Count(page, "# TYPE go_goroutines ") != 1 {
 		t.Errorf("go_goroutines declared %d times", strings.Count(page, "# TYPE go_goroutines "))
+	}
+	// The page parses as the text format, the engine's families included.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(page))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	for _, name := range []string{"tollgate_engine_decisions_total", "tollgate_engine_shadow_total", "tollgate_engine_screen_seconds", "go_goroutines"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks the family %s", name)
+		}
+	}
+	if h := fams["tollgate_engine_screen_seconds"]; h != nil && len(h.Metric[0].GetHistogram().GetBucket()) != 12 {
+		t.Errorf("tollgate_engine_screen_seconds has %d buckets, want 12 (11 bounds and +Inf)", len(h.Metric[0].GetHistogram().GetBucket()))
 	}
 }
 

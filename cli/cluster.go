@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tollgate-voip/tollgate/api"
@@ -20,6 +20,7 @@ import (
 	credis "github.com/tollgate-voip/tollgate/counter/redis"
 	"github.com/tollgate-voip/tollgate/detect/pipeline"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
@@ -345,20 +346,22 @@ func (n *clusterNode) close() error {
 	return errors.Join(errs...)
 }
 
-// clusterMetrics writes cluster-mode metrics.
-func (n *clusterNode) metrics(w io.Writer) {
+// metrics returns the cluster-mode metrics (nil in embedded mode).
+func (n *clusterNode) metrics() prometheus.Collector {
 	if n == nil {
-		return
+		return nil
 	}
-	st := n.counters.Stats()
-	up := 0
-	if st.Up {
-		up = 1
+	return metrics.Set{
+		metrics.Gauge("tollgate_cluster_redis_up", "Whether Redis answered the last call.", nil, metrics.Value(func() float64 {
+			if n.counters.Stats().Up {
+				return 1
+			}
+			return 0
+		})),
+		metrics.Counter("tollgate_cluster_redis_round_trips_total", "Round trips to Redis.", nil, metrics.Value(func() float64 { return float64(n.counters.Stats().RoundTrips) })),
+		metrics.Counter("tollgate_cluster_counter_fallbacks_total", "Counter writes made locally while Redis was away.", nil, metrics.Value(func() float64 { return float64(n.counters.Stats().Fallbacks) })),
+		metrics.Gauge("tollgate_cluster_spool_bytes", "Records waiting on local disk for PostgreSQL.", nil, metrics.Value(func() float64 { return float64(n.spool.Pending()) })),
 	}
-	fmt.Fprintf(w, "# HELP tollgate_cluster_redis_up Whether Redis answered the last call.\n# TYPE tollgate_cluster_redis_up gauge\ntollgate_cluster_redis_up %d\n", up)
-	fmt.Fprintf(w, "# HELP tollgate_cluster_redis_round_trips_total Round trips to Redis.\n# TYPE tollgate_cluster_redis_round_trips_total counter\ntollgate_cluster_redis_round_trips_total %d\n", st.RoundTrips)
-	fmt.Fprintf(w, "# HELP tollgate_cluster_counter_fallbacks_total Counter writes made locally while Redis was away.\n# TYPE tollgate_cluster_counter_fallbacks_total counter\ntollgate_cluster_counter_fallbacks_total %d\n", st.Fallbacks)
-	fmt.Fprintf(w, "# HELP tollgate_cluster_spool_bytes Records waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_spool_bytes gauge\ntollgate_cluster_spool_bytes %d\n", n.spool.Pending())
 }
 
 // readiness is what /readyz checks besides the store (nil in embedded

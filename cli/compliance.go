@@ -3,18 +3,19 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/compliance"
 	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
 	csqlite "github.com/tollgate-voip/tollgate/compliance/sqlite"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/quality"
 )
 
@@ -131,11 +132,12 @@ func (c *complianceParts) api() *api.Compliance {
 	return &api.Compliance{Store: st, Live: c.live, Quality: c.watcher}
 }
 
-func (c *complianceParts) metrics(w io.Writer) {
-	c.watcher.WriteMetrics(w)
-	o, n := c.live.Index().Counts()
-	fmt.Fprintf(w, "# HELP tollgate_compliance_records Internal opt-outs and numbers with consent records.\n# TYPE tollgate_compliance_records gauge\n")
-	fmt.Fprintf(w, "tollgate_compliance_records{kind=\"opt_out\"} %d\ntollgate_compliance_records{kind=\"consent\"} %d\n", o, n)
+func (c *complianceParts) metrics() prometheus.Collector {
+	return metrics.Set{c.watcher, metrics.Gauge("tollgate_compliance_records", "Internal opt-outs and numbers with consent records.", []string{"kind"}, func(emit metrics.Emit) {
+		o, n := c.live.Index().Counts()
+		emit(float64(o), "opt_out")
+		emit(float64(n), "consent")
+	})}
 }
 
 // start runs the HEP listener, the probe schedule and the refresh of

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
@@ -19,6 +20,7 @@ import (
 	authpostgres "github.com/tollgate-voip/tollgate/console/auth/postgres"
 	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -133,10 +135,15 @@ func (u *uiParts) stop() {
 	}
 }
 
-func (u *uiParts) metrics(w io.Writer) {
-	if u != nil && u.con != nil {
-		u.con.WritePrometheus(w)
-	}
+// metrics returns the console's metrics, read at each scrape: the
+// console is mounted after the API is made.
+func (u *uiParts) metrics() prometheus.Collector {
+	return metrics.Later(func() prometheus.Collector {
+		if u != nil && u.con != nil {
+			return u.con.Metrics()
+		}
+		return nil
+	})
 }
 
 // announce prints where the console is and, with no users yet, how to

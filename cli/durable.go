@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-voip/tollgate/decisionlog"
+	"github.com/tollgate-voip/tollgate/metrics"
 )
 
 // ackWait bounds how long a screening answer waits for its decision to
@@ -46,6 +48,7 @@ func (a *durableAcks) wait(ctx context.Context) error {
 	return err
 }
 
-func (a *durableAcks) metrics(w io.Writer) {
-	fmt.Fprintf(w, "# HELP tollgate_decisionlog_late_acks_total Screenings answered before their decision was stored (the store did not commit within %s).\n# TYPE tollgate_decisionlog_late_acks_total counter\ntollgate_decisionlog_late_acks_total %d\n", ackWait, a.late.Load())
+func (a *durableAcks) metrics() prometheus.Collector {
+	return metrics.Counter("tollgate_decisionlog_late_acks_total", fmt.Sprintf("Screenings answered before their decision was stored (the store did not commit within %s).", ackWait), nil,
+		metrics.Value(func() float64 { return float64(a.late.Load()) }))
 }

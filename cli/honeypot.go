@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/attack"
@@ -25,6 +26,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
@@ -99,16 +101,19 @@ func (d *spooledRepDB) Close() error {
 	return errors.Join(append(errs, d.RepSpool.Close(), d.pg.Close())...)
 }
 
-// metrics writes the buffer's metrics.
-func (d *spooledRepDB) metrics(w io.Writer) {
-	st := d.Stats()
-	fmt.Fprintf(w, "# HELP tollgate_cluster_reputation_spool_bytes Reputation writes (bans, entries, lockouts, honeypot events) waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_reputation_spool_bytes gauge\ntollgate_cluster_reputation_spool_bytes %d\n", st.Bytes)
-	fmt.Fprintf(w, "# HELP tollgate_cluster_reputation_spool_records Reputation writes waiting on local disk for PostgreSQL.\n# TYPE tollgate_cluster_reputation_spool_records gauge\ntollgate_cluster_reputation_spool_records %d\n", st.Records)
-	fmt.Fprintf(w, "# HELP tollgate_cluster_reputation_spool_writes_total Reputation writes by outcome of the local buffer: spooled, drained (written to PostgreSQL later), dropped (buffer full: lost), invalid (refused on replay: lost).\n# TYPE tollgate_cluster_reputation_spool_writes_total counter\n")
-	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"spooled\"} %d\n", st.Spooled)
-	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"drained\"} %d\n", st.Drained)
-	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"dropped\"} %d\n", st.Full)
-	fmt.Fprintf(w, "tollgate_cluster_reputation_spool_writes_total{outcome=\"invalid\"} %d\n", st.Invalid)
+// metrics returns the buffer's metrics.
+func (d *spooledRepDB) metrics() prometheus.Collector {
+	return metrics.Set{
+		metrics.Gauge("tollgate_cluster_reputation_spool_bytes", "Reputation writes (bans, entries, lockouts, honeypot events) waiting on local disk for PostgreSQL.", nil, metrics.Value(func() float64 { return float64(d.Stats().Bytes) })),
+		metrics.Gauge("tollgate_cluster_reputation_spool_records", "Reputation writes waiting on local disk for PostgreSQL.", nil, metrics.Value(func() float64 { return float64(d.Stats().Records) })),
+		metrics.Counter("tollgate_cluster_reputation_spool_writes_total", "Reputation writes by outcome of the local buffer: spooled, drained (written to PostgreSQL later), dropped (buffer full: lost), invalid (refused on replay: lost).", []string{"outcome"}, func(emit metrics.Emit) {
+			st := d.Stats()
+			emit(float64(st.Spooled), "spooled")
+			emit(float64(st.Drained), "drained")
+			emit(float64(st.Full), "dropped")
+			emit(float64(st.Invalid), "invalid")
+		}),
+	}
 }
 
 // notifyingRepDB is the reputation database as the API, the attack guard
@@ -432,11 +437,12 @@ func (s *security) enableAPI(a *api.Server) {
 		}})
 }
 
-// metrics writes the reputation buffer's metrics (cluster mode).
-func (s *security) metrics(w io.Writer) {
+// metrics returns the reputation buffer's metrics (cluster mode; else nil).
+func (s *security) metrics() prometheus.Collector {
 	if sp, ok := s.db.(*spooledRepDB); ok {
-		sp.metrics(w)
+		return sp.metrics()
 	}
+	return nil
 }
 
 func (s *security) close() error {

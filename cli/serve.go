@@ -7,8 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/tollgate-voip/tollgate/agi"
-	"github.com/tollgate-voip/tollgate/check"
 	"io"
 	"log/slog"
 	"net"
@@ -19,9 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/agi"
+	"github.com/tollgate-voip/tollgate/metrics"
+
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/blocks"
+	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
@@ -326,19 +328,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			}
 		}
 		return out
-	}, Metrics: func(w io.Writer) {
-		ws := writer.Stats()
-		fmt.Fprintf(w, "# HELP tollgate_decisionlog_records_total Decision-log records by outcome.\n# TYPE tollgate_decisionlog_records_total counter\n")
-		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"written\"} %d\n", ws.Written)
-		fmt.Fprintf(w, "tollgate_decisionlog_records_total{outcome=\"dropped\"} %d\n", ws.Dropped)
-		fmt.Fprintf(w, "# HELP tollgate_decisionlog_queued Records waiting to be written.\n# TYPE tollgate_decisionlog_queued gauge\ntollgate_decisionlog_queued %d\n", ws.Queued)
-		acks.metrics(w)
-		cl.metrics(w)
-		sec.metrics(w)
-		comp.metrics(w)
-		ui.metrics(w)
-		sie.metrics(w)
-		panics.WritePrometheus(w)
+	}, Metrics: metrics.Set{
+		metrics.Counter("tollgate_decisionlog_records_total", "Decision-log records by outcome.", []string{"outcome"}, func(emit metrics.Emit) {
+			ws := writer.Stats()
+			emit(float64(ws.Written), "written")
+			emit(float64(ws.Dropped), "dropped")
+		}),
+		metrics.Gauge("tollgate_decisionlog_queued", "Records waiting to be written.", nil, metrics.Value(func() float64 { return float64(writer.Stats().Queued) })),
+		acks.metrics(), cl.metrics(), sec.metrics(), comp.metrics(), ui.metrics(), sie.metrics(), panics.Collector,
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)

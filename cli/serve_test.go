@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/store"
@@ -288,6 +291,36 @@ func TestAPIEndToEnd(t *testing.T) {
 	for _, c := range []string{"api", "console", "honeypot", "http", "quality", "sipfront"} {
 		if !strings.Contains(string(raw), `tollgate_panics_recovered_total{component="`+c+`"} `) {
 			t.Errorf("metrics lack tollgate_panics_recovered_total for %s", c)
+		}
+	}
+	// The page parses as the Prometheus text format, and each part's
+	// families are there with their types.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	for name, typ := range map[string]dto.MetricType{
+		"tollgate_engine_decisions_total": dto.MetricType_COUNTER, "tollgate_engine_screen_seconds": dto.MetricType_HISTOGRAM,
+		"tollgate_decisionlog_records_total": dto.MetricType_COUNTER, "tollgate_decisionlog_queued": dto.MetricType_GAUGE,
+		"tollgate_decisionlog_late_acks_total": dto.MetricType_COUNTER, "tollgate_compliance_records": dto.MetricType_GAUGE,
+		"tollgate_quality_hep_packets_total": dto.MetricType_COUNTER, "tollgate_console_logins_total": dto.MetricType_COUNTER,
+		"tollgate_console_event_streams": dto.MetricType_GAUGE, "tollgate_panics_recovered_total": dto.MetricType_COUNTER,
+		"go_goroutines": dto.MetricType_GAUGE,
+	} {
+		if f := fams[name]; f == nil || f.GetType() != typ {
+			t.Errorf("/metrics family %s = %v, want type %v", name, f, typ)
+		}
+	}
+	if f := fams["tollgate_engine_decisions_total"]; f != nil {
+		var rejects float64
+		for _, m := range f.Metric {
+			if len(m.Label) == 2 && m.Label[0].GetValue() == "reject" && m.Label[1].GetValue() == "reject" {
+				rejects = m.GetCounter().GetValue()
+			}
+		}
+		if rejects < 1 {
+			t.Errorf("tollgate_engine_decisions_total{action=reject,enforced=reject} = %v, want at least 1", rejects)
 		}
 	}
 }

@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/siem"
 	"github.com/tollgate-voip/tollgate/store"
 )
@@ -109,13 +110,16 @@ func (p *siemParts) stats() map[string]any {
 	return map[string]any{"sent": s.Sent, "dropped": s.Dropped, "failed": s.Failed}
 }
 
-func (p *siemParts) metrics(w io.Writer) {
+func (p *siemParts) metrics() prometheus.Collector {
 	if p == nil {
-		return
+		return nil
 	}
-	s := p.s.Stats()
-	fmt.Fprintf(w, "# HELP tollgate_siem_records_total Records streamed to the SIEM collector by outcome.\n# TYPE tollgate_siem_records_total counter\n")
-	fmt.Fprintf(w, "tollgate_siem_records_total{outcome=\"sent\"} %d\ntollgate_siem_records_total{outcome=\"dropped\"} %d\ntollgate_siem_records_total{outcome=\"failed\"} %d\n", s.Sent, s.Dropped, s.Failed)
+	return metrics.Counter("tollgate_siem_records_total", "Records streamed to the SIEM collector by outcome.", []string{"outcome"}, func(emit metrics.Emit) {
+		s := p.s.Stats()
+		emit(float64(s.Sent), "sent")
+		emit(float64(s.Dropped), "dropped")
+		emit(float64(s.Failed), "failed")
+	})
 }
 
 func (p *siemParts) close() {

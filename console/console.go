@@ -30,11 +30,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/internal/panics"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -151,24 +153,22 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Close ends the event streams (http.Server.Shutdown waits for them).
 func (c *Console) Close() { c.closeMu.Do(c.cancel) }
 
-// WritePrometheus writes the console's metrics.
-func (c *Console) WritePrometheus(w io.Writer) {
-	fmt.Fprintln(w, "# HELP tollgate_console_logins_total Console logins by outcome.")
-	fmt.Fprintln(w, "# TYPE tollgate_console_logins_total counter")
-	for i, o := range []string{"ok", "failed", "throttled"} {
-		fmt.Fprintf(w, "tollgate_console_logins_total{outcome=%q} %d\n", o, c.logins[i].Load())
+// Metrics returns the console's metrics as a collector.
+func (c *Console) Metrics() prometheus.Collector {
+	set := metrics.Set{
+		metrics.Counter("tollgate_console_logins_total", "Console logins by outcome.", []string{"outcome"}, func(emit metrics.Emit) {
+			for i, o := range []string{"ok", "failed", "throttled"} {
+				emit(float64(c.logins[i].Load()), o)
+			}
+		}),
+		metrics.Gauge("tollgate_console_event_streams", "Open live-update streams.", nil, metrics.Value(func() float64 { return float64(c.streams.Load()) })),
 	}
-	fmt.Fprintln(w, "# HELP tollgate_console_event_streams Open live-update streams.")
-	fmt.Fprintln(w, "# TYPE tollgate_console_event_streams gauge")
-	fmt.Fprintf(w, "tollgate_console_event_streams %d\n", c.streams.Load())
 	if c.o.Live != nil {
-		fmt.Fprintln(w, "# HELP tollgate_console_live_dropped_total Decisions the live view did not count because its queue was full.")
-		fmt.Fprintln(w, "# TYPE tollgate_console_live_dropped_total counter")
-		fmt.Fprintf(w, "tollgate_console_live_dropped_total %d\n", c.o.Live.Dropped())
-		fmt.Fprintln(w, "# HELP tollgate_console_live_queued Decisions waiting to be counted by the live view.")
-		fmt.Fprintln(w, "# TYPE tollgate_console_live_queued gauge")
-		fmt.Fprintf(w, "tollgate_console_live_queued %d\n", c.o.Live.Queued())
+		set = append(set,
+			metrics.Counter("tollgate_console_live_dropped_total", "Decisions the live view did not count because its queue was full.", nil, metrics.Value(func() float64 { return float64(c.o.Live.Dropped()) })),
+			metrics.Gauge("tollgate_console_live_queued", "Decisions waiting to be counted by the live view.", nil, metrics.Value(func() float64 { return float64(c.o.Live.Queued()) })))
 	}
+	return set
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

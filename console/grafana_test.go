@@ -17,6 +17,11 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t)
+	// One blocked call (Somalia: block) with a reason, so the reason counter has a
+	// series: a Prometheus registry lists a family once it has one.
+	if code, _ := s.api(t, "POST", "/v1/screen", map[string]any{"call_id": "grafana-1", "tenant": "acme", "extension": "2002", "caller": "+12125550100", "callee": "+252612345678"}); code != 200 {
+		t.Fatalf("screen: %d", code)
+	}
 	resp, err := http.Get(s.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,11 @@
 package engine
 
 import (
-	"fmt"
-	"io"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -60,47 +58,49 @@ func (m *Metrics) Decisions() map[string]int64 {
 	return out
 }
 
-// WritePrometheus writes the metrics in the Prometheus text format.
-func (m *Metrics) WritePrometheus(w io.Writer) {
-	fmt.Fprintln(w, "# HELP tollgate_engine_decisions_total Calls screened, by decided and enforced action.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_decisions_total counter")
+var (
+	decisionsDesc = prometheus.NewDesc("tollgate_engine_decisions_total", "Calls screened, by decided and enforced action.", []string{"action", "enforced"}, nil)
+	reasonsDesc   = prometheus.NewDesc("tollgate_engine_reasons_total", "Reasons recorded on verdicts, by code.", []string{"code"}, nil)
+	shadowDesc    = prometheus.NewDesc("tollgate_engine_shadow_total", "Decisions not enforced because the tenant runs in shadow mode.", nil, nil)
+	undecidedDesc = prometheus.NewDesc("tollgate_engine_undecided_total", "Calls decided by on_error because tollgate could not decide.", nil, nil)
+	callEndsDesc  = prometheus.NewDesc("tollgate_engine_call_ends_total", "End events applied.", nil, nil)
+	expiredDesc   = prometheus.NewDesc("tollgate_engine_stale_calls_expired_total", "Calls expired because their end never came.", nil, nil)
+	screenDesc    = prometheus.NewDesc("tollgate_engine_screen_seconds", "Time to screen one call in the engine.", nil, nil)
+)
+
+var _ prometheus.Collector = (*Metrics)(nil)
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{decisionsDesc, reasonsDesc, shadowDesc, undecidedDesc, callEndsDesc, expiredDesc, screenDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: it reads the counters the
+// screening path adds to, so a call costs no more than before.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for a := range m.decisions {
 		for en := range m.decisions[a] {
 			if n := m.decisions[a][en].Load(); n > 0 || a == en {
-				fmt.Fprintf(w, "tollgate_engine_decisions_total{action=%q,enforced=%q} %d\n", screen.Action(a), screen.Action(en), n)
+				ch <- prometheus.MustNewConstMetric(decisionsDesc, prometheus.CounterValue, float64(n), screen.Action(a).String(), screen.Action(en).String())
 			}
 		}
 	}
-	fmt.Fprintln(w, "# HELP tollgate_engine_reasons_total Reasons recorded on verdicts, by code.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_reasons_total counter")
-	var codes []string
-	m.reasons.Range(func(k, _ any) bool { codes = append(codes, k.(string)); return true })
-	sort.Strings(codes)
-	for _, c := range codes {
-		v, _ := m.reasons.Load(c)
-		fmt.Fprintf(w, "tollgate_engine_reasons_total{code=%q} %d\n", c, v.(*atomic.Int64).Load())
-	}
-	fmt.Fprintln(w, "# HELP tollgate_engine_shadow_total Decisions not enforced because the tenant runs in shadow mode.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_shadow_total counter")
-	fmt.Fprintf(w, "tollgate_engine_shadow_total %d\n", m.shadow.Load())
-	fmt.Fprintln(w, "# HELP tollgate_engine_undecided_total Calls decided by on_error because tollgate could not decide.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_undecided_total counter")
-	fmt.Fprintf(w, "tollgate_engine_undecided_total %d\n", m.failures.Load())
-	fmt.Fprintln(w, "# HELP tollgate_engine_call_ends_total End events applied.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_call_ends_total counter")
-	fmt.Fprintf(w, "tollgate_engine_call_ends_total %d\n", m.events.Load())
-	fmt.Fprintln(w, "# HELP tollgate_engine_stale_calls_expired_total Calls expired because their end never came.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_stale_calls_expired_total counter")
-	fmt.Fprintf(w, "tollgate_engine_stale_calls_expired_total %d\n", m.expired.Load())
-	fmt.Fprintln(w, "# HELP tollgate_engine_screen_seconds Time to screen one call in the engine.")
-	fmt.Fprintln(w, "# TYPE tollgate_engine_screen_seconds histogram")
-	var cum int64
+	m.reasons.Range(func(k, v any) bool {
+		ch <- prometheus.MustNewConstMetric(reasonsDesc, prometheus.CounterValue, float64(v.(*atomic.Int64).Load()), k.(string))
+		return true
+	})
+	ch <- prometheus.MustNewConstMetric(shadowDesc, prometheus.CounterValue, float64(m.shadow.Load()))
+	ch <- prometheus.MustNewConstMetric(undecidedDesc, prometheus.CounterValue, float64(m.failures.Load()))
+	ch <- prometheus.MustNewConstMetric(callEndsDesc, prometheus.CounterValue, float64(m.events.Load()))
+	ch <- prometheus.MustNewConstMetric(expiredDesc, prometheus.CounterValue, float64(m.expired.Load()))
+	buckets := make(map[float64]uint64, len(latencyBuckets))
+	var cum uint64
 	for i, ub := range latencyBuckets {
-		cum += m.buckets[i].Load()
-		fmt.Fprintf(w, "tollgate_engine_screen_seconds_bucket{le=\"%g\"} %d\n", ub, cum)
+		cum += uint64(m.buckets[i].Load())
+		buckets[ub] = cum
 	}
-	cum += m.buckets[len(latencyBuckets)].Load()
-	fmt.Fprintf(w, "tollgate_engine_screen_seconds_bucket{le=\"+Inf\"} %d\n", cum)
-	fmt.Fprintf(w, "tollgate_engine_screen_seconds_sum %g\n", time.Duration(m.sumNanos.Load()).Seconds())
-	fmt.Fprintf(w, "tollgate_engine_screen_seconds_count %d\n", cum)
+	cum += uint64(m.buckets[len(latencyBuckets)].Load())
+	ch <- prometheus.MustNewConstHistogram(screenDesc, cum, time.Duration(m.sumNanos.Load()).Seconds(), buckets)
 }

@@ -1,11 +1,6 @@
 package quality
 
-import (
-	"fmt"
-	"io"
-	"sort"
-	"strconv"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // histograms holds one Prometheus histogram per metric and route. The
 // number of routes is capped; further routes share the label "other".
@@ -68,31 +63,29 @@ func (hs *histograms) observe(r Report) {
 	rh.mos.observe(r.MOS)
 }
 
-func (hs *histograms) write(w io.Writer) {
-	routes := make([]string, 0, len(hs.byRoute))
-	for r := range hs.byRoute {
-		routes = append(routes, r)
-	}
-	sort.Strings(routes)
-	for _, m := range []struct {
-		name, help string
-		get        func(*routeHist) *hist
-	}{
-		{"tollgate_quality_packet_loss_percent", "Packet loss per quality report, by route.", func(r *routeHist) *hist { return &r.loss }},
-		{"tollgate_quality_jitter_ms", "Interarrival jitter per quality report (ms), by route.", func(r *routeHist) *hist { return &r.jitter }},
-		{"tollgate_quality_rtt_ms", "Round-trip time per quality report (ms), by route.", func(r *routeHist) *hist { return &r.rtt }},
-		{"tollgate_quality_mos", "MOS per quality report (reported, else E-model estimate), by route.", func(r *routeHist) *hist { return &r.mos }},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", m.name, m.help, m.name)
-		for _, route := range routes {
-			h := m.get(hs.byRoute[route])
-			lbl := strconv.Quote(route)
+var histDescs = []struct {
+	desc *prometheus.Desc
+	get  func(*routeHist) *hist
+}{
+	{prometheus.NewDesc("tollgate_quality_packet_loss_percent", "Packet loss per quality report, by route.", []string{"route"}, nil), func(r *routeHist) *hist { return &r.loss }},
+	{prometheus.NewDesc("tollgate_quality_jitter_ms", "Interarrival jitter per quality report (ms), by route.", []string{"route"}, nil), func(r *routeHist) *hist { return &r.jitter }},
+	{prometheus.NewDesc("tollgate_quality_rtt_ms", "Round-trip time per quality report (ms), by route.", []string{"route"}, nil), func(r *routeHist) *hist { return &r.rtt }},
+	{prometheus.NewDesc("tollgate_quality_mos", "MOS per quality report (reported, else E-model estimate), by route.", []string{"route"}, nil), func(r *routeHist) *hist { return &r.mos }},
+}
+
+// collect sends one histogram per metric and route; the caller holds the
+// watcher's lock.
+func (hs *histograms) collect(ch chan<- prometheus.Metric) {
+	for _, m := range histDescs {
+		for route, rh := range hs.byRoute {
+			h := m.get(rh)
+			buckets := make(map[float64]uint64, len(h.bounds))
 			var cum uint64
 			for i, b := range h.bounds {
 				cum += h.counts[i]
-				fmt.Fprintf(w, "%s_bucket{route=%s,le=\"%g\"} %d\n", m.name, lbl, b, cum)
+				buckets[b] = cum
 			}
-			fmt.Fprintf(w, "%s_bucket{route=%s,le=\"+Inf\"} %d\n%s_sum{route=%s} %g\n%s_count{route=%s} %d\n", m.name, lbl, h.n, m.name, lbl, h.sum, m.name, lbl, h.n)
+			ch <- prometheus.MustNewConstHistogram(m.desc, h.n, h.sum, buckets, route)
 		}
 	}
 }

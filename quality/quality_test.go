@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -258,10 +259,12 @@ func TestHEPOverUDP(t *testing.T) {
 	if s := w.Stats(); s.HEPPackets != 3 || s.HEPErrors != 1 {
 		t.Errorf("stats %+v", s)
 	}
-	var sb strings.Builder
-	w.WriteMetrics(&sb)
-	if !strings.Contains(sb.String(), `tollgate_quality_packet_loss_percent_bucket{route="trunk-a",le="10"} 1`) {
-		t.Errorf("metrics lack the loss histogram:\n%s", sb.String())
+	txt, err := metrics.Text(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(txt, `tollgate_quality_packet_loss_percent_bucket{route="trunk-a",le="10"} 1`) {
+		t.Errorf("metrics lack the loss histogram:\n%s", txt)
 	}
 }
 

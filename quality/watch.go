@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
@@ -496,15 +496,32 @@ func (w *Watcher) Stats() Stats {
 // Thresholds returns the configured thresholds.
 func (w *Watcher) Thresholds() config.QualityThresholds { return w.cfg.Thresholds }
 
-// WriteMetrics writes the Prometheus text exposition of the watcher.
-func (w *Watcher) WriteMetrics(out io.Writer) {
+var (
+	hepPacketsDesc = prometheus.NewDesc("tollgate_quality_hep_packets_total", "HEP packets received, and those that failed to decode.", []string{"outcome"}, nil)
+	reportsDesc    = prometheus.NewDesc("tollgate_quality_reports_total", "Quality reports aggregated.", nil, nil)
+)
+
+var _ prometheus.Collector = (*Watcher)(nil)
+
+// Describe implements prometheus.Collector.
+func (w *Watcher) Describe(ch chan<- *prometheus.Desc) {
+	ch <- hepPacketsDesc
+	ch <- reportsDesc
+	for _, m := range histDescs {
+		ch <- m.desc
+	}
+}
+
+// Collect implements prometheus.Collector: the watcher's counters and
+// its per-route histograms.
+func (w *Watcher) Collect(ch chan<- prometheus.Metric) {
 	s := w.Stats()
-	fmt.Fprintf(out, "# HELP tollgate_quality_hep_packets_total HEP packets received, and those that failed to decode.\n# TYPE tollgate_quality_hep_packets_total counter\n")
-	fmt.Fprintf(out, "tollgate_quality_hep_packets_total{outcome=\"ok\"} %d\ntollgate_quality_hep_packets_total{outcome=\"error\"} %d\n", s.HEPPackets-s.HEPErrors, s.HEPErrors)
-	fmt.Fprintf(out, "# HELP tollgate_quality_reports_total Quality reports aggregated.\n# TYPE tollgate_quality_reports_total counter\ntollgate_quality_reports_total %d\n", s.Reports)
+	ch <- prometheus.MustNewConstMetric(hepPacketsDesc, prometheus.CounterValue, float64(s.HEPPackets-s.HEPErrors), "ok")
+	ch <- prometheus.MustNewConstMetric(hepPacketsDesc, prometheus.CounterValue, float64(s.HEPErrors), "error")
+	ch <- prometheus.MustNewConstMetric(reportsDesc, prometheus.CounterValue, float64(s.Reports))
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.hist.write(out)
+	w.hist.collect(ch)
 }
 
 func alertProbe(route string, p ProbeResult) store.Alert {

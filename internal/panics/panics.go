@@ -15,9 +15,11 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tollgate-voip/tollgate/metrics"
 )
 
 // The components that recover, listed at zero on /metrics before any
@@ -82,17 +84,13 @@ func Recovered(component string, log *slog.Logger, v any, attrs ...any) bool {
 // Count returns how many panics component has recovered from.
 func Count(component string) int64 { return counter(component).Load() }
 
-// WritePrometheus writes tollgate_panics_recovered_total per component.
-func WritePrometheus(w io.Writer) {
-	var names []string
-	counts.Range(func(k, _ any) bool { names = append(names, k.(string)); return true })
-	sort.Strings(names)
-	fmt.Fprintln(w, "# HELP tollgate_panics_recovered_total Panics recovered while handling one packet or request (the listener kept serving), by component.")
-	fmt.Fprintln(w, "# TYPE tollgate_panics_recovered_total counter")
-	for _, n := range names {
-		fmt.Fprintf(w, "tollgate_panics_recovered_total{component=%q} %d\n", n, counter(n).Load())
-	}
-}
+// Collector exposes tollgate_panics_recovered_total per component. The
+// counts are process-wide, so every registry may hold it.
+var Collector prometheus.Collector = metrics.Counter("tollgate_panics_recovered_total",
+	"Panics recovered while handling one packet or request (the listener kept serving), by component.",
+	[]string{"component"}, func(emit metrics.Emit) {
+		counts.Range(func(k, v any) bool { emit(float64(v.(*atomic.Int64).Load()), k.(string)); return true })
+	})
 
 // Handler is middleware that recovers a panicking request: it counts and
 // logs it as component and answers 500 when nothing was written yet.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-voip/tollgate/internal/panics"
+	"github.com/tollgate-voip/tollgate/metrics"
 )
 
 // TestHandler: a handler that panics answers 500, the panic is counted
@@ -63,11 +64,13 @@ func TestHandler(t *testing.T) {
 	if res.StatusCode != 200 || string(body) != "fine" {
 		t.Fatalf("after the panic: %d %q", res.StatusCode, body)
 	}
-	var m bytes.Buffer
-	panics.WritePrometheus(&m)
+	m, err := metrics.Text(panics.Collector)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{`tollgate_panics_recovered_total{component="test-http"} ` + strconv.FormatInt(before+1, 10), `tollgate_panics_recovered_total{component="sipfront"} `, "# TYPE tollgate_panics_recovered_total counter"} {
-		if !strings.Contains(m.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, m.String())
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q:\n%s", want, m)
 		}
 	}
 }
