@@ -117,7 +117,7 @@ func (w *Window) Prune(t int64) bool {
 	i := sort.Search(len(w.ev), func(i int) bool { return w.ev[i].t >= t })
 	if i > 0 {
 		w.ev = append(w.ev[:0], w.ev[i:]...)
-		clear(w.ev[len(w.ev):len(w.ev)+i]) // let the ids go
+		clear(w.ev[len(w.ev) : len(w.ev)+i]) // let the ids go
 	}
 	return len(w.ev) == 0
 }

@@ -25,7 +25,7 @@ func BenchmarkAppendDecisions(b *testing.B) {
 			b.Run(kind+"/"+strconv.Itoa(size), func(b *testing.B) {
 				dir := b.TempDir()
 				var (
-					put  func([]store.Decision) error
+					put      func([]store.Decision) error
 					diskSize func() int64
 				)
 				if kind == "sqlite" {
