@@ -183,9 +183,10 @@ func (l *Log) AppendDecisions(ctx context.Context, ds []store.Decision) error {
 	for i := range ds {
 		d := &ds[i]
 		id := hashKey(keyCall, d.CallID)
-		if l.seen.has(id) || slices.Contains(ids, id) {
+		if l.seen.has(id) {
 			continue
 		}
+		l.seen.add(id) // taken back if the write fails
 		t := d.Time.UnixNano()
 		if n == 0 {
 			s.enc.reset(t)
@@ -211,10 +212,8 @@ func (l *Log) AppendDecisions(ctx context.Context, ds []store.Decision) error {
 		bloomAdd(filter, k)
 	}
 	if err := s.append(n, minT, maxT, filter); err != nil {
+		l.seen.remove(ids)
 		return err
-	}
-	for _, id := range ids {
-		l.seen.add(id)
 	}
 	return nil
 }
@@ -256,9 +255,10 @@ func (l *Log) AppendCallEvents(ctx context.Context, es []store.CallEvent) error 
 	for i := range es {
 		e := &es[i]
 		id := eventKey(e.CallID, e.Type)
-		if l.evs.has(id) || slices.Contains(ids, id) {
+		if l.evs.has(id) {
 			continue
 		}
+		l.evs.add(id) // taken back if the write fails
 		t := e.Time.UnixNano()
 		if n == 0 {
 			s.enc.reset(t)
@@ -273,10 +273,8 @@ func (l *Log) AppendCallEvents(ctx context.Context, es []store.CallEvent) error 
 		return nil
 	}
 	if err := s.append(n, minT, maxT, nil); err != nil {
+		l.evs.remove(ids)
 		return err
-	}
-	for _, id := range ids {
-		l.evs.add(id)
 	}
 	return nil
 }
@@ -556,3 +554,9 @@ func (r *recent) has(k uint64) bool {
 }
 
 func (r *recent) add(k uint64) { r.cur[k] = struct{}{} }
+
+func (r *recent) remove(ks []uint64) {
+	for _, k := range ks {
+		delete(r.cur, k)
+	}
+}
