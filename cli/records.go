@@ -26,7 +26,7 @@ func openEmbedded(ctx context.Context, dataDir string, r config.Retention, readO
 	if err != nil {
 		return nil, err
 	}
-	l, err := seglog.Open(recordsDir(dataDir), seglog.Options{ReadOnly: readOnly, Logger: log})
+	l, err := seglog.Open(recordsDir(dataDir), seglog.Options{ReadOnly: readOnly, DeferSync: !readOnly, Logger: log}) // decisionlog.Writer syncs
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -42,6 +42,14 @@ type Options struct {
 	// CachedSegments is how many sealed segments keep their frame list
 	// in memory between queries (48).
 	CachedSegments int
+	// DeferSync makes appends write without waiting for the disk: what
+	// they wrote survives the process being killed (it is in the page
+	// cache) but not a power cut until Sync. decisionlog.Writer calls
+	// Sync before it acknowledges a waiter and once a second (through
+	// Store.SyncRecords), so only decisions nobody waits for (SIP
+	// answers) ride on the page cache for up to a second. Off: every
+	// append is fdatasynced before it returns.
+	DeferSync bool
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Logger receives warnings (slog.Default()).
@@ -115,6 +123,14 @@ func Open(dir string, o Options) (*Log, error) {
 		}
 	}
 	return l, nil
+}
+
+// Sync makes every append so far durable (see Options.DeferSync).
+func (l *Log) Sync() error {
+	if l.opts.ReadOnly {
+		return nil
+	}
+	return errors.Join(l.dec.sync(), l.ev.sync())
 }
 
 // Close seals the active segments and releases the directory.

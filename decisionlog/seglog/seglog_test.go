@@ -321,7 +321,7 @@ func TestMigratesTheOldTables(t *testing.T) {
 // only once the records are on disk, where a fresh reader finds them.
 func TestWriterDurableAck(t *testing.T) {
 	dir := t.TempDir()
-	st := openStore(t, dir, seglog.Options{})
+	st := openStore(t, dir, seglog.Options{DeferSync: true}) // as serve opens it
 	defer st.Close()
 	w := decisionlog.New(st, decisionlog.Options{FlushInterval: time.Hour})
 	defer w.Close(context.Background())

@@ -97,6 +97,9 @@ func migrate(ctx context.Context, old legacy, l *Log, logger *slog.Logger) error
 			return fmt.Errorf("seglog: moving call events: %w", err)
 		}
 	}
+	if err := l.Sync(); err != nil {
+		return err
+	}
 	if err := old.DropDecisionLog(ctx); err != nil {
 		return fmt.Errorf("seglog: %w", err)
 	}
@@ -160,6 +163,10 @@ func (s *Store) AppendCallEvents(ctx context.Context, es []store.CallEvent) erro
 func (s *Store) CallEventsSince(ctx context.Context, since time.Time) ([]store.CallEvent, error) {
 	return s.Log.CallEventsSince(ctx, since)
 }
+
+// SyncRecords makes every decision and call event appended so far
+// durable (decisionlog.Syncer).
+func (s *Store) SyncRecords(context.Context) error { return s.Log.Sync() }
 
 // Close stops retention and closes the log, then the wrapped store.
 func (s *Store) Close() error {

@@ -78,6 +78,9 @@ type stream struct {
 	f      *os.File   // the active segment, when writable
 	cached []*segment // sealed segments whose blocks are loaded, oldest load first
 
+	// dirty: appended since the last fdatasync (Options.DeferSync).
+	dirty bool
+
 	// Owned by the appender (calls are serialised by wmu).
 	wmu   sync.Mutex
 	enc   encoder
@@ -334,6 +337,10 @@ func (s *stream) rollLocked() error {
 		return nil
 	}
 	err := s.f.Truncate(act.size) // the zeros ahead
+	if err == nil {
+		err = s.f.Sync() // the data appended without a sync (DeferSync), and the new length
+	}
+	s.dirty = false
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}
@@ -382,7 +389,7 @@ func (s *stream) append(n int, minT, maxT int64, filter []byte) error {
 	if err == nil {
 		_, err = f.WriteAt(fr, off)
 	}
-	if err == nil {
+	if err == nil && !s.opts.DeferSync {
 		err = unix.Fdatasync(int(f.Fd()))
 	}
 	if err != nil {
@@ -393,6 +400,7 @@ func (s *stream) append(n int, minT, maxT int64, filter []byte) error {
 		return fmt.Errorf("seglog: append %s: %w", s.segName(act.seq), err)
 	}
 	s.mu.Lock()
+	s.dirty = s.opts.DeferSync
 	act.blocks = append(act.blocks, blockInfo{off: off, body: uint32(body), count: uint32(n), minT: minT, maxT: maxT})
 	act.size = off + int64(len(fr))
 	act.count += int64(n)
@@ -544,6 +552,10 @@ func (s *stream) close() error {
 	}
 	act := s.segs[len(s.segs)-1]
 	err := s.f.Truncate(act.size)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	s.dirty = false
 	err = errors.Join(err, s.f.Close())
 	s.f = nil
 	if e := s.seal(act); e != nil {
@@ -668,4 +680,23 @@ func (s *stream) withBlocks(v view, fn func(f *os.File, bs []blockInfo) error) e
 		}
 	}
 	return fn(f, bs)
+}
+
+// sync makes what was appended durable (Options.DeferSync).
+func (s *stream) sync() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	f, dirty := s.f, s.dirty
+	s.mu.Unlock()
+	if f == nil || !dirty {
+		return nil
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("seglog: sync %s: %w", f.Name(), err)
+	}
+	s.mu.Lock()
+	s.dirty = false
+	s.mu.Unlock()
+	return nil
 }
