@@ -300,7 +300,8 @@ func (s *stream) startSegment(seq uint64) error {
 	var hdr [segHeaderLen]byte
 	copy(hdr[:], segMagic[:])
 	hdr[7] = s.kind
-	if _, err := f.Write(hdr[:]); err == nil {
+	_, err = f.Write(hdr[:])
+	if err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
