@@ -23,7 +23,6 @@ import (
 	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // clusterNode is what cluster mode adds to a server: Redis counters and
@@ -47,7 +46,7 @@ type clusterNode struct {
 // notices and the spool) and Redis.
 func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (store.Store, *clusterNode, error) {
 	if !cfg.Cluster.Enabled {
-		st, err := sqlite.Open(filepath.Join(dataDir, "tollgate.db"))
+		st, err := openEmbedded(ctx, dataDir, cfg.Server.Retention, false, log) // cli/records.go
 		return st, nil, err
 	}
 	cc := &cfg.Cluster

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/incident"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 func (e *env) incident(args []string) error {
@@ -45,7 +44,7 @@ func (e *env) incident(args []string) error {
 	if to.Before(from) {
 		return usagef("incident: -to is before -from")
 	}
-	st, err := sqlite.Open(filepath.Join(*data, "tollgate.db"))
+	st, err := openEmbedded(context.Background(), *data, config.Retention{}, true, nil) // read-only: a server may be running
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-voip/tollgate/store/sqlite"
+	"github.com/tollgate-voip/tollgate/config"
 )
 
 // serveChild runs 'tollgate serve' as a child process (TestMain) with the
@@ -121,7 +121,7 @@ func (s *serveChild) screen(id, ext, callee string) string {
 
 func storedDecisions(t *testing.T, data string) map[string]string {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(data, "tollgate.db"))
+	st, err := openEmbedded(context.Background(), data, config.Retention{}, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,9 @@ type Server struct {
 	// SIEM streams screening decisions and audit entries to a collector
 	// (docs/alerts.md); off without an addr.
 	SIEM SIEM `yaml:"siem"`
+	// Retention is how long an embedded node keeps decisions, call
+	// events and alerts (config/retention.go).
+	Retention Retention `yaml:"retention"`
 }
 
 // SIEM is a syslog or JSON-lines collector that receives decisions and

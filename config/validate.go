@@ -157,6 +157,7 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 	if s.StateMaxAge < 0 {
 		p.errorf(ln["server.state_max_age_s"], "server.state_max_age_s", "must be ≥ 0")
 	}
+	p.retention(&s.Retention, ln)
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		f := "server.tls_key"
 		if s.TLSCert == "" {

@@ -28,6 +28,9 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between attempts to write a
 	// batch the store refused (100ms, 5s).
 	RetryMin, RetryMax time.Duration
+	// SyncInterval bounds how long records written to a Syncer store
+	// wait for their Sync when nobody waits for them (1s).
+	SyncInterval time.Duration
 	// WarnInterval is the least time between two warnings about dropped
 	// records (10s).
 	WarnInterval time.Duration
@@ -51,12 +54,24 @@ func (o *Options) setDefaults() {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = max(5*time.Second, o.RetryMin)
 	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = time.Second
+	}
 	if o.WarnInterval <= 0 {
 		o.WarnInterval = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+}
+
+// Syncer is a store whose appends are durable only once SyncRecords
+// returns (decisionlog/seglog with DeferSync). A Writer on one syncs
+// before it releases Sync waiters, at least every SyncInterval while it
+// writes, and when it closes; with any other store each append is
+// durable by itself.
+type Syncer interface {
+	SyncRecords(ctx context.Context) error
 }
 
 // Stats is a snapshot of a Writer's counters, for metrics and health checks.
@@ -99,6 +114,11 @@ type Writer struct {
 	// Owned by run: records written or dropped so far, per kind, in
 	// queue order; Sync waits on them.
 	doneD, doneE uint64
+	// Owned by run: for a Syncer store, the records counted in doneD+doneE
+	// when it last synced, and when.
+	syncer   Syncer
+	synced   uint64
+	syncedAt time.Time
 
 	errMu     sync.Mutex
 	lastErr   error
@@ -122,8 +142,43 @@ func New(dst store.Decisions, opts Options) *Writer {
 		ctx:       ctx,
 		abort:     cancel,
 	}
+	w.syncer, _ = dst.(Syncer)
+	w.syncedAt = time.Now()
 	go w.run()
 	return w
+}
+
+// syncStore makes the records written so far durable on a Syncer store,
+// when any were written since the last sync and force or SyncInterval
+// says so, retrying like a write.
+func (w *Writer) syncStore(force bool) {
+	done := w.doneD + w.doneE
+	if w.syncer == nil || done == w.synced || !force && time.Since(w.syncedAt) < w.opts.SyncInterval {
+		return
+	}
+	backoff := w.opts.RetryMin
+	for {
+		err := w.syncer.SyncRecords(w.ctx)
+		if err == nil {
+			break
+		}
+		w.failedBatches.Add(1)
+		w.errMu.Lock()
+		w.lastErr, w.lastErrAt = err, time.Now()
+		w.errMu.Unlock()
+		if w.ctx.Err() != nil {
+			return
+		}
+		w.log.Warn("decisionlog: store sync failed; retrying", "retry_in", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			t.Stop()
+		}
+		backoff = min(2*backoff, w.opts.RetryMax)
+	}
+	w.synced, w.syncedAt = done, time.Now()
 }
 
 // Decision queues d without blocking and reports whether it was accepted.
@@ -316,13 +371,16 @@ func (w *Writer) run() {
 		case <-tick.C:
 			ds = writeBatch(w, ds, w.dst.AppendDecisions, &w.doneD)
 			es = writeBatch(w, es, w.dst.AppendCallEvents, &w.doneE)
+			w.syncStore(false)
 		case ack := <-w.flushReq:
 			ds, es = w.drain(ds, es)
+			w.syncStore(true)
 			close(ack)
 		case ack := <-w.syncReq:
 			waiters = w.commit(w.enlist(waiters, ack, ds, es), &ds, &es)
 		case <-w.quit:
 			w.drain(ds, es)
+			w.syncStore(true)
 			return
 		}
 	}
@@ -357,6 +415,7 @@ func (w *Writer) commit(waiters []waiter, ds *[]store.Decision, es *[]store.Call
 		*ds = writeBatch(w, *ds, w.dst.AppendDecisions, &w.doneD)
 		*es = fill(*es, w.events, w.opts.BatchSize)
 		*es = writeBatch(w, *es, w.dst.AppendCallEvents, &w.doneE)
+		w.syncStore(true)
 		kept := waiters[:0]
 		for _, x := range waiters {
 			if w.doneD >= x.ds && w.doneE >= x.es {

@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -55,5 +58,72 @@ func TestIDSet(t *testing.T) {
 	s.cur[h] = idEntry{id: "not d", cost: 9}
 	if s.has("d") {
 		t.Error("a different id under the same hash counted as seen")
+	}
+}
+
+// refPeak is Peak over single events, the definition the buckets keep.
+func refPeak(ev []int64, vs map[int64]float64, t, span int64) (n int, sum float64, first, last int64) {
+	starts := slices.Compact(slices.Sorted(slices.Values(ev))) // earliest window first, as Peak
+	for _, s := range starts {
+		if s <= t-span || s > t {
+			continue
+		}
+		k, v, l := 0, 0.0, int64(0)
+		for _, x := range ev {
+			if x >= s && x < s+span {
+				k++
+				v += vs[x]
+				l = max(l, x)
+			}
+		}
+		if l >= t && (k > n || k == n && v > sum) {
+			n, sum, first, last = k, v, s, l
+		}
+	}
+	if n == 0 {
+		return 0, 0, t, t
+	}
+	return n, sum, first, last
+}
+
+// TestWindowPeakMatchesDefinition checks Peak, Len and IDs against a walk
+// over single events, for in-order and late events with shared seconds,
+// across pruning.
+func TestWindowPeakMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var w Window
+		var ev []int64
+		vs := map[int64]float64{} // one value per second keeps sums exact
+		now := int64(1000)
+		for i := range 60 {
+			now += rng.Int64N(4)
+			x := now
+			if rng.IntN(5) == 0 {
+				x -= rng.Int64N(50) // late
+			}
+			if _, ok := vs[x]; !ok {
+				vs[x] = float64(rng.IntN(5))
+			}
+			w.Add(x, vs[x], fmt.Sprint("id", i))
+			ev = append(ev, x)
+			span := 1 + rng.Int64N(40)
+			n, sum, first, last := w.Peak(x, span)
+			rn, rsum, rfirst, rlast := refPeak(ev, vs, x, span)
+			if n != rn || sum != rsum || first != rfirst || last != rlast {
+				t.Fatalf("round %d: Peak(%d, %d) = %d %v [%d %d]; want %d %v [%d %d]", round, x, span, n, sum, first, last, rn, rsum, rfirst, rlast)
+			}
+			if rng.IntN(20) == 0 {
+				cut := now - 30
+				w.Prune(cut)
+				ev = slices.DeleteFunc(ev, func(e int64) bool { return e < cut })
+			}
+			if w.Len() != len(ev) {
+				t.Fatalf("round %d: Len = %d, want %d", round, w.Len(), len(ev))
+			}
+		}
+		if ids := w.IDs(0, now, 1000); len(ids) != len(ev) {
+			t.Fatalf("round %d: IDs = %d, want %d", round, len(ids), len(ev))
+		}
 	}
 }

@@ -75,6 +75,7 @@ for t in FuzzCheckHash FuzzTOTPInput; do fuzz ./console/auth "$t" 10; done
 fuzz ./sipframe FuzzRead 10
 fuzz ./attack FuzzParseLine 10
 fuzz ./reputation FuzzReadFeed 10
+fuzz ./decisionlog/seglog FuzzReadSegment 10
 for t in FuzzHandle FuzzParseOffer FuzzParseDTMF FuzzParseDigest; do fuzz ./honeypot "$t" 10; done
 for t in FuzzDecodeWAV FuzzDecodeG711; do fuzz ./voice "$t" 10; done
 

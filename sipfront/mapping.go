@@ -141,7 +141,27 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 			return mapErr(403, f.name+" longer than "+strconv.Itoa(f.max)+" bytes")
 		}
 	}
+	detach(c)
 	return nil
+}
+
+// detach copies the call's identifying strings, which the engine, the
+// detectors and the console keep for as long as the call may be up, out
+// of the datagram they were cut from, in one allocation: otherwise every
+// live call keeps its whole INVITE in memory (measured: 66 MB of a 285 MB
+// heap after six minutes at 1,000 calls/s in redirect mode).
+func detach(c *screen.Call) {
+	var b strings.Builder
+	b.Grow(len(c.ID) + len(c.Tenant) + len(c.Extension) + len(c.Caller) + len(c.Callee))
+	for _, f := range [...]*string{&c.ID, &c.Tenant, &c.Extension, &c.Caller, &c.Callee} {
+		b.WriteString(*f)
+	}
+	all, at := b.String(), 0
+	for _, f := range [...]*string{&c.ID, &c.Tenant, &c.Extension, &c.Caller, &c.Callee} {
+		n := len(*f)
+		*f = all[at : at+n]
+		at += n
+	}
 }
 
 // uriUser returns the dialed number of a Request-URI: the user part of a

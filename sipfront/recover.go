@@ -14,7 +14,10 @@ import (
 // goes on with the next one, on UDP and stream transports alike.
 func (w *worker) handleSafe(ctx context.Context, raw []byte, src netip.AddrPort, transport string) (resp []byte, dst netip.AddrPort) {
 	defer func() {
-		if panics.Recovered(panics.SIPFront, w.s.log, recover(), "source", src.String(), "transport", transport) {
+		// The source is formatted only after a panic: the arguments of a
+		// call in a deferred function are evaluated on every message (two
+		// allocations each, 11 % of serve's allocations, pprof allocs).
+		if v := recover(); v != nil && panics.Recovered(panics.SIPFront, w.s.log, v, "source", src.String(), "transport", transport) {
 			resp, dst = nil, src
 		}
 	}()

@@ -24,7 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate-voip/tollgate/store/sqlite"
+	"github.com/tollgate-voip/tollgate/decisionlog/seglog"
 )
 
 // policy allows every call; the token "test" (its SHA-256 below) screens.
@@ -167,7 +167,7 @@ load:
 	wg.Wait()
 	elapsed := killAt.Sub(start)
 
-	st, err := sqlite.Open(filepath.Join(data, "tollgate.db"))
+	st, err := seglog.Open(filepath.Join(data, "records"), seglog.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Memory soak on loopback: SIPp uac_302.xml at RATE calls/s for DUR s
+# against tollgate's redirect server (full screening; no answer/end
+# events, as a redirect deployment whose proxy posts none). Prints the
+# server's RSS every 30 s, the calls ok/failed and the data directory's
+# size, and leaves a heap profile in $OUT/heap-end.pprof.
+#   RATE=1000 DUR=600 OUT=/tmp/soak bench/sip/soak.sh
+set -u
+cd "$(dirname "$0")/../.."
+RATE=${RATE:-1000}; DUR=${DUR:-600}; OUT=${OUT:-$(mktemp -d)}
+PORT=${PORT:-5074}; API=${API:-7098}
+mkdir -p "$OUT"; work=$(mktemp -d)
+trap 'kill $TG 2>/dev/null; rm -rf "$work"' EXIT
+go build -o "$work/tollgate" ./cmd/tollgate
+cat >"$work/policy.yaml" <<YAML
+server:
+  listen: 127.0.0.1:$API
+sip:
+  listen: [udp:127.0.0.1:$PORT]
+  upstream: sip:127.0.0.1:5090
+  map: {extension_header: X-Extension}
+  limits: {requests_per_s: 0}
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations: {default: deny, countries: {"1": allow, "252": block}}
+YAML
+"$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tg.log" 2>&1 & TG=$!
+sleep 3
+token=$(grep -o "TOLLGATE_TOKEN=[^ ]*" "$work/tg.log" | head -1 | cut -d= -f2)
+sipp -sf bench/sip/uac_302.xml -r "$RATE" -m $((RATE * DUR)) -l $((RATE * 2)) -i 127.0.0.1 -nostdin -timeout $((DUR + 30))s \
+  -recv_timeout 5000 -trace_stat -stf "$work/stat.csv" "127.0.0.1:$PORT" >/dev/null 2>&1 & S=$!
+start=$(date +%s)
+echo "== rate $RATE/s for ${DUR}s"
+while kill -0 $S 2>/dev/null; do
+  echo "$(($(date +%s) - start)) s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) load $(cut -d' ' -f1 /proc/loadavg)"
+  sleep 30
+done
+echo "end rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status)"
+awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print "ok", $s, "failed", $f}' "$work/stat.csv"
+du -sh "$work/data/records" "$work/data/tollgate.db"
+curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap" -o "$OUT/heap-end.pprof"
+echo "heap profile: $OUT/heap-end.pprof"
