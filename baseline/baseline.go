@@ -425,6 +425,8 @@ func Load(r io.Reader) (*Learner, error) {
 // tenant). Zero: not warm, nothing learned.
 type Learned struct {
 	IntlHour, IntlBurst, IntlDay int
+	// Concurrent is the most calls up at once on any day kept.
+	Concurrent int
 }
 
 // peak is the largest of xs over the days kept.
@@ -443,7 +445,8 @@ func (p *Profile) Learned(t int64, warmDays, minCalls int) Learned {
 	if !p.Warm(t, warmDays, minCalls) {
 		return Learned{}
 	}
-	return Learned{IntlHour: peak(&p.IntlHour, &p.PeakDay), IntlBurst: peak(&p.IntlBurst, &p.PeakDay), IntlDay: peak(&p.IntlDay, &p.PeakDay)}
+	return Learned{IntlHour: peak(&p.IntlHour, &p.PeakDay), IntlBurst: peak(&p.IntlBurst, &p.PeakDay), IntlDay: peak(&p.IntlDay, &p.PeakDay),
+		Concurrent: peak(&p.Peaks, &p.PeakDay)}
 }
 
 // Limits is an immutable table of learned normals, read on the screening

@@ -42,6 +42,6 @@ var Order = []Step{
 	}},
 	{"spend", func(e *Env) (screen.Check, error) { return spend.New(e.Tenant), nil }},
 	{"concurrency", func(e *Env) (screen.Check, error) {
-		return concurrency.New(e.Tenant, e.StaleCallAfter), nil
+		return concurrency.New(e.Tenant, e.StaleCallAfter, baseline.LimitsFor(e.Blocks)), nil
 	}},
 }
