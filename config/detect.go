@@ -144,6 +144,10 @@ type NewDestRule struct {
 	ChallengeRate float64 `yaml:"challenge_rate"`
 	// BlockExpiresS is how long that block or PIN stays (seconds).
 	BlockExpiresS int `yaml:"block_expires_s"`
+	// EndCalls: the call that found a never-called destination priced at
+	// block_rate or more is ended too, not only the later ones refused
+	// (default true).
+	EndCalls *bool `yaml:"end_calls"`
 }
 
 // Rule returns the common part.

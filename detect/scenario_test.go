@@ -29,6 +29,8 @@ type want struct {
 		Also []string `json:"also"`
 		// Only: the finding carries no further target.
 		Only bool `json:"only"`
+		// EndCalls: the running calls the finding must end.
+		EndCalls []string `json:"end_calls"`
 	} `json:"findings"`
 	// Attempts lists call ids run as calls screening refused
 	// (Engine.Attempt), not as completed calls.
@@ -108,7 +110,8 @@ func TestScenarios(t *testing.T) {
 				for _, f := range got {
 					if f.Code != x.Code || x.Extension != "" && f.Extension != x.Extension || x.Action != "" && f.Action != x.Action ||
 						x.Target != "" && target(f.Target) != x.Target ||
-						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time || !hasAll(f, x.Also) || x.Only && len(f.Also) > 0 {
+						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time || !hasAll(f, x.Also) || x.Only && len(f.Also) > 0 ||
+						x.EndCalls != nil && !slices.Equal(f.EndCalls, x.EndCalls) {
 						continue
 					}
 					found = true

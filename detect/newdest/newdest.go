@@ -60,6 +60,11 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		// Never called and costly: stop the tenant's calls there.
 		r = &config.Rule{Action: "block_and_alert", Block: "destination", ExpiresS: n.cfg.BlockExpiresS, Severity: "critical"}
 		f.Text += fmt.Sprintf(" at %.2f/min (block_rate %.2f): blocked for the tenant", c.Rate, n.cfg.BlockRate)
+		if n.cfg.EndCalls == nil || *n.cfg.EndCalls {
+			// Seen at its start: end it before it runs up the bill.
+			f.EndCalls = []string{c.Rec.CallID}
+			f.Text += ", this call ended"
+		}
 	case n.cfg.ChallengeRate > 0 && c.Rate >= n.cfg.ChallengeRate && r.Action == "alert":
 		// Never called and chargeable: the tenant's later calls there
 		// need a PIN (an agent has one, an intruder does not).
