@@ -131,3 +131,47 @@ func TestLearnedConcurrency(t *testing.T) {
 		t.Errorf("3rd call of an extension without a baseline: %s; want the policy's limit of 2", v.Enforced)
 	}
 }
+
+// TestLearnedTypicalExtension: a new hire (no warm baseline of its own) in
+// a call center whose warm agents each make 12 international calls in
+// their busiest hour is held to the typical agent's learned limit (20), not
+// the policy's floor of 5; its 21st call is refused.
+func TestLearnedTypicalExtension(t *testing.T) {
+	cfg := config.Default()
+	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5}
+	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
+	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
+	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{}
+	for _, tn := range cfg.Tenants {
+		tn.Limits = cfg.Defaults.Limits
+	}
+	live := blocks.NewLive()
+	ll := &baseline.LiveLimits{}
+	baseline.RegisterLimits(live, ll)
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Blocks: live})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := baseline.New()
+	start := monday10.Add(-28 * 24 * time.Hour)
+	for _, ext := range []string{"1001", "1002", "1003"} {
+		for d := range 28 {
+			for i := range 12 {
+				at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*4*time.Minute)
+				l.Learn("acme", ext, at, at, "GB", true, 60, 1)
+			}
+		}
+	}
+	ll.Store(l.Limits(monday10.Unix(), 7, 30))
+	ctx := context.Background()
+	for i := range 21 {
+		c := call(fmt.Sprintf("hire%d", i), "1099", "011442071234567", monday10.Add(time.Duration(i)*time.Minute))
+		v := new(screen.Verdict)
+		if err := e.Screen(ctx, c, v); err != nil {
+			t.Fatal(err)
+		}
+		if refused := v.Enforced == screen.Reject; refused != (i == 20) {
+			t.Fatalf("new hire's call %d: %s %q; want only the 21st refused", i+1, v.Enforced, ReasonText(v))
+		}
+	}
+}

@@ -69,7 +69,7 @@ func (k *Concurrency) Check(_ context.Context, c *screen.Call, v *screen.Verdict
 		key := counter.Key{Scope: counter.ExtIntlConcurrent, Tenant: c.Tenant, Subject: c.Extension}
 		n := l.N
 		if lt := k.learned.Load(); lt != nil && n > 0 { // a limit of 0 forbids; nothing learned lifts it
-			if p := lt.Ext[[2]string{c.Tenant, c.Extension}].Concurrent; p > 0 {
+			if p := lt.ExtOrTypical(c.Tenant, c.Extension).Concurrent; p > 0 {
 				n = max(n, p+LearnedSlack)
 			}
 		}
@@ -103,7 +103,7 @@ func (k *Concurrency) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need,
 	text := what + who + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(r.N) + " live)"
 	if n.Tag == tagExtension && n.Op.Limit > k.t.Limits.Extension.ConcurrentInternational.N {
 		// Explainable: the limit applied was learned, not the policy's.
-		text += "; policy " + strconv.Itoa(k.t.Limits.Extension.ConcurrentInternational.N) + ", learned from its busiest day + " + strconv.Itoa(LearnedSlack)
+		text += "; policy " + strconv.Itoa(k.t.Limits.Extension.ConcurrentInternational.N) + ", learned from its (or its tenant's typical extension's) busiest day + " + strconv.Itoa(LearnedSlack)
 	}
 	v.Add(screen.Reason{Check: "concurrency", Code: "concurrency_limit", Text: text, Rule: k.t.Rule(field), Action: screen.Reject, Risk: 50})
 }
