@@ -395,3 +395,24 @@ func TestScopeAcrossExtensionsAndTenants(t *testing.T) {
 		t.Error("a tenant-wide block does not cover every extension of that tenant only")
 	}
 }
+
+// TestRequirePinOnDestination: a require_pin finding aimed at a range
+// (new_destination: a never-called, chargeable country) challenges the
+// tenant's calls there, from any extension, not the extension's calls.
+func TestRequirePinOnDestination(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	f := detect.Finding{Detector: "new_destination", Code: "new_destination", Severity: "warning", Tenant: "acme", Extension: "1001",
+		Text: "tenant acme called CI for the first time", Time: t0, Action: "require_pin", Target: detect.Target{Kind: "prefix", Value: "225"}, Expires: time.Hour}
+	if d, err := r.m.Handle(ctx, f); err != nil || d == nil {
+		t.Fatalf("Handle = %v, %v", d, err)
+	}
+	set := r.actLive.Load()
+	rec := set.Destination("acme", "22507010000", t0.Add(time.Minute))
+	if rec == nil || rec.Verdict != action.Challenge {
+		t.Fatalf("a call of acme to +225: record %+v; want a challenge", rec)
+	}
+	if set.Destination("other", "22507010000", t0.Add(time.Minute)) != nil || set.Extension("acme", "1001", t0.Add(time.Minute)) != nil {
+		t.Error("the challenge reaches another tenant or the extension's other calls")
+	}
+}

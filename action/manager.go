@@ -111,7 +111,12 @@ func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
 	var err error
 	switch f.Action {
 	case "require_pin":
-		d, err = m.apply(ctx, f, f.Action, Record{Tenant: f.Tenant, Kind: "extension", Value: f.Target.Value, Verdict: Challenge, Reason: f.Text}, f.Expires)
+		// An extension's calls, or a tenant's calls to a number or range.
+		kind := "extension"
+		if f.Target.Kind == "number" || f.Target.Kind == "prefix" {
+			kind = f.Target.Kind
+		}
+		d, err = m.apply(ctx, f, f.Action, Record{Tenant: f.Tenant, Kind: kind, Value: f.Target.Value, Verdict: Challenge, Reason: f.Text}, f.Expires)
 	case "honeypot":
 		kind := f.Target.Kind
 		if kind != "number" && kind != "prefix" {

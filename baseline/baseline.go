@@ -424,6 +424,8 @@ func Load(r io.Reader) (*Learner, error) {
 // tenant). Zero: not warm, nothing learned.
 type Learned struct {
 	IntlHour, IntlBurst, IntlDay int
+	// Concurrent is the most calls up at once on any day kept.
+	Concurrent int
 }
 
 // peak is the largest of xs over the days kept.
@@ -442,7 +444,8 @@ func (p *Profile) Learned(t int64, warmDays, minCalls int) Learned {
 	if !p.Warm(t, warmDays, minCalls) {
 		return Learned{}
 	}
-	return Learned{IntlHour: peak(&p.IntlHour, &p.PeakDay), IntlBurst: peak(&p.IntlBurst, &p.PeakDay), IntlDay: peak(&p.IntlDay, &p.PeakDay)}
+	return Learned{IntlHour: peak(&p.IntlHour, &p.PeakDay), IntlBurst: peak(&p.IntlBurst, &p.PeakDay), IntlDay: peak(&p.IntlDay, &p.PeakDay),
+		Concurrent: peak(&p.Peaks, &p.PeakDay)}
 }
 
 // Limits is an immutable table of learned normals, read on the screening
@@ -450,16 +453,50 @@ func (p *Profile) Learned(t int64, warmDays, minCalls int) Learned {
 type Limits struct {
 	Ext    map[[2]string]Learned
 	Tenant map[string]Learned
+	// Typical is, per tenant, the median of its warm extensions' learned
+	// normals: what an extension without a warm baseline of its own (a
+	// new hire, a hot desk) is held to instead of the policy's floor.
+	Typical map[string]Learned
+}
+
+// TypicalMin is how many warm extensions a tenant needs before their
+// median stands for its typical extension.
+const TypicalMin = 3
+
+// ExtOrTypical returns an extension's learned normal, or its tenant's typical
+// extension's when it has none of its own.
+func (x *Limits) ExtOrTypical(tenant, ext string) Learned {
+	if l, ok := x.Ext[[2]string{tenant, ext}]; ok {
+		return l
+	}
+	return x.Typical[tenant]
 }
 
 // Limits computes the learned normals of every warm profile at t.
 func (l *Learner) Limits(t int64, warmDays, minCalls int) *Limits {
-	out := &Limits{Ext: make(map[[2]string]Learned, len(l.Ext)), Tenant: make(map[string]Learned, len(l.Tenant))}
+	out := &Limits{Ext: make(map[[2]string]Learned, len(l.Ext)), Tenant: make(map[string]Learned, len(l.Tenant)), Typical: map[string]Learned{}}
+	per := map[string][]Learned{}
 	for k, p := range l.Ext {
 		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {
 			tenant, ext, _ := strings.Cut(k, "\x00")
 			out.Ext[[2]string{tenant, ext}] = x
+			per[tenant] = append(per[tenant], x)
 		}
+	}
+	for tenant, xs := range per {
+		if len(xs) < TypicalMin {
+			continue
+		}
+		med := func(f func(Learned) int) int {
+			v := make([]int, len(xs))
+			for i, x := range xs {
+				v[i] = f(x)
+			}
+			sort.Ints(v)
+			return v[len(v)/2]
+		}
+		out.Typical[tenant] = Learned{IntlHour: med(func(x Learned) int { return x.IntlHour }), IntlBurst: med(func(x Learned) int { return x.IntlBurst }),
+			IntlDay: med(func(x Learned) int { return x.IntlDay }), Concurrent: med(func(x Learned) int { return x.Concurrent })}
 	}
 	for k, p := range l.Tenant {
 		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {

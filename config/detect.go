@@ -118,8 +118,16 @@ type NewDestRule struct {
 	// BlockRate: from this price per minute a never-called destination is
 	// blocked for the tenant (0: alert only).
 	BlockRate float64 `yaml:"block_rate"`
-	// BlockExpiresS is how long that block stays (seconds).
+	// ChallengeRate: from this price per minute (below BlockRate) a
+	// never-called destination needs a PIN for the tenant's calls there
+	// for BlockExpiresS, when Action is alert (0: alert only).
+	ChallengeRate float64 `yaml:"challenge_rate"`
+	// BlockExpiresS is how long that block or PIN stays (seconds).
 	BlockExpiresS int `yaml:"block_expires_s"`
+	// EndCalls: the call that found a never-called destination priced at
+	// block_rate or more is ended too, not only the later ones refused
+	// (default true).
+	EndCalls *bool `yaml:"end_calls"`
 }
 
 // NewSourceRule: Calls chargeable calls within WindowS from a source
@@ -223,6 +231,10 @@ type WangiriRule struct {
 	WindowS   int    `yaml:"window_s"`
 	RememberS int    `yaml:"remember_s"`
 	Callback  string `yaml:"callback"`
+	// CallerRate: a single one-ring international caller, wave or not, is
+	// remembered when calling it back costs this much per minute or more
+	// and the tenant does not usually call its country (0: waves only).
+	CallerRate float64 `yaml:"caller_rate"`
 }
 
 // Baseline configures learning each extension's and tenant's normal.
@@ -325,7 +337,7 @@ func DefaultDetect() Detect {
 		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00"},
 		HighRiskCountry:    HighRiskRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
 		ExtendedDuration:   DurationRule{Rule: Rule{Action: "alert", Severity: "warning"}, ThresholdS: 3600},
-		NewDestination:     NewDestRule{Rule: Rule{Action: "alert", Severity: "info"}, MinRate: 0.10, BlockRate: 0.50, BlockExpiresS: 24 * 3600},
+		NewDestination:     NewDestRule{Rule: Rule{Action: "alert", Severity: "info"}, MinRate: 0.10, ChallengeRate: 0.10, BlockRate: 0.50, BlockExpiresS: 7 * 86400},
 		UnusualHour:        UnusualHourRule{Rule: Rule{Enabled: on(false), Action: "alert", Severity: "info"}, MaxShare: 0.001},
 		Concurrency:        ConcurrencyRule{Rule: Rule{Action: "alert", Severity: "warning"}, Factor: 3, Min: 6},
 		Spend:              SpendRule{Rule: Rule{Action: "alert", Severity: "warning"}, WarnRatio: 0.8, Over: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 6 * 3600, Severity: "critical"}},
@@ -343,7 +355,7 @@ func DefaultDetect() Detect {
 		RangeDialing: RangeRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, Numbers: 4, Digits: 3, WindowS: 86400},
 		TestCalls:    TestRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, Calls: 5, MaxS: 10, Digits: 3, WindowS: 3600},
 		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
-		Wangiri:      WangiriRule{Rule: Rule{Action: "alert", Severity: "warning"}, MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block"},
+		Wangiri:      WangiriRule{Rule: Rule{Action: "alert", Severity: "warning"}, MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block", CallerRate: 0.10},
 		NewSource:    NewSourceRule{Rule: Rule{Action: "block_and_alert", Block: "source_ip", ExpiresS: 24 * 3600, Severity: "critical"}, Calls: 2, WindowS: 3600},
 		InCall:       InCallRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, CallCost: 15, Concurrent: 3, GroupCost: 10},
 		LatenessS:    3600,
@@ -439,8 +451,8 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	rule("detectors.extended_duration", &d.ExtendedDuration.Rule, all...)
 	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
 	rule("detectors.new_destination", &d.NewDestination.Rule, all...)
-	if d.NewDestination.MinRate < 0 || d.NewDestination.BlockRate < 0 || d.NewDestination.BlockExpiresS < 0 {
-		p.errorf(at("detectors.new_destination"), "detectors.new_destination", "min_rate, block_rate and block_expires_s must be ≥ 0")
+	if d.NewDestination.MinRate < 0 || d.NewDestination.ChallengeRate < 0 || d.NewDestination.BlockRate < 0 || d.NewDestination.BlockExpiresS < 0 {
+		p.errorf(at("detectors.new_destination"), "detectors.new_destination", "min_rate, challenge_rate, block_rate and block_expires_s must be ≥ 0")
 	}
 	rule("detectors.unusual_hour", &d.UnusualHour.Rule, all...)
 	if d.UnusualHour.MaxShare < 0 || d.UnusualHour.MaxShare >= 1 {
@@ -492,6 +504,9 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	pos("detectors.wangiri.callers", d.Wangiri.Callers)
 	pos("detectors.wangiri.window_s", d.Wangiri.WindowS)
 	pos("detectors.wangiri.remember_s", d.Wangiri.RememberS)
+	if d.Wangiri.CallerRate < 0 {
+		p.errorf(at("detectors.wangiri.caller_rate"), "detectors.wangiri.caller_rate", "must be ≥ 0")
+	}
 	if d.Wangiri.Callback != "block" && d.Wangiri.Callback != "auth" {
 		p.errorf(at("detectors.wangiri.callback"), "detectors.wangiri.callback", "want block or auth, got %q", d.Wangiri.Callback)
 	}

@@ -154,6 +154,7 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 	if f.Extension == "" && c.Rec.Direction != screen.Inbound || c.Rec.Forwarded {
 		f.Extension = c.Rec.Extension
 	}
+	dest = narrow(dest, c)
 	ext := Target{Kind: "extension", Value: f.Extension, Scope: "international"}
 	also := func(t Target) {
 		if t.Kind == "extension" && (r.ExpiresS == 0 || r.ExpiresS > AlsoExtensionS) {
@@ -192,6 +193,23 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 	case "kill_switch":
 		f.Target = Target{Kind: "tenant", Value: f.Tenant}
 	}
+}
+
+// UsualCalls is how many calls of a tenant's baseline make a destination
+// class usual for it: a block aimed at a usual country is narrowed to the
+// range the evidence names (its legitimate calls there go on).
+const UsualCalls = 20
+
+// narrow turns a block of a whole destination country the tenant calls
+// as a matter of course into a block of the number's range.
+func narrow(t Target, c *Call) Target {
+	if t.Kind != "prefix" || t.Value != c.Country || len(c.Range) <= len(t.Value) || c.Handle == nil || c.Handle.Tenant == nil {
+		return t
+	}
+	if c.Handle.Tenant.Countries[c.Class] >= UsualCalls {
+		t.Value = c.Range
+	}
+	return t
 }
 
 // minRange is the shortest prefix (digits) taken for a number range rather

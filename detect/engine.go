@@ -125,9 +125,11 @@ func classify(ne *numEntry, home int) {
 		ne.rng = d
 	}
 	ne.country = strconv.Itoa(info.CallingCode)
-	if !ne.international || info.CallingCode == home {
+	if !ne.international || info.CallingCode == home || number.SharedCallingCode(info.CallingCode) {
 		// A country sharing the tenant's calling code (+1 809 for a US
-		// tenant) or a domestic number: its range, never the whole code.
+		// tenant), a domestic number, or a calling code several countries
+		// share (+1 809 for a South African tenant: "1" would be the US and
+		// Canada too): its range, never the whole code.
 		ne.country = ne.rng
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,7 +27,14 @@ type want struct {
 		// Also: further targets the finding must carry (kind:value, "*"
 		// after the kind for every tenant).
 		Also []string `json:"also"`
+		// Only: the finding carries no further target.
+		Only bool `json:"only"`
+		// EndCalls: the running calls the finding must end.
+		EndCalls []string `json:"end_calls"`
 	} `json:"findings"`
+	// Attempts lists call ids run as calls screening refused
+	// (Engine.Attempt), not as completed calls.
+	Attempts []string `json:"attempts"`
 	// Absent lists code:extension pairs that must not be found ("*": nothing at all).
 	Absent []string       `json:"absent"`
 	Count  map[string]int `json:"count"`
@@ -37,7 +45,7 @@ var (
 	intelDeck = "-"
 )
 
-func run(t *testing.T, dir string) []detect.Finding {
+func run(t *testing.T, dir string, attempts ...string) []detect.Finding {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(dir, "policy.yaml"))
 	if err != nil {
@@ -64,7 +72,11 @@ func run(t *testing.T, dir string) []detect.Finding {
 	rd := cdr.NewReader(f, cdr.Options{})
 	var rec cdr.Record
 	for rd.Next(&rec) {
-		if err := det.Observe(&rec); err != nil {
+		observe := det.Observe
+		if slices.Contains(attempts, rec.CallID) {
+			observe = det.Attempt
+		}
+		if err := observe(&rec); err != nil {
 			t.Fatalf("line %d: %v", rec.Line, err)
 		}
 	}
@@ -92,13 +104,14 @@ func TestScenarios(t *testing.T) {
 			if err := json.Unmarshal(b, &w); err != nil {
 				t.Fatal(err)
 			}
-			got := run(t, dir)
+			got := run(t, dir, w.Attempts...)
 			for _, x := range w.Findings {
 				found := false
 				for _, f := range got {
 					if f.Code != x.Code || x.Extension != "" && f.Extension != x.Extension || x.Action != "" && f.Action != x.Action ||
 						x.Target != "" && target(f.Target) != x.Target ||
-						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time || !hasAll(f, x.Also) {
+						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time || !hasAll(f, x.Also) || x.Only && len(f.Also) > 0 ||
+						x.EndCalls != nil && !slices.Equal(f.EndCalls, x.EndCalls) {
 						continue
 					}
 					found = true

@@ -71,3 +71,101 @@ func TestLearnedRateLimits(t *testing.T) {
 		t.Errorf("6th call of an extension without a baseline: %s; want the policy's limit of 5", v.Enforced)
 	}
 }
+
+// TestLearnedConcurrency (issue 15, cause 5): the policy's 2 concurrent
+// international calls per extension refuse an agent whose warm baseline
+// shows 4 calls up at once on its busiest day; the limit learned is 4 + 1:
+// five calls up at once go through, the sixth is refused naming both
+// numbers. An extension without a baseline keeps the policy's 2.
+func TestLearnedConcurrency(t *testing.T) {
+	cfg := config.Default()
+	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{On: true, N: 2}
+	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{}
+	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
+	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
+	for _, tn := range cfg.Tenants {
+		tn.Limits = cfg.Defaults.Limits
+	}
+	ll := &baseline.LiveLimits{}
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := baseline.New()
+	start := monday10.Add(-28 * 24 * time.Hour)
+	for d := range 28 {
+		for i := range 2 {
+			at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*time.Hour)
+			l.Learn("acme", "1001", at, at, "GB", true, 60, 4)
+		}
+	}
+	ll.Store(l.Limits(monday10.Unix(), 7, 30))
+	ctx := context.Background()
+	screenAt := func(id, ext string, i int) *screen.Verdict {
+		c := call(id, ext, "011442071234567", monday10.Add(time.Duration(i)*time.Second))
+		v := new(screen.Verdict)
+		if err := e.Screen(ctx, c, v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for i := range 5 {
+		if v := screenAt(fmt.Sprintf("up%d", i), "1001", i); v.Enforced == screen.Reject {
+			t.Fatalf("call %d up at once refused: %s", i+1, ReasonText(v))
+		}
+	}
+	v := screenAt("up5", "1001", 5)
+	if v.Enforced != screen.Reject || !strings.Contains(ReasonText(v), "limit 5") || !strings.Contains(ReasonText(v), "policy 2") {
+		t.Errorf("6th call up at once: %s %q; want a refusal naming the learned limit 5 and the policy's 2", v.Enforced, ReasonText(v))
+	}
+	for i := range 2 {
+		if v := screenAt(fmt.Sprintf("new%d", i), "1002", i); v.Enforced == screen.Reject {
+			t.Fatalf("call %d of an extension without a baseline refused: %s", i+1, ReasonText(v))
+		}
+	}
+	if v := screenAt("new2", "1002", 2); v.Enforced != screen.Reject {
+		t.Errorf("3rd call of an extension without a baseline: %s; want the policy's limit of 2", v.Enforced)
+	}
+}
+
+// TestLearnedTypicalExtension: a new hire (no warm baseline of its own) in
+// a call center whose warm agents each make 12 international calls in
+// their busiest hour is held to the typical agent's learned limit (20), not
+// the policy's floor of 5; its 21st call is refused.
+func TestLearnedTypicalExtension(t *testing.T) {
+	cfg := config.Default()
+	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5}
+	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
+	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
+	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{}
+	for _, tn := range cfg.Tenants {
+		tn.Limits = cfg.Defaults.Limits
+	}
+	ll := &baseline.LiveLimits{}
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := baseline.New()
+	start := monday10.Add(-28 * 24 * time.Hour)
+	for _, ext := range []string{"1001", "1002", "1003"} {
+		for d := range 28 {
+			for i := range 12 {
+				at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*4*time.Minute)
+				l.Learn("acme", ext, at, at, "GB", true, 60, 1)
+			}
+		}
+	}
+	ll.Store(l.Limits(monday10.Unix(), 7, 30))
+	ctx := context.Background()
+	for i := range 21 {
+		c := call(fmt.Sprintf("hire%d", i), "1099", "011442071234567", monday10.Add(time.Duration(i)*time.Minute))
+		v := new(screen.Verdict)
+		if err := e.Screen(ctx, c, v); err != nil {
+			t.Fatal(err)
+		}
+		if refused := v.Enforced == screen.Reject; refused != (i == 20) {
+			t.Fatalf("new hire's call %d: %s %q; want only the 21st refused", i+1, v.Enforced, ReasonText(v))
+		}
+	}
+}

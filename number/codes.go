@@ -23,3 +23,10 @@ func KnownCallingCode(cc string) bool {
 	_, ok := phonenumbers.GetSupportedCallingCodes()[n]
 	return ok
 }
+
+// SharedCallingCode reports whether several regions share calling code cc
+// (+1 for the NANP countries, +7, +44…): the code alone then names more
+// than one country.
+func SharedCallingCode(cc int) bool {
+	return len(phonenumbers.GetRegionCodesForCountryCode(cc)) > 1
+}

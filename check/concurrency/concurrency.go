@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/check/spend"
 	"github.com/tollgate-voip/tollgate/config"
@@ -18,9 +19,15 @@ import (
 
 // Concurrency is the check.
 type Concurrency struct {
-	t     *config.Tenant
-	stale time.Duration
+	t       *config.Tenant
+	stale   time.Duration
+	learned *baseline.LiveLimits
 }
+
+// LearnedSlack is added to an extension's learned peak of calls up at
+// once (its busiest day in the baseline) where that is above the policy's
+// limit: the learned normal plus a margin, never below the policy.
+const LearnedSlack = 1
 
 var (
 	_ screen.Check     = (*Concurrency)(nil)
@@ -28,22 +35,26 @@ var (
 )
 
 // New returns the check, or nil when the tenant has no concurrency limits.
-// stale is the lease of a slot whose call has no maximum duration.
-func New(t *config.Tenant, stale time.Duration) screen.Check {
+// stale is the lease of a slot whose call has no maximum duration;
+// learned (may be nil) raises the extension limit to a warm baseline's
+// peak + LearnedSlack.
+func New(t *config.Tenant, stale time.Duration, learned *baseline.LiveLimits) screen.Check {
 	if !t.Limits.Extension.ConcurrentInternational.On && !t.Limits.Account.ConcurrentCalls.On {
 		return nil
 	}
 	if stale <= 0 {
 		stale = 4 * time.Hour
 	}
-	return &Concurrency{t: t, stale: stale}
+	return &Concurrency{t: t, stale: stale, learned: learned}
 }
 
 // Name is the check's name in the order table and in its reasons.
 const Name = "concurrency"
 
 // Setup builds the check for env's tenant (check.Setup).
-func Setup(env *check.Env) (screen.Check, error) { return New(env.Tenant, env.StaleCallAfter), nil }
+func Setup(env *check.Env) (screen.Check, error) {
+	return New(env.Tenant, env.StaleCallAfter, env.Limits), nil
+}
 
 // Name implements screen.Check.
 func (*Concurrency) Name() string { return Name }
@@ -68,7 +79,13 @@ func (k *Concurrency) Check(_ context.Context, c *screen.Call, v *screen.Verdict
 	lease := Lease(c, spend.MaxDuration(k.t, c), k.stale)
 	if l := k.t.Limits.Extension.ConcurrentInternational; l.On && c.International && c.Extension != "" {
 		key := counter.Key{Scope: counter.ExtIntlConcurrent, Tenant: c.Tenant, Subject: c.Extension}
-		if !k.take(c, v, key, lease, l.N, tagExtension) {
+		n := l.N
+		if lt := k.learned.Load(); lt != nil && n > 0 { // a limit of 0 forbids; nothing learned lifts it
+			if p := lt.ExtOrTypical(c.Tenant, c.Extension).Concurrent; p > 0 {
+				n = max(n, p+LearnedSlack)
+			}
+		}
+		if !k.take(c, v, key, lease, n, tagExtension) {
 			return screen.Stop
 		}
 	}
@@ -95,7 +112,12 @@ func (k *Concurrency) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need,
 	if n.Tag == tagTenant {
 		field, what, who = "limits.account.concurrent_calls", "concurrent calls for tenant ", c.Tenant
 	}
-	v.Add(screen.Reason{Check: "concurrency", Code: "concurrency_limit", Text: what + who + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(r.N) + " live)", Rule: k.t.Rule(field), Action: screen.Reject, Risk: 50})
+	text := what + who + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(r.N) + " live)"
+	if n.Tag == tagExtension && n.Op.Limit > k.t.Limits.Extension.ConcurrentInternational.N {
+		// Explainable: the limit applied was learned, not the policy's.
+		text += "; policy " + strconv.Itoa(k.t.Limits.Extension.ConcurrentInternational.N) + ", learned from its (or its tenant's typical extension's) busiest day + " + strconv.Itoa(LearnedSlack)
+	}
+	v.Add(screen.Reason{Check: "concurrency", Code: "concurrency_limit", Text: text, Rule: k.t.Rule(field), Action: screen.Reject, Risk: 50})
 }
 
 // Admitted implements screen.NeedOwner.

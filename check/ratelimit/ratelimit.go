@@ -115,7 +115,7 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 	}
 	var ext, ten baseline.Learned
 	if lt := r.learned.Load(); lt != nil {
-		ext = lt.Ext[[2]string{c.Tenant, subject}]
+		ext = lt.ExtOrTypical(c.Tenant, subject)
 		ten = lt.Tenant[c.Tenant]
 	}
 	for i := range r.limits {
@@ -164,7 +164,7 @@ func (r *RateLimit) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need, r
 	if n.Op.Limit > l.n {
 		// Explainable: the limit applied was learned, not the policy's.
 		text = l.what + " for " + r.who(l, subject) + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(res.N) +
-			" in the window; policy " + strconv.Itoa(l.n) + ", learned from its busiest day × " + strconv.FormatFloat(LearnedMargin, 'g', -1, 64) + " + slack)"
+			" in the window; policy " + strconv.Itoa(l.n) + ", learned from its (or its tenant's typical extension's) busiest day × " + strconv.FormatFloat(LearnedMargin, 'g', -1, 64) + " + slack)"
 	}
 	v.Add(screen.Reason{Check: "ratelimit", Code: "rate_limit", Text: text, Rule: l.rule, Action: screen.Reject, Risk: 60})
 }

@@ -32,7 +32,9 @@ func (*NewDest) Name() string { return "new_destination" }
 
 // Observe implements detect.Detector.
 func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.Chargeable || c.Dest.Country == "" || c.Rate < n.cfg.MinRate && !c.Premium {
+	// A call screening refused (Attempt) cost nothing and is not learned:
+	// judging it would raise the same finding every day.
+	if !c.Outbound() || c.Attempt || !c.Chargeable || c.Dest.Country == "" || c.Rate < n.cfg.MinRate && !c.Premium {
 		return
 	}
 	t := ts.Unix()
@@ -44,17 +46,38 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if n.latch.Active(key, t) {
 		return
 	}
-	n.latch.Set(key, t+86400)
+	// The latch outlasts the action, so one finding covers the block or
+	// PIN it sets; afterwards a class still never called fires again.
+	n.latch.Set(key, t+max(86400, int64(n.cfg.BlockExpiresS)))
 	f := detect.Finding{Detector: n.Name(), Code: "new_destination", Subject: c.Class,
 		Text: fmt.Sprintf("tenant %s called %s (%s) for the first time in %d days of history", c.Rec.Tenant, c.Class, c.Dest.E164, (t-p.First)/86400),
 		Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
-	dest := c.Country
+	dest := detect.Target{Kind: "prefix", Value: c.Country}
 	r := &n.cfg.Rule
-	if n.cfg.BlockRate > 0 && c.Rate >= n.cfg.BlockRate {
+	pin := false
+	switch {
+	case n.cfg.BlockRate > 0 && c.Rate >= n.cfg.BlockRate:
 		// Never called and costly: stop the tenant's calls there.
 		r = &config.Rule{Action: "block_and_alert", Block: "destination", ExpiresS: n.cfg.BlockExpiresS, Severity: "critical"}
 		f.Text += fmt.Sprintf(" at %.2f/min (block_rate %.2f): blocked for the tenant", c.Rate, n.cfg.BlockRate)
+		if n.cfg.EndCalls == nil || *n.cfg.EndCalls {
+			// Seen at its start: end it before it runs up the bill.
+			f.EndCalls = []string{c.Rec.CallID}
+			f.Text += ", this call ended"
+		}
+	case n.cfg.ChallengeRate > 0 && c.Rate >= n.cfg.ChallengeRate && r.Action == "alert":
+		// Never called and chargeable: the tenant's later calls there
+		// need a PIN (an agent has one, an intruder does not).
+		r = &config.Rule{Action: "require_pin", ExpiresS: n.cfg.BlockExpiresS, Severity: "warning"}
+		f.Text += fmt.Sprintf(" at %.2f/min (challenge_rate %.2f): PIN required for the tenant's calls there", c.Rate, n.cfg.ChallengeRate)
+		pin = true
 	}
-	detect.Apply(&f, r, c, detect.Target{Kind: "prefix", Value: dest})
+	detect.Apply(&f, r, c, dest)
+	// One call to a new destination is evidence against the destination,
+	// not against the agent who placed it: no extension block.
+	f.Also = nil
+	if pin {
+		f.Target = dest
+	}
 	emit(f)
 }

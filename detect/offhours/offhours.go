@@ -53,6 +53,11 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		return
 	}
 	t := ts.Unix()
+	// A cheap call to a country the tenant calls as a matter of course is
+	// no evidence at any hour (night shifts, on-call agents).
+	if c.Rate < detect.ChargeableRate && !c.Premium && c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= detect.UsualCalls {
+		return
+	}
 	if o.base != nil {
 		if _, tp := c.Profiles(o.base); tp.Warm(t, o.bl.WarmupDays, o.bl.MinCalls) && tp.HourShare(c.Local) >= NormalShare {
 			return

@@ -55,6 +55,7 @@ func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	cc := strconv.Itoa(c.Dest.CallingCode)
 	key := detect.Key(c.Rec.Tenant, cc)
 	far := c.Far()
+	w.costly(c, t, far, emit)
 	win := w.ws.Add(key, t, 0, far)
 	span := int64(w.cfg.WindowS)
 	r := &w.cfg.Rule
@@ -101,6 +102,27 @@ func (w *Wangiri) remember(tenant, num string, t int64) {
 			}
 		}
 	}
+}
+
+// costly remembers a single one-ring caller, wave or not, when calling it
+// back is chargeable at caller_rate or more and its country is not one the
+// tenant usually calls: a missed call from such a number is bait whatever
+// the size of the wave.
+func (w *Wangiri) costly(c *detect.Call, t int64, far string, emit detect.Emit) {
+	if w.cfg.CallerRate <= 0 || c.Rate < w.cfg.CallerRate || w.Remembered(c.Rec.Tenant, far, t) {
+		return
+	}
+	if c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= detect.UsualCalls {
+		return
+	}
+	w.remember(c.Rec.Tenant, far, t)
+	f := detect.Finding{Detector: w.Name(), Code: "wangiri_caller", Subject: "+" + c.Range, Tenant: c.Rec.Tenant,
+		Text: fmt.Sprintf("one-ring call from +%s (%s), %.2f/min to call back, a country tenant %s does not usually call; callbacks will be %s",
+			far, c.Class, c.Rate, c.Rec.Tenant, map[string]string{"block": "blocked", "auth": "challenged"}[w.cfg.Callback]),
+		Time: time.Unix(t, 0).UTC(), Since: time.Unix(t, 0).UTC(), Calls: 1, CallIDs: []string{c.Rec.CallID}, Remember: []string{far}, Callback: w.cfg.Callback}
+	detect.Apply(&f, &config.Rule{Action: "alert", Severity: "warning"}, c, detect.Target{})
+	f.Extension = ""
+	emit(f)
 }
 
 // Remembered reports whether a tenant's outbound call to num at t is a
