@@ -61,7 +61,17 @@ type Engine struct {
 	// latest event time seen and watched when Watch last looked.
 	live         map[string]*started
 	now, watched int64
-	quiet        bool // Warm: findings are not emitted
+	// watching holds the answered chargeable calls of live (those Watch
+	// accrues cost for); oldest is at most the earliest start in live.
+	watching map[string]*started
+	oldest   int64
+	groups   map[groupKey]*watchGroup // Watch's scratch, reused
+	gpool    []*watchGroup
+	quiet    bool // Warm: findings are not emitted
+	// enriched is the record e.call was last enriched from by Enrich (nil
+	// once anything else enriched); used is what that enrichment looked up.
+	enriched *cdr.Record
+	used     used
 }
 
 type tenantCache struct {
@@ -197,20 +207,28 @@ func (e *Engine) Warm(r *cdr.Record, attempt bool) error {
 }
 
 func (e *Engine) observe(r *cdr.Record, attempt bool) error {
-	if e.seen.has(r.CallID) {
+	// A started call is never in seen (Start refuses seen ids, observe
+	// moves an id from live to seen): its lookups are reused when the CDR
+	// names the same tenant, extension and far end.
+	s := e.live[r.CallID]
+	if s == nil && e.seen.has(r.CallID) {
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
 	c := &e.call
-	if err := e.enrich(r, c); err != nil {
+	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw == farOf(r) {
+		e.enriched = nil
+		e.fill(r, c, s.tc, s.ne, s.h)
+	} else if err := e.enrich(r, c); err != nil {
 		e.stats.Rejected++
 		return err
 	}
 	c.Attempt = attempt
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
-	_, wasStarted := e.live[r.CallID]
+	wasStarted := s != nil
 	delete(e.live, r.CallID)
+	delete(e.watching, r.CallID)
 	outbound := !attempt && r.Direction != screen.Inbound
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
@@ -287,24 +305,34 @@ func (e *Engine) tenant(name string) (*tenantCache, error) {
 // Enrich returns the call as the detectors would see it (number
 // intelligence, chargeable, rate, range) without judging or learning it;
 // the result is valid until the next call into the engine.
+//
+// Start of the same, unchanged record right after Enrich reuses this
+// enrichment.
 func (e *Engine) Enrich(r *cdr.Record) (*Call, error) {
 	c := &e.call
 	if err := e.enrich(r, c); err != nil {
 		return nil, err
 	}
+	e.enriched = r
 	return c, nil
 }
 
+// farOf is the far end's number as the record has it.
+func farOf(r *cdr.Record) string {
+	if r.Direction == screen.Inbound && !r.Forwarded {
+		return r.Caller
+	}
+	return r.Callee
+}
+
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
+	e.enriched = nil
 	tc, err := e.tenant(r.Tenant)
 	if err != nil {
 		return err
 	}
 	t := tc.t
-	far := r.Callee
-	if r.Direction == screen.Inbound && !r.Forwarded {
-		far = r.Caller
-	}
+	far := farOf(r)
 	ne := tc.nums[far]
 	if ne == nil {
 		info, err := e.res.Lookup(far, r.Tenant)
@@ -335,6 +363,14 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		h = e.base.Handle(r.Tenant, r.Extension)
 		tc.exts[strings.Clone(r.Extension)] = h
 	}
+	e.fill(r, c, tc, ne, h)
+	return nil
+}
+
+// fill makes c the call r with its tenant, far end and extension looked up.
+func (e *Engine) fill(r *cdr.Record, c *Call, tc *tenantCache, ne *numEntry, h *baseline.Handle) {
+	e.used = used{tc, ne, h}
+	t := tc.t
 	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h,
 		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng, Country: ne.country}
 	c.Cost = r.Cost
@@ -342,7 +378,13 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		c.Cost = float64(r.Billsec) / 60 * ne.rate
 		r.Cost = c.Cost // estimated from the rate deck, kept for the archive
 	}
-	return nil
+}
+
+// used is what the last enrichment looked up.
+type used struct {
+	tc *tenantCache
+	ne *numEntry
+	h  *baseline.Handle
 }
 
 // idSet remembers call ids of the last two generations (each spans about
