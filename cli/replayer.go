@@ -28,6 +28,7 @@ import (
 // would have leaked.
 type replayer struct {
 	det   *detect.Engine
+	nums  *detect.Numbers // for the parsing goroutine
 	act   *action.Manager
 	blk   *blocks.Live
 	acts  *action.Live
@@ -63,8 +64,9 @@ type rcall struct {
 	answer  int64
 	end     int64 // as played (a cut moves it)
 	billsec int
-	gen     uint32 // bumped when the rcall is reused: older events skip it
-	up      bool   // running: p.running[rec.CallID] == this call
+	num     detect.Resolved // its far end, looked up by the parsing goroutine
+	gen     uint32          // bumped when the rcall is reused: older events skip it
+	up      bool            // running: p.running[rec.CallID] == this call
 }
 
 const (
@@ -145,14 +147,14 @@ func (p *replayer) push(t int64, kind uint8, c *rcall, end int64) {
 }
 
 // add schedules one record's start, answer and end.
-func (p *replayer) add(r *cdr.Record) {
+func (p *replayer) add(r *cdr.Record, num detect.Resolved) {
 	var c *rcall
 	if n := len(p.free); n > 0 {
 		c = p.free[n-1]
 		p.free = p.free[:n-1]
-		*c = rcall{rec: *r, gen: c.gen + 1}
+		*c = rcall{rec: *r, num: num, gen: c.gen + 1}
 	} else {
-		c = &rcall{rec: *r}
+		c = &rcall{rec: *r, num: num}
 	}
 	st := r.Start.Unix()
 	dur := int64(max(r.Duration, r.Billsec))
@@ -276,7 +278,7 @@ func (p *replayer) refused(c *detect.Call) bool {
 
 func (p *replayer) start(c *rcall, now time.Time) {
 	r := &c.rec
-	dc, err := p.det.Enrich(r)
+	dc, err := p.det.EnrichResolved(r, c.num)
 	if err != nil {
 		_ = p.det.Observe(r) // counted as rejected, as live would
 		p.recycle(c)
@@ -342,7 +344,7 @@ func (p *replayer) recycle(c *rcall) {
 		return
 	}
 	c.gen++
-	c.rec = cdr.Record{}
+	c.rec, c.num = cdr.Record{}, detect.Resolved{}
 	p.free = append(p.free, c)
 }
 

@@ -72,6 +72,7 @@ type Engine struct {
 	// once anything else enriched); used is what that enrichment looked up.
 	enriched *cdr.Record
 	used     used
+	hint     Resolved // EnrichResolved's look-up, for its enrich only
 }
 
 type tenantCache struct {
@@ -317,6 +318,14 @@ func (e *Engine) Enrich(r *cdr.Record) (*Call, error) {
 	return c, nil
 }
 
+// EnrichResolved is Enrich with the far end looked up ahead by Numbers.
+func (e *Engine) EnrichResolved(r *cdr.Record, h Resolved) (*Call, error) {
+	e.hint = h
+	c, err := e.Enrich(r)
+	e.hint = Resolved{}
+	return c, err
+}
+
 // farOf is the far end's number as the record has it.
 func farOf(r *cdr.Record) string {
 	if r.Direction == screen.Inbound && !r.Forwarded {
@@ -333,8 +342,10 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	}
 	t := tc.t
 	far := farOf(r)
-	ne := tc.nums[far]
-	if ne == nil {
+	var ne *numEntry
+	if h := e.hint; h.ne != nil && h.tenant == r.Tenant && h.far == far {
+		ne = h.ne // looked up ahead (Numbers)
+	} else if ne = tc.nums[far]; ne == nil {
 		info, err := e.res.Lookup(far, r.Tenant)
 		if err != nil {
 			return fmt.Errorf("number %q: %w", far, err)
@@ -345,16 +356,7 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 			}
 			e.nnums = 0
 		}
-		ne = &numEntry{info: info}
-		ne.international = info.Kind == number.Subscriber && info.CallingCode != 0 &&
-			(info.CallingCode != tc.home || info.Country != "" && info.Country != t.Country)
-		ne.premium = info.Type == number.PremiumRate
-		for _, rg := range info.Risk {
-			if rg.Category == "premium" || rg.Category == "irsf" {
-				ne.premium = true
-			}
-		}
-		classify(ne, tc.home)
+		ne = newNumEntry(info, t, tc.home)
 		tc.nums[strings.Clone(far)] = ne
 		e.nnums++
 	}
@@ -365,6 +367,21 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	}
 	e.fill(r, c, tc, ne, h)
 	return nil
+}
+
+// newNumEntry is a far end as a tenant with calling code home sees it.
+func newNumEntry(info number.Info, t *config.Tenant, home int) *numEntry {
+	ne := &numEntry{info: info}
+	ne.international = info.Kind == number.Subscriber && info.CallingCode != 0 &&
+		(info.CallingCode != home || info.Country != "" && info.Country != t.Country)
+	ne.premium = info.Type == number.PremiumRate
+	for _, rg := range info.Risk {
+		if rg.Category == "premium" || rg.Category == "irsf" {
+			ne.premium = true
+		}
+	}
+	classify(ne, home)
+	return ne
 }
 
 // fill makes c the call r with its tenant, far end and extension looked up.
