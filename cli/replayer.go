@@ -92,7 +92,8 @@ func (a *rev) before(b *rev) bool {
 	return a.t < b.t || a.t == b.t && a.key < b.key
 }
 
-// evHeap is a binary min-heap of events (typed: no boxing per push).
+// evHeap is a 4-ary min-heap of events (typed: no boxing per push;
+// shallower than a binary heap, and a node's children share cache lines).
 type evHeap []rev
 
 func (h *evHeap) push(e rev) {
@@ -100,7 +101,7 @@ func (h *evHeap) push(e rev) {
 	q := *h
 	i := len(q) - 1
 	for i > 0 {
-		j := (i - 1) / 2
+		j := (i - 1) / 4
 		if !q[i].before(&q[j]) {
 			break
 		}
@@ -119,13 +120,15 @@ func (h *evHeap) pop() rev {
 	*h = q
 	i := 0
 	for {
-		l := 2*i + 1
+		l := 4*i + 1
 		if l >= n {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && q[r].before(&q[l]) {
-			m = r
+		for k := l + 1; k < min(l+4, n); k++ {
+			if q[k].before(&q[m]) {
+				m = k
+			}
 		}
 		if !q[m].before(&q[i]) {
 			break
