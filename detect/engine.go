@@ -414,7 +414,14 @@ type idSet struct {
 	seed     maphash.Seed
 	cur, old map[uint64]idEntry
 	start    int64
+	// curBits and oldBits have bit h>>(64-idBits) set for each hash h in
+	// cur and old: most ids looked up were never seen, and a clear bit
+	// answers that without probing the maps.
+	curBits, oldBits []uint64
 }
+
+// idBits is log2 of the bits in each generation's filter (128 KiB).
+const idBits = 20
 
 type idEntry struct {
 	id   string
@@ -424,10 +431,15 @@ type idEntry struct {
 func (s *idSet) init() {
 	s.seed = maphash.MakeSeed()
 	s.cur, s.old = map[uint64]idEntry{}, map[uint64]idEntry{}
+	s.curBits, s.oldBits = make([]uint64, 1<<idBits/64), make([]uint64, 1<<idBits/64)
 }
 
 func (s *idSet) get(id string) (float64, bool) {
 	h := maphash.String(s.seed, id)
+	b := h >> (64 - idBits)
+	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
+		return 0, false
+	}
 	if e, ok := s.cur[h]; ok && e.id == id {
 		return e.cost, true
 	}
@@ -449,6 +461,11 @@ func (s *idSet) add(id string, t int64, cost float64) {
 	}
 	if t > s.start+86400 || len(s.cur) > 4<<20 {
 		s.old, s.cur, s.start = s.cur, make(map[uint64]idEntry, len(s.cur)), t
+		s.oldBits, s.curBits = s.curBits, s.oldBits
+		clear(s.curBits)
 	}
-	s.cur[maphash.String(s.seed, id)] = idEntry{id: id, cost: cost}
+	h := maphash.String(s.seed, id)
+	b := h >> (64 - idBits)
+	s.curBits[b/64] |= 1 << (b % 64)
+	s.cur[h] = idEntry{id: id, cost: cost}
 }
