@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,12 +244,14 @@ func BenchmarkReplay(b *testing.B) {
 		b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
 	})
 	b.Run("replay", func(b *testing.B) {
+		b.ReportAllocs()
+		c0 := cpuTime()
 		for b.Loop() {
 			if _, err := cli.RunReplay(eng, []string{file}, cli.ReplayOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
+		reportCPU(b, c0, n)
 	})
 	// The same records as JSON lines (tollgate's own CDR form).
 	jfile := filepath.Join(b.TempDir(), "cdrs.jsonl")
@@ -272,12 +275,37 @@ func BenchmarkReplay(b *testing.B) {
 		out.Close()
 	}
 	b.Run("replay-json", func(b *testing.B) {
+		b.ReportAllocs()
+		c0 := cpuTime()
 		for b.Loop() {
 			rep, err := cli.RunReplay(eng, []string{jfile}, cli.ReplayOptions{Read: cdr.Options{Format: cdr.JSON}})
 			if err != nil || rep.Read.Malformed > 0 || rep.Read.Records != len(calls) {
 				b.Fatalf("replay of JSON: %v, %+v", err, rep.Read)
 			}
 		}
-		b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
+		reportCPU(b, c0, n)
 	})
+}
+
+// cpuTime is the CPU time the process has used (user and system, all
+// threads: both replay goroutines and the collector).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports wall-clock CDRs/s, the CPU time per CDR since c0 and
+// what it makes on one core (CDRs/s per core), and allocations per CDR: on
+// a machine shared with other work the wall clock says more about the
+// others than about the replay.
+func reportCPU(b *testing.B, c0 time.Duration, n float64) {
+	cdrs := n * float64(b.N)
+	b.ReportMetric(cdrs/b.Elapsed().Seconds(), "CDRs/s")
+	if cpu := cpuTime() - c0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/cdrs, "cpu-ns/CDR")
+		b.ReportMetric(cdrs/cpu.Seconds(), "CDRs/cpu-s")
+	}
 }

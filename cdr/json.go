@@ -32,6 +32,8 @@ type jsonRecord struct {
 	Variables   map[string]any  `json:"variables"`
 	ChannelData map[string]any  `json:"channel_data"`
 	Callflow    json.RawMessage `json:"callflow"`
+
+	duration, billsec int // what Duration and Billsec point to (scanOwnJSON)
 }
 
 // DecodeJSON reads one JSON CDR (tollgate's form or FreeSWITCH's).
@@ -39,18 +41,32 @@ func DecodeJSON(b []byte, r *Record, o Options) error {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
-	return parseJSON(b, r, o)
+	return parseJSON(string(b), r, o)
 }
 
-func parseJSON(b []byte, r *Record, o Options) error {
+func parseJSON(line string, r *Record, o Options) error {
 	*r = Record{}
 	var j jsonRecord
-	if err := json.Unmarshal(b, &j); err != nil {
+	if !scanOwnJSON(line, &j) {
+		return parseJSONSlow(line, r, o)
+	}
+	return ownJSON(&j, r, o)
+}
+
+// parseJSONSlow decodes with encoding/json: FreeSWITCH's form and what
+// scanOwnJSON leaves to it.
+func parseJSONSlow(line string, r *Record, o Options) error {
+	var j jsonRecord
+	if err := json.Unmarshal([]byte(line), &j); err != nil {
 		return &LineError{Msg: "bad JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 	}
 	if j.Variables != nil {
 		return fsJSON(&j, r, o)
 	}
+	return ownJSON(&j, r, o)
+}
+
+func ownJSON(j *jsonRecord, r *Record, o Options) error {
 	r.CallID, r.Tenant, r.Extension, r.Caller, r.Callee = j.CallID, j.Tenant, j.Extension, j.Caller, j.Callee
 	if r.Tenant == "" {
 		r.Tenant = o.Tenant
@@ -68,16 +84,15 @@ func parseJSON(b []byte, r *Record, o Options) error {
 			r.Extension = r.Caller
 		}
 	}
-	for _, f := range []struct {
-		name string
-		s    string
-		t    *time.Time
-	}{{"start", j.Start, &r.Start}, {"answer", j.Answer, &r.Answer}, {"end", j.End, &r.End}} {
-		t, err := jsonTime(f.s, o.Location)
-		if err != nil {
-			return &LineError{Field: f.name, Msg: err.Error()}
-		}
-		*f.t = t
+	var err error
+	if r.Start, err = jsonTime(j.Start, o.Location); err != nil {
+		return &LineError{Field: "start", Msg: err.Error()}
+	}
+	if r.Answer, err = jsonTime(j.Answer, o.Location); err != nil {
+		return &LineError{Field: "answer", Msg: err.Error()}
+	}
+	if r.End, err = jsonTime(j.End, o.Location); err != nil {
+		return &LineError{Field: "end", Msg: err.Error()}
 	}
 	if j.Duration != nil {
 		r.Duration = *j.Duration

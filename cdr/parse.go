@@ -88,7 +88,7 @@ func (p *Parser) Parse(line string, r *Record) error {
 		f = JSON
 	}
 	if f == JSON {
-		return parseJSON([]byte(line), r, p.opts)
+		return parseJSON(line, r, p.opts)
 	}
 	fs, err := splitCSV(line, p.fields)
 	p.fields = fs

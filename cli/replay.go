@@ -133,7 +133,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	ctx := context.Background()
 	var det *detect.Engine
 	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.On(), ctx: ctx,
-		running: map[string]*rcall{}, flagged: map[string]bool{}, pending: map[string]bool{}, keep: o.keepVerdicts}
+		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, pending: map[string]bool{}, keep: o.keepVerdicts}
 	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
 	var total int64
@@ -211,31 +211,40 @@ func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *a
 	}
 	defer f.Close()
 	rd := cdr.NewReader(&countReader{r: f, done: done}, o)
-	full := make(chan []cdr.Record, 4)
-	free := make(chan []cdr.Record, 4)
+	type batch struct {
+		recs []cdr.Record
+		nums []detect.Resolved
+		n    int
+	}
+	full := make(chan *batch, 4)
+	free := make(chan *batch, 4)
 	for range 4 {
-		free <- make([]cdr.Record, replayBatch)
+		free <- &batch{recs: make([]cdr.Record, replayBatch), nums: make([]detect.Resolved, replayBatch)}
 	}
 	go func() {
 		defer close(full)
 		for b := range free {
 			n := 0
-			for n < len(b) && rd.Next(&b[n]) {
+			for n < len(b.recs) && rd.Next(&b.recs[n]) {
+				// The far end's look-up too: the detectors' goroutine is the
+				// busier one.
+				b.nums[n] = rp.nums.Resolve(&b.recs[n])
 				n++
 			}
+			b.n = n
 			if n > 0 {
-				full <- b[:n]
+				full <- b
 			}
-			if n < len(b) {
+			if n < len(b.recs) {
 				return
 			}
 		}
 	}()
 	for b := range full {
-		for i := range b {
-			rp.add(&b[i])
+		for i := range b.n {
+			rp.add(&b.recs[i], b.nums[i])
 		}
-		free <- b[:cap(b)]
+		free <- b
 	}
 	s := rd.Stats()
 	st.Lines += s.Lines

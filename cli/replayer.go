@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"container/heap"
 	"context"
 	"net/netip"
 	"time"
@@ -29,6 +28,7 @@ import (
 // would have leaked.
 type replayer struct {
 	det   *detect.Engine
+	nums  *detect.Numbers // for the parsing goroutine
 	act   *action.Manager
 	blk   *blocks.Live
 	acts  *action.Live
@@ -38,7 +38,8 @@ type replayer struct {
 	ctx   context.Context
 
 	h       evHeap
-	seq     int
+	seq     uint64
+	free    []*rcall // ended calls, reused
 	running map[string]*rcall
 	maxEnd  int64
 	swept   int64
@@ -63,6 +64,9 @@ type rcall struct {
 	answer  int64
 	end     int64 // as played (a cut moves it)
 	billsec int
+	num     detect.Resolved // its far end, looked up by the parsing goroutine
+	gen     uint32          // bumped when the rcall is reused: older events skip it
+	up      bool            // running: p.running[rec.CallID] == this call
 }
 
 const (
@@ -71,33 +75,68 @@ const (
 	evEnd
 )
 
+// rev is one event of a call. Events play in time order; at one second
+// ends before answers before starts, then in the order they were pushed
+// (key packs the kind and that order).
 type rev struct {
-	t    int64
-	kind uint8
-	seq  int
-	c    *rcall
-	end  int64 // evEnd: the end it was scheduled for (a cut supersedes it)
+	t   int64
+	key uint64 // (2-kind)<<56 | push sequence
+	c   *rcall
+	end int64  // evEnd: the end it was scheduled for (a cut supersedes it)
+	gen uint32 // c.gen when pushed
 }
 
+func (e *rev) kind() uint8 { return uint8(2 - e.key>>56) }
+
+func (a *rev) before(b *rev) bool {
+	return a.t < b.t || a.t == b.t && a.key < b.key
+}
+
+// evHeap is a 4-ary min-heap of events (typed: no boxing per push;
+// shallower than a binary heap, and a node's children share cache lines).
 type evHeap []rev
 
-func (h evHeap) Len() int { return len(h) }
-func (h evHeap) Less(i, j int) bool {
-	if h[i].t != h[j].t {
-		return h[i].t < h[j].t
+func (h *evHeap) push(e rev) {
+	*h = append(*h, e)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		j := (i - 1) / 4
+		if !q[i].before(&q[j]) {
+			break
+		}
+		q[i], q[j] = q[j], q[i]
+		i = j
 	}
-	if h[i].kind != h[j].kind {
-		return h[i].kind > h[j].kind // ends before answers before starts at one second
-	}
-	return h[i].seq < h[j].seq
 }
-func (h evHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *evHeap) Push(x any)   { *h = append(*h, x.(rev)) }
-func (h *evHeap) Pop() any {
-	o := *h
-	x := o[len(o)-1]
-	*h = o[:len(o)-1]
-	return x
+
+func (h *evHeap) pop() rev {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = rev{}
+	q = q[:n]
+	*h = q
+	i := 0
+	for {
+		l := 4*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		for k := l + 1; k < min(l+4, n); k++ {
+			if q[k].before(&q[m]) {
+				m = k
+			}
+		}
+		if !q[m].before(&q[i]) {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	return top
 }
 
 // replayHold is how far behind the latest call end the replay plays: a
@@ -105,15 +144,21 @@ func (h *evHeap) Pop() any {
 // written as calls end).
 const replayHold = 4 * 3600
 
-func (p *replayer) push(e rev) {
+func (p *replayer) push(t int64, kind uint8, c *rcall, end int64) {
 	p.seq++
-	e.seq = p.seq
-	heap.Push(&p.h, e)
+	p.h.push(rev{t: t, key: uint64(2-kind)<<56 | p.seq, c: c, end: end, gen: c.gen})
 }
 
 // add schedules one record's start, answer and end.
-func (p *replayer) add(r *cdr.Record) {
-	c := &rcall{rec: *r}
+func (p *replayer) add(r *cdr.Record, num detect.Resolved) {
+	var c *rcall
+	if n := len(p.free); n > 0 {
+		c = p.free[n-1]
+		p.free = p.free[:n-1]
+		*c = rcall{rec: *r, num: num, gen: c.gen + 1}
+	} else {
+		c = &rcall{rec: *r, num: num}
+	}
 	st := r.Start.Unix()
 	dur := int64(max(r.Duration, r.Billsec))
 	c.end = st + dur
@@ -124,7 +169,7 @@ func (p *replayer) add(r *cdr.Record) {
 			c.answer = r.Answer.Unix()
 		}
 	}
-	p.push(rev{t: st, kind: evStart, c: c})
+	p.push(st, evStart, c, 0)
 	if c.end > p.maxEnd {
 		p.maxEnd = c.end
 	}
@@ -134,28 +179,39 @@ func (p *replayer) add(r *cdr.Record) {
 // drain plays every event before t (all of them when t is the largest).
 func (p *replayer) drain(t int64) {
 	for len(p.h) > 0 && p.h[0].t < t {
-		p.play(heap.Pop(&p.h).(rev))
+		e := p.h.pop()
+		if e.gen == e.c.gen {
+			p.play(&e)
+			continue
+		}
+		// The call ended and its rcall was reused: play what the event
+		// still does (it moves the clock; an answer is a moment to watch).
+		now := time.Unix(e.t, 0)
+		p.clock.Observe(now)
+		if e.kind() == evAnswer {
+			p.tick(e.t, now)
+		}
 	}
 }
 
 func (p *replayer) finish() { p.drain(1<<62 - 1) }
 
-func (p *replayer) play(e rev) {
+func (p *replayer) play(e *rev) {
 	c := e.c
 	now := time.Unix(e.t, 0)
 	p.clock.Observe(now)
-	switch e.kind {
+	switch e.kind() {
 	case evStart:
 		p.start(c, now)
 	case evAnswer:
-		if p.running[c.rec.CallID] == c {
+		if c.up {
 			p.det.Answer(c.rec.CallID, now)
 		}
 	case evEnd:
-		if e.end != c.end || p.running[c.rec.CallID] != c {
+		if e.end != c.end || !c.up {
 			return // superseded by a cut
 		}
-		delete(p.running, c.rec.CallID)
+		p.setDown(c.rec.CallID)
 		r := &c.rec
 		if c.billsec < r.Billsec { // cut: billed up to the cut
 			if r.Billsec > 0 && r.Cost > 0 {
@@ -171,10 +227,17 @@ func (p *replayer) play(e rev) {
 			cost, _ := p.det.CostOf(r.CallID)
 			p.leaked += cost
 		}
+		p.recycle(c)
 	}
+	p.tick(e.t, now)
+}
+
+// tick runs what each event is a moment for: the in-call watch and, every
+// hour of event time, the expiry of detector kill switches.
+func (p *replayer) tick(t int64, now time.Time) {
 	p.det.Watch(now)
-	if e.t >= p.swept+3600 {
-		p.swept = e.t
+	if t >= p.swept+3600 {
+		p.swept = t
 		_ = p.act.Sweep(p.ctx, now) // detector kill switches expire in event time
 	}
 }
@@ -218,9 +281,10 @@ func (p *replayer) refused(c *detect.Call) bool {
 
 func (p *replayer) start(c *rcall, now time.Time) {
 	r := &c.rec
-	dc, err := p.det.Enrich(r)
+	dc, err := p.det.EnrichResolved(r, c.num)
 	if err != nil {
 		_ = p.det.Observe(r) // counted as rejected, as live would
+		p.recycle(c)
 		return
 	}
 	stop := p.refused(dc)
@@ -232,6 +296,7 @@ func (p *replayer) start(c *rcall, now time.Time) {
 		a := cdr.Record{CallID: "attempt:" + r.CallID, Tenant: r.Tenant, Extension: r.Extension, Caller: r.Caller, Callee: r.Callee,
 			Direction: r.Direction, SourceIP: r.SourceIP, Start: r.Start, Disposition: cdr.Failed}
 		_ = p.det.Attempt(&a)
+		p.recycle(c)
 		return
 	}
 	// The dialog timer live screening sets (max_duration_s): no single
@@ -245,16 +310,45 @@ func (p *replayer) start(c *rcall, now time.Time) {
 	}
 	// Running before the detectors see it: a finding its own start raises
 	// names it, and its cost counts as leaked at its end.
-	p.running[r.CallID] = c
+	p.setUp(c)
 	if p.det.Start(r) != nil {
-		delete(p.running, r.CallID)
+		p.setDown(r.CallID)
 		delete(p.pending, r.CallID)
+		p.recycle(c)
 		return
 	}
 	if c.billsec > 0 {
-		p.push(rev{t: c.answer, kind: evAnswer, c: c})
+		p.push(c.answer, evAnswer, c, 0)
 	}
-	p.push(rev{t: c.end, kind: evEnd, c: c, end: c.end})
+	p.push(c.end, evEnd, c, c.end)
+}
+
+// setUp makes c the running call of its id.
+func (p *replayer) setUp(c *rcall) {
+	if old := p.running[c.rec.CallID]; old != nil {
+		old.up = false
+	}
+	p.running[c.rec.CallID] = c
+	c.up = true
+}
+
+// setDown: no call of this id is running.
+func (p *replayer) setDown(id string) {
+	if old := p.running[id]; old != nil {
+		old.up = false
+		delete(p.running, id)
+	}
+}
+
+// recycle keeps c for a later record; its events still queued are
+// skipped (generation).
+func (p *replayer) recycle(c *rcall) {
+	if c.up {
+		return
+	}
+	c.gen++
+	c.rec, c.num = cdr.Record{}, detect.Resolved{}
+	p.free = append(p.free, c)
 }
 
 // finding is the replay's sink: the action manager applies it (blocks and
@@ -286,6 +380,6 @@ func (p *replayer) finding(f detect.Finding) {
 		}
 		c.end = t
 		p.cut++
-		p.push(rev{t: t, kind: evEnd, c: c, end: t})
+		p.push(t, evEnd, c, t)
 	}
 }

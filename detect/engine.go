@@ -61,7 +61,18 @@ type Engine struct {
 	// latest event time seen and watched when Watch last looked.
 	live         map[string]*started
 	now, watched int64
-	quiet        bool // Warm: findings are not emitted
+	// watching holds the answered chargeable calls of live (those Watch
+	// accrues cost for); oldest is at most the earliest start in live.
+	watching map[string]*started
+	oldest   int64
+	groups   map[groupKey]*watchGroup // Watch's scratch, reused
+	gpool    []*watchGroup
+	quiet    bool // Warm: findings are not emitted
+	// enriched is the record e.call was last enriched from by Enrich (nil
+	// once anything else enriched); used is what that enrichment looked up.
+	enriched *cdr.Record
+	used     used
+	hint     Resolved // EnrichResolved's look-up, for its enrich only
 }
 
 type tenantCache struct {
@@ -199,20 +210,28 @@ func (e *Engine) Warm(r *cdr.Record, attempt bool) error {
 }
 
 func (e *Engine) observe(r *cdr.Record, attempt bool) error {
-	if e.seen.has(r.CallID) {
+	// A started call is never in seen (Start refuses seen ids, observe
+	// moves an id from live to seen): its lookups are reused when the CDR
+	// names the same tenant, extension and far end.
+	s := e.live[r.CallID]
+	if s == nil && e.seen.has(r.CallID) {
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
 	c := &e.call
-	if err := e.enrich(r, c); err != nil {
+	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw == farOf(r) {
+		e.enriched = nil
+		e.fill(r, c, s.tc, s.ne, s.h)
+	} else if err := e.enrich(r, c); err != nil {
 		e.stats.Rejected++
 		return err
 	}
 	c.Attempt = attempt
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
-	_, wasStarted := e.live[r.CallID]
+	wasStarted := s != nil
 	delete(e.live, r.CallID)
+	delete(e.watching, r.CallID)
 	outbound := !attempt && r.Direction != screen.Inbound
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
@@ -289,26 +308,46 @@ func (e *Engine) tenant(name string) (*tenantCache, error) {
 // Enrich returns the call as the detectors would see it (number
 // intelligence, chargeable, rate, range) without judging or learning it;
 // the result is valid until the next call into the engine.
+//
+// Start of the same, unchanged record right after Enrich reuses this
+// enrichment.
 func (e *Engine) Enrich(r *cdr.Record) (*Call, error) {
 	c := &e.call
 	if err := e.enrich(r, c); err != nil {
 		return nil, err
 	}
+	e.enriched = r
 	return c, nil
 }
 
+// EnrichResolved is Enrich with the far end looked up ahead by Numbers.
+func (e *Engine) EnrichResolved(r *cdr.Record, h Resolved) (*Call, error) {
+	e.hint = h
+	c, err := e.Enrich(r)
+	e.hint = Resolved{}
+	return c, err
+}
+
+// farOf is the far end's number as the record has it.
+func farOf(r *cdr.Record) string {
+	if r.Direction == screen.Inbound && !r.Forwarded {
+		return r.Caller
+	}
+	return r.Callee
+}
+
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
+	e.enriched = nil
 	tc, err := e.tenant(r.Tenant)
 	if err != nil {
 		return err
 	}
 	t := tc.t
-	far := r.Callee
-	if r.Direction == screen.Inbound && !r.Forwarded {
-		far = r.Caller
-	}
-	ne := tc.nums[far]
-	if ne == nil {
+	far := farOf(r)
+	var ne *numEntry
+	if h := e.hint; h.ne != nil && h.tenant == r.Tenant && h.far == far {
+		ne = h.ne // looked up ahead (Numbers)
+	} else if ne = tc.nums[far]; ne == nil {
 		info, err := e.res.Lookup(far, r.Tenant)
 		if err != nil {
 			return fmt.Errorf("number %q: %w", far, err)
@@ -319,16 +358,7 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 			}
 			e.nnums = 0
 		}
-		ne = &numEntry{info: info}
-		ne.international = info.Kind == number.Subscriber && info.CallingCode != 0 &&
-			(info.CallingCode != tc.home || info.Country != "" && info.Country != t.Country)
-		ne.premium = info.Type == number.PremiumRate
-		for _, rg := range info.Risk {
-			if rg.Category == "premium" || rg.Category == "irsf" {
-				ne.premium = true
-			}
-		}
-		classify(ne, tc.home)
+		ne = newNumEntry(info, t, tc.home)
 		tc.nums[strings.Clone(far)] = ne
 		e.nnums++
 	}
@@ -337,6 +367,29 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		h = e.base.Handle(r.Tenant, r.Extension)
 		tc.exts[strings.Clone(r.Extension)] = h
 	}
+	e.fill(r, c, tc, ne, h)
+	return nil
+}
+
+// newNumEntry is a far end as a tenant with calling code home sees it.
+func newNumEntry(info number.Info, t *config.Tenant, home int) *numEntry {
+	ne := &numEntry{info: info}
+	ne.international = info.Kind == number.Subscriber && info.CallingCode != 0 &&
+		(info.CallingCode != home || info.Country != "" && info.Country != t.Country)
+	ne.premium = info.Type == number.PremiumRate
+	for _, rg := range info.Risk {
+		if rg.Category == "premium" || rg.Category == "irsf" {
+			ne.premium = true
+		}
+	}
+	classify(ne, home)
+	return ne
+}
+
+// fill makes c the call r with its tenant, far end and extension looked up.
+func (e *Engine) fill(r *cdr.Record, c *Call, tc *tenantCache, ne *numEntry, h *baseline.Handle) {
+	e.used = used{tc, ne, h}
+	t := tc.t
 	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h,
 		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng, Country: ne.country}
 	c.Cost = r.Cost
@@ -344,7 +397,13 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 		c.Cost = float64(r.Billsec) / 60 * ne.rate
 		r.Cost = c.Cost // estimated from the rate deck, kept for the archive
 	}
-	return nil
+}
+
+// used is what the last enrichment looked up.
+type used struct {
+	tc *tenantCache
+	ne *numEntry
+	h  *baseline.Handle
 }
 
 // idSet remembers call ids of the last two generations (each spans about
@@ -357,7 +416,14 @@ type idSet struct {
 	seed     maphash.Seed
 	cur, old map[uint64]idEntry
 	start    int64
+	// curBits and oldBits have bit h>>(64-idBits) set for each hash h in
+	// cur and old: most ids looked up were never seen, and a clear bit
+	// answers that without probing the maps.
+	curBits, oldBits []uint64
 }
+
+// idBits is log2 of the bits in each generation's filter (128 KiB).
+const idBits = 20
 
 type idEntry struct {
 	id   string
@@ -367,10 +433,15 @@ type idEntry struct {
 func (s *idSet) init() {
 	s.seed = maphash.MakeSeed()
 	s.cur, s.old = map[uint64]idEntry{}, map[uint64]idEntry{}
+	s.curBits, s.oldBits = make([]uint64, 1<<idBits/64), make([]uint64, 1<<idBits/64)
 }
 
 func (s *idSet) get(id string) (float64, bool) {
 	h := maphash.String(s.seed, id)
+	b := h >> (64 - idBits)
+	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
+		return 0, false
+	}
 	if e, ok := s.cur[h]; ok && e.id == id {
 		return e.cost, true
 	}
@@ -392,6 +463,11 @@ func (s *idSet) add(id string, t int64, cost float64) {
 	}
 	if t > s.start+86400 || len(s.cur) > 4<<20 {
 		s.old, s.cur, s.start = s.cur, make(map[uint64]idEntry, len(s.cur)), t
+		s.oldBits, s.curBits = s.curBits, s.oldBits
+		clear(s.curBits)
 	}
-	s.cur[maphash.String(s.seed, id)] = idEntry{id: id, cost: cost}
+	h := maphash.String(s.seed, id)
+	b := h >> (64 - idBits)
+	s.curBits[b/64] |= 1 << (b % 64)
+	s.cur[h] = idEntry{id: id, cost: cost}
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -28,6 +29,8 @@ type started struct {
 	start       int64
 	answered    int64 // 0 until answered
 	latched     bool
+	farRaw      string // the far end as the record named it
+	used               // what its enrichment looked up (reused by its CDR)
 }
 
 // Start runs a call screening let through at its start (event time
@@ -39,17 +42,24 @@ func (e *Engine) Start(r *cdr.Record) error {
 	if e.live == nil {
 		e.live = map[string]*started{}
 	}
+	pre := e.enriched == r // Enrich(r) just ran
+	e.enriched = nil
 	if e.live[r.CallID] != nil || e.seen.has(r.CallID) {
 		return ErrDuplicate
 	}
 	c := &e.call
-	if err := e.enrich(r, c); err != nil {
-		e.stats.Rejected++
-		return err
+	if !pre {
+		if err := e.enrich(r, c); err != nil {
+			e.stats.Rejected++
+			return err
+		}
 	}
 	ts := r.Start.Unix()
 	e.live[r.CallID] = &started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
-		intl: c.International, premium: c.Premium, start: ts}
+		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used}
+	if len(e.live) == 1 || ts < e.oldest {
+		e.oldest = ts
+	}
 	if ts > e.now {
 		e.now = ts
 	}
@@ -73,6 +83,12 @@ func (e *Engine) Start(r *cdr.Record) error {
 func (e *Engine) Answer(callID string, t time.Time) {
 	if s := e.live[callID]; s != nil && s.answered == 0 {
 		s.answered = t.Unix()
+		if s.chargeable && s.rate > 0 && s.answered != 0 {
+			if e.watching == nil {
+				e.watching = map[string]*started{}
+			}
+			e.watching[callID] = s
+		}
 		if s.answered > e.now {
 			e.now = s.answered
 		}
@@ -87,6 +103,7 @@ func (e *Engine) pruneLive(now int64) {
 	for id, s := range e.live {
 		if s.start < now-86400 {
 			delete(e.live, id)
+			delete(e.watching, id)
 		}
 	}
 }
@@ -112,34 +129,56 @@ func (e *Engine) Watch(now time.Time) {
 		return
 	}
 	e.watched = t
-	type group struct {
-		ids  []string
-		cost float64
-		s    *started
-	}
-	var groups map[string]*group
-	for id, s := range e.live {
-		if s.answered == 0 || s.latched || !s.chargeable || s.rate <= 0 || t <= s.answered {
-			if s.start < t-86400 {
-				delete(e.live, id)
+	// Only answered chargeable calls accrue cost (e.watching); the others
+	// are looked at only to forget those started over a day ago, and only
+	// when one may be (e.oldest is no later than the oldest start).
+	if e.oldest < t-86400 {
+		oldest := t
+		for id, s := range e.live {
+			if s.answered == 0 || s.latched || !s.chargeable || s.rate <= 0 || t <= s.answered {
+				if s.start < t-86400 {
+					delete(e.live, id)
+					delete(e.watching, id)
+					continue
+				}
 			}
+			oldest = min(oldest, s.start)
+		}
+		e.oldest = oldest
+	}
+	groups := e.groups
+	clear(groups)
+	ng := 0
+	for id, s := range e.watching {
+		if s.latched {
+			delete(e.watching, id)
+			continue
+		}
+		if t <= s.answered {
 			continue
 		}
 		cost := s.rate * float64(t-s.answered) / 60
-		if cost >= rule.CallCost && !s.latched {
+		if cost >= rule.CallCost {
 			s.latched = true
+			delete(e.watching, id)
 			e.inCall(rule, "in_call_cost", []string{id}, s, cost, t,
 				fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
 					time.Duration(t-s.answered)*time.Second, cost, rule.CallCost))
 			continue
 		}
 		if groups == nil {
-			groups = map[string]*group{}
+			groups = map[groupKey]*watchGroup{}
+			e.groups = groups
 		}
-		k := Key(s.tenant, s.rng)
+		k := groupKey{s.tenant, s.rng}
 		g := groups[k]
 		if g == nil {
-			g = &group{s: s}
+			if ng == len(e.gpool) {
+				e.gpool = append(e.gpool, &watchGroup{})
+			}
+			g = e.gpool[ng]
+			ng++
+			g.ids, g.cost, g.s = g.ids[:0], 0, s
 			groups[k] = g
 		}
 		g.ids = append(g.ids, id)
@@ -149,15 +188,26 @@ func (e *Engine) Watch(now time.Time) {
 		if len(g.ids) < rule.Concurrent || g.cost < rule.GroupCost {
 			continue
 		}
-		sort.Strings(g.ids)
-		e.inCall(rule, "in_call_concurrency", g.ids, g.s, g.cost, t,
+		ids := slices.Clone(g.ids)
+		sort.Strings(ids)
+		e.inCall(rule, "in_call_concurrency", ids, g.s, g.cost, t,
 			fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
-				len(g.ids), g.s.tenant, g.s.rng, g.cost, rule.Concurrent, rule.GroupCost))
-		for _, id := range g.ids {
+				len(ids), g.s.tenant, g.s.rng, g.cost, rule.Concurrent, rule.GroupCost))
+		for _, id := range ids {
 			e.live[id].latched = true
 		}
 	}
 }
+
+// watchGroup gathers, during one look of Watch, the watched calls of one
+// tenant to one range; groupKey names it.
+type watchGroup struct {
+	ids  []string
+	cost float64
+	s    *started
+}
+
+type groupKey struct{ tenant, rng string }
 
 func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string) {
 	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,
