@@ -155,7 +155,8 @@ type Server struct {
 	tokenEvery time.Duration
 	ui         *uiParts
 	comp       *complianceParts
-	siem       *siemParts // decisions and audit to a SIEM (cli/siem.go); nil when off
+	siem       *siemParts   // decisions and audit to a SIEM (cli/siem.go); nil when off
+	snap       *snapshotter // state snapshots (cli/snapshot.go); nil when off
 }
 
 type alertSink chan store.Alert
@@ -304,12 +305,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		Config: cfg, Numbers: intel, Recorder: sie.recorder(ui.recorder(det.tee(writer))), Logger: log,
 		Env: check.Env{STIR: ver, Counters: cl.counterStore(), Blocks: live, Actions: det.actions(), Limits: det.limits(),
 			Alerter: alertSink(alerts), Timezones: number.Timezones, Compliance: comp.live, Reputation: sec.live, GeoIP: geo},
+		MaxClockSkew: cfg.Server.ClockSkew(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	det.bind(eng)
-	if err := restore(ctx, eng, st, log); err != nil {
+	snap, err := restoreState(ctx, eng, st, o.DataDir, log) // snapshot + the log's tail (cli/snapshot.go)
+	if err != nil {
 		return nil, err
 	}
 	acks := newDurableAcks(writer, log) // a screening is answered once its decision is stored (cli/durable.go)
@@ -335,7 +338,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			emit(float64(ws.Dropped), "dropped")
 		}),
 		metrics.Gauge("tollgate_decisionlog_queued", "Records waiting to be written.", nil, metrics.Value(func() float64 { return float64(writer.Stats().Queued) })),
-		acks.metrics(), cl.metrics(), sec.metrics(), comp.metrics(), ui.metrics(), sie.metrics(), panics.Collector,
+		acks.metrics(), cl.metrics(), sec.metrics(), comp.metrics(), ui.metrics(), sie.metrics(), snap.metrics(), panics.Collector,
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
@@ -420,6 +423,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.sec = sec
 	s.comp = comp
 	s.siem = sie
+	s.snap = snap
+	snap.start()
 	go s.loops(lctx, live)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -435,13 +440,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 // restore rebuilds counters and live calls from the last day of the
 // decision log (30 days when a monthly distinct-callee limit is on).
 func restore(ctx context.Context, eng *engine.Engine, st store.Store, log *slog.Logger) error {
-	window := 25 * time.Hour
-	for _, t := range append([]*config.Tenant{eng.Config().Defaults}, tenantsOf(eng.Config())...) {
-		if t.Limits.Extension.DistinctCalleesPerMonth.On {
-			window = 31 * 24 * time.Hour
-		}
-	}
-	since := time.Now().Add(-window)
+	since := time.Now().Add(-restoreWindow(eng))
 	ds, err := st.DecisionsSince(ctx, since)
 	if err != nil {
 		return fmt.Errorf("reading the decision log: %w", err)
@@ -668,6 +667,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.voiceClose()
 	s.comp.close() // s.cancel above ended its refresh loop
 	s.siem.close()
+	s.snap.close() // a last state snapshot: the next start replays almost nothing
 	if werr := s.writer.Close(ctx); werr != nil && err == nil {
 		err = werr
 	}

@@ -225,28 +225,83 @@ func TestSignalsReloadAndDrain(t *testing.T) {
 // allowed international call of an extension (limit 10 an hour): after
 // the restart the 11th is refused, because an answered screening's
 // decision is already in the store that the restart rebuilds counters
-// from.
+// from. Run 0 is killed before any state snapshot was written (the
+// restart reads the decision log's last day); run 1 after one, halfway
+// through the ten calls (the restart loads the snapshot and replays the
+// log's tail since); run 2 finds the snapshot damaged, says so, moves it
+// aside and reads the log instead.
 func TestKill9KeepsLimitUsage(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile, data, logFile := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "data"), filepath.Join(dir, "serve.log")
-	if err := os.WriteFile(cfgFile, []byte(apiPolicy), 0o600); err != nil {
+	policy := strings.Replace(apiPolicy, "server:\n", "server:\n  max_clock_skew_s: 60\n", 1)
+	if err := os.WriteFile(cfgFile, []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for run := range 2 {
+	snap := filepath.Join(data, stateFile)
+	restoredRe := regexp.MustCompile(`state restored from the snapshot.*`)
+	for run := range 3 {
 		ext := fmt.Sprint("ext-", run)
+		os.Remove(snap)
 		s := startServeChild(t, cfgFile, data, logFile)
 		for i := range 10 {
 			if a := s.screen(fmt.Sprint("k9-", run, "-", i), ext, "+4930123456"); a != "allow" {
 				t.Fatalf("run %d call %d: %s, want allow", run, i+1, a)
 			}
+			if run > 0 && i == 4 {
+				// Wait for the periodic snapshot (every snapshotEvery).
+				waitFile(t, snap, 3*snapshotEvery)
+			}
 		}
 		s.signal(syscall.SIGKILL)
 		s.wait()
+		_, snapErr := os.Stat(snap)
+		restored := len(restoredRe.FindAllString(s.log(), -1))
+		if run == 2 {
+			b, err := os.ReadFile(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0x20
+			os.WriteFile(snap, b, 0o600)
+		}
 		s = startServeChild(t, cfgFile, data, logFile)
 		if a := s.screen(fmt.Sprint("k9-", run, "-11"), ext, "+4930123456"); a != "reject" {
 			t.Fatalf("run %d: 11th international call after kill -9: %s, want reject", run, a)
 		}
+		now := len(restoredRe.FindAllString(s.log(), -1))
+		switch run {
+		case 0:
+			if snapErr == nil {
+				// A loaded machine took longer than snapshotEvery for the
+				// ten calls: this run went through the snapshot too.
+				t.Logf("run 0: a snapshot was written before the kill")
+			} else if now != restored {
+				t.Errorf("run 0: restored from a snapshot though none was written: %s", s.log())
+			}
+		case 1:
+			if now != restored+1 {
+				t.Errorf("run 1: the restart did not go through the snapshot: %s", s.log())
+			}
+		case 2:
+			if now != restored || !strings.Contains(s.log(), "state snapshot unusable") {
+				t.Errorf("run 2: a damaged snapshot was not reported and set aside: %s", s.log())
+			}
+			if _, err := os.Stat(snap + ".corrupt"); err != nil {
+				t.Errorf("run 2: damaged snapshot not moved aside: %v", err)
+			}
+		}
 		s.signal(syscall.SIGKILL)
 		s.wait()
 	}
+}
+
+// waitFile waits until path exists.
+func waitFile(t *testing.T, path string, within time.Duration) {
+	t.Helper()
+	for t0 := time.Now(); time.Since(t0) < within; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s not written within %s", path, within)
 }

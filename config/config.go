@@ -70,6 +70,17 @@ type Server struct {
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).
 	StateMaxAge int `yaml:"state_max_age_s"`
+	// MaxClockSkew is how far, in seconds, the time a client stamps on a
+	// screening or call event may lie from this node's clock: further is
+	// refused with a 400 (history goes through 'tollgate replay', not a
+	// live server). It also bounds the decision-log tail a restart
+	// replays after loading its state snapshot, which is what makes a
+	// restart take seconds whatever the traffic: with it off (0) the
+	// restart rebuilds the counters from the whole last day of the
+	// decision log, as a server driven in its own time (a simulator, an
+	// evaluation) needs. The built-in and example policies set 60. At
+	// most 600.
+	MaxClockSkew int `yaml:"max_clock_skew_s"`
 	// TLSCert and TLSKey are PEM files: when both are set the API and the
 	// console are served over HTTPS only, and a renewed pair written over
 	// them is picked up within ten seconds, without a restart.
@@ -81,6 +92,11 @@ type Server struct {
 	// Retention is how long an embedded node keeps decisions, call
 	// events and alerts (config/retention.go).
 	Retention Retention `yaml:"retention"`
+}
+
+// ClockSkew is the live server's bound on call times: 0 when off.
+func (s *Server) ClockSkew() time.Duration {
+	return time.Duration(s.MaxClockSkew) * time.Second
 }
 
 // SIEM is a syslog or JSON-lines collector that receives decisions and

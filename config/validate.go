@@ -158,6 +158,9 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 		p.errorf(ln["server.state_max_age_s"], "server.state_max_age_s", "must be ≥ 0")
 	}
 	p.retention(&s.Retention, ln)
+	if s.MaxClockSkew < 0 || s.MaxClockSkew > 600 {
+		p.errorf(ln["server.max_clock_skew_s"], "server.max_clock_skew_s", "must be 0 (off) or 1–600 seconds")
+	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		f := "server.tls_key"
 		if s.TLSCert == "" {

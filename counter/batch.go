@@ -129,7 +129,7 @@ func (s *shard) peekWindow(op *Op, ts int64) (n int, ok, added bool) {
 		return 1, op.Limit > 0, op.Limit > 0
 	}
 	from := ts - int64(op.Window)
-	w.prune(min(from, max(w.last, ts)-int64(op.Window)))
+	w.prune(min(from, max(w.last, ts)-int64(op.Window)-int64(LateGrace)))
 	n = w.count(from, math.MaxInt64) // every event in the window, as Reserve
 	for _, e := range w.ev {
 		if e.id == op.ID {

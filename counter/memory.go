@@ -10,8 +10,9 @@ import (
 const shards = 64
 
 // Memory is an in-process Store. Sliding windows keep one timestamp per
-// admitted event and never more than the limit, so a window is exact and
-// its memory is bounded by the limit.
+// admitted event: at most the limit within the window, plus the events of
+// LateGrace before it, so a window is exact and its memory is bounded by
+// the limit and the rate.
 type Memory struct {
 	seed   maphash.Seed
 	shards [shards]shard
@@ -38,9 +39,32 @@ type window struct {
 }
 
 type sum struct {
-	v   float64
-	ids map[string]struct{}
+	v float64
+	n int // ids counted
+	// ids and old remember the ids added recently, so an Add retried or
+	// replayed is not counted twice; Sweep turns ids into old and drops
+	// the previous old every sumIDTurn of event time, so an id is known
+	// for at least sumIDTurn and memory stays bounded by the recent rate
+	// (a day's worth of ids at 1,000 calls/s would not be).
+	ids, old map[string]struct{}
+	turned   int64 // Sweep time at which ids started (unix ns); 0 before any Sweep
 }
+
+// sumIDTurn is how long (in Sweep time) a sum remembers the ids it
+// counted, at the least; at most twice as long. The engine's own call
+// table refuses a repeated end for an hour, and a restart's replay finds
+// the calls that ended before the snapshot in the snapshot's call table,
+// so this only has to cover quick retries and an end applied while a
+// snapshot was being taken (between the copy of the call table and that
+// of the counters). At 1,000 calls/s each minute kept costs ~50k ids.
+const sumIDTurn = 2 * time.Minute
+
+// LateGrace is how long events are kept past the end of the newest
+// event's window: a call stamped up to this much earlier than the newest
+// event of its key still finds every event of its own window, whatever
+// the order in which they arrived. Live serving bounds how far a call's
+// time may lie from the clock (server.max_clock_skew_s) well inside it.
+const LateGrace = 10 * time.Minute
 
 // NewMemory returns an empty in-process Store whose Sweep keeps windows up
 // to maxWindow (at least 31 days).
@@ -113,7 +137,7 @@ func (m *Memory) Reserve(k Key, id string, t time.Time, win time.Duration, limit
 	// Events older than the newest event's window can never count again
 	// for this key's window size.
 	newest := max(w.last, ts)
-	w.prune(min(from, newest-int64(win)))
+	w.prune(min(from, newest-int64(win)-int64(LateGrace)))
 	// Every event after the window's start counts, whatever its arrival
 	// order: a call stamped earlier than calls already counted must not
 	// find a window emptier than the one they saw (the Redis store counts
@@ -258,7 +282,11 @@ func (m *Memory) Add(k Key, id string, amount float64) float64 {
 	if _, dup := x.ids[id]; dup {
 		return x.v
 	}
+	if _, dup := x.old[id]; dup {
+		return x.v
+	}
 	x.ids[id] = struct{}{}
+	x.n++
 	x.v += amount
 	return x.v
 }
@@ -336,11 +364,18 @@ func (m *Memory) Sweep(t time.Time) {
 				delete(s.slots, k)
 			}
 		}
-		for k := range s.sums {
+		for k, x := range s.sums {
 			// Buckets are day numbers; keep today's and yesterday's in
 			// every time zone.
 			if k.Bucket != 0 && k.Bucket < ts/int64(24*time.Hour)-2 {
 				delete(s.sums, k)
+				continue
+			}
+			switch {
+			case x.turned == 0:
+				x.turned = ts
+			case ts-x.turned >= int64(sumIDTurn):
+				x.old, x.ids, x.turned = x.ids, make(map[string]struct{}, len(x.ids)), ts
 			}
 		}
 		s.mu.Unlock()
@@ -382,7 +417,7 @@ func (m *Memory) List(scope Scope, tenant, subject string, t time.Time) []Snapsh
 		}
 		for k, x := range s.sums {
 			if match(k, scope, tenant, subject) {
-				out = append(out, Snapshot{Scope: k.Scope.String(), Tenant: k.Tenant, Subject: k.Subject, Bucket: k.Bucket, Count: len(x.ids), Sum: x.v})
+				out = append(out, Snapshot{Scope: k.Scope.String(), Tenant: k.Tenant, Subject: k.Subject, Bucket: k.Bucket, Count: x.n, Sum: x.v})
 			}
 		}
 		s.mu.Unlock()

@@ -135,7 +135,7 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = e.Clock().Now()
-	} else if err := saneTime(ev.Time, e.now()); err != nil {
+	} else if err := e.checkTime(ev.Time); err != nil {
 		return res, err
 	}
 	e.blocks.Clock().Observe(ev.Time)

@@ -62,6 +62,11 @@ type Options struct {
 	// (from Numbers), StaleCallAfter (server.stale_call_after_s), and
 	// Counters (memory) and Blocks (empty) when they are nil.
 	check.Env
+	// MaxClockSkew, when positive, refuses (ErrInvalid) calls and call
+	// events stamped further than this from Now: a live server's bound
+	// (server.max_clock_skew_s). History goes through replay; Restore is
+	// exempt.
+	MaxClockSkew time.Duration
 }
 
 // Engine screens calls. It is safe for concurrent use.
@@ -80,6 +85,8 @@ type Engine struct {
 
 	maxInFlight int64
 	inFlight    atomic.Int64
+	maxSkew     time.Duration
+	restoring   atomic.Bool
 	stateMaxAge time.Duration
 	stale       time.Duration
 
@@ -115,6 +122,7 @@ func New(o Options) (*Engine, error) {
 		log:      o.Logger,
 		now:      o.Now,
 		metrics:  newMetrics(),
+		maxSkew:  o.MaxClockSkew,
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -226,7 +234,7 @@ func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) 
 	}
 	if c.Time.IsZero() {
 		c.Time = e.Clock().Now()
-	} else if err := saneTime(c.Time, e.now()); err != nil {
+	} else if err := e.checkTime(c.Time); err != nil {
 		return err
 	}
 	e.blocks.Clock().Observe(c.Time)
@@ -393,6 +401,29 @@ func saneTime(t, now time.Time) error {
 	return nil
 }
 
+// checkTime bounds a call's or event's own time: saneTime always, and on a
+// live server (MaxClockSkew) no further than the skew from its clock.
+func (e *Engine) checkTime(t time.Time) error {
+	now := e.now()
+	if err := saneTime(t, now); err != nil {
+		return err
+	}
+	if e.maxSkew <= 0 || e.restoring.Load() {
+		return nil
+	}
+	d := t.Sub(now)
+	switch {
+	case d > e.maxSkew:
+		return fmt.Errorf("%w: time %s is %s ahead of this node's clock; a live server accepts at most %s (server.max_clock_skew_s)", ErrInvalid, t.Format(time.RFC3339Nano), d.Round(time.Millisecond), e.maxSkew)
+	case d < -e.maxSkew:
+		return fmt.Errorf("%w: time %s is %s behind this node's clock; a live server accepts at most %s (server.max_clock_skew_s); history goes through 'tollgate replay'", ErrInvalid, t.Format(time.RFC3339Nano), (-d).Round(time.Millisecond), e.maxSkew)
+	}
+	return nil
+}
+
+// MaxClockSkew is the live server's bound on call times (0: none).
+func (e *Engine) MaxClockSkew() time.Duration { return e.maxSkew }
+
 // SIPCode is the response a redirect server gives for a verdict.
 func SIPCode(v *screen.Verdict) int {
 	if v.Unavailable {
@@ -464,17 +495,37 @@ func (e *Engine) ResetCounters(scope, tenant, subject string) (int, error) {
 // the current policy again, in event time, without recording them twice.
 // Calls the log says were refused are skipped. Restore must run before the
 // engine serves traffic.
+//
+// After LoadSnapshot, ds and es are the log's tail since the snapshot:
+// a call the loaded call table already holds is skipped (its counts are in
+// the snapshot), and its events find it and apply only what is new.
 func (e *Engine) Restore(ctx context.Context, ds []store.Decision, es []store.CallEvent) (calls, events int) {
 	rec := e.rec
 	e.rec = nil
-	defer func() { e.rec = rec }()
+	e.restoring.Store(true)
+	defer func() { e.rec = rec; e.restoring.Store(false) }()
 	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Time.Before(ds[j].Time) })
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Time.Before(es[j].Time) })
+	// Decisions and events go in one event-time order (a decision before
+	// an event of the same instant): replaying every decision first would
+	// hold every call's concurrency slot at once and refuse calls that
+	// were let through.
 	var c screen.Call
 	var v screen.Verdict
-	for i := range ds {
+	i, j := 0, 0
+	for i < len(ds) || j < len(es) {
+		if j < len(es) && (i == len(ds) || es[j].Time.Before(ds[i].Time)) {
+			ev := &es[j]
+			j++
+			dur := ev.Duration
+			if _, err := e.Event(ctx, Event{CallID: ev.CallID, Type: ev.Type, Time: ev.Time, Duration: &dur}); err == nil {
+				events++
+			}
+			continue
+		}
 		d := &ds[i]
-		if d.Enforced == "reject" {
+		i++
+		if d.Enforced == "reject" || e.calls.has(d.CallID) {
 			continue
 		}
 		dir, _ := screen.ParseDirection(d.Direction)
@@ -484,12 +535,6 @@ func (e *Engine) Restore(ctx context.Context, ds []store.Decision, es []store.Ca
 		}
 		if err := e.Screen(ctx, &c, &v); err == nil {
 			calls++
-		}
-	}
-	for _, ev := range es {
-		dur := ev.Duration
-		if _, err := e.Event(ctx, Event{CallID: ev.CallID, Type: ev.Type, Time: ev.Time, Duration: &dur}); err == nil {
-			events++
 		}
 	}
 	return calls, events

@@ -78,5 +78,7 @@ fuzz ./reputation FuzzReadFeed 10
 fuzz ./decisionlog/seglog FuzzReadSegment 10
 for t in FuzzHandle FuzzParseOffer FuzzParseDTMF FuzzParseDigest; do fuzz ./honeypot "$t" 10; done
 for t in FuzzDecodeWAV FuzzDecodeG711; do fuzz ./voice "$t" 10; done
+fuzz ./counter FuzzReadSnapshot 10
+fuzz ./engine FuzzLoadSnapshot 10
 
 echo "== all tests passed"

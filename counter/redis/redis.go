@@ -320,7 +320,9 @@ const ttlSlack = int64(time.Minute / time.Millisecond)
 // sumTTL keeps daily sums three days (ms).
 const sumTTL = int64(3 * 24 * time.Hour / time.Millisecond)
 
-func windowTTL(w time.Duration) int64 { return int64(w/time.Millisecond) + ttlSlack }
+func windowTTL(w time.Duration) int64 {
+	return int64((w+counter.LateGrace)/time.Millisecond) + ttlSlack
+}
 
 func slotTTL(t, lease time.Time) int64 {
 	return max(int64(lease.Sub(t)/time.Millisecond), 0) + ttlSlack
@@ -387,7 +389,10 @@ func (s *Store) appendOp(g *group, t time.Time, i int, op *counter.Op) {
 	ts := strconv.FormatInt(us(t), 10)
 	switch op.Kind {
 	case counter.OpWindow:
-		g.args = append(g.args, "w", op.ID, strconv.FormatInt(us(t.Add(-op.Window)), 10), ts, op.Limit, 0, windowTTL(op.Window), ts)
+		// Events are kept counter.LateGrace past the window, so a call
+		// stamped earlier than calls already counted still finds them.
+		g.args = append(g.args, "w", op.ID, strconv.FormatInt(us(t.Add(-op.Window)), 10), ts, op.Limit,
+			strconv.FormatInt(us(t.Add(-op.Window-counter.LateGrace)), 10), windowTTL(op.Window), ts)
 	case counter.OpSlot:
 		g.args = append(g.args, "s", op.ID, ts, strconv.FormatInt(us(op.Lease), 10), op.Limit, 0, slotTTL(t, op.Lease), ts)
 	case counter.OpSumBelow:

@@ -17,7 +17,8 @@ import goredis "github.com/redis/go-redis/v9"
 //	lo    w: the window's start (exclusive, µs); s: the time (µs), leases at or before it have ended
 //	score w: the event time (µs); s: the lease end (µs)
 //	limit w, s: the most events or slots
-//	max   m: the sum must stay below this
+//	max   m: the sum must stay below this; w: events at or before it
+//	      (µs; the window's start less counter.LateGrace) are pruned
 //	ttl   w, s: how long the key must live at least (ms)
 //	hi    w: the event time (µs); unused by the count, which also takes in
 //	      events stamped after it (another node's slightly later clock, a
@@ -35,7 +36,7 @@ for i = 1, nops do
 	local lo, limit = ARGV[b + 3], tonumber(ARGV[b + 5])
 	local n, ok, added, sum = 0, 0, 0, "0"
 	if kind == "w" then
-		redis.call("ZREMRANGEBYSCORE", k, "-inf", lo)
+		redis.call("ZREMRANGEBYSCORE", k, "-inf", ARGV[b + 6])
 		n = redis.call("ZCOUNT", k, "(" .. lo, "+inf")
 		if redis.call("ZSCORE", k, id) then
 			ok = 1

@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/internal/snapfile"
+)
+
+// snapMagic opens a state snapshot file; the version is in it.
+const snapMagic = "tollgate state snapshot v1\n"
+
+// SnapshotInfo describes a state snapshot.
+type SnapshotInfo struct {
+	// Taken is the wall-clock time the snapshot was taken.
+	Taken time.Time
+	// Calls is how many entries of the call table it holds.
+	Calls int
+	// Counters says whether it holds the counters (embedded mode); a
+	// shared counter store keeps its own state.
+	Counters bool
+	// Bytes is the size of the file.
+	Bytes int64
+}
+
+// WriteSnapshot writes the engine's state to path (atomically replaced,
+// checksummed; internal/snapfile): the event clock, the call table and,
+// when the counter store can be snapshotted, every counter. Calls that
+// ended are kept only if screened at or after keepEnded: those are the
+// calls whose decisions a restart replays from the decision log's tail,
+// which then finds them and applies nothing twice.
+//
+// The call table is copied before the counters. A call screened in
+// between is then in the counters and not in the table, and the replay
+// screens it again, which the counters' idempotence by id makes harmless;
+// the other order could leave a call in the table whose counts are not.
+func (e *Engine) WriteSnapshot(path string, now, keepEnded time.Time) (SnapshotInfo, error) {
+	info := SnapshotInfo{Taken: now}
+	cs, hasCounters := e.counters.(counter.Snapshotter)
+	info.Counters = hasCounters
+	err := snapfile.Write(path, snapMagic, func(enc *snapfile.Enc) error {
+		enc.Varint(now.UnixNano())
+		off, started := int64(0), e.Clock().Started()
+		if started {
+			off = int64(e.Clock().Now().Sub(now))
+		}
+		enc.Uvarint(b2u(started))
+		enc.Varint(off)
+		info.Calls = e.calls.writeSnapshot(enc, keepEnded.UnixNano())
+		enc.Uvarint(b2u(hasCounters))
+		if hasCounters {
+			cs.WriteSnapshot(enc)
+		}
+		return nil
+	})
+	if err != nil {
+		return info, fmt.Errorf("engine: writing the state snapshot: %w", err)
+	}
+	return info, nil
+}
+
+// ErrSnapshotCounters is returned by LoadSnapshot for a snapshot taken
+// without counters (a cluster node's) when this engine's counters live in
+// memory: it cannot stand in for them.
+var ErrSnapshotCounters = errors.New("engine: the snapshot holds no counters")
+
+// LoadSnapshot replaces the engine's call table, counters (when the
+// snapshot has them and the store takes them) and event-clock offset with
+// a snapshot's. It must run before the engine serves; on an error nothing
+// usable was loaded and the engine is left empty. Restore then replays
+// the decisions taken since (see WriteSnapshot).
+func (e *Engine) LoadSnapshot(path string) (SnapshotInfo, error) {
+	d, err := snapfile.Read(path, snapMagic)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	info, err := e.loadSnapshot(d, e.now())
+	if err != nil {
+		// Counter.ReadSnapshot leaves the counters empty on its own errors.
+		e.calls.reset()
+	}
+	return info, err
+}
+
+// LoadSnapshotBytes is LoadSnapshot on a file held in memory (fuzzing).
+func (e *Engine) LoadSnapshotBytes(b []byte, now time.Time) (SnapshotInfo, error) {
+	d, err := snapfile.Parse(b, snapMagic)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	info, err := e.loadSnapshot(d, now)
+	if err != nil {
+		e.calls.reset()
+	}
+	return info, err
+}
+
+func (e *Engine) loadSnapshot(d *snapfile.Dec, now time.Time) (SnapshotInfo, error) {
+	var info SnapshotInfo
+	info.Taken = time.Unix(0, d.Varint()).UTC()
+	started := d.Uvarint() == 1
+	off := d.Varint()
+	var err error
+	if info.Calls, err = e.calls.readSnapshot(d); err != nil {
+		return info, err
+	}
+	info.Counters = d.Uvarint() == 1
+	if err := d.Err(); err != nil {
+		return info, err
+	}
+	cs, memory := e.counters.(counter.Snapshotter)
+	switch {
+	case info.Counters && memory:
+		if err := cs.ReadSnapshot(d); err != nil {
+			return info, err
+		}
+		if err := d.Done(); err != nil {
+			e.counters.Reset(0, "", "")
+			return info, err
+		}
+	case !info.Counters && memory:
+		return info, ErrSnapshotCounters
+	}
+	// A shared store ignores the counters a snapshot may hold.
+	if started {
+		// The clock runs on at wall speed from where it was (Observe
+		// bounds it to eventclock.MaxLead ahead of the wall clock).
+		e.Clock().Observe(now.Add(time.Duration(off)))
+	}
+	return info, nil
+}
+
+// ClearState drops the call table and in-memory counters (a snapshot
+// loaded and then found too old to use). A shared counter store is left
+// alone.
+func (e *Engine) ClearState() {
+	e.calls.reset()
+	if _, memory := e.counters.(counter.Snapshotter); memory {
+		e.counters.Reset(0, "", "")
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// has reports whether the call table knows id.
+func (t *callTable) has(id string) bool {
+	s := &t.shards[t.shard(id)]
+	s.mu.Lock()
+	_, ok := s.m[id]
+	s.mu.Unlock()
+	return ok
+}
+
+func (t *callTable) reset() {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		s.mu.Unlock()
+	}
+}
+
+func writeTime(enc *snapfile.Enc, t time.Time) {
+	if t.IsZero() {
+		enc.Varint(0)
+		return
+	}
+	enc.Varint(t.UnixNano())
+}
+
+func readTime(d *snapfile.Dec) time.Time {
+	ns := d.Varint()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func writeCKey(enc *snapfile.Enc, k counter.Key) {
+	enc.Uvarint(uint64(k.Scope))
+	enc.String(k.Tenant)
+	enc.String(k.Subject)
+	enc.Varint(k.Bucket)
+}
+
+func readCKey(d *snapfile.Dec) counter.Key {
+	return counter.Key{Scope: counter.Scope(min(d.Uvarint(), 255)), Tenant: d.String(), Subject: d.String(), Bucket: d.Varint()}
+}
+
+// writeSnapshot writes the live calls and the ended calls screened at or
+// after keepEnded; it returns how many.
+func (t *callTable) writeSnapshot(enc *snapfile.Enc, keepEnded int64) int {
+	total := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n := 0
+		for _, c := range s.m {
+			if c.ended.IsZero() || c.screened.UnixNano() >= keepEnded {
+				n++
+			}
+		}
+		enc.Uvarint(uint64(n))
+		for id, c := range s.m {
+			if !c.ended.IsZero() && c.screened.UnixNano() < keepEnded {
+				continue
+			}
+			enc.String(id)
+			enc.String(c.tenant)
+			enc.Uvarint(b2u(c.intl))
+			enc.Float64(c.rate)
+			enc.Varint(int64(c.maxDur))
+			writeTime(enc, c.screened)
+			writeTime(enc, c.answered)
+			writeTime(enc, c.ended)
+			writeTime(enc, c.lease)
+			enc.Uvarint(uint64(c.nslots))
+			for _, k := range c.slots[:c.nslots] {
+				writeCKey(enc, k)
+			}
+			writeCKey(enc, c.spendKey)
+			enc.Varint(int64(c.duration))
+			enc.Float64(c.cost)
+		}
+		total += n
+		s.mu.Unlock()
+	}
+	return total
+}
+
+func (t *callTable) readSnapshot(d *snapfile.Dec) (int, error) {
+	t.reset()
+	total := 0
+	for range callShards {
+		n := d.Count(8)
+		for range n {
+			id := d.String()
+			c := &liveCall{tenant: d.String(), intl: d.Uvarint() == 1, rate: d.Float64(), maxDur: int(d.Varint())}
+			c.screened, c.answered, c.ended, c.lease = readTime(d), readTime(d), readTime(d), readTime(d)
+			ns := d.Uvarint()
+			if ns > uint64(len(c.slots)) {
+				d.Fail("call slots")
+				break
+			}
+			c.nslots = int(ns)
+			for j := range c.nslots {
+				c.slots[j] = readCKey(d)
+			}
+			c.spendKey = readCKey(d)
+			c.duration, c.cost = int(d.Varint()), d.Float64()
+			if d.Err() != nil {
+				break
+			}
+			if id == "" || c.screened.IsZero() {
+				d.Fail("call")
+				break
+			}
+			s := &t.shards[t.shard(id)]
+			s.mu.Lock()
+			s.m[id] = c
+			s.mu.Unlock()
+			total++
+		}
+		if err := d.Err(); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
