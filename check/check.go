@@ -44,7 +44,7 @@ type Env struct {
 	// Compliance holds DNC lists, opt-outs and consents; nil = none.
 	Compliance *compliance.Live
 	// Alerter receives alerts a check raises (it must not block); may be nil.
-	Alerter interface{ Alert(store.Alert) }
+	Alerter store.Alerter
 }
 
 // Setup builds one check for a tenant. It returns nil when the tenant's

@@ -19,7 +19,6 @@ import (
 	"github.com/tollgate-voip/tollgate/counter"
 	credis "github.com/tollgate-voip/tollgate/counter/redis"
 	"github.com/tollgate-voip/tollgate/detect/pipeline"
-	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
@@ -36,7 +35,7 @@ type clusterNode struct {
 	changes  *cluster.Changes
 	pg       *postgres.Store
 	spool    *cluster.Spool
-	alert    engine.Alerter
+	alert    store.Alerter
 	log      *slog.Logger
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -306,7 +305,7 @@ func (n *clusterNode) notifier(what string) func() {
 	return func() { c.Notify(what) }
 }
 
-func (n *clusterNode) setAlerter(a engine.Alerter) {
+func (n *clusterNode) setAlerter(a store.Alerter) {
 	if n != nil {
 		n.alert = a
 	}

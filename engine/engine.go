@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/geoip"
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	"github.com/tollgate-voip/tollgate/screen"
@@ -27,9 +28,9 @@ import (
 
 // Errors the front ends map to status codes.
 var (
-	ErrInvalid       = errors.New("invalid")
-	ErrUnknownTenant = errors.New("unknown tenant")
-	ErrUnknownCall   = errors.New("unknown call")
+	ErrInvalid       = errkind.New(errkind.Invalid, "invalid")
+	ErrUnknownTenant = errkind.New(errkind.Invalid, "unknown tenant")
+	ErrUnknownCall   = errkind.New(errkind.NotFound, "unknown call")
 )
 
 // Numbers is number intelligence as the engine uses it.
@@ -43,11 +44,6 @@ type Recorder interface {
 	Event(e store.CallEvent) bool
 }
 
-// Alerter receives alerts the engine raises (spend thresholds); it must not block.
-type Alerter interface {
-	Alert(a store.Alert)
-}
-
 // Options configures New.
 type Options struct {
 	Config   *config.Config
@@ -55,7 +51,7 @@ type Options struct {
 	Counters counter.Store
 	Blocks   *blocks.Live
 	Recorder Recorder
-	Alerter  Alerter
+	Alerter  store.Alerter // receives alerts the engine raises (spend thresholds)
 	// Timezones lists the zones a number may be in, for calling windows.
 	Timezones func(e164 string) []string
 	// STIR verifies Identity headers for the callerid check; may be nil.
@@ -83,7 +79,7 @@ type Engine struct {
 	counters counter.Store
 	blocks   *blocks.Live
 	rec      Recorder
-	alerter  Alerter
+	alerter  store.Alerter
 	log      *slog.Logger
 	now      func() time.Time
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
@@ -79,9 +80,6 @@ func (r *Report) complete() {
 	}
 }
 
-// Alerter receives alerts; it must not block.
-type Alerter interface{ Alert(a store.Alert) }
-
 // Dimensions reports are aggregated by.
 var Dimensions = []string{"route", "trunk", "tenant", "destination"}
 
@@ -121,7 +119,7 @@ const (
 // Watcher aggregates reports and raises alerts. It is safe for concurrent use.
 type Watcher struct {
 	cfg     config.Quality
-	alerter Alerter
+	alerter store.Alerter
 	log     *slog.Logger
 
 	mu        sync.Mutex
@@ -137,7 +135,7 @@ type Watcher struct {
 }
 
 // New returns a watcher with cfg's thresholds; alerter may be nil.
-func New(cfg config.Quality, alerter Alerter, log *slog.Logger) *Watcher {
+func New(cfg config.Quality, alerter store.Alerter, log *slog.Logger) *Watcher {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/voice"
 	vstore "github.com/tollgate-voip/tollgate/voice/store"
@@ -24,9 +25,9 @@ import (
 
 // Error kinds; an *Error wraps one of them.
 var (
-	ErrInvalid  = errors.New("invalid")
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errkind.New(errkind.Invalid, "invalid")
+	ErrNotFound = errkind.New(errkind.NotFound, "not found")
+	ErrConflict = errkind.New(errkind.Conflict, "conflict")
 )
 
 // Error is a refusal naming the request field at fault.
