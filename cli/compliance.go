@@ -183,10 +183,10 @@ func (c *complianceParts) close() {
 
 // runProbes places a synthetic test call every probe.interval_s.
 func runProbes(ctx context.Context, cfg config.Quality, w *quality.Watcher, log *slog.Logger) {
-	t := time.NewTicker(time.Duration(cfg.Probe.IntervalS) * time.Second)
+	t := time.NewTicker(cfg.Probe.IntervalS.Duration())
 	defer t.Stop()
 	for {
-		p := quality.Probe(ctx, cfg.Probe.Target, time.Duration(cfg.Probe.DurationS)*time.Second, quality.Impair{})
+		p := quality.Probe(ctx, cfg.Probe.Target, cfg.Probe.DurationS.Duration(), quality.Impair{})
 		if ctx.Err() != nil {
 			return
 		}

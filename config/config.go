@@ -66,10 +66,10 @@ type Server struct {
 	// overloaded and applies the tenant's on_error choice.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// StaleCallAfter expires a call that never ended (seconds).
-	StaleCallAfter int `yaml:"stale_call_after_s"`
+	StaleCallAfter Seconds `yaml:"stale_call_after_s"`
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).
-	StateMaxAge int `yaml:"state_max_age_s"`
+	StateMaxAge Seconds `yaml:"state_max_age_s"`
 	// TLSCert and TLSKey are PEM files: when both are set the API and the
 	// console are served over HTTPS only, and a renewed pair written over
 	// them is picked up within ten seconds, without a restart.
@@ -209,8 +209,8 @@ type ExtensionLimits struct {
 
 // Burst is a count limit over a window of the operator's choosing.
 type Burst struct {
-	Calls   Limit `yaml:"calls"`
-	WindowS int   `yaml:"window_s"`
+	Calls   Limit   `yaml:"calls"`
+	WindowS Seconds `yaml:"window_s"`
 }
 
 // AccountLimits apply to the tenant as a whole.
@@ -598,3 +598,11 @@ func (p *parser) yamlError(err error, path string, ln map[string]int) {
 	}
 	p.errorf(line, path, "%s", strings.TrimPrefix(msg, "yaml: "))
 }
+
+// Seconds is a duration written in the policy as a whole number of
+// seconds: the keys ending in _s, which read an integer as they always
+// have. Code reads it as a time.Duration through Duration.
+type Seconds int
+
+// Duration returns s as a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }

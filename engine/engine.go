@@ -80,6 +80,7 @@ type Engine struct {
 	blocks   *blocks.Live
 	rec      Recorder
 	alerter  store.Alerter
+	node     string // config.NodeName at New: a reload does not rename the node
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -114,6 +115,7 @@ func New(o Options) (*Engine, error) {
 		log:      o.Logger,
 		now:      o.Now,
 		metrics:  newMetrics(),
+		node:     o.Config.NodeName(),
 	}
 	if e.counters == nil {
 		e.counters = counter.NewMemory(0)
@@ -129,8 +131,8 @@ func New(o Options) (*Engine, error) {
 	}
 	srv := o.Config.Server
 	e.maxInFlight = int64(srv.MaxInFlight)
-	e.stateMaxAge = time.Duration(srv.StateMaxAge) * time.Second
-	e.stale = time.Duration(srv.StaleCallAfter) * time.Second
+	e.stateMaxAge = srv.StateMaxAge.Duration()
+	e.stale = srv.StaleCallAfter.Duration()
 	if e.stale <= 0 {
 		e.stale = 4 * time.Hour
 	}
@@ -440,7 +442,7 @@ func (e *Engine) decision(c *screen.Call, v *screen.Verdict) store.Decision {
 		MaxDuration: v.MaxDuration,
 		Rate:        c.Dest.Rate,
 		Reasons:     AppendReasonsJSON(nil, v.Reasons()),
-		Node:        e.Config().Server.Node,
+		Node:        e.node,
 	}
 	if c.SourceIP.IsValid() {
 		d.SourceIP = c.SourceIP.String()

@@ -226,7 +226,7 @@ func (w *Watcher) addTo(dim, key string, r Report) []store.Alert {
 		g = &group{baseline: r.MOS}
 		w.groups[gk] = g
 	}
-	g.trim(r.Time, time.Duration(w.cfg.WindowS)*time.Second)
+	g.trim(r.Time, w.cfg.WindowS.Duration())
 	if len(g.samples) >= maxSamples {
 		g.samples = g.samples[1:]
 	}
@@ -272,7 +272,7 @@ func (w *Watcher) addTo(dim, key string, r Report) []store.Alert {
 
 func (w *Watcher) due(key string, t time.Time) bool {
 	last, ok := w.lastAlert[key]
-	every := time.Duration(w.cfg.AlertEveryS) * time.Second
+	every := w.cfg.AlertEveryS.Duration()
 	if ok && t.Sub(last) < every && t.Sub(last) > -every {
 		return false
 	}
@@ -289,7 +289,7 @@ func (w *Watcher) alert(code, sev string, r Report, a Aggregate, text string) st
 }
 
 func (w *Watcher) evict(now time.Time) {
-	window := time.Duration(w.cfg.WindowS) * time.Second
+	window := w.cfg.WindowS.Duration()
 	for k, g := range w.groups {
 		g.trim(now, window)
 		if len(g.samples) == 0 {
@@ -351,7 +351,7 @@ func (w *Watcher) Aggregates(dim string, now time.Time) []Aggregate {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := []Aggregate{}
-	window := time.Duration(w.cfg.WindowS) * time.Second
+	window := w.cfg.WindowS.Duration()
 	for gk, g := range w.groups {
 		d, k, _ := strings.Cut(gk, "\x00")
 		if dim != "" && d != dim {

@@ -580,7 +580,7 @@ func (s *Service) Results(ctx context.Context, callIDs []string) (map[string][]v
 
 // Expire drops passive statistics older than the configured TTL.
 func (s *Service) Expire(ctx context.Context) (int, error) {
-	return s.o.Store.ExpireCallStats(ctx, s.o.Now().Add(-time.Duration(s.o.Config.PassiveTTL)*time.Second))
+	return s.o.Store.ExpireCallStats(ctx, s.o.Now().Add(-s.o.Config.PassiveTTL.Duration()))
 }
 
 // CalibrationCall is one labelled call for Calibrate.
