@@ -12,11 +12,12 @@ package action
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // Verdicts an action record imposes on matching calls.
@@ -44,7 +45,7 @@ type Record struct {
 const KillSwitchKind = "killswitch"
 
 // ErrNotFound is returned for an unknown record id.
-var ErrNotFound = errors.New("action: not found")
+var ErrNotFound = errkind.New(errkind.NotFound, "action: not found")
 
 // Store keeps action records; several nodes may share one.
 type Store interface {

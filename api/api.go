@@ -26,6 +26,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
 )
@@ -498,27 +499,42 @@ func jsonError(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-// engineError maps an engine error to a status.
-func engineError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, engine.ErrUnknownCall):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, engine.ErrInvalid), errors.Is(err, engine.ErrUnknownTenant):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
+// kindStatus is the API's one mapping from an error's kind to an HTTP
+// status; ok is false for an error without a kind (a failure of tollgate
+// or of a dependency), which each caller answers in its own way.
+func kindStatus(err error) (code int, ok bool) {
+	switch errkind.Of(err) {
+	case errkind.Invalid:
+		return http.StatusBadRequest, true
+	case errkind.NotFound:
+		return http.StatusNotFound, true
+	case errkind.Conflict:
+		return http.StatusConflict, true
+	case errkind.Unavailable:
+		return http.StatusServiceUnavailable, true
 	}
+	return 0, false
 }
 
-func storeError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrInvalid):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		writeError(w, http.StatusServiceUnavailable, "store: "+err.Error())
+// kindError answers err with the status of its kind; an error without a
+// kind is answered with fallback and the message prefixed by what failed.
+func kindError(w http.ResponseWriter, err error, fallback int, prefix string) {
+	if code, ok := kindStatus(err); ok {
+		writeError(w, code, err.Error())
+		return
 	}
+	writeError(w, fallback, prefix+err.Error())
+}
+
+// engineError answers an engine error (unknown call 404, invalid request
+// or unknown tenant 400, else 500).
+func engineError(w http.ResponseWriter, err error) {
+	kindError(w, err, http.StatusInternalServerError, "")
+}
+
+// storeError answers a store error (404, 400, else 503: the store is away).
+func storeError(w http.ResponseWriter, err error) {
+	kindError(w, err, http.StatusServiceUnavailable, "store: ")
 }
 
 // refresh rebuilds the block snapshot after a change.

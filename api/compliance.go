@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -53,14 +52,7 @@ func e164(s string) (string, bool) {
 }
 
 func complianceError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, compliance.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, compliance.ErrInvalid):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		writeError(w, http.StatusServiceUnavailable, "compliance store: "+err.Error())
-	}
+	kindError(w, err, http.StatusServiceUnavailable, "compliance store: ")
 }
 
 func (s *Server) refreshCompliance(ctx context.Context, c *Compliance) {

@@ -466,7 +466,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.st.KillSwitches(ctx); err != nil {
 		out["status"], out["store"], code = "not ready", err.Error(), http.StatusServiceUnavailable
 	}
-	maxAge := time.Duration(s.eng.Config().Server.StateMaxAge) * time.Second
+	maxAge := s.eng.Config().Server.StateMaxAge.Duration()
 	if maxAge <= 0 {
 		maxAge = 10 * time.Second
 	}

@@ -81,12 +81,8 @@ func repError(w http.ResponseWriter, err error) {
 		fieldError(w, fe.Field, fe.Msg)
 	case errors.As(err, &feed):
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: feed.Error(), Field: feed.Field})
-	case errors.Is(err, reputation.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, reputation.ErrInvalid):
-		writeError(w, http.StatusBadRequest, err.Error())
 	default:
-		writeError(w, http.StatusServiceUnavailable, "reputation store: "+err.Error())
+		kindError(w, err, http.StatusServiceUnavailable, "reputation store: ")
 	}
 }
 

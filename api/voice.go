@@ -176,12 +176,9 @@ func writeVoiceBodyError(w http.ResponseWriter, err error) {
 func voiceError(w http.ResponseWriter, err error) {
 	var e *service.Error
 	if errors.As(err, &e) {
-		code := http.StatusBadRequest
-		switch {
-		case errors.Is(err, service.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, service.ErrConflict):
-			code = http.StatusConflict
+		code, ok := kindStatus(err)
+		if !ok {
+			code = http.StatusBadRequest
 		}
 		writeJSON(w, code, errorBody{Error: e.Error(), Field: e.Field})
 		return

@@ -66,7 +66,7 @@ type Env struct {
 	Compliance *compliance.Live
 	// Alerter receives alerts the engine and the checks raise (it must
 	// not block); may be nil.
-	Alerter interface{ Alert(store.Alert) }
+	Alerter store.Alerter
 }
 
 // Setup builds one check for a tenant from env. It returns a nil Check

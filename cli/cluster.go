@@ -19,7 +19,6 @@ import (
 	"github.com/tollgate-voip/tollgate/counter"
 	credis "github.com/tollgate-voip/tollgate/counter/redis"
 	"github.com/tollgate-voip/tollgate/detect/pipeline"
-	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
@@ -35,7 +34,7 @@ type clusterNode struct {
 	changes  *cluster.Changes
 	pg       *postgres.Store
 	spool    *cluster.Spool
-	alert    engine.Alerter
+	alert    store.Alerter
 	log      *slog.Logger
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -51,14 +50,7 @@ func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *sl
 	}
 	cc := &cfg.Cluster
 	n := &clusterNode{cfg: cc, log: log, done: make(chan struct{})}
-	node := cc.Node
-	if node == "" {
-		node = cfg.Server.Node
-	}
-	if node == "" {
-		node, _ = os.Hostname()
-	}
-	cfg.Server.Node = node
+	node := cfg.NodeName()
 	dsn, err := clusterSecrets(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -145,21 +137,20 @@ type detectorStream struct {
 }
 
 // openDetectorStream connects the stream (its own connections: blocking
-// reads must not hold the counters' pool). cfg.Server.Node is set by
-// openStores.
+// reads must not hold the counters' pool); the node is cfg.NodeName().
 func openDetectorStream(cfg *config.Config, log *slog.Logger) (*detectorStream, error) {
 	if !cfg.Cluster.Enabled {
 		return nil, nil
 	}
 	cc := &cfg.Cluster
-	opts := redisOptions(&cc.Redis, cfg.Server.Node)
+	opts := redisOptions(&cc.Redis, cfg.NodeName())
 	opts.ReadTimeout = max(opts.ReadTimeout, 2*time.Second)
 	opts.ClientName += "-cdr"
 	c := goredis.NewUniversalClient(opts)
 	d := cc.Detectors
-	s, err := cluster.NewStream(cluster.StreamOptions{Client: c, Prefix: cc.Redis.Prefix, Node: cfg.Server.Node, Partitions: d.Partitions,
+	s, err := cluster.NewStream(cluster.StreamOptions{Client: c, Prefix: cc.Redis.Prefix, Node: cfg.NodeName(), Partitions: d.Partitions,
 		Lease: time.Duration(d.LeaseMS) * time.Millisecond, ClaimIdle: time.Duration(d.ClaimIdleMS) * time.Millisecond,
-		Retain: time.Duration(d.RetainS) * time.Second, Queue: d.Queue, Logger: log})
+		Retain: d.RetainS.Duration(), Queue: d.Queue, Logger: log})
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -305,7 +296,7 @@ func (n *clusterNode) notifier(what string) func() {
 	return func() { c.Notify(what) }
 }
 
-func (n *clusterNode) setAlerter(a engine.Alerter) {
+func (n *clusterNode) setAlerter(a store.Alerter) {
 	if n != nil {
 		n.alert = a
 	}

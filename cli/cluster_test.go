@@ -135,7 +135,7 @@ func TestThreeNodesShareLimitsBlocksAndRecords(t *testing.T) {
 	if allowed.Load() != 25 {
 		t.Errorf("allowed %d of %d calls across three nodes, want exactly 25", allowed.Load(), screened.Load())
 		for _, s := range tc.nodes {
-			t.Logf("node %s counters %+v %+v", s.cfg.Server.Node, s.cl.counters.Stats(), s.cl.counters.List(0, "", "", time.Now()))
+			t.Logf("node %s counters %+v %+v", s.cfg.NodeName(), s.cl.counters.Stats(), s.cl.counters.List(0, "", "", time.Now()))
 		}
 	}
 
@@ -279,7 +279,7 @@ func TestRedisAndPostgresRestartMidLoad(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if !s.cl.counters.Up() {
-			t.Errorf("node %s did not recover from the Redis restart", s.cfg.Server.Node)
+			t.Errorf("node %s did not recover from the Redis restart", s.cfg.NodeName())
 		}
 	}
 	time.Sleep(300 * time.Millisecond)

@@ -15,8 +15,10 @@ import (
 	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
 	csqlite "github.com/tollgate-voip/tollgate/compliance/sqlite"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/refresh"
 	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/quality"
+	"github.com/tollgate-voip/tollgate/store"
 )
 
 // complianceParts are the compliance records and the quality watch of a
@@ -111,7 +113,7 @@ func openComplianceStore(ctx context.Context, cfg *config.Config, dataDir string
 // setupCompliance opens the opt-out and consent records (compliance.db in
 // the data directory, or PostgreSQL in cluster mode) and builds the
 // quality watcher.
-func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool, alerter quality.Alerter, log *slog.Logger) (*complianceParts, error) {
+func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool, alerter store.Alerter, log *slog.Logger) (*complianceParts, error) {
 	st, err := openComplianceStore(ctx, cfg, dataDir, pool)
 	if err != nil {
 		return nil, err
@@ -156,38 +158,14 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 	if c.cfg.Probe.Target != "" {
 		go runProbes(ctx, c.cfg, c.watcher, log)
 	}
-	every := c.every
-	if every <= 0 {
-		every = time.Second
-	}
 	c.done = make(chan struct{})
 	go func() {
 		defer close(c.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
 		defer c.store.Close()
-		refresh := func() {
-			// Bounded, so a stalled database cannot hold up the
-			// next check for long.
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := c.live.Refresh(rctx, c.store)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				log.Warn("compliance: refresh failed", "err", err)
-			}
-		}
-		for {
-			// One refresh at a time: notices arriving meanwhile leave one
-			// value pending on c.notices (nil in embedded mode: never).
-			select {
-			case <-ctx.Done():
-				return
-			case <-c.notices:
-				refresh()
-			case <-t.C:
-				refresh()
-			}
-		}
+		// Each run bounded, so a stalled database cannot hold up the next
+		// check for long; notices are nil in embedded mode.
+		refresh.Loop{Name: "compliance", Every: c.every, Notices: c.notices, Timeout: 5 * time.Second, Logger: log,
+			Run: func(ctx context.Context, _ time.Time) error { return c.live.Refresh(ctx, c.store) }}.Start(ctx)
 	}()
 	return nil
 }
@@ -205,10 +183,10 @@ func (c *complianceParts) close() {
 
 // runProbes places a synthetic test call every probe.interval_s.
 func runProbes(ctx context.Context, cfg config.Quality, w *quality.Watcher, log *slog.Logger) {
-	t := time.NewTicker(time.Duration(cfg.Probe.IntervalS) * time.Second)
+	t := time.NewTicker(cfg.Probe.IntervalS.Duration())
 	defer t.Stop()
 	for {
-		p := quality.Probe(ctx, cfg.Probe.Target, time.Duration(cfg.Probe.DurationS)*time.Second, quality.Impair{})
+		p := quality.Probe(ctx, cfg.Probe.Target, cfg.Probe.DurationS.Duration(), quality.Impair{})
 		if ctx.Err() != nil {
 			return
 		}

@@ -57,22 +57,22 @@ func authPolicy(c config.Console) auth.Policy {
 		p.MaxFailures = c.LockoutFailures
 	}
 	if c.LockoutS > 0 {
-		p.LockFor = time.Duration(c.LockoutS) * time.Second
+		p.LockFor = c.LockoutS.Duration()
 	}
 	if c.LockoutMaxS > 0 {
-		p.MaxLock = time.Duration(c.LockoutMaxS) * time.Second
+		p.MaxLock = c.LockoutMaxS.Duration()
 	}
 	if c.SourceFailures > 0 {
 		p.SourceMaxFailures = c.SourceFailures
 	}
 	if c.SourceWindowS > 0 {
-		p.SourceWindow = time.Duration(c.SourceWindowS) * time.Second
+		p.SourceWindow = c.SourceWindowS.Duration()
 	}
 	if c.SessionIdleS > 0 {
-		p.IdleTimeout = time.Duration(c.SessionIdleS) * time.Second
+		p.IdleTimeout = c.SessionIdleS.Duration()
 	}
 	if c.SessionMaxS > 0 {
-		p.MaxAge = time.Duration(c.SessionMaxS) * time.Second
+		p.MaxAge = c.SessionMaxS.Duration()
 	}
 	return p
 }

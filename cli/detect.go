@@ -121,7 +121,7 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 		acts.Close()
 		return nil, err
 	}
-	ins, err := incidentNotifiers(&cfg.Alerts, cfg.Server.Node)
+	ins, err := incidentNotifiers(&cfg.Alerts, cfg.NodeName())
 	if err != nil {
 		acts.Close()
 		return nil, err

@@ -260,7 +260,7 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 	// Addresses any node banned are not counted again while banned.
 	s.guard.Banned = func(a netip.Addr, t time.Time) bool { return s.live.Load().Banned(a, t) != nil }
 	if shared != nil {
-		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.Server.Node))
+		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.NodeName()))
 	}
 	s.ref = &reputation.Refresher{Store: db, Live: s.live, Full: reputation.DefaultFullRefresh}
 	if err := s.ref.Reload(ctx, time.Now()); err != nil {
@@ -301,13 +301,13 @@ func protectedNumbers(cfg *config.Config) []string {
 
 func attackPolicy(a *config.Attack) attack.Policy {
 	p := attack.Policy{
-		MaxFailures: a.MaxFailures, Window: time.Duration(a.WindowS) * time.Second,
+		MaxFailures: a.MaxFailures, Window: a.WindowS.Duration(),
 		ScannerUAs: a.ScannerUserAgents, CountChallenges: a.CountChallenges,
-		AccountMaxFailures: a.AccountMaxFailures, AccountLockTime: time.Duration(a.AccountLockS) * time.Second,
-		VoicemailMaxFailures: a.VoicemailMaxFailures, VoicemailLockTime: time.Duration(a.VoicemailLockS) * time.Second,
+		AccountMaxFailures: a.AccountMaxFailures, AccountLockTime: a.AccountLockS.Duration(),
+		VoicemailMaxFailures: a.VoicemailMaxFailures, VoicemailLockTime: a.VoicemailLockS.Duration(),
 	}
 	for _, s := range a.BanTimesS {
-		p.BanTimes = append(p.BanTimes, time.Duration(s)*time.Second)
+		p.BanTimes = append(p.BanTimes, s.Duration())
 	}
 	return p
 }
@@ -349,7 +349,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 		}
 		hp, err := honeypot.Start(honeypot.Options{
 			Listen: listen, ListenTCP: h.ListenTCP, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
-			CallDuration: time.Duration(h.CallDuration) * time.Second, MaxCalls: h.MaxCalls,
+			CallDuration: h.CallDuration.Duration(), MaxCalls: h.MaxCalls,
 			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
 			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
 			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm, Learning: learning, Trusted: s.trust.Contains,

@@ -393,7 +393,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	var agiSrv *agi.Server
 	if cfg.Asterisk.AGIListen != "" {
 		agiSrv = agi.New(agi.Options{Engine: eng, Tenant: cfg.Asterisk.Tenant, Allow: cfg.Asterisk.Allow, PINs: cfg.Asterisk.PINs,
-			PINMaxFailures: cfg.Asterisk.PINMaxFailures, PINLock: time.Duration(cfg.Asterisk.PINLockS) * time.Second, Logger: log})
+			PINMaxFailures: cfg.Asterisk.PINMaxFailures, PINLock: cfg.Asterisk.PINLockS.Duration(), Logger: log})
 		if err := agiSrv.Listen(cfg.Asterisk.AGIListen); err != nil {
 			if sipSrv != nil {
 				sipSrv.Close()

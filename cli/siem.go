@@ -36,7 +36,7 @@ func startSIEM(cfg *config.Config, st store.Audit, log *slog.Logger) (*siemParts
 	if network == "" {
 		network = "udp"
 	}
-	s, err := siem.New(siem.Options{Network: network, Addr: x.Addr, Format: x.Format, Facility: x.Facility, Hostname: cfg.Server.Node, Logger: log})
+	s, err := siem.New(siem.Options{Network: network, Addr: x.Addr, Format: x.Format, Facility: x.Facility, Hostname: cfg.NodeName(), Logger: log})
 	if err != nil {
 		return nil, &config.Error{File: cfg.File, Field: "server.siem", Msg: err.Error()}
 	}

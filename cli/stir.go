@@ -36,9 +36,9 @@ func verifierOptions(s *config.STIR, trust *stir.Trust) stir.Options {
 			Timeout:    time.Duration(s.FetchTimeoutMS) * time.Millisecond,
 			MaxBytes:   int64(s.MaxCertBytes),
 		},
-		MaxAge:      time.Duration(s.IATMaxAgeS) * time.Second,
-		CacheTTL:    time.Duration(s.CacheTTLS) * time.Second,
-		NegativeTTL: time.Duration(s.NegativeTTLS) * time.Second,
+		MaxAge:      s.IATMaxAgeS.Duration(),
+		CacheTTL:    s.CacheTTLS.Duration(),
+		NegativeTTL: s.NegativeTTLS.Duration(),
 		MaxEntries:  s.CacheMaxEntries,
 	}
 	if s.FetchWaitMS != nil {

@@ -2,14 +2,15 @@ package compliance
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // Errors returned by stores.
 var (
-	ErrNotFound = errors.New("compliance: not found")
-	ErrInvalid  = errors.New("compliance: invalid")
+	ErrNotFound = errkind.New(errkind.NotFound, "compliance: not found")
+	ErrInvalid  = errkind.New(errkind.Invalid, "compliance: invalid")
 )
 
 // OptOut is an entry of the internal do-not-call list: the callee asked

@@ -26,8 +26,8 @@ type Asterisk struct {
 	PINs map[string]string `yaml:"pins"`
 	// PINMaxFailures wrong PINs within PINLockS lock the extension's PIN
 	// (defaults 3 and 900).
-	PINMaxFailures int `yaml:"pin_max_failures"`
-	PINLockS       int `yaml:"pin_lock_s"`
+	PINMaxFailures int     `yaml:"pin_max_failures"`
+	PINLockS       Seconds `yaml:"pin_lock_s"`
 
 	// Allow is AGIAllow parsed.
 	Allow []netip.Prefix `yaml:"-"`

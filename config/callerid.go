@@ -33,12 +33,12 @@ type STIR struct {
 	// CacheTTLS is kept when the server sends no Cache-Control (default
 	// 3600); its max-age is clamped to 300…86400. NegativeTTLS keeps a
 	// failed fetch (default 60). CacheMaxEntries bounds the cache (10000).
-	CacheTTLS       int `yaml:"cache_ttl_s"`
-	NegativeTTLS    int `yaml:"negative_ttl_s"`
-	CacheMaxEntries int `yaml:"cache_max_entries"`
+	CacheTTLS       Seconds `yaml:"cache_ttl_s"`
+	NegativeTTLS    Seconds `yaml:"negative_ttl_s"`
+	CacheMaxEntries int     `yaml:"cache_max_entries"`
 	// IATMaxAgeS is how far iat may be from the call's time either way
 	// (default 60).
-	IATMaxAgeS int `yaml:"iat_max_age_s"`
+	IATMaxAgeS Seconds `yaml:"iat_max_age_s"`
 	// RequireTNAuthList refuses signing certificates without TNAuthList
 	// (default true).
 	RequireTNAuthList *bool `yaml:"require_tn_auth_list"`
@@ -243,10 +243,10 @@ func (p *parser) callerID(cfg *Config, stirNode *yaml.Node) {
 	}{
 		{"fetch_timeout_ms", &s.FetchTimeoutMS, DefaultSTIRFetchTimeoutMS, 30000},
 		{"max_cert_bytes", &s.MaxCertBytes, DefaultSTIRMaxCertBytes, 1 << 20},
-		{"cache_ttl_s", &s.CacheTTLS, DefaultSTIRCacheTTLS, 7 * 86400},
-		{"negative_ttl_s", &s.NegativeTTLS, DefaultSTIRNegativeTTLS, 86400},
+		{"cache_ttl_s", (*int)(&s.CacheTTLS), DefaultSTIRCacheTTLS, 7 * 86400},
+		{"negative_ttl_s", (*int)(&s.NegativeTTLS), DefaultSTIRNegativeTTLS, 86400},
 		{"cache_max_entries", &s.CacheMaxEntries, DefaultSTIRCacheEntries, 10_000_000},
-		{"iat_max_age_s", &s.IATMaxAgeS, DefaultSTIRIATMaxAgeS, 3600},
+		{"iat_max_age_s", (*int)(&s.IATMaxAgeS), DefaultSTIRIATMaxAgeS, 3600},
 	} {
 		switch {
 		case *f.v == 0:

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -42,7 +43,7 @@ type ClusterDetect struct {
 	ClaimIdleMS int `yaml:"claim_idle_ms"`
 	// RetainS keeps entries this long (default 3600); a node taking a
 	// partition over replays this much to rebuild the detectors' windows.
-	RetainS int `yaml:"retain_s"`
+	RetainS Seconds `yaml:"retain_s"`
 	// Queue bounds records waiting to be published while Redis is slow or
 	// away (default 65536); beyond it they are counted as dropped.
 	Queue int `yaml:"queue"`
@@ -216,9 +217,26 @@ func (d *ClusterDetect) check(p *parser, at func(string) int) {
 	def(&d.Partitions, 16, 1, 1024, "cluster.detectors.partitions", "want 1 to 1024 (the same on every node)")
 	def(&d.LeaseMS, 5000, 500, 600000, "cluster.detectors.lease_ms", "want 500 to 600000")
 	def(&d.ClaimIdleMS, d.LeaseMS, 100, 600000, "cluster.detectors.claim_idle_ms", "want 100 to 600000")
-	def(&d.RetainS, 3600, 60, 7*86400, "cluster.detectors.retain_s", "want 60 to 604800")
+	def((*int)(&d.RetainS), 3600, 60, 7*86400, "cluster.detectors.retain_s", "want 60 to 604800")
 	def(&d.Queue, 65536, 16, 1<<24, "cluster.detectors.queue", "want 16 to 16777216")
-	if d.RetainS*1000 < 2*d.LeaseMS {
+	if int(d.RetainS)*1000 < 2*d.LeaseMS {
 		p.errorf(at("cluster.detectors.retain_s"), "cluster.detectors.retain_s", "keep entries at least twice lease_ms, or a hand-over can miss them")
 	}
+}
+
+// NodeName is this node's name, computed from the configuration and never
+// written back into it: in cluster mode cluster.node, else server.node,
+// else the host name; in embedded mode server.node (possibly empty).
+func (c *Config) NodeName() string {
+	if !c.Cluster.Enabled {
+		return c.Server.Node
+	}
+	if c.Cluster.Node != "" {
+		return c.Cluster.Node
+	}
+	if c.Server.Node != "" {
+		return c.Server.Node
+	}
+	h, _ := os.Hostname()
+	return h
 }

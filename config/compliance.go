@@ -207,7 +207,7 @@ type Quality struct {
 	HEPListen  string            `yaml:"hep_listen"`
 	Thresholds QualityThresholds `yaml:"thresholds"`
 	// WindowS is the span of the per-route aggregates (seconds).
-	WindowS int `yaml:"window_s"`
+	WindowS Seconds `yaml:"window_s"`
 	// MinReports is how many reports a route needs in the window before
 	// its aggregate can raise an alert.
 	MinReports int `yaml:"min_reports"`
@@ -217,8 +217,8 @@ type Quality struct {
 	CollapseMOSDrop float64 `yaml:"collapse_mos_drop"`
 	// AlertEveryS is the least time between two alerts of one kind for
 	// one route (seconds).
-	AlertEveryS int   `yaml:"alert_every_s"`
-	Probe       Probe `yaml:"probe"`
+	AlertEveryS Seconds `yaml:"alert_every_s"`
+	Probe       Probe   `yaml:"probe"`
 }
 
 // QualityThresholds are the alert thresholds.
@@ -234,10 +234,10 @@ type Probe struct {
 	// Target is the SIP URI or host:port of the answering peer ("" = off).
 	Target string `yaml:"target"`
 	// Route names the route the probe's results are recorded under.
-	Route     string `yaml:"route"`
-	IntervalS int    `yaml:"interval_s"`
+	Route     string  `yaml:"route"`
+	IntervalS Seconds `yaml:"interval_s"`
 	// DurationS is how long each test call's media runs.
-	DurationS int `yaml:"duration_s"`
+	DurationS Seconds `yaml:"duration_s"`
 	// Sipp is the SIPp binary (default sipp).
 	Sipp string `yaml:"sipp"`
 }

@@ -66,10 +66,10 @@ type Server struct {
 	// overloaded and applies the tenant's on_error choice.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// StaleCallAfter expires a call that never ended (seconds).
-	StaleCallAfter int `yaml:"stale_call_after_s"`
+	StaleCallAfter Seconds `yaml:"stale_call_after_s"`
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).
-	StateMaxAge int `yaml:"state_max_age_s"`
+	StateMaxAge Seconds `yaml:"state_max_age_s"`
 	// MaxClockSkew is how far, in seconds, the time a client stamps on a
 	// screening or call event may lie from this node's clock: further is
 	// refused with a 400 (history goes through 'tollgate replay', not a
@@ -80,7 +80,7 @@ type Server struct {
 	// decision log, as a server driven in its own time (a simulator, an
 	// evaluation) needs. The built-in and example policies set 60. At
 	// most 600.
-	MaxClockSkew int `yaml:"max_clock_skew_s"`
+	MaxClockSkew Seconds `yaml:"max_clock_skew_s"`
 	// TLSCert and TLSKey are PEM files: when both are set the API and the
 	// console are served over HTTPS only, and a renewed pair written over
 	// them is picked up within ten seconds, without a restart.
@@ -228,8 +228,8 @@ type ExtensionLimits struct {
 
 // Burst is a count limit over a window of the operator's choosing.
 type Burst struct {
-	Calls   Limit `yaml:"calls"`
-	WindowS int   `yaml:"window_s"`
+	Calls   Limit   `yaml:"calls"`
+	WindowS Seconds `yaml:"window_s"`
 }
 
 // AccountLimits apply to the tenant as a whole.
@@ -617,3 +617,11 @@ func (p *parser) yamlError(err error, path string, ln map[string]int) {
 	}
 	p.errorf(line, path, "%s", strings.TrimPrefix(msg, "yaml: "))
 }
+
+// Seconds is a duration written in the policy as a whole number of
+// seconds: the keys ending in _s, which read an integer as they always
+// have. Code reads it as a time.Duration through Duration.
+type Seconds int
+
+// Duration returns s as a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }

@@ -15,22 +15,22 @@ type Console struct {
 	// RequireMFA refuses logins of users without a TOTP second factor (default true).
 	RequireMFA bool `yaml:"require_mfa"`
 	// SessionIdleS ends a session unused this long (default 1800).
-	SessionIdleS int `yaml:"session_idle_s"`
+	SessionIdleS Seconds `yaml:"session_idle_s"`
 	// SessionMaxS ends a session this long after login whatever (default 43200).
-	SessionMaxS int `yaml:"session_max_s"`
+	SessionMaxS Seconds `yaml:"session_max_s"`
 	// LockoutFailures failed logins in a row lock the user (default 5) …
 	LockoutFailures int `yaml:"lockout_failures"`
 	// … for LockoutS seconds (default 900), doubled for each further lock
 	// before a good login …
-	LockoutS int `yaml:"lockout_s"`
+	LockoutS Seconds `yaml:"lockout_s"`
 	// … up to LockoutMaxS seconds (default 86400).
-	LockoutMaxS int `yaml:"lockout_max_s"`
+	LockoutMaxS Seconds `yaml:"lockout_max_s"`
 	// SourceFailures failed logins from one address (IPv6: one /64) within
 	// SourceWindowS seconds refuse every further login from it until the
 	// window ends (defaults 10 and 900), so one address cannot lock many
 	// accounts.
-	SourceFailures int `yaml:"source_failures"`
-	SourceWindowS  int `yaml:"source_window_s"`
+	SourceFailures int     `yaml:"source_failures"`
+	SourceWindowS  Seconds `yaml:"source_window_s"`
 	// CookieSecure: auto (Secure when the request came over HTTPS, said so
 	// by X-Forwarded-Proto, or is on loopback), always or never.
 	CookieSecure string `yaml:"cookie_secure"`
@@ -78,13 +78,13 @@ func (p *parser) console(c *Console, n *yaml.Node) {
 		v    int
 		min  int
 	}{
-		{"console.session_idle_s", c.SessionIdleS, 60},
-		{"console.session_max_s", c.SessionMaxS, 60},
+		{"console.session_idle_s", int(c.SessionIdleS), 60},
+		{"console.session_max_s", int(c.SessionMaxS), 60},
 		{"console.lockout_failures", c.LockoutFailures, 1},
-		{"console.lockout_s", c.LockoutS, 1},
-		{"console.lockout_max_s", c.LockoutMaxS, 1},
+		{"console.lockout_s", int(c.LockoutS), 1},
+		{"console.lockout_max_s", int(c.LockoutMaxS), 1},
 		{"console.source_failures", c.SourceFailures, 1},
-		{"console.source_window_s", c.SourceWindowS, 1},
+		{"console.source_window_s", int(c.SourceWindowS), 1},
 		{"console.audit_retention_days", c.AuditRetentionDays, 1},
 	} {
 		if f.v < f.min {

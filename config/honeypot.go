@@ -24,8 +24,8 @@ type Honeypot struct {
 	// refused before one is accepted.
 	AcceptAfter int `yaml:"accept_after"`
 	// CallDuration is when the decoy hangs up a call (seconds).
-	CallDuration int `yaml:"call_duration_s"`
-	MaxCalls     int `yaml:"max_calls"`
+	CallDuration Seconds `yaml:"call_duration_s"`
+	MaxCalls     int     `yaml:"max_calls"`
 	// RequestsPerSecond and Burst bound what one source address gets
 	// answered; TotalRequestsPerSecond bounds everything.
 	RequestsPerSecond      int `yaml:"requests_per_s"`
@@ -57,9 +57,9 @@ type Honeypot struct {
 // (E.164 numbers or prefixes) and numbers of ProtectedTypes.
 type Learning struct {
 	Networks         int      `yaml:"networks"`           // default 3
-	SpanS            int      `yaml:"span_s"`             // default 600
+	SpanS            Seconds  `yaml:"span_s"`             // default 600
 	HighCostNetworks int      `yaml:"high_cost_networks"` // default 2
-	HighCostSpanS    int      `yaml:"high_cost_span_s"`   // default 600
+	HighCostSpanS    Seconds  `yaml:"high_cost_span_s"`   // default 600
 	ProtectedNumbers []string `yaml:"protected_numbers"`
 	// ProtectedTypes are number types (toll_free, shared_cost, uan,
 	// personal, …) never learned; default toll_free, shared_cost and uan
@@ -83,18 +83,18 @@ type Attack struct {
 	Trusted []string `yaml:"trusted"`
 	// MaxFailures within WindowS ban an address for BanTimesS[0]; an
 	// address banned before gets the next step of the ladder.
-	MaxFailures int   `yaml:"max_failures"`
-	WindowS     int   `yaml:"window_s"`
-	BanTimesS   []int `yaml:"ban_times_s"`
+	MaxFailures int       `yaml:"max_failures"`
+	WindowS     Seconds   `yaml:"window_s"`
+	BanTimesS   []Seconds `yaml:"ban_times_s"`
 	// ScannerUserAgents are User-Agent prefixes that ban at once
 	// (default: SIPVicious, sipcli, VaxSIP and other tools).
 	ScannerUserAgents []string `yaml:"scanner_user_agents"`
 	// CountChallenges counts digest challenges as failures.
-	CountChallenges      bool `yaml:"count_challenges"`
-	AccountMaxFailures   int  `yaml:"account_max_failures"`
-	AccountLockS         int  `yaml:"account_lock_s"`
-	VoicemailMaxFailures int  `yaml:"voicemail_max_failures"`
-	VoicemailLockS       int  `yaml:"voicemail_lock_s"`
+	CountChallenges      bool    `yaml:"count_challenges"`
+	AccountMaxFailures   int     `yaml:"account_max_failures"`
+	AccountLockS         Seconds `yaml:"account_lock_s"`
+	VoicemailMaxFailures int     `yaml:"voicemail_max_failures"`
+	VoicemailLockS       Seconds `yaml:"voicemail_lock_s"`
 	// Logs are PBX logs to follow: {path, format: asterisk|freeswitch}.
 	Logs []AttackLog `yaml:"logs"`
 	// IPAction is what the screening chain does with calls from an
@@ -177,11 +177,11 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 		v   int
 		max int
 	}{
-		{"accept_after", h.AcceptAfter, 1000}, {"call_duration_s", h.CallDuration, 3600}, {"max_calls", h.MaxCalls, 10000},
+		{"accept_after", h.AcceptAfter, 1000}, {"call_duration_s", int(h.CallDuration), 3600}, {"max_calls", h.MaxCalls, 10000},
 		{"requests_per_s", h.RequestsPerSecond, 1e6}, {"burst", h.Burst, 1e6}, {"total_requests_per_s", h.TotalRequestsPerSecond, 1e7},
 		{"ip_ttl_days", h.IPTTLDays, 3650}, {"number_ttl_days", h.NumberTTLDays, 3650},
 		{"learning.networks", h.Learning.Networks, 32}, {"learning.high_cost_networks", h.Learning.HighCostNetworks, 32},
-		{"learning.span_s", h.Learning.SpanS, 86400 * 30}, {"learning.high_cost_span_s", h.Learning.HighCostSpanS, 86400 * 30},
+		{"learning.span_s", int(h.Learning.SpanS), 86400 * 30}, {"learning.high_cost_span_s", int(h.Learning.HighCostSpanS), 86400 * 30},
 	} {
 		if v.v < 0 || v.v > v.max {
 			p.errorf(at("honeypot."+v.f), "honeypot."+v.f, "want 0 (default) to %d, got %d", v.max, v.v)
@@ -238,9 +238,9 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 		v   int
 		max int
 	}{
-		{"max_failures", a.MaxFailures, 1000}, {"window_s", a.WindowS, 86400 * 7},
-		{"account_max_failures", a.AccountMaxFailures, 1000}, {"account_lock_s", a.AccountLockS, 86400 * 30},
-		{"voicemail_max_failures", a.VoicemailMaxFailures, 1000}, {"voicemail_lock_s", a.VoicemailLockS, 86400 * 30},
+		{"max_failures", a.MaxFailures, 1000}, {"window_s", int(a.WindowS), 86400 * 7},
+		{"account_max_failures", a.AccountMaxFailures, 1000}, {"account_lock_s", int(a.AccountLockS), 86400 * 30},
+		{"voicemail_max_failures", a.VoicemailMaxFailures, 1000}, {"voicemail_lock_s", int(a.VoicemailLockS), 86400 * 30},
 		{"min_score", a.MinScore, 100}, {"feed_ttl_days", a.FeedTTLDays, 3650},
 	} {
 		if v.v < 0 || v.v > v.max {

@@ -30,7 +30,7 @@ type SIP struct {
 	// RejectCode is 403 (Forbidden) or 603 (Decline).
 	RejectCode int `yaml:"reject_code"`
 	// RetryAfter is the Retry-After of a 503 (seconds).
-	RetryAfter int `yaml:"retry_after_s"`
+	RetryAfter Seconds `yaml:"retry_after_s"`
 
 	Map   SIPMap   `yaml:"map"`
 	Limit SIPLimit `yaml:"limits"`
@@ -73,14 +73,14 @@ type SIPLimit struct {
 	// MaxConnections bounds open TCP/TLS connections per listener.
 	MaxConnections int `yaml:"max_connections"`
 	// IdleTimeout closes a TCP/TLS connection silent this long (seconds).
-	IdleTimeout int `yaml:"idle_timeout_s"`
+	IdleTimeout Seconds `yaml:"idle_timeout_s"`
 	// MaxConnectionsPerSource bounds the open TCP/TLS connections of one
 	// source address per listener, so one address cannot take every slot
 	// (trusted proxies and next hops are exempt); 0 turns it off.
 	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 	// HandshakeTimeout is how long a new TCP/TLS connection has for its
 	// TLS handshake and first complete message (seconds); 0: IdleTimeout.
-	HandshakeTimeout int `yaml:"handshake_timeout_s"`
+	HandshakeTimeout Seconds `yaml:"handshake_timeout_s"`
 	// MaxTransactions bounds the proxy's transactions and dialogs: beyond
 	// it new calls are answered 503 with Retry-After.
 	MaxTransactions int `yaml:"max_transactions"`
@@ -216,9 +216,9 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 		{"max_message_bytes", &l.MaxMessageBytes, DefaultSIPMaxMessageBytes, 1 << 20},
 		{"max_headers", &l.MaxHeaders, DefaultSIPMaxHeaders, 1000},
 		{"max_connections", &l.MaxConnections, DefaultSIPMaxConnections, 1e6},
-		{"idle_timeout_s", &l.IdleTimeout, DefaultSIPIdleTimeout, 86400},
+		{"idle_timeout_s", (*int)(&l.IdleTimeout), DefaultSIPIdleTimeout, 86400},
 		{"max_connections_per_source", &l.MaxConnectionsPerSource, DefaultSIPMaxConnectionsPerSource, 1e6},
-		{"handshake_timeout_s", &l.HandshakeTimeout, DefaultSIPHandshakeTimeout, 3600},
+		{"handshake_timeout_s", (*int)(&l.HandshakeTimeout), DefaultSIPHandshakeTimeout, 3600},
 		{"max_transactions", &l.MaxTransactions, DefaultSIPMaxTransactions, 1e7},
 	} {
 		f := "sip.limits." + v.f

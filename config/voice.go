@@ -25,7 +25,7 @@ type Voice struct {
 	MaxAudioSeconds float64 `yaml:"max_audio_s"`
 	// PassiveTTL is how long a call's accumulated speech is kept (s,
 	// default 3600).
-	PassiveTTL int `yaml:"passive_ttl_s"`
+	PassiveTTL Seconds `yaml:"passive_ttl_s"`
 	// Defaults and Tenants set thresholds; a tenant inherits Defaults
 	// field by field.
 	Defaults VoicePolicy            `yaml:"defaults"`

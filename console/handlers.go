@@ -118,7 +118,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	var lastState [32]byte
 	lastSent := time.Time{}
-	idle := time.Duration(c.o.Config.SessionIdleS) * time.Second
+	idle := c.o.Config.SessionIdleS.Duration()
 	started := time.Now()
 	for {
 		p, err := c.payload(r.Context(), u)

@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/eventclock"
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/store"
@@ -24,9 +25,9 @@ import (
 
 // Errors the front ends map to status codes.
 var (
-	ErrInvalid       = errors.New("invalid")
-	ErrUnknownTenant = errors.New("unknown tenant")
-	ErrUnknownCall   = errors.New("unknown call")
+	ErrInvalid       = errkind.New(errkind.Invalid, "invalid")
+	ErrUnknownTenant = errkind.New(errkind.Invalid, "unknown tenant")
+	ErrUnknownCall   = errkind.New(errkind.NotFound, "unknown call")
 )
 
 // Numbers is number intelligence as the engine uses it.
@@ -38,11 +39,6 @@ type Numbers interface {
 type Recorder interface {
 	Decision(d store.Decision) bool
 	Event(e store.CallEvent) bool
-}
-
-// Alerter receives alerts the engine raises (spend thresholds); it must not block.
-type Alerter interface {
-	Alert(a store.Alert)
 }
 
 // Options configures New.
@@ -79,7 +75,8 @@ type Engine struct {
 	counters counter.Store
 	blocks   *blocks.Live
 	rec      Recorder
-	alerter  Alerter
+	alerter  store.Alerter
+	node     string // config.NodeName at New: a reload does not rename the node
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -123,6 +120,7 @@ func New(o Options) (*Engine, error) {
 		now:      o.Now,
 		metrics:  newMetrics(),
 		maxSkew:  o.MaxClockSkew,
+		node:     o.Config.NodeName(),
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -132,8 +130,8 @@ func New(o Options) (*Engine, error) {
 	}
 	srv := o.Config.Server
 	e.maxInFlight = int64(srv.MaxInFlight)
-	e.stateMaxAge = time.Duration(srv.StateMaxAge) * time.Second
-	e.stale = time.Duration(srv.StaleCallAfter) * time.Second
+	e.stateMaxAge = srv.StateMaxAge.Duration()
+	e.stale = srv.StaleCallAfter.Duration()
 	if e.stale <= 0 {
 		e.stale = 4 * time.Hour
 	}
@@ -463,7 +461,7 @@ func (e *Engine) decision(c *screen.Call, v *screen.Verdict) store.Decision {
 		MaxDuration: v.MaxDuration,
 		Rate:        c.Dest.Rate,
 		Reasons:     AppendReasonsJSON(nil, v.Reasons()),
-		Node:        e.Config().Server.Node,
+		Node:        e.node,
 	}
 	if c.SourceIP.IsValid() {
 		d.SourceIP = c.SourceIP.String()

@@ -2,15 +2,16 @@
 package number
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // ErrInvalid is returned (wrapped) for dialed strings that cannot be a
 // phone number: empty, with characters other than digits and visual
 // separators, or longer than MaxDigits digits.
-var ErrInvalid = errors.New("number: invalid dialed string")
+var ErrInvalid = errkind.New(errkind.Invalid, "number: invalid dialed string")
 
 // MaxDigits is the longest dialed string, in digits, Lookup accepts.
 const MaxDigits = 20

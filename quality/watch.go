@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/store"
@@ -79,9 +80,6 @@ func (r *Report) complete() {
 	}
 }
 
-// Alerter receives alerts; it must not block.
-type Alerter interface{ Alert(a store.Alert) }
-
 // Dimensions reports are aggregated by.
 var Dimensions = []string{"route", "trunk", "tenant", "destination"}
 
@@ -121,7 +119,7 @@ const (
 // Watcher aggregates reports and raises alerts. It is safe for concurrent use.
 type Watcher struct {
 	cfg     config.Quality
-	alerter Alerter
+	alerter store.Alerter
 	log     *slog.Logger
 
 	mu        sync.Mutex
@@ -137,7 +135,7 @@ type Watcher struct {
 }
 
 // New returns a watcher with cfg's thresholds; alerter may be nil.
-func New(cfg config.Quality, alerter Alerter, log *slog.Logger) *Watcher {
+func New(cfg config.Quality, alerter store.Alerter, log *slog.Logger) *Watcher {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -228,7 +226,7 @@ func (w *Watcher) addTo(dim, key string, r Report) []store.Alert {
 		g = &group{baseline: r.MOS}
 		w.groups[gk] = g
 	}
-	g.trim(r.Time, time.Duration(w.cfg.WindowS)*time.Second)
+	g.trim(r.Time, w.cfg.WindowS.Duration())
 	if len(g.samples) >= maxSamples {
 		g.samples = g.samples[1:]
 	}
@@ -274,7 +272,7 @@ func (w *Watcher) addTo(dim, key string, r Report) []store.Alert {
 
 func (w *Watcher) due(key string, t time.Time) bool {
 	last, ok := w.lastAlert[key]
-	every := time.Duration(w.cfg.AlertEveryS) * time.Second
+	every := w.cfg.AlertEveryS.Duration()
 	if ok && t.Sub(last) < every && t.Sub(last) > -every {
 		return false
 	}
@@ -291,7 +289,7 @@ func (w *Watcher) alert(code, sev string, r Report, a Aggregate, text string) st
 }
 
 func (w *Watcher) evict(now time.Time) {
-	window := time.Duration(w.cfg.WindowS) * time.Second
+	window := w.cfg.WindowS.Duration()
 	for k, g := range w.groups {
 		g.trim(now, window)
 		if len(g.samples) == 0 {
@@ -353,7 +351,7 @@ func (w *Watcher) Aggregates(dim string, now time.Time) []Aggregate {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := []Aggregate{}
-	window := time.Duration(w.cfg.WindowS) * time.Second
+	window := w.cfg.WindowS.Duration()
 	for gk, g := range w.groups {
 		d, k, _ := strings.Cut(gk, "\x00")
 		if dim != "" && d != dim {

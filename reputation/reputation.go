@@ -10,11 +10,12 @@ package reputation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // Entry kinds.
@@ -35,8 +36,8 @@ const (
 
 // Errors.
 var (
-	ErrNotFound = errors.New("reputation: not found")
-	ErrInvalid  = errors.New("reputation: invalid")
+	ErrNotFound = errkind.New(errkind.NotFound, "reputation: not found")
+	ErrInvalid  = errkind.New(errkind.Invalid, "reputation: invalid")
 )
 
 // FieldError is an invalid entry, naming the field.

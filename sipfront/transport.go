@@ -233,7 +233,7 @@ func (s *Server) track(c net.Conn, add bool) bool {
 func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 	w := s.newWorker()
 	w.conn = c
-	idle := time.Duration(s.cfg.Limit.IdleTimeout) * time.Second
+	idle := s.cfg.Limit.IdleTimeout.Duration()
 	max := s.cfg.Limit.MaxMessageBytes
 	r := bufio.NewReaderSize(c, 4096)
 	src, _ := netip.ParseAddrPort(c.RemoteAddr().String())
@@ -242,7 +242,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, tr string) {
 	// and first message, so connections that never speak (or stall the
 	// handshake) give their slot back soon; later ones the idle timeout.
 	wait := idle
-	if hs := time.Duration(s.cfg.Limit.HandshakeTimeout) * time.Second; hs > 0 && !s.outgoing(c) {
+	if hs := s.cfg.Limit.HandshakeTimeout.Duration(); hs > 0 && !s.outgoing(c) {
 		wait = hs
 		_ = c.SetWriteDeadline(time.Now().Add(hs))
 	}

@@ -8,14 +8,15 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // Errors shared by every implementation.
 var (
-	ErrNotFound = errors.New("store: not found")
-	ErrInvalid  = errors.New("store: invalid")
+	ErrNotFound = errkind.New(errkind.NotFound, "store: not found")
+	ErrInvalid  = errkind.New(errkind.Invalid, "store: invalid")
 )
 
 // Block kinds.
@@ -94,6 +95,11 @@ type CallEvent struct {
 	Cost          float64   `json:"cost"`
 	International bool      `json:"international"`
 }
+
+// Alerter receives alerts: the one sink every part that raises an alert
+// (engine checks, quality watcher, cluster node) writes to. Alert must not
+// block; a sink that cannot take an alert logs it and drops it.
+type Alerter interface{ Alert(a Alert) }
 
 // Alert is something an operator should look at.
 type Alert struct {

@@ -22,9 +22,6 @@ import (
 	"github.com/tollgate-voip/tollgate/store"
 )
 
-// Alerter receives alerts; it must not block.
-type Alerter interface{ Alert(a store.Alert) }
-
 // Reason codes.
 const (
 	CodeListed      = "dnc_listed"          // on a DNC list, no valid consent
@@ -51,7 +48,7 @@ type DNC struct {
 	cidAct  screen.Action
 	home    string // calling code digits
 	natPfx  string
-	alerter Alerter
+	alerter store.Alerter
 
 	mu        sync.Mutex
 	lastAlert map[string]time.Time // caller → last alert, to keep alerts few
@@ -61,7 +58,7 @@ var _ screen.Check = (*DNC)(nil)
 
 // New returns the check, or nil when the tenant has no DNC or caller-ID
 // rule. It loads the tenant's list files (shared through live).
-func New(t *config.Tenant, live *compliance.Live, alerter Alerter) (screen.Check, error) {
+func New(t *config.Tenant, live *compliance.Live, alerter store.Alerter) (screen.Check, error) {
 	c := &t.Compliance
 	if !c.Used() {
 		return nil, nil

@@ -78,7 +78,7 @@ func New(t *config.Tenant, sys *config.System, learned *baseline.LiveLimits) scr
 	e, a := &t.Limits.Extension, &t.Limits.Account
 	add(e.PremiumCallsPerDay, counter.ExtPremiumCalls, day, "limits.extension.premium_calls_per_day", "premium-rate calls per day", 0, premium, false)
 	if b := e.InternationalBurst; b.Calls.On && b.WindowS > 0 {
-		w := time.Duration(b.WindowS) * time.Second
+		w := b.WindowS.Duration()
 		add(b.Calls, counter.ExtIntlBurst, w, "limits.extension.international_burst", "international calls per "+w.String(), 0, intl, false)
 	}
 	add(e.InternationalCallsPerHour, counter.ExtIntlCalls, hour, "limits.extension.international_calls_per_hour", "international calls per hour", 0, intl, false)

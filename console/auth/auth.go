@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -88,8 +89,8 @@ type Session struct {
 
 // Errors.
 var (
-	ErrNotFound = errors.New("auth: not found")
-	ErrExists   = errors.New("auth: already exists")
+	ErrNotFound = errkind.New(errkind.NotFound, "auth: not found")
+	ErrExists   = errkind.New(errkind.Conflict, "auth: already exists")
 	// ErrBadLogin is every wrong user, password or code, and a locked
 	// account: the caller learns nothing about which part was wrong, nor
 	// whether the user exists.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/voice"
 	vstore "github.com/tollgate-voip/tollgate/voice/store"
@@ -24,9 +25,9 @@ import (
 
 // Error kinds; an *Error wraps one of them.
 var (
-	ErrInvalid  = errors.New("invalid")
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
+	ErrInvalid  = errkind.New(errkind.Invalid, "invalid")
+	ErrNotFound = errkind.New(errkind.NotFound, "not found")
+	ErrConflict = errkind.New(errkind.Conflict, "conflict")
 )
 
 // Error is a refusal naming the request field at fault.
@@ -579,7 +580,7 @@ func (s *Service) Results(ctx context.Context, callIDs []string) (map[string][]v
 
 // Expire drops passive statistics older than the configured TTL.
 func (s *Service) Expire(ctx context.Context) (int, error) {
-	return s.o.Store.ExpireCallStats(ctx, s.o.Now().Add(-time.Duration(s.o.Config.PassiveTTL)*time.Second))
+	return s.o.Store.ExpireCallStats(ctx, s.o.Now().Add(-s.o.Config.PassiveTTL.Duration()))
 }
 
 // CalibrationCall is one labelled call for Calibrate.

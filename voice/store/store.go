@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // Errors.
 var (
-	ErrNotFound = errors.New("voice store: not found")
+	ErrNotFound = errkind.New(errkind.NotFound, "voice store: not found")
 	ErrKey      = errors.New("voice store: no key can decrypt this record")
 )
 
