@@ -170,6 +170,7 @@ func main() {
 	held := flag.Bool("heldout", false, "issue 19: enrolment/test channel pairs, calibration on held-out speakers; before (old front end) and after")
 	variants := flag.String("variants", "before,after", "with -heldout: before, cmvn-fullband, features, features+channels, fullband, after")
 	folds := flag.Int("folds", 15, "with -heldout: how many test-speaker pairs (of 15)")
+	calib := flag.String("calib", "", "calibration check on a directory of synthetic speakers (bench/voice/speakers.sh): background, calibration and test speakers disjoint")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -201,6 +202,10 @@ func main() {
 				identify(c, real, cn == "telephone", n, *tests)
 			}
 		}
+		return
+	}
+	if *calib != "" {
+		calibCheck(c, real, *calib, *variants, *conds)
 		return
 	}
 	if *held {
