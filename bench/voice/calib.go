@@ -81,9 +81,15 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 		speakersPerGroup []int
 	}
 	for _, v := range strings.Split(variants, ",") {
-		for _, cond := range strings.Split(conds, ",") {
-			r := &res{fa: make([]int, len(targets)), fr: make([]int, len(targets))}
-			for rot := range 3 {
+		condList := strings.Split(conds, ",")
+		results := map[string]*res{}
+		for _, cond := range condList {
+			results[cond] = &res{fa: make([]int, len(targets)), fr: make([]int, len(targets))}
+		}
+		for rot := range 3 {
+			var m0 *voice.Model
+			for _, cond := range condList {
+				r := results[cond]
 				group := func(s string) int { return (pos[s] + rot) % 3 } // 0 background, 1 calibration, 2 test
 				var bg []voice.Utterance
 				for _, s := range real {
@@ -104,13 +110,16 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 						testSpk = append(testSpk, s)
 					}
 				}
-				o := variantOptions(v)
-				o.CalibSpeakers = -1
-				o.Seed = uint64(rot)
-				m, err := voice.Train(bg, o)
-				if err != nil {
-					log.Fatal(err)
+				if m0 == nil {
+					o := variantOptions(v)
+					o.CalibSpeakers = -1
+					o.Seed = uint64(rot)
+					if m0, err = voice.Train(bg, o); err != nil {
+						log.Fatal(err)
+					}
 				}
+				mc := *m0
+				m := &mc
 				rng := rand.New(rand.NewPCG(uint64(rot), 77))
 				ch := func(a voice.Audio) voice.Audio {
 					out, _ := voice.Channel(cond, a, rng)
@@ -175,6 +184,9 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 				}
 				log.Printf("%s %s rotation %d done at %v", v, cond, rot, time.Since(t0).Round(time.Second))
 			}
+		}
+		for _, cond := range condList {
+			r := results[cond]
 			eer, _ := voice.EER(r.tar, r.imp)
 			fmt.Printf("\n%s, enrol clean → test %s: EER %.2f %% (%d target / %d impostor trials; test speakers per rotation %v)\n\n", v, cond, 100*eer, r.nTar, r.nImp, r.speakersPerGroup)
 			fmt.Printf("| target FAR | measured FAR on unseen speakers | ratio | FRR |\n|---|---|---|---|\n")

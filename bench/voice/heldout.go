@@ -40,7 +40,7 @@ var chanPairs = []chanPair{
 type tally struct {
 	tar, imp []float64
 	speech   []float64 // net speech of each test
-	fa, fr   int // at the model's 1 % threshold
+	fa, fr   int       // at the model's 1 % threshold
 }
 
 // heldOut runs, for each pair of test speakers (the fold), a model
