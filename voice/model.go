@@ -214,6 +214,13 @@ type Calibration struct {
 	Impostor        []float32
 	ImpMean, ImpStd float64
 	Trials          string // where the calibration trials came from
+	// ImpN is the number of impostor trials; Tail holds the highest of
+	// their scores exactly, highest first (at most 1,000), for
+	// thresholds at low false-accept rates. Both are 0/empty in models
+	// calibrated before they existed (Threshold then uses Impostor and
+	// a Gaussian tail).
+	ImpN int
+	Tail []float32
 }
 
 // Model is a trained speaker-recognition system: the backend, a cohort of
