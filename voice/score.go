@@ -81,8 +81,9 @@ func (m *Model) Compare(enrol, test Voiceprint) Result {
 // the m-th highest score, m = max(20, 1 % of the trials), fitted by its
 // mean) — impostor tails of normalised scores are heavier than Gaussian,
 // and a Gaussian extrapolation set thresholds that let through up to 16
-// times the target rate (docs/benchmarks.md, issue 19). Calibrations
-// made before Tail existed keep the Gaussian tail.
+// times the target rate (docs/benchmarks.md, issue 19). With fewer than
+// 400 impostor trials (the top 20 would reach past the top 5 %), and in
+// calibrations made before Tail existed, the tail is Gaussian.
 func (c *Calibration) Threshold(far float64) float64 {
 	if far <= 0 || far >= 1 {
 		far = 0.01
@@ -92,7 +93,7 @@ func (c *Calibration) Threshold(far float64) float64 {
 		switch {
 		case k >= 10 && int(k) <= len(c.Tail):
 			return float64(c.Tail[max(int(k), 1)-1])
-		case k < 10:
+		case k < 10 && c.ImpN >= 400:
 			m := min(len(c.Tail), max(20, c.ImpN/100))
 			if m >= 2 {
 				t0 := float64(c.Tail[m-1])
