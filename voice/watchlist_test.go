@@ -11,6 +11,11 @@ import (
 // the sum of the statistics of five recordings of one speaker, drawn at
 // random from the test subset.
 func realPrints(tb testing.TB, m *Model, n int, seed uint64) []Voiceprint {
+	return realPrintsOf(recordingStats(tb, m), m, n, seed)
+}
+
+// recordingStats returns each speaker's recordings' statistics.
+func recordingStats(tb testing.TB, m *Model) map[string][]Stats {
 	d := loadFSDD(tb)
 	keys := make([]string, 0, len(d.rec))
 	stats := map[string][]Stats{}
@@ -20,14 +25,20 @@ func realPrints(tb testing.TB, m *Model, n int, seed uint64) []Voiceprint {
 	sort.Strings(keys) // map order is random
 	st := make([]Stats, len(keys))
 	parallel(len(keys), func(i int) { st[i] = m.Backend.Stats(d.rec[keys[i]]) })
-	var spks []string
 	for i, k := range keys {
 		spk := strings.Split(k, "_")[1]
-		if _, ok := stats[spk]; !ok {
-			spks = append(spks, spk)
-		}
 		stats[spk] = append(stats[spk], st[i])
 	}
+	return stats
+}
+
+// realPrintsOf draws n prints from per-speaker recording statistics.
+func realPrintsOf(stats map[string][]Stats, m *Model, n int, seed uint64) []Voiceprint {
+	spks := make([]string, 0, len(stats))
+	for s := range stats {
+		spks = append(spks, s)
+	}
+	sort.Strings(spks)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	sums := make([]Stats, n)
 	for i := range sums {
@@ -47,8 +58,9 @@ func realPrints(tb testing.TB, m *Model, n int, seed uint64) []Voiceprint {
 // most prints at an operating threshold.
 func TestSearchMatchesIdentify(t *testing.T) {
 	m := fsddModel(t)
-	prints := realPrints(t, m, 400, 1)
-	tests := realPrints(t, m, 5, 2)
+	rs := recordingStats(t, m)
+	prints := realPrintsOf(rs, m, 200, 1)
+	tests := realPrintsOf(rs, m, 3, 2)
 	wl := NewWatchlist(prints)
 	for _, thr := range []float64{-100, 0, 1, 2, 3, 5} {
 		for ti, test := range tests {
