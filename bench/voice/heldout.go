@@ -216,7 +216,7 @@ func variantOptions(v string) voice.TrainOptions {
 			o.Features.LowHz, o.Features.HighHz = 300, 3400
 		case m == "full":
 			o.Features.LowHz, o.Features.HighHz = 0, 4000
-		case m == "chan":
+		case m == "chan" || m == "channels": // "features+channels" reads as before
 			o.Channels = []string{"clean", "alaw", "telephone"}
 		case m == "clean":
 			o.Channels = []string{"clean"}
