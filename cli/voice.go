@@ -348,6 +348,12 @@ func (e *env) voiceTrain(args []string) error {
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
 	channels := fs.String("channels", "clean", "channels the background speech is also heard through: clean, alaw, telephone")
+	def := voice.DefaultTrainOptions()
+	norm := fs.String("norm", def.Features.Norm, "per-utterance feature normalisation: none, cmn or cmvn")
+	band := fs.String("band", fmt.Sprintf("%g-%g", def.Features.LowHz, def.Features.HighHz), "filterbank band in Hz, LOW-HIGH (300-3400: telephone band)")
+	hang := fs.Int("vad-hangover", def.Features.VADHangover, "adaptive voice activity detection with this many 10 ms frames of hangover (0: the first detector)")
+	join := fs.Float64("join", def.JoinSeconds, "join each speaker's consecutive recordings into calls of at least this many seconds before training (0: keep them apart)")
+	session := fs.String("session", sessionFlag(def.Session), "session-variability compensation: pca=N[,nap=N][,lda=N][,wccn=W], or none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -365,6 +371,23 @@ func (e *env) voiceTrain(args []string) error {
 	o.Info = *info
 	o.CalibSpeakers = *calSpk
 	o.Channels = strings.Split(*channels, ",")
+	switch *norm {
+	case "none", "cmn", "cmvn":
+		o.Features.Norm = *norm
+	default:
+		return usagef("voice train-ubm: -norm %q: want none, cmn or cmvn", *norm)
+	}
+	if _, err := fmt.Sscanf(*band, "%g-%g", &o.Features.LowHz, &o.Features.HighHz); err != nil || o.Features.LowHz < 0 || o.Features.HighHz > voice.Rate/2 || o.Features.LowHz >= o.Features.HighHz {
+		return usagef("voice train-ubm: -band %q: want LOW-HIGH in Hz within 0-4000", *band)
+	}
+	if *hang < 0 || *hang > 100 {
+		return usagef("voice train-ubm: -vad-hangover %d: want 0-100 frames", *hang)
+	}
+	o.Features.VADHangover = *hang
+	o.JoinSeconds = *join
+	if o.Session, err = parseSession(*session); err != nil {
+		return usagef("voice train-ubm: -session: %v", err)
+	}
 	t0 := time.Now()
 	m, err := voice.Train(utts, o)
 	if err != nil {
@@ -533,4 +556,59 @@ func (e *env) voiceCalibrate(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "calibrated on %s\nthreshold at 1%% FAR %.2f (was %.2f); at 0.1%% %.2f\nwrote %s\n", m.Calib.Trials, m.Calib.Threshold(0.01), before, m.Calib.Threshold(0.001), *out)
 	return nil
+}
+
+// sessionFlag writes session options as the -session flag reads them.
+func sessionFlag(o voice.SessionOptions) string {
+	if !o.Enabled() {
+		return "none"
+	}
+	s := fmt.Sprintf("pca=%d", o.PCA)
+	if o.NAP > 0 {
+		s += fmt.Sprintf(",nap=%d", o.NAP)
+	}
+	if o.LDA > 0 {
+		s += fmt.Sprintf(",lda=%d", o.LDA)
+	}
+	if o.WCCN > 0 {
+		s += fmt.Sprintf(",wccn=%g", o.WCCN)
+	}
+	return s
+}
+
+// parseSession reads the -session flag.
+func parseSession(s string) (voice.SessionOptions, error) {
+	var o voice.SessionOptions
+	if s == "" || s == "none" {
+		return o, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		var f float64
+		if _, err := fmt.Sscan(v, &f); !ok || err != nil || f < 0 {
+			return o, fmt.Errorf("%q: want name=number", kv)
+		}
+		switch k {
+		case "pca":
+			o.PCA = int(f)
+		case "nap":
+			o.NAP = int(f)
+		case "lda":
+			o.LDA = int(f)
+		case "wccn":
+			if f >= 1 {
+				return o, fmt.Errorf("wccn=%g: want a shrinkage below 1", f)
+			}
+			o.WCCN = f
+		default:
+			return o, fmt.Errorf("unknown setting %q (want pca, nap, lda or wccn)", k)
+		}
+	}
+	if !o.Enabled() {
+		return o, fmt.Errorf("%q: pca=N is needed (the other steps work in its space)", s)
+	}
+	if o.NAP >= o.PCA {
+		return o, fmt.Errorf("nap=%d must be below pca=%d", o.NAP, o.PCA)
+	}
+	return o, nil
 }

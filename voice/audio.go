@@ -309,37 +309,97 @@ func sanitize(s string) string {
 }
 
 // Resample converts x from rate `from` to rate `to` with a windowed-sinc
-// low-pass interpolator (cut-off at 0.45 of the lower rate).
+// low-pass interpolator (cut-off at 0.45 of the lower rate). The kernel
+// depends only on the output sample's fractional position, which takes
+// to/gcd(from, to) values: those kernels are computed once.
 func Resample(x []float32, from, to int) []float32 {
-	if from == to || len(x) == 0 {
+	if from == to || len(x) == 0 || from <= 0 || to <= 0 {
 		return x
 	}
 	ratio := float64(to) / float64(from)
 	n := int(float64(len(x)) * ratio)
 	out := make([]float32, n)
-	fc := 0.45 * math.Min(1, ratio) // cut-off in cycles per input sample ×2… see below
+	fc := 0.45 * math.Min(1, ratio) // cut-off, cycles per input sample
 	const half = 16                 // taps each side at the lower rate
 	width := float64(half) / math.Min(1, ratio)
-	for i := range n {
+	weight := func(d float64) float64 {
+		w := 0.5 + 0.5*math.Cos(math.Pi*d/width) // Hann window
+		s := 2 * fc
+		if d != 0 {
+			s = math.Sin(2*math.Pi*fc*d) / (math.Pi * d)
+		}
+		return s * w
+	}
+	// slow computes output i from the taps that exist (edges).
+	slow := func(i int) float32 {
 		t := float64(i) / ratio
 		lo := int(math.Ceil(t - width))
 		hi := int(math.Floor(t + width))
 		var acc, wsum float64
 		for k := max(lo, 0); k <= hi && k < len(x); k++ {
-			d := t - float64(k)
-			w := 0.5 + 0.5*math.Cos(math.Pi*d/width) // Hann window
-			s := 2 * fc
-			if d != 0 {
-				s = math.Sin(2*math.Pi*fc*d) / (math.Pi * d)
-			}
-			acc += float64(x[k]) * s * w
-			wsum += s * w
+			w := weight(t - float64(k))
+			acc += float64(x[k]) * w
+			wsum += w
 		}
-		if wsum != 0 {
-			out[i] = float32(acc / wsum)
+		if wsum == 0 {
+			return 0
 		}
+		return float32(acc / wsum)
+	}
+	g := gcd(from, to)
+	phases := to / g
+	if phases > 8192 {
+		for i := range n {
+			out[i] = slow(i)
+		}
+		return out
+	}
+	// Output i sits at input position (i·from)/to: integer part base,
+	// fraction r/to with r a multiple of g.
+	type kernel struct {
+		first int       // offset of the first tap from base
+		w     []float64 // normalised weights
+	}
+	kernels := make([]kernel, phases)
+	for p := range phases {
+		frac := float64(p*g) / float64(to)
+		lo := int(math.Ceil(frac - width))
+		hi := int(math.Floor(frac + width))
+		k := kernel{first: lo, w: make([]float64, hi-lo+1)}
+		var wsum float64
+		for j := lo; j <= hi; j++ {
+			w := weight(frac - float64(j))
+			k.w[j-lo] = w
+			wsum += w
+		}
+		for j := range k.w {
+			k.w[j] /= wsum
+		}
+		kernels[p] = k
+	}
+	for i := range n {
+		pos := int64(i) * int64(from)
+		base := int(pos / int64(to))
+		k := &kernels[int(pos%int64(to))/g]
+		start := base + k.first
+		if start < 0 || start+len(k.w) > len(x) {
+			out[i] = slow(i)
+			continue
+		}
+		var acc float64
+		for j, w := range k.w {
+			acc += float64(x[start+j]) * w
+		}
+		out[i] = float32(acc)
 	}
 	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // EncodeWAV writes 8 kHz mono 16-bit PCM WAV.

@@ -92,3 +92,33 @@ func BenchmarkIdentify10k(b *testing.B) {
 		m.Search(test, wl, 3, 10)
 	}
 }
+
+// BenchmarkIdentify10kReal searches a watchlist of 10,000 voiceprints of
+// real, different utterances (each the sum of five recordings of one of
+// the test subset's speakers) at threshold 3, as the API's identify does.
+// exact/op is how many prints the 8-bit pre-pass left for exact scoring.
+func BenchmarkIdentify10kReal(b *testing.B) {
+	m := defaultModel(b)
+	prints := realPrints(b, m, 10000, 7)
+	test := realPrints(b, m, 1, 8)[0]
+	wl := NewWatchlist(prints)
+	exact := 0
+	b.ResetTimer()
+	for b.Loop() {
+		_, n := m.search(test, wl, 3, 10)
+		exact += n
+	}
+	b.ReportMetric(float64(exact)/float64(b.N), "exact/op")
+}
+
+// BenchmarkIdentify10kRealExact is the same search scoring every print
+// exactly (Model.Identify), for comparison.
+func BenchmarkIdentify10kRealExact(b *testing.B) {
+	m := defaultModel(b)
+	prints := realPrints(b, m, 10000, 7)
+	test := realPrints(b, m, 1, 8)[0]
+	b.ResetTimer()
+	for b.Loop() {
+		m.Identify(test, prints, 3, 10)
+	}
+}

@@ -19,6 +19,13 @@ type FeatureConfig struct {
 	// Norm is the per-utterance normalisation: "cmvn" (mean and
 	// variance), "cmn" (mean only) or "none".
 	Norm string
+	// VADHangover, when above 0, selects the adaptive voice activity
+	// detector (vadAdaptive): a noise floor tracked over 3 s windows,
+	// hysteresis around the threshold, and speech runs extended by this
+	// many frames (10 ms each) after their end and half as many before
+	// their start. 0 keeps the first detector (global floor, 5-frame
+	// majority), which models trained before it was added use.
+	VADHangover int
 }
 
 // DefaultFeatures are the settings chosen by leave-speakers-out
@@ -198,7 +205,12 @@ func (e *extractor) extract(a Audio) *Features {
 			row[cfg.Ceps] = energy[f] / 10
 		}
 	}
-	speech := vad(energy, cfg.VADMarginDB)
+	var speech []bool
+	if cfg.VADHangover > 0 {
+		speech = vadAdaptive(energy, cfg.VADMarginDB, cfg.VADHangover)
+	} else {
+		speech = vad(energy, cfg.VADMarginDB)
+	}
 	dim := cfg.Dim()
 	out := &Features{Dim: dim, Total: nf}
 	for f := range nf {
@@ -274,6 +286,95 @@ func vad(energy []float64, margin float64) []bool {
 	return speech
 }
 
+// vadAdaptive marks frames as speech against a noise floor that follows
+// the noise: the 10th percentile of the energy over the surrounding 3 s.
+// A frame is speech when it is margin dB above that floor (never more
+// than halfway from the floor to the loud frames, never more than 40 dB
+// below them); frames within margin/2 of the floor-plus-margin line that
+// touch speech are kept too (hysteresis), runs shorter than 30 ms are
+// dropped as clicks, and every run is extended by hangover frames after
+// and hangover/2 before, which keeps word onsets, endings and weak
+// consonants that the first detector cut.
+func vadAdaptive(energy []float64, margin float64, hangover int) []bool {
+	n := len(energy)
+	speech := make([]bool, n)
+	if n == 0 {
+		return speech
+	}
+	sorted := append([]float64(nil), energy...)
+	sort.Float64s(sorted)
+	gfloor := sorted[n*10/100]
+	peak := sorted[min(n-1, n*98/100)]
+	const block, reach = 50, 150 // floor per 0.5 s block, from ±1.5 s
+	floors := make([]float64, (n+block-1)/block)
+	win := make([]float64, 0, 2*reach+block)
+	for b := range floors {
+		lo, hi := max(0, b*block-reach), min(n, b*block+block+reach)
+		win = append(win[:0], energy[lo:hi]...)
+		sort.Float64s(win)
+		floors[b] = win[len(win)*10/100]
+	}
+	hi := make([]bool, n)
+	lo := make([]bool, n)
+	for i, e := range energy {
+		floor := floors[i/block]
+		thr := floor + margin
+		thr = math.Max(thr, peak-40)
+		thr = math.Min(thr, floor+0.5*(peak-floor))
+		if peak-gfloor < 3 {
+			thr = peak - 20 // no contrast: trimmed speech or pure noise
+		}
+		hi[i] = e > thr && e > -75
+		lo[i] = e > thr-margin/2 && e > -75
+	}
+	// Hysteresis: grow speech runs through neighbouring weaker frames.
+	for i := 1; i < n; i++ {
+		if hi[i-1] && lo[i] {
+			hi[i] = true
+		}
+	}
+	for i := n - 2; i >= 0; i-- {
+		if hi[i+1] && lo[i] {
+			hi[i] = true
+		}
+	}
+	// Drop runs shorter than 3 frames.
+	for i := 0; i < n; {
+		if !hi[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < n && hi[j] {
+			j++
+		}
+		if j-i < 3 {
+			for k := i; k < j; k++ {
+				hi[k] = false
+			}
+		}
+		i = j
+	}
+	// Hangover after, and half of it before, every run.
+	last := -1 << 30
+	for i := range n {
+		if hi[i] {
+			last = i
+		}
+		speech[i] = hi[i] || i-last <= hangover
+	}
+	next := 1 << 30
+	for i := n - 1; i >= 0; i-- {
+		if hi[i] {
+			next = i
+		}
+		if next-i <= hangover/2 {
+			speech[i] = true
+		}
+	}
+	return speech
+}
+
 // cmvn normalises each dimension to zero mean and unit variance over the
 // utterance's speech frames.
 func cmvn(f *Features, variance bool) {
@@ -296,4 +397,21 @@ func cmvn(f *Features, variance bool) {
 			f.Data[i*f.Dim+d] = float32((float64(f.Data[i*f.Dim+d]) - mean) / sd)
 		}
 	}
+}
+
+// frameEnergies returns each frame's energy in dB, as extract computes it.
+func frameEnergies(x []float32) []float64 {
+	nf := 0
+	if len(x) >= frameLen {
+		nf = 1 + (len(x)-frameLen)/frameHop
+	}
+	out := make([]float64, nf)
+	for f := range nf {
+		var en float64
+		for _, s := range x[f*frameHop : f*frameHop+frameLen] {
+			en += float64(s) * float64(s)
+		}
+		out[f] = 10 * math.Log10(en/frameLen+1e-10)
+	}
+	return out
 }

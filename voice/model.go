@@ -82,6 +82,9 @@ type GMMBackend struct {
 	UBM       *GMM
 	Relevance float64   // MAP relevance factor
 	Center    []float32 // mean supervector of the training data, subtracted before normalising
+	// Proj, when set, compensates session variability: the centred unit
+	// supervector is projected to a shorter embedding (SessionOptions).
+	Proj *Projection
 
 	ext *extractor
 }
@@ -150,7 +153,19 @@ func (b *GMMBackend) Embed(s Stats) []float32 {
 		}
 	}
 	unit(out)
+	if b.Proj != nil && b.Proj.In == len(out) {
+		out = b.Proj.apply(out)
+		unit(out)
+	}
 	return out
+}
+
+// EmbedDim is the length of the backend's embeddings.
+func (b *GMMBackend) EmbedDim() int {
+	if b.Proj != nil {
+		return b.Proj.Out
+	}
+	return b.UBM.C * b.UBM.D
 }
 
 // supervector is the embedding before centring and length normalisation.
@@ -199,6 +214,13 @@ type Calibration struct {
 	Impostor        []float32
 	ImpMean, ImpStd float64
 	Trials          string // where the calibration trials came from
+	// ImpN is the number of impostor trials; Tail holds the highest of
+	// their scores exactly, highest first (at most 1,000), for
+	// thresholds at low false-accept rates. Both are 0/empty in models
+	// calibrated before they existed (Threshold then uses Impostor and
+	// a Gaussian tail).
+	ImpN int
+	Tail []float32
 }
 
 // Model is a trained speaker-recognition system: the backend, a cohort of
@@ -304,8 +326,18 @@ func (m *Model) check() error {
 	if len(b.Center) != 0 && len(b.Center) != g.C*g.D {
 		return errors.New("voice: model's centre has the wrong length")
 	}
+	if p := b.Proj; p != nil {
+		if p.In != g.C*g.D || p.Out < 1 || p.Out > p.In || len(p.W) != p.Out*p.In || len(p.Mean) != p.Out {
+			return errors.New("voice: model's session projection has inconsistent sizes")
+		}
+		for _, v := range p.W {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return errors.New("voice: model's session projection is not finite")
+			}
+		}
+	}
 	for _, c := range m.Cohort {
-		if len(c) != g.C*g.D {
+		if len(c) != b.EmbedDim() {
 			return errors.New("voice: model's cohort has the wrong dimension")
 		}
 	}

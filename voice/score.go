@@ -74,11 +74,38 @@ func (m *Model) Compare(enrol, test Voiceprint) Result {
 }
 
 // Threshold returns the normalised-score threshold for a false-accept
-// rate: the empirical impostor quantile where the calibration sample can
-// resolve it (at least 10 impostor scores above), else a Gaussian tail.
+// rate. With k = far × impostor trials: for k ≥ 10 it is the k-th highest
+// impostor score (kept exactly in Tail, else read from the quantiles);
+// below that the sample cannot resolve the rate, and the tail is
+// extrapolated as exponential from the highest scores (the excess over
+// the m-th highest score, m = max(20, 1 % of the trials), fitted by its
+// mean) — impostor tails of normalised scores are heavier than Gaussian,
+// and a Gaussian extrapolation set thresholds that let through up to 16
+// times the target rate (docs/benchmarks.md, issue 19). With fewer than
+// 400 impostor trials (the top 20 would reach past the top 5 %), and in
+// calibrations made before Tail existed, the tail is Gaussian.
 func (c *Calibration) Threshold(far float64) float64 {
 	if far <= 0 || far >= 1 {
 		far = 0.01
+	}
+	if c.ImpN > 0 && len(c.Tail) > 0 {
+		k := far * float64(c.ImpN)
+		switch {
+		case k >= 10 && int(k) <= len(c.Tail):
+			return float64(c.Tail[max(int(k), 1)-1])
+		case k < 10 && c.ImpN >= 400:
+			m := min(len(c.Tail), max(20, c.ImpN/100))
+			if m >= 2 {
+				t0 := float64(c.Tail[m-1])
+				var excess float64
+				for _, v := range c.Tail[:m-1] {
+					excess += float64(v) - t0
+				}
+				beta := excess / float64(m-1)
+				p0 := float64(m) / float64(c.ImpN)
+				return t0 + beta*math.Log(p0/far)
+			}
+		}
 	}
 	n := len(c.Impostor)
 	if n > 0 && float64(n)*far >= 10 {
@@ -139,6 +166,12 @@ func FitCalibration(target, impostor []float64, trials string) Calibration {
 			ss += (x - c.ImpMean) * (x - c.ImpMean)
 		}
 		c.ImpStd = math.Sqrt(ss / float64(len(imp)))
+		c.ImpN = len(imp)
+		nt := min(len(imp), 1000)
+		c.Tail = make([]float32, nt)
+		for i := range nt {
+			c.Tail[i] = float32(imp[len(imp)-1-i])
+		}
 	}
 	if len(target) == 0 || len(impostor) == 0 {
 		return c

@@ -46,6 +46,18 @@ type TrainOptions struct {
 	// held-out calls with Model.CalibrateOn ('tollgate voice calibrate').
 	CalibSpeakers int
 	Seed          uint64 // channel simulation
+	// Session is the session-variability compensation learned on the
+	// background calls (off when Session.PCA is 0).
+	Session SessionOptions
+	// JoinSeconds, when above 0, joins each speaker's consecutive
+	// training utterances (in the order given) into calls of at least
+	// this many seconds before anything else, so that per-utterance
+	// normalisation (Features.Norm) sees call-length speech as it will
+	// in use, not single words.
+	JoinSeconds float64
+	// UBM, when set and of the right dimension, is used instead of
+	// training a background model (to compare settings that share one).
+	UBM *GMM
 }
 
 // DefaultTrainOptions are the settings chosen by leave-speakers-out
@@ -88,6 +100,9 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 		if !slices.Contains(Channels, c) {
 			return nil, fmt.Errorf("voice: unknown channel %q (want clean, alaw or telephone)", c)
 		}
+	}
+	if o.JoinSeconds > 0 {
+		utts = JoinUtterances(utts, o.JoinSeconds)
 	}
 	// Split the speakers: every k-th (sorted) is held out for calibration.
 	var spks []string
@@ -146,9 +161,12 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 			frames = append(frames, f.Row(i))
 		}
 	}
-	ubm, err := TrainGMM(frames, o.GMM)
-	if err != nil {
-		return nil, err
+	ubm := o.UBM
+	if ubm == nil || ubm.D != o.Features.Dim() {
+		var err error
+		if ubm, err = TrainGMM(frames, o.GMM); err != nil {
+			return nil, err
+		}
 	}
 	b := &GMMBackend{Features: o.Features, UBM: ubm, Relevance: o.Relevance, ext: ext}
 	stats := make([]Stats, len(bg))
@@ -170,6 +188,32 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 	b.Center = make([]float32, len(center))
 	for i, v := range center {
 		b.Center[i] = float32(v / float64(n))
+	}
+	if o.Session.Enabled() {
+		callSec := o.Session.CallSeconds
+		if callSec <= 0 {
+			callSec = 2
+		}
+		bgSpk := make([]string, len(bg))
+		for i, it := range bg {
+			bgSpk[i] = it.spk
+		}
+		var xs [][]float32
+		var spk []string
+		groupCalls(bgSpk, channels, stats, callSec, func(st Stats, s string) {
+			x := b.supervector(st)
+			for i := range x {
+				x[i] -= b.Center[i]
+			}
+			unit(x)
+			xs = append(xs, x)
+			spk = append(spk, s)
+		})
+		p, err := learnProjection(xs, spk, o.Session, o.Seed)
+		if err != nil {
+			return nil, err
+		}
+		b.Proj = p
 	}
 	m := &Model{Version: 1, Info: o.Info, Backend: b, CohortTop: o.CohortTop}
 	// Cohort: calls of about CohortSpeech seconds of net speech (one
@@ -264,6 +308,55 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 		m.Calib.A = 1
 	}
 	return m, nil
+}
+
+// groupCalls adds up each speaker's background statistics, per channel,
+// into calls of at least minSpeech seconds of net speech and hands each
+// call to f.
+func groupCalls(spk []string, channels []string, stats []Stats, minSpeech float64, f func(Stats, string)) {
+	open := map[[2]string]*Stats{}
+	for i, s := range spk {
+		if stats[i].Frames == 0 {
+			continue
+		}
+		k := [2]string{s, channels[i%len(channels)]}
+		a := open[k]
+		if a == nil {
+			a = &Stats{}
+			open[k] = a
+		}
+		*a = a.Add(stats[i])
+		if a.Speech() >= minSpeech {
+			f(*a, s)
+			delete(open, k)
+		}
+	}
+}
+
+// JoinUtterances joins each speaker's consecutive utterances, 60 ms
+// apart, into calls of at least seconds; a speaker's last, shorter call
+// is kept.
+func JoinUtterances(utts []Utterance, seconds float64) []Utterance {
+	var out []Utterance
+	open := map[string]int{} // speaker → index in out of the call being filled
+	gap := make([]float32, 480)
+	for _, u := range utts {
+		i, ok := open[u.Speaker]
+		if !ok {
+			out = append(out, Utterance{Speaker: u.Speaker})
+			i = len(out) - 1
+			open[u.Speaker] = i
+		}
+		a := &out[i].Audio
+		if len(a.Samples) > 0 {
+			a.Samples = append(a.Samples, gap...)
+		}
+		a.Samples = append(a.Samples, u.Audio.Samples...)
+		if a.Seconds() >= seconds {
+			delete(open, u.Speaker)
+		}
+	}
+	return out
 }
 
 // calibrationCalls groups each held-out speaker's utterances into calls

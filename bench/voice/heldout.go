@@ -39,7 +39,8 @@ var chanPairs = []chanPair{
 
 type tally struct {
 	tar, imp []float64
-	fa, fr   int // at the model's 1 % threshold
+	speech   []float64 // net speech of each test
+	fa, fr   int       // at the model's 1 % threshold
 }
 
 // heldOut runs, for each pair of test speakers (the fold), a model
@@ -53,32 +54,7 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 	t0 := time.Now()
 	var settings []setting
 	for _, v := range strings.Split(variants, ",") {
-		o := voice.DefaultTrainOptions()
-		switch v {
-		case "before":
-			o = beforeOptions()
-		case "cmvn-fullband": // old band, CMVN, clean only, calibrated on training speakers
-			o = beforeOptions()
-			o.Features.Norm = "cmvn"
-		case "features": // telephone band + CMVN, clean background, calibrated on training speakers
-			o = issue19Options()
-			o.Channels = []string{"clean"}
-			o.CalibSpeakers = -1
-		case "features+channels": // telephone band + CMVN, background through all channels, cohort of 1.5 s calls, calibrated on training speakers
-			o = issue19Options()
-			o.CalibSpeakers = -1
-		case "fullband": // as "after" but a full-band (0–4000 Hz) filterbank
-			o = issue19Options()
-			o.Features.LowHz, o.Features.HighHz = 0, 4000
-			o.CalibSpeakers = 2
-		case "after": // telephone band + CMVN, all channels, cohort calls, two calibration speakers held out
-			o = issue19Options()
-			o.CalibSpeakers = 2
-		case "default": // the shipped defaults
-		default:
-			log.Fatalf("unknown variant %q", v)
-		}
-		settings = append(settings, setting{v, o})
+		settings = append(settings, setting{v, variantOptions(v)})
 	}
 	type key struct {
 		set  string
@@ -106,12 +82,18 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 				bg = append(bg, voice.Utterance{Speaker: s, Audio: r.audio})
 			}
 		}
+		ubms := map[string]*voice.GMM{}
 		for _, st := range settings {
 			st.opt.Seed = uint64(k)
+			// Settings with the same front end and background audio share
+			// one background model per fold.
+			ubmKey := fmt.Sprint(st.opt.Features, st.opt.Channels, st.opt.JoinSeconds, st.opt.CalibSpeakers)
+			st.opt.UBM = ubms[ubmKey]
 			m, err := voice.Train(bg, st.opt)
 			if err != nil {
 				log.Fatal(err)
 			}
+			ubms[ubmKey] = m.Backend.UBM
 			thr := m.Calib.Threshold(0.01)
 			calibs[st.name] = append(calibs[st.name], fmt.Sprintf("fold %s+%s: thr %.2f (%s)", f[0], f[1], thr, m.Calib.Trials))
 			for _, n := range lens {
@@ -138,7 +120,9 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 							prints[s] = append(prints[s], m.Print(stats))
 						}
 						for range tests {
-							testP[s] = append(testP[s], m.Print(m.Backend.Stats(ch(cp.test, c.digitString(s, n, 25, 50, rng)))))
+							st := m.Backend.Stats(ch(cp.test, c.digitString(s, n, 25, 50, rng)))
+							t.speech = append(t.speech, st.Speech())
+							testP[s] = append(testP[s], m.Print(st))
 						}
 					}
 					for _, s := range f {
@@ -166,14 +150,14 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 			log.Printf("fold %d (%s, %s) %s done at %v", k, f[0], f[1], st.name, time.Since(t0).Round(time.Second))
 		}
 	}
-	fmt.Printf("| setting | digits | enrol → test | EER %% | FA %% at the model's 1 %% FAR threshold | FR %% there | target / impostor trials |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| setting | digits | enrol → test | EER %% | FA %% at the model's 1 %% FAR threshold | FR %% there | target / impostor trials | net test speech (s) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, st := range settings {
 		for _, n := range lens {
 			for _, cp := range chanPairs {
 				t := res[key{st.name, n, cp}]
 				eer, _ := voice.EER(t.tar, t.imp)
-				fmt.Printf("| %s | %d | %s → %s | %.2f | %.2f | %.2f | %d / %d |\n", st.name, n, cp.enrol, cp.test, 100*eer,
-					100*float64(t.fa)/float64(len(t.imp)), 100*float64(t.fr)/float64(len(t.tar)), len(t.tar), len(t.imp))
+				fmt.Printf("| %s | %d | %s → %s | %.2f | %.2f | %.2f | %d / %d | %.2f |\n", st.name, n, cp.enrol, cp.test, 100*eer,
+					100*float64(t.fa)/float64(len(t.imp)), 100*float64(t.fr)/float64(len(t.tar)), len(t.tar), len(t.imp), mean(t.speech))
 			}
 		}
 	}
@@ -181,4 +165,84 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 		fmt.Printf("\n%s calibration:\n- %s\n", st.name, strings.Join(calibs[st.name], "\n- "))
 	}
 	log.Printf("total %v", time.Since(t0).Round(time.Second))
+}
+
+// variantOptions reads a setting: a base (before, features,
+// features+channels, fullband, after, default) followed by '+'-joined
+// modifiers: cmvn, tel (300–3400 Hz band), full (0–4000 Hz), chan (clean,
+// A-law and telephone background), join<s> (join training utterances
+// into calls of s seconds), coh<s> (cohort calls of s seconds), cal<n>
+// (calibration speakers), pca<n>, nap<n>, lda<n>, wccn<shrinkage>.
+func variantOptions(v string) voice.TrainOptions {
+	parts := strings.Split(v, "+")
+	var o voice.TrainOptions
+	switch parts[0] {
+	case "before":
+		o = beforeOptions()
+	case "cmvn-fullband": // old band, CMVN, clean only, calibrated on training speakers
+		o = beforeOptions()
+		o.Features.Norm = "cmvn"
+	case "features": // telephone band + CMVN, clean background, calibrated on training speakers
+		o = issue19Options()
+		o.Channels = []string{"clean"}
+		o.CalibSpeakers = -1
+	case "features&channels": // telephone band + CMVN, background through all channels, cohort of 1.5 s calls
+		o = issue19Options()
+		o.CalibSpeakers = -1
+	case "fullband": // as "after" but a full-band (0–4000 Hz) filterbank
+		o = issue19Options()
+		o.Features.LowHz, o.Features.HighHz = 0, 4000
+		o.CalibSpeakers = 2
+	case "after": // telephone band + CMVN, all channels, cohort calls, two calibration speakers held out
+		o = issue19Options()
+		o.CalibSpeakers = 2
+	case "default": // the shipped defaults
+		o = voice.DefaultTrainOptions()
+	default:
+		log.Fatalf("unknown variant %q", v)
+	}
+	for _, m := range parts[1:] {
+		num := func(prefix string) float64 {
+			var f float64
+			if _, err := fmt.Sscan(strings.TrimPrefix(m, prefix), &f); err != nil {
+				log.Fatalf("variant %q: bad modifier %q", v, m)
+			}
+			return f
+		}
+		switch {
+		case m == "cmvn" || m == "cmn" || m == "none":
+			o.Features.Norm = m
+		case m == "tel":
+			o.Features.LowHz, o.Features.HighHz = 300, 3400
+		case m == "full":
+			o.Features.LowHz, o.Features.HighHz = 0, 4000
+		case m == "chan" || m == "channels": // "features+channels" reads as before
+			o.Channels = []string{"clean", "alaw", "telephone"}
+		case m == "clean":
+			o.Channels = []string{"clean"}
+		case strings.HasPrefix(m, "join"):
+			o.JoinSeconds = num("join")
+		case strings.HasPrefix(m, "coh"):
+			o.CohortSpeech = num("coh")
+		case strings.HasPrefix(m, "cal"):
+			o.CalibSpeakers = int(num("cal"))
+		case strings.HasPrefix(m, "pca"):
+			o.Session.PCA = int(num("pca"))
+		case strings.HasPrefix(m, "nap"):
+			o.Session.NAP = int(num("nap"))
+		case strings.HasPrefix(m, "lda"):
+			o.Session.LDA = int(num("lda"))
+		case strings.HasPrefix(m, "wccn"):
+			o.Session.WCCN = num("wccn")
+		case strings.HasPrefix(m, "hang"):
+			o.Features.VADHangover = int(num("hang"))
+		case strings.HasPrefix(m, "margin"):
+			o.Features.VADMarginDB = num("margin")
+		case strings.HasPrefix(m, "call"):
+			o.Session.CallSeconds = num("call")
+		default:
+			log.Fatalf("variant %q: unknown modifier %q", v, m)
+		}
+	}
+	return o
 }

@@ -170,6 +170,10 @@ func main() {
 	held := flag.Bool("heldout", false, "issue 19: enrolment/test channel pairs, calibration on held-out speakers; before (old front end) and after")
 	variants := flag.String("variants", "before,after", "with -heldout: before, cmvn-fullband, features, features+channels, fullband, after")
 	folds := flag.Int("folds", 15, "with -heldout: how many test-speaker pairs (of 15)")
+	calib := flag.String("calib", "", "calibration check on a directory of synthetic speakers (bench/voice/speakers.sh): background, calibration and test speakers disjoint")
+	flagDir := flag.String("synthflag", "", "synthetic-voice flag on a directory of synthetic speakers (bench/voice/speakers.sh), one family held out at a time")
+	flagTrain := flag.String("flagtrain", "clean", "with -synthflag: channels the detector's training audio is heard through")
+	flagComps := flag.Int("flagcomps", 32, "with -synthflag: mixture components")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -201,6 +205,14 @@ func main() {
 				identify(c, real, cn == "telephone", n, *tests)
 			}
 		}
+		return
+	}
+	if *flagDir != "" {
+		synthFlag(c, real, *flagDir, *conds, strings.Split(*flagTrain, ","), *flagComps)
+		return
+	}
+	if *calib != "" {
+		calibCheck(c, real, *calib, *variants, *conds)
 		return
 	}
 	if *held {

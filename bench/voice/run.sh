@@ -16,9 +16,9 @@ cd "$(dirname "$0")/../.."
 FSDD=${1:?usage: bench/voice/run.sh FSDD_DIR [WORK_DIR] (a full copy of FSDD)}
 WORK=${2:-/tmp/tollgate-voice-bench}
 mkdir -p "$WORK"
-if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v espeak-ng >/dev/null; then
+if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || ! command -v espeak-ng >/dev/null || ! command -v espeak >/dev/null || ! command -v sox >/dev/null; then
 	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-	$SUDO apt-get install -y flite festival festvox-kallpc16k festvox-us-slt-hts espeak-ng
+	$SUDO apt-get install -y flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng espeak sox
 fi
 sh bench/voice/tts.sh "$WORK/tts" 20
 go build -o "$WORK/voicebench" ./bench/voice
@@ -31,5 +31,10 @@ echo "## closed-set identification"
 $B -ident -cond clean,telephone -digits 5,10
 echo "## synthetic-voice detector, one engine family held out at a time"
 $B -tts "$WORK/tts" -synthetic -cond clean,telephone
+echo "## issue 19: held-out channel pairs, calibration transfer and synthetic flag on synthetic speakers"
+sh bench/voice/speakers.sh "$WORK/speakers" 10
+$B -heldout -folds 3 -digits 3,5,8,10 -variants before
+$B -calib "$WORK/speakers" -variants default -cond clean,telephone
+$B -synthflag "$WORK/speakers" -cond clean,telephone
 echo "## speed"
 go test -run XXX -bench . -benchtime 2s ./voice

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/voice"
+)
+
+// loadSpeakers reads DIR/<speaker>/*.wav: each file is one utterance
+// (a digit string) of that speaker.
+func loadSpeakers(dir string) (map[string][]voice.Audio, []string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	by := map[string][]voice.Audio{}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, e.Name(), "*.wav"))
+		sort.Slice(files, func(i, j int) bool {
+			var a, b int
+			fmt.Sscan(strings.TrimSuffix(filepath.Base(files[i]), ".wav"), &a)
+			fmt.Sscan(strings.TrimSuffix(filepath.Base(files[j]), ".wav"), &b)
+			return a < b
+		})
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			a, err := voice.Decode(data, voice.CodecWAV, voice.Limits{MinSeconds: 0.01})
+			if err != nil {
+				continue
+			}
+			by[e.Name()] = append(by[e.Name()], a)
+		}
+		if len(by[e.Name()]) >= 6 {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return by, names, nil
+}
+
+// calibCheck is the calibration proof: the synthetic speakers are split
+// three ways (by position within each engine family, so every part has
+// every family): background (with the six real FSDD speakers), operator
+// calibration (Model.CalibrateOn: enrolment of three utterances, the rest
+// tests) and test. The false-accept rate at the threshold for each target
+// rate is measured on the test speakers only; the three parts rotate.
+func calibCheck(c *corpus, real []string, dir, variants, conds string) {
+	t0 := time.Now()
+	by, names, err := loadSpeakers(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fam := func(s string) string { f, _, _ := strings.Cut(s, "-"); return f }
+	pos := map[string]int{}
+	count := map[string]int{}
+	for _, s := range names {
+		pos[s] = count[fam(s)]
+		count[fam(s)]++
+	}
+	log.Printf("%d synthetic speakers in %d families", len(names), len(count))
+	targets := []float64{0.001, 0.005, 0.01, 0.02, 0.05}
+	type res struct {
+		fa, fr           []int
+		nImp, nTar       int
+		tar, imp         []float64
+		thrs             []string
+		speakersPerGroup []int
+	}
+	for _, v := range strings.Split(variants, ",") {
+		condList := strings.Split(conds, ",")
+		results := map[string]*res{}
+		for _, cond := range condList {
+			results[cond] = &res{fa: make([]int, len(targets)), fr: make([]int, len(targets))}
+		}
+		for rot := range 3 {
+			var m0 *voice.Model
+			for _, cond := range condList {
+				r := results[cond]
+				group := func(s string) int { return (pos[s] + rot) % 3 } // 0 background, 1 calibration, 2 test
+				var bg []voice.Utterance
+				for _, s := range real {
+					for _, rc := range c.bySpk[s] {
+						bg = append(bg, voice.Utterance{Speaker: s, Audio: rc.audio})
+					}
+				}
+				var calSpk, testSpk []string
+				for _, s := range names {
+					switch group(s) {
+					case 0:
+						for _, a := range by[s] {
+							bg = append(bg, voice.Utterance{Speaker: s, Audio: a})
+						}
+					case 1:
+						calSpk = append(calSpk, s)
+					default:
+						testSpk = append(testSpk, s)
+					}
+				}
+				if m0 == nil {
+					o := variantOptions(v)
+					o.CalibSpeakers = -1
+					o.Seed = uint64(rot)
+					if m0, err = voice.Train(bg, o); err != nil {
+						log.Fatal(err)
+					}
+				}
+				mc := *m0
+				m := &mc
+				rng := rand.New(rand.NewPCG(uint64(rot), 77))
+				ch := func(a voice.Audio) voice.Audio {
+					out, _ := voice.Channel(cond, a, rng)
+					return out
+				}
+				// Enrolment: the first three utterances, clean; tests: the
+				// rest through the condition's channel.
+				calls := func(spks []string) []voice.Labelled {
+					var out []voice.Labelled
+					for _, s := range spks {
+						var st voice.Stats
+						for _, a := range by[s][:3] {
+							st = st.Add(m.Backend.Stats(a))
+						}
+						out = append(out, voice.Labelled{Speaker: s, Enrol: true, Stats: st})
+						for _, a := range by[s][3:] {
+							out = append(out, voice.Labelled{Speaker: s, Stats: m.Backend.Stats(ch(a))})
+						}
+					}
+					return out
+				}
+				if err := m.CalibrateOn(calls(calSpk), fmt.Sprintf("%d synthetic speakers", len(calSpk))); err != nil {
+					log.Fatal(err)
+				}
+				thr := make([]float64, len(targets))
+				for i, t := range targets {
+					thr[i] = m.Calib.Threshold(t)
+				}
+				r.thrs = append(r.thrs, fmt.Sprintf("rotation %d: %s; thresholds %.2f", rot, m.Calib.Trials, thr))
+				r.speakersPerGroup = append(r.speakersPerGroup, len(testSpk))
+				test := calls(testSpk)
+				prints := make([]voice.Voiceprint, len(test))
+				for i, l := range test {
+					prints[i] = m.Print(l.Stats)
+				}
+				for i, e := range test {
+					if !e.Enrol {
+						continue
+					}
+					for j, t := range test {
+						if t.Enrol {
+							continue
+						}
+						s := m.Compare(prints[i], prints[j]).Normalized
+						same := e.Speaker == t.Speaker
+						if same {
+							r.nTar++
+							r.tar = append(r.tar, s)
+						} else {
+							r.nImp++
+							r.imp = append(r.imp, s)
+						}
+						for k, th := range thr {
+							if same && s < th {
+								r.fr[k]++
+							}
+							if !same && s >= th {
+								r.fa[k]++
+							}
+						}
+					}
+				}
+				log.Printf("%s %s rotation %d done at %v", v, cond, rot, time.Since(t0).Round(time.Second))
+			}
+		}
+		for _, cond := range condList {
+			r := results[cond]
+			eer, _ := voice.EER(r.tar, r.imp)
+			fmt.Printf("\n%s, enrol clean → test %s: EER %.2f %% (%d target / %d impostor trials; test speakers per rotation %v)\n\n", v, cond, 100*eer, r.nTar, r.nImp, r.speakersPerGroup)
+			fmt.Printf("| target FAR | measured FAR on unseen speakers | ratio | FRR |\n|---|---|---|---|\n")
+			for k, t := range targets {
+				fa := float64(r.fa[k]) / float64(r.nImp)
+				fmt.Printf("| %.1f %% | %.2f %% (%d) | %.2f | %.1f %% |\n", 100*t, 100*fa, r.fa[k], fa/t, 100*float64(r.fr[k])/float64(r.nTar))
+			}
+			fmt.Printf("\n- %s\n", strings.Join(r.thrs, "\n- "))
+		}
+	}
+}
