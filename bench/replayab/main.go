@@ -9,14 +9,14 @@
 package main
 
 import (
-	"runtime"
-	"encoding/csv"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
