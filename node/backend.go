@@ -16,8 +16,6 @@ import (
 
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/compliance"
-	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
-	csqlite "github.com/tollgate-voip/tollgate/compliance/sqlite"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
 	authpostgres "github.com/tollgate-voip/tollgate/console/auth/postgres"
@@ -110,7 +108,7 @@ func (e Embedded) Records(context.Context) (store.Store, error) {
 
 // Compliance opens compliance.db.
 func (e Embedded) Compliance(context.Context) (ComplianceStore, error) {
-	return csqlite.Open(e.path(ComplianceFile))
+	return sqlite.OpenCompliance(e.path(ComplianceFile))
 }
 
 // Users opens console.db.
@@ -130,7 +128,7 @@ func (e Embedded) Voice(_ context.Context, keys *vstore.Keys) (VoiceStore, error
 
 // Actions opens actions.db.
 func (e Embedded) Actions(context.Context) (ActionStore, error) {
-	return action.OpenSQLite(e.path(ActionsFile))
+	return sqlite.OpenActions(e.path(ActionsFile))
 }
 
 // Close does nothing: every file belongs to its handle.
@@ -175,7 +173,7 @@ func (borrowed) Close() error { return nil }
 
 // Compliance opens the compliance tables on the pool.
 func (c *Cluster) Compliance(ctx context.Context) (ComplianceStore, error) {
-	return cpostgres.New(ctx, c.Pool())
+	return postgres.NewCompliance(ctx, c.Pool())
 }
 
 // Users opens the console tables on the pool.
@@ -195,7 +193,7 @@ func (c *Cluster) Voice(ctx context.Context, keys *vstore.Keys) (VoiceStore, err
 
 // Actions opens the action table on the pool.
 func (c *Cluster) Actions(ctx context.Context) (ActionStore, error) {
-	return action.OpenPostgres(ctx, c.Pool())
+	return postgres.NewActions(ctx, c.Pool())
 }
 
 // Close closes the pool.
