@@ -18,8 +18,6 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
-	authpostgres "github.com/tollgate-voip/tollgate/console/auth/postgres"
-	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/reputation"
 	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
@@ -113,7 +111,7 @@ func (e Embedded) Compliance(context.Context) (ComplianceStore, error) {
 
 // Users opens console.db.
 func (e Embedded) Users(context.Context) (auth.Store, error) {
-	return authsqlite.Open(e.path(UsersFile))
+	return sqlite.OpenUsers(e.path(UsersFile))
 }
 
 // Reputation opens the reputation tables of tollgate.db.
@@ -178,7 +176,7 @@ func (c *Cluster) Compliance(ctx context.Context) (ComplianceStore, error) {
 
 // Users opens the console tables on the pool.
 func (c *Cluster) Users(ctx context.Context) (auth.Store, error) {
-	return authpostgres.New(ctx, c.Pool())
+	return postgres.NewUsers(ctx, c.Pool())
 }
 
 // Reputation opens the reputation tables on the pool.

@@ -19,7 +19,7 @@ const (
 	LockRecords    = 7_161_501 // store/postgres
 	LockVoice      = 7_161_601 // voice/store
 	LockCompliance = 7_161_701 // store/postgres.Compliance
-	LockConsole    = 7_161_702 // console/auth/postgres
+	LockConsole    = 7_161_702 // store/postgres.Users
 	LockReputation = 7_161_703 // reputation/postgres
 )
 

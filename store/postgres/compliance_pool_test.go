@@ -14,7 +14,7 @@ import (
 // usable.
 func TestComplianceBorrowsPool(t *testing.T) {
 	ctx := context.Background()
-	dsn := complianceDSN(t)
+	dsn := newDSN(t, "compliance")
 	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
 	if err != nil {
 		t.Fatal(err)
