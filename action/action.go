@@ -12,6 +12,8 @@ package action
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,20 @@ type Store interface {
 	// ListActions returns the records unexpired at now; the zero time
 	// lists them all.
 	ListActions(ctx context.Context, now time.Time) ([]Record, error)
+}
+
+// Validate checks a record before it is stored: a known kind and
+// verdict, and a value of 1 to 64 bytes.
+func (r Record) Validate() error {
+	switch {
+	case r.Kind != "extension" && r.Kind != "number" && r.Kind != "prefix" && r.Kind != KillSwitchKind:
+		return fmt.Errorf("action kind %q: want extension, number, prefix or killswitch", r.Kind)
+	case r.Verdict != Challenge && r.Verdict != Reject && r.Verdict != Honeypot:
+		return fmt.Errorf("action verdict %q: want challenge, reject or honeypot", r.Verdict)
+	case r.Value == "" || len(r.Value) > 64:
+		return errors.New("action value: 1–64 bytes")
+	}
+	return nil
 }
 
 // Memory is a Store in memory (replay, tests, single node).

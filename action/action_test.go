@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 type pgHandle struct {
-	*action.Postgres
+	*postgres.Actions
 	dsn string
 }
 
@@ -61,11 +62,11 @@ func pgStoreOn(t *testing.T, dsn string) pgHandle {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s, err := action.OpenPostgres(context.Background(), pool)
+	s, err := postgres.NewActions(context.Background(), pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pgHandle{Postgres: s, dsn: dsn}
+	return pgHandle{Actions: s, dsn: dsn}
 }
 
 func TestSet(t *testing.T) {
@@ -110,7 +111,7 @@ func TestSet(t *testing.T) {
 // TestStores: the in-memory and the SQLite store keep, list (unexpired
 // only, or all with the zero time) and remove records alike.
 func TestStores(t *testing.T) {
-	sq, err := action.OpenSQLite(filepath.Join(t.TempDir(), "actions.db"))
+	sq, err := sqlite.OpenActions(filepath.Join(t.TempDir(), "actions.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestStores(t *testing.T) {
 
 type rig struct {
 	st      *sqlite.Store
-	acts    *action.SQLite
+	acts    *sqlite.Actions
 	m       *action.Manager
 	blkLive *blocks.Live
 	actLive *action.Live
@@ -185,7 +186,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	acts, err := action.OpenSQLite(filepath.Join(dir, "actions.db"))
+	acts, err := sqlite.OpenActions(filepath.Join(dir, "actions.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

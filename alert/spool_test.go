@@ -1,4 +1,4 @@
-package alert
+package alert_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
@@ -48,7 +49,7 @@ func TestSpoolKeepsAlertsThroughAStoreFailure(t *testing.T) {
 	st := &swapStore{}
 	st.cur.Store(db)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	m := New(Options{Store: st, Logger: log})
+	m := alert.New(alert.Options{Store: st, Logger: log})
 	if err := m.SpoolTo(spoolPath, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestSpoolKeepsAlertsThroughAStoreFailure(t *testing.T) {
 		t.Fatalf("%d alerts lost to store errors", se)
 	}
 	m.Close() // a restart while the store is still down
-	m = New(Options{Store: st, Logger: log})
+	m = alert.New(alert.Options{Store: st, Logger: log})
 	if err := m.SpoolTo(spoolPath, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestSpoolIsBounded(t *testing.T) {
 	db.Close()
 	st := &swapStore{}
 	st.cur.Store(db)
-	m := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))})
+	m := alert.New(alert.Options{Store: st, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))})
 	if err := m.SpoolTo(filepath.Join(dir, "alerts.spool"), 2000); err != nil {
 		t.Fatal(err)
 	}

@@ -8,26 +8,30 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // audit checks and exports the append-only, hash-chained audit log.
 //
-//	tollgate audit verify [-data DIR] [-expect HASH] [-anchors FILE [-key-env VAR]]
+// The log is read where the server keeps it: the data directory's, or the
+// cluster's PostgreSQL with -config in cluster mode.
+//
+//	tollgate audit verify [-data DIR | -config POLICY] [-expect HASH] [-anchors FILE [-key-env VAR]]
 //	    recompute the chain; -expect: a hash noted earlier must still be in it;
 //	    -anchors: every keyed anchor (cli/anchor.go) must match the log
 //	tollgate audit verify -file EXPORT.jsonl           check an export on its own
-//	tollgate audit export [-data DIR] [-since T] [-before T] [-o FILE]   JSON lines
+//	tollgate audit export [-data DIR | -config POLICY] [-since T] [-before T] [-o FILE]   JSON lines
 func (e *env) audit(args []string) error {
 	if len(args) == 0 || args[0] != "verify" && args[0] != "export" {
 		return usagef("audit: want verify or export")
 	}
 	fs := newFlags("audit "+args[0], e)
-	dataDir := fs.String("data", "tollgate-data", "data directory")
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "policy file (env TOLLGATE_CONFIG); in cluster mode the log lives in the cluster's PostgreSQL")
+	dataDir := fs.String("data", "", "data directory (default: server.data_dir, else ./tollgate-data)")
 	expect := fs.String("expect", "", "verify: a hash printed by an earlier verify; truncation after it is detected")
 	file := fs.String("file", "", "verify: check an exported file instead of the database")
 	sinceS := fs.String("since", "", "export: entries at or after this time (RFC 3339)")
@@ -45,17 +49,23 @@ func (e *env) audit(args []string) error {
 	if args[0] == "verify" && *file != "" {
 		return e.verifyExport(*file)
 	}
-	// Opening would create an empty database, and an empty log verifies:
-	// a mistyped -data must not pass for an intact log.
-	db := filepath.Join(*dataDir, "tollgate.db")
-	if _, err := os.Stat(db); err != nil {
-		return fmt.Errorf("audit %s: no tollgate database at %s (is -data right?): %w", args[0], db, err)
-	}
-	st, err := sqlite.Open(db)
+	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	if *dataDir == "" {
+		*dataDir = cfg.Server.DataDir
+	}
+	if *dataDir == "" {
+		*dataDir = "tollgate-data"
+	}
+	// Opening would create an empty database, and an empty log verifies:
+	// a mistyped -data must not pass for an intact log (MustExist).
+	state, st, err := openState(context.Background(), cfg, *dataDir, true, (*node.State).Records)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", args[0], err)
+	}
+	defer state.Close()
 	ctx := context.Background()
 	if args[0] == "verify" {
 		if err := e.verifyAudit(ctx, st, *expect); err != nil {
@@ -126,7 +136,7 @@ func walkAudit(ctx context.Context, st store.Audit, since time.Time, fn func(sto
 	}
 }
 
-func (e *env) verifyAudit(ctx context.Context, st *sqlite.Store, expect string) error {
+func (e *env) verifyAudit(ctx context.Context, st store.Audit, expect string) error {
 	if err := st.VerifyAudit(ctx); err != nil {
 		var ce *sqlite.ChainError
 		if errors.As(err, &ce) {

@@ -20,6 +20,7 @@ import (
 	credis "github.com/tollgate-voip/tollgate/counter/redis"
 	"github.com/tollgate-voip/tollgate/detect/pipeline"
 	"github.com/tollgate-voip/tollgate/metrics"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
 )
@@ -40,70 +41,80 @@ type clusterNode struct {
 	done     chan struct{}
 }
 
-// openStores opens the store the configuration asks for: SQLite in the
-// data directory, or, in cluster mode, PostgreSQL (wrapped with change
-// notices and the spool) and Redis.
-func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (store.Store, *clusterNode, error) {
-	if !cfg.Cluster.Enabled {
-		st, err := openEmbedded(ctx, dataDir, cfg.Server.Retention, false, log) // cli/records.go
-		return st, nil, err
+// openStores opens the node's state (node.Open: SQLite in the data
+// directory, or the cluster's PostgreSQL) and its records store and, in
+// cluster mode, what a serving node adds: Redis counters and change
+// notices, and the spool in front of the records store (returned
+// wrapped). A nil *clusterNode is the embedded mode. The caller closes
+// the clusterNode, then the state.
+func openStores(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (*node.State, store.Store, *clusterNode, error) {
+	state, err := node.Open(ctx, cfg, dataDir, node.Options{Node: cfg.NodeName(), Serving: true, Logger: log})
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	st, err := state.Records(ctx)
+	if err != nil || !state.Cluster() {
+		return state, st, nil, errors.Join(err, closeOnError(err, state))
+	}
+	n, err := joinCluster(ctx, cfg, dataDir, state.Backend.(*node.Cluster).Postgres(), log)
+	if err != nil {
+		state.Close()
+		return nil, nil, nil, err
+	}
+	return state, &cluster.Store{Store: st, Changes: n.changes, Spool: n.spool}, n, nil
+}
+
+// closeOnError closes state when err is not nil.
+func closeOnError(err error, state *node.State) error {
+	if err == nil {
+		return nil
+	}
+	return state.Close()
+}
+
+// joinCluster connects Redis and opens the records spool of a cluster
+// node on the state's PostgreSQL store pg.
+func joinCluster(ctx context.Context, cfg *config.Config, dataDir string, pg *postgres.Store, log *slog.Logger) (*clusterNode, error) {
 	cc := &cfg.Cluster
-	n := &clusterNode{cfg: cc, log: log, done: make(chan struct{})}
-	node := cfg.NodeName()
-	dsn, err := clusterSecrets(cfg)
-	if err != nil {
-		return nil, nil, err
+	if _, err := clusterSecrets(cfg); err != nil {
+		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	// The node's one connection pool: the records store owns it and the
-	// node's other PostgreSQL stores borrow it (clusterNode.pool).
-	pg, err := postgres.OpenWith(pctx, dsn, pgOptions(cc, node))
-	if err != nil {
-		return nil, nil, err
-	}
-	n.pg = pg
+	name := cfg.NodeName()
+	n := &clusterNode{cfg: cc, log: log, done: make(chan struct{}), pg: pg}
 	r := cc.Redis
-	opts := redisOptions(&r, node)
+	opts := redisOptions(&r, name)
 	n.redis = goredis.NewUniversalClient(opts)
+	var err error
 	n.counters, err = credis.New(credis.Options{Client: n.redis, Prefix: r.Prefix, Timeout: time.Duration(r.TimeoutMS) * time.Millisecond,
 		Logger: log, OnState: n.redisState})
 	if err != nil {
 		n.close()
-		return nil, nil, err
+		return nil, err
 	}
-	n.changes = cluster.NewChanges(ctx, n.redis, r.Prefix, node, log)
+	n.changes = cluster.NewChanges(ctx, n.redis, r.Prefix, name, log)
 	spoolDir := cc.Postgres.SpoolDir
 	if spoolDir == "" {
 		spoolDir = filepath.Join(dataDir, "spool")
 	}
 	if n.spool, err = cluster.OpenSpool(pg, spoolDir, int64(cc.Postgres.SpoolMaxMB)<<20, log); err != nil {
 		n.close()
-		return nil, nil, err
+		return nil, err
 	}
 	// Records a killed node left in its spool go first.
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	if err := n.spool.Drain(pctx); err != nil {
 		log.Warn("cluster: spooled records not yet written", "err", err, "bytes", n.spool.Pending())
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	go n.loop(lctx)
-	log.Info("cluster mode", "node", node, "redis", opts.Addrs, "redis_up", n.counters.Up())
-	return &cluster.Store{Store: pg, Changes: n.changes, Spool: n.spool}, n, nil
+	log.Info("cluster mode", "node", name, "redis", opts.Addrs, "redis_up", n.counters.Up())
+	return n, nil
 }
 
-// pgOptions tunes the node's one PostgreSQL pool: its connections carry
-// application_name tollgate-NODE (pg_stat_activity tells the nodes apart)
-// and cluster.postgres.max_conns bounds them (0: postgres.DefaultMaxConns).
-func pgOptions(cc *config.Cluster, node string) postgres.Options {
-	return postgres.Options{MaxConns: int32(cc.Postgres.MaxConns), ApplicationName: "tollgate-" + node}
-}
-
-// pool is the node's one PostgreSQL connection pool, owned by the records
-// store, on which the compliance, console, reputation, voice and action
-// stores are built (nil in embedded mode). They must be closed before
-// the records store.
+// pool is the node's one PostgreSQL connection pool (nil in embedded
+// mode), owned by the node's state and borrowed by every domain store.
 func (n *clusterNode) pool() *pgxpool.Pool {
 	if n == nil {
 		return nil
@@ -303,7 +314,7 @@ func (n *clusterNode) setAlerter(a store.Alerter) {
 }
 
 // close stops the loop, drains the spool one last time and closes the
-// connections. The store itself is closed by the server.
+// Redis connections. The PostgreSQL store belongs to the node's state.
 func (n *clusterNode) close() error {
 	if n == nil {
 		return nil
@@ -329,9 +340,6 @@ func (n *clusterNode) close() error {
 	}
 	if n.redis != nil {
 		errs = append(errs, n.redis.Close())
-	}
-	if n.pg != nil && n.stop == nil { // opened but never handed to a server
-		errs = append(errs, n.pg.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -371,7 +379,7 @@ func (n *clusterNode) readiness() []api.Dependency {
 // and, when password_env is set, the Redis password, which must not be
 // empty either. serve and 'config check' (preflight) both call it.
 func clusterSecrets(cfg *config.Config) (string, error) {
-	dsn, err := clusterDSN(cfg)
+	dsn, err := node.DSN(cfg)
 	if err != nil {
 		return "", err
 	}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/compliance"
-	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 )
 
 // clusterPair is two nodes on one Redis and one PostgreSQL.
@@ -183,11 +183,15 @@ func TestClusterComplianceAcrossNodes(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	st, err := cpostgres.Open(ctx, p.dsn)
+	rec, err := postgres.Open(ctx, p.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer rec.Close()
+	st, err := postgres.NewCompliance(ctx, rec.Pool())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if oo, err := st.OptOuts(ctx); err != nil || len(oo) != 0 {
 		t.Errorf("opt-outs in PostgreSQL after the removal: %+v, %v", oo, err)
 	}

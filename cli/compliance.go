@@ -4,19 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/compliance"
-	cpostgres "github.com/tollgate-voip/tollgate/compliance/postgres"
-	csqlite "github.com/tollgate-voip/tollgate/compliance/sqlite"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/internal/refresh"
 	"github.com/tollgate-voip/tollgate/metrics"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/quality"
 	"github.com/tollgate-voip/tollgate/store"
 )
@@ -24,7 +21,7 @@ import (
 // complianceParts are the compliance records and the quality watch of a
 // running server.
 type complianceParts struct {
-	store   complianceStore
+	store   compliance.Store
 	live    *compliance.Live
 	watcher *quality.Watcher
 	hepAddr string
@@ -39,8 +36,8 @@ type complianceParts struct {
 	// (0: a second).
 	every time.Duration
 
-	// done is closed when the refresh loop started by start has ended
-	// and closed the store; nil before start.
+	// done is closed when the refresh loop started by start has ended;
+	// nil before start.
 	done chan struct{}
 }
 
@@ -83,44 +80,15 @@ func (n notifyingCompliance) AddConsent(ctx context.Context, c compliance.Consen
 	return c, err
 }
 
-// complianceStore is where the opt-outs and consents are kept.
-type complianceStore interface {
-	compliance.Store
-	Close() error
-}
-
-// openComplianceStore opens compliance.db in the data directory or, in
-// cluster mode, the compliance tables of the cluster's PostgreSQL
-// database, so an opt-out recorded through any node binds every node. A
-// non-nil pool (the cluster node's) is borrowed rather than a new one
-// opened; the store's Close then leaves it open.
-func openComplianceStore(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool) (complianceStore, error) {
-	if !cfg.Cluster.Enabled {
-		return csqlite.Open(filepath.Join(dataDir, "compliance.db"))
-	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if pool != nil {
-		return cpostgres.New(pctx, pool)
-	}
-	dsn, err := clusterDSN(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return cpostgres.Open(pctx, dsn)
-}
-
-// setupCompliance opens the opt-out and consent records (compliance.db in
-// the data directory, or PostgreSQL in cluster mode) and builds the
-// quality watcher.
-func setupCompliance(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool, alerter store.Alerter, log *slog.Logger) (*complianceParts, error) {
-	st, err := openComplianceStore(ctx, cfg, dataDir, pool)
+// setupCompliance reads the opt-out and consent records from the node's
+// state (which owns and closes the store) and builds the quality watcher.
+func setupCompliance(ctx context.Context, cfg *config.Config, state *node.State, alerter store.Alerter, log *slog.Logger) (*complianceParts, error) {
+	st, err := state.Compliance(ctx)
 	if err != nil {
 		return nil, err
 	}
 	live := compliance.NewLive()
 	if err := live.Refresh(ctx, st); err != nil {
-		st.Close()
 		return nil, fmt.Errorf("reading opt-outs and consents: %w", err)
 	}
 	return &complianceParts{store: st, live: live, watcher: quality.New(cfg.Quality, alerter, log), hepAddr: cfg.Quality.HEPListen, cfg: cfg.Quality}, nil
@@ -143,7 +111,7 @@ func (c *complianceParts) metrics() prometheus.Collector {
 }
 
 // start runs the HEP listener, the probe schedule and the refresh of
-// opt-outs and consents until ctx ends, then closes the store. In cluster
+// opt-outs and consents until ctx ends. In cluster
 // mode a change made on another node is read at once on its notice; the
 // refresh every second (version check, reload when it moved) is the
 // safety net for a notice lost while Redis was away.
@@ -161,7 +129,6 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 	c.done = make(chan struct{})
 	go func() {
 		defer close(c.done)
-		defer c.store.Close()
 		// Each run bounded, so a stalled database cannot hold up the next
 		// check for long; notices are nil in embedded mode.
 		refresh.Loop{Name: "compliance", Every: c.every, Notices: c.notices, Timeout: 5 * time.Second, Logger: log,
@@ -170,15 +137,12 @@ func (c *complianceParts) start(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// close closes the store: once the refresh loop has ended when start ran
-// it (the caller cancels start's context first), else at once. In cluster
-// mode this must happen before the node's pool closes.
+// close waits for the refresh loop started by start to end (the caller
+// cancels start's context first). The store belongs to the node's state.
 func (c *complianceParts) close() {
 	if c.done != nil {
 		<-c.done
-		return
 	}
-	c.store.Close()
 }
 
 // runProbes places a synthetic test call every probe.interval_s.

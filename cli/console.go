@@ -7,47 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console"
 	"github.com/tollgate-voip/tollgate/console/auth"
-	authpostgres "github.com/tollgate-voip/tollgate/console/auth/postgres"
-	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/metrics"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/store"
 )
-
-// consoleDB is the console's user database, beside tollgate.db.
-func consoleDB(dataDir string) string { return filepath.Join(dataDir, "console.db") }
-
-// openUsers opens the console's users and sessions: console.db in the
-// data directory or, in cluster mode, the console tables of the cluster's
-// PostgreSQL database, so a user added once logs in on every node and a
-// session is honoured by whichever node the load balancer picks. A
-// non-nil pool (the cluster node's) is borrowed rather than a new one
-// opened; the store's Close then leaves it open.
-func openUsers(ctx context.Context, cfg *config.Config, dataDir string, pool *pgxpool.Pool) (auth.Store, error) {
-	if !cfg.Cluster.Enabled {
-		return authsqlite.Open(consoleDB(dataDir))
-	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if pool != nil {
-		return authpostgres.New(pctx, pool)
-	}
-	dsn, err := clusterDSN(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return authpostgres.Open(pctx, dsn)
-}
 
 // authPolicy turns the console section into login rules.
 func authPolicy(c config.Console) auth.Policy {
@@ -91,16 +63,18 @@ type uiParts struct {
 	addFirst string
 }
 
-func setupConsole(cfg *config.Config, dataDir string, st store.Store, pool *pgxpool.Pool, log *slog.Logger) (*uiParts, error) {
+// setupConsole builds the console on the users and sessions of the
+// node's state (which owns and closes the store).
+func setupConsole(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store, log *slog.Logger) (*uiParts, error) {
 	if !cfg.Console.Enabled {
 		return nil, nil
 	}
-	users, err := openUsers(context.Background(), cfg, dataDir, pool)
+	users, err := state.Users(ctx)
 	if err != nil {
 		return nil, err
 	}
 	addFirst := "tollgate user add admin -role admin -data " + dataDir
-	if cfg.Cluster.Enabled {
+	if state.Cluster() {
 		f := cfg.File
 		if f == "" {
 			f = "POLICY.yaml"
@@ -184,5 +158,4 @@ func (u *uiParts) close() {
 	if u.live != nil {
 		u.live.Close()
 	}
-	u.users.Close()
 }

@@ -9,20 +9,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/cdr"
-	"github.com/tollgate-voip/tollgate/cluster"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/detect/all"
 	"github.com/tollgate-voip/tollgate/detect/pipeline"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/incident"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/store"
@@ -36,7 +35,7 @@ type detection struct {
 	alerts  *alert.Manager
 	inc     *alert.Incidents // incident notifiers (Alertmanager, PagerDuty); may be nil
 	stopInc context.CancelFunc
-	acts    closingActions
+	acts    action.Store
 	res     *lateResolver
 	api     *api.Detection
 	log     *slog.Logger
@@ -104,7 +103,7 @@ func incidentNotifiers(a *config.Alerts, node string) ([]alert.IncidentNotifier,
 // limits reach the screening checks through the engine's check.Env
 // (detection.actions, detection.limits). It returns nil when detectors:
 // enabled is false.
-func startDetection(ctx context.Context, cfg *config.Config, st store.Store, live *blocks.Live, dataDir string, log *slog.Logger) (*detection, error) {
+func startDetection(ctx context.Context, cfg *config.Config, state *node.State, st store.Store, live *blocks.Live, dataDir string, log *slog.Logger) (*detection, error) {
 	if !cfg.Detect.Enabled {
 		return nil, nil
 	}
@@ -112,18 +111,16 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	if err != nil {
 		return nil, err
 	}
-	acts, err := openActions(ctx, st, dataDir)
+	acts, err := state.Actions(ctx) // the state owns and closes it
 	if err != nil {
 		return nil, err
 	}
 	actLive := action.NewLive()
 	if err := action.Refresh(ctx, acts, actLive, time.Now()); err != nil {
-		acts.Close()
 		return nil, err
 	}
 	ins, err := incidentNotifiers(&cfg.Alerts, cfg.NodeName())
 	if err != nil {
-		acts.Close()
 		return nil, err
 	}
 	var inc *alert.Incidents
@@ -144,7 +141,6 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	}
 	base, err := pipeline.LoadBaseline(bfile)
 	if err != nil {
-		acts.Close()
 		stopInc()
 		inc.Close()
 		return nil, fmt.Errorf("baseline %s: %w", bfile, err)
@@ -155,7 +151,6 @@ func startDetection(ctx context.Context, cfg *config.Config, st store.Store, liv
 	archive := filepath.Join(dataDir, "cdrs")
 	stream, err := openDetectorStream(cfg, log)
 	if err != nil {
-		acts.Close()
 		stopInc()
 		inc.Close()
 		return nil, err
@@ -214,25 +209,6 @@ func (d *detection) follow(fs []config.Follow, log *slog.Logger) {
 type proxyEnder struct{ s *sipfront.Server }
 
 func (p proxyEnder) EndCall(_, callID, _ string, _ time.Time) { p.s.Disconnect(callID) }
-
-// closingActions is an action store the detection closes.
-type closingActions interface {
-	action.Store
-	Close() error
-}
-
-// openActions opens where detector actions live: next to the shared
-// PostgreSQL store in cluster mode (every node screens with them), else
-// DATA/actions.db.
-func openActions(ctx context.Context, st store.Store, dataDir string) (closingActions, error) {
-	if cs, ok := st.(*cluster.Store); ok {
-		st = cs.Store
-	}
-	if pg, ok := st.(interface{ Pool() *pgxpool.Pool }); ok {
-		return action.OpenPostgres(ctx, pg.Pool())
-	}
-	return action.OpenSQLite(filepath.Join(dataDir, "actions.db"))
-}
 
 // tee sends the engine's decisions and call events to the detectors too.
 func (d *detection) tee(next engine.Recorder) engine.Recorder {
@@ -304,5 +280,4 @@ func (d *detection) close() {
 	if d.inc != nil {
 		d.inc.Close()
 	}
-	d.acts.Close()
 }

@@ -17,7 +17,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/api"
@@ -27,22 +26,15 @@ import (
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/metrics"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
 	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
 	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
 )
 
-// repDB is the reputation database: reputation/sqlite in the data
-// directory, or reputation/postgres in cluster mode.
-type repDB interface {
-	reputation.Store
-	reputation.BatchUpserter
-	reputation.Versioned
-	honeypot.EventStore
-	Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error)
-	Close() error
-}
+// repDB is the reputation database (node.ReputationDB).
+type repDB = node.ReputationDB
 
 var (
 	_ repDB = (*repsqlite.DB)(nil)
@@ -89,8 +81,8 @@ func (d *spooledRepDB) Purge(ctx context.Context, now time.Time, keepBans time.D
 }
 
 // Close writes what is buffered if PostgreSQL answers (else it stays on
-// disk for the next start) and closes the buffer and the database (its
-// pool too unless borrowed from the cluster node).
+// disk for the next start) and closes the buffer; the database belongs to
+// the node's state.
 func (d *spooledRepDB) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -98,7 +90,7 @@ func (d *spooledRepDB) Close() error {
 	if err := d.Drain(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("reputation spool kept %d bytes for the next start: %w", d.Pending(), err))
 	}
-	return errors.Join(append(errs, d.RepSpool.Close(), d.pg.Close())...)
+	return errors.Join(append(errs, d.RepSpool.Close())...)
 }
 
 // metrics returns the buffer's metrics.
@@ -177,27 +169,6 @@ func (d notifyingRepDB) Overlay() ([]reputation.Entry, []reputation.Ban) {
 	return nil, nil
 }
 
-// openRepDB opens the reputation tables of tollgate.db in the data
-// directory or, in cluster mode, of the cluster's PostgreSQL database,
-// so every node sees every entry, ban, lockout and honeypot event. A
-// non-nil pool (the cluster node's) is borrowed rather than a new one
-// opened; the database's Close then leaves it open.
-func openRepDB(cfg *config.Config, dataDir string, pool *pgxpool.Pool) (repDB, error) {
-	if !cfg.Cluster.Enabled {
-		return repsqlite.Open(filepath.Join(dataDir, "tollgate.db"))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if pool != nil {
-		return reppg.New(ctx, pool)
-	}
-	dsn, err := clusterDSN(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return reppg.Open(ctx, dsn)
-}
-
 // security is the reputation database, the attack guard, the PBX log
 // followers and (optionally) the honeypot, as serve and 'tollgate
 // honeypot' run them.
@@ -225,23 +196,22 @@ type security struct {
 	wg     sync.WaitGroup
 }
 
-// openSecurity opens the reputation database (openRepDB: the data
-// directory's, or the cluster's PostgreSQL behind the local buffer named
-// spool, one per process) and builds the guard. The guard counts failures
-// in shared (the cluster's Redis counters, so a threshold holds across
-// the nodes behind a proxy) or, when shared is nil, in this process.
-// notify, when not nil, is called after every change to entries or bans
-// made through this process (cluster mode: it publishes a notice).
-// Nothing runs until start. pool, when not nil, is the cluster node's
-// PostgreSQL pool, borrowed (close leaves it open).
-func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string, shared counter.Store, notify func(), pool *pgxpool.Pool, log *slog.Logger) (*security, error) {
-	db, err := openRepDB(cfg, dataDir, pool)
+// openSecurity reads the reputation database of the node's state (in
+// cluster mode behind the local buffer named spool, one per process) and
+// builds the guard. The guard counts failures in shared (the cluster's
+// Redis counters, so a threshold holds across the nodes behind a proxy)
+// or, when shared is nil, in this process. notify, when not nil, is
+// called after every change to entries or bans made through this process
+// (cluster mode: it publishes a notice). Nothing runs until start. The
+// database belongs to state; close closes only the buffer.
+func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, dataDir, spool string, shared counter.Store, notify func(), log *slog.Logger) (*security, error) {
+	var db repDB
+	db, err := state.Reputation(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if pg, ok := db.(*reppg.DB); ok {
 		if db, err = openSpooledRepDB(cfg, dataDir, spool, pg, log); err != nil {
-			pg.Close()
 			return nil, err
 		}
 	}
@@ -264,7 +234,7 @@ func openSecurity(ctx context.Context, cfg *config.Config, dataDir, spool string
 	}
 	s.ref = &reputation.Refresher{Store: db, Live: s.live, Full: reputation.DefaultFullRefresh}
 	if err := s.ref.Reload(ctx, time.Now()); err != nil {
-		db.Close()
+		s.closeSpool()
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
 	}
 	return s, nil
@@ -454,7 +424,15 @@ func (s *security) close() error {
 		s.cancel()
 	}
 	s.wg.Wait()
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.closeSpool())
+}
+
+// closeSpool closes the cluster's local buffer (nil in embedded mode).
+func (s *security) closeSpool() error {
+	if sp, ok := s.db.(*spooledRepDB); ok {
+		return sp.Close()
+	}
+	return nil
 }
 
 // honeypotCmd runs the decoy PBX on its own: 'tollgate honeypot'.
@@ -497,8 +475,13 @@ func (e *env) honeypotCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	state, err := node.Open(ctx, cfg, *dataDir, node.Options{Node: cfg.Server.Node})
+	if err != nil {
+		return err
+	}
+	defer state.Close()
 	// The decoy on its own keeps its failure counts in this process.
-	sec, err := openSecurity(ctx, cfg, *dataDir, "reputation-honeypot.jsonl", nil, nil, nil, log)
+	sec, err := openSecurity(ctx, cfg, state, *dataDir, "reputation-honeypot.jsonl", nil, nil, log)
 	if err != nil {
 		return err
 	}
@@ -544,12 +527,12 @@ func (e *env) reputationCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(cfg, *dataDir, nil)
+	ctx := context.Background()
+	state, db, err := openState(ctx, cfg, *dataDir, false, (*node.State).Reputation)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	ctx := context.Background()
+	defer state.Close()
 	now := time.Now()
 	trust := func() (*attack.Trust, error) {
 		return attack.NewTrust(append(append([]netip.Prefix(nil), cfg.Attack.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...), nil
@@ -739,12 +722,12 @@ func (e *env) bansCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openRepDB(cfg, *dataDir, nil)
+	ctx := context.Background()
+	state, db, err := openState(ctx, cfg, *dataDir, false, (*node.State).Reputation)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	ctx := context.Background()
+	defer state.Close()
 	now := time.Now()
 	switch sub {
 	case "list":

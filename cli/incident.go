@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/incident"
+	"github.com/tollgate-voip/tollgate/node"
 )
 
 func (e *env) incident(args []string) error {
@@ -19,7 +20,7 @@ func (e *env) incident(args []string) error {
 	sub := args[0]
 	fs := newFlags("incident "+sub, e)
 	data := fs.String("data", "tollgate-data", "data directory of the server")
-	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "the policy in force (copied into the bundle)")
+	cfgPath := fs.String("config", os.Getenv("TOLLGATE_CONFIG"), "the policy in force (copied into the bundle; in cluster mode the records are read from the cluster's PostgreSQL)")
 	fromS := fs.String("from", "", "start, RFC 3339 (default 24 h ago)")
 	toS := fs.String("to", "", "end, RFC 3339 (default now)")
 	tenant := fs.String("tenant", "", "only this tenant")
@@ -44,13 +45,19 @@ func (e *env) incident(args []string) error {
 	if to.Before(from) {
 		return usagef("incident: -to is before -from")
 	}
-	st, err := openEmbedded(context.Background(), *data, config.Retention{}, true, nil) // read-only: a server may be running
+	// The records are read where the server keeps them: the data
+	// directory's, or the cluster's PostgreSQL when -config says cluster.
+	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	src := &incident.Source{Store: st, ArchiveDir: filepath.Join(*data, "cdrs")}
 	ctx := context.Background()
+	state, st, err := openState(ctx, cfg, *data, false, (*node.State).Records)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	src := &incident.Source{Store: st, ArchiveDir: filepath.Join(*data, "cdrs")}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	switch sub {

@@ -30,6 +30,7 @@ import (
 	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/internal/panics"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 	"github.com/tollgate-voip/tollgate/stir"
@@ -129,18 +130,14 @@ type Server struct {
 	// AGI is the FastAGI server for Asterisk dialplans, nil without
 	// asterisk.agi_listen.
 	AGI *agi.Server
-	// voiceClose stops voice biometrics (cli/voice.go).
-	voiceClose func()
 	// geo is the source-country database (nil without attack.geoip_db).
 	geo *geoip.DB
 
 	log      *slog.Logger
 	cfg      *config.Config
 	api      *api.Server
-	http     *http.Server
 	writer   *decisionlog.Writer
 	alerts   chan store.Alert
-	cancel   context.CancelFunc
 	loopDone chan struct{}
 	det      *detection
 	sec      *security
@@ -157,6 +154,8 @@ type Server struct {
 	comp       *complianceParts
 	siem       *siemParts   // decisions and audit to a SIEM (cli/siem.go); nil when off
 	snap       *snapshotter // state snapshots (cli/snapshot.go); nil when off
+	// parts are what Start built, closed in reverse by Shutdown.
+	parts *node.Parts
 }
 
 type alertSink chan store.Alert
@@ -170,6 +169,9 @@ func (a alertSink) Alert(x store.Alert) {
 }
 
 // Start opens the data directory, builds the engine and starts serving.
+// It is the node's composition root: every part is added to one
+// node.Parts list as it is built, the list is started in order, and
+// Shutdown (or a failed start) closes it in reverse.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	log := o.Logger
 	if log == nil {
@@ -184,17 +186,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	log.Info("number intelligence ready", "build", intel.BuildTime.Round(time.Millisecond))
-	st, cl, err := openStores(ctx, cfg, o.DataDir, log) // SQLite, or PostgreSQL + Redis in cluster mode (cli/cluster.go)
-	if err != nil {
-		return nil, err
-	}
+	var parts node.Parts
 	ok := false
 	defer func() {
 		if !ok {
-			cl.close()
-			st.Close()
+			parts.Close(context.Background())
 		}
 	}()
+	state, st, cl, err := openStores(ctx, cfg, o.DataDir, log) // SQLite, or PostgreSQL + Redis in cluster mode (cli/cluster.go)
+	if err != nil {
+		return nil, err
+	}
+	// The state closes last: every store (and the cluster's one pool)
+	// outlives the parts that use it.
+	parts.Add("state", node.Closer(state.Close))
+	parts.Add("cluster", node.Closer(cl.close))
 	var anc *anchorer
 	if cfg.Console.AuditAnchorFile != "" {
 		key, err := auditKey(cfg.Console.AuditKeyEnv)
@@ -210,21 +216,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	writer := decisionlog.New(st, decisionlog.Options{Logger: log})
+	parts.Add("decision log", node.Funcs{CloseFunc: writer.Close})
 	alerts := make(chan store.Alert, 1024)
 	cl.setAlerter(alertSink(alerts))
 	live := blocks.NewLive()
 	if err := blocks.Refresh(ctx, st, live, time.Now()); err != nil {
 		return nil, fmt.Errorf("reading blocks: %w", err)
 	}
-	det, err := startDetection(ctx, cfg, st, live, o.DataDir, log) // cli/detect.go
+	det, err := startDetection(ctx, cfg, state, st, live, o.DataDir, log) // cli/detect.go
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			det.close()
-		}
-	}()
+	parts.Add("detection", node.Closer(func() error { det.close(); return nil }))
 	// Alerts the store refuses wait in fsynced files in the data
 	// directory and are stored in order once it answers (alert/spool.go).
 	if det != nil {
@@ -233,74 +236,53 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}
 	otherAlerts := alert.New(alert.Options{Store: st, Logger: log})
+	parts.Add("alerts", node.Closer(func() error { otherAlerts.Close(); return nil }))
 	if err := otherAlerts.SpoolTo(filepath.Join(o.DataDir, "alerts-other.spool"), 0); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			otherAlerts.Close()
-		}
-	}()
-	// In cluster mode the node's one PostgreSQL pool (owned by the records
-	// store) is borrowed by every other store below; they are closed
-	// first (the deferred closes here run in reverse, Shutdown likewise).
-	pool := cl.pool()
-	ui, err := setupConsole(cfg, o.DataDir, st, pool, log) // cli/console.go
+	ui, err := setupConsole(ctx, cfg, o.DataDir, state, st, log) // cli/console.go
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			ui.close()
-		}
-	}()
+	parts.Add("console", node.Closer(func() error { ui.close(); return nil }))
 	ver := o.STIR
 	if ver == nil {
 		if ver, err = newVerifier(&cfg.STIR); err != nil {
 			return nil, err
 		}
 	}
-	sec, err := openSecurity(ctx, cfg, o.DataDir, "reputation.jsonl", cl.sharedCounters(), cl.notifier("reputation"), pool, log) // reputation, bans, honeypot: cli/honeypot.go
+	sec, err := openSecurity(ctx, cfg, state, o.DataDir, "reputation.jsonl", cl.sharedCounters(), cl.notifier("reputation"), log) // reputation, bans, honeypot: cli/honeypot.go
 	if err != nil {
 		return nil, err
 	}
 	sec.notices, sec.every = cl.noticesC("reputation"), o.refreshEvery
-	defer func() {
-		if !ok {
-			sec.close()
-		}
-	}()
-	comp, err := setupCompliance(ctx, cfg, o.DataDir, pool, alertSink(alerts), log)
+	parts.Add("security", node.Funcs{
+		StartFunc: func(context.Context) error { return sec.start(intel, cfg.Honeypot.Addr) },
+		CloseFunc: func(context.Context) error { return sec.close() }})
+	comp, err := setupCompliance(ctx, cfg, state, alertSink(alerts), log)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			comp.close()
-		}
-	}()
 	comp.joinCluster(cl)
 	comp.every = o.refreshEvery
+	// lctx ends the background loops (compliance refresh, s.loops); the
+	// "loops" part below cancels it, and closes before compliance.
+	lctx, cancel := context.WithCancel(context.Background())
+	parts.Add("compliance", node.Funcs{
+		StartFunc: func(context.Context) error { return comp.start(lctx, log) },
+		CloseFunc: func(context.Context) error { cancel(); comp.close(); return nil }})
 	var geo *geoip.DB
 	if cfg.Attack.GeoIPDB != "" {
 		if geo, err = geoip.Open(cfg.Attack.GeoIPDB); err != nil {
 			return nil, &config.Error{File: cfg.File, Field: "attack.geoip_db", Msg: err.Error()}
 		}
-		defer func() {
-			if !ok {
-				geo.Close()
-			}
-		}()
+		parts.Add("geoip", node.Closer(func() error { geo.Close(); return nil }))
 	}
 	sie, err := startSIEM(cfg, st, log) // cli/siem.go
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			sie.close()
-		}
-	}()
+	parts.Add("siem", node.Closer(func() error { sie.close(); return nil }))
 	eng, err := engine.New(engine.Options{
 		Config: cfg, Numbers: intel, Recorder: sie.recorder(ui.recorder(det.tee(writer))), Logger: log,
 		Env: check.Env{STIR: ver, Counters: cl.counterStore(), Blocks: live, Actions: det.actions(), Limits: det.limits(),
@@ -315,6 +297,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Closed after the loops and front ends, before the decision log: a
+	// last snapshot, so the next start replays almost nothing.
+	parts.Add("state snapshots", node.Funcs{
+		StartFunc: func(context.Context) error { snap.start(); return nil },
+		CloseFunc: func(context.Context) error { snap.close(); return nil }})
 	acks := newDurableAcks(writer, log) // a screening is answered once its decision is stored (cli/durable.go)
 	a := api.New(api.Options{Engine: eng, Store: st, Logger: log, Detection: det.apiOptions(), Compliance: comp.api(), Dependencies: cl.readiness(), TokensChanged: cl.notifier("tokens"), Durable: acks.wait, Health: func() map[string]any {
 		ws := writer.Stats()
@@ -342,15 +329,29 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
-	voiceClose, err := startVoice(ctx, cfg, o.DataDir, st, pool, a, log)
+	voiceStop, err := startVoice(ctx, cfg, o.DataDir, state, st, a, log)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			voiceClose()
-		}
-	}()
+	parts.Add("voice", node.Closer(func() error { voiceStop(); return nil }))
+	s := &Server{Addr: nil, Engine: eng, Store: st, log: log, cfg: cfg, api: a, writer: writer, alerts: alerts, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
+	s.otherAlerts = otherAlerts
+	s.anchor = anc
+	s.tokenEvery = o.refreshEvery
+	s.sec = sec
+	s.comp = comp
+	s.siem = sie
+	s.snap = snap
+	loopsStarted := false
+	parts.Add("loops", node.Funcs{
+		StartFunc: func(context.Context) error { loopsStarted = true; go s.loops(lctx, live); return nil },
+		CloseFunc: func(context.Context) error {
+			cancel()
+			if loopsStarted {
+				<-s.loopDone
+			}
+			return nil
+		}})
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, err
@@ -367,70 +368,71 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		ln, scheme = tls.NewListener(ln, pair.Config()), "https"
 	}
+	s.Addr = ln.Addr()
 	// panics.Handler catches what the API's and console's own recovers
 	// cannot (the dispatch in front of them); each is counted by component.
 	hs := &http.Server{Handler: panics.Handler(panics.HTTP, log, ui.mount(a, eng, st)), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
 	hs.RegisterOnShutdown(ui.stop)
-	var sipSrv *sipfront.Server
+	parts.Add("http", node.Funcs{
+		StartFunc: func(context.Context) error {
+			go func() {
+				if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server", "err", err)
+				}
+			}()
+			return nil
+		},
+		CloseFunc: func(ctx context.Context) error {
+			err := hs.Shutdown(ctx)
+			ln.Close() // when Serve never ran
+			return err
+		}})
+	if cfg.Asterisk.AGIListen != "" {
+		s.AGI = agi.New(agi.Options{Engine: eng, Tenant: cfg.Asterisk.Tenant, Allow: cfg.Asterisk.Allow, PINs: cfg.Asterisk.PINs,
+			PINMaxFailures: cfg.Asterisk.PINMaxFailures, PINLock: cfg.Asterisk.PINLockS.Duration(), Logger: log})
+		agiStarted := false
+		parts.Add("fastagi", node.Funcs{
+			StartFunc: func(context.Context) error {
+				if err := s.AGI.Listen(cfg.Asterisk.AGIListen); err != nil {
+					return fmt.Errorf("asterisk.agi_listen: %w", err)
+				}
+				agiStarted = true
+				log.Info("fastagi server serving", "listen", s.AGI.Addr().String())
+				return nil
+			},
+			CloseFunc: func(context.Context) error {
+				if !agiStarted {
+					return nil
+				}
+				return s.AGI.Close()
+			}})
+	}
 	if len(cfg.SIP.Listen) > 0 {
-		if sipSrv, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log,
+		if s.SIP, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log,
 			// The front end reports to the honeypot's guard: same windows, thresholds and trust.
-			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs}); err == nil {
-			err = sipSrv.Start(context.Background())
-		}
-		if err != nil {
-			ln.Close()
+			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs}); err != nil {
 			return nil, err
 		}
-		log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
-		if sipSrv.Proxying() {
-			a.EnableCallControl(sipSrv) // live-call routes (api/calls.go)
-			if det != nil {
-				det.act.AddEnder(proxyEnder{sipSrv}) // in-call findings tear calls down (BYE both legs)
-			}
-		}
+		parts.Add("sip", node.Funcs{
+			StartFunc: func(context.Context) error {
+				if err := s.SIP.Start(context.Background()); err != nil {
+					return err
+				}
+				log.Info("sip front end serving", "mode", cfg.SIP.Mode, "listen", cfg.SIP.Listen)
+				if s.SIP.Proxying() {
+					a.EnableCallControl(s.SIP) // live-call routes (api/calls.go)
+					if det != nil {
+						det.act.AddEnder(proxyEnder{s.SIP}) // in-call findings tear calls down (BYE both legs)
+					}
+				}
+				return nil
+			},
+			CloseFunc: func(context.Context) error { return s.SIP.Close() }})
 	}
-	var agiSrv *agi.Server
-	if cfg.Asterisk.AGIListen != "" {
-		agiSrv = agi.New(agi.Options{Engine: eng, Tenant: cfg.Asterisk.Tenant, Allow: cfg.Asterisk.Allow, PINs: cfg.Asterisk.PINs,
-			PINMaxFailures: cfg.Asterisk.PINMaxFailures, PINLock: cfg.Asterisk.PINLockS.Duration(), Logger: log})
-		if err := agiSrv.Listen(cfg.Asterisk.AGIListen); err != nil {
-			if sipSrv != nil {
-				sipSrv.Close()
-			}
-			ln.Close()
-			return nil, fmt.Errorf("asterisk.agi_listen: %w", err)
-		}
-		log.Info("fastagi server serving", "listen", agiSrv.Addr().String())
-	}
-	if err := sec.start(intel, cfg.Honeypot.Addr); err != nil {
-		if agiSrv != nil {
-			agiSrv.Close()
-		}
-		ln.Close()
+	if err := parts.Start(ctx); err != nil {
 		return nil, err
 	}
-	lctx, cancel := context.WithCancel(context.Background())
-	if err := comp.start(lctx, log); err != nil {
-		cancel()
-		return nil, err
-	}
-	s := &Server{SIP: sipSrv, AGI: agiSrv, Addr: ln.Addr(), Engine: eng, Store: st, log: log, cfg: cfg, api: a, http: hs, writer: writer, alerts: alerts, cancel: cancel, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
-	s.voiceClose = voiceClose
-	s.otherAlerts = otherAlerts
-	s.anchor = anc
-	s.tokenEvery = o.refreshEvery
-	s.sec = sec
-	s.comp = comp
-	s.siem = sie
-	s.snap = snap
-	snap.start()
-	go s.loops(lctx, live)
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	}()
+	s.parts = &parts
 	log.Info("tollgate serving", "api", scheme+"://"+ln.Addr().String(), "data", o.DataDir, "tenants", len(cfg.Tenants), "version", Version)
 	ui.announce(scheme, ln.Addr(), o.Stdout)
 	ok = true
@@ -646,37 +648,9 @@ func (s *Server) saveAlert(a store.Alert) {
 }
 
 // Shutdown stops serving, writes every pending decision and closes the
-// stores: in cluster mode those borrowing the node's PostgreSQL pool
-// first, the records store that owns it last.
+// stores: the parts Start built, in reverse order (front ends, the HTTP
+// server, the background loops, the domain parts, the decision log, the
+// cluster's Redis side, and last the node's state with its stores).
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.SIP != nil {
-		s.SIP.Close()
-	}
-	if s.AGI != nil {
-		s.AGI.Close()
-	}
-	err := s.http.Shutdown(ctx)
-	s.cancel()
-	<-s.loopDone
-	s.det.close()
-	s.otherAlerts.Close()
-	if serr := s.sec.close(); serr != nil && err == nil {
-		err = serr
-	}
-	s.ui.close()
-	s.voiceClose()
-	s.comp.close() // s.cancel above ended its refresh loop
-	s.siem.close()
-	s.snap.close() // a last state snapshot: the next start replays almost nothing
-	if werr := s.writer.Close(ctx); werr != nil && err == nil {
-		err = werr
-	}
-	if cerr := s.cl.close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	if cerr := s.Store.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	s.geo.Close()
-	return err
+	return s.parts.Close(ctx)
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/api"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/store"
-	"github.com/tollgate-voip/tollgate/store/postgres"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // token manages API tokens kept in the store: the data directory's, or
@@ -58,22 +56,11 @@ func (e *env) token(args []string) error {
 		*dataDir = "tollgate-data"
 	}
 	ctx := context.Background()
-	var st store.Store
-	if cfg.Cluster.Enabled {
-		dsn, err := clusterDSN(cfg)
-		if err != nil {
-			return err
-		}
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		st, err = postgres.Open(pctx, dsn)
-		cancel()
-		if err != nil {
-			return err
-		}
-	} else if st, err = sqlite.Open(filepath.Join(*dataDir, "tollgate.db")); err != nil {
+	state, st, err := openState(ctx, cfg, *dataDir, false, (*node.State).Records)
+	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer state.Close()
 	now := time.Now().UTC()
 	switch sub {
 	case "list":

@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	"github.com/tollgate-voip/tollgate/store"
-	"github.com/tollgate-voip/tollgate/store/postgres"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
+	"github.com/tollgate-voip/tollgate/node"
 )
 
 // user manages console users in the data directory: add, passwd, mfa,
@@ -59,43 +56,31 @@ func (e *env) user(args []string) error {
 	// A mistyped -data must not quietly make a new, empty data directory
 	// holding a user the server never sees: the directory must already
 	// hold the server's database unless -create says to start one.
-	if !cfg.Cluster.Enabled {
-		if _, err := os.Stat(filepath.Join(*dataDir, "tollgate.db")); err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			if !*create || sub != "add" {
-				return usagef("user %s: %s holds no tollgate database (no such data directory, or serve never ran there); check -data, or pass -create to start a new one with 'user add'", sub, *dataDir)
-			}
-			if err := os.MkdirAll(*dataDir, 0o750); err != nil {
-				return err
-			}
-		}
-	}
 	ctx := context.Background()
-	// Users, sessions and the audit entries go where the server keeps
-	// them: the data directory, or PostgreSQL in cluster mode.
-	users, err := openUsers(ctx, cfg, *dataDir, nil)
+	mayCreate := *create && sub == "add"
+	state, err := node.Open(ctx, cfg, *dataDir, node.Options{Node: cfg.Server.Node, MustExist: !mayCreate})
+	if errors.Is(err, node.ErrNoState) && errors.Is(err, os.ErrNotExist) {
+		return usagef("user %s: %s holds no tollgate database (no such data directory, or serve never ran there); check -data, or pass -create to start a new one with 'user add'", sub, *dataDir)
+	}
 	if err != nil {
 		return err
 	}
-	defer users.Close()
-	var st store.Store
-	if cfg.Cluster.Enabled {
-		dsn, err := clusterDSN(cfg)
-		if err != nil {
+	defer state.Close()
+	if mayCreate && !state.Cluster() {
+		if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 			return err
 		}
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		st, err = postgres.Open(pctx, dsn)
-		cancel()
-		if err != nil {
-			return err
-		}
-	} else if st, err = sqlite.Open(filepath.Join(*dataDir, "tollgate.db")); err != nil {
+	}
+	// Users, sessions and the audit entries go where the server keeps
+	// them: the data directory, or PostgreSQL in cluster mode.
+	users, err := state.Users(ctx)
+	if err != nil {
 		return err
 	}
-	defer st.Close()
+	st, err := state.Records(ctx)
+	if err != nil {
+		return err
+	}
 	svc := auth.NewService(users, st, auth.DefaultPolicy())
 	const actor = "cli"
 	switch sub {

@@ -15,13 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/store"
-	"github.com/tollgate-voip/tollgate/store/postgres"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
 	"github.com/tollgate-voip/tollgate/voice"
 	"github.com/tollgate-voip/tollgate/voice/service"
 	vstore "github.com/tollgate-voip/tollgate/voice/store"
@@ -78,47 +75,13 @@ func voiceKeys(cfg *config.Config) (*vstore.Keys, error) {
 	return vstore.NewKeys(cur, old...)
 }
 
-// voiceStore is where voiceprints live; both backends can re-seal them
-// with the current key.
-type voiceStore interface {
-	vstore.Store
-	Rekey(ctx context.Context) (int, error)
-}
+// voiceStore is where voiceprints live (node.VoiceStore).
+type voiceStore = node.VoiceStore
 
-// clusterDSN is the PostgreSQL connection string of cluster mode.
-func clusterDSN(cfg *config.Config) (string, error) {
-	name := cfg.Cluster.Postgres.DSNEnv
-	dsn := os.Getenv(name)
-	if dsn == "" {
-		return "", &config.Error{File: cfg.File, Field: "cluster.postgres.dsn_env", Msg: "environment variable " + name + " is empty"}
-	}
-	return dsn, nil
-}
-
-// openVoiceStore opens voice.db in the data directory or, in cluster
-// mode, the voice tables of the cluster's PostgreSQL database, so every
-// node sees every enrolment, the whole watchlist and each call's passive
-// statistics. A non-nil pool (the cluster node's, or the records store's
-// of a sub-command) is borrowed rather than a new one opened; the store's
-// Close then leaves it open.
-func openVoiceStore(cfg *config.Config, dataDir string, keys *vstore.Keys, pool *pgxpool.Pool) (voiceStore, error) {
-	if !cfg.Cluster.Enabled {
-		return vstore.OpenSQLite(filepath.Join(dataDir, "voice.db"), keys)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if pool != nil {
-		return vstore.NewPostgres(ctx, pool, keys)
-	}
-	dsn, err := clusterDSN(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return vstore.OpenPostgres(ctx, dsn, keys)
-}
-
-// openVoice loads the model and opens the voice store (openVoiceStore).
-func openVoice(cfg *config.Config, dataDir string, st store.Store, pool *pgxpool.Pool) (*service.Service, voiceStore, error) {
+// openVoice loads the model and opens the voice store of the node's state
+// (voice.db in the data directory, or the cluster's PostgreSQL, so every
+// node sees every enrolment); the state owns and closes the store.
+func openVoice(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store) (*service.Service, voiceStore, error) {
 	path := cfg.Voice.Model
 	if path == "" {
 		path = filepath.Join(dataDir, "voice-model.bin")
@@ -136,7 +99,7 @@ func openVoice(cfg *config.Config, dataDir string, st store.Store, pool *pgxpool
 	if err != nil {
 		return nil, nil, err
 	}
-	vs, err := openVoiceStore(cfg, dataDir, keys, pool)
+	vs, err := state.Voice(ctx, keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,20 +113,18 @@ func openVoice(cfg *config.Config, dataDir string, st store.Store, pool *pgxpool
 	}
 	svc, err := service.New(o)
 	if err != nil {
-		vs.Close()
 		return nil, nil, err
 	}
 	return svc, vs, nil
 }
 
 // startVoice enables the voice routes when the configuration asks for
-// them and returns what Shutdown must close (before the cluster node's
-// pool, which the voice store borrows when pool is not nil).
-func startVoice(ctx context.Context, cfg *config.Config, dataDir string, st store.Store, pool *pgxpool.Pool, a *api.Server, log *slog.Logger) (func(), error) {
+// them and returns what stops its expiry loop.
+func startVoice(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store, a *api.Server, log *slog.Logger) (func(), error) {
 	if !cfg.Voice.Enabled {
 		return func() {}, nil
 	}
-	svc, vs, err := openVoice(cfg, dataDir, st, pool)
+	svc, _, err := openVoice(ctx, cfg, dataDir, state, st)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +147,11 @@ func startVoice(ctx context.Context, cfg *config.Config, dataDir string, st stor
 		}
 	}()
 	where := filepath.Join(dataDir, "voice.db")
-	if cfg.Cluster.Enabled {
+	if state.Cluster() {
 		where = "cluster PostgreSQL"
 	}
 	log.Info("voice biometrics enabled", "model", svc.Model().Backend.Name(), "cohort", len(svc.Model().Cohort), "store", where)
-	return func() { cancel(); <-done; vs.Close() }, nil
+	return func() { cancel(); <-done }, nil
 }
 
 func readAudioFiles(paths []string) ([]service.Audio, error) {
@@ -237,31 +198,16 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 	}
 	// Enrolments and verifications are audited (and alerted) where the
 	// server keeps its records: PostgreSQL in cluster mode.
-	// The voice store borrows the records store's pool (closed after it).
-	var st store.Store
-	var pool *pgxpool.Pool
-	if cfg.Cluster.Enabled {
-		dsn, err := clusterDSN(cfg)
-		if err != nil {
-			return err
-		}
-		pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		pg, err := postgres.Open(pctx, dsn)
-		cancel()
-		if err != nil {
-			return err
-		}
-		st, pool = pg, pg.Pool()
-	} else if st, err = sqlite.Open(filepath.Join(*dataDir, "tollgate.db")); err != nil {
-		return err
-	}
-	defer st.Close()
-	svc, vs, err := openVoice(cfg, *dataDir, st, pool)
+	ctx := context.Background()
+	state, st, err := openState(ctx, cfg, *dataDir, false, (*node.State).Records)
 	if err != nil {
 		return err
 	}
-	defer vs.Close()
-	ctx := context.Background()
+	defer state.Close()
+	svc, vs, err := openVoice(ctx, cfg, *dataDir, state, st)
+	if err != nil {
+		return err
+	}
 	actor := "cli:" + os.Getenv("USER")
 	var res any
 	switch cmd {

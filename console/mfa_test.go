@@ -12,7 +12,7 @@ import (
 	"github.com/tollgate-voip/tollgate/cli"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // TestMFAChangeNeedsPasswordAndCode is the attack from issue 16: someone
@@ -26,7 +26,7 @@ func TestMFAChangeNeedsPasswordAndCode(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("login victor: %d %v", st, out)
 	}
-	users, err := authsqlite.Open(filepath.Join(s.dir, "console.db"))
+	users, err := sqlite.OpenUsers(filepath.Join(s.dir, "console.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

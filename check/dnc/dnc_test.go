@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/compliance"
-	"github.com/tollgate-voip/tollgate/compliance/sqlite"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/store"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 type alerts struct {
@@ -24,7 +24,7 @@ type alerts struct {
 
 func (a *alerts) Alert(x store.Alert) { a.mu.Lock(); a.as = append(a.as, x); a.mu.Unlock() }
 
-func setup(t *testing.T, extra string) (*DNC, *compliance.Live, *sqlite.Store, *alerts) {
+func setup(t *testing.T, extra string) (*DNC, *compliance.Live, *sqlite.Compliance, *alerts) {
 	t.Helper()
 	dir := t.TempDir()
 	// The national registry's layout: area code, number.
@@ -50,7 +50,7 @@ defaults:
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(filepath.Join(dir, "compliance.db"))
+	st, err := sqlite.OpenCompliance(filepath.Join(dir, "compliance.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

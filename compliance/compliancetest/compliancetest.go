@@ -1,6 +1,6 @@
 // Package compliancetest is a behavioural test suite every
-// compliance.Store implementation must pass (compliance/sqlite,
-// compliance/postgres). Each test opens two handles on one fresh database
+// compliance.Store implementation must pass (store/sqlite.Compliance,
+// store/postgres.Compliance). Each test opens two handles on one fresh database
 // and uses them as two nodes: what one writes, the other must read.
 package compliancetest
 

@@ -1,8 +1,9 @@
 // Package auth keeps the people who use the operator console: local users
 // with roles and a tenant scope, passwords hashed with argon2id, a TOTP
 // second factor (RFC 6238), sessions and lockout after repeated failures.
-// Users and sessions live behind the Store interface (console/auth/sqlite
-// by default) so that several tollgate nodes can share them.
+// Users and sessions live behind the Store interface (store/sqlite.Users
+// by default, store/postgres.Users in a cluster) so that several tollgate
+// nodes can share them.
 package auth
 
 import (

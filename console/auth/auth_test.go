@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
@@ -31,7 +30,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	us, err := authsqlite.Open(filepath.Join(dir, "console.db"))
+	us, err := sqlite.OpenUsers(filepath.Join(dir, "console.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	authsqlite "github.com/tollgate-voip/tollgate/console/auth/sqlite"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // BenchmarkRefusedLogin times a refused login with the real argon2id
@@ -15,7 +15,7 @@ import (
 // first two must cost the same, so timing does not tell whether a user
 // exists (issue 16).
 func BenchmarkRefusedLogin(b *testing.B) {
-	us, err := authsqlite.Open(filepath.Join(b.TempDir(), "console.db"))
+	us, err := sqlite.OpenUsers(filepath.Join(b.TempDir(), "console.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 const (
 	LockRecords    = 7_161_501 // store/postgres
 	LockVoice      = 7_161_601 // voice/store
-	LockCompliance = 7_161_701 // compliance/postgres
-	LockConsole    = 7_161_702 // console/auth/postgres
+	LockCompliance = 7_161_701 // store/postgres.Compliance
+	LockConsole    = 7_161_702 // store/postgres.Users
 	LockReputation = 7_161_703 // reputation/postgres
 )
 

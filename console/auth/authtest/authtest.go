@@ -1,5 +1,5 @@
 // Package authtest is a behavioural test suite every auth.Store
-// implementation must pass (console/auth/sqlite, console/auth/postgres).
+// implementation must pass (store/sqlite.Users, store/postgres.Users).
 // Each test opens two handles on one fresh database and uses them as two
 // nodes: what one writes, the other must read, and counters both change
 // at once must not lose updates.

@@ -1,4 +1,4 @@
-package action
+package sqlite
 
 import (
 	"context"
@@ -9,13 +9,17 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the SQLite driver
+
+	"github.com/tollgate-voip/tollgate/action"
 )
 
-// SQLite is a Store in an SQLite database file.
-type SQLite struct{ db *sql.DB }
+// Actions is an action.Store in an SQLite database file (actions.db).
+type Actions struct{ db *sql.DB }
 
-// OpenSQLite opens (creating) the action store at path.
-func OpenSQLite(path string) (*SQLite, error) {
+var _ action.Store = (*Actions)(nil)
+
+// OpenActions opens (creating) the action store at path.
+func OpenActions(path string) (*Actions, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, err
@@ -27,66 +31,57 @@ func OpenSQLite(path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("action store: %w", err)
 	}
-	return &SQLite{db: db}, nil
+	return &Actions{db: db}, nil
 }
 
 // Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+func (s *Actions) Close() error { return s.db.Close() }
 
-func nanos(t time.Time) int64 {
+// zeroNanos is t in Unix nanoseconds, 0 for the zero time (the actions
+// table has no NULLs).
+func zeroNanos(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-func fromNanos(n int64) time.Time {
+// fromZeroNanos is the inverse of zeroNanos.
+func fromZeroNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
 	return time.Unix(0, n).UTC()
 }
 
-func check(r Record) error {
-	switch {
-	case r.Kind != "extension" && r.Kind != "number" && r.Kind != "prefix" && r.Kind != KillSwitchKind:
-		return fmt.Errorf("action kind %q: want extension, number, prefix or killswitch", r.Kind)
-	case r.Verdict != Challenge && r.Verdict != Reject && r.Verdict != Honeypot:
-		return fmt.Errorf("action verdict %q: want challenge, reject or honeypot", r.Verdict)
-	case r.Value == "" || len(r.Value) > 64:
-		return errors.New("action value: 1–64 bytes")
-	}
-	return nil
-}
-
-// AddAction implements Store.
-func (s *SQLite) AddAction(ctx context.Context, r Record) (Record, error) {
-	if err := check(r); err != nil {
-		return Record{}, err
+// AddAction implements action.Store.
+func (s *Actions) AddAction(ctx context.Context, r action.Record) (action.Record, error) {
+	if err := r.Validate(); err != nil {
+		return action.Record{}, err
 	}
 	if r.Created.IsZero() {
 		r.Created = time.Now().UTC()
 	}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO actions (tenant, kind, value, verdict, reason, source, created, expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.Tenant, r.Kind, r.Value, r.Verdict, r.Reason, r.Source, nanos(r.Created), nanos(r.Expires)).Scan(&r.ID)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.Tenant, r.Kind, r.Value, r.Verdict, r.Reason, r.Source, zeroNanos(r.Created), zeroNanos(r.Expires)).Scan(&r.ID)
 	return r, err
 }
 
-// RemoveAction implements Store.
-func (s *SQLite) RemoveAction(ctx context.Context, id int64) (Record, error) {
-	var r Record
+// RemoveAction implements action.Store.
+func (s *Actions) RemoveAction(ctx context.Context, id int64) (action.Record, error) {
+	var r action.Record
 	var c, e int64
 	err := s.db.QueryRowContext(ctx, `DELETE FROM actions WHERE id = ? RETURNING id, tenant, kind, value, verdict, reason, source, created, expires`, id).
 		Scan(&r.ID, &r.Tenant, &r.Kind, &r.Value, &r.Verdict, &r.Reason, &r.Source, &c, &e)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Record{}, ErrNotFound
+		return action.Record{}, action.ErrNotFound
 	}
-	r.Created, r.Expires = fromNanos(c), fromNanos(e)
+	r.Created, r.Expires = fromZeroNanos(c), fromZeroNanos(e)
 	return r, err
 }
 
-// ListActions implements Store.
-func (s *SQLite) ListActions(ctx context.Context, now time.Time) ([]Record, error) {
+// ListActions implements action.Store.
+func (s *Actions) ListActions(ctx context.Context, now time.Time) ([]action.Record, error) {
 	after := int64(math.MinInt64)
 	if !now.IsZero() {
 		after = now.UnixNano()
@@ -97,14 +92,14 @@ func (s *SQLite) ListActions(ctx context.Context, now time.Time) ([]Record, erro
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Record
+	var out []action.Record
 	for rows.Next() {
-		var r Record
+		var r action.Record
 		var c, e int64
 		if err := rows.Scan(&r.ID, &r.Tenant, &r.Kind, &r.Value, &r.Verdict, &r.Reason, &r.Source, &c, &e); err != nil {
 			return nil, err
 		}
-		r.Created, r.Expires = fromNanos(c), fromNanos(e)
+		r.Created, r.Expires = fromZeroNanos(c), fromZeroNanos(e)
 		out = append(out, r)
 	}
 	return out, rows.Err()

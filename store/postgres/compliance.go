@@ -1,10 +1,11 @@
-// Package postgres keeps opt-outs and consent records in the cluster's
+package postgres
+
+// Compliance keeps opt-outs and consent records in the cluster's
 // PostgreSQL database, so an opt-out recorded through one node is known to
-// every node. It behaves as compliance/sqlite does: the same validation,
+// every node. It behaves as sqlite.Compliance does: the same validation,
 // the same record fields, times kept as Unix nanoseconds (so they
 // round-trip exactly) and a version counter raised in every changing
 // transaction, which compliance.Live polls to know when to reload.
-package postgres
 
 import (
 	"cmp"
@@ -21,12 +22,12 @@ import (
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
-var _ compliance.Store = (*Store)(nil)
+var _ compliance.Store = (*Compliance)(nil)
 
 // migrations holds the schema, one step per version; steps are only ever
 // appended. The version lives in its own table so these tables can share
 // a database with store/postgres and voice/store.
-var migrations = []string{
+var complianceMigrations = []string{
 	// 1: initial schema.
 	`
 CREATE TABLE compliance_opt_outs (
@@ -62,60 +63,37 @@ INSERT INTO compliance_version (id, v) VALUES (1, 0);
 `,
 }
 
-// Store is a compliance.Store on a PostgreSQL database; several nodes may
-// share it.
-type Store struct {
-	pool  *pgxpool.Pool
-	owned bool // Close closes pool (Open); a borrowed pool (New) stays open
+// Compliance is a compliance.Store on a PostgreSQL database; several
+// nodes may share it.
+type Compliance struct {
+	pool *pgxpool.Pool
 }
 
-// Open connects to the database named by dsn (a postgres:// URL or a
-// key=value string) and brings the compliance tables up to date; several
-// nodes may do so at once.
-func Open(ctx context.Context, dsn string) (*Store, error) {
-	pool, err := pgschema.Connect(ctx, "compliance/postgres", dsn, nil)
-	if err != nil {
-		return nil, err
-	}
-	s, err := New(ctx, pool)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s.owned = true
-	return s, nil
-}
-
-// New builds the store on pool, which the caller keeps: Close leaves it
-// open (a cluster node shares one pool among its stores). It brings the
-// compliance tables up to date, as Open does.
-func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+// NewCompliance builds the store on pool, which the caller keeps: Close
+// leaves it open (a cluster node shares one pool among its stores). It
+// brings the compliance tables up to date; several nodes may do so at
+// once.
+func NewCompliance(ctx context.Context, pool *pgxpool.Pool) (*Compliance, error) {
 	if pool == nil {
 		return nil, errors.New("compliance/postgres: no connection pool")
 	}
-	s := &Store{pool: pool}
+	s := &Compliance{pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("compliance/postgres: %w", err)
 	}
 	return s, nil
 }
 
-// schema is this store's tables and their version record.
-var schema = pgschema.Schema{Name: "compliance", VersionTable: "compliance_schema_version", Lock: pgschema.LockCompliance, Steps: migrations}
+// complianceSchema is this store's tables and their version record.
+var complianceSchema = pgschema.Schema{Name: "compliance", VersionTable: "compliance_schema_version", Lock: pgschema.LockCompliance, Steps: complianceMigrations}
 
 // migrate applies the missing schema steps, one node at a time.
-func (s *Store) migrate(ctx context.Context) error { return schema.Migrate(ctx, s.pool) }
+func (s *Compliance) migrate(ctx context.Context) error { return complianceSchema.Migrate(ctx, s.pool) }
 
-// Close closes the connection pool when the store opened it (Open); a
-// pool given to New is left to its owner.
-func (s *Store) Close() error {
-	if s.owned {
-		s.pool.Close()
-	}
-	return nil
-}
+// Close does nothing: the pool belongs to the caller.
+func (s *Compliance) Close() error { return nil }
 
-func nanos(t time.Time) *int64 {
+func optNanos(t time.Time) *int64 {
 	if t.IsZero() {
 		return nil
 	}
@@ -123,7 +101,7 @@ func nanos(t time.Time) *int64 {
 	return &n
 }
 
-func fromNanos(n *int64) time.Time {
+func fromOptNanos(n *int64) time.Time {
 	if n == nil {
 		return time.Time{}
 	}
@@ -132,7 +110,7 @@ func fromNanos(n *int64) time.Time {
 
 // write runs f and raises the version in one transaction, so a reader
 // that sees the new version also sees the change.
-func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
+func (s *Compliance) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := f(tx); err != nil {
 			return err
@@ -142,7 +120,7 @@ func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 	})
 }
 
-func valid(number string) error {
+func validNumber(number string) error {
 	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
 		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
 	}
@@ -150,8 +128,8 @@ func valid(number string) error {
 }
 
 // AddOptOut implements compliance.Store.
-func (s *Store) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
-	if err := valid(o.Number); err != nil {
+func (s *Compliance) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
+	if err := validNumber(o.Number); err != nil {
 		return o, err
 	}
 	if o.Time.IsZero() {
@@ -178,7 +156,7 @@ func scanOptOuts(rows pgx.Rows) ([]compliance.OptOut, error) {
 }
 
 // RemoveOptOut implements compliance.Store.
-func (s *Store) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
+func (s *Compliance) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
 	var out []compliance.OptOut
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `DELETE FROM compliance_opt_outs WHERE number = $1 AND tenant = $2 RETURNING `+optOutCols, number, tenant)
@@ -203,7 +181,7 @@ func (s *Store) RemoveOptOut(ctx context.Context, tenant, number string) ([]comp
 }
 
 // OptOuts implements compliance.Store.
-func (s *Store) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
+func (s *Compliance) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+optOutCols+` FROM compliance_opt_outs ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -212,8 +190,8 @@ func (s *Store) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 }
 
 // AddConsent implements compliance.Store.
-func (s *Store) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
-	if err := valid(c.Number); err != nil {
+func (s *Compliance) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
+	if err := validNumber(c.Number); err != nil {
 		return c, err
 	}
 	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
@@ -229,14 +207,14 @@ func (s *Store) AddConsent(ctx context.Context, c compliance.Consent) (complianc
 	c.Created = time.Now().UTC().Round(0)
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO compliance_consents (tenant, number, type, source, time_ns, expires_ns, by_whom, created_ns) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id`,
-			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), nanos(c.Expires), c.By, c.Created.UnixNano()).Scan(&c.ID)
+			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), optNanos(c.Expires), c.By, c.Created.UnixNano()).Scan(&c.ID)
 	})
 	return c, err
 }
 
 // Consents implements compliance.Store. A negative Limit returns every
 // record; zero returns at most 100.
-func (s *Store) Consents(ctx context.Context, q compliance.ConsentQuery) ([]compliance.Consent, error) {
+func (s *Compliance) Consents(ctx context.Context, q compliance.ConsentQuery) ([]compliance.Consent, error) {
 	query := `SELECT id, tenant, number, type, source, time_ns, expires_ns, by_whom, created_ns FROM compliance_consents
 		WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR number = $2) ORDER BY id DESC`
 	args := []any{q.Tenant, q.Number}
@@ -257,14 +235,14 @@ func (s *Store) Consents(ctx context.Context, q compliance.ConsentQuery) ([]comp
 		var t, cr int64
 		var e *int64
 		err := r.Scan(&c.ID, &c.Tenant, &c.Number, &c.Type, &c.Source, &t, &e, &c.By, &cr)
-		c.Time, c.Expires, c.Created = time.Unix(0, t).UTC(), fromNanos(e), time.Unix(0, cr).UTC()
+		c.Time, c.Expires, c.Created = time.Unix(0, t).UTC(), fromOptNanos(e), time.Unix(0, cr).UTC()
 		return c, err
 	})
 }
 
 // Version implements compliance.Store: one primary-key read, cheap enough
 // to ask every second on every node.
-func (s *Store) Version(ctx context.Context) (int64, error) {
+func (s *Compliance) Version(ctx context.Context) (int64, error) {
 	var v int64
 	err := s.pool.QueryRow(ctx, `SELECT v FROM compliance_version WHERE id = 1`).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -11,13 +11,13 @@ import (
 	"github.com/tollgate-voip/tollgate/console/auth/authtest"
 )
 
-// TestSuite runs the store conformance suite on one file opened twice, as
+// TestUsersSuite runs the auth conformance suite on one file opened twice, as
 // two processes sharing a data directory would.
-func TestSuite(t *testing.T) {
+func TestUsersSuite(t *testing.T) {
 	authtest.Run(t, func(t *testing.T) func() auth.Store {
 		path := filepath.Join(t.TempDir(), "console.db")
 		return func() auth.Store {
-			s, err := Open(path)
+			s, err := OpenUsers(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -27,11 +27,11 @@ func TestSuite(t *testing.T) {
 	})
 }
 
-// TestFileOwnerOnly: the file holds TOTP secrets, so only its owner may
+// TestUsersFileOwnerOnly: the file holds TOTP secrets, so only its owner may
 // read it.
-func TestFileOwnerOnly(t *testing.T) {
+func TestUsersFileOwnerOnly(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "console.db")
-	s, err := Open(path)
+	s, err := OpenUsers(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,13 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance/compliancetest"
 )
 
-// TestSuite runs the store conformance suite on one file opened twice, as
+// TestComplianceSuite runs the compliance conformance suite on one file opened twice, as
 // two processes sharing a data directory would.
-func TestSuite(t *testing.T) {
+func TestComplianceSuite(t *testing.T) {
 	compliancetest.Run(t, func(t *testing.T) func() compliance.Store {
 		path := filepath.Join(t.TempDir(), "compliance.db")
 		return func() compliance.Store {
-			s, err := Open(path)
+			s, err := OpenCompliance(path)
 			if err != nil {
 				t.Fatal(err)
 			}

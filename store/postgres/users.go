@@ -1,12 +1,3 @@
-// Package postgres keeps console users and sessions in the cluster's
-// PostgreSQL database, so a user added on one node logs in on any and a
-// session survives the load balancer switching nodes. It behaves as
-// console/auth/sqlite does: the same columns (password hashes as given,
-// TOTP secrets stored as given, exactly as the SQLite file keeps them),
-// times as Unix nanoseconds, and the failure counter and TOTP step
-// changed in single UPDATE statements, which PostgreSQL applies to the
-// latest row version under its row lock, so two nodes counting at once
-// lose no increment and cannot both accept one code.
 package postgres
 
 import (
@@ -23,12 +14,12 @@ import (
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
-var _ auth.Store = (*Store)(nil)
+var _ auth.Store = (*Users)(nil)
 
 // migrations holds the schema, one step per version; steps are only ever
 // appended. The version lives in its own table so these tables can share
 // a database with the other stores.
-var migrations = []string{
+var userMigrations = []string{
 	// 1: initial schema.
 	`
 CREATE TABLE console_users (
@@ -64,67 +55,52 @@ CREATE TABLE console_login_sources (
 `,
 }
 
-// Store is an auth.Store on a PostgreSQL database; several nodes may
-// share it.
-type Store struct {
-	pool  *pgxpool.Pool
-	owned bool // Close closes pool (Open); a borrowed pool (New) stays open
+// Users keeps console users and sessions in the cluster's
+// PostgreSQL database, so a user added on one node logs in on any and a
+// session survives the load balancer switching nodes. It behaves as
+// sqlite.Users does: the same columns (password hashes as given,
+// TOTP secrets stored as given, exactly as the SQLite file keeps them),
+// times as Unix nanoseconds, and the failure counter and TOTP step
+// changed in single UPDATE statements, which PostgreSQL applies to the
+// latest row version under its row lock, so two nodes counting at once
+// lose no increment and cannot both accept one code.
+type Users struct {
+	pool *pgxpool.Pool
 }
 
-// Open connects to the database named by dsn (a postgres:// URL or a
-// key=value string) and brings the console tables up to date; several
-// nodes may do so at once.
-func Open(ctx context.Context, dsn string) (*Store, error) {
-	pool, err := pgschema.Connect(ctx, "console db", dsn, nil)
-	if err != nil {
-		return nil, err
-	}
-	s, err := New(ctx, pool)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s.owned = true
-	return s, nil
-}
-
-// New builds the store on pool, which the caller keeps: Close leaves it
-// open (a cluster node shares one pool among its stores). It brings the
-// console tables up to date, as Open does.
-func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
+// NewUsers builds the store on pool, which the caller keeps: Close leaves
+// it open (a cluster node shares one pool among its stores). It brings
+// the console tables up to date; several nodes may do so at once.
+func NewUsers(ctx context.Context, pool *pgxpool.Pool) (*Users, error) {
 	if pool == nil {
 		return nil, errors.New("console db: no connection pool")
 	}
-	s := &Store{pool: pool}
+	s := &Users{pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("console db: %w", err)
 	}
 	return s, nil
 }
 
-// schema is this store's tables and their version record.
-var schema = pgschema.Schema{Name: "console", VersionTable: "console_schema_version", Lock: pgschema.LockConsole, Steps: migrations}
+// userSchema is this store's tables and their version record.
+var userSchema = pgschema.Schema{Name: "console", VersionTable: "console_schema_version", Lock: pgschema.LockConsole, Steps: userMigrations}
 
 // migrate applies the missing schema steps, one node at a time.
-func (s *Store) migrate(ctx context.Context) error { return schema.Migrate(ctx, s.pool) }
+func (s *Users) migrate(ctx context.Context) error { return userSchema.Migrate(ctx, s.pool) }
 
-// Close closes the connection pool when the store opened it (Open); a
-// pool given to New is left to its owner.
-func (s *Store) Close() error {
-	if s.owned {
-		s.pool.Close()
-	}
-	return nil
-}
+// Close does nothing: the pool belongs to the caller.
+func (s *Users) Close() error { return nil }
 
-func ns(t time.Time) int64 {
+// zeroNanos is t in Unix nanoseconds, 0 for the zero time.
+func zeroNanos(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-func fromNS(n int64) time.Time {
+// fromZeroNanos is the inverse of zeroNanos.
+func fromZeroNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
@@ -138,11 +114,11 @@ func userArgs(u auth.User) []any {
 	if len(u.TOTPSecret) > 0 {
 		secret = u.TOTPSecret
 	}
-	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated), u.Locks}
+	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, zeroNanos(u.LockedUntil), zeroNanos(u.Created), zeroNanos(u.Updated), u.Locks}
 }
 
 // AddUser implements auth.Store.
-func (s *Store) AddUser(ctx context.Context, u auth.User) error {
+func (s *Users) AddUser(ctx context.Context, u auth.User) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO console_users (`+userCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`, userArgs(u)...)
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return fmt.Errorf("%w: user %q", auth.ErrExists, u.Name)
@@ -151,7 +127,7 @@ func (s *Store) AddUser(ctx context.Context, u auth.User) error {
 }
 
 // PutUser implements auth.Store.
-func (s *Store) PutUser(ctx context.Context, u auth.User) error {
+func (s *Users) PutUser(ctx context.Context, u auth.User) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET role=$2, tenant=$3, password=$4, totp_secret=$5, totp_last=$6, failed=$7, locked_until=$8, created=$9, updated=$10, locks=$11
 		WHERE name=$1`, userArgs(u)...)
 	if err != nil {
@@ -170,12 +146,12 @@ func scanUser(row pgx.Row) (auth.User, error) {
 	if err := row.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated, &u.Locks); err != nil {
 		return u, err
 	}
-	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromNS(locked), fromNS(created), fromNS(updated)
+	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromZeroNanos(locked), fromZeroNanos(created), fromZeroNanos(updated)
 	return u, nil
 }
 
 // User implements auth.Store.
-func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
+func (s *Users) User(ctx context.Context, name string) (auth.User, error) {
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM console_users WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
@@ -184,7 +160,7 @@ func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
 }
 
 // Users implements auth.Store.
-func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
+func (s *Users) Users(ctx context.Context) ([]auth.User, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM console_users ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -193,7 +169,7 @@ func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
 }
 
 // DeleteUser implements auth.Store; the user's sessions go with them.
-func (s *Store) DeleteUser(ctx context.Context, name string) error {
+func (s *Users) DeleteUser(ctx context.Context, name string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM console_users WHERE name = $1`, name)
 	if err != nil {
 		return err
@@ -207,7 +183,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 // LoginAttempt implements auth.Store in one statement: the UPDATE takes
 // the row lock and re-evaluates its WHERE on the latest row version, so
 // the check and the count cannot be split by a login on another node.
-func (s *Store) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
+func (s *Users) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
 	// Afresh: a lock that has run out, or max attempts never settled.
 	const afresh = `(locked_until > 0 AND locked_until <= $2) OR (failed >= $3 AND attempt_at <= $4)`
 	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET
@@ -227,7 +203,7 @@ func (s *Store) LoginAttempt(ctx context.Context, name string, now time.Time, ma
 
 // LoginFailed implements auth.Store: only the failure that finds the
 // count at max and no lock active sets the lock.
-func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
+func (s *Users) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
 	if maxLock < lock {
 		maxLock = lock
 	}
@@ -249,7 +225,7 @@ func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max
 // are in the UPDATE's WHERE, re-checked on the latest row version, so a
 // code cannot be used twice even by two nodes at once, and a lock set
 // meanwhile stands (locked_until is zeroed only when already past).
-func (s *Store) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
+func (s *Users) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE console_users SET failed = 0, locks = 0, locked_until = 0,
 		totp_last = CASE WHEN $2::bigint > 0 THEN $2::bigint ELSE totp_last END
 		WHERE name = $1 AND locked_until <= $3 AND ($2::bigint = 0 OR totp_last < $2::bigint)`, name, step, now.UnixNano())
@@ -260,7 +236,7 @@ func (s *Store) LoginOK(ctx context.Context, name string, step int64, now time.T
 }
 
 // SourceAttempt implements auth.Store in one upsert.
-func (s *Store) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
+func (s *Users) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `INSERT INTO console_login_sources AS l (source, failed, since) VALUES ($1, 1, $2)
 		ON CONFLICT (source) DO UPDATE SET
@@ -278,54 +254,54 @@ func (s *Store) SourceAttempt(ctx context.Context, source string, now time.Time,
 }
 
 // SourceOK implements auth.Store.
-func (s *Store) SourceOK(ctx context.Context, source string) error {
+func (s *Users) SourceOK(ctx context.Context, source string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE console_login_sources SET failed = GREATEST(failed - 1, 0) WHERE source = $1`, source)
 	return err
 }
 
 // AddSession implements auth.Store; a session of an unknown user is
 // refused (foreign key).
-func (s *Store) AddSession(ctx context.Context, x auth.Session) error {
+func (s *Users) AddSession(ctx context.Context, x auth.Session) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO console_sessions (id, user_name, csrf, created, last_seen) VALUES ($1,$2,$3,$4,$5)`,
-		x.ID, x.User, x.CSRF, ns(x.Created), ns(x.LastSeen))
+		x.ID, x.User, x.CSRF, zeroNanos(x.Created), zeroNanos(x.LastSeen))
 	return err
 }
 
 // Session implements auth.Store.
-func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
+func (s *Users) Session(ctx context.Context, id string) (auth.Session, error) {
 	var x auth.Session
 	var created, seen int64
 	err := s.pool.QueryRow(ctx, `SELECT id, user_name, csrf, created, last_seen FROM console_sessions WHERE id = $1`, id).Scan(&x.ID, &x.User, &x.CSRF, &created, &seen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return x, auth.ErrNotFound
 	}
-	x.Created, x.LastSeen = fromNS(created), fromNS(seen)
+	x.Created, x.LastSeen = fromZeroNanos(created), fromZeroNanos(seen)
 	return x, err
 }
 
 // TouchSession implements auth.Store.
-func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE console_sessions SET last_seen = $2 WHERE id = $1`, id, ns(now))
+func (s *Users) TouchSession(ctx context.Context, id string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE console_sessions SET last_seen = $2 WHERE id = $1`, id, zeroNanos(now))
 	return err
 }
 
 // DeleteSession implements auth.Store.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
+func (s *Users) DeleteSession(ctx context.Context, id string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE id = $1`, id)
 	return err
 }
 
 // DeleteSessions implements auth.Store.
-func (s *Store) DeleteSessions(ctx context.Context, user string) error {
+func (s *Users) DeleteSessions(ctx context.Context, user string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE user_name = $1`, user)
 	return err
 }
 
 // PruneSessions implements auth.Store.
-func (s *Store) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE last_seen < $1 OR created < $2`, ns(idle), ns(absolute)); err != nil {
+func (s *Users) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE last_seen < $1 OR created < $2`, zeroNanos(idle), zeroNanos(absolute)); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM console_login_sources WHERE since < $1`, ns(idle))
+	_, err := s.pool.Exec(ctx, `DELETE FROM console_login_sources WHERE since < $1`, zeroNanos(idle))
 	return err
 }

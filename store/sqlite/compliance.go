@@ -1,5 +1,3 @@
-// Package sqlite keeps opt-outs and consent records in an SQLite file
-// (WAL mode), which several processes may open at once.
 package sqlite
 
 import (
@@ -17,9 +15,10 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-var _ compliance.Store = (*Store)(nil)
+var _ compliance.Store = (*Compliance)(nil)
 
-const schema = `
+// complianceSchema is compliance.db's schema.
+const complianceSchema = `
 CREATE TABLE IF NOT EXISTS opt_outs (
 	id     INTEGER PRIMARY KEY AUTOINCREMENT,
 	tenant TEXT NOT NULL DEFAULT '',
@@ -46,11 +45,12 @@ CREATE TABLE IF NOT EXISTS version (id INTEGER PRIMARY KEY CHECK (id = 1), v INT
 INSERT OR IGNORE INTO version (id, v) VALUES (1, 0);
 `
 
-// Store is a compliance.Store on one SQLite file.
-type Store struct{ db *sql.DB }
+// Compliance keeps opt-outs and consent records in an SQLite file (WAL
+// mode), which several processes may open at once: a compliance.Store.
+type Compliance struct{ db *sql.DB }
 
-// Open opens (creating if needed) the database at path.
-func Open(path string) (*Store, error) {
+// OpenCompliance opens (creating if needed) the database at path.
+func OpenCompliance(path string) (*Compliance, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("compliance/sqlite: %w", err)
@@ -69,31 +69,17 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("compliance/sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(complianceSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("compliance/sqlite: %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Compliance{db: db}, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Compliance) Close() error { return s.db.Close() }
 
-func nanos(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
-}
-
-func fromNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
-func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+func (s *Compliance) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -109,7 +95,7 @@ func (s *Store) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func valid(number string) error {
+func validNumber(number string) error {
 	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
 		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
 	}
@@ -117,8 +103,8 @@ func valid(number string) error {
 }
 
 // AddOptOut implements compliance.Store.
-func (s *Store) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
-	if err := valid(o.Number); err != nil {
+func (s *Compliance) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
+	if err := validNumber(o.Number); err != nil {
 		return o, err
 	}
 	if o.Time.IsZero() {
@@ -138,7 +124,7 @@ func (s *Store) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.
 }
 
 // RemoveOptOut implements compliance.Store.
-func (s *Store) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
+func (s *Compliance) RemoveOptOut(ctx context.Context, tenant, number string) ([]compliance.OptOut, error) {
 	var out []compliance.OptOut
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, tenant, number, reason, source, by, time FROM opt_outs WHERE number = ? AND tenant = ?`, number, tenant)
@@ -174,7 +160,7 @@ func scanOptOuts(rows *sql.Rows) ([]compliance.OptOut, error) {
 }
 
 // OptOuts implements compliance.Store.
-func (s *Store) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
+func (s *Compliance) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant, number, reason, source, by, time FROM opt_outs ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -183,8 +169,8 @@ func (s *Store) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 }
 
 // AddConsent implements compliance.Store.
-func (s *Store) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
-	if err := valid(c.Number); err != nil {
+func (s *Compliance) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
+	if err := validNumber(c.Number); err != nil {
 		return c, err
 	}
 	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
@@ -212,7 +198,7 @@ func (s *Store) AddConsent(ctx context.Context, c compliance.Consent) (complianc
 
 // Consents implements compliance.Store. A negative Limit returns every
 // record; zero returns at most 100.
-func (s *Store) Consents(ctx context.Context, q compliance.ConsentQuery) ([]compliance.Consent, error) {
+func (s *Compliance) Consents(ctx context.Context, q compliance.ConsentQuery) ([]compliance.Consent, error) {
 	query := `SELECT id, tenant, number, type, source, time, expires, by, created FROM consents WHERE (? = '' OR tenant = ?) AND (? = '' OR number = ?) ORDER BY id DESC`
 	args := []any{q.Tenant, q.Tenant, q.Number, q.Number}
 	if q.Limit >= 0 {
@@ -242,7 +228,7 @@ func (s *Store) Consents(ctx context.Context, q compliance.ConsentQuery) ([]comp
 }
 
 // Version implements compliance.Store.
-func (s *Store) Version(ctx context.Context) (int64, error) {
+func (s *Compliance) Version(ctx context.Context) (int64, error) {
 	var v int64
 	err := s.db.QueryRowContext(ctx, `SELECT v FROM version WHERE id = 1`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {

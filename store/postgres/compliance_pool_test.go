@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -6,23 +6,24 @@ import (
 
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 )
 
-// TestNewBorrowsPool: New on a pool the caller owns migrates the tables
-// and works; closing the store leaves that pool usable; a store from Open
-// still closes the pool it opened.
-func TestNewBorrowsPool(t *testing.T) {
+// TestComplianceBorrowsPool: NewCompliance on a pool the caller owns
+// migrates the tables and works; closing the store leaves that pool
+// usable.
+func TestComplianceBorrowsPool(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDSN(t)
+	dsn := newDSN(t, "compliance")
 	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if _, err := New(ctx, nil); err == nil {
-		t.Error("New with a nil pool succeeded")
+	if _, err := postgres.NewCompliance(ctx, nil); err == nil {
+		t.Error("NewCompliance with a nil pool succeeded")
 	}
-	s, err := New(ctx, pool)
+	s, err := postgres.NewCompliance(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestNewBorrowsPool(t *testing.T) {
 		t.Errorf("opt-outs read through the pool = %d, want 1", n)
 	}
 	// A second store on the same pool (migration already done) works too.
-	s2, err := New(ctx, pool)
+	s2, err := postgres.NewCompliance(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +53,4 @@ func TestNewBorrowsPool(t *testing.T) {
 	}
 	s2.Close()
 
-	own, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own.Close()
-	if err := own.pool.Ping(ctx); err == nil {
-		t.Error("a store from Open left its own pool open after Close")
-	}
 }

@@ -1,6 +1,3 @@
-// Package sqlite keeps console users and sessions in their own SQLite file
-// (DATA/console.db), beside tollgate's main database, with its own schema
-// version table.
 package sqlite
 
 import (
@@ -19,12 +16,14 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-var _ auth.Store = (*Store)(nil)
+var _ auth.Store = (*Users)(nil)
 
-// Store is an auth.Store on one SQLite file; several processes may share it.
-type Store struct{ db *sql.DB }
+// Users keeps console users and sessions in their own SQLite file
+// (DATA/console.db), beside tollgate's main database, with its own schema
+// version table: an auth.Store; several processes may share the file.
+type Users struct{ db *sql.DB }
 
-var migrations = []string{`
+var userMigrations = []string{`
 CREATE TABLE users (
 	name         TEXT PRIMARY KEY,
 	role         TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
@@ -55,8 +54,8 @@ CREATE TABLE login_sources (
 );
 `}
 
-// Open opens (creating if needed) the console database at path.
-func Open(path string) (*Store, error) {
+// OpenUsers opens (creating if needed) the console database at path.
+func OpenUsers(path string) (*Users, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("console db: %w", err)
@@ -75,7 +74,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("console db: %w", err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
+	s := &Users{db: db}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("console db %s: %w", path, err)
@@ -88,7 +87,7 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Users) migrate(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -101,11 +100,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM console_schema`).Scan(&v); err != nil {
 		return err
 	}
-	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this binary's %d", v, len(migrations))
+	if v > len(userMigrations) {
+		return fmt.Errorf("schema version %d is newer than this binary's %d", v, len(userMigrations))
 	}
-	for ; v < len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+	for ; v < len(userMigrations); v++ {
+		if _, err := tx.ExecContext(ctx, userMigrations[v]); err != nil {
 			return fmt.Errorf("migration %d: %w", v+1, err)
 		}
 	}
@@ -116,21 +115,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
-func ns(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNS(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func (s *Users) Close() error { return s.db.Close() }
 
 const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated, locks`
 
@@ -139,11 +124,11 @@ func userArgs(u auth.User) []any {
 	if len(u.TOTPSecret) > 0 {
 		secret = u.TOTPSecret
 	}
-	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, ns(u.LockedUntil), ns(u.Created), ns(u.Updated), u.Locks}
+	return []any{u.Name, string(u.Role), u.Tenant, u.PasswordHash, secret, u.TOTPLast, u.Failed, zeroNanos(u.LockedUntil), zeroNanos(u.Created), zeroNanos(u.Updated), u.Locks}
 }
 
 // AddUser implements auth.Store.
-func (s *Store) AddUser(ctx context.Context, u auth.User) error {
+func (s *Users) AddUser(ctx context.Context, u auth.User) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 		return fmt.Errorf("%w: user %q", auth.ErrExists, u.Name)
@@ -152,7 +137,7 @@ func (s *Store) AddUser(ctx context.Context, u auth.User) error {
 }
 
 // PutUser implements auth.Store.
-func (s *Store) PutUser(ctx context.Context, u auth.User) error {
+func (s *Users) PutUser(ctx context.Context, u auth.User) error {
 	a := userArgs(u)
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET role=?, tenant=?, password=?, totp_secret=?, totp_last=?, failed=?, locked_until=?, created=?, updated=?, locks=? WHERE name=?`, append(a[1:], a[0])...)
 	if err != nil {
@@ -164,8 +149,6 @@ func (s *Store) PutUser(ctx context.Context, u auth.User) error {
 	return nil
 }
 
-type scanner interface{ Scan(...any) error }
-
 func scanUser(sc scanner) (auth.User, error) {
 	var u auth.User
 	var role string
@@ -173,12 +156,12 @@ func scanUser(sc scanner) (auth.User, error) {
 	if err := sc.Scan(&u.Name, &role, &u.Tenant, &u.PasswordHash, &u.TOTPSecret, &u.TOTPLast, &u.Failed, &locked, &created, &updated, &u.Locks); err != nil {
 		return u, err
 	}
-	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromNS(locked), fromNS(created), fromNS(updated)
+	u.Role, u.LockedUntil, u.Created, u.Updated = auth.Role(role), fromZeroNanos(locked), fromZeroNanos(created), fromZeroNanos(updated)
 	return u, nil
 }
 
 // User implements auth.Store.
-func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
+func (s *Users) User(ctx context.Context, name string) (auth.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
@@ -187,7 +170,7 @@ func (s *Store) User(ctx context.Context, name string) (auth.User, error) {
 }
 
 // Users implements auth.Store.
-func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
+func (s *Users) Users(ctx context.Context) ([]auth.User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -205,7 +188,7 @@ func (s *Store) Users(ctx context.Context) ([]auth.User, error) {
 }
 
 // DeleteUser implements auth.Store.
-func (s *Store) DeleteUser(ctx context.Context, name string) error {
+func (s *Users) DeleteUser(ctx context.Context, name string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 	if err != nil {
 		return err
@@ -218,7 +201,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 
 // LoginAttempt implements auth.Store in one statement: the check and the
 // count cannot be split by another login, on this node or another.
-func (s *Store) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
+func (s *Users) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
 	// Afresh: a lock that has run out, or max attempts never settled.
 	const afresh = `(locked_until > 0 AND locked_until <= :now) OR (failed >= :max AND attempt_at <= :stale)`
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET
@@ -238,7 +221,7 @@ func (s *Store) LoginAttempt(ctx context.Context, name string, now time.Time, ma
 
 // LoginFailed implements auth.Store: only the failure that finds the
 // count at max and no lock active sets the lock.
-func (s *Store) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
+func (s *Users) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET
 		locked_until = :now + MIN(:lock << MIN(locks, :shift), :maxlock), locks = locks + 1
 		WHERE name = :name AND failed >= :max AND locked_until <= :now`,
@@ -266,7 +249,7 @@ func max64(a, b time.Duration) time.Duration {
 // are in the UPDATE, so a code cannot be used twice even by two nodes at
 // once, and a lock set meanwhile stands. (locked_until is zeroed only
 // when it is already past.)
-func (s *Store) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
+func (s *Users) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed = 0, locks = 0, locked_until = 0,
 		totp_last = CASE WHEN :step > 0 THEN :step ELSE totp_last END
 		WHERE name = :name AND locked_until <= :now AND (:step = 0 OR totp_last < :step)`,
@@ -279,7 +262,7 @@ func (s *Store) LoginOK(ctx context.Context, name string, step int64, now time.T
 }
 
 // SourceAttempt implements auth.Store in one upsert.
-func (s *Store) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
+func (s *Users) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `INSERT INTO login_sources (source, failed, since) VALUES (:src, 1, :now)
 		ON CONFLICT (source) DO UPDATE SET
@@ -298,52 +281,52 @@ func (s *Store) SourceAttempt(ctx context.Context, source string, now time.Time,
 }
 
 // SourceOK implements auth.Store.
-func (s *Store) SourceOK(ctx context.Context, source string) error {
+func (s *Users) SourceOK(ctx context.Context, source string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE login_sources SET failed = MAX(failed - 1, 0) WHERE source = ?`, source)
 	return err
 }
 
 // AddSession implements auth.Store.
-func (s *Store) AddSession(ctx context.Context, x auth.Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, user, csrf, created, last_seen) VALUES (?,?,?,?,?)`, x.ID, x.User, x.CSRF, ns(x.Created), ns(x.LastSeen))
+func (s *Users) AddSession(ctx context.Context, x auth.Session) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, user, csrf, created, last_seen) VALUES (?,?,?,?,?)`, x.ID, x.User, x.CSRF, zeroNanos(x.Created), zeroNanos(x.LastSeen))
 	return err
 }
 
 // Session implements auth.Store.
-func (s *Store) Session(ctx context.Context, id string) (auth.Session, error) {
+func (s *Users) Session(ctx context.Context, id string) (auth.Session, error) {
 	var x auth.Session
 	var created, seen int64
 	err := s.db.QueryRowContext(ctx, `SELECT id, user, csrf, created, last_seen FROM sessions WHERE id = ?`, id).Scan(&x.ID, &x.User, &x.CSRF, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return x, auth.ErrNotFound
 	}
-	x.Created, x.LastSeen = fromNS(created), fromNS(seen)
+	x.Created, x.LastSeen = fromZeroNanos(created), fromZeroNanos(seen)
 	return x, err
 }
 
 // TouchSession implements auth.Store.
-func (s *Store) TouchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id = ?`, ns(now), id)
+func (s *Users) TouchSession(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id = ?`, zeroNanos(now), id)
 	return err
 }
 
 // DeleteSession implements auth.Store.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
+func (s *Users) DeleteSession(ctx context.Context, id string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return err
 }
 
 // DeleteSessions implements auth.Store.
-func (s *Store) DeleteSessions(ctx context.Context, user string) error {
+func (s *Users) DeleteSessions(ctx context.Context, user string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, user)
 	return err
 }
 
 // PruneSessions implements auth.Store.
-func (s *Store) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen < ? OR created < ?`, ns(idle), ns(absolute)); err != nil {
+func (s *Users) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen < ? OR created < ?`, zeroNanos(idle), zeroNanos(absolute)); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_sources WHERE since < ?`, ns(idle))
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_sources WHERE since < ?`, zeroNanos(idle))
 	return err
 }

@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -7,23 +7,23 @@ import (
 
 	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 )
 
-// TestNewBorrowsPool: New on a pool the caller owns migrates the tables
-// and works; closing the store leaves that pool usable; a store from Open
-// still closes the pool it opened.
-func TestNewBorrowsPool(t *testing.T) {
+// TestUsersBorrowsPool: NewUsers on a pool the caller owns migrates the
+// tables and works; closing the store leaves that pool usable.
+func TestUsersBorrowsPool(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDSN(t)
+	dsn := newDSN(t, "console")
 	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if _, err := New(ctx, nil); err == nil {
+	if _, err := postgres.NewUsers(ctx, nil); err == nil {
 		t.Error("New with a nil pool succeeded")
 	}
-	s, err := New(ctx, pool)
+	s, err := postgres.NewUsers(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +45,4 @@ func TestNewBorrowsPool(t *testing.T) {
 		t.Errorf("users read through the pool = %d, want 1", n)
 	}
 
-	own, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own.Close()
-	if err := own.pool.Ping(ctx); err == nil {
-		t.Error("a store from Open left its own pool open after Close")
-	}
 }
