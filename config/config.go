@@ -96,7 +96,7 @@ type Server struct {
 
 // ClockSkew is the live server's bound on call times: 0 when off.
 func (s *Server) ClockSkew() time.Duration {
-	return time.Duration(s.MaxClockSkew) * time.Second
+	return s.MaxClockSkew.Duration()
 }
 
 // SIEM is a syslog or JSON-lines collector that receives decisions and

@@ -412,9 +412,9 @@ func (e *Engine) checkTime(t time.Time) error {
 	d := t.Sub(now)
 	switch {
 	case d > e.maxSkew:
-		return fmt.Errorf("%w: time %s is %s ahead of this node's clock; a live server accepts at most %s (server.max_clock_skew_s)", ErrInvalid, t.Format(time.RFC3339Nano), d.Round(time.Millisecond), e.maxSkew)
+		return fmt.Errorf("%w: time %s is %s ahead of this node's clock; a live server accepts at most %s (server.max_clock_skew_s; 0 turns the bound off for a server driven in its own time)", ErrInvalid, t.Format(time.RFC3339Nano), d.Round(time.Millisecond), e.maxSkew)
 	case d < -e.maxSkew:
-		return fmt.Errorf("%w: time %s is %s behind this node's clock; a live server accepts at most %s (server.max_clock_skew_s); history goes through 'tollgate replay'", ErrInvalid, t.Format(time.RFC3339Nano), (-d).Round(time.Millisecond), e.maxSkew)
+		return fmt.Errorf("%w: time %s is %s behind this node's clock; a live server accepts at most %s (server.max_clock_skew_s; 0 turns the bound off for a server driven in its own time); history goes through 'tollgate replay'", ErrInvalid, t.Format(time.RFC3339Nano), (-d).Round(time.Millisecond), e.maxSkew)
 	}
 	return nil
 }
