@@ -9,10 +9,6 @@ import (
 	"github.com/tollgate-voip/tollgate/store"
 )
 
-// recordsDir is where an embedded node's decision and call-event log
-// lives, beside tollgate.db.
-func recordsDir(dataDir string) string { return node.RecordsDir(dataDir) }
-
 // openEmbedded opens an embedded node's records store (node.Embedded):
 // SQLite for blocks, kill switches, alerts, the audit log and tokens; the
 // decision and call-event log in segment files, pruned by r. readOnly
