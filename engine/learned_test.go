@@ -21,19 +21,7 @@ import (
 // refusal names both the policy's number and the learned one. An
 // extension without a baseline keeps the policy's 5.
 func TestLearnedRateLimits(t *testing.T) {
-	cfg := config.Default()
-	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5}
-	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
-	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
-	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{}
-	for _, tn := range cfg.Tenants {
-		tn.Limits = cfg.Defaults.Limits
-	}
-	ll := &baseline.LiveLimits{}
-	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5} })
 	// Four weeks of history: 12 international calls in one hour a day.
 	l := baseline.New()
 	start := monday10.Add(-28 * 24 * time.Hour)
@@ -44,15 +32,7 @@ func TestLearnedRateLimits(t *testing.T) {
 		}
 	}
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
-	ctx := context.Background()
-	screenAt := func(id, ext string, i int) *screen.Verdict {
-		c := call(id, ext, "011442071234567", monday10.Add(time.Duration(i)*time.Minute))
-		v := new(screen.Verdict)
-		if err := e.Screen(ctx, c, v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	screenAt := learnedScreener(t, e, time.Minute)
 	for i := range 20 {
 		if v := screenAt(fmt.Sprintf("busy%d", i), "1001", i); v.Enforced == screen.Reject {
 			t.Fatalf("call %d of the busy agent refused: %s", i+1, ReasonText(v))
@@ -78,19 +58,7 @@ func TestLearnedRateLimits(t *testing.T) {
 // five calls up at once go through, the sixth is refused naming both
 // numbers. An extension without a baseline keeps the policy's 2.
 func TestLearnedConcurrency(t *testing.T) {
-	cfg := config.Default()
-	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{On: true, N: 2}
-	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{}
-	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
-	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
-	for _, tn := range cfg.Tenants {
-		tn.Limits = cfg.Defaults.Limits
-	}
-	ll := &baseline.LiveLimits{}
-	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.ConcurrentInternational = config.Limit{On: true, N: 2} })
 	l := baseline.New()
 	start := monday10.Add(-28 * 24 * time.Hour)
 	for d := range 28 {
@@ -100,15 +68,7 @@ func TestLearnedConcurrency(t *testing.T) {
 		}
 	}
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
-	ctx := context.Background()
-	screenAt := func(id, ext string, i int) *screen.Verdict {
-		c := call(id, ext, "011442071234567", monday10.Add(time.Duration(i)*time.Second))
-		v := new(screen.Verdict)
-		if err := e.Screen(ctx, c, v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	screenAt := learnedScreener(t, e, time.Second)
 	for i := range 5 {
 		if v := screenAt(fmt.Sprintf("up%d", i), "1001", i); v.Enforced == screen.Reject {
 			t.Fatalf("call %d up at once refused: %s", i+1, ReasonText(v))
@@ -133,19 +93,7 @@ func TestLearnedConcurrency(t *testing.T) {
 // their busiest hour is held to the typical agent's learned limit (20), not
 // the policy's floor of 5; its 21st call is refused.
 func TestLearnedTypicalExtension(t *testing.T) {
-	cfg := config.Default()
-	cfg.Defaults.Limits.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5}
-	cfg.Defaults.Limits.Extension.InternationalBurst.Calls = config.Limit{}
-	cfg.Defaults.Limits.Account.InternationalCallsDaily = config.Limit{}
-	cfg.Defaults.Limits.Extension.ConcurrentInternational = config.Limit{}
-	for _, tn := range cfg.Tenants {
-		tn.Limits = cfg.Defaults.Limits
-	}
-	ll := &baseline.LiveLimits{}
-	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5} })
 	l := baseline.New()
 	start := monday10.Add(-28 * 24 * time.Hour)
 	for _, ext := range []string{"1001", "1002", "1003"} {
@@ -157,15 +105,47 @@ func TestLearnedTypicalExtension(t *testing.T) {
 		}
 	}
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
-	ctx := context.Background()
+	screenAt := learnedScreener(t, e, time.Minute)
 	for i := range 21 {
-		c := call(fmt.Sprintf("hire%d", i), "1099", "011442071234567", monday10.Add(time.Duration(i)*time.Minute))
-		v := new(screen.Verdict)
-		if err := e.Screen(ctx, c, v); err != nil {
-			t.Fatal(err)
-		}
+		v := screenAt(fmt.Sprintf("hire%d", i), "1099", i)
 		if refused := v.Enforced == screen.Reject; refused != (i == 20) {
 			t.Fatalf("new hire's call %d: %s %q; want only the 21st refused", i+1, v.Enforced, ReasonText(v))
 		}
+	}
+}
+
+// learnedEngine is an engine whose tenants' only limit is the one set
+// applies (every other international limit off), with learned limits
+// read from the LiveLimits it returns.
+func learnedEngine(t *testing.T, set func(l *config.Limits)) (*Engine, *baseline.LiveLimits) {
+	t.Helper()
+	cfg := config.Default()
+	l := &cfg.Defaults.Limits
+	l.Extension.InternationalCallsPerHour = config.Limit{}
+	l.Extension.InternationalBurst.Calls = config.Limit{}
+	l.Extension.ConcurrentInternational = config.Limit{}
+	l.Account.InternationalCallsDaily = config.Limit{}
+	set(l)
+	for _, tn := range cfg.Tenants {
+		tn.Limits = cfg.Defaults.Limits
+	}
+	ll := &baseline.LiveLimits{}
+	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, ll
+}
+
+// learnedScreener screens the i-th call of an extension to a UK number,
+// i steps after monday10.
+func learnedScreener(t *testing.T, e *Engine, step time.Duration) func(id, ext string, i int) *screen.Verdict {
+	return func(id, ext string, i int) *screen.Verdict {
+		t.Helper()
+		v := new(screen.Verdict)
+		if err := e.Screen(context.Background(), call(id, ext, "011442071234567", monday10.Add(time.Duration(i)*step)), v); err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
