@@ -417,3 +417,26 @@ func TestRequirePinOnDestination(t *testing.T) {
 		t.Error("the challenge reaches another tenant or the extension's other calls")
 	}
 }
+
+// TestKillSwitchWithoutTenant: calls that carry no tenant are screened
+// with the defaults; a detector's kill switch raised on them must reach
+// the store (which refuses an empty tenant) and stop those calls.
+func TestKillSwitchWithoutTenant(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	f := detect.Finding{Detector: "theft_of_service", Code: "theft_of_service", Severity: "critical",
+		Text: "theft", Time: t0, Action: "block_and_alert", Target: detect.Target{Kind: "tenant"}, Expires: 30 * time.Minute}
+	d, err := r.m.Handle(ctx, f)
+	if err != nil || d == nil || d.Action != "kill_switch" {
+		t.Fatalf("Handle = %+v, %v", d, err)
+	}
+	if k := r.blkLive.Load().Kill(""); k == nil || k.Tenant != "*" {
+		t.Fatalf("calls without a tenant are not stopped: %+v", k)
+	}
+	if err := r.m.Sweep(ctx, t0.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ks, _ := r.st.KillSwitches(ctx); len(ks) != 1 || ks[0].Active {
+		t.Fatalf("not lifted at its expiry: %+v", ks)
+	}
+}
