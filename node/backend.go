@@ -22,8 +22,6 @@ import (
 	"github.com/tollgate-voip/tollgate/decisionlog/seglog"
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/reputation"
-	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
-	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
@@ -151,12 +149,12 @@ func (e Embedded) Users(context.Context) (auth.Store, error) {
 
 // Reputation opens the reputation tables of tollgate.db.
 func (e Embedded) Reputation(context.Context) (ReputationDB, error) {
-	return repsqlite.Open(e.path(RecordsFile))
+	return sqlite.OpenReputation(e.path(RecordsFile))
 }
 
 // Voice opens voice.db.
 func (e Embedded) Voice(_ context.Context, keys *vstore.Keys) (VoiceStore, error) {
-	return vstore.OpenSQLite(e.path(VoiceFile), keys)
+	return sqlite.OpenVoice(e.path(VoiceFile), keys)
 }
 
 // Actions opens actions.db.
@@ -216,12 +214,12 @@ func (c *Cluster) Users(ctx context.Context) (auth.Store, error) {
 
 // Reputation opens the reputation tables on the pool.
 func (c *Cluster) Reputation(ctx context.Context) (ReputationDB, error) {
-	return reppg.New(ctx, c.Pool())
+	return postgres.NewReputation(ctx, c.Pool())
 }
 
 // Voice opens the voice tables on the pool.
 func (c *Cluster) Voice(ctx context.Context, keys *vstore.Keys) (VoiceStore, error) {
-	return vstore.NewPostgres(ctx, c.Pool(), keys)
+	return postgres.NewVoice(ctx, c.Pool(), keys)
 }
 
 // Actions opens the action table on the pool.

@@ -16,11 +16,12 @@ import (
 // Advisory lock keys taken while a store migrates (arbitrary, fixed, one
 // per store so that stores sharing a database never wait for each other).
 const (
-	LockRecords    = 7_161_501 // store/postgres
-	LockVoice      = 7_161_601 // voice/store
+	LockRecords    = 7_161_501 // store/postgres.Store
+	LockVoice      = 7_161_601 // store/postgres.Voice
 	LockCompliance = 7_161_701 // store/postgres.Compliance
 	LockConsole    = 7_161_702 // store/postgres.Users
-	LockReputation = 7_161_703 // reputation/postgres
+	LockReputation = 7_161_703 // store/postgres.Reputation
+	LockActions    = 7_161_704 // store/postgres.Actions
 )
 
 // Connect parses dsn (a postgres:// URL or a key=value string), lets tune

@@ -74,21 +74,14 @@ type Compliance struct {
 // brings the compliance tables up to date; several nodes may do so at
 // once.
 func NewCompliance(ctx context.Context, pool *pgxpool.Pool) (*Compliance, error) {
-	if pool == nil {
-		return nil, errors.New("compliance/postgres: no connection pool")
+	if err := onPool(ctx, "compliance/postgres", pool, complianceSchema); err != nil {
+		return nil, err
 	}
-	s := &Compliance{pool: pool}
-	if err := s.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("compliance/postgres: %w", err)
-	}
-	return s, nil
+	return &Compliance{pool: pool}, nil
 }
 
 // complianceSchema is this store's tables and their version record.
 var complianceSchema = pgschema.Schema{Name: "compliance", VersionTable: "compliance_schema_version", Lock: pgschema.LockCompliance, Steps: complianceMigrations}
-
-// migrate applies the missing schema steps, one node at a time.
-func (s *Compliance) migrate(ctx context.Context) error { return complianceSchema.Migrate(ctx, s.pool) }
 
 // Close does nothing: the pool belongs to the caller.
 func (s *Compliance) Close() error { return nil }

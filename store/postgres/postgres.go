@@ -96,9 +96,8 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the connection pool. Stores built on it (New in
-// compliance/postgres, console/auth/postgres, reputation/postgres,
-// voice/store) must be closed first.
+// Close closes the connection pool. Stores built on it (NewCompliance,
+// NewUsers, NewActions, NewReputation, NewVoice) must be closed first.
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil

@@ -1,8 +1,3 @@
-// Package sqlite keeps reputation entries, bans, lockouts and honeypot
-// events in SQLite. It opens the same database file as store/sqlite
-// (tollgate.db in the data directory) but owns its own tables, created
-// and versioned here under their own schema table, so the two packages
-// never touch each other's schema.
 package sqlite
 
 import (
@@ -10,33 +5,28 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/reputation"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 var (
-	_ reputation.Store         = (*DB)(nil)
-	_ reputation.Versioned     = (*DB)(nil)
-	_ reputation.BatchUpserter = (*DB)(nil)
-	_ honeypot.EventStore      = (*DB)(nil)
+	_ reputation.Store         = (*Reputation)(nil)
+	_ reputation.Versioned     = (*Reputation)(nil)
+	_ reputation.BatchUpserter = (*Reputation)(nil)
+	_ honeypot.EventStore      = (*Reputation)(nil)
 )
 
-// DB is the SQLite implementation. It is safe for concurrent use, and
-// several processes (and tollgate nodes on a shared file) may open it.
-type DB struct {
-	w *sql.DB // one writing connection: writers queue in Go, not on the file lock
-	r *sql.DB
-}
+// Reputation keeps reputation entries, bans, lockouts and honeypot events
+// in tollgate.db, in its own tables versioned under their own schema
+// table, so it never touches the records tables' schema. It is safe for
+// concurrent use, and several processes (and tollgate nodes on a shared
+// file) may open it.
+type Reputation struct{ file }
 
-var migrations = []string{
+var reputationMigrations = []string{
 	// 1: entries, bans, lockouts, honeypot events.
 	`
 CREATE TABLE reputation_entries (
@@ -119,125 +109,46 @@ UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND
 `,
 }
 
-// Open opens (creating if needed) the database file at path.
-func Open(path string) (*DB, error) {
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("reputation/sqlite: open %q: want a file path", path)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("reputation/sqlite: open %q: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
-		return nil, fmt.Errorf("reputation/sqlite: open %q: %w", path, err)
-	}
-	u := url.URL{Path: filepath.ToSlash(abs)}
-	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + u.EscapedPath() + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn)
+// reputationFile is the reputation tables of tollgate.db, versioned
+// apart from the records tables.
+var reputationFile = schema{name: "reputation", versionTable: "reputation_schema", steps: reputationMigrations}
+
+// OpenReputation opens (creating if needed) the database file at path:
+// tollgate.db in the data directory, beside the records tables. Its
+// connections keep synchronous=NORMAL: a sighting lost to a power cut is
+// seen again.
+func OpenReputation(path string) (*Reputation, error) {
+	f, err := openFile("reputation/sqlite", path, reputationFile, fileOptions{normalSync: true})
 	if err != nil {
 		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
-	r.SetMaxIdleConns(4)
-	db := &DB{w: w, r: r}
-	if err := db.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reputation/sqlite: open %q: %w", path, err)
-	}
-	return db, nil
+	return &Reputation{f}, nil
 }
-
-func (db *DB) migrate(ctx context.Context) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS reputation_schema (version INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	var have int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM reputation_schema`).Scan(&have); err != nil {
-		return err
-	}
-	if have > len(migrations) {
-		return fmt.Errorf("reputation schema version %d is newer than this tollgate (%d)", have, len(migrations))
-	}
-	for i := have; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("reputation migration %d: %w", i+1, err)
-		}
-	}
-	if have < len(migrations) {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM reputation_schema`); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reputation_schema (version) VALUES (?)`, len(migrations)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// Close closes the database.
-func (db *DB) Close() error { return errors.Join(db.r.Close(), db.w.Close()) }
 
 // write runs f in a transaction on the writing connection and raises the
 // version in the same transaction, so a reader that sees the new version
 // also sees the change; when f fails nothing is written and the version
 // stays.
-func (db *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE reputation_version SET v = v + 1 WHERE id = 1`); err != nil {
-		return err
-	}
-	return tx.Commit()
+func (db *Reputation) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	return db.file.write(ctx, `UPDATE reputation_version SET v = v + 1 WHERE id = 1`, f)
 }
 
 // Version implements reputation.Versioned: one primary-key read.
-func (db *DB) Version(ctx context.Context) (int64, error) {
+func (db *Reputation) Version(ctx context.Context) (int64, error) {
 	var v int64
 	err := db.r.QueryRowContext(ctx, `SELECT v FROM reputation_version WHERE id = 1`).Scan(&v)
 	return v, err
 }
 
-func ns(t time.Time) int64 { return t.UnixNano() }
-
-func nullNS(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixNano()
-}
-
-func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
-
 // Upsert implements reputation.Store.
-func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
+func (db *Reputation) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
 	if err := reputation.Normalize(&e, time.Now()); err != nil {
 		return e, err
 	}
 	in := e
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		e, err = upsert(ctx, tx, in)
+		e, err = upsertEntry(ctx, tx, in)
 		return err
 	})
 	if err != nil {
@@ -246,9 +157,9 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 	return e, nil
 }
 
-// upsert merges the normalized entry e into its row.
-func upsert(ctx context.Context, tx *sql.Tx, e reputation.Entry) (reputation.Entry, error) {
-	old, err := get(ctx, tx, e.Kind, e.Value)
+// upsertEntry merges the normalized entry e into its row.
+func upsertEntry(ctx context.Context, tx *sql.Tx, e reputation.Entry) (reputation.Entry, error) {
+	old, err := getEntry(ctx, tx, e.Kind, e.Value)
 	switch {
 	case err == nil:
 		e = reputation.Merge(old, e)
@@ -265,23 +176,23 @@ func upsert(ctx context.Context, tx *sql.Tx, e reputation.Entry) (reputation.Ent
 		ON CONFLICT (kind, value) DO UPDATE SET source = excluded.source, reason = excluded.reason,
 			first_seen = excluded.first_seen, last_seen = excluded.last_seen, hits = excluded.hits,
 			score = excluded.score, expires = excluded.expires, status = excluded.status, evidence = excluded.evidence`,
-		e.Kind, e.Value, e.Source, e.Reason, ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires), e.Status, ev)
+		e.Kind, e.Value, e.Source, e.Reason, e.FirstSeen.UnixNano(), e.LastSeen.UnixNano(), e.Hits, e.Score, nanos(e.Expires), e.Status, ev)
 	return e, err
 }
 
 // UpsertBatch implements reputation.BatchUpserter: every entry merged in
 // one transaction.
-func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+func (db *Reputation) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	now := time.Now()
+	norm, err := reputation.NormalizeBatch(es, time.Now())
+	if err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		for _, e := range es {
-			if err := reputation.Normalize(&e, now); err != nil {
-				return err
-			}
-			if _, err := upsert(ctx, tx, e); err != nil {
+		for _, e := range norm {
+			if _, err := upsertEntry(ctx, tx, e); err != nil {
 				return err
 			}
 		}
@@ -289,15 +200,14 @@ func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 	})
 }
 
-type querier interface {
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-const entryCols = `kind, value, source, reason, first_seen, last_seen, hits, score, expires, status, evidence`
+const repEntryCols = `kind, value, source, reason, first_seen, last_seen, hits, score, expires, status, evidence`
 
-type scanner interface{ Scan(...any) error }
-
-func scanEntry(s scanner) (reputation.Entry, error) {
+func scanRepEntry(s scanner) (reputation.Entry, error) {
 	var e reputation.Entry
 	var first, last int64
 	var exp sql.NullInt64
@@ -305,9 +215,9 @@ func scanEntry(s scanner) (reputation.Entry, error) {
 	if err := s.Scan(&e.Kind, &e.Value, &e.Source, &e.Reason, &first, &last, &e.Hits, &e.Score, &exp, &e.Status, &ev); err != nil {
 		return e, err
 	}
-	e.FirstSeen, e.LastSeen = fromNS(first), fromNS(last)
+	e.FirstSeen, e.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	if exp.Valid {
-		e.Expires = fromNS(exp.Int64)
+		e.Expires = time.Unix(0, exp.Int64).UTC()
 	}
 	if ev.Valid {
 		var err error
@@ -318,35 +228,26 @@ func scanEntry(s scanner) (reputation.Entry, error) {
 	return e, nil
 }
 
-func get(ctx context.Context, q querier, kind, value string) (reputation.Entry, error) {
-	e, err := scanEntry(q.QueryRowContext(ctx, `SELECT `+entryCols+` FROM reputation_entries WHERE kind = ? AND value = ?`, kind, value))
+func getEntry(ctx context.Context, q rowQuerier, kind, value string) (reputation.Entry, error) {
+	e, err := scanRepEntry(q.QueryRowContext(ctx, `SELECT `+repEntryCols+` FROM reputation_entries WHERE kind = ? AND value = ?`, kind, value))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("%w: %s %s", reputation.ErrNotFound, kind, value)
 	}
 	return e, err
 }
 
-// canonical normalizes kind and value for a lookup.
-func canonical(kind, value string) (string, string, error) {
-	e := reputation.Entry{Kind: kind, Value: value}
-	if err := reputation.Normalize(&e, time.Now()); err != nil {
-		return "", "", err
-	}
-	return e.Kind, e.Value, nil
-}
-
 // Get implements reputation.Store.
-func (db *DB) Get(ctx context.Context, kind, value string) (reputation.Entry, error) {
-	k, v, err := canonical(kind, value)
+func (db *Reputation) Get(ctx context.Context, kind, value string) (reputation.Entry, error) {
+	k, v, err := reputation.Canonical(kind, value)
 	if err != nil {
 		return reputation.Entry{}, err
 	}
-	return get(ctx, db.r, k, v)
+	return getEntry(ctx, db.r, k, v)
 }
 
 // Remove implements reputation.Store.
-func (db *DB) Remove(ctx context.Context, kind, value string) error {
-	k, v, err := canonical(kind, value)
+func (db *Reputation) Remove(ctx context.Context, kind, value string) error {
+	k, v, err := reputation.Canonical(kind, value)
 	if err != nil {
 		return err
 	}
@@ -363,7 +264,7 @@ func (db *DB) Remove(ctx context.Context, kind, value string) error {
 }
 
 // List implements reputation.Store.
-func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
+func (db *Reputation) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
 	var where []string
 	var args []any
 	if q.Kind != "" {
@@ -380,9 +281,9 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 	}
 	if !q.Now.IsZero() {
 		where = append(where, "(expires IS NULL OR expires > ?)")
-		args = append(args, ns(q.Now))
+		args = append(args, q.Now.UnixNano())
 	}
-	s := `SELECT ` + entryCols + ` FROM reputation_entries`
+	s := `SELECT ` + repEntryCols + ` FROM reputation_entries`
 	if len(where) > 0 {
 		s += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -397,7 +298,7 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 	defer rows.Close()
 	var out []reputation.Entry
 	for rows.Next() {
-		e, err := scanEntry(rows)
+		e, err := scanRepEntry(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -409,50 +310,41 @@ func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry,
 // Purge deletes entries that expired before now and bans that ended
 // before keepBans ago; it returns how many rows went. The version moves
 // only when a row went.
-func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
+func (db *Reputation) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
 	var n int64
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		r1, err := tx.ExecContext(ctx, `DELETE FROM reputation_entries WHERE expires IS NOT NULL AND expires <= ?`, ns(now))
+		r1, err := tx.ExecContext(ctx, `DELETE FROM reputation_entries WHERE expires IS NOT NULL AND expires <= ?`, now.UnixNano())
 		if err != nil {
 			return err
 		}
-		r2, err := tx.ExecContext(ctx, `DELETE FROM reputation_bans WHERE expires <= ?`, ns(now.Add(-keepBans)))
+		r2, err := tx.ExecContext(ctx, `DELETE FROM reputation_bans WHERE expires <= ?`, now.Add(-keepBans).UnixNano())
 		if err != nil {
 			return err
 		}
 		a, _ := r1.RowsAffected()
 		b, _ := r2.RowsAffected()
 		if n = a + b; n == 0 {
-			return errNothing
+			return errNoChange
 		}
 		return nil
 	})
-	if errors.Is(err, errNothing) {
+	if errors.Is(err, errNoChange) {
 		return 0, nil
 	}
 	return n, err
 }
 
-// errNothing rolls back a write that changed nothing (the version stays).
-var errNothing = errors.New("nothing changed")
+// errNoChange rolls back a write that changed nothing (the version stays).
+var errNoChange = errors.New("nothing changed")
 
 // AddBan implements reputation.Store.
-func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
-	p, err := reputation.ParsePrefix(b.IP)
-	if err != nil {
-		return b, &reputation.FieldError{Field: "ip", Msg: err.Error()}
+func (db *Reputation) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
+	if err := reputation.NormalizeBan(&b, time.Now()); err != nil {
+		return b, err
 	}
-	b.IP = reputation.FormatPrefix(p)
-	if b.Created.IsZero() {
-		b.Created = time.Now()
-	}
-	if !b.Expires.After(b.Created) {
-		return b, &reputation.FieldError{Field: "expires", Msg: "must be after the ban's start"}
-	}
-	b.Created, b.Expires = b.Created.UTC(), b.Expires.UTC()
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO reputation_bans (ip, reason, source, created, expires, level, released) VALUES (?, ?, ?, ?, ?, ?, 0)`,
-			b.IP, b.Reason, b.Source, ns(b.Created), ns(b.Expires), b.Level)
+			b.IP, b.Reason, b.Source, b.Created.UnixNano(), b.Expires.UnixNano(), b.Level)
 		if err != nil {
 			return err
 		}
@@ -462,25 +354,25 @@ func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, err
 	return b, err
 }
 
-const banCols = `id, ip, reason, source, created, expires, level, released`
+const repBanCols = `id, ip, reason, source, created, expires, level, released`
 
-func scanBan(s scanner) (reputation.Ban, error) {
+func scanRepBan(s scanner) (reputation.Ban, error) {
 	var b reputation.Ban
 	var c, e int64
 	if err := s.Scan(&b.ID, &b.IP, &b.Reason, &b.Source, &c, &e, &b.Level, &b.Released); err != nil {
 		return b, err
 	}
-	b.Created, b.Expires = fromNS(c), fromNS(e)
+	b.Created, b.Expires = time.Unix(0, c).UTC(), time.Unix(0, e).UTC()
 	return b, nil
 }
 
 // Bans implements reputation.Store.
-func (db *DB) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
-	s := `SELECT ` + banCols + ` FROM reputation_bans`
+func (db *Reputation) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
+	s := `SELECT ` + repBanCols + ` FROM reputation_bans`
 	var args []any
 	if !all {
 		s += ` WHERE released = 0 AND expires > ?`
-		args = append(args, ns(now))
+		args = append(args, now.UnixNano())
 	}
 	s += ` ORDER BY id DESC LIMIT 100000`
 	rows, err := db.r.QueryContext(ctx, s, args...)
@@ -490,7 +382,7 @@ func (db *DB) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.B
 	defer rows.Close()
 	var out []reputation.Ban
 	for rows.Next() {
-		b, err := scanBan(rows)
+		b, err := scanRepBan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -500,7 +392,7 @@ func (db *DB) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.B
 }
 
 // BanCount implements reputation.Store.
-func (db *DB) BanCount(ctx context.Context, ip string) (int, error) {
+func (db *Reputation) BanCount(ctx context.Context, ip string) (int, error) {
 	p, err := reputation.ParsePrefix(ip)
 	if err != nil {
 		return 0, &reputation.FieldError{Field: "ip", Msg: err.Error()}
@@ -511,11 +403,11 @@ func (db *DB) BanCount(ctx context.Context, ip string) (int, error) {
 }
 
 // ReleaseBan implements reputation.Store.
-func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
+func (db *Reputation) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
 	var b reputation.Ban
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		b, err = scanBan(tx.QueryRowContext(ctx, `SELECT `+banCols+` FROM reputation_bans WHERE id = ?`, id))
+		b, err = scanRepBan(tx.QueryRowContext(ctx, `SELECT `+repBanCols+` FROM reputation_bans WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
 		}
@@ -541,18 +433,18 @@ func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) 
 }
 
 // PutLockout implements reputation.Store.
-func (db *DB) PutLockout(ctx context.Context, l reputation.Lockout) error {
+func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since, until) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until`,
-			l.Kind, l.Subject, l.Reason, l.Failures, ns(l.Since), ns(l.Until))
+			l.Kind, l.Subject, l.Reason, l.Failures, l.Since.UnixNano(), l.Until.UnixNano())
 		return err
 	})
 }
 
 // Lockouts implements reputation.Store.
-func (db *DB) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT kind, subject, reason, failures, since, until FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, ns(now))
+func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT kind, subject, reason, failures, since, until FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, now.UnixNano())
 	if err != nil {
 		return nil, err
 	}
@@ -564,14 +456,14 @@ func (db *DB) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout
 		if err := rows.Scan(&l.Kind, &l.Subject, &l.Reason, &l.Failures, &s, &u); err != nil {
 			return nil, err
 		}
-		l.Since, l.Until = fromNS(s), fromNS(u)
+		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
 		out = append(out, l)
 	}
 	return out, rows.Err()
 }
 
 // ReleaseLockout implements reputation.Store.
-func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
+func (db *Reputation) ReleaseLockout(ctx context.Context, kind, subject string) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM reputation_lockouts WHERE kind = ? AND subject = ?`, kind, subject)
 		if err != nil {
@@ -585,7 +477,7 @@ func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
 }
 
 // AppendEvents implements honeypot.EventStore: one transaction per batch.
-func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
+func (db *Reputation) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -599,7 +491,7 @@ func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
 	}
 	defer st.Close()
 	for _, e := range evs {
-		if _, err := st.ExecContext(ctx, ns(e.Time), e.Kind, e.SourceIP, e.SourcePort, e.Transport, e.Method, e.UserAgent,
+		if _, err := st.ExecContext(ctx, e.Time.UnixNano(), e.Kind, e.SourceIP, e.SourcePort, e.Transport, e.Method, e.UserAgent,
 			e.From, e.To, e.RequestURI, e.CallID, e.Dialed, e.E164, e.Username, e.Password, e.Digits, e.Detail, e.Message); err != nil {
 			return err
 		}
@@ -608,7 +500,7 @@ func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
 }
 
 // Events implements honeypot.EventStore.
-func (db *DB) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
+func (db *Reputation) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
 	var where []string
 	var args []any
 	if q.SourceIP != "" {
@@ -621,7 +513,7 @@ func (db *DB) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Eve
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "time >= ?")
-		args = append(args, ns(q.Since))
+		args = append(args, q.Since.UnixNano())
 	}
 	s := `SELECT id, time, kind, source_ip, source_port, transport, method, user_agent, from_uri, to_uri, request_uri, call_id,
 		dialed, e164, username, password, digits, detail, message FROM honeypot_events`
@@ -646,7 +538,7 @@ func (db *DB) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Eve
 			&e.RequestURI, &e.CallID, &e.Dialed, &e.E164, &e.Username, &e.Password, &e.Digits, &e.Detail, &e.Message); err != nil {
 			return nil, err
 		}
-		e.Time = fromNS(t)
+		e.Time = time.Unix(0, t).UTC()
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -1,13 +1,10 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,71 +12,30 @@ import (
 
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
-	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
-	"github.com/tollgate-voip/tollgate/reputation/internal/storetest"
+	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/storetest"
 )
 
-var (
-	pg  *testenv.Postgres
-	dbs atomic.Int64
-)
-
-// TestMain starts the PostgreSQL every test shares (one fresh database
-// per test). Without PostgreSQL the tests fail; they are not skipped.
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = testenv.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
-
-func freshDSN(t *testing.T) string {
-	t.Helper()
-	dsn, err := pg.CreateDatabase(fmt.Sprint("rep", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
-}
-
-// TestStore runs the reputation store conformance suite on a fresh
-// database; every handle is another connection pool, as another node
-// holds.
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) func() storetest.DB {
-		dsn := freshDSN(t)
-		return func() storetest.DB {
-			db, err := Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
+// TestReputationSuite runs the reputation store conformance suite on a
+// fresh database; every handle is on another connection pool, as another
+// node holds.
+func TestReputationSuite(t *testing.T) {
+	storetest.RunReputation(t, func(t *testing.T) func() storetest.ReputationDB {
+		dsn := newDSN(t, "rep")
+		return func() storetest.ReputationDB { return mustOnOwnPool(t, dsn, postgres.NewReputation) }
 	})
 }
 
-// TestMigrate: nodes starting together bring the schema up once; a
-// database from a newer tollgate is refused; a DSN that does not parse is
-// not echoed (it may hold a password).
-func TestMigrate(t *testing.T) {
+// TestReputationMigrate: nodes starting together bring the schema up
+// once; a database from a newer tollgate is refused.
+func TestReputationMigrate(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDSN(t)
+	dsn := newDSN(t, "rep")
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		wg.Go(func() {
-			db, err := Open(ctx, dsn)
-			if err == nil {
-				db.Close()
-			}
-			errs[i] = err
-		})
+		wg.Go(func() { _, errs[i] = onOwnPool(t, dsn, postgres.NewReputation) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -93,33 +49,23 @@ func TestMigrate(t *testing.T) {
 	}
 	defer c.Close(ctx)
 	var n, v int
-	if err := c.QueryRow(ctx, `SELECT count(*), max(version) FROM reputation_schema_version`).Scan(&n, &v); err != nil || n != 1 || v != len(migrations) {
-		t.Fatalf("schema version rows = %d, version %d, %v", n, v, err)
+	if err := c.QueryRow(ctx, `SELECT count(*), max(version) FROM reputation_schema_version`).Scan(&n, &v); err != nil || n != 1 || v != postgres.ReputationSteps {
+		t.Fatalf("schema version rows = %d, version %d, %v; want 1, %d", n, v, err, postgres.ReputationSteps)
 	}
 	if _, err := c.Exec(ctx, `UPDATE reputation_schema_version SET version = version + 1`); err != nil {
 		t.Fatal(err)
 	}
-	if db, err := Open(ctx, dsn); err == nil || !strings.Contains(err.Error(), "newer") {
-		if db != nil {
-			db.Close()
-		}
+	if _, err := onOwnPool(t, dsn, postgres.NewReputation); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("opening a newer schema: %v", err)
-	}
-	if _, err := Open(ctx, "postgres://u:s3cret@[bad"); err == nil || strings.Contains(err.Error(), "s3cret") {
-		t.Fatalf("bad DSN: %v", err)
 	}
 }
 
-// TestWritesOnce: a keyed write applied twice (a node's buffer replayed
-// again after a crash) is stored once — the same ban id, hits added
-// once, events stored once — and Purge forgets old keys.
-func TestWritesOnce(t *testing.T) {
+// TestReputationWritesOnce: a keyed write applied twice (a node's buffer
+// replayed again after a crash) is stored once — the same ban id, hits
+// added once, events stored once — and Purge forgets old keys.
+func TestReputationWritesOnce(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, freshDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := mustOnOwnPool(t, newDSN(t, "rep"), postgres.NewReputation)
 	now := time.Now()
 	b := reputation.Ban{IP: "203.0.113.9", Reason: "scan", Source: "sipfront", Created: now, Expires: now.Add(time.Hour)}
 	b1, err := db.AddBanOnce(ctx, "ban-1", b)
@@ -173,21 +119,19 @@ func TestWritesOnce(t *testing.T) {
 	}
 }
 
-// TestUpgradeLearnedNumbersBecomeSuspected: numbers the honeypot learned
-// before entries had a status (schema 3) were learned from one unproven
-// datagram each; the upgrade makes them suspected and leaves operators'
-// numbers and the honeypot's addresses confirmed.
-func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
+// TestReputationUpgradeLearnedNumbersBecomeSuspected: numbers the
+// honeypot learned before entries had a status (schema 3) were learned
+// from one unproven datagram each; the upgrade makes them suspected and
+// leaves operators' numbers and the honeypot's addresses confirmed.
+func TestReputationUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDSN(t)
+	dsn := newDSN(t, "rep")
 	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	old := schema
-	old.Steps = migrations[:3]
-	if err := old.Migrate(ctx, pool); err != nil {
+	if err := postgres.ReputationSchemaAt(3).Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UnixNano()
@@ -197,7 +141,7 @@ func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := New(ctx, pool)
+	db, err := postgres.NewReputation(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,5 +154,40 @@ func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 		if err != nil || e.Status != c.status || e.Evidence != nil {
 			t.Errorf("%s %s after the upgrade: %+v, %v; want %s", c.kind, c.value, e, err, c.status)
 		}
+	}
+}
+
+// TestReputationBorrowsPool: NewReputation on a pool the caller owns
+// migrates the tables and works; closing the store leaves that pool
+// usable.
+func TestReputationBorrowsPool(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgschema.Connect(ctx, "test", newDSN(t, "rep"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := postgres.NewReputation(ctx, nil); err == nil {
+		t.Error("NewReputation with a nil pool succeeded")
+	}
+	db, err := postgres.NewReputation(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert(ctx, reputation.Entry{Kind: "number", Value: "+4930111", Hits: 1, Source: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := db.Get(ctx, "number", "+4930111"); err != nil || e.Hits != 1 {
+		t.Fatalf("Get on the borrowed pool = %+v, %v", e, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM reputation_entries`).Scan(&n); err != nil {
+		t.Fatalf("the borrowed pool after the store's Close: %v (Close closed a pool it does not own)", err)
+	}
+	if n != 1 {
+		t.Errorf("entries read through the pool = %d, want 1", n)
 	}
 }
