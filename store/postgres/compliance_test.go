@@ -8,14 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate-voip/tollgate/compliance"
-	"github.com/tollgate-voip/tollgate/compliance/compliancetest"
 	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/storetest"
 )
 
 // TestComplianceSuite runs the compliance conformance suite with two
 // handles on one database as two nodes.
 func TestComplianceSuite(t *testing.T) {
-	compliancetest.Run(t, func(t *testing.T) func() compliance.Store {
+	storetest.RunCompliance(t, func(t *testing.T) func() compliance.Store {
 		dsn := newDSN(t, "compliance")
 		return func() compliance.Store { return mustOnOwnPool(t, dsn, postgres.NewCompliance) }
 	})

@@ -8,14 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	"github.com/tollgate-voip/tollgate/console/auth/authtest"
 	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/storetest"
 )
 
 // TestUsersSuite runs the auth conformance suite with two handles on one
 // database as two nodes.
 func TestUsersSuite(t *testing.T) {
-	authtest.Run(t, func(t *testing.T) func() auth.Store {
+	storetest.RunUsers(t, func(t *testing.T) func() auth.Store {
 		dsn := newDSN(t, "console")
 		return func() auth.Store { return mustOnOwnPool(t, dsn, postgres.NewUsers) }
 	})

@@ -4,7 +4,6 @@ package sqlite
 import (
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"math"
 	"time"
 
@@ -14,12 +13,6 @@ import (
 )
 
 var _ store.Store = (*Store)(nil)
-
-// Query limits shared by the list methods.
-const (
-	defaultLimit = 100
-	maxLimit     = 10000
-)
 
 // Store is a store.Store backed by one SQLite database file. It is safe for
 // concurrent use, and several processes may open the same file.
@@ -39,10 +32,8 @@ func Open(path string) (*Store, error) {
 	return &Store{f}, nil
 }
 
-// invalid wraps store.ErrInvalid with a message.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", store.ErrInvalid, fmt.Sprintf(format, args...))
-}
+// invalid is store.Invalidf.
+var invalid = store.Invalidf
 
 // Times are stored as integer nanoseconds since the Unix epoch, UTC; the zero
 // time is stored as NULL. That covers the years 1678 to 2262 exactly.
@@ -86,29 +77,10 @@ func orNow(t time.Time) time.Time {
 	return t.UTC().Round(0)
 }
 
-// checkJSON reports whether raw is empty or valid JSON.
-func checkJSON(field string, raw json.RawMessage) error {
-	if len(raw) == 0 || json.Valid(raw) {
-		return nil
-	}
-	return invalid("%s is not valid JSON", field)
-}
-
 // nullJSON converts raw for storage; empty becomes NULL.
 func nullJSON(raw json.RawMessage) any {
 	if len(raw) == 0 {
 		return nil
 	}
 	return string(raw)
-}
-
-// limit applies the default and the maximum to a requested row limit.
-func limit(n int) int {
-	switch {
-	case n <= 0:
-		return defaultLimit
-	case n > maxLimit:
-		return maxLimit
-	}
-	return n
 }

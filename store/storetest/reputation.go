@@ -36,10 +36,7 @@ type ReputationOpener func(t *testing.T) (open func() ReputationDB)
 // merges, canonical values, expiry, purge, ban counts, lockouts and
 // honeypot events, and two handles on one database acting as two nodes.
 func RunReputation(t *testing.T, fresh ReputationOpener) {
-	for _, c := range []struct {
-		name string
-		f    func(*testing.T, func() ReputationDB)
-	}{
+	run(t, fresh, []test[ReputationDB]{
 		{"Basics", repBasics},
 		{"MergeRules", repMergeRules},
 		{"ListFilters", repListFilters},
@@ -53,9 +50,7 @@ func RunReputation(t *testing.T, fresh ReputationOpener) {
 		{"ConcurrentUpserts", repConcurrentUpserts},
 		{"Learning", repLearning},
 		{"ReleaseBanFreesLearned", repReleaseBanFreesLearned},
-	} {
-		t.Run(c.name, func(t *testing.T) { c.f(t, fresh(t)) })
-	}
+	})
 }
 
 var repCtx = context.Background()
