@@ -21,3 +21,6 @@ func ReputationSchemaAt(n int) pgschema.Schema {
 
 // VoiceSteps is how many schema steps the voice tables have.
 var VoiceSteps = len(voiceMigrations)
+
+// ActionSteps is how many schema steps the action table has.
+var ActionSteps = len(actionsSchema.Steps)

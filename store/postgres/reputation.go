@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
 	"github.com/tollgate-voip/tollgate/reputation"
 )
 
@@ -262,7 +264,7 @@ func upsertEntry(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation
 
 const repEntryCols = `kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score, expires_ns, status, evidence`
 
-func scanRepEntry(r pgx.Row) (reputation.Entry, error) {
+func scanRepEntry(r sqlq.Scanner) (reputation.Entry, error) {
 	var e reputation.Entry
 	var reason []byte
 	var first, last int64
@@ -320,46 +322,14 @@ func (db *Reputation) List(ctx context.Context, q reputation.Query) ([]reputatio
 	if !storable(q.Kind) || !storable(q.Source) || !storable(q.Status) {
 		return nil, nil
 	}
-	var where []string
-	var args []any
-	if q.Kind != "" {
-		args = append(args, q.Kind)
-		where = append(where, fmt.Sprintf("kind = $%d", len(args)))
-	}
-	if q.Source != "" {
-		args = append(args, q.Source)
-		where = append(where, fmt.Sprintf("source = $%d", len(args)))
-	}
-	if q.Status != "" {
-		args = append(args, q.Status)
-		where = append(where, fmt.Sprintf("status = $%d", len(args)))
-	}
-	if !q.Now.IsZero() {
-		args = append(args, q.Now.UnixNano())
-		where = append(where, fmt.Sprintf("(expires_ns IS NULL OR expires_ns > $%d)", len(args)))
-	}
-	s := `SELECT ` + repEntryCols + ` FROM reputation_entries`
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
-	s += ` ORDER BY last_seen_ns DESC, kind COLLATE "C", value COLLATE "C"`
-	if q.Limit > 0 {
-		s += fmt.Sprintf(" LIMIT %d", q.Limit)
-	}
-	rows, err := db.pool.Query(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Entry
-	for rows.Next() {
-		e, err := scanRepEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	w := sqlq.Dollar()
+	w.AndIf(q.Kind != "", "kind = ?", q.Kind)
+	w.AndIf(q.Source != "", "source = ?", q.Source)
+	w.AndIf(q.Status != "", "status = ?", q.Status)
+	w.AndIf(!q.Now.IsZero(), "(expires_ns IS NULL OR expires_ns > ?)", q.Now.UnixNano())
+	s := `SELECT ` + repEntryCols + ` FROM reputation_entries` + w.String() + ` ORDER BY last_seen_ns DESC, kind COLLATE "C", value COLLATE "C"` + sqlq.Limit(q.Limit, 0, math.MaxInt)
+	rows, err := db.pool.Query(ctx, s, w.Args...)
+	return sqlq.Collect(rows, err, scanRepEntry)
 }
 
 // Purge deletes entries that expired before now and bans that ended
@@ -507,7 +477,7 @@ func (db *Reputation) AddBan(ctx context.Context, b reputation.Ban) (reputation.
 
 const repBanCols = `id, ip, reason, source, created_ns, expires_ns, level, released`
 
-func scanRepBan(r pgx.Row) (reputation.Ban, error) {
+func scanRepBan(r sqlq.Scanner) (reputation.Ban, error) {
 	var b reputation.Ban
 	var reason, source []byte
 	var c, e int64
@@ -521,27 +491,10 @@ func scanRepBan(r pgx.Row) (reputation.Ban, error) {
 
 // Bans implements reputation.Store.
 func (db *Reputation) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
-	s := `SELECT ` + repBanCols + ` FROM reputation_bans`
-	var args []any
-	if !all {
-		s += ` WHERE NOT released AND expires_ns > $1`
-		args = append(args, now.UnixNano())
-	}
-	s += ` ORDER BY id DESC LIMIT 100000`
-	rows, err := db.pool.Query(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Ban
-	for rows.Next() {
-		b, err := scanRepBan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	w := sqlq.Dollar()
+	w.AndIf(!all, "NOT released AND expires_ns > ?", now.UnixNano())
+	rows, err := db.pool.Query(ctx, `SELECT `+repBanCols+` FROM reputation_bans`+w.String()+` ORDER BY id DESC LIMIT 100000`, w.Args...)
+	return sqlq.Collect(rows, err, scanRepBan)
 }
 
 // BanCount implements reputation.Store.
@@ -596,23 +549,15 @@ func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) erro
 func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
 	rows, err := db.pool.Query(ctx, `SELECT kind, subject, reason, failures, since_ns, until_ns FROM reputation_lockouts
 		WHERE until_ns > $1 ORDER BY since_ns DESC`, now.UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Lockout
-	for rows.Next() {
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
 		var subject, reason []byte
 		var s, u int64
-		if err := rows.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u)
 		l.Subject, l.Reason = string(subject), string(reason)
 		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		return l, err
+	})
 }
 
 // ReleaseLockout implements reputation.Store.
@@ -659,49 +604,25 @@ func (db *Reputation) Events(ctx context.Context, q honeypot.EventQuery) ([]hone
 	if !storable(q.SourceIP) || !storable(q.Kind) {
 		return nil, nil
 	}
-	var where []string
-	var args []any
-	if q.SourceIP != "" {
-		args = append(args, q.SourceIP)
-		where = append(where, fmt.Sprintf("source_ip = $%d", len(args)))
-	}
-	if q.Kind != "" {
-		args = append(args, q.Kind)
-		where = append(where, fmt.Sprintf("kind = $%d", len(args)))
-	}
-	if !q.Since.IsZero() {
-		args = append(args, q.Since.UnixNano())
-		where = append(where, fmt.Sprintf("time_ns >= $%d", len(args)))
-	}
-	s := `SELECT id, ` + strings.Join(honeypotEventCols, ", ") + ` FROM honeypot_events`
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
-	}
-	s += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := db.pool.Query(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []honeypot.Event
-	for rows.Next() {
+	w := sqlq.Dollar()
+	w.AndIf(q.SourceIP != "", "source_ip = ?", q.SourceIP)
+	w.AndIf(q.Kind != "", "kind = ?", q.Kind)
+	w.AndIf(!q.Since.IsZero(), "time_ns >= ?", q.Since.UnixNano())
+	s := `SELECT id, ` + strings.Join(honeypotEventCols, ", ") + ` FROM honeypot_events` + w.String() + " ORDER BY id DESC" + sqlq.Limit(q.Limit, 1000, 10000)
+	rows, err := db.pool.Query(ctx, s, w.Args...)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (honeypot.Event, error) {
 		var e honeypot.Event
 		var t int64
 		var f [12][]byte
-		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &f[0], &f[1], &f[2], &f[3], &f[4],
+		if err := r.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &f[0], &f[1], &f[2], &f[3], &f[4],
 			&f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &e.Message); err != nil {
-			return nil, err
+			return e, err
 		}
 		e.Time = time.Unix(0, t).UTC()
 		for i, p := range []*string{&e.Method, &e.UserAgent, &e.From, &e.To, &e.RequestURI, &e.CallID, &e.Dialed, &e.E164,
 			&e.Username, &e.Password, &e.Digits, &e.Detail} {
 			*p = string(f[i])
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }

@@ -3,12 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
@@ -25,39 +21,6 @@ func TestReputationSuite(t *testing.T) {
 		dsn := newDSN(t, "rep")
 		return func() storetest.ReputationDB { return mustOnOwnPool(t, dsn, postgres.NewReputation) }
 	})
-}
-
-// TestReputationMigrate: nodes starting together bring the schema up
-// once; a database from a newer tollgate is refused.
-func TestReputationMigrate(t *testing.T) {
-	ctx := context.Background()
-	dsn := newDSN(t, "rep")
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = onOwnPool(t, dsn, postgres.NewReputation) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	var n, v int
-	if err := c.QueryRow(ctx, `SELECT count(*), max(version) FROM reputation_schema_version`).Scan(&n, &v); err != nil || n != 1 || v != postgres.ReputationSteps {
-		t.Fatalf("schema version rows = %d, version %d, %v; want 1, %d", n, v, err, postgres.ReputationSteps)
-	}
-	if _, err := c.Exec(ctx, `UPDATE reputation_schema_version SET version = version + 1`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := onOwnPool(t, dsn, postgres.NewReputation); err == nil || !strings.Contains(err.Error(), "newer") {
-		t.Fatalf("opening a newer schema: %v", err)
-	}
 }
 
 // TestReputationWritesOnce: a keyed write applied twice (a node's buffer
@@ -154,40 +117,5 @@ func TestReputationUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 		if err != nil || e.Status != c.status || e.Evidence != nil {
 			t.Errorf("%s %s after the upgrade: %+v, %v; want %s", c.kind, c.value, e, err, c.status)
 		}
-	}
-}
-
-// TestReputationBorrowsPool: NewReputation on a pool the caller owns
-// migrates the tables and works; closing the store leaves that pool
-// usable.
-func TestReputationBorrowsPool(t *testing.T) {
-	ctx := context.Background()
-	pool, err := pgschema.Connect(ctx, "test", newDSN(t, "rep"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := postgres.NewReputation(ctx, nil); err == nil {
-		t.Error("NewReputation with a nil pool succeeded")
-	}
-	db, err := postgres.NewReputation(ctx, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Upsert(ctx, reputation.Entry{Kind: "number", Value: "+4930111", Hits: 1, Source: "manual"}); err != nil {
-		t.Fatal(err)
-	}
-	if e, err := db.Get(ctx, "number", "+4930111"); err != nil || e.Hits != 1 {
-		t.Fatalf("Get on the borrowed pool = %+v, %v", e, err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM reputation_entries`).Scan(&n); err != nil {
-		t.Fatalf("the borrowed pool after the store's Close: %v (Close closed a pool it does not own)", err)
-	}
-	if n != 1 {
-		t.Errorf("entries read through the pool = %d, want 1", n)
 	}
 }

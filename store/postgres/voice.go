@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
 	vstore "github.com/tollgate-voip/tollgate/voice/store"
 )
 
@@ -191,26 +192,8 @@ func (s *Voice) DeleteSubject(ctx context.Context, tenant, id string) error {
 
 // Subjects lists a tenant's subjects of one kind.
 func (s *Voice) Subjects(ctx context.Context, tenant, kind string) ([]vstore.Subject, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id,key_id,sealed,created_ns,updated_ns FROM voice_subjects WHERE tenant=$1 AND kind=$2 ORDER BY id`, tenant, kind)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vstore.Subject
-	for rows.Next() {
-		var id, kid string
-		var sealed []byte
-		var created, updated int64
-		if err := rows.Scan(&id, &kid, &sealed, &created, &updated); err != nil {
-			return nil, err
-		}
-		sub, err := s.keys.OpenSubject(tenant, id, kind, kid, sealed, created, updated)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, rows.Err()
+	rows, err := s.pool.Query(ctx, `SELECT `+vstore.SubjectCols+` FROM voice_subjects WHERE tenant=$1 AND kind=$2 ORDER BY id`, tenant, kind)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (vstore.Subject, error) { return s.keys.ScanSubject(r, tenant, kind) })
 }
 
 // Generation implements Store: one indexed read, cheap enough to ask on
@@ -233,25 +216,15 @@ func (s *Voice) AddResult(ctx context.Context, r vstore.Result) error {
 
 // Results implements Store.
 func (s *Voice) Results(ctx context.Context, callIDs []string) (map[string][]vstore.Result, error) {
-	out := map[string][]vstore.Result{}
 	if len(callIDs) == 0 {
-		return out, nil
+		return map[string][]vstore.Result{}, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT call_id,tenant,time_ns,op,subject,decision,score,llr,speech,risk,reason FROM voice_results WHERE call_id = ANY($1) ORDER BY seq`, callIDs)
+	rows, err := s.pool.Query(ctx, `SELECT `+vstore.ResultCols+` FROM voice_results WHERE call_id = ANY($1) ORDER BY seq`, callIDs)
+	rs, err := sqlq.Collect(rows, err, vstore.ScanResult)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r vstore.Result
-		var t int64
-		if err := rows.Scan(&r.CallID, &r.Tenant, &t, &r.Op, &r.Subject, &r.Decision, &r.Score, &r.LLR, &r.Speech, &r.Risk, &r.Reason); err != nil {
-			return nil, err
-		}
-		r.Time = time.Unix(0, t).UTC()
-		out[r.CallID] = append(out[r.CallID], r)
-	}
-	return out, rows.Err()
+	return vstore.ByCall(rs), nil
 }
 
 // CallStats implements Store; nil, nil when there are none.

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,76 +70,6 @@ func TestVoiceSuite(t *testing.T) {
 			},
 		}
 	})
-}
-
-// TestVoiceOpenedByManyNodes: nodes starting together on an empty
-// database all get the schema, once; no node opens without keys.
-func TestVoiceOpenedByManyNodes(t *testing.T) {
-	dsn := newDSN(t, "voice")
-	ctx := context.Background()
-	newVoice := func(ctx context.Context, p *pgxpool.Pool) (*postgres.Voice, error) {
-		return postgres.NewVoice(ctx, p, storetest.VoiceKeys(t, 1))
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = onOwnPool(t, dsn, newVoice) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	var v, n int
-	if err := c.QueryRow(ctx, `SELECT max(version), count(*) FROM voice_schema_version`).Scan(&v, &n); err != nil || v != postgres.VoiceSteps || n != 1 {
-		t.Errorf("schema version %d in %d rows (%v), want %d in 1", v, n, err, postgres.VoiceSteps)
-	}
-	if _, err := onOwnPool(t, dsn, func(ctx context.Context, p *pgxpool.Pool) (*postgres.Voice, error) {
-		return postgres.NewVoice(ctx, p, nil)
-	}); err == nil {
-		t.Error("opened without keys")
-	}
-}
-
-// TestVoiceBorrowsPool: NewVoice on a pool the caller owns migrates the
-// tables and works; closing the store leaves that pool usable.
-func TestVoiceBorrowsPool(t *testing.T) {
-	ctx := context.Background()
-	pool, err := pgschema.Connect(ctx, "test", newDSN(t, "voice"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := postgres.NewVoice(ctx, nil, storetest.VoiceKeys(t, 1)); err == nil {
-		t.Error("NewVoice with a nil pool succeeded")
-	}
-	s, err := postgres.NewVoice(ctx, pool, storetest.VoiceKeys(t, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1700000000, 0).UTC()
-	if err := s.PutSubject(ctx, vstore.Subject{Tenant: "acme", ID: "acct-1", Kind: vstore.KindCustomer, Model: "m", Created: now, Updated: now, Print: []byte("p")}); err != nil {
-		t.Fatal(err)
-	}
-	if sub, err := s.GetSubject(ctx, "acme", "acct-1"); err != nil || string(sub.Print) != "p" {
-		t.Fatalf("GetSubject on the borrowed pool = %+v, %v", sub, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM voice_subjects`).Scan(&n); err != nil {
-		t.Fatalf("the borrowed pool after the store's Close: %v (Close closed a pool it does not own)", err)
-	}
-	if n != 1 {
-		t.Errorf("subjects read through the pool = %d, want 1", n)
-	}
 }
 
 // TestVoiceKindChangeWaitsForOtherNode: a put must learn a subject's

@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
 	"github.com/tollgate-voip/tollgate/reputation"
 )
 
@@ -207,7 +208,7 @@ type rowQuerier interface {
 
 const repEntryCols = `kind, value, source, reason, first_seen, last_seen, hits, score, expires, status, evidence`
 
-func scanRepEntry(s scanner) (reputation.Entry, error) {
+func scanRepEntry(s sqlq.Scanner) (reputation.Entry, error) {
 	var e reputation.Entry
 	var first, last int64
 	var exp sql.NullInt64
@@ -265,46 +266,14 @@ func (db *Reputation) Remove(ctx context.Context, kind, value string) error {
 
 // List implements reputation.Store.
 func (db *Reputation) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
-	var where []string
-	var args []any
-	if q.Kind != "" {
-		where = append(where, "kind = ?")
-		args = append(args, q.Kind)
-	}
-	if q.Source != "" {
-		where = append(where, "source = ?")
-		args = append(args, q.Source)
-	}
-	if q.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, q.Status)
-	}
-	if !q.Now.IsZero() {
-		where = append(where, "(expires IS NULL OR expires > ?)")
-		args = append(args, q.Now.UnixNano())
-	}
-	s := `SELECT ` + repEntryCols + ` FROM reputation_entries`
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
-	s += " ORDER BY last_seen DESC, kind, value"
-	if q.Limit > 0 {
-		s += fmt.Sprintf(" LIMIT %d", q.Limit)
-	}
-	rows, err := db.r.QueryContext(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Entry
-	for rows.Next() {
-		e, err := scanRepEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	w := sqlq.Question()
+	w.AndIf(q.Kind != "", "kind = ?", q.Kind)
+	w.AndIf(q.Source != "", "source = ?", q.Source)
+	w.AndIf(q.Status != "", "status = ?", q.Status)
+	w.AndIf(!q.Now.IsZero(), "(expires IS NULL OR expires > ?)", q.Now.UnixNano())
+	s := `SELECT ` + repEntryCols + ` FROM reputation_entries` + w.String() + " ORDER BY last_seen DESC, kind, value" + sqlq.Limit(q.Limit, 0, math.MaxInt)
+	rows, err := db.r.QueryContext(ctx, s, w.Args...)
+	return sqlq.Collect(rows, err, scanRepEntry)
 }
 
 // Purge deletes entries that expired before now and bans that ended
@@ -356,7 +325,11 @@ func (db *Reputation) AddBan(ctx context.Context, b reputation.Ban) (reputation.
 
 const repBanCols = `id, ip, reason, source, created, expires, level, released`
 
-func scanRepBan(s scanner) (reputation.Ban, error) {
+// honeypotEventCols are the columns of an event but its id.
+const honeypotEventCols = `time, kind, source_ip, source_port, transport, method, user_agent,
+	from_uri, to_uri, request_uri, call_id, dialed, e164, username, password, digits, detail, message`
+
+func scanRepBan(s sqlq.Scanner) (reputation.Ban, error) {
 	var b reputation.Ban
 	var c, e int64
 	if err := s.Scan(&b.ID, &b.IP, &b.Reason, &b.Source, &c, &e, &b.Level, &b.Released); err != nil {
@@ -368,27 +341,10 @@ func scanRepBan(s scanner) (reputation.Ban, error) {
 
 // Bans implements reputation.Store.
 func (db *Reputation) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
-	s := `SELECT ` + repBanCols + ` FROM reputation_bans`
-	var args []any
-	if !all {
-		s += ` WHERE released = 0 AND expires > ?`
-		args = append(args, now.UnixNano())
-	}
-	s += ` ORDER BY id DESC LIMIT 100000`
-	rows, err := db.r.QueryContext(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Ban
-	for rows.Next() {
-		b, err := scanRepBan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	w := sqlq.Question()
+	w.AndIf(!all, "released = 0 AND expires > ?", now.UnixNano())
+	rows, err := db.r.QueryContext(ctx, `SELECT `+repBanCols+` FROM reputation_bans`+w.String()+` ORDER BY id DESC LIMIT 100000`, w.Args...)
+	return sqlq.Collect(rows, err, scanRepBan)
 }
 
 // BanCount implements reputation.Store.
@@ -445,21 +401,13 @@ func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) erro
 // Lockouts implements reputation.Store.
 func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT kind, subject, reason, failures, since, until FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, now.UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Lockout
-	for rows.Next() {
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
 		var s, u int64
-		if err := rows.Scan(&l.Kind, &l.Subject, &l.Reason, &l.Failures, &s, &u); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&l.Kind, &l.Subject, &l.Reason, &l.Failures, &s, &u)
 		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		return l, err
+	})
 }
 
 // ReleaseLockout implements reputation.Store.
@@ -483,8 +431,7 @@ func (db *Reputation) AppendEvents(ctx context.Context, evs []honeypot.Event) er
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO honeypot_events (time, kind, source_ip, source_port, transport, method, user_agent,
-		from_uri, to_uri, request_uri, call_id, dialed, e164, username, password, digits, detail, message)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO honeypot_events (`+honeypotEventCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
@@ -501,45 +448,17 @@ func (db *Reputation) AppendEvents(ctx context.Context, evs []honeypot.Event) er
 
 // Events implements honeypot.EventStore.
 func (db *Reputation) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
-	var where []string
-	var args []any
-	if q.SourceIP != "" {
-		where = append(where, "source_ip = ?")
-		args = append(args, q.SourceIP)
-	}
-	if q.Kind != "" {
-		where = append(where, "kind = ?")
-		args = append(args, q.Kind)
-	}
-	if !q.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, q.Since.UnixNano())
-	}
-	s := `SELECT id, time, kind, source_ip, source_port, transport, method, user_agent, from_uri, to_uri, request_uri, call_id,
-		dialed, e164, username, password, digits, detail, message FROM honeypot_events`
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
-	}
-	s += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := db.r.QueryContext(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []honeypot.Event
-	for rows.Next() {
+	w := sqlq.Question()
+	w.AndIf(q.SourceIP != "", "source_ip = ?", q.SourceIP)
+	w.AndIf(q.Kind != "", "kind = ?", q.Kind)
+	w.AndIf(!q.Since.IsZero(), "time >= ?", q.Since.UnixNano())
+	rows, err := db.r.QueryContext(ctx, `SELECT id, `+honeypotEventCols+` FROM honeypot_events`+w.String()+" ORDER BY id DESC"+sqlq.Limit(q.Limit, 1000, 10000), w.Args...)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (honeypot.Event, error) {
 		var e honeypot.Event
 		var t int64
-		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &e.Method, &e.UserAgent, &e.From, &e.To,
-			&e.RequestURI, &e.CallID, &e.Dialed, &e.E164, &e.Username, &e.Password, &e.Digits, &e.Detail, &e.Message); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &e.Method, &e.UserAgent, &e.From, &e.To,
+			&e.RequestURI, &e.CallID, &e.Dialed, &e.E164, &e.Username, &e.Password, &e.Digits, &e.Detail, &e.Message)
 		e.Time = time.Unix(0, t).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})
 }

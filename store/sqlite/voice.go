@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
 	vstore "github.com/tollgate-voip/tollgate/voice/store"
 )
 
@@ -157,26 +158,8 @@ func (s *Voice) DeleteSubject(ctx context.Context, tenant, id string) error {
 
 // Subjects lists a tenant's subjects of one kind.
 func (s *Voice) Subjects(ctx context.Context, tenant, kind string) ([]vstore.Subject, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id,key_id,sealed,created_ns,updated_ns FROM voice_subjects WHERE tenant=? AND kind=? ORDER BY id`, tenant, kind)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vstore.Subject
-	for rows.Next() {
-		var id, kid string
-		var sealed []byte
-		var created, updated int64
-		if err := rows.Scan(&id, &kid, &sealed, &created, &updated); err != nil {
-			return nil, err
-		}
-		sub, err := s.keys.OpenSubject(tenant, id, kind, kid, sealed, created, updated)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, rows.Err()
+	rows, err := s.r.QueryContext(ctx, `SELECT `+vstore.SubjectCols+` FROM voice_subjects WHERE tenant=? AND kind=? ORDER BY id`, tenant, kind)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (vstore.Subject, error) { return s.keys.ScanSubject(r, tenant, kind) })
 }
 
 // Generation implements Store.
@@ -198,35 +181,22 @@ func (s *Voice) AddResult(ctx context.Context, r vstore.Result) error {
 
 // Results implements Store.
 func (s *Voice) Results(ctx context.Context, callIDs []string) (map[string][]vstore.Result, error) {
-	out := map[string][]vstore.Result{}
+	var all []vstore.Result
 	for len(callIDs) > 0 {
 		n := min(len(callIDs), 500)
-		batch := callIDs[:n]
-		callIDs = callIDs[n:]
-		args := make([]any, len(batch))
-		for i, c := range batch {
+		args := make([]any, n)
+		for i, c := range callIDs[:n] {
 			args[i] = c
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT call_id,tenant,time_ns,op,subject,decision,score,llr,speech,risk,reason FROM voice_results WHERE call_id IN (?`+strings.Repeat(",?", n-1)+`) ORDER BY seq`, args...)
+		callIDs = callIDs[n:]
+		rows, err := s.r.QueryContext(ctx, `SELECT `+vstore.ResultCols+` FROM voice_results WHERE call_id IN (?`+strings.Repeat(",?", n-1)+`) ORDER BY seq`, args...)
+		rs, err := sqlq.Collect(rows, err, vstore.ScanResult)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var r vstore.Result
-			var t int64
-			if err := rows.Scan(&r.CallID, &r.Tenant, &t, &r.Op, &r.Subject, &r.Decision, &r.Score, &r.LLR, &r.Speech, &r.Risk, &r.Reason); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			r.Time = time.Unix(0, t).UTC()
-			out[r.CallID] = append(out[r.CallID], r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		all = append(all, rs...)
 	}
-	return out, nil
+	return vstore.ByCall(all), nil
 }
 
 // CallStats implements Store; nil, nil when there are none.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
 )
 
 // ErrNoKeys is returned by a backend opened without Keys: voice records
@@ -73,4 +75,44 @@ func (k *Keys) SealStats(callID, key string, stats []byte) (keyID string, sealed
 // OpenStats is the inverse of SealStats.
 func (k *Keys) OpenStats(callID, key, keyID string, sealed []byte) ([]byte, error) {
 	return k.Open(keyID, sealed, statsAAD(callID, key))
+}
+
+// Row is what a backend reads of a subject or a result: *sql.Row(s) or
+// pgx.Row(s).
+type Row = sqlq.Scanner
+
+// SubjectCols are the columns ScanSubject reads, in its order.
+const SubjectCols = "id,key_id,sealed,created_ns,updated_ns"
+
+// ScanSubject reads a row of SubjectCols of one tenant's subject of one
+// kind and opens its sealed record.
+func (k *Keys) ScanSubject(r Row, tenant, kind string) (Subject, error) {
+	var id, kid string
+	var sealed []byte
+	var created, updated int64
+	if err := r.Scan(&id, &kid, &sealed, &created, &updated); err != nil {
+		return Subject{}, err
+	}
+	return k.OpenSubject(tenant, id, kind, kid, sealed, created, updated)
+}
+
+// ResultCols are the columns ScanResult reads, in its order.
+const ResultCols = "call_id,tenant,time_ns,op,subject,decision,score,llr,speech,risk,reason"
+
+// ScanResult reads a row of ResultCols.
+func ScanResult(r Row) (Result, error) {
+	var x Result
+	var t int64
+	err := r.Scan(&x.CallID, &x.Tenant, &t, &x.Op, &x.Subject, &x.Decision, &x.Score, &x.LLR, &x.Speech, &x.Risk, &x.Reason)
+	x.Time = time.Unix(0, t).UTC()
+	return x, err
+}
+
+// ByCall groups results by call id, keeping their order.
+func ByCall(rs []Result) map[string][]Result {
+	out := map[string][]Result{}
+	for _, r := range rs {
+		out[r.CallID] = append(out[r.CallID], r)
+	}
+	return out
 }
