@@ -22,7 +22,7 @@ var _ action.Store = (*Actions)(nil)
 
 // actionsSchema is the action table; step 1 creates it only where
 // missing, as the databases made before the schema was versioned hold it.
-var actionsSchema = pgschema.Schema{Name: "actions", VersionTable: "actions_schema_version", Lock: pgschema.LockActions, Steps: []string{
+var actionsSchema = pgschema.Schema{Name: "actions", VersionTable: "actions_schema_version", Steps: []string{
 	`CREATE TABLE IF NOT EXISTS detector_actions (
 		id BIGSERIAL PRIMARY KEY, tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
 		verdict TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
