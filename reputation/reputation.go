@@ -164,6 +164,16 @@ func Canonical(kind, value string) (string, string, error) {
 	return e.Kind, e.Value, nil
 }
 
+// CanonicalIP is ip (an address or CIDR) as bans store it, or a
+// FieldError.
+func CanonicalIP(ip string) (string, error) {
+	p, err := ParsePrefix(ip)
+	if err != nil {
+		return "", &FieldError{"ip", err.Error()}
+	}
+	return FormatPrefix(p), nil
+}
+
 // NormalizeBatch normalizes a copy of es and sorts it by (kind, value),
 // stably so that repeated sightings of one entry are merged in their
 // order; a store locking rows in that order cannot deadlock with another
@@ -289,11 +299,11 @@ type Ban struct {
 // address or masked network, times in UTC (a zero Created becomes now),
 // not released. The expiry must come after the start.
 func NormalizeBan(b *Ban, now time.Time) error {
-	p, err := ParsePrefix(b.IP)
+	ip, err := CanonicalIP(b.IP)
 	if err != nil {
-		return &FieldError{"ip", err.Error()}
+		return err
 	}
-	b.IP = FormatPrefix(p)
+	b.IP = ip
 	if b.Created.IsZero() {
 		b.Created = now
 	}

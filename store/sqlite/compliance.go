@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/compliance"
@@ -63,22 +62,11 @@ func (s *Compliance) write(ctx context.Context, f func(tx *sql.Tx) error) error 
 	return s.file.write(ctx, `UPDATE version SET v = v + 1 WHERE id = 1`, f)
 }
 
-func validNumber(number string) error {
-	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
-		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
-	}
-	return nil
-}
-
 // AddOptOut implements compliance.Store.
 func (s *Compliance) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
-	if err := validNumber(o.Number); err != nil {
+	if err := o.Normalize(time.Now()); err != nil {
 		return o, err
 	}
-	if o.Time.IsZero() {
-		o.Time = time.Now()
-	}
-	o.Time = o.Time.UTC().Round(0)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `INSERT INTO opt_outs (tenant, number, reason, source, by, time) VALUES (?, ?, ?, ?, ?, ?)`,
 			o.Tenant, o.Number, o.Reason, o.Source, o.By, o.Time.UnixNano())
@@ -138,20 +126,9 @@ func (s *Compliance) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 
 // AddConsent implements compliance.Store.
 func (s *Compliance) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
-	if err := validNumber(c.Number); err != nil {
+	if err := c.Normalize(time.Now()); err != nil {
 		return c, err
 	}
-	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
-		return c, fmt.Errorf("%w: consent needs tenant, type, source and time", compliance.ErrInvalid)
-	}
-	if !c.Expires.IsZero() && !c.Expires.After(c.Time) {
-		return c, fmt.Errorf("%w: consent expires before it was given", compliance.ErrInvalid)
-	}
-	c.Time = c.Time.UTC().Round(0)
-	if !c.Expires.IsZero() {
-		c.Expires = c.Expires.UTC().Round(0)
-	}
-	c.Created = time.Now().UTC().Round(0)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `INSERT INTO consents (tenant, number, type, source, time, expires, by, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), nanos(c.Expires), c.By, c.Created.UnixNano())

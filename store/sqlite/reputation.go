@@ -349,12 +349,12 @@ func (db *Reputation) Bans(ctx context.Context, now time.Time, all bool) ([]repu
 
 // BanCount implements reputation.Store.
 func (db *Reputation) BanCount(ctx context.Context, ip string) (int, error) {
-	p, err := reputation.ParsePrefix(ip)
+	ip, err := reputation.CanonicalIP(ip)
 	if err != nil {
-		return 0, &reputation.FieldError{Field: "ip", Msg: err.Error()}
+		return 0, err
 	}
 	var n int
-	err = db.r.QueryRowContext(ctx, `SELECT count(*) FROM reputation_bans WHERE ip = ?`, reputation.FormatPrefix(p)).Scan(&n)
+	err = db.r.QueryRowContext(ctx, `SELECT count(*) FROM reputation_bans WHERE ip = ?`, ip).Scan(&n)
 	return n, err
 }
 
