@@ -25,7 +25,7 @@ var _ compliance.Store = (*Compliance)(nil)
 
 // migrations holds the schema, one step per version; steps are only ever
 // appended. The version lives in its own table so these tables can share
-// a database with store/postgres and voice/store.
+// a database with the other domains of store/postgres.
 var complianceMigrations = []string{
 	// 1: initial schema.
 	`
