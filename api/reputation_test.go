@@ -18,7 +18,6 @@ import (
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
-	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
@@ -33,7 +32,7 @@ func TestReputationRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	db, err := repsqlite.Open(path) // the same file, its own tables
+	db, err := sqlite.OpenReputation(path) // the same file, its own tables
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
-	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
@@ -69,7 +68,7 @@ func FuzzRoutes(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	db, err := repsqlite.Open(filepath.Join(dir, "t.db"))
+	db, err := sqlite.OpenReputation(filepath.Join(dir, "t.db"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	. "github.com/tollgate-voip/tollgate/attack"
-	"github.com/tollgate-voip/tollgate/reputation/sqlite"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // trafficDir holds labelled Asterisk and FreeSWITCH log lines written for
@@ -207,9 +207,9 @@ func FuzzParseLine(f *testing.F) {
 	})
 }
 
-func openDB(t testing.TB) *sqlite.DB {
+func openDB(t testing.TB) *sqlite.Reputation {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "tollgate.db"))
+	db, err := sqlite.OpenReputation(filepath.Join(t.TempDir(), "tollgate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

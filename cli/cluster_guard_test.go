@@ -9,7 +9,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/reputation"
-	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 )
 
 // TestClusterGuardCountsAcrossNodes runs three nodes on one Redis and one
@@ -111,7 +111,7 @@ func TestClusterGuardCountsAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := reppg.Open(context.Background(), tc.pgDSN(t))
+	db, err := postgres.NewReputation(context.Background(), ownPool(t, tc.pgDSN(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
-	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 )
 
 // TestClusterReputationAcrossNodes runs three nodes on one Redis and one
@@ -136,7 +136,7 @@ func TestClusterReputationAcrossNodes(t *testing.T) {
 	}
 
 	// It is all in PostgreSQL.
-	db, err := reppg.Open(context.Background(), tc.pgDSN(t))
+	db, err := postgres.NewReputation(context.Background(), ownPool(t, tc.pgDSN(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestClusterBanWhilePostgresDown(t *testing.T) {
 	if got := metric(0, `tollgate_cluster_reputation_spool_writes_total{outcome="drained"}`); got != "2" {
 		t.Errorf("node 1 drained %s records, want 2", got)
 	}
-	db, err := reppg.Open(context.Background(), tc.pgDSN(t))
+	db, err := postgres.NewReputation(context.Background(), ownPool(t, tc.pgDSN(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestClusterKilledNodeReplaysBufferedBan(t *testing.T) {
 	}
 	bansInPG := func() []reputation.Ban {
 		t.Helper()
-		db, err := reppg.Open(context.Background(), dsn)
+		db, err := postgres.NewReputation(context.Background(), ownPool(t, dsn))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
@@ -217,6 +220,17 @@ func TestThreeNodesShareLimitsBlocksAndRecords(t *testing.T) {
 }
 
 func (tc *testCluster) pgDSN(t *testing.T) string { return tc.pg.DSN("tollgate") }
+
+// ownPool connects a pool of its own to dsn, as another node's, closed
+// when the test ends.
+func ownPool(t *testing.T, dsn string) *pgxpool.Pool {
+	pool, err := pgschema.Connect(context.Background(), "test", dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
 
 // TestRedisAndPostgresRestartMidLoad restarts PostgreSQL (SIGKILL) and
 // Redis under load: every decision a node acknowledged is in PostgreSQL

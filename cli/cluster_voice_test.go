@@ -255,7 +255,7 @@ func TestClusterVoiceAcrossNodes(t *testing.T) {
 	// connection but theirs (the command line's have gone).
 	waitNodePoolsOnly(t, dsn, int(postgres.DefaultMaxConns()), "n1", "n2")
 	ctx := context.Background()
-	vs, err := vstore.OpenPostgres(ctx, dsn, mustVoiceKeys(t))
+	vs, err := postgres.NewVoice(ctx, ownPool(t, dsn), mustVoiceKeys(t))
 	if err != nil {
 		t.Fatal(err)
 	}

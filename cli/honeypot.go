@@ -29,16 +29,16 @@ import (
 	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
-	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
-	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
+	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 // repDB is the reputation database (node.ReputationDB).
 type repDB = node.ReputationDB
 
 var (
-	_ repDB = (*repsqlite.DB)(nil)
-	_ repDB = (*reppg.DB)(nil)
+	_ repDB = (*sqlite.Reputation)(nil)
+	_ repDB = (*postgres.Reputation)(nil)
 	_ repDB = (*spooledRepDB)(nil)
 )
 
@@ -47,12 +47,12 @@ var (
 // bans, entries, lockouts and honeypot events while PostgreSQL is away.
 type spooledRepDB struct {
 	*cluster.RepSpool
-	pg *reppg.DB
+	pg *postgres.Reputation
 }
 
 // openSpooledRepDB wraps pg with the buffer file name in the cluster's
 // spool directory and replays what an earlier run left there.
-func openSpooledRepDB(cfg *config.Config, dataDir, name string, pg *reppg.DB, log *slog.Logger) (*spooledRepDB, error) {
+func openSpooledRepDB(cfg *config.Config, dataDir, name string, pg *postgres.Reputation, log *slog.Logger) (*spooledRepDB, error) {
 	dir := cfg.Cluster.Postgres.SpoolDir
 	if dir == "" {
 		dir = filepath.Join(dataDir, "spool")
@@ -210,7 +210,7 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 	if err != nil {
 		return nil, err
 	}
-	if pg, ok := db.(*reppg.DB); ok {
+	if pg, ok := db.(*postgres.Reputation); ok {
 		if db, err = openSpooledRepDB(cfg, dataDir, spool, pg, log); err != nil {
 			return nil, err
 		}

@@ -22,7 +22,7 @@ import (
 )
 
 // RepTarget is the shared reputation store a RepSpool writes to
-// (reputation/postgres): a reputation.Store with honeypot events, and the
+// (store/postgres.Reputation): a reputation.Store with honeypot events, and the
 // keyed writes that make a replay harmless — a write carrying a key that
 // was applied before has no second effect.
 type RepTarget interface {

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
-	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
+	"github.com/tollgate-voip/tollgate/store/postgres"
 )
 
 // TestRepSpoolOutageCrashAndReplay runs the reputation buffer in front of
@@ -30,7 +31,12 @@ func TestRepSpoolOutageCrashAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db, err := reppg.Open(ctx, dsn)
+	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db, err := postgres.NewReputation(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}

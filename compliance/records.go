@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/internal/errkind"
@@ -37,6 +38,49 @@ type Consent struct {
 	Expires time.Time `json:"expires,omitzero"`
 	By      string    `json:"by"`
 	Created time.Time `json:"created"`
+}
+
+// CheckNumber reports whether number is E.164 as stored: "+" and digits.
+func CheckNumber(number string) error {
+	if _, ok := Key(number); !ok || number[0] != '+' {
+		return fmt.Errorf("%w: number %q is not E.164", ErrInvalid, number)
+	}
+	return nil
+}
+
+// Normalize checks an opt-out before it is stored and stamps it: a zero
+// Time becomes now; times are UTC without a monotonic reading.
+func (o *OptOut) Normalize(now time.Time) error {
+	if err := CheckNumber(o.Number); err != nil {
+		return err
+	}
+	if o.Time.IsZero() {
+		o.Time = now
+	}
+	o.Time = o.Time.UTC().Round(0)
+	return nil
+}
+
+// Normalize checks a consent before it is stored and stamps it: it needs
+// an E.164 number, tenant, type, source and time, and an expiry (if any)
+// after the time; Created becomes now; times are UTC without a monotonic
+// reading.
+func (c *Consent) Normalize(now time.Time) error {
+	if err := CheckNumber(c.Number); err != nil {
+		return err
+	}
+	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
+		return fmt.Errorf("%w: consent needs tenant, type, source and time", ErrInvalid)
+	}
+	if !c.Expires.IsZero() && !c.Expires.After(c.Time) {
+		return fmt.Errorf("%w: consent expires before it was given", ErrInvalid)
+	}
+	c.Time = c.Time.UTC().Round(0)
+	if !c.Expires.IsZero() {
+		c.Expires = c.Expires.UTC().Round(0)
+	}
+	c.Created = now.UTC().Round(0)
+	return nil
 }
 
 // ValidAt reports whether the consent covers a call at t.

@@ -1,11 +1,13 @@
 package compliance
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSetAgainstMap(t *testing.T) {
@@ -123,6 +125,41 @@ func BenchmarkContains1M(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if !s.Contains(probe[i&4095]) {
 			b.Fatal("missing")
+		}
+	}
+}
+
+// TestNormalize: opt-outs and consents are checked and stamped before a
+// store keeps them.
+func TestNormalize(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.FixedZone("x", 3600))
+	o := OptOut{Number: "+13125550777"}
+	if err := o.Normalize(now); err != nil || !o.Time.Equal(now) || o.Time.Location() != time.UTC {
+		t.Errorf("opt-out = %+v, %v; want stamped now in UTC", o, err)
+	}
+	for _, n := range []string{"13125550777", "+1312x", ""} {
+		o := OptOut{Number: n}
+		if err := o.Normalize(now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("opt-out of %q: %v, want ErrInvalid", n, err)
+		}
+	}
+	good := Consent{Tenant: "acme", Number: "+13125550777", Type: "express", Source: "web", Time: now.Add(-time.Hour), Expires: now.Add(time.Hour)}
+	c := good
+	if err := c.Normalize(now); err != nil || !c.Created.Equal(now) || c.Time.Location() != time.UTC || c.Expires.Location() != time.UTC {
+		t.Errorf("consent = %+v, %v", c, err)
+	}
+	for name, mut := range map[string]func(*Consent){
+		"no tenant":       func(c *Consent) { c.Tenant = "" },
+		"no type":         func(c *Consent) { c.Type = "" },
+		"no source":       func(c *Consent) { c.Source = "" },
+		"no time":         func(c *Consent) { c.Time = time.Time{} },
+		"expires first":   func(c *Consent) { c.Expires = c.Time },
+		"number not e164": func(c *Consent) { c.Number = "0800" },
+	} {
+		c := good
+		mut(&c)
+		if err := c.Normalize(now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("consent %s: %v, want ErrInvalid", name, err)
 		}
 	}
 }

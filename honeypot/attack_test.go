@@ -18,8 +18,8 @@ import (
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/reputation"
-	"github.com/tollgate-voip/tollgate/reputation/sqlite"
 	"github.com/tollgate-voip/tollgate/screen"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -27,7 +27,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // rig is a decoy with its store, guard and number intelligence, on
 // loopback.
 type rig struct {
-	db    *sqlite.DB
+	db    *sqlite.Reputation
 	guard *attack.Guard
 	hp    *honeypot.Server
 	intel *number.Intel
@@ -42,7 +42,7 @@ func newRig(t *testing.T, trusted ...netip.Prefix) *rig {
 // newRigWith is newRig with the decoy's options adjusted by opt.
 func newRigWith(t *testing.T, opt func(*honeypot.Options), trusted ...netip.Prefix) *rig {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "tollgate.db"))
+	db, err := sqlite.OpenReputation(filepath.Join(t.TempDir(), "tollgate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,9 @@ import (
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/compliance"
 	"github.com/tollgate-voip/tollgate/config"
-	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/decisionlog/seglog"
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/reputation"
-	reppg "github.com/tollgate-voip/tollgate/reputation/postgres"
-	repsqlite "github.com/tollgate-voip/tollgate/reputation/sqlite"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/postgres"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
@@ -69,18 +66,20 @@ type ActionStore interface {
 	Close() error
 }
 
-// A Backend opens the stores of every domain of one node. Each Open
-// method returns a new handle the caller closes; Close releases what the
-// backend itself holds (the cluster's pool), after the handles.
+// A Backend is where one node's state lives. Records opens the records
+// store (a new handle the caller closes); every other domain's store is
+// opened through a Domain (OpenDomain): from its file at Path in the
+// data directory, or on Pool when the state is a cluster's. Close
+// releases what the backend itself holds (the cluster's pool), after the
+// handles.
 type Backend interface {
 	// Cluster tells whether the state is shared by several nodes.
 	Cluster() bool
 	Records(ctx context.Context) (store.Store, error)
-	Compliance(ctx context.Context) (ComplianceStore, error)
-	Users(ctx context.Context) (auth.Store, error)
-	Reputation(ctx context.Context) (ReputationDB, error)
-	Voice(ctx context.Context, keys *vstore.Keys) (VoiceStore, error)
-	Actions(ctx context.Context) (ActionStore, error)
+	// Path is where an embedded node keeps the file name ("" in a cluster).
+	Path(name string) string
+	// Pool is a cluster's PostgreSQL pool (nil when embedded).
+	Pool() *pgxpool.Pool
 	Close() error
 }
 
@@ -110,7 +109,11 @@ type Embedded struct {
 // Cluster reports false.
 func (Embedded) Cluster() bool { return false }
 
-func (e Embedded) path(name string) string { return filepath.Join(e.Dir, name) }
+// Path is name in the data directory.
+func (e Embedded) Path(name string) string { return filepath.Join(e.Dir, name) }
+
+// Pool is nil: an embedded node has no PostgreSQL.
+func (Embedded) Pool() *pgxpool.Pool { return nil }
 
 // RecordsDir is where an embedded node's decision and call-event log
 // lives, beside tollgate.db.
@@ -120,7 +123,7 @@ func RecordsDir(dataDir string) string { return filepath.Join(dataDir, "records"
 // tokens) with the decision and call-event log in segment files, pruned
 // per Retention.
 func (e Embedded) Records(ctx context.Context) (store.Store, error) {
-	db, err := sqlite.Open(e.path(RecordsFile))
+	db, err := sqlite.Open(e.Path(RecordsFile))
 	if err != nil {
 		return nil, err
 	}
@@ -137,31 +140,6 @@ func (e Embedded) Records(ctx context.Context) (store.Store, error) {
 		return nil, errors.Join(err, l.Close(), db.Close())
 	}
 	return st, nil
-}
-
-// Compliance opens compliance.db.
-func (e Embedded) Compliance(context.Context) (ComplianceStore, error) {
-	return sqlite.OpenCompliance(e.path(ComplianceFile))
-}
-
-// Users opens console.db.
-func (e Embedded) Users(context.Context) (auth.Store, error) {
-	return sqlite.OpenUsers(e.path(UsersFile))
-}
-
-// Reputation opens the reputation tables of tollgate.db.
-func (e Embedded) Reputation(context.Context) (ReputationDB, error) {
-	return repsqlite.Open(e.path(RecordsFile))
-}
-
-// Voice opens voice.db.
-func (e Embedded) Voice(_ context.Context, keys *vstore.Keys) (VoiceStore, error) {
-	return vstore.OpenSQLite(e.path(VoiceFile), keys)
-}
-
-// Actions opens actions.db.
-func (e Embedded) Actions(context.Context) (ActionStore, error) {
-	return sqlite.OpenActions(e.path(ActionsFile))
 }
 
 // Close does nothing: every file belongs to its handle.
@@ -204,30 +182,8 @@ type borrowed struct{ *postgres.Store }
 
 func (borrowed) Close() error { return nil }
 
-// Compliance opens the compliance tables on the pool.
-func (c *Cluster) Compliance(ctx context.Context) (ComplianceStore, error) {
-	return postgres.NewCompliance(ctx, c.Pool())
-}
-
-// Users opens the console tables on the pool.
-func (c *Cluster) Users(ctx context.Context) (auth.Store, error) {
-	return postgres.NewUsers(ctx, c.Pool())
-}
-
-// Reputation opens the reputation tables on the pool.
-func (c *Cluster) Reputation(ctx context.Context) (ReputationDB, error) {
-	return reppg.New(ctx, c.Pool())
-}
-
-// Voice opens the voice tables on the pool.
-func (c *Cluster) Voice(ctx context.Context, keys *vstore.Keys) (VoiceStore, error) {
-	return vstore.NewPostgres(ctx, c.Pool(), keys)
-}
-
-// Actions opens the action table on the pool.
-func (c *Cluster) Actions(ctx context.Context) (ActionStore, error) {
-	return postgres.NewActions(ctx, c.Pool())
-}
+// Path is "": a cluster keeps no files.
+func (*Cluster) Path(string) string { return "" }
 
 // Close closes the pool.
 func (c *Cluster) Close() error { return c.pg.Close() }

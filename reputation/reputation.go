@@ -3,15 +3,17 @@
 // fingerprints, each with where it came from (honeypot, detector, manual,
 // feed), when it was first and last seen, how often, a score and an
 // expiry; and the bans and account lockouts that SIP attack blocking
-// imposes. A Store keeps them (reputation/sqlite, or reputation/postgres
-// in cluster mode); the screening hot path reads an immutable snapshot
-// (Set) through Live.
+// imposes. A Store keeps them (store/sqlite.Reputation, or
+// store/postgres.Reputation in cluster mode); the screening hot path
+// reads an immutable snapshot (Set) through Live.
 package reputation
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,6 +154,44 @@ func Normalize(e *Entry, now time.Time) error {
 	return nil
 }
 
+// Canonical checks kind and value as Normalize does and returns them in
+// canonical form, as a store looks an entry up.
+func Canonical(kind, value string) (string, string, error) {
+	e := Entry{Kind: kind, Value: value}
+	if err := Normalize(&e, time.Now()); err != nil {
+		return "", "", err
+	}
+	return e.Kind, e.Value, nil
+}
+
+// CanonicalIP is ip (an address or CIDR) as bans store it, or a
+// FieldError.
+func CanonicalIP(ip string) (string, error) {
+	p, err := ParsePrefix(ip)
+	if err != nil {
+		return "", &FieldError{"ip", err.Error()}
+	}
+	return FormatPrefix(p), nil
+}
+
+// NormalizeBatch normalizes a copy of es and sorts it by (kind, value),
+// stably so that repeated sightings of one entry are merged in their
+// order; a store locking rows in that order cannot deadlock with another
+// node folding an overlapping batch.
+func NormalizeBatch(es []Entry, now time.Time) ([]Entry, error) {
+	norm := make([]Entry, len(es))
+	for i, e := range es {
+		if err := Normalize(&e, now); err != nil {
+			return nil, err
+		}
+		norm[i] = e
+	}
+	slices.SortStableFunc(norm, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
+	})
+	return norm, nil
+}
+
 // Merge folds a new sighting n into the stored entry old (same kind and
 // value): hits add up, first/last seen widen, the score and the expiry
 // take the larger value (a never-expiring entry stays so), and the newer
@@ -259,11 +299,11 @@ type Ban struct {
 // address or masked network, times in UTC (a zero Created becomes now),
 // not released. The expiry must come after the start.
 func NormalizeBan(b *Ban, now time.Time) error {
-	p, err := ParsePrefix(b.IP)
+	ip, err := CanonicalIP(b.IP)
 	if err != nil {
-		return &FieldError{"ip", err.Error()}
+		return err
 	}
-	b.IP = FormatPrefix(p)
+	b.IP = ip
 	if b.Created.IsZero() {
 		b.Created = now
 	}

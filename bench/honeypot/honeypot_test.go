@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
-	"github.com/tollgate-voip/tollgate/reputation/sqlite"
+	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
-func options(b *testing.B) (*sqlite.DB, honeypot.Options) {
-	db, err := sqlite.Open(filepath.Join(b.TempDir(), "tollgate.db"))
+func options(b *testing.B) (*sqlite.Reputation, honeypot.Options) {
+	db, err := sqlite.OpenReputation(filepath.Join(b.TempDir(), "tollgate.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

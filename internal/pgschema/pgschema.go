@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,11 +17,11 @@ import (
 // Advisory lock keys taken while a store migrates (arbitrary, fixed, one
 // per store so that stores sharing a database never wait for each other).
 const (
-	LockRecords    = 7_161_501 // store/postgres
-	LockVoice      = 7_161_601 // voice/store
+	LockRecords    = 7_161_501 // store/postgres.Store
+	LockVoice      = 7_161_601 // store/postgres.Voice
 	LockCompliance = 7_161_701 // store/postgres.Compliance
 	LockConsole    = 7_161_702 // store/postgres.Users
-	LockReputation = 7_161_703 // reputation/postgres
+	LockReputation = 7_161_703 // store/postgres.Reputation
 )
 
 // Connect parses dsn (a postgres:// URL or a key=value string), lets tune
@@ -46,8 +47,20 @@ func Connect(ctx context.Context, who, dsn string, tune func(*pgxpool.Config)) (
 type Schema struct {
 	Name         string // in errors: "voice schema version 3 …"
 	VersionTable string
-	Lock         int64
-	Steps        []string
+	// Lock is the advisory lock key held while migrating; zero derives
+	// one from VersionTable (LockFor), so a new store needs no constant
+	// here.
+	Lock  int64
+	Steps []string
+}
+
+// LockFor is the advisory lock key of a schema whose Lock is zero: a
+// hash of its version table's name, apart from the fixed keys above
+// (which are all below 2^24).
+func LockFor(versionTable string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(versionTable))
+	return int64(h.Sum64()>>1) | 1<<40
 }
 
 // Migrate applies the steps the database lacks in one transaction, under
@@ -56,7 +69,11 @@ type Schema struct {
 // binary knows) is refused rather than written to.
 func (s Schema) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.Lock); err != nil {
+		lock := s.Lock
+		if lock == 0 {
+			lock = LockFor(s.VersionTable)
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lock); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.VersionTable+` (version integer NOT NULL)`); err != nil {

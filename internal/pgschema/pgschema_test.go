@@ -101,3 +101,20 @@ func TestConnectDoesNotEchoDSN(t *testing.T) {
 		t.Errorf("error %q: want it to start with the caller's name and not contain the password", err)
 	}
 }
+
+// TestLockFor: a derived lock key is stable, differs between version
+// tables and never takes one of the fixed keys.
+func TestLockFor(t *testing.T) {
+	a, b := LockFor("actions_schema_version"), LockFor("other_schema_version")
+	if a != LockFor("actions_schema_version") {
+		t.Error("LockFor is not stable")
+	}
+	if a == b {
+		t.Errorf("two version tables share lock %d", a)
+	}
+	for _, k := range []int64{a, b} {
+		if k < 1<<40 {
+			t.Errorf("derived lock %d is in the range of the fixed keys", k)
+		}
+	}
+}

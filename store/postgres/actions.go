@@ -3,13 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
 // Actions is an action.Store in PostgreSQL, shared by the nodes of a
@@ -20,15 +20,21 @@ type Actions struct{ pool *pgxpool.Pool }
 
 var _ action.Store = (*Actions)(nil)
 
-// NewActions creates the table if needed and returns the store on pool
-// (which the caller keeps and closes).
-func NewActions(ctx context.Context, pool *pgxpool.Pool) (*Actions, error) {
-	_, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS detector_actions (
+// actionsSchema is the action table; step 1 creates it only where
+// missing, as the databases made before the schema was versioned hold it.
+var actionsSchema = pgschema.Schema{Name: "actions", VersionTable: "actions_schema_version", Steps: []string{
+	`CREATE TABLE IF NOT EXISTS detector_actions (
 		id BIGSERIAL PRIMARY KEY, tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
 		verdict TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
-		created TIMESTAMPTZ NOT NULL, expires TIMESTAMPTZ)`)
-	if err != nil {
-		return nil, fmt.Errorf("action store: %w", err)
+		created TIMESTAMPTZ NOT NULL, expires TIMESTAMPTZ)`,
+}}
+
+// NewActions builds the store on pool, which the caller keeps: Close
+// leaves it open. It creates the table if needed; several nodes may do so
+// at once.
+func NewActions(ctx context.Context, pool *pgxpool.Pool) (*Actions, error) {
+	if err := onPool(ctx, "action store", pool, actionsSchema); err != nil {
+		return nil, err
 	}
 	return &Actions{pool: pool}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -26,7 +25,7 @@ var _ compliance.Store = (*Compliance)(nil)
 
 // migrations holds the schema, one step per version; steps are only ever
 // appended. The version lives in its own table so these tables can share
-// a database with store/postgres and voice/store.
+// a database with the other domains of store/postgres.
 var complianceMigrations = []string{
 	// 1: initial schema.
 	`
@@ -74,21 +73,14 @@ type Compliance struct {
 // brings the compliance tables up to date; several nodes may do so at
 // once.
 func NewCompliance(ctx context.Context, pool *pgxpool.Pool) (*Compliance, error) {
-	if pool == nil {
-		return nil, errors.New("compliance/postgres: no connection pool")
+	if err := onPool(ctx, "compliance/postgres", pool, complianceSchema); err != nil {
+		return nil, err
 	}
-	s := &Compliance{pool: pool}
-	if err := s.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("compliance/postgres: %w", err)
-	}
-	return s, nil
+	return &Compliance{pool: pool}, nil
 }
 
 // complianceSchema is this store's tables and their version record.
 var complianceSchema = pgschema.Schema{Name: "compliance", VersionTable: "compliance_schema_version", Lock: pgschema.LockCompliance, Steps: complianceMigrations}
-
-// migrate applies the missing schema steps, one node at a time.
-func (s *Compliance) migrate(ctx context.Context) error { return complianceSchema.Migrate(ctx, s.pool) }
 
 // Close does nothing: the pool belongs to the caller.
 func (s *Compliance) Close() error { return nil }
@@ -120,22 +112,11 @@ func (s *Compliance) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 	})
 }
 
-func validNumber(number string) error {
-	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
-		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
-	}
-	return nil
-}
-
 // AddOptOut implements compliance.Store.
 func (s *Compliance) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
-	if err := validNumber(o.Number); err != nil {
+	if err := o.Normalize(time.Now()); err != nil {
 		return o, err
 	}
-	if o.Time.IsZero() {
-		o.Time = time.Now()
-	}
-	o.Time = o.Time.UTC().Round(0)
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO compliance_opt_outs (tenant, number, reason, source, by_whom, time_ns) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id`,
 			o.Tenant, o.Number, o.Reason, o.Source, o.By, o.Time.UnixNano()).Scan(&o.ID)
@@ -191,20 +172,9 @@ func (s *Compliance) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 
 // AddConsent implements compliance.Store.
 func (s *Compliance) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
-	if err := validNumber(c.Number); err != nil {
+	if err := c.Normalize(time.Now()); err != nil {
 		return c, err
 	}
-	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
-		return c, fmt.Errorf("%w: consent needs tenant, type, source and time", compliance.ErrInvalid)
-	}
-	if !c.Expires.IsZero() && !c.Expires.After(c.Time) {
-		return c, fmt.Errorf("%w: consent expires before it was given", compliance.ErrInvalid)
-	}
-	c.Time = c.Time.UTC().Round(0)
-	if !c.Expires.IsZero() {
-		c.Expires = c.Expires.UTC().Round(0)
-	}
-	c.Created = time.Now().UTC().Round(0)
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO compliance_consents (tenant, number, type, source, time_ns, expires_ns, by_whom, created_ns) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id`,
 			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), optNanos(c.Expires), c.By, c.Created.UnixNano()).Scan(&c.ID)

@@ -26,12 +26,6 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// Query limits shared by the list methods (as in store/sqlite).
-const (
-	defaultLimit = 100
-	maxLimit     = 10000
-)
-
 // Store is a store.Store on a PostgreSQL database. It is safe for
 // concurrent use by any number of processes.
 type Store struct {
@@ -96,9 +90,8 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the connection pool. Stores built on it (New in
-// compliance/postgres, console/auth/postgres, reputation/postgres,
-// voice/store) must be closed first.
+// Close closes the connection pool. Stores built on it (NewCompliance,
+// NewUsers, NewActions, NewReputation, NewVoice) must be closed first.
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
@@ -111,9 +104,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // on it (they borrow it; this store owns it) and for tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", store.ErrInvalid, fmt.Sprintf(format, args...))
-}
+// invalid is store.Invalidf.
+var invalid = store.Invalidf
 
 // ts converts t for storage: microseconds (what timestamptz keeps), UTC;
 // the zero time becomes NULL.
@@ -150,28 +142,11 @@ func orNow(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-func checkJSON(field string, raw json.RawMessage) error {
-	if len(raw) == 0 || json.Valid(raw) {
-		return nil
-	}
-	return invalid("%s is not valid JSON", field)
-}
-
 func nullJSON(raw json.RawMessage) any {
 	if len(raw) == 0 {
 		return nil
 	}
 	return string(raw)
-}
-
-func limit(n int) int {
-	switch {
-	case n <= 0:
-		return defaultLimit
-	case n > maxLimit:
-		return maxLimit
-	}
-	return n
 }
 
 // noNUL refuses text PostgreSQL cannot store (SQLite can).

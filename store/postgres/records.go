@@ -23,11 +23,8 @@ var decisionColumnNames = []string{"ord", "call_id", "time", "tenant", "extensio
 	"direction", "source_ip", "action", "enforced", "shadow", "risk", "max_duration", "rate", "reasons", "node"}
 
 func checkDecision(d *store.Decision) error {
-	if d.CallID == "" {
-		return invalid("decision call id is empty")
-	}
-	if d.Time.IsZero() {
-		return invalid("decision %q time is zero", d.CallID)
+	if err := d.Validate(); err != nil {
+		return err
 	}
 	if err := checkTime("decision time", d.Time); err != nil {
 		return err
@@ -37,7 +34,7 @@ func checkDecision(d *store.Decision) error {
 			return err
 		}
 	}
-	return checkJSON("decision reasons", d.Reasons)
+	return nil
 }
 
 // AppendDecisions implements store.Decisions: the batch is copied (COPY)
@@ -151,7 +148,7 @@ func (s *Store) QueryDecisions(ctx context.Context, q store.DecisionQuery) ([]st
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY time DESC, id DESC LIMIT ` + arg(limit(q.Limit))
+	query += ` ORDER BY time DESC, id DESC LIMIT ` + arg(store.Limit(q.Limit))
 	return s.decisions(ctx, "query decisions", query, args...)
 }
 
@@ -194,14 +191,8 @@ func (s *Store) decisions(ctx context.Context, op, query string, args ...any) ([
 }
 
 func checkCallEvent(e *store.CallEvent) error {
-	if e.CallID == "" {
-		return invalid("call event call id is empty")
-	}
-	if e.Type == "" {
-		return invalid("call event %q type is empty", e.CallID)
-	}
-	if e.Time.IsZero() {
-		return invalid("call event %q time is zero", e.CallID)
+	if err := e.Validate(); err != nil {
+		return err
 	}
 	if err := noNUL("call event", e.CallID+e.Type+e.Tenant); err != nil {
 		return err
@@ -279,16 +270,10 @@ type ChainError = sqlite.ChainError
 // advisory lock and reads the chain's head from audit_head, so entries
 // appended by any number of nodes form one chain in id order.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
-	if e.Actor == "" {
-		return store.AuditEntry{}, invalid("audit actor is empty")
-	}
-	if e.Action == "" {
-		return store.AuditEntry{}, invalid("audit action is empty")
-	}
-	if err := checkTime("audit time", e.Time); err != nil {
+	if err := e.Validate(); err != nil {
 		return store.AuditEntry{}, err
 	}
-	if err := checkJSON("audit details", e.Details); err != nil {
+	if err := checkTime("audit time", e.Time); err != nil {
 		return store.AuditEntry{}, err
 	}
 	if err := noNUL("audit", e.Actor+e.Action+e.Object+string(e.Details)); err != nil {
@@ -357,7 +342,7 @@ func (s *Store) ListAudit(ctx context.Context, since time.Time, n int) ([]store.
 	if err := checkTime("since", since); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit WHERE $1::timestamptz IS NULL OR time >= $1 ORDER BY id LIMIT $2`, ts(since), limit(n))
+	rows, err := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit WHERE $1::timestamptz IS NULL OR time >= $1 ORDER BY id LIMIT $2`, ts(since), store.Limit(n))
 	if err != nil {
 		return nil, wrap("list audit", err)
 	}

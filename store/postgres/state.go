@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -17,34 +15,13 @@ import (
 const blockColumns = `id, tenant, kind, value, scope, reason, source, created_by, created, expires`
 
 func checkBlock(b store.Block) error {
-	value := b.Value
-	if strings.TrimSpace(value) == "" {
-		return invalid("block value is empty")
+	if err := b.Validate(); err != nil {
+		return err
 	}
 	for f, v := range map[string]string{"tenant": b.Tenant, "value": b.Value, "reason": b.Reason, "source": b.Source, "created_by": b.CreatedBy} {
 		if err := noNUL("block "+f, v); err != nil {
 			return err
 		}
-	}
-	switch b.Kind {
-	case store.BlockNumber, store.BlockExtension:
-	case store.BlockPrefix:
-		if strings.Trim(value, "0123456789") != "" {
-			return invalid("block prefix %q: want digits only", value)
-		}
-	case store.BlockIP:
-		if _, err := netip.ParsePrefix(value); err != nil {
-			if _, err := netip.ParseAddr(value); err != nil {
-				return invalid("block ip %q: want an address or CIDR", value)
-			}
-		}
-	default:
-		return invalid("block kind %q: want number, prefix, extension or ip", b.Kind)
-	}
-	switch b.Scope {
-	case "", "all", "international":
-	default:
-		return invalid("block scope %q: want all or international", b.Scope)
 	}
 	if err := checkTime("block created", b.Created); err != nil {
 		return err
@@ -159,45 +136,15 @@ func (s *Store) KillSwitches(ctx context.Context) ([]store.KillSwitch, error) {
 	return out, wrap("kill switches", rows.Err())
 }
 
-var (
-	severities = []string{"info", "warning", "critical"}
-	statuses   = []string{"open", "acknowledged", "resolved"}
-)
-
-func oneOf(v string, set []string) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func checkStatus(status string) error {
-	if !oneOf(status, statuses) {
-		return invalid("alert status %q: want %s", status, strings.Join(statuses, ", "))
-	}
-	return nil
-}
-
 // AddAlert implements store.Alerts.
 func (s *Store) AddAlert(ctx context.Context, a store.Alert) (store.Alert, error) {
-	if !oneOf(a.Severity, severities) {
-		return store.Alert{}, invalid("alert severity %q: want %s", a.Severity, strings.Join(severities, ", "))
-	}
-	if a.Code == "" {
-		return store.Alert{}, invalid("alert code is empty")
+	if err := a.Validate(); err != nil {
+		return store.Alert{}, err
 	}
 	if a.Status == "" {
 		a.Status = "open"
 	}
-	if err := checkStatus(a.Status); err != nil {
-		return store.Alert{}, err
-	}
 	if err := checkTime("alert time", a.Time); err != nil {
-		return store.Alert{}, err
-	}
-	if err := checkJSON("alert details", a.Details); err != nil {
 		return store.Alert{}, err
 	}
 	for _, v := range []string{a.Tenant, a.Extension, a.Code, a.Text} {
@@ -230,7 +177,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 		add("tenant = ?", q.Tenant)
 	}
 	if q.Status != "" {
-		if err := checkStatus(q.Status); err != nil {
+		if err := store.CheckAlertStatus(q.Status); err != nil {
 			return nil, err
 		}
 		add("status = ?", q.Status)
@@ -245,7 +192,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	args = append(args, limit(q.Limit))
+	args = append(args, store.Limit(q.Limit))
 	query += ` ORDER BY time DESC, id DESC LIMIT $` + itoa(len(args))
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
@@ -273,7 +220,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 
 // SetAlertStatus implements store.Alerts.
 func (s *Store) SetAlertStatus(ctx context.Context, id int64, status string) error {
-	if err := checkStatus(status); err != nil {
+	if err := store.CheckAlertStatus(status); err != nil {
 		return err
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET status = $1 WHERE id = $2`, status, id)
@@ -289,14 +236,8 @@ func (s *Store) SetAlertStatus(ctx context.Context, id int64, status string) err
 // PutToken implements store.Tokens; a replaced token is no longer
 // revoked and has not been used.
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
-	if t.Name == "" {
-		return invalid("token name is empty")
-	}
-	if t.Role == "" {
-		return invalid("token %q role is empty", t.Name)
-	}
-	if b, err := hex.DecodeString(t.Hash); err != nil || len(b) != 32 {
-		return invalid("token %q hash: want 64 hex digits", t.Name)
+	if err := t.Validate(); err != nil {
+		return err
 	}
 	if err := checkTime("token created", t.Created); err != nil {
 		return err

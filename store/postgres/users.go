@@ -72,21 +72,14 @@ type Users struct {
 // it open (a cluster node shares one pool among its stores). It brings
 // the console tables up to date; several nodes may do so at once.
 func NewUsers(ctx context.Context, pool *pgxpool.Pool) (*Users, error) {
-	if pool == nil {
-		return nil, errors.New("console db: no connection pool")
+	if err := onPool(ctx, "console db", pool, userSchema); err != nil {
+		return nil, err
 	}
-	s := &Users{pool: pool}
-	if err := s.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("console db: %w", err)
-	}
-	return s, nil
+	return &Users{pool: pool}, nil
 }
 
 // userSchema is this store's tables and their version record.
 var userSchema = pgschema.Schema{Name: "console", VersionTable: "console_schema_version", Lock: pgschema.LockConsole, Steps: userMigrations}
-
-// migrate applies the missing schema steps, one node at a time.
-func (s *Users) migrate(ctx context.Context) error { return userSchema.Migrate(ctx, s.pool) }
 
 // Close does nothing: the pool belongs to the caller.
 func (s *Users) Close() error { return nil }

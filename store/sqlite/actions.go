@@ -4,38 +4,31 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"time"
-
-	_ "modernc.org/sqlite" // the SQLite driver
 
 	"github.com/tollgate-voip/tollgate/action"
 )
 
 // Actions is an action.Store in an SQLite database file (actions.db).
-type Actions struct{ db *sql.DB }
+type Actions struct{ file }
 
 var _ action.Store = (*Actions)(nil)
 
+// actionsFile is actions.db's table; step 1 creates it only where
+// missing, as the files made before the schema was versioned hold it.
+var actionsFile = schema{name: "actions", versionTable: "actions_schema", steps: []string{`CREATE TABLE IF NOT EXISTS actions (
+		id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+		verdict TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL)`}}
+
 // OpenActions opens (creating) the action store at path.
 func OpenActions(path string) (*Actions, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	f, err := openFile("action store", path, actionsFile, fileOptions{})
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS actions (
-		id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
-		verdict TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL)`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("action store: %w", err)
-	}
-	return &Actions{db: db}, nil
+	return &Actions{f}, nil
 }
-
-// Close closes the database.
-func (s *Actions) Close() error { return s.db.Close() }
 
 // zeroNanos is t in Unix nanoseconds, 0 for the zero time (the actions
 // table has no NULLs).
@@ -62,7 +55,7 @@ func (s *Actions) AddAction(ctx context.Context, r action.Record) (action.Record
 	if r.Created.IsZero() {
 		r.Created = time.Now().UTC()
 	}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO actions (tenant, kind, value, verdict, reason, source, created, expires)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO actions (tenant, kind, value, verdict, reason, source, created, expires)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.Tenant, r.Kind, r.Value, r.Verdict, r.Reason, r.Source, zeroNanos(r.Created), zeroNanos(r.Expires)).Scan(&r.ID)
 	return r, err
 }
@@ -71,7 +64,7 @@ func (s *Actions) AddAction(ctx context.Context, r action.Record) (action.Record
 func (s *Actions) RemoveAction(ctx context.Context, id int64) (action.Record, error) {
 	var r action.Record
 	var c, e int64
-	err := s.db.QueryRowContext(ctx, `DELETE FROM actions WHERE id = ? RETURNING id, tenant, kind, value, verdict, reason, source, created, expires`, id).
+	err := s.w.QueryRowContext(ctx, `DELETE FROM actions WHERE id = ? RETURNING id, tenant, kind, value, verdict, reason, source, created, expires`, id).
 		Scan(&r.ID, &r.Tenant, &r.Kind, &r.Value, &r.Verdict, &r.Reason, &r.Source, &c, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return action.Record{}, action.ErrNotFound
@@ -86,7 +79,7 @@ func (s *Actions) ListActions(ctx context.Context, now time.Time) ([]action.Reco
 	if !now.IsZero() {
 		after = now.UnixNano()
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant, kind, value, verdict, reason, source, created, expires FROM actions
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant, kind, value, verdict, reason, source, created, expires FROM actions
 		WHERE expires = 0 OR expires > ? ORDER BY id`, after)
 	if err != nil {
 		return nil, err

@@ -9,47 +9,16 @@ import (
 	"github.com/tollgate-voip/tollgate/store"
 )
 
-// Alert severities and statuses accepted by the store.
-var (
-	severities = []string{"info", "warning", "critical"}
-	statuses   = []string{"open", "acknowledged", "resolved"}
-)
-
-func oneOf(v string, set []string) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func checkStatus(status string) error {
-	if !oneOf(status, statuses) {
-		return invalid("alert status %q: want %s", status, strings.Join(statuses, ", "))
-	}
-	return nil
-}
-
 // AddAlert stores a and returns it with its ID. A zero Time becomes now and
 // an empty Status becomes open.
 func (s *Store) AddAlert(ctx context.Context, a store.Alert) (store.Alert, error) {
-	if !oneOf(a.Severity, severities) {
-		return store.Alert{}, invalid("alert severity %q: want %s", a.Severity, strings.Join(severities, ", "))
-	}
-	if a.Code == "" {
-		return store.Alert{}, invalid("alert code is empty")
+	if err := a.Validate(); err != nil {
+		return store.Alert{}, err
 	}
 	if a.Status == "" {
 		a.Status = "open"
 	}
-	if err := checkStatus(a.Status); err != nil {
-		return store.Alert{}, err
-	}
 	if err := checkTime("alert time", a.Time); err != nil {
-		return store.Alert{}, err
-	}
-	if err := checkJSON("alert details", a.Details); err != nil {
 		return store.Alert{}, err
 	}
 	a.Time = orNow(a.Time)
@@ -76,7 +45,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 		args = append(args, q.Tenant)
 	}
 	if q.Status != "" {
-		if err := checkStatus(q.Status); err != nil {
+		if err := store.CheckAlertStatus(q.Status); err != nil {
 			return nil, err
 		}
 		where = append(where, "status = ?")
@@ -94,7 +63,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	query += ` ORDER BY time DESC, id DESC LIMIT ?`
-	args = append(args, limit(q.Limit))
+	args = append(args, store.Limit(q.Limit))
 
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -124,7 +93,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) ([]store.Ale
 // SetAlertStatus changes the status of alert id. It returns
 // store.ErrNotFound when there is no such alert.
 func (s *Store) SetAlertStatus(ctx context.Context, id int64, status string) error {
-	if err := checkStatus(status); err != nil {
+	if err := store.CheckAlertStatus(status); err != nil {
 		return err
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE alerts SET status = ? WHERE id = ?`, status, id)

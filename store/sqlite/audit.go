@@ -56,16 +56,10 @@ func AuditHash(prev string, e store.AuditEntry) string {
 // and Time (now when zero). The previous hash is read inside the same write
 // transaction, so processes sharing the file extend one chain.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
-	if e.Actor == "" {
-		return store.AuditEntry{}, invalid("audit actor is empty")
-	}
-	if e.Action == "" {
-		return store.AuditEntry{}, invalid("audit action is empty")
-	}
-	if err := checkTime("audit time", e.Time); err != nil {
+	if err := e.Validate(); err != nil {
 		return store.AuditEntry{}, err
 	}
-	if err := checkJSON("audit details", e.Details); err != nil {
+	if err := checkTime("audit time", e.Time); err != nil {
 		return store.AuditEntry{}, err
 	}
 	e.Time = orNow(e.Time)
@@ -114,7 +108,7 @@ func (s *Store) ListAudit(ctx context.Context, since time.Time, n int) ([]store.
 		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit
-		WHERE time >= ? ORDER BY id LIMIT ?`, sinceNanos(since), limit(n))
+		WHERE time >= ? ORDER BY id LIMIT ?`, sinceNanos(since), store.Limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}

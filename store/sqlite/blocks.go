@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/store"
@@ -16,29 +14,8 @@ const blockColumns = `id, tenant, kind, value, scope, reason, source, created_by
 
 // checkBlock validates b before it is stored.
 func checkBlock(b store.Block) error {
-	value := b.Value
-	if strings.TrimSpace(value) == "" {
-		return invalid("block value is empty")
-	}
-	switch b.Kind {
-	case store.BlockNumber, store.BlockExtension:
-	case store.BlockPrefix:
-		if strings.Trim(value, "0123456789") != "" {
-			return invalid("block prefix %q: want digits only", value)
-		}
-	case store.BlockIP:
-		if _, err := netip.ParsePrefix(value); err != nil {
-			if _, err := netip.ParseAddr(value); err != nil {
-				return invalid("block ip %q: want an address or CIDR", value)
-			}
-		}
-	default:
-		return invalid("block kind %q: want number, prefix, extension or ip", b.Kind)
-	}
-	switch b.Scope {
-	case "", "all", "international":
-	default:
-		return invalid("block scope %q: want all or international", b.Scope)
+	if err := b.Validate(); err != nil {
+		return err
 	}
 	if err := checkTime("block created", b.Created); err != nil {
 		return err

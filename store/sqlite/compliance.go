@@ -4,15 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/compliance"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 var _ compliance.Store = (*Compliance)(nil)
@@ -45,72 +39,34 @@ CREATE TABLE IF NOT EXISTS version (id INTEGER PRIMARY KEY CHECK (id = 1), v INT
 INSERT OR IGNORE INTO version (id, v) VALUES (1, 0);
 `
 
+// complianceFile is compliance.db's tables; step 1 creates them only
+// where missing, as the files made before the schema was versioned
+// already hold them.
+var complianceFile = schema{name: "compliance", versionTable: "compliance_schema", steps: []string{complianceSchema}}
+
 // Compliance keeps opt-outs and consent records in an SQLite file (WAL
 // mode), which several processes may open at once: a compliance.Store.
-type Compliance struct{ db *sql.DB }
+type Compliance struct{ file }
 
 // OpenCompliance opens (creating if needed) the database at path.
 func OpenCompliance(path string) (*Compliance, error) {
-	abs, err := filepath.Abs(path)
+	f, err := openFile("compliance/sqlite", path, complianceFile, fileOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("compliance/sqlite: %w", err)
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
-		return nil, fmt.Errorf("compliance/sqlite: %w", err)
-	}
-	u := url.URL{Path: filepath.ToSlash(abs)}
-	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "FULL")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+u.EscapedPath()+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("compliance/sqlite: %w", err)
-	}
-	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(complianceSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("compliance/sqlite: %s: %w", path, err)
-	}
-	return &Compliance{db: db}, nil
+	return &Compliance{f}, nil
 }
 
-// Close closes the database.
-func (s *Compliance) Close() error { return s.db.Close() }
-
+// write runs f in a transaction that raises the data version.
 func (s *Compliance) write(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE version SET v = v + 1 WHERE id = 1`); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-func validNumber(number string) error {
-	if _, ok := compliance.Key(number); !ok || number[0] != '+' {
-		return fmt.Errorf("%w: number %q is not E.164", compliance.ErrInvalid, number)
-	}
-	return nil
+	return s.file.write(ctx, `UPDATE version SET v = v + 1 WHERE id = 1`, f)
 }
 
 // AddOptOut implements compliance.Store.
 func (s *Compliance) AddOptOut(ctx context.Context, o compliance.OptOut) (compliance.OptOut, error) {
-	if err := validNumber(o.Number); err != nil {
+	if err := o.Normalize(time.Now()); err != nil {
 		return o, err
 	}
-	if o.Time.IsZero() {
-		o.Time = time.Now()
-	}
-	o.Time = o.Time.UTC().Round(0)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `INSERT INTO opt_outs (tenant, number, reason, source, by, time) VALUES (?, ?, ?, ?, ?, ?)`,
 			o.Tenant, o.Number, o.Reason, o.Source, o.By, o.Time.UnixNano())
@@ -161,7 +117,7 @@ func scanOptOuts(rows *sql.Rows) ([]compliance.OptOut, error) {
 
 // OptOuts implements compliance.Store.
 func (s *Compliance) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant, number, reason, source, by, time FROM opt_outs ORDER BY id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant, number, reason, source, by, time FROM opt_outs ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -170,20 +126,9 @@ func (s *Compliance) OptOuts(ctx context.Context) ([]compliance.OptOut, error) {
 
 // AddConsent implements compliance.Store.
 func (s *Compliance) AddConsent(ctx context.Context, c compliance.Consent) (compliance.Consent, error) {
-	if err := validNumber(c.Number); err != nil {
+	if err := c.Normalize(time.Now()); err != nil {
 		return c, err
 	}
-	if c.Tenant == "" || c.Type == "" || c.Source == "" || c.Time.IsZero() {
-		return c, fmt.Errorf("%w: consent needs tenant, type, source and time", compliance.ErrInvalid)
-	}
-	if !c.Expires.IsZero() && !c.Expires.After(c.Time) {
-		return c, fmt.Errorf("%w: consent expires before it was given", compliance.ErrInvalid)
-	}
-	c.Time = c.Time.UTC().Round(0)
-	if !c.Expires.IsZero() {
-		c.Expires = c.Expires.UTC().Round(0)
-	}
-	c.Created = time.Now().UTC().Round(0)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `INSERT INTO consents (tenant, number, type, source, time, expires, by, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Tenant, c.Number, c.Type, c.Source, c.Time.UnixNano(), nanos(c.Expires), c.By, c.Created.UnixNano())
@@ -209,7 +154,7 @@ func (s *Compliance) Consents(ctx context.Context, q compliance.ConsentQuery) ([
 		query += ` LIMIT ?`
 		args = append(args, min(n, 10000))
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +175,7 @@ func (s *Compliance) Consents(ctx context.Context, q compliance.ConsentQuery) ([
 // Version implements compliance.Store.
 func (s *Compliance) Version(ctx context.Context) (int64, error) {
 	var v int64
-	err := s.db.QueryRowContext(ctx, `SELECT v FROM version WHERE id = 1`).Scan(&v)
+	err := s.r.QueryRowContext(ctx, `SELECT v FROM version WHERE id = 1`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -15,16 +15,10 @@ const decisionColumns = `call_id, time, tenant, extension, caller, callee, e164,
 
 // checkDecision validates d before it is stored.
 func checkDecision(d *store.Decision) error {
-	if d.CallID == "" {
-		return invalid("decision call id is empty")
-	}
-	if d.Time.IsZero() {
-		return invalid("decision %q time is zero", d.CallID)
-	}
-	if err := checkTime("decision time", d.Time); err != nil {
+	if err := d.Validate(); err != nil {
 		return err
 	}
-	return checkJSON("decision reasons", d.Reasons)
+	return checkTime("decision time", d.Time)
 }
 
 // AppendDecisions stores ds in one transaction. A decision whose call id is
@@ -110,7 +104,7 @@ func (s *Store) QueryDecisions(ctx context.Context, q store.DecisionQuery) ([]st
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	query += ` ORDER BY time DESC, id DESC LIMIT ?`
-	args = append(args, limit(q.Limit))
+	args = append(args, store.Limit(q.Limit))
 	return s.decisions(ctx, "query decisions", query, args...)
 }
 
@@ -163,14 +157,8 @@ func (s *Store) decisions(ctx context.Context, op, query string, args ...any) ([
 
 // checkCallEvent validates e before it is stored.
 func checkCallEvent(e *store.CallEvent) error {
-	if e.CallID == "" {
-		return invalid("call event call id is empty")
-	}
-	if e.Type == "" {
-		return invalid("call event %q type is empty", e.CallID)
-	}
-	if e.Time.IsZero() {
-		return invalid("call event %q time is zero", e.CallID)
+	if err := e.Validate(); err != nil {
+		return err
 	}
 	return checkTime("call event time", e.Time)
 }

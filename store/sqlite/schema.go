@@ -1,11 +1,5 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-	"fmt"
-)
-
 // migrations holds the schema, one step per version: migrations[i] takes the
 // database from version i to version i+1. Steps are only ever appended; a
 // released step is never edited.
@@ -126,45 +120,6 @@ ALTER TABLE tokens ADD COLUMN last_used INTEGER;
 `,
 }
 
-// migrate brings the database up to the latest version in one transaction. A
-// database written by a newer binary is refused rather than guessed at.
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer rollback(tx)
-	latest := len(migrations)
-
-	if _, err := tx.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var have int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&have); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	switch {
-	case have > latest:
-		return fmt.Errorf("database schema version %d is newer than this binary supports (%d); upgrade tollgate", have, latest)
-	case have == latest:
-		return nil
-	}
-	for v := have; v < latest; v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO schema_version (version) VALUES (?)`, latest); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
-}
+// recordsSchema is tollgate.db's records tables; its version table is
+// the file's first, before other domains shared the file.
+var recordsSchema = schema{name: "records", versionTable: "schema_version", steps: migrations}

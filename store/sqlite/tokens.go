@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -14,14 +13,8 @@ import (
 // SHA-256; Created is set to now when zero. A replaced token is no longer
 // revoked and has not been used.
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
-	if t.Name == "" {
-		return invalid("token name is empty")
-	}
-	if t.Role == "" {
-		return invalid("token %q role is empty", t.Name)
-	}
-	if b, err := hex.DecodeString(t.Hash); err != nil || len(b) != 32 {
-		return invalid("token %q hash: want 64 hex digits", t.Name)
+	if err := t.Validate(); err != nil {
+		return err
 	}
 	if err := checkTime("token created", t.Created); err != nil {
 		return err

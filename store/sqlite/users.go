@@ -5,15 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 var _ auth.Store = (*Users)(nil)
@@ -21,7 +16,7 @@ var _ auth.Store = (*Users)(nil)
 // Users keeps console users and sessions in their own SQLite file
 // (DATA/console.db), beside tollgate's main database, with its own schema
 // version table: an auth.Store; several processes may share the file.
-type Users struct{ db *sql.DB }
+type Users struct{ file }
 
 var userMigrations = []string{`
 CREATE TABLE users (
@@ -54,68 +49,18 @@ CREATE TABLE login_sources (
 );
 `}
 
-// OpenUsers opens (creating if needed) the console database at path.
+// usersFile is console.db's tables.
+var usersFile = schema{name: "console", versionTable: "console_schema", steps: userMigrations}
+
+// OpenUsers opens (creating if needed) the console database at path. The
+// file holds TOTP secrets: it is made readable by its owner only.
 func OpenUsers(path string) (*Users, error) {
-	abs, err := filepath.Abs(path)
+	f, err := openFile("console db", path, usersFile, fileOptions{private: true})
 	if err != nil {
-		return nil, fmt.Errorf("console db: %w", err)
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
-		return nil, fmt.Errorf("console db: %w", err)
-	}
-	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "FULL")
-	q.Set("_foreign_keys", "1")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("console db: %w", err)
-	}
-	db.SetMaxOpenConns(4)
-	s := &Users{db: db}
-	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("console db %s: %w", path, err)
-	}
-	// The file holds TOTP secrets: owner only.
-	if err := os.Chmod(abs, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("console db: %w", err)
-	}
-	return s, nil
+	return &Users{f}, nil
 }
-
-func (s *Users) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS console_schema (version INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	var v int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM console_schema`).Scan(&v); err != nil {
-		return err
-	}
-	if v > len(userMigrations) {
-		return fmt.Errorf("schema version %d is newer than this binary's %d", v, len(userMigrations))
-	}
-	for ; v < len(userMigrations); v++ {
-		if _, err := tx.ExecContext(ctx, userMigrations[v]); err != nil {
-			return fmt.Errorf("migration %d: %w", v+1, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM console_schema; INSERT INTO console_schema VALUES (?)`, v); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// Close closes the database.
-func (s *Users) Close() error { return s.db.Close() }
 
 const userCols = `name, role, tenant, password, totp_secret, totp_last, failed, locked_until, created, updated, locks`
 
@@ -129,7 +74,7 @@ func userArgs(u auth.User) []any {
 
 // AddUser implements auth.Store.
 func (s *Users) AddUser(ctx context.Context, u auth.User) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, userArgs(u)...)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 		return fmt.Errorf("%w: user %q", auth.ErrExists, u.Name)
 	}
@@ -139,7 +84,7 @@ func (s *Users) AddUser(ctx context.Context, u auth.User) error {
 // PutUser implements auth.Store.
 func (s *Users) PutUser(ctx context.Context, u auth.User) error {
 	a := userArgs(u)
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET role=?, tenant=?, password=?, totp_secret=?, totp_last=?, failed=?, locked_until=?, created=?, updated=?, locks=? WHERE name=?`, append(a[1:], a[0])...)
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET role=?, tenant=?, password=?, totp_secret=?, totp_last=?, failed=?, locked_until=?, created=?, updated=?, locks=? WHERE name=?`, append(a[1:], a[0])...)
 	if err != nil {
 		return err
 	}
@@ -162,7 +107,7 @@ func scanUser(sc scanner) (auth.User, error) {
 
 // User implements auth.Store.
 func (s *Users) User(ctx context.Context, name string) (auth.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: user %q", auth.ErrNotFound, name)
 	}
@@ -171,7 +116,7 @@ func (s *Users) User(ctx context.Context, name string) (auth.User, error) {
 
 // Users implements auth.Store.
 func (s *Users) Users(ctx context.Context) ([]auth.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +134,7 @@ func (s *Users) Users(ctx context.Context) ([]auth.User, error) {
 
 // DeleteUser implements auth.Store.
 func (s *Users) DeleteUser(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+	res, err := s.w.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 	if err != nil {
 		return err
 	}
@@ -204,7 +149,7 @@ func (s *Users) DeleteUser(ctx context.Context, name string) error {
 func (s *Users) LoginAttempt(ctx context.Context, name string, now time.Time, max int, stale time.Duration) (bool, error) {
 	// Afresh: a lock that has run out, or max attempts never settled.
 	const afresh = `(locked_until > 0 AND locked_until <= :now) OR (failed >= :max AND attempt_at <= :stale)`
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET
 		failed = CASE WHEN `+afresh+` THEN 1 ELSE failed + 1 END,
 		locked_until = 0, attempt_at = :now
 		WHERE name = :name AND locked_until <= :now AND (failed < :max OR `+afresh+`)`,
@@ -222,7 +167,7 @@ func (s *Users) LoginAttempt(ctx context.Context, name string, now time.Time, ma
 // LoginFailed implements auth.Store: only the failure that finds the
 // count at max and no lock active sets the lock.
 func (s *Users) LoginFailed(ctx context.Context, name string, now time.Time, max int, lock, maxLock time.Duration) (int, time.Time, bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET
 		locked_until = :now + MIN(:lock << MIN(locks, :shift), :maxlock), locks = locks + 1
 		WHERE name = :name AND failed >= :max AND locked_until <= :now`,
 		sql.Named("now", now.UnixNano()), sql.Named("lock", int64(lock)), sql.Named("shift", auth.LockShift(lock, maxLock)),
@@ -250,7 +195,7 @@ func max64(a, b time.Duration) time.Duration {
 // once, and a lock set meanwhile stands. (locked_until is zeroed only
 // when it is already past.)
 func (s *Users) LoginOK(ctx context.Context, name string, step int64, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed = 0, locks = 0, locked_until = 0,
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET failed = 0, locks = 0, locked_until = 0,
 		totp_last = CASE WHEN :step > 0 THEN :step ELSE totp_last END
 		WHERE name = :name AND locked_until <= :now AND (:step = 0 OR totp_last < :step)`,
 		sql.Named("step", step), sql.Named("name", name), sql.Named("now", now.UnixNano()))
@@ -264,7 +209,7 @@ func (s *Users) LoginOK(ctx context.Context, name string, step int64, now time.T
 // SourceAttempt implements auth.Store in one upsert.
 func (s *Users) SourceAttempt(ctx context.Context, source string, now time.Time, window time.Duration, max int) (int, bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `INSERT INTO login_sources (source, failed, since) VALUES (:src, 1, :now)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO login_sources (source, failed, since) VALUES (:src, 1, :now)
 		ON CONFLICT (source) DO UPDATE SET
 			failed = CASE WHEN login_sources.since <= :cut THEN 1 ELSE login_sources.failed + 1 END,
 			since = CASE WHEN login_sources.since <= :cut THEN :now ELSE login_sources.since END
@@ -282,13 +227,13 @@ func (s *Users) SourceAttempt(ctx context.Context, source string, now time.Time,
 
 // SourceOK implements auth.Store.
 func (s *Users) SourceOK(ctx context.Context, source string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE login_sources SET failed = MAX(failed - 1, 0) WHERE source = ?`, source)
+	_, err := s.w.ExecContext(ctx, `UPDATE login_sources SET failed = MAX(failed - 1, 0) WHERE source = ?`, source)
 	return err
 }
 
 // AddSession implements auth.Store.
 func (s *Users) AddSession(ctx context.Context, x auth.Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, user, csrf, created, last_seen) VALUES (?,?,?,?,?)`, x.ID, x.User, x.CSRF, zeroNanos(x.Created), zeroNanos(x.LastSeen))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id, user, csrf, created, last_seen) VALUES (?,?,?,?,?)`, x.ID, x.User, x.CSRF, zeroNanos(x.Created), zeroNanos(x.LastSeen))
 	return err
 }
 
@@ -296,7 +241,7 @@ func (s *Users) AddSession(ctx context.Context, x auth.Session) error {
 func (s *Users) Session(ctx context.Context, id string) (auth.Session, error) {
 	var x auth.Session
 	var created, seen int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, user, csrf, created, last_seen FROM sessions WHERE id = ?`, id).Scan(&x.ID, &x.User, &x.CSRF, &created, &seen)
+	err := s.r.QueryRowContext(ctx, `SELECT id, user, csrf, created, last_seen FROM sessions WHERE id = ?`, id).Scan(&x.ID, &x.User, &x.CSRF, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return x, auth.ErrNotFound
 	}
@@ -306,27 +251,27 @@ func (s *Users) Session(ctx context.Context, id string) (auth.Session, error) {
 
 // TouchSession implements auth.Store.
 func (s *Users) TouchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id = ?`, zeroNanos(now), id)
+	_, err := s.w.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id = ?`, zeroNanos(now), id)
 	return err
 }
 
 // DeleteSession implements auth.Store.
 func (s *Users) DeleteSession(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return err
 }
 
 // DeleteSessions implements auth.Store.
 func (s *Users) DeleteSessions(ctx context.Context, user string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, user)
+	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, user)
 	return err
 }
 
 // PruneSessions implements auth.Store.
 func (s *Users) PruneSessions(ctx context.Context, idle, absolute time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen < ? OR created < ?`, zeroNanos(idle), zeroNanos(absolute)); err != nil {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen < ? OR created < ?`, zeroNanos(idle), zeroNanos(absolute)); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_sources WHERE since < ?`, zeroNanos(idle))
+	_, err := s.w.ExecContext(ctx, `DELETE FROM login_sources WHERE since < ?`, zeroNanos(idle))
 	return err
 }

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
-	"github.com/tollgate-voip/tollgate/console/auth/authtest"
+	"github.com/tollgate-voip/tollgate/store/storetest"
 )
 
 // TestUsersSuite runs the auth conformance suite on one file opened twice, as
 // two processes sharing a data directory would.
 func TestUsersSuite(t *testing.T) {
-	authtest.Run(t, func(t *testing.T) func() auth.Store {
+	storetest.RunUsers(t, func(t *testing.T) func() auth.Store {
 		path := filepath.Join(t.TempDir(), "console.db")
 		return func() auth.Store {
 			s, err := OpenUsers(path)

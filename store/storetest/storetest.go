@@ -1,6 +1,9 @@
-// Package storetest is a behavioural test suite every store.Store
-// implementation must pass (store/sqlite, store/postgres): call Run from a
-// test with a function that opens a fresh, empty store.
+// Package storetest holds the conformance suites of every store domain,
+// which store/sqlite and store/postgres both run on real databases: Run
+// (store.Store: the records), RunCompliance, RunUsers, RunReputation and
+// RunVoice. Call one from a test with a function that makes a fresh,
+// empty database and opens handles on it; most tests use two handles as
+// two nodes.
 package storetest
 
 import (
@@ -26,10 +29,7 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 123456000, time.UTC)
 // Run runs the suite. fresh makes a new empty database and returns a
 // function opening handles on it.
 func Run(t *testing.T, fresh Opener) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, open func() store.Store)
-	}{
+	run(t, fresh, []test[store.Store]{
 		{"Blocks", testBlocks},
 		{"KillSwitches", testKillSwitches},
 		{"Decisions", testDecisions},
@@ -39,13 +39,7 @@ func Run(t *testing.T, fresh Opener) {
 		{"AuditChain", testAudit},
 		{"AuditAcrossHandles", testAuditConcurrent},
 		{"DecisionsAcrossHandles", testDecisionsConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			open := fresh(t)
-			tc.f(t, open)
-		})
-	}
+	})
 }
 
 func handle(t *testing.T, open func() store.Store) store.Store {

@@ -1,9 +1,4 @@
-// Package authtest is a behavioural test suite every auth.Store
-// implementation must pass (store/sqlite.Users, store/postgres.Users).
-// Each test opens two handles on one fresh database and uses them as two
-// nodes: what one writes, the other must read, and counters both change
-// at once must not lose updates.
-package authtest
+package storetest
 
 import (
 	"context"
@@ -16,46 +11,37 @@ import (
 	"github.com/tollgate-voip/tollgate/console/auth"
 )
 
-// Opener makes a fresh, empty database for t and returns a function
-// opening handles on it; every handle is another node. Handles are closed
-// when t ends.
-type Opener func(t *testing.T) (open func() auth.Store)
-
-// now has nanoseconds, which every store must keep.
-var now = time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
-
-// Run runs the suite.
-func Run(t *testing.T, fresh Opener) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, a, b auth.Store)
-	}{
-		{"UsersRoundTrip", testUsers},
-		{"LoginFailedLocksAndCounts", testLoginFailed},
-		{"ConcurrentFailuresOnTwoNodes", testConcurrentFailures},
-		{"SourceLimit", testSourceLimit},
-		{"TOTPStepOnceAcrossNodes", testStepOnce},
-		{"Sessions", testSessions},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			open := fresh(t)
-			tc.f(t, open(), open())
-		})
-	}
+// RunUsers runs the console users conformance suite against an
+// auth.Store backend (store/sqlite.Users, store/postgres.Users). fresh
+// makes an empty database for t and returns a function opening handles on
+// it; every handle is another node, closed when t ends. Each test takes
+// two handles: what one writes, the other must read, and counters both
+// change at once must not lose updates.
+func RunUsers(t *testing.T, fresh func(t *testing.T) (open func() auth.Store)) {
+	run(t, fresh, []test[auth.Store]{
+		{"UsersRoundTrip", pair(usersRoundTrip)},
+		{"LoginFailedLocksAndCounts", pair(usersLoginFailed)},
+		{"ConcurrentFailuresOnTwoNodes", pair(usersConcurrentFailures)},
+		{"SourceLimit", pair(usersSourceLimit)},
+		{"TOTPStepOnceAcrossNodes", pair(usersStepOnce)},
+		{"Sessions", pair(usersSessions)},
+	})
 }
 
-func addUser(t *testing.T, s auth.Store, name string, role auth.Role) {
+// usersNow has nanoseconds, which every store must keep.
+var usersNow = time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.UTC)
+
+func usersAdd(t *testing.T, s auth.Store, name string, role auth.Role) {
 	t.Helper()
-	if err := s.AddUser(context.Background(), auth.User{Name: name, Role: role, PasswordHash: "h", Created: now, Updated: now}); err != nil {
+	if err := s.AddUser(context.Background(), auth.User{Name: name, Role: role, PasswordHash: "h", Created: usersNow, Updated: usersNow}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func testUsers(t *testing.T, a, b auth.Store) {
+func usersRoundTrip(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
 	u := auth.User{Name: "alice", Role: auth.RoleOperator, Tenant: "acme", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		TOTPSecret: []byte("0123456789\x00\xff"), TOTPLast: 7, Failed: 2, LockedUntil: now.Add(time.Minute), Created: now, Updated: now.Add(time.Second)}
+		TOTPSecret: []byte("0123456789\x00\xff"), TOTPLast: 7, Failed: 2, LockedUntil: usersNow.Add(time.Minute), Created: usersNow, Updated: usersNow.Add(time.Second)}
 	if err := a.AddUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +74,13 @@ func testUsers(t *testing.T, a, b auth.Store) {
 	if err := a.PutUser(ctx, bad); err == nil {
 		t.Error("PutUser accepted an unknown role")
 	}
-	if err := a.AddUser(ctx, auth.User{Name: "mallory", Role: "root", PasswordHash: "h", Created: now, Updated: now}); err == nil {
+	if err := a.AddUser(ctx, auth.User{Name: "mallory", Role: "root", PasswordHash: "h", Created: usersNow, Updated: usersNow}); err == nil {
 		t.Error("AddUser accepted an unknown role")
 	}
 	if err := a.PutUser(ctx, auth.User{Name: "bob", Role: auth.RoleViewer}); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("PutUser(bob) = %v, want ErrNotFound", err)
 	}
-	addUser(t, b, "carol", auth.RoleViewer)
+	usersAdd(t, b, "carol", auth.RoleViewer)
 	us, err := a.Users(ctx)
 	if err != nil || len(us) != 2 || us[0].Name != "alice" || us[1].Name != "carol" {
 		t.Errorf("Users = %+v, %v; want alice and carol", us, err)
@@ -110,44 +96,44 @@ func testUsers(t *testing.T, a, b auth.Store) {
 	}
 }
 
-func testLoginFailed(t *testing.T, a, b auth.Store) {
+func usersLoginFailed(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
-	addUser(t, a, "alice", auth.RoleAdmin)
+	usersAdd(t, a, "alice", auth.RoleAdmin)
 	const max, stale = 3, time.Minute
 	lock, maxLock := time.Minute, 3*time.Minute
 	attempt := func(s auth.Store, at time.Time, want bool) {
 		t.Helper()
 		ok, err := s.LoginAttempt(ctx, "alice", at, max, stale)
 		if err != nil || ok != want {
-			t.Fatalf("LoginAttempt at %v = %v, %v; want %v", at.Sub(now), ok, err, want)
+			t.Fatalf("LoginAttempt at %v = %v, %v; want %v", at.Sub(usersNow), ok, err, want)
 		}
 	}
 	for _, s := range []auth.Store{a, b, a} {
-		attempt(s, now, true)
+		attempt(s, usersNow, true)
 	}
-	attempt(b, now, false) // max attempts are counted: no fourth check
+	attempt(b, usersNow, false) // max attempts are counted: no fourth check
 	if u, _ := a.User(ctx, "alice"); u.Failed != max || !u.LockedUntil.IsZero() {
 		t.Errorf("after %d reserved attempts: failed %d, locked until %v", max, u.Failed, u.LockedUntil)
 	}
 	// The first failure to settle with the count at max locks; the others
 	// find the lock and do not lock again.
-	n, until, locked, err := b.LoginFailed(ctx, "alice", now, max, lock, maxLock)
-	if err != nil || n != max || !locked || !until.Equal(now.Add(lock)) {
-		t.Fatalf("settling failure = %d, %v, %v, %v; want %d, locked until %v by this call", n, until, locked, err, max, now.Add(lock))
+	n, until, locked, err := b.LoginFailed(ctx, "alice", usersNow, max, lock, maxLock)
+	if err != nil || n != max || !locked || !until.Equal(usersNow.Add(lock)) {
+		t.Fatalf("settling failure = %d, %v, %v, %v; want %d, locked until %v by this call", n, until, locked, err, max, usersNow.Add(lock))
 	}
-	if _, until2, locked, err := a.LoginFailed(ctx, "alice", now, max, lock, maxLock); err != nil || locked || !until2.Equal(until) {
+	if _, until2, locked, err := a.LoginFailed(ctx, "alice", usersNow, max, lock, maxLock); err != nil || locked || !until2.Equal(until) {
 		t.Errorf("second settling failure = %v, %v, %v; want the same lock, not set again", until2, locked, err)
 	}
 	// A good password during the lock neither logs in nor lifts the lock.
-	if ok, err := a.LoginOK(ctx, "alice", 100, now.Add(30*time.Second)); ok || err != nil {
+	if ok, err := a.LoginOK(ctx, "alice", 100, usersNow.Add(30*time.Second)); ok || err != nil {
 		t.Errorf("LoginOK while locked = %v, %v; want false", ok, err)
 	}
 	if u, _ := b.User(ctx, "alice"); !u.LockedUntil.Equal(until) || u.Failed != max || u.Locks != 1 {
 		t.Errorf("after LoginOK while locked: failed %d, locks %d, locked until %v; want %d, 1, %v", u.Failed, u.Locks, u.LockedUntil, max, until)
 	}
-	attempt(a, now.Add(30*time.Second), false)
+	attempt(a, usersNow.Add(30*time.Second), false)
 	// After the lock runs out the count starts again; the next lock is twice as long.
-	later := now.Add(2 * time.Minute)
+	later := usersNow.Add(2 * time.Minute)
 	attempt(b, later, true)
 	if u, _ := a.User(ctx, "alice"); u.Failed != 1 || !u.LockedUntil.IsZero() {
 		t.Errorf("attempt after the lock: failed %d, locked until %v; want 1, none", u.Failed, u.LockedUntil)
@@ -198,30 +184,30 @@ func testLoginFailed(t *testing.T, a, b auth.Store) {
 	if u, _ := a.User(ctx, "alice"); u.Failed != 0 || u.TOTPLast != 100 {
 		t.Errorf("after LoginOK(0): failed %d, totp_last %d; want 0, 100", u.Failed, u.TOTPLast)
 	}
-	if _, err := a.LoginAttempt(ctx, "nobody", now, max, stale); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := a.LoginAttempt(ctx, "nobody", usersNow, max, stale); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("LoginAttempt(nobody) = %v", err)
 	}
-	if _, _, _, err := a.LoginFailed(ctx, "nobody", now, max, lock, maxLock); !errors.Is(err, auth.ErrNotFound) {
+	if _, _, _, err := a.LoginFailed(ctx, "nobody", usersNow, max, lock, maxLock); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("LoginFailed(nobody) = %v", err)
 	}
-	if ok, err := a.LoginOK(ctx, "nobody", 5, now); ok || err != nil {
+	if ok, err := a.LoginOK(ctx, "nobody", 5, usersNow); ok || err != nil {
 		t.Errorf("LoginOK(nobody) = %v, %v; want false", ok, err)
 	}
 }
 
-// testConcurrentFailures reserves attempts from both nodes at once:
+// usersConcurrentFailures reserves attempts from both nodes at once:
 // exactly max are admitted, and of the failures that settle them exactly
 // one sets the lock.
-func testConcurrentFailures(t *testing.T, a, b auth.Store) {
+func usersConcurrentFailures(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
-	addUser(t, a, "alice", auth.RoleAdmin)
+	usersAdd(t, a, "alice", auth.RoleAdmin)
 	const tries, max = 40, 5
 	var wg sync.WaitGroup
 	var admitted, locks atomic.Int32
 	for i := range tries {
 		s := []auth.Store{a, b}[i%2]
 		wg.Go(func() {
-			ok, err := s.LoginAttempt(ctx, "alice", now, max, time.Minute)
+			ok, err := s.LoginAttempt(ctx, "alice", usersNow, max, time.Minute)
 			if err != nil {
 				t.Error(err)
 				return
@@ -230,7 +216,7 @@ func testConcurrentFailures(t *testing.T, a, b auth.Store) {
 				return
 			}
 			admitted.Add(1)
-			_, _, locked, err := s.LoginFailed(ctx, "alice", now, max, time.Minute, time.Hour)
+			_, _, locked, err := s.LoginFailed(ctx, "alice", usersNow, max, time.Minute, time.Hour)
 			if err != nil {
 				t.Error(err)
 			}
@@ -244,35 +230,35 @@ func testConcurrentFailures(t *testing.T, a, b auth.Store) {
 		t.Errorf("%d concurrent attempts on two nodes: %d admitted, %d set the lock; want %d and 1", tries, admitted.Load(), locks.Load(), max)
 	}
 	u, err := b.User(ctx, "alice")
-	if err != nil || u.Failed != max || !u.LockedUntil.Equal(now.Add(time.Minute)) {
-		t.Errorf("after the concurrent failures: failed %d, locked until %v, %v; want %d, locked until %v", u.Failed, u.LockedUntil, err, max, now.Add(time.Minute))
+	if err != nil || u.Failed != max || !u.LockedUntil.Equal(usersNow.Add(time.Minute)) {
+		t.Errorf("after the concurrent failures: failed %d, locked until %v, %v; want %d, locked until %v", u.Failed, u.LockedUntil, err, max, usersNow.Add(time.Minute))
 	}
 }
 
-// testSourceLimit counts attempts per source address on both nodes.
-func testSourceLimit(t *testing.T, a, b auth.Store) {
+// usersSourceLimit counts attempts per source address on both nodes.
+func usersSourceLimit(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
 	const max, window = 3, time.Minute
 	for i, s := range []auth.Store{a, b, a} {
-		n, ok, err := s.SourceAttempt(ctx, "192.0.2.1", now, window, max)
+		n, ok, err := s.SourceAttempt(ctx, "192.0.2.1", usersNow, window, max)
 		if err != nil || !ok || n != i+1 {
 			t.Fatalf("attempt %d = %d, %v, %v; want %d, true", i+1, n, ok, err, i+1)
 		}
 	}
-	if _, ok, err := b.SourceAttempt(ctx, "192.0.2.1", now, window, max); ok || err != nil {
+	if _, ok, err := b.SourceAttempt(ctx, "192.0.2.1", usersNow, window, max); ok || err != nil {
 		t.Errorf("4th attempt in the window = %v, %v; want refused", ok, err)
 	}
-	if _, ok, _ := b.SourceAttempt(ctx, "192.0.2.2", now, window, max); !ok {
+	if _, ok, _ := b.SourceAttempt(ctx, "192.0.2.2", usersNow, window, max); !ok {
 		t.Error("another address was refused")
 	}
 	// A good login gives its attempt back.
 	if err := a.SourceOK(ctx, "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
-	if n, ok, _ := b.SourceAttempt(ctx, "192.0.2.1", now, window, max); !ok || n != max {
+	if n, ok, _ := b.SourceAttempt(ctx, "192.0.2.1", usersNow, window, max); !ok || n != max {
 		t.Errorf("attempt after a good login = %d, %v; want %d, true", n, ok, max)
 	}
-	if n, ok, _ := a.SourceAttempt(ctx, "192.0.2.1", now.Add(window+time.Second), window, max); !ok || n != 1 {
+	if n, ok, _ := a.SourceAttempt(ctx, "192.0.2.1", usersNow.Add(window+time.Second), window, max); !ok || n != 1 {
 		t.Errorf("attempt after the window = %d, %v; want 1, true", n, ok)
 	}
 	// Concurrently on two nodes, a fresh address gets exactly max.
@@ -281,7 +267,7 @@ func testSourceLimit(t *testing.T, a, b auth.Store) {
 	for i := range 20 {
 		s := []auth.Store{a, b}[i%2]
 		wg.Go(func() {
-			_, ok, err := s.SourceAttempt(ctx, "2001:db8::/64", now, window, max)
+			_, ok, err := s.SourceAttempt(ctx, "2001:db8::/64", usersNow, window, max)
 			if err != nil {
 				t.Error(err)
 			}
@@ -295,25 +281,25 @@ func testSourceLimit(t *testing.T, a, b auth.Store) {
 		t.Errorf("20 concurrent attempts from one source: %d admitted, want %d", admitted.Load(), max)
 	}
 	// Pruning forgets old counts.
-	if err := b.PruneSessions(ctx, now.Add(time.Hour), now); err != nil {
+	if err := b.PruneSessions(ctx, usersNow.Add(time.Hour), usersNow); err != nil {
 		t.Fatal(err)
 	}
-	if n, ok, _ := a.SourceAttempt(ctx, "2001:db8::/64", now.Add(30*time.Second), window, max); !ok || n != 1 {
+	if n, ok, _ := a.SourceAttempt(ctx, "2001:db8::/64", usersNow.Add(30*time.Second), window, max); !ok || n != 1 {
 		t.Errorf("attempt after pruning = %d, %v; want 1, true", n, ok)
 	}
 }
 
-// testStepOnce logs in with one TOTP step on both nodes at once: exactly
+// usersStepOnce logs in with one TOTP step on both nodes at once: exactly
 // one login may use it.
-func testStepOnce(t *testing.T, a, b auth.Store) {
+func usersStepOnce(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
-	addUser(t, a, "alice", auth.RoleAdmin)
+	usersAdd(t, a, "alice", auth.RoleAdmin)
 	for step := int64(1); step <= 20; step++ {
 		var wg sync.WaitGroup
 		var accepted atomic.Int32
 		for _, s := range []auth.Store{a, b, a, b} {
 			wg.Go(func() {
-				ok, err := s.LoginOK(ctx, "alice", step, now)
+				ok, err := s.LoginOK(ctx, "alice", step, usersNow)
 				if err != nil {
 					t.Error(err)
 				}
@@ -329,40 +315,40 @@ func testStepOnce(t *testing.T, a, b auth.Store) {
 	}
 }
 
-func testSessions(t *testing.T, a, b auth.Store) {
+func usersSessions(t *testing.T, a, b auth.Store) {
 	ctx := context.Background()
-	addUser(t, a, "alice", auth.RoleViewer)
-	addUser(t, a, "bob", auth.RoleViewer)
+	usersAdd(t, a, "alice", auth.RoleViewer)
+	usersAdd(t, a, "bob", auth.RoleViewer)
 	add := func(id, user string, at time.Time) {
 		if err := a.AddSession(ctx, auth.Session{ID: id, User: user, CSRF: "c" + id, Created: at, LastSeen: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	add("a1", "alice", now)
-	add("a2", "alice", now.Add(-time.Hour))
-	add("a3", "alice", now.Add(-13*time.Hour))
-	add("b1", "bob", now)
-	if x, err := b.Session(ctx, "a1"); err != nil || x.ID != "a1" || x.User != "alice" || x.CSRF != "ca1" || !x.Created.Equal(now) || !x.LastSeen.Equal(now) {
+	add("a1", "alice", usersNow)
+	add("a2", "alice", usersNow.Add(-time.Hour))
+	add("a3", "alice", usersNow.Add(-13*time.Hour))
+	add("b1", "bob", usersNow)
+	if x, err := b.Session(ctx, "a1"); err != nil || x.ID != "a1" || x.User != "alice" || x.CSRF != "ca1" || !x.Created.Equal(usersNow) || !x.LastSeen.Equal(usersNow) {
 		t.Errorf("Session(a1) on the other node = %+v, %v", x, err)
 	}
 	if _, err := b.Session(ctx, "zz"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("Session(zz) = %v, want ErrNotFound", err)
 	}
-	if err := b.AddSession(ctx, auth.Session{ID: "a1", User: "alice", CSRF: "x", Created: now, LastSeen: now}); err == nil {
+	if err := b.AddSession(ctx, auth.Session{ID: "a1", User: "alice", CSRF: "x", Created: usersNow, LastSeen: usersNow}); err == nil {
 		t.Error("AddSession accepted a second session with the same id")
 	}
-	if err := b.AddSession(ctx, auth.Session{ID: "x", User: "nobody", Created: now, LastSeen: now}); err == nil {
+	if err := b.AddSession(ctx, auth.Session{ID: "x", User: "nobody", Created: usersNow, LastSeen: usersNow}); err == nil {
 		t.Error("AddSession accepted a session of an unknown user")
 	}
 	// a3 was created long ago but is in use: touched on b, it survives
 	// idle pruning on a, and is dropped by the absolute limit.
-	if err := b.TouchSession(ctx, "a3", now.Add(time.Nanosecond)); err != nil {
+	if err := b.TouchSession(ctx, "a3", usersNow.Add(time.Nanosecond)); err != nil {
 		t.Fatal(err)
 	}
-	if x, err := a.Session(ctx, "a3"); err != nil || !x.LastSeen.Equal(now.Add(time.Nanosecond)) {
+	if x, err := a.Session(ctx, "a3"); err != nil || !x.LastSeen.Equal(usersNow.Add(time.Nanosecond)) {
 		t.Errorf("touched on the other node: %+v, %v", x, err)
 	}
-	if err := a.PruneSessions(ctx, now.Add(-30*time.Minute), now.Add(-12*time.Hour)); err != nil {
+	if err := a.PruneSessions(ctx, usersNow.Add(-30*time.Minute), usersNow.Add(-12*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]bool{"a1": true, "a2": false, "a3": false, "b1": true} {
@@ -377,8 +363,8 @@ func testSessions(t *testing.T, a, b auth.Store) {
 	if _, err := a.Session(ctx, "a1"); !errors.Is(err, auth.ErrNotFound) {
 		t.Error("a session deleted on one node is still read on the other")
 	}
-	add("a4", "alice", now)
-	add("a5", "alice", now)
+	add("a4", "alice", usersNow)
+	add("a5", "alice", usersNow)
 	if err := b.DeleteSessions(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,10 @@
-// Package postgres keeps reputation entries, bans, lockouts and honeypot
-// events in PostgreSQL: the shared store of cluster mode, so a ban or an
-// entry set on one node is in every node's next refresh. It behaves as
-// reputation/sqlite does (same merge, canonical values, expiry, purge and
-// ban counts) and owns its own tables, versioned under their own schema
-// table, so it can share a database with store/postgres and the voice
-// store.
-//
-// Times are kept as Unix nanoseconds (bigint), as in SQLite, so they
-// round-trip exactly. Text that comes from the network or from operators
-// unchecked (reasons, ban sources, lockout subjects, the SIP fields of
-// honeypot events) is kept as bytea: PostgreSQL's text refuses NUL bytes
-// and invalid UTF-8, which a scanner's headers may well hold, and an
-// event batch must not be lost to one odd byte.
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,26 +14,37 @@ import (
 
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
 	"github.com/tollgate-voip/tollgate/reputation"
 )
 
 var (
-	_ reputation.Store         = (*DB)(nil)
-	_ reputation.Versioned     = (*DB)(nil)
-	_ reputation.BatchUpserter = (*DB)(nil)
-	_ honeypot.EventStore      = (*DB)(nil)
+	_ reputation.Store         = (*Reputation)(nil)
+	_ reputation.Versioned     = (*Reputation)(nil)
+	_ reputation.BatchUpserter = (*Reputation)(nil)
+	_ honeypot.EventStore      = (*Reputation)(nil)
 )
 
-// DB is the PostgreSQL implementation. It is safe for concurrent use, and
-// any number of nodes may open the same database.
-type DB struct {
-	pool  *pgxpool.Pool
-	owned bool // Close closes pool (Open); a borrowed pool (New) stays open
+// Reputation keeps reputation entries, bans, lockouts and honeypot events
+// in PostgreSQL: the shared store of cluster mode, so a ban or an entry
+// set on one node is in every node's next refresh. It behaves as
+// store/sqlite.Reputation does (same merge, canonical values, expiry,
+// purge and ban counts) and owns its own tables, versioned under their
+// own schema table.
+//
+// Times are kept as Unix nanoseconds (bigint), as in SQLite, so they
+// round-trip exactly. Text that comes from the network or from operators
+// unchecked (reasons, ban sources, lockout subjects, the SIP fields of
+// honeypot events) is kept as bytea: PostgreSQL's text refuses NUL bytes
+// and invalid UTF-8, which a scanner's headers may well hold, and an
+// event batch must not be lost to one odd byte.
+type Reputation struct {
+	pool *pgxpool.Pool
 }
 
-// migrations holds the schema, one step per version; steps are only ever
-// appended.
-var migrations = []string{
+// reputationMigrations holds the reputation schema, one step per
+// version; steps are only ever appended.
+var reputationMigrations = []string{
 	// 1: entries, bans, lockouts, honeypot events.
 	`
 CREATE TABLE reputation_entries (
@@ -142,56 +138,26 @@ UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND
 `,
 }
 
-// Open connects to the database named by dsn (a postgres:// URL or a
-// key=value string) and brings the reputation tables up to date; several
-// nodes may do so at once.
-func Open(ctx context.Context, dsn string) (*DB, error) {
-	pool, err := pgschema.Connect(ctx, "reputation/postgres", dsn, nil)
-	if err != nil {
+// NewReputation builds the reputation store on pool, which the caller
+// keeps: Close leaves it open. It brings the reputation tables up to
+// date; several nodes may do so at once.
+func NewReputation(ctx context.Context, pool *pgxpool.Pool) (*Reputation, error) {
+	if err := onPool(ctx, "reputation/postgres", pool, reputationSchema); err != nil {
 		return nil, err
 	}
-	db, err := New(ctx, pool)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	db.owned = true
-	return db, nil
+	return &Reputation{pool: pool}, nil
 }
 
-// New builds the database on pool, which the caller keeps: Close leaves
-// it open (a cluster node shares one pool among its stores). It brings
-// the reputation tables up to date, as Open does.
-func New(ctx context.Context, pool *pgxpool.Pool) (*DB, error) {
-	if pool == nil {
-		return nil, errors.New("reputation/postgres: no connection pool")
-	}
-	db := &DB{pool: pool}
-	if err := db.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("reputation/postgres: %w", err)
-	}
-	return db, nil
-}
+// reputationSchema is the reputation tables and their version record.
+var reputationSchema = pgschema.Schema{Name: "reputation", VersionTable: "reputation_schema_version", Lock: pgschema.LockReputation, Steps: reputationMigrations}
 
-// schema is this store's tables and their version record.
-var schema = pgschema.Schema{Name: "reputation", VersionTable: "reputation_schema_version", Lock: pgschema.LockReputation, Steps: migrations}
-
-// migrate applies the missing schema steps, one node at a time.
-func (db *DB) migrate(ctx context.Context) error { return schema.Migrate(ctx, db.pool) }
-
-// Close closes the connection pool when the database opened it (Open);
-// a pool given to New is left to its owner.
-func (db *DB) Close() error {
-	if db.owned {
-		db.pool.Close()
-	}
-	return nil
-}
+// Close does nothing: the pool belongs to the caller.
+func (db *Reputation) Close() error { return nil }
 
 // write runs f in a transaction and raises the version in it, so a node
 // that reads the new version also reads the change; when f fails the
 // transaction is rolled back and the version stays.
-func (db *DB) write(ctx context.Context, f func(tx pgx.Tx) error) error {
+func (db *Reputation) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := f(tx); err != nil {
 			return err
@@ -201,28 +167,16 @@ func (db *DB) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 	})
 }
 
-// errNothing rolls back a write that changed nothing (the version stays).
-var errNothing = errors.New("nothing changed")
+// errNoChange rolls back a write that changed nothing (the version stays).
+var errNoChange = errors.New("nothing changed")
 
 // Version implements reputation.Versioned: one primary-key read, cheap
 // enough to ask every second on every node.
-func (db *DB) Version(ctx context.Context) (int64, error) {
+func (db *Reputation) Version(ctx context.Context) (int64, error) {
 	var v int64
 	err := db.pool.QueryRow(ctx, `SELECT v FROM reputation_version WHERE id = 1`).Scan(&v)
 	return v, err
 }
-
-func ns(t time.Time) int64 { return t.UnixNano() }
-
-func nullNS(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := t.UnixNano()
-	return &n
-}
-
-func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // storable reports whether PostgreSQL's text can hold s. A filter that
 // it cannot hold matches nothing stored (and must not become an error,
@@ -233,14 +187,14 @@ func storable(s string) bool { return utf8.ValidString(s) && !strings.Contains(s
 func raw(s string) []byte { return append([]byte{}, s...) }
 
 // Upsert implements reputation.Store.
-func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
+func (db *Reputation) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
 	if err := reputation.Normalize(&e, time.Now()); err != nil {
 		return e, err
 	}
 	var out reputation.Entry
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = upsert(ctx, tx, e)
+		out, err = upsertEntry(ctx, tx, e)
 		return err
 	})
 	if err != nil {
@@ -252,17 +206,17 @@ func (db *DB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry,
 // UpsertBatch implements reputation.BatchUpserter: every entry merged in
 // one transaction. Rows are locked in (kind, value) order, so two nodes
 // folding overlapping batches cannot deadlock.
-func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+func (db *Reputation) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 	if len(es) == 0 {
 		return nil
 	}
-	norm, err := normalizeBatch(es)
+	norm, err := reputation.NormalizeBatch(es, time.Now())
 	if err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
 		for _, e := range norm {
-			if _, err := upsert(ctx, tx, e); err != nil {
+			if _, err := upsertEntry(ctx, tx, e); err != nil {
 				return err
 			}
 		}
@@ -270,31 +224,14 @@ func (db *DB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
 	})
 }
 
-// normalizeBatch normalizes es and sorts it by (kind, value), stably so
-// that repeated sightings of one entry are merged in their order.
-func normalizeBatch(es []reputation.Entry) ([]reputation.Entry, error) {
-	now := time.Now()
-	norm := make([]reputation.Entry, len(es))
-	for i, e := range es {
-		if err := reputation.Normalize(&e, now); err != nil {
-			return nil, err
-		}
-		norm[i] = e
-	}
-	slices.SortStableFunc(norm, func(a, b reputation.Entry) int {
-		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value))
-	})
-	return norm, nil
-}
-
-// upsert merges the normalized entry e into its row under the row's lock,
+// upsertEntry merges the normalized entry e into its row under the row's lock,
 // so concurrent sightings from several nodes all count. A row that does
 // not exist yet cannot be locked, so it is inserted; if another node
 // inserted it first (the insert waits for that node's commit), its row is
 // locked and merged into.
-func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entry, error) {
+func upsertEntry(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entry, error) {
 	for {
-		old, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2 FOR UPDATE`, e.Kind, e.Value))
+		old, err := scanRepEntry(tx.QueryRow(ctx, `SELECT `+repEntryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2 FOR UPDATE`, e.Kind, e.Value))
 		if err == nil {
 			m := reputation.Merge(old, e)
 			ev, err := reputation.EncodeEvidence(m.Evidence)
@@ -303,7 +240,7 @@ func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entr
 			}
 			_, err = tx.Exec(ctx, `UPDATE reputation_entries SET source=$3, reason=$4, first_seen_ns=$5, last_seen_ns=$6, hits=$7, score=$8, expires_ns=$9,
 				status=$10, evidence=$11 WHERE kind=$1 AND value=$2`,
-				m.Kind, m.Value, m.Source, raw(m.Reason), ns(m.FirstSeen), ns(m.LastSeen), m.Hits, m.Score, nullNS(m.Expires), m.Status, ev)
+				m.Kind, m.Value, m.Source, raw(m.Reason), m.FirstSeen.UnixNano(), m.LastSeen.UnixNano(), m.Hits, m.Score, optNanos(m.Expires), m.Status, ev)
 			return m, err
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -313,9 +250,9 @@ func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entr
 		if err != nil {
 			return e, err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO reputation_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+		tag, err := tx.Exec(ctx, `INSERT INTO reputation_entries (`+repEntryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 			ON CONFLICT (kind, value) DO NOTHING`,
-			e.Kind, e.Value, e.Source, raw(e.Reason), ns(e.FirstSeen), ns(e.LastSeen), e.Hits, e.Score, nullNS(e.Expires), e.Status, ev)
+			e.Kind, e.Value, e.Source, raw(e.Reason), e.FirstSeen.UnixNano(), e.LastSeen.UnixNano(), e.Hits, e.Score, optNanos(e.Expires), e.Status, ev)
 		if err != nil {
 			return e, err
 		}
@@ -325,9 +262,9 @@ func upsert(ctx context.Context, tx pgx.Tx, e reputation.Entry) (reputation.Entr
 	}
 }
 
-const entryCols = `kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score, expires_ns, status, evidence`
+const repEntryCols = `kind, value, source, reason, first_seen_ns, last_seen_ns, hits, score, expires_ns, status, evidence`
 
-func scanEntry(r pgx.Row) (reputation.Entry, error) {
+func scanRepEntry(r sqlq.Scanner) (reputation.Entry, error) {
 	var e reputation.Entry
 	var reason []byte
 	var first, last int64
@@ -337,9 +274,9 @@ func scanEntry(r pgx.Row) (reputation.Entry, error) {
 		return e, err
 	}
 	e.Reason = string(reason)
-	e.FirstSeen, e.LastSeen = fromNS(first), fromNS(last)
+	e.FirstSeen, e.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	if exp != nil {
-		e.Expires = fromNS(*exp)
+		e.Expires = time.Unix(0, *exp).UTC()
 	}
 	var err error
 	if e.Evidence, err = reputation.DecodeEvidence(ev); err != nil {
@@ -348,22 +285,13 @@ func scanEntry(r pgx.Row) (reputation.Entry, error) {
 	return e, nil
 }
 
-// canonical normalizes kind and value for a lookup.
-func canonical(kind, value string) (string, string, error) {
-	e := reputation.Entry{Kind: kind, Value: value}
-	if err := reputation.Normalize(&e, time.Now()); err != nil {
-		return "", "", err
-	}
-	return e.Kind, e.Value, nil
-}
-
 // Get implements reputation.Store.
-func (db *DB) Get(ctx context.Context, kind, value string) (reputation.Entry, error) {
-	k, v, err := canonical(kind, value)
+func (db *Reputation) Get(ctx context.Context, kind, value string) (reputation.Entry, error) {
+	k, v, err := reputation.Canonical(kind, value)
 	if err != nil {
 		return reputation.Entry{}, err
 	}
-	e, err := scanEntry(db.pool.QueryRow(ctx, `SELECT `+entryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2`, k, v))
+	e, err := scanRepEntry(db.pool.QueryRow(ctx, `SELECT `+repEntryCols+` FROM reputation_entries WHERE kind=$1 AND value=$2`, k, v))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("%w: %s %s", reputation.ErrNotFound, k, v)
 	}
@@ -371,8 +299,8 @@ func (db *DB) Get(ctx context.Context, kind, value string) (reputation.Entry, er
 }
 
 // Remove implements reputation.Store.
-func (db *DB) Remove(ctx context.Context, kind, value string) error {
-	k, v, err := canonical(kind, value)
+func (db *Reputation) Remove(ctx context.Context, kind, value string) error {
+	k, v, err := reputation.Canonical(kind, value)
 	if err != nil {
 		return err
 	}
@@ -390,79 +318,47 @@ func (db *DB) Remove(ctx context.Context, kind, value string) error {
 
 // List implements reputation.Store. Ties are ordered byte-wise, as in
 // SQLite, whatever the database's collation.
-func (db *DB) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
+func (db *Reputation) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
 	if !storable(q.Kind) || !storable(q.Source) || !storable(q.Status) {
 		return nil, nil
 	}
-	var where []string
-	var args []any
-	if q.Kind != "" {
-		args = append(args, q.Kind)
-		where = append(where, fmt.Sprintf("kind = $%d", len(args)))
-	}
-	if q.Source != "" {
-		args = append(args, q.Source)
-		where = append(where, fmt.Sprintf("source = $%d", len(args)))
-	}
-	if q.Status != "" {
-		args = append(args, q.Status)
-		where = append(where, fmt.Sprintf("status = $%d", len(args)))
-	}
-	if !q.Now.IsZero() {
-		args = append(args, ns(q.Now))
-		where = append(where, fmt.Sprintf("(expires_ns IS NULL OR expires_ns > $%d)", len(args)))
-	}
-	s := `SELECT ` + entryCols + ` FROM reputation_entries`
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
-	s += ` ORDER BY last_seen_ns DESC, kind COLLATE "C", value COLLATE "C"`
-	if q.Limit > 0 {
-		s += fmt.Sprintf(" LIMIT %d", q.Limit)
-	}
-	rows, err := db.pool.Query(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	w := sqlq.Dollar()
+	w.AndIf(q.Kind != "", "kind = ?", q.Kind)
+	w.AndIf(q.Source != "", "source = ?", q.Source)
+	w.AndIf(q.Status != "", "status = ?", q.Status)
+	w.AndIf(!q.Now.IsZero(), "(expires_ns IS NULL OR expires_ns > ?)", q.Now.UnixNano())
+	s := `SELECT ` + repEntryCols + ` FROM reputation_entries` + w.String() + ` ORDER BY last_seen_ns DESC, kind COLLATE "C", value COLLATE "C"` + sqlq.Limit(q.Limit, 0, math.MaxInt)
+	rows, err := db.pool.Query(ctx, s, w.Args...)
+	return sqlq.Collect(rows, err, scanRepEntry)
 }
 
 // Purge deletes entries that expired before now and bans that ended
 // before keepBans ago; it returns how many rows went. Several nodes may
 // purge at once: each row goes once. The version moves only when a row
 // went.
-func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
+func (db *Reputation) Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error) {
 	var n int64
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		t1, err := tx.Exec(ctx, `DELETE FROM reputation_entries WHERE expires_ns IS NOT NULL AND expires_ns <= $1`, ns(now))
+		t1, err := tx.Exec(ctx, `DELETE FROM reputation_entries WHERE expires_ns IS NOT NULL AND expires_ns <= $1`, now.UnixNano())
 		if err != nil {
 			return err
 		}
-		t2, err := tx.Exec(ctx, `DELETE FROM reputation_bans WHERE expires_ns <= $1`, ns(now.Add(-keepBans)))
+		t2, err := tx.Exec(ctx, `DELETE FROM reputation_bans WHERE expires_ns <= $1`, now.Add(-keepBans).UnixNano())
 		if err != nil {
 			return err
 		}
 		// Replay keys are kept as long as ended bans are: a node's buffer
 		// older than that is not replayed twice in practice.
-		t3, err := tx.Exec(ctx, `DELETE FROM reputation_applied WHERE applied_ns <= $1`, ns(now.Add(-keepBans)))
+		t3, err := tx.Exec(ctx, `DELETE FROM reputation_applied WHERE applied_ns <= $1`, now.Add(-keepBans).UnixNano())
 		if err != nil {
 			return err
 		}
 		if n = t1.RowsAffected() + t2.RowsAffected() + t3.RowsAffected(); n == 0 {
-			return errNothing
+			return errNoChange
 		}
 		return nil
 	})
-	if errors.Is(err, errNothing) {
+	if errors.Is(err, errNoChange) {
 		return 0, nil
 	}
 	return n, err
@@ -470,21 +366,21 @@ func (db *DB) Purge(ctx context.Context, now time.Time, keepBans time.Duration) 
 
 // applyOnce runs fn in one transaction with the key recorded in it, unless
 // the key was recorded before (fn's effect is then already stored).
-func (db *DB) applyOnce(ctx context.Context, key string, fn func(tx pgx.Tx) error) error {
+func (db *Reputation) applyOnce(ctx context.Context, key string, fn func(tx pgx.Tx) error) error {
 	if key == "" || !storable(key) {
 		return &reputation.FieldError{Field: "key", Msg: "want a non-empty replay key"}
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO reputation_applied (key, applied_ns) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, ns(time.Now()))
+		tag, err := tx.Exec(ctx, `INSERT INTO reputation_applied (key, applied_ns) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, time.Now().UnixNano())
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return errNothing
+			return errNoChange
 		}
 		return fn(tx)
 	})
-	if errors.Is(err, errNothing) {
+	if errors.Is(err, errNoChange) {
 		return nil
 	}
 	return err
@@ -492,14 +388,14 @@ func (db *DB) applyOnce(ctx context.Context, key string, fn func(tx pgx.Tx) erro
 
 // UpsertBatchOnce is UpsertBatch applied at most once per key: a buffered
 // batch replayed twice does not add its hits twice.
-func (db *DB) UpsertBatchOnce(ctx context.Context, key string, es []reputation.Entry) error {
-	norm, err := normalizeBatch(es)
+func (db *Reputation) UpsertBatchOnce(ctx context.Context, key string, es []reputation.Entry) error {
+	norm, err := reputation.NormalizeBatch(es, time.Now())
 	if err != nil {
 		return err
 	}
 	return db.applyOnce(ctx, key, func(tx pgx.Tx) error {
 		for _, e := range norm {
-			if _, err := upsert(ctx, tx, e); err != nil {
+			if _, err := upsertEntry(ctx, tx, e); err != nil {
 				return err
 			}
 		}
@@ -509,14 +405,14 @@ func (db *DB) UpsertBatchOnce(ctx context.Context, key string, es []reputation.E
 
 // UpsertOnce is Upsert applied at most once per key; a repeated call
 // returns the entry as stored.
-func (db *DB) UpsertOnce(ctx context.Context, key string, e reputation.Entry) (reputation.Entry, error) {
+func (db *Reputation) UpsertOnce(ctx context.Context, key string, e reputation.Entry) (reputation.Entry, error) {
 	if err := reputation.Normalize(&e, time.Now()); err != nil {
 		return e, err
 	}
 	out, applied := e, false
 	err := db.applyOnce(ctx, key, func(tx pgx.Tx) error {
 		var err error
-		out, err = upsert(ctx, tx, e)
+		out, err = upsertEntry(ctx, tx, e)
 		applied = err == nil
 		return err
 	})
@@ -527,12 +423,12 @@ func (db *DB) UpsertOnce(ctx context.Context, key string, e reputation.Entry) (r
 }
 
 // AppendEventsOnce is AppendEvents applied at most once per key.
-func (db *DB) AppendEventsOnce(ctx context.Context, key string, evs []honeypot.Event) error {
+func (db *Reputation) AppendEventsOnce(ctx context.Context, key string, evs []honeypot.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	return db.applyOnce(ctx, key, func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, eventCols, eventRows(evs))
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, honeypotEventCols, honeypotEventRows(evs))
 		return err
 	})
 }
@@ -540,17 +436,17 @@ func (db *DB) AppendEventsOnce(ctx context.Context, key string, evs []honeypot.E
 // AddBanOnce is AddBan for a ban carrying a key its node gave it: the
 // ban is stored once whatever the number of calls, each returning it
 // with the same id.
-func (db *DB) AddBanOnce(ctx context.Context, key string, b reputation.Ban) (reputation.Ban, error) {
+func (db *Reputation) AddBanOnce(ctx context.Context, key string, b reputation.Ban) (reputation.Ban, error) {
 	if key == "" || !storable(key) {
 		return b, &reputation.FieldError{Field: "key", Msg: "want a non-empty replay key"}
 	}
-	if err := checkBan(&b); err != nil {
+	if err := reputation.NormalizeBan(&b, time.Now()); err != nil {
 		return b, err
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released, client_key)
 			VALUES ($1, $2, $3, $4, $5, $6, false, $7) ON CONFLICT (client_key) DO NOTHING RETURNING id`,
-			b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level, key).Scan(&b.ID)
+			b.IP, raw(b.Reason), raw(b.Source), b.Created.UnixNano(), b.Expires.UnixNano(), b.Level, key).Scan(&b.ID)
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -558,35 +454,30 @@ func (db *DB) AddBanOnce(ctx context.Context, key string, b reputation.Ban) (rep
 		if err := tx.QueryRow(ctx, `SELECT id FROM reputation_bans WHERE client_key = $1`, key).Scan(&b.ID); err != nil {
 			return err
 		}
-		return errNothing
+		return errNoChange
 	})
-	if errors.Is(err, errNothing) {
+	if errors.Is(err, errNoChange) {
 		err = nil
 	}
 	return b, err
 }
 
 // AddBan implements reputation.Store.
-func (db *DB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
-	if err := checkBan(&b); err != nil {
+func (db *Reputation) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
+	if err := reputation.NormalizeBan(&b, time.Now()); err != nil {
 		return b, err
 	}
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO reputation_bans (ip, reason, source, created_ns, expires_ns, level, released)
 			VALUES ($1, $2, $3, $4, $5, $6, false) RETURNING id`,
-			b.IP, raw(b.Reason), raw(b.Source), ns(b.Created), ns(b.Expires), b.Level).Scan(&b.ID)
+			b.IP, raw(b.Reason), raw(b.Source), b.Created.UnixNano(), b.Expires.UnixNano(), b.Level).Scan(&b.ID)
 	})
 	return b, err
 }
 
-// checkBan validates a new ban and puts it in canonical form.
-func checkBan(b *reputation.Ban) error {
-	return reputation.NormalizeBan(b, time.Now())
-}
+const repBanCols = `id, ip, reason, source, created_ns, expires_ns, level, released`
 
-const banCols = `id, ip, reason, source, created_ns, expires_ns, level, released`
-
-func scanBan(r pgx.Row) (reputation.Ban, error) {
+func scanRepBan(r sqlq.Scanner) (reputation.Ban, error) {
 	var b reputation.Ban
 	var reason, source []byte
 	var c, e int64
@@ -594,52 +485,35 @@ func scanBan(r pgx.Row) (reputation.Ban, error) {
 		return b, err
 	}
 	b.Reason, b.Source = string(reason), string(source)
-	b.Created, b.Expires = fromNS(c), fromNS(e)
+	b.Created, b.Expires = time.Unix(0, c).UTC(), time.Unix(0, e).UTC()
 	return b, nil
 }
 
 // Bans implements reputation.Store.
-func (db *DB) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
-	s := `SELECT ` + banCols + ` FROM reputation_bans`
-	var args []any
-	if !all {
-		s += ` WHERE NOT released AND expires_ns > $1`
-		args = append(args, ns(now))
-	}
-	s += ` ORDER BY id DESC LIMIT 100000`
-	rows, err := db.pool.Query(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Ban
-	for rows.Next() {
-		b, err := scanBan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+func (db *Reputation) Bans(ctx context.Context, now time.Time, all bool) ([]reputation.Ban, error) {
+	w := sqlq.Dollar()
+	w.AndIf(!all, "NOT released AND expires_ns > ?", now.UnixNano())
+	rows, err := db.pool.Query(ctx, `SELECT `+repBanCols+` FROM reputation_bans`+w.String()+` ORDER BY id DESC LIMIT 100000`, w.Args...)
+	return sqlq.Collect(rows, err, scanRepBan)
 }
 
 // BanCount implements reputation.Store.
-func (db *DB) BanCount(ctx context.Context, ip string) (int, error) {
-	p, err := reputation.ParsePrefix(ip)
+func (db *Reputation) BanCount(ctx context.Context, ip string) (int, error) {
+	ip, err := reputation.CanonicalIP(ip)
 	if err != nil {
-		return 0, &reputation.FieldError{Field: "ip", Msg: err.Error()}
+		return 0, err
 	}
 	var n int
-	err = db.pool.QueryRow(ctx, `SELECT count(*) FROM reputation_bans WHERE ip = $1`, reputation.FormatPrefix(p)).Scan(&n)
+	err = db.pool.QueryRow(ctx, `SELECT count(*) FROM reputation_bans WHERE ip = $1`, ip).Scan(&n)
 	return n, err
 }
 
 // ReleaseBan implements reputation.Store.
-func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
+func (db *Reputation) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
 	var b reputation.Ban
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		var err error
-		b, err = scanBan(tx.QueryRow(ctx, `UPDATE reputation_bans SET released = true WHERE id = $1 RETURNING `+banCols, id))
+		b, err = scanRepBan(tx.QueryRow(ctx, `UPDATE reputation_bans SET released = true WHERE id = $1 RETURNING `+repBanCols, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: ban %d", reputation.ErrNotFound, id)
 		}
@@ -661,41 +535,33 @@ func (db *DB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) 
 }
 
 // PutLockout implements reputation.Store.
-func (db *DB) PutLockout(ctx context.Context, l reputation.Lockout) error {
+func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
 				since_ns = excluded.since_ns, until_ns = excluded.until_ns`,
-			l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, ns(l.Since), ns(l.Until))
+			l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, l.Since.UnixNano(), l.Until.UnixNano())
 		return err
 	})
 }
 
 // Lockouts implements reputation.Store.
-func (db *DB) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
+func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
 	rows, err := db.pool.Query(ctx, `SELECT kind, subject, reason, failures, since_ns, until_ns FROM reputation_lockouts
-		WHERE until_ns > $1 ORDER BY since_ns DESC`, ns(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []reputation.Lockout
-	for rows.Next() {
+		WHERE until_ns > $1 ORDER BY since_ns DESC`, now.UnixNano())
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
 		var subject, reason []byte
 		var s, u int64
-		if err := rows.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u)
 		l.Subject, l.Reason = string(subject), string(reason)
-		l.Since, l.Until = fromNS(s), fromNS(u)
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
+		return l, err
+	})
 }
 
 // ReleaseLockout implements reputation.Store.
-func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
+func (db *Reputation) ReleaseLockout(ctx context.Context, kind, subject string) error {
 	if !storable(kind) {
 		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
 	}
@@ -711,76 +577,52 @@ func (db *DB) ReleaseLockout(ctx context.Context, kind, subject string) error {
 	})
 }
 
-var eventCols = []string{"time_ns", "kind", "source_ip", "source_port", "transport", "method", "user_agent",
+var honeypotEventCols = []string{"time_ns", "kind", "source_ip", "source_port", "transport", "method", "user_agent",
 	"from_uri", "to_uri", "request_uri", "call_id", "dialed", "e164", "username", "password", "digits", "detail", "message"}
 
 // AppendEvents implements honeypot.EventStore: one COPY (all or nothing)
 // per batch.
-func (db *DB) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
+func (db *Reputation) AppendEvents(ctx context.Context, evs []honeypot.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	_, err := db.pool.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, eventCols, eventRows(evs))
+	_, err := db.pool.CopyFrom(ctx, pgx.Identifier{"honeypot_events"}, honeypotEventCols, honeypotEventRows(evs))
 	return err
 }
 
-func eventRows(evs []honeypot.Event) pgx.CopyFromSource {
+func honeypotEventRows(evs []honeypot.Event) pgx.CopyFromSource {
 	return pgx.CopyFromSlice(len(evs), func(i int) ([]any, error) {
 		e := &evs[i]
-		return []any{ns(e.Time), e.Kind, e.SourceIP, int32(e.SourcePort), e.Transport, raw(e.Method), raw(e.UserAgent),
+		return []any{e.Time.UnixNano(), e.Kind, e.SourceIP, int32(e.SourcePort), e.Transport, raw(e.Method), raw(e.UserAgent),
 			raw(e.From), raw(e.To), raw(e.RequestURI), raw(e.CallID), raw(e.Dialed), raw(e.E164), raw(e.Username),
 			raw(e.Password), raw(e.Digits), raw(e.Detail), e.Message}, nil
 	})
 }
 
 // Events implements honeypot.EventStore.
-func (db *DB) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
+func (db *Reputation) Events(ctx context.Context, q honeypot.EventQuery) ([]honeypot.Event, error) {
 	if !storable(q.SourceIP) || !storable(q.Kind) {
 		return nil, nil
 	}
-	var where []string
-	var args []any
-	if q.SourceIP != "" {
-		args = append(args, q.SourceIP)
-		where = append(where, fmt.Sprintf("source_ip = $%d", len(args)))
-	}
-	if q.Kind != "" {
-		args = append(args, q.Kind)
-		where = append(where, fmt.Sprintf("kind = $%d", len(args)))
-	}
-	if !q.Since.IsZero() {
-		args = append(args, ns(q.Since))
-		where = append(where, fmt.Sprintf("time_ns >= $%d", len(args)))
-	}
-	s := `SELECT id, ` + strings.Join(eventCols, ", ") + ` FROM honeypot_events`
-	if len(where) > 0 {
-		s += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > 10000 {
-		limit = 1000
-	}
-	s += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := db.pool.Query(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []honeypot.Event
-	for rows.Next() {
+	w := sqlq.Dollar()
+	w.AndIf(q.SourceIP != "", "source_ip = ?", q.SourceIP)
+	w.AndIf(q.Kind != "", "kind = ?", q.Kind)
+	w.AndIf(!q.Since.IsZero(), "time_ns >= ?", q.Since.UnixNano())
+	s := `SELECT id, ` + strings.Join(honeypotEventCols, ", ") + ` FROM honeypot_events` + w.String() + " ORDER BY id DESC" + sqlq.Limit(q.Limit, 1000, 10000)
+	rows, err := db.pool.Query(ctx, s, w.Args...)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (honeypot.Event, error) {
 		var e honeypot.Event
 		var t int64
 		var f [12][]byte
-		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &f[0], &f[1], &f[2], &f[3], &f[4],
+		if err := r.Scan(&e.ID, &t, &e.Kind, &e.SourceIP, &e.SourcePort, &e.Transport, &f[0], &f[1], &f[2], &f[3], &f[4],
 			&f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &e.Message); err != nil {
-			return nil, err
+			return e, err
 		}
-		e.Time = fromNS(t)
+		e.Time = time.Unix(0, t).UTC()
 		for i, p := range []*string{&e.Method, &e.UserAgent, &e.From, &e.To, &e.RequestURI, &e.CallID, &e.Dialed, &e.E164,
 			&e.Username, &e.Password, &e.Digits, &e.Detail} {
 			*p = string(f[i])
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }

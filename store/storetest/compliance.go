@@ -1,8 +1,4 @@
-// Package compliancetest is a behavioural test suite every
-// compliance.Store implementation must pass (store/sqlite.Compliance,
-// store/postgres.Compliance). Each test opens two handles on one fresh database
-// and uses them as two nodes: what one writes, the other must read.
-package compliancetest
+package storetest
 
 import (
 	"context"
@@ -15,34 +11,25 @@ import (
 	"github.com/tollgate-voip/tollgate/compliance"
 )
 
-// Opener makes a fresh, empty database for t and returns a function
-// opening handles on it; every handle is another node. Handles are closed
-// when t ends.
-type Opener func(t *testing.T) (open func() compliance.Store)
-
-// t0 has nanoseconds, which every store must keep.
-var t0 = time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.UTC)
-
-// Run runs the suite.
-func Run(t *testing.T, fresh Opener) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, a, b compliance.Store)
-	}{
-		{"OptOutsAcrossNodes", testOptOuts},
-		{"ConsentsAcrossNodes", testConsents},
-		{"VersionAndLiveRefresh", testVersion},
-		{"ConcurrentWritersOnTwoNodes", testConcurrent},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			open := fresh(t)
-			tc.f(t, open(), open())
-		})
-	}
+// RunCompliance runs the compliance conformance suite against a
+// compliance.Store backend (store/sqlite.Compliance,
+// store/postgres.Compliance). fresh makes an empty database for t and
+// returns a function opening handles on it; every handle is another node,
+// closed when t ends. Each test takes two handles: what one writes, the
+// other must read.
+func RunCompliance(t *testing.T, fresh func(t *testing.T) (open func() compliance.Store)) {
+	run(t, fresh, []test[compliance.Store]{
+		{"OptOutsAcrossNodes", pair(complianceOptOuts)},
+		{"ConsentsAcrossNodes", pair(complianceConsents)},
+		{"VersionAndLiveRefresh", pair(complianceVersionRefresh)},
+		{"ConcurrentWritersOnTwoNodes", pair(complianceConcurrent)},
+	})
 }
 
-func version(t *testing.T, s compliance.Store) int64 {
+// complianceT0 has nanoseconds, which every store must keep.
+var complianceT0 = time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.UTC)
+
+func complianceVersion(t *testing.T, s compliance.Store) int64 {
 	t.Helper()
 	v, err := s.Version(context.Background())
 	if err != nil {
@@ -51,7 +38,7 @@ func version(t *testing.T, s compliance.Store) int64 {
 	return v
 }
 
-func testOptOuts(t *testing.T, a, b compliance.Store) {
+func complianceOptOuts(t *testing.T, a, b compliance.Store) {
 	ctx := context.Background()
 	for _, bad := range []string{"", "2125550123", "+0125550123", "+1212555012x", "+1234567890123456"} {
 		if _, err := a.AddOptOut(ctx, compliance.OptOut{Number: bad}); !errors.Is(err, compliance.ErrInvalid) {
@@ -59,11 +46,11 @@ func testOptOuts(t *testing.T, a, b compliance.Store) {
 		}
 	}
 	local := time.FixedZone("EST", -5*3600)
-	o1, err := a.AddOptOut(ctx, compliance.OptOut{Tenant: "acme", Number: "+13125550777", Reason: "asked on the call", Source: "agent 17", By: "token:ops", Time: t0.In(local)})
+	o1, err := a.AddOptOut(ctx, compliance.OptOut{Tenant: "acme", Number: "+13125550777", Reason: "asked on the call", Source: "agent 17", By: "token:ops", Time: complianceT0.In(local)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o1.ID == 0 || !o1.Time.Equal(t0) || o1.Time.Location() != time.UTC {
+	if o1.ID == 0 || !o1.Time.Equal(complianceT0) || o1.Time.Location() != time.UTC {
 		t.Errorf("AddOptOut returned %+v; want an id and the time in UTC", o1)
 	}
 	before := time.Now()
@@ -74,7 +61,7 @@ func testOptOuts(t *testing.T, a, b compliance.Store) {
 	if o2.ID <= o1.ID || o2.Time.Before(before.Add(-time.Second)) || o2.Time.After(time.Now().Add(time.Second)) {
 		t.Errorf("second opt-out %+v: want a larger id than %d and the time now", o2, o1.ID)
 	}
-	o3, err := a.AddOptOut(ctx, compliance.OptOut{Number: "+13125550777", Reason: "every tenant", Time: t0.Add(time.Hour)})
+	o3, err := a.AddOptOut(ctx, compliance.OptOut{Number: "+13125550777", Reason: "every tenant", Time: complianceT0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +81,12 @@ func testOptOuts(t *testing.T, a, b compliance.Store) {
 		}
 	}
 	// Removing acme's entries on b takes both and leaves the every-tenant one.
-	v := version(t, a)
+	v := complianceVersion(t, a)
 	rm, err := b.RemoveOptOut(ctx, "acme", "+13125550777")
 	if err != nil || len(rm) != 2 || rm[0].ID != o1.ID || rm[1].ID != o2.ID || rm[0].Reason != "asked on the call" {
 		t.Fatalf("RemoveOptOut(acme) = %+v, %v; want o1 and o2", rm, err)
 	}
-	if version(t, a) == v {
+	if complianceVersion(t, a) == v {
 		t.Error("removing opt-outs on one node left the version the other node reads unchanged")
 	}
 	if _, err := a.RemoveOptOut(ctx, "acme", "+13125550777"); !errors.Is(err, compliance.ErrNotFound) {
@@ -111,9 +98,9 @@ func testOptOuts(t *testing.T, a, b compliance.Store) {
 	}
 }
 
-func testConsents(t *testing.T, a, b compliance.Store) {
+func complianceConsents(t *testing.T, a, b compliance.Store) {
 	ctx := context.Background()
-	ok := compliance.Consent{Tenant: "acme", Number: "+12125550001", Type: "express_written", Source: "https://example.com/form/77", By: "user:carol", Time: t0}
+	ok := compliance.Consent{Tenant: "acme", Number: "+12125550001", Type: "express_written", Source: "https://example.com/form/77", By: "user:carol", Time: complianceT0}
 	bad := map[string]compliance.Consent{}
 	for name, f := range map[string]func(c *compliance.Consent){
 		"no tenant":      func(c *compliance.Consent) { c.Tenant = "" },
@@ -121,20 +108,20 @@ func testConsents(t *testing.T, a, b compliance.Store) {
 		"no source":      func(c *compliance.Consent) { c.Source = "" },
 		"no time":        func(c *compliance.Consent) { c.Time = time.Time{} },
 		"not E.164":      func(c *compliance.Consent) { c.Number = "212-555-0001" },
-		"expires before": func(c *compliance.Consent) { c.Expires = t0.Add(-time.Hour) },
-		"expires at":     func(c *compliance.Consent) { c.Expires = t0 },
+		"expires before": func(c *compliance.Consent) { c.Expires = complianceT0.Add(-time.Hour) },
+		"expires at":     func(c *compliance.Consent) { c.Expires = complianceT0 },
 	} {
 		c := ok
 		f(&c)
 		bad[name] = c
 	}
-	v := version(t, b)
+	v := complianceVersion(t, b)
 	for name, c := range bad {
 		if _, err := a.AddConsent(ctx, c); !errors.Is(err, compliance.ErrInvalid) {
 			t.Errorf("AddConsent (%s) = %v, want ErrInvalid", name, err)
 		}
 	}
-	if version(t, b) != v {
+	if complianceVersion(t, b) != v {
 		t.Error("refused consents changed the version")
 	}
 	c1, err := a.AddConsent(ctx, ok)
@@ -145,7 +132,7 @@ func testConsents(t *testing.T, a, b compliance.Store) {
 		t.Errorf("AddConsent returned %+v; want an id, a creation time and no expiry", c1)
 	}
 	exp := ok
-	exp.Type, exp.Time, exp.Expires = "ebr", t0.Add(time.Minute), t0.Add(90*24*time.Hour+1)
+	exp.Type, exp.Time, exp.Expires = "ebr", complianceT0.Add(time.Minute), complianceT0.Add(90*24*time.Hour+1)
 	c2, err := b.AddConsent(ctx, exp)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +186,7 @@ func testConsents(t *testing.T, a, b compliance.Store) {
 	}
 }
 
-func testVersion(t *testing.T, a, b compliance.Store) {
+func complianceVersionRefresh(t *testing.T, a, b compliance.Store) {
 	ctx := context.Background()
 	live := compliance.NewLive()
 	if err := live.Refresh(ctx, b); err != nil {
@@ -209,11 +196,11 @@ func testVersion(t *testing.T, a, b compliance.Store) {
 	if live.Index().OptOut("acme", k) != nil {
 		t.Fatal("opt-out in an empty store")
 	}
-	v0 := version(t, b)
-	if _, err := a.AddOptOut(ctx, compliance.OptOut{Tenant: "acme", Number: "+13125550777", Time: t0}); err != nil {
+	v0 := complianceVersion(t, b)
+	if _, err := a.AddOptOut(ctx, compliance.OptOut{Tenant: "acme", Number: "+13125550777", Time: complianceT0}); err != nil {
 		t.Fatal(err)
 	}
-	v1 := version(t, b)
+	v1 := complianceVersion(t, b)
 	if v1 == v0 {
 		t.Fatal("an opt-out added on one node left the version the other node reads unchanged")
 	}
@@ -223,17 +210,17 @@ func testVersion(t *testing.T, a, b compliance.Store) {
 	if o := live.Index().OptOut("acme", k); o == nil || o.Number != "+13125550777" {
 		t.Errorf("the other node's index after refresh: %+v, want the opt-out", o)
 	}
-	if _, err := a.AddConsent(ctx, compliance.Consent{Tenant: "acme", Number: "+12125550001", Type: "express", Source: "ivr", Time: t0}); err != nil {
+	if _, err := a.AddConsent(ctx, compliance.Consent{Tenant: "acme", Number: "+12125550001", Type: "express", Source: "ivr", Time: complianceT0}); err != nil {
 		t.Fatal(err)
 	}
-	if v2 := version(t, b); v2 == v1 {
+	if v2 := complianceVersion(t, b); v2 == v1 {
 		t.Error("a consent added on one node left the version unchanged")
 	}
 	if err := live.Refresh(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	kc, _ := compliance.Key("+12125550001")
-	if c := live.Index().Consent("acme", kc, t0.Add(time.Hour), nil); c == nil || c.Type != "express" {
+	if c := live.Index().Consent("acme", kc, complianceT0.Add(time.Hour), nil); c == nil || c.Type != "express" {
 		t.Errorf("the other node's index lacks the consent: %+v", c)
 	}
 	if _, err := b.RemoveOptOut(ctx, "acme", "+13125550777"); err != nil {
@@ -247,11 +234,11 @@ func testVersion(t *testing.T, a, b compliance.Store) {
 	}
 }
 
-// testConcurrent has both nodes write at once: every record lands and the
-// version moves once per write, so no node misses a change.
-func testConcurrent(t *testing.T, a, b compliance.Store) {
+// complianceConcurrent has both nodes write at once: every record lands and the
+// complianceVersion moves once per write, so no node misses a change.
+func complianceConcurrent(t *testing.T, a, b compliance.Store) {
 	ctx := context.Background()
-	v0 := version(t, a)
+	v0 := complianceVersion(t, a)
 	const per = 20
 	var wg sync.WaitGroup
 	for n, s := range []compliance.Store{a, b} {
@@ -278,7 +265,7 @@ func testConcurrent(t *testing.T, a, b compliance.Store) {
 	if len(got) != 2*per || len(seen) != 2*per {
 		t.Errorf("after %d concurrent opt-outs on two nodes, %d records (%d numbers)", 2*per, len(got), len(seen))
 	}
-	if v := version(t, b); v-v0 != 2*per {
+	if v := complianceVersion(t, b); v-v0 != 2*per {
 		t.Errorf("version moved by %d over %d writes, want %d", v-v0, 2*per, 2*per)
 	}
 }

@@ -1,125 +1,34 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
-	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/reputation"
-	"github.com/tollgate-voip/tollgate/reputation/internal/storetest"
+	"github.com/tollgate-voip/tollgate/store/postgres"
+	"github.com/tollgate-voip/tollgate/store/storetest"
 )
 
-var (
-	pg  *testenv.Postgres
-	dbs atomic.Int64
-)
-
-// TestMain starts the PostgreSQL every test shares (one fresh database
-// per test). Without PostgreSQL the tests fail; they are not skipped.
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = testenv.StartPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pg.Close()
-	os.Exit(code)
-}
-
-func freshDSN(t *testing.T) string {
-	t.Helper()
-	dsn, err := pg.CreateDatabase(fmt.Sprint("rep", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
-}
-
-// TestStore runs the reputation store conformance suite on a fresh
-// database; every handle is another connection pool, as another node
-// holds.
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) func() storetest.DB {
-		dsn := freshDSN(t)
-		return func() storetest.DB {
-			db, err := Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
+// TestReputationSuite runs the reputation store conformance suite on a
+// fresh database; every handle is on another connection pool, as another
+// node holds.
+func TestReputationSuite(t *testing.T) {
+	storetest.RunReputation(t, func(t *testing.T) func() storetest.ReputationDB {
+		dsn := newDSN(t, "rep")
+		return func() storetest.ReputationDB { return mustOnOwnPool(t, dsn, postgres.NewReputation) }
 	})
 }
 
-// TestMigrate: nodes starting together bring the schema up once; a
-// database from a newer tollgate is refused; a DSN that does not parse is
-// not echoed (it may hold a password).
-func TestMigrate(t *testing.T) {
+// TestReputationWritesOnce: a keyed write applied twice (a node's buffer
+// replayed again after a crash) is stored once — the same ban id, hits
+// added once, events stored once — and Purge forgets old keys.
+func TestReputationWritesOnce(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDSN(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Go(func() {
-			db, err := Open(ctx, dsn)
-			if err == nil {
-				db.Close()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-	}
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	var n, v int
-	if err := c.QueryRow(ctx, `SELECT count(*), max(version) FROM reputation_schema_version`).Scan(&n, &v); err != nil || n != 1 || v != len(migrations) {
-		t.Fatalf("schema version rows = %d, version %d, %v", n, v, err)
-	}
-	if _, err := c.Exec(ctx, `UPDATE reputation_schema_version SET version = version + 1`); err != nil {
-		t.Fatal(err)
-	}
-	if db, err := Open(ctx, dsn); err == nil || !strings.Contains(err.Error(), "newer") {
-		if db != nil {
-			db.Close()
-		}
-		t.Fatalf("opening a newer schema: %v", err)
-	}
-	if _, err := Open(ctx, "postgres://u:s3cret@[bad"); err == nil || strings.Contains(err.Error(), "s3cret") {
-		t.Fatalf("bad DSN: %v", err)
-	}
-}
-
-// TestWritesOnce: a keyed write applied twice (a node's buffer replayed
-// again after a crash) is stored once — the same ban id, hits added
-// once, events stored once — and Purge forgets old keys.
-func TestWritesOnce(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, freshDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := mustOnOwnPool(t, newDSN(t, "rep"), postgres.NewReputation)
 	now := time.Now()
 	b := reputation.Ban{IP: "203.0.113.9", Reason: "scan", Source: "sipfront", Created: now, Expires: now.Add(time.Hour)}
 	b1, err := db.AddBanOnce(ctx, "ban-1", b)
@@ -173,21 +82,19 @@ func TestWritesOnce(t *testing.T) {
 	}
 }
 
-// TestUpgradeLearnedNumbersBecomeSuspected: numbers the honeypot learned
-// before entries had a status (schema 3) were learned from one unproven
-// datagram each; the upgrade makes them suspected and leaves operators'
-// numbers and the honeypot's addresses confirmed.
-func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
+// TestReputationUpgradeLearnedNumbersBecomeSuspected: numbers the
+// honeypot learned before entries had a status (schema 3) were learned
+// from one unproven datagram each; the upgrade makes them suspected and
+// leaves operators' numbers and the honeypot's addresses confirmed.
+func TestReputationUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 	ctx := context.Background()
-	dsn := freshDSN(t)
+	dsn := newDSN(t, "rep")
 	pool, err := pgschema.Connect(ctx, "test", dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	old := schema
-	old.Steps = migrations[:3]
-	if err := old.Migrate(ctx, pool); err != nil {
+	if err := postgres.ReputationSchemaAt(3).Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UnixNano()
@@ -197,7 +104,7 @@ func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := New(ctx, pool)
+	db, err := postgres.NewReputation(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,3 @@
-// Package storetest is the conformance suite every reputation store runs
-// (reputation/sqlite, reputation/postgres): the same merges, canonical
-// values, expiry, purge, ban counts, lockouts and honeypot events, and two
-// handles on one database acting as two nodes.
 package storetest
 
 import (
@@ -19,9 +15,9 @@ import (
 	"github.com/tollgate-voip/tollgate/reputation"
 )
 
-// DB is what a reputation database offers tollgate: the store, batched
-// upserts, the honeypot's event sink, purge and close.
-type DB interface {
+// ReputationDB is what a reputation database offers tollgate: the store,
+// batched upserts, the honeypot's event sink, purge and close.
+type ReputationDB interface {
 	reputation.Store
 	reputation.BatchUpserter
 	reputation.Versioned
@@ -30,109 +26,107 @@ type DB interface {
 	Close() error
 }
 
-// Fresh makes one empty database for t and returns how to open a handle
-// on it; each handle is what one node holds. Handles are closed by the
-// test (or at its end by the opener's own cleanup).
-type Fresh func(t *testing.T) (open func() DB)
+// ReputationOpener makes one empty database for t and returns how to open
+// a handle on it; each handle is what one node holds. Handles are closed
+// by the test (or at its end by the opener's own cleanup).
+type ReputationOpener func(t *testing.T) (open func() ReputationDB)
 
-// Run runs every conformance test against the backend.
-func Run(t *testing.T, fresh Fresh) {
-	for _, c := range []struct {
-		name string
-		f    func(*testing.T, func() DB)
-	}{
-		{"Basics", basics},
-		{"MergeRules", mergeRules},
-		{"ListFilters", listFilters},
-		{"RoundTrip", roundTrip},
-		{"Bans", bans},
-		{"Lockouts", lockouts},
-		{"Events", events},
-		{"TwoNodes", twoNodes},
-		{"Version", version},
-		{"RefresherTwoNodes", refresherTwoNodes},
-		{"ConcurrentUpserts", concurrentUpserts},
-		{"Learning", learning},
-		{"ReleaseBanFreesLearned", releaseBanFreesLearned},
-	} {
-		t.Run(c.name, func(t *testing.T) { c.f(t, fresh(t)) })
-	}
+// RunReputation runs the reputation store conformance suite against a
+// backend (store/sqlite.Reputation, store/postgres.Reputation): the same
+// merges, canonical values, expiry, purge, ban counts, lockouts and
+// honeypot events, and two handles on one database acting as two nodes.
+func RunReputation(t *testing.T, fresh ReputationOpener) {
+	run(t, fresh, []test[ReputationDB]{
+		{"Basics", repBasics},
+		{"MergeRules", repMergeRules},
+		{"ListFilters", repListFilters},
+		{"RoundTrip", repRoundTrip},
+		{"Bans", repBans},
+		{"Lockouts", repLockouts},
+		{"Events", repEvents},
+		{"TwoNodes", repTwoNodes},
+		{"Version", repVersion},
+		{"RefresherTwoNodes", repRefresherTwoNodes},
+		{"ConcurrentUpserts", repConcurrentUpserts},
+		{"Learning", repLearning},
+		{"ReleaseBanFreesLearned", repReleaseBanFreesLearned},
+	})
 }
 
-var ctx = context.Background()
+var repCtx = context.Background()
 
-// basics is the original SQLite store test: merge, batch, expiry, invalid
+// repBasics is the original SQLite store test: merge, batch, expiry, invalid
 // input, removal, bans, lockouts, reopening and purge.
-func basics(t *testing.T, open func() DB) {
+func repBasics(t *testing.T, open func() ReputationDB) {
 	db := open()
 	now := time.Now().UTC().Truncate(time.Second)
-	if _, err := db.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", Score: 50, LastSeen: now, Expires: now.Add(time.Hour)}); err != nil {
+	if _, err := db.Upsert(repCtx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", Score: 50, LastSeen: now, Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := db.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "::ffff:192.0.2.1", Source: "honeypot", Score: 80, Hits: 2, LastSeen: now.Add(time.Minute), Expires: now.Add(2 * time.Hour)})
+	e, err := db.Upsert(repCtx, reputation.Entry{Kind: "ip", Value: "::ffff:192.0.2.1", Source: "honeypot", Score: 80, Hits: 2, LastSeen: now.Add(time.Minute), Expires: now.Add(2 * time.Hour)})
 	if err != nil || e.Hits != 3 || e.Score != 80 || !e.Expires.Equal(now.Add(2*time.Hour)) || !e.FirstSeen.Equal(now) || !e.LastSeen.Equal(now.Add(time.Minute)) {
 		t.Fatalf("merged = %+v, %v", e, err)
 	}
-	if err := db.UpsertBatch(ctx, []reputation.Entry{{Kind: "number", Value: "+4420", Source: "honeypot", Expires: now.Add(-time.Second), LastSeen: now}, {Kind: "ua", Value: "SIPcli", Source: "feed", LastSeen: now}}); err != nil {
+	if err := db.UpsertBatch(repCtx, []reputation.Entry{{Kind: "number", Value: "+4420", Source: "honeypot", Expires: now.Add(-time.Second), LastSeen: now}, {Kind: "ua", Value: "SIPcli", Source: "feed", LastSeen: now}}); err != nil {
 		t.Fatal(err)
 	}
-	es, err := db.List(ctx, reputation.Query{Now: now})
+	es, err := db.List(repCtx, reputation.Query{Now: now})
 	if err != nil || len(es) != 2 || es[0].Value != "192.0.2.1" || es[1].Value != "sipcli" {
 		t.Fatalf("unexpired = %+v, %v; want the ip, then the ua", es, err)
 	}
-	if es, _ := db.List(ctx, reputation.Query{}); len(es) != 3 {
+	if es, _ := db.List(repCtx, reputation.Query{}); len(es) != 3 {
 		t.Fatalf("all = %+v, want 3 with the expired number", es)
 	}
-	if _, err := db.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "x"}); !errors.Is(err, reputation.ErrInvalid) {
+	if _, err := db.Upsert(repCtx, reputation.Entry{Kind: "ip", Value: "x"}); !errors.Is(err, reputation.ErrInvalid) {
 		t.Fatalf("bad entry: %v", err)
 	}
-	if err := db.UpsertBatch(ctx, []reputation.Entry{{Kind: "ua", Value: "fine"}, {Kind: "number", Value: "abc"}}); !errors.Is(err, reputation.ErrInvalid) {
+	if err := db.UpsertBatch(repCtx, []reputation.Entry{{Kind: "ua", Value: "fine"}, {Kind: "number", Value: "abc"}}); !errors.Is(err, reputation.ErrInvalid) {
 		t.Fatalf("bad batch: %v", err)
 	}
-	if _, err := db.Get(ctx, "ua", "fine"); !errors.Is(err, reputation.ErrNotFound) {
+	if _, err := db.Get(repCtx, "ua", "fine"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("a rejected batch left %v", err)
 	}
-	if err := db.Remove(ctx, "ua", "sipcli"); err != nil {
+	if err := db.Remove(repCtx, "ua", "sipcli"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Remove(ctx, "ua", "sipcli"); !errors.Is(err, reputation.ErrNotFound) {
+	if err := db.Remove(repCtx, "ua", "sipcli"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("second remove: %v", err)
 	}
-	if _, err := db.Get(ctx, "ua", "SIPcli"); !errors.Is(err, reputation.ErrNotFound) {
+	if _, err := db.Get(repCtx, "ua", "SIPcli"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("removed entry: %v", err)
 	}
-	b, err := db.AddBan(ctx, reputation.Ban{IP: "192.0.2.9", Reason: "r", Source: "asterisk", Created: now, Expires: now.Add(time.Hour)})
+	b, err := db.AddBan(repCtx, reputation.Ban{IP: "192.0.2.9", Reason: "r", Source: "asterisk", Created: now, Expires: now.Add(time.Hour)})
 	if err != nil || b.ID == 0 {
 		t.Fatalf("ban = %+v, %v", b, err)
 	}
-	if _, err := db.AddBan(ctx, reputation.Ban{IP: "192.0.2.9", Created: now.Add(-48 * time.Hour), Expires: now.Add(-24 * time.Hour)}); err != nil {
+	if _, err := db.AddBan(repCtx, reputation.Ban{IP: "192.0.2.9", Created: now.Add(-48 * time.Hour), Expires: now.Add(-24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := db.BanCount(ctx, "192.0.2.9"); n != 2 || err != nil {
+	if n, err := db.BanCount(repCtx, "192.0.2.9"); n != 2 || err != nil {
 		t.Fatalf("ban count = %d, %v", n, err)
 	}
-	if bs, _ := db.Bans(ctx, now, false); len(bs) != 1 || bs[0].ID != b.ID {
+	if bs, _ := db.Bans(repCtx, now, false); len(bs) != 1 || bs[0].ID != b.ID {
 		t.Fatalf("active bans = %+v", bs)
 	}
-	if _, err := db.ReleaseBan(ctx, b.ID); err != nil {
+	if _, err := db.ReleaseBan(repCtx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if bs, _ := db.Bans(ctx, now, false); len(bs) != 0 {
+	if bs, _ := db.Bans(repCtx, now, false); len(bs) != 0 {
 		t.Fatalf("after release = %+v", bs)
 	}
-	if _, err := db.AddBan(ctx, reputation.Ban{IP: "192.0.2.9", Created: now, Expires: now}); !errors.Is(err, reputation.ErrInvalid) {
+	if _, err := db.AddBan(repCtx, reputation.Ban{IP: "192.0.2.9", Created: now, Expires: now}); !errors.Is(err, reputation.ErrInvalid) {
 		t.Fatalf("ban ending at its start: %v", err)
 	}
-	if _, err := db.AddBan(ctx, reputation.Ban{IP: "nope", Created: now, Expires: now.Add(time.Hour)}); !errors.Is(err, reputation.ErrInvalid) {
+	if _, err := db.AddBan(repCtx, reputation.Ban{IP: "nope", Created: now, Expires: now.Add(time.Hour)}); !errors.Is(err, reputation.ErrInvalid) {
 		t.Fatalf("ban of no address: %v", err)
 	}
-	if err := db.PutLockout(ctx, reputation.Lockout{Kind: "account", Subject: "100", Since: now, Until: now.Add(time.Minute)}); err != nil {
+	if err := db.PutLockout(repCtx, reputation.Lockout{Kind: "account", Subject: "100", Since: now, Until: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	if ls, _ := db.Lockouts(ctx, now); len(ls) != 1 {
+	if ls, _ := db.Lockouts(repCtx, now); len(ls) != 1 {
 		t.Fatalf("lockouts = %+v", ls)
 	}
-	if ls, _ := db.Lockouts(ctx, now.Add(2*time.Minute)); len(ls) != 0 {
+	if ls, _ := db.Lockouts(repCtx, now.Add(2*time.Minute)); len(ls) != 0 {
 		t.Fatalf("expired lockouts = %+v", ls)
 	}
 	if err := db.Close(); err != nil {
@@ -140,39 +134,39 @@ func basics(t *testing.T, open func() DB) {
 	}
 	// Reopening keeps everything and does not re-run the migration.
 	db = open()
-	if e, err := db.Get(ctx, "ip", "192.0.2.1"); err != nil || e.Hits != 3 {
+	if e, err := db.Get(repCtx, "ip", "192.0.2.1"); err != nil || e.Hits != 3 {
 		t.Fatalf("after reopening: %+v, %v", e, err)
 	}
-	if n, err := db.Purge(ctx, now, 0); err != nil || n != 2 {
+	if n, err := db.Purge(repCtx, now, 0); err != nil || n != 2 {
 		t.Fatalf("purge = %d, %v; want the expired number and the expired ban", n, err)
 	}
-	if n, err := db.Purge(ctx, now, 0); err != nil || n != 0 {
+	if n, err := db.Purge(repCtx, now, 0); err != nil || n != 0 {
 		t.Fatalf("second purge = %d, %v", n, err)
 	}
-	if es, _ := db.List(ctx, reputation.Query{}); len(es) != 1 {
+	if es, _ := db.List(repCtx, reputation.Query{}); len(es) != 1 {
 		t.Fatalf("after purge = %+v, want the ip", es)
 	}
 	// The ban ending in an hour is kept by a purge a day later that keeps
 	// ended bans for two days, and goes with one that keeps them a minute.
-	if n, _ := db.Purge(ctx, now.Add(24*time.Hour), 48*time.Hour); n != 1 {
+	if n, _ := db.Purge(repCtx, now.Add(24*time.Hour), 48*time.Hour); n != 1 {
 		t.Fatalf("purge a day later, keeping bans two days = %d, want the ip only", n)
 	}
-	if n, _ := db.Purge(ctx, now.Add(24*time.Hour), time.Minute); n != 1 {
+	if n, _ := db.Purge(repCtx, now.Add(24*time.Hour), time.Minute); n != 1 {
 		t.Fatalf("purge a day later, keeping bans a minute = %d, want the ban", n)
 	}
 }
 
-// mergeRules checks Merge's rules as the store applies them.
-func mergeRules(t *testing.T, open func() DB) {
+// repMergeRules checks Merge's rules as the store applies them.
+func repMergeRules(t *testing.T, open func() ReputationDB) {
 	db := open()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	up := func(e reputation.Entry) reputation.Entry {
 		t.Helper()
-		out, err := db.Upsert(ctx, e)
+		out, err := db.Upsert(repCtx, e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.Get(ctx, e.Kind, e.Value)
+		got, err := db.Get(repCtx, e.Kind, e.Value)
 		if err != nil || got != out {
 			t.Fatalf("stored %+v, %v; Upsert returned %+v", got, err, out)
 		}
@@ -205,23 +199,23 @@ func mergeRules(t *testing.T, open func() DB) {
 	if e := up(reputation.Entry{Kind: "UA", Value: "  Friendly-Scanner ", LastSeen: now}); e.Kind != "ua" || e.Value != "friendly-scanner" {
 		t.Fatalf("user agent stored as %s %q", e.Kind, e.Value)
 	}
-	if _, err := db.Get(ctx, "ua", "FRIENDLY-scanner"); err != nil {
+	if _, err := db.Get(repCtx, "ua", "FRIENDLY-scanner"); err != nil {
 		t.Fatalf("lookup by another spelling: %v", err)
 	}
 	// A batch with one entry twice merges both sightings.
-	if err := db.UpsertBatch(ctx, []reputation.Entry{
+	if err := db.UpsertBatch(repCtx, []reputation.Entry{
 		{Kind: "ip", Value: "203.0.113.5", Source: "honeypot", Score: 20, LastSeen: now},
 		{Kind: "ua", Value: "sipvicious", Source: "honeypot", LastSeen: now},
 		{Kind: "ip", Value: "::ffff:203.0.113.5", Source: "honeypot", Score: 60, Hits: 2, LastSeen: now.Add(time.Second)},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if e, err := db.Get(ctx, "ip", "203.0.113.5"); err != nil || e.Hits != 3 || e.Score != 60 || !e.LastSeen.Equal(now.Add(time.Second)) {
+	if e, err := db.Get(repCtx, "ip", "203.0.113.5"); err != nil || e.Hits != 3 || e.Score != 60 || !e.LastSeen.Equal(now.Add(time.Second)) {
 		t.Fatalf("batch with one address twice = %+v, %v", e, err)
 	}
 }
 
-func listFilters(t *testing.T, open func() DB) {
+func repListFilters(t *testing.T, open func() ReputationDB) {
 	db := open()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	in := []reputation.Entry{
@@ -232,13 +226,13 @@ func listFilters(t *testing.T, open func() DB) {
 		{Kind: "ua", Value: "a-scanner", Source: "feed", LastSeen: now.Add(-2 * time.Minute)},
 	}
 	for _, e := range in {
-		if _, err := db.Upsert(ctx, e); err != nil {
+		if _, err := db.Upsert(repCtx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	values := func(q reputation.Query) []string {
 		t.Helper()
-		es, err := db.List(ctx, q)
+		es, err := db.List(repCtx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,57 +264,57 @@ func listFilters(t *testing.T, open func() DB) {
 	}
 }
 
-// roundTrip checks that what goes in comes out: times to the nanosecond
+// repRoundTrip checks that what goes in comes out: times to the nanosecond
 // and text whatever its bytes.
-func roundTrip(t *testing.T, open func() DB) {
+func repRoundTrip(t *testing.T, open func() ReputationDB) {
 	db := open()
 	first := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.FixedZone("X", 3600))
 	odd := "nul\x00 bad utf-8 \xff\xfe, ünïcödé"
-	e, err := db.Upsert(ctx, reputation.Entry{Kind: "ua", Value: "Scanner/1.0 ñ", Source: "honeypot", Reason: odd, Score: 77, Hits: 9,
+	e, err := db.Upsert(repCtx, reputation.Entry{Kind: "ua", Value: "Scanner/1.0 ñ", Source: "honeypot", Reason: odd, Score: 77, Hits: 9,
 		FirstSeen: first, LastSeen: first.Add(time.Nanosecond), Expires: first.Add(time.Hour + time.Nanosecond)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.Get(ctx, "ua", "scanner/1.0 Ñ")
+	got, err := db.Get(repCtx, "ua", "scanner/1.0 Ñ")
 	want := reputation.Entry{Kind: "ua", Value: "scanner/1.0 ñ", Source: "honeypot", Reason: odd, Score: 77, Hits: 9,
 		FirstSeen: first.UTC(), LastSeen: first.Add(time.Nanosecond).UTC(), Expires: first.Add(time.Hour + time.Nanosecond).UTC(),
 		Status: reputation.StatusConfirmed}
 	if err != nil || got != want || e != want {
 		t.Fatalf("stored %+v, %v;\nreturned %+v;\nwant %+v", got, err, e, want)
 	}
-	b, err := db.AddBan(ctx, reputation.Ban{IP: "2001:db8::1/64", Reason: odd, Source: "manual\x00", Created: first, Expires: first.Add(time.Nanosecond), Level: 3})
+	b, err := db.AddBan(repCtx, reputation.Ban{IP: "2001:db8::1/64", Reason: odd, Source: "manual\x00", Created: first, Expires: first.Add(time.Nanosecond), Level: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := db.Bans(ctx, time.Time{}, true)
+	bs, err := db.Bans(repCtx, time.Time{}, true)
 	wantBan := reputation.Ban{ID: b.ID, IP: "2001:db8::/64", Reason: odd, Source: "manual\x00", Created: first.UTC(), Expires: first.Add(time.Nanosecond).UTC(), Level: 3}
 	if err != nil || len(bs) != 1 || bs[0] != wantBan || b != wantBan {
 		t.Fatalf("bans = %+v, %v; AddBan returned %+v; want %+v", bs, err, b, wantBan)
 	}
-	if bs, _ := db.Bans(ctx, first, false); len(bs) != 1 {
+	if bs, _ := db.Bans(repCtx, first, false); len(bs) != 1 {
 		t.Fatalf("a ban a nanosecond from its end is not active: %+v", bs)
 	}
-	if bs, _ := db.Bans(ctx, first.Add(time.Nanosecond), false); len(bs) != 0 {
+	if bs, _ := db.Bans(repCtx, first.Add(time.Nanosecond), false); len(bs) != 0 {
 		t.Fatalf("a ban at its end is still active: %+v", bs)
 	}
 	l := reputation.Lockout{Kind: "voicemail", Subject: "box\xff\x00", Reason: odd, Failures: 7, Since: first.UTC(), Until: first.Add(time.Minute).UTC()}
-	if err := db.PutLockout(ctx, l); err != nil {
+	if err := db.PutLockout(repCtx, l); err != nil {
 		t.Fatal(err)
 	}
-	if ls, err := db.Lockouts(ctx, first); err != nil || len(ls) != 1 || ls[0] != l {
+	if ls, err := db.Lockouts(repCtx, first); err != nil || len(ls) != 1 || ls[0] != l {
 		t.Fatalf("lockouts = %+v, %v; want %+v", ls, err, l)
 	}
-	if err := db.ReleaseLockout(ctx, "voicemail", "box\xff\x00"); err != nil {
+	if err := db.ReleaseLockout(repCtx, "voicemail", "box\xff\x00"); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func bans(t *testing.T, open func() DB) {
+func repBans(t *testing.T, open func() ReputationDB) {
 	db := open()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	var ids []int64
 	for i, ip := range []string{"192.0.2.7", "::ffff:192.0.2.7", "192.0.2.8", "192.0.2.7/32"} {
-		b, err := db.AddBan(ctx, reputation.Ban{IP: ip, Source: "kamailio", Reason: fmt.Sprint("ban ", i), Created: now.Add(time.Duration(i) * time.Second),
+		b, err := db.AddBan(repCtx, reputation.Ban{IP: ip, Source: "kamailio", Reason: fmt.Sprint("ban ", i), Created: now.Add(time.Duration(i) * time.Second),
 			Expires: now.Add(time.Hour), Level: i})
 		if err != nil {
 			t.Fatal(err)
@@ -332,23 +326,23 @@ func bans(t *testing.T, open func() DB) {
 	}
 	// Counts for escalation take every spelling of the address.
 	for ip, want := range map[string]int{"192.0.2.7": 3, "::ffff:192.0.2.7": 3, "192.0.2.8": 1, "192.0.2.9": 0} {
-		if n, err := db.BanCount(ctx, ip); err != nil || n != want {
+		if n, err := db.BanCount(repCtx, ip); err != nil || n != want {
 			t.Errorf("BanCount(%s) = %d, %v; want %d", ip, n, err, want)
 		}
 	}
-	if _, err := db.BanCount(ctx, "nope"); !errors.Is(err, reputation.ErrInvalid) {
+	if _, err := db.BanCount(repCtx, "nope"); !errors.Is(err, reputation.ErrInvalid) {
 		t.Errorf("BanCount(nope): %v", err)
 	}
-	r, err := db.ReleaseBan(ctx, ids[1])
+	r, err := db.ReleaseBan(repCtx, ids[1])
 	if err != nil || !r.Released || r.ID != ids[1] || r.IP != "192.0.2.7" || r.Reason != "ban 1" || r.Level != 1 {
 		t.Fatalf("released = %+v, %v", r, err)
 	}
-	if _, err := db.ReleaseBan(ctx, ids[3]+1000); !errors.Is(err, reputation.ErrNotFound) {
+	if _, err := db.ReleaseBan(repCtx, ids[3]+1000); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("release of an unknown ban: %v", err)
 	}
-	active, _ := db.Bans(ctx, now, false)
-	all, _ := db.Bans(ctx, now.Add(2*time.Hour), true)
-	expired, _ := db.Bans(ctx, now.Add(2*time.Hour), false)
+	active, _ := db.Bans(repCtx, now, false)
+	all, _ := db.Bans(repCtx, now.Add(2*time.Hour), true)
+	expired, _ := db.Bans(repCtx, now.Add(2*time.Hour), false)
 	idsOf := func(bs []reputation.Ban) []int64 {
 		var out []int64
 		for _, b := range bs {
@@ -366,17 +360,17 @@ func bans(t *testing.T, open func() DB) {
 		t.Errorf("active after expiry = %+v", expired)
 	}
 	// A released ban still counts for escalation.
-	if n, _ := db.BanCount(ctx, "192.0.2.7"); n != 3 {
+	if n, _ := db.BanCount(repCtx, "192.0.2.7"); n != 3 {
 		t.Errorf("count after release = %d", n)
 	}
 }
 
-func lockouts(t *testing.T, open func() DB) {
+func repLockouts(t *testing.T, open func() ReputationDB) {
 	db := open()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	put := func(l reputation.Lockout) {
 		t.Helper()
-		if err := db.PutLockout(ctx, l); err != nil {
+		if err := db.PutLockout(repCtx, l); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -384,28 +378,28 @@ func lockouts(t *testing.T, open func() DB) {
 	put(reputation.Lockout{Kind: "voicemail", Subject: "100", Failures: 3, Since: now.Add(time.Second), Until: now.Add(time.Hour)})
 	// Locking one subject again replaces its lockout.
 	put(reputation.Lockout{Kind: "account", Subject: "100", Reason: "r2", Failures: 9, Since: now.Add(2 * time.Second), Until: now.Add(2 * time.Minute)})
-	ls, err := db.Lockouts(ctx, now)
+	ls, err := db.Lockouts(repCtx, now)
 	if err != nil || len(ls) != 2 || ls[0].Kind != "account" || ls[0].Failures != 9 || ls[0].Reason != "r2" || !ls[0].Until.Equal(now.Add(2*time.Minute)) || ls[1].Kind != "voicemail" {
 		t.Fatalf("lockouts = %+v, %v; want the replaced account lockout first", ls, err)
 	}
-	if ls, _ := db.Lockouts(ctx, now.Add(2*time.Minute)); len(ls) != 1 || ls[0].Kind != "voicemail" {
+	if ls, _ := db.Lockouts(repCtx, now.Add(2*time.Minute)); len(ls) != 1 || ls[0].Kind != "voicemail" {
 		t.Fatalf("lockouts at the account's end = %+v", ls)
 	}
-	if err := db.ReleaseLockout(ctx, "account", "100"); err != nil {
+	if err := db.ReleaseLockout(repCtx, "account", "100"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ReleaseLockout(ctx, "account", "100"); !errors.Is(err, reputation.ErrNotFound) {
+	if err := db.ReleaseLockout(repCtx, "account", "100"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("second release: %v", err)
 	}
-	if err := db.ReleaseLockout(ctx, "account\xff\x00", "100"); !errors.Is(err, reputation.ErrNotFound) {
+	if err := db.ReleaseLockout(repCtx, "account\xff\x00", "100"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("release of an odd kind: %v", err)
 	}
-	if ls, _ := db.Lockouts(ctx, now); len(ls) != 1 || ls[0].Kind != "voicemail" {
+	if ls, _ := db.Lockouts(repCtx, now); len(ls) != 1 || ls[0].Kind != "voicemail" {
 		t.Fatalf("after release = %+v", ls)
 	}
 }
 
-func events(t *testing.T, open func() DB) {
+func repEvents(t *testing.T, open func() ReputationDB) {
 	db := open()
 	now := time.Date(2026, 12, 1, 10, 0, 0, 987654321, time.UTC)
 	msg := []byte("INVITE sip:0044@x SIP/2.0\r\n\x00\xff\r\n")
@@ -424,16 +418,16 @@ func events(t *testing.T, open func() DB) {
 			CallID: fmt.Sprint("call-", i), Dialed: "0044", E164: "+44", Username: "100\x00", Password: "1234", Digits: "12#", Detail: "d", Message: msg})
 	}
 	evs[5].Message = nil
-	if err := db.AppendEvents(ctx, evs[:20]); err != nil {
+	if err := db.AppendEvents(repCtx, evs[:20]); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AppendEvents(ctx, evs[20:]); err != nil {
+	if err := db.AppendEvents(repCtx, evs[20:]); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AppendEvents(ctx, nil); err != nil {
+	if err := db.AppendEvents(repCtx, nil); err != nil {
 		t.Fatal(err)
 	}
-	all, err := db.Events(ctx, honeypot.EventQuery{})
+	all, err := db.Events(repCtx, honeypot.EventQuery{})
 	if err != nil || len(all) != 30 {
 		t.Fatalf("events = %d, %v", len(all), err)
 	}
@@ -450,7 +444,7 @@ func events(t *testing.T, open func() DB) {
 	}
 	count := func(q honeypot.EventQuery) int {
 		t.Helper()
-		es, err := db.Events(ctx, q)
+		es, err := db.Events(repCtx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -483,19 +477,19 @@ func events(t *testing.T, open func() DB) {
 	}
 }
 
-// twoNodes opens two handles on one database, as two tollgate nodes do,
+// repTwoNodes opens two handles on one database, as two tollgate nodes do,
 // and checks each sees what the other writes, through the same refresh
 // the server runs every second.
-func twoNodes(t *testing.T, open func() DB) {
+func repTwoNodes(t *testing.T, open func() ReputationDB) {
 	a, b := open(), open()
 	now := time.Now()
 	liveA, liveB := reputation.NewLive(reputation.Policy{}), reputation.NewLive(reputation.Policy{})
 	refresh := func() {
 		t.Helper()
-		if err := reputation.Refresh(ctx, a, liveA, now); err != nil {
+		if err := reputation.Refresh(repCtx, a, liveA, now); err != nil {
 			t.Fatal(err)
 		}
-		if err := reputation.Refresh(ctx, b, liveB, now); err != nil {
+		if err := reputation.Refresh(repCtx, b, liveB, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -504,7 +498,7 @@ func twoNodes(t *testing.T, open func() DB) {
 	if liveB.Load().Banned(ip, now) != nil {
 		t.Fatal("banned before any ban")
 	}
-	ban, err := a.AddBan(ctx, reputation.Ban{IP: ip.String(), Source: "manual", Reason: "node a", Created: now, Expires: now.Add(time.Hour)})
+	ban, err := a.AddBan(repCtx, reputation.Ban{IP: ip.String(), Source: "manual", Reason: "node a", Created: now, Expires: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,56 +506,56 @@ func twoNodes(t *testing.T, open func() DB) {
 	if got := liveB.Load().Banned(ip, now); got == nil || got.ID != ban.ID || got.Reason != "node a" {
 		t.Fatalf("node b's ban on %s = %+v, want node a's %+v", ip, got, ban)
 	}
-	if n, _ := b.BanCount(ctx, ip.String()); n != 1 {
+	if n, _ := b.BanCount(repCtx, ip.String()); n != 1 {
 		t.Fatalf("node b counts %d bans", n)
 	}
-	if _, err := b.ReleaseBan(ctx, ban.ID); err != nil {
+	if _, err := b.ReleaseBan(repCtx, ban.ID); err != nil {
 		t.Fatal(err)
 	}
 	refresh()
 	if got := liveA.Load().Banned(ip, now); got != nil {
 		t.Fatalf("node a still bans %s after node b released it: %+v", ip, got)
 	}
-	if _, err := a.Upsert(ctx, reputation.Entry{Kind: "number", Value: "+882161234", Source: "manual", Score: 100}); err != nil {
+	if _, err := a.Upsert(repCtx, reputation.Entry{Kind: "number", Value: "+882161234", Source: "manual", Score: 100}); err != nil {
 		t.Fatal(err)
 	}
 	refresh()
 	if got := liveB.Load().Number("882161234", now); got == nil || got.Source != "manual" {
 		t.Fatalf("node b's entry for +882161234 = %+v", got)
 	}
-	if err := b.Remove(ctx, "number", "+882161234"); err != nil {
+	if err := b.Remove(repCtx, "number", "+882161234"); err != nil {
 		t.Fatal(err)
 	}
 	refresh()
 	if got := liveA.Load().Number("882161234", now); got != nil {
 		t.Fatalf("node a still lists +882161234 after node b removed it: %+v", got)
 	}
-	if err := a.PutLockout(ctx, reputation.Lockout{Kind: "account", Subject: "200", Failures: 5, Since: now, Until: now.Add(time.Hour)}); err != nil {
+	if err := a.PutLockout(repCtx, reputation.Lockout{Kind: "account", Subject: "200", Failures: 5, Since: now, Until: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if ls, _ := b.Lockouts(ctx, now); len(ls) != 1 || ls[0].Subject != "200" {
+	if ls, _ := b.Lockouts(repCtx, now); len(ls) != 1 || ls[0].Subject != "200" {
 		t.Fatalf("node b's lockouts = %+v", ls)
 	}
-	if err := b.ReleaseLockout(ctx, "account", "200"); err != nil {
+	if err := b.ReleaseLockout(repCtx, "account", "200"); err != nil {
 		t.Fatal(err)
 	}
-	if ls, _ := a.Lockouts(ctx, now); len(ls) != 0 {
+	if ls, _ := a.Lockouts(repCtx, now); len(ls) != 0 {
 		t.Fatalf("node a's lockouts after node b's release = %+v", ls)
 	}
-	if err := a.AppendEvents(ctx, []honeypot.Event{{Time: now, Kind: "options", SourceIP: "198.51.100.23", SourcePort: 1, Transport: "udp"}}); err != nil {
+	if err := a.AppendEvents(repCtx, []honeypot.Event{{Time: now, Kind: "options", SourceIP: "198.51.100.23", SourcePort: 1, Transport: "udp"}}); err != nil {
 		t.Fatal(err)
 	}
-	if es, _ := b.Events(ctx, honeypot.EventQuery{SourceIP: "198.51.100.23"}); len(es) != 1 {
+	if es, _ := b.Events(repCtx, honeypot.EventQuery{SourceIP: "198.51.100.23"}); len(es) != 1 {
 		t.Fatalf("node b's events = %+v", es)
 	}
 }
 
-// concurrentUpserts has two nodes fold sightings of the same entries at
+// repConcurrentUpserts has two nodes fold sightings of the same entries at
 // once, singly and in overlapping batches listed in opposite orders:
 // every hit must count, and the score, times and expiry must be the
 // largest of all.
-func concurrentUpserts(t *testing.T, open func() DB) {
-	nodes := []DB{open(), open()}
+func repConcurrentUpserts(t *testing.T, open func() ReputationDB) {
+	nodes := []ReputationDB{open(), open()}
 	const workers, rounds = 4, 15
 	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	values := []string{"+1555000", "+1555001", "+1555002", "+1555003"}
@@ -574,7 +568,7 @@ func concurrentUpserts(t *testing.T, open func() DB) {
 					k := (n*workers+w)*rounds + r // unique per sighting
 					seen := base.Add(time.Duration(k) * time.Second)
 					e := reputation.Entry{Kind: "ip", Value: "192.0.2.200", Source: "honeypot", Score: k % 101, Hits: 1, LastSeen: seen, Expires: seen.Add(time.Hour)}
-					if _, err := db.Upsert(ctx, e); err != nil {
+					if _, err := db.Upsert(repCtx, e); err != nil {
 						errs <- err
 						return
 					}
@@ -585,7 +579,7 @@ func concurrentUpserts(t *testing.T, open func() DB) {
 					if (n+w+r)%2 == 1 {
 						slices.Reverse(batch)
 					}
-					if err := db.UpsertBatch(ctx, batch); err != nil {
+					if err := db.UpsertBatch(repCtx, batch); err != nil {
 						errs <- err
 						return
 					}
@@ -604,14 +598,14 @@ func concurrentUpserts(t *testing.T, open func() DB) {
 	for k := range int(total) {
 		maxScore = max(maxScore, k%101)
 	}
-	check := func(db DB) {
+	check := func(db ReputationDB) {
 		t.Helper()
-		e, err := db.Get(ctx, "ip", "192.0.2.200")
+		e, err := db.Get(repCtx, "ip", "192.0.2.200")
 		if err != nil || e.Hits != total || e.Score != maxScore || !e.FirstSeen.Equal(base) || !e.LastSeen.Equal(last) || !e.Expires.Equal(last.Add(time.Hour)) {
 			t.Fatalf("after %d concurrent sightings: %+v, %v; want hits %d, score %d, seen %v to %v", total, e, err, total, maxScore, base, last)
 		}
 		for _, v := range values {
-			e, err := db.Get(ctx, "number", v)
+			e, err := db.Get(repCtx, "number", v)
 			if err != nil || e.Hits != 2*total || e.Score != maxScore || !e.FirstSeen.Equal(base) || !e.LastSeen.Equal(last) {
 				t.Fatalf("%s after %d concurrent batches: %+v, %v; want hits %d", v, total, e, err, 2*total)
 			}
@@ -621,15 +615,15 @@ func concurrentUpserts(t *testing.T, open func() DB) {
 	check(nodes[1])
 }
 
-// version checks the change version: every write that changes entries,
-// bans or lockouts moves it (as seen from a second handle, another
+// repVersion checks the change version: every write that changes entries,
+// repBans or lockouts moves it (as seen from a second handle, another
 // node), and a refused write, a no-op and honeypot events do not.
-func version(t *testing.T, open func() DB) {
+func repVersion(t *testing.T, open func() ReputationDB) {
 	a, b := open(), open()
 	now := time.Now().UTC().Truncate(time.Second)
-	cur := func(db DB) int64 {
+	cur := func(db ReputationDB) int64 {
 		t.Helper()
-		v, err := db.Version(ctx)
+		v, err := db.Version(repCtx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -657,72 +651,72 @@ func version(t *testing.T, open func() DB) {
 		}
 	}
 
-	_, err := a.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "manual", Score: 90})
+	_, err := a.Upsert(repCtx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "manual", Score: 90})
 	moved("upsert (new)", err)
-	_, err = b.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", Hits: 1})
+	_, err = b.Upsert(repCtx, reputation.Entry{Kind: "ip", Value: "192.0.2.1", Source: "honeypot", Hits: 1})
 	moved("upsert (merge) on handle b", err)
-	moved("batch upsert", a.UpsertBatch(ctx, []reputation.Entry{{Kind: "number", Value: "+4420", Source: "honeypot"},
+	moved("batch upsert", a.UpsertBatch(repCtx, []reputation.Entry{{Kind: "number", Value: "+4420", Source: "honeypot"},
 		{Kind: "ua", Value: "sipvicious", Source: "feed", Expires: now.Add(-time.Hour), LastSeen: now.Add(-2 * time.Hour)}}))
-	moved("remove", a.Remove(ctx, "number", "+4420"))
-	ban, err := a.AddBan(ctx, reputation.Ban{IP: "198.51.100.9", Source: "manual", Created: now, Expires: now.Add(time.Hour)})
+	moved("remove", a.Remove(repCtx, "number", "+4420"))
+	ban, err := a.AddBan(repCtx, reputation.Ban{IP: "198.51.100.9", Source: "manual", Created: now, Expires: now.Add(time.Hour)})
 	moved("add ban", err)
-	_, err = b.ReleaseBan(ctx, ban.ID)
+	_, err = b.ReleaseBan(repCtx, ban.ID)
 	moved("release ban on handle b", err)
-	moved("put lockout", a.PutLockout(ctx, reputation.Lockout{Kind: "account", Subject: "100", Failures: 5, Since: now, Until: now.Add(time.Hour)}))
-	moved("release lockout", a.ReleaseLockout(ctx, "account", "100"))
-	n, err := a.Purge(ctx, now, 90*24*time.Hour) // the expired ua goes
+	moved("put lockout", a.PutLockout(repCtx, reputation.Lockout{Kind: "account", Subject: "100", Failures: 5, Since: now, Until: now.Add(time.Hour)}))
+	moved("release lockout", a.ReleaseLockout(repCtx, "account", "100"))
+	n, err := a.Purge(repCtx, now, 90*24*time.Hour) // the expired ua goes
 	if n != 1 {
 		t.Fatalf("purge removed %d rows, want the expired ua", n)
 	}
 	moved("purge", err)
 
-	_, err = a.Upsert(ctx, reputation.Entry{Kind: "ip", Value: "not an address"})
+	_, err = a.Upsert(repCtx, reputation.Entry{Kind: "ip", Value: "not an address"})
 	stayed("invalid upsert", err)
-	stayed("batch with an invalid entry", a.UpsertBatch(ctx, []reputation.Entry{{Kind: "number", Value: "+4421", Source: "honeypot"}, {Kind: "ip", Value: "x"}}))
-	if _, err := a.Get(ctx, "number", "+4421"); !errors.Is(err, reputation.ErrNotFound) {
+	stayed("batch with an invalid entry", a.UpsertBatch(repCtx, []reputation.Entry{{Kind: "number", Value: "+4421", Source: "honeypot"}, {Kind: "ip", Value: "x"}}))
+	if _, err := a.Get(repCtx, "number", "+4421"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("refused batch left its valid entry: %v", err)
 	}
-	stayed("empty batch", a.UpsertBatch(ctx, nil))
-	stayed("remove of an unknown entry", a.Remove(ctx, "number", "+4499"))
-	_, err = a.AddBan(ctx, reputation.Ban{IP: "bogus", Created: now, Expires: now.Add(time.Hour)})
+	stayed("empty batch", a.UpsertBatch(repCtx, nil))
+	stayed("remove of an unknown entry", a.Remove(repCtx, "number", "+4499"))
+	_, err = a.AddBan(repCtx, reputation.Ban{IP: "bogus", Created: now, Expires: now.Add(time.Hour)})
 	stayed("invalid ban", err)
-	_, err = a.AddBan(ctx, reputation.Ban{IP: "198.51.100.10", Created: now, Expires: now})
+	_, err = a.AddBan(repCtx, reputation.Ban{IP: "198.51.100.10", Created: now, Expires: now})
 	stayed("ban ending at its start", err)
-	_, err = b.ReleaseBan(ctx, ban.ID+1000)
+	_, err = b.ReleaseBan(repCtx, ban.ID+1000)
 	stayed("release of an unknown ban", err)
-	stayed("release of an unknown lockout", a.ReleaseLockout(ctx, "account", "999"))
-	n, err = a.Purge(ctx, now, 90*24*time.Hour)
+	stayed("release of an unknown lockout", a.ReleaseLockout(repCtx, "account", "999"))
+	n, err = a.Purge(repCtx, now, 90*24*time.Hour)
 	if n != 0 {
 		t.Fatalf("second purge removed %d rows", n)
 	}
 	stayed("purge with nothing to purge", err)
-	stayed("honeypot events", a.AppendEvents(ctx, []honeypot.Event{{Time: now, Kind: "register", SourceIP: "192.0.2.7", SourcePort: 5060, Transport: "udp"}}))
+	stayed("honeypot events", a.AppendEvents(repCtx, []honeypot.Event{{Time: now, Kind: "register", SourceIP: "192.0.2.7", SourcePort: 5060, Transport: "udp"}}))
 }
 
-// countingStore counts the lists a Refresher makes.
-type countingStore struct {
-	DB
+// repCountingStore counts the lists a Refresher makes.
+type repCountingStore struct {
+	ReputationDB
 	lists atomic.Int64
 }
 
-func (c *countingStore) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
+func (c *repCountingStore) List(ctx context.Context, q reputation.Query) ([]reputation.Entry, error) {
 	c.lists.Add(1)
-	return c.DB.List(ctx, q)
+	return c.ReputationDB.List(ctx, q)
 }
 
-// refresherTwoNodes runs a Refresher on handle b while handle a writes:
+// repRefresherTwoNodes runs a Refresher on handle b while handle a writes:
 // b re-lists only when a changed something (or the full-refresh interval
 // passed), and then sees the change.
-func refresherTwoNodes(t *testing.T, open func() DB) {
+func repRefresherTwoNodes(t *testing.T, open func() ReputationDB) {
 	a := open()
-	b := &countingStore{DB: open()}
+	b := &repCountingStore{ReputationDB: open()}
 	live := reputation.NewLive(reputation.Policy{})
 	r := &reputation.Refresher{Store: b, Live: live, Full: time.Minute}
 	now := time.Now()
 	step := func(at time.Time, wantRead bool) {
 		t.Helper()
 		before := b.lists.Load()
-		read, err := r.Refresh(ctx, at)
+		read, err := r.Refresh(repCtx, at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -735,7 +729,7 @@ func refresherTwoNodes(t *testing.T, open func() DB) {
 		step(now.Add(time.Duration(i)*time.Second), false)
 	}
 	ip := netip.MustParseAddr("203.0.113.77")
-	if _, err := a.AddBan(ctx, reputation.Ban{IP: ip.String(), Source: "manual", Created: now, Expires: now.Add(time.Hour)}); err != nil {
+	if _, err := a.AddBan(repCtx, reputation.Ban{IP: ip.String(), Source: "manual", Created: now, Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	step(now.Add(6*time.Second), true)
@@ -744,7 +738,7 @@ func refresherTwoNodes(t *testing.T, open func() DB) {
 	}
 	step(now.Add(7*time.Second), false)
 	// A refused write on a moves nothing.
-	if err := a.Remove(ctx, "number", "+4499"); !errors.Is(err, reputation.ErrNotFound) {
+	if err := a.Remove(repCtx, "number", "+4499"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("remove of an unknown entry: %v", err)
 	}
 	step(now.Add(8*time.Second), false)
@@ -757,7 +751,7 @@ func refresherTwoNodes(t *testing.T, open func() DB) {
 	step(now.Add(7*time.Second+time.Minute), false)
 	// Reload reads whatever the version says.
 	before := b.lists.Load()
-	if err := r.Reload(ctx, now.Add(8*time.Second+time.Minute)); err != nil || b.lists.Load() != before+1 {
+	if err := r.Reload(repCtx, now.Add(8*time.Second+time.Minute)); err != nil || b.lists.Load() != before+1 {
 		t.Fatalf("reload: %v, %d lists", err, b.lists.Load()-before)
 	}
 	if checks, reads := r.Stats(); reads != 4 || checks < 10 {
@@ -765,9 +759,9 @@ func refresherTwoNodes(t *testing.T, open func() DB) {
 	}
 }
 
-// sighting is one honeypot sighting of number from addr at t, proven
+// repSighting is one honeypot sighting of number from addr at t, proven
 // (the source completed a call) or not, under the rule need.
-func sighting(number, addr string, t time.Time, proven bool, need reputation.Need) reputation.Entry {
+func repSighting(number, addr string, t time.Time, proven bool, need reputation.Need) reputation.Entry {
 	a := netip.MustParseAddr(addr)
 	s := reputation.Sighting{Network: reputation.NetworkOf(a).String(), Addr: a.String(), First: t, Last: t, Hits: 1}
 	if proven {
@@ -778,20 +772,20 @@ func sighting(number, addr string, t time.Time, proven bool, need reputation.Nee
 		Evidence: &reputation.Evidence{Sightings: []reputation.Sighting{s}, Need: need}}
 }
 
-// learning has two nodes fold honeypot sightings of a number: unproven
+// repLearning has two nodes fold honeypot sightings of a number: unproven
 // sightings from many networks and proven ones from one network, or
 // from enough networks too close together in time, leave it suspected;
 // proven sightings from enough networks spread over the rule's span
 // confirm it, with the evidence kept and explained. A confirmed entry is
 // not downgraded by later suspected sightings.
-func learning(t *testing.T, open func() DB) {
+func repLearning(t *testing.T, open func() ReputationDB) {
 	a, b := open(), open()
 	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	need := reputation.Need{Networks: 3, SpanS: 600}
 	const num = "+19005550142"
-	must := func(db DB, e reputation.Entry) reputation.Entry {
+	must := func(db ReputationDB, e reputation.Entry) reputation.Entry {
 		t.Helper()
-		got, err := db.Upsert(ctx, e)
+		got, err := db.Upsert(repCtx, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -799,9 +793,9 @@ func learning(t *testing.T, open func() DB) {
 	}
 	// Unproven sightings from 40 networks: any source can be forged.
 	for i := range 40 {
-		must([]DB{a, b}[i%2], sighting(num, fmt.Sprintf("203.0.%d.7", i), t0.Add(time.Duration(i)*time.Minute), false, need))
+		must([]ReputationDB{a, b}[i%2], repSighting(num, fmt.Sprintf("203.0.%d.7", i), t0.Add(time.Duration(i)*time.Minute), false, need))
 	}
-	e, err := b.Get(ctx, "number", num)
+	e, err := b.Get(repCtx, "number", num)
 	if err != nil || e.Status != reputation.StatusSuspected || e.Evidence == nil {
 		t.Fatalf("after 40 unproven networks: %+v, %v; want suspected with evidence", e, err)
 	}
@@ -811,61 +805,61 @@ func learning(t *testing.T, open func() DB) {
 	}
 	// Proven sightings from three addresses of one /24: one network.
 	for i := range 3 {
-		e = must(a, sighting(num, fmt.Sprintf("198.51.100.%d", 10+i), t0.Add(time.Duration(i)*10*time.Minute), true, need))
+		e = must(a, repSighting(num, fmt.Sprintf("198.51.100.%d", 10+i), t0.Add(time.Duration(i)*10*time.Minute), true, need))
 	}
 	if e.Status != reputation.StatusSuspected {
 		t.Fatalf("three addresses of one /24: %s, want suspected", e.Status)
 	}
 	// Two more networks, proven within a minute of the first proof: the
 	// count is met, the span is not.
-	e = must(b, sighting(num, "192.0.2.1", t0.Add(30*time.Second), true, need))
-	e = must(a, sighting(num, "2001:db8:1::5", t0.Add(50*time.Second), true, need))
+	e = must(b, repSighting(num, "192.0.2.1", t0.Add(30*time.Second), true, need))
+	e = must(a, repSighting(num, "2001:db8:1::5", t0.Add(50*time.Second), true, need))
 	if e.Status != reputation.StatusSuspected {
 		t.Fatalf("three networks within a minute: %s, want suspected", e.Status)
 	}
 	if n, _, _ := e.Evidence.Proven(); n != 3 {
 		t.Fatalf("proven networks = %d, want 3 (198.51.100.0/24, 192.0.2.0/24, 2001:db8:1::/48)", n)
 	}
-	if es, _ := a.List(ctx, reputation.Query{Status: reputation.StatusConfirmed, Kind: "number"}); len(es) != 0 {
+	if es, _ := a.List(repCtx, reputation.Query{Status: reputation.StatusConfirmed, Kind: "number"}); len(es) != 0 {
 		t.Fatalf("confirmed numbers = %+v, want none", es)
 	}
 	// A fourth network eleven minutes later spreads the proofs enough.
-	e = must(b, sighting(num, "2001:db8:2::9", t0.Add(11*time.Minute), true, need))
+	e = must(b, repSighting(num, "2001:db8:2::9", t0.Add(11*time.Minute), true, need))
 	if e.Status != reputation.StatusConfirmed || !e.Evidence.Confirmed.Equal(t0.Add(11*time.Minute)) || e.Evidence.Why == "" {
 		t.Fatalf("after a proof 11 minutes on: %+v %+v, want confirmed at that time, explained", e, e.Evidence)
 	}
-	got, err := a.Get(ctx, "number", num)
+	got, err := a.Get(repCtx, "number", num)
 	if err != nil || got.Status != reputation.StatusConfirmed || got.Evidence.Why != e.Evidence.Why || len(got.Evidence.Sightings) != reputation.MaxSightings {
 		t.Fatalf("node a reads %+v, %v", got, err)
 	}
 	if n, first, last := got.Evidence.Proven(); n != 4 || !first.Equal(t0) || !last.Equal(t0.Add(11*time.Minute)) {
 		t.Fatalf("stored proofs: %d networks %s..%s", n, first, last)
 	}
-	if es, _ := a.List(ctx, reputation.Query{Status: reputation.StatusConfirmed, Kind: "number"}); len(es) != 1 || es[0].Value != num {
+	if es, _ := a.List(repCtx, reputation.Query{Status: reputation.StatusConfirmed, Kind: "number"}); len(es) != 1 || es[0].Value != num {
 		t.Fatalf("confirmed numbers = %+v, want %s", es, num)
 	}
 	// Suspected sightings do not downgrade it, nor a manual entry.
-	e = must(a, sighting(num, "203.0.113.1", t0.Add(time.Hour), false, need))
+	e = must(a, repSighting(num, "203.0.113.1", t0.Add(time.Hour), false, need))
 	if e.Status != reputation.StatusConfirmed {
 		t.Fatalf("a later suspected sighting made it %s", e.Status)
 	}
 	must(a, reputation.Entry{Kind: "number", Value: "+12125550199", Source: "manual", Reason: "operator", Score: 100})
-	e = must(b, sighting("+12125550199", "203.0.113.1", t0, false, need))
+	e = must(b, repSighting("+12125550199", "203.0.113.1", t0, false, need))
 	if e.Status != reputation.StatusConfirmed || e.Source != "manual" || e.Reason != "operator" || e.Evidence == nil {
 		t.Fatalf("manual entry after a suspected sighting: %+v", e)
 	}
 	// Invalid evidence is refused and writes nothing.
-	bad := sighting("+12125550100", "203.0.113.1", t0, false, need)
+	bad := repSighting("+12125550100", "203.0.113.1", t0, false, need)
 	bad.Evidence.Sightings[0].Network = "not a network"
-	if _, err := a.Upsert(ctx, bad); !errors.Is(err, reputation.ErrInvalid) {
+	if _, err := a.Upsert(repCtx, bad); !errors.Is(err, reputation.ErrInvalid) {
 		t.Fatalf("bad evidence: %v", err)
 	}
-	bad = sighting("+12125550100", "203.0.113.1", t0, false, need)
+	bad = repSighting("+12125550100", "203.0.113.1", t0, false, need)
 	bad.Status = "trusted"
-	if _, err := a.Upsert(ctx, bad); !errors.Is(err, reputation.ErrInvalid) {
+	if _, err := a.Upsert(repCtx, bad); !errors.Is(err, reputation.ErrInvalid) {
 		t.Fatalf("bad status: %v", err)
 	}
-	if _, err := a.Get(ctx, "number", "+12125550100"); !errors.Is(err, reputation.ErrNotFound) {
+	if _, err := a.Get(repCtx, "number", "+12125550100"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("refused entries left %v", err)
 	}
 	// Both stores keep an entry without evidence as confirmed.
@@ -874,10 +868,10 @@ func learning(t *testing.T, open func() DB) {
 	}
 }
 
-// releaseBanFreesLearned releases bans: the learned IP entry for the
+// repReleaseBanFreesLearned releases bans: the learned IP entry for the
 // banned address goes with it (named in Freed), an operator's entry for
 // the same address stays, and another address's entry is untouched.
-func releaseBanFreesLearned(t *testing.T, open func() DB) {
+func repReleaseBanFreesLearned(t *testing.T, open func() ReputationDB) {
 	a, b := open(), open()
 	now := time.Now().UTC()
 	for _, e := range []reputation.Entry{
@@ -885,7 +879,7 @@ func releaseBanFreesLearned(t *testing.T, open func() DB) {
 		{Kind: "ip", Value: "198.51.100.6", Source: "honeypot", Score: 90},
 		{Kind: "ip", Value: "198.51.100.7", Source: "manual", Score: 100},
 	} {
-		if _, err := a.Upsert(ctx, e); err != nil {
+		if _, err := a.Upsert(repCtx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -893,20 +887,20 @@ func releaseBanFreesLearned(t *testing.T, open func() DB) {
 		ip, freed string
 		left      bool
 	}{{"198.51.100.5", "ip/198.51.100.5", false}, {"198.51.100.7", "", true}, {"198.51.100.8", "", false}} {
-		ban, err := a.AddBan(ctx, reputation.Ban{IP: c.ip, Source: "honeypot", Reason: "scan", Created: now, Expires: now.Add(time.Hour)})
+		ban, err := a.AddBan(repCtx, reputation.Ban{IP: c.ip, Source: "honeypot", Reason: "scan", Created: now, Expires: now.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := b.ReleaseBan(ctx, ban.ID)
+		got, err := b.ReleaseBan(repCtx, ban.ID)
 		if err != nil || !got.Released || got.Freed != c.freed {
 			t.Fatalf("release of the ban on %s = %+v, %v; want freed %q", c.ip, got, err, c.freed)
 		}
-		_, err = a.Get(ctx, "ip", c.ip)
+		_, err = a.Get(repCtx, "ip", c.ip)
 		if left := err == nil; left != c.left {
 			t.Fatalf("%s: entry left %v after the release, want %v (%v)", c.ip, left, c.left, err)
 		}
 	}
-	if _, err := a.Get(ctx, "ip", "198.51.100.6"); err != nil {
+	if _, err := a.Get(repCtx, "ip", "198.51.100.6"); err != nil {
 		t.Fatalf("another address's entry went: %v", err)
 	}
 }

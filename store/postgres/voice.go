@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -11,27 +11,28 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/internal/sqlq"
+	vstore "github.com/tollgate-voip/tollgate/voice/store"
 )
 
-// Postgres is the shared Store of cluster mode: the voice tables in the
-// cluster's PostgreSQL database, so every node sees the same voiceprints,
-// watchlist, results and passive statistics. Records are sealed with Keys
-// exactly as in SQLite (same encoding, same associated data), so every
-// node needs the same keys; it lives beside SQLite so both share one
-// sealing code path. Times are kept as Unix nanoseconds, as in SQLite, so
-// they round-trip exactly.
-type Postgres struct {
-	pool  *pgxpool.Pool
-	keys  *Keys
-	owned bool // Close closes pool (OpenPostgres); a borrowed pool (NewPostgres) stays open
+// Voice is the shared voice store of cluster mode: the voice tables in
+// the cluster's PostgreSQL database, so every node sees the same
+// voiceprints, watchlist, results and passive statistics. Records are
+// sealed with vstore.Keys exactly as in store/sqlite.Voice (same
+// encoding, same associated data), so every node needs the same keys.
+// Times are kept as Unix nanoseconds, as in SQLite, so they round-trip
+// exactly.
+type Voice struct {
+	pool *pgxpool.Pool
+	keys *vstore.Keys
 }
 
-var _ Store = (*Postgres)(nil)
+var _ vstore.Store = (*Voice)(nil)
 
-// pgMigrations holds the voice schema, one step per version; steps are
+// voiceMigrations holds the voice schema, one step per version; steps are
 // only ever appended. The version lives in its own table so the voice
 // tables can share a database with store/postgres.
-var pgMigrations = []string{
+var voiceMigrations = []string{
 	// 1: initial schema.
 	`
 CREATE TABLE voice_subjects (
@@ -84,62 +85,29 @@ CREATE INDEX voice_call_stats_updated ON voice_call_stats (updated_ns);
 `,
 }
 
-// OpenPostgres connects to the database named by dsn (a postgres:// URL
-// or a key=value string) and brings the voice tables up to date; several
-// nodes may do so at once.
-func OpenPostgres(ctx context.Context, dsn string, keys *Keys) (*Postgres, error) {
+// NewVoice builds the voice store on pool, which the caller keeps:
+// Close leaves it open. It brings the voice tables up to date; several
+// nodes may do so at once. keys seal the records.
+func NewVoice(ctx context.Context, pool *pgxpool.Pool, keys *vstore.Keys) (*Voice, error) {
 	if keys == nil {
-		return nil, errors.New("voice store: no encryption key")
+		return nil, vstore.ErrNoKeys
 	}
-	pool, err := pgschema.Connect(ctx, "voice store", dsn, nil)
-	if err != nil {
+	if err := onPool(ctx, "voice store", pool, voiceSchema); err != nil {
 		return nil, err
 	}
-	s, err := NewPostgres(ctx, pool, keys)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s.owned = true
-	return s, nil
+	return &Voice{pool: pool, keys: keys}, nil
 }
 
-// NewPostgres builds the store on pool, which the caller keeps: Close
-// leaves it open (a cluster node shares one pool among its stores). It
-// brings the voice tables up to date, as OpenPostgres does.
-func NewPostgres(ctx context.Context, pool *pgxpool.Pool, keys *Keys) (*Postgres, error) {
-	if keys == nil {
-		return nil, errors.New("voice store: no encryption key")
-	}
-	if pool == nil {
-		return nil, errors.New("voice store: no connection pool")
-	}
-	s := &Postgres{pool: pool, keys: keys}
-	if err := s.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("voice store: %w", err)
-	}
-	return s, nil
-}
+// voiceSchema is the voice tables and their version record.
+var voiceSchema = pgschema.Schema{Name: "voice", VersionTable: "voice_schema_version", Lock: pgschema.LockVoice, Steps: voiceMigrations}
 
-// pgSchema is the voice tables in PostgreSQL and their version record.
-var pgSchema = pgschema.Schema{Name: "voice", VersionTable: "voice_schema_version", Lock: pgschema.LockVoice, Steps: pgMigrations}
-
-// migrate applies the missing schema steps, one node at a time.
-func (s *Postgres) migrate(ctx context.Context) error { return pgSchema.Migrate(ctx, s.pool) }
-
-// Close closes the connection pool when the store opened it
-// (OpenPostgres); a pool given to NewPostgres is left to its owner.
-func (s *Postgres) Close() error {
-	if s.owned {
-		s.pool.Close()
-	}
-	return nil
-}
+// Close does nothing: the pool belongs to the caller.
+func (s *Voice) Close() error { return nil }
 
 // PutSubject creates or replaces a subject and raises the generation of
 // its kind, and of its former kind when that differs.
-func (s *Postgres) PutSubject(ctx context.Context, sub Subject) error {
-	kid, sealed, err := sealSubject(s.keys, sub)
+func (s *Voice) PutSubject(ctx context.Context, sub vstore.Subject) error {
+	kid, sealed, err := s.keys.SealSubject(sub)
 	if err != nil {
 		return err
 	}
@@ -177,7 +145,7 @@ func (s *Postgres) PutSubject(ctx context.Context, sub Subject) error {
 			if k == "" || i > 0 && k == kinds[i-1] {
 				continue
 			}
-			if err := pgBump(ctx, tx, sub.Tenant, k); err != nil {
+			if err := bumpVoiceGen(ctx, tx, sub.Tenant, k); err != nil {
 				return err
 			}
 		}
@@ -185,74 +153,52 @@ func (s *Postgres) PutSubject(ctx context.Context, sub Subject) error {
 	})
 }
 
-func pgBump(ctx context.Context, tx pgx.Tx, tenant, kind string) error {
+func bumpVoiceGen(ctx context.Context, tx pgx.Tx, tenant, kind string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO voice_generation (tenant,kind,gen) VALUES ($1,$2,1)
 		ON CONFLICT (tenant,kind) DO UPDATE SET gen=voice_generation.gen+1`, tenant, kind)
 	return err
 }
 
-func (s *Postgres) open(tenant, id, kind, kid string, sealed []byte, created, updated int64) (Subject, error) {
-	return openSubject(s.keys, tenant, id, kind, kid, sealed, created, updated)
-}
-
 // GetSubject reads one subject.
-func (s *Postgres) GetSubject(ctx context.Context, tenant, id string) (Subject, error) {
+func (s *Voice) GetSubject(ctx context.Context, tenant, id string) (vstore.Subject, error) {
 	var kind, kid string
 	var sealed []byte
 	var created, updated int64
 	err := s.pool.QueryRow(ctx, `SELECT kind,key_id,sealed,created_ns,updated_ns FROM voice_subjects WHERE tenant=$1 AND id=$2`, tenant, id).
 		Scan(&kind, &kid, &sealed, &created, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Subject{}, ErrNotFound
+		return vstore.Subject{}, vstore.ErrNotFound
 	}
 	if err != nil {
-		return Subject{}, err
+		return vstore.Subject{}, err
 	}
-	return s.open(tenant, id, kind, kid, sealed, created, updated)
+	return s.keys.OpenSubject(tenant, id, kind, kid, sealed, created, updated)
 }
 
 // DeleteSubject removes a subject and everything sealed with it.
-func (s *Postgres) DeleteSubject(ctx context.Context, tenant, id string) error {
+func (s *Voice) DeleteSubject(ctx context.Context, tenant, id string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var kind string
 		err := tx.QueryRow(ctx, `DELETE FROM voice_subjects WHERE tenant=$1 AND id=$2 RETURNING kind`, tenant, id).Scan(&kind)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return vstore.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		return pgBump(ctx, tx, tenant, kind)
+		return bumpVoiceGen(ctx, tx, tenant, kind)
 	})
 }
 
 // Subjects lists a tenant's subjects of one kind.
-func (s *Postgres) Subjects(ctx context.Context, tenant, kind string) ([]Subject, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id,key_id,sealed,created_ns,updated_ns FROM voice_subjects WHERE tenant=$1 AND kind=$2 ORDER BY id`, tenant, kind)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Subject
-	for rows.Next() {
-		var id, kid string
-		var sealed []byte
-		var created, updated int64
-		if err := rows.Scan(&id, &kid, &sealed, &created, &updated); err != nil {
-			return nil, err
-		}
-		sub, err := s.open(tenant, id, kind, kid, sealed, created, updated)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, rows.Err()
+func (s *Voice) Subjects(ctx context.Context, tenant, kind string) ([]vstore.Subject, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+vstore.SubjectCols+` FROM voice_subjects WHERE tenant=$1 AND kind=$2 ORDER BY id`, tenant, kind)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (vstore.Subject, error) { return s.keys.ScanSubject(r, tenant, kind) })
 }
 
 // Generation implements Store: one indexed read, cheap enough to ask on
 // every identification.
-func (s *Postgres) Generation(ctx context.Context, tenant, kind string) (string, error) {
+func (s *Voice) Generation(ctx context.Context, tenant, kind string) (string, error) {
 	var g int64
 	err := s.pool.QueryRow(ctx, `SELECT gen FROM voice_generation WHERE tenant=$1 AND kind=$2`, tenant, kind).Scan(&g)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -262,37 +208,27 @@ func (s *Postgres) Generation(ctx context.Context, tenant, kind string) (string,
 }
 
 // AddResult records a result against a call.
-func (s *Postgres) AddResult(ctx context.Context, r Result) error {
+func (s *Voice) AddResult(ctx context.Context, r vstore.Result) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO voice_results (call_id,tenant,time_ns,op,subject,decision,score,llr,speech,risk,reason) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
 		r.CallID, r.Tenant, r.Time.UnixNano(), r.Op, r.Subject, r.Decision, r.Score, r.LLR, r.Speech, r.Risk, r.Reason)
 	return err
 }
 
 // Results implements Store.
-func (s *Postgres) Results(ctx context.Context, callIDs []string) (map[string][]Result, error) {
-	out := map[string][]Result{}
+func (s *Voice) Results(ctx context.Context, callIDs []string) (map[string][]vstore.Result, error) {
 	if len(callIDs) == 0 {
-		return out, nil
+		return map[string][]vstore.Result{}, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT call_id,tenant,time_ns,op,subject,decision,score,llr,speech,risk,reason FROM voice_results WHERE call_id = ANY($1) ORDER BY seq`, callIDs)
+	rows, err := s.pool.Query(ctx, `SELECT `+vstore.ResultCols+` FROM voice_results WHERE call_id = ANY($1) ORDER BY seq`, callIDs)
+	rs, err := sqlq.Collect(rows, err, vstore.ScanResult)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r Result
-		var t int64
-		if err := rows.Scan(&r.CallID, &r.Tenant, &t, &r.Op, &r.Subject, &r.Decision, &r.Score, &r.LLR, &r.Speech, &r.Risk, &r.Reason); err != nil {
-			return nil, err
-		}
-		r.Time = time.Unix(0, t).UTC()
-		out[r.CallID] = append(out[r.CallID], r)
-	}
-	return out, rows.Err()
+	return vstore.ByCall(rs), nil
 }
 
 // CallStats implements Store; nil, nil when there are none.
-func (s *Postgres) CallStats(ctx context.Context, callID, key string) ([]byte, error) {
+func (s *Voice) CallStats(ctx context.Context, callID, key string) ([]byte, error) {
 	var kid string
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, `SELECT key_id,sealed FROM voice_call_stats WHERE call_id=$1 AND key=$2`, callID, key).Scan(&kid, &sealed)
@@ -302,12 +238,12 @@ func (s *Postgres) CallStats(ctx context.Context, callID, key string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	return s.keys.Open(kid, sealed, statsAAD(callID, key))
+	return s.keys.OpenStats(callID, key, kid, sealed)
 }
 
 // PutCallStats implements Store.
-func (s *Postgres) PutCallStats(ctx context.Context, callID, key string, stats []byte, now time.Time) error {
-	kid, sealed, err := s.keys.Seal(stats, statsAAD(callID, key))
+func (s *Voice) PutCallStats(ctx context.Context, callID, key string, stats []byte, now time.Time) error {
+	kid, sealed, err := s.keys.SealStats(callID, key, stats)
 	if err != nil {
 		return err
 	}
@@ -317,7 +253,7 @@ func (s *Postgres) PutCallStats(ctx context.Context, callID, key string, stats [
 }
 
 // ExpireCallStats implements Store.
-func (s *Postgres) ExpireCallStats(ctx context.Context, before time.Time) (int, error) {
+func (s *Voice) ExpireCallStats(ctx context.Context, before time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM voice_call_stats WHERE updated_ns < $1`, before.UnixNano())
 	if err != nil {
 		return 0, err
@@ -329,7 +265,7 @@ func (s *Postgres) ExpireCallStats(ctx context.Context, before time.Time) (int, 
 // one, and returns how many it re-sealed. Each record is rewritten only if
 // it is still the one that was read, so a subject another node replaced
 // meanwhile is left as that node wrote it.
-func (s *Postgres) Rekey(ctx context.Context) (int, error) {
+func (s *Voice) Rekey(ctx context.Context) (int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT tenant,id FROM voice_subjects WHERE key_id<>$1`, s.keys.Current())
 	if err != nil {
 		return 0, err
@@ -356,11 +292,7 @@ func (s *Postgres) Rekey(ctx context.Context) (int, error) {
 		if kid == s.keys.Current() {
 			continue
 		}
-		plain, err := s.keys.Open(kid, sealed, subjectAAD(k[0], k[1]))
-		if err != nil {
-			return n, fmt.Errorf("subject %s/%s: %w", k[0], k[1], err)
-		}
-		newKid, resealed, err := s.keys.Seal(plain, subjectAAD(k[0], k[1]))
+		newKid, resealed, err := s.keys.ResealSubject(k[0], k[1], kid, sealed)
 		if err != nil {
 			return n, err
 		}
@@ -372,7 +304,7 @@ func (s *Postgres) Rekey(ctx context.Context) (int, error) {
 				return err
 			}
 			done = true
-			return pgBump(ctx, tx, k[0], kind)
+			return bumpVoiceGen(ctx, tx, k[0], kind)
 		})
 		if err != nil {
 			return n, err

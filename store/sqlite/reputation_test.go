@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/reputation"
-	"github.com/tollgate-voip/tollgate/reputation/internal/storetest"
+	"github.com/tollgate-voip/tollgate/store/storetest"
 )
 
-// TestStore runs the reputation store conformance suite on a file in a
-// fresh directory; every handle is another connection to that file.
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) func() storetest.DB {
+// TestReputationSuite runs the reputation store conformance suite on a
+// file in a fresh directory; every handle is another connection to that
+// file.
+func TestReputationSuite(t *testing.T) {
+	storetest.RunReputation(t, func(t *testing.T) func() storetest.ReputationDB {
 		path := filepath.Join(t.TempDir(), "tollgate.db")
-		return func() storetest.DB {
-			db, err := Open(path)
+		return func() storetest.ReputationDB {
+			db, err := OpenReputation(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -27,16 +28,17 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// createAt makes a database at path as a tollgate with schema version
-// n made it, running statements in it afterwards.
-func createAt(t *testing.T, path string, n int, stmts ...string) {
+// createReputationAt makes a database at path as a tollgate with
+// reputation schema version n made it, running statements in it
+// afterwards.
+func createReputationAt(t *testing.T, path string, n int, stmts ...string) {
 	t.Helper()
 	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	qs := append([]string{`CREATE TABLE reputation_schema (version INTEGER NOT NULL)`}, migrations[:n]...)
+	qs := append([]string{`CREATE TABLE reputation_schema (version INTEGER NOT NULL)`}, reputationMigrations[:n]...)
 	qs = append(qs, fmt.Sprintf(`INSERT INTO reputation_schema (version) VALUES (%d)`, n))
 	for _, q := range append(qs, stmts...) {
 		if _, err := raw.Exec(q); err != nil {
@@ -45,13 +47,13 @@ func createAt(t *testing.T, path string, n int, stmts ...string) {
 	}
 }
 
-// TestUpgradeFromVersion1: a database made by a tollgate without the
-// version row (schema 1) gets it on open, and writes move it.
-func TestUpgradeFromVersion1(t *testing.T) {
+// TestReputationUpgradeFromVersion1: a database made by a tollgate
+// without the version row (schema 1) gets it on open, and writes move it.
+func TestReputationUpgradeFromVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tollgate.db")
-	createAt(t, path, 1)
+	createReputationAt(t, path, 1)
 	ctx := t.Context()
-	db, err := Open(path)
+	db, err := OpenReputation(path)
 	if err != nil {
 		t.Fatalf("opening a schema-1 database: %v", err)
 	}
@@ -67,19 +69,19 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 }
 
-// TestUpgradeLearnedNumbersBecomeSuspected: numbers the honeypot learned
-// before entries had a status (schema 2) were learned from one unproven
-// datagram each; the upgrade makes them suspected and leaves operators'
-// numbers and the honeypot's addresses confirmed.
-func TestUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
+// TestReputationUpgradeLearnedNumbersBecomeSuspected: numbers the
+// honeypot learned before entries had a status (schema 2) were learned
+// from one unproven datagram each; the upgrade makes them suspected and
+// leaves operators' numbers and the honeypot's addresses confirmed.
+func TestReputationUpgradeLearnedNumbersBecomeSuspected(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tollgate.db")
 	now := time.Now().UnixNano()
 	ins := func(kind, value, source string) string {
 		return fmt.Sprintf(`INSERT INTO reputation_entries (kind, value, source, reason, first_seen, last_seen, hits, score, expires)
 			VALUES ('%s', '%s', '%s', 'old', %d, %d, 1, 90, NULL)`, kind, value, source, now, now)
 	}
-	createAt(t, path, 2, ins("number", "+12125550199", "honeypot"), ins("number", "+882161234", "manual"), ins("ip", "192.0.2.7", "honeypot"))
-	db, err := Open(path)
+	createReputationAt(t, path, 2, ins("number", "+12125550199", "honeypot"), ins("number", "+882161234", "manual"), ins("ip", "192.0.2.7", "honeypot"))
+	db, err := OpenReputation(path)
 	if err != nil {
 		t.Fatal(err)
 	}
