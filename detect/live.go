@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cdr"
@@ -149,6 +150,11 @@ func (e *Engine) Watch(now time.Time) {
 	groups := e.groups
 	clear(groups)
 	ng := 0
+	// Findings go out in a fixed order (calls by id, then groups by
+	// tenant and range), not the maps' random one: the calls they end
+	// play in that order, and a replay of one stream decides the same
+	// every time.
+	over := e.over[:0]
 	for id, s := range e.watching {
 		if s.latched {
 			delete(e.watching, id)
@@ -161,9 +167,7 @@ func (e *Engine) Watch(now time.Time) {
 		if cost >= rule.CallCost {
 			s.latched = true
 			delete(e.watching, id)
-			e.inCall(rule, "in_call_cost", []string{id}, s, cost, t,
-				fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
-					time.Duration(t-s.answered)*time.Second, cost, rule.CallCost))
+			over = append(over, overCost{id, s, cost})
 			continue
 		}
 		if groups == nil {
@@ -184,15 +188,38 @@ func (e *Engine) Watch(now time.Time) {
 		g.ids = append(g.ids, id)
 		g.cost += cost
 	}
-	for _, g := range groups {
+	e.over = over
+	slices.SortFunc(over, func(a, b overCost) int { return strings.Compare(a.id, b.id) })
+	for _, o := range over {
+		s := o.s
+		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
+			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
+				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost))
+	}
+	clear(over)
+	gs := e.gpool[:ng]
+	slices.SortFunc(gs, func(a, b *watchGroup) int {
+		if c := strings.Compare(a.s.tenant, b.s.tenant); c != 0 {
+			return c
+		}
+		return strings.Compare(a.s.rng, b.s.rng)
+	})
+	for _, g := range gs {
 		if len(g.ids) < rule.Concurrent || g.cost < rule.GroupCost {
 			continue
 		}
 		ids := slices.Clone(g.ids)
 		sort.Strings(ids)
-		e.inCall(rule, "in_call_concurrency", ids, g.s, g.cost, t,
+		// The group's first call by id names it, and its cost is summed
+		// in id order (the same bits whatever order the map gave).
+		s, cost := e.live[ids[0]], 0.0
+		for _, id := range ids {
+			x := e.live[id]
+			cost += x.rate * float64(t-x.answered) / 60
+		}
+		e.inCall(rule, "in_call_concurrency", ids, s, cost, t,
 			fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
-				len(ids), g.s.tenant, g.s.rng, g.cost, rule.Concurrent, rule.GroupCost))
+				len(ids), s.tenant, s.rng, cost, rule.Concurrent, rule.GroupCost))
 		for _, id := range ids {
 			e.live[id].latched = true
 		}
@@ -208,6 +235,13 @@ type watchGroup struct {
 }
 
 type groupKey struct{ tenant, rng string }
+
+// overCost is a watched call whose accrued cost reached in_call.call_cost.
+type overCost struct {
+	id   string
+	s    *started
+	cost float64
+}
 
 func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string) {
 	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,
