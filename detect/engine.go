@@ -67,8 +67,9 @@ type Engine struct {
 	oldest   int64
 	groups   map[groupKey]*watchGroup // Watch's scratch, reused
 	gpool    []*watchGroup
-	over     []overCost // Watch's scratch, reused
-	quiet    bool       // Warm: findings are not emitted
+	over     []overCost    // Watch's scratch, reused
+	qual     []*watchGroup // likewise
+	quiet    bool          // Warm: findings are not emitted
 	// enriched is the record e.call was last enriched from by Enrich (nil
 	// once anything else enriched); used is what that enrichment looked up.
 	enriched *cdr.Record

@@ -197,17 +197,22 @@ func (e *Engine) Watch(now time.Time) {
 				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost))
 	}
 	clear(over)
-	gs := e.gpool[:ng]
+	// Groups that may have reached the rule (a margin for the sum's
+	// rounding in map order), in a fixed order.
+	gs := e.qual[:0]
+	for _, g := range e.gpool[:ng] {
+		if len(g.ids) >= rule.Concurrent && g.cost >= rule.GroupCost*(1-1e-9) {
+			gs = append(gs, g)
+		}
+	}
 	slices.SortFunc(gs, func(a, b *watchGroup) int {
 		if c := strings.Compare(a.s.tenant, b.s.tenant); c != 0 {
 			return c
 		}
 		return strings.Compare(a.s.rng, b.s.rng)
 	})
+	e.qual = gs
 	for _, g := range gs {
-		if len(g.ids) < rule.Concurrent || g.cost < rule.GroupCost {
-			continue
-		}
 		ids := slices.Clone(g.ids)
 		sort.Strings(ids)
 		// The group's first call by id names it, and its cost is summed
@@ -216,6 +221,9 @@ func (e *Engine) Watch(now time.Time) {
 		for _, id := range ids {
 			x := e.live[id]
 			cost += x.rate * float64(t-x.answered) / 60
+		}
+		if cost < rule.GroupCost {
+			continue
 		}
 		e.inCall(rule, "in_call_concurrency", ids, s, cost, t,
 			fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
