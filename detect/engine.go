@@ -65,6 +65,7 @@ type Engine struct {
 	// accrues cost for); oldest is at most the earliest start in live.
 	watching map[string]*started
 	oldest   int64
+	sfree    []*started               // ended calls' records, reused by Start
 	groups   map[groupKey]*watchGroup // Watch's scratch, reused
 	gpool    []*watchGroup
 	over     []overCost    // Watch's scratch, reused
@@ -232,8 +233,12 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
 	wasStarted := s != nil
-	delete(e.live, r.CallID)
-	delete(e.watching, r.CallID)
+	if s != nil {
+		delete(e.live, r.CallID)
+		delete(e.watching, r.CallID)
+		*s = started{} // nothing else holds it: kept for a later Start
+		e.sfree = append(e.sfree, s)
+	}
 	outbound := !attempt && r.Direction != screen.Inbound
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
@@ -340,6 +345,12 @@ func farOf(r *cdr.Record) string {
 
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	e.enriched = nil
+	hint := &e.hint
+	same := hint.ne != nil && hint.tenant == r.Tenant && hint.ext == r.Extension && hint.far == farOf(r)
+	if x := hint.x; same && x.tc != nil { // met before through this slot
+		e.fill(r, c, x.tc, hint.ne, x.h)
+		return nil
+	}
 	tc, err := e.tenant(r.Tenant)
 	if err != nil {
 		return err
@@ -347,8 +358,8 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	t := tc.t
 	far := farOf(r)
 	var ne *numEntry
-	if h := e.hint; h.ne != nil && h.tenant == r.Tenant && h.far == far {
-		ne = h.ne // looked up ahead (Numbers)
+	if same {
+		ne = hint.ne // looked up ahead (Numbers)
 	} else if ne = tc.nums[far]; ne == nil {
 		info, err := e.res.Lookup(far, r.Tenant)
 		if err != nil {
@@ -368,6 +379,9 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	if h == nil {
 		h = e.base.Handle(r.Tenant, r.Extension)
 		tc.exts[strings.Clone(r.Extension)] = h
+	}
+	if same {
+		hint.x.tc, hint.x.h = tc, h
 	}
 	e.fill(r, c, tc, ne, h)
 	return nil

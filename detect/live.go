@@ -56,8 +56,16 @@ func (e *Engine) Start(r *cdr.Record) error {
 		}
 	}
 	ts := r.Start.Unix()
-	e.live[r.CallID] = &started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
+	var st *started
+	if n := len(e.sfree); n > 0 {
+		st = e.sfree[n-1]
+		e.sfree = e.sfree[:n-1]
+	} else {
+		st = new(started)
+	}
+	*st = started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
 		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used}
+	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
 	}
