@@ -163,6 +163,8 @@ func (e *Engine) Watch(now time.Time) {
 	// play in that order, and a replay of one stream decides the same
 	// every time.
 	over := e.over[:0]
+	// Fewer calls watched than in_call.concurrent: no group can reach it.
+	grouping := len(e.watching) >= rule.Concurrent
 	for id, s := range e.watching {
 		if s.latched {
 			delete(e.watching, id)
@@ -176,6 +178,9 @@ func (e *Engine) Watch(now time.Time) {
 			s.latched = true
 			delete(e.watching, id)
 			over = append(over, overCost{id, s, cost})
+			continue
+		}
+		if !grouping {
 			continue
 		}
 		if groups == nil {
