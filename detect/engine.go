@@ -217,7 +217,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	// moves an id from live to seen): its lookups are reused when the CDR
 	// names the same tenant, extension and far end.
 	s := e.live[r.CallID]
-	if s == nil && e.seen.has(r.CallID) {
+	if s == nil && e.seen.has(r.CallID) { // (a started call's id was looked up by Start)
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
@@ -233,7 +233,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
 	wasStarted := s != nil
+	var idh uint64 // the id's hash in seen
 	if s != nil {
+		idh = s.idh
 		delete(e.live, r.CallID)
 		delete(e.watching, r.CallID)
 		*s = started{} // nothing else holds it: kept for a later Start
@@ -244,7 +246,10 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	if outbound {
 		paid = c.Cost
 	}
-	e.seen.add(r.CallID, ts, paid)
+	if !wasStarted {
+		idh = e.seen.hash(r.CallID)
+	}
+	e.seen.addHashed(r.CallID, idh, ts, paid)
 	// A CDR is written when its call ends: lateness counts from the end,
 	// so a long call reported at its end is on time however long it lasted
 	// (it is still placed at its start).
@@ -452,8 +457,12 @@ func (s *idSet) init() {
 	s.curBits, s.oldBits = make([]uint64, 1<<idBits/64), make([]uint64, 1<<idBits/64)
 }
 
-func (s *idSet) get(id string) (float64, bool) {
-	h := maphash.String(s.seed, id)
+func (s *idSet) hash(id string) uint64 { return maphash.String(s.seed, id) }
+
+func (s *idSet) get(id string) (float64, bool) { return s.getHashed(id, s.hash(id)) }
+
+// getHashed is get with id's hash h already computed.
+func (s *idSet) getHashed(id string, h uint64) (float64, bool) {
 	b := h >> (64 - idBits)
 	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
 		return 0, false
@@ -473,7 +482,10 @@ func (s *idSet) has(id string) bool {
 }
 
 // add marks id (not yet present) seen at t.
-func (s *idSet) add(id string, t int64, cost float64) {
+func (s *idSet) add(id string, t int64, cost float64) { s.addHashed(id, s.hash(id), t, cost) }
+
+// addHashed is add with id's hash h already computed.
+func (s *idSet) addHashed(id string, h uint64, t int64, cost float64) {
 	if s.start == 0 {
 		s.start = t
 	}
@@ -482,7 +494,6 @@ func (s *idSet) add(id string, t int64, cost float64) {
 		s.oldBits, s.curBits = s.curBits, s.oldBits
 		clear(s.curBits)
 	}
-	h := maphash.String(s.seed, id)
 	b := h >> (64 - idBits)
 	s.curBits[b/64] |= 1 << (b % 64)
 	s.cur[h] = idEntry{id: id, cost: cost}

@@ -31,6 +31,7 @@ type started struct {
 	answered    int64 // 0 until answered
 	latched     bool
 	farRaw      string // the far end as the record named it
+	idh         uint64 // the call id's hash in Engine.seen
 	used               // what its enrichment looked up (reused by its CDR)
 }
 
@@ -45,7 +46,11 @@ func (e *Engine) Start(r *cdr.Record) error {
 	}
 	pre := e.enriched == r // Enrich(r) just ran
 	e.enriched = nil
-	if e.live[r.CallID] != nil || e.seen.has(r.CallID) {
+	if e.live[r.CallID] != nil {
+		return ErrDuplicate
+	}
+	idh := e.seen.hash(r.CallID) // kept for observe's add
+	if _, dup := e.seen.getHashed(r.CallID, idh); dup {
 		return ErrDuplicate
 	}
 	c := &e.call
@@ -64,7 +69,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 		st = new(started)
 	}
 	*st = started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
-		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used}
+		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used, idh: idh}
 	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
@@ -155,8 +160,13 @@ func (e *Engine) Watch(now time.Time) {
 		}
 		e.oldest = oldest
 	}
+	if len(e.watching) == 0 {
+		return // no answered chargeable call is up: nothing accrues
+	}
 	groups := e.groups
-	clear(groups)
+	if len(groups) > 0 {
+		clear(groups)
+	}
 	ng := 0
 	// Findings go out in a fixed order (calls by id, then groups by
 	// tenant and range), not the maps' random one: the calls they end
