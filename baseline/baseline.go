@@ -158,7 +158,7 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func (p *Profile) learn(t int64, local time.Time, country string, intl bool, billsec, concurrent int) {
+func (p *Profile) learn(t int64, how int, country string, intl bool, billsec, concurrent int) {
 	if p.Calls == 0 || t < p.First {
 		p.First = t
 	}
@@ -169,13 +169,15 @@ func (p *Profile) learn(t int64, local time.Time, country string, intl bool, bil
 	if intl {
 		p.Intl++
 	}
-	p.Hours[HourOfWeek(local)]++
+	p.Hours[how]++
 	if country != "" {
 		if p.Countries == nil {
 			p.Countries = map[string]uint32{}
 		}
-		if len(p.Countries) < 256 || p.Countries[country] > 0 {
+		if len(p.Countries) < 256 {
 			p.Countries[country]++
+		} else if n := p.Countries[country]; n > 0 {
+			p.Countries[country] = n + 1
 		}
 	}
 	if billsec > 0 {
@@ -214,18 +216,19 @@ func (p *Profile) window(t int64) (hour, burst int) {
 		drop = max(drop, len(r)-4095)
 		r = append(r[:0], r[drop:]...)
 	}
-	i := sort.Search(len(r), func(i int) bool { return r[i] > t })
+	i := len(r)
+	if i > 0 && r[i-1] > t { // late: its own place
+		i = sort.Search(len(r), func(i int) bool { return r[i] > t })
+	}
 	r = append(r, 0)
 	copy(r[i+1:], r[i:])
 	r[i] = t
 	p.recent = r
-	for j := i; j >= 0 && r[j] > t-3600; j-- {
-		hour++
-		if r[j] > t-BurstWindow {
-			burst++
-		}
-	}
-	return hour, burst
+	// Every call left before i is in (t-3600, t] (the older ones were
+	// dropped above): the hour holds r[:i+1], the burst window the calls
+	// of those after t-BurstWindow.
+	b := sort.Search(i+1, func(j int) bool { return r[j] > t-BurstWindow })
+	return i + 1, i + 1 - b
 }
 
 func bits(n int) int {
@@ -359,8 +362,9 @@ func (l *Learner) LearnHandle(h *Handle, t int64, local time.Time, country strin
 			}
 		}
 	}
-	h.Ext.learn(t, local, country, intl, billsec, concurrent)
-	h.Tenant.learn(t, local, country, intl, billsec, 0)
+	how := HourOfWeek(local)
+	h.Ext.learn(t, how, country, intl, billsec, concurrent)
+	h.Tenant.learn(t, how, country, intl, billsec, 0)
 }
 
 // Snapshot is an immutable copy of every profile.

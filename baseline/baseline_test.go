@@ -165,3 +165,53 @@ func TestPersistRoundTrip(t *testing.T) {
 		t.Errorf("saved form has no version: %v", err)
 	}
 }
+
+// window counts, for calls arriving in any order (late ones included),
+// what a plain count over every call kept says: the calls in the hour and
+// in the BurstWindow ending at each call, that call included.
+func TestWindowCountsLikeAPlainCount(t *testing.T) {
+	var p Profile
+	var kept []int64 // what recent should hold
+	x := uint64(7)
+	now := int64(1_800_000_000)
+	for k := range 20000 {
+		x = x*6364136223846793005 + 1442695040888963407
+		at := now + int64(x>>40%7) // mostly in order …
+		if x>>33%10 == 0 {
+			at -= int64(x >> 20 % 4000) // … some late, some over an hour late
+		}
+		now = max(now, at)
+		var keep []int64
+		for _, u := range kept {
+			if u > at-3600 {
+				keep = append(keep, u)
+			}
+		}
+		if len(keep) >= 4096 {
+			keep = keep[len(keep)-4095:]
+		}
+		kept = append(keep, at)
+		sortInt64(kept)
+		hour, burst := 0, 0
+		for _, u := range kept {
+			if u <= at && u > at-3600 {
+				hour++
+				if u > at-BurstWindow {
+					burst++
+				}
+			}
+		}
+		h, b := p.window(at)
+		if h != hour || b != burst {
+			t.Fatalf("call %d at %d: window says hour %d burst %d, a plain count %d and %d", k, at, h, b, hour, burst)
+		}
+	}
+}
+
+func sortInt64(xs []int64) {
+	for i := 1; i < len(xs); i++ {
+		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
+			xs[j], xs[j-1] = xs[j-1], xs[j]
+		}
+	}
+}

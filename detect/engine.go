@@ -65,9 +65,12 @@ type Engine struct {
 	// accrues cost for); oldest is at most the earliest start in live.
 	watching map[string]*started
 	oldest   int64
+	sfree    []*started               // ended calls' records, reused by Start
 	groups   map[groupKey]*watchGroup // Watch's scratch, reused
 	gpool    []*watchGroup
-	quiet    bool // Warm: findings are not emitted
+	over     []overCost    // Watch's scratch, reused
+	qual     []*watchGroup // likewise
+	quiet    bool          // Warm: findings are not emitted
 	// enriched is the record e.call was last enriched from by Enrich (nil
 	// once anything else enriched); used is what that enrichment looked up.
 	enriched *cdr.Record
@@ -214,7 +217,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	// moves an id from live to seen): its lookups are reused when the CDR
 	// names the same tenant, extension and far end.
 	s := e.live[r.CallID]
-	if s == nil && e.seen.has(r.CallID) {
+	if s == nil && e.seen.has(r.CallID) { // (a started call's id was looked up by Start)
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
@@ -230,14 +233,23 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
 	wasStarted := s != nil
-	delete(e.live, r.CallID)
-	delete(e.watching, r.CallID)
+	var idh uint64 // the id's hash in seen
+	if s != nil {
+		idh = s.idh
+		delete(e.live, r.CallID)
+		delete(e.watching, r.CallID)
+		*s = started{} // nothing else holds it: kept for a later Start
+		e.sfree = append(e.sfree, s)
+	}
 	outbound := !attempt && r.Direction != screen.Inbound
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
 		paid = c.Cost
 	}
-	e.seen.add(r.CallID, ts, paid)
+	if !wasStarted {
+		idh = e.seen.hash(r.CallID)
+	}
+	e.seen.addHashed(r.CallID, idh, ts, paid)
 	// A CDR is written when its call ends: lateness counts from the end,
 	// so a long call reported at its end is on time however long it lasted
 	// (it is still placed at its start).
@@ -338,6 +350,12 @@ func farOf(r *cdr.Record) string {
 
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	e.enriched = nil
+	hint := &e.hint
+	same := hint.ne != nil && hint.tenant == r.Tenant && hint.ext == r.Extension && hint.far == farOf(r)
+	if x := hint.x; same && x.tc != nil { // met before through this slot
+		e.fill(r, c, x.tc, hint.ne, x.h)
+		return nil
+	}
 	tc, err := e.tenant(r.Tenant)
 	if err != nil {
 		return err
@@ -345,8 +363,8 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	t := tc.t
 	far := farOf(r)
 	var ne *numEntry
-	if h := e.hint; h.ne != nil && h.tenant == r.Tenant && h.far == far {
-		ne = h.ne // looked up ahead (Numbers)
+	if same {
+		ne = hint.ne // looked up ahead (Numbers)
 	} else if ne = tc.nums[far]; ne == nil {
 		info, err := e.res.Lookup(far, r.Tenant)
 		if err != nil {
@@ -366,6 +384,9 @@ func (e *Engine) enrich(r *cdr.Record, c *Call) error {
 	if h == nil {
 		h = e.base.Handle(r.Tenant, r.Extension)
 		tc.exts[strings.Clone(r.Extension)] = h
+	}
+	if same {
+		hint.x.tc, hint.x.h = tc, h
 	}
 	e.fill(r, c, tc, ne, h)
 	return nil
@@ -436,8 +457,12 @@ func (s *idSet) init() {
 	s.curBits, s.oldBits = make([]uint64, 1<<idBits/64), make([]uint64, 1<<idBits/64)
 }
 
-func (s *idSet) get(id string) (float64, bool) {
-	h := maphash.String(s.seed, id)
+func (s *idSet) hash(id string) uint64 { return maphash.String(s.seed, id) }
+
+func (s *idSet) get(id string) (float64, bool) { return s.getHashed(id, s.hash(id)) }
+
+// getHashed is get with id's hash h already computed.
+func (s *idSet) getHashed(id string, h uint64) (float64, bool) {
 	b := h >> (64 - idBits)
 	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
 		return 0, false
@@ -457,7 +482,10 @@ func (s *idSet) has(id string) bool {
 }
 
 // add marks id (not yet present) seen at t.
-func (s *idSet) add(id string, t int64, cost float64) {
+func (s *idSet) add(id string, t int64, cost float64) { s.addHashed(id, s.hash(id), t, cost) }
+
+// addHashed is add with id's hash h already computed.
+func (s *idSet) addHashed(id string, h uint64, t int64, cost float64) {
 	if s.start == 0 {
 		s.start = t
 	}
@@ -466,7 +494,6 @@ func (s *idSet) add(id string, t int64, cost float64) {
 		s.oldBits, s.curBits = s.curBits, s.oldBits
 		clear(s.curBits)
 	}
-	h := maphash.String(s.seed, id)
 	b := h >> (64 - idBits)
 	s.curBits[b/64] |= 1 << (b % 64)
 	s.cur[h] = idEntry{id: id, cost: cost}

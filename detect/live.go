@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cdr"
@@ -30,6 +31,7 @@ type started struct {
 	answered    int64 // 0 until answered
 	latched     bool
 	farRaw      string // the far end as the record named it
+	idh         uint64 // the call id's hash in Engine.seen
 	used               // what its enrichment looked up (reused by its CDR)
 }
 
@@ -44,7 +46,11 @@ func (e *Engine) Start(r *cdr.Record) error {
 	}
 	pre := e.enriched == r // Enrich(r) just ran
 	e.enriched = nil
-	if e.live[r.CallID] != nil || e.seen.has(r.CallID) {
+	if e.live[r.CallID] != nil {
+		return ErrDuplicate
+	}
+	idh := e.seen.hash(r.CallID) // kept for observe's add
+	if _, dup := e.seen.getHashed(r.CallID, idh); dup {
 		return ErrDuplicate
 	}
 	c := &e.call
@@ -55,8 +61,16 @@ func (e *Engine) Start(r *cdr.Record) error {
 		}
 	}
 	ts := r.Start.Unix()
-	e.live[r.CallID] = &started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
-		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used}
+	var st *started
+	if n := len(e.sfree); n > 0 {
+		st = e.sfree[n-1]
+		e.sfree = e.sfree[:n-1]
+	} else {
+		st = new(started)
+	}
+	*st = started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
+		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used, idh: idh}
+	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
 	}
@@ -146,9 +160,21 @@ func (e *Engine) Watch(now time.Time) {
 		}
 		e.oldest = oldest
 	}
+	if len(e.watching) == 0 {
+		return // no answered chargeable call is up: nothing accrues
+	}
 	groups := e.groups
-	clear(groups)
+	if len(groups) > 0 {
+		clear(groups)
+	}
 	ng := 0
+	// Findings go out in a fixed order (calls by id, then groups by
+	// tenant and range), not the maps' random one: the calls they end
+	// play in that order, and a replay of one stream decides the same
+	// every time.
+	over := e.over[:0]
+	// Fewer calls watched than in_call.concurrent: no group can reach it.
+	grouping := len(e.watching) >= rule.Concurrent
 	for id, s := range e.watching {
 		if s.latched {
 			delete(e.watching, id)
@@ -161,9 +187,10 @@ func (e *Engine) Watch(now time.Time) {
 		if cost >= rule.CallCost {
 			s.latched = true
 			delete(e.watching, id)
-			e.inCall(rule, "in_call_cost", []string{id}, s, cost, t,
-				fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
-					time.Duration(t-s.answered)*time.Second, cost, rule.CallCost))
+			over = append(over, overCost{id, s, cost})
+			continue
+		}
+		if !grouping {
 			continue
 		}
 		if groups == nil {
@@ -184,15 +211,46 @@ func (e *Engine) Watch(now time.Time) {
 		g.ids = append(g.ids, id)
 		g.cost += cost
 	}
-	for _, g := range groups {
-		if len(g.ids) < rule.Concurrent || g.cost < rule.GroupCost {
-			continue
+	e.over = over
+	slices.SortFunc(over, func(a, b overCost) int { return strings.Compare(a.id, b.id) })
+	for _, o := range over {
+		s := o.s
+		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
+			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
+				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost))
+	}
+	clear(over)
+	// Groups that may have reached the rule (a margin for the sum's
+	// rounding in map order), in a fixed order.
+	gs := e.qual[:0]
+	for _, g := range e.gpool[:ng] {
+		if len(g.ids) >= rule.Concurrent && g.cost >= rule.GroupCost*(1-1e-9) {
+			gs = append(gs, g)
 		}
+	}
+	slices.SortFunc(gs, func(a, b *watchGroup) int {
+		if c := strings.Compare(a.s.tenant, b.s.tenant); c != 0 {
+			return c
+		}
+		return strings.Compare(a.s.rng, b.s.rng)
+	})
+	e.qual = gs
+	for _, g := range gs {
 		ids := slices.Clone(g.ids)
 		sort.Strings(ids)
-		e.inCall(rule, "in_call_concurrency", ids, g.s, g.cost, t,
+		// The group's first call by id names it, and its cost is summed
+		// in id order (the same bits whatever order the map gave).
+		s, cost := e.live[ids[0]], 0.0
+		for _, id := range ids {
+			x := e.live[id]
+			cost += x.rate * float64(t-x.answered) / 60
+		}
+		if cost < rule.GroupCost {
+			continue
+		}
+		e.inCall(rule, "in_call_concurrency", ids, s, cost, t,
 			fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
-				len(ids), g.s.tenant, g.s.rng, g.cost, rule.Concurrent, rule.GroupCost))
+				len(ids), s.tenant, s.rng, cost, rule.Concurrent, rule.GroupCost))
 		for _, id := range ids {
 			e.live[id].latched = true
 		}
@@ -208,6 +266,13 @@ type watchGroup struct {
 }
 
 type groupKey struct{ tenant, rng string }
+
+// overCost is a watched call whose accrued cost reached in_call.call_cost.
+type overCost struct {
+	id   string
+	s    *started
+	cost float64
+}
 
 func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string) {
 	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,

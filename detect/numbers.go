@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 
+	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/number"
 )
@@ -23,13 +24,25 @@ type Numbers struct {
 type numTenant struct {
 	tc   tenantCache
 	nums map[string]*numEntry
+	exts map[string]*extSlot
+}
+
+// extSlot is one extension of a tenant, interned by Numbers: the Engine
+// keeps in it what it found for them (the tenant's cache, the extension's
+// baseline handle), so a record through the same slot costs the Engine
+// no look-up by name. Numbers makes it on its goroutine and never reads
+// what the Engine writes.
+type extSlot struct {
+	tc *tenantCache
+	h  *baseline.Handle
 }
 
 // Resolved is one record's far end as Numbers found it (the zero value:
 // not found; the Engine then looks it up itself).
 type Resolved struct {
-	ne          *numEntry
-	tenant, far string
+	ne               *numEntry
+	x                *extSlot
+	tenant, ext, far string
 }
 
 // NewNumbers returns a Numbers over res.
@@ -51,7 +64,7 @@ func (n *Numbers) Resolve(r *cdr.Record) Resolved {
 			nums = map[string]*numEntry{}
 			n.plans[plan] = nums
 		}
-		nt = &numTenant{tc: tenantCache{t: t, home: number.CallingCodeFor(t.Country)}, nums: nums}
+		nt = &numTenant{tc: tenantCache{t: t, home: number.CallingCodeFor(t.Country)}, nums: nums, exts: map[string]*extSlot{}}
 		n.tenants[strings.Clone(r.Tenant)] = nt
 	}
 	far := farOf(r)
@@ -71,5 +84,10 @@ func (n *Numbers) Resolve(r *cdr.Record) Resolved {
 		nt.nums[strings.Clone(far)] = ne
 		n.n++
 	}
-	return Resolved{ne: ne, tenant: r.Tenant, far: far}
+	x := nt.exts[r.Extension]
+	if x == nil {
+		x = &extSlot{}
+		nt.exts[strings.Clone(r.Extension)] = x
+	}
+	return Resolved{ne: ne, x: x, tenant: r.Tenant, ext: r.Extension, far: far}
 }

@@ -19,7 +19,8 @@ type wev struct {
 	t   int64
 	n   int      // events at t
 	v   float64  // their sum
-	ids []string // the first idsPerSecond of their ids
+	id0 string   // the first of their ids (most seconds hold one event)
+	ids []string // the next idsPerSecond-1
 	cn  int      // events in this and every earlier bucket still held or pruned
 	cv  float64  // likewise for the values
 }
@@ -45,8 +46,12 @@ func (w *Window) Add(t int64, v float64, id string) {
 	b := &w.ev[i]
 	b.n++
 	b.v += v
-	if id != "" && len(b.ids) < idsPerSecond {
-		b.ids = append(b.ids, id)
+	if id != "" {
+		if b.id0 == "" {
+			b.id0 = id
+		} else if len(b.ids) < idsPerSecond-1 {
+			b.ids = append(b.ids, id)
+		}
 	}
 	for j := i; j < len(w.ev); j++ { // only the last bucket, unless late
 		w.ev[j].cn++
@@ -101,6 +106,13 @@ func (w *Window) IDs(from, to int64, max int) []string {
 	for _, e := range w.ev {
 		if e.t < from || e.t > to {
 			continue
+		}
+		if e.id0 == "" {
+			continue
+		}
+		out = append(out, e.id0)
+		if len(out) == max {
+			return out
 		}
 		for _, id := range e.ids {
 			out = append(out, id)
