@@ -142,12 +142,12 @@ type Env struct {
 // target for block_and_alert: the extension's international calling, the
 // destination (dest, a number or prefix) or the source address.
 func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
-	f.Action, f.Severity = r.Action, r.Severity
+	f.Action, f.Severity = string(r.Action), string(r.Severity)
 	if f.Severity == "" {
 		f.Severity = "warning"
 	}
-	f.Expires = time.Duration(r.ExpiresS) * time.Second
-	f.ExpiresS = r.ExpiresS
+	f.Expires = r.ExpiresS.Duration()
+	f.ExpiresS = int(r.ExpiresS)
 	if f.Tenant == "" {
 		f.Tenant = c.Rec.Tenant
 	}
