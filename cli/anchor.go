@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -49,12 +50,12 @@ func anchorMAC(key []byte, id int64, hash string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// auditKey reads the anchor key from the environment variable env: hex,
-// at least 16 bytes.
-func auditKey(env string) ([]byte, error) {
-	v := strings.TrimSpace(os.Getenv(env))
+// auditKey decodes the anchor key s, read from the environment variable
+// env: hex, at least 16 bytes.
+func auditKey(s config.Secret, env string) ([]byte, error) {
+	v := strings.TrimSpace(s.Reveal())
 	if v == "" {
-		return nil, fmt.Errorf("audit anchor key: environment variable %s is empty", env)
+		return nil, fmt.Errorf("audit anchor key: environment variable %s is empty or unset", env)
 	}
 	k, err := hex.DecodeString(v)
 	if err != nil || len(k) < 16 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/store/sqlite"
@@ -74,7 +75,7 @@ func (e *env) audit(args []string) error {
 		if *anchors == "" {
 			return nil
 		}
-		key, err := auditKey(*keyEnv)
+		key, err := auditKey(config.SecretFromEnv(*keyEnv), *keyEnv)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -85,7 +84,7 @@ func joinCluster(ctx context.Context, cfg *config.Config, dataDir string, pg *po
 	opts := redisOptions(&r, name)
 	n.redis = goredis.NewUniversalClient(opts)
 	var err error
-	n.counters, err = credis.New(credis.Options{Client: n.redis, Prefix: r.Prefix, Timeout: time.Duration(r.TimeoutMS) * time.Millisecond,
+	n.counters, err = credis.New(credis.Options{Client: n.redis, Prefix: r.Prefix, Timeout: r.TimeoutMS.Duration(),
 		Logger: log, OnState: n.redisState})
 	if err != nil {
 		n.close()
@@ -125,17 +124,16 @@ func (n *clusterNode) pool() *pgxpool.Pool {
 // redisOptions says how to reach the configured Redis.
 func redisOptions(r *config.ClusterRedis, node string) *goredis.UniversalOptions {
 	opts := &goredis.UniversalOptions{Addrs: []string{r.Addr}, DB: r.DB, MasterName: r.MasterName,
-		DialTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, ReadTimeout: time.Duration(r.TimeoutMS) * time.Millisecond,
-		WriteTimeout: time.Duration(r.TimeoutMS) * time.Millisecond, MaxRetries: 1, ClientName: "tollgate-" + node}
+		DialTimeout: r.TimeoutMS.Duration(), ReadTimeout: r.TimeoutMS.Duration(),
+		WriteTimeout: r.TimeoutMS.Duration(), MaxRetries: 1, ClientName: "tollgate-" + node}
 	switch {
 	case len(r.Sentinels) > 0:
 		opts.Addrs = r.Sentinels
 	case len(r.ClusterAddrs) > 0:
 		opts.Addrs, opts.IsClusterMode = r.ClusterAddrs, true
 	}
-	if r.PasswordEnv != "" {
-		opts.Password = os.Getenv(r.PasswordEnv)
-	}
+	opts.Password = r.Password.Reveal() // "" without password_env
+
 	return opts
 }
 
@@ -160,7 +158,7 @@ func openDetectorStream(cfg *config.Config, log *slog.Logger) (*detectorStream, 
 	c := goredis.NewUniversalClient(opts)
 	d := cc.Detectors
 	s, err := cluster.NewStream(cluster.StreamOptions{Client: c, Prefix: cc.Redis.Prefix, Node: cfg.NodeName(), Partitions: d.Partitions,
-		Lease: time.Duration(d.LeaseMS) * time.Millisecond, ClaimIdle: time.Duration(d.ClaimIdleMS) * time.Millisecond,
+		Lease: d.LeaseMS.Duration(), ClaimIdle: d.ClaimIdleMS.Duration(),
 		Retain: d.RetainS.Duration(), Queue: d.Queue, Logger: log})
 	if err != nil {
 		c.Close()
@@ -383,8 +381,8 @@ func clusterSecrets(cfg *config.Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if env := cfg.Cluster.Redis.PasswordEnv; env != "" && os.Getenv(env) == "" {
-		return "", &config.Error{File: cfg.File, Field: "cluster.redis.password_env", Msg: "environment variable " + env + " is empty"}
+	if r := &cfg.Cluster.Redis; r.PasswordEnv != "" && !r.Password.IsSet() {
+		return "", cfg.MissingSecret("cluster.redis.password_env", r.PasswordEnv)
 	}
 	return dsn, nil
 }

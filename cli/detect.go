@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -55,26 +54,29 @@ func (l *lateResolver) Lookup(dialed, tenant string) (number.Info, error) {
 }
 
 // notifiers builds the alert notifiers of the alerts: section.
-func notifiers(a *config.Alerts) ([]alert.Notifier, error) {
+func notifiers(cfg *config.Config) ([]alert.Notifier, error) {
+	a := &cfg.Alerts
 	var ns []alert.Notifier
-	for _, h := range a.Webhooks {
-		w := &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: h.MinSeverity}
+	for i, h := range a.Webhooks {
+		w := &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: string(h.MinSeverity)}
 		if h.SecretEnv != "" {
-			s := os.Getenv(h.SecretEnv)
-			if s == "" {
-				return nil, fmt.Errorf("alerts.webhooks: environment variable %s is empty", h.SecretEnv)
+			if !h.Secret.IsSet() {
+				return nil, cfg.MissingSecret(fmt.Sprintf("alerts.webhooks[%d].secret_env", i), h.SecretEnv)
 			}
-			w.Secret = []byte(s)
+			w.Secret = []byte(h.Secret.Reveal())
 		}
 		ns = append(ns, w)
 	}
 	for _, h := range a.Slack {
-		ns = append(ns, &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: h.MinSeverity, Slack: true})
+		ns = append(ns, &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: string(h.MinSeverity), Slack: true})
 	}
 	if e := a.Email; e.Addr != "" {
-		m := &alert.Email{Addr: e.Addr, From: e.From, To: e.To, Username: e.Username, Min: e.MinSeverity}
+		m := &alert.Email{Addr: e.Addr, From: e.From, To: e.To, Username: e.Username, Min: string(e.MinSeverity)}
 		if e.PasswordEnv != "" {
-			m.Password = os.Getenv(e.PasswordEnv)
+			if !e.Password.IsSet() {
+				return nil, cfg.MissingSecret("alerts.email.password_env", e.PasswordEnv)
+			}
+			m.Password = e.Password.Reveal()
 		}
 		ns = append(ns, m)
 	}
@@ -83,18 +85,18 @@ func notifiers(a *config.Alerts) ([]alert.Notifier, error) {
 
 // incidentNotifiers builds the Alertmanager and PagerDuty notifiers of
 // the alerts: section; node names the source of PagerDuty events.
-func incidentNotifiers(a *config.Alerts, node string) ([]alert.IncidentNotifier, error) {
+func incidentNotifiers(cfg *config.Config, node string) ([]alert.IncidentNotifier, error) {
+	a := &cfg.Alerts
 	var ns []alert.IncidentNotifier
 	ext := a.Incidents.ExternalURL
 	for _, t := range a.Alertmanager {
-		ns = append(ns, alert.NewAlertmanager(t.URL, ext, t.MinSeverity, t.Retries))
+		ns = append(ns, alert.NewAlertmanager(t.URL, ext, string(t.MinSeverity), t.Retries))
 	}
 	for i, t := range a.PagerDuty {
-		key := os.Getenv(t.RoutingKeyEnv)
-		if key == "" {
-			return nil, fmt.Errorf("alerts.pagerduty[%d]: environment variable %s is empty", i, t.RoutingKeyEnv)
+		if !t.RoutingKey.IsSet() {
+			return nil, cfg.MissingSecret(fmt.Sprintf("alerts.pagerduty[%d].routing_key_env", i), t.RoutingKeyEnv)
 		}
-		ns = append(ns, alert.NewPagerDuty(t.URL, key, node, ext, t.MinSeverity, t.Retries))
+		ns = append(ns, alert.NewPagerDuty(t.URL, t.RoutingKey.Reveal(), node, ext, string(t.MinSeverity), t.Retries))
 	}
 	return ns, nil
 }
@@ -107,7 +109,7 @@ func startDetection(ctx context.Context, cfg *config.Config, state *node.State, 
 	if !cfg.Detect.Enabled {
 		return nil, nil
 	}
-	ns, err := notifiers(&cfg.Alerts)
+	ns, err := notifiers(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -119,22 +121,22 @@ func startDetection(ctx context.Context, cfg *config.Config, state *node.State, 
 	if err := action.Refresh(ctx, acts, actLive, time.Now()); err != nil {
 		return nil, err
 	}
-	ins, err := incidentNotifiers(&cfg.Alerts, cfg.NodeName())
+	ins, err := incidentNotifiers(cfg, cfg.NodeName())
 	if err != nil {
 		return nil, err
 	}
 	var inc *alert.Incidents
 	stopInc := func() {}
 	if len(ins) > 0 {
-		inc = alert.NewIncidents(alert.IncidentOptions{Notifiers: ins, Quiet: time.Duration(cfg.Alerts.Incidents.QuietS) * time.Second,
-			Every: time.Duration(cfg.Alerts.Incidents.UpdateS) * time.Second, Now: live.Clock().Now, Logger: log})
+		inc = alert.NewIncidents(alert.IncidentOptions{Notifiers: ins, Quiet: cfg.Alerts.Incidents.QuietS.Duration(),
+			Every: cfg.Alerts.Incidents.UpdateS.Duration(), Now: live.Clock().Now, Logger: log})
 		var ictx context.Context
 		ictx, stopInc = context.WithCancel(context.Background())
 		go inc.Run(ictx, 0)
 	}
-	am := alert.New(alert.Options{Store: st, Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second, Notifiers: ns, Logger: log, Incidents: inc})
+	am := alert.New(alert.Options{Store: st, Dedup: cfg.Alerts.DedupS.Duration(), Notifiers: ns, Logger: log, Incidents: inc})
 	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Clock: live.Clock(),
-		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
+		Remember: cfg.Detect.Wangiri.RememberS.Duration()}
 	bfile := cfg.Detect.Baseline.File
 	if bfile == "" {
 		bfile = filepath.Join(dataDir, "baseline.json")
@@ -186,7 +188,7 @@ func (d *detection) follow(fs []config.Follow, log *slog.Logger) {
 		}
 		path := f.Path
 		fl := &cdr.Follower{Path: path, Opts: cdr.Options{Format: format, Location: loc, Tenant: f.Tenant}, FromStart: f.FromStart,
-			Poll: time.Duration(f.PollMS) * time.Millisecond,
+			Poll: f.PollMS.Duration(),
 			Malformed: func(e cdr.LineError) {
 				log.Warn("detection: malformed CDR line skipped", "file", path, "line", e.Line, "field", e.Field, "err", e.Msg)
 			}}

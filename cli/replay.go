@@ -124,12 +124,12 @@ type ReplayOptions struct {
 // event time, with the policy of eng.
 func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, error) {
 	cfg := eng.Config()
-	am := alert.New(alert.Options{Dedup: time.Duration(cfg.Alerts.DedupS) * time.Second})
+	am := alert.New(alert.Options{Dedup: cfg.Alerts.DedupS.Duration()})
 	clock := eventclock.New(nil) // event time only
 	blk := blocks.NewLiveWith(clock)
 	acts := action.NewLive()
 	act := &action.Manager{Blocks: action.NewMemoryBlocks(), Actions: action.NewMemory(), BlockLive: blk, ActionLive: acts, Alerts: am, Clock: clock,
-		Remember: time.Duration(cfg.Detect.Wangiri.RememberS) * time.Second}
+		Remember: cfg.Detect.Wangiri.RememberS.Duration()}
 	ctx := context.Background()
 	var det *detect.Engine
 	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.On(), ctx: ctx,

@@ -203,7 +203,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	parts.Add("cluster", node.Closer(cl.close))
 	var anc *anchorer
 	if cfg.Console.AuditAnchorFile != "" {
-		key, err := auditKey(cfg.Console.AuditKeyEnv)
+		key, err := auditKey(cfg.Console.AuditKey, cfg.Console.AuditKeyEnv)
 		if err != nil {
 			return nil, &config.Error{File: cfg.File, Field: "console.audit_key_env", Msg: err.Error()}
 		}
@@ -485,11 +485,10 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 	for _, t := range cfg.Server.Tokens {
 		hash := t.SHA256
 		if t.SecretEnv != "" {
-			secret := os.Getenv(t.SecretEnv)
-			if secret == "" {
-				return nil, &config.Error{File: cfg.File, Field: "server.tokens." + t.Name + ".secret_env", Msg: "environment variable " + t.SecretEnv + " is empty"}
+			if !t.Secret.IsSet() {
+				return nil, cfg.MissingSecret("server.tokens."+t.Name+".secret_env", t.SecretEnv)
 			}
-			hash = api.HashToken(secret)
+			hash = api.HashToken(t.Secret.Reveal())
 		}
 		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role), Config: true}
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/simulate"
 )
@@ -31,7 +32,8 @@ func (e *env) simulate(args []string) error {
 	out := fs.String("out", "", "write an Asterisk Master.csv here (labels in FILE.labels.json)")
 	policy := fs.String("write-policy", "", "write the simulation's policy and rate deck into this directory and exit")
 	url := fs.String("url", "", "drive a running server: screen each call, then post its CDR (e.g. http://127.0.0.1:7080)")
-	token := fs.String("token", os.Getenv("TOLLGATE_TOKEN"), "API token for -url (env TOLLGATE_TOKEN)")
+	// Not the flag's default: -h would print it.
+	token := fs.String("token", "", "API token for -url (default: env TOLLGATE_TOKEN)")
 	start := fs.String("start", "", "first day of the simulation, a Monday (YYYY-MM-DD, New York time; default 2026-11-02)")
 	asJSON := fs.Bool("json", false, "with -url: print the tally as JSON")
 	pos, err := parseFlags(fs, args)
@@ -40,6 +42,9 @@ func (e *env) simulate(args []string) error {
 	}
 	if len(pos) > 0 {
 		return usagef("simulate: unexpected argument %q", pos[0])
+	}
+	if *token == "" {
+		*token = config.SecretFromEnv("TOLLGATE_TOKEN").Reveal()
 	}
 	if *policy != "" {
 		if err := os.MkdirAll(*policy, 0o750); err != nil {

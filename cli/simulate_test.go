@@ -176,3 +176,18 @@ func TestReplayPrintsReport(t *testing.T) {
 		t.Errorf("replay, stderr not a terminal = %d; stderr %q", rc, errb.String())
 	}
 }
+
+// TestSimulateHelpHidesToken: the API token taken from TOLLGATE_TOKEN is
+// not the -token flag's default, which -h would print.
+func TestSimulateHelpHidesToken(t *testing.T) {
+	const tok = "tok-never-printed-42"
+	t.Setenv("TOLLGATE_TOKEN", tok)
+	var out, errb bytes.Buffer
+	Main([]string{"simulate", "-h"}, nil, &out, &errb)
+	if !strings.Contains(out.String()+errb.String(), "-token") {
+		t.Fatalf("help lacks -token:\n%s%s", out.String(), errb.String())
+	}
+	if strings.Contains(out.String()+errb.String(), tok) {
+		t.Errorf("help prints the token from TOLLGATE_TOKEN:\n%s%s", out.String(), errb.String())
+	}
+}

@@ -33,7 +33,7 @@ func verifierOptions(s *config.STIR, trust *stir.Trust) stir.Options {
 		Trust: trust,
 		Fetch: stir.FetchPolicy{
 			AllowHosts: s.X5UAllowHosts,
-			Timeout:    time.Duration(s.FetchTimeoutMS) * time.Millisecond,
+			Timeout:    s.FetchTimeoutMS.Duration(),
 			MaxBytes:   int64(s.MaxCertBytes),
 		},
 		MaxAge:      s.IATMaxAgeS.Duration(),
@@ -42,7 +42,7 @@ func verifierOptions(s *config.STIR, trust *stir.Trust) stir.Options {
 		MaxEntries:  s.CacheMaxEntries,
 	}
 	if s.FetchWaitMS != nil {
-		o.Wait = time.Duration(*s.FetchWaitMS) * time.Millisecond
+		o.Wait = (*s.FetchWaitMS).Duration()
 	}
 	if s.RequireTNAuthList != nil {
 		o.RequireTNAuthList = *s.RequireTNAuthList
@@ -191,7 +191,7 @@ func (e *env) stirVerify(args []string) error {
 		return err
 	}
 	o := verifierOptions(s, trust)
-	o.Wait = time.Duration(s.FetchTimeoutMS)*time.Millisecond + time.Second // a command line waits for the fetch
+	o.Wait = s.FetchTimeoutMS.Duration() + time.Second // a command line waits for the fetch
 	ver, err := stir.NewVerifier(o)
 	if err != nil {
 		return err

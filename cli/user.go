@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/console/auth"
 	"github.com/tollgate-voip/tollgate/node"
 )
@@ -188,8 +189,8 @@ func (e *env) printEnrolment(svc *auth.Service, name string, secret []byte) erro
 // readPassword takes TOLLGATE_PASSWORD, or two equal lines from stdin
 // (with echo off when stdin is a terminal).
 func (e *env) readPassword(prompt string) (string, error) {
-	if pw := os.Getenv("TOLLGATE_PASSWORD"); pw != "" {
-		return pw, auth.CheckPassword(pw)
+	if pw := config.SecretFromEnv("TOLLGATE_PASSWORD"); pw.IsSet() {
+		return pw.Reveal(), auth.CheckPassword(pw.Reveal())
 	}
 	restore := noEcho(e.stdin)
 	defer restore()

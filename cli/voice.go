@@ -60,13 +60,19 @@ func voiceKeys(cfg *config.Config) (*vstore.Keys, error) {
 	if v.KeyEnv == "" {
 		return nil, &config.Error{File: cfg.File, Field: "voice.key_env", Msg: "required: the environment variable holding the voiceprint key"}
 	}
-	cur, err := vstore.ParseKey(os.Getenv(v.KeyEnv))
+	if !v.Key.IsSet() {
+		return nil, cfg.MissingSecret("voice.key_env", v.KeyEnv)
+	}
+	cur, err := vstore.ParseKey(v.Key.Reveal())
 	if err != nil {
 		return nil, &config.Error{File: cfg.File, Field: "voice.key_env", Msg: "environment variable " + v.KeyEnv + ": " + err.Error()}
 	}
 	var old [][]byte
-	for _, name := range v.OldKeyEnvs {
-		k, err := vstore.ParseKey(os.Getenv(name))
+	for i, name := range v.OldKeyEnvs {
+		if !v.OldKeys[i].IsSet() {
+			return nil, cfg.MissingSecret("voice.old_key_envs", name)
+		}
+		k, err := vstore.ParseKey(v.OldKeys[i].Reveal())
 		if err != nil {
 			return nil, &config.Error{File: cfg.File, Field: "voice.old_key_envs", Msg: "environment variable " + name + ": " + err.Error()}
 		}

@@ -23,11 +23,11 @@ type STIR struct {
 	// ("*.example.net" allows subdomains).
 	X5UAllowHosts []string `yaml:"x5u_allow_hosts"`
 	// FetchTimeoutMS bounds one certificate download (default 2000).
-	FetchTimeoutMS int `yaml:"fetch_timeout_ms"`
+	FetchTimeoutMS Millis `yaml:"fetch_timeout_ms"`
 	// FetchWaitMS is how long a screening waits for a certificate not yet
 	// cached (default 250); 0 never waits: the call is No-TN-Validation
 	// while the fetch fills the cache.
-	FetchWaitMS *int `yaml:"fetch_wait_ms"`
+	FetchWaitMS *Millis `yaml:"fetch_wait_ms"`
 	// MaxCertBytes bounds the certificate file (default 65536).
 	MaxCertBytes int `yaml:"max_cert_bytes"`
 	// CacheTTLS is kept when the server sends no Cache-Control (default
@@ -103,8 +103,8 @@ type TrunkCountries struct {
 // CallerIDRule is what one finding does: an action (allow, auth, block,
 // honeypot) and a risk (0–100).
 type CallerIDRule struct {
-	Action string `yaml:"action"`
-	Risk   *int   `yaml:"risk"`
+	Action Treatment `yaml:"action"`
+	Risk   *int      `yaml:"risk"`
 }
 
 // CallerIDOutcomes are the STIR/SHAKEN outcomes.
@@ -133,7 +133,7 @@ type CallerIDSpoofing struct {
 // callerIDDefaults are the built-in actions and risks, by rule path.
 var callerIDDefaults = []struct {
 	path   string
-	action string
+	action Treatment
 	risk   int
 }{
 	{"outcomes.a", "allow", 0},
@@ -241,7 +241,7 @@ func (p *parser) callerID(cfg *Config, stirNode *yaml.Node) {
 		def  int
 		max  int
 	}{
-		{"fetch_timeout_ms", &s.FetchTimeoutMS, DefaultSTIRFetchTimeoutMS, 30000},
+		{"fetch_timeout_ms", (*int)(&s.FetchTimeoutMS), DefaultSTIRFetchTimeoutMS, 30000},
 		{"max_cert_bytes", &s.MaxCertBytes, DefaultSTIRMaxCertBytes, 1 << 20},
 		{"cache_ttl_s", (*int)(&s.CacheTTLS), DefaultSTIRCacheTTLS, 7 * 86400},
 		{"negative_ttl_s", (*int)(&s.NegativeTTLS), DefaultSTIRNegativeTTLS, 86400},
@@ -256,7 +256,7 @@ func (p *parser) callerID(cfg *Config, stirNode *yaml.Node) {
 		}
 	}
 	if s.FetchWaitMS == nil {
-		w := DefaultSTIRFetchWaitMS
+		w := Millis(DefaultSTIRFetchWaitMS)
 		s.FetchWaitMS = &w
 	} else if *s.FetchWaitMS < 0 || *s.FetchWaitMS > s.FetchTimeoutMS {
 		p.errorf(at("stir.fetch_wait_ms"), "stir.fetch_wait_ms", "want 0–fetch_timeout_ms (%d)", s.FetchTimeoutMS)

@@ -37,10 +37,10 @@ type ClusterDetect struct {
 	Partitions int `yaml:"partitions"`
 	// LeaseMS is how long a partition stays with a node that stopped
 	// renewing it (default 5000).
-	LeaseMS int `yaml:"lease_ms"`
+	LeaseMS Millis `yaml:"lease_ms"`
 	// ClaimIdleMS is the idle time after which another node claims an
 	// entry a dead node read but never acknowledged (default lease_ms).
-	ClaimIdleMS int `yaml:"claim_idle_ms"`
+	ClaimIdleMS Millis `yaml:"claim_idle_ms"`
 	// RetainS keeps entries this long (default 3600); a node taking a
 	// partition over replays this much to rebuild the detectors' windows.
 	RetainS Seconds `yaml:"retain_s"`
@@ -59,13 +59,15 @@ type ClusterRedis struct {
 	// PasswordEnv names the environment variable holding the password
 	// (never the password itself).
 	PasswordEnv string `yaml:"password_env"`
-	DB          int    `yaml:"db"`
+	// Password is read from PasswordEnv.
+	Password Secret `yaml:"-"`
+	DB       int    `yaml:"db"`
 	// Prefix starts every key (default "tg"): several deployments can
 	// share one Redis.
 	Prefix string `yaml:"prefix"`
 	// TimeoutMS bounds one call (default 250); beyond it a decision is
 	// made on local counts and the tenant's on_error applies.
-	TimeoutMS int `yaml:"timeout_ms"`
+	TimeoutMS Millis `yaml:"timeout_ms"`
 }
 
 // ClusterPG says how to reach PostgreSQL.
@@ -73,6 +75,8 @@ type ClusterPG struct {
 	// DSNEnv names the environment variable holding the connection string
 	// (postgres://user:password@host/db): secrets never in the file.
 	DSNEnv string `yaml:"dsn_env"`
+	// DSN is read from DSNEnv.
+	DSN Secret `yaml:"-"`
 	// SpoolDir holds records that could not be written while PostgreSQL
 	// was away (default <data_dir>/spool): decisions and call events in
 	// records.jsonl, reputation writes (bans, entries, lockouts, honeypot
@@ -215,11 +219,11 @@ func (d *ClusterDetect) check(p *parser, at func(string) int) {
 		}
 	}
 	def(&d.Partitions, 16, 1, 1024, "cluster.detectors.partitions", "want 1 to 1024 (the same on every node)")
-	def(&d.LeaseMS, 5000, 500, 600000, "cluster.detectors.lease_ms", "want 500 to 600000")
-	def(&d.ClaimIdleMS, d.LeaseMS, 100, 600000, "cluster.detectors.claim_idle_ms", "want 100 to 600000")
+	def((*int)(&d.LeaseMS), 5000, 500, 600000, "cluster.detectors.lease_ms", "want 500 to 600000")
+	def((*int)(&d.ClaimIdleMS), int(d.LeaseMS), 100, 600000, "cluster.detectors.claim_idle_ms", "want 100 to 600000")
 	def((*int)(&d.RetainS), 3600, 60, 7*86400, "cluster.detectors.retain_s", "want 60 to 604800")
 	def(&d.Queue, 65536, 16, 1<<24, "cluster.detectors.queue", "want 16 to 16777216")
-	if int(d.RetainS)*1000 < 2*d.LeaseMS {
+	if d.RetainS.Duration() < 2*d.LeaseMS.Duration() {
 		p.errorf(at("cluster.detectors.retain_s"), "cluster.detectors.retain_s", "keep entries at least twice lease_ms, or a hand-over can miss them")
 	}
 }

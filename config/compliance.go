@@ -74,7 +74,7 @@ type CallerIDs struct {
 	Owned []string `yaml:"owned"`
 	// Action on a campaign call presenting a number the tenant does not
 	// own: block (default) or auth.
-	Action string `yaml:"action"`
+	Action Treatment `yaml:"action"`
 }
 
 // Used reports whether any compliance rule is configured.

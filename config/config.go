@@ -120,9 +120,11 @@ type SIEM struct {
 // variable holding it.
 type Token struct {
 	Name      string `yaml:"name"`
-	Role      string `yaml:"role"` // admin, operator, screen, read
+	Role      Role   `yaml:"role"` // admin, operator, screen, read
 	SHA256    string `yaml:"sha256"`
 	SecretEnv string `yaml:"secret_env"`
+	// Secret is the token read from SecretEnv (config/secret.go).
+	Secret Secret `yaml:"-"`
 }
 
 // Numbers points at the user's number-intelligence data.
@@ -144,8 +146,8 @@ type Tenant struct {
 	Timezone       string                   `yaml:"timezone"`
 	IntlPrefixes   []string                 `yaml:"international_prefixes"`
 	NationalPrefix string                   `yaml:"national_prefix"`
-	Mode           string                   `yaml:"mode"`     // enforce, shadow
-	OnError        string                   `yaml:"on_error"` // fail_open, fail_closed
+	Mode           Mode                     `yaml:"mode"`     // enforce, shadow
+	OnError        OnError                  `yaml:"on_error"` // fail_open, fail_closed
 	Destinations   Destinations             `yaml:"destinations"`
 	Extensions     map[string]ExtensionPerm `yaml:"extensions"`
 	Hours          Hours                    `yaml:"hours"`
@@ -163,12 +165,12 @@ type Tenant struct {
 
 // Destinations is the destination policy.
 type Destinations struct {
-	Default         string            `yaml:"default"`          // deny, allow: international calls matching no rule
-	Countries       map[string]string `yaml:"countries"`        // calling code → allow, auth, block
-	PremiumPrefixes map[string]string `yaml:"premium_prefixes"` // E.164 prefix → block, limit, auth, allow
-	Types           map[string]string `yaml:"types"`            // number type → allow, auth, block
-	RiskCategories  map[string]string `yaml:"risk_categories"`  // risk-layer category → allow, auth, limit, block
-	Invalid         string            `yaml:"invalid"`          // what to do with invalid numbers: allow, auth, block
+	Default         Treatment            `yaml:"default"`          // deny, allow: international calls matching no rule
+	Countries       map[string]Treatment `yaml:"countries"`        // calling code → allow, auth, block
+	PremiumPrefixes map[string]Treatment `yaml:"premium_prefixes"` // E.164 prefix → block, limit, auth, allow
+	Types           map[string]Treatment `yaml:"types"`            // number type → allow, auth, block
+	RiskCategories  map[string]Treatment `yaml:"risk_categories"`  // risk-layer category → allow, auth, limit, block
+	Invalid         Treatment            `yaml:"invalid"`          // what to do with invalid numbers: allow, auth, block
 }
 
 // ExtensionPerm is what one extension may dial.
@@ -179,11 +181,11 @@ type ExtensionPerm struct {
 
 // Hours holds the time-of-day rules, in the tenant's time zone.
 type Hours struct {
-	Business                Window   `yaml:"business"`
-	AfterHoursInternational string   `yaml:"after_hours_international"` // allow, auth, block
-	Night                   Window   `yaml:"night"`
-	NightInternational      string   `yaml:"night_international"` // allow, auth, block
-	Holidays                []string `yaml:"holidays"`            // YYYY-MM-DD, treated as after hours
+	Business                Window    `yaml:"business"`
+	AfterHoursInternational Treatment `yaml:"after_hours_international"` // allow, auth, block
+	Night                   Window    `yaml:"night"`
+	NightInternational      Treatment `yaml:"night_international"` // allow, auth, block
+	Holidays                []string  `yaml:"holidays"`            // YYYY-MM-DD, treated as after hours
 }
 
 // Window is a daily time range on some weekdays. To before From wraps
@@ -243,10 +245,10 @@ type AccountLimits struct {
 
 // Cost holds the cost-aware rules.
 type Cost struct {
-	MaxPricePerMin     Amount  `yaml:"max_price_per_min"`      // above → challenge
-	AbovePriceAction   string  `yaml:"above_price_action"`     // auth (default) or block
-	RiskPerPricePerMin float64 `yaml:"risk_per_price_per_min"` // risk points per currency unit per minute
-	MaxRateRisk        int     `yaml:"max_rate_risk"`          // cap on that contribution
+	MaxPricePerMin     Amount    `yaml:"max_price_per_min"`      // above → challenge
+	AbovePriceAction   Treatment `yaml:"above_price_action"`     // auth (default) or block
+	RiskPerPricePerMin float64   `yaml:"risk_per_price_per_min"` // risk points per currency unit per minute
+	MaxRateRisk        int       `yaml:"max_rate_risk"`          // cap on that contribution
 }
 
 // Limit is a count limit that can be switched off: an integer or "off".
@@ -311,9 +313,11 @@ func (a Amount) MarshalYAML() (any, error) {
 	return a.V, nil
 }
 
-// typeErr makes an error yaml.v3 collects with the node's line.
+// typeErr makes an error yaml.v3 collects with the node's line and
+// column; the column lets yamlError name the field even when several
+// share a line ({a: 1, b: 2}).
 func typeErr(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d, column %d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))}}
 }
 
 // Error is a configuration error at one place in one file.
@@ -417,6 +421,7 @@ func Parse(name string, src []byte) (*Config, error) {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
 		return nil, p.errs
 	}
+	cfg.secrets()
 	return cfg, nil
 }
 
@@ -430,6 +435,17 @@ type parser struct {
 
 func (p *parser) errorf(line int, field, format string, args ...any) {
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// reported reports whether an error about field was already recorded
+// (a word that failed to decode leaves its field empty).
+func (p *parser) reported(field string) bool {
+	for _, e := range p.errs {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // top is the file's top level, tenants kept as nodes so defaults can be
@@ -473,7 +489,7 @@ func (p *parser) parse(src []byte) *Config {
 	p.checkKeys(root, "", reflectKeys(top{}))
 	var t top
 	if err := root.Decode(&t); err != nil {
-		p.yamlError(err, "", nil)
+		p.yamlError(err, "", root)
 		return nil
 	}
 	cfg := &Config{File: p.file, Tenants: make(map[string]*Tenant), AllowUnknownTenants: true}
@@ -571,13 +587,10 @@ func (p *parser) decodeStrict(node *yaml.Node, path string, v any) {
 	}
 	p.checkKeys(node, path, reflectKeys(v))
 	if err := node.Decode(v); err != nil {
-		ln := map[string]int{}
-		lines(node, path, ln)
-		p.yamlError(err, path, ln)
+		p.yamlError(err, path, node)
 	}
 }
 
-// yamlError turns a yaml.v3 error into located errors.
 // fieldAt is the most specific field in ln declared on line.
 func fieldAt(ln map[string]int, line int, def string) string {
 	best := def
@@ -589,19 +602,58 @@ func fieldAt(ln map[string]int, line int, def string) string {
 	return best
 }
 
-func (p *parser) yamlError(err error, path string, ln map[string]int) {
+// valuePath is the path of the value node at line:col below n, whose
+// own path is path; "" when there is none.
+func valuePath(n *yaml.Node, path string, line, col int) string {
+	if n.Line == line && n.Column == col {
+		return path
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if f := valuePath(n.Content[i+1], join(path, n.Content[i].Value), line, col); f != "" {
+				return f
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if f := valuePath(c, path+"["+strconv.Itoa(i)+"]", line, col); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// yamlError turns a yaml.v3 error met decoding node (nil: the whole
+// file), whose path is path, into located errors.
+func (p *parser) yamlError(err error, path string, node *yaml.Node) {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
+		ln := map[string]int{}
+		lines(node, path, ln)
 		for _, msg := range te.Errors {
-			line := 0
+			line, col := 0, 0
 			if strings.HasPrefix(msg, "line ") {
 				rest := msg[5:]
 				if i := strings.IndexByte(rest, ':'); i > 0 {
-					line, _ = strconv.Atoi(rest[:i])
+					pos := rest[:i]
+					if l, c, ok := strings.Cut(pos, ", column "); ok {
+						pos = l
+						col, _ = strconv.Atoi(c)
+					}
+					line, _ = strconv.Atoi(pos)
 					msg = strings.TrimSpace(rest[i+1:])
 				}
 			}
-			p.errorf(line, fieldAt(ln, line, path), "%s", msg)
+			field := ""
+			if node != nil && col > 0 {
+				field = valuePath(node, path, line, col)
+			}
+			if field == "" {
+				field = fieldAt(ln, line, path)
+			}
+			p.errorf(line, field, "%s", msg)
 		}
 		return
 	}
@@ -625,3 +677,11 @@ type Seconds int
 
 // Duration returns s as a time.Duration.
 func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }
+
+// Millis is a duration written in the policy as a whole number of
+// milliseconds: the keys ending in _ms. Code reads it as a time.Duration
+// through Duration.
+type Millis int
+
+// Duration returns m as a time.Duration.
+func (m Millis) Duration() time.Duration { return time.Duration(m) * time.Millisecond }

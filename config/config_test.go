@@ -150,6 +150,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(defaultPolicy))
 	f.Add([]byte("defaults: {country: US, on_error: fail_open}\ntenants: {a: {mode: shadow}}\n"))
 	f.Add([]byte("defaults:\n  limits: {extension: {international_calls_per_hour: off}}\n"))
+	f.Add([]byte("sip: {mode: proxy}\ndetectors: {wangiri: {action: [x], block: {a: b}, severity: \"\"}}\nalerts: {pagerduty: [{routing_key_env: PD, min_severity: 3}]}\n"))
+	f.Add([]byte("server: {tokens: [{name: a, role: root, secret_env: \"\"}]}\ndefaults: {country: US, on_error: &x fail_open, mode: *x}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c, err := Parse("fuzz.yaml", src)
 		if err == nil && c == nil {

@@ -46,6 +46,8 @@ type Console struct {
 	// AuditKeyEnv names the environment variable holding the anchor key,
 	// hex (default TOLLGATE_AUDIT_KEY).
 	AuditKeyEnv string `yaml:"audit_key_env"`
+	// AuditKey is read from AuditKeyEnv.
+	AuditKey Secret `yaml:"-"`
 	// TrustedProxies are the reverse proxies (addresses or CIDRs) in front
 	// of the console: from them, the client address for the per-source
 	// login limit is the right-most X-Forwarded-For entry that is not a

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ type Detect struct {
 	// at its own time in the detectors' windows and judged: its call's end
 	// against the latest call end seen (a CDR is written when the call
 	// ends, so a long call is never late for being long).
-	LatenessS int `yaml:"lateness_s"`
+	LatenessS Seconds `yaml:"lateness_s"`
 	// Follow lists CDR logs that tollgate serve reads as they grow.
 	Follow []Follow `yaml:"follow"`
 }
@@ -59,17 +60,17 @@ type Follow struct {
 	Timezone string `yaml:"timezone"`
 	// FromStart reads what the file already holds when serve starts
 	// (duplicates by call id are ignored); default: only what is appended.
-	FromStart bool `yaml:"from_start"`
-	PollMS    int  `yaml:"poll_ms"` // default 250
+	FromStart bool   `yaml:"from_start"`
+	PollMS    Millis `yaml:"poll_ms"` // default 250
 }
 
 // Rule is what every detector has: on/off, the action and how long it lasts.
 type Rule struct {
-	Enabled  *bool  `yaml:"enabled"`
-	Action   string `yaml:"action"`    // alert, require_pin, block_and_alert, honeypot, kill_switch
-	Block    string `yaml:"block"`     // for block_and_alert: extension (international calling, and the number), destination (and the extension), source_ip (and the extension), tenant (every extension's international calling)
-	ExpiresS int    `yaml:"expires_s"` // how long the action stays (0 = until released)
-	Severity string `yaml:"severity"`  // info, warning, critical
+	Enabled  *bool      `yaml:"enabled"`
+	Action   Action     `yaml:"action"`    // alert, require_pin, block_and_alert, honeypot, kill_switch
+	Block    BlockScope `yaml:"block"`     // for block_and_alert: extension (international calling, and the number), destination (and the extension), source_ip (and the extension), tenant (every extension's international calling)
+	ExpiresS Seconds    `yaml:"expires_s"` // how long the action stays (0 = until released)
+	Severity Severity   `yaml:"severity"`  // info, warning, critical
 }
 
 // On reports whether the rule is enabled.
@@ -78,8 +79,8 @@ func (r *Rule) On() bool { return r.Enabled == nil || *r.Enabled }
 // BurstRule: at least Calls international calls of one extension in WindowS.
 type BurstRule struct {
 	Rule    `yaml:",inline"`
-	Calls   int `yaml:"calls"`
-	WindowS int `yaml:"window_s"`
+	Calls   int     `yaml:"calls"`
+	WindowS Seconds `yaml:"window_s"`
 }
 
 // OffHoursRule: international calls between From and To, local time.
@@ -95,13 +96,13 @@ type HighRiskRule struct {
 	Rule         `yaml:",inline"`
 	CountryCodes []string `yaml:"country_codes"`
 	Attempts     int      `yaml:"attempts"`
-	WindowS      int      `yaml:"window_s"`
+	WindowS      Seconds  `yaml:"window_s"`
 }
 
 // DurationRule: an international call longer than ThresholdS.
 type DurationRule struct {
 	Rule       `yaml:",inline"`
-	ThresholdS int `yaml:"threshold_s"`
+	ThresholdS Seconds `yaml:"threshold_s"`
 }
 
 // NewDestRule: a chargeable destination class (country, or country/type at
@@ -123,7 +124,7 @@ type NewDestRule struct {
 	// for BlockExpiresS, when Action is alert (0: alert only).
 	ChallengeRate float64 `yaml:"challenge_rate"`
 	// BlockExpiresS is how long that block or PIN stays (seconds).
-	BlockExpiresS int `yaml:"block_expires_s"`
+	BlockExpiresS Seconds `yaml:"block_expires_s"`
 	// EndCalls: the call that found a never-called destination priced at
 	// block_rate or more is ended too, not only the later ones refused
 	// (default true).
@@ -138,7 +139,7 @@ type NewSourceRule struct {
 	// finding.
 	Calls int `yaml:"calls"`
 	// WindowS is the window those calls fall in (seconds).
-	WindowS int `yaml:"window_s"`
+	WindowS Seconds `yaml:"window_s"`
 }
 
 // InCallRule: answered chargeable calls watched while they run (event
@@ -197,7 +198,7 @@ type Pumping struct {
 // MinCalls calls). Its action stays active for ActiveS.
 type Trigger struct {
 	Rule     `yaml:",inline"`
-	WindowS  int     `yaml:"window_s"`
+	WindowS  Seconds `yaml:"window_s"`
 	Score    float64 `yaml:"score"`
 	MinCalls int     `yaml:"min_calls"`
 }
@@ -206,18 +207,18 @@ type Trigger struct {
 // number less its last Digits digits) in WindowS.
 type RangeRule struct {
 	Rule    `yaml:",inline"`
-	Numbers int `yaml:"numbers"`
-	Digits  int `yaml:"digits"`
-	WindowS int `yaml:"window_s"`
+	Numbers int     `yaml:"numbers"`
+	Digits  int     `yaml:"digits"`
+	WindowS Seconds `yaml:"window_s"`
 }
 
 // TestRule: Calls calls of at most MaxS seconds to one range in WindowS.
 type TestRule struct {
 	Rule    `yaml:",inline"`
-	Calls   int `yaml:"calls"`
-	MaxS    int `yaml:"max_s"`
-	Digits  int `yaml:"digits"`
-	WindowS int `yaml:"window_s"`
+	Calls   int     `yaml:"calls"`
+	MaxS    Seconds `yaml:"max_s"`
+	Digits  int     `yaml:"digits"`
+	WindowS Seconds `yaml:"window_s"`
 }
 
 // WangiriRule: Callers distinct international callers whose inbound
@@ -226,11 +227,11 @@ type TestRule struct {
 // Callback (block or auth).
 type WangiriRule struct {
 	Rule      `yaml:",inline"`
-	MaxRingS  int    `yaml:"max_ring_s"`
-	Callers   int    `yaml:"callers"`
-	WindowS   int    `yaml:"window_s"`
-	RememberS int    `yaml:"remember_s"`
-	Callback  string `yaml:"callback"`
+	MaxRingS  Seconds   `yaml:"max_ring_s"`
+	Callers   int       `yaml:"callers"`
+	WindowS   Seconds   `yaml:"window_s"`
+	RememberS Seconds   `yaml:"remember_s"`
+	Callback  Treatment `yaml:"callback"`
 	// CallerRate: a single one-ring international caller, wave or not, is
 	// remembered when calling it back costs this much per minute or more
 	// and the tenant does not usually call its country (0: waves only).
@@ -246,7 +247,7 @@ type Baseline struct {
 
 // Alerts configures alert grouping and notifiers.
 type Alerts struct {
-	DedupS   int       `yaml:"dedup_s"` // same code, tenant, extension and subject within this → counted, not re-sent
+	DedupS   Seconds   `yaml:"dedup_s"` // same code, tenant, extension and subject within this → counted, not re-sent
 	Webhooks []Webhook `yaml:"webhooks"`
 	Slack    []Webhook `yaml:"slack"`
 	Email    Email     `yaml:"email"`
@@ -268,11 +269,11 @@ type Alerts struct {
 type IncidentGrouping struct {
 	// QuietS resolves an incident after this many seconds (event time)
 	// without a new alert of it.
-	QuietS int `yaml:"quiet_s"`
+	QuietS Seconds `yaml:"quiet_s"`
 	// UpdateS is the least time between two updates of one incident
 	// (seconds); alerts meanwhile go out together with the next. Must
 	// be below quiet_s; 0 updates on every alert.
-	UpdateS int `yaml:"update_s"`
+	UpdateS Seconds `yaml:"update_s"`
 	// ExternalURL is tollgate's API address as the NOC reaches it; it
 	// becomes the Alertmanager generatorURL and the PagerDuty client_url.
 	ExternalURL string `yaml:"external_url"`
@@ -288,7 +289,7 @@ type AlertmanagerTarget struct {
 	Retries int `yaml:"retries"`
 	// MinSeverity is the least incident severity sent: info, warning or
 	// critical.
-	MinSeverity string `yaml:"min_severity"`
+	MinSeverity Severity `yaml:"min_severity"`
 }
 
 // PagerDutyTarget is a PagerDuty service integration (Events API v2).
@@ -297,6 +298,8 @@ type PagerDutyTarget struct {
 	// integration's routing key (a secret: never in the file, never
 	// logged).
 	RoutingKeyEnv string `yaml:"routing_key_env"`
+	// RoutingKey is read from RoutingKeyEnv.
+	RoutingKey Secret `yaml:"-"`
 	// URL is the Events API v2 endpoint; empty = PagerDuty's own.
 	URL string `yaml:"url"`
 	// Retries are delivery attempts after the first (on network errors,
@@ -304,15 +307,17 @@ type PagerDutyTarget struct {
 	Retries int `yaml:"retries"`
 	// MinSeverity is the least incident severity sent: info, warning or
 	// critical.
-	MinSeverity string `yaml:"min_severity"`
+	MinSeverity Severity `yaml:"min_severity"`
 }
 
 // Webhook is an HTTP endpoint that receives alerts as JSON.
 type Webhook struct {
-	URL         string `yaml:"url"`
-	SecretEnv   string `yaml:"secret_env"` // HMAC-SHA256 key, from the environment (generic webhooks)
-	Retries     int    `yaml:"retries"`
-	MinSeverity string `yaml:"min_severity"`
+	URL         string   `yaml:"url"`
+	SecretEnv   string   `yaml:"secret_env"` // HMAC-SHA256 key, from the environment (generic webhooks)
+	Retries     int      `yaml:"retries"`
+	MinSeverity Severity `yaml:"min_severity"`
+	// Secret is the key read from SecretEnv.
+	Secret Secret `yaml:"-"`
 }
 
 // Email sends alerts over SMTP.
@@ -322,7 +327,9 @@ type Email struct {
 	To          []string `yaml:"to"`
 	Username    string   `yaml:"username"`
 	PasswordEnv string   `yaml:"password_env"`
-	MinSeverity string   `yaml:"min_severity"`
+	MinSeverity Severity `yaml:"min_severity"`
+	// Password is read from PasswordEnv.
+	Password Secret `yaml:"-"`
 }
 
 func on(b bool) *bool { return &b }
@@ -395,32 +402,20 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			p.errorf(at(f), f, "must be > 0")
 		}
 	}
-	rule := func(f string, r *Rule, actions ...string) {
-		ok := false
-		for _, a := range actions {
-			ok = ok || r.Action == a
-		}
-		if !ok {
-			p.errorf(at(f+".action"), f+".action", "want %s, got %q", strings.Join(actions, ", "), r.Action)
-		}
-		switch r.Block {
-		case "", "extension", "destination", "source_ip", "tenant":
-		default:
-			p.errorf(at(f+".block"), f+".block", "want extension, destination, source_ip or tenant, got %q", r.Block)
-		}
-		switch r.Severity {
-		case "", "info", "warning", "critical":
-		default:
-			p.errorf(at(f+".severity"), f+".severity", "want info, warning or critical, got %q", r.Severity)
+	// rule checks what the words' own decoding cannot: which actions the
+	// rule takes (the pumping aliases only in pumping triggers).
+	rule := func(f string, r *Rule, actions ...Action) {
+		if !slices.Contains(actions, r.Action) {
+			p.errorf(at(f+".action"), f+".action", "want %s, got %q", orList(actions), r.Action)
 		}
 		if r.ExpiresS < 0 {
 			p.errorf(at(f+".expires_s"), f+".expires_s", "must be ≥ 0")
 		}
 	}
-	all := []string{"alert", "require_pin", "block_and_alert", "honeypot", "kill_switch"}
+	all := actions
 	rule("detectors.international_burst", &d.InternationalBurst.Rule, all...)
 	pos("detectors.international_burst.calls", d.InternationalBurst.Calls)
-	pos("detectors.international_burst.window_s", d.InternationalBurst.WindowS)
+	pos("detectors.international_burst.window_s", int(d.InternationalBurst.WindowS))
 	rule("detectors.off_hours_international", &d.OffHours.Rule, all...)
 	var ok bool
 	if d.OffHours.FromMin, ok = clock(d.OffHours.From); !ok {
@@ -437,10 +432,10 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 		}
 	}
 	pos("detectors.high_risk_country.attempts", d.HighRiskCountry.Attempts)
-	pos("detectors.high_risk_country.window_s", d.HighRiskCountry.WindowS)
+	pos("detectors.high_risk_country.window_s", int(d.HighRiskCountry.WindowS))
 	rule("detectors.new_source", &d.NewSource.Rule, all...)
 	pos("detectors.new_source.calls", d.NewSource.Calls)
-	pos("detectors.new_source.window_s", d.NewSource.WindowS)
+	pos("detectors.new_source.window_s", int(d.NewSource.WindowS))
 	rule("detectors.in_call", &d.InCall.Rule, all...)
 	if d.InCall.CallCost <= 0 || d.InCall.GroupCost <= 0 {
 		p.errorf(at("detectors.in_call"), "detectors.in_call", "call_cost and group_cost must be > 0")
@@ -449,7 +444,7 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 		p.errorf(at("detectors.in_call.concurrent"), "detectors.in_call.concurrent", "must be ≥ 2")
 	}
 	rule("detectors.extended_duration", &d.ExtendedDuration.Rule, all...)
-	pos("detectors.extended_duration.threshold_s", d.ExtendedDuration.ThresholdS)
+	pos("detectors.extended_duration.threshold_s", int(d.ExtendedDuration.ThresholdS))
 	rule("detectors.new_destination", &d.NewDestination.Rule, all...)
 	if d.NewDestination.MinRate < 0 || d.NewDestination.ChallengeRate < 0 || d.NewDestination.BlockRate < 0 || d.NewDestination.BlockExpiresS < 0 {
 		p.errorf(at("detectors.new_destination"), "detectors.new_destination", "min_rate, challenge_rate, block_rate and block_expires_s must be ≥ 0")
@@ -470,14 +465,14 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	for name, t := range map[string]*Trigger{"targeted": &d.Pumping.Targeted, "fast": &d.Pumping.Fast, "slow": &d.Pumping.Slow, "theft": &d.Pumping.Theft} {
 		f := "detectors.pumping." + name
-		rule(f, &t.Rule, "alert", "report", "block_and_alert", "block", "honeypot", "require_pin", "kill_switch")
+		rule(f, &t.Rule, ActionAlert, ActionReport, ActionBlockAndAlert, ActionBlock, ActionHoneypot, ActionRequirePIN, ActionKillSwitch)
 		switch t.Action {
-		case "report":
-			t.Action = "alert"
-		case "block":
-			t.Action = "block_and_alert"
+		case ActionReport:
+			t.Action = ActionAlert
+		case ActionBlock:
+			t.Action = ActionBlockAndAlert
 		}
-		pos(f+".window_s", t.WindowS)
+		pos(f+".window_s", int(t.WindowS))
 		if t.Score <= 0 {
 			p.errorf(at(f+".score"), f+".score", "must be > 0")
 		}
@@ -487,23 +482,23 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	rule("detectors.range_dialing", &d.RangeDialing.Rule, all...)
 	pos("detectors.range_dialing.numbers", d.RangeDialing.Numbers)
-	pos("detectors.range_dialing.window_s", d.RangeDialing.WindowS)
+	pos("detectors.range_dialing.window_s", int(d.RangeDialing.WindowS))
 	if d.RangeDialing.Digits < 1 || d.RangeDialing.Digits > 8 {
 		p.errorf(at("detectors.range_dialing.digits"), "detectors.range_dialing.digits", "want 1–8")
 	}
 	rule("detectors.test_calls", &d.TestCalls.Rule, all...)
 	pos("detectors.test_calls.calls", d.TestCalls.Calls)
-	pos("detectors.test_calls.max_s", d.TestCalls.MaxS)
-	pos("detectors.test_calls.window_s", d.TestCalls.WindowS)
+	pos("detectors.test_calls.max_s", int(d.TestCalls.MaxS))
+	pos("detectors.test_calls.window_s", int(d.TestCalls.WindowS))
 	if d.TestCalls.Digits < 1 || d.TestCalls.Digits > 8 {
 		p.errorf(at("detectors.test_calls.digits"), "detectors.test_calls.digits", "want 1–8")
 	}
 	rule("detectors.call_forwarding", &d.Forwarding, all...)
 	rule("detectors.wangiri", &d.Wangiri.Rule, all...)
-	pos("detectors.wangiri.max_ring_s", d.Wangiri.MaxRingS)
+	pos("detectors.wangiri.max_ring_s", int(d.Wangiri.MaxRingS))
 	pos("detectors.wangiri.callers", d.Wangiri.Callers)
-	pos("detectors.wangiri.window_s", d.Wangiri.WindowS)
-	pos("detectors.wangiri.remember_s", d.Wangiri.RememberS)
+	pos("detectors.wangiri.window_s", int(d.Wangiri.WindowS))
+	pos("detectors.wangiri.remember_s", int(d.Wangiri.RememberS))
 	if d.Wangiri.CallerRate < 0 {
 		p.errorf(at("detectors.wangiri.caller_rate"), "detectors.wangiri.caller_rate", "must be ≥ 0")
 	}
@@ -551,13 +546,6 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	if a.DedupS < 0 {
 		p.errorf(at("alerts.dedup_s"), "alerts.dedup_s", "must be ≥ 0")
 	}
-	sev := func(f, s string) {
-		switch s {
-		case "", "info", "warning", "critical":
-		default:
-			p.errorf(at(f), f, "want info, warning or critical, got %q", s)
-		}
-	}
 	hooks := func(f string, hs []Webhook) {
 		for i, h := range hs {
 			g := fmt.Sprintf("%s[%d]", f, i)
@@ -568,7 +556,6 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 			if h.Retries < 0 || h.Retries > 20 {
 				p.errorf(at(f), g+".retries", "want 0–20")
 			}
-			sev(g+".min_severity", h.MinSeverity)
 		}
 	}
 	hooks("alerts.webhooks", a.Webhooks)
@@ -580,7 +567,6 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 		if a.Email.From == "" || len(a.Email.To) == 0 {
 			p.errorf(at("alerts.email"), "alerts.email", "from and to are required with addr")
 		}
-		sev("alerts.email.min_severity", a.Email.MinSeverity)
 	}
 	httpURL := func(f, s string) {
 		u, err := url.Parse(s)
@@ -594,7 +580,6 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 		if t.Retries < 0 || t.Retries > 20 {
 			p.errorf(at("alerts.alertmanager"), g+".retries", "want 0–20")
 		}
-		sev(g+".min_severity", t.MinSeverity)
 	}
 	for i, t := range a.PagerDuty {
 		g := fmt.Sprintf("alerts.pagerduty[%d]", i)
@@ -607,14 +592,13 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 		if t.Retries < 0 || t.Retries > 20 {
 			p.errorf(at("alerts.pagerduty"), g+".retries", "want 0–20")
 		}
-		sev(g+".min_severity", t.MinSeverity)
 	}
 	ig := a.Incidents
 	if ig.QuietS < 60 || ig.QuietS > 7*86400 {
 		p.errorf(at("alerts.incidents.quiet_s"), "alerts.incidents.quiet_s", "want 60–604800")
 	}
 	if ig.UpdateS < 0 || ig.UpdateS >= ig.QuietS {
-		p.errorf(at("alerts.incidents.update_s"), "alerts.incidents.update_s", "want 0 up to below quiet_s (%d)", ig.QuietS)
+		p.errorf(at("alerts.incidents.update_s"), "alerts.incidents.update_s", "want 0 up to below quiet_s (%d)", int(ig.QuietS))
 	}
 	if ig.ExternalURL != "" {
 		httpURL("alerts.incidents.external_url", ig.ExternalURL)

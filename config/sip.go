@@ -11,7 +11,7 @@ import (
 // no SIP listeners.
 type SIP struct {
 	// Mode is redirect (answer 302/403/503) or proxy (be the hop).
-	Mode string `yaml:"mode"`
+	Mode SIPMode `yaml:"mode"`
 	// Listen lists listeners as transport:host:port, e.g. udp:127.0.0.1:5060;
 	// transports are udp, tcp and tls.
 	Listen []string `yaml:"listen"`
@@ -109,12 +109,8 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 		}
 		return ln["sip"]
 	}
-	switch s.Mode {
-	case "":
-		s.Mode = "redirect"
-	case "redirect", "proxy":
-	default:
-		p.errorf(at("sip.mode"), "sip.mode", "want redirect or proxy, got %q", s.Mode)
+	if s.Mode == "" { // other words fail as they are decoded
+		s.Mode = SIPRedirect
 	}
 	hasTLS := false
 	seen := map[string]bool{}
@@ -142,10 +138,10 @@ func (p *parser) sip(s *SIP, ln map[string]int) {
 			p.errorf(at("sip."+u.f), "sip."+u.f, "want a sip: or sips: URI without spaces or <>, got %q", u.v)
 		}
 	}
-	if s.Mode == "proxy" && s.Upstream == "" && len(s.Listen) > 0 {
+	if s.Mode == SIPProxy && s.Upstream == "" && len(s.Listen) > 0 {
 		p.errorf(at("sip.mode"), "sip.upstream", "proxy mode needs an upstream")
 	}
-	if s.Mode == "proxy" {
+	if s.Mode == SIPProxy {
 		p.sipProxy(s, at)
 	}
 	switch s.RejectCode {

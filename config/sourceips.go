@@ -11,9 +11,9 @@ import (
 // allowed. Outside is what happens to a call from outside Allow: block
 // (default), honeypot or auth.
 type SourceIPs struct {
-	Allow   []string `yaml:"allow"`
-	Deny    []string `yaml:"deny"`
-	Outside string   `yaml:"outside"`
+	Allow   []string  `yaml:"allow"`
+	Deny    []string  `yaml:"deny"`
+	Outside Treatment `yaml:"outside"`
 	// Countries are source-country rules (ISO 3166-1 alpha-2 codes, read
 	// from attack.geoip_db): calls from a Deny country are refused; when
 	// Allow is set, calls placed in any other country get Outside.

@@ -131,16 +131,24 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
-// lines records the line of every field below n, keyed by dotted path.
+// lines records the line of every field below n, keyed by dotted path;
+// list items are path[i].
 func lines(n *yaml.Node, path string, out map[string]int) {
 	if n == nil {
 		return
 	}
-	if n.Kind == yaml.MappingNode {
+	switch n.Kind {
+	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			f := join(path, n.Content[i].Value)
 			out[f] = n.Content[i].Line
 			lines(n.Content[i+1], f, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			f := path + "[" + strconv.Itoa(i) + "]"
+			out[f] = c.Line
+			lines(c, f, out)
 		}
 	}
 }
@@ -205,9 +213,7 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 			p.errorf(line, f+".name", "duplicate token name %q", t.Name)
 		}
 		seen[t.Name] = true
-		switch t.Role {
-		case "admin", "operator", "screen", "read":
-		default:
+		if t.Role == "" && !p.reported(f+".role") { // other words fail as they are decoded
 			p.errorf(line, f+".role", "want admin, operator, screen or read, got %q", t.Role)
 		}
 		if (t.SHA256 == "") == (t.SecretEnv == "") {
@@ -286,19 +292,12 @@ func (p *parser) tenant(name, path string, n *yaml.Node) *Tenant {
 	if t.NationalPrefix != "" && !digits(t.NationalPrefix, 1, 4) {
 		bad("national_prefix", "want 1–4 digits, got %q", t.NationalPrefix)
 	}
-	switch t.Mode {
-	case "":
-		t.Mode = "enforce"
-	case "enforce", "shadow":
-	default:
-		bad("mode", "want enforce or shadow, got %q", t.Mode)
+	// Mode and OnError words were checked as they were decoded.
+	if t.Mode == "" {
+		t.Mode = ModeEnforce
 	}
-	switch t.OnError {
-	case "fail_open", "fail_closed":
-	case "":
+	if t.OnError == "" {
 		bad("on_error", "required: say fail_open or fail_closed — what happens to calls when tollgate cannot decide")
-	default:
-		bad("on_error", "want fail_open or fail_closed, got %q", t.OnError)
 	}
 
 	d := &t.Destinations
@@ -364,7 +363,7 @@ func (p *parser) tenant(name, path string, n *yaml.Node) *Tenant {
 	p.window(&h.Night, path, "hours.night", at)
 	for _, f := range []struct {
 		name string
-		v    *string
+		v    *Treatment
 	}{{"hours.after_hours_international", &h.AfterHoursInternational}, {"hours.night_international", &h.NightInternational}} {
 		switch *f.v {
 		case "", "allow", "auth", "block":

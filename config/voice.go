@@ -19,6 +19,9 @@ type Voice struct {
 	// OldKeyEnvs name retired keys still accepted for reading (rotation).
 	KeyEnv     string   `yaml:"key_env"`
 	OldKeyEnvs []string `yaml:"old_key_envs"`
+	// Key and OldKeys are read from KeyEnv and OldKeyEnvs, in order.
+	Key     Secret   `yaml:"-"`
+	OldKeys []Secret `yaml:"-"`
 	// KeepAudio keeps enrolment audio (encrypted); off by default.
 	KeepAudio bool `yaml:"keep_audio"`
 	// MaxAudioSeconds bounds one audio input (default 60).

@@ -142,12 +142,12 @@ type Env struct {
 // target for block_and_alert: the extension's international calling, the
 // destination (dest, a number or prefix) or the source address.
 func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
-	f.Action, f.Severity = r.Action, r.Severity
+	f.Action, f.Severity = string(r.Action), string(r.Severity)
 	if f.Severity == "" {
 		f.Severity = "warning"
 	}
-	f.Expires = time.Duration(r.ExpiresS) * time.Second
-	f.ExpiresS = r.ExpiresS
+	f.Expires = r.ExpiresS.Duration()
+	f.ExpiresS = int(r.ExpiresS)
 	if f.Tenant == "" {
 		f.Tenant = c.Rec.Tenant
 	}
@@ -165,19 +165,19 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 		}
 	}
 	switch r.Action {
-	case "block_and_alert", "honeypot":
+	case config.ActionBlockAndAlert, config.ActionHoneypot:
 		switch {
-		case r.Action == "honeypot":
+		case r.Action == config.ActionHoneypot:
 			f.Target = dest
-		case r.Block == "destination":
+		case r.Block == config.BlockDestination:
 			// The destination (number for the tenant, a fraudulent range for
 			// every tenant) and the extension that dialed it.
 			f.Target = widen(dest, c)
 			also(ext)
-		case r.Block == "source_ip" && c.Rec.SourceIP != "":
+		case r.Block == config.BlockSourceIP && c.Rec.SourceIP != "":
 			f.Target = Target{Kind: "ip", Value: c.Rec.SourceIP}
 			also(ext)
-		case r.Block == "tenant":
+		case r.Block == config.BlockTenant:
 			f.Target = Target{Kind: "extension", Value: WildcardExtension, Scope: "international"}
 		default:
 			// The extension's international and premium calling, and the
@@ -188,9 +188,9 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 				also(widen(dest, c))
 			}
 		}
-	case "require_pin":
+	case config.ActionRequirePIN:
 		f.Target = Target{Kind: "extension", Value: f.Extension}
-	case "kill_switch":
+	case config.ActionKillSwitch:
 		f.Target = Target{Kind: "tenant", Value: f.Tenant}
 	}
 }

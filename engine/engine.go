@@ -242,7 +242,7 @@ func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) 
 	}
 	e.derive(t, c, info)
 	e.run(ctx, t, c, v)
-	e.finish(c, v, t.cfg.Mode == "shadow")
+	e.finish(c, v, t.cfg.Mode == config.ModeShadow)
 	e.metrics.observe(v, time.Since(start))
 	if e.rec != nil {
 		e.rec.Decision(e.decision(c, v))
@@ -340,7 +340,7 @@ func (e *Engine) failed(t *tenant, c *screen.Call, v *screen.Verdict, code, text
 		v.Add(screen.Reason{Check: "engine", Code: "emergency_number", Text: "emergency number: always allowed", Action: screen.Allow})
 		return
 	}
-	if t.cfg.OnError == "fail_open" {
+	if t.cfg.OnError == config.FailOpen {
 		v.Add(screen.Reason{Check: "engine", Code: "fail_open", Text: "tollgate could not decide (" + text + "); tenant fails open", Rule: t.cfg.Rule("on_error"), Action: screen.Allow})
 		return
 	}

@@ -203,15 +203,15 @@ type Options struct {
 	MustExist bool
 }
 
-// DSN is the PostgreSQL connection string of cluster mode, read from the
-// environment variable cluster.postgres.dsn_env names.
+// DSN is the PostgreSQL connection string of cluster mode, read (when
+// the policy was loaded) from the environment variable
+// cluster.postgres.dsn_env names.
 func DSN(cfg *config.Config) (string, error) {
-	name := cfg.Cluster.Postgres.DSNEnv
-	dsn := os.Getenv(name)
-	if dsn == "" {
-		return "", &config.Error{File: cfg.File, Field: "cluster.postgres.dsn_env", Msg: "environment variable " + name + " is empty"}
+	g := &cfg.Cluster.Postgres
+	if !g.DSN.IsSet() {
+		return "", cfg.MissingSecret("cluster.postgres.dsn_env", g.DSNEnv)
 	}
-	return dsn, nil
+	return g.DSN.Reveal(), nil
 }
 
 // OpenBackend returns the backend cfg asks for: Cluster when

@@ -111,6 +111,7 @@ func TestClusterState(t *testing.T) {
 	cfg := config.Default()
 	cfg.Cluster.Enabled = true
 	cfg.Cluster.Postgres.DSNEnv = "NODE_TEST_PG_DSN"
+	cfg.Cluster.Postgres.DSN = config.SecretFromEnv("NODE_TEST_PG_DSN") // what loading does
 	cfg.Cluster.Postgres.MaxConns = 3
 	s, err := Open(t.Context(), cfg, t.TempDir(), Options{Node: "n1", MustExist: true})
 	if err != nil {
@@ -142,6 +143,7 @@ func TestClusterState(t *testing.T) {
 	check(t, s)
 
 	t.Setenv("NODE_TEST_PG_DSN", "")
+	cfg.Cluster.Postgres.DSN = config.SecretFromEnv("NODE_TEST_PG_DSN") // empty counts as unset
 	if _, err := Open(t.Context(), cfg, t.TempDir(), Options{}); err == nil || !strings.Contains(err.Error(), "cluster.postgres.dsn_env") {
 		t.Errorf("Open without the DSN = %v, want a cluster.postgres.dsn_env error", err)
 	}

@@ -103,7 +103,7 @@ func New(o Options) (*Server, error) {
 	if l := o.Config.Limit; l.RequestsPerSecond > 0 {
 		s.limit = newLimiter(float64(l.RequestsPerSecond), float64(l.Burst), o.Config.Map.Trusted)
 	}
-	if o.Config.Mode == "proxy" {
+	if o.Config.Mode == config.SIPProxy {
 		p, err := newProxy(s)
 		if err != nil {
 			return nil, err

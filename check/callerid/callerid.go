@@ -68,7 +68,7 @@ func Setup(env *check.Env) (screen.Check, error) {
 }
 
 // action maps a policy word to a screening action.
-func action(word string) screen.Action {
+func action(word config.Treatment) screen.Action {
 	switch word {
 	case "block":
 		return screen.Reject

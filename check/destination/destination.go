@@ -51,19 +51,19 @@ func New(t *config.Tenant) *Destination {
 	}
 	for k, w := range t.Destinations.Countries {
 		cc, _ := strconv.Atoi(k)
-		d.countries[cc] = rule{w, word(w), t.Rule("destinations.countries." + k)}
+		d.countries[cc] = rule{string(w), word(w), t.Rule("destinations.countries." + k)}
 	}
 	for k, w := range t.Destinations.PremiumPrefixes {
-		d.prefixes[k] = rule{w, word(w), t.Rule("destinations.premium_prefixes." + k)}
+		d.prefixes[k] = rule{string(w), word(w), t.Rule("destinations.premium_prefixes." + k)}
 		d.maxPrefix = max(d.maxPrefix, len(k))
 	}
 	for k, w := range t.Destinations.Types {
 		if ty, ok := number.ParseType(k); ok && int(ty) < len(d.types) {
-			d.types[ty] = &rule{w, word(w), t.Rule("destinations.types." + k)}
+			d.types[ty] = &rule{string(w), word(w), t.Rule("destinations.types." + k)}
 		}
 	}
 	for k, w := range t.Destinations.RiskCategories {
-		d.categories[k] = rule{w, word(w), t.Rule("destinations.risk_categories." + k)}
+		d.categories[k] = rule{string(w), word(w), t.Rule("destinations.risk_categories." + k)}
 	}
 	if e, ok := t.Extensions["default"]; ok {
 		d.extDefault = e
@@ -71,7 +71,7 @@ func New(t *config.Tenant) *Destination {
 	return d
 }
 
-func word(w string) screen.Action {
+func word(w config.Treatment) screen.Action {
 	switch w {
 	case "block", "deny":
 		return screen.Reject
@@ -188,7 +188,7 @@ func (d *Destination) Check(_ context.Context, c *screen.Call, v *screen.Verdict
 				v.Add(screen.Reason{Check: "destination", Code: "destination_auth", Text: "destination " + info.Country + " (+" + strconv.Itoa(info.CallingCode) + ") needs a PIN", Rule: r.path, Action: screen.Challenge, Risk: 20})
 			}
 		} else if d.def != screen.Allow {
-			v.Add(screen.Reason{Check: "destination", Code: "destination_not_allowed", Text: "destination " + info.Country + " (+" + strconv.Itoa(info.CallingCode) + ") is not on the allowed list (default " + d.t.Destinations.Default + ")", Rule: d.t.Rule("destinations.default"), Action: d.def, Risk: 50})
+			v.Add(screen.Reason{Check: "destination", Code: "destination_not_allowed", Text: "destination " + info.Country + " (+" + strconv.Itoa(info.CallingCode) + ") is not on the allowed list (default " + string(d.t.Destinations.Default) + ")", Rule: d.t.Rule("destinations.default"), Action: d.def, Risk: 50})
 		}
 	}
 	d.permissions(c, v)

@@ -42,7 +42,7 @@ func New(t *config.Tenant, timezones func(string) []string) screen.Check {
 	return tw
 }
 
-func word(w string) screen.Action {
+func word(w config.Treatment) screen.Action {
 	switch w {
 	case "auth":
 		return screen.Challenge

@@ -26,13 +26,13 @@ func (*Duration) Name() string { return "extended_duration" }
 
 // Observe implements detect.Detector.
 func (d *Duration) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.Chargeable || c.Rec.Billsec <= d.cfg.ThresholdS {
+	if !c.Outbound() || !c.Chargeable || c.Rec.Billsec <= int(d.cfg.ThresholdS) {
 		return
 	}
 	end := ts.Add(time.Duration(c.Rec.Duration) * time.Second).UTC()
 	f := detect.Finding{Detector: d.Name(), Code: "extended_duration", Subject: c.Dest.E164,
 		Text: fmt.Sprintf("chargeable call %s → %s lasted %s (threshold %s)", c.Rec.Extension, c.Dest.E164,
-			time.Duration(c.Rec.Billsec)*time.Second, time.Duration(d.cfg.ThresholdS)*time.Second),
+			time.Duration(c.Rec.Billsec)*time.Second, d.cfg.ThresholdS.Duration()),
 		Time: end, Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
 	detect.Apply(&f, &d.cfg.Rule, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)

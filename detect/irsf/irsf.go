@@ -110,7 +110,7 @@ func (*Test) Name() string { return "test_calls" }
 
 // Observe implements detect.Detector.
 func (x *Test) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
-	if !c.Outbound() || !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium || c.Rec.Billsec > x.cfg.MaxS {
+	if !c.Outbound() || !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium || c.Rec.Billsec > int(x.cfg.MaxS) {
 		return
 	}
 	rg := rangeOf(c.Far(), x.cfg.Digits)

@@ -49,7 +49,7 @@ func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		}
 		return
 	}
-	if c.Rec.Direction != screen.Inbound || !c.International || (c.Rec.Disposition == cdr.Answered && c.Rec.Duration > w.cfg.MaxRingS) || c.Rec.Duration > w.cfg.MaxRingS {
+	if c.Rec.Direction != screen.Inbound || !c.International || (c.Rec.Disposition == cdr.Answered && c.Rec.Duration > int(w.cfg.MaxRingS)) || c.Rec.Duration > int(w.cfg.MaxRingS) {
 		return
 	}
 	cc := strconv.Itoa(c.Dest.CallingCode)
@@ -63,7 +63,7 @@ func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		// The wave goes on: remember this caller too.
 		w.remember(c.Rec.Tenant, far, t)
 		f := detect.Finding{Detector: w.Name(), Code: "wangiri_caller", Subject: "+" + cc, Text: "another one-ring caller of the wave: +" + far,
-			Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Remember: []string{far}, Callback: w.cfg.Callback, Tenant: c.Rec.Tenant}
+			Time: ts.UTC(), Since: ts.UTC(), Calls: 1, Remember: []string{far}, Callback: string(w.cfg.Callback), Tenant: c.Rec.Tenant}
 		detect.Apply(&f, r, c, detect.Target{Kind: "number", Value: far})
 		f.Severity, f.Action, f.Target = "info", "alert", detect.Target{}
 		emit(f)
@@ -86,8 +86,8 @@ func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	}
 	f := detect.Finding{Detector: w.Name(), Code: "wangiri_wave", Subject: "+" + cc, Tenant: c.Rec.Tenant,
 		Text: fmt.Sprintf("Wangiri wave: %d international callers from +%s rang tenant %s for at most %ds within %s; callbacks to them will be %s",
-			len(distinct), cc, c.Rec.Tenant, w.cfg.MaxRingS, time.Duration(span)*time.Second, map[string]string{"block": "blocked", "auth": "challenged"}[w.cfg.Callback]),
-		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: len(ids), Remember: nums, Callback: w.cfg.Callback}
+			len(distinct), cc, c.Rec.Tenant, w.cfg.MaxRingS, time.Duration(span)*time.Second, map[string]string{"block": "blocked", "auth": "challenged"}[string(w.cfg.Callback)]),
+		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: len(ids), Remember: nums, Callback: string(w.cfg.Callback)}
 	detect.Apply(&f, r, c, detect.Target{Kind: "prefix", Value: cc})
 	f.Extension = ""
 	emit(f)
@@ -118,8 +118,8 @@ func (w *Wangiri) costly(c *detect.Call, t int64, far string, emit detect.Emit) 
 	w.remember(c.Rec.Tenant, far, t)
 	f := detect.Finding{Detector: w.Name(), Code: "wangiri_caller", Subject: "+" + c.Range, Tenant: c.Rec.Tenant,
 		Text: fmt.Sprintf("one-ring call from +%s (%s), %.2f/min to call back, a country tenant %s does not usually call; callbacks will be %s",
-			far, c.Class, c.Rate, c.Rec.Tenant, map[string]string{"block": "blocked", "auth": "challenged"}[w.cfg.Callback]),
-		Time: time.Unix(t, 0).UTC(), Since: time.Unix(t, 0).UTC(), Calls: 1, CallIDs: []string{c.Rec.CallID}, Remember: []string{far}, Callback: w.cfg.Callback}
+			far, c.Class, c.Rate, c.Rec.Tenant, map[string]string{"block": "blocked", "auth": "challenged"}[string(w.cfg.Callback)]),
+		Time: time.Unix(t, 0).UTC(), Since: time.Unix(t, 0).UTC(), Calls: 1, CallIDs: []string{c.Rec.CallID}, Remember: []string{far}, Callback: string(w.cfg.Callback)}
 	detect.Apply(&f, &config.Rule{Action: "alert", Severity: "warning"}, c, detect.Target{})
 	f.Extension = ""
 	emit(f)
@@ -140,7 +140,7 @@ func (w *Wangiri) callback(c *detect.Call, t int64, emit detect.Emit) {
 	f := detect.Finding{Detector: w.Name(), Code: "wangiri_callback", Subject: c.Dest.E164,
 		Text: fmt.Sprintf("extension %s called back Wangiri number %s%s", c.Rec.Extension, c.Dest.E164, map[bool]string{true: " (refused by screening)"}[c.Attempt]),
 		Time: time.Unix(t, 0).UTC(), Since: time.Unix(t, 0).UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
-	detect.Apply(&f, &config.Rule{Action: "alert", Severity: map[bool]string{true: "info", false: "critical"}[c.Attempt]}, c, detect.Target{})
+	detect.Apply(&f, &config.Rule{Action: "alert", Severity: map[bool]config.Severity{true: config.SeverityInfo, false: config.SeverityCritical}[c.Attempt]}, c, detect.Target{})
 	emit(f)
 }
 
