@@ -19,16 +19,30 @@ import (
 // per its tenant's on_error (the block list cannot be confirmed), spools
 // the decisions locally and, once PostgreSQL is started again, writes
 // them there and decides normally.
+// It runs with the detectors off and on (their action store).
 func TestClusterNodeStartsWithPostgresDown(t *testing.T) {
+	for _, detectors := range []bool{false, true} {
+		t.Run(fmt.Sprint("detectors=", detectors), func(t *testing.T) { nodeStartsWithPostgresDown(t, detectors) })
+	}
+}
+
+func nodeStartsWithPostgresDown(t *testing.T, detectors bool) {
 	redis, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
 	dsn, err := pg.CreateDatabase("tollgate")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TOLLGATE_TEST_PG_DSN", dsn)
-	cfg, err := config.Parse("cluster.yaml", []byte(fmt.Sprintf(clusterPolicy, 10, "n1", redis.Addr)))
+	policy := fmt.Sprintf(clusterPolicy, 10, "n1", redis.Addr)
+	if detectors {
+		policy = strings.Replace(policy, "enabled: false   # detectors across nodes", "enabled: true   # detectors across nodes", 1)
+	}
+	cfg, err := config.Parse("cluster.yaml", []byte(policy))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Detect.Enabled != detectors {
+		t.Fatalf("detectors enabled %v, want %v", cfg.Detect.Enabled, detectors)
 	}
 	dir := t.TempDir()
 	startNode := func() (*Server, *client) {

@@ -64,10 +64,18 @@ type Schema struct {
 // node that starts while PostgreSQL is down; its writes fail, and are
 // spooled, until then).
 func (s Schema) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	err := s.migrate(ctx, pool)
+	return Later(ctx, s.Name, func(ctx context.Context) error { return s.migrate(ctx, pool) })
+}
+
+// Later runs set (a store's set-up: tables made or migrated) and returns
+// its error; under a context from WhenDown, a database that cannot be
+// reached is not an error: set runs again in the background every
+// RetryEvery until the database answers (or fails otherwise, logged).
+func Later(ctx context.Context, what string, set func(context.Context) error) error {
+	err := set(ctx)
 	if w, ok := ctx.Value(whenDownKey{}).(*whenDown); ok && Unreachable(err) {
-		w.log.Warn("PostgreSQL unreachable: starting without it; the schema is brought up to date once it answers", "schema", s.Name, "err", err)
-		go s.retry(pool, w.log)
+		w.log.Warn("PostgreSQL unreachable: starting without it; the schema is brought up to date once it answers", "schema", what, "err", err)
+		go retry(what, set, w.log)
 		return nil
 	}
 	return err
@@ -98,18 +106,18 @@ func Unreachable(err error) bool {
 
 // retry migrates once the database answers. It gives up on any other
 // error (a closed pool among them), which it logs.
-func (s Schema) retry(pool *pgxpool.Pool, log *slog.Logger) {
+func retry(what string, set func(context.Context) error, log *slog.Logger) {
 	for {
 		time.Sleep(RetryEvery)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := s.migrate(ctx, pool)
+		err := set(ctx)
 		cancel()
 		switch {
 		case err == nil:
-			log.Info("PostgreSQL answers: schema up to date", "schema", s.Name)
+			log.Info("PostgreSQL answers: schema up to date", "schema", what)
 			return
 		case !Unreachable(err):
-			log.Error("PostgreSQL: bringing the schema up to date", "schema", s.Name, "err", err)
+			log.Error("PostgreSQL: bringing the schema up to date", "schema", what, "err", err)
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-voip/tollgate/action"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 )
 
 // Actions is an action.Store in PostgreSQL, shared by the nodes of a
@@ -23,10 +24,13 @@ var _ action.Store = (*Actions)(nil)
 // NewActions creates the table if needed and returns the store on pool
 // (which the caller keeps and closes).
 func NewActions(ctx context.Context, pool *pgxpool.Pool) (*Actions, error) {
-	_, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS detector_actions (
+	err := pgschema.Later(ctx, "detector actions", func(ctx context.Context) error {
+		_, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS detector_actions (
 		id BIGSERIAL PRIMARY KEY, tenant TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
 		verdict TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
 		created TIMESTAMPTZ NOT NULL, expires TIMESTAMPTZ)`)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("action store: %w", err)
 	}
