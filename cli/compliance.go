@@ -88,7 +88,7 @@ func setupCompliance(ctx context.Context, cfg *config.Config, state *node.State,
 		return nil, err
 	}
 	live := compliance.NewLive()
-	if err := live.Refresh(ctx, st); err != nil {
+	if err := live.Refresh(ctx, st); startsWithout(err, log, "opt-outs and consents") {
 		return nil, fmt.Errorf("reading opt-outs and consents: %w", err)
 	}
 	return &complianceParts{store: st, live: live, watcher: quality.New(cfg.Quality, alerter, log), hepAddr: cfg.Quality.HEPListen, cfg: cfg.Quality}, nil

@@ -118,7 +118,7 @@ func startDetection(ctx context.Context, cfg *config.Config, state *node.State, 
 		return nil, err
 	}
 	actLive := action.NewLive()
-	if err := action.Refresh(ctx, acts, actLive, time.Now()); err != nil {
+	if err := action.Refresh(ctx, acts, actLive, time.Now()); startsWithout(err, log, "detector actions") {
 		return nil, err
 	}
 	ins, err := incidentNotifiers(cfg, cfg.NodeName())

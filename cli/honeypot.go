@@ -233,7 +233,7 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.NodeName()))
 	}
 	s.ref = &reputation.Refresher{Store: db, Live: s.live, Full: reputation.DefaultFullRefresh}
-	if err := s.ref.Reload(ctx, time.Now()); err != nil {
+	if err := s.ref.Reload(ctx, time.Now()); startsWithout(err, log, "the reputation database") {
 		s.closeSpool()
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
 	}

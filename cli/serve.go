@@ -30,6 +30,7 @@ import (
 	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/internal/panics"
+	"github.com/tollgate-voip/tollgate/internal/pgschema"
 	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
@@ -178,6 +179,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log = slog.Default()
 	}
 	cfg := o.Config
+	if cfg.Cluster.Enabled {
+		ctx = pgschema.WhenDown(ctx, log) // start without PostgreSQL (cli/pgdown.go)
+	}
 	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -220,8 +224,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	alerts := make(chan store.Alert, 1024)
 	cl.setAlerter(alertSink(alerts))
 	live := blocks.NewLive()
-	if err := blocks.Refresh(ctx, st, live, time.Now()); err != nil {
+	if err := blocks.Refresh(ctx, st, live, time.Now()); startsWithout(err, log, "blocks and kill switches") {
 		return nil, fmt.Errorf("reading blocks: %w", err)
+	} else if err != nil {
+		live.Confirm(time.Unix(0, 0)) // never read: stale, so screening answers per on_error
 	}
 	det, err := startDetection(ctx, cfg, state, st, live, o.DataDir, log) // cli/detect.go
 	if err != nil {
@@ -445,6 +451,9 @@ func restore(ctx context.Context, eng *engine.Engine, st store.Store, log *slog.
 	since := time.Now().Add(-restoreWindow(eng))
 	ds, err := st.DecisionsSince(ctx, since)
 	if err != nil {
+		if !startsWithout(err, log, "the decision log's last day (calls screened then are not in the call table)") {
+			return nil
+		}
 		return fmt.Errorf("reading the decision log: %w", err)
 	}
 	es, err := st.CallEventsSince(ctx, since)
@@ -492,6 +501,9 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 		}
 		ts[hash] = api.Principal{Name: t.Name, Role: api.Role(t.Role), Config: true}
 	}
+	if st == nil {
+		return ts, nil
+	}
 	stored, err := st.ListTokens(ctx)
 	if err != nil {
 		return nil, err
@@ -510,6 +522,9 @@ func tokens(ctx context.Context, cfg *config.Config, st store.Tokens) (map[strin
 // only its hash.
 func setupTokens(ctx context.Context, cfg *config.Config, st store.Store, out io.Writer, log *slog.Logger) (map[string]api.Principal, error) {
 	ts, err := tokens(ctx, cfg, st)
+	if err != nil && !startsWithout(err, log, "stored API tokens (the configured ones work)") {
+		return tokens(ctx, cfg, nil) // the refresh loop reads the stored ones once PostgreSQL answers
+	}
 	if err != nil || len(ts) > 0 {
 		return ts, err
 	}

@@ -282,6 +282,9 @@ func TestKill9KeepsLimitUsage(t *testing.T) {
 			if now != restored+1 {
 				t.Errorf("run 1: the restart did not go through the snapshot: %s", s.log())
 			}
+			if !strings.Contains(s.log(), "snapshot and the decision log written since") {
+				t.Errorf("run 1: the tail was not read from the snapshot's mark in the decision log: %s", s.log())
+			}
 		case 2:
 			if now != restored || !strings.Contains(s.log(), "state snapshot unusable") {
 				t.Errorf("run 2: a damaged snapshot was not reported and set aside: %s", s.log())

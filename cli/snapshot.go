@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/decisionlog/seglog"
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/store"
@@ -33,6 +34,9 @@ type snapshotter struct {
 	path string
 	skew time.Duration
 	log  *slog.Logger
+	// seg is the embedded decision log, whose write position each
+	// snapshot records; nil in cluster mode (the tail is read by time).
+	seg *seglog.Log
 
 	stop    chan struct{}
 	done    chan struct{}
@@ -57,6 +61,9 @@ func restoreState(ctx context.Context, eng *engine.Engine, st store.Store, dataD
 		return nil, restore(ctx, eng, st, log)
 	}
 	sn := &snapshotter{eng: eng, path: filepath.Join(dataDir, stateFile), skew: skew, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+	if sg, ok := st.(*seglog.Store); ok {
+		sn.seg = sg.Log
+	}
 	t0 := time.Now()
 	info, err := eng.LoadSnapshot(sn.path)
 	switch {
@@ -73,11 +80,23 @@ func restoreState(ctx context.Context, eng *engine.Engine, st store.Store, dataD
 		eng.ClearState()
 		return sn, restore(ctx, eng, st, log)
 	}
+	if calls, events, tail, ok, err := sn.replayAfterMark(ctx, info.Mark); err != nil {
+		return nil, err
+	} else if ok {
+		eng.Sweep(time.Now())
+		log.Info("state restored from the snapshot and the decision log written since", "snapshot_age", time.Since(info.Taken).Round(time.Millisecond),
+			"snapshot_calls", info.Calls, "snapshot_counters", info.Counters, "snapshot_bytes", info.Bytes, "tail_decisions", tail, "replayed_calls", calls,
+			"replayed_events", events, "took", time.Since(t0).Round(time.Millisecond))
+		return sn, nil
+	}
 	// Every decision taken after the snapshot is stamped at least skew
 	// before the wall clock of its screening, so the tail starts there.
 	since := info.Taken.Add(-skew - time.Second)
 	es, err := st.CallEventsSince(ctx, since)
 	if err != nil {
+		if !startsWithout(err, log, "the decision log's tail since the state snapshot (the snapshot's call table only)") {
+			return sn, nil
+		}
 		return nil, fmt.Errorf("reading call events since the state snapshot: %w", err)
 	}
 	calls, events, tail, err := replayTail(ctx, eng, st, since, time.Now().Add(skew+time.Second), es)
@@ -89,6 +108,31 @@ func restoreState(ctx context.Context, eng *engine.Engine, st store.Store, dataD
 		"snapshot_calls", info.Calls, "snapshot_counters", info.Counters, "tail_decisions", tail, "replayed_calls", calls, "replayed_events", events,
 		"took", time.Since(t0).Round(time.Millisecond))
 	return sn, nil
+}
+
+// replayAfterMark replays the records the decision log took after the
+// snapshot's mark: exactly those the snapshot may lack, whatever their
+// times. ok is false when there is no mark or it does not fit the log
+// (then the tail is read by time).
+func (sn *snapshotter) replayAfterMark(ctx context.Context, mark []byte) (calls, events, tail int, ok bool, err error) {
+	if sn.seg == nil || len(mark) == 0 {
+		return 0, 0, 0, false, nil
+	}
+	var m seglog.Mark
+	if err := m.UnmarshalBinary(mark); err != nil {
+		sn.log.Warn("state snapshot: its decision-log mark does not parse; reading the log's tail by time", "err", err)
+		return 0, 0, 0, false, nil
+	}
+	ds, es, err := sn.seg.After(ctx, m)
+	if errors.Is(err, seglog.ErrMarkUnusable) {
+		sn.log.Warn("state snapshot: the decision log is not the one it marked; reading the log's tail by time")
+		return 0, 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, 0, false, fmt.Errorf("reading the decision log since the state snapshot: %w", err)
+	}
+	calls, events = sn.eng.Restore(ctx, ds, es)
+	return calls, events, len(ds), true, nil
 }
 
 // tailSlice is how much of the tail is read and replayed at once, so a
@@ -173,7 +217,7 @@ func (sn *snapshotter) write() {
 	t0 := time.Now()
 	// Ended calls screened since a little before this snapshot's tail
 	// starts stay in it, so their replayed decisions are recognised.
-	_, err := sn.eng.WriteSnapshot(sn.path, t0, t0.Add(-sn.skew-2*time.Second))
+	_, err := sn.eng.WriteSnapshot(sn.path, t0, t0.Add(-sn.skew-2*time.Second), sn.mark)
 	if err != nil {
 		if sn.failures.Add(1) == 1 || sn.failures.Load()%60 == 0 {
 			sn.log.Error("writing the state snapshot", "err", err, "failures", sn.failures.Load())
@@ -186,6 +230,17 @@ func (sn *snapshotter) write() {
 	if fi, err := os.Stat(sn.path); err == nil {
 		sn.lastBytes.Store(fi.Size())
 	}
+}
+
+// mark is the decision log's write position (nil without one), taken by
+// WriteSnapshot before it copies the state: every record written before
+// it was applied before the copy.
+func (sn *snapshotter) mark() []byte {
+	if sn.seg == nil {
+		return nil
+	}
+	b, _ := sn.seg.Mark().AppendBinary(nil)
+	return b
 }
 
 // close stops the loop and writes a last snapshot (serve's drain: the

@@ -73,15 +73,21 @@ func (m *Memory) Apply(t time.Time, ops []Op, res []Result) int {
 	}()
 	ts := t.UnixNano()
 	failed := -1
+	var hs [32]uint64
+	ids := hs[:0]
 	for i := range ops {
 		op := &ops[i]
 		s := &m.shards[shardsOf[i]]
 		r := Result{}
+		ids = append(ids, 0)
+		if op.Kind == OpWindow || op.Kind == OpSlot {
+			ids[i] = m.ids.hash(op.ID)
+		}
 		switch op.Kind {
 		case OpWindow:
-			r.N, r.OK, r.Added = s.peekWindow(op, ts)
+			r.N, r.OK, r.Added = s.peekWindow(op, ids[i], ts)
 		case OpSlot:
-			r.N, r.OK, r.Added = s.peekSlot(op, ts)
+			r.N, r.OK, r.Added = s.peekSlot(op, ids[i], ts)
 		case OpSumBelow:
 			if x := s.sums[op.Key]; x != nil {
 				r.Sum = x.v
@@ -107,23 +113,23 @@ func (m *Memory) Apply(t time.Time, ops []Op, res []Result) int {
 					w = &window{}
 					s.windows[op.Key] = w
 				}
-				w.ev = append(w.ev, event{t: ts, id: op.ID})
+				w.ev = append(w.ev, event{t: ts, id: ids[i]})
 				w.last = max(w.last, ts)
 			}
 		case OpSlot:
 			held := s.slots[op.Key]
 			if held == nil {
-				held = make(map[string]int64, 2)
+				held = make(map[uint64]int64, 2)
 				s.slots[op.Key] = held
 			}
-			held[op.ID] = op.Lease.UnixNano()
+			held[ids[i]] = op.Lease.UnixNano()
 		}
 	}
 	return -1
 }
 
 // peekWindow reports what Reserve would do, pruning old events only.
-func (s *shard) peekWindow(op *Op, ts int64) (n int, ok, added bool) {
+func (s *shard) peekWindow(op *Op, id uint64, ts int64) (n int, ok, added bool) {
 	w := s.windows[op.Key]
 	if w == nil {
 		return 1, op.Limit > 0, op.Limit > 0
@@ -132,7 +138,7 @@ func (s *shard) peekWindow(op *Op, ts int64) (n int, ok, added bool) {
 	w.prune(min(from, max(w.last, ts)-int64(op.Window)-int64(LateGrace)))
 	n = w.count(from, math.MaxInt64) // every event in the window, as Reserve
 	for _, e := range w.ev {
-		if e.id == op.ID {
+		if e.id == id {
 			return n, true, false
 		}
 	}
@@ -143,13 +149,13 @@ func (s *shard) peekWindow(op *Op, ts int64) (n int, ok, added bool) {
 }
 
 // peekSlot reports what Acquire would do, expiring old leases only.
-func (s *shard) peekSlot(op *Op, ts int64) (held int, ok, added bool) {
+func (s *shard) peekSlot(op *Op, id uint64, ts int64) (held int, ok, added bool) {
 	h := s.slots[op.Key]
 	if h == nil {
 		return 1, op.Limit > 0, op.Limit > 0
 	}
 	expireSlots(h, ts)
-	if _, ok := h[op.ID]; ok {
+	if _, ok := h[id]; ok {
 		return len(h), true, false
 	}
 	if len(h) >= op.Limit {

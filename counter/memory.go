@@ -13,8 +13,14 @@ const shards = 64
 // admitted event: at most the limit within the window, plus the events of
 // LateGrace before it, so a window is exact and its memory is bounded by
 // the limit and the rate.
+//
+// Ids are kept as their keyed 64-bit hash (idhash.go), never as strings:
+// a window's events and a key's slots hold no pointers, which keeps a
+// busy node's counters small and cheap for the garbage collector to
+// skip.
 type Memory struct {
 	seed   maphash.Seed
+	ids    idKey
 	shards [shards]shard
 	// maxWindow is how long Sweep keeps window events and sums; it must
 	// cover the longest window in use.
@@ -24,13 +30,13 @@ type Memory struct {
 type shard struct {
 	mu      sync.Mutex
 	windows map[Key]*window
-	slots   map[Key]map[string]int64 // id → lease end (unix ns)
+	slots   map[Key]map[uint64]int64 // id hash → lease end (unix ns)
 	sums    map[Key]*sum
 }
 
 type event struct {
 	t  int64
-	id string
+	id uint64 // hash
 }
 
 type window struct {
@@ -46,7 +52,7 @@ type sum struct {
 	// the previous old every sumIDTurn of event time, so an id is known
 	// for at least sumIDTurn and memory stays bounded by the recent rate
 	// (a day's worth of ids at 1,000 calls/s would not be).
-	ids, old map[string]struct{}
+	ids, old map[uint64]struct{}
 	turned   int64 // Sweep time at which ids started (unix ns); 0 before any Sweep
 }
 
@@ -72,10 +78,10 @@ func NewMemory(maxWindow time.Duration) *Memory {
 	if maxWindow < 31*24*time.Hour {
 		maxWindow = 31 * 24 * time.Hour
 	}
-	m := &Memory{seed: maphash.MakeSeed(), maxWindow: maxWindow}
+	m := &Memory{seed: maphash.MakeSeed(), ids: newIDKey(), maxWindow: maxWindow}
 	for i := range m.shards {
 		m.shards[i].windows = make(map[Key]*window)
-		m.shards[i].slots = make(map[Key]map[string]int64)
+		m.shards[i].slots = make(map[Key]map[uint64]int64)
 		m.shards[i].sums = make(map[Key]*sum)
 	}
 	return m
@@ -120,7 +126,8 @@ func (w *window) count(from, to int64) int {
 }
 
 // Reserve implements Store.
-func (m *Memory) Reserve(k Key, id string, t time.Time, win time.Duration, limit int) (int, bool, bool) {
+func (m *Memory) Reserve(k Key, idStr string, t time.Time, win time.Duration, limit int) (int, bool, bool) {
+	id := m.ids.hash(idStr)
 	s := m.shard(k)
 	ts := t.UnixNano()
 	from := ts - int64(win)
@@ -157,7 +164,8 @@ func (m *Memory) Reserve(k Key, id string, t time.Time, win time.Duration, limit
 }
 
 // Unreserve implements Store.
-func (m *Memory) Unreserve(k Key, id string) {
+func (m *Memory) Unreserve(k Key, idStr string) {
+	id := m.ids.hash(idStr)
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -190,7 +198,7 @@ func (m *Memory) Count(k Key, t time.Time, win time.Duration) int {
 	return w.count(ts-int64(win), ts)
 }
 
-func expireSlots(held map[string]int64, t int64) {
+func expireSlots(held map[uint64]int64, t int64) {
 	for id, lease := range held {
 		if lease <= t {
 			delete(held, id)
@@ -199,7 +207,8 @@ func expireSlots(held map[string]int64, t int64) {
 }
 
 // Acquire implements Store.
-func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, bool, bool) {
+func (m *Memory) Acquire(k Key, idStr string, t, lease time.Time, limit int) (int, bool, bool) {
+	id := m.ids.hash(idStr)
 	s := m.shard(k)
 	ts := t.UnixNano()
 	s.mu.Lock()
@@ -209,7 +218,7 @@ func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, 
 		if limit <= 0 {
 			return 0, false, false
 		}
-		held = make(map[string]int64, 2)
+		held = make(map[uint64]int64, 2)
 		s.slots[k] = held
 	}
 	expireSlots(held, ts)
@@ -225,7 +234,8 @@ func (m *Memory) Acquire(k Key, id string, t, lease time.Time, limit int) (int, 
 }
 
 // Extend implements Store.
-func (m *Memory) Extend(k Key, id string, lease time.Time) bool {
+func (m *Memory) Extend(k Key, idStr string, lease time.Time) bool {
+	id := m.ids.hash(idStr)
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -238,7 +248,8 @@ func (m *Memory) Extend(k Key, id string, lease time.Time) bool {
 }
 
 // Release implements Store.
-func (m *Memory) Release(k Key, id string) bool {
+func (m *Memory) Release(k Key, idStr string) bool {
+	id := m.ids.hash(idStr)
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -270,13 +281,14 @@ func (m *Memory) Held(k Key, t time.Time) int {
 }
 
 // Add implements Store.
-func (m *Memory) Add(k Key, id string, amount float64) float64 {
+func (m *Memory) Add(k Key, idStr string, amount float64) float64 {
+	id := m.ids.hash(idStr)
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	x := s.sums[k]
 	if x == nil {
-		x = &sum{ids: make(map[string]struct{})}
+		x = &sum{ids: make(map[uint64]struct{})}
 		s.sums[k] = x
 	}
 	if _, dup := x.ids[id]; dup {
@@ -375,7 +387,7 @@ func (m *Memory) Sweep(t time.Time) {
 			case x.turned == 0:
 				x.turned = ts
 			case ts-x.turned >= int64(sumIDTurn):
-				x.old, x.ids, x.turned = x.ids, make(map[string]struct{}, len(x.ids)), ts
+				x.old, x.ids, x.turned = x.ids, make(map[uint64]struct{}, len(x.ids)), ts
 			}
 		}
 		s.mu.Unlock()

@@ -31,33 +31,42 @@ func readKey(d *snapfile.Dec) Key {
 	if sc == 0 || sc >= uint64(len(scopeNames)) {
 		d.Fail("counter scope")
 	}
-	return Key{Scope: Scope(sc), Tenant: d.String(), Subject: d.String(), Bucket: d.Varint()}
+	return Key{Scope: Scope(sc), Tenant: d.Intern(), Subject: d.Intern(), Bucket: d.Varint()}
 }
 
-func writeIDs(e *snapfile.Enc, ids map[string]struct{}) {
+func writeIDs(e *snapfile.Enc, ids map[uint64]struct{}) {
 	e.Uvarint(uint64(len(ids)))
 	for id := range ids {
-		e.String(id)
+		e.Uint64(id)
 	}
 }
 
-func readIDs(d *snapfile.Dec) map[string]struct{} {
+// readIDs reads a set of ids: hashes, or (a version 1 snapshot) strings
+// hashed under the store's key.
+func (m *Memory) readIDs(d *snapfile.Dec, strs bool) map[uint64]struct{} {
 	n := d.Count(1)
 	if n == 0 {
 		return nil
 	}
-	ids := make(map[string]struct{}, n)
+	ids := make(map[uint64]struct{}, n)
 	for range n {
-		ids[d.String()] = struct{}{}
+		ids[m.readID(d, strs)] = struct{}{}
 	}
 	return ids
 }
 
-// WriteSnapshot writes every window, slot and sum. Each shard is copied
-// under its own lock; a decision applied while the snapshot is taken may
-// be in one shard's copy and not in another's, which the replay of the
-// decision log's tail after a restart makes whole (every op is
-// idempotent by id).
+func (m *Memory) readID(d *snapfile.Dec, strs bool) uint64 {
+	if strs {
+		return m.ids.hash(d.String())
+	}
+	return d.Uint64()
+}
+
+// WriteSnapshot writes the id hash key, then every window, slot and sum.
+// Each shard is copied under its own lock; a decision applied while the
+// snapshot is taken may be in one shard's copy and not in another's,
+// which the replay of the decision log's tail after a restart makes whole
+// (every op is idempotent by id).
 func (m *Memory) WriteSnapshot(e *snapfile.Enc) {
 	n := 0
 	for i := range m.shards {
@@ -68,6 +77,8 @@ func (m *Memory) WriteSnapshot(e *snapfile.Enc) {
 	}
 	// The count is a hint for the reader's maps; the list ends with a 0 tag.
 	e.Uvarint(uint64(n))
+	e.Uint64(m.ids.k0)
+	e.Uint64(m.ids.k1)
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
@@ -78,7 +89,7 @@ func (m *Memory) WriteSnapshot(e *snapfile.Enc) {
 			e.Uvarint(uint64(len(w.ev)))
 			for _, ev := range w.ev {
 				e.Varint(w.last - ev.t)
-				e.String(ev.id)
+				e.Uint64(ev.id)
 			}
 		}
 		for k, held := range s.slots {
@@ -86,7 +97,7 @@ func (m *Memory) WriteSnapshot(e *snapfile.Enc) {
 			writeKey(e, k)
 			e.Uvarint(uint64(len(held)))
 			for id, lease := range held {
-				e.String(id)
+				e.Uint64(id)
 				e.Varint(lease)
 			}
 		}
@@ -104,9 +115,19 @@ func (m *Memory) WriteSnapshot(e *snapfile.Enc) {
 	e.Uvarint(0)
 }
 
-// ReadSnapshot replaces the store's contents with a snapshot's. On an
-// error the store is left empty. It must run before the store is used.
-func (m *Memory) ReadSnapshot(d *snapfile.Dec) error {
+// ReadSnapshot replaces the store's contents, and its id hash key, with
+// a snapshot's. On an error the store is left empty. It must run before
+// the store is used. Keys are interned through d, so a tenant or an
+// extension named by many counters (and by the engine's call table, read
+// through the same decoder) is kept once.
+func (m *Memory) ReadSnapshot(d *snapfile.Dec) error { return m.readSnapshot(d, false) }
+
+// ReadSnapshotV1 reads a snapshot written before ids were hashed (engine
+// state snapshot version 1): its string ids are hashed under the store's
+// own key.
+func (m *Memory) ReadSnapshotV1(d *snapfile.Dec) error { return m.readSnapshot(d, true) }
+
+func (m *Memory) readSnapshot(d *snapfile.Dec, strs bool) error {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
@@ -115,7 +136,17 @@ func (m *Memory) ReadSnapshot(d *snapfile.Dec) error {
 		clear(s.sums)
 		s.mu.Unlock()
 	}
-	d.Count(1) // the hint
+	hint := d.Count(1)
+	if !strs {
+		m.ids = idKey{d.Uint64(), d.Uint64()}
+	}
+	for i := range m.shards {
+		// Sized once for what the snapshot holds (most of it windows),
+		// rather than grown by doubling while it loads.
+		if s := &m.shards[i]; len(s.windows) == 0 && hint > 0 {
+			s.windows = make(map[Key]*window, hint/shards)
+		}
+	}
 	for d.Err() == nil {
 		tag := d.Uvarint()
 		if tag == 0 || d.Err() != nil {
@@ -129,23 +160,23 @@ func (m *Memory) ReadSnapshot(d *snapfile.Dec) error {
 			n := d.Count(2)
 			w.ev = make([]event, 0, n)
 			for range n {
-				w.ev = append(w.ev, event{t: w.last - d.Varint(), id: d.String()})
+				w.ev = append(w.ev, event{t: w.last - d.Varint(), id: m.readID(d, strs)})
 			}
 			s.windows[k] = w
 		case tagSlots:
 			n := d.Count(2)
-			held := make(map[string]int64, n)
+			held := make(map[uint64]int64, n)
 			for range n {
-				id := d.String()
+				id := m.readID(d, strs)
 				held[id] = d.Varint()
 			}
 			s.slots[k] = held
 		case tagSum:
 			x := &sum{v: d.Float64(), n: int(min(d.Uvarint(), 1<<40)), turned: d.Varint()}
-			x.ids = readIDs(d)
-			x.old = readIDs(d)
+			x.ids = m.readIDs(d, strs)
+			x.old = m.readIDs(d, strs)
 			if x.ids == nil {
-				x.ids = make(map[string]struct{})
+				x.ids = make(map[uint64]struct{})
 			}
 			s.sums[k] = x
 		default:

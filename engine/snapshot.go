@@ -3,14 +3,20 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/internal/snapfile"
 )
 
-// snapMagic opens a state snapshot file; the version is in it.
-const snapMagic = "tollgate state snapshot v1\n"
+// snapMagic opens a state snapshot file; the version is in it. Version 2
+// adds the decision log's write position (SnapshotInfo.Mark); version 1
+// files are still read.
+const (
+	snapMagic   = "tollgate state snapshot v2\n"
+	snapMagicV1 = "tollgate state snapshot v1\n"
+)
 
 // SnapshotInfo describes a state snapshot.
 type SnapshotInfo struct {
@@ -23,6 +29,11 @@ type SnapshotInfo struct {
 	Counters bool
 	// Bytes is the size of the file.
 	Bytes int64
+	// Mark is the decision log's write position taken just before the
+	// state was copied (opaque to the engine; decisionlog/seglog.Mark),
+	// so a restart replays exactly the records written after it. Empty
+	// when the log has none (cluster mode, or a version 1 file).
+	Mark []byte
 }
 
 // WriteSnapshot writes the engine's state to path (atomically replaced,
@@ -36,7 +47,10 @@ type SnapshotInfo struct {
 // between is then in the counters and not in the table, and the replay
 // screens it again, which the counters' idempotence by id makes harmless;
 // the other order could leave a call in the table whose counts are not.
-func (e *Engine) WriteSnapshot(path string, now, keepEnded time.Time) (SnapshotInfo, error) {
+//
+// mark, when not nil, is called once before anything is copied; what it
+// returns is stored as SnapshotInfo.Mark.
+func (e *Engine) WriteSnapshot(path string, now, keepEnded time.Time, mark func() []byte) (SnapshotInfo, error) {
 	info := SnapshotInfo{Taken: now}
 	cs, hasCounters := e.counters.(counter.Snapshotter)
 	info.Counters = hasCounters
@@ -48,6 +62,10 @@ func (e *Engine) WriteSnapshot(path string, now, keepEnded time.Time) (SnapshotI
 		}
 		enc.Uvarint(b2u(started))
 		enc.Varint(off)
+		if mark != nil {
+			info.Mark = mark()
+		}
+		enc.String(string(info.Mark))
 		info.Calls = e.calls.writeSnapshot(enc, keepEnded.UnixNano())
 		enc.Uvarint(b2u(hasCounters))
 		if hasCounters {
@@ -71,12 +89,20 @@ var ErrSnapshotCounters = errors.New("engine: the snapshot holds no counters")
 // a snapshot's. It must run before the engine serves; on an error nothing
 // usable was loaded and the engine is left empty. Restore then replays
 // the decisions taken since (see WriteSnapshot).
+//
+// The file is decoded as it is read (internal/snapfile), never held
+// whole, and the strings it repeats (tenants, extensions, call ids) are
+// kept once.
 func (e *Engine) LoadSnapshot(path string) (SnapshotInfo, error) {
-	d, err := snapfile.Read(path, snapMagic)
+	d, err := snapfile.Read(path, snapMagic, snapMagicV1)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
+	defer d.Close()
 	info, err := e.loadSnapshot(d, e.now())
+	if fi, serr := os.Stat(path); serr == nil {
+		info.Bytes = fi.Size()
+	}
 	if err != nil {
 		// Counter.ReadSnapshot leaves the counters empty on its own errors.
 		e.calls.reset()
@@ -86,7 +112,7 @@ func (e *Engine) LoadSnapshot(path string) (SnapshotInfo, error) {
 
 // LoadSnapshotBytes is LoadSnapshot on a file held in memory (fuzzing).
 func (e *Engine) LoadSnapshotBytes(b []byte, now time.Time) (SnapshotInfo, error) {
-	d, err := snapfile.Parse(b, snapMagic)
+	d, err := snapfile.Parse(b, snapMagic, snapMagicV1)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
@@ -102,6 +128,11 @@ func (e *Engine) loadSnapshot(d *snapfile.Dec, now time.Time) (SnapshotInfo, err
 	info.Taken = time.Unix(0, d.Varint()).UTC()
 	started := d.Uvarint() == 1
 	off := d.Varint()
+	if d.Magic() != snapMagicV1 {
+		if m := d.String(); m != "" {
+			info.Mark = []byte(m)
+		}
+	}
 	var err error
 	if info.Calls, err = e.calls.readSnapshot(d); err != nil {
 		return info, err
@@ -111,19 +142,34 @@ func (e *Engine) loadSnapshot(d *snapfile.Dec, now time.Time) (SnapshotInfo, err
 		return info, err
 	}
 	cs, memory := e.counters.(counter.Snapshotter)
+	read := func(cs counter.Snapshotter) error {
+		if m, ok := cs.(*counter.Memory); ok && d.Magic() == snapMagicV1 {
+			return m.ReadSnapshotV1(d) // string ids
+		}
+		return cs.ReadSnapshot(d)
+	}
 	switch {
 	case info.Counters && memory:
-		if err := cs.ReadSnapshot(d); err != nil {
-			return info, err
-		}
-		if err := d.Done(); err != nil {
-			e.counters.Reset(0, "", "")
+		if err := read(cs); err != nil {
 			return info, err
 		}
 	case !info.Counters && memory:
 		return info, ErrSnapshotCounters
+	case info.Counters:
+		// A shared store keeps its own counters: read past the
+		// snapshot's into nothing, so the checksum is checked.
+		if err := read(counter.NewMemory(0)); err != nil {
+			return info, err
+		}
 	}
-	// A shared store ignores the counters a snapshot may hold.
+	d.ForgetInterned()
+	// The whole body read and its checksum right, or nothing is kept.
+	if err := d.Done(); err != nil {
+		if memory {
+			e.counters.Reset(0, "", "")
+		}
+		return info, err
+	}
 	if started {
 		// The clock runs on at wall speed from where it was (Observe
 		// bounds it to eventclock.MaxLead ahead of the wall clock).
@@ -191,7 +237,7 @@ func writeCKey(enc *snapfile.Enc, k counter.Key) {
 }
 
 func readCKey(d *snapfile.Dec) counter.Key {
-	return counter.Key{Scope: counter.Scope(min(d.Uvarint(), 255)), Tenant: d.String(), Subject: d.String(), Bucket: d.Varint()}
+	return counter.Key{Scope: counter.Scope(min(d.Uvarint(), 255)), Tenant: d.Intern(), Subject: d.Intern(), Bucket: d.Varint()}
 }
 
 // writeSnapshot writes the live calls and the ended calls screened at or
@@ -241,8 +287,8 @@ func (t *callTable) readSnapshot(d *snapfile.Dec) (int, error) {
 	for range callShards {
 		n := d.Count(8)
 		for range n {
-			id := d.String()
-			c := &liveCall{tenant: d.String(), intl: d.Uvarint() == 1, rate: d.Float64(), maxDur: int(d.Varint())}
+			id := d.Intern()
+			c := &liveCall{tenant: d.Intern(), intl: d.Uvarint() == 1, rate: d.Float64(), maxDur: int(d.Varint())}
 			c.screened, c.answered, c.ended, c.lease = readTime(d), readTime(d), readTime(d), readTime(d)
 			ns := d.Uvarint()
 			if ns > uint64(len(c.slots)) {

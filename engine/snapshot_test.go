@@ -78,7 +78,7 @@ func TestSnapshotPlusTailEqualsFullRestore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.snap")
 	taken := at(9)
 	skew := time.Minute
-	info, err := e.WriteSnapshot(path, taken, taken.Add(-skew-2*time.Second))
+	info, err := e.WriteSnapshot(path, taken, taken.Add(-skew-2*time.Second), nil)
 	if err != nil || !info.Counters || info.Calls == 0 {
 		t.Fatalf("WriteSnapshot: %+v %v", info, err)
 	}
@@ -157,7 +157,7 @@ func TestSnapshotDamaged(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.snap")
-	if _, err := e.WriteSnapshot(path, monday10, monday10); err != nil {
+	if _, err := e.WriteSnapshot(path, monday10, monday10, nil); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(path)
@@ -240,7 +240,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 	screenOne(f, e, call("c1", "1001", "+442071234567", monday10))
 	e.Event(context.Background(), Event{CallID: "c1", Type: "answer", Time: monday10.Add(time.Second)})
 	path := filepath.Join(f.TempDir(), "seed.snap")
-	if _, err := e.WriteSnapshot(path, monday10, monday10.Add(-time.Hour)); err != nil {
+	if _, err := e.WriteSnapshot(path, monday10, monday10.Add(-time.Hour), nil); err != nil {
 		f.Fatal(err)
 	}
 	seed, _ := os.ReadFile(path)

@@ -13,13 +13,16 @@
 // in event time ending now, through the last -drive of the day at the
 // full rate (screenings, answers and ends, sweeps every 30 s as serve
 // does), which leaves exactly the windows, slots, live calls and recent
-// sum ids of the day's end; it writes the snapshot -interval before the
-// end, as the periodic snapshot would have, goes on to the end, and
-// stores the decisions and call events from the snapshot's tail start
-// (snapshot time - max_clock_skew_s - 1 s) on, as the node's decision
-// log would hold them. What differs from a real day: the spend sums'
-// values (an hour's, not a day's; the same bytes) and the decision log's
-// older rows, which a restart from a snapshot never reads.
+// sum ids of the day's end. From the snapshot's time-based tail start
+// (snapshot time - max_clock_skew_s - 1 s) on, it writes the decisions
+// and call events into the node's segment log (records/) once a simulated
+// second, as the node's decision writer would; it writes the snapshot
+// -interval before the end, as the periodic snapshot would have, with
+// the log's write position (unless -no-mark: then a restart reads the
+// tail by time, as before the position was recorded), and goes on to the
+// end. What differs from a real day: the spend sums' values (an hour's,
+// not a day's; the same bytes) and the decision log's older rows, which a
+// restart from a snapshot never reads.
 //
 //	go build -o /tmp/tollgate ./cmd/tollgate
 //	go run ./bench/restart -bin /tmp/tollgate -rate 1000 -drive 1h
@@ -45,11 +48,12 @@ import (
 
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/decisionlog/seglog"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/store"
-	"github.com/tollgate-voip/tollgate/store/sqlite"
 )
 
 func main() {
@@ -65,6 +69,7 @@ func main() {
 	dir := flag.String("dir", "", "data directory to build (default: a temporary one)")
 	runs := flag.Int("runs", 3, "restarts to time")
 	noSnap := flag.Bool("no-snapshot", false, "also time a restart without the snapshot (the log's tail only: what the old path would read for that much log)")
+	noMark := flag.Bool("no-mark", false, "write the snapshot without the decision log's write position (the tail is then read by time)")
 	flag.Parse()
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "restart: -bin is required")
@@ -86,7 +91,7 @@ func main() {
 		fail(err)
 	}
 	g := &gen{rate: *rate, tenants: *tenants, exts: *exts, callees: *callees, intl: *intl, rng: rand.New(rand.NewPCG(7, 11))}
-	st, err := g.build(pol, data, *drive, *interval, time.Duration(*skew)*time.Second)
+	st, err := g.build(pol, data, *drive, *interval, time.Duration(*skew)*time.Second, !*noMark)
 	if err != nil {
 		fail(err)
 	}
@@ -161,12 +166,32 @@ type stats struct {
 	snapTook                                      time.Duration
 }
 
-// tail records the decisions and events at or after from.
+// tail records the decisions and events at or after from, and writes
+// them to the log at flush.
 type tail struct {
-	mu   sync.Mutex
-	from time.Time
-	ds   []store.Decision
-	es   []store.CallEvent
+	mu     sync.Mutex
+	from   time.Time
+	ds     []store.Decision
+	es     []store.CallEvent
+	nd, ne int
+}
+
+func (t *tail) flush(ctx context.Context, l *seglog.Log) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.ds) > 0 {
+		if err := l.AppendDecisions(ctx, t.ds); err != nil {
+			return err
+		}
+	}
+	if len(t.es) > 0 {
+		if err := l.AppendCallEvents(ctx, t.es); err != nil {
+			return err
+		}
+	}
+	t.nd, t.ne = t.nd+len(t.ds), t.ne+len(t.es)
+	t.ds, t.es = t.ds[:0], t.es[:0]
+	return nil
 }
 
 func (t *tail) Decision(d store.Decision) bool {
@@ -205,7 +230,7 @@ func (g *gen) callee(tn, ext, k int) string {
 	return fmt.Sprintf("%s%04d", callees[4+k%3], (tn*17+ext*13+k)%10000)
 }
 
-func (g *gen) build(pol, data string, drive, interval, skew time.Duration) (stats, error) {
+func (g *gen) build(pol, data string, drive, interval, skew time.Duration, withMark bool) (stats, error) {
 	var st stats
 	cfg, err := config.Parse("policy.yaml", []byte(pol))
 	if err != nil {
@@ -224,6 +249,11 @@ func (g *gen) build(pol, data string, drive, interval, skew time.Duration) (stat
 	if err != nil {
 		return st, err
 	}
+	log, err := seglog.Open(node.RecordsDir(data), seglog.Options{DeferSync: true})
+	if err != nil {
+		return st, err
+	}
+	defer log.Close()
 	ring := make([][]pending, 600) // seconds ahead
 	ctx := context.Background()
 	var v screen.Verdict
@@ -282,7 +312,13 @@ func (g *gen) build(pol, data string, drive, interval, skew time.Duration) (stat
 			snapped = true
 			t0 := time.Now()
 			path := filepath.Join(data, "state.snap")
-			if _, err := eng.WriteSnapshot(path, t, t.Add(-skew-2*time.Second)); err != nil {
+			var mark func() []byte
+			if withMark {
+				// This second's records are not written yet: they lie
+				// after the mark, as a node's queued decisions would.
+				mark = func() []byte { b, _ := log.Mark().AppendBinary(nil); return b }
+			}
+			if _, err := eng.WriteSnapshot(path, t, t.Add(-skew-2*time.Second), mark); err != nil {
 				return st, err
 			}
 			st.snapTook = time.Since(t0)
@@ -293,24 +329,12 @@ func (g *gen) build(pol, data string, drive, interval, skew time.Duration) (stat
 			st.live = eng.LiveCalls()
 			st.counters = countersOf(eng, t)
 		}
-	}
-	db, err := sqlite.Open(filepath.Join(data, "tollgate.db"))
-	if err != nil {
-		return st, err
-	}
-	defer db.Close()
-	for i := 0; i < len(tl.ds); i += 5000 {
-		if err := db.AppendDecisions(ctx, tl.ds[i:min(i+5000, len(tl.ds))]); err != nil {
+		if err := tl.flush(ctx, log); err != nil {
 			return st, err
 		}
 	}
-	for i := 0; i < len(tl.es); i += 5000 {
-		if err := db.AppendCallEvents(ctx, tl.es[i:min(i+5000, len(tl.es))]); err != nil {
-			return st, err
-		}
-	}
-	st.tailD, st.tailE = len(tl.ds), len(tl.es)
-	return st, nil
+	st.tailD, st.tailE = tl.nd, tl.ne
+	return st, log.Sync()
 }
 
 func countersOf(eng *engine.Engine, t time.Time) int {

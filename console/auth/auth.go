@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -213,14 +214,31 @@ type Service struct {
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 
-	dummy string // hash checked for unknown users, so timing tells nothing
+	dummy     string // hash checked for unknown users, so timing tells nothing
+	dummyOnce sync.Once
 }
 
 // NewService returns a Service.
 func NewService(st Store, audit store.Audit, p Policy) *Service {
-	s := &Service{Store: st, Audit: audit, Policy: p, Now: time.Now}
-	s.dummy, _ = HashPassword("tollgate-dummy-password", p.PasswordCost)
-	return s
+	return &Service{Store: st, Audit: audit, Policy: p, Now: time.Now}
+}
+
+// spendDummy does the work of one password check for a login with no
+// hash of its own to check (an unknown or a locked user), so timing tells
+// nothing. The dummy hash is made on first use rather than at start: an
+// argon2id pass touches its whole memory (64 MiB by default), which a
+// node starting up, possibly after a crash, need not hold before it
+// serves. Making the hash costs what checking it does, so the first such
+// login takes as long as the later ones.
+func (s *Service) spendDummy(password string) {
+	made := false
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = HashPassword("tollgate-dummy-password", s.Policy.PasswordCost)
+		made = true
+	})
+	if !made {
+		CheckHash(s.dummy, password)
+	}
 }
 
 func (s *Service) now() time.Time { return s.Now() }
@@ -405,7 +423,7 @@ func (s *Service) verify(ctx context.Context, name, password, code, from string,
 	}
 	u, err := s.Store.User(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		CheckHash(s.dummy, password) // same work as for a real user
+		s.spendDummy(password) // same work as for a real user
 		_ = s.audit(ctx, "user:"+clip(name), "login.failed", "user/"+clip(name), map[string]any{"from": from, "why": "unknown user"})
 		return User{}, ErrBadLogin
 	}
@@ -418,7 +436,7 @@ func (s *Service) verify(ctx context.Context, name, password, code, from string,
 		return User{}, err
 	}
 	if !ok {
-		CheckHash(s.dummy, password) // a locked user costs what an unknown one does
+		s.spendDummy(password) // a locked user costs what an unknown one does
 		_ = s.audit(ctx, actor, "login.failed", "user/"+u.Name, map[string]any{"from": from, "why": "locked"})
 		return User{}, ErrBadLogin
 	}

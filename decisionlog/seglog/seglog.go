@@ -325,15 +325,21 @@ func (l *Log) DecisionsSince(ctx context.Context, since time.Time) ([]store.Deci
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b store.Decision) int { return a.Time.Compare(b.Time) })
-	seen := make(map[string]struct{}, len(out))
-	return slices.DeleteFunc(out, func(d store.Decision) bool {
+	return firstDecisions(out), nil
+}
+
+// firstDecisions sorts ds oldest first and keeps the first decision of
+// each call id.
+func firstDecisions(ds []store.Decision) []store.Decision {
+	slices.SortStableFunc(ds, func(a, b store.Decision) int { return a.Time.Compare(b.Time) })
+	seen := make(map[string]struct{}, len(ds))
+	return slices.DeleteFunc(ds, func(d store.Decision) bool {
 		if _, dup := seen[d.CallID]; dup {
 			return true
 		}
 		seen[d.CallID] = struct{}{}
 		return false
-	}), nil
+	})
 }
 
 // CallEventsSince returns every call event at or after since, oldest
@@ -360,16 +366,22 @@ func (l *Log) CallEventsSince(ctx context.Context, since time.Time) ([]store.Cal
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(out, func(a, b store.CallEvent) int { return a.Time.Compare(b.Time) })
-	seen := make(map[[2]string]struct{}, len(out))
-	return slices.DeleteFunc(out, func(e store.CallEvent) bool {
+	return firstEvents(out), nil
+}
+
+// firstEvents sorts es oldest first and keeps the first event of each
+// call id and type.
+func firstEvents(es []store.CallEvent) []store.CallEvent {
+	slices.SortStableFunc(es, func(a, b store.CallEvent) int { return a.Time.Compare(b.Time) })
+	seen := make(map[[2]string]struct{}, len(es))
+	return slices.DeleteFunc(es, func(e store.CallEvent) bool {
 		k := [2]string{e.CallID, e.Type}
 		if _, dup := seen[k]; dup {
 			return true
 		}
 		seen[k] = struct{}{}
 		return false
-	}), nil
+	})
 }
 
 const (

@@ -577,27 +577,33 @@ func (s *stream) each(ctx context.Context, from, to int64, fn func(dec *decoder,
 			return err
 		}
 		err := s.withBlocks(v, func(f *os.File, bs []blockInfo) error {
-			for _, b := range bs {
-				if b.maxT < from || b.minT > to {
-					continue
-				}
-				body, err := readBody(f, b, buf)
-				if err != nil {
-					return err
-				}
-				buf = body[:0]
-				_, payload, err := splitBody(body)
-				if err != nil {
-					return err
-				}
-				dec.reset(payload, b.minT)
-				if err := fn(&dec, int(b.count)); err != nil {
-					return err
-				}
-			}
-			return nil
+			return frames(f, bs, func(b blockInfo) bool { return b.maxT >= from && b.minT <= to }, &dec, &buf, fn)
 		})
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// frames calls fn with a decoder over each frame of bs that keep accepts,
+// in order; buf is reused between frames.
+func frames(f *os.File, bs []blockInfo, keep func(blockInfo) bool, dec *decoder, buf *[]byte, fn func(dec *decoder, n int) error) error {
+	for _, b := range bs {
+		if !keep(b) {
+			continue
+		}
+		body, err := readBody(f, b, *buf)
+		if err != nil {
+			return err
+		}
+		*buf = body[:0]
+		_, payload, err := splitBody(body)
+		if err != nil {
+			return err
+		}
+		dec.reset(payload, b.minT)
+		if err := fn(dec, int(b.count)); err != nil {
 			return err
 		}
 	}

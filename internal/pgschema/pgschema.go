@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -67,7 +70,73 @@ func LockFor(versionTable string) int64 {
 // the schema's advisory lock so that nodes starting together migrate one
 // at a time. A database from a newer tollgate (more steps than this
 // binary knows) is refused rather than written to.
+//
+// Under a context from WhenDown, a database that cannot be reached is not
+// an error: Migrate returns nil at once and migrates in the background,
+// trying again every RetryEvery until the database answers (a serving
+// node that starts while PostgreSQL is down; its writes fail, and are
+// spooled, until then).
 func (s Schema) Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return Later(ctx, s.Name, func(ctx context.Context) error { return s.migrate(ctx, pool) })
+}
+
+// Later runs set (a store's set-up: tables made or migrated) and returns
+// its error; under a context from WhenDown, a database that cannot be
+// reached is not an error: set runs again in the background every
+// RetryEvery until the database answers (or fails otherwise, logged).
+func Later(ctx context.Context, what string, set func(context.Context) error) error {
+	err := set(ctx)
+	if w, ok := ctx.Value(whenDownKey{}).(*whenDown); ok && Unreachable(err) {
+		w.log.Warn("PostgreSQL unreachable: starting without it; the schema is brought up to date once it answers", "schema", what, "err", err)
+		go retry(what, set, w.log)
+		return nil
+	}
+	return err
+}
+
+type whenDownKey struct{}
+
+type whenDown struct{ log *slog.Logger }
+
+// WhenDown returns a context under which Migrate starts without an
+// unreachable database (see Migrate), logging to log.
+func WhenDown(ctx context.Context, log *slog.Logger) context.Context {
+	if log == nil {
+		log = slog.Default()
+	}
+	return context.WithValue(ctx, whenDownKey{}, &whenDown{log: log})
+}
+
+// RetryEvery is how often a deferred migration tries again.
+const RetryEvery = time.Second
+
+// Unreachable tells whether err is a failure to reach the database (no
+// connection could be made), as opposed to one it answered with.
+func Unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
+
+// retry migrates once the database answers. It gives up on any other
+// error (a closed pool among them), which it logs.
+func retry(what string, set func(context.Context) error, log *slog.Logger) {
+	for {
+		time.Sleep(RetryEvery)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := set(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			log.Info("PostgreSQL answers: schema up to date", "schema", what)
+			return
+		case !Unreachable(err):
+			log.Error("PostgreSQL: bringing the schema up to date", "schema", what, "err", err)
+			return
+		}
+	}
+}
+
+func (s Schema) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		lock := s.Lock
 		if lock == 0 {
