@@ -205,6 +205,8 @@ func (s *Scenario) Policy(kind, deckPath string) ([]byte, error) {
 		hours := def["hours"].(map[string]any)
 		hours["after_hours_international"] = "allow"
 		hours["night_international"] = "allow"
+		ext := def["limits"].(map[string]any)["extension"].(map[string]any)
+		ext["premium_calls_per_day"] = "off"
 		if deckPath != "" {
 			m["numbers"] = map[string]any{"rate_deck": deckPath}
 		}

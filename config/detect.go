@@ -88,6 +88,19 @@ type OffHoursRule struct {
 	From           string `yaml:"from"`
 	To             string `yaml:"to"`
 	FromMin, ToMin int    `yaml:"-"` // minutes after midnight
+	// UnusualHours also judges direct outbound chargeable calls outside
+	// the tenant's business hours (hours.business) in an hour of the week
+	// its warm baseline shows it does not call in — a weekend afternoon
+	// of a weekday call center (default true).
+	UnusualHours *bool `yaml:"unusual_hours"`
+	// TenantWide puts the PIN on every extension of the tenant, not only
+	// the one that called: the hour is evidence about the tenant's
+	// traffic, and an intruder dialing from several extensions gets no
+	// free call per extension (default true).
+	TenantWide *bool `yaml:"tenant_wide"`
+	// EndRate: the call that raised the finding is ended too when priced
+	// at this much per minute or more (0: never).
+	EndRate float64 `yaml:"end_rate"`
 }
 
 // HighRiskRule: Attempts calls to the listed calling codes in WindowS.
@@ -128,6 +141,14 @@ type NewDestRule struct {
 	// block_rate or more is ended too, not only the later ones refused
 	// (default true).
 	EndCalls *bool `yaml:"end_calls"`
+	// QuietInHours: a never-called destination first called in the
+	// tenant's business hours (hours.business, holidays excepted) is
+	// recorded as an info-level event, not an alert, whatever its price:
+	// the tenant's later calls there need a PIN for BlockExpiresS and the
+	// call itself runs on under the in-call cost limits (default true).
+	// Agents do open new countries at work; intruders mostly call at night
+	// and at weekends, where the block and alert stay.
+	QuietInHours *bool `yaml:"quiet_in_hours"`
 }
 
 // NewSourceRule: Calls chargeable calls within WindowS from a source
@@ -334,7 +355,7 @@ func DefaultDetect() Detect {
 		Enabled:            true,
 		Baseline:           Baseline{WarmupDays: 7, MinCalls: 30},
 		InternationalBurst: BurstRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, Calls: 10, WindowS: 300},
-		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00"},
+		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00", EndRate: 0.50},
 		HighRiskCountry:    HighRiskRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
 		ExtendedDuration:   DurationRule{Rule: Rule{Action: "alert", Severity: "warning"}, ThresholdS: 3600},
 		NewDestination:     NewDestRule{Rule: Rule{Action: "alert", Severity: "info"}, MinRate: 0.10, ChallengeRate: 0.10, BlockRate: 0.50, BlockExpiresS: 7 * 86400},
