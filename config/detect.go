@@ -101,6 +101,11 @@ type OffHoursRule struct {
 	// EndRate: the call that raised the finding is ended too when priced
 	// at this much per minute or more (0: never).
 	EndRate float64 `yaml:"end_rate"`
+	// RangeExpiresS: the called number's range also needs a PIN for the
+	// tenant's calls, at any hour, for this long (seconds; 0: no range
+	// PIN) — a slow drip comes back night after night to one range, and
+	// the hour PIN lapses by day. Recorded as an event, not a second alert.
+	RangeExpiresS int `yaml:"range_expires_s"`
 }
 
 // HighRiskRule: Attempts calls to the listed calling codes in WindowS.
@@ -355,7 +360,7 @@ func DefaultDetect() Detect {
 		Enabled:            true,
 		Baseline:           Baseline{WarmupDays: 7, MinCalls: 30},
 		InternationalBurst: BurstRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, Calls: 10, WindowS: 300},
-		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00", EndRate: 0.50},
+		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00", EndRate: 0.50, RangeExpiresS: 7 * 86400},
 		HighRiskCountry:    HighRiskRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
 		ExtendedDuration:   DurationRule{Rule: Rule{Action: "alert", Severity: "warning"}, ThresholdS: 3600},
 		NewDestination:     NewDestRule{Rule: Rule{Action: "alert", Severity: "info"}, MinRate: 0.10, ChallengeRate: 0.10, BlockRate: 0.50, BlockExpiresS: 7 * 86400},

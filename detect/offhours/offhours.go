@@ -37,6 +37,10 @@ func New(cfg *config.OffHoursRule, bl *config.Baseline, base *baseline.Learner) 
 // Name implements detect.Detector.
 func (*OffHours) Name() string { return "off_hours_international" }
 
+// minRange is the shortest range (digits) given a PIN of its own: a
+// shorter prefix is a whole country or mobile network, not a range.
+const minRange = 6
+
 // unusual reports whether c is a direct outbound call outside its
 // tenant's business hours (or on a holiday) that UnusualHours judges.
 func (o *OffHours) unusual(c *detect.Call) bool {
@@ -114,4 +118,14 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		f.Text += fmt.Sprintf("; this call (%.2f/min, end_rate %.2f) ended", c.Rate, o.cfg.EndRate)
 	}
 	emit(f)
+	if o.cfg.RangeExpiresS > 0 && len(c.Range) >= minRange && !c.Attempt {
+		// The range the night call went to: a PIN for the tenant's calls
+		// there at any hour (an event; the finding above is the alert).
+		g := detect.Finding{Detector: o.Name(), Code: "off_hours_range", Subject: "+" + c.Range,
+			Text: fmt.Sprintf("tenant %s called range +%s… at %s local time: PIN required for its calls there", c.Rec.Tenant, c.Range, c.Local.Format("Mon 15:04")),
+			Time: f.Time, Since: f.Since, Calls: 1, Cost: c.Cost, CallIDs: f.CallIDs, Event: true}
+		detect.Apply(&g, &config.Rule{Action: "require_pin", ExpiresS: o.cfg.RangeExpiresS, Severity: "info"}, c, detect.Target{})
+		g.Target = detect.Target{Kind: "prefix", Value: c.Range}
+		emit(g)
+	}
 }
