@@ -23,6 +23,7 @@ type Outcome struct {
 	Happened  bool // the call went ahead (allowed, or a legitimate caller passed the PIN)
 	Billsec   int  // answered seconds as it ran (after any cut)
 	Cut       bool // max_duration (or a teardown) ended it early
+	Ended     bool // the server ended it while it ran (a teardown)
 	Cost      float64
 	MaxDurS   int
 	EndEvent  int // HTTP status of the end event (404: the server had forgotten the call)
@@ -193,7 +194,7 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 			t = c.Answer
 		}
 		o.Billsec = int(t.Sub(c.Answer) / time.Second)
-		o.Cut, o.Cost, o.endAt = true, c.CostOf(o.Billsec), t
+		o.Cut, o.Ended, o.Cost, o.endAt = true, true, c.CostOf(o.Billsec), t
 		d.Ended++
 		seq++
 		heap.Push(&h, pending{t: t, kind: 1, i: i, seq: seq})

@@ -389,6 +389,7 @@ type PolicySummary struct {
 	Runs             int                      `json:"runs"`
 	Attacks          int                      `json:"attacks"`
 	Stopped          int                      `json:"stopped"`
+	StoppedStrict    int                      `json:"stopped_strict"`
 	LeakedMedian     float64                  `json:"leaked_per_attack_median_usd"`
 	LeakedWorst      float64                  `json:"leaked_per_attack_worst_usd"`
 	WorstAttack      string                   `json:"worst_attack"`
@@ -432,6 +433,9 @@ func summarize(rs []RunResult) []*PolicySummary {
 			s.Attacks++
 			if a.Stopped {
 				s.Stopped++
+			}
+			if a.StoppedStrict {
+				s.StoppedStrict++
 			}
 			leaks[r.Policy] = append(leaks[r.Policy], a.Leaked)
 			if a.Leaked > s.LeakedWorst || s.WorstAttack == "" {
@@ -507,7 +511,7 @@ func summary(w io.Writer, o opts, rs []RunResult) {
 	}
 	for _, s := range summarize(rs) {
 		fmt.Fprintf(w, "\npolicy %s — %d seeds, attack week only for legitimate-call rates\n", s.Policy, s.Runs)
-		fmt.Fprintf(w, "  attacks stopped      %d / %d\n", s.Stopped, s.Attacks)
+		fmt.Fprintf(w, "  attacks stopped      %d / %d (%d counting refusals at screening only)\n", s.Stopped, s.Attacks, s.StoppedStrict)
 		fmt.Fprintf(w, "  leaked per attack    median $%.2f, worst $%.2f (%s)\n", s.LeakedMedian, s.LeakedWorst, s.WorstAttack)
 		fmt.Fprintf(w, "  leaked in all        $%.2f of $%.2f attempted\n", s.LeakedTotal, s.PlannedTotal)
 		fmt.Fprintf(w, "  time to first stop   median %.0f s\n", s.FirstStopMedianS)

@@ -37,6 +37,12 @@ func New(cfg *config.OffHoursRule, bl *config.Baseline, base *baseline.Learner) 
 // Name implements detect.Detector.
 func (*OffHours) Name() string { return "off_hours_international" }
 
+// usual reports whether c's tenant calls c's destination class as a matter
+// of course: a PIN on a range it calls by day would challenge its agents.
+func usual(c *detect.Call) bool {
+	return c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= detect.UsualCalls
+}
+
 // minRange is the shortest range (digits) given a PIN of its own: a
 // shorter prefix is a whole country or mobile network, not a range.
 const minRange = 6
@@ -73,13 +79,19 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	t := ts.Unix()
 	// A cheap call to a country the tenant calls as a matter of course is
 	// no evidence at any hour (night shifts, on-call agents).
-	if c.Rate < detect.ChargeableRate && !c.Premium && c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= detect.UsualCalls {
+	if c.Rate < detect.ChargeableRate && !c.Premium && usual(c) {
 		return
 	}
 	warm := false
 	if o.base != nil {
 		_, tp := c.Profiles(o.base)
 		if warm = tp.Warm(t, o.bl.WarmupDays, o.bl.MinCalls); warm && tp.HourShare(c.Local) >= NormalShare {
+			return
+		}
+		// Outside the night window only an hour of the week the tenant
+		// has never called in is evidence (an agent starting early or a
+		// Saturday shift is not).
+		if warm && !night && tp.HourShare(c.Local) > 0 {
 			return
 		}
 	}
@@ -118,7 +130,7 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		f.Text += fmt.Sprintf("; this call (%.2f/min, end_rate %.2f) ended", c.Rate, o.cfg.EndRate)
 	}
 	emit(f)
-	if o.cfg.RangeExpiresS > 0 && len(c.Range) >= minRange && !c.Attempt {
+	if o.cfg.RangeExpiresS > 0 && (night || o.cfg.EndRate > 0 && c.Rate >= o.cfg.EndRate) && len(c.Range) >= minRange && !c.Attempt && !usual(c) {
 		// The range the night call went to: a PIN for the tenant's calls
 		// there at any hour (an event; the finding above is the alert).
 		g := detect.Finding{Detector: o.Name(), Code: "off_hours_range", Subject: "+" + c.Range,
