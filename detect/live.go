@@ -36,7 +36,7 @@ type started struct {
 	// extensions.
 	class  string
 	farRaw string // the far end as the record named it
-	used               // what its enrichment looked up (reused by its CDR)
+	used          // what its enrichment looked up (reused by its CDR)
 }
 
 // Start runs a call screening let through at its start (event time

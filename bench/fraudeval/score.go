@@ -35,9 +35,9 @@ type AttackResult struct {
 	// (a call ended while it ran is not a stop): the earlier definition,
 	// under which a single call can never be stopped once let through.
 	StoppedStrict bool     `json:"stopped_strict"`
-	Alerts      int      `json:"alerts"`
-	FirstAlertS float64  `json:"first_alert_s"` // -1: no alert
-	Reasons     []string `json:"stop_reasons,omitempty"`
+	Alerts        int      `json:"alerts"`
+	FirstAlertS   float64  `json:"first_alert_s"` // -1: no alert
+	Reasons       []string `json:"stop_reasons,omitempty"`
 }
 
 // LegitResult counts what screening did to legitimate calls.
