@@ -155,13 +155,14 @@ type NewDestRule struct {
 	// block_rate or more is ended too, not only the later ones refused
 	// (default true).
 	EndCalls *bool `yaml:"end_calls"`
-	// QuietInHours: a never-called destination first called in the
-	// tenant's business hours (hours.business, holidays excepted) is
+	// QuietInHours: a never-called foreign destination first called in
+	// the tenant's business hours (hours.business, holidays excepted) is
 	// recorded as an info-level event, not an alert, whatever its price:
 	// the tenant's later calls there need a PIN for BlockExpiresS and the
 	// call itself runs on under the in-call cost limits (default true).
 	// Agents do open new countries at work; intruders mostly call at night
-	// and at weekends, where the block and alert stay.
+	// and at weekends, where the block and alert stay. A never-called
+	// premium or costly class at home keeps them at any hour.
 	QuietInHours *bool `yaml:"quiet_in_hours"`
 }
 

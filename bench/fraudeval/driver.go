@@ -58,10 +58,11 @@ type Driver struct {
 // syncAfter: a call placed this long (event time) or more after a call
 // screening let through is screened only once the detectors have judged
 // that call's start. Live, a detector's finding at a call's start is in
-// force within milliseconds; the drive runs far faster than real time,
-// and without the wait a call placed minutes later in event time could
-// be screened before the finding on the earlier one was made.
-const syncAfter = 2 * time.Second
+// force within a millisecond or two (one queue hop); the drive runs far
+// faster than real time, and without the wait a call placed minutes later
+// in event time could be screened before the finding on the earlier one
+// was made. Calls closer than this are screened as they come.
+const syncAfter = 100 * time.Millisecond
 
 // endEvent is one event of GET /v1/calls/events?poll=true.
 type endEvent struct {

@@ -203,6 +203,7 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 		ar.LeakAfterStop = round2(ar.LeakAfterStop)
 		ar.Stopped = !stopAt[k].IsZero() && lastRefused[k] && (after[k] == 0 || float64(afterRefused[k]) >= 0.9*float64(after[k]))
 		ar.StoppedStrict = !stopAtS[k].IsZero() && lastRefusedS[k] && (afterS[k] == 0 || float64(afterRefusedS[k]) >= 0.9*float64(afterS[k]))
+		ar.Stopped = ar.Stopped || ar.StoppedStrict
 	}
 	// Alerts: an alert belongs to an attack when it names one of its
 	// calls or numbers, or its tenant and one of its extensions (or the

@@ -56,7 +56,7 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	r := &n.cfg.Rule
 	pin := false
 	switch {
-	case (n.cfg.QuietInHours == nil || *n.cfg.QuietInHours) && n.cfg.ChallengeRate > 0 && c.Rate >= n.cfg.ChallengeRate && inHours(c):
+	case (n.cfg.QuietInHours == nil || *n.cfg.QuietInHours) && c.International && n.cfg.ChallengeRate > 0 && c.Rate >= n.cfg.ChallengeRate && inHours(c):
 		// In business hours: an agent opening a new country as often as
 		// an intruder. The tenant's later calls there need a PIN; this
 		// one runs on (the in-call cost limits watch it); an event, not
