@@ -440,3 +440,31 @@ func TestKillSwitchWithoutTenant(t *testing.T) {
 		t.Fatalf("not lifted at its expiry: %+v", ks)
 	}
 }
+
+// TestEventRaisesNoAlert: an info-level event (a tenant's first call to a
+// new country in business hours) carries out its action — the PIN is in
+// force and recorded — but raises no alert; the same finding as an alert
+// does.
+func TestEventRaisesNoAlert(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	f := detect.Finding{Detector: "new_destination", Code: "new_destination", Severity: "info", Tenant: "acme", Extension: "1001",
+		Text: "tenant acme called CI for the first time in business hours", Time: t0, Action: "require_pin",
+		Target: detect.Target{Kind: "prefix", Value: "225"}, Expires: time.Hour, Event: true}
+	if d, err := r.m.Handle(ctx, f); err != nil || d == nil {
+		t.Fatalf("Handle = %v, %v", d, err)
+	}
+	if rec := r.actLive.Load().Destination("acme", "22507010000", t0.Add(time.Minute)); rec == nil || rec.Verdict != action.Challenge {
+		t.Fatalf("the event's PIN is not in force: %+v", rec)
+	}
+	if as, _ := r.st.ListAlerts(ctx, store.AlertQuery{}); len(as) != 0 {
+		t.Fatalf("an event raised alerts: %+v", as)
+	}
+	f.Event, f.Target.Value, f.Time = false, "371", t0.Add(time.Minute)
+	if _, err := r.m.Handle(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := r.st.ListAlerts(ctx, store.AlertQuery{}); len(as) != 1 {
+		t.Fatalf("the finding as an alert: %d alerts, want 1", len(as))
+	}
+}

@@ -84,7 +84,7 @@ func (m *Manager) Handle(ctx context.Context, f detect.Finding) (*Done, error) {
 	m.Clock.Observe(f.Time)
 	var a store.Alert
 	raised := false
-	if m.Alerts != nil {
+	if m.Alerts != nil && !f.Event {
 		a, raised = m.Alerts.Raise(ctx, f)
 	}
 	for _, num := range f.Remember {

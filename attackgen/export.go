@@ -205,6 +205,12 @@ func (s *Scenario) Policy(kind, deckPath string) ([]byte, error) {
 		hours := def["hours"].(map[string]any)
 		hours["after_hours_international"] = "allow"
 		hours["night_international"] = "allow"
+		// No premium-rate rule either: the built-in limit of 0 premium
+		// calls a day is a blanket refusal of premium-rate numbers (it
+		// refused the tenants' own occasional premium calls and stopped
+		// the premium attacks without any detector).
+		ext := def["limits"].(map[string]any)["extension"].(map[string]any)
+		ext["premium_calls_per_day"] = "off"
 		if deckPath != "" {
 			m["numbers"] = map[string]any{"rate_deck": deckPath}
 		}

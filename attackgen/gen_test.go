@@ -261,6 +261,10 @@ func TestPoliciesValidate(t *testing.T) {
 						t.Errorf("operator policy: %s does not block %s", tn.Name, cc)
 					}
 				}
+				// No blanket premium-rate refusal (the built-in limit is 0).
+				if l := pt.Limits.Extension.PremiumCallsPerDay; l.On {
+					t.Errorf("operator policy: %s premium_calls_per_day %+v, want off", tn.Name, l)
+				}
 			}
 		}
 	}

@@ -89,6 +89,27 @@ type OffHoursRule struct {
 	From           string `yaml:"from"`
 	To             string `yaml:"to"`
 	FromMin, ToMin int    `yaml:"-"` // minutes after midnight
+	// UnusualHours also judges direct outbound chargeable calls outside
+	// the tenant's business hours (hours.business) in an hour of the week
+	// its warm baseline has no call in — a weekend afternoon of a weekday
+	// call center (default true).
+	UnusualHours *bool `yaml:"unusual_hours"`
+	// TenantWide puts the PIN on every extension of the tenant, not only
+	// the one that called: the hour is evidence about the tenant's
+	// traffic, and an intruder dialing from several extensions gets no
+	// free call per extension (default true).
+	TenantWide *bool `yaml:"tenant_wide"`
+	// EndRate: the call that raised the finding is ended too when priced
+	// at this much per minute or more (0: never).
+	EndRate float64 `yaml:"end_rate"`
+	// RangeExpiresS: after a call in the night window (From–To), or one
+	// priced at EndRate or more at an unusual hour, to a destination
+	// class the tenant does not call as a matter of course,
+	// the called number's range also needs a PIN for the tenant's calls,
+	// at any hour, for this long (seconds; 0: no range PIN) — a slow drip
+	// comes back night after night to one range, and the hour PIN lapses
+	// by day. Recorded as an event, not a second alert.
+	RangeExpiresS Seconds `yaml:"range_expires_s"`
 }
 
 // HighRiskRule: Attempts calls to the listed calling codes in WindowS.
@@ -103,6 +124,12 @@ type HighRiskRule struct {
 type DurationRule struct {
 	Rule       `yaml:",inline"`
 	ThresholdS Seconds `yaml:"threshold_s"`
+	// EventBelow: a long call that cost less than this, to a destination
+	// class the tenant calls as a matter of course, is recorded as an
+	// info-level event, not an alert (an hour with a customer abroad is
+	// business; the in-call cost limits still watch costly calls). 0: every
+	// long call alerts.
+	EventBelow float64 `yaml:"event_below"`
 }
 
 // NewDestRule: a chargeable destination class (country, or country/type at
@@ -129,6 +156,15 @@ type NewDestRule struct {
 	// block_rate or more is ended too, not only the later ones refused
 	// (default true).
 	EndCalls *bool `yaml:"end_calls"`
+	// QuietInHours: a never-called foreign destination first called in
+	// the tenant's business hours (hours.business, holidays excepted) is
+	// recorded as an info-level event, not an alert, whatever its price:
+	// the tenant's later calls there need a PIN for BlockExpiresS and the
+	// call itself runs on under the in-call cost limits (default true).
+	// Agents do open new countries at work; intruders mostly call at night
+	// and at weekends, where the block and alert stay. A never-called
+	// premium or costly class at home keeps them at any hour.
+	QuietInHours *bool `yaml:"quiet_in_hours"`
 }
 
 // NewSourceRule: Calls chargeable calls within WindowS from a source
@@ -341,9 +377,9 @@ func DefaultDetect() Detect {
 		Enabled:            true,
 		Baseline:           Baseline{WarmupDays: 7, MinCalls: 30},
 		InternationalBurst: BurstRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, Calls: 10, WindowS: 300},
-		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00"},
+		OffHours:           OffHoursRule{Rule: Rule{Action: "require_pin", ExpiresS: 3600, Severity: "warning"}, From: "00:00", To: "06:00", EndRate: 0.50, RangeExpiresS: 7 * 86400},
 		HighRiskCountry:    HighRiskRule{Rule: Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 3600, Severity: "critical"}, CountryCodes: []string{"53", "252", "371", "224", "232"}, Attempts: 3, WindowS: 3600},
-		ExtendedDuration:   DurationRule{Rule: Rule{Action: "alert", Severity: "warning"}, ThresholdS: 3600},
+		ExtendedDuration:   DurationRule{Rule: Rule{Action: "alert", Severity: "warning"}, ThresholdS: 3600, EventBelow: 5},
 		NewDestination:     NewDestRule{Rule: Rule{Action: "alert", Severity: "info"}, MinRate: 0.10, ChallengeRate: 0.10, BlockRate: 0.50, BlockExpiresS: 7 * 86400},
 		UnusualHour:        UnusualHourRule{Rule: Rule{Enabled: on(false), Action: "alert", Severity: "info"}, MaxShare: 0.001},
 		Concurrency:        ConcurrencyRule{Rule: Rule{Action: "alert", Severity: "warning"}, Factor: 3, Min: 6},

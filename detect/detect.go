@@ -120,6 +120,12 @@ type Finding struct {
 	Callback string `json:"callback,omitempty"`
 	// EndCalls lists running calls to end now (in-call findings).
 	EndCalls []string `json:"end_calls,omitempty"`
+	// Event marks an info-level finding: its action is carried out and
+	// recorded in the action log, but it raises no alert (a tenant's first
+	// call to a new country in business hours is worth a PIN on the next
+	// one, not a page to the operator; cost accruing on it still alerts
+	// through the in-call limits).
+	Event bool `json:"event,omitempty"`
 }
 
 // Emit receives findings.

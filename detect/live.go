@@ -30,9 +30,15 @@ type started struct {
 	start       int64
 	answered    int64 // 0 until answered
 	latched     bool
-	farRaw      string // the far end as the record named it
-	idh         uint64 // the call id's hash in Engine.seen
-	used               // what its enrichment looked up (reused by its CDR)
+	// class is the destination class when the call is priced at
+	// ChargeableRate or more and its tenant does not call that class as a
+	// matter of course (fewer than UsualCalls in its baseline); "" else.
+	// Watch adds up such calls per tenant and class, across ranges and
+	// extensions.
+	class  string
+	farRaw string // the far end as the record named it
+	idh    uint64 // the call id's hash in Engine.seen
+	used          // what its enrichment looked up (reused by its CDR)
 }
 
 // Start runs a call screening let through at its start (event time
@@ -69,7 +75,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 		st = new(started)
 	}
 	*st = started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
-		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used, idh: idh}
+		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used, idh: idh, class: unusualClass(c)}
 	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
@@ -90,6 +96,18 @@ func (e *Engine) Start(r *cdr.Record) error {
 		e.pruneLive(ts)
 	}
 	return nil
+}
+
+// unusualClass is c's class when c is priced at ChargeableRate or more to
+// a class its tenant does not call as a matter of course, else "".
+func unusualClass(c *Call) string {
+	if c.Rate < ChargeableRate || c.Class == "" {
+		return ""
+	}
+	if c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= UsualCalls {
+		return ""
+	}
+	return c.Class
 }
 
 // Answer marks a started call answered at t: from then on Watch accrues
@@ -197,19 +215,30 @@ func (e *Engine) Watch(now time.Time) {
 			groups = map[groupKey]*watchGroup{}
 			e.groups = groups
 		}
-		k := groupKey{s.tenant, s.rng}
-		g := groups[k]
-		if g == nil {
-			if ng == len(e.gpool) {
-				e.gpool = append(e.gpool, &watchGroup{})
+		add := func(k groupKey) {
+			g := groups[k]
+			if g == nil {
+				if ng == len(e.gpool) {
+					e.gpool = append(e.gpool, &watchGroup{})
+				}
+				g = e.gpool[ng]
+				ng++
+				g.ids, g.rngs, g.cost, g.s, g.class = g.ids[:0], g.rngs[:0], 0, s, k.class
+				groups[k] = g
 			}
-			g = e.gpool[ng]
-			ng++
-			g.ids, g.cost, g.s = g.ids[:0], 0, s
-			groups[k] = g
+			g.ids = append(g.ids, id)
+			if !slices.Contains(g.rngs, s.rng) {
+				g.rngs = append(g.rngs, s.rng)
+			}
+			g.cost += cost
 		}
-		g.ids = append(g.ids, id)
-		g.cost += cost
+		add(groupKey{tenant: s.tenant, rng: s.rng})
+		if s.class != "" {
+			// Costly calls to a class the tenant does not usually call,
+			// added up across its ranges and extensions (an attack spread
+			// over several ranges of a country, or over extensions).
+			add(groupKey{tenant: s.tenant, class: s.class})
+		}
 	}
 	e.over = over
 	slices.SortFunc(over, func(a, b overCost) int { return strings.Compare(a.id, b.id) })
@@ -217,7 +246,7 @@ func (e *Engine) Watch(now time.Time) {
 		s := o.s
 		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
 			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
-				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost))
+				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
 	}
 	clear(over)
 	// Groups that may have reached the rule (a margin for the sum's
@@ -228,29 +257,58 @@ func (e *Engine) Watch(now time.Time) {
 			gs = append(gs, g)
 		}
 	}
+	// Range groups before class groups (a range group's calls are ended
+	// before a class group counts them), then by tenant, range and class.
 	slices.SortFunc(gs, func(a, b *watchGroup) int {
+		if (a.class == "") != (b.class == "") {
+			if a.class == "" {
+				return -1
+			}
+			return 1
+		}
 		if c := strings.Compare(a.s.tenant, b.s.tenant); c != 0 {
 			return c
 		}
-		return strings.Compare(a.s.rng, b.s.rng)
+		if c := strings.Compare(a.s.rng, b.s.rng); c != 0 && a.class == "" {
+			return c
+		}
+		return strings.Compare(a.class, b.class)
 	})
 	e.qual = gs
 	for _, g := range gs {
-		ids := slices.Clone(g.ids)
-		sort.Strings(ids)
-		// The group's first call by id names it, and its cost is summed
-		// in id order (the same bits whatever order the map gave).
-		s, cost := e.live[ids[0]], 0.0
-		for _, id := range ids {
+		all := slices.Clone(g.ids)
+		sort.Strings(all)
+		// The group's first call by id names it; its cost is summed and
+		// its ranges listed in id order (the same whatever order the map
+		// gave).
+		s, cost := e.live[all[0]], 0.0
+		rngs := g.rngs[:0]
+		for _, id := range all {
 			x := e.live[id]
 			cost += x.rate * float64(t-x.answered) / 60
+			if !slices.Contains(rngs, x.rng) {
+				rngs = append(rngs, x.rng)
+			}
 		}
 		if cost < rule.GroupCost {
 			continue
 		}
-		e.inCall(rule, "in_call_concurrency", ids, s, cost, t,
-			fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
-				len(ids), s.tenant, s.rng, cost, rule.Concurrent, rule.GroupCost))
+		ids := all[:0]
+		for _, id := range all {
+			if !e.live[id].latched { // a range group already ended it this look
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) < rule.Concurrent {
+			continue
+		}
+		text := fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
+			len(ids), s.tenant, s.rng, cost, rule.Concurrent, rule.GroupCost)
+		if g.class != "" {
+			text = fmt.Sprintf("%d calls of tenant %s up at once to %s (%d ranges), a destination it does not usually call, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
+				len(ids), s.tenant, g.class, len(rngs), cost, rule.Concurrent, rule.GroupCost)
+		}
+		e.inCall(rule, "in_call_concurrency", ids, s, cost, t, text, slices.Clone(rngs))
 		for _, id := range ids {
 			e.live[id].latched = true
 		}
@@ -260,12 +318,16 @@ func (e *Engine) Watch(now time.Time) {
 // watchGroup gathers, during one look of Watch, the watched calls of one
 // tenant to one range; groupKey names it.
 type watchGroup struct {
-	ids  []string
-	cost float64
-	s    *started
+	ids   []string
+	rngs  []string // the ranges its calls go to
+	cost  float64
+	s     *started
+	class string // set for a group by destination class
 }
 
-type groupKey struct{ tenant, rng string }
+// groupKey names a group: a tenant's range, or (class set) a tenant's
+// destination class.
+type groupKey struct{ tenant, rng, class string }
 
 // overCost is a watched call whose accrued cost reached in_call.call_cost.
 type overCost struct {
@@ -274,7 +336,7 @@ type overCost struct {
 	cost float64
 }
 
-func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string) {
+func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string, rngs []string) {
 	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,
 		Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.answered, 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids}
 	if rule.EndCalls == nil || *rule.EndCalls {
@@ -286,5 +348,13 @@ func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *s
 	}
 	c := Call{Rec: &cdr.Record{Tenant: s.tenant, Extension: s.ext}, Premium: s.premium, International: s.intl}
 	Apply(&f, &rule.Rule, &c, dest)
+	if f.Action == "block_and_alert" && f.Target.Kind == "prefix" {
+		// A group across ranges: every range it reached.
+		for _, rg := range rngs {
+			if rg != f.Target.Value {
+				f.Also = append(f.Also, Target{Kind: "prefix", Value: rg, AllTenants: f.Target.AllTenants})
+			}
+		}
+	}
 	e.sink(f)
 }

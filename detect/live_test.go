@@ -20,7 +20,7 @@ import (
 func liveEngine(t *testing.T) (*detect.Engine, *[]detect.Finding) {
 	t.Helper()
 	deck := filepath.Join(t.TempDir(), "rates.csv")
-	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n1,0.01,US\n49,0.02,DE\n49900,3.00,DE premium\n"), 0o600); err != nil {
+	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n1,0.01,US\n49,0.02,DE\n49900,3.00,DE premium\n49901,3.00,DE premium\n49902,3.00,DE premium\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\nnumbers: {rate_deck: "+deck+"}\ntenants: {acme: {}}\n"))
@@ -90,5 +90,54 @@ func TestWatchRunningCalls(t *testing.T) {
 	}
 	if det.Running() != 1 { // "long" never sent its CDR
 		t.Errorf("%d calls still running after their CDRs; want 1", det.Running())
+	}
+}
+
+// TestWatchAcrossRanges: costly calls to a destination class the tenant
+// does not call, up at once on different ranges and extensions (an attack
+// spread so that no range has in_call.concurrent calls), are added up per
+// tenant and class and ended together; every range they reached is
+// blocked. Cheap calls to the tenant's own country are never grouped so.
+func TestWatchAcrossRanges(t *testing.T) {
+	det, got := liveEngine(t)
+	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	start := func(id, ext, callee string) {
+		t.Helper()
+		if err := det.Start(&cdr.Record{CallID: id, Tenant: "acme", Extension: ext, Callee: callee, Direction: screen.Outbound, Start: t0}); err != nil {
+			t.Fatal(err)
+		}
+		det.Answer(id, t0.Add(5*time.Second))
+	}
+	// Three premium ranges (deck prefixes 49900, 49901, 49902).
+	start("r1", "2001", "+499001234567")
+	start("r2", "2002", "+499011234567")
+	start("r3", "2003", "+499021234567")
+	for i := 0; i < 5; i++ {
+		start(fmt.Sprintf("us%d", i), fmt.Sprintf("300%d", i), fmt.Sprintf("+1212555010%d", i))
+	}
+	det.Watch(t0.Add(2 * time.Minute)) // 3 × 3.00 × 115 s = 17.25 ≥ group_cost 10
+	var f *detect.Finding
+	for i := range *got {
+		if (*got)[i].Code == "in_call_concurrency" {
+			if f != nil {
+				t.Fatalf("two group findings: %+v", *got)
+			}
+			f = &(*got)[i]
+		}
+	}
+	if f == nil {
+		t.Fatalf("no group finding across ranges: %+v", *got)
+	}
+	if fmt.Sprint(f.EndCalls) != "[r1 r2 r3]" {
+		t.Errorf("ended %v; want the three premium calls only", f.EndCalls)
+	}
+	ranges := map[string]bool{f.Target.Value: true}
+	for _, a := range f.Also {
+		if a.Kind == "prefix" {
+			ranges[a.Value] = true
+		}
+	}
+	if len(ranges) != 3 {
+		t.Errorf("blocked ranges %v (target %+v, also %+v); want all three", ranges, f.Target, f.Also)
 	}
 }

@@ -31,6 +31,8 @@ type want struct {
 		Only bool `json:"only"`
 		// EndCalls: the running calls the finding must end.
 		EndCalls []string `json:"end_calls"`
+		// Event: whether the finding must be an event (no alert).
+		Event *bool `json:"event"`
 	} `json:"findings"`
 	// Attempts lists call ids run as calls screening refused
 	// (Engine.Attempt), not as completed calls.
@@ -111,7 +113,8 @@ func TestScenarios(t *testing.T) {
 					if f.Code != x.Code || x.Extension != "" && f.Extension != x.Extension || x.Action != "" && f.Action != x.Action ||
 						x.Target != "" && target(f.Target) != x.Target ||
 						x.Time != "" && f.Time.UTC().Format("2006-01-02T15:04:05Z") != x.Time || !hasAll(f, x.Also) || x.Only && len(f.Also) > 0 ||
-						x.EndCalls != nil && !slices.Equal(f.EndCalls, x.EndCalls) {
+						x.EndCalls != nil && !slices.Equal(f.EndCalls, x.EndCalls) && (len(f.EndCalls) > 0 || len(x.EndCalls) > 0) ||
+						x.Event != nil && f.Event != *x.Event {
 						continue
 					}
 					found = true

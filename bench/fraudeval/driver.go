@@ -23,6 +23,7 @@ type Outcome struct {
 	Happened  bool // the call went ahead (allowed, or a legitimate caller passed the PIN)
 	Billsec   int  // answered seconds as it ran (after any cut)
 	Cut       bool // max_duration (or a teardown) ended it early
+	Ended     bool // the server ended it while it ran (a teardown)
 	Cost      float64
 	MaxDurS   int
 	EndEvent  int // HTTP status of the end event (404: the server had forgotten the call)
@@ -49,7 +50,19 @@ type Driver struct {
 	Ended int
 	// NoEndStream is set when the server has no GET /v1/calls/events.
 	NoEndStream bool
+	// Syncs counts waits for the detectors before a screening (see
+	// syncAfter).
+	Syncs int
 }
+
+// syncAfter: a call placed this long (event time) or more after a call
+// screening let through is screened only once the detectors have judged
+// that call's start. Live, a detector's finding at a call's start is in
+// force within a millisecond or two (one queue hop); the drive runs far
+// faster than real time, and without the wait a call placed minutes later
+// in event time could be screened before the finding on the earlier one
+// was made. Calls closer than this are screened as they come.
+const syncAfter = 100 * time.Millisecond
 
 // endEvent is one event of GET /v1/calls/events?poll=true.
 type endEvent struct {
@@ -182,7 +195,7 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 			t = c.Answer
 		}
 		o.Billsec = int(t.Sub(c.Answer) / time.Second)
-		o.Cut, o.Cost, o.endAt = true, c.CostOf(o.Billsec), t
+		o.Cut, o.Ended, o.Cost, o.endAt = true, true, c.CostOf(o.Billsec), t
 		d.Ended++
 		seq++
 		heap.Push(&h, pending{t: t, kind: 1, i: i, seq: seq})
@@ -243,7 +256,15 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 	}
 	var batch []any
 	var flushAt time.Time
+	// lastCDR is the last CDR posted; unsynced the start of the latest
+	// call screening let through since the server's detectors last
+	// caught up (a wait=true post returns once they have).
+	var lastCDR any
+	var unsynced time.Time
 	flush := func() error {
+		if len(batch) > 0 {
+			lastCDR, unsynced = batch[len(batch)-1], time.Time{}
+		}
 		for len(batch) > 0 {
 			n := min(len(batch), 2000)
 			var resp map[string]any
@@ -322,6 +343,18 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		if err := pollEnds(c.Start, false); err != nil {
 			return nil, err
 		}
+		if !unsynced.IsZero() && lastCDR != nil && c.Start.Sub(unsynced) >= syncAfter {
+			// What the detectors found at an earlier call's start is in
+			// force before this call, as it would be live: re-posting the
+			// last CDR (a duplicate, changing nothing) with wait=true
+			// returns once the detectors have caught up.
+			var resp map[string]any
+			if err := d.do(ctx, "POST", "/v1/cdrs?wait=true", []any{lastCDR}, &resp); err != nil {
+				return nil, err
+			}
+			unsynced = time.Time{}
+			d.Syncs++
+		}
 		dir := c.Direction
 		if c.Forwarded {
 			// The off-net leg leaves the PBX as an outbound call of the
@@ -347,6 +380,7 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		switch o.Action {
 		case "allow":
 			o.Happened = true
+			unsynced = c.Start
 		case "challenge":
 			// A legitimate caller knows the PIN; a fraudster does not.
 			o.Happened = c.Label == attackgen.Legit

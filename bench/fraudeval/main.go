@@ -53,6 +53,7 @@ type opts struct {
 	replay   bool
 	repFmt   string
 	quiet    bool
+	trace    string
 	url      string
 	token    string
 }
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.replay, "replay", false, "also feed the stream's CDRs to `tollgate replay` with the same policy and keep its report")
 	fs.StringVar(&o.repFmt, "replay-format", "json", "CDR form given to replay: json (tollgate JSON lines) or asterisk (Master.csv)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress")
+	fs.StringVar(&o.trace, "trace", "", "write, per run, every attack call and every refused legitimate call with its outcome, and every alert, as JSON lines under DIR (diagnosis)")
 	fs.StringVar(&o.url, "url", "", "drive a running server instead of starting one (its policy is its own; one policy label)")
 	fs.StringVar(&o.token, "token", os.Getenv("TOLLGATE_TOKEN"), "API token for -url")
 	if err := fs.Parse(args); err != nil {
@@ -270,6 +272,11 @@ func runOne(o opts, seed uint64, policy string, x *number.Intel, progress io.Wri
 		return RunResult{}, err
 	}
 	r := Score(sc, outs, alerts)
+	if o.trace != "" {
+		if err := writeTrace(o.trace, sc, policy, outs, alerts); err != nil {
+			return r, err
+		}
+	}
 	r.Policy, r.WallS, r.Requests, r.Forgotten = policy, round2(time.Since(t0).Seconds()), d.Requests, d.Forgotten
 	r.EndedByServer, r.EndStream = d.Ended, !d.NoEndStream
 	if o.replay {
@@ -382,6 +389,7 @@ type PolicySummary struct {
 	Runs             int                      `json:"runs"`
 	Attacks          int                      `json:"attacks"`
 	Stopped          int                      `json:"stopped"`
+	StoppedStrict    int                      `json:"stopped_strict"`
 	LeakedMedian     float64                  `json:"leaked_per_attack_median_usd"`
 	LeakedWorst      float64                  `json:"leaked_per_attack_worst_usd"`
 	WorstAttack      string                   `json:"worst_attack"`
@@ -425,6 +433,9 @@ func summarize(rs []RunResult) []*PolicySummary {
 			s.Attacks++
 			if a.Stopped {
 				s.Stopped++
+			}
+			if a.StoppedStrict {
+				s.StoppedStrict++
 			}
 			leaks[r.Policy] = append(leaks[r.Policy], a.Leaked)
 			if a.Leaked > s.LeakedWorst || s.WorstAttack == "" {
@@ -500,7 +511,7 @@ func summary(w io.Writer, o opts, rs []RunResult) {
 	}
 	for _, s := range summarize(rs) {
 		fmt.Fprintf(w, "\npolicy %s — %d seeds, attack week only for legitimate-call rates\n", s.Policy, s.Runs)
-		fmt.Fprintf(w, "  attacks stopped      %d / %d\n", s.Stopped, s.Attacks)
+		fmt.Fprintf(w, "  attacks stopped      %d / %d (%d counting refusals at screening only)\n", s.Stopped, s.Attacks, s.StoppedStrict)
 		fmt.Fprintf(w, "  leaked per attack    median $%.2f, worst $%.2f (%s)\n", s.LeakedMedian, s.LeakedWorst, s.WorstAttack)
 		fmt.Fprintf(w, "  leaked in all        $%.2f of $%.2f attempted\n", s.LeakedTotal, s.PlannedTotal)
 		fmt.Fprintf(w, "  time to first stop   median %.0f s\n", s.FirstStopMedianS)

@@ -127,3 +127,20 @@ func TestParseSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreEndedCall: a single attack call the server ended while it ran
+// stops the attack; under the strict definition (refusals only) it does not.
+func TestScoreEndedCall(t *testing.T) {
+	t0 := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
+	sc := &attackgen.Scenario{Seed: 1, Start: t0, AttackStart: t0, End: t0.Add(24 * time.Hour),
+		Attacks: []*attackgen.Attack{{ID: "A01-long_duration", Class: attackgen.LongDuration, Tenant: "t", Extensions: []string{"100"}, Start: t0.Add(time.Hour), End: t0.Add(3 * time.Hour), Cost: 300}}}
+	sc.Calls = []attackgen.Call{{ID: "c-1-0000001", Tenant: "t", Extension: "100", Direction: attackgen.Outbound, Start: t0.Add(time.Hour), Label: "A01-long_duration",
+		Class: attackgen.LongDuration, Rate: 1, Cost: 300, Billsec: 18000, DestCountry: "SO"}}
+	for _, ended := range []bool{false, true} {
+		outs := []Outcome{{Action: "allow", Happened: true, Billsec: 900, Cut: true, Ended: ended, Cost: 15}}
+		a := Score(sc, outs, nil).Attacks[0]
+		if a.Stopped != ended || a.StoppedStrict {
+			t.Errorf("ended=%v: stopped %v, strict %v; want %v, false", ended, a.Stopped, a.StoppedStrict, ended)
+		}
+	}
+}

@@ -27,12 +27,17 @@ type AttackResult struct {
 	// FirstStopS is seconds from the attack's first chargeable call to
 	// its first refused or challenged one (-1: never).
 	FirstStopS float64 `json:"first_stop_s"`
-	// Stopped: at least one call refused, at least 90% of the chargeable
-	// calls after the first refusal refused too, and the last one refused.
-	Stopped     bool     `json:"stopped"`
-	Alerts      int      `json:"alerts"`
-	FirstAlertS float64  `json:"first_alert_s"` // -1: no alert
-	Reasons     []string `json:"stop_reasons,omitempty"`
+	// Stopped: at least one call refused or ended by the server while it
+	// ran, at least 90% of the chargeable calls after the first such stop
+	// stopped too, and the last one stopped.
+	Stopped bool `json:"stopped"`
+	// StoppedStrict is Stopped counting only calls refused at screening
+	// (a call ended while it ran is not a stop): the earlier definition,
+	// under which a single call can never be stopped once let through.
+	StoppedStrict bool     `json:"stopped_strict"`
+	Alerts        int      `json:"alerts"`
+	FirstAlertS   float64  `json:"first_alert_s"` // -1: no alert
+	Reasons       []string `json:"stop_reasons,omitempty"`
 }
 
 // LegitResult counts what screening did to legitimate calls.
@@ -89,6 +94,11 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 	after := make([]int, len(sc.Attacks))
 	afterRefused := make([]int, len(sc.Attacks))
 	lastRefused := make([]bool, len(sc.Attacks))
+	// The same under the strict definition (refusals only).
+	stopAtS := make([]time.Time, len(sc.Attacks))
+	afterS := make([]int, len(sc.Attacks))
+	afterRefusedS := make([]int, len(sc.Attacks))
+	lastRefusedS := make([]bool, len(sc.Attacks))
 	callAttack := map[string]int{}
 	lr := &res.Legit
 	lr.RefusalReasons = map[string]int{}
@@ -141,7 +151,18 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 		if first[k].IsZero() {
 			first[k] = c.Start
 		}
-		stopped := !o.Happened
+		refused := !o.Happened
+		stopped := refused || o.Ended
+		if !stopAtS[k].IsZero() {
+			afterS[k]++
+			if refused {
+				afterRefusedS[k]++
+			}
+		}
+		if refused && stopAtS[k].IsZero() {
+			stopAtS[k] = c.Start
+		}
+		lastRefusedS[k] = refused
 		switch {
 		case o.Happened:
 			ar.Connected++
@@ -154,8 +175,12 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 		default:
 			ar.Refused++
 		}
-		if stopped && len(ar.Reasons) < 3 && !contains(ar.Reasons, reasonKey(o.Reason)) {
-			ar.Reasons = append(ar.Reasons, reasonKey(o.Reason))
+		why := reasonKey(o.Reason)
+		if !refused {
+			why = "ended by the server while it ran"
+		}
+		if stopped && len(ar.Reasons) < 3 && !contains(ar.Reasons, why) {
+			ar.Reasons = append(ar.Reasons, why)
 		}
 		if !stopAt[k].IsZero() {
 			after[k]++
@@ -177,6 +202,8 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 		ar.Leaked = round2(ar.Leaked)
 		ar.LeakAfterStop = round2(ar.LeakAfterStop)
 		ar.Stopped = !stopAt[k].IsZero() && lastRefused[k] && (after[k] == 0 || float64(afterRefused[k]) >= 0.9*float64(after[k]))
+		ar.StoppedStrict = !stopAtS[k].IsZero() && lastRefusedS[k] && (afterS[k] == 0 || float64(afterRefusedS[k]) >= 0.9*float64(afterS[k]))
+		ar.Stopped = ar.Stopped || ar.StoppedStrict
 	}
 	// Alerts: an alert belongs to an attack when it names one of its
 	// calls or numbers, or its tenant and one of its extensions (or the

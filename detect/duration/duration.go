@@ -35,6 +35,11 @@ func (d *Duration) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 			time.Duration(c.Rec.Billsec)*time.Second, d.cfg.ThresholdS.Duration()),
 		Time: end, Since: ts.UTC(), Calls: 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
 	detect.Apply(&f, &d.cfg.Rule, c, detect.Target{Kind: "number", Value: c.Far()})
+	if d.cfg.EventBelow > 0 && c.Cost < d.cfg.EventBelow && f.Action == "alert" && c.Handle != nil && c.Handle.Tenant != nil &&
+		c.Handle.Tenant.Countries[c.Class] >= detect.UsualCalls {
+		f.Event, f.Severity = true, "info"
+		f.Text += fmt.Sprintf(", cost %.2f (below event_below %.2f) to a destination the tenant calls as a matter of course: an event", c.Cost, d.cfg.EventBelow)
+	}
 	emit(f)
 }
 

@@ -56,6 +56,15 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	r := &n.cfg.Rule
 	pin := false
 	switch {
+	case (n.cfg.QuietInHours == nil || *n.cfg.QuietInHours) && c.International && n.cfg.ChallengeRate > 0 && c.Rate >= n.cfg.ChallengeRate && inHours(c):
+		// In business hours: an agent opening a new country as often as
+		// an intruder. The tenant's later calls there need a PIN; this
+		// one runs on (the in-call cost limits watch it); an event, not
+		// an alert.
+		r = &config.Rule{Action: "require_pin", ExpiresS: n.cfg.BlockExpiresS, Severity: "info"}
+		f.Text += fmt.Sprintf(" in business hours at %.2f/min: PIN required for the tenant's later calls there (an event, not an alert)", c.Rate)
+		f.Event = true
+		pin = true
 	case n.cfg.BlockRate > 0 && c.Rate >= n.cfg.BlockRate:
 		// Never called and costly: stop the tenant's calls there.
 		r = &config.Rule{Action: "block_and_alert", Block: "destination", ExpiresS: n.cfg.BlockExpiresS, Severity: "critical"}
@@ -80,4 +89,14 @@ func (n *NewDest) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		f.Target = dest
 	}
 	emit(f)
+}
+
+// inHours reports whether the call was placed in its tenant's business
+// hours (not on a holiday).
+func inHours(c *detect.Call) bool {
+	if c.Policy == nil {
+		return false
+	}
+	h := &c.Policy.Hours
+	return h.Business.Set() && h.Business.Contains(c.Local) && !h.IsHoliday(c.Local)
 }
