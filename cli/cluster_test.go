@@ -51,6 +51,8 @@ type testCluster struct {
 	pg    *testenv.Postgres
 	nodes []*Server
 	cs    []*client
+	// hook takes every node's alert webhooks.
+	hook *hookServer
 }
 
 func newTestCluster(t *testing.T, stateMaxAge int) *testCluster {
@@ -60,14 +62,15 @@ func newTestCluster(t *testing.T, stateMaxAge int) *testCluster {
 // newTestClusterEvery is newTestCluster with the nodes' periodic refresh
 // of opt-outs, consents and reputation every every (0: a second).
 func newTestClusterEvery(t *testing.T, stateMaxAge int, every time.Duration) *testCluster {
-	tc := &testCluster{redis: testenv.NewRedis(t), pg: testenv.NewPostgres(t)}
+	tc := &testCluster{redis: testenv.NewRedis(t), pg: testenv.NewPostgres(t), hook: newHookServer(t)}
 	dsn, err := tc.pg.CreateDatabase("tollgate")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TOLLGATE_TEST_PG_DSN", dsn)
 	for i := range 3 {
-		cfg, err := config.Parse("cluster.yaml", []byte(fmt.Sprintf(clusterPolicy, stateMaxAge, fmt.Sprint("n", i+1), tc.redis.Addr)))
+		policy := fmt.Sprintf(clusterPolicy, stateMaxAge, fmt.Sprint("n", i+1), tc.redis.Addr) + "alerts:\n  webhooks: [{url: \"" + tc.hook.URL + "/hook\"}]\n"
+		cfg, err := config.Parse("cluster.yaml", []byte(policy))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,5 +323,11 @@ func TestRedisAndPostgresRestartMidLoad(t *testing.T) {
 	}
 	if !codes["redis_unreachable"] || !codes["redis_recovered"] {
 		t.Errorf("alerts %v: want redis_unreachable and redis_recovered", codes)
+	}
+	// The detectors are off here: the alerts still reach the notifiers.
+	for _, code := range []string{"redis_unreachable", "redis_recovered"} {
+		if !tc.hook.seen("/hook", `"code":"`+code+`"`) {
+			t.Errorf("%s did not reach the webhook", code)
+		}
 	}
 }
