@@ -444,15 +444,9 @@ func (e *env) honeypotCmd(args []string) error {
 	if len(pos) > 0 {
 		return usagef("honeypot: unexpected argument %q", pos[0])
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	if *listen == "" {
 		*listen = cfg.Honeypot.Addr

@@ -59,12 +59,7 @@ func (e *env) serve(args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	log := slog.New(h)
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
-	}
+	*dataDir = dataDirOf(cfg, *dataDir)
 	if *listen == "" {
 		*listen = cfg.Server.Listen
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -187,15 +186,9 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	// Enrolments and verifications are audited (and alerted) where the
 	// server keeps its records: PostgreSQL in cluster mode.
@@ -240,11 +233,7 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 		res, err = svc.Identify(ctx, service.IdentifyRequest{Tenant: *tenant, CallID: *callID, Audio: audio, Actor: actor})
 	}
 	if err != nil {
-		var se *service.Error
-		if errors.As(err, &se) {
-			return usagef("%s", se.Error())
-		}
-		return err
+		return err // a service.Error has a kind: exit 2 (exitCode)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
