@@ -72,3 +72,29 @@ func TestAdoptSpool(t *testing.T) {
 		t.Errorf("second adoption: %v", err)
 	}
 }
+
+// TestProbeAlertReachesNotifiers: the quality watcher's probe_failed
+// alert (a synthetic test call that got no answer) reaches a webhook
+// with the detectors off.
+func TestProbeAlertReachesNotifiers(t *testing.T) {
+	hook := newHookServer(t)
+	policy := `
+detectors: {enabled: false}
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations: {default: allow}
+tenants:
+  acme: {}
+quality:
+  probe: {target: "sip:127.0.0.1:9", route: carrier-a, interval_s: 60, duration_s: 1}
+alerts:
+  webhooks: [{url: "` + hook.URL + `/hook"}]
+`
+	s, _ := start(t, t.TempDir(), policy)
+	defer stop(t, s)
+	pollFor(t, "probe_failed at the webhook", 30*time.Second, 50*time.Millisecond, func() bool {
+		return hook.seen("/hook", `"code":"probe_failed"`) && hook.seen("/hook", "carrier-a")
+	})
+}
