@@ -63,6 +63,13 @@ type Manager struct {
 	q                                             chan store.Alert
 	wg                                            sync.WaitGroup
 	raised, suppressed, sent, failed, dropped, se atomic.Int64
+
+	// The intake of Alert (sink.go), started by the first Alert.
+	inMu     sync.Mutex
+	in       chan store.Alert
+	inClosed bool
+	inDone   chan struct{}
+	resolves map[string]string
 }
 
 type group struct {
@@ -79,11 +86,15 @@ type Options struct {
 	Logger    *slog.Logger
 	// Incidents receives every finding, raised or grouped (incident.go).
 	Incidents *Incidents
+	// Resolves maps the code of an alert given to Alert to the code of
+	// the alert whose open incident it ends (redis_recovered ends
+	// redis_unreachable).
+	Resolves map[string]string
 }
 
 // New returns a manager; Close stops its notifier worker.
 func New(o Options) *Manager {
-	m := &Manager{st: o.Store, dedup: o.Dedup, notifiers: o.Notifiers, log: o.Logger, inc: o.Incidents, groups: map[string]*group{}, q: make(chan store.Alert, 1024)}
+	m := &Manager{st: o.Store, dedup: o.Dedup, notifiers: o.Notifiers, log: o.Logger, inc: o.Incidents, resolves: o.Resolves, groups: map[string]*group{}, q: make(chan store.Alert, 1024)}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -97,6 +108,12 @@ func New(o Options) *Manager {
 // Raise records a finding as an alert; it reports false when the finding
 // was grouped into an alert raised shortly before.
 func (m *Manager) Raise(ctx context.Context, f detect.Finding) (store.Alert, bool) {
+	return m.raise(ctx, f, nil)
+}
+
+// raise is Raise; details, when not nil, are stored instead of the
+// finding's JSON.
+func (m *Manager) raise(ctx context.Context, f detect.Finding, details json.RawMessage) (store.Alert, bool) {
 	key := detect.Key(f.Code, f.Tenant, f.Extension, f.Subject)
 	m.mu.Lock()
 	g := m.groups[key]
@@ -114,7 +131,9 @@ func (m *Manager) Raise(ctx context.Context, f detect.Finding) (store.Alert, boo
 	g = &group{until: f.Time.Add(m.dedup), count: 1}
 	m.groups[key] = g
 	m.mu.Unlock()
-	details, _ := json.Marshal(f)
+	if details == nil {
+		details, _ = json.Marshal(f)
+	}
 	a := store.Alert{Time: f.Time, Tenant: f.Tenant, Extension: f.Extension, Severity: f.Severity, Code: f.Code, Text: f.Text, Status: "open", Details: details}
 	if a.Severity == "" {
 		a.Severity = "warning"
@@ -183,6 +202,7 @@ func (m *Manager) worker() {
 // Close sends what is queued, stops the worker and, with a spool, tries
 // once more to store what it holds.
 func (m *Manager) Close() {
+	m.closeIntake()
 	defer m.closeSpool()
 	if len(m.notifiers) > 0 {
 		close(m.q)

@@ -226,10 +226,3 @@ func (m *Manager) closeSpool() {
 		m.sp.mu.Unlock()
 	})
 }
-
-// Store stores an alert raised outside the detectors (spend thresholds,
-// compliance) as Raise does — through the spool when there is one —
-// without grouping or notifying.
-func (m *Manager) Store(ctx context.Context, a store.Alert) (store.Alert, error) {
-	return m.store(ctx, a)
-}

@@ -499,27 +499,10 @@ func jsonError(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-// kindStatus is the API's one mapping from an error's kind to an HTTP
-// status; ok is false for an error without a kind (a failure of tollgate
-// or of a dependency), which each caller answers in its own way.
-func kindStatus(err error) (code int, ok bool) {
-	switch errkind.Of(err) {
-	case errkind.Invalid:
-		return http.StatusBadRequest, true
-	case errkind.NotFound:
-		return http.StatusNotFound, true
-	case errkind.Conflict:
-		return http.StatusConflict, true
-	case errkind.Unavailable:
-		return http.StatusServiceUnavailable, true
-	}
-	return 0, false
-}
-
 // kindError answers err with the status of its kind; an error without a
 // kind is answered with fallback and the message prefixed by what failed.
 func kindError(w http.ResponseWriter, err error, fallback int, prefix string) {
-	if code, ok := kindStatus(err); ok {
+	if code, ok := errkind.HTTPStatus(err); ok {
 		writeError(w, code, err.Error())
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/store"
 	"github.com/tollgate-voip/tollgate/voice"
 	"github.com/tollgate-voip/tollgate/voice/service"
@@ -176,7 +177,7 @@ func writeVoiceBodyError(w http.ResponseWriter, err error) {
 func voiceError(w http.ResponseWriter, err error) {
 	var e *service.Error
 	if errors.As(err, &e) {
-		code, ok := kindStatus(err)
+		code, ok := errkind.HTTPStatus(err)
 		if !ok {
 			code = http.StatusBadRequest
 		}

@@ -50,15 +50,9 @@ func (e *env) audit(args []string) error {
 	if args[0] == "verify" && *file != "" {
 		return e.verifyExport(*file)
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	// Opening would create an empty database, and an empty log verifies:
 	// a mistyped -data must not pass for an intact log (MustExist).

@@ -8,6 +8,8 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 )
 
 // Version is set at build time with -ldflags "-X github.com/tollgate-voip/tollgate/cli.Version=…".
@@ -131,8 +133,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "tollgate:", strings.TrimSpace(err.Error()))
+	return exitCode(err)
+}
+
+// exitCode is the command line's one mapping from an error to an exit
+// status: a usage or configuration error, or an error whose kind
+// (internal/errkind) says the request was wrong — invalid, naming nothing
+// there is, clashing with what is there — exits 2: fix the command. Any
+// other failure exits 1.
+func exitCode(err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) || isConfigError(err) {
+		return exitUsage
+	}
+	switch errkind.Of(err) {
+	case errkind.Invalid, errkind.NotFound, errkind.Conflict:
 		return exitUsage
 	}
 	return exitError

@@ -75,15 +75,14 @@ func closeOnError(err error, state *node.State) error {
 // node on the state's PostgreSQL store pg.
 func joinCluster(ctx context.Context, cfg *config.Config, dataDir string, pg *postgres.Store, log *slog.Logger) (*clusterNode, error) {
 	cc := &cfg.Cluster
-	if _, err := clusterSecrets(cfg); err != nil {
+	opts, err := redisOptions(cfg) // the PostgreSQL DSN was read when the state opened pg
+	if err != nil {
 		return nil, err
 	}
 	name := cfg.NodeName()
 	n := &clusterNode{cfg: cc, log: log, done: make(chan struct{}), pg: pg}
 	r := cc.Redis
-	opts := redisOptions(&r, name)
 	n.redis = goredis.NewUniversalClient(opts)
-	var err error
 	n.counters, err = credis.New(credis.Options{Client: n.redis, Prefix: r.Prefix, Timeout: r.TimeoutMS.Duration(),
 		Logger: log, OnState: n.redisState})
 	if err != nil {
@@ -121,8 +120,14 @@ func (n *clusterNode) pool() *pgxpool.Pool {
 	return n.pg.Pool()
 }
 
-// redisOptions says how to reach the configured Redis.
-func redisOptions(r *config.ClusterRedis, node string) *goredis.UniversalOptions {
+// redisOptions says how to reach the configured Redis as the node
+// cfg.NodeName().
+func redisOptions(cfg *config.Config) (*goredis.UniversalOptions, error) {
+	r, node := &cfg.Cluster.Redis, cfg.NodeName()
+	password, err := redisPassword(cfg)
+	if err != nil {
+		return nil, err
+	}
 	opts := &goredis.UniversalOptions{Addrs: []string{r.Addr}, DB: r.DB, MasterName: r.MasterName,
 		DialTimeout: r.TimeoutMS.Duration(), ReadTimeout: r.TimeoutMS.Duration(),
 		WriteTimeout: r.TimeoutMS.Duration(), MaxRetries: 1, ClientName: "tollgate-" + node}
@@ -132,9 +137,8 @@ func redisOptions(r *config.ClusterRedis, node string) *goredis.UniversalOptions
 	case len(r.ClusterAddrs) > 0:
 		opts.Addrs, opts.IsClusterMode = r.ClusterAddrs, true
 	}
-	opts.Password = r.Password.Reveal() // "" without password_env
-
-	return opts
+	opts.Password = password
+	return opts, nil
 }
 
 // detectorStream is the shared CDR stream of cluster mode: records this
@@ -152,7 +156,10 @@ func openDetectorStream(cfg *config.Config, log *slog.Logger) (*detectorStream, 
 		return nil, nil
 	}
 	cc := &cfg.Cluster
-	opts := redisOptions(&cc.Redis, cfg.NodeName())
+	opts, err := redisOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	opts.ReadTimeout = max(opts.ReadTimeout, 2*time.Second)
 	opts.ClientName += "-cdr"
 	c := goredis.NewUniversalClient(opts)
@@ -372,17 +379,26 @@ func (n *clusterNode) readiness() []api.Dependency {
 	}}}
 }
 
-// clusterSecrets reads the cluster's secrets from the environment
-// variables the policy names: the PostgreSQL connection string (returned)
-// and, when password_env is set, the Redis password, which must not be
-// empty either. serve and 'config check' (preflight) both call it.
-func clusterSecrets(cfg *config.Config) (string, error) {
-	dsn, err := node.DSN(cfg)
-	if err != nil {
-		return "", err
+// clusterSecrets checks the cluster's secrets in the environment
+// variables the policy names: the PostgreSQL connection string and the
+// Redis password ('config check', preflight.go). serve reads each once,
+// where it connects: node.DSN when the state opens, redisPassword in
+// redisOptions.
+func clusterSecrets(cfg *config.Config) error {
+	if _, err := node.DSN(cfg); err != nil {
+		return err
 	}
-	if r := &cfg.Cluster.Redis; r.PasswordEnv != "" && !r.Password.IsSet() {
+	_, err := redisPassword(cfg)
+	return err
+}
+
+// redisPassword is the Redis password from the environment variable
+// cluster.redis.password_env names, read at load ("" when it names
+// none); a variable named but empty or unset is an error.
+func redisPassword(cfg *config.Config) (string, error) {
+	r := &cfg.Cluster.Redis
+	if r.PasswordEnv != "" && !r.Password.IsSet() {
 		return "", cfg.MissingSecret("cluster.redis.password_env", r.PasswordEnv)
 	}
-	return dsn, nil
+	return r.Password.Reveal(), nil
 }

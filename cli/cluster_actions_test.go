@@ -1,16 +1,10 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tollgate-voip/tollgate/config"
-	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 // TestClusterActionsShared: in cluster mode the detectors' actions live in
@@ -18,30 +12,7 @@ import (
 // callbacks screened by every node refused — whichever node's detectors
 // own the tenant.
 func TestClusterActionsShared(t *testing.T) {
-	rd, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
-	dsn, err := pg.CreateDatabase("tollgate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TOLLGATE_TEST_PG_DSN", dsn)
-	var cs []*client
-	for i := range 2 {
-		cfg, err := config.Parse("cluster.yaml", []byte(fmt.Sprintf(detectClusterPolicy, fmt.Sprint("n", i+1), rd.Addr)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			s.Shutdown(ctx)
-		})
-		cs = append(cs, &client{t: t, base: "http://" + s.Addr.String(), token: "test"})
-	}
+	cs := startCluster(t, 2, 0, func(node, redis string) string { return fmt.Sprintf(detectClusterPolicy, node, redis) }).cs
 	// Live traffic is stamped near the wall clock: each node's event clock
 	// then reads about the same time, as it would in production. (A drive
 	// of history posted to one node would move only that node's clock;

@@ -1,17 +1,12 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cluster"
-	"github.com/tollgate-voip/tollgate/config"
-	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 // detectClusterPolicy: detectors on (international_burst: 10 calls in
@@ -43,34 +38,8 @@ tenants:
 // seen, and the next owner claims them, rebuilds the burst window from
 // what the dead node fed and fires exactly once for the second extension.
 func TestThreeNodesDetectOnce(t *testing.T) {
-	rd, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
-	dsn, err := pg.CreateDatabase("tollgate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TOLLGATE_TEST_PG_DSN", dsn)
-	var nodes []*Server
-	var cs []*client
-	for i := range 3 {
-		cfg, err := config.Parse("cluster.yaml", []byte(fmt.Sprintf(detectClusterPolicy, fmt.Sprint("n", i+1), rd.Addr)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, s)
-		cs = append(cs, &client{t: t, base: "http://" + s.Addr.String(), token: "test"})
-	}
-	t.Cleanup(func() {
-		for _, s := range nodes {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			s.Shutdown(ctx)
-			cancel()
-		}
-	})
+	tc := startCluster(t, 3, 0, func(node, redis string) string { return fmt.Sprintf(detectClusterPolicy, node, redis) })
+	nodes, cs := tc.nodes, tc.cs
 	stream := func(i int) *cluster.Stream { return nodes[i].det.stream.s }
 	part := cluster.Partition("acme", 16)
 	owner := func(among ...int) int {

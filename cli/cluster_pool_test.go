@@ -3,17 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/tollgate-voip/tollgate/config"
-	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 // clusterPoolPolicy: cluster mode with every PostgreSQL store a node
@@ -46,36 +41,14 @@ tenants:
 // five pools per node would open at least five, one per store's
 // migration). After shutdown no connection of either node is left.
 func TestClusterNodeHoldsOnePool(t *testing.T) {
-	redis, pg := testenv.NewRedis(t), testenv.NewPostgres(t)
-	dsn, err := pg.CreateDatabase("tollgate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TOLLGATE_TEST_PG_DSN", dsn)
-	var nodes []*Server
-	t.Cleanup(func() { // when the test failed before shutting them down
-		for _, s := range nodes {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			s.Shutdown(sctx)
-			cancel()
-		}
-	})
+	tc := startCluster(t, 2, 0, func(node, redis string) string { return fmt.Sprintf(clusterPoolPolicy, node, redis) })
+	nodes := tc.nodes
 	var base []string
-	for i := range 2 {
-		cfg, err := config.Parse("cluster.yaml", []byte(fmt.Sprintf(clusterPoolPolicy, fmt.Sprint("n", i+1), redis.Addr)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := Start(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, s)
-		base = append(base, "http://"+s.Addr.String())
+	for _, c := range tc.cs {
+		base = append(base, c.base)
 	}
 	ctx := context.Background()
-	probe, err := pgx.Connect(ctx, dsn)
+	probe, err := pgx.Connect(ctx, tc.pgDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +130,7 @@ func TestClusterNodeHoldsOnePool(t *testing.T) {
 		}
 		cancel()
 	}
-	nodes = nil
+	clear(tc.nodes) // shut down: not again at cleanup
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		left := activity()

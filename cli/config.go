@@ -13,6 +13,30 @@ func isConfigError(err error) bool {
 	return errors.As(err, &es) || errors.As(err, &ce)
 }
 
+// loadConfigData loads the policy at path (loadConfig) and settles the
+// data directory *dataDir names (dataDirOf), for the subcommands that
+// open the node's state.
+func loadConfigData(path string, dataDir *string) (*config.Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	*dataDir = dataDirOf(cfg, *dataDir)
+	return cfg, nil
+}
+
+// dataDirOf is the data directory: dir when given (-data), else the
+// policy's server.data_dir, else ./tollgate-data.
+func dataDirOf(cfg *config.Config, dir string) string {
+	switch {
+	case dir != "":
+		return dir
+	case cfg.Server.DataDir != "":
+		return cfg.Server.DataDir
+	}
+	return "tollgate-data"
+}
+
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return config.Default(), nil

@@ -29,16 +29,13 @@ import (
 // detection is the CDR → baseline → detectors → alerts → actions
 // pipeline of a running server.
 type detection struct {
-	pipe    *pipeline.Pipeline
-	act     *action.Manager
-	alerts  *alert.Manager
-	inc     *alert.Incidents // incident notifiers (Alertmanager, PagerDuty); may be nil
-	stopInc context.CancelFunc
-	acts    action.Store
-	res     *lateResolver
-	api     *api.Detection
-	log     *slog.Logger
-	stream  *detectorStream // cluster mode (cli/cluster.go)
+	pipe   *pipeline.Pipeline
+	act    *action.Manager
+	acts   action.Store
+	res    *lateResolver
+	api    *api.Detection
+	log    *slog.Logger
+	stream *detectorStream // cluster mode (cli/cluster.go)
 	// followers read detectors.follow; stopFollow ends them.
 	stopFollow context.CancelFunc
 	followers  sync.WaitGroup
@@ -105,13 +102,9 @@ func incidentNotifiers(cfg *config.Config, node string) ([]alert.IncidentNotifie
 // limits reach the screening checks through the engine's check.Env
 // (detection.actions, detection.limits). It returns nil when detectors:
 // enabled is false.
-func startDetection(ctx context.Context, cfg *config.Config, state *node.State, st store.Store, live *blocks.Live, dataDir string, log *slog.Logger) (*detection, error) {
+func startDetection(ctx context.Context, cfg *config.Config, state *node.State, st store.Store, live *blocks.Live, am *alertSink, dataDir string, log *slog.Logger) (*detection, error) {
 	if !cfg.Detect.Enabled {
 		return nil, nil
-	}
-	ns, err := notifiers(cfg)
-	if err != nil {
-		return nil, err
 	}
 	acts, err := state.Actions(ctx) // the state owns and closes it
 	if err != nil {
@@ -121,21 +114,7 @@ func startDetection(ctx context.Context, cfg *config.Config, state *node.State, 
 	if err := action.Refresh(ctx, acts, actLive, time.Now()); startsWithout(err, log, "detector actions") {
 		return nil, err
 	}
-	ins, err := incidentNotifiers(cfg, cfg.NodeName())
-	if err != nil {
-		return nil, err
-	}
-	var inc *alert.Incidents
-	stopInc := func() {}
-	if len(ins) > 0 {
-		inc = alert.NewIncidents(alert.IncidentOptions{Notifiers: ins, Quiet: cfg.Alerts.Incidents.QuietS.Duration(),
-			Every: cfg.Alerts.Incidents.UpdateS.Duration(), Now: live.Clock().Now, Logger: log})
-		var ictx context.Context
-		ictx, stopInc = context.WithCancel(context.Background())
-		go inc.Run(ictx, 0)
-	}
-	am := alert.New(alert.Options{Store: st, Dedup: cfg.Alerts.DedupS.Duration(), Notifiers: ns, Logger: log, Incidents: inc})
-	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am, Log: log, Clock: live.Clock(),
+	act := &action.Manager{Blocks: st, Audit: st, Actions: acts, BlockLive: live, ActionLive: actLive, Alerts: am.Manager, Log: log, Clock: live.Clock(),
 		Remember: cfg.Detect.Wangiri.RememberS.Duration()}
 	bfile := cfg.Detect.Baseline.File
 	if bfile == "" {
@@ -143,8 +122,6 @@ func startDetection(ctx context.Context, cfg *config.Config, state *node.State, 
 	}
 	base, err := pipeline.LoadBaseline(bfile)
 	if err != nil {
-		stopInc()
-		inc.Close()
 		return nil, fmt.Errorf("baseline %s: %w", bfile, err)
 	}
 	res := &lateResolver{}
@@ -153,19 +130,15 @@ func startDetection(ctx context.Context, cfg *config.Config, state *node.State, 
 	archive := filepath.Join(dataDir, "cdrs")
 	stream, err := openDetectorStream(cfg, log)
 	if err != nil {
-		stopInc()
-		inc.Close()
 		return nil, err
 	}
 	pipe := pipeline.New(pipeline.Options{Engine: eng, Actions: act, Logger: log, ArchiveDir: archive, BaselineFile: bfile, Feed: stream.feed()})
 	ends := action.NewEndStream()
 	act.AddEnder(ends)
-	d := &detection{pipe: pipe, act: act, alerts: am, inc: inc, stopInc: stopInc, acts: acts, res: res, stream: stream, log: log}
-	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends}
-	if inc != nil {
-		d.api.AlertStatus = func(id int64, status string) { inc.SetStatus(id, status) }
-	}
-	log.Info("detection pipeline ready", "detectors", len(dets), "notifiers", len(ns), "incident_notifiers", len(ins), "followed_files", len(cfg.Detect.Follow))
+	d := &detection{pipe: pipe, act: act, acts: acts, res: res, stream: stream, log: log}
+	d.api = &api.Detection{Pipeline: pipe, Actions: act, Incident: &incident.Source{Store: st, ArchiveDir: archive}, Detectors: eng.Detectors(), Ends: ends,
+		AlertStatus: am.alertStatus()}
+	log.Info("detection pipeline ready", "detectors", len(dets), "followed_files", len(cfg.Detect.Follow))
 	return d, nil
 }
 
@@ -228,17 +201,6 @@ func (d *detection) bind(eng *engine.Engine) {
 	}
 }
 
-// raise sends an alert raised outside the detectors (the engine's system
-// spend threshold, Redis state, compliance and quality) through the
-// alert manager, so it reaches the notifiers and incidents too.
-func (d *detection) raise(a store.Alert) {
-	d.alerts.Raise(context.Background(), detect.Finding{Detector: "system", Code: a.Code, Severity: a.Severity, Tenant: a.Tenant,
-		Extension: a.Extension, Text: a.Text, Time: a.Time, Action: "alert"})
-	if a.Code == "redis_recovered" {
-		d.inc.Resolve("", "redis_unreachable", "", "recovered") // the outage's incident ends with it
-	}
-}
-
 // actions is the detectors' action snapshot, for the check "detected"
 // (nil without detection).
 func (d *detection) actions() *action.Live {
@@ -275,11 +237,4 @@ func (d *detection) close() {
 	d.stream.stop()
 	d.pipe.Close()
 	d.stream.close()
-	d.alerts.Close()
-	if d.stopInc != nil {
-		d.stopInc()
-	}
-	if d.inc != nil {
-		d.inc.Close()
-	}
 }

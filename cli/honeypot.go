@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
 	"github.com/tollgate-voip/tollgate/honeypot"
+	"github.com/tollgate-voip/tollgate/internal/refresh"
 	"github.com/tollgate-voip/tollgate/metrics"
 	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
@@ -331,30 +332,25 @@ func (s *security) start(intel *number.Intel, listen string) error {
 		}
 		s.hp = hp
 	}
-	every := s.every
-	if every <= 0 {
-		every = time.Second
-	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.guard.Run(ctx) }()
+	go func() {
+		defer s.wg.Done()
+		// One refresh at a time: notices arriving meanwhile leave one
+		// value pending on s.notices (nil in embedded mode: never).
+		refresh.Loop{Name: "reputation", Every: s.every, Notices: s.notices, Timeout: 5 * time.Second, Logger: s.log,
+			Run: func(ctx context.Context, now time.Time) error { _, err := s.ref.Refresh(ctx, now); return err }}.Start(ctx)
+	}()
 	go func() {
 		defer s.wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		poll := time.NewTicker(every)
-		defer poll.Stop()
 		purge := time.NewTicker(time.Hour)
 		defer purge.Stop()
 		for {
-			// One refresh at a time: notices arriving meanwhile leave one
-			// value pending on s.notices (nil in embedded mode: never).
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.notices:
-				s.refresh(ctx)
-			case <-poll.C:
-				s.refresh(ctx)
 			case now := <-t.C:
 				if sp, ok := s.db.(*spooledRepDB); ok && sp.Pending() > 0 {
 					drained := sp.Stats().Drained
@@ -448,15 +444,9 @@ func (e *env) honeypotCmd(args []string) error {
 	if len(pos) > 0 {
 		return usagef("honeypot: unexpected argument %q", pos[0])
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	if *listen == "" {
 		*listen = cfg.Honeypot.Addr

@@ -94,23 +94,17 @@ func TestIncidentNotifiersEndToEnd(t *testing.T) {
 
 // TestSystemAlertsReachNotifiers: the engine's system_spend_threshold
 // alert (raised outside the detectors) reaches a webhook and the
-// Alertmanager, not only the store (issue 18).
+// Alertmanager, not only the store, with the detectors on and off: one
+// alert sink whatever runs (issue 18).
 func TestSystemAlertsReachNotifiers(t *testing.T) {
-	var mu sync.Mutex
-	got := map[string][]string{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got[r.URL.Path] = append(got[r.URL.Path], string(b))
-		mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer srv.Close()
-	seen := func(path, sub string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Contains(strings.Join(got[path], "\n"), sub)
+	for _, detectors := range []bool{true, false} {
+		t.Run(fmt.Sprintf("detectors=%v", detectors), func(t *testing.T) { systemAlertReachesNotifiers(t, detectors) })
 	}
+}
+
+func systemAlertReachesNotifiers(t *testing.T, detectors bool) {
+	srv := newHookServer(t)
+	seen := srv.seen
 	dir := t.TempDir()
 	deck := filepath.Join(dir, "rates.csv")
 	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n49,0.50,Germany\n"), 0o600); err != nil {
@@ -129,6 +123,7 @@ system:
   alert_threshold_spend: 1.00
 tenants:
   acme: {}
+detectors: {enabled: ` + fmt.Sprint(detectors) + `}
 alerts:
   webhooks: [{url: "` + srv.URL + `/hook"}]
   alertmanager: [{url: "` + srv.URL + `"}]
@@ -146,4 +141,33 @@ alerts:
 	poll(t, "system_spend_threshold at the webhook and the Alertmanager", func() bool {
 		return seen("/hook", `"code":"system_spend_threshold"`) && seen("/api/v2/alerts", `"alertname":"system_spend_threshold"`)
 	})
+}
+
+// hookServer is a local HTTP server that takes alert webhooks and
+// Alertmanager posts: it answers 202 and keeps each body by path.
+type hookServer struct {
+	URL string
+	mu  sync.Mutex
+	got map[string][]string
+}
+
+func newHookServer(t *testing.T) *hookServer {
+	h := &hookServer{got: map[string][]string{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		h.got[r.URL.Path] = append(h.got[r.URL.Path], string(b))
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	h.URL = srv.URL
+	return h
+}
+
+// seen reports whether a body posted to path contains sub.
+func (h *hookServer) seen(path, sub string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Contains(strings.Join(h.got[path], "\n"), sub)
 }

@@ -75,7 +75,7 @@ func preflight(cfg *config.Config) error {
 		}
 	}
 	if cfg.Cluster.Enabled {
-		if _, err := clusterSecrets(cfg); err != nil {
+		if err := clusterSecrets(cfg); err != nil {
 			bad("cluster", err)
 		}
 	}

@@ -14,13 +14,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/agi"
 	"github.com/tollgate-voip/tollgate/metrics"
 
-	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/blocks"
 	"github.com/tollgate-voip/tollgate/check"
@@ -60,12 +60,7 @@ func (e *env) serve(args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	log := slog.New(h)
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
-	}
+	*dataDir = dataDirOf(cfg, *dataDir)
 	if *listen == "" {
 		*listen = cfg.Server.Listen
 	}
@@ -138,18 +133,14 @@ type Server struct {
 	cfg      *config.Config
 	api      *api.Server
 	writer   *decisionlog.Writer
-	alerts   chan store.Alert
 	loopDone chan struct{}
 	det      *detection
 	sec      *security
 	cl       *clusterNode
 	anchor   *anchorer // audit anchors (cli/anchor.go); nil when off
-	// otherAlerts stores the alerts raised outside the detectors, through
-	// its spool.
-	otherAlerts *alert.Manager
 	// tokenEvery is how often API tokens are re-read from the store
-	// (each refresh tick, a second, unless Options.refreshEvery says
-	// otherwise); cluster notices reload them at once.
+	// (a second, unless Options.refreshEvery says more; cli/refresh.go);
+	// cluster notices reload them at once.
 	tokenEvery time.Duration
 	ui         *uiParts
 	comp       *complianceParts
@@ -157,16 +148,6 @@ type Server struct {
 	snap       *snapshotter // state snapshots (cli/snapshot.go); nil when off
 	// parts are what Start built, closed in reverse by Shutdown.
 	parts *node.Parts
-}
-
-type alertSink chan store.Alert
-
-func (a alertSink) Alert(x store.Alert) {
-	select {
-	case a <- x:
-	default:
-		slog.Warn("alert queue full; alert logged only", "code", x.Code, "text", x.Text)
-	}
 }
 
 // Start opens the data directory, builds the engine and starts serving.
@@ -221,31 +202,26 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	writer := decisionlog.New(st, decisionlog.Options{Logger: log})
 	parts.Add("decision log", node.Funcs{CloseFunc: writer.Close})
-	alerts := make(chan store.Alert, 1024)
-	cl.setAlerter(alertSink(alerts))
 	live := blocks.NewLive()
 	if err := blocks.Refresh(ctx, st, live, time.Now()); startsWithout(err, log, "blocks and kill switches") {
 		return nil, fmt.Errorf("reading blocks: %w", err)
 	} else if err != nil {
 		live.Confirm(time.Unix(0, 0)) // never read: stale, so screening answers per on_error
 	}
-	det, err := startDetection(ctx, cfg, state, st, live, o.DataDir, log) // cli/detect.go
+	// The node's one alert sink (cli/alerts.go): every alert is stored,
+	// spooled in the data directory while the store refuses it, and sent
+	// to the notifiers; closed after every part that raises alerts.
+	alerts, err := openAlerts(cfg, st, filepath.Join(o.DataDir, "alerts.spool"), live.Clock().Now, log)
+	if err != nil {
+		return nil, err
+	}
+	parts.Add("alerts", node.Closer(func() error { alerts.close(); return nil }))
+	cl.setAlerter(alerts)
+	det, err := startDetection(ctx, cfg, state, st, live, alerts, o.DataDir, log) // cli/detect.go
 	if err != nil {
 		return nil, err
 	}
 	parts.Add("detection", node.Closer(func() error { det.close(); return nil }))
-	// Alerts the store refuses wait in fsynced files in the data
-	// directory and are stored in order once it answers (alert/spool.go).
-	if det != nil {
-		if err := det.alerts.SpoolTo(filepath.Join(o.DataDir, "alerts.spool"), 0); err != nil {
-			return nil, err
-		}
-	}
-	otherAlerts := alert.New(alert.Options{Store: st, Logger: log})
-	parts.Add("alerts", node.Closer(func() error { otherAlerts.Close(); return nil }))
-	if err := otherAlerts.SpoolTo(filepath.Join(o.DataDir, "alerts-other.spool"), 0); err != nil {
-		return nil, err
-	}
 	ui, err := setupConsole(ctx, cfg, o.DataDir, state, st, log) // cli/console.go
 	if err != nil {
 		return nil, err
@@ -265,7 +241,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	parts.Add("security", node.Funcs{
 		StartFunc: func(context.Context) error { return sec.start(intel, cfg.Honeypot.Addr) },
 		CloseFunc: func(context.Context) error { return sec.close() }})
-	comp, err := setupCompliance(ctx, cfg, state, alertSink(alerts), log)
+	comp, err := setupCompliance(ctx, cfg, state, alerts, log)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +268,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	eng, err := engine.New(engine.Options{
 		Config: cfg, Numbers: intel, Recorder: sie.recorder(ui.recorder(det.tee(writer))), Logger: log,
 		Env: check.Env{STIR: ver, Counters: cl.counterStore(), Blocks: live, Actions: det.actions(), Limits: det.limits(),
-			Alerter: alertSink(alerts), Timezones: number.Timezones, Compliance: comp.live, Reputation: sec.live, GeoIP: geo},
+			Alerter: alerts, Timezones: number.Timezones, Compliance: comp.live, Reputation: sec.live, GeoIP: geo},
 		MaxClockSkew: cfg.Server.ClockSkew(),
 	})
 	if err != nil {
@@ -335,13 +311,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}})
 	a.SetTokens(tokens)
 	sec.enableAPI(a)
-	voiceStop, err := startVoice(ctx, cfg, o.DataDir, state, st, a, log)
+	voiceStop, err := startVoice(ctx, cfg, o.DataDir, state, st, alerts, a, log)
 	if err != nil {
 		return nil, err
 	}
 	parts.Add("voice", node.Closer(func() error { voiceStop(); return nil }))
-	s := &Server{Addr: nil, Engine: eng, Store: st, log: log, cfg: cfg, api: a, writer: writer, alerts: alerts, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
-	s.otherAlerts = otherAlerts
+	s := &Server{Addr: nil, Engine: eng, Store: st, log: log, cfg: cfg, api: a, writer: writer, loopDone: make(chan struct{}), det: det, cl: cl, ui: ui, geo: geo}
 	s.anchor = anc
 	s.tokenEvery = o.refreshEvery
 	s.sec = sec
@@ -573,13 +548,17 @@ func NewSecret() (string, error) {
 
 func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 	defer close(s.loopDone)
-	refresh := time.NewTicker(time.Second)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, l := range s.refreshLoops(live) { // cli/refresh.go
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Start(ctx) }()
+	}
+	tick := time.NewTicker(time.Second)
 	sweep := time.NewTicker(30 * time.Second)
-	defer refresh.Stop()
+	defer tick.Stop()
 	defer sweep.Stop()
-	changes := s.cl.changesC() // one channel for the loop's life (each call registers a new one)
-	tokenChanges := s.cl.noticesC("tokens")
-	lastFlush, lastTokens := time.Now(), time.Now()
+	lastFlush := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -587,32 +566,8 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 				s.log.Error("recording token use", "err", err)
 			}
 			s.anchorAudit(context.Background())
-			for {
-				select {
-				case a := <-s.alerts:
-					s.saveAlert(a)
-				default:
-					return
-				}
-			}
-		case a := <-s.alerts:
-			s.saveAlert(a)
-		case <-changes:
-			// Another node changed blocks or kill switches (cluster mode).
-			if err := blocks.Refresh(ctx, s.Store, live, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Error("refreshing blocks on a change notice", "err", err)
-			}
-		case now := <-refresh.C:
-			// Other nodes sharing the store may have changed blocks.
-			if err := blocks.Refresh(ctx, s.Store, live, now); err != nil && ctx.Err() == nil {
-				s.log.Error("refreshing blocks", "err", err, "age", live.Age(now).Round(time.Second))
-			}
-			if now.Sub(lastTokens) >= s.tokenEvery {
-				lastTokens = now
-				if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
-					s.log.Error("reloading tokens", "err", err)
-				}
-			}
+			return
+		case now := <-tick.C:
 			if now.Sub(lastFlush) >= tokenUseEvery {
 				lastFlush = now
 				if err := s.FlushTokenUse(ctx); err != nil && ctx.Err() == nil {
@@ -620,11 +575,6 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 				}
 			}
 			s.anchorAudit(ctx)
-		case <-tokenChanges:
-			// A token was revoked on some node (cluster mode).
-			if err := s.ReloadTokens(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("reloading tokens on a change notice", "err", err)
-			}
 		case now := <-sweep.C:
 			s.ui.prune(now)
 			// Calls expire in event time (eventclock): a drive of history
@@ -644,21 +594,6 @@ func (s *Server) anchorAudit(ctx context.Context) {
 	if err := s.anchor.tick(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("writing the audit anchor", "err", err, "file", s.anchor.file)
 	}
-}
-
-func (s *Server) saveAlert(a store.Alert) {
-	if s.det != nil {
-		// Through the alert manager: grouped, stored and sent to the
-		// notifiers like the detectors' alerts (cli/detect.go).
-		s.det.raise(a)
-		s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
-		return
-	}
-	if _, err := s.otherAlerts.Store(context.Background(), a); err != nil { // spooled (alert/spool.go)
-		s.log.Error("saving alert", "err", err, "code", a.Code)
-		return
-	}
-	s.log.Warn("alert", "code", a.Code, "severity", a.Severity, "text", a.Text)
 }
 
 // Shutdown stops serving, writes every pending decision and closes the

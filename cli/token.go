@@ -45,15 +45,9 @@ func (e *env) token(args []string) error {
 	if *expires < 0 {
 		return usagef("-expires: want a positive duration, e.g. 720h")
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	ctx := context.Background()
 	state, st, err := openState(ctx, cfg, *dataDir, false, (*node.State).Records)

@@ -44,15 +44,9 @@ func (e *env) user(args []string) error {
 	if sub != "list" && len(pos) != 1 {
 		return usagef("user %s: want exactly one NAME", sub)
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	// A mistyped -data must not quietly make a new, empty data directory
 	// holding a user the server never sees: the directory must already

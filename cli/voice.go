@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -86,8 +85,9 @@ type voiceStore = node.VoiceStore
 
 // openVoice loads the model and opens the voice store of the node's state
 // (voice.db in the data directory, or the cluster's PostgreSQL, so every
-// node sees every enrolment); the state owns and closes the store.
-func openVoice(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store) (*service.Service, voiceStore, error) {
+// node sees every enrolment); the state owns and closes the store. Voice
+// alerts go to alerts, the node's alert sink (cli/alerts.go).
+func openVoice(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store, alerts *alertSink) (*service.Service, voiceStore, error) {
 	path := cfg.Voice.Model
 	if path == "" {
 		path = filepath.Join(dataDir, "voice-model.bin")
@@ -115,7 +115,7 @@ func openVoice(ctx context.Context, cfg *config.Config, dataDir string, state *n
 	}
 	o := service.Options{Config: &cfg.Voice, Model: m, ModelID: id, ModelPath: path, Store: vs}
 	if st != nil {
-		o.Alerts, o.Audit = st, st
+		o.Alerts, o.Audit = alerts, st
 	}
 	svc, err := service.New(o)
 	if err != nil {
@@ -126,11 +126,11 @@ func openVoice(ctx context.Context, cfg *config.Config, dataDir string, state *n
 
 // startVoice enables the voice routes when the configuration asks for
 // them and returns what stops its expiry loop.
-func startVoice(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store, a *api.Server, log *slog.Logger) (func(), error) {
+func startVoice(ctx context.Context, cfg *config.Config, dataDir string, state *node.State, st store.Store, alerts *alertSink, a *api.Server, log *slog.Logger) (func(), error) {
 	if !cfg.Voice.Enabled {
 		return func() {}, nil
 	}
-	svc, _, err := openVoice(ctx, cfg, dataDir, state, st)
+	svc, _, err := openVoice(ctx, cfg, dataDir, state, st, alerts)
 	if err != nil {
 		return nil, err
 	}
@@ -192,15 +192,9 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfigData(*cfgPath, dataDir)
 	if err != nil {
 		return err
-	}
-	if *dataDir == "" {
-		*dataDir = cfg.Server.DataDir
-	}
-	if *dataDir == "" {
-		*dataDir = "tollgate-data"
 	}
 	// Enrolments and verifications are audited (and alerted) where the
 	// server keeps its records: PostgreSQL in cluster mode.
@@ -210,7 +204,14 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 		return err
 	}
 	defer state.Close()
-	svc, vs, err := openVoice(ctx, cfg, *dataDir, state, st)
+	// Alerts reach the notifiers as the server's do; without a spool, as
+	// the server's spool file is not this process's to rewrite.
+	alerts, err := openAlerts(cfg, st, "", time.Now, slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	defer alerts.close()
+	svc, vs, err := openVoice(ctx, cfg, *dataDir, state, st, alerts)
 	if err != nil {
 		return err
 	}
@@ -238,11 +239,7 @@ func (e *env) voiceLocal(cmd string, args []string) error {
 		res, err = svc.Identify(ctx, service.IdentifyRequest{Tenant: *tenant, CallID: *callID, Audio: audio, Actor: actor})
 	}
 	if err != nil {
-		var se *service.Error
-		if errors.As(err, &se) {
-			return usagef("%s", se.Error())
-		}
-		return err
+		return err // a service.Error has a kind: exit 2 (exitCode)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

@@ -124,6 +124,7 @@ func TestVoiceEndToEnd(t *testing.T) {
 		t.Errorf("train-ubm output: %q", out.String())
 	}
 	t.Setenv("TG_TEST_VOICE_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+	hook := newHookServer(t)
 	policy := `
 server:
   tokens:
@@ -144,6 +145,8 @@ voice:
   key_env: TG_TEST_VOICE_KEY
   defaults:
     min_enroll_speech_s: 3
+alerts:
+  webhooks: [{url: "` + hook.URL + `/hook"}]
 `
 	s, _ := start(t, filepath.Join(dir, "data"), policy)
 	tok := "voice-admin" // tokens: test = screen, test2 = read
@@ -257,18 +260,22 @@ voice:
 		t.Errorf("verify after calibration (the enrolment must stay valid): %d %v", code, body)
 	}
 
-	// The alert is visible.
-	code, alerts := c.call("GET", "/v1/alerts", nil)
-	if code != 200 {
-		t.Fatalf("alerts: %d", code)
-	}
+	// The alerts are visible (they pass the alert sink's queue: polled).
 	codes := map[string]bool{}
-	for _, a := range alerts["alerts"].([]any) {
-		codes[a.(map[string]any)["code"].(string)] = true
-	}
-	if !codes["voice_watchlist"] || !codes["voice_verify_failed"] {
-		t.Errorf("alerts %v: want voice_watchlist and voice_verify_failed", codes)
-	}
+	poll(t, "voice_watchlist and voice_verify_failed in /v1/alerts", func() bool {
+		code, alerts := c.call("GET", "/v1/alerts", nil)
+		if code != 200 {
+			t.Fatalf("alerts: %d", code)
+		}
+		for _, a := range alerts["alerts"].([]any) {
+			codes[a.(map[string]any)["code"].(string)] = true
+		}
+		return codes["voice_watchlist"] && codes["voice_verify_failed"]
+	})
+	// and reaches the notifiers through the node's one alert sink.
+	poll(t, "voice alerts at the webhook", func() bool {
+		return hook.seen("/hook", `"code":"voice_watchlist"`) && hook.seen("/hook", `"code":"voice_verify_failed"`)
+	})
 	// The call's decision record carries the voice result and its risk.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

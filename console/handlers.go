@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/language/display"
 
 	"github.com/tollgate-voip/tollgate/console/auth"
+	"github.com/tollgate-voip/tollgate/internal/errkind"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -390,11 +391,7 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u := auth.User{Name: q.Name, Role: auth.Role(q.Role), Tenant: q.Tenant, TOTPSecret: secret}
 	if err := c.o.Auth.AddUser(r.Context(), "user:"+admin.Name, u, q.Password); err != nil {
-		code := http.StatusBadRequest
-		if errors.Is(err, auth.ErrExists) {
-			code = http.StatusConflict
-		}
-		writeError(w, code, err.Error())
+		writeError(w, kindStatus(err, http.StatusBadRequest), err.Error())
 		return
 	}
 	uri := (&auth.TOTP{Secret: secret}).URI(c.o.Auth.Policy.Issuer, u.Name)
@@ -413,12 +410,17 @@ func (c *Console) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.o.Auth.DeleteUser(r.Context(), "user:"+admin.Name, name); err != nil {
-		code := http.StatusServiceUnavailable
-		if errors.Is(err, auth.ErrNotFound) {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, err.Error())
+		writeError(w, kindStatus(err, http.StatusServiceUnavailable), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": name})
+}
+
+// kindStatus is the status of err's kind (errkind.HTTPStatus: a name
+// taken 409, an unknown one 404…), or fallback for an error without one.
+func kindStatus(err error, fallback int) int {
+	if code, ok := errkind.HTTPStatus(err); ok {
+		return code
+	}
+	return fallback
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cli"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 // kamGuardPolicy: two tenants. In acme, extension 3001 may not call abroad
@@ -88,11 +89,11 @@ func TestKamailioGuards(t *testing.T) {
 		// asserted identity.
 		ok, trace := r.call("uac_auth_spoof.xml", "alice;+442079460001")
 		if !ok {
-			t.Fatalf("spoofing caller was not refused by tollgate:\n%s", tail(trace, 4000))
+			t.Fatalf("spoofing caller was not refused by tollgate:\n%s", testenv.Tail(trace, 4000))
 		}
 		// tollgate saw the identity Kamailio derived, not the claimed one.
 		if !strings.Contains(trace, "extension 3001 may not call internationally") {
-			t.Errorf("403 does not name extension 3001 (tollgate screened another identity):\n%s", tail(trace, 3000))
+			t.Errorf("403 does not name extension 3001 (tollgate screened another identity):\n%s", testenv.Tail(trace, 3000))
 		}
 	})
 
@@ -101,10 +102,10 @@ func TestKamailioGuards(t *testing.T) {
 		// from the source address, the extension from the trunk's From.
 		ok, trace := r.callFrom("127.0.0.3", "uac_spoof.xml", "3001;+442079460002")
 		if !ok {
-			t.Fatalf("spoofing trunk call was not refused by tollgate:\n%s", tail(trace, 4000))
+			t.Fatalf("spoofing trunk call was not refused by tollgate:\n%s", testenv.Tail(trace, 4000))
 		}
 		if !strings.Contains(trace, "extension 3001 may not call internationally") {
-			t.Errorf("403 does not name extension 3001 of acme:\n%s", tail(trace, 3000))
+			t.Errorf("403 does not name extension 3001 of acme:\n%s", testenv.Tail(trace, 3000))
 		}
 	})
 
@@ -115,11 +116,11 @@ func TestKamailioGuards(t *testing.T) {
 		ok, trace := r.call("uac_auth_wait_bye.xml", "3002;+441614960001")
 		took := time.Since(start)
 		if !ok {
-			t.Fatalf("the caller got no BYE from the proxy:\n%s", tail(trace, 4000))
+			t.Fatalf("the caller got no BYE from the proxy:\n%s", testenv.Tail(trace, 4000))
 		}
 		callID := header(trace, "Call-ID")
 		if callID == "" {
-			t.Fatalf("no Call-ID in the caller's trace:\n%s", tail(trace, 3000))
+			t.Fatalf("no Call-ID in the caller's trace:\n%s", testenv.Tail(trace, 3000))
 		}
 		t.Logf("call %s set up and ended by the proxy in %v (max_duration 2 s)", callID, took.Round(10*time.Millisecond))
 		// The PBX got none of the headers the caller claimed (nor its
@@ -186,7 +187,7 @@ func TestKamailioGuards(t *testing.T) {
 		}
 		res := <-done
 		if !res.ok {
-			t.Fatalf("the caller got no BYE:\n%s", tail(res.trace, 3000))
+			t.Fatalf("the caller got no BYE:\n%s", testenv.Tail(res.trace, 3000))
 		}
 		r.waitEnded(t, callID)
 	})
@@ -413,7 +414,7 @@ wait:
 		}
 	}
 	if !res.ok {
-		t.Fatalf("the caller got no BYE:\n%s", tail(res.trace, 3000))
+		t.Fatalf("the caller got no BYE:\n%s", testenv.Tail(res.trace, 3000))
 	}
 	callID := header(res.trace, "Call-ID")
 	req, _ := http.NewRequest("GET", "http://"+r.srv.Addr.String()+"/v1/calls/events?poll=true", nil)
@@ -438,7 +439,7 @@ func (r *rig) waitEnded(t *testing.T, callID string) {
 	for !receivedBye(r.uasMsgs, callID) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(r.uasMsgs)
-			t.Fatalf("the UAS got no BYE for %s:\n%s", callID, tail(string(b), 3000))
+			t.Fatalf("the UAS got no BYE for %s:\n%s", callID, testenv.Tail(string(b), 3000))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

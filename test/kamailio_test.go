@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 // TestKamailioRedirect runs the reference integration end to end: SIPp
@@ -16,7 +18,7 @@ func TestKamailioRedirect(t *testing.T) {
 	t.Run("allowed call reaches the UAS", func(t *testing.T) {
 		ok, trace := r.call("uac_auth_call.xml", "1001;+12125550100")
 		if !ok {
-			t.Fatalf("allowed call failed:\n%s", tail(trace, 3000))
+			t.Fatalf("allowed call failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		if !strings.Contains(trace, "X-Tollgate-Verdict") && r.srv.SIP.Stats().Redirected.Load() == 0 {
 			t.Errorf("tollgate redirected no call")
@@ -26,10 +28,10 @@ func TestKamailioRedirect(t *testing.T) {
 	t.Run("call to Somalia rejected with the reason", func(t *testing.T) {
 		ok, trace := r.call("uac_auth_reject.xml", "1002;+25261234567")
 		if !ok {
-			t.Fatalf("rejected-call scenario failed:\n%s", tail(trace, 3000))
+			t.Fatalf("rejected-call scenario failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		if !strings.Contains(trace, `Reason: SIP;cause=403;text="`) || !strings.Contains(trace, "252") {
-			t.Errorf("UAC did not see a Reason naming the destination:\n%s", tail(trace, 3000))
+			t.Errorf("UAC did not see a Reason naming the destination:\n%s", testenv.Tail(trace, 3000))
 		}
 	})
 
@@ -37,18 +39,18 @@ func TestKamailioRedirect(t *testing.T) {
 		// international_calls_per_hour is 3: three calls go through …
 		ok, trace := r.call("uac_auth_call.xml", "2001;+442079460001", "2001;+442079460002", "2001;+442079460003")
 		if !ok {
-			t.Fatalf("first three international calls failed:\n%s", tail(trace, 3000))
+			t.Fatalf("first three international calls failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		// … and the fourth and fifth are refused.
 		ok, trace = r.call("uac_auth_reject.xml", "2001;+442079460004", "2001;+442079460005")
 		if !ok {
-			t.Fatalf("calls over the limit were not rejected:\n%s", tail(trace, 3000))
+			t.Fatalf("calls over the limit were not rejected:\n%s", testenv.Tail(trace, 3000))
 		}
 		// Another extension is not affected. (Its number is in another
 		// range: after four numbers of +44 20 7946 0… the call-pattern
 		// detector blocks that range for the tenant as range dialing.)
 		if ok, trace = r.call("uac_auth_call.xml", "2002;+441614960006"); !ok {
-			t.Fatalf("another extension's international call failed:\n%s", tail(trace, 3000))
+			t.Fatalf("another extension's international call failed:\n%s", testenv.Tail(trace, 3000))
 		}
 	})
 

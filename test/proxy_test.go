@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/cli"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 const proxyAdminToken = "tg_proxy-test-admin-secret"
@@ -68,20 +69,16 @@ type proxyRig struct {
 
 func newProxyRig(t *testing.T, tr string) *proxyRig {
 	_, sipp := needPeers(t)
-	r := &proxyRig{t: t, dir: t.TempDir(), sipp: sipp, tr: tr, sipPort: freePort(t)}
-	uasPort, ivrPort := freePort(t), freePort(t)
+	r := &proxyRig{t: t, dir: t.TempDir(), sipp: sipp, tr: tr, sipPort: testenv.FreePort(t)}
+	uasPort, ivrPort := testenv.FreePort(t), testenv.FreePort(t)
 	r.uasMsgs, r.ivrMsgs = filepath.Join(r.dir, "uas.log"), filepath.Join(r.dir, "ivr.log")
 	t.Setenv("TOLLGATE_TEST_PROXY_ADMIN", proxyAdminToken)
 	param, sippTr := "", []string{}
 	if tr == "tcp" {
 		param, sippTr = ";transport=tcp", []string{"-t", "t1"}
 	}
-	uasXML, _ := filepath.Abs("testdata/sipp/uas.xml")
-	start(t, r.dir, sipp, append([]string{"-sf", uasXML, "-i", "127.0.0.1", "-p", fmt.Sprint(uasPort), "-nostdin",
-		"-trace_msg", "-message_file", r.uasMsgs}, sippTr...)...)
-	ringXML, _ := filepath.Abs("testdata/sipp/proxy_uas_ring.xml")
-	start(t, r.dir, sipp, "-sf", ringXML, "-i", "127.0.0.1", "-p", fmt.Sprint(ivrPort), "-nostdin",
-		"-trace_msg", "-message_file", r.ivrMsgs)
+	testenv.StartSIPpUAS(t, r.dir, "testdata/sipp/uas.xml", uasPort, append([]string{"-trace_msg", "-message_file", r.uasMsgs}, sippTr...)...)
+	testenv.StartSIPpUAS(t, r.dir, "testdata/sipp/proxy_uas_ring.xml", ivrPort, "-trace_msg", "-message_file", r.ivrMsgs)
 	waitBound(t, tr, uasPort)
 	waitBound(t, "udp", ivrPort)
 
@@ -135,7 +132,7 @@ func (r *proxyRig) uac(scenario string, rows ...string) (ok bool, trace string) 
 	defer cancel()
 	msgs := filepath.Join(r.dir, fmt.Sprintf("msgs-%d.log", time.Now().UnixNano()))
 	args := []string{"-sf", sf, "-inf", inf, "-m", fmt.Sprint(len(rows)), "-l", "1", "-r", "20",
-		"-i", "127.0.0.1", "-p", fmt.Sprint(freePort(r.t)), "-nostdin", "-timeout", "40s", "-recv_timeout", "20000",
+		"-i", "127.0.0.1", "-p", fmt.Sprint(testenv.FreePort(r.t)), "-nostdin", "-timeout", "40s", "-recv_timeout", "20000",
 		"-trace_msg", "-message_file", msgs}
 	if r.tr == "tcp" {
 		args = append(args, "-t", "t1")
@@ -145,7 +142,7 @@ func (r *proxyRig) uac(scenario string, rows ...string) (ok bool, trace string) 
 	out, err := cmd.CombinedOutput()
 	b, _ := os.ReadFile(msgs)
 	if err != nil {
-		r.t.Logf("sipp %s: %v\n%s", scenario, err, tail(string(out), 3000))
+		r.t.Logf("sipp %s: %v\n%s", scenario, err, testenv.Tail(string(out), 3000))
 	}
 	return err == nil, string(b)
 }
@@ -229,7 +226,7 @@ func callID(t *testing.T, trace string) string {
 	t.Helper()
 	m := callIDRe.FindStringSubmatch(trace)
 	if m == nil {
-		t.Fatalf("no Call-ID in the trace:\n%s", tail(trace, 2000))
+		t.Fatalf("no Call-ID in the trace:\n%s", testenv.Tail(trace, 2000))
 	}
 	return m[1]
 }
@@ -247,17 +244,17 @@ func TestSIPProxy(t *testing.T) {
 	t.Run("allowed call completes through the proxy", func(t *testing.T) {
 		ok, trace := r.uac("uac_call.xml", "1001;+12125550100")
 		if !ok {
-			t.Fatalf("allowed call failed:\n%s", tail(trace, 3000))
+			t.Fatalf("allowed call failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		// The caller's 200 carries tollgate's Record-Route, so ACK and BYE
 		// came back through it; the PBX saw the verdict.
 		if !strings.Contains(trace, rr) {
-			t.Errorf("the caller's 200 has no %q:\n%s", rr, tail(trace, 3000))
+			t.Errorf("the caller's 200 has no %q:\n%s", rr, testenv.Tail(trace, 3000))
 		}
 		uas := readFile(r.uasMsgs)
 		for _, want := range []string{rr, "X-Tollgate-Verdict: allow;", "BYE sip:pbx@"} {
 			if !strings.Contains(uas, want) {
-				t.Errorf("the UAS never saw %q:\n%s", want, tail(uas, 3000))
+				t.Errorf("the UAS never saw %q:\n%s", want, testenv.Tail(uas, 3000))
 			}
 		}
 		ev := r.settled(callID(t, trace))
@@ -269,10 +266,10 @@ func TestSIPProxy(t *testing.T) {
 	t.Run("rejected call gets 403 with Reason", func(t *testing.T) {
 		ok, trace := r.uac("uac_reject.xml", "1002;+25261234567")
 		if !ok {
-			t.Fatalf("rejected-call scenario failed:\n%s", tail(trace, 3000))
+			t.Fatalf("rejected-call scenario failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		if !strings.Contains(trace, `Reason: SIP;cause=403;text="`) || !strings.Contains(trace, "252") {
-			t.Errorf("no Reason naming the destination:\n%s", tail(trace, 3000))
+			t.Errorf("no Reason naming the destination:\n%s", testenv.Tail(trace, 3000))
 		}
 		if strings.Contains(readFile(r.uasMsgs), "+25261234567") {
 			t.Errorf("the rejected call reached the UAS")
@@ -285,18 +282,18 @@ func TestSIPProxy(t *testing.T) {
 		ok, trace := r.uac("proxy_uac_hold.xml", "3001;+33142685300;short")
 		took := time.Since(start)
 		if !ok {
-			t.Fatalf("the call was not ended by tollgate:\n%s", tail(trace, 3000))
+			t.Fatalf("the call was not ended by tollgate:\n%s", testenv.Tail(trace, 3000))
 		}
 		if took < 3*time.Second || took > 9*time.Second {
 			t.Errorf("call lasted %s; want about 3 s (max_call_duration_intl: 3)", took)
 		}
 		id := callID(t, trace)
 		if !strings.Contains(trace, "X-Tollgate-Teardown: max_duration") {
-			t.Errorf("the caller got no BYE from tollgate:\n%s", tail(trace, 3000))
+			t.Errorf("the caller got no BYE from tollgate:\n%s", testenv.Tail(trace, 3000))
 		}
 		if uas := readFile(r.uasMsgs); !regexp.MustCompile(`BYE sip:pbx@[^\n]*\n(?:[^\n]+\n)*?Call-ID: `+regexp.QuoteMeta(id)).MatchString(uas) ||
 			!strings.Contains(uas, "X-Tollgate-Teardown: max_duration") {
-			t.Errorf("the UAS got no BYE for %s:\n%s", id, tail(uas, 3000))
+			t.Errorf("the UAS got no BYE for %s:\n%s", id, testenv.Tail(uas, 3000))
 		}
 		ev := r.settled(id)
 		if d := ev["end"]; d < 3 || d > 5 {
@@ -317,7 +314,7 @@ func TestSIPProxy(t *testing.T) {
 			t.Fatalf("disconnect: %d %s", code, body)
 		}
 		if ok, trace := r.wait(ch, 10*time.Second); !ok || !strings.Contains(trace, "X-Tollgate-Teardown: disconnect") {
-			t.Fatalf("the caller was not disconnected:\n%s", tail(trace, 3000))
+			t.Fatalf("the caller was not disconnected:\n%s", testenv.Tail(trace, 3000))
 		}
 		r.settled(id)
 		if code, _ := r.api("POST", "/v1/calls/"+id+"/disconnect", ""); code != 404 {
@@ -333,7 +330,7 @@ func TestSIPProxy(t *testing.T) {
 			t.Fatalf("disconnect extension: %d %s; want 1 call", code, body)
 		}
 		if ok, trace := r.wait(ch, 10*time.Second); !ok {
-			t.Fatalf("the extension's call was not disconnected:\n%s", tail(trace, 3000))
+			t.Fatalf("the extension's call was not disconnected:\n%s", testenv.Tail(trace, 3000))
 		}
 		r.settled(id)
 	})
@@ -345,7 +342,7 @@ func TestSIPProxy(t *testing.T) {
 			t.Fatalf("kill switch: %d %s", code, body)
 		}
 		if ok, trace := r.wait(ch, 10*time.Second); !ok || !strings.Contains(trace, "X-Tollgate-Teardown: kill_switch") {
-			t.Fatalf("the call survived the kill switch:\n%s", tail(trace, 3000))
+			t.Fatalf("the call survived the kill switch:\n%s", testenv.Tail(trace, 3000))
 		}
 		if !strings.Contains(readFile(r.uasMsgs), "X-Tollgate-Teardown: kill_switch") {
 			t.Errorf("the UAS got no BYE for the kill switch")
@@ -356,12 +353,12 @@ func TestSIPProxy(t *testing.T) {
 	t.Run("CANCEL while the PIN IVR rings", func(t *testing.T) {
 		ok, trace := r.uac("proxy_uac_cancel.xml", "6001;+442079460000;gamma")
 		if !ok {
-			t.Fatalf("cancel scenario failed:\n%s", tail(trace, 3000))
+			t.Fatalf("cancel scenario failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		ivr := readFile(r.ivrMsgs)
 		for _, want := range []string{"INVITE sip:pin@127.0.0.1", "X-Tollgate-Verdict: challenge", "CANCEL sip:pin@", "ACK sip:pin@"} {
 			if !strings.Contains(ivr, want) {
-				t.Errorf("the IVR never saw %q:\n%s", want, tail(ivr, 3000))
+				t.Errorf("the IVR never saw %q:\n%s", want, testenv.Tail(ivr, 3000))
 			}
 		}
 		if ev := r.settled(callID(t, trace)); len(ev) != 1 {
@@ -376,16 +373,16 @@ func TestSIPProxyTCP(t *testing.T) {
 	r := newProxyRig(t, "tcp")
 	ok, trace := r.uac("uac_call.xml", "1001;+12125550100")
 	if !ok {
-		t.Fatalf("allowed call over TCP failed:\n%s", tail(trace, 3000))
+		t.Fatalf("allowed call over TCP failed:\n%s", testenv.Tail(trace, 3000))
 	}
 	if rr := fmt.Sprintf("Record-Route: <sip:127.0.0.1:%d;transport=tcp;lr>", r.sipPort); !strings.Contains(trace, rr) {
-		t.Errorf("no %q in the caller's 200:\n%s", rr, tail(trace, 3000))
+		t.Errorf("no %q in the caller's 200:\n%s", rr, testenv.Tail(trace, 3000))
 	}
 	r.settled(callID(t, trace))
 
 	ok, trace = r.uac("proxy_uac_hold.xml", "3001;+33142685300;short")
 	if !ok || !strings.Contains(trace, "X-Tollgate-Teardown: max_duration") {
-		t.Fatalf("the TCP call was not ended at its maximum duration:\n%s", tail(trace, 3000))
+		t.Fatalf("the TCP call was not ended at its maximum duration:\n%s", testenv.Tail(trace, 3000))
 	}
 	if !strings.Contains(readFile(r.uasMsgs), "X-Tollgate-Teardown: max_duration") {
 		t.Errorf("the TCP UAS got no BYE")

@@ -2,7 +2,6 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cli"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 // The SIP peer tests need Debian's kamailio (with kamailio-utils-modules)
@@ -42,92 +41,14 @@ func needPeers(t *testing.T) (kamailio, sipp string) {
 	return kamailio, sipp
 }
 
-// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// process is a child the test started; its output is kept for failures.
-type process struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs a long-lived peer and stops it (by its own pid) at cleanup.
-func start(t *testing.T, dir, name string, args ...string) *process {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	p := &process{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.Stdin = nil
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-p.done:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(name), tail(p.out.String(), 4000))
-		}
-	})
-	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 // waitUDP waits until something answers an OPTIONS on a UDP port.
-func waitUDP(t *testing.T, p *process, port int) {
+func waitUDP(t *testing.T, p *testenv.Proc, port int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-p.done:
-			t.Fatalf("%s exited early:\n%s", p.cmd.Path, tail(p.out.String(), 4000))
+		case <-p.Done:
+			t.Fatalf("%s exited early:\n%s", p.Cmd.Path, testenv.Tail(p.Output(), 4000))
 		default:
 		}
 		c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -144,7 +65,7 @@ func waitUDP(t *testing.T, p *process, port int) {
 			return
 		}
 	}
-	t.Fatalf("nothing answers on udp port %d:\n%s", port, tail(p.out.String(), 4000))
+	t.Fatalf("nothing answers on udp port %d:\n%s", port, testenv.Tail(p.Output(), 4000))
 }
 
 // rig is tollgate behind Kamailio in front of a SIPp UAS.
@@ -225,7 +146,7 @@ func newRig(t *testing.T) *rig {
 
 func newRigWith(t *testing.T, o rigOptions) *rig {
 	kamailio, sipp := needPeers(t)
-	r := &rig{t: t, dir: t.TempDir(), sipp: sipp, kamPort: freePort(t), uasPort: freePort(t), sipPort: freePort(t), subs: map[string]subscriber{}}
+	r := &rig{t: t, dir: t.TempDir(), sipp: sipp, kamPort: testenv.FreePort(t), uasPort: testenv.FreePort(t), sipPort: testenv.FreePort(t), subs: map[string]subscriber{}}
 	t.Setenv("TOLLGATE_TEST_KAMAILIO_TOKEN", kamToken)
 	cfg, err := config.Parse("rig.yaml", []byte(fmt.Sprintf(o.policy, r.sipPort, r.uasPort)))
 	if err != nil {
@@ -243,11 +164,8 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 		r.srv.Shutdown(sctx)
 	})
 
-	uasXML, _ := filepath.Abs("testdata/sipp/uas.xml")
 	r.uasMsgs = filepath.Join(r.dir, "uas-msgs.log")
-	uas := start(t, r.dir, sipp, "-sf", uasXML, "-i", "127.0.0.1", "-p", fmt.Sprint(r.uasPort), "-nostdin",
-		"-trace_msg", "-message_file", r.uasMsgs)
-	_ = uas
+	testenv.StartSIPpUAS(t, r.dir, "testdata/sipp/uas.xml", r.uasPort, "-trace_msg", "-message_file", r.uasMsgs)
 	db := filepath.Join(r.dir, "dbtext")
 	for _, s := range o.subs {
 		r.subs[s.user] = s
@@ -255,7 +173,7 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 	writeKamailioDB(t, db, o.subs, o.trunks)
 	r.ctl = filepath.Join(r.dir, "kamailio.ctl")
 	cfgPath, _ := filepath.Abs("../deploy/kamailio/kamailio.cfg")
-	kam := start(t, r.dir, kamailio, "-f", cfgPath, "-DD", "-E", "-m", "64", "-M", "8",
+	kam := testenv.StartProc(t, r.dir, kamailio, "-f", cfgPath, "-DD", "-E", "-m", "64", "-M", "8",
 		"-Y", r.dir, "-P", filepath.Join(r.dir, "kamailio.pid"),
 		"-l", fmt.Sprintf("udp:127.0.0.1:%d", r.kamPort),
 		"-A", fmt.Sprintf(`TOLLGATE_URI="sip:127.0.0.1:%d"`, r.sipPort),
@@ -332,14 +250,14 @@ func (r *rig) callFrom(src, scenario string, rows ...string) (ok bool, trace str
 	defer cancel()
 	msgs := filepath.Join(r.dir, fmt.Sprintf("msgs-%d.log", time.Now().UnixNano()))
 	cmd := exec.CommandContext(ctx, r.sipp, "-sf", sf, "-inf", inf, "-m", fmt.Sprint(len(rows)), "-l", "1", "-r", "20",
-		"-i", src, "-p", fmt.Sprint(freePort(r.t)), "-nostdin", "-timeout", "30s", "-recv_timeout", "5000",
+		"-i", src, "-p", fmt.Sprint(testenv.FreePort(r.t)), "-nostdin", "-timeout", "30s", "-recv_timeout", "5000",
 		"-trace_msg", "-message_file", msgs)
 	cmd.Args = append(append(cmd.Args, auth...), fmt.Sprintf("127.0.0.1:%d", r.kamPort))
 	cmd.Dir = r.dir
 	out, err := cmd.CombinedOutput()
 	b, _ := os.ReadFile(msgs)
 	if err != nil {
-		r.t.Logf("sipp %s: %v\n%s", scenario, err, tail(string(out), 3000))
+		r.t.Logf("sipp %s: %v\n%s", scenario, err, testenv.Tail(string(out), 3000))
 	}
 	return err == nil, string(b)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/cli"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 const guardAdminToken = "tg_guard-test-admin-secret"
@@ -59,7 +60,7 @@ func newGuardRig(t *testing.T, trusted string) *guardRig {
 		}
 	}
 	t.Setenv("TOLLGATE_TEST_GUARD_ADMIN", guardAdminToken)
-	r := &guardRig{t: t, port: freePort(t)}
+	r := &guardRig{t: t, port: testenv.FreePort(t)}
 	cfg, err := config.Parse("guard.yaml", []byte(fmt.Sprintf(scanPolicy, r.port, trusted)))
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func (r *guardRig) tool(name string, args ...string) string {
 		r.t.Fatalf("%s %v still running after 60 s:\n%s", name, args, out)
 	}
 	if err != nil {
-		r.t.Logf("%s exited: %v\n%s", name, err, tail(string(out), 2000))
+		r.t.Logf("%s exited: %v\n%s", name, err, testenv.Tail(string(out), 2000))
 	}
 	return string(out)
 }

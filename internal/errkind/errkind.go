@@ -1,6 +1,9 @@
 // Package errkind gives errors from every domain a few shared kinds
 // (invalid, not found, conflict, unavailable), so that each front end maps
-// a kind to its own status once: HTTP in api.statusOf, SIP in sipfront.
+// a kind to its own answer once: HTTPStatus for the API and the console,
+// cli's exitCode for the command line. (The SIP front end answers the
+// engine's two invalid-request sentinels differently — an unknown tenant
+// is also reported to the attack guard — so it matches them by name.)
 //
 // A domain keeps its own sentinels, made with New, and callers go on
 // matching them with errors.Is; a front end asks Of(err) instead and needs

@@ -32,3 +32,22 @@ func TestOf(t *testing.T) {
 		t.Errorf("texts: %q %q %q", notFound, Kind(99), Invalid)
 	}
 }
+
+func TestHTTPStatus(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code int
+		ok   bool
+	}{
+		{fmt.Errorf("add: %w", New(Invalid, "bad")), 400, true},
+		{New(NotFound, "gone"), 404, true},
+		{New(Conflict, "taken"), 409, true},
+		{New(Unavailable, "away"), 503, true},
+		{errors.New("disk on fire"), 0, false},
+		{nil, 0, false},
+	} {
+		if code, ok := HTTPStatus(c.err); code != c.code || ok != c.ok {
+			t.Errorf("HTTPStatus(%v) = %d %v, want %d %v", c.err, code, ok, c.code, c.ok)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 // Package testenv starts real servers (Redis, Redis Cluster, PostgreSQL)
-// on loopback with throwaway data directories, for tests. Servers are the
-// Debian packages scripts/test.sh installs; a test that cannot find them
-// fails (it is not skipped).
+// on loopback with throwaway data directories, and SIP peers (SIPp,
+// Kamailio, Asterisk: sipp.go), for tests. Servers are the Debian
+// packages scripts/test.sh installs; a test that cannot find them fails
+// (it is not skipped).
 package testenv
 
 import (

@@ -20,19 +20,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/agi"
 	"github.com/tollgate-voip/tollgate/cli"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 )
 
 const adminToken = "tg_asterisk-test-admin"
@@ -72,90 +71,6 @@ tenants:
       account: {max_call_duration_intl: 2}
 `
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var (
-	portMu sync.Mutex
-	given  = map[int]bool{}
-)
-
-// freePort returns a port free on 127.0.0.1 for TCP and UDP, never the
-// same one twice.
-func freePort(t *testing.T) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
-		l.Close()
-		if err == nil && given[p] {
-			u.Close()
-			continue
-		}
-		if err == nil {
-			given[p] = true
-			u.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-// startProc starts a child process stopped at cleanup.
-func startProc(t *testing.T, dir, name string, args ...string) (*exec.Cmd, *syncBuffer, chan struct{}) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(name), tail(out.String(), 3000))
-		}
-	})
-	return cmd, out, done
-}
-
 type rig struct {
 	t        *testing.T
 	dir      string
@@ -167,7 +82,7 @@ type rig struct {
 	secLog   string
 	srv      *cli.Server
 	astConf  string
-	astOut   *syncBuffer
+	ast      *testenv.Proc
 	messages string
 }
 
@@ -179,10 +94,7 @@ func newRig(t *testing.T) *rig {
 	if _, err := os.Stat(filepath.Join(prefix, "sbin", "asterisk")); err != nil {
 		t.Fatalf("TOLLGATE_ASTERISK=%s: %v", prefix, err)
 	}
-	sipp, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Fatal("sipp not installed (apt-get install sip-tester)")
-	}
+	sipp := testenv.SIPp(t)
 	// Unix socket paths are short: keep the directory short too.
 	dir, err := os.MkdirTemp("", "tgast")
 	if err != nil {
@@ -195,7 +107,7 @@ func newRig(t *testing.T) *rig {
 			t.Logf("Asterisk files kept in %s", dir)
 		}
 	})
-	r := &rig{t: t, dir: dir, prefix: prefix, sipp: sipp, astPort: freePort(t)}
+	r := &rig{t: t, dir: dir, prefix: prefix, sipp: sipp, astPort: testenv.FreePort(t)}
 	for _, d := range []string{"etc", "lib", "spool", "run", "log/cdr-csv", "agi"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -211,7 +123,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agiPort := freePort(t)
+	agiPort := testenv.FreePort(t)
 	cfg, err := config.Parse("asterisk-rig.yaml", []byte(fmt.Sprintf(policy, agiPort, pinHash, r.secLog, r.cdrFile)))
 	if err != nil {
 		t.Fatal(err)
@@ -228,10 +140,9 @@ func newRig(t *testing.T) *rig {
 	})
 
 	// the carrier: a SIPp UAS answering every call
-	uasPort := freePort(t)
+	uasPort := testenv.FreePort(t)
 	r.uasMsgs = filepath.Join(dir, "uas-msgs.log")
-	startProc(t, dir, sipp, "-sf", abs(t, "testdata/sipp/uas.xml"), "-i", "127.0.0.1", "-p", fmt.Sprint(uasPort),
-		"-nostdin", "-trace_msg", "-message_file", r.uasMsgs)
+	testenv.StartSIPpUAS(t, dir, "testdata/sipp/uas.xml", uasPort, "-trace_msg", "-message_file", r.uasMsgs)
 
 	// Asterisk, with the shipped dialplan included as operators do
 	deploy := abs(t, "../../deploy/asterisk")
@@ -339,8 +250,7 @@ exten => _X.,1,Answer()
 	}
 	r.astConf = filepath.Join(dir, "etc", "asterisk.conf")
 	ast := filepath.Join(prefix, "sbin", "asterisk")
-	_, astOut, done := startProc(t, dir, ast, "-C", r.astConf, "-f", "-n", "-q")
-	r.astOut = astOut
+	r.ast = testenv.StartProc(t, dir, ast, "-C", r.astConf, "-f", "-n", "-q")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := exec.Command(ast, "-C", r.astConf, "-rx", "core waitfullybooted").CombinedOutput()
@@ -348,8 +258,8 @@ exten => _X.,1,Answer()
 			break
 		}
 		select {
-		case <-done:
-			t.Fatalf("asterisk exited:\n%s", tail(r.astOut.String(), 3000))
+		case <-r.ast.Done:
+			t.Fatalf("asterisk exited:\n%s", testenv.Tail(r.ast.Output(), 3000))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -383,7 +293,7 @@ func (r *rig) sippRun(src, scenario string, extra []string, rows ...string) (boo
 	inf := filepath.Join(r.dir, fmt.Sprintf("rows-%d.csv", time.Now().UnixNano()))
 	os.WriteFile(inf, []byte("SEQUENTIAL\n"+strings.Join(rows, "\n")+"\n"), 0o600)
 	msgs := inf + ".msgs"
-	args := append([]string{"-sf", abs(r.t, filepath.Join("testdata/sipp", scenario)), "-inf", inf, "-i", src, "-p", fmt.Sprint(freePort(r.t)), "-recv_timeout", "10000",
+	args := append([]string{"-sf", abs(r.t, filepath.Join("testdata/sipp", scenario)), "-inf", inf, "-i", src, "-p", fmt.Sprint(testenv.FreePort(r.t)), "-recv_timeout", "10000",
 		"-m", fmt.Sprint(len(rows)), "-l", "1", "-r", "5", "-timeout", "40s", "-nostdin", "-trace_msg", "-message_file", msgs},
 		extra...)
 	args = append(args, fmt.Sprintf("127.0.0.1:%d", r.astPort))
@@ -457,7 +367,7 @@ func TestAsterisk(t *testing.T) {
 		}
 		ok, trace := r.sippRun("127.0.0.6", "uac_wait_bye.xml", nil, "1002;011442079460009;-;-;-;-")
 		if !ok {
-			t.Fatalf("unscreened call failed:\n%s", tail(trace, 3000))
+			t.Fatalf("unscreened call failed:\n%s", testenv.Tail(trace, 3000))
 		}
 		waitFor(t, "Asterisk wrote no CDR for 011442079460009", 5*time.Second, func() bool { return len(r.cdrs("011442079460009")) == 1 })
 		var after struct {
@@ -483,7 +393,7 @@ func TestAsterisk(t *testing.T) {
 	t.Run("call to a blocked destination is rejected with cause 21 (403)", func(t *testing.T) {
 		ok, trace := r.sippRun("127.0.0.4", "uac_reject.xml", nil, "1001;0112526123456")
 		if !ok {
-			t.Fatalf("the phone got no 403 for a call to Somalia:\n%s", tail(trace, 3000))
+			t.Fatalf("the phone got no 403 for a call to Somalia:\n%s", testenv.Tail(trace, 3000))
 		}
 		if r.carrierGot("0112526123456") {
 			t.Error("the rejected call reached the carrier")
@@ -522,7 +432,7 @@ func TestAsterisk(t *testing.T) {
 		// UK calls of acme last at most 2 s; neither SIPp end hangs up.
 		ok, trace := r.sippRun("127.0.0.4", "uac_wait_bye.xml", nil, "1001;011442079460001;-;-;-;-")
 		if !ok {
-			t.Fatalf("the phone got no BYE from Asterisk:\n%s", tail(trace, 3000))
+			t.Fatalf("the phone got no BYE from Asterisk:\n%s", testenv.Tail(trace, 3000))
 		}
 		if !r.carrierGot("011442079460001") {
 			t.Fatal("the allowed call never reached the carrier")
@@ -542,14 +452,14 @@ func TestAsterisk(t *testing.T) {
 	t.Run("PIN challenge: right PIN dials, wrong PIN does not", func(t *testing.T) {
 		ok, trace := r.sippRun("127.0.0.4", "uac_wait_bye.xml", nil, "1001;01133149600001;4;7;1;1")
 		if !ok {
-			t.Fatalf("challenged call with the right PIN did not complete:\n%s", tail(trace, 3000))
+			t.Fatalf("challenged call with the right PIN did not complete:\n%s", testenv.Tail(trace, 3000))
 		}
 		if !r.carrierGot("01133149600001") {
 			t.Errorf("the right PIN did not let the call through to the carrier")
 		}
 		ok, trace = r.sippRun("127.0.0.4", "uac_wait_bye.xml", nil, "1001;01133149600002;1;2;3;4")
 		if !ok {
-			t.Fatalf("challenged call with a wrong PIN was not hung up:\n%s", tail(trace, 3000))
+			t.Fatalf("challenged call with a wrong PIN was not hung up:\n%s", testenv.Tail(trace, 3000))
 		}
 		if r.carrierGot("01133149600002") {
 			t.Errorf("a wrong PIN let the call through to the carrier")
@@ -559,7 +469,7 @@ func TestAsterisk(t *testing.T) {
 	t.Run("three wrong-password REGISTERs ban the source", func(t *testing.T) {
 		ok, trace := r.sippRun("127.0.0.5", "register_wrong.xml", []string{"-au", "2001", "-ap", "guess"}, "2001", "2001", "2001")
 		if !ok {
-			t.Fatalf("the guesser's REGISTERs did not each get 401:\n%s", tail(trace, 3000))
+			t.Fatalf("the guesser's REGISTERs did not each get 401:\n%s", testenv.Tail(trace, 3000))
 		}
 		// Asterisk 22 logs the wrong password as ChallengeResponseFailed.
 		waitFor(t, "no ChallengeResponseFailed in Asterisk's security log", 5*time.Second, func() bool {

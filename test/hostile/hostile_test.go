@@ -3,11 +3,8 @@ package hostile
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +14,7 @@ import (
 	"github.com/tollgate-voip/tollgate/engine"
 	"github.com/tollgate-voip/tollgate/honeypot"
 	"github.com/tollgate-voip/tollgate/internal/panics"
+	"github.com/tollgate-voip/tollgate/internal/testenv"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
 )
@@ -211,32 +209,11 @@ sip:
 // TestHostileProxy floods the proxy, with a real SIPp UAS as its next
 // hop, over UDP and TCP; afterwards a call still goes through to the UAS.
 func TestHostileProxy(t *testing.T) {
-	sipp, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Fatal("sipp not installed (apt-get install sip-tester)")
-	}
 	dir := t.TempDir()
-	uasPort := freePort(t)
-	uasXML, _ := filepath.Abs(filepath.Join("..", "testdata", "sipp", "uas.xml"))
-	cmd := exec.Command(sipp, "-sf", uasXML, "-i", "127.0.0.1", "-p", fmt.Sprint(uasPort), "-nostdin")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	uasPort := testenv.FreePort(t)
+	uas := testenv.StartSIPpUAS(t, dir, filepath.Join("..", "testdata", "sipp", "uas.xml"), uasPort)
 	time.Sleep(300 * time.Millisecond) // SIPp binds its port
-	udpPort, tcpPort := freePort(t), freePort(t)
+	udpPort, tcpPort := testenv.FreePort(t), testenv.FreePort(t)
 	s := startFront(t, fmt.Sprintf(`
 sip:
   mode: proxy
@@ -250,8 +227,8 @@ sip:
 		target := addrOf(s.Addrs(), network)
 		run(t, "proxy", network, target, panics.SIPFront, stats, func(t *testing.T) {
 			select {
-			case err := <-exited:
-				t.Fatalf("the SIPp UAS behind the proxy exited during the flood: %v", err)
+			case <-uas.Done:
+				t.Fatalf("the SIPp UAS behind the proxy exited during the flood: %v\n%s", uas.Cmd.ProcessState, testenv.Tail(uas.Output(), 2000))
 			default:
 			}
 			// A valid INVITE still reaches the UAS and its 200 comes back.
@@ -297,24 +274,4 @@ func TestHostileHoneypot(t *testing.T) {
 func firstLine(m string) string {
 	l, _, _ := strings.Cut(m, "\r\n")
 	return l
-}
-
-// freePort returns a port free on 127.0.0.1 for UDP and TCP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
 }

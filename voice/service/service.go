@@ -55,9 +55,11 @@ type Options struct {
 	// keeps the new calibration in memory only.
 	ModelPath string
 	Store     vstore.Store
-	Alerts    store.Alerts // may be nil
-	Audit     store.Audit  // may be nil
-	Now       func() time.Time
+	// Alerts receives the voice alerts (voice_verify_failed,
+	// voice_watchlist): the node's alert sink; may be nil.
+	Alerts store.Alerter
+	Audit  store.Audit // may be nil
+	Now    func() time.Time
 }
 
 // Service is voice biometrics for one process; state is in the store.
@@ -402,7 +404,7 @@ func (s *Service) Verify(ctx context.Context, q VerifyRequest) (VerifyResult, er
 			return res, err
 		}
 		if res.Decision == Reject && !already(prev[q.CallID], "verify", q.Subject, Reject) {
-			s.alert(ctx, store.Alert{Tenant: q.Tenant, Severity: "warning", Code: "voice_verify_failed",
+			s.alert(store.Alert{Tenant: q.Tenant, Severity: "warning", Code: "voice_verify_failed",
 				Text: fmt.Sprintf("call %s: caller's voice does not match claimed account %s", q.CallID, q.Subject)}, res)
 		}
 	}
@@ -425,14 +427,14 @@ func (s *Service) threshold(fixed *float64, far float64) (float64, float64) {
 	return s.Model().Calib.Threshold(far), far
 }
 
-func (s *Service) alert(ctx context.Context, a store.Alert, details any) {
+func (s *Service) alert(a store.Alert, details any) {
 	if s.o.Alerts == nil {
 		return
 	}
 	a.Time = s.o.Now().UTC()
 	a.Status = "open"
 	a.Details, _ = json.Marshal(details)
-	_, _ = s.o.Alerts.AddAlert(ctx, a)
+	s.o.Alerts.Alert(a)
 }
 
 // IdentifyRequest searches a tenant's watchlist.
@@ -529,7 +531,7 @@ func (s *Service) Identify(ctx context.Context, q IdentifyRequest) (IdentifyResu
 			return res, err
 		}
 		if res.Decision == Match && !already(prev[q.CallID], "identify", subj, Match) {
-			s.alert(ctx, store.Alert{Tenant: q.Tenant, Severity: "critical", Code: "voice_watchlist",
+			s.alert(store.Alert{Tenant: q.Tenant, Severity: "critical", Code: "voice_watchlist",
 				Text: fmt.Sprintf("call %s: caller's voice matches watchlisted fraudster %s", q.CallID, subj)}, res)
 		}
 	}
