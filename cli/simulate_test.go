@@ -160,10 +160,13 @@ func TestReplayPrintsReport(t *testing.T) {
 		}
 	}
 	// What leaked is what the flagged calls cost as played: screening with
-	// the detectors' actions stops most attack calls, so it is a small
-	// positive part of the total.
-	if fraud <= 0 || fraud >= total || flagged < 20 {
-		t.Errorf("leaked %.2f of %.2f over %d flagged calls; want a positive part of the total over the attacks' calls", fraud, total, flagged)
+	// the detectors' actions stops the simulator's attack calls (since the
+	// in-call cost per destination class and the night-range PINs, all of
+	// them), so it is at most a small part of the total. That a leak is
+	// counted when there is one is TestReplayGolden's (attackgen streams
+	// with leaked > 0).
+	if fraud < 0 || fraud > 0.05*total || total <= 0 || flagged < 20 {
+		t.Errorf("leaked %.2f of %.2f over %d flagged calls; want at most 5 %% of the total over the attacks' calls", fraud, total, flagged)
 	}
 	if !strings.Contains(rep, "calls refused at their start") || strings.Contains(rep, "enforced   0 calls refused") {
 		t.Errorf("the replay refused no call at its start:\n%s", rep)
