@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,8 @@ type Stats struct {
 	Late       int64 `json:"late"`     // placed before the latest event time seen
 	TooLate    int64 `json:"too_late"` // older than lateness_s: learned, not judged
 	Findings   int64 `json:"findings"`
-	Started    int64 `json:"started"` // calls judged at their start
+	Started    int64 `json:"started"`   // calls judged at their start
+	Forgotten  int64 `json:"forgotten"` // started calls the screening engine stopped waiting for (Forget)
 }
 
 // Engine runs the detectors over calls. It is not safe for concurrent
@@ -214,9 +216,14 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	// moves an id from live to seen): its lookups are reused when the CDR
 	// names the same tenant, extension and far end.
 	s := e.live[r.CallID]
-	if s == nil && e.seen.has(r.CallID) {
-		e.stats.Duplicates++
-		return ErrDuplicate
+	forgotten := false // started, then forgotten before its CDR (Forget)
+	if s == nil {
+		if cost, ok := e.seen.get(r.CallID); ok && !math.IsNaN(cost) {
+			e.stats.Duplicates++
+			return ErrDuplicate
+		} else if ok {
+			forgotten = true
+		}
 	}
 	c := &e.call
 	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw == farOf(r) {
@@ -229,7 +236,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	c.Attempt = attempt
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
-	wasStarted := s != nil
+	wasStarted := s != nil || forgotten
 	delete(e.live, r.CallID)
 	delete(e.watching, r.CallID)
 	outbound := !attempt && r.Direction != screen.Inbound
@@ -284,7 +291,13 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 // CostOf returns what the tenant paid for a call observed recently (the
 // last day or two of event time): its stated or estimated cost for an
 // outbound call, 0 for others.
-func (e *Engine) CostOf(callID string) (float64, bool) { return e.seen.get(callID) }
+func (e *Engine) CostOf(callID string) (float64, bool) {
+	cost, ok := e.seen.get(callID)
+	if !ok || math.IsNaN(cost) {
+		return 0, false
+	}
+	return cost, true
+}
 
 func (e *Engine) tenant(name string) (*tenantCache, error) {
 	if tc := e.tenants[name]; tc != nil {
@@ -411,7 +424,10 @@ type used struct {
 // forever. The maps are keyed by a 64-bit hash of the id — a miss, the
 // common case, then never reads the id strings of other calls — and a hit
 // compares the id itself, so two ids sharing a hash are never taken for
-// duplicates (the later one only replaces the earlier's entry).
+// duplicates (the later one only replaces the earlier's entry) — except
+// a started call forgotten before its CDR (addStarted): it keeps its hash
+// alone, and a CDR whose id shares that hash (odds 2⁻⁶⁴ a pair) would be
+// judged as that started call.
 type idSet struct {
 	seed     maphash.Seed
 	cur, old map[uint64]idEntry
@@ -442,22 +458,33 @@ func (s *idSet) get(id string) (float64, bool) {
 	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
 		return 0, false
 	}
-	if e, ok := s.cur[h]; ok && e.id == id {
+	if e, ok := s.cur[h]; ok && e.is(id) {
 		return e.cost, true
 	}
-	if e, ok := s.old[h]; ok && e.id == id {
+	if e, ok := s.old[h]; ok && e.is(id) {
 		return e.cost, true
 	}
 	return 0, false
 }
+
+// is reports whether the entry stands for id: a started call's marker
+// (no id, cost NaN) stands for every id of its hash.
+func (e idEntry) is(id string) bool { return e.id == id || e.id == "" && math.IsNaN(e.cost) }
 
 func (s *idSet) has(id string) bool {
 	_, ok := s.get(id)
 	return ok
 }
 
+// addStarted marks id as a call started (judged at its start) and
+// forgotten before its CDR: its hash alone is kept, with a NaN cost, so
+// the marker costs no id string.
+func (s *idSet) addStarted(id string, t int64) { s.put(id, "", t, math.NaN()) }
+
 // add marks id (not yet present) seen at t.
-func (s *idSet) add(id string, t int64, cost float64) {
+func (s *idSet) add(id string, t int64, cost float64) { s.put(id, id, t, cost) }
+
+func (s *idSet) put(id, keep string, t int64, cost float64) {
 	if s.start == 0 {
 		s.start = t
 	}
@@ -469,5 +496,5 @@ func (s *idSet) add(id string, t int64, cost float64) {
 	h := maphash.String(s.seed, id)
 	b := h >> (64 - idBits)
 	s.curBits[b/64] |= 1 << (b % 64)
-	s.cur[h] = idEntry{id: id, cost: cost}
+	s.cur[h] = idEntry{id: keep, cost: cost}
 }

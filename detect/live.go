@@ -95,6 +95,24 @@ func (e *Engine) Answer(callID string, t time.Time) {
 	}
 }
 
+// Forget drops started calls whose end the screening engine stopped
+// waiting for (no event within server.call_setup_s, or a lease run out):
+// the in-call watch stops accruing them, and a CDR posted for one later
+// meets only the EndOnly detectors, as a started call's would — its id
+// stays among those seen (idSet.addStarted), as a hash.
+func (e *Engine) Forget(callIDs []string) {
+	for _, id := range callIDs {
+		s := e.live[id]
+		if s == nil {
+			continue
+		}
+		delete(e.live, id)
+		delete(e.watching, id)
+		e.seen.addStarted(id, s.start)
+		e.stats.Forgotten++
+	}
+}
+
 // Running is how many started calls have not ended.
 func (e *Engine) Running() int { return len(e.live) }
 

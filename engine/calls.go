@@ -144,6 +144,7 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 	lc := s.m[ev.CallID]
 	if lc == nil {
 		s.mu.Unlock()
+		e.metrics.unknown.Add(1)
 		return res, fmt.Errorf("%w %q", ErrUnknownCall, ev.CallID)
 	}
 	if d := ev.Time.Sub(lc.screened); d < -time.Minute || d > maxEventSkew {
@@ -243,22 +244,46 @@ func (e *Engine) addSystemSpend(ev Event, cost float64) {
 	}
 }
 
-// Sweep forgets calls that ended more than an hour before t and expires
-// calls whose lease ran out without an end event (their slots expire in
-// the counter store on their own).
+// endedKeep is how long the call table keeps a call after its end: a
+// repeated end or a late answer within it is reported as such, and a
+// retried screen takes nothing. It is longer than the longest
+// server.max_clock_skew_s (600 s), so a state snapshot holds every ended
+// call whose decision a restart replays from the log's tail.
+const endedKeep = 15 * time.Minute
+
+// Sweep forgets calls that ended more than endedKeep before t, calls let
+// through that got no event (answer or end) within server.call_setup_s,
+// and calls whose lease ran out without an end event. The slots of a
+// call forgotten for want of a first event stay held until their own
+// lease runs out in the counter store (maximum duration + 2 min, else
+// stale_call_after_s): forgetting it frees memory, not concurrency.
+// Those of a call whose lease ran out are released. It returns how many
+// calls' leases ran out; the calls forgotten without an event are
+// counted in the metrics (tollgate_engine_calls_without_event_total).
+// A Recorder that is a Forgetter is told every call dropped unended.
 func (e *Engine) Sweep(t time.Time) (expired int) {
+	var dropped []string
+	noEvent := 0
 	for i := range e.calls.shards {
 		s := &e.calls.shards[i]
 		s.mu.Lock()
 		for id, lc := range s.m {
 			switch {
-			case !lc.ended.IsZero() && lc.ended.Before(t.Add(-time.Hour)):
+			case !lc.ended.IsZero():
+				if lc.ended.Before(t.Add(-endedKeep)) {
+					delete(s.m, id)
+				}
+			case lc.answered.IsZero() && !lc.screened.Add(e.setup).After(t):
+				// Its slots keep their lease in the counter store.
 				delete(s.m, id)
-			case lc.ended.IsZero() && !lc.lease.After(t):
+				dropped = append(dropped, id)
+				noEvent++
+			case !lc.lease.After(t):
 				for _, k := range lc.slots[:lc.nslots] {
 					e.counters.Release(k, id)
 				}
 				delete(s.m, id)
+				dropped = append(dropped, id)
 				expired++
 			}
 		}
@@ -266,5 +291,9 @@ func (e *Engine) Sweep(t time.Time) (expired int) {
 	}
 	e.counters.Sweep(t)
 	e.metrics.expired.Add(int64(expired))
+	e.metrics.noEvent.Add(int64(noEvent))
+	if f, ok := e.rec.(Forgetter); ok && len(dropped) > 0 {
+		f.Forget(dropped)
+	}
 	return expired
 }

@@ -45,7 +45,16 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	seen    map[string]int64 // call ids accepted through Submit, by arrival
-	pending map[string]store.Decision
+	pending map[string]awaited
+}
+
+// awaited is what the CDR of a screened call let through needs from its
+// decision, kept until its end event: the decision itself (reasons,
+// number intelligence) would be kept alive with it.
+type awaited struct {
+	tenant, ext, caller, callee, sourceIP string
+	dir                                   screen.Direction
+	start                                 time.Time
 }
 
 type item struct {
@@ -57,12 +66,16 @@ type item struct {
 	// barrier, when set, is closed once everything queued before it has
 	// been handled (SubmitWait); it carries no record.
 	barrier chan struct{}
+	// forget (kindForget) names the started calls the screening engine
+	// stopped waiting for; it carries no record.
+	forget []string
 }
 
 const (
 	kindCDR uint8 = iota
 	kindStart
 	kindAnswer
+	kindForget
 )
 
 // Options configures New.
@@ -83,7 +96,7 @@ type Options struct {
 // New starts the pipeline; Close stops it.
 func New(o Options) *Pipeline {
 	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
-		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]store.Decision{}}
+		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]awaited{}}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -214,6 +227,10 @@ func (p *Pipeline) run() {
 			st := p.eng.Stats()
 			p.stats.Store(&st)
 			close(it.barrier)
+			return
+		}
+		if it.kind == kindForget {
+			p.eng.Forget(it.forget)
 			return
 		}
 		if p.act != nil && p.act.Clock != nil {
@@ -378,7 +395,7 @@ func (t *tee) Decision(d store.Decision) bool {
 	}
 	t.p.mu.Lock()
 	if len(t.p.pending) < 1<<20 {
-		t.p.pending[d.CallID] = d
+		t.p.pending[d.CallID] = awaited{tenant: d.Tenant, ext: d.Extension, caller: d.Caller, callee: d.Callee, sourceIP: d.SourceIP, dir: dir, start: d.Time}
 	}
 	t.p.mu.Unlock()
 	// Let through: the detectors judge it now, at its start.
@@ -391,6 +408,24 @@ func (t *tee) Decision(d store.Decision) bool {
 	}
 	return ok
 }
+
+// Forget implements engine.Forgetter: the calls the engine stopped
+// waiting for (no event within server.call_setup_s, or a lease run out)
+// are no longer awaited here either, and the detectors forget them.
+func (t *tee) Forget(callIDs []string) {
+	t.p.mu.Lock()
+	for _, id := range callIDs {
+		delete(t.p.pending, id)
+	}
+	t.p.mu.Unlock()
+	select {
+	case t.p.in <- item{kind: kindForget, forget: callIDs}:
+	default:
+		t.p.dropped.Add(1)
+	}
+}
+
+var _ engine.Forgetter = (*tee)(nil)
 
 func (t *tee) Event(e store.CallEvent) bool {
 	ok := t.next.Event(e)
@@ -413,9 +448,8 @@ func (t *tee) Event(e store.CallEvent) bool {
 	if !found || posted {
 		return ok
 	}
-	dir, _ := screen.ParseDirection(d.Direction)
-	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee, Direction: dir,
-		SourceIP: d.SourceIP, Start: d.Time, End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
+	r := cdr.Record{CallID: e.CallID, Tenant: d.tenant, Extension: d.ext, Caller: d.caller, Callee: d.callee, Direction: d.dir,
+		SourceIP: d.sourceIP, Start: d.start, End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
 	r.Normalize()
 	select {
 	case t.p.in <- item{rec: r}:
