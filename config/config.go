@@ -77,8 +77,9 @@ type Server struct {
 	// for an unknown call (404). Both are counted
 	// (tollgate_engine_calls_without_event_total,
 	// tollgate_engine_events_unknown_call_total). Keep it above the
-	// longest time a call may ring (SIP Timer C is 3 min). 0 means 300;
-	// at most stale_call_after_s.
+	// longest time a call may ring (SIP Timer C is 3 min); tollgate's own
+	// proxy mode gives up ringing calls at 4/5 of it. 0 means 300; at
+	// most stale_call_after_s.
 	CallSetup Seconds `yaml:"call_setup_s"`
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).

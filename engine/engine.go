@@ -488,6 +488,11 @@ func (e *Engine) decision(c *screen.Call, v *screen.Verdict) store.Decision {
 	return d
 }
 
+// CallSetup is how long the engine waits for a call's first event
+// before forgetting it (server.call_setup_s): a front end that forwards
+// calls gives up ringing ones before it.
+func (e *Engine) CallSetup() time.Duration { return e.setup }
+
 // InFlight is the number of screenings running now.
 func (e *Engine) InFlight() int64 { return e.inFlight.Load() }
 
