@@ -54,7 +54,7 @@ type Pipeline struct {
 type awaited struct {
 	tenant, ext, caller, callee, sourceIP string
 	dir                                   screen.Direction
-	start                                 time.Time
+	start                                 int64 // Unix nanoseconds
 }
 
 type item struct {
@@ -395,7 +395,7 @@ func (t *tee) Decision(d store.Decision) bool {
 	}
 	t.p.mu.Lock()
 	if len(t.p.pending) < 1<<20 {
-		t.p.pending[d.CallID] = awaited{tenant: d.Tenant, ext: d.Extension, caller: d.Caller, callee: d.Callee, sourceIP: d.SourceIP, dir: dir, start: d.Time}
+		t.p.pending[d.CallID] = awaited{tenant: d.Tenant, ext: d.Extension, caller: d.Caller, callee: d.Callee, sourceIP: d.SourceIP, dir: dir, start: d.Time.UnixNano()}
 	}
 	t.p.mu.Unlock()
 	// Let through: the detectors judge it now, at its start.
@@ -449,7 +449,7 @@ func (t *tee) Event(e store.CallEvent) bool {
 		return ok
 	}
 	r := cdr.Record{CallID: e.CallID, Tenant: d.tenant, Extension: d.ext, Caller: d.caller, Callee: d.callee, Direction: d.dir,
-		SourceIP: d.sourceIP, Start: d.start, End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
+		SourceIP: d.sourceIP, Start: time.Unix(0, d.start).UTC(), End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
 	r.Normalize()
 	select {
 	case t.p.in <- item{rec: r}:
