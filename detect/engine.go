@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +44,9 @@ type Engine struct {
 	dets []Detector
 	sink Emit
 	seen idSet
+	// forgotten holds the calls started and then forgotten before their
+	// CDR (Forget), as hashes, for one to two hours of event time.
+	forgotten hashSet
 	// tenants caches, per tenant, its policy, its numbers' intelligence
 	// and its extensions' baseline handles: a CDR costs two map lookups
 	// (no key built) where it cost a dozen.
@@ -216,15 +218,12 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	// moves an id from live to seen): its lookups are reused when the CDR
 	// names the same tenant, extension and far end.
 	s := e.live[r.CallID]
-	forgotten := false // started, then forgotten before its CDR (Forget)
-	if s == nil {
-		if cost, ok := e.seen.get(r.CallID); ok && !math.IsNaN(cost) {
-			e.stats.Duplicates++
-			return ErrDuplicate
-		} else if ok {
-			forgotten = true
-		}
+	if s == nil && e.seen.has(r.CallID) {
+		e.stats.Duplicates++
+		return ErrDuplicate
 	}
+	// Started, then forgotten before its CDR (Forget): judged at its start.
+	forgotten := s == nil && e.forgotten.take(r.CallID)
 	c := &e.call
 	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw == farOf(r) {
 		e.enriched = nil
@@ -291,13 +290,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 // CostOf returns what the tenant paid for a call observed recently (the
 // last day or two of event time): its stated or estimated cost for an
 // outbound call, 0 for others.
-func (e *Engine) CostOf(callID string) (float64, bool) {
-	cost, ok := e.seen.get(callID)
-	if !ok || math.IsNaN(cost) {
-		return 0, false
-	}
-	return cost, true
-}
+func (e *Engine) CostOf(callID string) (float64, bool) { return e.seen.get(callID) }
 
 func (e *Engine) tenant(name string) (*tenantCache, error) {
 	if tc := e.tenants[name]; tc != nil {
@@ -424,10 +417,7 @@ type used struct {
 // forever. The maps are keyed by a 64-bit hash of the id — a miss, the
 // common case, then never reads the id strings of other calls — and a hit
 // compares the id itself, so two ids sharing a hash are never taken for
-// duplicates (the later one only replaces the earlier's entry) — except
-// a started call forgotten before its CDR (addStarted): it keeps its hash
-// alone, and a CDR whose id shares that hash (odds 2⁻⁶⁴ a pair) would be
-// judged as that started call.
+// duplicates (the later one only replaces the earlier's entry).
 type idSet struct {
 	seed     maphash.Seed
 	cur, old map[uint64]idEntry
@@ -458,33 +448,22 @@ func (s *idSet) get(id string) (float64, bool) {
 	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
 		return 0, false
 	}
-	if e, ok := s.cur[h]; ok && e.is(id) {
+	if e, ok := s.cur[h]; ok && e.id == id {
 		return e.cost, true
 	}
-	if e, ok := s.old[h]; ok && e.is(id) {
+	if e, ok := s.old[h]; ok && e.id == id {
 		return e.cost, true
 	}
 	return 0, false
 }
-
-// is reports whether the entry stands for id: a started call's marker
-// (no id, cost NaN) stands for every id of its hash.
-func (e idEntry) is(id string) bool { return e.id == id || e.id == "" && math.IsNaN(e.cost) }
 
 func (s *idSet) has(id string) bool {
 	_, ok := s.get(id)
 	return ok
 }
 
-// addStarted marks id as a call started (judged at its start) and
-// forgotten before its CDR: its hash alone is kept, with a NaN cost, so
-// the marker costs no id string.
-func (s *idSet) addStarted(id string, t int64) { s.put(id, "", t, math.NaN()) }
-
 // add marks id (not yet present) seen at t.
-func (s *idSet) add(id string, t int64, cost float64) { s.put(id, id, t, cost) }
-
-func (s *idSet) put(id, keep string, t int64, cost float64) {
+func (s *idSet) add(id string, t int64, cost float64) {
 	if s.start == 0 {
 		s.start = t
 	}
@@ -496,5 +475,57 @@ func (s *idSet) put(id, keep string, t int64, cost float64) {
 	h := maphash.String(s.seed, id)
 	b := h >> (64 - idBits)
 	s.curBits[b/64] |= 1 << (b % 64)
-	s.cur[h] = idEntry{id: keep, cost: cost}
+	s.cur[h] = idEntry{id: id, cost: cost}
+}
+
+// forgetKeep is how long, in event time, a started call forgotten before
+// its CDR (Forget) is remembered at least (at most twice as long): its
+// CDR within it meets only the EndOnly detectors, as a started call's
+// does; a later one is judged whole.
+const forgetKeep = 3600
+
+// forgetMax bounds each generation of hashSet (8 bytes an entry plus the
+// map's overhead): past it the older generation goes early.
+const forgetMax = 1 << 22
+
+// hashSet remembers call ids as 64-bit hashes in two generations of
+// forgetKeep seconds each: about 10–20 bytes an id and no id string, so a
+// redirect server forgetting 1,000 calls a second holds a few tens of MB
+// at most. Two ids sharing a hash (odds 2⁻⁶⁴ a pair) are taken for one.
+type hashSet struct {
+	seed     maphash.Seed
+	cur, old map[uint64]struct{}
+	start    int64
+}
+
+func (s *hashSet) add(id string, t int64) {
+	if s.cur == nil {
+		s.seed, s.cur, s.start = maphash.MakeSeed(), map[uint64]struct{}{}, t
+	}
+	if t > s.start+forgetKeep || len(s.cur) >= forgetMax {
+		// A new map: clearing the old one would keep its size.
+		s.old, s.cur, s.start = s.cur, map[uint64]struct{}{}, t
+	}
+	s.cur[maphash.String(s.seed, id)] = struct{}{}
+}
+
+func (s *hashSet) has(id string) bool {
+	if s.cur == nil {
+		return false
+	}
+	h := maphash.String(s.seed, id)
+	_, a := s.cur[h]
+	_, b := s.old[h]
+	return a || b
+}
+
+// take reports whether id is in the set and removes it.
+func (s *hashSet) take(id string) bool {
+	if !s.has(id) {
+		return false
+	}
+	h := maphash.String(s.seed, id)
+	delete(s.cur, h)
+	delete(s.old, h)
+	return true
 }

@@ -44,7 +44,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 	}
 	pre := e.enriched == r // Enrich(r) just ran
 	e.enriched = nil
-	if e.live[r.CallID] != nil || e.seen.has(r.CallID) {
+	if e.live[r.CallID] != nil || e.seen.has(r.CallID) || e.forgotten.has(r.CallID) {
 		return ErrDuplicate
 	}
 	c := &e.call
@@ -97,9 +97,9 @@ func (e *Engine) Answer(callID string, t time.Time) {
 
 // Forget drops started calls whose end the screening engine stopped
 // waiting for (no event within server.call_setup_s, or a lease run out):
-// the in-call watch stops accruing them, and a CDR posted for one later
-// meets only the EndOnly detectors, as a started call's would — its id
-// stays among those seen (idSet.addStarted), as a hash.
+// the in-call watch stops accruing them, and a CDR posted for one within
+// the next hour or two of event time meets only the EndOnly detectors, as
+// a started call's would (its id is kept as a hash: hashSet).
 func (e *Engine) Forget(callIDs []string) {
 	for _, id := range callIDs {
 		s := e.live[id]
@@ -108,7 +108,7 @@ func (e *Engine) Forget(callIDs []string) {
 		}
 		delete(e.live, id)
 		delete(e.watching, id)
-		e.seen.addStarted(id, s.start)
+		e.forgotten.add(id, max(s.start, e.now))
 		e.stats.Forgotten++
 	}
 }

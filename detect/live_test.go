@@ -109,9 +109,9 @@ func (d *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
 // TestForgetStartedCall: a started call the screening engine stopped
 // waiting for leaves the running set and the in-call watch (an answered
 // premium call that would have cost 15 is never reported), and its CDR,
-// if one comes later, meets only the end-time detectors — it is neither a
-// duplicate nor judged at its start a second time. An id never started
-// is not affected.
+// if one comes within the next hour or two, meets only the end-time
+// detectors — it is neither a duplicate nor judged at its start a second
+// time. An id never started is not affected.
 func TestForgetStartedCall(t *testing.T) {
 	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\ntenants: {acme: {}}\n"))
 	if err != nil {
@@ -157,6 +157,24 @@ func TestForgetStartedCall(t *testing.T) {
 	}
 	if c, ok := det.CostOf("a"); !ok || c < 0 {
 		t.Errorf("CostOf(a) = %v, %v after its CDR", c, ok)
+	}
+	// Forgotten calls are remembered one to two hours of event time: d's
+	// CDR after two more forgotten generations is judged whole again.
+	for i, id := range []string{"d", "e", "f"} {
+		r := rec(id)
+		r.Start = t0.Add(time.Duration(i) * 61 * time.Minute)
+		if err := det.Start(r); err != nil {
+			t.Fatal(err)
+		}
+		det.Forget([]string{id})
+	}
+	r = rec("d")
+	r.Duration, r.Billsec, r.Disposition = 60, 55, cdr.Answered
+	if err := det.Observe(r); err != nil {
+		t.Fatal(err)
+	}
+	if atStart.calls["d"] != 2 || atEnd.calls["d"] != 1 {
+		t.Errorf("d, forgotten over two hours before its CDR, judged %d/%d; want 2/1", atStart.calls["d"], atEnd.calls["d"])
 	}
 	// Never started, never forgotten: judged by both at its CDR.
 	r = rec("c")

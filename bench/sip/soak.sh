@@ -3,7 +3,7 @@
 # against tollgate's redirect server (full screening; no answer/end
 # events, as a redirect deployment whose proxy posts none). Prints the
 # server's RSS every 30 s, the calls ok/failed and the data directory's
-# size, and leaves heap profiles in $OUT: heap-warm.pprof at WARM s
+# size, and leaves heap profiles (each after a forced GC) in $OUT: heap-warm.pprof at WARM s
 # (default: server.call_setup_s + one 30 s sweep, when calls without
 # events start being forgotten) and heap-end.pprof at the end; compare them
 # with `go tool pprof -top -base $OUT/heap-warm.pprof $OUT/heap-end.pprof`.
@@ -15,7 +15,7 @@ RATE=${RATE:-1000}; DUR=${DUR:-600}; OUT=${OUT:-$(mktemp -d)}
 SETUP=${SETUP:-}; WARM=${WARM:-$(( ${SETUP:-300} + 60 ))}
 PORT=${PORT:-5074}; API=${API:-7098}
 mkdir -p "$OUT"; work=$(mktemp -d)
-trap 'kill $TG 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $TG 2>/dev/null; wait $TG 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/tollgate" ./cmd/tollgate
 cat >"$work/policy.yaml" <<YAML
 server:
@@ -43,14 +43,14 @@ metric() { curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/met
 warm=""
 while kill -0 $S 2>/dev/null; do
   el=$(($(date +%s) - start))
-  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_inuse $(metric go_memstats_heap_inuse_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_live $(metric go_gc_heap_live_bytes) heap_inuse $(metric go_memstats_heap_inuse_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
   if [ -z "$warm" ] && [ "$el" -ge "$WARM" ]; then
-    curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap" -o "$OUT/heap-warm.pprof"; warm=1
+    curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-warm.pprof"; warm=1
   fi
   sleep 30
 done
 echo "end rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status)"
 awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print "ok", $s, "failed", $f}' "$work/stat.csv"
 du -sh "$work/data/records" "$work/data/tollgate.db"
-curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap" -o "$OUT/heap-end.pprof"
+curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-end.pprof"
 echo "heap profile: $OUT/heap-end.pprof"
