@@ -102,13 +102,14 @@ func (e *Engine) Answer(callID string, t time.Time) {
 // a started call's would (its id is kept as a hash: hashSet).
 func (e *Engine) Forget(callIDs []string) {
 	for _, id := range callIDs {
-		s := e.live[id]
-		if s == nil {
+		// One not (yet) started is remembered too: its start, if it comes
+		// after all (a queue running behind), is then refused.
+		e.forgotten.add(id, e.now)
+		if e.live[id] == nil {
 			continue
 		}
 		delete(e.live, id)
 		delete(e.watching, id)
-		e.forgotten.add(id, max(s.start, e.now))
 		e.stats.Forgotten++
 	}
 }

@@ -45,9 +45,18 @@ type Recorder interface {
 // until their end event (the detectors' tee): Sweep tells it, after
 // every sweep that dropped some, which calls the engine stopped waiting
 // for, so nothing behind it waits longer than the engine does. It must
-// not block; the slice is its own.
+// not block; the slice is its own. A Recorder that wraps another passes
+// it on (ForgetNext), or the calls are never forgotten behind it.
 type Forgetter interface {
 	Forget(callIDs []string)
+}
+
+// ForgetNext hands callIDs to next when it is a Forgetter: what a
+// wrapping Recorder's Forget does.
+func ForgetNext(next Recorder, callIDs []string) {
+	if f, ok := next.(Forgetter); ok {
+		f.Forget(callIDs)
+	}
 }
 
 // DefaultCallSetup is how long the engine waits for a call's first event

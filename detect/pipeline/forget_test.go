@@ -22,7 +22,8 @@ func (nopRecorder) Event(store.CallEvent) bool   { return true }
 // TestTeeForgets: calls the screening engine stops waiting for leave the
 // tee's awaited decisions and the detectors' running calls, so neither
 // holds them longer than the engine; a call still awaited is kept and its
-// end still reaches the detectors as a CDR.
+// end still reaches the detectors as a CDR. The engine's chain of
+// recorders (console, SIEM wrappers) passes Forget on: see ForgetNext.
 func TestTeeForgets(t *testing.T) {
 	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\ntenants: {acme: {}}\n"))
 	if err != nil {
@@ -54,8 +55,10 @@ func TestTeeForgets(t *testing.T) {
 	p.mu.Lock()
 	pending := len(p.pending)
 	p.mu.Unlock()
+	// SubmitWait's barrier also waits for the forgets. They may overtake
+	// the starts still queued: either way neither a nor b is left running.
 	st := p.Stats()
-	if pending != 0 || det.Running() != 0 || st.Forgotten != 2 || st.Observed != 1 {
-		t.Errorf("awaited %d, running %d, forgotten %d, observed %d; want 0, 0, 2, 1 (c's end only)", pending, det.Running(), st.Forgotten, st.Observed)
+	if pending != 0 || det.Running() != 0 || st.Observed != 1 {
+		t.Errorf("awaited %d, running %d, observed %d; want 0, 0, 1 (c's end only)", pending, det.Running(), st.Observed)
 	}
 }

@@ -46,6 +46,12 @@ type Pipeline struct {
 	mu      sync.Mutex
 	seen    map[string]int64 // call ids accepted through Submit, by arrival
 	pending map[string]awaited
+	// forget gathers the calls the screening engine stopped waiting for
+	// (tee.Forget) until the run goroutine hands them to the detectors;
+	// forgetSig wakes it. Kept apart from the queue, where a full queue
+	// would drop them and the detectors would keep the calls.
+	forget    []string
+	forgetSig chan struct{}
 }
 
 // awaited is what the CDR of a screened call let through needs from its
@@ -66,16 +72,12 @@ type item struct {
 	// barrier, when set, is closed once everything queued before it has
 	// been handled (SubmitWait); it carries no record.
 	barrier chan struct{}
-	// forget (kindForget) names the started calls the screening engine
-	// stopped waiting for; it carries no record.
-	forget []string
 }
 
 const (
 	kindCDR uint8 = iota
 	kindStart
 	kindAnswer
-	kindForget
 )
 
 // Options configures New.
@@ -96,7 +98,8 @@ type Options struct {
 // New starts the pipeline; Close stops it.
 func New(o Options) *Pipeline {
 	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
-		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]awaited{}}
+		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]awaited{},
+		forgetSig: make(chan struct{}, 1)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -221,16 +224,14 @@ func (p *Pipeline) run() {
 	ctx := context.Background()
 	handle := func(it item) {
 		if it.barrier != nil {
+			// A driver waiting also waits for the calls forgotten so far.
+			p.forgetNow()
 			// What a driver waits for includes the learned limits its next
 			// screened calls meet.
 			p.limits.Store(p.eng.Limits(p.eventNow(it)))
 			st := p.eng.Stats()
 			p.stats.Store(&st)
 			close(it.barrier)
-			return
-		}
-		if it.kind == kindForget {
-			p.eng.Forget(it.forget)
 			return
 		}
 		if p.act != nil && p.act.Clock != nil {
@@ -272,6 +273,8 @@ func (p *Pipeline) run() {
 			handle(it)
 		case r := <-p.apply:
 			p.applied(r, handle)
+		case <-p.forgetSig:
+			p.forgetNow()
 		case <-tick.C:
 			// An idle stream: the running calls are still watched, on the
 			// event clock.
@@ -294,6 +297,18 @@ func (p *Pipeline) run() {
 		case <-save.C:
 			p.saveBaseline()
 		}
+	}
+}
+
+// forgetNow hands the calls gathered by tee.Forget to the detectors (run
+// goroutine).
+func (p *Pipeline) forgetNow() {
+	p.mu.Lock()
+	ids := p.forget
+	p.forget = nil
+	p.mu.Unlock()
+	if len(ids) > 0 {
+		p.eng.Forget(ids)
 	}
 }
 
@@ -417,13 +432,21 @@ func (t *tee) Forget(callIDs []string) {
 	for _, id := range callIDs {
 		delete(t.p.pending, id)
 	}
+	if len(t.p.forget) < forgetMax {
+		t.p.forget = append(t.p.forget, callIDs...)
+	} else {
+		t.p.dropped.Add(int64(len(callIDs)))
+	}
 	t.p.mu.Unlock()
 	select {
-	case t.p.in <- item{kind: kindForget, forget: callIDs}:
-	default:
-		t.p.dropped.Add(1)
+	case t.p.forgetSig <- struct{}{}:
+	default: // already signalled
 	}
 }
+
+// forgetMax bounds the calls waiting to be forgotten by the detectors
+// (a stuck run goroutine must not grow it forever).
+const forgetMax = 1 << 22
 
 var _ engine.Forgetter = (*tee)(nil)
 
