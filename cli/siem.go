@@ -102,6 +102,12 @@ func (r siemRecorder) Decision(d store.Decision) bool {
 
 func (r siemRecorder) Event(e store.CallEvent) bool { return r.next.Event(e) }
 
+// Forget passes the calls the engine stopped waiting for on to the
+// detectors' tee (engine.Forgetter).
+func (r siemRecorder) Forget(callIDs []string) { engine.ForgetNext(r.next, callIDs) }
+
+var _ engine.Forgetter = siemRecorder{}
+
 func (p *siemParts) stats() map[string]any {
 	if p == nil {
 		return nil

@@ -67,6 +67,20 @@ type Server struct {
 	MaxInFlight int `yaml:"max_in_flight"`
 	// StaleCallAfter expires a call that never ended (seconds).
 	StaleCallAfter Seconds `yaml:"stale_call_after_s"`
+	// CallSetup is how long, in seconds, the engine waits for the first
+	// event (answer or end) of a call it let through before it forgets
+	// the call: a redirect deployment whose proxy posts no events, or an
+	// answer that was lost. The call's concurrency slots are not freed
+	// then: they stay held until their lease runs out (the call's maximum
+	// duration + 2 min, else stale_call_after_s), so a caller who never
+	// sends events gains nothing. An event arriving later is refused as
+	// for an unknown call (404). Both are counted
+	// (tollgate_engine_calls_without_event_total,
+	// tollgate_engine_events_unknown_call_total). Keep it above the
+	// longest time a call may ring (SIP Timer C is 3 min); tollgate's own
+	// proxy mode gives up ringing calls at 4/5 of it. 0 means 300; at
+	// most stale_call_after_s.
+	CallSetup Seconds `yaml:"call_setup_s"`
 	// StateMaxAge is how old the block/kill-switch snapshot may get when
 	// the store cannot be read before on_error applies (seconds).
 	StateMaxAge Seconds `yaml:"state_max_age_s"`

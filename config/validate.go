@@ -162,6 +162,9 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 	if s.StaleCallAfter < 0 {
 		p.errorf(ln["server.stale_call_after_s"], "server.stale_call_after_s", "must be ≥ 0")
 	}
+	if s.CallSetup < 0 || s.StaleCallAfter > 0 && s.CallSetup > s.StaleCallAfter {
+		p.errorf(ln["server.call_setup_s"], "server.call_setup_s", "must be ≥ 0 and at most stale_call_after_s")
+	}
 	if s.StateMaxAge < 0 {
 		p.errorf(ln["server.state_max_age_s"], "server.state_max_age_s", "must be ≥ 0")
 	}

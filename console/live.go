@@ -49,7 +49,10 @@ type Live struct {
 	done    chan struct{}
 }
 
-var _ engine.Recorder = (*Live)(nil)
+var (
+	_ engine.Recorder  = (*Live)(nil)
+	_ engine.Forgetter = (*Live)(nil)
+)
 
 type keyStat struct {
 	Calls   int
@@ -94,6 +97,9 @@ func (l *Live) Event(e store.CallEvent) bool {
 	}
 	return true
 }
+
+// Forget implements engine.Forgetter: it passes the calls on.
+func (l *Live) Forget(callIDs []string) { engine.ForgetNext(l.next, callIDs) }
 
 // Close stops counting.
 func (l *Live) Close() {

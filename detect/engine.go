@@ -31,7 +31,8 @@ type Stats struct {
 	Late       int64 `json:"late"`     // placed before the latest event time seen
 	TooLate    int64 `json:"too_late"` // older than lateness_s: learned, not judged
 	Findings   int64 `json:"findings"`
-	Started    int64 `json:"started"` // calls judged at their start
+	Started    int64 `json:"started"`   // calls judged at their start
+	Forgotten  int64 `json:"forgotten"` // started calls the screening engine stopped waiting for (Forget)
 }
 
 // Engine runs the detectors over calls. It is not safe for concurrent
@@ -43,6 +44,9 @@ type Engine struct {
 	dets []Detector
 	sink Emit
 	seen idSet
+	// forgotten holds the calls started and then forgotten before their
+	// CDR (Forget), as hashes, for one to two hours of event time.
+	forgotten hashSet
 	// tenants caches, per tenant, its policy, its numbers' intelligence
 	// and its extensions' baseline handles: a CDR costs two map lookups
 	// (no key built) where it cost a dozen.
@@ -221,6 +225,8 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
+	// Started, then forgotten before its CDR (Forget): judged at its start.
+	forgotten := s == nil && e.forgotten.take(r.CallID)
 	c := &e.call
 	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw == farOf(r) {
 		e.enriched = nil
@@ -232,7 +238,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	c.Attempt = attempt
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
-	wasStarted := s != nil
+	wasStarted := s != nil || forgotten
 	var idh uint64 // the id's hash in seen
 	if s != nil {
 		idh = s.idh
@@ -246,7 +252,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	if outbound {
 		paid = c.Cost
 	}
-	if !wasStarted {
+	if s == nil {
 		idh = e.seen.hash(r.CallID)
 	}
 	e.seen.addHashed(r.CallID, idh, ts, paid)
@@ -497,4 +503,56 @@ func (s *idSet) addHashed(id string, h uint64, t int64, cost float64) {
 	b := h >> (64 - idBits)
 	s.curBits[b/64] |= 1 << (b % 64)
 	s.cur[h] = idEntry{id: id, cost: cost}
+}
+
+// forgetKeep is how long, in event time, a started call forgotten before
+// its CDR (Forget) is remembered at least (at most twice as long): its
+// CDR within it meets only the EndOnly detectors, as a started call's
+// does; a later one is judged whole.
+const forgetKeep = 3600
+
+// forgetMax bounds each generation of hashSet (8 bytes an entry plus the
+// map's overhead): past it the older generation goes early.
+const forgetMax = 1 << 22
+
+// hashSet remembers call ids as 64-bit hashes in two generations of
+// forgetKeep seconds each: about 10–20 bytes an id and no id string, so a
+// redirect server forgetting 1,000 calls a second holds a few tens of MB
+// at most. Two ids sharing a hash (odds 2⁻⁶⁴ a pair) are taken for one.
+type hashSet struct {
+	seed     maphash.Seed
+	cur, old map[uint64]struct{}
+	start    int64
+}
+
+func (s *hashSet) add(id string, t int64) {
+	if s.cur == nil {
+		s.seed, s.cur, s.start = maphash.MakeSeed(), map[uint64]struct{}{}, t
+	}
+	if t > s.start+forgetKeep || len(s.cur) >= forgetMax {
+		// A new map: clearing the old one would keep its size.
+		s.old, s.cur, s.start = s.cur, map[uint64]struct{}{}, t
+	}
+	s.cur[maphash.String(s.seed, id)] = struct{}{}
+}
+
+func (s *hashSet) has(id string) bool {
+	if s.cur == nil {
+		return false
+	}
+	h := maphash.String(s.seed, id)
+	_, a := s.cur[h]
+	_, b := s.old[h]
+	return a || b
+}
+
+// take reports whether id is in the set and removes it.
+func (s *hashSet) take(id string) bool {
+	if !s.has(id) {
+		return false
+	}
+	h := maphash.String(s.seed, id)
+	delete(s.cur, h)
+	delete(s.old, h)
+	return true
 }

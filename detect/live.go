@@ -56,7 +56,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 		return ErrDuplicate
 	}
 	idh := e.seen.hash(r.CallID) // kept for observe's add
-	if _, dup := e.seen.getHashed(r.CallID, idh); dup {
+	if _, dup := e.seen.getHashed(r.CallID, idh); dup || e.forgotten.has(r.CallID) {
 		return ErrDuplicate
 	}
 	c := &e.call
@@ -124,6 +124,25 @@ func (e *Engine) Answer(callID string, t time.Time) {
 		if s.answered > e.now {
 			e.now = s.answered
 		}
+	}
+}
+
+// Forget drops started calls whose end the screening engine stopped
+// waiting for (no event within server.call_setup_s, or a lease run out):
+// the in-call watch stops accruing them, and a CDR posted for one within
+// the next hour or two of event time meets only the EndOnly detectors, as
+// a started call's would (its id is kept as a hash: hashSet).
+func (e *Engine) Forget(callIDs []string) {
+	for _, id := range callIDs {
+		// One not (yet) started is remembered too: its start, if it comes
+		// after all (a queue running behind), is then refused.
+		e.forgotten.add(id, e.now)
+		if e.live[id] == nil {
+			continue
+		}
+		delete(e.live, id)
+		delete(e.watching, id)
+		e.stats.Forgotten++
 	}
 }
 

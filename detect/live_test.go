@@ -141,3 +141,113 @@ func TestWatchAcrossRanges(t *testing.T) {
 		t.Errorf("blocked ranges %v (target %+v, also %+v); want all three", ranges, f.Target, f.Also)
 	}
 }
+
+// tally is a detector that counts the calls it judges; endOnly says which
+// kind it is.
+type tally struct {
+	endOnly bool
+	calls   map[string]int
+}
+
+func (d *tally) Name() string  { return "tally" }
+func (d *tally) EndOnly() bool { return d.endOnly }
+func (d *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
+	d.calls[c.Rec.CallID]++
+}
+
+// TestForgetStartedCall: a started call the screening engine stopped
+// waiting for leaves the running set and the in-call watch (an answered
+// premium call that would have cost 15 is never reported), and its CDR,
+// if one comes within the next hour or two, meets only the end-time
+// detectors — it is neither a duplicate nor judged at its start a second
+// time. An id never started is not affected.
+func TestForgetStartedCall(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\ntenants: {acme: {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := number.New(number.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Config: cfg, Numbers: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atStart, atEnd := &tally{calls: map[string]int{}}, &tally{endOnly: true, calls: map[string]int{}}
+	det := detect.NewEngine(&cfg.Detect, eng, nil, []detect.Detector{atStart, atEnd}, func(detect.Finding) {})
+	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	rec := func(id string) *cdr.Record {
+		return &cdr.Record{CallID: id, Tenant: "acme", Extension: "1001", Callee: "+442071234567", Direction: screen.Outbound, Start: t0}
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := det.Start(rec(id)); err != nil {
+			t.Fatal(err)
+		}
+		det.Answer(id, t0.Add(5*time.Second))
+	}
+	det.Forget([]string{"a", "never-started"})
+	if det.Running() != 1 || det.Stats().Forgotten != 1 {
+		t.Fatalf("running %d, forgotten %d after forgetting a; want 1 and 1", det.Running(), det.Stats().Forgotten)
+	}
+	if err := det.Start(rec("a")); err == nil {
+		t.Errorf("a forgotten call started again")
+	}
+	r := rec("a")
+	r.Duration, r.Billsec, r.Disposition = 600, 595, cdr.Answered
+	if err := det.Observe(r); err != nil {
+		t.Fatalf("CDR of a forgotten call: %v", err)
+	}
+	if atStart.calls["a"] != 1 || atEnd.calls["a"] != 1 {
+		t.Errorf("a judged %d times at its start and %d at its end; want 1 and 1", atStart.calls["a"], atEnd.calls["a"])
+	}
+	if err := det.Observe(r); err == nil {
+		t.Errorf("the same CDR twice: no duplicate")
+	}
+	if c, ok := det.CostOf("a"); !ok || c < 0 {
+		t.Errorf("CostOf(a) = %v, %v after its CDR", c, ok)
+	}
+	// Forgotten calls are remembered one to two hours of event time: d's
+	// CDR after two more forgotten generations is judged whole again.
+	for i, id := range []string{"d", "e", "f"} {
+		r := rec(id)
+		r.Start = t0.Add(time.Duration(i) * 61 * time.Minute)
+		if err := det.Start(r); err != nil {
+			t.Fatal(err)
+		}
+		det.Forget([]string{id})
+	}
+	r = rec("d")
+	r.Duration, r.Billsec, r.Disposition = 60, 55, cdr.Answered
+	if err := det.Observe(r); err != nil {
+		t.Fatal(err)
+	}
+	if atStart.calls["d"] != 2 || atEnd.calls["d"] != 1 {
+		t.Errorf("d, forgotten over two hours before its CDR, judged %d/%d; want 2/1", atStart.calls["d"], atEnd.calls["d"])
+	}
+	// Never started, never forgotten: judged by both at its CDR.
+	r = rec("c")
+	r.Duration, r.Billsec, r.Disposition = 60, 55, cdr.Answered
+	if err := det.Observe(r); err != nil {
+		t.Fatal(err)
+	}
+	if atStart.calls["c"] != 1 || atEnd.calls["c"] != 1 {
+		t.Errorf("c judged %d/%d; want 1/1", atStart.calls["c"], atEnd.calls["c"])
+	}
+}
+
+// TestForgottenCallNotWatched: the in-call watch no longer accrues a
+// forgotten call.
+func TestForgottenCallNotWatched(t *testing.T) {
+	det, got := liveEngine(t)
+	t0 := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	if err := det.Start(&cdr.Record{CallID: "long", Tenant: "acme", Extension: "1001", Callee: "+499001234561", Direction: screen.Outbound, Start: t0}); err != nil {
+		t.Fatal(err)
+	}
+	det.Answer("long", t0.Add(5*time.Second))
+	det.Forget([]string{"long"})
+	det.Watch(t0.Add(7 * time.Minute)) // 20.75 ≥ 15 had it been watched
+	if len(*got) != 0 || det.Running() != 0 {
+		t.Errorf("findings %+v, running %d after forgetting the call", *got, det.Running())
+	}
+}

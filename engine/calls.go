@@ -15,21 +15,46 @@ import (
 )
 
 // liveCall is what the engine remembers about a call it let through.
+// It is kept small (96 bytes): a redirect server holds one for every call
+// of the last call_setup_s. Times are Unix nanoseconds, 0 for "not yet".
 type liveCall struct {
 	tenant   string
-	intl     bool
 	rate     float64
-	maxDur   int
-	screened time.Time
-	answered time.Time
-	ended    time.Time
-	lease    time.Time
+	cost     float64
+	screened int64
+	answered int64
+	ended    int64
+	lease    int64
+	keys     *callKeys // nil: no slot held and not international
+	maxDur   int32
+	duration int32
+	intl     bool
+}
+
+// callKeys are the counters a call's end touches: the concurrency slots it
+// holds and, for an international call, the spend it adds to.
+type callKeys struct {
 	slots    [2]counter.Key
 	nslots   int
 	spendKey counter.Key
-	duration int
-	cost     float64
 }
+
+// slotKeys returns the slots the call holds.
+func (lc *liveCall) slotKeys() []counter.Key {
+	if lc.keys == nil {
+		return nil
+	}
+	return lc.keys.slots[:lc.keys.nslots]
+}
+
+func (lc *liveCall) spendKey() counter.Key {
+	if lc.keys == nil {
+		return counter.Key{}
+	}
+	return lc.keys.spendKey
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 const callShards = 32
 
@@ -53,15 +78,20 @@ func (t *callTable) shard(id string) int { return int(maphash.String(t.seed, id)
 // add registers a call let through; it reports false when the id is
 // already known (a retried screen).
 func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) bool {
-	lc := &liveCall{tenant: c.Tenant, intl: c.International, rate: c.Dest.Rate, maxDur: v.MaxDuration, screened: c.Time, lease: c.Time.Add(stale)}
+	lc := &liveCall{tenant: c.Tenant, intl: c.International, rate: c.Dest.Rate, maxDur: int32(v.MaxDuration),
+		screened: c.Time.UnixNano(), lease: c.Time.Add(stale).UnixNano()}
+	var ks callKeys
 	for _, h := range c.Holds() {
-		if h.Kind == screen.SlotHold && lc.nslots < len(lc.slots) {
-			lc.slots[lc.nslots] = h.Key
-			lc.nslots++
+		if h.Kind == screen.SlotHold && ks.nslots < len(ks.slots) {
+			ks.slots[ks.nslots] = h.Key
+			ks.nslots++
 		}
 	}
 	if c.International {
-		lc.spendKey = spend.Key(c)
+		ks.spendKey = spend.Key(c)
+	}
+	if ks.nslots > 0 || c.International {
+		lc.keys = &ks
 	}
 	s := &t.shards[t.shard(c.ID)]
 	s.mu.Lock()
@@ -79,7 +109,7 @@ func (t *callTable) len() int {
 		s := &t.shards[i]
 		s.mu.Lock()
 		for _, c := range s.m {
-			if c.ended.IsZero() {
+			if c.ended == 0 {
 				n++
 			}
 		}
@@ -144,44 +174,48 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 	lc := s.m[ev.CallID]
 	if lc == nil {
 		s.mu.Unlock()
+		e.metrics.unknown.Add(1)
 		return res, fmt.Errorf("%w %q", ErrUnknownCall, ev.CallID)
 	}
-	if d := ev.Time.Sub(lc.screened); d < -time.Minute || d > maxEventSkew {
+	screened := unixTime(lc.screened)
+	if d := ev.Time.Sub(screened); d < -time.Minute || d > maxEventSkew {
 		s.mu.Unlock()
 		return res, fmt.Errorf("%w: event time %s is %s from the call's screening time", ErrInvalid, ev.Time.Format(time.RFC3339), d.Round(time.Second))
 	}
-	if ev.Time.Before(lc.screened) {
-		ev.Time = lc.screened
+	if ev.Time.Before(screened) {
+		ev.Time = screened
 	}
-	if !lc.ended.IsZero() {
+	if lc.ended != 0 {
 		s.mu.Unlock()
 		if typ == "end" {
 			res.Duplicate = true
 		} else {
 			res.Late = true
 		}
-		res.Duration, res.Cost = lc.duration, lc.cost
+		res.Duration, res.Cost = int(lc.duration), lc.cost
 		return res, nil
 	}
+	// The keys never change once the call is added: read outside the lock.
+	slots := lc.slotKeys()
+	tenant, intl := lc.tenant, lc.intl
 	if typ == "answer" {
-		if !lc.answered.IsZero() {
+		if lc.answered != 0 {
 			s.mu.Unlock()
 			res.Duplicate = true
 			return res, nil
 		}
-		lc.answered = ev.Time
-		slots, n := lc.slots, lc.nslots
+		lc.answered = ev.Time.UnixNano()
 		lease := ev.Time.Add(e.stale)
 		if lc.maxDur > 0 {
 			lease = ev.Time.Add(min(time.Duration(lc.maxDur)*time.Second+2*time.Minute, e.stale))
 		}
-		lc.lease = lease
-		res.MaxDuration = lc.maxDur
+		lc.lease = lease.UnixNano()
+		res.MaxDuration = int(lc.maxDur)
 		s.mu.Unlock()
-		for _, k := range slots[:n] {
+		for _, k := range slots {
 			e.counters.Extend(k, ev.CallID, lease)
 		}
-		e.record(ev, lc, res)
+		e.record(ev, tenant, intl, res)
 		return res, nil
 	}
 	// end
@@ -189,36 +223,37 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 	switch {
 	case ev.Duration != nil:
 		dur = *ev.Duration
-		if lc.answered.IsZero() && dur > 0 {
-			lc.answered = ev.Time.Add(-time.Duration(dur) * time.Second)
+		if lc.answered == 0 && dur > 0 {
+			lc.answered = ev.Time.Add(-time.Duration(dur) * time.Second).UnixNano()
 		}
-	case !lc.answered.IsZero():
+	case lc.answered != 0:
 		// An end stamped before its answer (events out of order) lasted 0 s.
-		dur = max(0, int(math.Round(ev.Time.Sub(lc.answered).Seconds())))
+		dur = max(0, int(math.Round(ev.Time.Sub(unixTime(lc.answered)).Seconds())))
 	}
-	lc.ended = ev.Time
-	lc.duration = dur
-	lc.cost = float64(dur) / 60 * lc.rate
-	slots, n := lc.slots, lc.nslots
+	lc.ended = ev.Time.UnixNano()
+	lc.duration = int32(dur)
+	cost := float64(dur) / 60 * lc.rate
+	lc.cost = cost
+	spendKey := lc.spendKey()
 	s.mu.Unlock()
-	for _, k := range slots[:n] {
+	for _, k := range slots {
 		if e.counters.Release(k, ev.CallID) {
 			res.Released++
 		}
 	}
-	res.Duration, res.Cost = dur, lc.cost
-	if lc.intl && lc.cost > 0 {
-		e.counters.Add(lc.spendKey, ev.CallID, lc.cost)
+	res.Duration, res.Cost = dur, cost
+	if intl && cost > 0 {
+		e.counters.Add(spendKey, ev.CallID, cost)
 	}
-	if lc.cost > 0 {
-		e.addSystemSpend(ev, lc.cost)
+	if cost > 0 {
+		e.addSystemSpend(ev, cost)
 	}
-	e.record(ev, lc, res)
+	e.record(ev, tenant, intl, res)
 	e.metrics.events.Add(1)
 	return res, nil
 }
 
-func (e *Engine) record(ev Event, lc *liveCall, res EventResult) {
+func (e *Engine) record(ev Event, tenant string, intl bool, res EventResult) {
 	if e.rec == nil {
 		return
 	}
@@ -226,7 +261,7 @@ func (e *Engine) record(ev Event, lc *liveCall, res EventResult) {
 	if res.Type != "answer" {
 		typ = "end"
 	}
-	e.rec.Event(store.CallEvent{CallID: ev.CallID, Type: typ, Time: ev.Time, Tenant: lc.tenant, Duration: res.Duration, Cost: res.Cost, International: lc.intl})
+	e.rec.Event(store.CallEvent{CallID: ev.CallID, Type: typ, Time: ev.Time, Tenant: tenant, Duration: res.Duration, Cost: res.Cost, International: intl})
 }
 
 // addSystemSpend adds to every tenant's spend of the UTC day and raises an
@@ -243,22 +278,47 @@ func (e *Engine) addSystemSpend(ev Event, cost float64) {
 	}
 }
 
-// Sweep forgets calls that ended more than an hour before t and expires
-// calls whose lease ran out without an end event (their slots expire in
-// the counter store on their own).
+// endedKeep is how long the call table keeps a call after its end: a
+// repeated end or a late answer within it is reported as such, and a
+// retried screen takes nothing. It is longer than the longest
+// server.max_clock_skew_s (600 s), so a state snapshot holds every ended
+// call whose decision a restart replays from the log's tail.
+const endedKeep = 15 * time.Minute
+
+// Sweep forgets calls that ended more than endedKeep before t, calls let
+// through that got no event (answer or end) within server.call_setup_s,
+// and calls whose lease ran out without an end event. The slots of a
+// call forgotten for want of a first event stay held until their own
+// lease runs out in the counter store (maximum duration + 2 min, else
+// stale_call_after_s): forgetting it frees memory, not concurrency.
+// Those of a call whose lease ran out are released. It returns how many
+// calls' leases ran out; the calls forgotten without an event are
+// counted in the metrics (tollgate_engine_calls_without_event_total).
+// A Recorder that is a Forgetter is told every call dropped unended.
 func (e *Engine) Sweep(t time.Time) (expired int) {
+	var dropped []string
+	noEvent := 0
+	now, keepAfter, setupBefore := t.UnixNano(), t.Add(-endedKeep).UnixNano(), t.Add(-e.setup).UnixNano()
 	for i := range e.calls.shards {
 		s := &e.calls.shards[i]
 		s.mu.Lock()
 		for id, lc := range s.m {
 			switch {
-			case !lc.ended.IsZero() && lc.ended.Before(t.Add(-time.Hour)):
+			case lc.ended != 0:
+				if lc.ended < keepAfter {
+					delete(s.m, id)
+				}
+			case lc.answered == 0 && lc.screened <= setupBefore:
+				// Its slots keep their lease in the counter store.
 				delete(s.m, id)
-			case lc.ended.IsZero() && !lc.lease.After(t):
-				for _, k := range lc.slots[:lc.nslots] {
+				dropped = append(dropped, id)
+				noEvent++
+			case lc.lease <= now:
+				for _, k := range lc.slotKeys() {
 					e.counters.Release(k, id)
 				}
 				delete(s.m, id)
+				dropped = append(dropped, id)
 				expired++
 			}
 		}
@@ -266,5 +326,9 @@ func (e *Engine) Sweep(t time.Time) (expired int) {
 	}
 	e.counters.Sweep(t)
 	e.metrics.expired.Add(int64(expired))
+	e.metrics.noEvent.Add(int64(noEvent))
+	if f, ok := e.rec.(Forgetter); ok && len(dropped) > 0 {
+		f.Forget(dropped)
+	}
 	return expired
 }

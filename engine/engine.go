@@ -41,6 +41,28 @@ type Recorder interface {
 	Event(e store.CallEvent) bool
 }
 
+// Forgetter is implemented by a Recorder that keeps calls of its own
+// until their end event (the detectors' tee): Sweep tells it, after
+// every sweep that dropped some, which calls the engine stopped waiting
+// for, so nothing behind it waits longer than the engine does. It must
+// not block; the slice is its own. A Recorder that wraps another passes
+// it on (ForgetNext), or the calls are never forgotten behind it.
+type Forgetter interface {
+	Forget(callIDs []string)
+}
+
+// ForgetNext hands callIDs to next when it is a Forgetter: what a
+// wrapping Recorder's Forget does.
+func ForgetNext(next Recorder, callIDs []string) {
+	if f, ok := next.(Forgetter); ok {
+		f.Forget(callIDs)
+	}
+}
+
+// DefaultCallSetup is how long the engine waits for a call's first event
+// when server.call_setup_s is not set.
+const DefaultCallSetup = 5 * time.Minute
+
 // Options configures New.
 type Options struct {
 	Config  *config.Config
@@ -86,6 +108,7 @@ type Engine struct {
 	restoring   atomic.Bool
 	stateMaxAge time.Duration
 	stale       time.Duration
+	setup       time.Duration // server.call_setup_s
 
 	calls   callTable
 	metrics *Metrics
@@ -135,6 +158,11 @@ func New(o Options) (*Engine, error) {
 	if e.stale <= 0 {
 		e.stale = 4 * time.Hour
 	}
+	e.setup = srv.CallSetup.Duration()
+	if e.setup <= 0 {
+		e.setup = DefaultCallSetup
+	}
+	e.setup = min(e.setup, e.stale)
 	e.calls.init()
 	e.build = func(cfg *config.Config, t *config.Tenant) (*tenant, error) {
 		env := o.Env
@@ -468,6 +496,11 @@ func (e *Engine) decision(c *screen.Call, v *screen.Verdict) store.Decision {
 	}
 	return d
 }
+
+// CallSetup is how long the engine waits for a call's first event
+// before forgetting it (server.call_setup_s): a front end that forwards
+// calls gives up ringing ones before it.
+func (e *Engine) CallSetup() time.Duration { return e.setup }
 
 // InFlight is the number of screenings running now.
 func (e *Engine) InFlight() int64 { return e.inFlight.Load() }

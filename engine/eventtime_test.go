@@ -19,14 +19,19 @@ func TestCallsLiveInEventTime(t *testing.T) {
 	t0 := time.Now().Add(-14 * 24 * time.Hour).Truncate(time.Hour)
 	screenOne(t, e, call("long", "1001", "2125551234", t0))
 	screenOne(t, e, call("lost", "1002", "2125551235", t0))
-	if _, err := e.Event(ctx, Event{CallID: "long", Type: "answer", Time: t0.Add(5 * time.Second)}); err != nil {
-		t.Fatal(err)
+	screenOne(t, e, call("silent", "1004", "2125551237", t0.Add(28*time.Minute)))
+	for _, id := range []string{"long", "lost"} {
+		if _, err := e.Event(ctx, Event{CallID: id, Type: "answer", Time: t0.Add(5 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// The stream moves on 30 minutes; the server sweeps (on the wall clock
-	// both calls' leases ran out two weeks ago).
+	// every call's lease ran out two weeks ago). Only "silent", screened 2
+	// min earlier in event time, is still awaiting its first event
+	// (call_setup_s, 5 min by default).
 	screenOne(t, e, call("later", "1003", "2125551236", t0.Add(30*time.Minute)))
-	if n := e.SweepDue(); n != 0 {
-		t.Fatalf("SweepDue expired %d calls 30 min into the stream; want 0", n)
+	if n := e.SweepDue(); n != 0 || e.metrics.noEvent.Load() != 0 {
+		t.Fatalf("SweepDue expired %d calls and forgot %d 30 min into the stream; want 0 and 0", n, e.metrics.noEvent.Load())
 	}
 	d := 1500
 	res, err := e.Event(ctx, Event{CallID: "long", Type: "end", Time: t0.Add(25*time.Minute + 5*time.Second), Duration: &d})
@@ -37,10 +42,13 @@ func TestCallsLiveInEventTime(t *testing.T) {
 		t.Errorf("duration %d; want 1500", res.Duration)
 	}
 	// Event time passes the lost call's lease (stale_call_after_s, 4 h by
-	// default): now it expires.
+	// default): now it expires, and "silent" is forgotten.
 	screenOne(t, e, call("much-later", "1003", "2125551236", t0.Add(5*time.Hour)))
 	if n := e.SweepDue(); n < 1 {
 		t.Errorf("SweepDue after the lease ran out in event time expired %d calls; want ≥ 1", n)
+	}
+	if e.metrics.noEvent.Load() < 1 {
+		t.Errorf("the call without an event was not forgotten 5 h into the stream")
 	}
 	if _, err := e.Event(ctx, Event{CallID: "lost", Type: "end", Time: t0.Add(5 * time.Hour)}); !errors.Is(err, ErrUnknownCall) {
 		t.Errorf("end of the expired call = %v; want ErrUnknownCall", err)

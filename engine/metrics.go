@@ -19,6 +19,8 @@ type Metrics struct {
 	failures  atomic.Int64
 	events    atomic.Int64
 	expired   atomic.Int64
+	noEvent   atomic.Int64
+	unknown   atomic.Int64
 	buckets   [len(latencyBuckets) + 1]atomic.Int64
 	sumNanos  atomic.Int64
 	reasons   sync.Map // code → *atomic.Int64
@@ -65,6 +67,8 @@ var (
 	undecidedDesc = prometheus.NewDesc("tollgate_engine_undecided_total", "Calls decided by on_error because tollgate could not decide.", nil, nil)
 	callEndsDesc  = prometheus.NewDesc("tollgate_engine_call_ends_total", "End events applied.", nil, nil)
 	expiredDesc   = prometheus.NewDesc("tollgate_engine_stale_calls_expired_total", "Calls expired because their end never came.", nil, nil)
+	unknownDesc   = prometheus.NewDesc("tollgate_engine_events_unknown_call_total", "Call events refused because the engine does not know (or no longer knows) their call.", nil, nil)
+	noEventDesc   = prometheus.NewDesc("tollgate_engine_calls_without_event_total", "Calls let through and forgotten because no answer or end event came within server.call_setup_s (their concurrency slots stay held until their lease).", nil, nil)
 	screenDesc    = prometheus.NewDesc("tollgate_engine_screen_seconds", "Time to screen one call in the engine.", nil, nil)
 )
 
@@ -72,7 +76,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{decisionsDesc, reasonsDesc, shadowDesc, undecidedDesc, callEndsDesc, expiredDesc, screenDesc} {
+	for _, d := range []*prometheus.Desc{decisionsDesc, reasonsDesc, shadowDesc, undecidedDesc, callEndsDesc, expiredDesc, noEventDesc, unknownDesc, screenDesc} {
 		ch <- d
 	}
 }
@@ -95,6 +99,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(undecidedDesc, prometheus.CounterValue, float64(m.failures.Load()))
 	ch <- prometheus.MustNewConstMetric(callEndsDesc, prometheus.CounterValue, float64(m.events.Load()))
 	ch <- prometheus.MustNewConstMetric(expiredDesc, prometheus.CounterValue, float64(m.expired.Load()))
+	ch <- prometheus.MustNewConstMetric(noEventDesc, prometheus.CounterValue, float64(m.noEvent.Load()))
+	ch <- prometheus.MustNewConstMetric(unknownDesc, prometheus.CounterValue, float64(m.unknown.Load()))
 	buckets := make(map[float64]uint64, len(latencyBuckets))
 	var cum uint64
 	for i, ub := range latencyBuckets {

@@ -31,8 +31,8 @@ func (e *Engine) compile(cfg *config.Config) (*policy, error) {
 // before anything changes, so an error leaves the running policy whole;
 // a screening in progress finishes under the policy it started with.
 // Counters, live calls and blocks are kept. The engine's server settings
-// (max_in_flight, stale_call_after_s, state_max_age_s) keep the values
-// read at New.
+// (max_in_flight, stale_call_after_s, call_setup_s, state_max_age_s) keep
+// the values read at New.
 func (e *Engine) Reload(cfg *config.Config) error {
 	p, err := e.compile(cfg)
 	if err != nil {

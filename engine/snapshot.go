@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -213,22 +214,6 @@ func (t *callTable) reset() {
 	}
 }
 
-func writeTime(enc *snapfile.Enc, t time.Time) {
-	if t.IsZero() {
-		enc.Varint(0)
-		return
-	}
-	enc.Varint(t.UnixNano())
-}
-
-func readTime(d *snapfile.Dec) time.Time {
-	ns := d.Varint()
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}
-
 func writeCKey(enc *snapfile.Enc, k counter.Key) {
 	enc.Uvarint(uint64(k.Scope))
 	enc.String(k.Tenant)
@@ -249,13 +234,13 @@ func (t *callTable) writeSnapshot(enc *snapfile.Enc, keepEnded int64) int {
 		s.mu.Lock()
 		n := 0
 		for _, c := range s.m {
-			if c.ended.IsZero() || c.screened.UnixNano() >= keepEnded {
+			if c.ended == 0 || c.screened >= keepEnded {
 				n++
 			}
 		}
 		enc.Uvarint(uint64(n))
 		for id, c := range s.m {
-			if !c.ended.IsZero() && c.screened.UnixNano() < keepEnded {
+			if c.ended != 0 && c.screened < keepEnded {
 				continue
 			}
 			enc.String(id)
@@ -263,15 +248,17 @@ func (t *callTable) writeSnapshot(enc *snapfile.Enc, keepEnded int64) int {
 			enc.Uvarint(b2u(c.intl))
 			enc.Float64(c.rate)
 			enc.Varint(int64(c.maxDur))
-			writeTime(enc, c.screened)
-			writeTime(enc, c.answered)
-			writeTime(enc, c.ended)
-			writeTime(enc, c.lease)
-			enc.Uvarint(uint64(c.nslots))
-			for _, k := range c.slots[:c.nslots] {
+			// Times as Unix nanoseconds, 0 for none.
+			enc.Varint(c.screened)
+			enc.Varint(c.answered)
+			enc.Varint(c.ended)
+			enc.Varint(c.lease)
+			slots := c.slotKeys()
+			enc.Uvarint(uint64(len(slots)))
+			for _, k := range slots {
 				writeCKey(enc, k)
 			}
-			writeCKey(enc, c.spendKey)
+			writeCKey(enc, c.spendKey())
 			enc.Varint(int64(c.duration))
 			enc.Float64(c.cost)
 		}
@@ -288,23 +275,34 @@ func (t *callTable) readSnapshot(d *snapfile.Dec) (int, error) {
 		n := d.Count(8)
 		for range n {
 			id := d.Intern()
-			c := &liveCall{tenant: d.Intern(), intl: d.Uvarint() == 1, rate: d.Float64(), maxDur: int(d.Varint())}
-			c.screened, c.answered, c.ended, c.lease = readTime(d), readTime(d), readTime(d), readTime(d)
+			c := &liveCall{tenant: d.Intern(), intl: d.Uvarint() == 1, rate: d.Float64()}
+			maxDur := d.Varint()
+			c.screened, c.answered, c.ended, c.lease = d.Varint(), d.Varint(), d.Varint(), d.Varint()
+			var ks callKeys
 			ns := d.Uvarint()
-			if ns > uint64(len(c.slots)) {
+			if ns > uint64(len(ks.slots)) {
 				d.Fail("call slots")
 				break
 			}
-			c.nslots = int(ns)
-			for j := range c.nslots {
-				c.slots[j] = readCKey(d)
+			ks.nslots = int(ns)
+			for j := range ks.nslots {
+				ks.slots[j] = readCKey(d)
 			}
-			c.spendKey = readCKey(d)
-			c.duration, c.cost = int(d.Varint()), d.Float64()
+			ks.spendKey = readCKey(d)
+			if ks.nslots > 0 || c.intl || ks.spendKey != (counter.Key{}) {
+				c.keys = &ks
+			}
+			dur := d.Varint()
+			c.cost = d.Float64()
 			if d.Err() != nil {
 				break
 			}
-			if id == "" || c.screened.IsZero() {
+			if maxDur < math.MinInt32 || maxDur > math.MaxInt32 || dur < math.MinInt32 || dur > math.MaxInt32 {
+				d.Fail("call durations")
+				break
+			}
+			c.maxDur, c.duration = int32(maxDur), int32(dur)
+			if id == "" || c.screened == 0 {
 				d.Fail("call")
 				break
 			}

@@ -30,12 +30,15 @@ import (
 
 // RFC 3261 timer values.
 const (
-	t1       = 500 * time.Millisecond
-	t2       = 4 * time.Second
-	timerB   = 64 * t1         // INVITE client transaction gives up
-	timerC   = 3 * time.Minute // no final answer after a provisional one
-	keepDone = 64 * t1         // how long finished transactions absorb retransmissions
-	tick     = 50 * time.Millisecond
+	t1     = 500 * time.Millisecond
+	t2     = 4 * time.Second
+	timerB = 64 * t1         // INVITE client transaction gives up
+	timerC = 3 * time.Minute // no final answer after a provisional one
+	// maxRingDefault bounds ringing when the engine does not say its call
+	// setup window (proxy.maxRing).
+	maxRingDefault = 4 * time.Minute
+	keepDone       = 64 * t1 // how long finished transactions absorb retransmissions
+	tick           = 50 * time.Millisecond
 )
 
 // branchPrefix marks the branches tollgate writes (RFC 3261 magic cookie
@@ -192,7 +195,15 @@ type proxy struct {
 	// timerB and keepDone are the constants of the same names (tests
 	// shorten them).
 	timerB, keepDone time.Duration
-	lastSet          *blocks.Set // the timer goroutine's last look at the kill switches
+	// maxRing bounds how long a forwarded INVITE may ring, whatever its
+	// provisionals (which restart Timer C): the engine forgets a call with
+	// no event after its call setup window (server.call_setup_s), so an
+	// answer must come well before it — a callee that rang for longer
+	// would have its answer refused and its call neither costed nor its
+	// slot's lease extended. 4/5 of the engine's window (4 min by
+	// default), else maxRingDefault.
+	maxRing time.Duration
+	lastSet *blocks.Set // the timer goroutine's last look at the kill switches
 	// holds, when set (benchmarks), collects how long the timer goroutine
 	// held each shard's lock: what a reader of that shard may wait.
 	holds *[]time.Duration
@@ -209,9 +220,12 @@ type proxy struct {
 func newProxy(s *Server) (*proxy, error) {
 	p := &proxy{s: s, log: s.log, now: time.Now, conns: map[string]net.Conn{}, seed: maphash.MakeSeed(),
 		self: map[string]netip.AddrPort{}, ours: map[netip.AddrPort]bool{}, maxTx: s.cfg.Limit.MaxTransactions,
-		timerB: timerB, keepDone: keepDone}
+		timerB: timerB, keepDone: keepDone, maxRing: maxRingDefault}
 	if p.maxTx <= 0 {
 		p.maxTx = 100000
+	}
+	if cs, ok := s.eng.(interface{ CallSetup() time.Duration }); ok && cs.CallSetup() > 0 {
+		p.maxRing = cs.CallSetup() * 4 / 5
 	}
 	p.initShards()
 	p.sendFn = p.write

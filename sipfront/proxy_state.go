@@ -113,11 +113,13 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // txLimit is when an unanswered forwarded INVITE gives up: Timer B, or C
-// after a provisional answer, or B after C once a CANCEL went out.
+// after a provisional answer (but no later than maxRing after it was
+// sent, however many provisionals came), or B after C once a CANCEL went
+// out.
 func (p *proxy) txLimit(tx *inviteTx) time.Time {
 	limit := tx.sent.Add(p.timerB)
 	if tx.provisional {
-		limit = tx.lastProv.Add(timerC)
+		limit = earliest(tx.lastProv.Add(timerC), tx.sent.Add(p.maxRing))
 	}
 	if tx.cancelSent {
 		limit = tx.sent.Add(timerC + p.timerB)

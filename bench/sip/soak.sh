@@ -3,18 +3,24 @@
 # against tollgate's redirect server (full screening; no answer/end
 # events, as a redirect deployment whose proxy posts none). Prints the
 # server's RSS every 30 s, the calls ok/failed and the data directory's
-# size, and leaves a heap profile in $OUT/heap-end.pprof.
+# size, and leaves heap profiles (each after a forced GC) in $OUT: heap-warm.pprof at WARM s
+# (default: server.call_setup_s + one 30 s sweep, when calls without
+# events start being forgotten) and heap-end.pprof at the end; compare them
+# with `go tool pprof -top -base $OUT/heap-warm.pprof $OUT/heap-end.pprof`.
 #   RATE=1000 DUR=600 OUT=/tmp/soak bench/sip/soak.sh
+#   SETUP=120 ... sets server.call_setup_s (default: unset, 300 s)
 set -u
 cd "$(dirname "$0")/../.."
 RATE=${RATE:-1000}; DUR=${DUR:-600}; OUT=${OUT:-$(mktemp -d)}
+SETUP=${SETUP:-}; WARM=${WARM:-$(( ${SETUP:-300} + 60 ))}
 PORT=${PORT:-5074}; API=${API:-7098}
 mkdir -p "$OUT"; work=$(mktemp -d)
-trap 'kill $TG 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $TG 2>/dev/null; wait $TG 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/tollgate" ./cmd/tollgate
 cat >"$work/policy.yaml" <<YAML
 server:
   listen: 127.0.0.1:$API
+${SETUP:+  call_setup_s: $SETUP}
 sip:
   listen: [udp:127.0.0.1:$PORT]
   upstream: sip:127.0.0.1:5090
@@ -33,12 +39,18 @@ sipp -sf bench/sip/uac_302.xml -r "$RATE" -m $((RATE * DUR)) -l $((RATE * 2)) -i
   -recv_timeout 5000 -trace_stat -stf "$work/stat.csv" "127.0.0.1:$PORT" >/dev/null 2>&1 & S=$!
 start=$(date +%s)
 echo "== rate $RATE/s for ${DUR}s"
+metric() { curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/metrics" | awk -v m="$1" '$1==m{print $2}'; }
+warm=""
 while kill -0 $S 2>/dev/null; do
-  echo "$(($(date +%s) - start)) s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) load $(cut -d' ' -f1 /proc/loadavg)"
+  el=$(($(date +%s) - start))
+  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_live $(metric go_gc_heap_live_bytes) heap_inuse $(metric go_memstats_heap_inuse_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
+  if [ -z "$warm" ] && [ "$el" -ge "$WARM" ]; then
+    curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-warm.pprof"; warm=1
+  fi
   sleep 30
 done
 echo "end rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status)"
 awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print "ok", $s, "failed", $f}' "$work/stat.csv"
 du -sh "$work/data/records" "$work/data/tollgate.db"
-curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap" -o "$OUT/heap-end.pprof"
+curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-end.pprof"
 echo "heap profile: $OUT/heap-end.pprof"

@@ -45,7 +45,22 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	seen    map[string]int64 // call ids accepted through Submit, by arrival
-	pending map[string]store.Decision
+	pending map[string]awaited
+	// forget gathers the calls the screening engine stopped waiting for
+	// (tee.Forget) until the run goroutine hands them to the detectors;
+	// forgetSig wakes it. Kept apart from the queue, where a full queue
+	// would drop them and the detectors would keep the calls.
+	forget    []string
+	forgetSig chan struct{}
+}
+
+// awaited is what the CDR of a screened call let through needs from its
+// decision, kept until its end event: the decision itself (reasons,
+// number intelligence) would be kept alive with it.
+type awaited struct {
+	tenant, ext, caller, callee, sourceIP string
+	dir                                   screen.Direction
+	start                                 int64 // Unix nanoseconds
 }
 
 type item struct {
@@ -83,7 +98,8 @@ type Options struct {
 // New starts the pipeline; Close stops it.
 func New(o Options) *Pipeline {
 	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
-		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]store.Decision{}}
+		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]awaited{},
+		forgetSig: make(chan struct{}, 1)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -208,6 +224,8 @@ func (p *Pipeline) run() {
 	ctx := context.Background()
 	handle := func(it item) {
 		if it.barrier != nil {
+			// A driver waiting also waits for the calls forgotten so far.
+			p.forgetNow()
 			// What a driver waits for includes the learned limits its next
 			// screened calls meet.
 			p.limits.Store(p.eng.Limits(p.eventNow(it)))
@@ -255,6 +273,8 @@ func (p *Pipeline) run() {
 			handle(it)
 		case r := <-p.apply:
 			p.applied(r, handle)
+		case <-p.forgetSig:
+			p.forgetNow()
 		case <-tick.C:
 			// An idle stream: the running calls are still watched, on the
 			// event clock.
@@ -277,6 +297,18 @@ func (p *Pipeline) run() {
 		case <-save.C:
 			p.saveBaseline()
 		}
+	}
+}
+
+// forgetNow hands the calls gathered by tee.Forget to the detectors (run
+// goroutine).
+func (p *Pipeline) forgetNow() {
+	p.mu.Lock()
+	ids := p.forget
+	p.forget = nil
+	p.mu.Unlock()
+	if len(ids) > 0 {
+		p.eng.Forget(ids)
 	}
 }
 
@@ -378,7 +410,7 @@ func (t *tee) Decision(d store.Decision) bool {
 	}
 	t.p.mu.Lock()
 	if len(t.p.pending) < 1<<20 {
-		t.p.pending[d.CallID] = d
+		t.p.pending[d.CallID] = awaited{tenant: d.Tenant, ext: d.Extension, caller: d.Caller, callee: d.Callee, sourceIP: d.SourceIP, dir: dir, start: d.Time.UnixNano()}
 	}
 	t.p.mu.Unlock()
 	// Let through: the detectors judge it now, at its start.
@@ -391,6 +423,32 @@ func (t *tee) Decision(d store.Decision) bool {
 	}
 	return ok
 }
+
+// Forget implements engine.Forgetter: the calls the engine stopped
+// waiting for (no event within server.call_setup_s, or a lease run out)
+// are no longer awaited here either, and the detectors forget them.
+func (t *tee) Forget(callIDs []string) {
+	t.p.mu.Lock()
+	for _, id := range callIDs {
+		delete(t.p.pending, id)
+	}
+	if len(t.p.forget) < forgetMax {
+		t.p.forget = append(t.p.forget, callIDs...)
+	} else {
+		t.p.dropped.Add(int64(len(callIDs)))
+	}
+	t.p.mu.Unlock()
+	select {
+	case t.p.forgetSig <- struct{}{}:
+	default: // already signalled
+	}
+}
+
+// forgetMax bounds the calls waiting to be forgotten by the detectors
+// (a stuck run goroutine must not grow it forever).
+const forgetMax = 1 << 22
+
+var _ engine.Forgetter = (*tee)(nil)
 
 func (t *tee) Event(e store.CallEvent) bool {
 	ok := t.next.Event(e)
@@ -413,9 +471,8 @@ func (t *tee) Event(e store.CallEvent) bool {
 	if !found || posted {
 		return ok
 	}
-	dir, _ := screen.ParseDirection(d.Direction)
-	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee, Direction: dir,
-		SourceIP: d.SourceIP, Start: d.Time, End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
+	r := cdr.Record{CallID: e.CallID, Tenant: d.tenant, Extension: d.ext, Caller: d.caller, Callee: d.callee, Direction: d.dir,
+		SourceIP: d.sourceIP, Start: time.Unix(0, d.start).UTC(), End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
 	r.Normalize()
 	select {
 	case t.p.in <- item{rec: r}:
