@@ -66,7 +66,11 @@ func loadSpeakers(dir string) (map[string][]voice.Audio, []string, error) {
 // repetitions 0–24) and 25 five-digit test strings (repetitions 25–49).
 // The false-accept rate is then also reported on the real test speakers'
 // impostor trials alone (real enrolment, other real speaker's test).
-func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo bool) {
+//
+// With realOnly (implies realToo) the calibration uses the real
+// calibration speakers alone, no synthetic ones.
+func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo, realOnly bool) {
+	realToo = realToo || realOnly
 	t0 := time.Now()
 	by, names, err := loadSpeakers(dir)
 	if err != nil {
@@ -185,7 +189,15 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo b
 				for _, s := range real {
 					isReal[s] = true
 				}
-				if err := m.CalibrateOn(append(calls(calSpk), realCalls(calReal)...), fmt.Sprintf("%d synthetic speakers", len(calSpk))); err != nil {
+				calCalls := append(calls(calSpk), realCalls(calReal)...)
+				if realOnly {
+					calCalls = realCalls(calReal)
+				}
+				calSyn := len(calSpk)
+				if realOnly {
+					calSyn = 0
+				}
+				if err := m.CalibrateOn(calCalls, fmt.Sprintf("%d synthetic, %d real speakers", calSyn, len(calReal))); err != nil {
 					log.Fatal(err)
 				}
 				thr := make([]float64, len(targets))
