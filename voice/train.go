@@ -608,7 +608,8 @@ func parallel(n int, f func(i int)) {
 // call is summed in every channel, embedded (centred, unit length), and
 // each copy's deviation from the mean of its call's copies is one row.
 // The rows' leading principal directions are what the channels change
-// while speaker and words stay the same.
+// while speaker and words stay the same. At most half as many
+// directions as rows are learned.
 func channelDirections(b *GMMBackend, spk []string, nch int, stats []Stats, callSec float64, k int, seed uint64) ([][]float32, error) {
 	type open struct{ st []Stats }
 	acc := map[string]*open{}
@@ -651,10 +652,14 @@ func channelDirections(b *GMMBackend, spk []string, nch int, stats []Stats, call
 			delete(acc, spk[u])
 		}
 	}
-	if len(devs) < 2*k {
-		return nil, fmt.Errorf("voice: channel compensation needs more background calls (%d copies for %d directions)", len(devs), k)
+	// The deviations of a call's copies sum to zero, so they span at most
+	// (nch−1)/nch of their number of directions: with little background
+	// speech fewer directions are learned (none from under two copies).
+	k = min(k, len(devs)/2, len(devs[0]))
+	if k < 1 {
+		return nil, nil
 	}
-	t, _, _, _, _ := topDirections(devs, min(k, len(devs)-1, len(devs[0])), seed)
+	t, _, _, _, _ := topDirections(devs, k, seed)
 	out := make([][]float32, len(t))
 	for a, row := range t {
 		v := make([]float32, len(row))
