@@ -604,8 +604,8 @@ func parallel(n int, f func(i int)) {
 // channelDirections learns the k leading directions of channel
 // variation. Background item i is utterance i/nch heard through channel
 // i%nch. Each speaker's utterances are grouped, in order, into calls of
-// at least callSec seconds of net speech in the first channel; every
-// call is summed in every channel, embedded (centred, unit length), and
+// at least callSec seconds of net speech in the first channel (and the
+// last, shorter one); every call is summed in every channel, embedded (centred, unit length), and
 // each copy's deviation from the mean of its call's copies is one row.
 // The rows' leading principal directions are what the channels change
 // while speaker and words stay the same. At most half as many
@@ -651,6 +651,19 @@ func channelDirections(b *GMMBackend, spk []string, nch int, stats []Stats, call
 			emit(o)
 			delete(acc, spk[u])
 		}
+	}
+	// Each speaker's last, shorter call too (in speaker order, so that
+	// training is deterministic).
+	rest := make([]string, 0, len(acc))
+	for sp := range acc {
+		rest = append(rest, sp)
+	}
+	sort.Strings(rest)
+	for _, sp := range rest {
+		emit(acc[sp])
+	}
+	if len(devs) == 0 {
+		return nil, nil
 	}
 	// The deviations of a call's copies sum to zero, so they span at most
 	// (nch−1)/nch of their number of directions: with little background
