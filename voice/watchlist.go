@@ -10,7 +10,9 @@ import (
 // Watchlist holds many voiceprints for identification. Besides the prints
 // it keeps an 8-bit copy of each embedding (a quarter of the memory to
 // stream): every print is first scored on the 8-bit copy (16 products
-// per AVX2 instruction where the CPU has it, dotI8), and only those
+// per AVX2 instruction where the CPU has it, dotI8; without AVX2 the
+// portable 8-bit loop is slower than exact scoring, so every print is
+// scored exactly), and only those
 // whose bound on the exact score reaches the threshold are scored
 // exactly. The bound is rigorous: with â the 8-bit copy of a print a and
 // b̂ that of the test b, |a·b − â·b̂| ≤ ‖a−â‖·‖b‖ + ‖â‖·‖b−b̂‖, and both
@@ -106,12 +108,14 @@ func (m *Model) search(test Voiceprint, w *Watchlist, threshold float64, limit i
 		go func(p int) {
 			defer wg.Done()
 			for i := p * n / parts; i < (p+1)*n/parts; i++ {
-				raw := float64(dotI8(w.q[i*w.dim:(i+1)*w.dim], tq)) * float64(w.scale[i]) * float64(ts)
 				pr := w.prints[i]
-				bound := raw + float64(w.qerr[i])*tnorm + float64(w.qnorm[i])*terr + 1e-5
-				approx := 0.5 * ((bound-float64(pr.Mu))/float64(pr.Sigma) + (bound-float64(test.Mu))/float64(test.Sigma))
-				if approx < threshold {
-					continue
+				if useAVX2 {
+					raw := float64(dotI8(w.q[i*w.dim:(i+1)*w.dim], tq)) * float64(w.scale[i]) * float64(ts)
+					bound := raw + float64(w.qerr[i])*tnorm + float64(w.qnorm[i])*terr + 1e-5
+					approx := 0.5 * ((bound-float64(pr.Mu))/float64(pr.Sigma) + (bound-float64(test.Mu))/float64(test.Sigma))
+					if approx < threshold {
+						continue
+					}
 				}
 				exact[p]++
 				if r := m.Compare(pr, test); r.Normalized >= threshold {
