@@ -296,13 +296,14 @@ func (e *env) voiceTrain(args []string) error {
 	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector against the training speech")
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
-	channels := fs.String("channels", "clean", "channels the background speech is also heard through: clean, alaw, telephone")
 	def := voice.DefaultTrainOptions()
-	norm := fs.String("norm", def.Features.Norm, "per-utterance feature normalisation: none, cmn or cmvn")
+	channels := fs.String("channels", strings.Join(def.Channels, ","), "channels the background speech is heard through: clean, alaw, telephone")
+	norm := fs.String("norm", def.Features.Norm, "per-utterance feature normalisation: none, cmn, cmvn or warp (3 s feature warping)")
 	band := fs.String("band", fmt.Sprintf("%g-%g", def.Features.LowHz, def.Features.HighHz), "filterbank band in Hz, LOW-HIGH (300-3400: telephone band)")
 	hang := fs.Int("vad-hangover", def.Features.VADHangover, "adaptive voice activity detection with this many 10 ms frames of hangover (0: the first detector)")
 	join := fs.Float64("join", def.JoinSeconds, "join each speaker's consecutive recordings into calls of at least this many seconds before training (0: keep them apart)")
 	session := fs.String("session", sessionFlag(def.Session), "session-variability compensation: pca=N[,nap=N][,lda=N][,wccn=W], or none")
+	cnap := fs.Int("channel-nap", def.ChannelNAP, "remove this many directions of channel variation, learned from the background speech heard through every -channels channel (0, or a single channel: off)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -321,10 +322,10 @@ func (e *env) voiceTrain(args []string) error {
 	o.CalibSpeakers = *calSpk
 	o.Channels = strings.Split(*channels, ",")
 	switch *norm {
-	case "none", "cmn", "cmvn":
+	case "none", "cmn", "cmvn", "warp":
 		o.Features.Norm = *norm
 	default:
-		return usagef("voice train-ubm: -norm %q: want none, cmn or cmvn", *norm)
+		return usagef("voice train-ubm: -norm %q: want none, cmn, cmvn or warp", *norm)
 	}
 	if _, err := fmt.Sscanf(*band, "%g-%g", &o.Features.LowHz, &o.Features.HighHz); err != nil || o.Features.LowHz < 0 || o.Features.HighHz > voice.Rate/2 || o.Features.LowHz >= o.Features.HighHz {
 		return usagef("voice train-ubm: -band %q: want LOW-HIGH in Hz within 0-4000", *band)
@@ -334,6 +335,10 @@ func (e *env) voiceTrain(args []string) error {
 	}
 	o.Features.VADHangover = *hang
 	o.JoinSeconds = *join
+	if *cnap < 0 {
+		return usagef("voice train-ubm: -channel-nap %d: want 0 or more", *cnap)
+	}
+	o.ChannelNAP = *cnap
 	if o.Session, err = parseSession(*session); err != nil {
 		return usagef("voice train-ubm: -session: %v", err)
 	}

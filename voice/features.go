@@ -17,7 +17,10 @@ type FeatureConfig struct {
 	LogE        bool    // append the frame's normalised log energy (and its delta)
 	VADMarginDB float64 // speech if a frame's energy is this far above the noise floor
 	// Norm is the per-utterance normalisation: "cmvn" (mean and
-	// variance), "cmn" (mean only) or "none".
+	// variance), "cmn" (mean only), "warp" (short-time feature warping:
+	// each value replaced by the standard normal quantile of its rank
+	// among the same dimension's values in the surrounding 3 s of
+	// speech) or "none".
 	Norm string
 	// VADHangover, when above 0, selects the adaptive voice activity
 	// detector (vadAdaptive): a noise floor tracked over 3 s windows,
@@ -237,6 +240,8 @@ func (e *extractor) extract(a Audio) *Features {
 		out.Data = append(out.Data, row...)
 	}
 	switch cfg.Norm {
+	case "warp":
+		warp(out, 300)
 	case "none":
 	case "cmn":
 		cmvn(out, false)
@@ -373,6 +378,41 @@ func vadAdaptive(energy []float64, margin float64, hangover int) []bool {
 		}
 	}
 	return speech
+}
+
+// warp maps each dimension, frame by frame, to a standard normal: the
+// value's rank r among the n values of that dimension in a window of
+// win speech frames centred on it (shifted to stay inside the
+// utterance; the whole utterance when it is shorter) becomes the normal
+// quantile of (r + 0.5)/n. It removes slowly varying channel effects
+// and also the nonlinear ones (compression, band-limiting noise floors)
+// that a mean and variance cannot.
+func warp(f *Features, win int) {
+	n := f.Frames
+	if n < 2 {
+		return
+	}
+	w := min(win, n)
+	q := make([]float32, w)
+	for r := range w {
+		q[r] = float32(normQuantile((float64(r) + 0.5) / float64(w)))
+	}
+	out := make([]float32, len(f.Data))
+	for i := range n {
+		lo := min(max(0, i-w/2), n-w)
+		for d := range f.Dim {
+			v := f.Data[i*f.Dim+d]
+			r := 0
+			for j := lo; j < lo+w; j++ {
+				u := f.Data[j*f.Dim+d]
+				if u < v || (u == v && j < i) {
+					r++
+				}
+			}
+			out[i*f.Dim+d] = q[r]
+		}
+	}
+	f.Data = out
 }
 
 // cmvn normalises each dimension to zero mean and unit variance over the

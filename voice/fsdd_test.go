@@ -128,6 +128,14 @@ func fsddModel(t testing.TB) *Model {
 		o := DefaultTrainOptions()
 		o.GMM.Components = 64 // smaller than the default, for the race detector's sake
 		o.GMM.MaxFrames = 30000
+		// Clean background only, as before issue 19's third pass: this
+		// small model (64 components, 30,000 frames, all six speakers'
+		// repetitions 0–9) made 4–5 false rejects of 60 in
+		// TestVerifyFSDD with the default clean + A-law + telephone
+		// background and channel directions (2 clean-only), although on
+		// held-out speakers the full-size default did better in every
+		// channel pair (docs/benchmarks.md).
+		o.Channels = []string{"clean"}
 		o.GMM.Iters = 3
 		testModel, testModelErr = Train(utts, o)
 	})

@@ -85,6 +85,12 @@ type GMMBackend struct {
 	// Proj, when set, compensates session variability: the centred unit
 	// supervector is projected to a shorter embedding (SessionOptions).
 	Proj *Projection
+	// Nuisance, when set, holds orthonormal directions (rows of the
+	// supervector's length) removed from every centred supervector
+	// before length normalisation: the directions in which the same
+	// speech differs when heard through different channels
+	// (TrainOptions.ChannelNAP).
+	Nuisance [][]float32
 
 	ext *extractor
 }
@@ -152,6 +158,7 @@ func (b *GMMBackend) Embed(s Stats) []float32 {
 			out[i] -= b.Center[i]
 		}
 	}
+	removeDirections(out, b.Nuisance)
 	unit(out)
 	if b.Proj != nil && b.Proj.In == len(out) {
 		out = b.Proj.apply(out)
@@ -326,6 +333,11 @@ func (m *Model) check() error {
 	if len(b.Center) != 0 && len(b.Center) != g.C*g.D {
 		return errors.New("voice: model's centre has the wrong length")
 	}
+	for _, v := range b.Nuisance {
+		if len(v) != g.C*g.D {
+			return errors.New("voice: model's channel directions have the wrong length")
+		}
+	}
 	if p := b.Proj; p != nil {
 		if p.In != g.C*g.D || p.Out < 1 || p.Out > p.In || len(p.W) != p.Out*p.In || len(p.Mean) != p.Out {
 			return errors.New("voice: model's session projection has inconsistent sizes")
@@ -357,4 +369,18 @@ func (m *Model) check() error {
 		return errors.New("voice: model has no calibration")
 	}
 	return nil
+}
+
+// removeDirections subtracts from x its components along the orthonormal
+// rows of dirs.
+func removeDirections(x []float32, dirs [][]float32) {
+	for _, v := range dirs {
+		if len(v) != len(x) {
+			continue
+		}
+		c := float32(Score(v, x))
+		for i := range x {
+			x[i] -= c * v[i]
+		}
+	}
 }

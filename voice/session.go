@@ -72,50 +72,7 @@ func learnProjection(xs [][]float32, spk []string, o SessionOptions, seed uint64
 	}
 	in := len(xs[0])
 	k := min(o.PCA, n-1, in)
-	// Randomised range finder with two power iterations: the top-k
-	// right singular vectors of the data matrix X (n × in).
-	r := min(k+10, n, in)
-	rng := rand.New(rand.NewPCG(seed, 191))
-	q := make([][]float64, r) // r basis vectors of length in
-	omega := make([]float64, n)
-	for j := range r {
-		for i := range omega {
-			omega[i] = rng.NormFloat64()
-		}
-		q[j] = xtv(xs, omega, in)
-	}
-	orthonormalise(q)
-	for range 2 {
-		for j := range q {
-			q[j] = xtv(xs, xv(xs, q[j]), in)
-		}
-		orthonormalise(q)
-	}
-	// Coordinates in the subspace, then the subspace's own PCA.
-	b := make([][]float64, n) // n × r
-	for i, x := range xs {
-		row := make([]float64, r)
-		for j := range q {
-			row[j] = dot64(q[j], x)
-		}
-		b[i] = row
-	}
-	cov := scatter(b)
-	vals, vecs := symEig(cov)
-	order := argsortDesc(vals)
-	// T maps in-space to the current low-dimensional space: T = Vk^T Q^T.
-	t := make([][]float64, k)
-	for a := range k {
-		row := make([]float64, in)
-		v := vecs[order[a]]
-		for j := range r {
-			c := v[j]
-			for d, qv := range q[j] {
-				row[d] += c * qv
-			}
-		}
-		t[a] = row
-	}
+	t, b, vecs, order, r := topDirections(xs, k, seed)
 	z := make([][]float64, n)
 	for i := range b {
 		row := make([]float64, k)
@@ -474,4 +431,59 @@ func symEig(s [][]float64) ([]float64, [][]float64) {
 		}
 	}
 	return vals, vecs
+}
+
+// topDirections returns the k leading right singular vectors of the data
+// matrix whose rows are xs (a randomised range finder with two power
+// iterations, then the exact PCA of the found subspace): t holds them
+// (k × in); b, vecs, order and r describe the subspace (the rows'
+// coordinates in it, its eigenvectors, their order by eigenvalue and its
+// dimension) for callers that go on working in it.
+func topDirections(xs [][]float32, k int, seed uint64) (t, b, vecs [][]float64, order []int, r int) {
+	n, in := len(xs), len(xs[0])
+	// Randomised range finder with two power iterations: the top-k
+	// right singular vectors of the data matrix X (n × in).
+	r = min(k+10, n, in)
+	rng := rand.New(rand.NewPCG(seed, 191))
+	q := make([][]float64, r) // r basis vectors of length in
+	omega := make([]float64, n)
+	for j := range r {
+		for i := range omega {
+			omega[i] = rng.NormFloat64()
+		}
+		q[j] = xtv(xs, omega, in)
+	}
+	orthonormalise(q)
+	for range 2 {
+		for j := range q {
+			q[j] = xtv(xs, xv(xs, q[j]), in)
+		}
+		orthonormalise(q)
+	}
+	// Coordinates in the subspace, then the subspace's own PCA.
+	b = make([][]float64, n) // n × r
+	for i, x := range xs {
+		row := make([]float64, r)
+		for j := range q {
+			row[j] = dot64(q[j], x)
+		}
+		b[i] = row
+	}
+	cov := scatter(b)
+	vals, vecs := symEig(cov)
+	order = argsortDesc(vals)
+	// T maps in-space to the current low-dimensional space: T = Vk^T Q^T.
+	t = make([][]float64, k)
+	for a := range k {
+		row := make([]float64, in)
+		v := vecs[order[a]]
+		for j := range r {
+			c := v[j]
+			for d, qv := range q[j] {
+				row[d] += c * qv
+			}
+		}
+		t[a] = row
+	}
+	return t, b, vecs, order, r
 }

@@ -83,3 +83,27 @@ func TestSearchMatchesIdentify(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchWithoutAVX2: without the vector pre-pass every print is
+// scored exactly and Search still returns exactly Identify's hits.
+func TestSearchWithoutAVX2(t *testing.T) {
+	defer func(v bool) { useAVX2 = v }(useAVX2)
+	useAVX2 = false
+	m := fsddModel(t)
+	rs := recordingStats(t, m)
+	prints := realPrintsOf(rs, m, 100, 3)
+	test := realPrintsOf(rs, m, 1, 4)[0]
+	wl := NewWatchlist(prints)
+	for _, thr := range []float64{-100, 1, 3} {
+		exact := m.Identify(test, prints, thr, 0)
+		fast, scored := m.search(test, wl, thr, 0)
+		if scored != len(prints) || len(fast) != len(exact) {
+			t.Fatalf("threshold %v: %d scored exactly (want %d), %d hits (Identify %d)", thr, scored, len(prints), len(fast), len(exact))
+		}
+		for i := range fast {
+			if fast[i].Index != exact[i].Index || fast[i].Normalized != exact[i].Normalized {
+				t.Fatalf("threshold %v, hit %d: Search %+v, Identify %+v", thr, i, fast[i], exact[i])
+			}
+		}
+	}
+}

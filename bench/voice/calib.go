@@ -58,7 +58,19 @@ func loadSpeakers(dir string) (map[string][]voice.Audio, []string, error) {
 // calibration (Model.CalibrateOn: enrolment of three utterances, the rest
 // tests) and test. The false-accept rate at the threshold for each target
 // rate is measured on the test speakers only; the three parts rotate.
-func calibCheck(c *corpus, real []string, dir, variants, conds string) {
+//
+// With realToo the six real FSDD speakers are split the same way (two
+// per part) instead of all joining the background: the background part's
+// recordings train the model, and the calibration and test parts' real
+// speakers each get 10 enrolment calls (three five-digit strings from
+// repetitions 0–24) and 25 five-digit test strings (repetitions 25–49).
+// The false-accept rate is then also reported on the real test speakers'
+// impostor trials alone (real enrolment, other real speaker's test).
+//
+// With realOnly (implies realToo) the calibration uses the real
+// calibration speakers alone, no synthetic ones.
+func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo, realOnly bool) {
+	realToo = realToo || realOnly
 	t0 := time.Now()
 	by, names, err := loadSpeakers(dir)
 	if err != nil {
@@ -75,7 +87,10 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 	targets := []float64{0.001, 0.005, 0.01, 0.02, 0.05}
 	type res struct {
 		fa, fr           []int
+		faReal           []int
 		nImp, nTar       int
+		nImpReal         int
+		tarReal, impReal []float64
 		tar, imp         []float64
 		thrs             []string
 		speakersPerGroup []int
@@ -84,7 +99,7 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 		condList := strings.Split(conds, ",")
 		results := map[string]*res{}
 		for _, cond := range condList {
-			results[cond] = &res{fa: make([]int, len(targets)), fr: make([]int, len(targets))}
+			results[cond] = &res{fa: make([]int, len(targets)), fr: make([]int, len(targets)), faReal: make([]int, len(targets))}
 		}
 		for rot := range 3 {
 			var m0 *voice.Model
@@ -92,9 +107,21 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 				r := results[cond]
 				group := func(s string) int { return (pos[s] + rot) % 3 } // 0 background, 1 calibration, 2 test
 				var bg []voice.Utterance
-				for _, s := range real {
-					for _, rc := range c.bySpk[s] {
-						bg = append(bg, voice.Utterance{Speaker: s, Audio: rc.audio})
+				var calReal, testReal []string
+				for i, s := range real {
+					g := 0
+					if realToo {
+						g = (i + rot) % 3
+					}
+					switch g {
+					case 0:
+						for _, rc := range c.bySpk[s] {
+							bg = append(bg, voice.Utterance{Speaker: s, Audio: rc.audio})
+						}
+					case 1:
+						calReal = append(calReal, s)
+					default:
+						testReal = append(testReal, s)
 					}
 				}
 				var calSpk, testSpk []string
@@ -141,7 +168,36 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 					}
 					return out
 				}
-				if err := m.CalibrateOn(calls(calSpk), fmt.Sprintf("%d synthetic speakers", len(calSpk))); err != nil {
+				// Real speakers: ten enrolment calls of three strings, 25 tests.
+				realCalls := func(spks []string) []voice.Labelled {
+					var out []voice.Labelled
+					for _, s := range spks {
+						for range 10 {
+							var st voice.Stats
+							for range 3 {
+								st = st.Add(m.Backend.Stats(c.digitString(s, 5, 0, 25, rng)))
+							}
+							out = append(out, voice.Labelled{Speaker: s, Enrol: true, Stats: st})
+						}
+						for range 25 {
+							out = append(out, voice.Labelled{Speaker: s, Stats: m.Backend.Stats(ch(c.digitString(s, 5, 25, 50, rng)))})
+						}
+					}
+					return out
+				}
+				isReal := map[string]bool{}
+				for _, s := range real {
+					isReal[s] = true
+				}
+				calCalls := append(calls(calSpk), realCalls(calReal)...)
+				if realOnly {
+					calCalls = realCalls(calReal)
+				}
+				calSyn := len(calSpk)
+				if realOnly {
+					calSyn = 0
+				}
+				if err := m.CalibrateOn(calCalls, fmt.Sprintf("%d synthetic, %d real speakers", calSyn, len(calReal))); err != nil {
 					log.Fatal(err)
 				}
 				thr := make([]float64, len(targets))
@@ -150,7 +206,7 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 				}
 				r.thrs = append(r.thrs, fmt.Sprintf("rotation %d: %s; thresholds %.2f", rot, m.Calib.Trials, thr))
 				r.speakersPerGroup = append(r.speakersPerGroup, len(testSpk))
-				test := calls(testSpk)
+				test := append(calls(testSpk), realCalls(testReal)...)
 				prints := make([]voice.Voiceprint, len(test))
 				for i, l := range test {
 					prints[i] = m.Print(l.Stats)
@@ -165,12 +221,20 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 						}
 						s := m.Compare(prints[i], prints[j]).Normalized
 						same := e.Speaker == t.Speaker
+						both := isReal[e.Speaker] && isReal[t.Speaker]
 						if same {
 							r.nTar++
 							r.tar = append(r.tar, s)
+							if both {
+								r.tarReal = append(r.tarReal, s)
+							}
 						} else {
 							r.nImp++
 							r.imp = append(r.imp, s)
+							if both {
+								r.nImpReal++
+								r.impReal = append(r.impReal, s)
+							}
 						}
 						for k, th := range thr {
 							if same && s < th {
@@ -178,6 +242,9 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 							}
 							if !same && s >= th {
 								r.fa[k]++
+								if both {
+									r.faReal[k]++
+								}
 							}
 						}
 					}
@@ -193,6 +260,14 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string) {
 			for k, t := range targets {
 				fa := float64(r.fa[k]) / float64(r.nImp)
 				fmt.Printf("| %.1f %% | %.2f %% (%d) | %.2f | %.1f %% |\n", 100*t, 100*fa, r.fa[k], fa/t, 100*float64(r.fr[k])/float64(r.nTar))
+			}
+			if r.nImpReal > 0 {
+				eer, _ := voice.EER(r.tarReal, r.impReal)
+				fmt.Printf("\nReal FSDD test speakers only: EER %.2f %% (%d target / %d impostor trials)\n\n| target FAR | measured FAR | ratio |\n|---|---|---|\n", 100*eer, len(r.tarReal), r.nImpReal)
+				for k, t := range targets {
+					fa := float64(r.faReal[k]) / float64(r.nImpReal)
+					fmt.Printf("| %.1f %% | %.2f %% (%d) | %.2f |\n", 100*t, 100*fa, r.faReal[k], fa/t)
+				}
 			}
 			fmt.Printf("\n- %s\n", strings.Join(r.thrs, "\n- "))
 		}

@@ -11,12 +11,13 @@ import (
 )
 
 // beforeOptions are the settings before issue 19: full-band features
-// without normalisation, clean background only, calibrated on the
-// training speakers.
+// without normalisation, clean background only (so no channel
+// directions), calibrated on the training speakers.
 func beforeOptions() voice.TrainOptions {
 	o := voice.DefaultTrainOptions()
 	o.Features = voice.FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
 	o.Channels = []string{"clean"}
+	o.ChannelNAP = 0
 	o.CalibSpeakers = -1
 	return o
 }
@@ -26,6 +27,7 @@ func issue19Options() voice.TrainOptions {
 	o := voice.DefaultTrainOptions()
 	o.Features = voice.FeatureConfig{Filters: 24, LowHz: 300, HighHz: 3400, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "cmvn"}
 	o.Channels = []string{"clean", "alaw", "telephone"}
+	o.ChannelNAP = 0
 	o.CohortSpeech = 1.5
 	return o
 }
@@ -172,7 +174,8 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 // modifiers: cmvn, tel (300–3400 Hz band), full (0–4000 Hz), chan (clean,
 // A-law and telephone background), join<s> (join training utterances
 // into calls of s seconds), coh<s> (cohort calls of s seconds), cal<n>
-// (calibration speakers), pca<n>, nap<n>, lda<n>, wccn<shrinkage>.
+// (calibration speakers), pca<n>, nap<n>, lda<n>, wccn<shrinkage>,
+// cnap<n> (channel directions removed, TrainOptions.ChannelNAP).
 func variantOptions(v string) voice.TrainOptions {
 	parts := strings.Split(v, "+")
 	var o voice.TrainOptions
@@ -210,7 +213,7 @@ func variantOptions(v string) voice.TrainOptions {
 			return f
 		}
 		switch {
-		case m == "cmvn" || m == "cmn" || m == "none":
+		case m == "cmvn" || m == "cmn" || m == "none" || m == "warp":
 			o.Features.Norm = m
 		case m == "tel":
 			o.Features.LowHz, o.Features.HighHz = 300, 3400
@@ -238,6 +241,8 @@ func variantOptions(v string) voice.TrainOptions {
 			o.Features.VADHangover = int(num("hang"))
 		case strings.HasPrefix(m, "margin"):
 			o.Features.VADMarginDB = num("margin")
+		case strings.HasPrefix(m, "cnap"):
+			o.ChannelNAP = int(num("cnap"))
 		case strings.HasPrefix(m, "call"):
 			o.Session.CallSeconds = num("call")
 		default:

@@ -170,6 +170,8 @@ func main() {
 	held := flag.Bool("heldout", false, "issue 19: enrolment/test channel pairs, calibration on held-out speakers; before (old front end) and after")
 	variants := flag.String("variants", "before,after", "with -heldout: before, cmvn-fullband, features, features+channels, fullband, after")
 	folds := flag.Int("folds", 15, "with -heldout: how many test-speaker pairs (of 15)")
+	calibReal := flag.Bool("calibreal", false, "with -calib: split the real FSDD speakers over background, calibration and test too, and report their false accepts")
+	calibRealOnly := flag.Bool("calibrealonly", false, "with -calib: as -calibreal, and calibrate on the real calibration speakers only")
 	calib := flag.String("calib", "", "calibration check on a directory of synthetic speakers (bench/voice/speakers.sh): background, calibration and test speakers disjoint")
 	flagDir := flag.String("synthflag", "", "synthetic-voice flag on a directory of synthetic speakers (bench/voice/speakers.sh), one family held out at a time")
 	flagTrain := flag.String("flagtrain", "clean", "with -synthflag: channels the detector's training audio is heard through")
@@ -212,7 +214,7 @@ func main() {
 		return
 	}
 	if *calib != "" {
-		calibCheck(c, real, *calib, *variants, *conds)
+		calibCheck(c, real, *calib, *variants, *conds, *calibReal, *calibRealOnly)
 		return
 	}
 	if *held {

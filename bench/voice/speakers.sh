@@ -51,6 +51,8 @@ done
 accents="en en-us en-sc en-uk-north en-uk-rp"
 variants="m1 m2 m3 m4 m5 m6 m7 f1 f2 f3 f4 f5"
 s=0
+# Classic espeak is not packaged everywhere: skip its 15 speakers then.
+command -v espeak >/dev/null || s=15
 while [ $s -lt 15 ]; do
 	acc=$(echo $accents | cut -d' ' -f$((s % 5 + 1)))
 	var=$(echo $variants | cut -d' ' -f$(((s * 5) % 12 + 1)))
