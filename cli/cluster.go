@@ -256,7 +256,7 @@ func (n *clusterNode) loop(ctx context.Context) {
 				lastRetention = now
 				p := n.cfg.Postgres
 				rctx, cancel := context.WithTimeout(ctx, time.Minute)
-				dropped, err := n.pg.Retention(rctx, now, time.Duration(p.RetentionDays)*24*time.Hour, time.Duration(p.AuditRetentionYears)*365*24*time.Hour)
+				dropped, err := n.pg.Retention(rctx, now, p.RetentionDays.Duration(), time.Duration(p.AuditRetentionYears)*365*24*time.Hour)
 				cancel()
 				if err != nil {
 					lastRetention = now.Add(-23 * time.Hour) // try again in an hour

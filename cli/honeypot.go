@@ -322,7 +322,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			Listen: listen, ListenTCP: h.ListenTCP, Banner: h.Banner, Realm: h.Realm, AcceptAfter: h.AcceptAfter,
 			CallDuration: h.CallDuration.Duration(), MaxCalls: h.MaxCalls,
 			RatePerSource: float64(h.RequestsPerSecond), BurstPerSource: h.Burst, Rate: float64(h.TotalRequestsPerSecond),
-			IPTTL: time.Duration(h.IPTTLDays) * 24 * time.Hour, NumberTTL: time.Duration(h.NumberTTLDays) * 24 * time.Hour,
+			IPTTL: h.IPTTLDays.Duration(), NumberTTL: h.NumberTTLDays.Duration(),
 			ScannerUAs: s.cfg.Attack.ScannerUserAgents, Normalize: norm, Learning: learning, Trusted: s.trust.Contains,
 			Events: s.db, Reputation: s.w, Reporter: s.guard, Logger: s.log,
 		})
@@ -393,7 +393,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 
 // enableAPI adds the reputation routes to the API.
 func (s *security) enableAPI(a *api.Server) {
-	ttl := time.Duration(s.cfg.Attack.FeedTTLDays) * 24 * time.Hour
+	ttl := s.cfg.Attack.FeedTTLDays.Duration()
 	a.EnableReputation(api.ReputationOptions{Store: s.w, Live: s.live, Guard: s.guard, Events: s.db, Trust: s.trust,
 		TTL: func() time.Duration {
 			if ttl > 0 {

@@ -88,8 +88,8 @@ type ClusterPG struct {
 	SpoolMaxMB int `yaml:"spool_max_mb"`
 	// RetentionDays keeps decisions and call events (default 400; 0 keeps
 	// all); AuditRetentionYears keeps the audit log (default 7).
-	RetentionDays       int `yaml:"retention_days"`
-	AuditRetentionYears int `yaml:"audit_retention_years"`
+	RetentionDays       Days `yaml:"retention_days"`
+	AuditRetentionYears int  `yaml:"audit_retention_years"`
 	// MaxConns bounds the node's one connection pool, which every
 	// PostgreSQL store of the node shares (default 0: four per CPU core,
 	// at least 8, or the connection string's pool_max_conns when larger).

@@ -692,6 +692,14 @@ type Seconds int
 // Duration returns s as a time.Duration.
 func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }
 
+// Days is a duration written in the policy as a whole number of days:
+// the keys ending in _days that say how long something is kept. Code
+// reads it as a time.Duration through Duration.
+type Days int
+
+// Duration returns d as a time.Duration (d × 24 h).
+func (d Days) Duration() time.Duration { return time.Duration(d) * 24 * time.Hour }
+
 // Millis is a duration written in the policy as a whole number of
 // milliseconds: the keys ending in _ms. Code reads it as a time.Duration
 // through Duration.

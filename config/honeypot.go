@@ -36,8 +36,8 @@ type Honeypot struct {
 	Country string `yaml:"country"`
 	// IPTTLDays and NumberTTLDays are how long honeypot sightings stay in
 	// the reputation database unless seen again.
-	IPTTLDays     int `yaml:"ip_ttl_days"`
-	NumberTTLDays int `yaml:"number_ttl_days"`
+	IPTTLDays     Days `yaml:"ip_ttl_days"`
+	NumberTTLDays Days `yaml:"number_ttl_days"`
 	// Learning says when a number dialed at the decoy is enforced.
 	Learning Learning `yaml:"learning"`
 
@@ -111,7 +111,7 @@ type Attack struct {
 	GeoIPDB string `yaml:"geoip_db"`
 	// FeedTTLDays is how long imported feed entries live unless the feed
 	// is imported again.
-	FeedTTLDays int `yaml:"feed_ttl_days"`
+	FeedTTLDays Days `yaml:"feed_ttl_days"`
 
 	// TrustedPrefixes is Trusted parsed.
 	TrustedPrefixes []netip.Prefix `yaml:"-"`
@@ -179,7 +179,7 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 	}{
 		{"accept_after", h.AcceptAfter, 1000}, {"call_duration_s", int(h.CallDuration), 3600}, {"max_calls", h.MaxCalls, 10000},
 		{"requests_per_s", h.RequestsPerSecond, 1e6}, {"burst", h.Burst, 1e6}, {"total_requests_per_s", h.TotalRequestsPerSecond, 1e7},
-		{"ip_ttl_days", h.IPTTLDays, 3650}, {"number_ttl_days", h.NumberTTLDays, 3650},
+		{"ip_ttl_days", int(h.IPTTLDays), 3650}, {"number_ttl_days", int(h.NumberTTLDays), 3650},
 		{"learning.networks", h.Learning.Networks, 32}, {"learning.high_cost_networks", h.Learning.HighCostNetworks, 32},
 		{"learning.span_s", int(h.Learning.SpanS), 86400 * 30}, {"learning.high_cost_span_s", int(h.Learning.HighCostSpanS), 86400 * 30},
 	} {
@@ -241,7 +241,7 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 		{"max_failures", a.MaxFailures, 1000}, {"window_s", int(a.WindowS), 86400 * 7},
 		{"account_max_failures", a.AccountMaxFailures, 1000}, {"account_lock_s", int(a.AccountLockS), 86400 * 30},
 		{"voicemail_max_failures", a.VoicemailMaxFailures, 1000}, {"voicemail_lock_s", int(a.VoicemailLockS), 86400 * 30},
-		{"min_score", a.MinScore, 100}, {"feed_ttl_days", a.FeedTTLDays, 3650},
+		{"min_score", a.MinScore, 100}, {"feed_ttl_days", int(a.FeedTTLDays), 3650},
 	} {
 		if v.v < 0 || v.v > v.max {
 			p.errorf(at("attack."+v.f), "attack."+v.f, "want 0 (default) to %d, got %d", v.max, v.v)

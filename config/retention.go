@@ -9,19 +9,19 @@ type Retention struct {
 	// 0 keeps all; at least 32, so a monthly limit can be rebuilt).
 	// Whole hour-long segment files are dropped, so up to an hour more is
 	// kept.
-	DecisionsDays int `yaml:"decisions_days"`
+	DecisionsDays Days `yaml:"decisions_days"`
 	// CallEventsDays keeps answer and end events (default 400; 0 keeps
 	// all; at least 32).
-	CallEventsDays int `yaml:"call_events_days"`
+	CallEventsDays Days `yaml:"call_events_days"`
 	// AlertsDays keeps alerts that are acknowledged or resolved (default
 	// 400; 0 keeps all); an open alert is kept until someone handles it.
-	AlertsDays int `yaml:"alerts_days"`
+	AlertsDays Days `yaml:"alerts_days"`
 }
 
 func (p *parser) retention(r *Retention, ln map[string]int) {
 	for _, f := range []struct {
 		key  string
-		v    *int
+		v    *Days
 		min_ int
 	}{
 		{"decisions_days", &r.DecisionsDays, 32},
@@ -34,7 +34,7 @@ func (p *parser) retention(r *Retention, ln map[string]int) {
 			*f.v = 400
 			continue
 		}
-		if *f.v != 0 && (*f.v < f.min_ || *f.v > 36500) {
+		if *f.v != 0 && (*f.v < Days(f.min_) || *f.v > 36500) {
 			p.errorf(line, key, "want 0 (keep all) or %d to 36500 days", f.min_)
 		}
 	}

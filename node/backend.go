@@ -132,10 +132,9 @@ func (e Embedded) Records(ctx context.Context) (store.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	day := 24 * time.Hour
 	r := e.Retention
-	st, err := seglog.Wrap(ctx, db, l, seglog.Policy{Decisions: time.Duration(r.DecisionsDays) * day,
-		Events: time.Duration(r.CallEventsDays) * day, Alerts: time.Duration(r.AlertsDays) * day}, e.Logger)
+	st, err := seglog.Wrap(ctx, db, l, seglog.Policy{Decisions: r.DecisionsDays.Duration(),
+		Events: r.CallEventsDays.Duration(), Alerts: r.AlertsDays.Duration()}, e.Logger)
 	if err != nil {
 		return nil, errors.Join(err, l.Close(), db.Close())
 	}
