@@ -138,11 +138,22 @@ func TestDetectionEndToEnd(t *testing.T) {
 		return strings.Contains(fmt.Sprint(out["extensions"]), "1001") && out["flagged_calls"] == 10.0
 	})
 	// The evidence bundle: every file listed in a manifest that verifies.
-	bundle := filepath.Join(t.TempDir(), "bundle")
-	var out1, err1 bytes.Buffer
-	if rc := Main([]string{"incident", "export", "-data", dir, "-from", "2026-11-23T00:00:00Z", "-to", "2026-11-24T00:00:00Z", "-out", bundle}, nil, &out1, &err1); rc != 0 {
-		t.Fatalf("incident export = %d: %s", rc, err1.String())
-	}
+	// The wave was posted without wait=true: its CDRs reach the log on
+	// the writer's next batch, which a loaded machine may not have
+	// written yet, so the export is retried (a fresh bundle each time)
+	// until it holds all 18.
+	var bundle string
+	exports := 0
+	pollFor(t, "an export with the 18 CDRs", 30*time.Second, 200*time.Millisecond, func() bool {
+		exports++
+		bundle = filepath.Join(t.TempDir(), fmt.Sprint("bundle", exports))
+		var out1, err1 bytes.Buffer
+		if rc := Main([]string{"incident", "export", "-data", dir, "-from", "2026-11-23T00:00:00Z", "-to", "2026-11-24T00:00:00Z", "-out", bundle}, nil, &out1, &err1); rc != 0 {
+			t.Fatalf("incident export = %d: %s", rc, err1.String())
+		}
+		b, _ := os.ReadFile(filepath.Join(bundle, "cdrs.jsonl"))
+		return bytes.Count(b, []byte("\n")) >= 18
+	})
 	man, err := os.ReadFile(filepath.Join(bundle, "MANIFEST.sha256"))
 	if err != nil {
 		t.Fatal(err)
