@@ -55,7 +55,9 @@ tenants:
 	// Event time moves on three minutes (another call is screened).
 	screen("other", "2001", "2125551234", t0.Add(3*time.Minute))
 	var evs []any
-	poll(t, "end-call events for the three running calls", func() bool {
+	// The in-call watch runs on the detection goroutine after the screen
+	// moves event time: slow on a loaded machine, hence the longer bound.
+	pollFor(t, "end-call events for the three running calls", 30*time.Second, 50*time.Millisecond, func() bool {
 		_, out := c.call("GET", "/v1/calls/events?poll=true", nil)
 		evs, _ = out["events"].([]any)
 		return len(evs) >= 3
@@ -69,7 +71,7 @@ tenants:
 	if !strings.Contains(ids, "in_call") {
 		t.Errorf("the end-call events do not say why: %v", evs)
 	}
-	poll(t, "the range blocked for every extension", func() bool {
+	pollFor(t, "the range blocked for every extension", 30*time.Second, 50*time.Millisecond, func() bool {
 		return s.Engine.Blocks().Load().Prefix("acme", "499001234569", t0.Add(4*time.Minute)) != nil
 	})
 	if v := screen("pr4", "1004", "+499001234569", t0.Add(4*time.Minute)); v["action"] != "reject" {
