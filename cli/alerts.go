@@ -36,7 +36,7 @@ func openAlerts(cfg *config.Config, st store.Alerts, spool string, now func() ti
 	if err != nil {
 		return nil, err
 	}
-	ins, err := incidentNotifiers(cfg, cfg.NodeName())
+	ins, err := incidentNotifiers(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -110,4 +110,52 @@ func (a *alertSink) alertStatus() func(id int64, status string) {
 		return nil
 	}
 	return func(id int64, status string) { inc.SetStatus(id, status) }
+}
+
+// notifiers builds the alert notifiers of the alerts: section.
+func notifiers(cfg *config.Config) ([]alert.Notifier, error) {
+	a := &cfg.Alerts
+	var ns []alert.Notifier
+	for i, h := range a.Webhooks {
+		w := &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: string(h.MinSeverity)}
+		if h.SecretEnv != "" {
+			if !h.Secret.IsSet() {
+				return nil, cfg.MissingSecret(fmt.Sprintf("alerts.webhooks[%d].secret_env", i), h.SecretEnv)
+			}
+			w.Secret = []byte(h.Secret.Reveal())
+		}
+		ns = append(ns, w)
+	}
+	for _, h := range a.Slack {
+		ns = append(ns, &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: string(h.MinSeverity), Slack: true})
+	}
+	if e := a.Email; e.Addr != "" {
+		m := &alert.Email{Addr: e.Addr, From: e.From, To: e.To, Username: e.Username, Min: string(e.MinSeverity)}
+		if e.PasswordEnv != "" {
+			if !e.Password.IsSet() {
+				return nil, cfg.MissingSecret("alerts.email.password_env", e.PasswordEnv)
+			}
+			m.Password = e.Password.Reveal()
+		}
+		ns = append(ns, m)
+	}
+	return ns, nil
+}
+
+// incidentNotifiers builds the Alertmanager and PagerDuty notifiers of
+// the alerts: section; the node's name is the source of PagerDuty events.
+func incidentNotifiers(cfg *config.Config) ([]alert.IncidentNotifier, error) {
+	a := &cfg.Alerts
+	var ns []alert.IncidentNotifier
+	ext := a.Incidents.ExternalURL
+	for _, t := range a.Alertmanager {
+		ns = append(ns, alert.NewAlertmanager(t.URL, ext, string(t.MinSeverity), t.Retries))
+	}
+	for i, t := range a.PagerDuty {
+		if !t.RoutingKey.IsSet() {
+			return nil, cfg.MissingSecret(fmt.Sprintf("alerts.pagerduty[%d].routing_key_env", i), t.RoutingKeyEnv)
+		}
+		ns = append(ns, alert.NewPagerDuty(t.URL, t.RoutingKey.Reveal(), cfg.NodeName(), ext, string(t.MinSeverity), t.Retries))
+	}
+	return ns, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/action"
-	"github.com/tollgate-voip/tollgate/alert"
 	"github.com/tollgate-voip/tollgate/api"
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/blocks"
@@ -48,54 +47,6 @@ type lateResolver struct{ eng *engine.Engine }
 func (l *lateResolver) Tenant(name string) (*config.Tenant, error) { return l.eng.Tenant(name) }
 func (l *lateResolver) Lookup(dialed, tenant string) (number.Info, error) {
 	return l.eng.Lookup(dialed, tenant)
-}
-
-// notifiers builds the alert notifiers of the alerts: section.
-func notifiers(cfg *config.Config) ([]alert.Notifier, error) {
-	a := &cfg.Alerts
-	var ns []alert.Notifier
-	for i, h := range a.Webhooks {
-		w := &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: string(h.MinSeverity)}
-		if h.SecretEnv != "" {
-			if !h.Secret.IsSet() {
-				return nil, cfg.MissingSecret(fmt.Sprintf("alerts.webhooks[%d].secret_env", i), h.SecretEnv)
-			}
-			w.Secret = []byte(h.Secret.Reveal())
-		}
-		ns = append(ns, w)
-	}
-	for _, h := range a.Slack {
-		ns = append(ns, &alert.Webhook{URL: h.URL, Retries: h.Retries, Min: string(h.MinSeverity), Slack: true})
-	}
-	if e := a.Email; e.Addr != "" {
-		m := &alert.Email{Addr: e.Addr, From: e.From, To: e.To, Username: e.Username, Min: string(e.MinSeverity)}
-		if e.PasswordEnv != "" {
-			if !e.Password.IsSet() {
-				return nil, cfg.MissingSecret("alerts.email.password_env", e.PasswordEnv)
-			}
-			m.Password = e.Password.Reveal()
-		}
-		ns = append(ns, m)
-	}
-	return ns, nil
-}
-
-// incidentNotifiers builds the Alertmanager and PagerDuty notifiers of
-// the alerts: section; node names the source of PagerDuty events.
-func incidentNotifiers(cfg *config.Config, node string) ([]alert.IncidentNotifier, error) {
-	a := &cfg.Alerts
-	var ns []alert.IncidentNotifier
-	ext := a.Incidents.ExternalURL
-	for _, t := range a.Alertmanager {
-		ns = append(ns, alert.NewAlertmanager(t.URL, ext, string(t.MinSeverity), t.Retries))
-	}
-	for i, t := range a.PagerDuty {
-		if !t.RoutingKey.IsSet() {
-			return nil, cfg.MissingSecret(fmt.Sprintf("alerts.pagerduty[%d].routing_key_env", i), t.RoutingKeyEnv)
-		}
-		ns = append(ns, alert.NewPagerDuty(t.URL, t.RoutingKey.Reveal(), node, ext, string(t.MinSeverity), t.Retries))
-	}
-	return ns, nil
 }
 
 // startDetection builds the pipeline. Its action snapshot and learned
