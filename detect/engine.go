@@ -45,8 +45,9 @@ type Engine struct {
 	sink Emit
 	seen idSet
 	// forgotten holds the calls started and then forgotten before their
-	// CDR (Forget), as hashes, for one to two hours of event time.
-	forgotten hashSet
+	// CDR (Forget), as hashes, for up to two hours of event time and at
+	// most about a million of them (forgetSet).
+	forgotten forgetSet
 	// tenants caches, per tenant, its policy, its numbers' intelligence
 	// and its extensions' baseline handles: a CDR costs two map lookups
 	// (no key built) where it cost a dozen.
@@ -221,14 +222,17 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	// moves an id from live to seen): its lookups are reused when the CDR
 	// names the same tenant, extension and far end.
 	s := e.live[r.CallID]
-	if s == nil && e.seen.has(r.CallID) { // (a started call's id was looked up by Start)
+	var idh uint64 // the id's hash in seen
+	if s != nil {
+		idh = s.idh
+	} else if idh = e.seen.hash(r.CallID); e.seen.hasHashed(r.CallID, idh) { // (a started call's id was looked up by Start)
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
 	// Started, then forgotten before its CDR (Forget): judged at its start.
-	forgotten := s == nil && e.forgotten.take(r.CallID)
+	forgotten := s == nil && e.forgotten.take(idh, e.now)
 	c := &e.call
-	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw == farOf(r) {
+	if s != nil && s.tc != nil && s.tenant == r.Tenant && s.ext == r.Extension && s.farRaw() == farOf(r) {
 		e.enriched = nil
 		e.fill(r, c, s.tc, s.ne, s.h)
 	} else if err := e.enrich(r, c); err != nil {
@@ -239,9 +243,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	ts := r.Start.Unix()
 	// A call judged at its start meets only the EndOnly detectors now.
 	wasStarted := s != nil || forgotten
-	var idh uint64 // the id's hash in seen
 	if s != nil {
-		idh = s.idh
 		delete(e.live, r.CallID)
 		delete(e.watching, r.CallID)
 		*s = started{} // nothing else holds it: kept for a later Start
@@ -251,9 +253,6 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	paid := 0.0 // what the tenant paid for the call, kept with its id
 	if outbound {
 		paid = c.Cost
-	}
-	if s == nil {
-		idh = e.seen.hash(r.CallID)
 	}
 	e.seen.addHashed(r.CallID, idh, ts, paid)
 	// A CDR is written when its call ends: lateness counts from the end,
@@ -482,8 +481,11 @@ func (s *idSet) getHashed(id string, h uint64) (float64, bool) {
 	return 0, false
 }
 
-func (s *idSet) has(id string) bool {
-	_, ok := s.get(id)
+func (s *idSet) has(id string) bool { return s.hasHashed(id, s.hash(id)) }
+
+// hasHashed is has with id's hash h already computed.
+func (s *idSet) hasHashed(id string, h uint64) bool {
+	_, ok := s.getHashed(id, h)
 	return ok
 }
 
@@ -506,53 +508,91 @@ func (s *idSet) addHashed(id string, h uint64, t int64, cost float64) {
 }
 
 // forgetKeep is how long, in event time, a started call forgotten before
-// its CDR (Forget) is remembered at least (at most twice as long): its
-// CDR within it meets only the EndOnly detectors, as a started call's
-// does; a later one is judged whole.
-const forgetKeep = 3600
+// its CDR (Forget) is remembered at most: its CDR within it meets only the
+// EndOnly detectors, as a started call's does; a later one is judged
+// whole (the start-time detectors count it a second time).
+const forgetKeep = 7200
 
-// forgetMax bounds each generation of hashSet (8 bytes an entry plus the
-// map's overhead): past it the older generation goes early.
-const forgetMax = 1 << 22
+// forgetBits is log2 of the forgotten calls forgetSet remembers at most
+// (8 bytes each, allocated at the first Forget: 8 MiB); forgetWays ids
+// share a bucket.
+const (
+	forgetBits = 20
+	forgetWays = 8
+)
 
-// hashSet remembers call ids as 64-bit hashes in two generations of
-// forgetKeep seconds each: about 10–20 bytes an id and no id string, so a
-// redirect server forgetting 1,000 calls a second holds a few tens of MB
-// at most. Two ids sharing a hash (odds 2⁻⁶⁴ a pair) are taken for one.
-type hashSet struct {
-	seed     maphash.Seed
-	cur, old map[uint64]struct{}
-	start    int64
+// forgetSet remembers calls forgotten before their CDR for forgetKeep
+// seconds of event time, in a table of fixed size: each slot holds 31
+// bits of the id's hash (its bucket is given by 17 others) and the time
+// it was forgotten. A forget meeting a full bucket (8 ids) evicts the one
+// forgotten longest ago, so a flood of forgotten calls holds the last
+// ~2^forgetBits of them and never more memory. Two ids alike in those 48
+// bits are taken for one: about 2⁻²⁸ a look-up against a full bucket.
+type forgetSet struct {
+	slots []uint64 // fingerprint<<32 | uint32(time); 0 = empty
 }
 
-func (s *hashSet) add(id string, t int64) {
-	if s.cur == nil {
-		s.seed, s.cur, s.start = maphash.MakeSeed(), map[uint64]struct{}{}, t
-	}
-	if t > s.start+forgetKeep || len(s.cur) >= forgetMax {
-		// A new map: clearing the old one would keep its size.
-		s.old, s.cur, s.start = s.cur, map[uint64]struct{}{}, t
-	}
-	s.cur[maphash.String(s.seed, id)] = struct{}{}
+// where is id's bucket (its first slot) and fingerprint, from h (its hash).
+func (s *forgetSet) where(h uint64) (int, uint64) {
+	return int(h>>(64-forgetBits+3)) * forgetWays, (h&0xffffffff | 1) << 32
 }
 
-func (s *hashSet) has(id string) bool {
-	if s.cur == nil {
-		return false
+// add remembers the id with hash h forgotten at event time t.
+func (s *forgetSet) add(h uint64, t int64) {
+	if s.slots == nil {
+		s.slots = make([]uint64, 1<<forgetBits)
 	}
-	h := maphash.String(s.seed, id)
-	_, a := s.cur[h]
-	_, b := s.old[h]
-	return a || b
+	b, fp := s.where(h)
+	bucket := s.slots[b : b+forgetWays]
+	v := fp | uint64(uint32(t))
+	free, old := -1, 0
+	for i, x := range bucket {
+		switch {
+		case x&^0xffffffff == fp:
+			bucket[i] = v // forgotten again: the later time counts
+			return
+		case free < 0 && (x == 0 || expired(x, t)):
+			free = i
+		case uint32(x) < uint32(bucket[old]):
+			old = i
+		}
+	}
+	if free < 0 {
+		free = old // a full bucket: the one forgotten longest ago goes
+	}
+	bucket[free] = v
 }
 
-// take reports whether id is in the set and removes it.
-func (s *hashSet) take(id string) bool {
-	if !s.has(id) {
-		return false
+// find returns the slot of the id with hash h if it was forgotten within
+// forgetKeep of now, else -1.
+func (s *forgetSet) find(h uint64, now int64) int {
+	if s.slots == nil {
+		return -1
 	}
-	h := maphash.String(s.seed, id)
-	delete(s.cur, h)
-	delete(s.old, h)
-	return true
+	b, fp := s.where(h)
+	for i, x := range s.slots[b : b+forgetWays] {
+		if x&^0xffffffff == fp && !expired(x, now) {
+			return b + i
+		}
+	}
+	return -1
+}
+
+// expired reports whether slot x was forgotten over forgetKeep before
+// now; one forgotten at time 0 (before the detectors saw any event time)
+// goes only when pushed out.
+func expired(x uint64, now int64) bool {
+	t := int64(uint32(x))
+	return t != 0 && t+forgetKeep < now
+}
+
+func (s *forgetSet) has(h uint64, now int64) bool { return s.find(h, now) >= 0 }
+
+// take reports whether the id with hash h is in the set and removes it.
+func (s *forgetSet) take(h uint64, now int64) bool {
+	i := s.find(h, now)
+	if i >= 0 {
+		s.slots[i] = 0
+	}
+	return i >= 0
 }

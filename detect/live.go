@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/screen"
 )
 
 // EndOnly is implemented by detectors that judge a call by what only its
@@ -18,27 +19,46 @@ import (
 // per-minute rate — and does not see it again at its end.
 type EndOnly interface{ EndOnly() bool }
 
-// started is a call let through, from its start until its CDR.
+// started is a call let through, from its start until its CDR: what the
+// detectors judge it by while it runs, and what its CDR needs when only an
+// end event comes (Ended) — the one record a running call costs detection.
 type started struct {
-	tenant, ext string
-	far         string // digits
-	rng         string
-	rate        float64
-	chargeable  bool
-	intl        bool
-	premium     bool
-	start       int64
-	answered    int64 // 0 until answered
-	latched     bool
+	tenant, ext    string
+	caller, callee string // as the record named them
+	srcIP          string
+	rng            string
 	// class is the destination class when the call is priced at
 	// ChargeableRate or more and its tenant does not call that class as a
 	// matter of course (fewer than UsualCalls in its baseline); "" else.
 	// Watch adds up such calls per tenant and class, across ranges and
 	// extensions.
-	class  string
-	farRaw string // the far end as the record named it
-	idh    uint64 // the call id's hash in Engine.seen
-	used          // what its enrichment looked up (reused by its CDR)
+	class                     string
+	rate                      float64
+	start                     int64  // Unix seconds
+	answered                  int64  // 0 until answered
+	idh                       uint64 // the call id's hash in Engine.seen
+	used                             // what its enrichment looked up (reused by its CDR)
+	startNs                   int32  // start's nanoseconds
+	dir                       screen.Direction
+	fwd                       bool // the record's Forwarded
+	chargeable, intl, premium bool
+	latched                   bool
+}
+
+// far is the far end's number, digits only (Call.Far).
+func (s *started) far() string {
+	if d := s.ne.info.E164; len(d) > 1 && d[0] == '+' {
+		return d[1:]
+	}
+	return s.ne.info.E164
+}
+
+// farRaw is the far end as the record named it (farOf).
+func (s *started) farRaw() string {
+	if s.dir == screen.Inbound && !s.fwd {
+		return s.caller
+	}
+	return s.callee
 }
 
 // Start runs a call screening let through at its start (event time
@@ -56,7 +76,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 		return ErrDuplicate
 	}
 	idh := e.seen.hash(r.CallID) // kept for observe's add
-	if _, dup := e.seen.getHashed(r.CallID, idh); dup || e.forgotten.has(r.CallID) {
+	if _, dup := e.seen.getHashed(r.CallID, idh); dup || e.forgotten.has(idh, e.now) {
 		return ErrDuplicate
 	}
 	c := &e.call
@@ -74,8 +94,9 @@ func (e *Engine) Start(r *cdr.Record) error {
 	} else {
 		st = new(started)
 	}
-	*st = started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
-		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used, idh: idh, class: unusualClass(c)}
+	*st = started{tenant: r.Tenant, ext: r.Extension, caller: r.Caller, callee: r.Callee, srcIP: r.SourceIP, dir: r.Direction, fwd: r.Forwarded,
+		rng: c.Range, rate: c.Rate, chargeable: c.Chargeable, intl: c.International, premium: c.Premium,
+		start: ts, startNs: int32(r.Start.Nanosecond()), used: e.used, idh: idh, class: unusualClass(c)}
 	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
@@ -96,6 +117,24 @@ func (e *Engine) Start(r *cdr.Record) error {
 		e.pruneLive(ts)
 	}
 	return nil
+}
+
+// Ended returns the CDR of a running call from its end event (at end,
+// duration seconds long, costing cost; 0: from the rate deck): tenant,
+// extension, numbers, direction, source and start as Start was given
+// them. ok is false when the call is not running: never started here,
+// forgotten (Forget) or its CDR already observed. The call runs until
+// that CDR is observed.
+func (e *Engine) Ended(callID string, end time.Time, duration int, cost float64) (r cdr.Record, ok bool) {
+	s := e.live[callID]
+	if s == nil {
+		return r, false
+	}
+	r = cdr.Record{CallID: callID, Tenant: s.tenant, Extension: s.ext, Caller: s.caller, Callee: s.callee, Direction: s.dir,
+		Forwarded: s.fwd, SourceIP: s.srcIP, Start: time.Unix(s.start, int64(s.startNs)).UTC(), End: end,
+		Billsec: duration, Duration: duration, Cost: cost}
+	r.Normalize()
+	return r, true
 }
 
 // unusualClass is c's class when c is priced at ChargeableRate or more to
@@ -130,13 +169,14 @@ func (e *Engine) Answer(callID string, t time.Time) {
 // Forget drops started calls whose end the screening engine stopped
 // waiting for (no event within server.call_setup_s, or a lease run out):
 // the in-call watch stops accruing them, and a CDR posted for one within
-// the next hour or two of event time meets only the EndOnly detectors, as
-// a started call's would (its id is kept as a hash: hashSet).
+// the next two hours of event time meets only the EndOnly detectors, as
+// a started call's would (its id is kept as a hash: forgetSet, which holds
+// the last million or so forgotten calls at most).
 func (e *Engine) Forget(callIDs []string) {
 	for _, id := range callIDs {
 		// One not (yet) started is remembered too: its start, if it comes
 		// after all (a queue running behind), is then refused.
-		e.forgotten.add(id, e.now)
+		e.forgotten.add(e.seen.hash(id), e.now)
 		if e.live[id] == nil {
 			continue
 		}
@@ -264,7 +304,7 @@ func (e *Engine) Watch(now time.Time) {
 	for _, o := range over {
 		s := o.s
 		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
-			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
+			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far(),
 				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
 	}
 	clear(over)
@@ -361,7 +401,7 @@ func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *s
 	if rule.EndCalls == nil || *rule.EndCalls {
 		f.EndCalls = ids
 	}
-	dest := Target{Kind: "number", Value: s.far}
+	dest := Target{Kind: "number", Value: s.far()}
 	if len(ids) > 1 {
 		dest = Target{Kind: "prefix", Value: s.rng}
 	}

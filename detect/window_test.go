@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -127,5 +128,90 @@ func TestWindowPeakMatchesDefinition(t *testing.T) {
 		if ids := w.IDs(0, now, 1000); len(ids) != len(ev) {
 			t.Fatalf("round %d: IDs = %d, want %d", round, len(ids), len(ev))
 		}
+	}
+}
+
+// TestForgetSetBounded: a flood of calls forgotten before their CDR (a
+// redirect server whose calls never get an event, ten times what the
+// table holds) never grows the set past its fixed table, costs no
+// allocation after the first, keeps the most recent ones, and drops an
+// id after forgetKeep seconds of event time.
+func TestForgetSetBounded(t *testing.T) {
+	var e Engine
+	e.seen.init()
+	const flood = 4 << forgetBits
+	t0 := int64(1_790_000_000)
+	id := func(i int) string { return "call-" + strconv.Itoa(i) }
+	batch := make([]string, 1000)
+	for i := 0; i < flood; i += len(batch) {
+		for j := range batch {
+			batch[j] = id(i + j)
+		}
+		e.now = t0 + int64(i)/1000 // 1,000 forgotten a second
+		e.Forget(batch)
+	}
+	if n := len(e.forgotten.slots); n != 1<<forgetBits {
+		t.Fatalf("table of %d slots after %d forgets; want %d", n, flood, 1<<forgetBits)
+	}
+	used := 0
+	for _, x := range e.forgotten.slots {
+		if x != 0 {
+			used++
+		}
+	}
+	if used > 1<<forgetBits {
+		t.Errorf("%d ids held", used)
+	}
+	// The last 32nd of the table's worth are all kept (a bucket
+	// evicts one of them only after 8 newer ids: odds ~10⁻⁵ over the
+	// whole table); the first forgotten were pushed out (their CDR is
+	// judged whole).
+	kept := 0
+	for i := flood - 1<<forgetBits; i < flood; i++ {
+		if e.forgotten.has(e.seen.hash(id(i)), e.now) {
+			kept++
+		}
+	}
+	t.Logf("of the last %d forgotten, %d held", 1<<forgetBits, kept)
+	for i := flood - 1<<forgetBits/32; i < flood; i++ {
+		if !e.forgotten.has(e.seen.hash(id(i)), e.now) {
+			t.Fatalf("call %d of %d, forgotten recently, not remembered", i, flood)
+		}
+	}
+	lost := 0
+	for i := range 1000 {
+		if e.forgotten.has(e.seen.hash(id(i)), e.now) {
+			lost++
+		}
+	}
+	if lost != 0 {
+		t.Errorf("%d of the first 1000 forgotten still held after %d newer", lost, flood)
+	}
+	if a := testing.AllocsPerRun(100, func() { e.forgotten.add(e.seen.hash("x"), e.now) }); a != 0 {
+		t.Errorf("%v allocations a forget; want 0", a)
+	}
+	// Kept forgetKeep seconds of event time, not a second longer; take
+	// removes.
+	var s forgetSet
+	h := e.seen.hash("late")
+	s.add(h, t0)
+	if !s.has(h, t0+forgetKeep) || s.has(h, t0+forgetKeep+1) {
+		t.Errorf("has at forgetKeep: %v, a second later: %v; want true, false", s.has(h, t0+forgetKeep), s.has(h, t0+forgetKeep+1))
+	}
+	if !s.take(h, t0) || s.take(h, t0) || s.has(h, t0) {
+		t.Error("take: want true once, then gone")
+	}
+	// Forgotten before the detectors saw any event time (a restart's
+	// first sweep): kept until pushed out, whatever time comes next.
+	s.add(h, 0)
+	if !s.has(h, t0+forgetKeep) {
+		t.Error("an id forgotten at event time 0 dropped once the clock started")
+	}
+	s.take(h, 0)
+	// Forgotten again: one slot, the later time.
+	s.add(h, t0)
+	s.add(h, t0+100)
+	if s.take(h, t0+100); s.has(h, t0+100) {
+		t.Error("an id forgotten twice held in two slots")
 	}
 }

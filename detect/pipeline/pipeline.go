@@ -43,9 +43,8 @@ type Pipeline struct {
 	limits  baseline.LiveLimits
 	apply   chan applyReq // cluster mode: records the stream delivers
 
-	mu      sync.Mutex
-	seen    map[string]int64 // call ids accepted through Submit, by arrival
-	pending map[string]awaited
+	mu   sync.Mutex
+	seen map[string]int64 // call ids accepted through Submit, by arrival
 	// forget gathers the calls the screening engine stopped waiting for
 	// (tee.Forget) until the run goroutine hands them to the detectors;
 	// forgetSig wakes it. Kept apart from the queue, where a full queue
@@ -54,20 +53,13 @@ type Pipeline struct {
 	forgetSig chan struct{}
 }
 
-// awaited is what the CDR of a screened call let through needs from its
-// decision, kept until its end event: the decision itself (reasons,
-// number intelligence) would be kept alive with it.
-type awaited struct {
-	tenant, ext, caller, callee, sourceIP string
-	dir                                   screen.Direction
-	start                                 int64 // Unix nanoseconds
-}
-
 type item struct {
 	rec     cdr.Record
 	attempt bool
 	// kind: a CDR (0), a call screening let through, at its start
-	// (kindStart), or its answer (kindAnswer: rec.CallID and rec.Answer).
+	// (kindStart), its answer (kindAnswer: rec.CallID and rec.Answer) or
+	// its end (kindEnd: rec.CallID, End, Duration and Cost; the
+	// detectors' running call supplies the rest, detect.Engine.Ended).
 	kind uint8
 	// barrier, when set, is closed once everything queued before it has
 	// been handled (SubmitWait); it carries no record.
@@ -78,6 +70,7 @@ const (
 	kindCDR uint8 = iota
 	kindStart
 	kindAnswer
+	kindEnd
 )
 
 // Options configures New.
@@ -98,7 +91,7 @@ type Options struct {
 // New starts the pipeline; Close stops it.
 func New(o Options) *Pipeline {
 	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
-		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{}, pending: map[string]awaited{},
+		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{},
 		forgetSig: make(chan struct{}, 1)}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -181,7 +174,7 @@ func (p *Pipeline) Enqueue(ctx context.Context, recs []cdr.Record) (accepted, du
 
 // fresh returns the records whose call ids were not submitted before and
 // marks them; a screened call whose CDR is posted is no longer awaited
-// from the engine's call events.
+// from the engine's call events (tee.Event).
 func (p *Pipeline) fresh(recs []cdr.Record) (fresh []cdr.Record, duplicates int) {
 	now := time.Now().Unix()
 	p.mu.Lock()
@@ -199,7 +192,6 @@ func (p *Pipeline) fresh(recs []cdr.Record) (fresh []cdr.Record, duplicates int)
 			continue
 		}
 		p.seen[recs[i].CallID] = now
-		delete(p.pending, recs[i].CallID)
 		fresh = append(fresh, recs[i])
 	}
 	p.mu.Unlock()
@@ -265,6 +257,15 @@ func (p *Pipeline) run() {
 				p.publish()
 				p.saveBaseline()
 				return
+			}
+			if it.kind == kindEnd {
+				// The CDR of a call let through, from its end event and
+				// the detectors' running call (none: not judged).
+				r, ok := p.eng.Ended(it.rec.CallID, it.rec.End, it.rec.Duration, it.rec.Cost)
+				if !ok {
+					continue
+				}
+				it = item{rec: r}
 			}
 			if p.feed != nil && it.rec.CallID != "" && it.kind == kindCDR {
 				p.forward(it)
@@ -408,11 +409,6 @@ func (t *tee) Decision(d store.Decision) bool {
 		}
 		return ok
 	}
-	t.p.mu.Lock()
-	if len(t.p.pending) < 1<<20 {
-		t.p.pending[d.CallID] = awaited{tenant: d.Tenant, ext: d.Extension, caller: d.Caller, callee: d.Callee, sourceIP: d.SourceIP, dir: dir, start: d.Time.UnixNano()}
-	}
-	t.p.mu.Unlock()
 	// Let through: the detectors judge it now, at its start.
 	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee,
 		Direction: dir, SourceIP: d.SourceIP, Start: d.Time}
@@ -426,12 +422,9 @@ func (t *tee) Decision(d store.Decision) bool {
 
 // Forget implements engine.Forgetter: the calls the engine stopped
 // waiting for (no event within server.call_setup_s, or a lease run out)
-// are no longer awaited here either, and the detectors forget them.
+// are no longer awaited here either: the detectors forget them.
 func (t *tee) Forget(callIDs []string) {
 	t.p.mu.Lock()
-	for _, id := range callIDs {
-		delete(t.p.pending, id)
-	}
 	if len(t.p.forget) < forgetMax {
 		t.p.forget = append(t.p.forget, callIDs...)
 	} else {
@@ -463,19 +456,16 @@ func (t *tee) Event(e store.CallEvent) bool {
 	if e.Type != "end" {
 		return ok
 	}
+	// Its CDR, unless one was posted: built by the run goroutine from the
+	// detectors' running call (the one record kept per call let through).
 	t.p.mu.Lock()
-	d, found := t.p.pending[e.CallID]
-	delete(t.p.pending, e.CallID)
 	_, posted := t.p.seen[e.CallID]
 	t.p.mu.Unlock()
-	if !found || posted {
+	if posted {
 		return ok
 	}
-	r := cdr.Record{CallID: e.CallID, Tenant: d.tenant, Extension: d.ext, Caller: d.caller, Callee: d.callee, Direction: d.dir,
-		SourceIP: d.sourceIP, Start: time.Unix(0, d.start).UTC(), End: e.Time, Billsec: e.Duration, Duration: e.Duration, Cost: e.Cost}
-	r.Normalize()
 	select {
-	case t.p.in <- item{rec: r}:
+	case t.p.in <- item{rec: cdr.Record{CallID: e.CallID, End: e.Time, Duration: e.Duration, Cost: e.Cost}, kind: kindEnd}:
 	default:
 		t.p.dropped.Add(1)
 	}
