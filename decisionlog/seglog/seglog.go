@@ -199,15 +199,16 @@ func (l *Log) AppendDecisions(ctx context.Context, ds []store.Decision) error {
 	for i := range ds {
 		d := &ds[i]
 		id := hashKey(keyCall, d.CallID)
-		if l.seen.has(id) {
+		dk := l.seen.key(d.CallID, "")
+		if l.seen.has(dk) {
 			continue
 		}
-		l.seen.add(id) // taken back if the write fails
+		l.seen.add(dk) // taken back if the write fails
 		t := d.Time.UnixNano()
 		if n == 0 {
 			s.enc.reset(t)
 		}
-		ids = append(ids, id)
+		ids = append(ids, dk)
 		minT, maxT = min(minT, t), max(maxT, t)
 		encodeDecision(&s.enc, d)
 		keys = append(keys, id, hashKey(keyExtension, d.Extension), hashKey(keyNumber, d.Callee))
@@ -270,7 +271,7 @@ func (l *Log) AppendCallEvents(ctx context.Context, es []store.CallEvent) error 
 	)
 	for i := range es {
 		e := &es[i]
-		id := eventKey(e.CallID, e.Type)
+		id := l.evs.key(e.CallID, e.Type)
 		if l.evs.has(id) {
 			continue
 		}
@@ -296,10 +297,6 @@ func (l *Log) AppendCallEvents(ctx context.Context, es []store.CallEvent) error 
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }
-
-func eventKey(callID, typ string) uint64 {
-	return hashKey('e', callID+"\x00"+typ)
-}
 
 // DecisionsSince returns every decision at or after since, oldest first;
 // of two decisions for one call id only the first is returned.
@@ -549,42 +546,4 @@ func (l *Log) Roll() error {
 		s.wmu.Unlock()
 	}
 	return err
-}
-
-// recent remembers the keys stored in the last one or two windows.
-type recent struct {
-	window    time.Duration
-	cur, prev map[uint64]struct{}
-	since     time.Time
-	keys      []uint64 // scratch for AppendDecisions
-	batch     []uint64 // scratch: the keys of the batch being written
-}
-
-const recentMax = 1 << 20
-
-func (r *recent) rotate(now time.Time) {
-	if r.cur == nil {
-		r.cur, r.prev, r.since = map[uint64]struct{}{}, map[uint64]struct{}{}, now
-	}
-	if now.Sub(r.since) >= r.window || len(r.cur) >= recentMax {
-		r.prev, r.cur = r.cur, r.prev
-		clear(r.cur)
-		r.since = now
-	}
-}
-
-func (r *recent) has(k uint64) bool {
-	if _, ok := r.cur[k]; ok {
-		return true
-	}
-	_, ok := r.prev[k]
-	return ok
-}
-
-func (r *recent) add(k uint64) { r.cur[k] = struct{}{} }
-
-func (r *recent) remove(ks []uint64) {
-	for _, k := range ks {
-		delete(r.cur, k)
-	}
 }
