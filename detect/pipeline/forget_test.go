@@ -29,7 +29,7 @@ func (nopRecorder) Event(store.CallEvent) bool   { return true }
 
 // testPipeline is a pipeline over a detection engine with every detector,
 // archiving its CDRs in dir ("" none).
-func testPipeline(t *testing.T, dir string) (*Pipeline, *detect.Engine) {
+func testPipeline(t testing.TB, dir string) (*Pipeline, *detect.Engine) {
 	t.Helper()
 	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\ntenants: {acme: {}}\n"))
 	if err != nil {
