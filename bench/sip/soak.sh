@@ -33,8 +33,14 @@ defaults:
   destinations: {default: deny, countries: {"1": allow, "252": block}}
 YAML
 "$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tg.log" 2>&1 & TG=$!
-sleep 3
-token=$(grep -o "TOLLGATE_TOKEN=[^ ]*" "$work/tg.log" | head -1 | cut -d= -f2)
+# The admin token is in the log once the server is up (up to 60 s on a
+# loaded machine; without it the heap profiles are not fetched).
+for _ in $(seq 60); do
+  token=$(grep -o "TOLLGATE_TOKEN=[^ ]*" "$work/tg.log" | head -1 | cut -d= -f2)
+  [ -n "$token" ] && break
+  sleep 1
+done
+[ -n "$token" ] || { echo "no admin token in the server log after 60 s" >&2; cat "$work/tg.log" >&2; exit 1; }
 sipp -sf bench/sip/uac_302.xml -r "$RATE" -m $((RATE * DUR)) -l $((RATE * 2)) -i 127.0.0.1 -nostdin -timeout $((DUR + 30))s \
   -recv_timeout 5000 -trace_stat -stf "$work/stat.csv" "127.0.0.1:$PORT" >/dev/null 2>&1 & S=$!
 start=$(date +%s)
