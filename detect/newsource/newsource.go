@@ -5,16 +5,17 @@
 // agent as often as a thief); its default action blocks the address for
 // the tenant and the extension's international and premium calling.
 //
-// What a remote agent's new home address (a new lease) or a new office
-// line carries is no evidence: a cheap call to a country the tenant calls
-// as a matter of course does not count. And an address that has already
-// carried such ordinary calls of the tenant today is in legitimate use:
+// An address that has already carried ordinary calls (not chargeable, or
+// cheap to a country the tenant calls as a matter of course) of other
+// extensions of the tenant today is in legitimate use (an office NAT):
 // blocking it would refuse the agents behind it, so the finding acts on
-// the extension and the destination instead (Established).
+// the extension and the destination instead (Established). The
+// intruder's own calls never make an address established.
 package newsource
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
@@ -35,15 +36,16 @@ type NewSource struct {
 }
 
 type dayCount struct {
-	day int64
-	n   int
+	day  int64
+	n    int
+	exts []string // the extensions that placed them (a few)
 }
 
-// Established is how many ordinary calls of the tenant (not to a
-// chargeable destination, or cheap to a country it calls as a matter of
-// course) a new address must have carried on the day for it to count as
-// in legitimate use: the finding then blocks the extension and the
-// destination, not the address.
+// Established is how many ordinary calls (not to a chargeable
+// destination, or cheap to a country the tenant calls as a matter of
+// course) of extensions other than the finding's a new address must have
+// carried on the day for it to count as in legitimate use: the finding
+// then blocks the extension and the destination, not the address.
 const Established = 2
 
 // maxOrdinary bounds the ordinary-call counters; past it, those of
@@ -74,11 +76,16 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	}
 	key := detect.Key(c.Rec.Tenant, ip)
 	if !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium && p.Countries[c.Class] >= detect.UsualCalls {
-		// An ordinary call: no evidence, and a sign the address is in use.
+		// An ordinary call: a sign the address is in use if another
+		// extension than the finding's placed it.
 		if !c.Attempt {
-			n.count(key, t)
+			n.count(key, c.Rec.Extension, t)
 		}
-		return
+		if !c.Chargeable {
+			return
+		}
+		// Still evidence: an intruder with stolen credentials may call
+		// cheap usual destinations only (replay golden attackgen-2 A04).
 	}
 	span := int64(n.cfg.WindowS)
 	w := n.ws.Add(key, t, c.Cost, c.Rec.CallID)
@@ -89,14 +96,14 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	r := &n.cfg.Rule
 	n.latch.Set(key, last+max(int64(r.ExpiresS), span))
 	inUse := ""
-	if r.Block == config.BlockSourceIP && n.established(key, t) {
+	if r.Block == config.BlockSourceIP && n.established(key, c.Rec.Extension, t) {
 		// The address carries the tenant's ordinary calls as well (an
 		// office NAT, an agent's home line): act on the extension and
 		// what it called, not on everyone behind the address.
 		rr := *r
 		rr.Block = config.BlockExtension
 		r = &rr
-		inUse = fmt.Sprintf("; %s also carried %d ordinary calls of the tenant today, so the extension and the destination are blocked, not the address", ip, n.ordinary[key].n)
+		inUse = fmt.Sprintf("; %s also carried ordinary calls of other extensions of the tenant today, so the extension and the destination are blocked, not the address", ip)
 	}
 	f := detect.Finding{Detector: n.Name(), Code: "new_source", Subject: ip,
 		Text: fmt.Sprintf("tenant %s: %d chargeable calls from %s, an address it never used before today (extension %s, last to %s)",
@@ -106,14 +113,21 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	emit(f)
 }
 
-// count adds an ordinary call of the tenant from a new address.
-func (n *NewSource) count(key string, t int64) {
+// maxExts bounds the extensions remembered per address and day.
+const maxExts = 4
+
+// count adds an ordinary call of the tenant's extension ext from a new
+// address.
+func (n *NewSource) count(key, ext string, t int64) {
 	day := t / 86400
 	d := n.ordinary[key]
 	if d.day != day {
 		d = dayCount{day: day}
 	}
 	d.n++
+	if len(d.exts) < maxExts && !slices.Contains(d.exts, ext) {
+		d.exts = append(d.exts, ext)
+	}
 	if len(n.ordinary) >= maxOrdinary {
 		for k, v := range n.ordinary {
 			if v.day < day {
@@ -125,8 +139,16 @@ func (n *NewSource) count(key string, t int64) {
 }
 
 // established reports whether the new address carried Established
-// ordinary calls of the tenant on t's day.
-func (n *NewSource) established(key string, t int64) bool {
+// ordinary calls on t's day, some of an extension other than ext.
+func (n *NewSource) established(key, ext string, t int64) bool {
 	d, ok := n.ordinary[key]
-	return ok && d.day == t/86400 && d.n >= Established
+	if !ok || d.day != t/86400 || d.n < Established {
+		return false
+	}
+	for _, x := range d.exts {
+		if x != ext {
+			return true
+		}
+	}
+	return false
 }
