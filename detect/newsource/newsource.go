@@ -5,8 +5,10 @@
 // agent as often as a thief); its default action blocks the address for
 // the tenant and the extension's international and premium calling.
 //
-// An address that has already carried ordinary calls (not chargeable, or
-// cheap to a country the tenant calls as a matter of course) of other
+// An ordinary call (not chargeable, or cheap to a country the tenant
+// calls as a matter of course) is no evidence: a remote agent's new home
+// address (a new lease) carries its agent's usual calls. An address that
+// has already carried ordinary calls of other
 // extensions of the tenant today is in legitimate use (an office NAT):
 // blocking it would refuse the agents behind it, so the finding acts on
 // the extension and the destination instead (Established). The
@@ -76,16 +78,13 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	}
 	key := detect.Key(c.Rec.Tenant, ip)
 	if !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium && p.Countries[c.Class] >= detect.UsualCalls {
-		// An ordinary call: a sign the address is in use if another
-		// extension than the finding's placed it.
+		// An ordinary call: no evidence (a remote agent's new lease
+		// carries its agent's usual calls), and a sign the address is in
+		// use if another extension than the finding's placed it.
 		if !c.Attempt {
 			n.count(key, c.Rec.Extension, t)
 		}
-		if !c.Chargeable {
-			return
-		}
-		// Still evidence: an intruder with stolen credentials may call
-		// cheap usual destinations only (replay golden attackgen-2 A04).
+		return
 	}
 	span := int64(n.cfg.WindowS)
 	w := n.ws.Add(key, t, c.Cost, c.Rec.CallID)

@@ -46,6 +46,20 @@ func run(t *testing.T, calls []call) []detect.Finding {
 	return got
 }
 
+// A remote agent's new home address (a new lease) carrying the agent's
+// cheap calls to a country the tenant calls every day is no stolen
+// credential: no finding, so no block of the address.
+func TestNewLeaseUsualCallsNoFinding(t *testing.T) {
+	got := run(t, []call{
+		{at: 9 * time.Hour, ext: "1001", ip: "203.0.113.7", to: "+34911000001", class: "ES", rate: 0.02, chargeable: true},
+		{at: 9*time.Hour + 10*time.Minute, ext: "1001", ip: "203.0.113.7", to: "+34911000002", class: "ES", rate: 0.02, chargeable: true},
+		{at: 9*time.Hour + 20*time.Minute, ext: "1001", ip: "203.0.113.7", to: "+34911000003", class: "ES", rate: 0.02, chargeable: true},
+	})
+	if len(got) != 0 {
+		t.Fatalf("findings %+v; want none for usual cheap calls from a new lease", got)
+	}
+}
+
 // The attack: stolen credentials from a new address, costly calls to a
 // country the tenant never calls. The address is blocked.
 func TestStolenCredentialsBlocksAddress(t *testing.T) {
@@ -86,9 +100,8 @@ func TestSharedAddressBlocksExtensionNotAddress(t *testing.T) {
 }
 
 // An intruder's own cheap calls to a usual country (stolen credentials
-// mixing in ordinary-looking calls, as in the replay golden stream
-// attackgen-2 A04) do not make its address established: the address is
-// still blocked, and with it the cheap calls.
+// mixing in ordinary-looking calls) do not make its address established:
+// the address is still blocked, and with it the cheap calls.
 func TestIntruderCheapCallsKeepAddressBlock(t *testing.T) {
 	got := run(t, []call{
 		{at: 14 * time.Hour, ext: "2007", ip: "198.51.100.30", to: "+34911000001", class: "ES", rate: 0.02, chargeable: true},
