@@ -124,9 +124,9 @@ func (s *Server) normalizeBlock(q *blockRequest) (store.Block, string, string) {
 		return b, "kind", "want number, prefix, extension or ip"
 	}
 	switch q.Scope {
-	case "", "all", "international":
+	case "", "all", "international", "costly":
 	default:
-		return b, "scope", "want all or international"
+		return b, "scope", "want all, international or costly"
 	}
 	b.Value = v
 	switch {

@@ -21,7 +21,7 @@ type Set struct {
 	numbers    map[tkey]*store.Block
 	prefixes   map[tkey]*store.Block
 	maxPrefix  int
-	extensions map[tkey]*store.Block
+	extensions map[tkey][]*store.Block
 	addrs      map[netip.Addr][]*store.Block
 	nets       []*netBlock
 	kills      map[string]*store.KillSwitch
@@ -42,7 +42,7 @@ func Build(bs []store.Block, ks []store.KillSwitch, now time.Time) *Set {
 	s := &Set{
 		numbers:    map[tkey]*store.Block{},
 		prefixes:   map[tkey]*store.Block{},
-		extensions: map[tkey]*store.Block{},
+		extensions: map[tkey][]*store.Block{},
 		addrs:      map[netip.Addr][]*store.Block{},
 		kills:      map[string]*store.KillSwitch{},
 		built:      now,
@@ -57,7 +57,11 @@ func Build(bs []store.Block, ks []store.KillSwitch, now time.Time) *Set {
 			s.prefixes[tkey{b.Tenant, v}] = b
 			s.maxPrefix = max(s.maxPrefix, len(v))
 		case store.BlockExtension:
-			s.extensions[tkey{b.Tenant, b.Value}] = b
+			// An extension may hold blocks of several scopes (a short
+			// costly-calls block beside an earlier international one):
+			// Extension returns the broadest live one.
+			k := tkey{b.Tenant, b.Value}
+			s.extensions[k] = append(s.extensions[k], b)
 		case store.BlockIP:
 			if p, err := netip.ParsePrefix(b.Value); err == nil {
 				if p.IsSingleIP() {
@@ -120,13 +124,17 @@ func (s *Set) Extension(tenant, ext string, t time.Time) *store.Block {
 	if ext == "" {
 		return nil
 	}
-	if b := s.extensions[tkey{tenant, ext}]; live(b, t) {
-		return b
+	var best *store.Block
+	// The extension's own blocks, then those of every extension of the
+	// tenant ("*"); of the live ones the broadest scope holds.
+	for _, v := range [2]string{ext, "*"} {
+		for _, b := range s.extensions[tkey{tenant, v}] {
+			if live(b, t) && (best == nil || store.ScopeRank(b.Scope) > store.ScopeRank(best.Scope)) {
+				best = b
+			}
+		}
 	}
-	if b := s.extensions[tkey{tenant, "*"}]; live(b, t) { // every extension of the tenant
-		return b
-	}
-	return nil
+	return best
 }
 
 // Addr returns a block covering the address for the tenant or every tenant.

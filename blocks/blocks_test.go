@@ -106,3 +106,25 @@ func TestRefreshIsOrdered(t *testing.T) {
 		t.Fatalf("snapshot has %d blocks after both refreshes, want the newer one (1)", live.Load().Len())
 	}
 }
+
+// TestExtensionBroadestScopeHolds: a detector's short costly-calls block
+// of an extension must not narrow an earlier, longer international block
+// of it (nor a tenant-wide one), and once the broader block expires the
+// narrower one still applies.
+func TestExtensionBroadestScopeHolds(t *testing.T) {
+	s := Build([]store.Block{
+		{ID: 1, Kind: store.BlockExtension, Value: "1001", Tenant: "acme", Scope: "international", Expires: now.Add(time.Hour)},
+		{ID: 2, Kind: store.BlockExtension, Value: "1001", Tenant: "acme", Scope: "costly", Expires: now.Add(2 * time.Hour)},
+		{ID: 3, Kind: store.BlockExtension, Value: "*", Tenant: "beta", Scope: "international", Expires: now.Add(time.Hour)},
+		{ID: 4, Kind: store.BlockExtension, Value: "7", Tenant: "beta", Scope: "costly", Expires: now.Add(time.Hour)},
+	}, nil, now)
+	if b := s.Extension("acme", "1001", now); b == nil || b.ID != 1 {
+		t.Errorf("got %+v; want the international block 1", b)
+	}
+	if b := s.Extension("acme", "1001", now.Add(90*time.Minute)); b == nil || b.ID != 2 {
+		t.Errorf("after the international block expired: got %+v; want the costly block 2", b)
+	}
+	if b := s.Extension("beta", "7", now); b == nil || b.ID != 3 {
+		t.Errorf("got %+v; want the tenant-wide international block 3", b)
+	}
+}

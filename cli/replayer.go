@@ -260,7 +260,7 @@ func (p *replayer) refused(c *detect.Call) bool {
 			return true
 		}
 	}
-	if b := set.Extension(r.Tenant, r.Extension, t); b != nil && (b.Scope != "international" || chargeable) {
+	if b := set.Extension(r.Tenant, r.Extension, t); b != nil && b.CoversCall(c.International, c.Premium, c.Dest.Rate) {
 		return true
 	}
 	digits := c.Far()

@@ -51,3 +51,31 @@ func TestClassifySharedCallingCode(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyBorrowedExtensionCostlyScope: beside a destination or address
+// block, the extension that dialed is blocked for costly calls only (its
+// agent's cheap calls go on); a block aimed at the extension itself keeps
+// the international scope.
+func TestApplyBorrowedExtensionCostlyScope(t *testing.T) {
+	c := &Call{Rec: &cdr.Record{Tenant: "acme", Extension: "1001", Direction: screen.Outbound, SourceIP: "198.51.100.7"}, Dest: &number.Info{E164: "+6771234567"},
+		International: true, Premium: true, Class: "PG", Country: "677", Range: "67712"}
+	for _, tc := range []struct {
+		block, scope string
+		also         bool
+	}{{"destination", "costly", true}, {"source_ip", "costly", true}, {"extension", "international", false}} {
+		var f Finding
+		Apply(&f, &config.Rule{Action: "block_and_alert", Block: config.BlockScope(tc.block), ExpiresS: 86400}, c, Target{Kind: "prefix", Value: "67712"})
+		ext := f.Target
+		if tc.also {
+			ext = Target{}
+			for _, a := range f.Also {
+				if a.Kind == "extension" {
+					ext = a
+				}
+			}
+		}
+		if ext.Kind != "extension" || ext.Value != "1001" || ext.Scope != tc.scope {
+			t.Errorf("block %s: extension target %+v; want scope %s", tc.block, ext, tc.scope)
+		}
+	}
+}

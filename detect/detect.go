@@ -162,6 +162,11 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 	}
 	dest = narrow(dest, c)
 	ext := Target{Kind: "extension", Value: f.Extension, Scope: "international"}
+	// An extension named beside a destination or address block is one an
+	// attack borrowed, often a working agent's: its short block refuses
+	// its costly calls (premium, international not known to be cheap),
+	// not the agent's cheap calls to ordinary destinations.
+	borrowed := Target{Kind: "extension", Value: f.Extension, Scope: "costly"}
 	also := func(t Target) {
 		if t.Kind == "extension" && (r.ExpiresS == 0 || r.ExpiresS > AlsoExtensionS) {
 			t.ExpiresS = AlsoExtensionS
@@ -179,10 +184,10 @@ func Apply(f *Finding, r *config.Rule, c *Call, dest Target) {
 			// The destination (number for the tenant, a fraudulent range for
 			// every tenant) and the extension that dialed it.
 			f.Target = widen(dest, c)
-			also(ext)
+			also(borrowed)
 		case r.Block == config.BlockSourceIP && c.Rec.SourceIP != "":
 			f.Target = Target{Kind: "ip", Value: c.Rec.SourceIP}
-			also(ext)
+			also(borrowed)
 		case r.Block == config.BlockTenant:
 			f.Target = Target{Kind: "extension", Value: WildcardExtension, Scope: "international"}
 		default:

@@ -33,7 +33,7 @@ type Block struct {
 	Tenant    string    `json:"tenant,omitempty"`
 	Kind      string    `json:"kind"`
 	Value     string    `json:"value"`
-	Scope     string    `json:"scope,omitempty"` // for extensions: "international" or "all" (default)
+	Scope     string    `json:"scope,omitempty"` // for extensions: "all" (default), "international" or "costly" (Block.CoversCall)
 	Reason    string    `json:"reason"`
 	Source    string    `json:"source"` // manual, detector, feed…
 	CreatedBy string    `json:"created_by"`

@@ -41,9 +41,9 @@ func (b Block) Validate() error {
 		return Invalidf("block kind %q: want number, prefix, extension or ip", b.Kind)
 	}
 	switch b.Scope {
-	case "", "all", "international":
+	case "", "all", "international", "costly":
 	default:
-		return Invalidf("block scope %q: want all or international", b.Scope)
+		return Invalidf("block scope %q: want all, international or costly", b.Scope)
 	}
 	return nil
 }
@@ -157,4 +157,35 @@ func Limit(n int) int {
 		return MaxLimit
 	}
 	return n
+}
+
+// ExtensionCheapRate is the price per minute under which an international
+// call is let through a "costly"-scoped extension block.
+const ExtensionCheapRate = 0.10
+
+// CoversCall reports whether an extension block refuses a call of the
+// extension: every call (scope all), its international and premium calls
+// (international), or its premium calls and international calls not
+// known to cost under ExtensionCheapRate a minute (costly; rate is the
+// rate deck's price, 0 when unknown).
+func (b *Block) CoversCall(international, premium bool, rate float64) bool {
+	switch b.Scope {
+	case "international":
+		return international || premium
+	case "costly":
+		return premium || international && !(rate > 0 && rate < ExtensionCheapRate)
+	}
+	return true
+}
+
+// ScopeRank orders extension scopes from narrowest (costly) to broadest
+// (all): of two live blocks of one extension the broader one holds.
+func ScopeRank(scope string) int {
+	switch scope {
+	case "costly":
+		return 0
+	case "international":
+		return 1
+	}
+	return 2
 }

@@ -433,6 +433,9 @@ type Alert struct {
 	Code      string          `json:"code"`
 	Text      string          `json:"text"`
 	Details   json.RawMessage `json:"details"`
+	// False is set by Score when the alert belongs to no attack (a false
+	// alert); the trace shows it, the server never sends it.
+	False bool `json:"false,omitempty"`
 }
 
 // Alerts fetches every alert.

@@ -208,7 +208,8 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 	// Alerts: an alert belongs to an attack when it names one of its
 	// calls or numbers, or its tenant and one of its extensions (or the
 	// tenant alone) while the attack runs (up to two hours after).
-	for _, al := range alerts {
+	for i := range alerts {
+		al := &alerts[i]
 		k := -1
 		raw := string(al.Details) + " " + al.Text
 		for _, id := range callIDRE.FindAllString(raw, -1) {
@@ -258,6 +259,7 @@ func Score(sc *attackgen.Scenario, out []Outcome, alerts []Alert) RunResult {
 			continue
 		}
 		lr.FalseAlerts++
+		al.False = true
 		if !al.Time.Before(sc.AttackStart) {
 			lr.WeekFalseAlert++
 			lr.FalseAlertCodes[al.Code]++

@@ -19,6 +19,7 @@ type traceCall struct {
 	Happened bool    `json:"happened"`
 	Cut      bool    `json:"cut,omitempty"`
 	Paid     float64 `json:"paid"`
+	Week     bool    `json:"attack_week"` // in the scored week
 }
 
 // writeTrace writes DIR/seed-N-policy.jsonl: every attack call, every
@@ -39,13 +40,13 @@ func writeTrace(dir string, sc *attackgen.Scenario, policy string, outs []Outcom
 		if c.Label == attackgen.Legit && o.Action != "reject" && o.Action != "honeypot" && o.Action != "challenge" {
 			continue
 		}
-		if err := enc.Encode(traceCall{Call: c, Action: o.Action, Reason: o.Reason, Happened: o.Happened, Cut: o.Cut, Paid: round2(o.Cost)}); err != nil {
+		if err := enc.Encode(traceCall{Call: c, Action: o.Action, Reason: o.Reason, Happened: o.Happened, Cut: o.Cut, Paid: round2(o.Cost), Week: !c.Start.Before(sc.AttackStart)}); err != nil {
 			f.Close()
 			return err
 		}
 	}
 	for _, a := range alerts {
-		if err := enc.Encode(map[string]any{"alert": a}); err != nil {
+		if err := enc.Encode(map[string]any{"alert": a, "attack_week": !a.Time.Before(sc.AttackStart)}); err != nil {
 			f.Close()
 			return err
 		}

@@ -40,11 +40,13 @@ func (b *Blocklist) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 	if blk := set.Addr(c.Tenant, c.SourceIP, c.Time); blk != nil {
 		return refuse(v, "blocked_ip", "source address "+c.SourceIP.String()+" is blocked", blk)
 	}
-	if blk := set.Extension(c.Tenant, c.Extension, c.Time); blk != nil &&
-		(blk.Scope != "international" || c.International || c.Premium) {
+	if blk := set.Extension(c.Tenant, c.Extension, c.Time); blk != nil && blk.CoversCall(c.International, c.Premium, c.Dest.Rate) {
 		what := "extension " + c.Extension + " is blocked"
-		if blk.Scope == "international" {
+		switch blk.Scope {
+		case "international":
 			what = "extension " + c.Extension + " may not call internationally"
+		case "costly":
+			what = "extension " + c.Extension + " may not make costly calls"
 		}
 		return refuse(v, "blocked_extension", what, blk)
 	}

@@ -125,9 +125,18 @@ func (o *OffHours) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		f.Subject = c.Rec.Tenant
 		f.Text += ": PIN required for every extension of the tenant"
 	}
-	if o.cfg.EndRate > 0 && c.Rate >= o.cfg.EndRate && !c.Attempt {
+	costly := o.cfg.EndRate > 0 && c.Rate >= o.cfg.EndRate
+	if costly && !c.Attempt {
 		f.EndCalls = []string{c.Rec.CallID}
 		f.Text += fmt.Sprintf("; this call (%.2f/min, end_rate %.2f) ended", c.Rate, o.cfg.EndRate)
+	}
+	if usual(c) && !c.Premium && !costly {
+		// A country the tenant calls as a matter of course, not premium,
+		// below end_rate: an agent working late as often as an intruder.
+		// The PIN stands (an intruder has none); the operator is not
+		// paged — an event, recorded in the action log.
+		f.Event, f.Severity = true, "info"
+		f.Text += " (a country the tenant calls as a matter of course: an event, not an alert)"
 	}
 	emit(f)
 	if o.cfg.RangeExpiresS > 0 && (night || o.cfg.EndRate > 0 && c.Rate >= o.cfg.EndRate) && len(c.Range) >= minRange && !c.Attempt && !usual(c) {
