@@ -35,7 +35,11 @@ type started struct {
 	// matter of course (fewer than UsualCalls in its baseline); "" else.
 	// Watch adds up such calls per tenant and class, across ranges and
 	// extensions.
-	class  string
+	class string
+	// pclass keys its tenant's spend on its premium class (premiumClass;
+	// "" when not premium) and plimit is that spend's limit (classLimit).
+	pclass string
+	plimit float64
 	farRaw string // the far end as the record named it
 	idh    uint64 // the call id's hash in Engine.seen
 	used          // what its enrichment looked up (reused by its CDR)
@@ -76,6 +80,11 @@ func (e *Engine) Start(r *cdr.Record) error {
 	}
 	*st = started{tenant: r.Tenant, ext: r.Extension, far: c.Far(), rng: c.Range, rate: c.Rate, chargeable: c.Chargeable,
 		intl: c.International, premium: c.Premium, start: ts, farRaw: farOf(r), used: e.used, idh: idh, class: unusualClass(c)}
+	if e.cfg.InCall.ClassCost > 0 {
+		if st.pclass = premiumClass(c); st.pclass != "" {
+			st.plimit = classLimit(e.cfg, c, ts)
+		}
+	}
 	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
@@ -84,6 +93,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 		e.now = ts
 	}
 	e.stats.Started++
+	e.classStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
 		for _, d := range e.dets {
 			if eo, ok := d.(EndOnly); ok && eo.EndOnly() {
@@ -268,6 +278,7 @@ func (e *Engine) Watch(now time.Time) {
 				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
 	}
 	clear(over)
+	e.watchClass(rule, t)
 	// Groups that may have reached the rule (a margin for the sum's
 	// rounding in map order), in a fixed order.
 	gs := e.qual[:0]
