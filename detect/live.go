@@ -277,8 +277,8 @@ func (e *Engine) Watch(now time.Time) {
 			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far,
 				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
 	}
+	e.watchClass(rule, t, over)
 	clear(over)
-	e.watchClass(rule, t)
 	// Groups that may have reached the rule (a margin for the sum's
 	// rounding in map order), in a fixed order.
 	gs := e.qual[:0]

@@ -23,10 +23,14 @@ type classSpend struct {
 	rng   []string // its range
 	sum   float64  // of cost
 	until int64    // tripped: the class's calls are ended until then
-	// One look's running calls of the class (Watch's scratch).
+	// One look's running calls of the class (Watch's scratch): those to
+	// end (ids), how many in all (n, with those in_call.call_cost ends),
+	// their accrued cost, the highest limit among them and the first id.
 	ids   []string
+	n     int
 	run   float64
 	limit float64
+	first string
 }
 
 // ClassMargin is how many times its learned daily spend on a premium class
@@ -110,19 +114,18 @@ func (cs *classSpend) prune(from int64) {
 }
 
 // watchClass is Watch's look at premium spend at event time t: a running
-// premium call (not yet latched) is added to its tenant's class; a class
-// whose ended and running calls (two or more) within the window reached
-// its limit — or that tripped within the window before — has its running calls
-// ended and their ranges blocked for the tenant.
-func (e *Engine) watchClass(rule *config.InCallRule, t int64) {
+// premium call (not yet latched) is added to its tenant's class, as is one
+// in_call.call_cost ends in this look (over: its CDR, and so its cost in
+// the spend, comes later); a class whose ended and running calls (two or
+// more) within the window reached its limit — or that tripped within the
+// window before — has its running calls ended and its ranges blocked for
+// the tenant.
+func (e *Engine) watchClass(rule *config.InCallRule, t int64, over []overCost) {
 	if rule.ClassCost <= 0 {
 		return
 	}
 	var keys []string
-	for id, s := range e.watching {
-		if s.pclass == "" || s.latched || t <= s.answered {
-			continue
-		}
+	add := func(id string, s *started, cost float64) {
 		if e.spend == nil {
 			e.spend = map[string]*classSpend{}
 		}
@@ -131,31 +134,46 @@ func (e *Engine) watchClass(rule *config.InCallRule, t int64) {
 			cs = &classSpend{}
 			e.spend[s.pclass] = cs
 		}
-		if len(cs.ids) == 0 {
+		if cs.n == 0 {
 			keys = append(keys, s.pclass)
-			cs.run, cs.limit = 0, rule.ClassCost
+			cs.run, cs.limit, cs.first = 0, rule.ClassCost, id
 		}
-		cs.ids = append(cs.ids, id)
-		cs.run += s.rate * float64(t-s.answered) / 60
+		cs.n++
+		cs.run += cost
 		cs.limit = max(cs.limit, s.plimit)
+		cs.first = min(cs.first, id)
+		if !s.latched {
+			cs.ids = append(cs.ids, id)
+		}
+	}
+	for _, o := range over {
+		if o.s.pclass != "" {
+			add(o.id, o.s, o.cost)
+		}
+	}
+	for id, s := range e.watching {
+		if s.pclass == "" || s.latched || t <= s.answered {
+			continue
+		}
+		add(id, s, s.rate*float64(t-s.answered)/60)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		cs := e.spend[k]
 		cs.prune(t - int64(rule.ClassWindowS))
-		total, n := cs.sum+cs.run, len(cs.at)+len(cs.ids)
+		total, n := cs.sum+cs.run, len(cs.at)+cs.n
 		tripped := t < cs.until
 		if tripped || n >= 2 && total >= cs.limit {
 			e.classFinding(rule, cs, total, n, tripped, t)
 			cs.until = t + int64(rule.ClassWindowS)
 		}
-		cs.ids = cs.ids[:0]
+		cs.ids, cs.n = cs.ids[:0], 0
 	}
 	// Forget classes with nothing left to judge by.
 	if len(e.spend) > 64 {
 		for k, cs := range e.spend {
 			cs.prune(t - int64(rule.ClassWindowS))
-			if len(cs.at) == 0 && t >= cs.until && len(cs.ids) == 0 {
+			if len(cs.at) == 0 && t >= cs.until {
 				delete(e.spend, k)
 			}
 		}
@@ -174,7 +192,7 @@ func (e *Engine) classStart(id string, s *started, t int64) {
 	if cs == nil || t >= cs.until {
 		return
 	}
-	cs.ids = append(cs.ids[:0], id)
+	cs.ids, cs.first = append(cs.ids[:0], id), id
 	e.classFinding(rule, cs, cs.sum, len(cs.at)+1, true, t)
 	cs.ids = cs.ids[:0]
 }
@@ -185,8 +203,8 @@ func (e *Engine) classStart(id string, s *started, t int64) {
 func (e *Engine) classFinding(rule *config.InCallRule, cs *classSpend, total float64, n int, tripped bool, t int64) {
 	ids := slices.Clone(cs.ids)
 	sort.Strings(ids)
-	s := e.live[ids[0]]
-	var rngs []string
+	s := e.live[cs.first]
+	rngs := []string{s.rng}
 	since := t
 	for _, id := range ids {
 		x := e.live[id]

@@ -80,3 +80,28 @@ func TestWatchPremiumClassSpend(t *testing.T) {
 		t.Fatalf("the third call was judged at %v, not at its start", (*got)[0].Time)
 	}
 }
+
+// TestWatchPremiumClassSpendWithCallCost: two premium calls up at once, on
+// two ranges, judged in one look in which the first reaches
+// in_call.call_cost — that call still counts towards the class spend (its
+// CDR comes later), so the second is ended by in_call.class_cost in the
+// same look.
+func TestWatchPremiumClassSpendWithCallCost(t *testing.T) {
+	det, got := liveEngine(t)
+	t0 := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	for i, n := range []string{"+19005551234", "+19005561234"} {
+		id, at := fmt.Sprintf("b%d", i+1), t0.Add(time.Duration(i)*4*time.Minute)
+		if err := det.Start(&cdr.Record{CallID: id, Tenant: "acme", Extension: fmt.Sprint(1001 + i), Callee: n, Direction: screen.Outbound, Start: at}); err != nil {
+			t.Fatal(err)
+		}
+		det.Answer(id, at)
+	}
+	det.Watch(t0.Add(10 * time.Minute)) // b1 15.00 (call_cost), b2 9.00: 24.00
+	codes := map[string]string{}
+	for _, f := range *got {
+		codes[f.Code] = fmt.Sprint(f.EndCalls)
+	}
+	if codes["in_call_cost"] != "[b1]" || codes["in_call_class_cost"] != "[b2]" {
+		t.Fatalf("findings: %+v", *got)
+	}
+}
