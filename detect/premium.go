@@ -181,20 +181,28 @@ func (e *Engine) watchClass(rule *config.InCallRule, t int64, over []overCost) {
 }
 
 // classStart judges a premium call at its start: one to a class its
-// tenant tripped (watchClass) within class_window_s is ended before it is
-// answered, and its range blocked.
+// tenant tripped (watchClass) within class_window_s, or whose ended calls
+// there within the window already cost the limit, is ended before it is
+// answered and its range blocked (the ended calls' CDRs may have come in
+// after the last look at running calls).
 func (e *Engine) classStart(id string, s *started, t int64) {
 	rule := &e.cfg.InCall
 	if s.pclass == "" || !e.cfg.Enabled || !rule.On() {
 		return
 	}
 	cs := e.spend[s.pclass]
-	if cs == nil || t >= cs.until {
+	if cs == nil {
 		return
 	}
-	cs.ids, cs.first = append(cs.ids[:0], id), id
-	e.classFinding(rule, cs, cs.sum, len(cs.at)+1, true, t)
+	cs.prune(t - int64(rule.ClassWindowS))
+	tripped := t < cs.until
+	if !tripped && (len(cs.at) == 0 || cs.sum < max(rule.ClassCost, s.plimit)) {
+		return
+	}
+	cs.ids, cs.first, cs.limit = append(cs.ids[:0], id), id, max(rule.ClassCost, s.plimit)
+	e.classFinding(rule, cs, cs.sum, len(cs.at)+1, tripped, t)
 	cs.ids = cs.ids[:0]
+	cs.until = t + int64(rule.ClassWindowS)
 }
 
 // classFinding ends cs's running calls and blocks their ranges and those

@@ -105,3 +105,35 @@ func TestWatchPremiumClassSpendWithCallCost(t *testing.T) {
 		t.Fatalf("findings: %+v", *got)
 	}
 }
+
+// TestPremiumClassSpendAtStart: two premium calls that no look at running
+// calls saw together (their CDRs came in after the last look) already
+// cost the class's limit; the next call to the class is ended at its
+// start, before it is answered.
+func TestPremiumClassSpendAtStart(t *testing.T) {
+	det, got := liveEngine(t)
+	t0 := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	for i, bill := range []int{400, 480} { // 10.00 + 12.00 at 1.50/min
+		at := t0.Add(time.Duration(i) * time.Hour)
+		r := &cdr.Record{CallID: fmt.Sprintf("c%d", i+1), Tenant: "acme", Extension: "1001", Callee: fmt.Sprintf("+1900555%04d", i), Direction: screen.Outbound, Start: at}
+		if err := det.Start(r); err != nil {
+			t.Fatal(err)
+		}
+		det.Answer(r.CallID, at)
+		e := *r
+		e.Answer, e.End, e.Billsec, e.Duration = at, at.Add(time.Duration(bill)*time.Second), bill, bill
+		if err := det.Observe(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(*got) != 0 {
+		t.Fatalf("findings before the third call: %+v", *got)
+	}
+	at := t0.Add(2 * time.Hour)
+	if err := det.Start(&cdr.Record{CallID: "c3", Tenant: "acme", Extension: "1002", Callee: "+19005561234", Direction: screen.Outbound, Start: at}); err != nil {
+		t.Fatal(err)
+	}
+	if len(*got) != 1 || (*got)[0].Code != "in_call_class_cost" || fmt.Sprint((*got)[0].EndCalls) != "[c3]" || !(*got)[0].Time.Equal(at) {
+		t.Fatalf("findings at the third call's start: %+v", *got)
+	}
+}
