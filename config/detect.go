@@ -196,6 +196,19 @@ type InCallRule struct {
 	GroupCost float64 `yaml:"group_cost"`
 	// EndCalls: end the calls the finding names (default true).
 	EndCalls *bool `yaml:"end_calls"`
+	// ClassCost: what a tenant may spend on one premium destination class
+	// (a premium-rate number type at home, a premium or IRSF risk range
+	// abroad) within ClassWindowS, over two calls or more — ended calls
+	// and the accrued cost of those still running, whatever the
+	// extension, range or overlap. The tenant's learned normal raises it
+	// (three times its usual daily spend on that class). Reaching it ends
+	// the class's running calls, blocks their ranges for the tenant, and
+	// ends the tenant's later calls to the class for ClassWindowS. Any
+	// call priced at 0.50/min or more counts as premium here. 0 turns it
+	// off.
+	ClassCost float64 `yaml:"class_cost"`
+	// ClassWindowS is how far back ClassCost adds up ended calls.
+	ClassWindowS Seconds `yaml:"class_window_s"`
 }
 
 // UnusualHourRule: a call in an hour of the week in which the extension's
@@ -400,7 +413,7 @@ func DefaultDetect() Detect {
 		Forwarding:   Rule{Action: "block_and_alert", Block: "extension", ExpiresS: 24 * 3600, Severity: "critical"},
 		Wangiri:      WangiriRule{Rule: Rule{Action: "alert", Severity: "warning"}, MaxRingS: 5, Callers: 8, WindowS: 900, RememberS: 7 * 86400, Callback: "block", CallerRate: 0.10},
 		NewSource:    NewSourceRule{Rule: Rule{Action: "block_and_alert", Block: "source_ip", ExpiresS: 24 * 3600, Severity: "critical"}, Calls: 2, WindowS: 3600},
-		InCall:       InCallRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, CallCost: 15, Concurrent: 3, GroupCost: 10},
+		InCall:       InCallRule{Rule: Rule{Action: "block_and_alert", Block: "destination", ExpiresS: 24 * 3600, Severity: "critical"}, CallCost: 15, Concurrent: 3, GroupCost: 10, ClassCost: 20, ClassWindowS: 12 * 3600},
 		LatenessS:    3600,
 	}
 }
@@ -478,6 +491,12 @@ func (p *parser) detect(cfg *Config, dn, an *yaml.Node) {
 	}
 	if d.InCall.Concurrent < 2 {
 		p.errorf(at("detectors.in_call.concurrent"), "detectors.in_call.concurrent", "must be ≥ 2")
+	}
+	if d.InCall.ClassCost < 0 {
+		p.errorf(at("detectors.in_call.class_cost"), "detectors.in_call.class_cost", "must be ≥ 0 (0: off)")
+	}
+	if d.InCall.ClassCost > 0 {
+		pos("detectors.in_call.class_window_s", int(d.InCall.ClassWindowS))
 	}
 	rule("detectors.extended_duration", &d.ExtendedDuration.Rule, all...)
 	pos("detectors.extended_duration.threshold_s", int(d.ExtendedDuration.ThresholdS))

@@ -76,6 +76,8 @@ type Engine struct {
 	over     []overCost    // Watch's scratch, reused
 	qual     []*watchGroup // likewise
 	quiet    bool          // Warm: findings are not emitted
+	// spend is each tenant's recent spend per premium class (watchClass).
+	spend map[string]*classSpend
 	// enriched is the record e.call was last enriched from by Enrich (nil
 	// once anything else enriched); used is what that enrichment looked up.
 	enriched *cdr.Record
@@ -270,6 +272,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	} else if e.cfg.LatenessS > 0 && end < e.maxEnd-int64(e.cfg.LatenessS) {
 		e.stats.TooLate++
 		judge = false
+	}
+	if outbound {
+		e.spent(premiumClass(c), c.Range, end, c.Cost)
 	}
 	if attempt {
 		e.stats.Attempts++

@@ -32,7 +32,11 @@ type started struct {
 	// matter of course (fewer than UsualCalls in its baseline); "" else.
 	// Watch adds up such calls per tenant and class, across ranges and
 	// extensions.
-	class                     string
+	class string
+	// pclass keys its tenant's spend on its premium class (premiumClass;
+	// "" when not premium) and plimit is that spend's limit (classLimit).
+	pclass                    string
+	plimit                    float64
 	rate                      float64
 	start                     int64  // Unix seconds
 	answered                  int64  // 0 until answered
@@ -97,6 +101,11 @@ func (e *Engine) Start(r *cdr.Record) error {
 	*st = started{tenant: r.Tenant, ext: r.Extension, caller: r.Caller, callee: r.Callee, srcIP: r.SourceIP, dir: r.Direction, fwd: r.Forwarded,
 		rng: c.Range, rate: c.Rate, chargeable: c.Chargeable, intl: c.International, premium: c.Premium,
 		start: ts, startNs: int32(r.Start.Nanosecond()), used: e.used, idh: idh, class: unusualClass(c)}
+	if e.cfg.InCall.ClassCost > 0 {
+		if st.pclass = premiumClass(c); st.pclass != "" {
+			st.plimit = classLimit(e.cfg, c, ts)
+		}
+	}
 	e.live[r.CallID] = st
 	if len(e.live) == 1 || ts < e.oldest {
 		e.oldest = ts
@@ -105,6 +114,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 		e.now = ts
 	}
 	e.stats.Started++
+	e.classStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
 		for _, d := range e.dets {
 			if eo, ok := d.(EndOnly); ok && eo.EndOnly() {
@@ -307,6 +317,7 @@ func (e *Engine) Watch(now time.Time) {
 			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far(),
 				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
 	}
+	e.watchClass(rule, t, over)
 	clear(over)
 	// Groups that may have reached the rule (a margin for the sum's
 	// rounding in map order), in a fixed order.

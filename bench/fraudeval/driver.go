@@ -299,6 +299,20 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 	// advance reports every answer and end up to t, then posts the CDRs.
 	advance := func(t time.Time, all bool) error {
 		for len(h) > 0 && (all || !h[0].t.After(t)) {
+			if h[0].kind == 1 && len(live) > 0 {
+				// Before a call ends on its own, the teardowns the server
+				// asked for by then apply (a live PBX ends a call when
+				// told, not at the next call's start): polled only at
+				// call starts, a teardown raised between two starts was
+				// lost whenever the call's own end came first.
+				n := len(h)
+				if err := pollEnds(h[0].t, false); err != nil {
+					return err
+				}
+				if len(h) != n {
+					continue // a teardown moved an end earlier
+				}
+			}
 			p := heap.Pop(&h).(pending)
 			c, o := &calls[p.i], &out[p.i]
 			flushAt = p.t

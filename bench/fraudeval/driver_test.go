@@ -104,3 +104,58 @@ func TestDriverTeardown(t *testing.T) {
 		t.Fatalf("end events %v, %d CDRs, %d syncs; want one of each and one sync", n, cdrs, d.Syncs)
 	}
 }
+
+// A teardown the server asks for between two call starts applies even
+// when the call would have ended on its own before the next start: the
+// driver polls the end-call stream before reporting a call's own end.
+// (Polled only at call starts, E ran its full 300 s: the teardown at
+// 200 s was lost because E had ended by F's start.)
+func TestDriverTeardownBetweenStarts(t *testing.T) {
+	t0 := time.Date(2025, 5, 5, 10, 0, 0, 0, time.UTC)
+	mk := func(id string, start time.Duration, bill int) attackgen.Call {
+		c := attackgen.Call{ID: id, Tenant: "t", Extension: "100", Direction: attackgen.Outbound, Callee: "+447400123456", Start: t0.Add(start),
+			Rate: 6, Billsec: bill, Disposition: attackgen.Answered, Label: attackgen.Legit}
+		c.Answer = c.Start.Add(5 * time.Second)
+		c.End = c.Answer.Add(time.Duration(bill) * time.Second)
+		return c
+	}
+	sc := &attackgen.Scenario{Seed: 1, Start: t0, AttackStart: t0, End: t0.Add(time.Hour),
+		Calls: []attackgen.Call{mk("E", 0, 300), mk("F", 1000*time.Second, 10)}}
+	var mu sync.Mutex
+	eAnswered := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		var body any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/v1/calls/events":
+			if r.URL.Query().Get("after") == "0" && eAnswered {
+				fmt.Fprintf(w, `{"events":[{"seq":1,"type":"end_call","call_id":"E","time":%q}]}`, t0.Add(200*time.Second).Format(time.RFC3339Nano))
+				return
+			}
+			_, _ = w.Write([]byte(`{"events":[]}`))
+		case r.URL.Path == "/v1/screen":
+			_, _ = w.Write([]byte(`{"action":"allow"}`))
+		case strings.HasSuffix(r.URL.Path, "/events"):
+			if r.URL.Path == "/v1/calls/E/events" && body.(map[string]any)["type"] == "answer" {
+				eAnswered = true
+			}
+			_, _ = w.Write([]byte(`{}`))
+		case r.URL.Path == "/v1/cdrs":
+			_, _ = w.Write([]byte(`{"processed":true}`))
+		}
+	}))
+	defer srv.Close()
+	d := &Driver{Base: srv.URL, Token: "x"}
+	out, err := d.Run(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out[0].Cut || out[0].Billsec != 195 || d.Ended != 1 {
+		t.Fatalf("E: %+v (%d ended), want cut at 200 s, billed 195 s", out[0], d.Ended)
+	}
+	if out[1].Cut || out[1].Billsec != 10 {
+		t.Fatalf("F: %+v, want untouched", out[1])
+	}
+}
