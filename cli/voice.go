@@ -383,6 +383,9 @@ func (e *env) voiceTrain(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "trained %s on %d recordings of %d speakers in %v; cohort %d; threshold at 1%% FAR %.2f (%s)\nwrote %s\n",
 		m.Backend.Name(), len(utts), len(spk), time.Since(t0).Round(time.Millisecond), len(m.Cohort), m.Calib.Threshold(0.01), m.Calib.Trials, *out)
+	if w := m.Calib.Caveat(); w != "" {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+	}
 	return nil
 }
 
@@ -508,7 +511,13 @@ func (e *env) voiceCalibrate(args []string) error {
 	if err := m.SaveFile(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "calibrated on %s\nthreshold at 1%% FAR %.2f (was %.2f); at 0.1%% %.2f\nwrote %s\n", m.Calib.Trials, m.Calib.Threshold(0.01), before, m.Calib.Threshold(0.001), *out)
+	c := &m.Calib
+	fmt.Fprintf(e.stdout, "calibrated on %s (%d speakers, %d speaker pairs)\nthreshold at 1%% FAR %.2f (was %.2f; without the %.0f %% margin %.2f); at 0.1%% %.2f (without the margin %.2f)\n",
+		c.Trials, c.Speakers, c.Pairs, c.Threshold(0.01), before, 100*voice.FARConfidence, c.PointThreshold(0.01), c.Threshold(0.001), c.PointThreshold(0.001))
+	if w := c.Caveat(); w != "" {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s\n", *out)
 	return nil
 }
 

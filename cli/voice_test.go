@@ -252,6 +252,14 @@ alerts:
 	if code != 200 || body["speakers"] != 3.0 || body["calls"] != 24.0 || body["saved"] != true || body["threshold_far_1pct"] == body["previous_threshold_far_1pct"] {
 		t.Errorf("calibrate: %d %v", code, body)
 	}
+	// Three speakers: three pairs, a margin over the point estimate, and
+	// a warning that three speakers are few.
+	if body["speaker_pairs"] != 3.0 || !strings.Contains(fmt.Sprint(body["warning"]), "3 speakers") {
+		t.Errorf("calibrate: pairs %v, warning %v", body["speaker_pairs"], body["warning"])
+	}
+	if b, p := body["threshold_far_1pct"].(float64), body["point_threshold_far_1pct"].(float64); b < p {
+		t.Errorf("calibrate: 1 %% threshold %.3f below its point estimate %.3f", b, p)
+	}
 	after, _ := os.ReadFile(model)
 	if bytes.Equal(before, after) {
 		t.Error("calibration did not rewrite the model file")

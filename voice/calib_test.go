@@ -91,6 +91,14 @@ func TestCalibrateOn(t *testing.T) {
 	if !strings.Contains(m.Calib.Trials, "ops: 132 target, 144 impostor trials") || m.Calib.A <= 0 || len(m.Calib.Impostor) != 144 {
 		t.Errorf("calibration %q, slope %.2f, %d impostor scores", m.Calib.Trials, m.Calib.A, len(m.Calib.Impostor))
 	}
+	// Two speakers: one pair, bounds from the trial count alone, and a
+	// caveat saying so.
+	if m.Calib.Speakers != 2 || m.Calib.Pairs != 1 || len(m.Calib.Bound) == 0 || !strings.Contains(m.Calib.Caveat(), "2 speakers (1 pair)") {
+		t.Errorf("speakers %d, pairs %d, %d bounds, caveat %q", m.Calib.Speakers, m.Calib.Pairs, len(m.Calib.Bound), m.Calib.Caveat())
+	}
+	if m.Calib.Threshold(0.05) < m.Calib.PointThreshold(0.05) {
+		t.Errorf("5 %%: bound %.3f below the point estimate %.3f", m.Calib.Threshold(0.05), m.Calib.PointThreshold(0.05))
+	}
 	if m.PrintID() != base.PrintID() {
 		t.Error("calibration changed what voiceprints depend on")
 	}

@@ -228,6 +228,14 @@ type Calibration struct {
 	// a Gaussian tail).
 	ImpN int
 	Tail []float32
+	// Speakers and Pairs count the speakers and unordered speaker pairs
+	// of the impostor trials (0 when unknown); Bound holds conservative thresholds at
+	// a grid of false-accept rates (FitCalibrationPairs), which
+	// Threshold uses when present. Calibrations without speaker labels
+	// (and models made before these existed) have no Bound: Threshold
+	// is then the point estimate.
+	Speakers, Pairs int
+	Bound           []FARBound
 }
 
 // Model is a trained speaker-recognition system: the backend, a cohort of

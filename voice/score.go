@@ -74,7 +74,21 @@ func (m *Model) Compare(enrol, test Voiceprint) Result {
 }
 
 // Threshold returns the normalised-score threshold for a false-accept
-// rate. With k = far × impostor trials: for k ≥ 10 it is the k-th highest
+// rate: the conservative one (Bound, see FitCalibrationPairs) when the
+// calibration has it, else PointThreshold.
+func (c *Calibration) Threshold(far float64) float64 {
+	if far <= 0 || far >= 1 {
+		far = 0.01
+	}
+	if len(c.Bound) > 0 {
+		return c.boundThreshold(far)
+	}
+	return c.PointThreshold(far)
+}
+
+// PointThreshold returns the normalised-score threshold at which the
+// calibration's own impostor trials are accepted at the rate far, with
+// no margin for sampling. With k = far × impostor trials: for k ≥ 10 it is the k-th highest
 // impostor score (kept exactly in Tail, else read from the quantiles);
 // below that the sample cannot resolve the rate, and the tail is
 // extrapolated as exponential from the highest scores (the excess over
@@ -84,7 +98,7 @@ func (m *Model) Compare(enrol, test Voiceprint) Result {
 // times the target rate (docs/benchmarks.md, issue 19). With fewer than
 // 400 impostor trials (the top 20 would reach past the top 5 %), and in
 // calibrations made before Tail existed, the tail is Gaussian.
-func (c *Calibration) Threshold(far float64) float64 {
+func (c *Calibration) PointThreshold(far float64) float64 {
 	if far <= 0 || far >= 1 {
 		far = 0.01
 	}

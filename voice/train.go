@@ -323,6 +323,7 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 	// first-channel call with one from another utterance; impostors
 	// pair it with other speakers' calls.
 	var tar, imp []float64
+	var impPair [][2]int
 	prints := make([]Voiceprint, len(calls))
 	parallel(len(calls), func(i int) { prints[i] = m.Print(calls[i]) })
 	nch := len(channels)
@@ -349,13 +350,14 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 			for k := 0; k < len(bySpk[s]) && k < len(bySpk[t]) && n < 10; k++ {
 				if e := bySpk[s][k]; callClean[e] {
 					imp = append(imp, m.Compare(prints[e], prints[bySpk[t][(k+n)%len(bySpk[t])]]).Normalized)
+					impPair = append(impPair, [2]int{i, j})
 					n++
 				}
 			}
 		}
 	}
 	m.ID = m.PrintID()
-	m.Calib = FitCalibration(tar, imp, "training speakers (optimistic: the background model heard them)"+fallback)
+	m.Calib = FitCalibrationPairs(tar, imp, impPair, "training speakers (optimistic: the background model heard them)"+fallback)
 	if m.Calib.A <= 0 {
 		m.Calib.A = 1
 	}
@@ -540,12 +542,20 @@ func (m *Model) CalibrateOn(calls []Labelled, trials string) error {
 		}
 	})
 	var tar, imp []float64
+	var pairs [][2]int // speakers of each impostor trial
+	spkIdx := map[string]int{}
+	for _, c := range calls {
+		if _, ok := spkIdx[c.Speaker]; !ok {
+			spkIdx[c.Speaker] = len(spkIdx)
+		}
+	}
 	score := func(e, t int) {
 		r := m.Compare(prints[e], prints[t]).Normalized
 		if calls[e].Speaker == calls[t].Speaker {
 			tar = append(tar, r)
 		} else {
 			imp = append(imp, r)
+			pairs = append(pairs, [2]int{spkIdx[calls[e].Speaker], spkIdx[calls[t].Speaker]})
 		}
 	}
 	if len(enrol) == 0 {
@@ -564,7 +574,7 @@ func (m *Model) CalibrateOn(calls []Labelled, trials string) error {
 	if len(tar) < 10 || len(imp) < 50 {
 		return fmt.Errorf("voice: calibration needs at least 10 target and 50 impostor trials, got %d and %d", len(tar), len(imp))
 	}
-	c := FitCalibration(tar, imp, fmt.Sprintf("%s: %d target, %d impostor trials", trials, len(tar), len(imp)))
+	c := FitCalibrationPairs(tar, imp, pairs, fmt.Sprintf("%s: %d target, %d impostor trials", trials, len(tar), len(imp)))
 	if !(c.A > 0) {
 		return fmt.Errorf("voice: calibration trials do not separate targets from impostors (slope %.3g)", c.A)
 	}

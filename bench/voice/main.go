@@ -173,6 +173,8 @@ func main() {
 	calibReal := flag.Bool("calibreal", false, "with -calib: split the real FSDD speakers over background, calibration and test too, and report their false accepts")
 	calibRealOnly := flag.Bool("calibrealonly", false, "with -calib: as -calibreal, and calibrate on the real calibration speakers only")
 	calib := flag.String("calib", "", "calibration check on a directory of synthetic speakers (bench/voice/speakers.sh): background, calibration and test speakers disjoint")
+	farDir := flag.String("farcheck", "", "issue 19: false accepts at calibrated thresholds on unseen speakers; a directory of synthetic speakers (bench/voice/speakers.sh), with -variants (one) and -cond enrol-test channel pairs")
+	farDigits := flag.Int("fardigits", 5, "with -farcheck: digits in the real test speakers' test strings (calibration calls keep five)")
 	flagDir := flag.String("synthflag", "", "synthetic-voice flag on a directory of synthetic speakers (bench/voice/speakers.sh), one family held out at a time")
 	flagTrain := flag.String("flagtrain", "clean", "with -synthflag: channels the detector's training audio is heard through")
 	flagComps := flag.Int("flagcomps", 32, "with -synthflag: mixture components")
@@ -211,6 +213,10 @@ func main() {
 	}
 	if *flagDir != "" {
 		synthFlag(c, real, *flagDir, *conds, strings.Split(*flagTrain, ","), *flagComps)
+		return
+	}
+	if *farDir != "" {
+		farCheck(c, real, *farDir, *variants, *conds, *farDigits)
 		return
 	}
 	if *calib != "" {

@@ -604,12 +604,21 @@ type CalibrateRequest struct {
 
 // CalibrateResult describes the new calibration.
 type CalibrateResult struct {
-	Speakers     int     `json:"speakers"`
-	Calls        int     `json:"calls"`
-	Trials       string  `json:"trials"`
+	Speakers int    `json:"speakers"`
+	Calls    int    `json:"calls"`
+	Trials   string `json:"trials"`
+	// Pairs counts the unordered speaker pairs among the impostor trials.
+	Pairs int `json:"speaker_pairs"`
+	// Threshold1 and Threshold01 are the thresholds for 1 % and 0.1 %
+	// false accepts with the 95 % margin (voice.FitCalibrationPairs);
+	// Point1 is the 1 % threshold without it.
 	Threshold1   float64 `json:"threshold_far_1pct"`
+	Threshold01  float64 `json:"threshold_far_0_1pct"`
+	Point1       float64 `json:"point_threshold_far_1pct"`
 	ThresholdOld float64 `json:"previous_threshold_far_1pct"`
-	Saved        bool    `json:"saved"`
+	// Warning says when the calibration rests on too few speakers.
+	Warning string `json:"warning,omitempty"`
+	Saved   bool   `json:"saved"`
 }
 
 // MaxCalibrationCalls bounds one calibration request.
@@ -656,7 +665,9 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 	if err := m.CalibrateOn(items, fmt.Sprintf("operator calls (%d speakers, %d calls) by %s at %s", len(spk), len(q.Calls), q.Actor, s.o.Now().UTC().Format(time.RFC3339))); err != nil {
 		return CalibrateResult{}, invalid("audio", "%s", err.Error()[len("voice: "):])
 	}
-	res := CalibrateResult{Speakers: len(spk), Calls: len(q.Calls), Trials: m.Calib.Trials, Threshold1: m.Calib.Threshold(0.01), ThresholdOld: old.Calib.Threshold(0.01)}
+	res := CalibrateResult{Speakers: len(spk), Calls: len(q.Calls), Trials: m.Calib.Trials, Pairs: m.Calib.Pairs,
+		Threshold1: m.Calib.Threshold(0.01), Threshold01: m.Calib.Threshold(0.001), Point1: m.Calib.PointThreshold(0.01),
+		ThresholdOld: old.Calib.Threshold(0.01), Warning: m.Calib.Caveat()}
 	if s.o.ModelPath != "" {
 		if err := m.SaveFile(s.o.ModelPath); err != nil {
 			return CalibrateResult{}, fmt.Errorf("saving the recalibrated model: %w", err)
