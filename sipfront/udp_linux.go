@@ -221,6 +221,11 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 		if err := rc.Read(recv); err != nil {
 			return // closed
 		}
+		if errno == unix.ENOSYS || errno == unix.EPERM {
+			// No recvmmsg here (an old kernel or a sandbox's filter).
+			s.readUDPEach(ctx, uc)
+			return
+		}
 		if errno != 0 {
 			continue
 		}
