@@ -39,6 +39,8 @@ func verdictIndex(a string) int {
 type Live struct {
 	next engine.Recorder
 	ch   chan store.Decision
+	kick chan struct{}
+	quit chan struct{}
 	now  func() time.Time
 
 	mu      sync.Mutex
@@ -71,7 +73,7 @@ type ring [Minutes]minute
 
 // NewLive returns a Live in front of next (which may be nil).
 func NewLive(next engine.Recorder) *Live {
-	l := &Live{next: next, ch: make(chan store.Decision, 4096), now: time.Now, tenants: map[string]*ring{}, done: make(chan struct{})}
+	l := &Live{next: next, ch: make(chan store.Decision, 4096), kick: make(chan struct{}, 1), quit: make(chan struct{}), now: time.Now, tenants: map[string]*ring{}, done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -84,11 +86,25 @@ func (l *Live) Decision(d store.Decision) bool {
 	}
 	select {
 	case l.ch <- d:
+		if len(l.ch) >= liveKick {
+			select {
+			case l.kick <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		l.dropped.Add(1)
 	}
 	return ok
 }
+
+// The counter takes queued decisions every liveTick, or as soon as
+// liveKick wait, so that counting a decision does not wake a goroutine
+// for each call.
+const (
+	liveTick = 50 * time.Millisecond
+	liveKick = 1024
+)
 
 // Event implements engine.Recorder.
 func (l *Live) Event(e store.CallEvent) bool {
@@ -103,14 +119,35 @@ func (l *Live) Forget(callIDs []string) { engine.ForgetNext(l.next, callIDs) }
 
 // Close stops counting.
 func (l *Live) Close() {
-	close(l.ch)
+	close(l.quit)
 	<-l.done
 }
 
 func (l *Live) run() {
 	defer close(l.done)
-	for d := range l.ch {
-		l.add(d, l.now())
+	tick := time.NewTicker(liveTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-l.kick:
+		case <-l.quit:
+			l.drain()
+			return
+		}
+		l.drain()
+	}
+}
+
+// drain counts every queued decision.
+func (l *Live) drain() {
+	for {
+		select {
+		case d := <-l.ch:
+			l.add(d, l.now())
+		default:
+			return
+		}
 	}
 }
 

@@ -72,3 +72,36 @@ func BenchmarkLiveDecision(b *testing.B) {
 		l.Decision(d)
 	}
 }
+
+// TestLiveCountsQueued: decisions are counted at the next tick without a
+// full queue, a full queue's worth at once, and the ones still queued
+// when the view closes are counted by Close.
+func TestLiveCountsQueued(t *testing.T) {
+	l := NewLive(nil)
+	d := store.Decision{Tenant: "acme", Extension: "1001", Country: "GB", Action: "allow", Enforced: "allow"}
+	waitCounted := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for l.counted.Load() < n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := l.counted.Load(); got != n {
+			t.Fatalf("counted %d, want %d", got, n)
+		}
+	}
+	for range 3 {
+		l.Decision(d)
+	}
+	waitCounted(3)
+	for range liveKick + 5 {
+		l.Decision(d)
+	}
+	waitCounted(liveKick + 8)
+	for range 7 {
+		l.Decision(d)
+	}
+	l.Close()
+	if got := l.counted.Load(); got != liveKick+15 || l.Dropped() != 0 {
+		t.Errorf("after Close counted %d (dropped %d), want %d", got, l.Dropped(), liveKick+15)
+	}
+}

@@ -98,6 +98,7 @@ type Writer struct {
 
 	decisions chan store.Decision
 	events    chan store.CallEvent
+	kick      chan struct{} // a queue holds a full batch (else run takes the queues at each tick)
 	flushReq  chan chan struct{}
 	syncReq   chan chan struct{}
 	quit      chan struct{} // closed by Close
@@ -135,6 +136,7 @@ func New(dst store.Decisions, opts Options) *Writer {
 		log:       opts.Logger,
 		decisions: make(chan store.Decision, opts.QueueSize),
 		events:    make(chan store.CallEvent, opts.QueueSize),
+		kick:      make(chan struct{}, 1),
 		flushReq:  make(chan chan struct{}),
 		syncReq:   make(chan chan struct{}, 4096),
 		quit:      make(chan struct{}),
@@ -193,6 +195,9 @@ func (w *Writer) Decision(d store.Decision) bool {
 	w.queued.Add(1)
 	select {
 	case w.decisions <- d:
+		if len(w.decisions) >= w.opts.BatchSize {
+			w.wake()
+		}
 		return true
 	default:
 		w.queued.Add(-1)
@@ -213,11 +218,25 @@ func (w *Writer) Event(e store.CallEvent) bool {
 	w.queued.Add(1)
 	select {
 	case w.events <- e:
+		if len(w.events) >= w.opts.BatchSize {
+			w.wake()
+		}
 		return true
 	default:
 		w.queued.Add(-1)
 		w.drop(1, "event queue full")
 		return false
+	}
+}
+
+// wake tells run that a queue holds a full batch. Below that run takes
+// the queued records at each flush tick: recording a decision does not
+// wake a goroutine for each call (the records were written only when a
+// batch was full or at the tick before, too).
+func (w *Writer) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -358,19 +377,10 @@ func (w *Writer) run() {
 	defer tick.Stop()
 	for {
 		select {
-		case d := <-w.decisions:
-			ds = fill(append(ds, d), w.decisions, w.opts.BatchSize)
-			if len(ds) >= w.opts.BatchSize {
-				ds = writeBatch(w, ds, w.dst.AppendDecisions, &w.doneD)
-			}
-		case e := <-w.events:
-			es = fill(append(es, e), w.events, w.opts.BatchSize)
-			if len(es) >= w.opts.BatchSize {
-				es = writeBatch(w, es, w.dst.AppendCallEvents, &w.doneE)
-			}
+		case <-w.kick:
+			ds, es = w.drain(ds, es)
 		case <-tick.C:
-			ds = writeBatch(w, ds, w.dst.AppendDecisions, &w.doneD)
-			es = writeBatch(w, es, w.dst.AppendCallEvents, &w.doneE)
+			ds, es = w.drain(ds, es)
 			w.syncStore(false)
 		case ack := <-w.flushReq:
 			ds, es = w.drain(ds, es)

@@ -424,3 +424,29 @@ func (f *failingStore) AppendDecisions(ctx context.Context, ds []store.Decision)
 	}
 	return f.Store.AppendDecisions(ctx, ds)
 }
+
+// TestFullBatchWrittenBeforeTick: below a batch the writer waits for its
+// tick (an hour here), but a full batch of decisions or of events is
+// written at once.
+func TestFullBatchWrittenBeforeTick(t *testing.T) {
+	s, _ := openStore(t)
+	cs := &countingStore{Store: s}
+	w := decisionlog.New(cs, decisionlog.Options{BatchSize: 8, FlushInterval: time.Hour})
+	defer closeWriter(t, w)
+	for i := range 8 {
+		w.Decision(decision(fmt.Sprintf("full-%d", i)))
+	}
+	for i := range 8 {
+		w.Event(store.CallEvent{CallID: fmt.Sprintf("full-%d", i), Type: "answer", Time: time.Unix(1_700_000_000, 0)})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Stats().Written < 16 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := w.Stats(); st.Written != 16 || st.Queued != 0 {
+		t.Fatalf("Stats = %+v, want the two full batches written before the hour's tick", st)
+	}
+	if n := cs.calls.Load(); n != 1 {
+		t.Errorf("%d decision batches stored, want 1", n)
+	}
+}

@@ -65,7 +65,11 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 	case len(c.ID) > maxCallID:
 		return mapErr(400, "Call-ID longer than 256 bytes")
 	}
-	callee, err := uriUser(m.ruri)
+	if m.uris == nil {
+		m.uris = new([2]sip.Uri)
+	}
+	from, ru := &m.uris[0], &m.uris[1]
+	callee, err := uriUserIn(m.ruri, ru)
 	if err != nil {
 		return err
 	}
@@ -77,13 +81,12 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 	}
 	c.Callee = callee
 
-	var from sip.Uri
-	var fromParams sip.HeaderParams
 	fv := m.get(hFrom)
 	if fv == "" {
 		return mapErr(400, "missing From")
 	}
-	if _, err := sip.ParseAddressValue(fv, &from, &fromParams); err != nil {
+	*from = sip.Uri{}
+	if _, err := sip.ParseAddressValue(fv, from, nil); err != nil {
 		return mapErr(400, "malformed From")
 	}
 	c.Caller = userOnly(from.User)
@@ -168,6 +171,12 @@ func detach(c *screen.Call) {
 // sip/sips URI (unescaped, without user parameters or visual separators),
 // or the number of a tel URI.
 func uriUser(ruri string) (string, error) {
+	var u sip.Uri
+	return uriUserIn(ruri, &u)
+}
+
+// uriUserIn is uriUser parsing into u.
+func uriUserIn(ruri string, u *sip.Uri) (string, error) {
 	scheme, rest, ok := strings.Cut(ruri, ":")
 	if !ok {
 		return "", mapErr(400, "malformed Request-URI")
@@ -175,8 +184,8 @@ func uriUser(ruri string) (string, error) {
 	var user string
 	switch {
 	case strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips"):
-		var u sip.Uri
-		if err := sip.ParseUri(ruri, &u); err != nil {
+		*u = sip.Uri{}
+		if err := sip.ParseUri(ruri, u); err != nil {
 			return "", mapErr(400, "malformed Request-URI")
 		}
 		if u.Headers.Length() > 0 {

@@ -549,7 +549,10 @@ func tagOf(v string) string {
 	if i < 0 {
 		i = 0
 	}
-	for _, p := range strings.Split(v[i:], ";")[1:] {
+	_, params, _ := strings.Cut(v[i:], ";")
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
 		k, val, _ := strings.Cut(p, "=")
 		if strings.EqualFold(trimLWS(k), "tag") {
 			return trimLWS(val)

@@ -3,6 +3,8 @@ package sipfront
 import (
 	"errors"
 	"strings"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // header ids for the fields the front end reads.
@@ -48,6 +50,9 @@ type message struct {
 	count    [nHeaderIDs]uint8
 	body     string
 	clen     int // -1 when absent
+	// uris is where the mapping parses the From and Request-URIs, kept
+	// with the worker's message so that parsing does not allocate them.
+	uris *[2]sip.Uri
 }
 
 var (
@@ -64,7 +69,7 @@ var (
 // into m. maxFields bounds the header lines. A datagram may carry
 // octets after the body; they are ignored (RFC 3261 18.3).
 func (m *message) scan(raw string, maxFields int) error {
-	*m = message{raw: raw, fields: m.fields[:0], clen: -1}
+	*m = message{raw: raw, fields: m.fields[:0], clen: -1, uris: m.uris}
 	// Leading CRLFs are keep-alives or stream padding (RFC 3261 7.5).
 	for strings.HasPrefix(raw, "\r\n") {
 		raw = raw[2:]

@@ -40,7 +40,27 @@ func (s *Server) listenUDP(ctx context.Context, addr string) error {
 	return nil
 }
 
-func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
+// admit reports whether a datagram of n octets from src is to be
+// handled: not empty, not over sip.limits.max_message_bytes and within
+// the source's request rate.
+func (s *Server) admit(n int, src netip.AddrPort) bool {
+	if n > s.cfg.Limit.MaxMessageBytes {
+		s.stats.Malformed.Add(1)
+		return false
+	}
+	if n == 0 {
+		return false
+	}
+	if s.limit != nil && !s.limit.allow(src.Addr(), time.Now()) {
+		s.stats.Limited.Add(1)
+		return false
+	}
+	return true
+}
+
+// readUDPEach reads uc one datagram at a time (readUDP where batched
+// system calls are not available).
+func (s *Server) readUDPEach(ctx context.Context, uc *net.UDPConn) {
 	w := s.newWorker()
 	w.udp = uc
 	// One octet more than allowed tells an oversized datagram apart.
@@ -53,14 +73,7 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 			}
 			continue
 		}
-		if n > s.cfg.Limit.MaxMessageBytes {
-			s.stats.Malformed.Add(1)
-			continue
-		}
-		if n == 0 || s.limit != nil && !s.limit.allow(src.Addr(), time.Now()) {
-			if n > 0 {
-				s.stats.Limited.Add(1)
-			}
+		if !s.admit(n, src) {
 			continue
 		}
 		if resp, dst := w.handleSafe(ctx, buf[:n], src, "udp"); resp != nil {

@@ -5,6 +5,7 @@
 #
 #   bench/sip/proxy.sh                       # defaults below
 #   RATES="500 1000 2000" DURATION=20 bench/sip/proxy.sh
+#   TG_GOMAXPROCS=1 bench/sip/proxy.sh       # tollgate's Go runtime on one P
 #
 # Reports per rate: calls ok / failed (SIPp), tollgate's CPU µs per call
 # (utime+stime from /proc over the run) and the engine's live calls once
@@ -48,7 +49,7 @@ defaults:
   on_error: fail_closed
   destinations: {default: deny, countries: {"1": allow, "252": block}}
 YAML
-"$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tollgate.log" 2>&1 &
+GOMAXPROCS=${TG_GOMAXPROCS:-} "$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tollgate.log" 2>&1 &
 tg=$!; pids+=("$tg")
 sipp -sf test/testdata/sipp/uas.xml -i 127.0.0.1 -p "$UAS_PORT" -nostdin -bg >/dev/null 2>&1 || true
 uas=$(pgrep -n -f "sipp -sf test/testdata/sipp/uas.xml -i 127.0.0.1 -p $UAS_PORT" || true)

@@ -5,6 +5,7 @@
 #
 #   bench/sip/run.sh                 # defaults below
 #   RATES="10000 20000" DURATION=20 RUNS=3 FIXED_RATE=20000 bench/sip/run.sh
+#   TG_GOMAXPROCS=1 bench/sip/run.sh   # tollgate's Go runtime on one P
 #
 # Reports per server: the highest rate (of RATES) with zero failed calls
 # over DURATION s (median of RUNS), CPU µs per call at FIXED_RATE (from
@@ -45,7 +46,7 @@ defaults:
   on_error: fail_closed
   destinations: {default: deny, countries: {"1": allow, "252": block}}
 YAML
-"$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tollgate.log" 2>&1 &
+GOMAXPROCS=${TG_GOMAXPROCS:-} "$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tollgate.log" 2>&1 &
 tg=$!; pids+=("$tg")
 
 cat >"$work/kamailio.cfg" <<KAM
@@ -116,6 +117,6 @@ report() { # name port pid
 }
 
 echo "== $(nproc) CPUs, $(sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*'), $(kamailio -v | head -1), $(go version | cut -d' ' -f3)"
-echo "== rates tried: $RATES; ${DURATION}s per run, median of $RUNS"
+echo "== rates tried: $RATES; ${DURATION}s per run, median of $RUNS; tollgate GOMAXPROCS=${TG_GOMAXPROCS:-default}, Kamailio children=$KAM_CHILDREN; load $(cut -d' ' -f1-3 /proc/loadavg)"
 report "tollgate redirect (screening)" "$TG_PORT" "$tg"
 report "kamailio stateless 302" "$KAM_PORT" "$kam"
