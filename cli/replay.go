@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -133,7 +134,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	ctx := context.Background()
 	var det *detect.Engine
 	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.On(), ctx: ctx,
-		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, pending: map[string]bool{}, keep: o.keepVerdicts}
+		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, keep: o.keepVerdicts}
 	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
 	var total int64
@@ -211,40 +212,53 @@ func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *a
 	}
 	defer f.Close()
 	rd := cdr.NewReader(&countReader{r: f, done: done}, o)
-	type batch struct {
-		recs []cdr.Record
-		nums []detect.Resolved
-		n    int
-	}
-	full := make(chan *batch, 4)
-	free := make(chan *batch, 4)
+	full := make(chan *startBatch, 4)
+	free := make(chan *startBatch, 4)
 	for range 4 {
-		free <- &batch{recs: make([]cdr.Record, replayBatch), nums: make([]detect.Resolved, replayBatch)}
+		free <- &startBatch{starts: make([]*pstart, 0, replayBatch), slots: make([]int32, 0, replayBatch), marks: make([]smark, 0, replayBatch)}
 	}
 	go func() {
 		defer close(full)
+		q := &rp.sq
+		last := int64(math.MinInt64)
 		for b := range free {
-			n := 0
-			for n < len(b.recs) && rd.Next(&b.recs[n]) {
-				// The far end's look-up too: the detectors' goroutine is the
-				// busier one.
-				b.nums[n] = rp.nums.Resolve(&b.recs[n])
-				n++
+			q.unheld(b) // played
+			more := true
+			for len(b.starts) < replayBatch-64 && len(b.marks) < replayBatch {
+				i := q.slot()
+				s := q.at(i)
+				if !rd.Next(&s.rec) {
+					q.unhold(i)
+					more = false
+					break
+				}
+				// The far end's look-up too: the detectors' goroutine is
+				// the busier one.
+				s.num = rp.nums.Resolve(&s.rec)
+				t := q.hold(i)
+				n := len(b.starts)
+				q.release(t, b)
+				if t > last || len(b.starts) > n {
+					b.marks = append(b.marks, smark{n: len(b.starts), t: t})
+					last = t
+				}
 			}
-			b.n = n
-			if n > 0 {
+			if len(b.marks) > 0 {
 				full <- b
+			} else {
+				free <- b
 			}
-			if n < len(b.recs) {
+			if !more {
 				return
 			}
 		}
 	}()
 	for b := range full {
-		for i := range b.n {
-			rp.add(&b.recs[i], b.nums[i])
-		}
+		rp.playBatch(b)
 		free <- b
+	}
+	for range len(free) { // the parsing goroutine has ended: its queue is this one's
+		rp.sq.unheld(<-free)
 	}
 	s := rd.Stats()
 	st.Lines += s.Lines
