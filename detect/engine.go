@@ -42,6 +42,9 @@ type Engine struct {
 	res  Resolver
 	base *baseline.Learner
 	dets []Detector
+	// startDets are the detectors that judge a call at its start, endDets
+	// the EndOnly ones (dets split once, not per call).
+	startDets, endDets []Detector
 	sink Emit
 	seen idSet
 	// forgotten holds the calls started and then forgotten before their
@@ -173,6 +176,13 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 			sink(f)
 		}
 	}
+	for _, d := range dets {
+		if eo, ok := d.(EndOnly); ok && eo.EndOnly() {
+			e.endDets = append(e.endDets, d)
+		} else {
+			e.startDets = append(e.startDets, d)
+		}
+	}
 	e.seen.init()
 	return e
 }
@@ -243,7 +253,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	if s != nil {
 		idh = s.idh
 		delete(e.live, r.CallID)
-		delete(e.watching, r.CallID)
+		if s.answered != 0 { // only answered calls are watched (Answer)
+			delete(e.watching, r.CallID)
+		}
 		*s = started{} // nothing else holds it: kept for a later Start
 		e.sfree = append(e.sfree, s)
 	}
@@ -283,12 +295,11 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	}
 	c.Concurrent = conc
 	if judge && e.cfg.Enabled {
-		for _, d := range e.dets {
-			if wasStarted {
-				if eo, ok := d.(EndOnly); !ok || !eo.EndOnly() {
-					continue
-				}
-			}
+		dets := e.dets
+		if wasStarted {
+			dets = e.endDets
+		}
+		for _, d := range dets {
 			d.Observe(c, r.Start, e.sink)
 		}
 	}
