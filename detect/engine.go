@@ -45,8 +45,8 @@ type Engine struct {
 	// startDets are the detectors that judge a call at its start, endDets
 	// the EndOnly ones (dets split once, not per call).
 	startDets, endDets []Detector
-	sink Emit
-	seen idSet
+	sink               Emit
+	seen               idSet
 	// forgotten holds the calls started and then forgotten before their
 	// CDR (Forget), as hashes, for one to two hours of event time.
 	forgotten hashSet
