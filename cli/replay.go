@@ -58,10 +58,22 @@ type Top struct {
 }
 
 // tally is a detector that only counts: cost by extension and by country.
+// Observe only notes each call (buf); the sums are made by add, on the
+// parsing goroutine when a batch comes back (off the detectors' path), in
+// the order the calls ended.
 type tally struct {
+	buf   []tallied // the detectors' goroutine's
 	ext   map[*baseline.Handle]*Top
 	dest  map[string]*Top
 	total float64
+}
+
+// tallied is one call as the tally counts it.
+type tallied struct {
+	h                    *baseline.Handle // its extension (a key only)
+	tenant, ext, country string
+	cost                 float64
+	intl                 bool
 }
 
 func (*tally) Name() string { return "tally" }
@@ -73,23 +85,31 @@ func (t *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
 	if !c.Outbound() || c.Attempt {
 		return
 	}
-	x := t.ext[c.Handle]
-	if x == nil {
-		x = &Top{Name: c.Rec.Tenant + "/" + c.Rec.Extension}
-		t.ext[c.Handle] = x
-	}
-	x.Calls++
-	x.Cost += c.Cost
-	if c.International {
-		y := t.dest[c.Dest.Country]
-		if y == nil {
-			y = &Top{Name: c.Dest.Country}
-			t.dest[c.Dest.Country] = y
+	t.buf = append(t.buf, tallied{h: c.Handle, tenant: c.Rec.Tenant, ext: c.Rec.Extension, country: c.Dest.Country, cost: c.Cost, intl: c.International})
+}
+
+// add counts calls noted by Observe.
+func (t *tally) add(cs []tallied) {
+	for i := range cs {
+		c := &cs[i]
+		x := t.ext[c.h]
+		if x == nil {
+			x = &Top{Name: c.tenant + "/" + c.ext}
+			t.ext[c.h] = x
 		}
-		y.Calls++
-		y.Cost += c.Cost
+		x.Calls++
+		x.Cost += c.cost
+		if c.intl {
+			y := t.dest[c.country]
+			if y == nil {
+				y = &Top{Name: c.country}
+				t.dest[c.country] = y
+			}
+			y.Calls++
+			y.Cost += c.cost
+		}
+		t.total += c.cost
 	}
-	t.total += c.Cost
 }
 
 func tops[K comparable](m map[K]*Top, n int) []Top {
@@ -137,6 +157,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, keep: o.keepVerdicts}
 	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
+	rp.tally = t
 	var total int64
 	for _, f := range files {
 		st, err := os.Stat(f)
@@ -165,6 +186,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 		}
 	}
 	rp.finish()
+	t.add(t.buf)
 	close(stop)
 	<-finished
 	if err != nil {
@@ -223,6 +245,8 @@ func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *a
 		last := int64(math.MinInt64)
 		for b := range free {
 			q.unheld(b) // played
+			rp.tally.add(b.tallied)
+			b.tallied = b.tallied[:0]
 			more := true
 			for len(b.starts) < replayBatch-64 && len(b.marks) < replayBatch {
 				i := q.slot()
@@ -255,10 +279,16 @@ func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *a
 	}()
 	for b := range full {
 		rp.playBatch(b)
+		// The calls the tally noted go back with the batch, to be added
+		// up there.
+		b.tallied, rp.tally.buf = rp.tally.buf, b.tallied
 		free <- b
 	}
-	for range len(free) { // the parsing goroutine has ended: its queue is this one's
-		rp.sq.unheld(<-free)
+	for range len(free) { // the parsing goroutine has ended: its queue and tally are this one's
+		b := <-free
+		rp.sq.unheld(b)
+		rp.tally.add(b.tallied)
+		b.tallied = b.tallied[:0]
 	}
 	s := rd.Stats()
 	st.Lines += s.Lines

@@ -29,6 +29,7 @@ import (
 type replayer struct {
 	det   *detect.Engine
 	nums  *detect.Numbers // for the parsing goroutine
+	tally *tally
 	act   *action.Manager
 	blk   *blocks.Live
 	acts  *action.Live
@@ -294,9 +295,10 @@ func (q *startQueue) release(t int64, b *startBatch) {
 // order (held by the startQueue; the detectors' goroutine only reads them
 // until the batch comes back), and marks after them.
 type startBatch struct {
-	starts []*pstart
-	slots  []int32
-	marks  []smark
+	tallied []tallied // on its way back: calls the tally noted
+	starts  []*pstart
+	slots   []int32
+	marks   []smark
 }
 
 // smark: once the first n starts of the batch are queued, play every
@@ -394,7 +396,7 @@ func (p *replayer) play(e *rev) {
 		if e.end != c.end || !c.up {
 			return // superseded by a cut
 		}
-		p.setDown(c.rec.CallID)
+		p.setDown(c)
 		r := &c.rec
 		if c.billsec < r.Billsec { // cut: billed up to the cut
 			if r.Billsec > 0 && r.Cost > 0 {
@@ -495,7 +497,7 @@ func (p *replayer) start(c *rcall, now time.Time) {
 	// names it, and its cost counts as leaked at its end.
 	p.setUp(c)
 	if p.det.Start(r) != nil {
-		p.setDown(r.CallID)
+		p.setDown(c)
 		c.pending = false
 		p.recycle(c)
 		return
@@ -517,12 +519,11 @@ func (p *replayer) setUp(c *rcall) {
 	c.up = true
 }
 
-// setDown: no call of this id is running.
-func (p *replayer) setDown(id string) {
-	if old := p.running[id]; old != nil {
-		old.up = false
-		delete(p.running, id)
-	}
+// setDown: c, running, ends (c.up means p.running[c.rec.CallID] == c:
+// no look-up needed).
+func (p *replayer) setDown(c *rcall) {
+	delete(p.running, c.rec.CallID)
+	c.up = false
 }
 
 // recycle keeps c for a later record; its events still queued are
