@@ -43,7 +43,6 @@ type replayer struct {
 	seq     uint64
 	free    []*rcall // ended calls, reused
 	running map[string]*rcall
-	maxEnd  int64
 	swept   int64
 
 	flagged  map[string]bool
