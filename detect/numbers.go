@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"hash/maphash"
 	"strings"
 
 	"github.com/tollgate-voip/tollgate/baseline"
@@ -20,30 +19,13 @@ type Numbers struct {
 	tenants map[string]*numTenant
 	plans   map[string]map[string]*numEntry
 	n       int
-	planIDs map[string]uint64 // 1, 2, … by plan
-	// recent is a direct-mapped cache in front of the plans' maps, by a
-	// hash of the plan and the dialed string: a number met again is found
-	// in one probe; a slot holds its last number (entries depend only on
-	// plan and number, so which one a slot keeps changes no result).
-	recent []numSlot
-	seed   maphash.Seed
 }
 
 type numTenant struct {
 	tc   tenantCache
 	nums map[string]*numEntry
 	exts map[string]*extSlot
-	plan uint64 // the plan's number (1, 2, …), in the recent cache's key
 }
-
-type numSlot struct {
-	h, plan uint64
-	far     string
-	ne      *numEntry
-}
-
-// recentBits is log2 of the slots of Numbers.recent (32 bytes each).
-const recentBits = 15
 
 // extSlot is one extension of a tenant, interned by Numbers: the Engine
 // keeps in it what it found for them (the tenant's cache, the extension's
@@ -65,8 +47,7 @@ type Resolved struct {
 
 // NewNumbers returns a Numbers over res.
 func NewNumbers(res Resolver) *Numbers {
-	return &Numbers{res: res, tenants: map[string]*numTenant{}, plans: map[string]map[string]*numEntry{},
-		planIDs: map[string]uint64{}, recent: make([]numSlot, 1<<recentBits), seed: maphash.MakeSeed()}
+	return &Numbers{res: res, tenants: map[string]*numTenant{}, plans: map[string]map[string]*numEntry{}}
 }
 
 // Resolve looks up r's far end.
@@ -82,19 +63,13 @@ func (n *Numbers) Resolve(r *cdr.Record) Resolved {
 		if nums == nil {
 			nums = map[string]*numEntry{}
 			n.plans[plan] = nums
-			n.planIDs[plan] = uint64(len(n.plans))
 		}
-		nt = &numTenant{tc: tenantCache{t: t, home: number.CallingCodeFor(t.Country)}, nums: nums, exts: map[string]*extSlot{},
-			plan: n.planIDs[plan]}
+		nt = &numTenant{tc: tenantCache{t: t, home: number.CallingCodeFor(t.Country)}, nums: nums, exts: map[string]*extSlot{}}
 		n.tenants[strings.Clone(r.Tenant)] = nt
 	}
 	far := farOf(r)
-	h := maphash.String(n.seed, far) ^ nt.plan*0x9e3779b97f4a7c15
-	sl := &n.recent[h>>(64-recentBits)]
-	var ne *numEntry
-	if sl.h == h && sl.plan == nt.plan && sl.far == far {
-		ne = sl.ne
-	} else if ne = nt.nums[far]; ne == nil {
+	ne := nt.nums[far]
+	if ne == nil {
 		info, err := n.res.Lookup(far, r.Tenant)
 		if err != nil {
 			return Resolved{}
@@ -106,12 +81,8 @@ func (n *Numbers) Resolve(r *cdr.Record) Resolved {
 			n.n = 0
 		}
 		ne = newNumEntry(info, nt.tc.t, nt.tc.home)
-		far = strings.Clone(far)
-		nt.nums[far] = ne
+		nt.nums[strings.Clone(far)] = ne
 		n.n++
-	}
-	if sl.ne != ne {
-		*sl = numSlot{h: h, plan: nt.plan, far: far, ne: ne}
 	}
 	x := nt.exts[r.Extension]
 	if x == nil {
