@@ -21,6 +21,7 @@ type Set struct {
 	numbers    map[tkey]*store.Block
 	prefixes   map[tkey]*store.Block
 	maxPrefix  int
+	plens      uint64 // bit l set: some prefix of l digits is blocked (bit 63: 63 or more)
 	extensions map[tkey][]*store.Block
 	addrs      map[netip.Addr][]*store.Block
 	nets       []*netBlock
@@ -56,6 +57,7 @@ func Build(bs []store.Block, ks []store.KillSwitch, now time.Time) *Set {
 			v := strings.TrimPrefix(b.Value, "+")
 			s.prefixes[tkey{b.Tenant, v}] = b
 			s.maxPrefix = max(s.maxPrefix, len(v))
+			s.plens |= 1 << min(len(v), 63)
 		case store.BlockExtension:
 			// An extension may hold blocks of several scopes (a short
 			// costly-calls block beside an earlier international one):
@@ -109,6 +111,9 @@ func (s *Set) Number(tenant, digits string, t time.Time) *store.Block {
 // Prefix returns the longest blocked prefix of digits.
 func (s *Set) Prefix(tenant, digits string, t time.Time) *store.Block {
 	for l := min(len(digits), s.maxPrefix); l > 0; l-- {
+		if s.plens&(1<<min(l, 63)) == 0 {
+			continue // no prefix this long
+		}
 		if b := s.prefixes[tkey{tenant, digits[:l]}]; live(b, t) {
 			return b
 		}

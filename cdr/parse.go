@@ -117,7 +117,7 @@ func looksStamp(s string) bool { return len(s) >= 19 && s[4] == '-' && s[13] == 
 
 func (p *Parser) inbound(context string) bool {
 	for _, c := range p.opts.InboundContexts {
-		if context == c || strings.HasPrefix(context, c+"-") {
+		if context == c || len(context) > len(c) && context[len(c)] == '-' && strings.HasPrefix(context, c) { // c or c-…
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -57,10 +58,22 @@ type Top struct {
 }
 
 // tally is a detector that only counts: cost by extension and by country.
+// Observe only notes each call (buf); the sums are made by add, on the
+// parsing goroutine when a batch comes back (off the detectors' path), in
+// the order the calls ended.
 type tally struct {
+	buf   []tallied // the detectors' goroutine's
 	ext   map[*baseline.Handle]*Top
 	dest  map[string]*Top
 	total float64
+}
+
+// tallied is one call as the tally counts it.
+type tallied struct {
+	h                    *baseline.Handle // its extension (a key only)
+	tenant, ext, country string
+	cost                 float64
+	intl                 bool
 }
 
 func (*tally) Name() string { return "tally" }
@@ -72,23 +85,31 @@ func (t *tally) Observe(c *detect.Call, _ time.Time, _ detect.Emit) {
 	if !c.Outbound() || c.Attempt {
 		return
 	}
-	x := t.ext[c.Handle]
-	if x == nil {
-		x = &Top{Name: c.Rec.Tenant + "/" + c.Rec.Extension}
-		t.ext[c.Handle] = x
-	}
-	x.Calls++
-	x.Cost += c.Cost
-	if c.International {
-		y := t.dest[c.Dest.Country]
-		if y == nil {
-			y = &Top{Name: c.Dest.Country}
-			t.dest[c.Dest.Country] = y
+	t.buf = append(t.buf, tallied{h: c.Handle, tenant: c.Rec.Tenant, ext: c.Rec.Extension, country: c.Dest.Country, cost: c.Cost, intl: c.International})
+}
+
+// add counts calls noted by Observe.
+func (t *tally) add(cs []tallied) {
+	for i := range cs {
+		c := &cs[i]
+		x := t.ext[c.h]
+		if x == nil {
+			x = &Top{Name: c.tenant + "/" + c.ext}
+			t.ext[c.h] = x
 		}
-		y.Calls++
-		y.Cost += c.Cost
+		x.Calls++
+		x.Cost += c.cost
+		if c.intl {
+			y := t.dest[c.country]
+			if y == nil {
+				y = &Top{Name: c.country}
+				t.dest[c.country] = y
+			}
+			y.Calls++
+			y.Cost += c.cost
+		}
+		t.total += c.cost
 	}
-	t.total += c.Cost
 }
 
 func tops[K comparable](m map[K]*Top, n int) []Top {
@@ -133,9 +154,10 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	ctx := context.Background()
 	var det *detect.Engine
 	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.On(), ctx: ctx,
-		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, pending: map[string]bool{}, keep: o.keepVerdicts}
+		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, keep: o.keepVerdicts}
 	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
+	rp.tally = t
 	var total int64
 	for _, f := range files {
 		st, err := os.Stat(f)
@@ -164,6 +186,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 		}
 	}
 	rp.finish()
+	t.add(t.buf)
 	close(stop)
 	<-finished
 	if err != nil {
@@ -211,40 +234,61 @@ func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *a
 	}
 	defer f.Close()
 	rd := cdr.NewReader(&countReader{r: f, done: done}, o)
-	type batch struct {
-		recs []cdr.Record
-		nums []detect.Resolved
-		n    int
-	}
-	full := make(chan *batch, 4)
-	free := make(chan *batch, 4)
+	full := make(chan *startBatch, 4)
+	free := make(chan *startBatch, 4)
 	for range 4 {
-		free <- &batch{recs: make([]cdr.Record, replayBatch), nums: make([]detect.Resolved, replayBatch)}
+		free <- &startBatch{starts: make([]*pstart, 0, replayBatch), slots: make([]int32, 0, replayBatch), marks: make([]smark, 0, replayBatch)}
 	}
 	go func() {
 		defer close(full)
+		q := &rp.sq
+		last := int64(math.MinInt64)
 		for b := range free {
-			n := 0
-			for n < len(b.recs) && rd.Next(&b.recs[n]) {
-				// The far end's look-up too: the detectors' goroutine is the
-				// busier one.
-				b.nums[n] = rp.nums.Resolve(&b.recs[n])
-				n++
+			q.unheld(b) // played
+			rp.tally.add(b.tallied)
+			b.tallied = b.tallied[:0]
+			more := true
+			for len(b.starts) < replayBatch-64 && len(b.marks) < replayBatch {
+				i := q.slot()
+				s := q.at(i)
+				if !rd.Next(&s.rec) {
+					q.unhold(i)
+					more = false
+					break
+				}
+				// The far end's look-up too: the detectors' goroutine is
+				// the busier one.
+				s.num = rp.nums.Resolve(&s.rec)
+				t := q.hold(i)
+				n := len(b.starts)
+				q.release(t, b)
+				if t > last || len(b.starts) > n {
+					b.marks = append(b.marks, smark{n: len(b.starts), t: t})
+					last = t
+				}
 			}
-			b.n = n
-			if n > 0 {
+			if len(b.marks) > 0 {
 				full <- b
+			} else {
+				free <- b
 			}
-			if n < len(b.recs) {
+			if !more {
 				return
 			}
 		}
 	}()
 	for b := range full {
-		for i := range b.n {
-			rp.add(&b.recs[i], b.nums[i])
-		}
+		rp.playBatch(b)
+		// The calls the tally noted go back with the batch, to be added
+		// up there.
+		b.tallied, rp.tally.buf = rp.tally.buf, b.tallied
 		free <- b
+	}
+	for range len(free) { // the parsing goroutine has ended: its queue and tally are this one's
+		b := <-free
+		rp.sq.unheld(b)
+		rp.tally.add(b.tallied)
+		b.tallied = b.tallied[:0]
 	}
 	s := rd.Stats()
 	st.Lines += s.Lines

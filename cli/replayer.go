@@ -29,6 +29,7 @@ import (
 type replayer struct {
 	det   *detect.Engine
 	nums  *detect.Numbers // for the parsing goroutine
+	tally *tally
 	act   *action.Manager
 	blk   *blocks.Live
 	acts  *action.Live
@@ -37,15 +38,14 @@ type replayer struct {
 	on    bool
 	ctx   context.Context
 
-	h       evHeap
+	sq      startQueue // the parsing goroutine's
+	h       evHeap     // answers and ends
 	seq     uint64
 	free    []*rcall // ended calls, reused
 	running map[string]*rcall
-	maxEnd  int64
 	swept   int64
 
 	flagged  map[string]bool
-	pending  map[string]bool // flagged before their end: cost added then
 	leaked   float64
 	stopped  int
 	cut      int
@@ -67,6 +67,7 @@ type rcall struct {
 	num     detect.Resolved // its far end, looked up by the parsing goroutine
 	gen     uint32          // bumped when the rcall is reused: older events skip it
 	up      bool            // running: p.running[rec.CallID] == this call
+	pending bool            // flagged while running: its cost is added at its end
 }
 
 const (
@@ -149,36 +150,198 @@ func (p *replayer) push(t int64, kind uint8, c *rcall, end int64) {
 	p.h.push(rev{t: t, key: uint64(2-kind)<<56 | p.seq, c: c, end: end, gen: c.gen})
 }
 
-// add schedules one record's start, answer and end.
-func (p *replayer) add(r *cdr.Record, num detect.Resolved) {
-	var c *rcall
-	if n := len(p.free); n > 0 {
-		c = p.free[n-1]
-		p.free = p.free[:n-1]
-		*c = rcall{rec: *r, num: num, gen: c.gen + 1}
-	} else {
-		c = &rcall{rec: *r, num: num}
-	}
-	st := r.Start.Unix()
-	dur := int64(max(r.Duration, r.Billsec))
-	c.end = st + dur
-	c.billsec = r.Billsec
-	if r.Billsec > 0 {
-		c.answer = c.end - int64(r.Billsec)
-		if !r.Answer.IsZero() {
-			c.answer = r.Answer.Unix()
-		}
-	}
-	p.push(st, evStart, c, 0)
-	if c.end > p.maxEnd {
-		p.maxEnd = c.end
-	}
-	p.drain(p.maxEnd - replayHold)
+// pstart is a call's start as the parsing goroutine hands it over: the
+// record, its far end looked up, and its times.
+type pstart struct {
+	rec             cdr.Record
+	num             detect.Resolved
+	st, answer, end int64
+	billsec         int
 }
 
-// drain plays every event before t (all of them when t is the largest).
-func (p *replayer) drain(t int64) {
-	for len(p.h) > 0 && p.h[0].t < t {
+// startQueue orders the calls' starts on the parsing goroutine: records
+// wait in it until the latest end read, less replayHold, passes their
+// start, as they would in the event queue. It hands them over in start
+// order (ties in reading order) with marks saying how far event time may
+// be played after them; the detectors' goroutine merges them with its
+// own queue of answers and ends (at one second ends and answers play
+// before starts, so a start never needs to wait in that queue). It is
+// owned by one parsing goroutine at a time (files are read one after
+// the other).
+type startQueue struct {
+	chunks [][]pstart // records by slot (chunks never move: the other goroutine reads them)
+	free   []int32
+	h      sheap
+	seq    uint64
+	maxEnd int64
+}
+
+// sref is a held start: its time, reading order and slot.
+type sref struct {
+	t    int64
+	seq  uint64
+	slot int32
+}
+
+func (a *sref) before(b *sref) bool { return a.t < b.t || a.t == b.t && a.seq < b.seq }
+
+// sheap is a 4-ary min-heap of held starts.
+type sheap []sref
+
+func (h *sheap) push(e sref) {
+	*h = append(*h, e)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		j := (i - 1) / 4
+		if !q[i].before(&q[j]) {
+			break
+		}
+		q[i], q[j] = q[j], q[i]
+		i = j
+	}
+}
+
+func (h *sheap) pop() sref {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q = q[:n]
+	*h = q
+	i := 0
+	for {
+		l := 4*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		for k := l + 1; k < min(l+4, n); k++ {
+			if q[k].before(&q[m]) {
+				m = k
+			}
+		}
+		if !q[m].before(&q[i]) {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	return top
+}
+
+// chunkBits is log2 of the records in one chunk of startQueue.
+const chunkBits = 10
+
+// slot returns a free slot to read a record into.
+func (q *startQueue) slot() int32 {
+	if n := len(q.free); n > 0 {
+		i := q.free[n-1]
+		q.free = q.free[:n-1]
+		return i
+	}
+	i := int32(len(q.chunks)) << chunkBits
+	q.chunks = append(q.chunks, make([]pstart, 1<<chunkBits))
+	for j := int32(1<<chunkBits) - 1; j > 0; j-- {
+		q.free = append(q.free, i+j)
+	}
+	return i
+}
+
+// at is slot i's record.
+func (q *startQueue) at(i int32) *pstart { return &q.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+// unhold frees slot i (its start was played).
+func (q *startQueue) unhold(i int32) {
+	*q.at(i) = pstart{}
+	q.free = append(q.free, i)
+}
+
+// hold queues the record read into slot i (its num already set) and
+// returns how far event time may now be played.
+func (q *startQueue) hold(i int32) int64 {
+	s := q.at(i)
+	r := &s.rec
+	s.st = r.Start.Unix()
+	s.end = s.st + int64(max(r.Duration, r.Billsec))
+	s.billsec = r.Billsec
+	s.answer = 0
+	if r.Billsec > 0 {
+		s.answer = s.end - int64(r.Billsec)
+		if !r.Answer.IsZero() {
+			s.answer = r.Answer.Unix()
+		}
+	}
+	q.seq++
+	q.h.push(sref{t: s.st, seq: q.seq, slot: i})
+	if s.end > q.maxEnd {
+		q.maxEnd = s.end
+	}
+	return q.maxEnd - replayHold
+}
+
+// release appends the starts before t, in order, to b; they stay held
+// until the batch comes back (unheld).
+func (q *startQueue) release(t int64, b *startBatch) {
+	for len(q.h) > 0 && q.h[0].t < t {
+		i := q.h.pop().slot
+		b.slots = append(b.slots, i)
+		b.starts = append(b.starts, q.at(i))
+	}
+}
+
+// startBatch is what the parsing goroutine hands over at once: starts in
+// order (held by the startQueue; the detectors' goroutine only reads them
+// until the batch comes back), and marks after them.
+type startBatch struct {
+	tallied []tallied // on its way back: calls the tally noted
+	starts  []*pstart
+	slots   []int32
+	marks   []smark
+}
+
+// smark: once the first n starts of the batch are queued, play every
+// event before t.
+type smark struct {
+	n int
+	t int64
+}
+
+// play plays a batch: its starts merged, at each mark, with the queued
+// answers and ends.
+func (p *replayer) playBatch(b *startBatch) {
+	i := 0
+	for _, m := range b.marks {
+		p.drain(b.starts[i:m.n], m.t)
+		i = m.n
+	}
+}
+
+// unheld frees the slots of a batch played.
+func (q *startQueue) unheld(b *startBatch) {
+	for _, i := range b.slots {
+		q.unhold(i)
+	}
+	clear(b.starts)
+	b.starts, b.slots, b.marks = b.starts[:0], b.slots[:0], b.marks[:0]
+}
+
+// drain plays every event before t (all of them when t is the largest):
+// the queued answers and ends merged with starts, which are in order and
+// all before t.
+func (p *replayer) drain(starts []*pstart, t int64) {
+	i := 0
+	for {
+		q := len(p.h) > 0 && p.h[0].t < t
+		if i < len(starts) && (!q || starts[i].st < p.h[0].t) {
+			// At one second, answers and ends before starts.
+			p.playStart(starts[i])
+			i++
+			continue
+		}
+		if !q {
+			return
+		}
 		e := p.h.pop()
 		if e.gen == e.c.gen {
 			p.play(&e)
@@ -194,15 +357,36 @@ func (p *replayer) drain(t int64) {
 	}
 }
 
-func (p *replayer) finish() { p.drain(1<<62 - 1) }
+// finish plays the starts still held and every queued event.
+func (p *replayer) finish() {
+	b := &startBatch{}
+	p.sq.release(1<<62-1, b)
+	p.drain(b.starts, 1<<62-1)
+	p.sq.unheld(b)
+}
+
+// playStart takes a start off the parsing goroutine and plays it.
+func (p *replayer) playStart(s *pstart) {
+	var c *rcall
+	if n := len(p.free); n > 0 {
+		c = p.free[n-1]
+		p.free = p.free[:n-1]
+		*c = rcall{rec: s.rec, num: s.num, gen: c.gen + 1}
+	} else {
+		c = &rcall{rec: s.rec, num: s.num}
+	}
+	c.end, c.answer, c.billsec = s.end, s.answer, s.billsec
+	now := time.Unix(s.st, 0)
+	p.clock.Observe(now)
+	p.start(c, now)
+	p.tick(s.st, now)
+}
 
 func (p *replayer) play(e *rev) {
 	c := e.c
 	now := time.Unix(e.t, 0)
 	p.clock.Observe(now)
 	switch e.kind() {
-	case evStart:
-		p.start(c, now)
 	case evAnswer:
 		if c.up {
 			p.det.Answer(c.rec.CallID, now)
@@ -211,7 +395,7 @@ func (p *replayer) play(e *rev) {
 		if e.end != c.end || !c.up {
 			return // superseded by a cut
 		}
-		p.setDown(c.rec.CallID)
+		p.setDown(c)
 		r := &c.rec
 		if c.billsec < r.Billsec { // cut: billed up to the cut
 			if r.Billsec > 0 && r.Cost > 0 {
@@ -222,8 +406,8 @@ func (p *replayer) play(e *rev) {
 			r.End = time.Unix(c.end, 0).UTC()
 		}
 		_ = p.det.Observe(r)
-		if p.pending[r.CallID] {
-			delete(p.pending, r.CallID)
+		if c.pending {
+			c.pending = false
 			cost, _ := p.det.CostOf(r.CallID)
 			p.leaked += cost
 		}
@@ -312,8 +496,8 @@ func (p *replayer) start(c *rcall, now time.Time) {
 	// names it, and its cost counts as leaked at its end.
 	p.setUp(c)
 	if p.det.Start(r) != nil {
-		p.setDown(r.CallID)
-		delete(p.pending, r.CallID)
+		p.setDown(c)
+		c.pending = false
 		p.recycle(c)
 		return
 	}
@@ -327,17 +511,18 @@ func (p *replayer) start(c *rcall, now time.Time) {
 func (p *replayer) setUp(c *rcall) {
 	if old := p.running[c.rec.CallID]; old != nil {
 		old.up = false
+		// A flag raised on the id while it ran stays with the id.
+		c.pending, old.pending = old.pending, false
 	}
 	p.running[c.rec.CallID] = c
 	c.up = true
 }
 
-// setDown: no call of this id is running.
-func (p *replayer) setDown(id string) {
-	if old := p.running[id]; old != nil {
-		old.up = false
-		delete(p.running, id)
-	}
+// setDown: c, running, ends (c.up means p.running[c.rec.CallID] == c:
+// no look-up needed).
+func (p *replayer) setDown(c *rcall) {
+	delete(p.running, c.rec.CallID)
+	c.up = false
 }
 
 // recycle keeps c for a later record; its events still queued are
@@ -360,8 +545,8 @@ func (p *replayer) finding(f detect.Finding) {
 			continue
 		}
 		p.flagged[id] = true
-		if _, up := p.running[id]; up {
-			p.pending[id] = true
+		if c := p.running[id]; c != nil {
+			c.pending = true
 		} else if cost, ok := p.det.CostOf(id); ok {
 			p.leaked += cost
 		}

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/cdr"
 )
 
 // TestEvHeapOrder: events come out in time order; at one second ends
@@ -47,5 +51,52 @@ func TestEvHeapOrder(t *testing.T) {
 	}
 	if popped != 20000 {
 		t.Fatalf("popped %d of 20000", popped)
+	}
+}
+
+// TestStartQueueOrder: the start queue releases exactly the held starts
+// before each threshold, each release in start order and, at one second,
+// in reading order (a late record read after a release comes out in a
+// later one, as it played in the single queue), with slots reused only
+// once a batch is back.
+func TestStartQueueOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	q := &startQueue{}
+	base := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	type key struct{ st, line int64 }
+	released, read := 0, 0
+	for i := range 20000 {
+		s := q.slot()
+		p := q.at(s)
+		if p.rec.CallID != "" {
+			t.Fatalf("slot %d reused while held (%s)", s, p.rec.CallID)
+		}
+		p.rec = cdr.Record{CallID: fmt.Sprint(i), Start: base.Add(time.Duration(i/4+r.IntN(3*3600)) * time.Second), Duration: r.IntN(7200), Line: i}
+		read++
+		th := q.hold(s)
+		b := &startBatch{}
+		q.release(th, b)
+		if len(q.h) > 0 && q.h[0].t < th {
+			t.Fatalf("start %d still held at threshold %d", q.h[0].t, th)
+		}
+		var last key
+		for _, x := range b.starts {
+			k := key{x.st, int64(x.rec.Line)}
+			if x.st >= th {
+				t.Fatalf("start %d released at threshold %d", x.st, th)
+			}
+			if k.st < last.st || k.st == last.st && k.line <= last.line {
+				t.Fatalf("released %+v after %+v", k, last)
+			}
+			last = k
+		}
+		released += len(b.starts)
+		q.unheld(b)
+	}
+	b := &startBatch{}
+	q.release(1<<62-1, b)
+	released += len(b.starts)
+	if released != read || len(q.h) != 0 {
+		t.Fatalf("released %d of %d, %d still held", released, read, len(q.h))
 	}
 }

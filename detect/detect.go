@@ -51,6 +51,9 @@ type Call struct {
 	// Concurrent is how many calls of the extension were up when this
 	// one started, itself included.
 	Concurrent int
+	// far is Far() when the engine filled the call (looked up once per
+	// number, so the number's digits need not be read to find it).
+	far string
 	// Handle is the extension's place in the baseline: Handle.Key is
 	// Key(tenant, extension); Handle.Ext and Handle.Tenant are the
 	// profiles as they were before this call (nil before any call).
@@ -59,6 +62,9 @@ type Call struct {
 
 // Far returns the far-end digits (no "+").
 func (c *Call) Far() string {
+	if c.far != "" {
+		return c.far
+	}
 	if len(c.Dest.E164) > 1 && c.Dest.E164[0] == '+' {
 		return c.Dest.E164[1:]
 	}

@@ -42,8 +42,11 @@ type Engine struct {
 	res  Resolver
 	base *baseline.Learner
 	dets []Detector
-	sink Emit
-	seen idSet
+	// startDets are the detectors that judge a call at its start, endDets
+	// the EndOnly ones (dets split once, not per call).
+	startDets, endDets []Detector
+	sink               Emit
+	seen               idSet
 	// forgotten holds the calls started and then forgotten before their
 	// CDR (Forget), as hashes, for up to two hours of event time and at
 	// most about a million of them (forgetSet).
@@ -99,6 +102,7 @@ type numEntry struct {
 	premium       bool
 	chargeable    bool
 	rate          float64
+	far           string // the number's digits (Call.Far)
 	class, rng    string
 	country       string // the destination country as a prefix (see Call.Country)
 }
@@ -137,6 +141,10 @@ func classify(ne *numEntry, home int) {
 		ne.class = info.Country + "/" + info.Type.String()
 	}
 	d := strings.TrimPrefix(info.E164, "+")
+	ne.far = d
+	if len(info.E164) <= 1 {
+		ne.far = info.E164 // as Call.Far
+	}
 	switch {
 	case len(info.RatePrefix) > len(strconv.Itoa(info.CallingCode)) && len(info.RatePrefix) < len(d):
 		ne.rng = info.RatePrefix
@@ -174,6 +182,13 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 		e.stats.Findings++
 		if sink != nil {
 			sink(f)
+		}
+	}
+	for _, d := range dets {
+		if eo, ok := d.(EndOnly); ok && eo.EndOnly() {
+			e.endDets = append(e.endDets, d)
+		} else {
+			e.startDets = append(e.startDets, d)
 		}
 	}
 	e.seen.init()
@@ -247,7 +262,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	wasStarted := s != nil || forgotten
 	if s != nil {
 		delete(e.live, r.CallID)
-		delete(e.watching, r.CallID)
+		if s.answered != 0 { // only answered calls are watched (Answer)
+			delete(e.watching, r.CallID)
+		}
 		*s = started{} // nothing else holds it: kept for a later Start
 		e.sfree = append(e.sfree, s)
 	}
@@ -287,12 +304,11 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	}
 	c.Concurrent = conc
 	if judge && e.cfg.Enabled {
-		for _, d := range e.dets {
-			if wasStarted {
-				if eo, ok := d.(EndOnly); !ok || !eo.EndOnly() {
-					continue
-				}
-			}
+		dets := e.dets
+		if wasStarted {
+			dets = e.endDets
+		}
+		for _, d := range dets {
 			d.Observe(c, r.Start, e.sink)
 		}
 	}
@@ -422,7 +438,7 @@ func (e *Engine) fill(r *cdr.Record, c *Call, tc *tenantCache, ne *numEntry, h *
 	e.used = used{tc, ne, h}
 	t := tc.t
 	*c = Call{Rec: r, Policy: t, Dest: &ne.info, Local: r.Start.In(t.Location), International: ne.international, Premium: ne.premium, Handle: h,
-		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng, Country: ne.country}
+		Chargeable: ne.chargeable, Rate: ne.rate, Class: ne.class, Range: ne.rng, Country: ne.country, far: ne.far}
 	c.Cost = r.Cost
 	if c.Cost == 0 && r.Billsec > 0 {
 		c.Cost = float64(r.Billsec) / 60 * ne.rate
@@ -447,10 +463,13 @@ type idSet struct {
 	seed     maphash.Seed
 	cur, old map[uint64]idEntry
 	start    int64
-	// curBits and oldBits have bit h>>(64-idBits) set for each hash h in
-	// cur and old: most ids looked up were never seen, and a clear bit
-	// answers that without probing the maps.
-	curBits, oldBits []uint64
+	// bits has, for each hash h in cur and old, bit h>>(64-idBits) set in
+	// cur's and old's filter: most ids looked up were never seen, and a
+	// clear bit answers that without probing the maps. The two filters are
+	// interleaved word by word (word 2i+g of generation g), so one look-up
+	// reads one cache line; g is cur's.
+	bits []uint64
+	g    int
 }
 
 // idBits is log2 of the bits in each generation's filter (128 KiB).
@@ -464,7 +483,7 @@ type idEntry struct {
 func (s *idSet) init() {
 	s.seed = maphash.MakeSeed()
 	s.cur, s.old = map[uint64]idEntry{}, map[uint64]idEntry{}
-	s.curBits, s.oldBits = make([]uint64, 1<<idBits/64), make([]uint64, 1<<idBits/64)
+	s.bits = make([]uint64, 2<<idBits/64)
 }
 
 func (s *idSet) hash(id string) uint64 { return maphash.String(s.seed, id) }
@@ -474,7 +493,7 @@ func (s *idSet) get(id string) (float64, bool) { return s.getHashed(id, s.hash(i
 // getHashed is get with id's hash h already computed.
 func (s *idSet) getHashed(id string, h uint64) (float64, bool) {
 	b := h >> (64 - idBits)
-	if (s.curBits[b/64]|s.oldBits[b/64])&(1<<(b%64)) == 0 {
+	if (s.bits[b/64*2]|s.bits[b/64*2+1])&(1<<(b%64)) == 0 {
 		return 0, false
 	}
 	if e, ok := s.cur[h]; ok && e.id == id {
@@ -504,12 +523,19 @@ func (s *idSet) addHashed(id string, h uint64, t int64, cost float64) {
 	}
 	if t > s.start+86400 || len(s.cur) > 4<<20 {
 		s.old, s.cur, s.start = s.cur, make(map[uint64]idEntry, len(s.cur)), t
-		s.oldBits, s.curBits = s.curBits, s.oldBits
-		clear(s.curBits)
+		s.g ^= 1 // the old filter becomes the current one, cleared
+		for i := s.g; i < len(s.bits); i += 2 {
+			s.bits[i] = 0
+		}
 	}
-	b := h >> (64 - idBits)
-	s.curBits[b/64] |= 1 << (b % 64)
+	s.mark(h)
 	s.cur[h] = idEntry{id: id, cost: cost}
+}
+
+// mark sets h's bit in the current generation's filter.
+func (s *idSet) mark(h uint64) {
+	b := h >> (64 - idBits)
+	s.bits[b/64*2+uint64(s.g)] |= 1 << (b % 64)
 }
 
 // forgetKeep is how long, in event time, a started call forgotten before

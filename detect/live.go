@@ -116,10 +116,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 	e.stats.Started++
 	e.classStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
-		for _, d := range e.dets {
-			if eo, ok := d.(EndOnly); ok && eo.EndOnly() {
-				continue
-			}
+		for _, d := range e.startDets {
 			d.Observe(c, r.Start, e.sink)
 		}
 	}
@@ -260,8 +257,9 @@ func (e *Engine) Watch(now time.Time) {
 	// play in that order, and a replay of one stream decides the same
 	// every time.
 	over := e.over[:0]
-	// Fewer calls watched than in_call.concurrent: no group can reach it.
-	grouping := len(e.watching) >= rule.Concurrent
+	// Fewer calls watched than in_call.concurrent, or less accrued by all
+	// of them together than in_call.group_cost: no group can reach it.
+	grouping := len(e.watching) >= rule.Concurrent && e.accrued(t) >= rule.GroupCost*(1-1e-6)
 	for id, s := range e.watching {
 		if s.latched {
 			delete(e.watching, id)
@@ -383,6 +381,18 @@ func (e *Engine) Watch(now time.Time) {
 			e.live[id].latched = true
 		}
 	}
+}
+
+// accrued is what the watched calls not yet latched have cost by t, all
+// together (a bound on any group's cost).
+func (e *Engine) accrued(t int64) float64 {
+	sum := 0.0
+	for _, s := range e.watching {
+		if !s.latched && t > s.answered {
+			sum += s.rate * float64(t-s.answered) / 60
+		}
+	}
+	return sum
 }
 
 // watchGroup gathers, during one look of Watch, the watched calls of one
