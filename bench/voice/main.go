@@ -178,6 +178,7 @@ func main() {
 	flagComps := flag.Int("flagcomps", 32, "with -synthflag: mixture components")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
 	lofo := flag.Bool("synthlofo", false, "synthetic-voice detector on regularity features, one TTS engine family held out at a time (needs -tts from bench/voice/ttsdigits.sh)")
+	lofoGMM := flag.Bool("lofogmm", false, "with -synthlofo: also the mixture detector (voice.TrainSynthetic) on the same strings")
 	dump := flag.Bool("synthdump", false, "print the synthetic-voice regularity features per speaker and TTS voice (needs -tts)")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -216,7 +217,7 @@ func main() {
 		return
 	}
 	if *lofo {
-		synthLOFO(c, real, *conds, strings.Split(*flagTrain, ","))
+		synthLOFO(c, real, *conds, strings.Split(*flagTrain, ","), *lofoGMM)
 		return
 	}
 	if *flagDir != "" {

@@ -58,6 +58,9 @@ func synthDump(c *corpus, conds string, n int) {
 type lofoSet struct {
 	Train [][]float64
 	Test  map[string][][]float64
+	// The audio, kept for the mixture detector (-lofogmm); not cached.
+	trainA []voice.Audio
+	testA  map[string][]voice.Audio
 }
 
 // synthLOFO evaluates the regularity detector (voice.SynthFeatures) with
@@ -71,8 +74,9 @@ type lofoSet struct {
 // for; the two test speakers set it), and "training CV", the 99th
 // percentile of the training speakers' scores when each is left out of
 // its own model in turn (nothing held out touches it), with the false
-// flags it gives on the held-out speakers.
-func synthLOFO(c *corpus, real []string, conds string, trainConds []string) {
+// flags it gives on the held-out speakers. With withGMM the shipped
+// mixture detector (voice.TrainSynthetic) runs on the same strings.
+func synthLOFO(c *corpus, real []string, conds string, trainConds []string, withGMM bool) {
 	t0 := time.Now()
 	fams := map[string][]string{}
 	var famNames []string
@@ -90,6 +94,9 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string) {
 	testConds := strings.Split(conds, ",")
 	sets := make([]lofoSet, len(c.speakers))
 	cache := os.Getenv("SYNTH_CACHE") // scratch: reuse features between runs
+	if withGMM {
+		cache = ""
+	}
 	if b, err := os.ReadFile(cache); err == nil && cache != "" {
 		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&sets); err != nil {
 			log.Fatal(err)
@@ -102,11 +109,14 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string) {
 			if c.synth[s] {
 				nTrain, nTest = 20, 20
 			}
-			set := lofoSet{Test: map[string][][]float64{}}
+			set := lofoSet{Test: map[string][][]float64{}, testA: map[string][]voice.Audio{}}
 			for i := 0; i < nTrain; i++ {
 				a := c.digitString(s, 5, 0, 25, rng)
 				for _, ch := range trainConds {
 					b, _ := voice.Channel(ch, a, rng)
+					if withGMM {
+						set.trainA = append(set.trainA, b)
+					}
 					if v := voice.SynthFeatures(b); v != nil {
 						set.Train = append(set.Train, v)
 					}
@@ -115,6 +125,9 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string) {
 			for _, ch := range testConds {
 				for i := 0; i < nTest; i++ {
 					b, _ := voice.Channel(ch, c.digitString(s, 5, 25, 50, rng), rng)
+					if withGMM {
+						set.testA[ch] = append(set.testA[ch], b)
+					}
 					if v := voice.SynthFeatures(b); v != nil {
 						set.Test[ch] = append(set.Test[ch], v)
 					}
@@ -156,7 +169,10 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string) {
 			fmt.Printf("| %s | %s | %s |\n", cond, f, strings.Join(out, " | "))
 		}
 	}
-	type detector func(humanSpk []string, synth [][]float64) func([]float64) float64
+	// A detector is fitted on real training speakers and TTS voices and
+	// returns the scores of a voice's test strings in a channel.
+	type scores func(set *lofoSet, cond string) []float64
+	type detector func(humanSpk, synthSpk []string) scores
 	pool := func(spk []string) [][]float64 {
 		var out [][]float64
 		for _, s := range spk {
@@ -164,97 +180,134 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string) {
 		}
 		return out
 	}
+	vec := func(f func([]float64) float64) scores {
+		return func(set *lofoSet, cond string) []float64 {
+			var out []float64
+			for _, v := range set.Test[cond] {
+				out = append(out, f(v))
+			}
+			return out
+		}
+	}
 	dets := []struct {
 		name string
 		fit  detector
 	}{
-		{"logistic regression", func(h []string, syn [][]float64) func([]float64) float64 {
-			m, err := voice.TrainSynthLinear(pool(h), syn, 0.01)
+		{"logistic regression", func(h, syn []string) scores {
+			m, err := voice.TrainSynthLinear(pool(h), pool(syn), 0.01)
 			if err != nil {
 				log.Fatal(err)
 			}
-			return m.Score
+			return vec(m.Score)
 		}},
-		{"one-class Gaussian of real speech", func(h []string, _ [][]float64) func([]float64) float64 {
+		{"one-class Gaussian of real speech", func(h, _ []string) scores {
 			m, err := voice.TrainSynthOneClass(pool(h), 0.1)
 			if err != nil {
 				log.Fatal(err)
 			}
-			return m.Score
+			return vec(m.Score)
 		}},
+	}
+	if withGMM {
+		dets = append(dets, struct {
+			name string
+			fit  detector
+		}{"mixtures (TrainSynthetic, shipped)", func(h, syn []string) scores {
+			var ha, sa []voice.Audio
+			for _, s := range h {
+				ha = append(ha, sets[idx[s]].trainA...)
+			}
+			for _, s := range syn {
+				sa = append(sa, sets[idx[s]].trainA...)
+			}
+			d, err := voice.TrainSynthetic(ha, sa, nil, 32)
+			if err != nil {
+				log.Fatal(err)
+			}
+			return func(set *lofoSet, cond string) []float64 {
+				out := make([]float64, len(set.testA[cond]))
+				parallelDo(len(out), func(i int) { out[i] = d.Score(set.testA[cond][i]) })
+				return out
+			}
+		}})
+	}
+	type tally struct {
+		flagA, flagB, ffB, nSyn, nHum int
+		allH, allS                    []float64
 	}
 	fmt.Printf("| detector | test channel | held-out family (voices) | flagged, threshold at 1 %% of test speakers | flagged, threshold from training CV | false flags of test speakers there | EER %% |\n|---|---|---|---|---|---|---|\n")
 	for _, det := range dets {
-		for _, cond := range testConds {
-			for _, held := range famNames {
-				var synth [][]float64
-				for _, f := range famNames {
-					if f != held {
-						for _, s := range fams[f] {
-							synth = append(synth, sets[idx[s]].Train...)
-						}
+		for _, held := range famNames {
+			var synth []string
+			for _, f := range famNames {
+				if f != held {
+					synth = append(synth, fams[f]...)
+				}
+			}
+			res := map[string]*tally{}
+			for _, cond := range testConds {
+				res[cond] = &tally{}
+			}
+			for k := 0; k+1 < len(real); k += 2 {
+				test := []string{real[k], real[k+1]}
+				var train []string
+				for _, s := range real {
+					if s != test[0] && s != test[1] {
+						train = append(train, s)
 					}
 				}
-				var flagA, flagB, ffB, nSyn, nHum int
-				var allH, allS []float64
-				for k := 0; k+1 < len(real); k += 2 {
-					test := []string{real[k], real[k+1]}
-					var train []string
-					for _, s := range real {
-						if s != test[0] && s != test[1] {
-							train = append(train, s)
+				// Inner CV on the training speakers sets threshold B.
+				cv := map[string][]float64{}
+				for _, out := range train {
+					var rest []string
+					for _, s := range train {
+						if s != out {
+							rest = append(rest, s)
 						}
 					}
-					// Inner CV on the training speakers sets threshold B.
-					var cv []float64
-					for _, out := range train {
-						var rest []string
-						for _, s := range train {
-							if s != out {
-								rest = append(rest, s)
-							}
-						}
-						score := det.fit(rest, synth)
-						for _, v := range sets[idx[out]].Test[cond] {
-							cv = append(cv, score(v))
-						}
+					score := det.fit(rest, synth)
+					for _, cond := range testConds {
+						cv[cond] = append(cv[cond], score(&sets[idx[out]], cond)...)
 					}
-					thrB := quantile(cv, 0.99)
-					score := det.fit(train, synth)
+				}
+				score := det.fit(train, synth)
+				for _, cond := range testConds {
+					t := res[cond]
+					thrB := quantile(cv[cond], 0.99)
 					var hs, ss []float64
 					for _, s := range test {
-						for _, v := range sets[idx[s]].Test[cond] {
-							hs = append(hs, score(v))
-						}
+						hs = append(hs, score(&sets[idx[s]], cond)...)
 					}
 					for _, s := range fams[held] {
-						for _, v := range sets[idx[s]].Test[cond] {
-							ss = append(ss, score(v))
-						}
+						ss = append(ss, score(&sets[idx[s]], cond)...)
 					}
 					thrA := quantile(hs, 0.99)
 					for _, x := range ss {
 						if x > thrA {
-							flagA++
+							t.flagA++
 						}
 						if x > thrB {
-							flagB++
+							t.flagB++
 						}
 					}
 					for _, x := range hs {
 						if x > thrB {
-							ffB++
+							t.ffB++
 						}
 					}
-					nSyn += len(ss)
-					nHum += len(hs)
-					allH = append(allH, hs...)
-					allS = append(allS, ss...)
+					t.nSyn += len(ss)
+					t.nHum += len(hs)
+					t.allH = append(t.allH, hs...)
+					t.allS = append(t.allS, ss...)
 				}
-				eer, _ := voice.EER(allS, allH)
-				fmt.Printf("| %s | %s | %s (%d) | %.1f %% (%d / %d) | %.1f %% (%d / %d) | %.1f %% (%d / %d) | %.1f |\n", det.name, cond, held, len(fams[held]),
-					pct(flagA, nSyn), flagA, nSyn, pct(flagB, nSyn), flagB, nSyn, pct(ffB, nHum), ffB, nHum, 100*eer)
 			}
+			for _, cond := range testConds {
+				t := res[cond]
+				eer, _ := voice.EER(t.allS, t.allH)
+				fmt.Printf("| %s | %s | %s (%d) | %.1f %% (%d / %d) | %.1f %% (%d / %d) | %.1f %% (%d / %d) | %.1f |\n", det.name, cond, held, len(fams[held]),
+					pct(t.flagA, t.nSyn), t.flagA, t.nSyn, pct(t.flagB, t.nSyn), t.flagB, t.nSyn, pct(t.ffB, t.nHum), t.ffB, t.nHum, 100*eer)
+			}
+			log.Printf("%s, %s held out: %v", det.name, held, time.Since(t0).Round(time.Second))
 		}
 	}
 	log.Printf("total %v", time.Since(t0).Round(time.Second))
