@@ -362,15 +362,8 @@ func (m *Model) check() error {
 		}
 	}
 	if d := m.Synthetic; d != nil {
-		for _, g := range []*GMM{d.Human, d.Synth} {
-			if g == nil || g.D != d.Features.Dim() || len(g.Means) != g.C*g.D || len(g.Vars) != g.C*g.D || len(g.Weights) != g.C {
-				return errors.New("voice: model's synthetic-voice detector has inconsistent sizes")
-			}
-			for _, v := range g.Vars {
-				if !(v > 0) {
-					return errors.New("voice: model's synthetic-voice detector has a non-positive variance")
-				}
-			}
+		if err := d.check(); err != nil {
+			return err
 		}
 	}
 	if m.Calib.A <= 0 || math.IsNaN(m.Calib.B) {

@@ -1,17 +1,30 @@
 package voice
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"math"
+)
 
-// SyntheticDetector flags speech that sounds machine-made: two mixtures,
-// one of human speech and one of text-to-speech output, and the average
-// per-frame log-likelihood ratio between them. It is an indicator for
-// review, trained on the engines it was shown; docs/benchmarks.md reports
-// how it does on engines it was not.
+// SyntheticDetector flags speech that sounds machine-made. It is an
+// indicator for review; docs/benchmarks.md reports how it does on engine
+// families it never saw. Two kinds:
+//
+//   - OneClass set (TrainSyntheticRegularity): a model of how irregular
+//     human speech is (SynthFeatures); the score is the distance from it.
+//   - otherwise (TrainSynthetic): two mixtures, one of human speech and
+//     one of text-to-speech output, and the average per-frame
+//     log-likelihood ratio between them; it knows the engines it was
+//     shown.
 type SyntheticDetector struct {
 	Features     FeatureConfig
 	Human, Synth *GMM
-	// Threshold is the score above which speech is flagged (the equal
-	// error point on the training data).
+	// OneClass, when set, is the regularity model and Human and Synth
+	// are unused.
+	OneClass *SynthOneClass
+	// Threshold is the score above which speech is flagged (mixtures: the
+	// equal error point on the training data; regularity: the share of
+	// left-out training speakers' speech chosen at training).
 	Threshold float64
 	Engines   []string // what the synthetic side was trained on
 
@@ -60,9 +73,19 @@ func TrainSynthetic(human, synth []Audio, engines []string, components int) (*Sy
 	return d, nil
 }
 
-// Score is the average per-frame log-likelihood ratio, synthetic over
-// human, of the speech in a; higher is more likely synthetic.
+// Score is higher for speech more likely synthetic: the regularity
+// model's distance from human speech, or the mixtures' average per-frame
+// log-likelihood ratio, synthetic over human.
 func (d *SyntheticDetector) Score(a Audio) float64 {
+	if d.OneClass != nil {
+		// Too little voiced speech to measure: 0, the score of speech
+		// exactly like the human average, never flagged.
+		v := SynthFeatures(a)
+		if v == nil || len(v) != len(d.OneClass.Mean) {
+			return 0
+		}
+		return d.OneClass.Score(v)
+	}
 	if d.ext == nil {
 		d.ext = newExtractor(d.Features)
 	}
@@ -83,4 +106,31 @@ func (d *SyntheticDetector) Score(a Audio) float64 {
 		s += d.Synth.posteriors(x, post[:d.Synth.C]) - d.Human.posteriors(x, post[:d.Human.C])
 	}
 	return s / float64(f.Frames)
+}
+
+// check validates a loaded detector.
+func (d *SyntheticDetector) check() error {
+	if m := d.OneClass; m != nil {
+		n := len(m.Mean)
+		if n != len(SynthFeatureNames) || len(m.Prec) != n*n {
+			return errors.New("voice: model's synthetic-voice detector has inconsistent sizes")
+		}
+		for _, v := range append(append([]float64(nil), m.Mean...), m.Prec...) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return errors.New("voice: model's synthetic-voice detector is not finite")
+			}
+		}
+		return nil
+	}
+	for _, g := range []*GMM{d.Human, d.Synth} {
+		if g == nil || g.D != d.Features.Dim() || len(g.Means) != g.C*g.D || len(g.Vars) != g.C*g.D || len(g.Weights) != g.C {
+			return errors.New("voice: model's synthetic-voice detector has inconsistent sizes")
+		}
+		for _, v := range g.Vars {
+			if !(v > 0) {
+				return errors.New("voice: model's synthetic-voice detector has a non-positive variance")
+			}
+		}
+	}
+	return nil
 }

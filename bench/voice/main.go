@@ -179,6 +179,9 @@ func main() {
 	flagTrain := flag.String("flagtrain", "clean", "with -synthflag: channels the detector's training audio is heard through")
 	flagComps := flag.Int("flagcomps", 32, "with -synthflag: mixture components")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
+	lofo := flag.Bool("synthlofo", false, "synthetic-voice detector on regularity features, one TTS engine family held out at a time (needs -tts from bench/voice/ttsdigits.sh)")
+	lofoGMM := flag.Bool("lofogmm", false, "with -synthlofo: also the mixture detector (voice.TrainSynthetic) on the same strings")
+	dump := flag.Bool("synthdump", false, "print the synthetic-voice regularity features per speaker and TTS voice (needs -tts)")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -209,6 +212,14 @@ func main() {
 				identify(c, real, cn == "telephone", n, *tests)
 			}
 		}
+		return
+	}
+	if *dump {
+		synthDump(c, *conds, 30)
+		return
+	}
+	if *lofo {
+		synthLOFO(c, real, *conds, strings.Split(*flagTrain, ","), *lofoGMM)
 		return
 	}
 	if *flagDir != "" {
