@@ -10,7 +10,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/voice"
@@ -336,23 +335,4 @@ func quantile(x []float64, q float64) float64 {
 	y := append([]float64(nil), x...)
 	sort.Float64s(y)
 	return y[min(len(y)-1, int(q*float64(len(y))))]
-}
-
-func parallelDo(n int, f func(i int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
