@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -71,20 +72,50 @@ tenants:
 	live := map[string]bool{}
 	var csv strings.Builder
 	ctx := context.Background()
+	// Events are posted in event-time order, as a live PBX would send
+	// them: a call's answer and end come when they happen, interleaved
+	// with the later calls' screenings (an end posted before a later
+	// call's start would tell the detectors about cost not yet run up).
+	// At one second, answers and ends go before starts, as in the replay.
+	type event struct {
+		at   time.Time
+		kind int // 0 answer, 1 end, 2 screen
+		x    call
+	}
+	var queue []event
 	for _, x := range calls {
-		_, v := c.call("POST", "/v1/screen", map[string]any{"call_id": x.id, "tenant": "acme", "extension": x.ext, "callee": x.callee, "time": x.start.Format(time.RFC3339)})
-		stopped := v["action"] != "allow"
-		live[x.id] = stopped
-		ans, end := x.start.Add(5*time.Second), x.start.Add(5*time.Second+time.Duration(x.billsec)*time.Second)
-		if !stopped {
-			c.call("POST", "/v1/calls/"+x.id+"/events", map[string]any{"type": "answer", "time": ans.Format(time.RFC3339)})
-			d := x.billsec
-			c.call("POST", "/v1/calls/"+x.id+"/events", map[string]any{"type": "end", "time": end.Format(time.RFC3339), "duration_s": d})
+		queue = append(queue, event{x.start, 2, x})
+	}
+	for len(queue) > 0 {
+		sort.SliceStable(queue, func(i, j int) bool {
+			if !queue[i].at.Equal(queue[j].at) {
+				return queue[i].at.Before(queue[j].at)
+			}
+			return queue[i].kind < queue[j].kind
+		})
+		ev := queue[0]
+		queue = queue[1:]
+		x := ev.x
+		switch ev.kind {
+		case 0:
+			c.call("POST", "/v1/calls/"+x.id+"/events", map[string]any{"type": "answer", "time": ev.at.Format(time.RFC3339)})
+		case 1:
+			c.call("POST", "/v1/calls/"+x.id+"/events", map[string]any{"type": "end", "time": ev.at.Format(time.RFC3339), "duration_s": x.billsec})
+		case 2:
+			_, v := c.call("POST", "/v1/screen", map[string]any{"call_id": x.id, "tenant": "acme", "extension": x.ext, "callee": x.callee, "time": x.start.Format(time.RFC3339)})
+			stopped := v["action"] != "allow"
+			live[x.id] = stopped
+			if !stopped {
+				ans := x.start.Add(5 * time.Second)
+				queue = append(queue, event{ans, 0, x}, event{ans.Add(time.Duration(x.billsec) * time.Second), 1, x})
+			}
 		}
 		// Wait until the detectors have judged what the engine sent them.
 		if _, _, err := s.det.pipe.SubmitWait(ctx, []cdr.Record{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, x := range calls {
 		// The replay reads the stream as it was dialed (every call answered
 		// and run to its length) and decides itself what would be stopped.
 		fa, fe := x.start.Add(5*time.Second), x.start.Add(5*time.Second+time.Duration(x.billsec)*time.Second)
