@@ -68,6 +68,26 @@ func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tes
 		pair chanPair
 	}
 	res := map[key]*tally{}
+	// dump writes the trials so far (after every length, so that a long
+	// run's finished lengths are kept).
+	dump := func() {
+		if scoresPath == "" {
+			return
+		}
+		var rows []scoreRow
+		for _, st := range settings {
+			for _, n := range lens {
+				for _, cp := range heldOutPairs() {
+					if t := res[key{st.name, n, cp}]; t != nil {
+						rows = append(rows, scoreRow{st.name, n, cp, t})
+					}
+				}
+			}
+		}
+		if err := writeScores(scoresPath, rows); err != nil {
+			log.Fatal(err)
+		}
+	}
 	var folds [][2]string
 	for i, a := range real {
 		for _, b := range real[i+1:] {
@@ -157,26 +177,13 @@ func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tes
 						foldEER = append(foldEER, fmt.Sprintf("%d:%s→%s %.1f", n, cp.enrol, cp.test, 100*e))
 					}
 				}
+				dump()
 			}
 			log.Printf("fold %d (%s, %s) %s done at %v; EER %% %s", k, f[0], f[1], st.name, time.Since(t0).Round(time.Second), strings.Join(foldEER, " "))
 			foldEER = foldEER[:0]
 		}
 	}
-	if scoresPath != "" {
-		var rows []scoreRow
-		for _, st := range settings {
-			for _, n := range lens {
-				for _, cp := range heldOutPairs() {
-					if t := res[key{st.name, n, cp}]; t != nil {
-						rows = append(rows, scoreRow{st.name, n, cp, t})
-					}
-				}
-			}
-		}
-		if err := writeScores(scoresPath, rows); err != nil {
-			log.Fatal(err)
-		}
-	}
+	dump()
 	fmt.Printf("| setting | digits | enrol → test | EER %% | FA %% at the model's 1 %% FAR threshold | FR %% there | target / impostor trials | net test speech (s) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, st := range settings {
 		for _, n := range lens {
