@@ -170,7 +170,7 @@ func main() {
 	held := flag.Bool("heldout", false, "issue 19: enrolment/test channel pairs, calibration on held-out speakers; before (old front end) and after")
 	variants := flag.String("variants", "before,after", "with -heldout: before, cmvn-fullband, features, features+channels, fullband, after")
 	folds := flag.Int("folds", 15, "with -heldout: how many test-speaker pairs (of 15)")
-	flag.BoolVar(&stagePairs, "stages", false, "with -heldout: also score clean → telephone with only its speed change, clean → and telephone → telephone without it (same trials)")
+	flag.BoolVar(&stagePairs, "stages", false, "with -heldout: also score the simulated telephone channel stage by stage: clean → its speed change only, its noise only, its band pass + µ-law only, everything but the speed change; and telephone → telephone without the speed change (same trials)")
 	scores := flag.String("scores", "", "with -heldout: also write every trial's score to this file (for -pool)")
 	pool := flag.String("pool", "", "comma-separated -scores files of runs on different folds: print their pooled -heldout table and exit")
 	foldFrom := flag.Int("foldfrom", 0, "with -heldout: skip this many test-speaker pairs first (the protocol's held-out folds are 0–2; tune on 3 and up)")

@@ -134,7 +134,8 @@ func heldOutPairs() []chanPair {
 		return chanPairs
 	}
 	return append(append([]chanPair(nil), chanPairs...),
-		chanPair{"clean", "tel-speed"}, chanPair{"clean", "tel-nospeed"}, chanPair{"tel-nospeed", "tel-nospeed"})
+		chanPair{"clean", "tel-speed"}, chanPair{"clean", "tel-nospeed"}, chanPair{"tel-nospeed", "tel-nospeed"},
+		chanPair{"clean", "tel-noise"}, chanPair{"clean", "tel-band"})
 }
 
 // pairSeed is the random stream of pair pi: a diagnostic pair shares it
@@ -158,14 +159,19 @@ func pairSeed(pi int, cp chanPair) int {
 }
 
 // benchChannel is voice.Channel plus the diagnostic telephone channels
-// "tel-speed" (only the speed change) and "tel-nospeed" (noise, band
-// pass, gain and µ-law without the speed change).
+// "tel-speed" (only the speed change), "tel-nospeed" (noise, band pass,
+// gain and µ-law without the speed change), "tel-noise" (only the noise)
+// and "tel-band" (band pass, gain and µ-law: no speed change, no noise).
 func benchChannel(name string, a voice.Audio, rng *rand.Rand) voice.Audio {
 	switch name {
 	case "tel-speed":
 		return voice.TelephoneParts(a, rng, voice.TelSpeed)
 	case "tel-nospeed":
 		return voice.TelephoneParts(a, rng, voice.TelephoneAll&^voice.TelSpeed)
+	case "tel-noise":
+		return voice.TelephoneParts(a, rng, voice.TelNoise)
+	case "tel-band":
+		return voice.TelephoneParts(a, rng, voice.TelBand|voice.TelGain)
 	}
 	out, err := voice.Channel(name, a, rng)
 	if err != nil {
