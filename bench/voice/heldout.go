@@ -255,6 +255,8 @@ func variantOptions(v string) voice.TrainOptions {
 			o.Channels = []string{"clean", "alaw", "telephone"}
 		case m == "clean":
 			o.Channels = []string{"clean"}
+		case strings.HasPrefix(m, "x"): // one more background channel, e.g. xtelephone (a second, independent copy)
+			o.Channels = append(append([]string(nil), o.Channels...), strings.TrimPrefix(m, "x"))
 		case strings.HasPrefix(m, "sp"): // background also at speeds 1 ± n % (clean)
 			o.Channels = append(append([]string(nil), o.Channels...), speedChannels(pct(v, m, "sp"))...)
 		case strings.HasPrefix(m, "join"):
