@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 )
 
 // Biquad is a second-order IIR section (RBJ cookbook form).
@@ -43,9 +45,37 @@ func (q biquad) run(x []float64) {
 // pass (two 2nd-order sections each side), a random gain of −6…+6 dB and
 // G.711 µ-law encoding and decoding. It is used for evaluation and
 // training augmentation.
-func Telephone(a Audio, rng *rand.Rand) Audio {
+func Telephone(a Audio, rng *rand.Rand) Audio { return TelephoneParts(a, rng, TelephoneAll) }
+
+// TelephoneStage selects stages of the simulated telephone channel, to
+// find out which of them costs a model its accuracy.
+type TelephoneStage uint8
+
+// The stages of Telephone, in the order applied.
+const (
+	TelSpeed TelephoneStage = 1 << iota // ±4 % speed change
+	TelNoise                            // 15–25 dB SNR white noise
+	TelBand                             // 300–3400 Hz band pass
+	TelGain                             // −6…+6 dB gain and µ-law
+
+	TelephoneAll = TelSpeed | TelNoise | TelBand | TelGain
+)
+
+// TelephoneParts is Telephone with only the given stages applied. The
+// random draws are the same whichever stages are on, so that, from the
+// same generator state, the kept stages do exactly what they do in
+// Telephone.
+func TelephoneParts(a Audio, rng *rand.Rand, stages TelephoneStage) Audio {
 	speed := 0.96 + 0.08*rng.Float64()
-	x32 := Resample(a.Samples, int(math.Round(Rate*speed)), Rate)
+	from := int(math.Round(Rate * speed))
+	draws := len(a.Samples) // noise samples drawn: the sped-up length
+	if from != Rate && len(a.Samples) > 0 {
+		draws = int(float64(len(a.Samples)) * (float64(Rate) / float64(from)))
+	}
+	if stages&TelSpeed == 0 {
+		from = Rate
+	}
+	x32 := Resample(a.Samples, from, Rate)
 	x := make([]float64, len(x32))
 	var p float64
 	for i, v := range x32 {
@@ -55,15 +85,24 @@ func Telephone(a Audio, rng *rand.Rand) Audio {
 	p /= math.Max(1, float64(len(x)))
 	snr := 15 + 10*rng.Float64()
 	ns := math.Sqrt(p / math.Pow(10, snr/10))
-	for i := range x {
-		x[i] += ns * rng.NormFloat64()
+	for i := range draws {
+		n := ns * rng.NormFloat64()
+		if stages&TelNoise != 0 && i < len(x) {
+			x[i] += n
+		}
 	}
-	for _, q := range []biquad{butter("high", 300), butter("high", 300), butter("low", 3400), butter("low", 3400)} {
-		q.run(x)
+	if stages&TelBand != 0 {
+		for _, q := range []biquad{butter("high", 300), butter("high", 300), butter("low", 3400), butter("low", 3400)} {
+			q.run(x)
+		}
 	}
 	gain := math.Pow(10, (-6+12*rng.Float64())/20)
 	out := Audio{Samples: make([]float32, len(x))}
 	for i, v := range x {
+		if stages&TelGain == 0 {
+			out.Samples[i] = float32(v)
+			continue
+		}
 		out.Samples[i] = float32(ulawTable[UlawEncode(toInt16(float32(v*gain)))]) / 32768
 	}
 	return out
@@ -78,11 +117,48 @@ func ALaw(a Audio) Audio {
 	return out
 }
 
-// Channels are the channel names Channel knows.
+// Channels are the fixed channel names Channel knows; it also takes
+// "speed<factor>" (see Speed).
 var Channels = []string{"clean", "alaw", "telephone"}
 
+// Speed returns a played factor times faster: every frequency, formants
+// included, is multiplied by factor and the duration divided by it (the
+// audio is resampled, as if recorded at Rate·factor). It is a training
+// augmentation: copies of the background speech at a few speeds teach
+// the model (and ChannelNAP) the spectral shifts that a vocal-tract
+// difference or a channel's speed error causes.
+func Speed(a Audio, factor float64) Audio {
+	if factor <= 0 || factor == 1 {
+		return a
+	}
+	from := int(math.Round(Rate * factor))
+	return Audio{Samples: Resample(a.Samples, from, Rate)}
+}
+
+// speedFactor reads a "speed<factor>" channel name (factor 0.8–1.25).
+func speedFactor(name string) (float64, bool) {
+	v, ok := strings.CutPrefix(name, "speed")
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0.8 || f > 1.25 {
+		return 0, false
+	}
+	return f, true
+}
+
+// KnownChannel says whether Channel accepts name.
+func KnownChannel(name string) bool {
+	if _, ok := speedFactor(name); ok {
+		return true
+	}
+	return name == "" || name == "clean" || name == "alaw" || name == "telephone"
+}
+
 // Channel passes audio through a named channel: "clean" (unchanged),
-// "alaw" (G.711 A-law) or "telephone" (Telephone).
+// "alaw" (G.711 A-law), "telephone" (Telephone) or "speed<factor>",
+// e.g. "speed0.95" (Speed; factor 0.8–1.25).
 func Channel(name string, a Audio, rng *rand.Rand) (Audio, error) {
 	switch name {
 	case "clean", "":
@@ -92,5 +168,8 @@ func Channel(name string, a Audio, rng *rand.Rand) (Audio, error) {
 	case "telephone":
 		return Telephone(a, rng), nil
 	}
-	return Audio{}, fmt.Errorf("voice: unknown channel %q (want clean, alaw or telephone)", name)
+	if f, ok := speedFactor(name); ok {
+		return Speed(a, f), nil
+	}
+	return Audio{}, fmt.Errorf("voice: unknown channel %q (want clean, alaw, telephone or speed<0.8–1.25>)", name)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -111,8 +110,8 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 		channels = []string{"clean"}
 	}
 	for _, c := range channels {
-		if !slices.Contains(Channels, c) {
-			return nil, fmt.Errorf("voice: unknown channel %q (want clean, alaw or telephone)", c)
+		if !KnownChannel(c) {
+			return nil, fmt.Errorf("voice: unknown channel %q (want clean, alaw, telephone or speed<0.8–1.25>)", c)
 		}
 	}
 	if o.JoinSeconds > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -52,11 +53,14 @@ type tally struct {
 // against held-out test strings for each enrolment→test channel pair.
 // The trial audio depends only on the fold, length and channel pair, so
 // every setting is scored on the same trials.
-func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, variants string) {
+func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tests int, variants, scoresPath string) {
 	t0 := time.Now()
 	var settings []setting
+	warps := map[string]warpOpts{}
 	for _, v := range strings.Split(variants, ",") {
-		settings = append(settings, setting{v, variantOptions(v)})
+		train, w := splitWarpModifiers(v)
+		settings = append(settings, setting{v, variantOptions(train)})
+		warps[v] = w
 	}
 	type key struct {
 		set  string
@@ -64,6 +68,26 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 		pair chanPair
 	}
 	res := map[key]*tally{}
+	// dump writes the trials so far (after every length, so that a long
+	// run's finished lengths are kept).
+	dump := func() {
+		if scoresPath == "" {
+			return
+		}
+		var rows []scoreRow
+		for _, st := range settings {
+			for _, n := range lens {
+				for _, cp := range heldOutPairs() {
+					if t := res[key{st.name, n, cp}]; t != nil {
+						rows = append(rows, scoreRow{st.name, n, cp, t})
+					}
+				}
+			}
+		}
+		if err := writeScores(scoresPath, rows); err != nil {
+			log.Fatal(err)
+		}
+	}
 	var folds [][2]string
 	for i, a := range real {
 		for _, b := range real[i+1:] {
@@ -73,7 +97,8 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 	// Spread the chosen folds over the speakers.
 	order := []int{0, 14, 5, 9, 2, 12, 7, 3, 10, 1, 13, 6, 8, 4, 11}
 	calibs := map[string][]string{}
-	for k := 0; k < nFolds && k < len(folds); k++ {
+	var foldEER []string
+	for k := foldFrom; k < foldFrom+nFolds && k < len(folds); k++ {
 		f := folds[order[k]]
 		var bg []voice.Utterance
 		for _, s := range real {
@@ -99,11 +124,10 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 			thr := m.Calib.Threshold(0.01)
 			calibs[st.name] = append(calibs[st.name], fmt.Sprintf("fold %s+%s: thr %.2f (%s)", f[0], f[1], thr, m.Calib.Trials))
 			for _, n := range lens {
-				for pi, cp := range chanPairs {
-					rng := rand.New(rand.NewPCG(uint64(k*1000+n), uint64(pi)))
+				for pi, cp := range heldOutPairs() {
+					rng := rand.New(rand.NewPCG(uint64(k*1000+n), uint64(pairSeed(pi, cp))))
 					ch := func(name string, a voice.Audio) voice.Audio {
-						out, _ := voice.Channel(name, a, rng)
-						return out
+						return benchChannel(name, a, rng)
 					}
 					kk := key{st.name, n, cp}
 					t := res[kk]
@@ -111,27 +135,29 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 						t = &tally{}
 						res[kk] = t
 					}
+					w := warps[st.name]
+					nt0, ni0 := len(t.tar), len(t.imp)
 					prints := map[string][]voice.Voiceprint{}
-					testP := map[string][]voice.Voiceprint{}
+					testP := map[string][][]voice.Voiceprint{}
 					for _, s := range f {
 						for range models {
 							var stats voice.Stats
 							for range 3 {
-								stats = stats.Add(m.Backend.Stats(ch(cp.enrol, c.digitString(s, n, 0, 25, rng))))
+								stats = stats.Add(w.enrolStats(m, ch(cp.enrol, c.digitString(s, n, 0, 25, rng))))
 							}
 							prints[s] = append(prints[s], m.Print(stats))
 						}
 						for range tests {
-							st := m.Backend.Stats(ch(cp.test, c.digitString(s, n, 25, 50, rng)))
-							t.speech = append(t.speech, st.Speech())
-							testP[s] = append(testP[s], m.Print(st))
+							tp := w.testPrints(m, ch(cp.test, c.digitString(s, n, 25, 50, rng)))
+							t.speech = append(t.speech, tp[0].Speech)
+							testP[s] = append(testP[s], tp)
 						}
 					}
 					for _, s := range f {
 						for _, p := range prints[s] {
 							for _, u := range f {
 								for _, tp := range testP[u] {
-									r := m.Compare(p, tp).Normalized
+									r := w.compare(m, p, tp)
 									if s == u {
 										t.tar = append(t.tar, r)
 										if r < thr {
@@ -147,15 +173,21 @@ func heldOut(c *corpus, real []string, lens []int, nFolds, models, tests int, va
 							}
 						}
 					}
+					if e, _ := voice.EER(t.tar[nt0:], t.imp[ni0:]); !math.IsNaN(e) {
+						foldEER = append(foldEER, fmt.Sprintf("%d:%s→%s %.1f", n, cp.enrol, cp.test, 100*e))
+					}
 				}
+				dump()
 			}
-			log.Printf("fold %d (%s, %s) %s done at %v", k, f[0], f[1], st.name, time.Since(t0).Round(time.Second))
+			log.Printf("fold %d (%s, %s) %s done at %v; EER %% %s", k, f[0], f[1], st.name, time.Since(t0).Round(time.Second), strings.Join(foldEER, " "))
+			foldEER = foldEER[:0]
 		}
 	}
+	dump()
 	fmt.Printf("| setting | digits | enrol → test | EER %% | FA %% at the model's 1 %% FAR threshold | FR %% there | target / impostor trials | net test speech (s) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, st := range settings {
 		for _, n := range lens {
-			for _, cp := range chanPairs {
+			for _, cp := range heldOutPairs() {
 				t := res[key{st.name, n, cp}]
 				eer, _ := voice.EER(t.tar, t.imp)
 				fmt.Printf("| %s | %d | %s → %s | %.2f | %.2f | %.2f | %d / %d | %.2f |\n", st.name, n, cp.enrol, cp.test, 100*eer,
@@ -223,6 +255,10 @@ func variantOptions(v string) voice.TrainOptions {
 			o.Channels = []string{"clean", "alaw", "telephone"}
 		case m == "clean":
 			o.Channels = []string{"clean"}
+		case strings.HasPrefix(m, "x"): // one more background channel, e.g. xtelephone (a second, independent copy)
+			o.Channels = append(append([]string(nil), o.Channels...), strings.TrimPrefix(m, "x"))
+		case strings.HasPrefix(m, "sp"): // background also at speeds 1 ± n % (clean)
+			o.Channels = append(append([]string(nil), o.Channels...), speedChannels(pct(v, m, "sp"))...)
 		case strings.HasPrefix(m, "join"):
 			o.JoinSeconds = num("join")
 		case strings.HasPrefix(m, "coh"):

@@ -170,6 +170,10 @@ func main() {
 	held := flag.Bool("heldout", false, "issue 19: enrolment/test channel pairs, calibration on held-out speakers; before (old front end) and after")
 	variants := flag.String("variants", "before,after", "with -heldout: before, cmvn-fullband, features, features+channels, fullband, after")
 	folds := flag.Int("folds", 15, "with -heldout: how many test-speaker pairs (of 15)")
+	flag.BoolVar(&stagePairs, "stages", false, "with -heldout: also score the simulated telephone channel stage by stage: clean → its speed change only, its noise only, its band pass + µ-law only, everything but the speed change; and telephone → telephone without the speed change (same trials)")
+	scores := flag.String("scores", "", "with -heldout: also write every trial's score to this file (for -pool)")
+	pool := flag.String("pool", "", "comma-separated -scores files of runs on different folds: print their pooled -heldout table and exit")
+	foldFrom := flag.Int("foldfrom", 0, "with -heldout: skip this many test-speaker pairs first (the protocol's held-out folds are 0–2; tune on 3 and up)")
 	calibReal := flag.Bool("calibreal", false, "with -calib: split the real FSDD speakers over background, calibration and test too, and report their false accepts")
 	calibRealOnly := flag.Bool("calibrealonly", false, "with -calib: as -calibreal, and calibrate on the real calibration speakers only")
 	calib := flag.String("calib", "", "calibration check on a directory of synthetic speakers (bench/voice/speakers.sh): background, calibration and test speakers disjoint")
@@ -185,6 +189,12 @@ func main() {
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
 	log.SetFlags(0)
+	if *pool != "" {
+		if err := poolScores(strings.Split(*pool, ",")); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *fsdd == "" {
 		log.Fatal("voice: -fsdd DIR is required (a full copy of FSDD)")
 	}
@@ -235,7 +245,7 @@ func main() {
 		return
 	}
 	if *held {
-		heldOut(c, real, lens, *folds, *models, *tests, *variants)
+		heldOut(c, real, lens, *foldFrom, *folds, *models, *tests, *variants, *scores)
 		return
 	}
 	if *synth {

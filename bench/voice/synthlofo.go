@@ -304,7 +304,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, with
 				t := res[cond]
 				eer, _ := voice.EER(t.allS, t.allH)
 				fmt.Printf("| %s | %s | %s (%d) | %.1f %% (%d / %d) | %.1f %% (%d / %d) | %.1f %% (%d / %d) | %.1f |\n", det.name, cond, held, len(fams[held]),
-					pct(t.flagA, t.nSyn), t.flagA, t.nSyn, pct(t.flagB, t.nSyn), t.flagB, t.nSyn, pct(t.ffB, t.nHum), t.ffB, t.nHum, 100*eer)
+					percent(t.flagA, t.nSyn), t.flagA, t.nSyn, percent(t.flagB, t.nSyn), t.flagB, t.nSyn, percent(t.ffB, t.nHum), t.ffB, t.nHum, 100*eer)
 			}
 			log.Printf("%s, %s held out: %v", det.name, held, time.Since(t0).Round(time.Second))
 		}
@@ -328,7 +328,7 @@ func auc(pos, neg []float64) float64 {
 	return w / math.Max(1, float64(len(pos)*len(neg)))
 }
 
-func pct(a, b int) float64 { return 100 * float64(a) / math.Max(1, float64(b)) }
+func percent(a, b int) float64 { return 100 * float64(a) / math.Max(1, float64(b)) }
 
 // quantile is the q-quantile of x (the value below which a share q lies).
 func quantile(x []float64, q float64) float64 {
