@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/tollgate-voip/tollgate/internal/par"
 )
 
 // SessionOptions configure session-variability compensation: a linear
@@ -171,7 +173,7 @@ func xtv(xs [][]float32, v []float64, in int) []float64 {
 // xv returns X·q (length n).
 func xv(xs [][]float32, q []float64) []float64 {
 	out := make([]float64, len(xs))
-	parallel(len(xs), func(i int) { out[i] = dot64(q, xs[i]) })
+	par.Do(len(xs), func(i int) { out[i] = dot64(q, xs[i]) })
 	return out
 }
 
@@ -329,7 +331,7 @@ func newMat(r, c int) [][]float64 {
 // matMul returns a·b.
 func matMul(a, b [][]float64) [][]float64 {
 	out := newMat(len(a), len(b[0]))
-	parallel(len(a), func(i int) {
+	par.Do(len(a), func(i int) {
 		for k, v := range a[i] {
 			if v == 0 {
 				continue

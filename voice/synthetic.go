@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/tollgate-voip/tollgate/internal/par"
 )
 
 // SyntheticDetector flags speech that sounds machine-made. It is an
@@ -45,7 +47,7 @@ func TrainSynthetic(human, synth []Audio, engines []string, components int) (*Sy
 	d.ext = newExtractor(d.Features)
 	frames := func(as []Audio) [][]float32 {
 		fs := make([]*Features, len(as))
-		parallel(len(as), func(i int) { fs[i] = d.ext.extract(as[i]) })
+		par.Do(len(as), func(i int) { fs[i] = d.ext.extract(as[i]) })
 		var out [][]float32
 		for _, f := range fs {
 			for i := range f.Frames {

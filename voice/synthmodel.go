@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/tollgate-voip/tollgate/internal/par"
 )
 
 // SynthLinear is a logistic regression on standardised SynthFeatures:
@@ -287,7 +289,7 @@ func TrainSyntheticRegularity(human []Utterance, engines []string, o SyntheticOp
 		}
 	}
 	feats := make([][]float64, len(items))
-	parallel(len(items), func(i int) { feats[i] = SynthFeatures(items[i].a) })
+	par.Do(len(items), func(i int) { feats[i] = SynthFeatures(items[i].a) })
 	bySpk := map[string][][]float64{}
 	var spks []string
 	for i, v := range feats {

@@ -3,10 +3,10 @@ package voice
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/tollgate-voip/tollgate/internal/par"
 )
 
 // Utterance is labelled training speech.
@@ -167,7 +167,7 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 	}
 	ext := newExtractor(o.Features)
 	feats := make([]*Features, len(bg))
-	parallel(len(bg), func(i int) { feats[i] = ext.extract(bg[i].a) })
+	par.Do(len(bg), func(i int) { feats[i] = ext.extract(bg[i].a) })
 	var frames [][]float32
 	for _, f := range feats {
 		for i := range f.Frames {
@@ -183,7 +183,7 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 	}
 	b := &GMMBackend{Features: o.Features, UBM: ubm, Relevance: o.Relevance, ext: ext}
 	stats := make([]Stats, len(bg))
-	parallel(len(bg), func(i int) { stats[i] = b.StatsOf(feats[i]) })
+	par.Do(len(bg), func(i int) { stats[i] = b.StatsOf(feats[i]) })
 	center := make([]float64, ubm.C*ubm.D)
 	n := 0
 	for _, st := range stats {
@@ -324,7 +324,7 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 	var tar, imp []float64
 	var impPair [][2]int
 	prints := make([]Voiceprint, len(calls))
-	parallel(len(calls), func(i int) { prints[i] = m.Print(calls[i]) })
+	par.Do(len(calls), func(i int) { prints[i] = m.Print(calls[i]) })
 	nch := len(channels)
 	for _, s := range bgSpks {
 		idx := bySpk[s]
@@ -535,7 +535,7 @@ func (m *Model) CalibrateOn(calls []Labelled, trials string) error {
 		return fmt.Errorf("voice: calibration needs calls of at least two speakers, got %d", len(spk))
 	}
 	prints := make([]Voiceprint, len(calls))
-	parallel(len(calls), func(i int) {
+	par.Do(len(calls), func(i int) {
 		if calls[i].Stats.Frames > 0 {
 			prints[i] = m.Print(calls[i].Stats)
 		}
@@ -588,26 +588,6 @@ func (m *Model) Calibrate(target, impostor []float64, trials string) {
 	if c.A > 0 {
 		m.Calib = c
 	}
-}
-
-func parallel(n int, f func(i int)) {
-	workers := max(1, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // channelDirections learns the k leading directions of channel

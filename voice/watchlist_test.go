@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tollgate-voip/tollgate/internal/par"
 )
 
 // realPrints makes n voiceprints of real, different utterances: each is
@@ -24,7 +26,7 @@ func recordingStats(tb testing.TB, m *Model) map[string][]Stats {
 	}
 	sort.Strings(keys) // map order is random
 	st := make([]Stats, len(keys))
-	parallel(len(keys), func(i int) { st[i] = m.Backend.Stats(d.rec[keys[i]]) })
+	par.Do(len(keys), func(i int) { st[i] = m.Backend.Stats(d.rec[keys[i]]) })
 	for i, k := range keys {
 		spk := strings.Split(k, "_")[1]
 		stats[spk] = append(stats[spk], st[i])
@@ -48,7 +50,7 @@ func realPrintsOf(stats map[string][]Stats, m *Model, n int, seed uint64) []Voic
 		}
 	}
 	prints := make([]Voiceprint, n)
-	parallel(n, func(i int) { prints[i] = m.Print(sums[i]) })
+	par.Do(n, func(i int) { prints[i] = m.Print(sums[i]) })
 	return prints
 }
 

@@ -15,6 +15,23 @@ import (
 
 // loadSpeakers reads DIR/<speaker>/*.wav: each file is one utterance
 // (a digit string) of that speaker.
+// loadFamilies is loadSpeakers (exiting on error) plus, per speaker, its
+// position within its engine family (the name before the first "-") and
+// the number of speakers in each family.
+func loadFamilies(dir string) (by map[string][]voice.Audio, names []string, pos, count map[string]int) {
+	by, names, err := loadSpeakers(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	pos, count = map[string]int{}, map[string]int{}
+	for _, s := range names {
+		f, _, _ := strings.Cut(s, "-")
+		pos[s] = count[f]
+		count[f]++
+	}
+	return by, names, pos, count
+}
+
 func loadSpeakers(dir string) (map[string][]voice.Audio, []string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -72,17 +89,7 @@ func loadSpeakers(dir string) (map[string][]voice.Audio, []string, error) {
 func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo, realOnly bool) {
 	realToo = realToo || realOnly
 	t0 := time.Now()
-	by, names, err := loadSpeakers(dir)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fam := func(s string) string { f, _, _ := strings.Cut(s, "-"); return f }
-	pos := map[string]int{}
-	count := map[string]int{}
-	for _, s := range names {
-		pos[s] = count[fam(s)]
-		count[fam(s)]++
-	}
+	by, names, pos, count := loadFamilies(dir)
 	log.Printf("%d synthetic speakers in %d families", len(names), len(count))
 	targets := []float64{0.001, 0.005, 0.01, 0.02, 0.05}
 	type res struct {
@@ -141,6 +148,7 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo, 
 					o := variantOptions(v)
 					o.CalibSpeakers = -1
 					o.Seed = uint64(rot)
+					var err error
 					if m0, err = voice.Train(bg, o); err != nil {
 						log.Fatal(err)
 					}

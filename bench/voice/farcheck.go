@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 	"log"
+	"math/bits"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/internal/par"
 	"github.com/tollgate-voip/tollgate/voice"
 )
 
@@ -40,17 +40,7 @@ import (
 // and the false rejects at the conservative one.
 func farCheck(c *corpus, real []string, dir, variant, conds string, testDigits int) {
 	t0 := time.Now()
-	by, names, err := loadSpeakers(dir)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fam := func(s string) string { f, _, _ := strings.Cut(s, "-"); return f }
-	pos := map[string]int{}
-	count := map[string]int{}
-	for _, s := range names {
-		pos[s] = count[fam(s)]
-		count[fam(s)]++
-	}
+	by, names, pos, count := loadFamilies(dir)
 	log.Printf("%d synthetic speakers in %d families, %d real", len(names), len(count), len(real))
 	targets := []float64{0.001, 0.01, 0.05}
 	// Thresholds compared: the calibration's own rate (point), and the
@@ -152,7 +142,7 @@ func farCheck(c *corpus, real []string, dir, variant, conds string, testDigits i
 			}
 			calls := make([]voice.Labelled, len(jobs))
 			prints := make([]voice.Voiceprint, len(jobs))
-			parallelDo(len(jobs), func(i int) {
+			par.Do(len(jobs), func(i int) {
 				var st voice.Stats
 				for _, a := range jobs[i].parts {
 					st = st.Add(m0.Backend.Stats(a))
@@ -285,7 +275,7 @@ func farCheck(c *corpus, real []string, dir, variant, conds string, testDigits i
 			// Every split of the real speakers into three and three.
 			n := len(real)
 			for mask := 0; mask < 1<<n; mask++ {
-				if popcount(mask) != n/2 {
+				if bits.OnesCount(uint(mask)) != n/2 {
 					continue
 				}
 				var cr, tr []string
@@ -336,31 +326,4 @@ func farReport(cells map[farKey]*farCell, keys []farKey, methods []string, targe
 		cl := cells[k]
 		fmt.Printf("- %s, %s → %s: thresholds [point, 80 %%, 95 %%] × targets in the first run: %.2f\n", k.cond, k.cal, k.test, cl.thr[0])
 	}
-}
-
-func popcount(x int) int {
-	n := 0
-	for ; x != 0; x &= x - 1 {
-		n++
-	}
-	return n
-}
-
-func parallelDo(n int, f func(i int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range max(1, runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/internal/par"
 	"github.com/tollgate-voip/tollgate/voice"
 )
 
@@ -101,7 +102,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, with
 			log.Fatal(err)
 		}
 	} else {
-		parallelDo(len(c.speakers), func(si int) {
+		par.Do(len(c.speakers), func(si int) {
 			s := c.speakers[si]
 			rng := rand.New(rand.NewPCG(uint64(si), 19))
 			nTrain, nTest := 80, 50
@@ -225,7 +226,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, with
 			}
 			return func(set *lofoSet, cond string) []float64 {
 				out := make([]float64, len(set.testA[cond]))
-				parallelDo(len(out), func(i int) { out[i] = d.Score(set.testA[cond][i]) })
+				par.Do(len(out), func(i int) { out[i] = d.Score(set.testA[cond][i]) })
 				return out
 			}
 		}})
