@@ -14,6 +14,16 @@ import (
 	"github.com/tollgate-voip/tollgate/attackgen"
 )
 
+// answeredCall is a legitimate call of extension 100 to a UK mobile at
+// 6/min, placed start after t0, answered 5 s later and billed bill s.
+func answeredCall(t0 time.Time, id string, start time.Duration, bill int) attackgen.Call {
+	c := attackgen.Call{ID: id, Tenant: "t", Extension: "100", Direction: attackgen.Outbound, Callee: "+447400123456", Start: t0.Add(start),
+		Rate: 6, Billsec: bill, Disposition: attackgen.Answered, Label: attackgen.Legit}
+	c.Answer = c.Start.Add(5 * time.Second)
+	c.End = c.Answer.Add(time.Duration(bill) * time.Second)
+	return c
+}
+
 // The driver's own teardown handling, against a stand-in that asks for
 // it (tollgate's API may or may not send these fields; the driver must
 // apply them correctly when it does): a disconnect list ends a live call
@@ -21,11 +31,7 @@ import (
 func TestDriverTeardown(t *testing.T) {
 	t0 := time.Date(2025, 5, 5, 10, 0, 0, 0, time.UTC)
 	mk := func(id string, start time.Duration, bill int) attackgen.Call {
-		c := attackgen.Call{ID: id, Tenant: "t", Extension: "100", Direction: attackgen.Outbound, Callee: "+447400123456", Start: t0.Add(start),
-			Rate: 6, Billsec: bill, Disposition: attackgen.Answered, Label: attackgen.Legit}
-		c.Answer = c.Start.Add(5 * time.Second)
-		c.End = c.Answer.Add(time.Duration(bill) * time.Second)
-		return c
+		return answeredCall(t0, id, start, bill)
 	}
 	sc := &attackgen.Scenario{Seed: 1, Start: t0, AttackStart: t0, End: t0.Add(time.Hour),
 		Calls: []attackgen.Call{mk("A", 0, 600), mk("B", 100*time.Second, 60), mk("C", 200*time.Second, 300), mk("D", 300*time.Second, 10)}}
@@ -113,11 +119,7 @@ func TestDriverTeardown(t *testing.T) {
 func TestDriverTeardownBetweenStarts(t *testing.T) {
 	t0 := time.Date(2025, 5, 5, 10, 0, 0, 0, time.UTC)
 	mk := func(id string, start time.Duration, bill int) attackgen.Call {
-		c := attackgen.Call{ID: id, Tenant: "t", Extension: "100", Direction: attackgen.Outbound, Callee: "+447400123456", Start: t0.Add(start),
-			Rate: 6, Billsec: bill, Disposition: attackgen.Answered, Label: attackgen.Legit}
-		c.Answer = c.Start.Add(5 * time.Second)
-		c.End = c.Answer.Add(time.Duration(bill) * time.Second)
-		return c
+		return answeredCall(t0, id, start, bill)
 	}
 	sc := &attackgen.Scenario{Seed: 1, Start: t0, AttackStart: t0, End: t0.Add(time.Hour),
 		Calls: []attackgen.Call{mk("E", 0, 300), mk("F", 1000*time.Second, 10)}}
