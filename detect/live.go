@@ -33,6 +33,9 @@ type started struct {
 	// Watch adds up such calls per tenant and class, across ranges and
 	// extensions.
 	class string
+	// country is the destination as a prefix to block (Call.Country),
+	// kept when class is set.
+	country string
 	// pclass keys its tenant's spend on its premium class (premiumClass;
 	// "" when not premium) and plimit is that spend's limit (classLimit).
 	pclass                    string
@@ -101,6 +104,9 @@ func (e *Engine) Start(r *cdr.Record) error {
 	*st = started{tenant: r.Tenant, ext: r.Extension, caller: r.Caller, callee: r.Callee, srcIP: r.SourceIP, dir: r.Direction, fwd: r.Forwarded,
 		rng: c.Range, rate: c.Rate, chargeable: c.Chargeable, intl: c.International, premium: c.Premium,
 		start: ts, startNs: int32(r.Start.Nanosecond()), used: e.used, idh: idh, class: unusualClass(c)}
+	if st.class != "" {
+		st.country = c.Country
+	}
 	if e.cfg.InCall.ClassCost > 0 {
 		if st.pclass = premiumClass(c); st.pclass != "" {
 			st.plimit = classLimit(e.cfg, c, ts)
@@ -290,12 +296,15 @@ func (e *Engine) Watch(now time.Time) {
 				}
 				g = e.gpool[ng]
 				ng++
-				g.ids, g.rngs, g.cost, g.s, g.class = g.ids[:0], g.rngs[:0], 0, s, k.class
+				g.ids, g.rngs, g.classes, g.cost, g.s, g.class = g.ids[:0], g.rngs[:0], g.classes[:0], 0, s, k.class
 				groups[k] = g
 			}
 			g.ids = append(g.ids, id)
 			if !slices.Contains(g.rngs, s.rng) {
 				g.rngs = append(g.rngs, s.rng)
+			}
+			if s.class != "" && !slices.Contains(g.classes, s.class) {
+				g.classes = append(g.classes, s.class)
 			}
 			g.cost += cost
 		}
@@ -305,6 +314,10 @@ func (e *Engine) Watch(now time.Time) {
 			// added up across its ranges and extensions (an attack spread
 			// over several ranges of a country, or over extensions).
 			add(groupKey{tenant: s.tenant, class: s.class})
+			// And across every such class: an attack spread over many
+			// extensions and several countries keeps each class below
+			// the rule, not the tenant's sum.
+			add(groupKey{tenant: s.tenant, class: anyUnusual})
 		}
 	}
 	e.over = over
@@ -325,14 +338,12 @@ func (e *Engine) Watch(now time.Time) {
 			gs = append(gs, g)
 		}
 	}
-	// Range groups before class groups (a range group's calls are ended
-	// before a class group counts them), then by tenant, range and class.
+	// Range groups before class groups before a tenant's group across
+	// classes (a narrower group's calls are ended before a broader one
+	// counts them), then by tenant, range and class.
 	slices.SortFunc(gs, func(a, b *watchGroup) int {
-		if (a.class == "") != (b.class == "") {
-			if a.class == "" {
-				return -1
-			}
-			return 1
+		if ra, rb := groupRank(a), groupRank(b); ra != rb {
+			return ra - rb
 		}
 		if c := strings.Compare(a.s.tenant, b.s.tenant); c != 0 {
 			return c
@@ -372,14 +383,36 @@ func (e *Engine) Watch(now time.Time) {
 		}
 		text := fmt.Sprintf("%d calls of tenant %s up at once to range +%s…, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
 			len(ids), s.tenant, s.rng, cost, rule.Concurrent, rule.GroupCost)
-		if g.class != "" {
+		var countries []string
+		switch g.class {
+		case "":
+		case anyUnusual:
+			classes, exts := []string{}, []string{}
+			for _, id := range ids {
+				x := e.live[id]
+				if !slices.Contains(classes, x.class) {
+					classes = append(classes, x.class)
+					countries = append(countries, x.country)
+				}
+				if !slices.Contains(exts, x.ext) {
+					exts = append(exts, x.ext)
+				}
+			}
+			if len(classes) < 2 {
+				continue // one class: its own group judges it
+			}
+			text = fmt.Sprintf("%d calls of tenant %s from %d extensions up at once to %d destinations it does not usually call (%s; %d ranges), %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
+				len(ids), s.tenant, len(exts), len(classes), strings.Join(classes, ", "), len(rngs), cost, rule.Concurrent, rule.GroupCost)
+		default:
 			text = fmt.Sprintf("%d calls of tenant %s up at once to %s (%d ranges), a destination it does not usually call, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
 				len(ids), s.tenant, g.class, len(rngs), cost, rule.Concurrent, rule.GroupCost)
+			countries = []string{e.live[ids[0]].country}
 		}
 		e.inCall(rule, "in_call_concurrency", ids, s, cost, t, text, slices.Clone(rngs))
 		for _, id := range ids {
 			e.live[id].latched = true
 		}
+		e.classPIN(rule, s, ids, cost, t, countries)
 	}
 }
 
@@ -398,11 +431,52 @@ func (e *Engine) accrued(t int64) float64 {
 // watchGroup gathers, during one look of Watch, the watched calls of one
 // tenant to one range; groupKey names it.
 type watchGroup struct {
-	ids   []string
-	rngs  []string // the ranges its calls go to
-	cost  float64
-	s     *started
-	class string // set for a group by destination class
+	ids     []string
+	rngs    []string // the ranges its calls go to
+	classes []string // the unusual classes its calls go to
+	cost    float64
+	s       *started
+	class   string // set for a group by destination class (anyUnusual: across them)
+}
+
+// anyUnusual as a group's class gathers a tenant's watched calls to every
+// class it does not usually call (started.class set).
+const anyUnusual = "\x00"
+
+// groupRank orders groups: by range, by class, across classes.
+func groupRank(g *watchGroup) int {
+	switch g.class {
+	case "":
+		return 0
+	case anyUnusual:
+		return 2
+	}
+	return 1
+}
+
+// classPIN follows a group of concurrent costly calls to destinations the
+// tenant does not usually call (countries: those destinations as prefixes)
+// with a PIN for the tenant's further calls there, for in_call.expires_s:
+// the ranges the group reached are blocked, but a pumping attack moves on
+// to other numbers of the same countries, from other extensions. Its
+// agents' occasional genuine calls there pass with their PIN. Recorded as
+// an event (the group's finding is the alert).
+func (e *Engine) classPIN(rule *config.InCallRule, s *started, ids []string, cost float64, t int64, countries []string) {
+	if len(countries) == 0 || rule.ExpiresS == 0 || rule.Action != config.ActionBlockAndAlert {
+		return
+	}
+	for _, cc := range countries {
+		if cc == "" {
+			continue
+		}
+		f := Finding{Detector: "in_call", Code: "in_call_class_pin", Tenant: s.tenant, Extension: s.ext, Subject: "+" + cc,
+			Text: fmt.Sprintf("tenant %s pumped +%s, a destination it does not usually call, with other concurrent calls: PIN required for its calls there", s.tenant, cc),
+			Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.answered, 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids, Event: true}
+		c := Call{Rec: &cdr.Record{Tenant: s.tenant, Extension: s.ext}, Premium: s.premium, International: s.intl}
+		Apply(&f, &config.Rule{Action: config.ActionRequirePIN, ExpiresS: rule.ExpiresS, Severity: config.SeverityInfo}, &c, Target{})
+		f.Target = Target{Kind: "prefix", Value: cc}
+		e.sink(f)
+	}
 }
 
 // groupKey names a group: a tenant's range, or (class set) a tenant's

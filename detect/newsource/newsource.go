@@ -1,6 +1,6 @@
 // Package newsource detects stolen credentials used from a new place:
 // chargeable calls of a tenant, with a warm baseline, from a source
-// address it has never used on an earlier day. The second such call within
+// address it first used less than a day ago. The second such call within
 // the window is the finding (one new address with one call is a remote
 // agent as often as a thief); its default action blocks the address for
 // the tenant and the extension's international and premium calling.
@@ -73,7 +73,11 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	}
 	t := ts.Unix()
 	_, p := c.Profiles(n.base)
-	if !p.Warm(t, n.bl.WarmupDays, n.bl.MinCalls) || p.KnowsSource(ip, t) {
+	// An address is known once its first call is a full day old (it was
+	// seen on a day before yesterday's). The calendar day alone would not
+	// do: an intruder's first call at 23:55 UTC would make the address
+	// known to his next one, at 00:05.
+	if !p.Warm(t, n.bl.WarmupDays, n.bl.MinCalls) || p.KnowsSource(ip, t-86400) {
 		return
 	}
 	key := detect.Key(c.Rec.Tenant, ip)

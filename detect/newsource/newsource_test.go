@@ -33,7 +33,8 @@ type call struct {
 func run(t *testing.T, calls []call) []detect.Finding {
 	t.Helper()
 	d := config.DefaultDetect()
-	n := newsource.New(&d.NewSource, &d.Baseline, baseline.New())
+	learner := baseline.New()
+	n := newsource.New(&d.NewSource, &d.Baseline, learner)
 	p := tenant()
 	var got []detect.Finding
 	for i, x := range calls {
@@ -42,6 +43,7 @@ func run(t *testing.T, calls []call) []detect.Finding {
 			Dest: &number.Info{E164: x.to}, Class: x.class, Rate: x.rate, Chargeable: x.chargeable, International: x.chargeable,
 			Handle: &baseline.Handle{Tenant: p, Key: detect.Key("acme", x.ext)}}
 		n.Observe(c, ts, func(f detect.Finding) { got = append(got, f) })
+		learner.LearnSource(c.Handle, x.ip, ts.Unix()) // as the engine does after the detectors
 	}
 	return got
 }
@@ -111,5 +113,32 @@ func TestIntruderCheapCallsKeepAddressBlock(t *testing.T) {
 	})
 	if len(got) != 1 || got[0].Target.Kind != "ip" || got[0].Target.Value != "198.51.100.30" {
 		t.Fatalf("findings %+v; want the address blocked", got)
+	}
+}
+
+// Stolen credentials first used at 23:55 UTC: the address is still new
+// for the intruder's next calls after midnight (it was first used less
+// than a day before), and is blocked.
+func TestNewSourceAcrossMidnight(t *testing.T) {
+	got := run(t, []call{
+		{at: -5 * time.Minute, ext: "2025", ip: "198.51.100.40", to: "+4970052227225", class: "DE/personal", rate: 0.27, chargeable: true},
+		{at: 10 * time.Minute, ext: "2025", ip: "198.51.100.40", to: "+23522709348", class: "TD", rate: 0.66, chargeable: true},
+	})
+	if len(got) != 1 || got[0].Target.Kind != "ip" || got[0].Target.Value != "198.51.100.40" {
+		t.Fatalf("findings %+v; want the address blocked", got)
+	}
+}
+
+// An address the tenant first used more than a day ago (a remote agent's
+// lease from the day before yesterday) is known: its costly calls are no
+// evidence of stolen credentials.
+func TestNewSourceKnownAfterADay(t *testing.T) {
+	got := run(t, []call{
+		{at: -26 * time.Hour, ext: "1004", ip: "198.51.100.50", to: "+34911000001", class: "ES", rate: 0.02, chargeable: true},
+		{at: 10 * time.Hour, ext: "1004", ip: "198.51.100.50", to: "+6771234567", class: "PG", rate: 1.2, chargeable: true},
+		{at: 10*time.Hour + time.Minute, ext: "1004", ip: "198.51.100.50", to: "+6771234568", class: "PG", rate: 1.2, chargeable: true},
+	})
+	if len(got) != 0 {
+		t.Fatalf("findings %+v; want none from an address used for over a day", got)
 	}
 }
