@@ -81,6 +81,10 @@ type Engine struct {
 	quiet    bool          // Warm: findings are not emitted
 	// spend is each tenant's recent spend per premium class (watchClass).
 	spend map[string]*classSpend
+	// spread holds, per tenant, until when its calls to destinations it
+	// does not usually call are ended at their start (spreadStart): it
+	// tripped a group across such destinations.
+	spread map[string]int64
 	// enriched is the record e.call was last enriched from by Enrich (nil
 	// once anything else enriched); used is what that enrichment looked up.
 	enriched *cdr.Record

@@ -52,6 +52,14 @@ type started struct {
 	latched                   bool
 }
 
+// since is when the call began to cost: its answer, or its start before.
+func (s *started) since() int64 {
+	if s.answered != 0 {
+		return s.answered
+	}
+	return s.start
+}
+
 // far is the far end's number, digits only (Call.Far).
 func (s *started) far() string {
 	if d := s.ne.info.E164; len(d) > 1 && d[0] == '+' {
@@ -121,6 +129,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 	}
 	e.stats.Started++
 	e.classStart(r.CallID, st, ts)
+	e.spreadStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
 		for _, d := range e.startDets {
 			d.Observe(c, r.Start, e.sink)
@@ -413,6 +422,12 @@ func (e *Engine) Watch(now time.Time) {
 			e.live[id].latched = true
 		}
 		e.classPIN(rule, s, ids, cost, t, countries)
+		if g.class == anyUnusual && rule.ClassWindowS > 0 {
+			if e.spread == nil {
+				e.spread = map[string]int64{}
+			}
+			e.spread[s.tenant] = t + int64(rule.ClassWindowS)
+		}
 	}
 }
 
@@ -454,6 +469,25 @@ func groupRank(g *watchGroup) int {
 	return 1
 }
 
+// spreadStart judges a call at its start to a destination its tenant
+// does not usually call, priced at ChargeableRate or more, within
+// in_call.class_window_s of the tenant's group across such destinations
+// (Watch): the attack that tripped it moves on to further countries, one
+// call at a time, and each would run to in_call.call_cost. The call is
+// ended before it is answered, its number blocked and its country put
+// under a PIN for the tenant.
+func (e *Engine) spreadStart(id string, s *started, t int64) {
+	rule := &e.cfg.InCall
+	if s.class == "" || !e.cfg.Enabled || !rule.On() || t >= e.spread[s.tenant] {
+		return
+	}
+	text := fmt.Sprintf("tenant %s calls +%s (%s), a destination it does not usually call, within %s of its concurrent calls to several such destinations; the call is ended",
+		s.tenant, s.far(), s.class, rule.ClassWindowS.Duration())
+	s.latched = true
+	e.inCall(rule, "in_call_spread", []string{id}, s, 0, t, text, nil)
+	e.classPIN(rule, s, []string{id}, 0, t, []string{s.country})
+}
+
 // classPIN follows a group of concurrent costly calls to destinations the
 // tenant does not usually call (countries: those destinations as prefixes)
 // with a PIN for the tenant's further calls there, for in_call.expires_s:
@@ -471,7 +505,7 @@ func (e *Engine) classPIN(rule *config.InCallRule, s *started, ids []string, cos
 		}
 		f := Finding{Detector: "in_call", Code: "in_call_class_pin", Tenant: s.tenant, Extension: s.ext, Subject: "+" + cc,
 			Text: fmt.Sprintf("tenant %s pumped +%s, a destination it does not usually call, with other concurrent calls: PIN required for its calls there", s.tenant, cc),
-			Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.answered, 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids, Event: true}
+			Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.since(), 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids, Event: true}
 		c := Call{Rec: &cdr.Record{Tenant: s.tenant, Extension: s.ext}, Premium: s.premium, International: s.intl}
 		Apply(&f, &config.Rule{Action: config.ActionRequirePIN, ExpiresS: rule.ExpiresS, Severity: config.SeverityInfo}, &c, Target{})
 		f.Target = Target{Kind: "prefix", Value: cc}
@@ -492,7 +526,7 @@ type overCost struct {
 
 func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string, rngs []string) {
 	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,
-		Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.answered, 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids}
+		Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.since(), 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids}
 	if rule.EndCalls == nil || *rule.EndCalls {
 		f.EndCalls = ids
 	}

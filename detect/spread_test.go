@@ -20,11 +20,12 @@ import (
 
 // spreadEngine is a detection engine for a German call centre whose
 // baseline (ten days, warm) calls Britain, France and Spain every day,
-// with a deck pricing those and four costly countries it never calls.
+// with a deck pricing those and five costly countries it called once
+// each.
 func spreadEngine(t *testing.T) (*detect.Engine, *[]detect.Finding, time.Time) {
 	t.Helper()
 	deck := filepath.Join(t.TempDir(), "rates.csv")
-	rates := "prefix,price_per_min,description\n49,0.01,DE\n44,0.30,GB\n33,0.30,FR\n34,0.30,ES\n960,1.09,MV\n221,0.42,SN\n509,0.96,HT\n685,0.72,WS\n"
+	rates := "prefix,price_per_min,description\n49,0.01,DE\n44,0.30,GB\n33,0.30,FR\n34,0.30,ES\n960,1.09,MV\n221,0.42,SN\n509,0.96,HT\n685,0.72,WS\n263,0.64,ZW\n"
 	if err := os.WriteFile(deck, []byte(rates), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,16 @@ func spreadEngine(t *testing.T) (*detect.Engine, *[]detect.Finding, time.Time) {
 			if err := det.Observe(&r); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+	// The costly countries were called now and then (fewer than
+	// detect.UsualCalls times): not new, not usual.
+	for d, pre := range []string{"+9606521", "+2213010", "+5093200", "+685221", "+2637277"} {
+		at := t0.Add(time.Duration(d)*24*time.Hour + 4*time.Hour)
+		r := cdr.Record{CallID: fmt.Sprintf("o%d", d), Tenant: "acme", Extension: "1010", Callee: fmt.Sprintf("%s%03d", pre, d),
+			Direction: screen.Outbound, Start: at, End: at.Add(65 * time.Second), Duration: 65, Billsec: 60, Disposition: cdr.Answered, SourceIP: "192.0.2.10"}
+		if err := det.Observe(&r); err != nil {
+			t.Fatal(err)
 		}
 	}
 	got = got[:0]
@@ -122,6 +133,18 @@ func TestWatchSpreadOverExtensions(t *testing.T) {
 		if !pins[cc] {
 			t.Errorf("no PIN on +%s for the tenant (PINs %v)", cc, pins)
 		}
+	}
+	// The attack moves on to a fifth country, one call from another
+	// extension: ended at its start. A call to a usual country goes on.
+	*got = (*got)[:0]
+	start("s5", "1035", "+2637277474", at.Add(10*time.Minute))
+	start("u1", "1001", "+442079460123", at.Add(10*time.Minute))
+	var ended []string
+	for _, f := range *got {
+		ended = append(ended, f.EndCalls...)
+	}
+	if fmt.Sprint(ended) != "[s5]" {
+		t.Errorf("ended %v at their start after the spread; want [s5] (findings %+v)", ended, *got)
 	}
 }
 
