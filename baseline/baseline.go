@@ -461,6 +461,23 @@ type Limits struct {
 	// normals: what an extension without a warm baseline of its own (a
 	// new hire, a hot desk) is held to instead of the policy's floor.
 	Typical map[string]Learned
+	// Known holds, per warm tenant, the destination countries it calls
+	// regularly (KnownCalls calls and KnownShare of its calls in its
+	// history): where an outbound campaign of that tenant is ordinary
+	// business (check/ratelimit's campaign allowance).
+	Known map[[2]string]bool
+}
+
+// A country is known to a tenant after KnownCalls calls that are at
+// least KnownShare of all its calls.
+const (
+	KnownCalls = 20
+	KnownShare = 0.005
+)
+
+// KnowsCountry reports whether tenant calls country regularly.
+func (x *Limits) KnowsCountry(tenant, country string) bool {
+	return x.Known[[2]string{tenant, country}]
 }
 
 // TypicalMin is how many warm extensions a tenant needs before their
@@ -478,7 +495,8 @@ func (x *Limits) ExtOrTypical(tenant, ext string) Learned {
 
 // Limits computes the learned normals of every warm profile at t.
 func (l *Learner) Limits(t int64, warmDays, minCalls int) *Limits {
-	out := &Limits{Ext: make(map[[2]string]Learned, len(l.Ext)), Tenant: make(map[string]Learned, len(l.Tenant)), Typical: map[string]Learned{}}
+	out := &Limits{Ext: make(map[[2]string]Learned, len(l.Ext)), Tenant: make(map[string]Learned, len(l.Tenant)), Typical: map[string]Learned{},
+		Known: map[[2]string]bool{}}
 	per := map[string][]Learned{}
 	for k, p := range l.Ext {
 		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {
@@ -505,6 +523,11 @@ func (l *Learner) Limits(t int64, warmDays, minCalls int) *Limits {
 	for k, p := range l.Tenant {
 		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {
 			out.Tenant[k] = x
+			for country, n := range p.Countries {
+				if n >= KnownCalls && float64(n) >= KnownShare*float64(p.Calls) {
+					out.Known[[2]string{k, country}] = true
+				}
+			}
 		}
 	}
 	return out

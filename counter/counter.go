@@ -30,12 +30,15 @@ const (
 	AttackIPFailures        // failed authentications and scans from one source address
 	AttackAccountFailures   // failed authentications of one account
 	AttackVoicemailFailures // wrong PINs for one voicemail box
+
+	TenantCalleeCalls // calls of one tenant to one number (check/ratelimit's campaign allowance)
 )
 
 var scopeNames = [...]string{"", "ext_intl_calls", "ext_premium_calls", "ext_limited_calls",
 	"ext_distinct_day", "ext_distinct_month", "ext_intl_concurrent", "tenant_intl_calls",
 	"tenant_intl_spend", "tenant_concurrent", "system_intl_calls", "system_spend", "ext_intl_burst",
-	"attack_ip_failures", "attack_account_failures", "attack_voicemail_failures"}
+	"attack_ip_failures", "attack_account_failures", "attack_voicemail_failures",
+	"tenant_callee_calls"}
 
 func (s Scope) String() string {
 	if int(s) < len(scopeNames) {

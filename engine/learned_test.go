@@ -116,8 +116,9 @@ func TestLearnedTypicalExtension(t *testing.T) {
 
 // learnedEngine is an engine whose tenants' only limit is the one set
 // applies (every other international limit off), with learned limits
-// read from the LiveLimits it returns.
-func learnedEngine(t *testing.T, set func(l *config.Limits)) (*Engine, *baseline.LiveLimits) {
+// read from the LiveLimits it returns; each of more then edits the
+// defaults and every tenant.
+func learnedEngine(t *testing.T, set func(l *config.Limits), more ...func(*config.Tenant)) (*Engine, *baseline.LiveLimits) {
 	t.Helper()
 	cfg := config.Default()
 	l := &cfg.Defaults.Limits
@@ -126,8 +127,14 @@ func learnedEngine(t *testing.T, set func(l *config.Limits)) (*Engine, *baseline
 	l.Extension.ConcurrentInternational = config.Limit{}
 	l.Account.InternationalCallsDaily = config.Limit{}
 	set(l)
+	for _, f := range more {
+		f(cfg.Defaults)
+	}
 	for _, tn := range cfg.Tenants {
 		tn.Limits = cfg.Defaults.Limits
+		for _, f := range more {
+			f(tn)
+		}
 	}
 	ll := &baseline.LiveLimits{}
 	e, err := New(Options{Config: cfg, Numbers: testIntel(t), Env: check.Env{Limits: ll}})

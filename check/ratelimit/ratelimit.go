@@ -6,13 +6,16 @@ package ratelimit
 
 import (
 	"context"
+	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/check"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/counter"
+	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -40,6 +43,7 @@ type RateLimit struct {
 	t       *config.Tenant
 	limits  []limit
 	learned *baseline.LiveLimits
+	hot     hotNumbers
 }
 
 // Learned limits: a warm baseline raises a limit to its largest day's
@@ -51,6 +55,44 @@ const (
 	LearnedSlack       = 2
 	LearnedTenantSlack = 10
 )
+
+// Campaign allowance. An outbound campaign — a dialer working through
+// many customers of a country the tenant calls regularly — looks like a
+// burst to a count limit learned from ordinary days, while pumping pays
+// only where a call is costly, and calls few numbers again and again.
+// A campaign-like call (see campaignLike) is held to CampaignFactor × the
+// learned international limits (never less than the policy's), and is
+// campaign-like only while its number has had fewer than CampaignRepeats calls from the
+// tenant in CampaignRepeatWindow; every other call keeps the learned
+// limits as they are (and counts the campaign's calls in its windows).
+const (
+	CampaignFactor       = 4
+	CampaignRepeats      = 4
+	CampaignRepeatWindow = time.Hour
+	// CampaignMaxRate is the most a campaign-like call may cost per
+	// minute: cheap termination (detect.ChargeableRate, the price from
+	// which the detectors treat any number as chargeable).
+	CampaignMaxRate = 0.10
+)
+
+// campaignLike reports whether c is a call an outbound campaign makes: an
+// international call to a mobile or fixed number (not premium, not
+// "limit", in no risk range) priced in the rate deck below
+// CampaignMaxRate, in a country the tenant's warm baseline calls
+// regularly (baseline.Limits.Known), to a number that is not hot (see
+// Admitted). Unknown price, type or history: no.
+func (r *RateLimit) campaignLike(c *screen.Call, lt *baseline.Limits) bool {
+	if lt == nil || !c.International || c.Premium || c.Limited || len(c.Dest.Risk) > 0 {
+		return false
+	}
+	switch c.Dest.Type {
+	case number.Mobile, number.FixedLine, number.FixedLineOrMobile:
+	default:
+		return false
+	}
+	return c.Dest.Rate > 0 && c.Dest.Rate < CampaignMaxRate && c.Dest.Country != "" && lt.KnowsCountry(c.Tenant, c.Dest.Country) &&
+		!r.hot.is(c.Digits, c.Time)
+}
 
 var (
 	_ screen.Check     = (*RateLimit)(nil)
@@ -114,10 +156,12 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 		subject = c.Caller
 	}
 	var ext, ten baseline.Learned
-	if lt := r.learned.Load(); lt != nil {
+	lt := r.learned.Load()
+	if lt != nil {
 		ext = lt.ExtOrTypical(c.Tenant, subject)
 		ten = lt.Tenant[c.Tenant]
 	}
+	campaign := r.campaignLike(c, lt)
 	for i := range r.limits {
 		l := &r.limits[i]
 		if !l.applies(c) {
@@ -132,6 +176,9 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 				n = max(n, learnedLimit(ext.IntlBurst, LearnedSlack))
 			case counter.TenantIntlCalls:
 				n = max(n, learnedLimit(ten.IntlDay, LearnedTenantSlack))
+			}
+			if campaign && learnedScope(l.scope) {
+				n *= CampaignFactor
 			}
 		}
 		k := counter.Key{Scope: l.scope}
@@ -153,15 +200,40 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 			return screen.Stop
 		}
 	}
+	if campaign {
+		// Count the calls to this number; the count never refuses, it
+		// tells Admitted when a number is called again and again.
+		k := counter.Key{Scope: counter.TenantCalleeCalls, Tenant: c.Tenant, Subject: c.Digits}
+		if !c.AddNeed(screen.Need{Op: counter.Op{Kind: counter.OpWindow, Key: k, ID: c.ID, Window: CampaignRepeatWindow, Limit: math.MaxInt32}, Owner: r, Tag: repeatTag}) {
+			v.Add(screen.Reason{Check: "ratelimit", Code: "too_many_limits", Text: "more limits than a call can carry", Rule: "ratelimit.campaign", Action: screen.Reject})
+			return screen.Stop
+		}
+	}
 	return screen.Continue
+}
+
+// repeatTag marks the campaign allowance's per-number need.
+const repeatTag = -1
+
+// learnedScope reports whether a scope's limit is learned (and so raised
+// for a campaign).
+func learnedScope(s counter.Scope) bool {
+	return s == counter.ExtIntlCalls || s == counter.ExtIntlBurst || s == counter.TenantIntlCalls
 }
 
 // Refused implements screen.NeedOwner.
 func (r *RateLimit) Refused(c *screen.Call, v *screen.Verdict, n *screen.Need, res counter.Result) {
+	if n.Tag == repeatTag { // never refuses (limit MaxInt32)
+		return
+	}
 	l := &r.limits[n.Tag]
 	subject := n.Op.Key.Subject
 	text := r.text(l, res.N, subject)
-	if n.Op.Limit > l.n {
+	if l.n > 0 && learnedScope(l.scope) && r.campaignLike(c, r.learned.Load()) {
+		text = l.what + " for " + r.who(l, subject) + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(res.N) +
+			" in the window; policy " + strconv.Itoa(l.n) + ", its learned limit × " + strconv.Itoa(CampaignFactor) + ", the campaign allowance for cheap " +
+			c.Dest.Type.String() + " numbers in " + c.Dest.Country + ", a country the tenant calls)"
+	} else if n.Op.Limit > l.n {
 		// Explainable: the limit applied was learned, not the policy's.
 		text = l.what + " for " + r.who(l, subject) + ": limit " + strconv.Itoa(n.Op.Limit) + " reached (" + strconv.Itoa(res.N) +
 			" in the window; policy " + strconv.Itoa(l.n) + ", learned from its (or its tenant's typical extension's) busiest day × " + strconv.FormatFloat(LearnedMargin, 'g', -1, 64) + " + slack)"
@@ -187,8 +259,43 @@ func (r *RateLimit) who(l *limit, subject string) string {
 	return "extension " + subject
 }
 
-// Admitted implements screen.NeedOwner.
-func (r *RateLimit) Admitted(*screen.Call, *screen.Verdict, *screen.Need, counter.Result) {}
+// Admitted implements screen.NeedOwner: a number the tenant has called
+// CampaignRepeats times in the window is hot — its next calls are not
+// campaign-like (pumping calls the same few numbers).
+func (r *RateLimit) Admitted(c *screen.Call, _ *screen.Verdict, n *screen.Need, res counter.Result) {
+	if n.Tag == repeatTag && res.N >= CampaignRepeats {
+		r.hot.mark(c.Digits, c.Time)
+	}
+}
+
+// hotNumbers remembers, per check (one tenant), the numbers called
+// CampaignRepeats times within CampaignRepeatWindow, with when that was
+// last seen (event time). Bounded: past maxHot entries it starts afresh.
+type hotNumbers struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const maxHot = 4096
+
+func (h *hotNumbers) mark(digits string, t time.Time) {
+	h.mu.Lock()
+	if h.m == nil || len(h.m) >= maxHot {
+		h.m = make(map[string]time.Time)
+	}
+	if t.After(h.m[digits]) {
+		h.m[digits] = t
+	}
+	h.mu.Unlock()
+}
+
+// is reports whether digits was hot within CampaignRepeatWindow before t.
+func (h *hotNumbers) is(digits string, t time.Time) bool {
+	h.mu.Lock()
+	at, ok := h.m[digits]
+	h.mu.Unlock()
+	return ok && t.Sub(at) < CampaignRepeatWindow
+}
 
 func (r *RateLimit) text(l *limit, n int, subject string) string {
 	who := "extension " + subject
