@@ -48,6 +48,9 @@ type Call struct {
 	Cost    float64
 	// Attempt marks a call screening refused: it never connected.
 	Attempt bool
+	// Running marks a call judged at its start (Engine.Start): it is up,
+	// and a finding can end it (Finding.EndCalls).
+	Running bool
 	// Concurrent is how many calls of the extension were up when this
 	// one started, itself included.
 	Concurrent int

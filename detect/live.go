@@ -131,9 +131,11 @@ func (e *Engine) Start(r *cdr.Record) error {
 	e.classStart(r.CallID, st, ts)
 	e.spreadStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
+		c.Running = true
 		for _, d := range e.startDets {
 			d.Observe(c, r.Start, e.sink)
 		}
+		c.Running = false
 	}
 	if len(e.live) > 1<<20 {
 		e.pruneLive(ts)

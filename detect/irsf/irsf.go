@@ -86,6 +86,11 @@ func (r *Range) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 		Text: fmt.Sprintf("tenant %s dialed %d different numbers in range +%s… within %s (extension %s)", c.Rec.Tenant, n, rg, time.Duration(span)*time.Second, c.Rec.Extension),
 		Time: ts.UTC(), Since: time.Unix(first, 0).UTC(), Calls: n, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
 	detect.Apply(&f, rule, c, detect.Target{Kind: "prefix", Value: rg})
+	if c.Running && rule.Action == config.ActionBlockAndAlert {
+		// The call that completed the pattern is to the range being
+		// blocked: left up, it would run to the per-call cost limit.
+		f.EndCalls = []string{c.Rec.CallID}
+	}
 	emit(f)
 }
 
