@@ -259,7 +259,14 @@ func (m *Manager) block(ctx context.Context, f detect.Finding, tg detect.Target)
 	}
 	d := Done{Time: f.Time, Detector: f.Detector, Action: "block", Tenant: b.Tenant, Target: tg, Expires: b.Expires}
 	if m.Blocks != nil {
-		stored, err := m.Blocks.AddBlock(ctx, b)
+		add := m.Blocks.AddBlock
+		if m.BlockLive != nil {
+			// Enforced here before the store commits it.
+			add = func(ctx context.Context, b store.Block) (store.Block, error) {
+				return m.BlockLive.AddBlock(ctx, m.Blocks, b)
+			}
+		}
+		stored, err := add(ctx, b)
 		if err != nil {
 			return nil, fmt.Errorf("action: block: %w", err)
 		}
@@ -290,7 +297,14 @@ func (m *Manager) kill(ctx context.Context, f detect.Finding) (*Done, error) {
 	d := Done{Time: f.Time, Detector: f.Detector, Action: "kill_switch", Tenant: f.Tenant, Target: detect.Target{Kind: "tenant", Value: f.Tenant}, Expires: until}
 	if m.Blocks != nil {
 		k := store.KillSwitch{Tenant: f.Tenant, Active: true, Reason: f.Detector + ": " + f.Text, By: "detector:" + f.Detector, Since: time.Now().UTC()}
-		if err := m.Blocks.SetKillSwitch(ctx, k); err != nil {
+		set := m.Blocks.SetKillSwitch
+		if m.BlockLive != nil {
+			// Enforced here before the store commits it.
+			set = func(ctx context.Context, k store.KillSwitch) error {
+				return m.BlockLive.SetKillSwitch(ctx, m.Blocks, k)
+			}
+		}
+		if err := set(ctx, k); err != nil {
 			return nil, err
 		}
 		if err := m.rememberKill(ctx, f, until); err != nil {

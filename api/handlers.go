@@ -161,7 +161,7 @@ func (s *Server) addBlock(w http.ResponseWriter, r *http.Request) {
 	}
 	b.CreatedBy = principal(r).actor()
 	b.Created = time.Now().UTC()
-	b, err := s.st.AddBlock(r.Context(), b)
+	b, err := s.eng.Blocks().AddBlock(r.Context(), s.st, b) // enforced before the commit
 	if err != nil {
 		storeError(w, err)
 		return
@@ -239,7 +239,7 @@ func (s *Server) setKill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := store.KillSwitch{Tenant: q.Tenant, Active: *q.Active, Reason: q.Reason, By: principal(r).actor(), Since: time.Now().UTC()}
-	if err := s.st.SetKillSwitch(r.Context(), k); err != nil {
+	if err := s.eng.Blocks().SetKillSwitch(r.Context(), s.st, k); err != nil { // on: enforced before the commit
 		storeError(w, err)
 		return
 	}

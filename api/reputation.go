@@ -332,6 +332,8 @@ func (a *repAPI) release(w http.ResponseWriter, r *http.Request) {
 	if a.o.Guard != nil {
 		if p, err := reputation.ParsePrefix(b.IP); err == nil && p.IsSingleIP() {
 			a.o.Guard.Forget(p.Addr())
+		} else if err == nil {
+			a.o.Guard.ForgetPrefix(p) // an IPv6 network the guard banned
 		}
 	}
 	if err := a.s.recordAudit(r.Context(), r, "ban.release", "ban/"+strconv.FormatInt(id, 10), b); err != nil {

@@ -36,6 +36,12 @@ type Policy struct {
 	// MaxTracked bounds the addresses and accounts whose failures are
 	// being counted (memory under a flood of spoofed sources).
 	MaxTracked int // (100000)
+
+	// IPv6Bits is the network an IPv6 source's failures count against and
+	// its ban covers (64: one host or site is given a whole /64 and can
+	// rotate through it). A network holding a trusted address falls back
+	// to the single address. 128 counts and bans each address alone.
+	IPv6Bits int // (64)
 }
 
 func (p Policy) withDefaults() Policy {
@@ -68,6 +74,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxTracked <= 0 {
 		p.MaxTracked = 100000
+	}
+	if p.IPv6Bits <= 0 || p.IPv6Bits > 128 {
+		p.IPv6Bits = 64
 	}
 	return p
 }
@@ -102,7 +111,7 @@ type Guard struct {
 	Banned func(a netip.Addr, t time.Time) bool
 
 	mu     sync.Mutex
-	banned map[netip.Addr]time.Time // bans this guard knows are in force, until
+	banned map[netip.Prefix]time.Time // bans this guard knows are in force, until
 
 	queue   chan Event
 	dropped atomic.Int64
@@ -118,7 +127,7 @@ func NewGuard(p Policy, st reputation.Store, trust *Trust, log *slog.Logger) *Gu
 	return &Guard{
 		pol: p.withDefaults(), st: st, trust: trust, log: log,
 		fails:  NewMemoryFailures(p.withDefaults().MaxTracked),
-		banned: map[netip.Addr]time.Time{},
+		banned: map[netip.Prefix]time.Time{},
 		queue:  make(chan Event, 4096),
 	}
 }
@@ -204,8 +213,9 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
 		return out, nil
 	}
 	reason := ""
+	net := g.network(ev.IP)
 	g.mu.Lock()
-	until, banned := g.banned[ev.IP]
+	until, banned := g.banned[net]
 	g.mu.Unlock()
 	if (banned && ev.Time.Before(until)) || (g.Banned != nil && g.Banned(ev.IP, ev.Time)) {
 		return out, nil
@@ -214,19 +224,34 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
 	case ev.Kind == KindScannerUA || ScannerUA(ev.UserAgent, g.pol.ScannerUAs):
 		reason = "scanner User-Agent " + quote(ev.UserAgent)
 	case counted(ev.Kind, g.pol.CountChallenges):
-		if n, reached := g.fails.Fail(FailKey{FailIP, ev.IP.String()}, ev.Time, g.pol.Window, g.pol.MaxFailures); reached {
+		if n, reached := g.fails.Fail(FailKey{FailIP, reputation.FormatPrefix(net)}, ev.Time, g.pol.Window, g.pol.MaxFailures); reached {
 			reason = fmt.Sprintf("%d failures in %s (last: %s from %s)", n, g.pol.Window, ev.Kind, ev.Source)
+			if !net.IsSingleIP() {
+				reason += " in " + net.String() + ", last from " + ev.IP.String()
+			}
 		}
 	}
 	if reason == "" {
 		return out, nil
 	}
-	b, err := g.Ban(ctx, ev.IP, reason, ev.Source, ev.Time)
+	b, err := g.BanPrefix(ctx, net, reason, ev.Source, ev.Time, 0)
 	if err != nil {
 		return out, err
 	}
 	out.Ban = &b
 	return out, nil
+}
+
+// network is what an address's failures count against and its ban
+// covers: the address itself for IPv4, its Policy.IPv6Bits network for
+// IPv6 unless that holds a trusted address.
+func (g *Guard) network(a netip.Addr) netip.Prefix {
+	if a.Is6() && g.pol.IPv6Bits < 128 {
+		if p := netip.PrefixFrom(a, g.pol.IPv6Bits).Masked(); !g.trust.Overlaps(p) {
+			return p
+		}
+	}
+	return netip.PrefixFrom(a, a.BitLen())
 }
 
 func quote(s string) string {
@@ -272,19 +297,18 @@ func (g *Guard) BanPrefix(ctx context.Context, p netip.Prefix, reason, source st
 	if err != nil {
 		return b, err
 	}
-	if p.IsSingleIP() {
-		g.mu.Lock()
-		g.banned[p.Addr()] = b.Expires
-		if len(g.banned) > g.pol.MaxTracked {
-			for k, until := range g.banned {
-				if !now.Before(until) || k != p.Addr() {
-					delete(g.banned, k)
-					break
-				}
+	p = p.Masked()
+	g.mu.Lock()
+	g.banned[p] = b.Expires
+	if len(g.banned) > g.pol.MaxTracked {
+		for k, until := range g.banned {
+			if !now.Before(until) || k != p {
+				delete(g.banned, k)
+				break
 			}
 		}
-		g.mu.Unlock()
 	}
+	g.mu.Unlock()
 	g.bans.Add(1)
 	g.log.Warn("attack: banned", "ip", ip, "until", b.Expires.Format(time.RFC3339), "level", level, "source", source, "reason", reason)
 	if g.OnBan != nil {
@@ -296,10 +320,19 @@ func (g *Guard) BanPrefix(ctx context.Context, p netip.Prefix, reason, source st
 // Forget drops what the guard remembers about an address (after a ban is
 // released), so its next failures count from zero.
 func (g *Guard) Forget(a netip.Addr) {
+	a = a.Unmap()
+	g.ForgetPrefix(netip.PrefixFrom(a, a.BitLen()))
+	g.ForgetPrefix(g.network(a))
+}
+
+// ForgetPrefix drops what the guard remembers about a network's ban and
+// failures (after a ban on it is released).
+func (g *Guard) ForgetPrefix(p netip.Prefix) {
+	p = p.Masked()
 	g.mu.Lock()
-	delete(g.banned, a.Unmap())
+	delete(g.banned, p)
 	g.mu.Unlock()
-	g.fails.Clear(FailKey{FailIP, a.Unmap().String()})
+	g.fails.Clear(FailKey{FailIP, reputation.FormatPrefix(p)})
 }
 
 // account counts failures per account and per voicemail box.

@@ -142,3 +142,40 @@ func TestExports(t *testing.T) {
 		t.Fatal("unknown format accepted")
 	}
 }
+
+// TestIPv6RotationBansTheNetwork: a scanner rotating through its /64,
+// one failure per address, is counted and banned as the /64; any other
+// address of it is then refused, another /64 is not. A /64 holding a
+// trusted address is counted and banned per address instead.
+func TestIPv6RotationBansTheNetwork(t *testing.T) {
+	ctx := context.Background()
+	st := openDB(t)
+	live := reputation.NewLive(reputation.DefaultPolicy)
+	g := NewGuard(Policy{}, reputation.Enforcing{Store: st, Live: live}, NewTrust(netip.MustParsePrefix("2001:db8:7:7::1/128")), quiet)
+	now := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	var out Outcome
+	for i := range 3 {
+		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, byte(i), 0x99})
+		var err error
+		if out, err = g.Observe(ctx, Event{Time: now.Add(time.Duration(i) * time.Second), IP: ip, Kind: KindUnknownAccount, Source: SourceSIPFront}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.Ban == nil || out.Ban.IP != "2001:db8:1:2::/64" {
+		t.Fatalf("three failures from three addresses of one /64: ban %+v; want 2001:db8:1:2::/64", out.Ban)
+	}
+	at := now.Add(time.Minute)
+	if live.Load().Banned(netip.MustParseAddr("2001:db8:1:2:abcd::1"), at) == nil {
+		t.Error("another address of the banned /64 not refused")
+	}
+	if live.Load().Banned(netip.MustParseAddr("2001:db8:1:3::1"), at) != nil {
+		t.Error("an address of the next /64 refused")
+	}
+	// The /64 of a trusted address: three rotating addresses, no ban.
+	for i := range 3 {
+		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 7, 0, 7, 0, 0, 0, 0, 0, 0, 1, byte(i)})
+		if out, err := g.Observe(ctx, Event{Time: now.Add(time.Duration(i) * time.Second), IP: ip, Kind: KindUnknownAccount, Source: SourceSIPFront}); err != nil || out.Ban != nil {
+			t.Fatalf("rotation in a /64 with a trusted address: ban %+v err %v; want none", out.Ban, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ package blocks
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,6 +180,15 @@ type Live struct {
 	// clock is the event clock of the node screening with this snapshot
 	// (eventclock): the engine, the detectors and the actions share it.
 	clock *eventclock.Clock
+
+	// The last lists read and the blocks and kill switches this process
+	// decided that a refresh begun after their commit has not read yet
+	// (see AddBlock).
+	mu     sync.Mutex
+	lastBs []store.Block
+	lastKs []store.KillSwitch
+	local  []*decision
+	begun  uint64 // refreshes begun
 }
 
 // NewLive returns a Live holding an empty set, with a new event clock over
@@ -245,9 +255,17 @@ type Source interface {
 // Refresh reads blocks and kill switches from src and installs them in
 // live. On error the old snapshot stays and its age keeps growing, so the
 // engine can tell when it is too old to trust.
+//
+// The blocks and kill switches this process decided (see AddBlock) are
+// laid over the lists until a refresh begun after their commit has read
+// them.
 func Refresh(ctx context.Context, src Source, live *Live, now time.Time) error {
 	live.refreshing.Lock()
 	defer live.refreshing.Unlock()
+	live.mu.Lock()
+	live.begun++
+	n := live.begun
+	live.mu.Unlock()
 	bs, err := src.ListBlocks(ctx, live.listTime(now))
 	if err != nil {
 		return err
@@ -256,6 +274,109 @@ func Refresh(ctx context.Context, src Source, live *Live, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	live.Replace(Build(bs, ks, now), now)
+	live.mu.Lock()
+	defer live.mu.Unlock()
+	live.lastBs, live.lastKs = bs, ks
+	live.local = slices.DeleteFunc(live.local, func(d *decision) bool { return d.committed && d.seen < n })
+	live.Replace(live.buildLocked(now), now)
 	return nil
+}
+
+// A decision is a block or a kill switch this process decided. A block
+// or a switch turned on is laid over the lists before the store commits
+// it (what screening reads refuses at once); a switch turned off only
+// after the commit. It stays until a refresh begun after the commit.
+type decision struct {
+	block     *store.Block
+	kill      *store.KillSwitch
+	committed bool
+	seen      uint64 // refreshes begun when the commit returned
+}
+
+// buildLocked indexes the last lists with the decisions laid over them;
+// a decided kill switch replaces the listed one of its tenant. l.mu is
+// held.
+func (l *Live) buildLocked(now time.Time) *Set {
+	bs, ks := l.lastBs, l.lastKs
+	if len(l.local) > 0 {
+		bs, ks = slices.Clone(bs), slices.Clone(ks)
+		for _, d := range l.local {
+			if d.block != nil {
+				bs = append(bs, *d.block)
+			}
+			if d.kill != nil {
+				ks = slices.DeleteFunc(ks, func(k store.KillSwitch) bool { return k.Tenant == d.kill.Tenant })
+				ks = append(ks, *d.kill)
+			}
+		}
+	}
+	return Build(bs, ks, now)
+}
+
+func (l *Live) decide(d *decision) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d.committed {
+		d.seen = l.begun
+	}
+	if d.kill != nil {
+		// The latest decision on a tenant's switch holds.
+		l.local = slices.DeleteFunc(l.local, func(o *decision) bool { return o.kill != nil && o.kill.Tenant == d.kill.Tenant })
+	}
+	l.local = append(l.local, d)
+	l.set.Store(l.buildLocked(time.Now()))
+}
+
+// settle records the store's answer to a decision laid before its
+// commit: kept until a refresh begun afterwards, or withdrawn on error.
+func (l *Live) settle(d *decision, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.local = slices.DeleteFunc(l.local, func(o *decision) bool { return o == d })
+		l.set.Store(l.buildLocked(time.Now()))
+		return
+	}
+	d.committed, d.seen = true, l.begun
+}
+
+// Writer is where blocks and kill switches are written.
+type Writer interface {
+	AddBlock(ctx context.Context, b store.Block) (store.Block, error)
+	SetKillSwitch(ctx context.Context, k store.KillSwitch) error
+}
+
+// AddBlock stores b through w, enforcing it in l first: screening
+// refuses what it blocks before the store has it (and before other nodes
+// and the API list it). A block the store refuses is withdrawn.
+func (l *Live) AddBlock(ctx context.Context, w Writer, b store.Block) (store.Block, error) {
+	local := b
+	d := &decision{block: &local}
+	l.decide(d)
+	stored, err := w.AddBlock(ctx, b)
+	if err == nil {
+		l.mu.Lock()
+		*d.block = stored
+		l.mu.Unlock()
+	}
+	l.settle(d, err)
+	return stored, err
+}
+
+// SetKillSwitch stores k through w. A switch turned on is enforced in l
+// before the store has it (withdrawn if the store refuses it); a switch
+// turned off stops once the store has committed it.
+func (l *Live) SetKillSwitch(ctx context.Context, w Writer, k store.KillSwitch) error {
+	if !k.Active {
+		if err := w.SetKillSwitch(ctx, k); err != nil {
+			return err
+		}
+		l.decide(&decision{kill: &k, committed: true})
+		return nil
+	}
+	d := &decision{kill: &k}
+	l.decide(d)
+	err := w.SetKillSwitch(ctx, k)
+	l.settle(d, err)
+	return err
 }

@@ -109,61 +109,58 @@ func (d *spooledRepDB) metrics() prometheus.Collector {
 	}
 }
 
-// notifyingRepDB is the reputation database as the API, the attack guard
-// and the honeypot write it in cluster mode: every change to entries or
-// bans that succeeded (written, or buffered while PostgreSQL is away) is
-// announced to the nodes, which re-read at once instead of at their next
-// periodic refresh. Lockouts are not announced: no node keeps them in
-// memory (they are read from the store when needed).
-type notifyingRepDB struct {
+// decidingRepDB is the reputation database as the API, the attack guard
+// and the honeypot write it: every write to entries or bans is a decision
+// this node enforces at once (reputation.Live.AddBan: a ban before the
+// store commits it), and in cluster mode every change that succeeded
+// (written, or buffered while PostgreSQL is away) is announced to the
+// nodes, which re-read at once instead of at their next periodic
+// refresh. Lockouts are neither: no node keeps them in memory (they are
+// read from the store when needed).
+type decidingRepDB struct {
 	repDB
-	notify func()
+	live   *reputation.Live
+	notify func() // nil: embedded mode
 }
 
-func (d notifyingRepDB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
-	e, err := d.repDB.Upsert(ctx, e)
-	if err == nil {
-		d.notify()
-	}
-	return e, err
-}
-
-func (d notifyingRepDB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
-	err := d.repDB.UpsertBatch(ctx, es)
-	if err == nil && len(es) > 0 {
+func (d decidingRepDB) notified(err error) error {
+	if err == nil && d.notify != nil {
 		d.notify()
 	}
 	return err
 }
 
-func (d notifyingRepDB) Remove(ctx context.Context, kind, value string) error {
-	err := d.repDB.Remove(ctx, kind, value)
-	if err == nil {
-		d.notify()
-	}
-	return err
+func (d decidingRepDB) Upsert(ctx context.Context, e reputation.Entry) (reputation.Entry, error) {
+	e, err := d.live.Upsert(ctx, d.repDB, e)
+	return e, d.notified(err)
 }
 
-func (d notifyingRepDB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
-	b, err := d.repDB.AddBan(ctx, b)
-	if err == nil {
-		d.notify()
+func (d decidingRepDB) UpsertBatch(ctx context.Context, es []reputation.Entry) error {
+	err := d.live.UpsertBatch(ctx, d.repDB, es)
+	if len(es) == 0 {
+		return err
 	}
-	return b, err
+	return d.notified(err)
 }
 
-func (d notifyingRepDB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
-	b, err := d.repDB.ReleaseBan(ctx, id)
-	if err == nil {
-		d.notify()
-	}
-	return b, err
+func (d decidingRepDB) Remove(ctx context.Context, kind, value string) error {
+	return d.notified(d.live.Remove(ctx, d.repDB, kind, value))
+}
+
+func (d decidingRepDB) AddBan(ctx context.Context, b reputation.Ban) (reputation.Ban, error) {
+	b, err := d.live.AddBan(ctx, d.repDB, b)
+	return b, d.notified(err)
+}
+
+func (d decidingRepDB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban, error) {
+	b, err := d.live.ReleaseBan(ctx, d.repDB, id)
+	return b, d.notified(err)
 }
 
 // Overlay implements reputation.Overlayer when the database does (the
 // local buffer of cluster mode), so a refresh through the wrapper still
 // lays buffered writes over what PostgreSQL lists.
-func (d notifyingRepDB) Overlay() ([]reputation.Entry, []reputation.Ban) {
+func (d decidingRepDB) Overlay() ([]reputation.Entry, []reputation.Ban) {
 	if ov, ok := d.repDB.(reputation.Overlayer); ok {
 		return ov.Overlay()
 	}
@@ -177,7 +174,7 @@ type security struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	db    repDB
-	w     repDB // what the API, guard and honeypot write: db, or db announcing changes (cluster mode)
+	w     repDB // what the API, guard and honeypot write: db through live (and announcing changes in cluster mode)
 	live  *reputation.Live
 	ref   *reputation.Refresher // re-reads db into live when its version moved
 	trust *attack.Trust
@@ -216,16 +213,16 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 			return nil, err
 		}
 	}
-	s := &security{cfg: cfg, log: log, db: db, w: db, notify: notify}
-	if notify != nil {
-		s.w = notifyingRepDB{repDB: db, notify: notify}
-	}
+	s := &security{cfg: cfg, log: log, db: db, notify: notify}
 	a := &cfg.Attack
 	// The SIP front end's trusted proxies are trusted here too; learned
 	// data (bans, the honeypot's address entries) never blocks them.
 	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
 	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore,
 		Trusted: s.trust.Prefixes()})
+	// A ban this node decides is enforced here before the store commits
+	// it, and laid over every refresh until one has read it back.
+	s.w = decidingRepDB{repDB: db, live: s.live, notify: notify}
 	s.guard = attack.NewGuard(attackPolicy(a), s.w, s.trust, log)
 	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
 	// Addresses any node banned are not counted again while banned.

@@ -3,6 +3,7 @@ package reputation
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,13 +178,24 @@ var DefaultPolicy = Policy{IPAction: "honeypot", NumberAction: "reject"}
 
 // Live holds the current Set, swapped atomically, and the policy the
 // screening check applies.
+//
+// The set is what the store listed at the last refresh, with two layers
+// over it: what the store's Overlayer held then (cluster mode's buffer),
+// and the writes this process decided (see AddBan) that no refresh begun
+// after their commit has read yet. A decision is thus enforced here from
+// the moment it is made, not from the next refresh.
 type Live struct {
 	set    atomic.Pointer[Set]
 	policy Policy
 
-	mu     sync.Mutex // the last lists read from the store
-	baseEs []Entry
+	mu     sync.Mutex
+	baseEs []Entry // the last lists read from the store
 	baseBs []Ban
+	heldEs []Entry // what the store's Overlayer held at that read
+	heldBs []Ban
+	local  []*decision
+	begun  uint64 // refreshes begun (each numbered by the count)
+	shown  uint64 // the refresh whose lists are installed
 }
 
 // NewLive returns a Live holding an empty set.
@@ -196,7 +208,8 @@ func NewLive(p Policy) *Live {
 // Load returns the current set.
 func (l *Live) Load() *Set { return l.set.Load() }
 
-// Replace installs a new set.
+// Replace installs a new set as it is, until the next refresh or
+// decision builds one from the store's lists (tests, benchmarks).
 func (l *Live) Replace(s *Set) { l.set.Store(s) }
 
 // Policy returns the screening policy.
@@ -214,7 +227,11 @@ type Overlayer interface {
 // When st is an Overlayer, what it holds is laid over what it lists; if
 // the store fails, the last lists it gave are used with the overlay (and
 // the error is returned). Without an overlay, on error the old set stays.
+// The decisions of this process (see AddBan) are laid over the lists
+// until a refresh begun after their commit has read them; a refresh that
+// began before another one already installed does not replace it.
 func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
+	n := l.begin()
 	var oe []Entry
 	var ob []Ban
 	ov, _ := st.(Overlayer)
@@ -234,11 +251,15 @@ func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.baseEs, l.baseBs = es, bs
-	if len(oe)+len(ob) > 0 {
-		es, bs = overlay(es, bs, oe, ob)
+	if n < l.shown {
+		return nil // a later read is installed
 	}
-	l.set.Store(Build(es, bs))
+	l.shown = n
+	l.baseEs, l.baseBs, l.heldEs, l.heldBs = es, bs, oe, ob
+	// Decisions committed before this read began are in its lists (or
+	// were undone meanwhile by someone else): the store speaks for them.
+	l.local = slices.DeleteFunc(l.local, func(d *decision) bool { return d.committed && d.seen < n })
+	l.installLocked()
 	return nil
 }
 
@@ -304,10 +325,10 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time, force bool) (boo
 		r.checks.Add(1)
 		// Buffered writes are laid over every refresh until the store has
 		// them (their arrival moves the version).
-		pending := false
+		pending := r.Live.deciding()
 		if ov, ok := r.Store.(Overlayer); ok {
 			oe, ob := ov.Overlay()
-			pending = len(oe)+len(ob) > 0
+			pending = pending || len(oe)+len(ob) > 0
 		}
 		if !force && !pending && r.known && v == r.version && now.Sub(r.last) < full && !now.Before(r.last) {
 			return false, nil
@@ -354,12 +375,37 @@ func overlay(es []Entry, bs []Ban, oe []Entry, ob []Ban) ([]Entry, []Ban) {
 }
 
 // overlayLast installs the last lists read from the store with oe and ob
-// laid over them; with nothing to lay over, the current set stays.
+// laid over them (and this process's decisions); with nothing to lay
+// over, the current set stays.
 func (l *Live) overlayLast(oe []Entry, ob []Ban) {
 	if len(oe)+len(ob) == 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.set.Store(Build(overlay(l.baseEs, l.baseBs, oe, ob)))
+	l.heldEs, l.heldBs = oe, ob
+	l.installLocked()
+}
+
+// begin numbers a refresh that is about to read the store.
+func (l *Live) begin() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.begun++
+	return l.begun
+}
+
+// installLocked builds the set from the last lists, what the store held
+// and this process's decisions. l.mu is held.
+func (l *Live) installLocked() {
+	es, bs := l.baseEs, l.baseBs
+	if len(l.heldEs)+len(l.heldBs) > 0 {
+		es, bs = overlay(es, bs, l.heldEs, l.heldBs)
+	}
+	if len(l.local) > 0 {
+		es, bs = withdraw(es, bs, l.local)
+		oe, ob := l.overlayLocked()
+		es, bs = overlay(es, bs, oe, ob)
+	}
+	l.set.Store(Build(es, bs))
 }
