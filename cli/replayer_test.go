@@ -41,10 +41,10 @@ func TestEvHeapOrder(t *testing.T) {
 		if e.before(&prev) {
 			t.Fatalf("popped %+v after %+v", e, prev)
 		}
-		if e.t == prev.t && e.kind() > prev.kind() {
-			t.Fatalf("kind %d after kind %d at one second", e.kind(), prev.kind())
+		if e.t == prev.t && evKind(e.k) > evKind(prev.k) {
+			t.Fatalf("kind %d after kind %d at one second", evKind(e.k), evKind(prev.k))
 		}
-		if e.t == prev.t && e.kind() == prev.kind() && e.key < prev.key {
+		if e.t == prev.t && evKind(e.k) == evKind(prev.k) && e.k < prev.k {
 			t.Fatalf("push order broken at t=%d", e.t)
 		}
 		prev = e
@@ -99,4 +99,43 @@ func TestStartQueueOrder(t *testing.T) {
 	if released != read || len(q.h) != 0 {
 		t.Fatalf("released %d of %d, %d still held", released, read, len(q.h))
 	}
+}
+
+// BenchmarkReplayHeaps pushes and pops events and starts the way a replay
+// does (about 200 events queued, starts held four hours at two a second,
+// times mostly rising): the A/B for the heaps' layout.
+func BenchmarkReplayHeaps(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ts := make([]int64, 4096)
+	for i := range ts {
+		ts[i] = int64(i/2 + r.IntN(600))
+	}
+	base := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	b.Run("events", func(b *testing.B) {
+		p := &replayer{}
+		c := &rcall{}
+		for range 200 {
+			p.push(ts[0], evEnd, c, 0)
+		}
+		i := 0
+		for b.Loop() {
+			p.push(ts[i&4095]+int64(i>>12)*2048, uint8(i%3), c, 0)
+			p.h.pop()
+			i++
+		}
+	})
+	b.Run("starts", func(b *testing.B) {
+		q := &startQueue{}
+		bt := &startBatch{}
+		i := 0
+		for b.Loop() {
+			s := q.slot()
+			q.at(s).rec = cdr.Record{Start: base.Add(time.Duration(ts[i&4095]+int64(i>>12)*2048) * time.Second)}
+			q.release(q.hold(s), bt)
+			if len(bt.slots) > 256 {
+				q.unheld(bt)
+			}
+			i++
+		}
+	})
 }
