@@ -38,11 +38,14 @@ type replayer struct {
 	on    bool
 	ctx   context.Context
 
-	sq      startQueue // the parsing goroutine's
-	h       evHeap     // answers and ends
-	seq     uint64
-	free    []*rcall // ended calls, reused
-	running map[string]*rcall
+	sq   startQueue // the parsing goroutine's
+	h    evHeap     // answers and ends
+	seq  uint64
+	free []*rcall // ended calls, reused
+	// running holds the running calls by their id's hash (the engine's
+	// HashID, computed by the parsing goroutine), calls of one hash
+	// chained by hnext: a look-up hashes one word, not the id.
+	running map[uint64]*rcall
 	swept   int64
 
 	flagged  map[string]bool
@@ -65,8 +68,10 @@ type rcall struct {
 	end     int64 // as played (a cut moves it)
 	billsec int
 	num     detect.Resolved // its far end, looked up by the parsing goroutine
+	idh     uint64          // its id's hash (detect.Engine.HashID)
+	hnext   *rcall          // the next running call of the same hash
 	gen     uint32          // bumped when the rcall is reused: older events skip it
-	up      bool            // running: p.running[rec.CallID] == this call
+	up      bool            // running: p.runningCall(rec.CallID) == this call
 	pending bool            // flagged while running: its cost is added at its end
 }
 
@@ -171,6 +176,7 @@ func (p *replayer) push(t int64, kind uint8, c *rcall, end int64) {
 type pstart struct {
 	rec             cdr.Record
 	num             detect.Resolved
+	idh             uint64 // the id's detect.Engine.HashID
 	st, answer, end int64
 	billsec         int
 }
@@ -337,9 +343,9 @@ func (p *replayer) playStart(s *pstart) {
 	if n := len(p.free); n > 0 {
 		c = p.free[n-1]
 		p.free = p.free[:n-1]
-		*c = rcall{rec: s.rec, num: s.num, gen: c.gen + 1}
+		*c = rcall{rec: s.rec, num: s.num, idh: s.idh, gen: c.gen + 1}
 	} else {
-		c = &rcall{rec: s.rec, num: s.num}
+		c = &rcall{rec: s.rec, num: s.num, idh: s.idh}
 	}
 	c.end, c.answer, c.billsec = s.end, s.answer, s.billsec
 	now := time.Unix(s.st, 0)
@@ -431,7 +437,7 @@ func (p *replayer) refused(c *detect.Call) bool {
 
 func (p *replayer) start(c *rcall, now time.Time) {
 	r := &c.rec
-	dc, err := p.det.EnrichResolved(r, c.num)
+	dc, err := p.det.EnrichResolvedID(r, c.num, c.idh)
 	if err != nil {
 		_ = p.det.Observe(r) // counted as rejected, as live would
 		p.recycle(c)
@@ -473,21 +479,51 @@ func (p *replayer) start(c *rcall, now time.Time) {
 	p.push(c.end, evEnd, c, c.end)
 }
 
+// runningCall is the running call of an id, or nil.
+func (p *replayer) runningCall(id string) *rcall {
+	for c := p.running[p.det.HashID(id)]; c != nil; c = c.hnext {
+		if c.rec.CallID == id {
+			return c
+		}
+	}
+	return nil
+}
+
 // setUp makes c the running call of its id.
 func (p *replayer) setUp(c *rcall) {
-	if old := p.running[c.rec.CallID]; old != nil {
-		old.up = false
-		// A flag raised on the id while it ran stays with the id.
-		c.pending, old.pending = old.pending, false
+	head := p.running[c.idh]
+	for old := head; old != nil; old = old.hnext {
+		if old.rec.CallID == c.rec.CallID {
+			p.setDown(old)
+			// A flag raised on the id while it ran stays with the id.
+			c.pending, old.pending = old.pending, false
+			head = p.running[c.idh]
+			break
+		}
 	}
-	p.running[c.rec.CallID] = c
+	c.hnext = head
+	p.running[c.idh] = c
 	c.up = true
 }
 
-// setDown: c, running, ends (c.up means p.running[c.rec.CallID] == c:
-// no look-up needed).
+// setDown: c, running, ends (c.up means c is in its hash's chain).
 func (p *replayer) setDown(c *rcall) {
-	delete(p.running, c.rec.CallID)
+	head := p.running[c.idh]
+	if head == c {
+		if c.hnext == nil {
+			delete(p.running, c.idh)
+		} else {
+			p.running[c.idh] = c.hnext
+		}
+	} else {
+		for x := head; x != nil; x = x.hnext {
+			if x.hnext == c {
+				x.hnext = c.hnext
+				break
+			}
+		}
+	}
+	c.hnext = nil
 	c.up = false
 }
 
@@ -511,7 +547,7 @@ func (p *replayer) finding(f detect.Finding) {
 			continue
 		}
 		p.flagged[id] = true
-		if c := p.running[id]; c != nil {
+		if c := p.runningCall(id); c != nil {
 			c.pending = true
 		} else if cost, ok := p.det.CostOf(id); ok {
 			p.leaked += cost
@@ -520,7 +556,7 @@ func (p *replayer) finding(f detect.Finding) {
 	_, _ = p.act.Handle(p.ctx, f)
 	t := f.Time.Unix()
 	for _, id := range f.EndCalls {
-		c := p.running[id]
+		c := p.runningCall(id)
 		if c == nil || c.end <= t {
 			continue
 		}
