@@ -480,8 +480,11 @@ func (p *replayer) start(c *rcall, now time.Time) {
 }
 
 // runningCall is the running call of an id, or nil.
-func (p *replayer) runningCall(id string) *rcall {
-	for c := p.running[p.det.HashID(id)]; c != nil; c = c.hnext {
+func (p *replayer) runningCall(id string) *rcall { return p.callOf(p.det.HashID(id), id) }
+
+// callOf is the running call of id, whose hash is h, or nil.
+func (p *replayer) callOf(h uint64, id string) *rcall {
+	for c := p.running[h]; c != nil; c = c.hnext {
 		if c.rec.CallID == id {
 			return c
 		}

@@ -139,3 +139,36 @@ func BenchmarkReplayHeaps(b *testing.B) {
 		}
 	})
 }
+
+// TestRunningByHash: running calls whose ids share a hash are told apart
+// by id; one ending (at the head of its chain or not) leaves the others
+// running, and a second start of a running id takes its place and its
+// pending flag.
+func TestRunningByHash(t *testing.T) {
+	p := &replayer{running: map[uint64]*rcall{}}
+	mk := func(id string) *rcall { return &rcall{rec: cdr.Record{CallID: id}, idh: 7} }
+	a, b, c := mk("a"), mk("b"), mk("c")
+	for _, x := range []*rcall{a, b, c} {
+		p.setUp(x)
+	}
+	for _, x := range []*rcall{a, b, c} {
+		if got := p.callOf(7, x.rec.CallID); got != x || !x.up {
+			t.Fatalf("callOf(%s) = %p, want %p (up %v)", x.rec.CallID, got, x, x.up)
+		}
+	}
+	p.setDown(b) // inside the chain
+	if p.callOf(7, "b") != nil || b.up || p.callOf(7, "a") != a || p.callOf(7, "c") != c {
+		t.Fatal("ending b changed the other calls of its hash")
+	}
+	a.pending = true
+	a2 := mk("a")
+	p.setUp(a2)
+	if p.callOf(7, "a") != a2 || a.up || !a2.pending || a.pending || p.callOf(7, "c") != c {
+		t.Fatalf("second start of a: running %p (want %p), old up %v, pending %v/%v", p.callOf(7, "a"), a2, a.up, a2.pending, a.pending)
+	}
+	p.setDown(c) // the head's
+	p.setDown(a2)
+	if len(p.running) != 0 || p.callOf(7, "a") != nil {
+		t.Fatalf("%d hashes still running", len(p.running))
+	}
+}
