@@ -154,7 +154,7 @@ func RunReplay(eng *engine.Engine, files []string, o ReplayOptions) (*Replay, er
 	ctx := context.Background()
 	var det *detect.Engine
 	rp := &replayer{act: act, blk: blk, acts: acts, clock: clock, ic: &cfg.Detect.InCall, on: cfg.Detect.Enabled && cfg.Detect.InCall.On(), ctx: ctx,
-		nums: detect.NewNumbers(eng), running: map[string]*rcall{}, flagged: map[string]bool{}, keep: o.keepVerdicts}
+		nums: detect.NewNumbers(eng), running: map[uint64]*rcall{}, flagged: map[string]bool{}, keep: o.keepVerdicts}
 	sink := rp.finding
 	t := &tally{ext: map[*baseline.Handle]*Top{}, dest: map[string]*Top{}}
 	rp.tally = t
@@ -259,6 +259,7 @@ func replayFile(name string, rp *replayer, o cdr.Options, st *cdr.Stats, done *a
 				// The far end's look-up too: the detectors' goroutine is
 				// the busier one.
 				s.num = rp.nums.Resolve(&s.rec)
+				s.idh = rp.det.HashID(s.rec.CallID)
 				t := q.hold(i)
 				n := len(b.starts)
 				q.release(t, b)

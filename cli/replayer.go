@@ -38,11 +38,14 @@ type replayer struct {
 	on    bool
 	ctx   context.Context
 
-	sq      startQueue // the parsing goroutine's
-	h       evHeap     // answers and ends
-	seq     uint64
-	free    []*rcall // ended calls, reused
-	running map[string]*rcall
+	sq   startQueue // the parsing goroutine's
+	h    evHeap     // answers and ends
+	seq  uint64
+	free []*rcall // ended calls, reused
+	// running holds the running calls by their id's hash (the engine's
+	// HashID, computed by the parsing goroutine), calls of one hash
+	// chained by hnext: a look-up hashes one word, not the id.
+	running map[uint64]*rcall
 	swept   int64
 
 	flagged  map[string]bool
@@ -65,8 +68,10 @@ type rcall struct {
 	end     int64 // as played (a cut moves it)
 	billsec int
 	num     detect.Resolved // its far end, looked up by the parsing goroutine
+	idh     uint64          // its id's hash (detect.Engine.HashID)
+	hnext   *rcall          // the next running call of the same hash
 	gen     uint32          // bumped when the rcall is reused: older events skip it
-	up      bool            // running: p.running[rec.CallID] == this call
+	up      bool            // running: p.runningCall(rec.CallID) == this call
 	pending bool            // flagged while running: its cost is added at its end
 }
 
@@ -78,26 +83,42 @@ const (
 
 // rev is one event of a call. Events play in time order; at one second
 // ends before answers before starts, then in the order they were pushed
-// (key packs the kind and that order).
-type rev struct {
-	t   int64
-	key uint64 // (2-kind)<<56 | push sequence
+// (the entry's k packs the kind and that order).
+type rev = tentry[revCall]
+
+// revCall is what an event carries: its call, and the generation and
+// (evEnd) the end it was scheduled for (a cut supersedes it).
+type revCall struct {
 	c   *rcall
-	end int64  // evEnd: the end it was scheduled for (a cut supersedes it)
+	end int64
 	gen uint32 // c.gen when pushed
 }
 
-func (e *rev) kind() uint8 { return uint8(2 - e.key>>56) }
+// evKind is the kind an event's k packs: (2-kind)<<56 | push sequence.
+func evKind(k uint64) uint8 { return uint8(2 - k>>56) }
 
-func (a *rev) before(b *rev) bool {
-	return a.t < b.t || a.t == b.t && a.key < b.key
+// evHeap holds the queued answers and ends.
+type evHeap = heap4[revCall]
+
+// tentry is an entry of heap4: ordered by time t, then by k (an order
+// among entries of one second), carrying v.
+type tentry[V any] struct {
+	t int64
+	k uint64
+	v V
 }
 
-// evHeap is a 4-ary min-heap of events (typed: no boxing per push;
-// shallower than a binary heap, and a node's children share cache lines).
-type evHeap []rev
+func (a *tentry[V]) before(b *tentry[V]) bool {
+	return a.t < b.t || a.t == b.t && a.k < b.k
+}
 
-func (h *evHeap) push(e rev) {
+// heap4 is a 4-ary min-heap of entries (typed: no boxing per push;
+// shallower than a binary heap, and a node's children share cache lines).
+// The replay keeps two: its answers and ends (evHeap) and the parsing
+// goroutine's held starts (sheap).
+type heap4[V any] []tentry[V]
+
+func (h *heap4[V]) push(e tentry[V]) {
 	*h = append(*h, e)
 	q := *h
 	i := len(q) - 1
@@ -111,12 +132,12 @@ func (h *evHeap) push(e rev) {
 	}
 }
 
-func (h *evHeap) pop() rev {
+func (h *heap4[V]) pop() tentry[V] {
 	q := *h
 	top := q[0]
 	n := len(q) - 1
 	q[0] = q[n]
-	q[n] = rev{}
+	q[n] = tentry[V]{} // let its pointers go
 	q = q[:n]
 	*h = q
 	i := 0
@@ -147,7 +168,7 @@ const replayHold = 4 * 3600
 
 func (p *replayer) push(t int64, kind uint8, c *rcall, end int64) {
 	p.seq++
-	p.h.push(rev{t: t, key: uint64(2-kind)<<56 | p.seq, c: c, end: end, gen: c.gen})
+	p.h.push(rev{t: t, k: uint64(2-kind)<<56 | p.seq, v: revCall{c: c, end: end, gen: c.gen}})
 }
 
 // pstart is a call's start as the parsing goroutine hands it over: the
@@ -155,6 +176,7 @@ func (p *replayer) push(t int64, kind uint8, c *rcall, end int64) {
 type pstart struct {
 	rec             cdr.Record
 	num             detect.Resolved
+	idh             uint64 // the id's detect.Engine.HashID
 	st, answer, end int64
 	billsec         int
 }
@@ -176,59 +198,9 @@ type startQueue struct {
 	maxEnd int64
 }
 
-// sref is a held start: its time, reading order and slot.
-type sref struct {
-	t    int64
-	seq  uint64
-	slot int32
-}
-
-func (a *sref) before(b *sref) bool { return a.t < b.t || a.t == b.t && a.seq < b.seq }
-
-// sheap is a 4-ary min-heap of held starts.
-type sheap []sref
-
-func (h *sheap) push(e sref) {
-	*h = append(*h, e)
-	q := *h
-	i := len(q) - 1
-	for i > 0 {
-		j := (i - 1) / 4
-		if !q[i].before(&q[j]) {
-			break
-		}
-		q[i], q[j] = q[j], q[i]
-		i = j
-	}
-}
-
-func (h *sheap) pop() sref {
-	q := *h
-	top := q[0]
-	n := len(q) - 1
-	q[0] = q[n]
-	q = q[:n]
-	*h = q
-	i := 0
-	for {
-		l := 4*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		for k := l + 1; k < min(l+4, n); k++ {
-			if q[k].before(&q[m]) {
-				m = k
-			}
-		}
-		if !q[m].before(&q[i]) {
-			break
-		}
-		q[i], q[m] = q[m], q[i]
-		i = m
-	}
-	return top
-}
+// sheap holds the starts: by time, then reading order (k), each entry
+// naming its slot.
+type sheap = heap4[int32]
 
 // chunkBits is log2 of the records in one chunk of startQueue.
 const chunkBits = 10
@@ -273,7 +245,7 @@ func (q *startQueue) hold(i int32) int64 {
 		}
 	}
 	q.seq++
-	q.h.push(sref{t: s.st, seq: q.seq, slot: i})
+	q.h.push(tentry[int32]{t: s.st, k: q.seq, v: i})
 	if s.end > q.maxEnd {
 		q.maxEnd = s.end
 	}
@@ -284,7 +256,7 @@ func (q *startQueue) hold(i int32) int64 {
 // until the batch comes back (unheld).
 func (q *startQueue) release(t int64, b *startBatch) {
 	for len(q.h) > 0 && q.h[0].t < t {
-		i := q.h.pop().slot
+		i := q.h.pop().v
 		b.slots = append(b.slots, i)
 		b.starts = append(b.starts, q.at(i))
 	}
@@ -343,7 +315,7 @@ func (p *replayer) drain(starts []*pstart, t int64) {
 			return
 		}
 		e := p.h.pop()
-		if e.gen == e.c.gen {
+		if e.v.gen == e.v.c.gen {
 			p.play(&e)
 			continue
 		}
@@ -351,7 +323,7 @@ func (p *replayer) drain(starts []*pstart, t int64) {
 		// still does (it moves the clock; an answer is a moment to watch).
 		now := time.Unix(e.t, 0)
 		p.clock.Observe(now)
-		if e.kind() == evAnswer {
+		if evKind(e.k) == evAnswer {
 			p.tick(e.t, now)
 		}
 	}
@@ -371,9 +343,9 @@ func (p *replayer) playStart(s *pstart) {
 	if n := len(p.free); n > 0 {
 		c = p.free[n-1]
 		p.free = p.free[:n-1]
-		*c = rcall{rec: s.rec, num: s.num, gen: c.gen + 1}
+		*c = rcall{rec: s.rec, num: s.num, idh: s.idh, gen: c.gen + 1}
 	} else {
-		c = &rcall{rec: s.rec, num: s.num}
+		c = &rcall{rec: s.rec, num: s.num, idh: s.idh}
 	}
 	c.end, c.answer, c.billsec = s.end, s.answer, s.billsec
 	now := time.Unix(s.st, 0)
@@ -383,16 +355,16 @@ func (p *replayer) playStart(s *pstart) {
 }
 
 func (p *replayer) play(e *rev) {
-	c := e.c
+	c := e.v.c
 	now := time.Unix(e.t, 0)
 	p.clock.Observe(now)
-	switch e.kind() {
+	switch evKind(e.k) {
 	case evAnswer:
 		if c.up {
 			p.det.Answer(c.rec.CallID, now)
 		}
 	case evEnd:
-		if e.end != c.end || !c.up {
+		if e.v.end != c.end || !c.up {
 			return // superseded by a cut
 		}
 		p.setDown(c)
@@ -465,7 +437,7 @@ func (p *replayer) refused(c *detect.Call) bool {
 
 func (p *replayer) start(c *rcall, now time.Time) {
 	r := &c.rec
-	dc, err := p.det.EnrichResolved(r, c.num)
+	dc, err := p.det.EnrichResolvedID(r, c.num, c.idh)
 	if err != nil {
 		_ = p.det.Observe(r) // counted as rejected, as live would
 		p.recycle(c)
@@ -507,21 +479,54 @@ func (p *replayer) start(c *rcall, now time.Time) {
 	p.push(c.end, evEnd, c, c.end)
 }
 
+// runningCall is the running call of an id, or nil.
+func (p *replayer) runningCall(id string) *rcall { return p.callOf(p.det.HashID(id), id) }
+
+// callOf is the running call of id, whose hash is h, or nil.
+func (p *replayer) callOf(h uint64, id string) *rcall {
+	for c := p.running[h]; c != nil; c = c.hnext {
+		if c.rec.CallID == id {
+			return c
+		}
+	}
+	return nil
+}
+
 // setUp makes c the running call of its id.
 func (p *replayer) setUp(c *rcall) {
-	if old := p.running[c.rec.CallID]; old != nil {
-		old.up = false
-		// A flag raised on the id while it ran stays with the id.
-		c.pending, old.pending = old.pending, false
+	head := p.running[c.idh]
+	for old := head; old != nil; old = old.hnext {
+		if old.rec.CallID == c.rec.CallID {
+			p.setDown(old)
+			// A flag raised on the id while it ran stays with the id.
+			c.pending, old.pending = old.pending, false
+			head = p.running[c.idh]
+			break
+		}
 	}
-	p.running[c.rec.CallID] = c
+	c.hnext = head
+	p.running[c.idh] = c
 	c.up = true
 }
 
-// setDown: c, running, ends (c.up means p.running[c.rec.CallID] == c:
-// no look-up needed).
+// setDown: c, running, ends (c.up means c is in its hash's chain).
 func (p *replayer) setDown(c *rcall) {
-	delete(p.running, c.rec.CallID)
+	head := p.running[c.idh]
+	if head == c {
+		if c.hnext == nil {
+			delete(p.running, c.idh)
+		} else {
+			p.running[c.idh] = c.hnext
+		}
+	} else {
+		for x := head; x != nil; x = x.hnext {
+			if x.hnext == c {
+				x.hnext = c.hnext
+				break
+			}
+		}
+	}
+	c.hnext = nil
 	c.up = false
 }
 
@@ -545,7 +550,7 @@ func (p *replayer) finding(f detect.Finding) {
 			continue
 		}
 		p.flagged[id] = true
-		if c := p.running[id]; c != nil {
+		if c := p.runningCall(id); c != nil {
 			c.pending = true
 		} else if cost, ok := p.det.CostOf(id); ok {
 			p.leaked += cost
@@ -554,7 +559,7 @@ func (p *replayer) finding(f detect.Finding) {
 	_, _ = p.act.Handle(p.ctx, f)
 	t := f.Time.Unix()
 	for _, id := range f.EndCalls {
-		c := p.running[id]
+		c := p.runningCall(id)
 		if c == nil || c.end <= t {
 			continue
 		}

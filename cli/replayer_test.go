@@ -41,10 +41,10 @@ func TestEvHeapOrder(t *testing.T) {
 		if e.before(&prev) {
 			t.Fatalf("popped %+v after %+v", e, prev)
 		}
-		if e.t == prev.t && e.kind() > prev.kind() {
-			t.Fatalf("kind %d after kind %d at one second", e.kind(), prev.kind())
+		if e.t == prev.t && evKind(e.k) > evKind(prev.k) {
+			t.Fatalf("kind %d after kind %d at one second", evKind(e.k), evKind(prev.k))
 		}
-		if e.t == prev.t && e.kind() == prev.kind() && e.key < prev.key {
+		if e.t == prev.t && evKind(e.k) == evKind(prev.k) && e.k < prev.k {
 			t.Fatalf("push order broken at t=%d", e.t)
 		}
 		prev = e
@@ -98,5 +98,77 @@ func TestStartQueueOrder(t *testing.T) {
 	released += len(b.starts)
 	if released != read || len(q.h) != 0 {
 		t.Fatalf("released %d of %d, %d still held", released, read, len(q.h))
+	}
+}
+
+// BenchmarkReplayHeaps pushes and pops events and starts the way a replay
+// does (about 200 events queued, starts held four hours at two a second,
+// times mostly rising): the A/B for the heaps' layout.
+func BenchmarkReplayHeaps(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ts := make([]int64, 4096)
+	for i := range ts {
+		ts[i] = int64(i/2 + r.IntN(600))
+	}
+	base := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	b.Run("events", func(b *testing.B) {
+		p := &replayer{}
+		c := &rcall{}
+		for range 200 {
+			p.push(ts[0], evEnd, c, 0)
+		}
+		i := 0
+		for b.Loop() {
+			p.push(ts[i&4095]+int64(i>>12)*2048, uint8(i%3), c, 0)
+			p.h.pop()
+			i++
+		}
+	})
+	b.Run("starts", func(b *testing.B) {
+		q := &startQueue{}
+		bt := &startBatch{}
+		i := 0
+		for b.Loop() {
+			s := q.slot()
+			q.at(s).rec = cdr.Record{Start: base.Add(time.Duration(ts[i&4095]+int64(i>>12)*2048) * time.Second)}
+			q.release(q.hold(s), bt)
+			if len(bt.slots) > 256 {
+				q.unheld(bt)
+			}
+			i++
+		}
+	})
+}
+
+// TestRunningByHash: running calls whose ids share a hash are told apart
+// by id; one ending (at the head of its chain or not) leaves the others
+// running, and a second start of a running id takes its place and its
+// pending flag.
+func TestRunningByHash(t *testing.T) {
+	p := &replayer{running: map[uint64]*rcall{}}
+	mk := func(id string) *rcall { return &rcall{rec: cdr.Record{CallID: id}, idh: 7} }
+	a, b, c := mk("a"), mk("b"), mk("c")
+	for _, x := range []*rcall{a, b, c} {
+		p.setUp(x)
+	}
+	for _, x := range []*rcall{a, b, c} {
+		if got := p.callOf(7, x.rec.CallID); got != x || !x.up {
+			t.Fatalf("callOf(%s) = %p, want %p (up %v)", x.rec.CallID, got, x, x.up)
+		}
+	}
+	p.setDown(b) // inside the chain
+	if p.callOf(7, "b") != nil || b.up || p.callOf(7, "a") != a || p.callOf(7, "c") != c {
+		t.Fatal("ending b changed the other calls of its hash")
+	}
+	a.pending = true
+	a2 := mk("a")
+	p.setUp(a2)
+	if p.callOf(7, "a") != a2 || a.up || !a2.pending || a.pending || p.callOf(7, "c") != c {
+		t.Fatalf("second start of a: running %p (want %p), old up %v, pending %v/%v", p.callOf(7, "a"), a2, a.up, a2.pending, a.pending)
+	}
+	p.setDown(c) // the head's
+	p.setDown(a2)
+	if len(p.running) != 0 || p.callOf(7, "a") != nil {
+		t.Fatalf("%d hashes still running", len(p.running))
 	}
 }

@@ -261,6 +261,19 @@ func Key(parts ...string) string {
 	return string(b)
 }
 
+// AppendKey appends Key(parts...) to b: a detector builds its key in a
+// buffer it keeps, and looks it up without making a string
+// (Windows.AddBytes, Latch.ActiveBytes).
+func AppendKey(b []byte, parts ...string) []byte {
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
 // ExtKey is Key(tenant, extension), without building it when the engine
 // set Handle.
 func (c *Call) ExtKey() string {

@@ -90,6 +90,10 @@ type Engine struct {
 	enriched *cdr.Record
 	used     used
 	hint     Resolved // EnrichResolved's look-up, for its enrich only
+	// idh is the call id's HashID given to EnrichResolvedID, for the
+	// Start right after it (hasIDH).
+	idh    uint64
+	hasIDH bool
 }
 
 type tenantCache struct {
@@ -370,6 +374,21 @@ func (e *Engine) EnrichResolved(r *cdr.Record, h Resolved) (*Call, error) {
 	return c, err
 }
 
+// HashID is the hash the engine keeps a call id by. It only reads what
+// NewEngine set, so another goroutine (a replay's parser) may compute it
+// ahead and hand it to EnrichResolvedID.
+func (e *Engine) HashID(id string) uint64 { return e.seen.hash(id) }
+
+// EnrichResolvedID is EnrichResolved with the call id's HashID computed
+// ahead: a Start of the same record right after it does not hash the id.
+func (e *Engine) EnrichResolvedID(r *cdr.Record, h Resolved, idh uint64) (*Call, error) {
+	c, err := e.EnrichResolved(r, h)
+	if err == nil {
+		e.idh, e.hasIDH = idh, true
+	}
+	return c, err
+}
+
 // farOf is the far end's number as the record has it.
 func farOf(r *cdr.Record) string {
 	if r.Direction == screen.Inbound && !r.Forwarded {
@@ -379,7 +398,7 @@ func farOf(r *cdr.Record) string {
 }
 
 func (e *Engine) enrich(r *cdr.Record, c *Call) error {
-	e.enriched = nil
+	e.enriched, e.hasIDH = nil, false
 	hint := &e.hint
 	same := hint.ne != nil && hint.tenant == r.Tenant && hint.ext == r.Extension && hint.far == farOf(r)
 	if x := hint.x; same && x.tc != nil { // met before through this slot

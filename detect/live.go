@@ -87,10 +87,15 @@ func (e *Engine) Start(r *cdr.Record) error {
 	}
 	pre := e.enriched == r // Enrich(r) just ran
 	e.enriched = nil
+	hashed := pre && e.hasIDH // and was given the id's hash
+	e.hasIDH = false
 	if e.live[r.CallID] != nil {
 		return ErrDuplicate
 	}
-	idh := e.seen.hash(r.CallID) // kept for observe's add
+	idh := e.idh // kept for observe's add
+	if !hashed {
+		idh = e.seen.hash(r.CallID)
+	}
 	if _, dup := e.seen.getHashed(r.CallID, idh); dup || e.forgotten.has(idh, e.now) {
 		return ErrDuplicate
 	}

@@ -17,14 +17,60 @@ import (
 type Numbers struct {
 	res     Resolver
 	tenants map[string]*numTenant
-	plans   map[string]map[string]*numEntry
+	plans   map[string]*numPlan
 	n       int
 }
 
 type numTenant struct {
 	tc   tenantCache
-	nums map[string]*numEntry
+	nums *numPlan
 	exts map[string]*extSlot
+}
+
+// numPlan is the numbers met by the tenants of one dial plan: those of up
+// to 16 digits (after an optional "+") by packDigits — a look-up hashes
+// one word and compares keys held in the map, not strings elsewhere in
+// memory — and any other by its string.
+type numPlan struct {
+	packed map[uint64]*numEntry
+	other  map[string]*numEntry
+}
+
+// packDigits packs a number of 1 to 16 digits, with or without a leading
+// "+", into a key no other string has: the digits' value, their count
+// from bit 54 (10^16 < 2^54) and the "+" at bit 59. ok is false for any
+// other string.
+func packDigits(s string) (k uint64, ok bool) {
+	if len(s) > 0 && s[0] == '+' {
+		k, s = 1<<59, s[1:]
+	}
+	if len(s) == 0 || len(s) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(d)
+	}
+	return k | uint64(len(s))<<54 | v, true
+}
+
+func (p *numPlan) get(far string) *numEntry {
+	if k, ok := packDigits(far); ok {
+		return p.packed[k]
+	}
+	return p.other[far]
+}
+
+func (p *numPlan) put(far string, ne *numEntry) {
+	if k, ok := packDigits(far); ok {
+		p.packed[k] = ne
+		return
+	}
+	p.other[strings.Clone(far)] = ne
 }
 
 // extSlot is one extension of a tenant, interned by Numbers: the Engine
@@ -47,7 +93,7 @@ type Resolved struct {
 
 // NewNumbers returns a Numbers over res.
 func NewNumbers(res Resolver) *Numbers {
-	return &Numbers{res: res, tenants: map[string]*numTenant{}, plans: map[string]map[string]*numEntry{}}
+	return &Numbers{res: res, tenants: map[string]*numTenant{}, plans: map[string]*numPlan{}}
 }
 
 // Resolve looks up r's far end.
@@ -61,27 +107,28 @@ func (n *Numbers) Resolve(r *cdr.Record) Resolved {
 		plan := t.Country + "\x00" + strings.Join(t.IntlPrefixes, ",") + "\x00" + t.NationalPrefix
 		nums := n.plans[plan]
 		if nums == nil {
-			nums = map[string]*numEntry{}
+			nums = &numPlan{packed: map[uint64]*numEntry{}, other: map[string]*numEntry{}}
 			n.plans[plan] = nums
 		}
 		nt = &numTenant{tc: tenantCache{t: t, home: number.CallingCodeFor(t.Country)}, nums: nums, exts: map[string]*extSlot{}}
 		n.tenants[strings.Clone(r.Tenant)] = nt
 	}
 	far := farOf(r)
-	ne := nt.nums[far]
+	ne := nt.nums.get(far)
 	if ne == nil {
 		info, err := n.res.Lookup(far, r.Tenant)
 		if err != nil {
 			return Resolved{}
 		}
 		if n.n >= maxCachedNumbers {
-			for _, m := range n.plans {
-				clear(m)
+			for _, p := range n.plans {
+				clear(p.packed)
+				clear(p.other)
 			}
 			n.n = 0
 		}
 		ne = newNumEntry(info, nt.tc.t, nt.tc.home)
-		nt.nums[strings.Clone(far)] = ne
+		nt.nums.put(far, ne)
 		n.n++
 	}
 	x := nt.exts[r.Extension]

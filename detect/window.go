@@ -161,6 +161,24 @@ func (ws *Windows) Add(key string, t int64, v float64, id string) *Window {
 		w = &Window{}
 		ws.m[key] = w
 	}
+	ws.add(w, t, v, id)
+	return w
+}
+
+// AddBytes is Add with the key in a caller's buffer (AppendKey): the key
+// is made a string only when it is new (a look-up by a converted byte
+// slice allocates nothing).
+func (ws *Windows) AddBytes(key []byte, t int64, v float64, id string) *Window {
+	w := ws.m[string(key)]
+	if w == nil {
+		w = &Window{}
+		ws.m[string(key)] = w
+	}
+	ws.add(w, t, v, id)
+	return w
+}
+
+func (ws *Windows) add(w *Window, t int64, v float64, id string) {
 	w.Add(t, v, id)
 	if t > ws.max {
 		ws.max = t
@@ -172,7 +190,6 @@ func (ws *Windows) Add(key string, t int64, v float64, id string) *Window {
 			}
 		}
 	}
-	return w
 }
 
 // Latch remembers triggered keys until their time runs out.
@@ -181,6 +198,12 @@ type Latch map[string]int64
 // Active reports whether key fired and is still active at t.
 func (l Latch) Active(key string, t int64) bool {
 	u, ok := l[key]
+	return ok && t < u
+}
+
+// ActiveBytes is Active with the key in a caller's buffer (AppendKey).
+func (l Latch) ActiveBytes(key []byte, t int64) bool {
+	u, ok := l[string(key)]
 	return ok && t < u
 }
 

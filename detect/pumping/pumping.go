@@ -33,6 +33,7 @@ type Trigger struct {
 	cfg   *config.Trigger
 	ws    *detect.Windows
 	latch detect.Latch
+	key   []byte // the call's key, built here (no string per call)
 }
 
 // New returns a trigger, or nil when it is off.
@@ -51,35 +52,41 @@ func (p *Trigger) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if !c.Outbound() || c.Attempt || c.Rate <= 0 || (p.kind != Theft && !c.Chargeable) {
 		return
 	}
-	var key, subject string
-	var dest detect.Target
+	key := p.key[:0]
 	switch p.kind {
 	case Targeted:
-		subject = c.Dest.E164
-		key = detect.Key(c.Rec.Tenant, subject)
-		dest = detect.Target{Kind: "number", Value: c.Far()}
+		key = detect.AppendKey(key, c.Rec.Tenant, c.Dest.E164)
 	case Fast, Slow:
 		// International: the destination country; a chargeable domestic
 		// number: its range (premium-rate, shared-cost… inside the home
 		// country is where pumping often lands).
-		cc := c.Country
-		subject = "+" + cc
-		key = detect.Key(c.Rec.Tenant, cc)
-		dest = detect.Target{Kind: "prefix", Value: cc}
+		key = detect.AppendKey(key, c.Rec.Tenant, c.Country)
 	case Theft:
-		subject = c.Rec.Tenant
-		key = c.Rec.Tenant
-		dest = detect.Target{Kind: "tenant", Value: c.Rec.Tenant}
+		key = append(key, c.Rec.Tenant...)
 	}
+	p.key = key
 	t := ts.Unix()
 	span := int64(p.cfg.WindowS)
-	w := p.ws.Add(key, t, c.Rate, c.Rec.CallID)
+	w := p.ws.AddBytes(key, t, c.Rate, c.Rec.CallID)
 	n, score, first, last := w.Peak(t, span)
-	if score < p.cfg.Score || n < p.cfg.MinCalls || p.latch.Active(key, last) {
+	if score < p.cfg.Score || n < p.cfg.MinCalls || p.latch.ActiveBytes(key, last) {
 		return
 	}
+	var subject string
+	var dest detect.Target
+	switch p.kind {
+	case Targeted:
+		subject = c.Dest.E164
+		dest = detect.Target{Kind: "number", Value: c.Far()}
+	case Fast, Slow:
+		subject = "+" + c.Country
+		dest = detect.Target{Kind: "prefix", Value: c.Country}
+	case Theft:
+		subject = c.Rec.Tenant
+		dest = detect.Target{Kind: "tenant", Value: c.Rec.Tenant}
+	}
 	r := &p.cfg.Rule
-	p.latch.Set(key, last+max(int64(r.ExpiresS), span))
+	p.latch.Set(string(key), last+max(int64(r.ExpiresS), span))
 	f := detect.Finding{Detector: p.Name(), Code: p.Name(), Subject: subject,
 		Text: fmt.Sprintf("%s: %d calls to %s scored %.2f/min of termination rates in %s (trigger %.2f)",
 			p.Name(), n, subject, score, time.Duration(span)*time.Second, p.cfg.Score),
