@@ -51,7 +51,7 @@ func (s *Server) listenUDP(ctx context.Context, addr string) error {
 // reader signals when one batch did not take every datagram queued, and
 // read until the socket is empty. Several readers waiting on the socket
 // at once would hand it to each other after every batch, waking a
-// goroutine (and an OS thread) each time: a fifth of a redirected
+// goroutine (and an OS thread) each time: a quarter of a redirected
 // call's CPU with two Ps (docs/benchmarks.md, issue 17, sip17c). A
 // reader that blocks holds up the datagrams behind it until its batch is
 // done, so when screening waits on the network every reader waits on
