@@ -46,11 +46,14 @@ type Pipeline struct {
 	// tq holds what the screening engine records (tee): run takes it
 	// every teeTick, or at once when teeKick items wait (kick), and
 	// before anything from in, so that recording a call does not wake
-	// the detectors' goroutine for each call. teeTaken counts the items
-	// taken (for the delay benchmark).
+	// the detectors' goroutine for each call. teeIn counts the items
+	// queued, teeTaken those taken; forgetAt (under mu) is teeIn at the
+	// last Forget, where run applies the forgets among the queued items.
 	tq       chan item
 	kick     chan struct{}
+	teeIn    atomic.Int64
 	teeTaken atomic.Int64
+	forgetAt int64
 
 	mu   sync.Mutex
 	seen map[string]int64 // call ids accepted through Submit, by arrival
@@ -277,15 +280,32 @@ func (p *Pipeline) run() {
 		handle(it)
 	}
 	// drainTee takes what the engine recorded so far (not what arrives
-	// while it runs: a steady stream must not starve the rest).
+	// while it runs: a steady stream must not starve the rest), applying
+	// pending forgets after the items queued before them and before the
+	// rest: a call's end after its forget makes no CDR.
+	var taken int64
+	takeTo := func(upto int64) {
+		for taken < upto {
+			select {
+			case it := <-p.tq:
+				take(it)
+				taken++
+			default:
+				upto = taken
+			}
+		}
+		p.teeTaken.Store(taken)
+	}
 	drainTee := func() {
-		n := len(p.tq)
-		for i := 0; i < n; i++ {
-			take(<-p.tq)
+		limit := taken + int64(len(p.tq))
+		p.mu.Lock()
+		at, pending := p.forgetAt, len(p.forget) > 0
+		p.mu.Unlock()
+		if pending && at <= limit {
+			takeTo(at)
+			p.forgetNow()
 		}
-		if n > 0 {
-			p.teeTaken.Add(int64(n))
-		}
+		takeTo(limit)
 	}
 	teeT := time.NewTicker(teeTick)
 	defer teeT.Stop()
@@ -308,6 +328,7 @@ func (p *Pipeline) run() {
 		case r := <-p.apply:
 			p.applied(r, handle)
 		case <-p.forgetSig:
+			drainTee() // the forgets at their place among the queued items
 			p.forgetNow()
 		case <-tick.C:
 			// An idle stream: the running calls are still watched, on the
@@ -450,6 +471,7 @@ func (t *tee) Decision(d store.Decision) bool {
 func (p *Pipeline) queue(it item) {
 	select {
 	case p.tq <- it:
+		p.teeIn.Add(1)
 		if len(p.tq) >= teeKick {
 			select {
 			case p.kick <- struct{}{}:
@@ -475,6 +497,7 @@ const (
 // are no longer awaited here either: the detectors forget them.
 func (t *tee) Forget(callIDs []string) {
 	t.p.mu.Lock()
+	t.p.forgetAt = t.p.teeIn.Load()
 	if len(t.p.forget) < forgetMax {
 		t.p.forget = append(t.p.forget, callIDs...)
 	} else {
