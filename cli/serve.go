@@ -391,7 +391,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if len(cfg.SIP.Listen) > 0 {
 		if s.SIP, err = sipfront.New(sipfront.Options{Config: &cfg.SIP, Engine: eng, Logger: log,
 			// The front end reports to the honeypot's guard: same windows, thresholds and trust.
-			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs}); err != nil {
+			Reporter: sec.guard, ScannerUAs: sec.guard.Policy().ScannerUAs,
+			ScreeningWaits: cl != nil}); err != nil { // cluster mode: screening waits on the shared counters
 			return nil, err
 		}
 		parts.Add("sip", node.Funcs{

@@ -38,6 +38,11 @@ type Options struct {
 	// ScannerUAs are the User-Agent prefixes of attack tools (nil:
 	// attack.DefaultScannerUAs); pass the guard's list.
 	ScannerUAs []string
+	// ScreeningWaits says that screening a call waits on the network
+	// (cluster mode: the shared counters), so every UDP reader waits on
+	// its socket. Otherwise one does and the others join in only while a
+	// backlog lasts (udpReaders).
+	ScreeningWaits bool
 }
 
 // Stats counts what the front end did since it started.
@@ -73,6 +78,7 @@ type Server struct {
 
 	reporter   attack.Reporter
 	scannerUAs []string
+	waits      bool // Options.ScreeningWaits
 
 	mu     sync.Mutex
 	closed bool
@@ -83,7 +89,8 @@ type Server struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 
-	testHook func(raw []byte) // called before each message is handled (tests)
+	testHook   func(raw []byte) // called before each message is handled (tests)
+	udpReaders int              // goroutines per UDP socket; 0: GOMAXPROCS (tests set it)
 }
 
 // New checks the options; Start opens the listeners.
@@ -96,7 +103,7 @@ func New(o Options) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{cfg: o.Config, eng: o.Engine, log: log, mapper: NewMapper(o.Config.Map), conns: map[net.Conn]struct{}{},
-		reporter: o.Reporter, scannerUAs: o.ScannerUAs}
+		reporter: o.Reporter, scannerUAs: o.ScannerUAs, waits: o.ScreeningWaits}
 	if s.scannerUAs == nil {
 		s.scannerUAs = attack.DefaultScannerUAs
 	}

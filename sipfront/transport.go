@@ -16,8 +16,10 @@ import (
 	"github.com/tollgate-voip/tollgate/sipframe"
 )
 
-// listenUDP binds one UDP socket and reads it from one goroutine per CPU,
-// each with its own buffers, so datagrams are screened in parallel.
+// listenUDP binds one UDP socket and reads it from GOMAXPROCS
+// goroutines, each with its own buffers: one waiting for datagrams and
+// the others joining in while a backlog lasts (udpReaders), or all of
+// them waiting when screening waits on the network (ScreeningWaits).
 func (s *Server) listenUDP(ctx context.Context, addr string) error {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
@@ -29,16 +31,49 @@ func (s *Server) listenUDP(ctx context.Context, addr string) error {
 	s.pcs = append(s.pcs, pc)
 	s.addrs = append(s.addrs, pc.LocalAddr())
 	s.mu.Unlock()
-	n := runtime.GOMAXPROCS(0)
+	n := s.udpReaders
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	rs := &udpReaders{help: make(chan struct{}, 1), each: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.readUDP(ctx, uc)
+			s.readUDP(ctx, uc, rs, i > 0 && !s.waits)
 		}()
 	}
 	return nil
 }
+
+// udpReaders coordinates the goroutines reading one UDP socket. One
+// reader waits for datagrams; the others (helpers) wait on help, which a
+// reader signals when one batch did not take every datagram queued, and
+// read until the socket is empty. Several readers waiting on the socket
+// at once would hand it to each other after every batch, waking a
+// goroutine (and an OS thread) each time: a quarter of a redirected
+// call's CPU with two Ps (docs/benchmarks.md, issue 17, sip17c). A
+// reader that blocks holds up the datagrams behind it until its batch is
+// done, so when screening waits on the network every reader waits on
+// the socket instead (Options.ScreeningWaits).
+type udpReaders struct {
+	help chan struct{}
+	// each is closed when batched system calls are not available: every
+	// reader then reads one datagram at a time (readUDPEach).
+	each     chan struct{}
+	eachOnce sync.Once
+}
+
+// backlog asks one more reader to help.
+func (rs *udpReaders) backlog() {
+	select {
+	case rs.help <- struct{}{}:
+	default: // already asked
+	}
+}
+
+// fallBack makes every reader read one datagram at a time.
+func (rs *udpReaders) fallBack() { rs.eachOnce.Do(func() { close(rs.each) }) }
 
 // admit reports whether a datagram of n octets from src is to be
 // handled: not empty, not over sip.limits.max_message_bytes and within

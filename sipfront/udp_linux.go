@@ -191,10 +191,12 @@ func ntohs(p uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// readUDP serves one reader of uc until it is closed. In proxy mode
-// each response goes out before the next datagram is handled, so it
-// keeps its order with what the proxy sends itself.
-func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
+// readUDP serves one reader of uc until it is closed: the one waiting
+// for datagrams, or a helper that reads only while a backlog lasts
+// (udpReaders). In proxy mode each response goes out before the next
+// datagram is handled, so it keeps its order with what the proxy sends
+// itself.
+func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn, rs *udpReaders, helper bool) {
 	rc, err := uc.SyscallConn()
 	if err != nil {
 		s.readUDPEach(ctx, uc)
@@ -215,19 +217,42 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) {
 	var errno syscall.Errno
 	recv := func(fd uintptr) bool {
 		n, errno = bt.recv(fd)
-		return errno != unix.EAGAIN
+		// A helper never waits on the socket: it goes back to waiting
+		// for a backlog.
+		return helper || errno != unix.EAGAIN
 	}
+	idle := helper
 	for {
+		if idle {
+			select {
+			case <-rs.help:
+			case <-rs.each:
+				s.readUDPEach(ctx, uc)
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
 		if err := rc.Read(recv); err != nil {
 			return // closed
 		}
-		if errno == unix.ENOSYS || errno == unix.EPERM {
+		switch errno {
+		case 0:
+		case unix.ENOSYS, unix.EPERM:
 			// No recvmmsg here (an old kernel or a sandbox's filter).
+			rs.fallBack()
 			s.readUDPEach(ctx, uc)
 			return
-		}
-		if errno != 0 {
+		case unix.EAGAIN:
+			idle = helper
 			continue
+		default:
+			continue
+		}
+		idle = false
+		if n == len(bt.msgs) {
+			// More may wait than one batch takes: another reader helps.
+			rs.backlog()
 		}
 		for i := 0; i < n; i++ {
 			size, src := int(bt.msgs[i].n), bt.source(i)

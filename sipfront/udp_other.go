@@ -9,4 +9,6 @@ import (
 
 // readUDP serves one reader of uc until it is closed; batched system
 // calls (udp_linux.go) are Linux-only.
-func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn) { s.readUDPEach(ctx, uc) }
+func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn, _ *udpReaders, _ bool) {
+	s.readUDPEach(ctx, uc)
+}

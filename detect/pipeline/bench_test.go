@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -59,4 +61,38 @@ func BenchmarkHeldCall(b *testing.B) {
 	}
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "heapB/call")
 	runtime.KeepAlive(ids)
+}
+
+// BenchmarkTeeDelay reports how long a screened call takes to reach the
+// detectors (tee → taken by the run goroutine) when calls come one at a
+// time, b.N calls 0.5–10.5 ms apart: the delay the tick-or-batch queue
+// adds to a start-time finding (at most teeTick when fewer than teeKick
+// calls wait).
+//
+//	go test -run '^$' -bench TeeDelay -benchtime 1000x ./detect/pipeline
+func BenchmarkTeeDelay(b *testing.B) {
+	p, _ := testPipeline(b, "")
+	defer p.Close()
+	rec := p.Tee(nopRecorder{})
+	t0 := time.Now().UTC().Truncate(time.Second)
+	delays := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := store.Decision{CallID: "delay-" + strconv.Itoa(i), Tenant: "acme", Extension: "1001", Caller: "+12125550100",
+			Callee: "+16465550100", Direction: "outbound", SourceIP: "192.0.2.1", Enforced: "allow", Time: t0.Add(time.Duration(i) * time.Millisecond)}
+		start := time.Now()
+		rec.Decision(d)
+		for p.teeTaken.Load() < int64(i+1) {
+			time.Sleep(20 * time.Microsecond)
+		}
+		delays = append(delays, time.Since(start))
+		// A random gap, so that calls meet the tick at every phase.
+		time.Sleep(time.Duration(500+rand.IntN(10000)) * time.Microsecond)
+	}
+	b.StopTimer()
+	slices.Sort(delays)
+	ms := func(q float64) float64 { return float64(delays[int(q*float64(len(delays)-1))]) / 1e6 }
+	b.ReportMetric(ms(0.5), "p50-ms")
+	b.ReportMetric(ms(0.99), "p99-ms")
+	b.ReportMetric(ms(1), "max-ms")
 }

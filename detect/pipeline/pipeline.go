@@ -43,6 +43,18 @@ type Pipeline struct {
 	limits  baseline.LiveLimits
 	apply   chan applyReq // cluster mode: records the stream delivers
 
+	// tq holds what the screening engine records (tee): run takes it
+	// every teeTick, or at once when teeKick items wait (kick), and
+	// before anything from in, so that recording a call does not wake
+	// the detectors' goroutine for each call. teeIn counts the items
+	// queued, teeTaken those taken; forgetAt (under mu) is teeIn at the
+	// last Forget, where run applies the forgets among the queued items.
+	tq       chan item
+	kick     chan struct{}
+	teeIn    atomic.Int64
+	teeTaken atomic.Int64
+	forgetAt int64
+
 	mu   sync.Mutex
 	seen map[string]int64 // call ids accepted through Submit, by arrival
 	// forget gathers the calls the screening engine stopped waiting for
@@ -91,7 +103,8 @@ type Options struct {
 // New starts the pipeline; Close stops it.
 func New(o Options) *Pipeline {
 	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
-		in: make(chan item, 65536), done: make(chan struct{}), seen: map[string]int64{},
+		in: make(chan item, 65536), tq: make(chan item, 65536), kick: make(chan struct{}, 1),
+		done: make(chan struct{}), seen: map[string]int64{},
 		forgetSig: make(chan struct{}, 1)}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -250,31 +263,72 @@ func (p *Pipeline) run() {
 		// Running calls are watched as event time moves.
 		p.eng.Watch(p.eventNow(it))
 	}
+	take := func(it item) {
+		if it.kind == kindEnd {
+			// The CDR of a call let through, from its end event and
+			// the detectors' running call (none: not judged).
+			r, ok := p.eng.Ended(it.rec.CallID, it.rec.End, it.rec.Duration, it.rec.Cost)
+			if !ok {
+				return
+			}
+			it = item{rec: r}
+		}
+		if p.feed != nil && it.rec.CallID != "" && it.kind == kindCDR {
+			p.forward(it)
+			return
+		}
+		handle(it)
+	}
+	// drainTee takes what the engine recorded so far (not what arrives
+	// while it runs: a steady stream must not starve the rest), applying
+	// pending forgets after the items queued before them and before the
+	// rest: a call's end after its forget makes no CDR.
+	var taken int64
+	takeTo := func(upto int64) {
+		for taken < upto {
+			select {
+			case it := <-p.tq:
+				take(it)
+				taken++
+			default:
+				upto = taken
+			}
+		}
+		p.teeTaken.Store(taken)
+	}
+	drainTee := func() {
+		limit := taken + int64(len(p.tq))
+		p.mu.Lock()
+		at, pending := p.forgetAt, len(p.forget) > 0
+		p.mu.Unlock()
+		if pending && at <= limit {
+			takeTo(at)
+			p.forgetNow()
+		}
+		takeTo(limit)
+	}
+	teeT := time.NewTicker(teeTick)
+	defer teeT.Stop()
 	for {
 		select {
 		case it, ok := <-p.in:
+			// What the engine recorded before goes first: a barrier
+			// (SubmitWait) waits for it too.
+			drainTee()
 			if !ok {
 				p.publish()
 				p.saveBaseline()
 				return
 			}
-			if it.kind == kindEnd {
-				// The CDR of a call let through, from its end event and
-				// the detectors' running call (none: not judged).
-				r, ok := p.eng.Ended(it.rec.CallID, it.rec.End, it.rec.Duration, it.rec.Cost)
-				if !ok {
-					continue
-				}
-				it = item{rec: r}
-			}
-			if p.feed != nil && it.rec.CallID != "" && it.kind == kindCDR {
-				p.forward(it)
-				continue
-			}
-			handle(it)
+			take(it)
+		case <-teeT.C:
+			drainTee()
+		case <-p.kick:
+			drainTee()
 		case r := <-p.apply:
 			p.applied(r, handle)
 		case <-p.forgetSig:
+			drainTee() // the forgets at their place among the queued items
 			p.forgetNow()
 		case <-tick.C:
 			// An idle stream: the running calls are still watched, on the
@@ -383,7 +437,7 @@ type Stats struct {
 
 // Stats returns the counts as of the last publish.
 func (p *Pipeline) Stats() Stats {
-	return Stats{Stats: *p.stats.Load(), Queued: len(p.in), Dropped: p.dropped.Load(), Errors: p.errs.Load()}
+	return Stats{Stats: *p.stats.Load(), Queued: len(p.in) + len(p.tq), Dropped: p.dropped.Load(), Errors: p.errs.Load()}
 }
 
 // Tee wraps the screening engine's recorder: decisions and call events
@@ -402,29 +456,48 @@ func (t *tee) Decision(d store.Decision) bool {
 	if d.Enforced == "reject" {
 		r := cdr.Record{CallID: "attempt:" + d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee,
 			Direction: dir, SourceIP: d.SourceIP, Start: d.Time, Disposition: cdr.Failed}
-		select {
-		case t.p.in <- item{rec: r, attempt: true}:
-		default:
-			t.p.dropped.Add(1)
-		}
+		t.p.queue(item{rec: r, attempt: true})
 		return ok
 	}
 	// Let through: the detectors judge it now, at its start.
 	r := cdr.Record{CallID: d.CallID, Tenant: d.Tenant, Extension: d.Extension, Caller: d.Caller, Callee: d.Callee,
 		Direction: dir, SourceIP: d.SourceIP, Start: d.Time}
-	select {
-	case t.p.in <- item{rec: r, kind: kindStart}:
-	default:
-		t.p.dropped.Add(1)
-	}
+	t.p.queue(item{rec: r, kind: kindStart})
 	return ok
 }
+
+// queue puts a recorded item on tq without blocking (counted as dropped
+// when full) and kicks run once teeKick items wait.
+func (p *Pipeline) queue(it item) {
+	select {
+	case p.tq <- it:
+		p.teeIn.Add(1)
+		if len(p.tq) >= teeKick {
+			select {
+			case p.kick <- struct{}{}:
+			default:
+			}
+		}
+	default:
+		p.dropped.Add(1)
+	}
+}
+
+// What the engine records reaches the detectors within teeTick (plus
+// the detectors' own time), or as soon as teeKick items wait: at most
+// 10 ms later than with a wake-up per call, for a wake-up per tick
+// instead of one per call (docs/benchmarks.md, issue 17, sip17c).
+const (
+	teeTick = 10 * time.Millisecond
+	teeKick = 256
+)
 
 // Forget implements engine.Forgetter: the calls the engine stopped
 // waiting for (no event within server.call_setup_s, or a lease run out)
 // are no longer awaited here either: the detectors forget them.
 func (t *tee) Forget(callIDs []string) {
 	t.p.mu.Lock()
+	t.p.forgetAt = t.p.teeIn.Load()
 	if len(t.p.forget) < forgetMax {
 		t.p.forget = append(t.p.forget, callIDs...)
 	} else {
@@ -446,11 +519,7 @@ var _ engine.Forgetter = (*tee)(nil)
 func (t *tee) Event(e store.CallEvent) bool {
 	ok := t.next.Event(e)
 	if e.Type == "answer" {
-		select {
-		case t.p.in <- item{rec: cdr.Record{CallID: e.CallID, Answer: e.Time}, kind: kindAnswer}:
-		default:
-			t.p.dropped.Add(1)
-		}
+		t.p.queue(item{rec: cdr.Record{CallID: e.CallID, Answer: e.Time}, kind: kindAnswer})
 		return ok
 	}
 	if e.Type != "end" {
@@ -464,11 +533,7 @@ func (t *tee) Event(e store.CallEvent) bool {
 	if posted {
 		return ok
 	}
-	select {
-	case t.p.in <- item{rec: cdr.Record{CallID: e.CallID, End: e.Time, Duration: e.Duration, Cost: e.Cost}, kind: kindEnd}:
-	default:
-		t.p.dropped.Add(1)
-	}
+	t.p.queue(item{rec: cdr.Record{CallID: e.CallID, End: e.Time, Duration: e.Duration, Cost: e.Cost}, kind: kindEnd})
 	return ok
 }
 
