@@ -231,3 +231,111 @@ func TestSynthLinearAndOneClass(t *testing.T) {
 		t.Error("one-class model of a single point")
 	}
 }
+
+// TestVocodeKeepsLevelAndPitch: the LPC vocoder's output has the input's
+// length and (within 3 dB) its energy, and a buzz comes back with its
+// period (the strongest autocorrelation lag of the same stretch).
+func TestVocodeKeepsLevelAndPitch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	a := buzz(4, 125, 0, 0, rng)
+	for _, mixed := range []bool{false, true} {
+		v := Vocode(a, mixed, rng)
+		if len(v.Samples) != len(a.Samples) {
+			t.Fatalf("mixed %v: %d samples from %d", mixed, len(v.Samples), len(a.Samples))
+		}
+		var e0, e1 float64
+		for i := range a.Samples {
+			e0 += float64(a.Samples[i]) * float64(a.Samples[i])
+			e1 += float64(v.Samples[i]) * float64(v.Samples[i])
+		}
+		if db := 10 * math.Log10(e1/e0); math.Abs(db) > 3 {
+			t.Errorf("mixed %v: level changed by %.1f dB", mixed, db)
+		}
+		seg, in := make([]float64, 240), make([]float64, 240)
+		for i := range seg {
+			seg[i] = float64(v.Samples[1000+i])
+			in[i] = float64(a.Samples[1000+i])
+		}
+		want, _ := pitchLag(in)
+		if lag, _ := pitchLag(seg); want == 0 || math.Abs(lag-want) > 1 {
+			t.Errorf("mixed %v: period %.0f samples, the input's %.0f", mixed, lag, want)
+		}
+	}
+	if v := Vocode(Audio{Samples: make([]float32, 100)}, false, rng); len(v.Samples) != 100 {
+		t.Error("a short input changed length")
+	}
+}
+
+// TestSyntheticTwoClassFlagsMachineVoice trains the two-class detector
+// on five FSDD speakers against their own vocoded copies only (no
+// text-to-speech engine at all) and checks the attacks: the sixth,
+// unseen speaker's vocoded strings and a perfectly regular buzz, clean
+// and through the telephone channel, are flagged; that speaker's real
+// strings mostly are not.
+func TestSyntheticTwoClassFlagsMachineVoice(t *testing.T) {
+	d := loadFSDD(t)
+	rng := rand.New(rand.NewPCG(19, 20))
+	var human []Utterance
+	for _, spk := range []string{"george", "jackson", "lucas", "nicolas", "theo"} {
+		for range 8 {
+			human = append(human, Utterance{Speaker: spk, Audio: d.digits(spk, 5, 0, 10, rng)})
+		}
+	}
+	det, err := TrainSyntheticTwoClass(human, nil, nil, true, DefaultSyntheticOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Linear == nil || !slices.Contains(det.Engines, "vocoded human speech (LPC)") {
+		t.Fatalf("detector %+v", det)
+	}
+	count := func(gen func(i int) Audio, n int) int {
+		k := 0
+		for i := range n {
+			a := gen(i)
+			if i%2 == 1 {
+				a = Telephone(a, rng)
+			}
+			if det.Score(a) > det.Threshold {
+				k++
+			}
+		}
+		return k
+	}
+	const n = 20
+	if ff := count(func(int) Audio { return d.digits("yweweler", 5, 40, 50, rng) }, n); ff > n/5 {
+		t.Errorf("unseen real speaker: %d of %d strings flagged (threshold %.2f)", ff, n, det.Threshold)
+	}
+	if k := count(func(i int) Audio { return Vocode(d.digits("yweweler", 5, 40, 50, rng), i%4 < 2, rng) }, n); k < n*8/10 {
+		t.Errorf("unseen speaker vocoded: %d of %d flagged", k, n)
+	}
+	if k := count(func(i int) Audio { return buzz(5, 95+6*float64(i%10), 0, 0, rng) }, n); k < n*8/10 {
+		t.Errorf("machine voice: %d of %d flagged", k, n)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(det); err != nil {
+		t.Fatal(err)
+	}
+	var back SyntheticDetector
+	if err := gob.NewDecoder(&buf).Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.check(); err != nil {
+		t.Fatal(err)
+	}
+	a := buzz(5, 120, 0, 0, rng)
+	if back.Score(a) != det.Score(a) {
+		t.Error("score changed by a gob round trip")
+	}
+	back.Linear.W = back.Linear.W[:3]
+	if back.check() == nil {
+		t.Error("check accepted a truncated weight vector")
+	}
+	back.Linear.W = slices.Clone(det.Linear.W)
+	back.Linear.Scale[1] = 0
+	if back.check() == nil {
+		t.Error("check accepted a zero scale")
+	}
+	if _, err := TrainSyntheticTwoClass(human, nil, nil, false, DefaultSyntheticOptions()); err == nil {
+		t.Error("trained with neither synthetic audio nor vocoded copies")
+	}
+}

@@ -336,3 +336,114 @@ func TrainSyntheticRegularity(human []Utterance, engines []string, o SyntheticOp
 
 // synthShrink pulls the one-class covariance towards its diagonal.
 const synthShrink = 0.1
+
+// TrainSyntheticTwoClass fits the two-class regularity detector: a
+// logistic regression (SynthLinear) of the human speech's SynthFeatures
+// against those of the synthetic recordings and, when vocoded is set, of
+// the human speech itself resynthesised by Vocode, a surrogate machine
+// voice that no engine family owns. Every recording is heard through
+// o.Channels. The threshold is the (1 − FalseFlags) quantile of each
+// human speaker's scores under a model trained without that speaker (and
+// without that speaker's vocoded copies). It needs at least three human
+// speakers; recordings too short to measure are skipped.
+func TrainSyntheticTwoClass(human []Utterance, synth []Audio, engines []string, vocoded bool, o SyntheticOptions) (*SyntheticDetector, error) {
+	if o.FalseFlags <= 0 || o.FalseFlags >= 0.5 {
+		return nil, fmt.Errorf("voice: synthetic detector: false-flag share %g outside (0, 0.5)", o.FalseFlags)
+	}
+	if len(synth) == 0 && !vocoded {
+		return nil, errors.New("voice: two-class synthetic detector needs synthetic audio or vocoded copies")
+	}
+	if len(o.Channels) == 0 {
+		o.Channels = []string{"clean"}
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x5f))
+	type item struct {
+		spk   string // "" for synthetic recordings
+		voc   bool
+		audio Audio
+	}
+	var items []item
+	add := func(spk string, voc bool, a Audio) error {
+		for _, ch := range o.Channels {
+			b, err := Channel(ch, a, rng)
+			if err != nil {
+				return err
+			}
+			items = append(items, item{spk, voc, b})
+		}
+		return nil
+	}
+	for i, u := range human {
+		if err := add(u.Speaker, false, u.Audio); err != nil {
+			return nil, err
+		}
+		if vocoded {
+			if err := add(u.Speaker, true, Vocode(u.Audio, i%2 == 1, rng)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, a := range synth {
+		if err := add("", false, a); err != nil {
+			return nil, err
+		}
+	}
+	feats := make([][]float64, len(items))
+	par.Do(len(items), func(i int) { feats[i] = SynthFeatures(items[i].audio) })
+	bySpk := map[string][][]float64{}
+	vocBy := map[string][][]float64{}
+	var spks []string
+	var tts [][]float64
+	for i, v := range feats {
+		it := items[i]
+		switch {
+		case v == nil:
+		case it.spk == "":
+			tts = append(tts, v)
+		case it.voc:
+			vocBy[it.spk] = append(vocBy[it.spk], v)
+		default:
+			if _, ok := bySpk[it.spk]; !ok {
+				spks = append(spks, it.spk)
+			}
+			bySpk[it.spk] = append(bySpk[it.spk], v)
+		}
+	}
+	if len(spks) < 3 {
+		return nil, fmt.Errorf("voice: synthetic detector needs measurable speech of at least three speakers, have %d", len(spks))
+	}
+	fit := func(skip string) (*SynthLinear, error) {
+		var h, s [][]float64
+		s = append(s, tts...)
+		for _, sp := range spks {
+			if sp != skip {
+				h = append(h, bySpk[sp]...)
+				s = append(s, vocBy[sp]...)
+			}
+		}
+		return TrainSynthLinear(h, s, synthL2)
+	}
+	var cv []float64
+	for _, out := range spks {
+		m, err := fit(out)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range bySpk[out] {
+			cv = append(cv, m.Score(v))
+		}
+	}
+	m, err := fit("")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(cv)
+	thr := cv[min(len(cv)-1, int((1-o.FalseFlags)*float64(len(cv))))]
+	if vocoded {
+		engines = append(slices.Clone(engines), "vocoded human speech (LPC)")
+	}
+	return &SyntheticDetector{Linear: m, Threshold: thr, Engines: engines}, nil
+}
+
+// synthL2 is the two-class regression's weight penalty.
+const synthL2 = 0.01
