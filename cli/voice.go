@@ -24,7 +24,7 @@ import (
 )
 
 const voiceUsage = `voice: want one of
-  train-ubm [-out FILE] [-components N] [-speaker dir|field2] [-calib-speakers N] [-channels LIST] [-synthetic TTSDIR,… [-synthetic-detector KIND]] DIR...
+  train-ubm [-out FILE] [-components N] [-speaker dir|field2] [-calib-speakers N] [-channels LIST] [-synthetic TTSDIR,…] DIR...
                                                                        train the model from your recordings
   enroll -tenant T -subject S [-kind customer|fraudster] [-append] FILE...
   verify -tenant T -subject S [-call ID] FILE...
@@ -294,7 +294,6 @@ func (e *env) voiceTrain(args []string) error {
 	how := fs.String("speaker", "dir", "speaker label: dir (parent directory) or field2 (digit_speaker_rep.wav)")
 	info := fs.String("info", "", "provenance and licence of the training audio, stored in the model")
 	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector against the training speech")
-	synthKind := fs.String("synthetic-detector", "mixtures", "with -synthetic: mixtures (two mixtures on frames: training speech against the recordings), twoclass (a regression on regularity measurements: training speech against the recordings and its own vocoded copies) or oneclass (a model of the training speech alone; the recordings are not used)")
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
 	def := voice.DefaultTrainOptions()
@@ -311,11 +310,6 @@ func (e *env) voiceTrain(args []string) error {
 	}
 	if len(pos) == 0 {
 		return usagef("voice train-ubm: want one or more DIR of WAV recordings")
-	}
-	switch *synthKind {
-	case "mixtures", "twoclass", "oneclass":
-	default:
-		return usagef("voice train-ubm: -synthetic-detector %q: want mixtures, twoclass or oneclass", *synthKind)
 	}
 	utts, _, err := labelled(pos, *how)
 	if err != nil {
@@ -372,15 +366,7 @@ func (e *env) voiceTrain(args []string) error {
 				engines = append(engines, u.Speaker)
 			}
 		}
-		switch *synthKind {
-		case "mixtures":
-			m.Synthetic, err = voice.TrainSynthetic(human, synthA, engines, 32)
-		case "twoclass":
-			m.Synthetic, err = voice.TrainSyntheticTwoClass(utts, synthA, engines, true, voice.DefaultSyntheticOptions())
-		case "oneclass":
-			m.Synthetic, err = voice.TrainSyntheticRegularity(utts, engines, voice.DefaultSyntheticOptions())
-		}
-		if err != nil {
+		if m.Synthetic, err = voice.TrainSynthetic(human, synthA, engines, 32); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "synthetic-voice detector trained on %d human and %d synthetic recordings (%s)\n", len(human), len(synthA), strings.Join(engines, ", "))

@@ -14,9 +14,6 @@ import (
 //
 //   - OneClass set (TrainSyntheticRegularity): a model of how irregular
 //     human speech is (SynthFeatures); the score is the distance from it.
-//   - Linear set (TrainSyntheticTwoClass): a logistic regression on the
-//     same measurements, human speech against synthetic recordings and
-//     vocoded human speech; the score is the log-odds of synthetic.
 //   - otherwise (TrainSynthetic): two mixtures, one of human speech and
 //     one of text-to-speech output, and the average per-frame
 //     log-likelihood ratio between them; it knows the engines it was
@@ -27,9 +24,6 @@ type SyntheticDetector struct {
 	// OneClass, when set, is the regularity model and Human and Synth
 	// are unused.
 	OneClass *SynthOneClass
-	// Linear, when set, is the two-class regularity model and Human and
-	// Synth are unused.
-	Linear *SynthLinear
 	// Threshold is the score above which speech is flagged (mixtures: the
 	// equal error point on the training data; regularity: the share of
 	// left-out training speakers' speech chosen at training).
@@ -94,15 +88,6 @@ func (d *SyntheticDetector) Score(a Audio) float64 {
 		}
 		return d.OneClass.Score(v)
 	}
-	if d.Linear != nil {
-		// Too little voiced speech to measure: the lowest score that can
-		// be stored, never flagged.
-		v := SynthFeatures(a)
-		if v == nil || len(v) != len(d.Linear.W) {
-			return -math.MaxFloat64
-		}
-		return d.Linear.Score(v)
-	}
 	if d.ext == nil {
 		d.ext = newExtractor(d.Features)
 	}
@@ -135,23 +120,6 @@ func (d *SyntheticDetector) check() error {
 		for _, v := range append(append([]float64(nil), m.Mean...), m.Prec...) {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return errors.New("voice: model's synthetic-voice detector is not finite")
-			}
-		}
-		return nil
-	}
-	if m := d.Linear; m != nil {
-		n := len(SynthFeatureNames)
-		if len(m.Mean) != n || len(m.Scale) != n || len(m.W) != n {
-			return errors.New("voice: model's synthetic-voice detector has inconsistent sizes")
-		}
-		for _, v := range append(append(append([]float64{m.B}, m.Mean...), m.Scale...), m.W...) {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return errors.New("voice: model's synthetic-voice detector is not finite")
-			}
-		}
-		for _, v := range m.Scale {
-			if !(v > 0) {
-				return errors.New("voice: model's synthetic-voice detector has a non-positive scale")
 			}
 		}
 		return nil

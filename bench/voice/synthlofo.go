@@ -97,7 +97,7 @@ type lofoSet struct {
 }
 
 // lofoDetectors name the detectors synthLOFO can run (-lofodet).
-var lofoDetectors = []string{"lr", "lr+voc", "voc", "oneclass", "gmm", "gmm+voc"}
+var lofoDetectors = []string{"lr", "lr+voc", "voc", "oneclass", "voc|oneclass", "lrq+voc", "gmm", "gmm+voc"}
 
 // synthLOFO evaluates synthetic-voice detectors with one TTS engine
 // family (or all of festival) held out at a time. Real speech: three
@@ -107,7 +107,10 @@ var lofoDetectors = []string{"lr", "lr+voc", "voc", "oneclass", "gmm", "gmm+voc"
 // the training speakers against the other families; "lr+voc", the same
 // with the training speakers' vocoded strings added to the synthetic
 // side; "voc", the training speakers against their own vocoded strings
-// only (no TTS at all); "oneclass", a Gaussian of the training speakers
+// only (no TTS at all); "lrq+voc", "lr+voc" on the measurements and
+// their squared standardised distances from the human mean;
+// "voc|oneclass", the larger of the "voc" and "oneclass" scores, each as
+// a z-score of the training speech's; "oneclass", a Gaussian of the training speakers
 // alone; "gmm", the mixture detector voice.TrainSynthetic on frames;
 // "gmm+voc", the mixtures with the vocoded strings added to the synthetic
 // side. Two thresholds for each: "training CV", the 99th percentile of
@@ -116,7 +119,7 @@ var lofoDetectors = []string{"lr", "lr+voc", "voc", "oneclass", "gmm", "gmm+voc"
 // flags it gives on the held-out speakers; and "test-set 1 %", the score
 // that flags 1 % of the held-out real speakers' strings (the two test
 // speakers set it; for comparison with earlier passes).
-func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets []string, innerCV bool) {
+func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets []string, innerCV bool, realFolds int) {
 	t0 := time.Now()
 	fams := map[string][]string{}
 	var famNames []string
@@ -131,8 +134,9 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 		fams[f] = append(fams[f], s)
 	}
 	sort.Strings(famNames)
-	withAudio := false
+	withAudio, onlyAudio := false, true
 	for _, d := range dets {
+		onlyAudio = onlyAudio && strings.HasPrefix(d, "gmm")
 		if !slices.Contains(lofoDetectors, d) {
 			log.Fatalf("-lofodet %q: want some of %s", d, strings.Join(lofoDetectors, ","))
 		}
@@ -178,7 +182,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 				if withAudio {
 					set.trainA = append(set.trainA, b)
 				}
-				if f := voice.SynthFeatures(b); f != nil {
+				if f := synthFeatures(b, onlyAudio); f != nil {
 					set.Train = append(set.Train, f)
 				}
 				if !voc {
@@ -188,7 +192,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 				if withAudio {
 					set.vocA = append(set.vocA, b)
 				}
-				if f := voice.SynthFeatures(b); f != nil {
+				if f := synthFeatures(b, onlyAudio); f != nil {
 					set.Voc = append(set.Voc, f)
 				}
 			}
@@ -199,7 +203,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 				if withAudio {
 					set.testA[ch] = append(set.testA[ch], b)
 				}
-				if v := voice.SynthFeatures(b); v != nil {
+				if v := synthFeatures(b, onlyAudio); v != nil {
 					set.Test[ch] = append(set.Test[ch], v)
 				}
 			}
@@ -220,6 +224,9 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 	// the vocoded training strings) above real speech, on the test strings.
 	fmt.Printf("| channel | family | %s |\n|---|---|%s\n", strings.Join(voice.SynthFeatureNames, " | "), strings.Repeat("---|", len(voice.SynthFeatureNames)))
 	for _, cond := range testConds {
+		if onlyAudio {
+			break // no measurements were taken
+		}
 		for _, f := range append(append([]string(nil), famNames...), "vocoded") {
 			var out []string
 			for j := range voice.SynthFeatureNames {
@@ -275,6 +282,45 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 		}
 		return vec(m.Score)
 	}
+	// lrq: the regression on the measurements and their squared
+	// standardised distances from the human training mean, so it can
+	// learn "unlike human speech in either direction" as well as a
+	// direction.
+	lrq := func(h []string, syn [][]float64) scores {
+		hum := pool(h, false)
+		d := len(hum[0])
+		mu, sd := make([]float64, d), make([]float64, d)
+		for _, v := range hum {
+			for j, x := range v {
+				mu[j] += x / float64(len(hum))
+			}
+		}
+		for _, v := range hum {
+			for j, x := range v {
+				sd[j] += (x - mu[j]) * (x - mu[j]) / float64(len(hum))
+			}
+		}
+		quad := func(v []float64) []float64 {
+			out := append([]float64(nil), v...)
+			for j, x := range v {
+				z := (x - mu[j]) / math.Sqrt(sd[j]+1e-12)
+				out = append(out, z*z)
+			}
+			return out
+		}
+		qs := func(vs [][]float64) [][]float64 {
+			out := make([][]float64, len(vs))
+			for i, v := range vs {
+				out[i] = quad(v)
+			}
+			return out
+		}
+		m, err := voice.TrainSynthLinear(qs(hum), qs(syn), 0.01)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return vec(func(v []float64) float64 { return m.Score(quad(v)) })
+	}
 	gmm := func(h, syn []string, voc bool) scores {
 		var ha, sa []voice.Audio
 		for _, s := range h {
@@ -303,6 +349,34 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 		"lr": {"logistic regression, TTS families", func(h, syn []string) scores { return lr(h, pool(syn, false)) }},
 		"lr+voc": {"logistic regression, TTS families + vocoded real speech", func(h, syn []string) scores {
 			return lr(h, append(pool(syn, false), pool(h, true)...))
+		}},
+		"lrq+voc": {"quadratic logistic regression, TTS families + vocoded real speech", func(h, syn []string) scores {
+			return lrq(h, append(pool(syn, false), pool(h, true)...))
+		}},
+		"voc|oneclass": {"max of vocoded-only regression and one-class, each standardised on the training speech (no TTS)", func(h, _ []string) scores {
+			hum := pool(h, false)
+			lin, err := voice.TrainSynthLinear(hum, pool(h, true), 0.01)
+			if err != nil {
+				log.Fatal(err)
+			}
+			oc, err := voice.TrainSynthOneClass(hum, 0.1)
+			if err != nil {
+				log.Fatal(err)
+			}
+			// Each score as a z-score of the training speech's scores.
+			z := func(f func([]float64) float64) func([]float64) float64 {
+				var m, v float64
+				for _, x := range hum {
+					m += f(x) / float64(len(hum))
+				}
+				for _, x := range hum {
+					v += (f(x) - m) * (f(x) - m) / float64(len(hum))
+				}
+				sd := math.Sqrt(v + 1e-12)
+				return func(x []float64) float64 { return (f(x) - m) / sd }
+			}
+			zl, zo := z(lin.Score), z(oc.Score)
+			return vec(func(x []float64) float64 { return math.Max(zl(x), zo(x)) })
 		}},
 		"voc": {"logistic regression, vocoded real speech only (no TTS)", func(h, _ []string) scores { return lr(h, pool(h, true)) }},
 		"oneclass": {"one-class Gaussian of real speech", func(h, _ []string) scores {
@@ -340,7 +414,7 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 			for _, cond := range testConds {
 				res[cond] = &tally{perVoice: map[string][2]int{}}
 			}
-			for k := 0; k+1 < len(real); k += 2 {
+			for k := 0; k+1 < len(real) && k < 2*realFolds; k += 2 {
 				test := []string{real[k], real[k+1]}
 				var train []string
 				for _, s := range real {
@@ -427,6 +501,15 @@ func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets
 		}
 	}
 	log.Printf("total %v", time.Since(t0).Round(time.Second))
+}
+
+// synthFeatures is voice.SynthFeatures, skipped (nil) when only the
+// mixture detectors run (they use the audio).
+func synthFeatures(a voice.Audio, skip bool) []float64 {
+	if skip {
+		return nil
+	}
+	return voice.SynthFeatures(a)
 }
 
 // auc is the probability that a random element of pos exceeds one of neg.
