@@ -293,7 +293,7 @@ func (e *env) voiceTrain(args []string) error {
 	comps := fs.Int("components", voice.DefaultTrainOptions().GMM.Components, "mixture components (power of two)")
 	how := fs.String("speaker", "dir", "speaker label: dir (parent directory) or field2 (digit_speaker_rep.wav)")
 	info := fs.String("info", "", "provenance and licence of the training audio, stored in the model")
-	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector against the training speech")
+	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector: the training speech against these recordings and its own vocoded copies")
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
 	def := voice.DefaultTrainOptions()
@@ -366,7 +366,7 @@ func (e *env) voiceTrain(args []string) error {
 				engines = append(engines, u.Speaker)
 			}
 		}
-		if m.Synthetic, err = voice.TrainSynthetic(human, synthA, engines, 32); err != nil {
+		if m.Synthetic, err = voice.TrainSyntheticVocoded(human, synthA, engines, 32, 19); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "synthetic-voice detector trained on %d human and %d synthetic recordings (%s)\n", len(human), len(synthA), strings.Join(engines, ", "))

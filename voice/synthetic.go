@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 
 	"github.com/tollgate-voip/tollgate/internal/par"
 )
@@ -73,6 +75,24 @@ func TrainSynthetic(human, synth []Audio, engines []string, components int) (*Sy
 	}
 	_, d.Threshold = EER(ss, hs)
 	return d, nil
+}
+
+// TrainSyntheticVocoded is TrainSynthetic with every human recording
+// also resynthesised by Vocode (pulse and mixed excitation alternately,
+// seeded by seed) and added to the synthetic side: a surrogate machine
+// voice that belongs to no engine family, which helped the mixtures on
+// families they were not shown (docs/benchmarks.md, issue 19,
+// vsyn19b). engines gets "vocoded human speech (LPC)" added.
+func TrainSyntheticVocoded(human, synth []Audio, engines []string, components int, seed uint64) (*SyntheticDetector, error) {
+	if len(human) == 0 {
+		return nil, fmt.Errorf("voice: synthetic detector needs human and synthetic audio")
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x70c))
+	all := slices.Clip(synth)
+	for i, a := range human {
+		all = append(all, Vocode(a, i%2 == 1, rng))
+	}
+	return TrainSynthetic(human, all, append(slices.Clip(engines), "vocoded human speech (LPC)"), components)
 }
 
 // Score is higher for speech more likely synthetic: the regularity

@@ -231,3 +231,79 @@ func TestSynthLinearAndOneClass(t *testing.T) {
 		t.Error("one-class model of a single point")
 	}
 }
+
+// TestVocodeKeepsLevelAndPitch: the LPC vocoder's output has the input's
+// length and (within 3 dB) its energy, and a buzz comes back with its
+// period (the strongest autocorrelation lag of the same stretch).
+func TestVocodeKeepsLevelAndPitch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	a := buzz(4, 125, 0, 0, rng)
+	for _, mixed := range []bool{false, true} {
+		v := Vocode(a, mixed, rng)
+		if len(v.Samples) != len(a.Samples) {
+			t.Fatalf("mixed %v: %d samples from %d", mixed, len(v.Samples), len(a.Samples))
+		}
+		var e0, e1 float64
+		for i := range a.Samples {
+			e0 += float64(a.Samples[i]) * float64(a.Samples[i])
+			e1 += float64(v.Samples[i]) * float64(v.Samples[i])
+		}
+		if db := 10 * math.Log10(e1/e0); math.Abs(db) > 3 {
+			t.Errorf("mixed %v: level changed by %.1f dB", mixed, db)
+		}
+		seg, in := make([]float64, 240), make([]float64, 240)
+		for i := range seg {
+			seg[i] = float64(v.Samples[1000+i])
+			in[i] = float64(a.Samples[1000+i])
+		}
+		want, _ := pitchLag(in)
+		if lag, _ := pitchLag(seg); want == 0 || math.Abs(lag-want) > 1 {
+			t.Errorf("mixed %v: period %.0f samples, the input's %.0f", mixed, lag, want)
+		}
+	}
+	if v := Vocode(Audio{Samples: make([]float32, 100)}, false, rng); len(v.Samples) != 100 {
+		t.Error("a short input changed length")
+	}
+}
+
+// TestTrainSyntheticVocodedFlagsVocoder: the mixtures trained on five
+// FSDD speakers against a buzz "engine" plus their own vocoded copies
+// flag an unseen speaker's vocoded strings (the attack: a vocoder the
+// buzz does not resemble) and mostly pass that speaker's real strings.
+func TestTrainSyntheticVocodedFlagsVocoder(t *testing.T) {
+	d := loadFSDD(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	var human, synth []Audio
+	for _, spk := range []string{"george", "jackson", "lucas", "nicolas", "theo"} {
+		for range 6 {
+			human = append(human, d.digits(spk, 5, 0, 10, rng))
+		}
+	}
+	for i := range 8 {
+		synth = append(synth, buzz(5, 95+8*float64(i), 0, 0, rng))
+	}
+	det, err := TrainSyntheticVocoded(human, synth, []string{"buzz"}, 8, 19)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(det.Engines, []string{"buzz", "vocoded human speech (LPC)"}) {
+		t.Errorf("engines %q", det.Engines)
+	}
+	const n = 10
+	var real, voc int
+	for i := range n {
+		a := d.digits("yweweler", 5, 40, 50, rng)
+		if det.Score(a) > det.Threshold {
+			real++
+		}
+		if det.Score(Vocode(a, i%2 == 0, rng)) > det.Threshold {
+			voc++
+		}
+	}
+	if voc < n*7/10 || real > n*3/10 {
+		t.Errorf("unseen speaker: %d of %d vocoded and %d of %d real strings flagged (threshold %.2f)", voc, n, real, n, det.Threshold)
+	}
+	if _, err := TrainSyntheticVocoded(nil, synth, nil, 8, 19); err == nil {
+		t.Error("trained without human speech")
+	}
+}

@@ -32,6 +32,9 @@ var SynthFeatureNames = []string{
 	"loudratio",  // loud frames: envelope curvature relative to envelope steps
 	"loudspread", // loud frames: spread of the cepstral envelope over the utterance
 	"nccfstep",   // median change of periodicity between voiced frames
+	"residkurt",  // voiced loud frames: median kurtosis of the LPC residual (log)
+	"hiflat",     // loud frames: median spectral flatness of 2–3.4 kHz (log)
+	"residflat",  // voiced loud frames: median spectral flatness of the LPC residual below 3.4 kHz (log)
 }
 
 const (
@@ -47,6 +50,9 @@ type synthFrame struct {
 	lag    float64 // pitch period in samples (fractional), 0 if unvoiced
 	hi     float64 // high-band autocorrelation at lag
 	logmel []float64
+	hiflat float64 // log spectral flatness of 2–3.4 kHz
+	kurt   float64 // LPC residual kurtosis (log)
+	rflat  float64 // LPC residual spectral flatness (log)
 }
 
 // SynthFeatures returns the regularity measurements of a (see
@@ -116,6 +122,8 @@ func SynthFeatures(a Audio) []float64 {
 			lm[m] = math.Log(e + 1e-10)
 		}
 		fr[f].logmel = lm
+		fr[f].hiflat = flatness(spec[64:109])
+		fr[f].kurt, fr[f].rflat = residual(x[c:c+frameLen], ext.window[:], buf, spec)
 		// Normalised cross-correlation over the pitch lags.
 		w := x[s : s+sfWin]
 		e0 := dotF(w, w)
@@ -158,11 +166,18 @@ func SynthFeatures(a Audio) []float64 {
 		}
 	}
 	jit, shim := cycles(x, fr)
-	var voicing, f0c, f0s, enc, spc, sps, hiv, logf0 []float64
+	var voicing, f0c, f0s, enc, spc, sps, hiv, logf0, kurt, hfl, rfl []float64
 	loud, voiced := 0, 0
 	for f := range nf {
 		if fr[f].logmel != nil {
 			loud++
+			if fr[f].en >= maxEn-12 {
+				hfl = append(hfl, fr[f].hiflat)
+				if fr[f].lag > 0 {
+					kurt = append(kurt, fr[f].kurt)
+					rfl = append(rfl, fr[f].rflat)
+				}
+			}
 		}
 		if fr[f].lag == 0 {
 			continue
@@ -271,7 +286,72 @@ func SynthFeatures(a Audio) []float64 {
 		math.Log((median(ccv) + 1e-3) / (median(ccs) + 1e-3)),
 		math.Log(spread + 1e-3),
 		math.Log(median(nv) + 1e-4),
+		median(kurt),
+		median(hfl),
+		median(rfl),
 	}
+}
+
+// flatness is the log of the geometric over the arithmetic mean of a
+// power spectrum (0: white, more negative: peaky).
+func flatness(p []float64) float64 {
+	var lg, ar float64
+	for _, v := range p {
+		lg += math.Log(v + 1e-10)
+		ar += v
+	}
+	n := float64(len(p))
+	return lg/n - math.Log(ar/n+1e-10)
+}
+
+// residual inverse-filters the frame x by its own order-10 linear
+// predictor and returns the log kurtosis of the residual and the log
+// spectral flatness of its spectrum up to 3.4 kHz. buf and spec are
+// scratch of nfft and nfft/2+1.
+func residual(x, win []float64, buf []complex128, spec []float64) (kurt, flat float64) {
+	const order = 10
+	n := len(x)
+	seg := make([]float64, n)
+	for i := range x {
+		seg[i] = x[i] * win[i]
+	}
+	r := make([]float64, order+1)
+	for k := range r {
+		for i := k; i < n; i++ {
+			r[k] += seg[i] * seg[i-k]
+		}
+	}
+	a, _ := levinson(r)
+	e := make([]float64, n-order)
+	var m2, m4 float64
+	for i := order; i < n; i++ {
+		v := x[i]
+		for k := 1; k <= order; k++ {
+			v += a[k] * x[i-k]
+		}
+		e[i-order] = v
+		m2 += v * v
+		m4 += v * v * v * v
+	}
+	m := float64(len(e))
+	m2 /= m
+	m4 /= m
+	if m2 <= 0 {
+		return 0, 0
+	}
+	kurt = math.Log(m4 / (m2 * m2))
+	for i := range buf {
+		buf[i] = 0
+	}
+	for i, v := range e {
+		buf[i] = complex(v*win[i], 0)
+	}
+	sfExt.fft(buf)
+	for k := range spec {
+		re, im := real(buf[k]), imag(buf[k])
+		spec[k] = re*re + im*im
+	}
+	return kurt, flatness(spec[3:109])
 }
 
 // cycles follows the signal period by period through runs of voiced

@@ -184,7 +184,9 @@ func main() {
 	flagComps := flag.Int("flagcomps", 32, "with -synthflag: mixture components")
 	synth := flag.Bool("synthetic", false, "evaluate the synthetic-voice detector (needs -tts): each engine family held out in turn")
 	lofo := flag.Bool("synthlofo", false, "synthetic-voice detector on regularity features, one TTS engine family held out at a time (needs -tts from bench/voice/ttsdigits.sh)")
-	lofoGMM := flag.Bool("lofogmm", false, "with -synthlofo: also the mixture detector (voice.TrainSynthetic) on the same strings")
+	lofoDet := flag.String("lofodet", "lr,lr+voc,voc,oneclass", "with -synthlofo: detectors, some of "+strings.Join(lofoDetectors, ",")+" (gmm: the mixture detector, voice.TrainSynthetic)")
+	lofoCV := flag.Bool("lofocv", true, "with -synthlofo: set the training-side threshold by leaving each training speaker out of its own model (false: on the training speakers' unseen strings, cheaper and optimistic)")
+	lofoFolds := flag.Int("lofofolds", 3, "with -synthlofo: how many pairs of real test speakers (of 3)")
 	dump := flag.Bool("synthdump", false, "print the synthetic-voice regularity features per speaker and TTS voice (needs -tts)")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -229,7 +231,7 @@ func main() {
 		return
 	}
 	if *lofo {
-		synthLOFO(c, real, *conds, strings.Split(*flagTrain, ","), *lofoGMM)
+		synthLOFO(c, real, *conds, strings.Split(*flagTrain, ","), strings.Split(*lofoDet, ","), *lofoCV, *lofoFolds)
 		return
 	}
 	if *flagDir != "" {
