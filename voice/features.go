@@ -43,10 +43,7 @@ type FeatureConfig struct {
 // (LowHz 300, HighHz 3400) features with Norm "cmvn" were measured for
 // issue 19 and did worse on FSDD in every condition but telephone →
 // telephone (docs/benchmarks.md), so they are an option, not the default.
-// NoiseSub 2 (spectral subtraction) was chosen on a tuning fold against
-// 0 and 1 with a background heard through Handset, not the evaluation's
-// telephone simulator (docs/benchmarks.md, issue 19, branch vphone19).
-var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none", NoiseSub: 2}
+var DefaultFeatures = FeatureConfig{Filters: 24, LowHz: 0, HighHz: 4000, Ceps: 19, Deltas: true, VADMarginDB: 9, Norm: "none"}
 
 // Dim is the length of one feature vector.
 func (c FeatureConfig) Dim() int {
