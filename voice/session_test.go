@@ -171,10 +171,9 @@ func TestTrainWithSessionCompensation(t *testing.T) {
 	if _, err := LoadModel(&buf); err == nil || !strings.Contains(err.Error(), "projection") {
 		t.Errorf("damaged projection: %v", err)
 	}
-	m3, _ := LoadModel(bytes.NewReader(raw))
-	m3.Backend.Features.NoiseSub = math.NaN()
+	m.Backend.Features.NoiseSub = math.NaN()
 	buf.Reset()
-	if err := m3.Save(&buf); err != nil {
+	if err := m.Save(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadModel(&buf); err == nil || !strings.Contains(err.Error(), "noise subtraction") {
