@@ -297,7 +297,8 @@ func (e *env) voiceTrain(args []string) error {
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
 	def := voice.DefaultTrainOptions()
-	channels := fs.String("channels", strings.Join(def.Channels, ","), "channels the background speech is heard through: clean, alaw, telephone")
+	channels := fs.String("channels", strings.Join(def.Channels, ","), "channels the background speech is heard through: clean, alaw, telephone, handset or handset<n> (randomised narrow-band line; several copies)")
+	noiseSub := fs.Float64("noise-sub", def.Features.NoiseSub, "spectral subtraction: this many times each filter's noise floor is taken off before the logarithm (0: off)")
 	norm := fs.String("norm", def.Features.Norm, "per-utterance feature normalisation: none, cmn, cmvn or warp (3 s feature warping)")
 	band := fs.String("band", fmt.Sprintf("%g-%g", def.Features.LowHz, def.Features.HighHz), "filterbank band in Hz, LOW-HIGH (300-3400: telephone band)")
 	hang := fs.Int("vad-hangover", def.Features.VADHangover, "adaptive voice activity detection with this many 10 ms frames of hangover (0: the first detector)")
@@ -334,6 +335,10 @@ func (e *env) voiceTrain(args []string) error {
 		return usagef("voice train-ubm: -vad-hangover %d: want 0-100 frames", *hang)
 	}
 	o.Features.VADHangover = *hang
+	if *noiseSub < 0 || *noiseSub > 10 {
+		return usagef("voice train-ubm: -noise-sub %g: want 0-10", *noiseSub)
+	}
+	o.Features.NoiseSub = *noiseSub
 	o.JoinSeconds = *join
 	if *cnap < 0 {
 		return usagef("voice train-ubm: -channel-nap %d: want 0 or more", *cnap)

@@ -153,12 +153,13 @@ func KnownChannel(name string) bool {
 	if _, ok := speedFactor(name); ok {
 		return true
 	}
-	return name == "" || name == "clean" || name == "alaw" || name == "telephone"
+	return name == "" || name == "clean" || name == "alaw" || name == "telephone" || handsetName(name)
 }
 
 // Channel passes audio through a named channel: "clean" (unchanged),
-// "alaw" (G.711 A-law), "telephone" (Telephone) or "speed<factor>",
-// e.g. "speed0.95" (Speed; factor 0.8–1.25).
+// "alaw" (G.711 A-law), "telephone" (Telephone), "handset" or
+// "handset<n>" (Handset; the number only tells copies apart) or
+// "speed<factor>", e.g. "speed0.95" (Speed; factor 0.8–1.25).
 func Channel(name string, a Audio, rng *rand.Rand) (Audio, error) {
 	switch name {
 	case "clean", "":
@@ -171,5 +172,8 @@ func Channel(name string, a Audio, rng *rand.Rand) (Audio, error) {
 	if f, ok := speedFactor(name); ok {
 		return Speed(a, f), nil
 	}
-	return Audio{}, fmt.Errorf("voice: unknown channel %q (want clean, alaw, telephone or speed<0.8–1.25>)", name)
+	if handsetName(name) {
+		return Handset(a, rng), nil
+	}
+	return Audio{}, fmt.Errorf("voice: unknown channel %q (want clean, alaw, telephone, handset[n] or speed<0.8–1.25>)", name)
 }

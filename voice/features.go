@@ -29,6 +29,13 @@ type FeatureConfig struct {
 	// their start. 0 keeps the first detector (global floor, 5-frame
 	// majority), which models trained before it was added use.
 	VADHangover int
+	// NoiseSub, when above 0, subtracts the noise floor from each mel
+	// filter's energy before the logarithm: the floor is the mean energy
+	// of the quietest tenth of the utterance's frames (at least five),
+	// NoiseSub times it is subtracted, and no energy drops below a tenth
+	// of its value (spectral subtraction in the filterbank). 0 (off) is
+	// what models trained before it existed use.
+	NoiseSub float64
 }
 
 // DefaultFeatures are the settings chosen by leave-speakers-out
@@ -164,6 +171,7 @@ func (e *extractor) extract(a Audio) *Features {
 	buf := make([]complex128, nfft)
 	spec := make([]float64, nfft/2+1)
 	logm := make([]float64, cfg.Filters)
+	mels := make([]float64, nf*cfg.Filters)
 	for f := range nf {
 		seg := x[f*frameHop : f*frameHop+frameLen]
 		var prev float64
@@ -187,6 +195,7 @@ func (e *extractor) extract(a Audio) *Features {
 			r, im := real(buf[k]), imag(buf[k])
 			spec[k] = r*r + im*im
 		}
+		mel := mels[f*cfg.Filters : (f+1)*cfg.Filters]
 		for m, w := range e.fbank {
 			var s float64
 			for k, wk := range w {
@@ -194,6 +203,15 @@ func (e *extractor) extract(a Audio) *Features {
 					s += wk * spec[k]
 				}
 			}
+			mel[m] = s
+		}
+	}
+	if cfg.NoiseSub > 0 {
+		subtractNoise(mels, energy, cfg.Filters, cfg.NoiseSub)
+	}
+	for f := range nf {
+		mel := mels[f*cfg.Filters : (f+1)*cfg.Filters]
+		for m, s := range mel {
 			logm[m] = math.Log(s + 1e-10)
 		}
 		row := static[f*base : (f+1)*base]
@@ -454,4 +472,32 @@ func frameEnergies(x []float32) []float64 {
 		out[f] = 10 * math.Log10(en/frameLen+1e-10)
 	}
 	return out
+}
+
+// subtractNoise estimates each filter's noise floor as its mean energy in
+// the quietest tenth of the frames (at least five) and subtracts k times
+// it from every frame, keeping at least a tenth of each energy.
+func subtractNoise(mels, energy []float64, filters int, k float64) {
+	nf := len(energy)
+	if nf == 0 {
+		return
+	}
+	idx := make([]int, nf)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return energy[idx[a]] < energy[idx[b]] })
+	q := min(nf, max(5, nf/10))
+	floor := make([]float64, filters)
+	for _, f := range idx[:q] {
+		for m := range filters {
+			floor[m] += mels[f*filters+m] / float64(q)
+		}
+	}
+	for f := range nf {
+		row := mels[f*filters : (f+1)*filters]
+		for m, v := range row {
+			row[m] = math.Max(v-k*floor[m], 0.1*v)
+		}
+	}
 }

@@ -330,6 +330,9 @@ func (m *Model) check() error {
 	if fc.Filters < 4 || fc.Filters > 64 || fc.Ceps < 1 || fc.Ceps > fc.Filters || fc.LowHz < 0 || fc.HighHz > Rate/2 || fc.LowHz >= fc.HighHz {
 		return errors.New("voice: model has bad feature settings")
 	}
+	if !(fc.NoiseSub >= 0 && fc.NoiseSub <= 10) {
+		return errors.New("voice: model has a bad noise subtraction factor")
+	}
 	if g.C < 1 || g.C > 4096 || g.D != fc.Dim() || len(g.Weights) != g.C || len(g.Means) != g.C*g.D || len(g.Vars) != g.C*g.D {
 		return errors.New("voice: model's background model has inconsistent sizes")
 	}

@@ -171,4 +171,12 @@ func TestTrainWithSessionCompensation(t *testing.T) {
 	if _, err := LoadModel(&buf); err == nil || !strings.Contains(err.Error(), "projection") {
 		t.Errorf("damaged projection: %v", err)
 	}
+	m.Backend.Features.NoiseSub = math.NaN()
+	buf.Reset()
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadModel(&buf); err == nil || !strings.Contains(err.Error(), "noise subtraction") {
+		t.Errorf("NaN noise subtraction factor: %v", err)
+	}
 }

@@ -111,7 +111,7 @@ func Train(utts []Utterance, o TrainOptions) (*Model, error) {
 	}
 	for _, c := range channels {
 		if !KnownChannel(c) {
-			return nil, fmt.Errorf("voice: unknown channel %q (want clean, alaw, telephone or speed<0.8–1.25>)", c)
+			return nil, fmt.Errorf("voice: unknown channel %q (want clean, alaw, telephone, handset[n] or speed<0.8–1.25>)", c)
 		}
 	}
 	if o.JoinSeconds > 0 {

@@ -110,15 +110,22 @@ func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tes
 			}
 		}
 		ubms := map[string]*voice.GMM{}
+		trained := map[string]*voice.Model{}
 		for _, st := range settings {
 			st.opt.Seed = uint64(k)
 			// Settings with the same front end and background audio share
-			// one background model per fold.
+			// one background model per fold, and settings that differ only
+			// in scoring-side modifiers (warp.go) one model.
 			ubmKey := fmt.Sprint(st.opt.Features, st.opt.Channels, st.opt.JoinSeconds, st.opt.CalibSpeakers)
+			modelKey := fmt.Sprintf("%+v", st.opt)
 			st.opt.UBM = ubms[ubmKey]
-			m, err := voice.Train(bg, st.opt)
-			if err != nil {
-				log.Fatal(err)
+			m := trained[modelKey]
+			if m == nil {
+				var err error
+				if m, err = voice.Train(bg, st.opt); err != nil {
+					log.Fatal(err)
+				}
+				trained[modelKey] = m
 			}
 			ubms[ubmKey] = m.Backend.UBM
 			thr := m.Calib.Threshold(0.01)
@@ -207,7 +214,10 @@ func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tes
 // A-law and telephone background), join<s> (join training utterances
 // into calls of s seconds), coh<s> (cohort calls of s seconds), cal<n>
 // (calibration speakers), pca<n>, nap<n>, lda<n>, wccn<shrinkage>,
-// cnap<n> (channel directions removed, TrainOptions.ChannelNAP).
+// cnap<n> (channel directions removed, TrainOptions.ChannelNAP), hs<n>
+// (background clean, A-law and n Handset copies: the test's telephone
+// simulator never trains), hsonly<n> (clean and n Handset copies), ss<k>
+// (spectral subtraction, FeatureConfig.NoiseSub).
 func variantOptions(v string) voice.TrainOptions {
 	parts := strings.Split(v, "+")
 	var o voice.TrainOptions
@@ -255,6 +265,12 @@ func variantOptions(v string) voice.TrainOptions {
 			o.Channels = []string{"clean", "alaw", "telephone"}
 		case m == "clean":
 			o.Channels = []string{"clean"}
+		case strings.HasPrefix(m, "hsonly"): // clean + n Handset copies: neither the test's A-law nor its telephone simulator in training
+			o.Channels = append([]string{"clean"}, handsetChannels(int(num("hsonly")))...)
+		case strings.HasPrefix(m, "hs"): // clean, A-law + n Handset copies instead of the telephone simulator
+			o.Channels = append([]string{"clean", "alaw"}, handsetChannels(int(num("hs")))...)
+		case strings.HasPrefix(m, "ss"):
+			o.Features.NoiseSub = num("ss")
 		case strings.HasPrefix(m, "x"): // one more background channel, e.g. xtelephone (a second, independent copy)
 			o.Channels = append(append([]string(nil), o.Channels...), strings.TrimPrefix(m, "x"))
 		case strings.HasPrefix(m, "sp"): // background also at speeds 1 ± n % (clean)
@@ -286,4 +302,13 @@ func variantOptions(v string) voice.TrainOptions {
 		}
 	}
 	return o
+}
+
+// handsetChannels names n independent Handset copies.
+func handsetChannels(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("handset%d", i+1)
+	}
+	return out
 }

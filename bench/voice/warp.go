@@ -18,10 +18,12 @@ type warpOpts struct {
 	enrol []float64 // extra speed factors added to every enrolment call
 	test  []float64 // speed factors each test is scored at (1 included)
 	both  []float64 // extra speed factors averaged into every call's statistics, enrolment and test
+	hand  int       // Handset copies of every enrolment call added to its statistics
 }
 
 // splitWarpModifiers removes the scoring-side modifiers from a variant:
-// ew<pct> (enrolment calls also heard at speeds 1 ± pct %, statistics
+// eh<n> (every enrolment call also heard through n Handset copies,
+// statistics added), ew<pct> (enrolment calls also heard at speeds 1 ± pct %, statistics
 // added), bw<pct> (every enrolment and test call's statistics averaged
 // with its copies at 1 ± pct %) and tw<pct>[x<steps>] (tests scored at
 // speeds 1 ± pct % in steps each side, default 1, the highest score
@@ -36,6 +38,10 @@ func splitWarpModifiers(v string) (string, warpOpts) {
 		case strings.HasPrefix(m, "bw"):
 			p := pct(v, m, "bw")
 			w.both = []float64{1 - p, 1 + p}
+		case strings.HasPrefix(m, "eh"):
+			if _, err := fmt.Sscan(strings.TrimPrefix(m, "eh"), &w.hand); err != nil || w.hand < 1 {
+				log.Fatalf("variant %q: bad modifier %q", v, m)
+			}
 		case strings.HasPrefix(m, "ew"):
 			p := pct(v, m, "ew")
 			w.enrol = []float64{1 - p, 1 + p}
@@ -78,6 +84,9 @@ func (w warpOpts) enrolStats(m *voice.Model, a voice.Audio) voice.Stats {
 	st := w.stats(m, a)
 	for _, f := range w.enrol {
 		st = st.Add(m.Backend.Stats(voice.Speed(a, f)))
+	}
+	for k := range w.hand {
+		st = st.Add(m.Backend.Stats(voice.Handset(a, rand.New(rand.NewPCG(uint64(len(a.Samples)), uint64(k))))))
 	}
 	return st
 }
