@@ -7,20 +7,25 @@
 # (default: server.call_setup_s + one 30 s sweep, when calls without
 # events start being forgotten) and heap-end.pprof at the end; compare them
 # with `go tool pprof -top -base $OUT/heap-warm.pprof $OUT/heap-end.pprof`.
+# The server's log is kept as $OUT/tg.log; GCTRACE=1 adds a line per GC
+# cycle to it (GODEBUG=gctrace=1 for the server only: set for the build
+# too, the compiler's traces would be cached with its output).
+#   MEMLIMIT=224 ... sets server.memory_limit_mb
 #   RATE=1000 DUR=600 OUT=/tmp/soak bench/sip/soak.sh
 #   SETUP=120 ... sets server.call_setup_s (default: unset, 300 s)
 set -u
 cd "$(dirname "$0")/../.."
 RATE=${RATE:-1000}; DUR=${DUR:-600}; OUT=${OUT:-$(mktemp -d)}
-SETUP=${SETUP:-}; WARM=${WARM:-$(( ${SETUP:-300} + 60 ))}
+SETUP=${SETUP:-}; MEMLIMIT=${MEMLIMIT:-}; GCTRACE=${GCTRACE:-}; WARM=${WARM:-$(( ${SETUP:-300} + 60 ))}
 PORT=${PORT:-5074}; API=${API:-7098}
 mkdir -p "$OUT"; work=$(mktemp -d)
-trap 'kill $TG 2>/dev/null; wait $TG 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $TG 2>/dev/null; wait $TG 2>/dev/null; cp "$work/tg.log" "$OUT/tg.log" 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/tollgate" ./cmd/tollgate
 cat >"$work/policy.yaml" <<YAML
 server:
   listen: 127.0.0.1:$API
 ${SETUP:+  call_setup_s: $SETUP}
+${MEMLIMIT:+  memory_limit_mb: $MEMLIMIT}
 sip:
   listen: [udp:127.0.0.1:$PORT]
   upstream: sip:127.0.0.1:5090
@@ -32,7 +37,7 @@ defaults:
   on_error: fail_closed
   destinations: {default: deny, countries: {"1": allow, "252": block}}
 YAML
-"$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tg.log" 2>&1 & TG=$!
+GODEBUG=${GCTRACE:+gctrace=1} "$work/tollgate" serve -config "$work/policy.yaml" -data "$work/data" >"$work/tg.log" 2>&1 & TG=$!
 # The admin token is in the log once the server is up (up to 60 s on a
 # loaded machine; without it the heap profiles are not fetched).
 for _ in $(seq 60); do
@@ -49,7 +54,7 @@ metric() { curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/met
 warm=""
 while kill -0 $S 2>/dev/null; do
   el=$(($(date +%s) - start))
-  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_live $(metric go_gc_heap_live_bytes) heap_inuse $(metric go_memstats_heap_inuse_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_live $(metric go_gc_heap_live_bytes) heap_inuse $(metric go_memstats_heap_inuse_bytes) goal $(metric go_gc_heap_goal_bytes) released $(metric go_memory_classes_heap_released_bytes) free $(metric go_memory_classes_heap_free_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
   if [ -z "$warm" ] && [ "$el" -ge "$WARM" ]; then
     curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-warm.pprof"; warm=1
   fi
