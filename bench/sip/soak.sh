@@ -60,7 +60,13 @@ while kill -0 $S 2>/dev/null; do
   fi
   sleep 30
 done
-echo "end rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status)"
+echo "end rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) cpu_s $(metric process_cpu_seconds_total) gc_cycles $(metric go_gc_cycles_total_gc_cycles_total)"
+# With GCTRACE=1: GC cycles after WARM s and the time Ps spent on them
+# (gctrace's "ms cpu": pauses, assists, background and idle marking; it
+# is P time, which counts the OS taking the core away, so on a loaded
+# machine it is far above the CPU actually used).
+[ -n "$GCTRACE" ] && awk -v w="$WARM" '/^gc [0-9]+ @/{t=substr($3,2)+0; if(t<w)next; split($0,a,"clock, "); split(a[2],b," "); n=split(b[1],c,"[+/]"); s=0; for(i=1;i<=n;i++)s+=c[i]; cpu+=s; as+=c[2]; k++}
+  END{printf "gc after %d s: %d cycles, %.2f s P time (assists %.2f s)\n", w, k, cpu/1000, as/1000}' "$work/tg.log"
 awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print "ok", $s, "failed", $f}' "$work/stat.csv"
 du -sh "$work/data/records" "$work/data/tollgate.db"
 curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-end.pprof"
