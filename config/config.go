@@ -110,11 +110,13 @@ type Server struct {
 	// runtime holds (heap, stacks, runtime structures; not the binary's
 	// own pages): the garbage collector runs as often as it must to stay
 	// under it, instead of letting the heap grow to twice what is live.
-	// Size it at about 1.5× the live heap at steady traffic
+	// Size it at 1.5× the live heap at steady traffic or more
 	// (go_gc_heap_live_bytes once call_setup_s plus a minute has passed);
-	// at or below the live heap the collector runs continuously (capped
-	// at half the CPU) and memory goes past it anyway. 0 keeps the
-	// GOMEMLIMIT environment variable, else no limit. Read at start.
+	// with less headroom, or on starved cores, the collector runs almost
+	// continuously and stalls the server (docs/benchmarks.md, issue 17
+	// third pass); at or below the live heap memory goes past the limit
+	// anyway. 0 keeps the GOMEMLIMIT environment variable, else no
+	// limit. Read at start.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 

@@ -47,7 +47,7 @@ for _ in $(seq 60); do
 done
 [ -n "$token" ] || { echo "no admin token in the server log after 60 s" >&2; cat "$work/tg.log" >&2; exit 1; }
 sipp -sf bench/sip/uac_302.xml -r "$RATE" -m $((RATE * DUR)) -l $((RATE * 2)) -i 127.0.0.1 -nostdin -timeout $((DUR + 30))s \
-  -recv_timeout 5000 -trace_stat -stf "$work/stat.csv" "127.0.0.1:$PORT" >/dev/null 2>&1 & S=$!
+  -recv_timeout 5000 -trace_stat -stf "$work/stat.csv" "127.0.0.1:$PORT" >/dev/null 2>"$OUT/sipp.err" & S=$!
 start=$(date +%s)
 echo "== rate $RATE/s for ${DUR}s"
 metric() { curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/metrics" | awk -v m="$1" '$1==m{print $2}'; }
