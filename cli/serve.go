@@ -60,6 +60,7 @@ func (e *env) serve(args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	log := slog.New(h)
+	applyMemoryLimit(cfg.Server, log)
 	*dataDir = dataDirOf(cfg, *dataDir)
 	if *listen == "" {
 		*listen = cfg.Server.Listen

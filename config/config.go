@@ -106,6 +106,18 @@ type Server struct {
 	// Retention is how long an embedded node keeps decisions, call
 	// events and alerts (config/retention.go).
 	Retention Retention `yaml:"retention"`
+	// MemoryLimitMB is a soft limit, in MiB, on the memory the Go
+	// runtime holds (heap, stacks, runtime structures; not the binary's
+	// own pages): the garbage collector runs as often as it must to stay
+	// under it, instead of letting the heap grow to twice what is live.
+	// Size it at 1.5× the live heap at steady traffic or more
+	// (go_gc_heap_live_bytes once call_setup_s plus a minute has passed);
+	// with less headroom, or on starved cores, the collector runs almost
+	// continuously and stalls the server (docs/benchmarks.md, issue 17
+	// third pass); at or below the live heap memory goes past the limit
+	// anyway. 0 keeps the GOMEMLIMIT environment variable, else no
+	// limit. Read at start.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 
 // ClockSkew is the live server's bound on call times: 0 when off.
