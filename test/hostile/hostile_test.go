@@ -24,7 +24,7 @@ const (
 	seed       = 16 // issue 16; change it to explore other mutants
 	probeEvery = 100
 	budget     = 4 * time.Minute // per listener and transport: a bound on a wedged run, not a speed test
-	callee     = "+12125550100"   // allowed by the policy below
+	callee     = "+12125550100"  // allowed by the policy below
 )
 
 var quiet = slog.New(slog.DiscardHandler)
