@@ -19,11 +19,19 @@ import (
 
 func liveEngine(t *testing.T) (*detect.Engine, *[]detect.Finding) {
 	t.Helper()
+	return testEngine(t, "US", "America/New_York", "1,0.01,US\n49,0.02,DE\n49900,3.00,DE premium\n49901,3.00,DE premium\n49902,3.00,DE premium\n")
+}
+
+// testEngine is a detection engine with every detector on, for one
+// tenant "acme" in country (zone tz), priced by the rate deck lines given
+// (prefix,price_per_min,description); its findings land in the slice.
+func testEngine(t *testing.T, country, tz, rates string) (*detect.Engine, *[]detect.Finding) {
+	t.Helper()
 	deck := filepath.Join(t.TempDir(), "rates.csv")
-	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n1,0.01,US\n49,0.02,DE\n49900,3.00,DE premium\n49901,3.00,DE premium\n49902,3.00,DE premium\n"), 0o600); err != nil {
+	if err := os.WriteFile(deck, []byte("prefix,price_per_min,description\n"+rates), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: US, timezone: America/New_York, on_error: fail_closed}\nnumbers: {rate_deck: "+deck+"}\ntenants: {acme: {}}\n"))
+	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: "+country+", timezone: "+tz+", on_error: fail_closed}\nnumbers: {rate_deck: "+deck+"}\ntenants: {acme: {}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

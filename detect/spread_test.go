@@ -2,19 +2,12 @@ package detect_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/cdr"
-	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/detect"
-	"github.com/tollgate-voip/tollgate/detect/all"
-	"github.com/tollgate-voip/tollgate/engine"
-	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -24,26 +17,7 @@ import (
 // each.
 func spreadEngine(t *testing.T) (*detect.Engine, *[]detect.Finding, time.Time) {
 	t.Helper()
-	deck := filepath.Join(t.TempDir(), "rates.csv")
-	rates := "prefix,price_per_min,description\n49,0.01,DE\n44,0.30,GB\n33,0.30,FR\n34,0.30,ES\n960,1.09,MV\n221,0.42,SN\n509,0.96,HT\n685,0.72,WS\n263,0.64,ZW\n"
-	if err := os.WriteFile(deck, []byte(rates), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse("t.yaml", []byte("defaults: {country: DE, timezone: Europe/Berlin, on_error: fail_closed}\nnumbers: {rate_deck: "+deck+"}\ntenants: {acme: {}}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := number.New(number.Options{RateFile: deck})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Options{Config: cfg, Numbers: in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []detect.Finding
-	base := baseline.New()
-	det := detect.NewEngine(&cfg.Detect, eng, base, all.Build(&cfg.Detect, base), func(f detect.Finding) { got = append(got, f) })
+	det, got := testEngine(t, "DE", "Europe/Berlin", "49,0.01,DE\n44,0.30,GB\n33,0.30,FR\n34,0.30,ES\n960,1.09,MV\n221,0.42,SN\n509,0.96,HT\n685,0.72,WS\n263,0.64,ZW\n")
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) // a Monday
 	usual := []string{"+4420791", "+3314261", "+3491523"}
 	n := 0
@@ -68,8 +42,8 @@ func spreadEngine(t *testing.T) (*detect.Engine, *[]detect.Finding, time.Time) {
 			t.Fatal(err)
 		}
 	}
-	got = got[:0]
-	return det, &got, t0.Add(10*24*time.Hour + 5*time.Hour) // day 11, 14:00
+	*got = (*got)[:0]
+	return det, got, t0.Add(10*24*time.Hour + 5*time.Hour) // day 11, 14:00
 }
 
 // TestWatchSpreadOverExtensions (issue 15, cause 4): an attack spread over
