@@ -259,17 +259,8 @@ func (c *Calibration) boundThreshold(far float64) float64 {
 // exponential tail of the highest scores with 400 or more impostor
 // trials, else Gaussian.
 func (c *Calibration) tailThreshold(far float64) float64 {
-	if c.ImpN >= 400 && len(c.Tail) > 0 {
-		m := min(len(c.Tail), max(20, c.ImpN/100))
-		if m >= 2 {
-			t0 := float64(c.Tail[m-1])
-			var excess float64
-			for _, v := range c.Tail[:m-1] {
-				excess += float64(v) - t0
-			}
-			beta := excess / float64(m-1)
-			return beta * math.Log(1/far)
-		}
+	if _, beta, _, ok := c.tailFit(); ok {
+		return beta * math.Log(1/far)
 	}
 	sd := c.ImpStd
 	if sd <= 0 {

@@ -107,15 +107,8 @@ func (c *Calibration) PointThreshold(far float64) float64 {
 		switch {
 		case k >= 10 && int(k) <= len(c.Tail):
 			return float64(c.Tail[max(int(k), 1)-1])
-		case k < 10 && c.ImpN >= 400:
-			m := min(len(c.Tail), max(20, c.ImpN/100))
-			if m >= 2 {
-				t0 := float64(c.Tail[m-1])
-				var excess float64
-				for _, v := range c.Tail[:m-1] {
-					excess += float64(v) - t0
-				}
-				beta := excess / float64(m-1)
+		case k < 10:
+			if t0, beta, m, ok := c.tailFit(); ok {
 				p0 := float64(m) / float64(c.ImpN)
 				return t0 + beta*math.Log(p0/far)
 			}
@@ -131,6 +124,26 @@ func (c *Calibration) PointThreshold(far float64) float64 {
 		sd = 1
 	}
 	return c.ImpMean + sd*normQuantile(1-far)
+}
+
+// tailFit fits an exponential tail to the m highest impostor scores
+// (m = 1 % of the trials, at least 20) when there are 400 or more: t0 is
+// the m-th highest, beta the mean excess over it. ok is false with fewer
+// trials or fewer than two stored.
+func (c *Calibration) tailFit() (t0, beta float64, m int, ok bool) {
+	if c.ImpN < 400 || len(c.Tail) == 0 {
+		return 0, 0, 0, false
+	}
+	m = min(len(c.Tail), max(20, c.ImpN/100))
+	if m < 2 {
+		return 0, 0, 0, false
+	}
+	t0 = float64(c.Tail[m-1])
+	var excess float64
+	for _, v := range c.Tail[:m-1] {
+		excess += float64(v) - t0
+	}
+	return t0, excess / float64(m-1), m, true
 }
 
 // normQuantile is the inverse standard normal CDF (Acklam's rational
