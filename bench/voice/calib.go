@@ -32,6 +32,24 @@ func loadFamilies(dir string) (by map[string][]voice.Audio, names []string, pos,
 	return by, names, pos, count
 }
 
+// splitThree puts each speaker in group(s): 0 adds its audio to bg (the
+// background), 1 names it a calibration speaker, 2 a test speaker.
+func splitThree(names []string, group func(string) int, by map[string][]voice.Audio, bg []voice.Utterance) (_ []voice.Utterance, cal, test []string) {
+	for _, s := range names {
+		switch group(s) {
+		case 0:
+			for _, a := range by[s] {
+				bg = append(bg, voice.Utterance{Speaker: s, Audio: a})
+			}
+		case 1:
+			cal = append(cal, s)
+		default:
+			test = append(test, s)
+		}
+	}
+	return bg, cal, test
+}
+
 func loadSpeakers(dir string) (map[string][]voice.Audio, []string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -131,19 +149,7 @@ func calibCheck(c *corpus, real []string, dir, variants, conds string, realToo, 
 						testReal = append(testReal, s)
 					}
 				}
-				var calSpk, testSpk []string
-				for _, s := range names {
-					switch group(s) {
-					case 0:
-						for _, a := range by[s] {
-							bg = append(bg, voice.Utterance{Speaker: s, Audio: a})
-						}
-					case 1:
-						calSpk = append(calSpk, s)
-					default:
-						testSpk = append(testSpk, s)
-					}
-				}
+				bg, calSpk, testSpk := splitThree(names, group, by, bg)
 				if m0 == nil {
 					o := variantOptions(v)
 					o.CalibSpeakers = -1

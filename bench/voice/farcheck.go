@@ -67,20 +67,7 @@ func farCheck(c *corpus, real []string, dir, variant, conds string, testDigits i
 	condList := strings.Split(conds, ",")
 	for rot := range 3 {
 		group := func(s string) int { return (pos[s] + rot) % 3 }
-		var bg []voice.Utterance
-		var calSyn, testSyn []string
-		for _, s := range names {
-			switch group(s) {
-			case 0:
-				for _, a := range by[s] {
-					bg = append(bg, voice.Utterance{Speaker: s, Audio: a})
-				}
-			case 1:
-				calSyn = append(calSyn, s)
-			default:
-				testSyn = append(testSyn, s)
-			}
-		}
+		bg, calSyn, testSyn := splitThree(names, group, by, nil)
 		o := variantOptions(variant)
 		o.CalibSpeakers = -1
 		o.Seed = uint64(rot)
