@@ -48,7 +48,9 @@ func withVerstat(hdr, vs string) string {
 	// A verstat among the header's own parameters goes too.
 	tail := stripParam(hdr[end:], "verstat")
 	if start >= 0 {
-		return hdr[:start+1] + uri + tail
+		// A verstat before the '<' (in a malformed display name) would
+		// be a second, attacker-chosen one for a lax downstream parser.
+		return stripParam(hdr[:start], "verstat") + "<" + uri + tail
 	}
 	return "<" + uri + ">" + tail
 }
