@@ -140,6 +140,41 @@ func (s *Server) postCDRs(w http.ResponseWriter, r *http.Request) {
 // CDRWait bounds how long POST /v1/cdrs?wait=true waits for the detectors.
 const CDRWait = 30 * time.Second
 
+// waitParam reads the optional ?wait= of POST /v1/screen and POST
+// /v1/calls/{call_id}/events; ok is false once a 400 went out.
+func waitParam(w http.ResponseWriter, r *http.Request) (wait, ok bool) {
+	if r.URL.RawQuery == "" {
+		return false, true // the hot path: no query at all
+	}
+	switch r.URL.Query().Get("wait") {
+	case "", "false", "0":
+		return false, true
+	case "true", "1":
+		return true, true
+	}
+	fieldError(w, "wait", "want true or false")
+	return false, false
+}
+
+// settle waits, at most CDRWait, until the detectors have handled
+// everything the engine recorded so far (the screening or call event just
+// made included) and their actions are in force, and sets the
+// Tollgate-Settled header: true, or false if the wait ran out. Without
+// detection there is nothing to wait for. It is what ?wait=true asks for:
+// a driver replaying traffic in fast event time waits before its next
+// request, as live traffic's seconds between calls would.
+func (s *Server) settle(w http.ResponseWriter, r *http.Request) {
+	settled := "true"
+	if s.det != nil && s.det.Pipeline != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), CDRWait)
+		defer cancel()
+		if _, _, err := s.det.Pipeline.SubmitWait(ctx, nil); err != nil {
+			settled = "false"
+		}
+	}
+	w.Header().Set("Tollgate-Settled", settled)
+}
+
 func (s *Server) detection(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"detectors": s.det.Detectors, "stats": s.det.Pipeline.Stats()})
 }

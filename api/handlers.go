@@ -23,6 +23,10 @@ type eventRequest struct {
 
 func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	var q eventRequest
+	wait, ok := waitParam(w, r)
+	if !ok {
+		return
+	}
 	if !decode(w, r, &q) {
 		return
 	}
@@ -39,6 +43,9 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		engineError(w, err)
 		return
+	}
+	if wait {
+		s.settle(w, r) // the disconnect list below then includes what this event caused
 	}
 	if ends := s.ends(); ends != nil {
 		if res.Type != "answer" {

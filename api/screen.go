@@ -88,6 +88,10 @@ func (s *Server) screen(w http.ResponseWriter, r *http.Request) {
 	st := screenPool.Get().(*screenState)
 	defer screenPool.Put(st)
 	st.req = ScreenRequest{}
+	wait, ok := waitParam(w, r)
+	if !ok {
+		return
+	}
 	if !decode(w, r, &st.req) {
 		return
 	}
@@ -98,6 +102,9 @@ func (s *Server) screen(w http.ResponseWriter, r *http.Request) {
 	if err := s.eng.Screen(r.Context(), &st.call, &st.v); err != nil {
 		engineError(w, err)
 		return
+	}
+	if wait {
+		s.settle(w, r)
 	}
 	if s.durable != nil {
 		_ = s.durable(r.Context()) // a late store is counted by the caller; the verdict still goes out

@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/decisionlog"
 	"github.com/tollgate-voip/tollgate/engine"
+	"github.com/tollgate-voip/tollgate/eventclock"
 	"github.com/tollgate-voip/tollgate/geoip"
 	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/internal/panics"
@@ -112,6 +113,14 @@ type Options struct {
 	// API tokens, opt-outs, consents and reputation (tests set it long, so
 	// a change made on another node can only arrive through its notice).
 	refreshEvery time.Duration
+	// EventTime runs the node on event time only: its clock is moved by
+	// the calls, call events and CDRs it is given and stands still between
+	// them, and the work that follows that clock (the call-table sweep,
+	// the detectors' watch of running calls, kill-switch expiry) runs as
+	// event time passes, not on wall-clock tickers. A drive of recorded or
+	// generated traffic in fast event time (bench/fraudeval) sets it to get
+	// the same verdicts on every run; a live server leaves it off.
+	EventTime bool
 	// certCheckEvery, when set, replaces the ten seconds between looks at
 	// server.tls_cert/tls_key for a renewed pair (tests).
 	certCheckEvery time.Duration
@@ -204,6 +213,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	writer := decisionlog.New(st, decisionlog.Options{Logger: log})
 	parts.Add("decision log", node.Funcs{CloseFunc: writer.Close})
 	live := blocks.NewLive()
+	if o.EventTime {
+		live = blocks.NewLiveWith(eventclock.New(nil))
+	}
 	if err := blocks.Refresh(ctx, st, live, time.Now()); startsWithout(err, log, "blocks and kill switches") {
 		return nil, fmt.Errorf("reading blocks: %w", err)
 	} else if err != nil {
@@ -581,6 +593,9 @@ func (s *Server) loops(ctx context.Context, live *blocks.Live) {
 			s.ui.prune(now)
 			// Calls expire in event time (eventclock): a drive of history
 			// must not lose its calls to the wall clock.
+			if s.Engine.Clock().EventOnly() {
+				continue // the engine sweeps as event time passes (Options.EventTime)
+			}
 			if n := s.Engine.SweepDue(); n > 0 {
 				s.log.Warn("expired calls that never ended", "calls", n)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,6 +170,7 @@ func (e *Engine) Event(_ context.Context, ev Event) (EventResult, error) {
 		return res, err
 	}
 	e.blocks.Clock().Observe(ev.Time)
+	e.sweepDue()
 	s := &e.calls.shards[e.calls.shard(ev.CallID)]
 	s.mu.Lock()
 	lc := s.m[ev.CallID]
@@ -328,6 +330,7 @@ func (e *Engine) Sweep(t time.Time) (expired int) {
 	e.metrics.expired.Add(int64(expired))
 	e.metrics.noEvent.Add(int64(noEvent))
 	if f, ok := e.rec.(Forgetter); ok && len(dropped) > 0 {
+		slices.Sort(dropped) // the same calls in the same order on every run, whatever the maps' order
 		f.Forget(dropped)
 	}
 	return expired

@@ -109,6 +109,9 @@ type Engine struct {
 	stateMaxAge time.Duration
 	stale       time.Duration
 	setup       time.Duration // server.call_setup_s
+	// nextSweep (unix ns) is when, on an event-only clock, the call table
+	// is next swept (sweepDue).
+	nextSweep atomic.Int64
 
 	calls   callTable
 	metrics *Metrics
@@ -201,6 +204,34 @@ func (e *Engine) Clock() *eventclock.Clock { return e.blocks.Clock() }
 // its calls on the wall clock.
 func (e *Engine) SweepDue() int { return e.Sweep(e.Clock().Now()) }
 
+// EventSweepEvery is how often, in event time, a server on an event-only
+// clock (cli.Options.EventTime) sweeps its call table: as its screenings
+// and call events pass each multiple of it, instead of on the server's
+// wall-clock ticker, so that a drive in fast event time forgets the same
+// calls at the same point on every run.
+const EventSweepEvery = 30 * time.Second
+
+// sweepDue sweeps the call table at the clock's now if the clock is
+// event-only and event time has passed the next multiple of
+// EventSweepEvery. On a clock that follows the wall clock it does nothing
+// (the server's loop calls SweepDue).
+func (e *Engine) sweepDue() {
+	c := e.Clock()
+	if !c.EventOnly() {
+		return
+	}
+	now := c.Now().UnixNano()
+	next := e.nextSweep.Load()
+	if now < next {
+		return
+	}
+	every := int64(EventSweepEvery)
+	if !e.nextSweep.CompareAndSwap(next, now-now%every+every) {
+		return // another screening sweeps
+	}
+	e.Sweep(time.Unix(0, now).UTC())
+}
+
 // Blocks returns the live block snapshot the checks read.
 func (e *Engine) Blocks() *blocks.Live { return e.blocks }
 
@@ -264,6 +295,7 @@ func (e *Engine) Screen(ctx context.Context, c *screen.Call, v *screen.Verdict) 
 		return err
 	}
 	e.blocks.Clock().Observe(c.Time)
+	e.sweepDue()
 	info, err := e.numbers.Lookup(c.Callee, &t.plan)
 	if err != nil {
 		return fmt.Errorf("%w: callee: %w", ErrInvalid, err)

@@ -92,3 +92,8 @@ func (c *Clock) Now() time.Time {
 
 // Started reports whether any event was observed.
 func (c *Clock) Started() bool { return c != nil && c.off.Load() != unset }
+
+// EventOnly reports whether the clock has no wall clock: it is moved only
+// by the events observed and stands still between them (a replay, or a
+// server driven in event time, cli.Options.EventTime).
+func (c *Clock) EventOnly() bool { return c != nil && c.wall == nil }

@@ -35,9 +35,15 @@ type Outcome struct {
 // Driver drives a labelled stream through a tollgate server in event
 // time: each call is screened at its start (POST /v1/screen), and if it
 // goes ahead its answer and end are reported when they happen (POST
-// /v1/calls/{id}/events) and its CDR is posted (POST /v1/cdrs?wait=true)
-// before the next call is screened, so every screening sees what the
-// detectors made of every call that ended before it.
+// /v1/calls/{id}/events) and its CDR is posted (POST /v1/cdrs) before the
+// next call is screened. Every request asks the server to wait for its
+// detectors (?wait=true) before it answers: live, a detector's finding is
+// in force within milliseconds, long before the next call seconds later;
+// the drive runs far faster than real time, and without the wait whether
+// a finding landed before the next request depended on the machine's load
+// (the same seed gave different results from run to run). With it, and a
+// server on event time only (cli.Options.EventTime), a seed gives the
+// same result on every run.
 type Driver struct {
 	Base, Token string
 	Client      *http.Client
@@ -50,19 +56,12 @@ type Driver struct {
 	Ended int
 	// NoEndStream is set when the server has no GET /v1/calls/events.
 	NoEndStream bool
-	// Syncs counts waits for the detectors before a screening (see
-	// syncAfter).
-	Syncs int
+	// Unsettled counts screenings and call events the server answered
+	// without saying its detectors had settled (a server without
+	// ?wait=true on them: the drive is then not reproducible).
+	Unsettled int
+	settled   string // Tollgate-Settled of the last response
 }
-
-// syncAfter: a call placed this long (event time) or more after a call
-// screening let through is screened only once the detectors have judged
-// that call's start. Live, a detector's finding at a call's start is in
-// force within a millisecond or two (one queue hop); the drive runs far
-// faster than real time, and without the wait a call placed minutes later
-// in event time could be screened before the finding on the earlier one
-// was made. Calls closer than this are screened as they come.
-const syncAfter = 100 * time.Millisecond
 
 // endEvent is one event of GET /v1/calls/events?poll=true.
 type endEvent struct {
@@ -128,6 +127,7 @@ func (d *Driver) do(ctx context.Context, method, path string, body any, out any)
 		return err
 	}
 	defer resp.Body.Close()
+	d.settled = resp.Header.Get("Tollgate-Settled")
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return err
@@ -256,15 +256,19 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 	}
 	var batch []any
 	var flushAt time.Time
-	// lastCDR is the last CDR posted; unsynced the start of the latest
-	// call screening let through since the server's detectors last
-	// caught up (a wait=true post returns once they have).
-	var lastCDR any
-	var unsynced time.Time
-	flush := func() error {
-		if len(batch) > 0 {
-			lastCDR, unsynced = batch[len(batch)-1], time.Time{}
+	// settled checks that the last response came once the server's
+	// detectors had caught up; a timed-out wait is an error.
+	settled := func(what string) error {
+		switch d.settled {
+		case "true":
+		case "":
+			d.Unsettled++
+		default:
+			return fmt.Errorf("fraudeval: %s: the server's detectors did not settle within its wait bound", what)
 		}
+		return nil
+	}
+	flush := func() error {
 		for len(batch) > 0 {
 			n := min(len(batch), 2000)
 			var resp map[string]any
@@ -282,7 +286,10 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 	}
 	event := func(i int, body map[string]any, now time.Time) error {
 		var resp map[string]any
-		err := d.do(ctx, "POST", "/v1/calls/"+neturl.PathEscape(calls[i].ID)+"/events", body, &resp)
+		err := d.do(ctx, "POST", "/v1/calls/"+neturl.PathEscape(calls[i].ID)+"/events?wait=true", body, &resp)
+		if err == nil {
+			err = settled("call event")
+		}
 		if err == nil && body["type"] == "answer" {
 			teardown(resp, i, now)
 		} else if err == nil {
@@ -357,18 +364,6 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		if err := pollEnds(c.Start, false); err != nil {
 			return nil, err
 		}
-		if !unsynced.IsZero() && lastCDR != nil && c.Start.Sub(unsynced) >= syncAfter {
-			// What the detectors found at an earlier call's start is in
-			// force before this call, as it would be live: re-posting the
-			// last CDR (a duplicate, changing nothing) with wait=true
-			// returns once the detectors have caught up.
-			var resp map[string]any
-			if err := d.do(ctx, "POST", "/v1/cdrs?wait=true", []any{lastCDR}, &resp); err != nil {
-				return nil, err
-			}
-			unsynced = time.Time{}
-			d.Syncs++
-		}
 		dir := c.Direction
 		if c.Forwarded {
 			// The off-net leg leaves the PBX as an outbound call of the
@@ -382,8 +377,11 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		}
 		var v verdict
 		s0 := time.Now()
-		if err := d.do(ctx, "POST", "/v1/screen", req, &v); err != nil {
+		if err := d.do(ctx, "POST", "/v1/screen?wait=true", req, &v); err != nil {
 			return nil, fmt.Errorf("call %s: %w", c.ID, err)
+		}
+		if err := settled("screening"); err != nil {
+			return nil, err
 		}
 		o := &out[i]
 		o.Screened, o.Screening = true, time.Since(s0)
@@ -394,7 +392,6 @@ func (d *Driver) Run(ctx context.Context, sc *attackgen.Scenario) ([]Outcome, er
 		switch o.Action {
 		case "allow":
 			o.Happened = true
-			unsynced = c.Start
 		case "challenge":
 			// A legitimate caller knows the PIN; a fraudster does not.
 			o.Happened = c.Label == attackgen.Legit

@@ -37,12 +37,18 @@ func TestDriverTeardown(t *testing.T) {
 		Calls: []attackgen.Call{mk("A", 0, 600), mk("B", 100*time.Second, 60), mk("C", 200*time.Second, 300), mk("D", 300*time.Second, 10)}}
 	var mu sync.Mutex
 	var ends []map[string]any
-	cdrs, polls, cAnswered := 0, 0, false
+	cdrs, polls, cAnswered, unwaited := 0, 0, false, 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		var body any
 		_ = json.NewDecoder(r.Body).Decode(&body)
+		if r.Method == "POST" {
+			if r.URL.Query().Get("wait") != "true" {
+				unwaited++
+			}
+			w.Header().Set("Tollgate-Settled", "true")
+		}
 		switch {
 		case r.Method == "GET" && r.URL.Path == "/v1/calls/events":
 			polls++
@@ -103,11 +109,9 @@ func TestDriverTeardown(t *testing.T) {
 			t.Fatalf("A's end event %v", e)
 		}
 	}
-	// Each sync (a wait for the detectors before a screening) re-posts
-	// the last CDR once; D's screening at 300 s follows B's CDR, so it
-	// is one.
-	if n["A"] != 1 || n["B"] != 1 || n["C"] != 1 || n["D"] != 1 || cdrs != 4+d.Syncs || d.Syncs != 1 {
-		t.Fatalf("end events %v, %d CDRs, %d syncs; want one of each and one sync", n, cdrs, d.Syncs)
+	// Every screening, call event and CDR post waits for the detectors.
+	if n["A"] != 1 || n["B"] != 1 || n["C"] != 1 || n["D"] != 1 || cdrs != 4 || unwaited != 0 || d.Unsettled != 0 {
+		t.Fatalf("end events %v, %d CDRs, %d posts without wait=true, %d unsettled; want one of each", n, cdrs, unwaited, d.Unsettled)
 	}
 }
 

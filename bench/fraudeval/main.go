@@ -246,7 +246,9 @@ func runOne(o opts, seed uint64, policy string, x *number.Intel, progress io.Wri
 		// time: the live clock-skew bound of the shipped policy is off.
 		cfg.Server.MaxClockSkew = 0
 		var out bytes.Buffer
-		srv, err := cli.Start(ctx, cli.Options{Config: cfg, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0",
+		// EventTime: the server's clock moves with the stream only, so
+		// the drive is reproducible (Driver).
+		srv, err := cli.Start(ctx, cli.Options{Config: cfg, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", EventTime: true,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: &out})
 		if err != nil {
 			return RunResult{}, fmt.Errorf("start tollgate: %w", err)

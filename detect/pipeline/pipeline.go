@@ -227,6 +227,14 @@ func (p *Pipeline) run() {
 		defer arch.close()
 	}
 	ctx := context.Background()
+	// On an event-only clock (a server driven in event time,
+	// cli.Options.EventTime) the clock stands still between events: the
+	// periodic work that follows it runs as the items move event time
+	// (kill switches are lifted once a minute of event time), never on
+	// the wall-clock tickers, so that a drive gives the same verdicts on
+	// every run.
+	eventOnly := p.act != nil && p.act.Clock.EventOnly()
+	var nextLift time.Time
 	handle := func(it item) {
 		if it.barrier != nil {
 			// A driver waiting also waits for the calls forgotten so far.
@@ -261,7 +269,14 @@ func (p *Pipeline) run() {
 			p.errs.Add(1)
 		}
 		// Running calls are watched as event time moves.
-		p.eng.Watch(p.eventNow(it))
+		now := p.eventNow(it)
+		p.eng.Watch(now)
+		if eventOnly && p.act.Blocks != nil && !now.Before(nextLift) {
+			nextLift = now.Truncate(time.Minute).Add(time.Minute)
+			if err := p.act.Sweep(ctx, now); err != nil {
+				p.log.Error("detection: lifting expired kill switches", "err", err)
+			}
+		}
 	}
 	take := func(it item) {
 		if it.kind == kindEnd {
@@ -331,6 +346,14 @@ func (p *Pipeline) run() {
 			drainTee() // the forgets at their place among the queued items
 			p.forgetNow()
 		case <-tick.C:
+			if eventOnly {
+				// Only what the API shows: the rest follows the items.
+				p.publishView()
+				if arch != nil {
+					arch.flush()
+				}
+				continue
+			}
 			// An idle stream: the running calls are still watched, on the
 			// event clock.
 			p.eng.Watch(p.eventNow(item{}))
@@ -344,6 +367,9 @@ func (p *Pipeline) run() {
 				}
 			}
 		case <-reread.C:
+			if eventOnly {
+				continue // one node: its own actions are in force as it takes them
+			}
 			if a := p.act; a != nil && a.Actions != nil && a.ActionLive != nil {
 				if err := action.Refresh(ctx, a.Actions, a.ActionLive, a.ListTime()); err != nil {
 					p.log.Error("detection: re-reading actions", "err", err)
@@ -379,8 +405,14 @@ func (p *Pipeline) eventNow(it item) time.Time {
 }
 
 func (p *Pipeline) publish() {
-	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
+	p.publishView()
 	p.limits.Store(p.eng.Limits(p.eventNow(item{})))
+}
+
+// publishView refreshes what the API shows (baseline snapshot and stats),
+// not what screening reads.
+func (p *Pipeline) publishView() {
+	p.snap.Store(p.eng.Baseline().Snapshot(time.Now()))
 	st := p.eng.Stats()
 	p.stats.Store(&st)
 }
