@@ -302,6 +302,11 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 		e.spent(premiumClass(c), c.Range, end, c.Cost)
 	}
 	if attempt {
+		if r.Direction != screen.Inbound && !wasStarted {
+			// A refused call to a premium class counts among its
+			// tenant's tries there (classStart).
+			e.tried(premiumClass(c), ts)
+		}
 		e.stats.Attempts++
 	} else {
 		e.stats.Observed++
