@@ -57,6 +57,10 @@ type started struct {
 	// usual: its tenant calls its class as a matter of course (UsualCalls
 	// or more in its baseline).
 	usual bool
+	// offHours: its start drew an off_hours_international finding that
+	// did not end it (a night, or an hour of the week the tenant does
+	// not call in).
+	offHours bool
 }
 
 // since is when the call began to cost: its answer, or its start before.
@@ -126,7 +130,6 @@ func (e *Engine) Start(r *cdr.Record) error {
 		start: ts, startNs: int32(r.Start.Nanosecond()), used: e.used, idh: idh, class: unusualClass(c)}
 	if st.class != "" {
 		st.country = c.Country
-		st.longS = longLimit(e.cfg, c, ts)
 	}
 	if e.cfg.InCall.ClassCost > 0 {
 		if st.pclass = premiumClass(c); st.pclass != "" {
@@ -146,10 +149,15 @@ func (e *Engine) Start(r *cdr.Record) error {
 	e.spreadStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
 		c.Running = true
+		e.cur = st
 		for _, d := range e.startDets {
 			d.Observe(c, r.Start, e.sink)
 		}
+		e.cur = nil
 		c.Running = false
+	}
+	if st.class != "" || st.offHours {
+		st.longS = longLimit(e.cfg, c, ts)
 	}
 	if len(e.live) > 1<<20 {
 		e.pruneLive(ts)
@@ -196,9 +204,11 @@ func unusualClass(c *Call) string {
 // LongQuantile is the share of a tenant's answered calls shorter than
 // the duration from which a call to a destination it does not usually
 // call (priced at ChargeableRate or more) is ended once it has also cost
-// half of in_call.call_cost: a hijacked line held open for hours to a
-// revenue-share number runs far longer than the tenant's calls, while
-// in_call.call_cost alone would let it cost the whole limit.
+// half of in_call.call_cost, and a chargeable call placed off hours
+// (off_hours_international) is ended whatever it cost: a hijacked line
+// held open for hours to a revenue-share number, or one drip call a
+// night, runs far longer than the tenant's calls, while in_call.call_cost
+// alone would let it cost the whole limit.
 const LongQuantile = 0.95
 
 // longLimit is the duration (seconds) past LongQuantile of c's tenant's
@@ -210,11 +220,11 @@ func longLimit(cfg *config.Detect, c *Call, t int64) int64 {
 	return int64(c.Handle.Tenant.DurationQuantile(LongQuantile))
 }
 
-// long reports whether a call to an unusual class has run past its
-// tenant's learned long-call duration (longS) at t, having cost (accrued)
-// half of callCost or more.
+// long reports whether a call to an unusual class or placed off hours
+// has run past its tenant's learned long-call duration (longS) at t — the
+// former having cost (accrued) half of callCost or more.
 func (s *started) long(t int64, cost, callCost float64) bool {
-	return s.longS > 0 && t-s.answered > s.longS && cost >= callCost/2
+	return s.longS > 0 && t-s.answered > s.longS && (s.offHours || cost >= callCost/2)
 }
 
 // Answer marks a started call answered at t: from then on Watch accrues
@@ -380,9 +390,13 @@ func (e *Engine) Watch(now time.Time) {
 	for _, o := range over {
 		s := o.s
 		if o.cost < rule.CallCost {
+			why := fmt.Sprintf("%s, a destination the tenant does not usually call", s.class)
+			if s.offHours {
+				why = "placed off hours"
+			}
 			e.inCall(rule, "in_call_long", []string{o.id}, s, o.cost, t,
-				fmt.Sprintf("call %s → +%s (%s, a destination the tenant does not usually call) has run %s, longer than %.0f%% of the tenant's calls (%s), and cost %.2f so far (half of in_call.call_cost %.2f)",
-					s.ext, s.far(), s.class, time.Duration(t-s.answered)*time.Second, LongQuantile*100, time.Duration(s.longS)*time.Second, o.cost, rule.CallCost), nil)
+				fmt.Sprintf("call %s → +%s (%s) has run %s, longer than %.0f%% of the tenant's calls (%s), and cost %.2f so far (in_call.call_cost %.2f)",
+					s.ext, s.far(), why, time.Duration(t-s.answered)*time.Second, LongQuantile*100, time.Duration(s.longS)*time.Second, o.cost, rule.CallCost), nil)
 			continue
 		}
 		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,

@@ -53,3 +53,41 @@ func TestWatchLongUnusualCall(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchLongNightCall (issue 15, slow_drip): one call a night to a
+// destination the tenant does call, cheap enough never to reach half of
+// in_call.call_cost: placed off hours (off_hours_international lets it
+// through and asks a PIN of the calls after it), it is ended once it has
+// run longer than LongQuantile of the tenant's calls.
+func TestWatchLongNightCall(t *testing.T) {
+	det, got, day := spreadEngine(t) // business-hours calls of 3 min
+	at := day.Add(11 * time.Hour)    // 02:00 in Berlin
+	if err := det.Start(&cdr.Record{CallID: "drip", Tenant: "acme", Extension: "1031", Callee: "+442079461234", Direction: screen.Outbound, Start: at, SourceIP: "192.0.2.10"}); err != nil {
+		t.Fatal(err)
+	}
+	det.Answer("drip", at.Add(5*time.Second))
+	night := false
+	for _, f := range *got {
+		night = night || f.Code == "off_hours_international"
+	}
+	if !night {
+		t.Fatalf("no off-hours finding at 02:00: %+v", *got)
+	}
+	det.Watch(at.Add(3 * time.Minute)) // under the tenant's 95th percentile (256 s)
+	var ended []string
+	for _, f := range *got {
+		ended = append(ended, f.EndCalls...)
+	}
+	if len(ended) != 0 {
+		t.Fatalf("ended %v after 3 min", ended)
+	}
+	det.Watch(at.Add(6 * time.Minute)) // 0.30 × 5m55s = 1.78, far below in_call.call_cost
+	for _, f := range *got {
+		if f.Code == "in_call_long" {
+			ended = append(ended, f.EndCalls...)
+		}
+	}
+	if fmt.Sprint(ended) != "[drip]" {
+		t.Fatalf("ended %v after 6 min; want [drip] (findings %+v)", ended, *got)
+	}
+}
