@@ -35,6 +35,8 @@ type classSpend struct {
 	limit float64
 	first string
 	why   string // classStart's text when tries, not spend, tripped it
+	// byTries: the class last tripped on its tries, not its spend.
+	byTries bool
 }
 
 // ClassMargin is how many times its learned daily spend on a premium class
@@ -207,6 +209,9 @@ func (e *Engine) watchClass(rule *config.InCallRule, t int64, over []overCost) {
 		total, n := cs.sum+cs.run, len(cs.at)+cs.n
 		tripped := t < cs.until
 		if tripped || n >= 2 && total >= cs.limit {
+			if !tripped {
+				cs.byTries = false
+			}
 			e.classFinding(rule, cs, total, n, tripped, t)
 			cs.until = t + int64(rule.ClassWindowS)
 		}
@@ -249,6 +254,9 @@ func (e *Engine) classStart(id string, s *started, t int64) {
 			s.tenant, len(cs.tries), s.pclass[len(s.tenant)+1:], rule.ClassWindowS.Duration(), ClassTries)
 	}
 	e.classFinding(rule, cs, cs.sum, len(cs.at)+1, tripped, t)
+	if !tripped {
+		cs.byTries = cs.why != ""
+	}
 	cs.why = ""
 	cs.ids = cs.ids[:0]
 	cs.until = t + int64(rule.ClassWindowS)
@@ -285,6 +293,10 @@ func (e *Engine) classFinding(rule *config.InCallRule, cs *classSpend, total flo
 	if tripped {
 		text = fmt.Sprintf("tenant %s calls %s again after its premium spend there reached %.2f (in_call.class_cost); the call is ended",
 			s.tenant, class, cs.limit)
+		if cs.byTries {
+			text = fmt.Sprintf("tenant %s calls %s again after placing more than %d calls there within %s; the call is ended",
+				s.tenant, class, ClassTries, rule.ClassWindowS.Duration())
+		}
 	}
 	if cs.why != "" {
 		text = cs.why
