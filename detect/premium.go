@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/screen"
 )
 
 // classSpend is what one tenant spent on one premium destination class
@@ -238,13 +239,18 @@ func (e *Engine) classStart(id string, s *started, t int64) {
 	if s.pclass == "" || !e.cfg.Enabled || !rule.On() {
 		return
 	}
-	cs := e.tried(s.pclass, t)
+	var cs *classSpend
+	if s.dir != screen.Inbound || s.fwd {
+		cs = e.tried(s.pclass, t) // the tenant's own calls: not one-ring bait ringing it
+	} else {
+		cs = e.spend[s.pclass]
+	}
 	if cs == nil {
 		return
 	}
 	cs.prune(t - int64(rule.ClassWindowS))
 	tripped := t < cs.until
-	tries := !s.usual && len(cs.tries) > ClassTries
+	tries := !s.usual && (s.dir != screen.Inbound || s.fwd) && len(cs.tries) > ClassTries
 	if !tripped && !tries && (len(cs.at) == 0 || cs.sum < max(rule.ClassCost, s.plimit)) {
 		return
 	}

@@ -148,6 +148,15 @@ func TestPremiumClassSpendAtStart(t *testing.T) {
 func TestPremiumClassTries(t *testing.T) {
 	det, got := liveEngine(t)
 	t0 := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	// One-ring calls from premium numbers ringing the tenant are not its
+	// tries (they cost it nothing).
+	for i := 0; i < 12; i++ {
+		at := t0.Add(-time.Hour + time.Duration(i)*time.Minute)
+		if err := det.Start(&cdr.Record{CallID: fmt.Sprintf("in%d", i), Tenant: "acme", Extension: "1001", Caller: fmt.Sprintf("+1900777%04d", i), Callee: "+12125550100",
+			Direction: screen.Inbound, Start: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; i < 10; i++ { // detect.ClassTries
 		at := t0.Add(time.Duration(i) * 20 * time.Minute)
 		r := &cdr.Record{CallID: fmt.Sprintf("c%d", i), Tenant: "acme", Extension: fmt.Sprintf("10%02d", i%4), Callee: fmt.Sprintf("+1900555%04d", i),
