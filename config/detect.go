@@ -281,9 +281,11 @@ type WangiriRule struct {
 	WindowS   Seconds   `yaml:"window_s"`
 	RememberS Seconds   `yaml:"remember_s"`
 	Callback  Treatment `yaml:"callback"`
-	// CallerRate: a single one-ring international caller, wave or not, is
-	// remembered when calling it back costs this much per minute or more
-	// and the tenant does not usually call its country (0: waves only).
+	// CallerRate: a single one-ring international caller (or domestic one
+	// chargeable to call back: personal, premium-rate, shared-cost), wave
+	// or not, is remembered when calling it back costs this much per
+	// minute or more and the tenant does not usually call its country or
+	// number type (0: waves only).
 	CallerRate float64 `yaml:"caller_rate"`
 }
 

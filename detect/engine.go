@@ -89,7 +89,9 @@ type Engine struct {
 	// once anything else enriched); used is what that enrichment looked up.
 	enriched *cdr.Record
 	used     used
-	hint     Resolved // EnrichResolved's look-up, for its enrich only
+	// cur is the call Start's detectors judge, nil else.
+	cur  *started
+	hint Resolved // EnrichResolved's look-up, for its enrich only
 	// idh is the call id's HashID given to EnrichResolvedID, for the
 	// Start right after it (hasIDH).
 	idh    uint64
@@ -188,6 +190,9 @@ func NewEngine(cfg *config.Detect, res Resolver, base *baseline.Learner, dets []
 			return
 		}
 		e.stats.Findings++
+		if e.cur != nil && f.Code == "off_hours_international" && len(f.EndCalls) == 0 {
+			e.cur.offHours = true // the call Start judges (started.long)
+		}
 		if sink != nil {
 			sink(f)
 		}
@@ -302,6 +307,11 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 		e.spent(premiumClass(c), c.Range, end, c.Cost)
 	}
 	if attempt {
+		if r.Direction != screen.Inbound && !wasStarted {
+			// A refused call to a premium class counts among its
+			// tenant's tries there (classStart).
+			e.tried(premiumClass(c), ts)
+		}
 		e.stats.Attempts++
 	} else {
 		e.stats.Observed++

@@ -38,8 +38,12 @@ type started struct {
 	country string
 	// pclass keys its tenant's spend on its premium class (premiumClass;
 	// "" when not premium) and plimit is that spend's limit (classLimit).
-	pclass                    string
-	plimit                    float64
+	pclass string
+	plimit float64
+	// longS is how long (seconds) a call to an unusual class (class set)
+	// may run before longCall judges it: its tenant's learned
+	// LongQuantile duration (0: no warm baseline, not judged so).
+	longS                     int64
 	rate                      float64
 	start                     int64  // Unix seconds
 	answered                  int64  // 0 until answered
@@ -50,6 +54,13 @@ type started struct {
 	fwd                       bool // the record's Forwarded
 	chargeable, intl, premium bool
 	latched                   bool
+	// usual: its tenant calls its class as a matter of course (UsualCalls
+	// or more in its baseline).
+	usual bool
+	// offHours: its start drew an off_hours_international finding that
+	// did not end it (a night, or an hour of the week the tenant does
+	// not call in).
+	offHours bool
 }
 
 // since is when the call began to cost: its answer, or its start before.
@@ -123,6 +134,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 	if e.cfg.InCall.ClassCost > 0 {
 		if st.pclass = premiumClass(c); st.pclass != "" {
 			st.plimit = classLimit(e.cfg, c, ts)
+			st.usual = usualClass(c)
 		}
 	}
 	e.live[r.CallID] = st
@@ -137,10 +149,15 @@ func (e *Engine) Start(r *cdr.Record) error {
 	e.spreadStart(r.CallID, st, ts)
 	if e.cfg.Enabled {
 		c.Running = true
+		e.cur = st
 		for _, d := range e.startDets {
 			d.Observe(c, r.Start, e.sink)
 		}
+		e.cur = nil
 		c.Running = false
+	}
+	if st.class != "" || st.offHours {
+		st.longS = longLimit(e.cfg, c, ts)
 	}
 	if len(e.live) > 1<<20 {
 		e.pruneLive(ts)
@@ -166,16 +183,48 @@ func (e *Engine) Ended(callID string, end time.Time, duration int, cost float64)
 	return r, true
 }
 
+// usualClass reports whether c's tenant calls c's class as a matter of
+// course (UsualCalls or more in its baseline).
+func usualClass(c *Call) bool {
+	return c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= UsualCalls
+}
+
 // unusualClass is c's class when c is priced at ChargeableRate or more to
 // a class its tenant does not call as a matter of course, else "".
 func unusualClass(c *Call) string {
 	if c.Rate < ChargeableRate || c.Class == "" {
 		return ""
 	}
-	if c.Handle != nil && c.Handle.Tenant != nil && c.Handle.Tenant.Countries[c.Class] >= UsualCalls {
+	if usualClass(c) {
 		return ""
 	}
 	return c.Class
+}
+
+// LongQuantile is the share of a tenant's answered calls shorter than
+// the duration from which a call to a destination it does not usually
+// call (priced at ChargeableRate or more) is ended once it has also cost
+// half of in_call.call_cost, and a chargeable call placed off hours
+// (off_hours_international) is ended whatever it cost: a hijacked line
+// held open for hours to a revenue-share number, or one drip call a
+// night, runs far longer than the tenant's calls, while in_call.call_cost
+// alone would let it cost the whole limit.
+const LongQuantile = 0.95
+
+// longLimit is the duration (seconds) past LongQuantile of c's tenant's
+// learned calls, or 0 when its baseline is not warm.
+func longLimit(cfg *config.Detect, c *Call, t int64) int64 {
+	if c.Handle == nil || !c.Handle.Tenant.Warm(t, cfg.Baseline.WarmupDays, cfg.Baseline.MinCalls) {
+		return 0
+	}
+	return int64(c.Handle.Tenant.DurationQuantile(LongQuantile))
+}
+
+// long reports whether a call to an unusual class or placed off hours
+// has run past its tenant's learned long-call duration (longS) at t — the
+// former having cost (accrued) half of callCost or more.
+func (s *started) long(t int64, cost, callCost float64) bool {
+	return s.longS > 0 && t-s.answered > s.longS && (s.offHours || cost >= callCost/2)
 }
 
 // Answer marks a started call answered at t: from then on Watch accrues
@@ -291,7 +340,7 @@ func (e *Engine) Watch(now time.Time) {
 			continue
 		}
 		cost := s.rate * float64(t-s.answered) / 60
-		if cost >= rule.CallCost {
+		if cost >= rule.CallCost || s.long(t, cost, rule.CallCost) {
 			s.latched = true
 			delete(e.watching, id)
 			over = append(over, overCost{id, s, cost})
@@ -340,6 +389,16 @@ func (e *Engine) Watch(now time.Time) {
 	slices.SortFunc(over, func(a, b overCost) int { return strings.Compare(a.id, b.id) })
 	for _, o := range over {
 		s := o.s
+		if o.cost < rule.CallCost {
+			why := fmt.Sprintf("%s, a destination the tenant does not usually call", s.class)
+			if s.offHours {
+				why = "placed off hours"
+			}
+			e.inCall(rule, "in_call_long", []string{o.id}, s, o.cost, t,
+				fmt.Sprintf("call %s → +%s (%s) has run %s, longer than %.0f%% of the tenant's calls (%s), and cost %.2f so far (in_call.call_cost %.2f)",
+					s.ext, s.far(), why, time.Duration(t-s.answered)*time.Second, LongQuantile*100, time.Duration(s.longS)*time.Second, o.cost, rule.CallCost), nil)
+			continue
+		}
 		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
 			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far(),
 				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)

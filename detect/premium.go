@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/config"
+	"github.com/tollgate-voip/tollgate/screen"
 )
 
 // classSpend is what one tenant spent on one premium destination class
@@ -23,6 +24,9 @@ type classSpend struct {
 	rng   []string // its range
 	sum   float64  // of cost
 	until int64    // tripped: the class's calls are ended until then
+	// tries holds the start of each call the tenant placed to the class
+	// within the window, in order: let through, challenged or refused.
+	tries []int64
 	// One look's running calls of the class (Watch's scratch): those to
 	// end (ids), how many in all (n, with those in_call.call_cost ends),
 	// their accrued cost, the highest limit among them and the first id.
@@ -31,6 +35,9 @@ type classSpend struct {
 	run   float64
 	limit float64
 	first string
+	why   string // classStart's text when tries, not spend, tripped it
+	// byTries: the class last tripped on its tries, not its spend.
+	byTries bool
 }
 
 // ClassMargin is how many times its learned daily spend on a premium class
@@ -42,6 +49,17 @@ const ClassMargin = 3
 // for in_call.class_cost whatever its number type (a shared-cost or
 // non-geographic range priced like premium-rate).
 const CostlyRate = 0.50
+
+// ClassTries is how many calls to a premium class its tenant does not
+// call as a matter of course (fewer than UsualCalls in its baseline) the
+// tenant may place within in_call.class_window_s — let through,
+// challenged or refused alike — before its next one there is ended at
+// its start: half of what makes a class usual over the whole baseline,
+// in hours. Pumping that screening keeps refusing (PINs, blocked ranges)
+// costs nothing and so never reaches in_call.class_cost, yet each PIN
+// that expires and each new range lets one more call run to
+// in_call.call_cost.
+const ClassTries = UsualCalls / 2
 
 // premiumClass is the key of c's tenant's spend on c's class when c is a
 // premium call (premium-rate type or premium/IRSF risk range) priced at
@@ -96,8 +114,36 @@ func (e *Engine) spent(key, rng string, end int64, cost float64) {
 	cs.sum += cost
 }
 
-// prune drops ended calls older than from.
+// tried adds a call of a tenant to a premium class (key) placed at t.
+func (e *Engine) tried(key string, t int64) *classSpend {
+	if key == "" || e.cfg.InCall.ClassCost <= 0 {
+		return nil
+	}
+	if e.spend == nil {
+		e.spend = map[string]*classSpend{}
+	}
+	cs := e.spend[key]
+	if cs == nil {
+		cs = &classSpend{}
+		e.spend[key] = cs
+	}
+	i := len(cs.tries)
+	for i > 0 && cs.tries[i-1] > t {
+		i--
+	}
+	cs.tries = slices.Insert(cs.tries, i, t)
+	return cs
+}
+
+// prune drops ended calls and tries older than from.
 func (cs *classSpend) prune(from int64) {
+	k := 0
+	for k < len(cs.tries) && cs.tries[k] < from {
+		k++
+	}
+	if k > 0 {
+		cs.tries = slices.Delete(cs.tries, 0, k)
+	}
 	n := 0
 	for n < len(cs.at) && cs.at[n] < from {
 		cs.sum -= cs.cost[n]
@@ -164,6 +210,9 @@ func (e *Engine) watchClass(rule *config.InCallRule, t int64, over []overCost) {
 		total, n := cs.sum+cs.run, len(cs.at)+cs.n
 		tripped := t < cs.until
 		if tripped || n >= 2 && total >= cs.limit {
+			if !tripped {
+				cs.byTries = false
+			}
 			e.classFinding(rule, cs, total, n, tripped, t)
 			cs.until = t + int64(rule.ClassWindowS)
 		}
@@ -173,7 +222,7 @@ func (e *Engine) watchClass(rule *config.InCallRule, t int64, over []overCost) {
 	if len(e.spend) > 64 {
 		for k, cs := range e.spend {
 			cs.prune(t - int64(rule.ClassWindowS))
-			if len(cs.at) == 0 && t >= cs.until {
+			if len(cs.at) == 0 && len(cs.tries) == 0 && t >= cs.until {
 				delete(e.spend, k)
 			}
 		}
@@ -190,17 +239,31 @@ func (e *Engine) classStart(id string, s *started, t int64) {
 	if s.pclass == "" || !e.cfg.Enabled || !rule.On() {
 		return
 	}
-	cs := e.spend[s.pclass]
+	var cs *classSpend
+	if s.dir != screen.Inbound || s.fwd {
+		cs = e.tried(s.pclass, t) // the tenant's own calls: not one-ring bait ringing it
+	} else {
+		cs = e.spend[s.pclass]
+	}
 	if cs == nil {
 		return
 	}
 	cs.prune(t - int64(rule.ClassWindowS))
 	tripped := t < cs.until
-	if !tripped && (len(cs.at) == 0 || cs.sum < max(rule.ClassCost, s.plimit)) {
+	tries := !s.usual && (s.dir != screen.Inbound || s.fwd) && len(cs.tries) > ClassTries
+	if !tripped && !tries && (len(cs.at) == 0 || cs.sum < max(rule.ClassCost, s.plimit)) {
 		return
 	}
 	cs.ids, cs.first, cs.limit = append(cs.ids[:0], id), id, max(rule.ClassCost, s.plimit)
+	if tries && !tripped && (len(cs.at) == 0 || cs.sum < cs.limit) {
+		cs.why = fmt.Sprintf("tenant %s placed %d calls to %s, a premium destination it does not usually call, within %s (%d allowed, let through or refused alike); the call is ended",
+			s.tenant, len(cs.tries), s.pclass[len(s.tenant)+1:], rule.ClassWindowS.Duration(), ClassTries)
+	}
 	e.classFinding(rule, cs, cs.sum, len(cs.at)+1, tripped, t)
+	if !tripped {
+		cs.byTries = cs.why != ""
+	}
+	cs.why = ""
 	cs.ids = cs.ids[:0]
 	cs.until = t + int64(rule.ClassWindowS)
 }
@@ -236,6 +299,13 @@ func (e *Engine) classFinding(rule *config.InCallRule, cs *classSpend, total flo
 	if tripped {
 		text = fmt.Sprintf("tenant %s calls %s again after its premium spend there reached %.2f (in_call.class_cost); the call is ended",
 			s.tenant, class, cs.limit)
+		if cs.byTries {
+			text = fmt.Sprintf("tenant %s calls %s again after placing more than %d calls there within %s; the call is ended",
+				s.tenant, class, ClassTries, rule.ClassWindowS.Duration())
+		}
+	}
+	if cs.why != "" {
+		text = cs.why
 	}
 	f := Finding{Detector: "in_call", Code: "in_call_class_cost", Tenant: s.tenant, Extension: s.ext, Subject: class, Text: text,
 		Time: time.Unix(t, 0).UTC(), Since: time.Unix(since, 0).UTC(), Calls: len(ids), Cost: total, CallIDs: ids}

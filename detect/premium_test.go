@@ -137,3 +137,58 @@ func TestPremiumClassSpendAtStart(t *testing.T) {
 		t.Fatalf("findings at the third call's start: %+v", *got)
 	}
 }
+
+// TestPremiumClassTries (issue 15, domestic_premium): premium pumping
+// that screening keeps refusing — PIN challenges the intruder fails,
+// ranges blocked — costs nothing, so the class's spend never reaches its
+// limit; yet each PIN that expires and each new range lets one more call
+// run to in_call.call_cost. Past ClassTries calls to a premium class the
+// tenant does not usually call within the window, let through or refused
+// alike, the next one is ended at its start.
+func TestPremiumClassTries(t *testing.T) {
+	det, got := liveEngine(t)
+	t0 := time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+	// One-ring calls from premium numbers ringing the tenant are not its
+	// tries (they cost it nothing).
+	for i := 0; i < 12; i++ {
+		at := t0.Add(-time.Hour + time.Duration(i)*time.Minute)
+		if err := det.Start(&cdr.Record{CallID: fmt.Sprintf("in%d", i), Tenant: "acme", Extension: "1001", Caller: fmt.Sprintf("+1900777%04d", i), Callee: "+12125550100",
+			Direction: screen.Inbound, Start: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 10; i++ { // detect.ClassTries
+		at := t0.Add(time.Duration(i) * 20 * time.Minute)
+		r := &cdr.Record{CallID: fmt.Sprintf("c%d", i), Tenant: "acme", Extension: fmt.Sprintf("10%02d", i%4), Callee: fmt.Sprintf("+1900555%04d", i),
+			Direction: screen.Outbound, Start: at}
+		var err error
+		if i%2 == 0 {
+			err = det.Start(r) // challenged: let through, never answered
+		} else {
+			r.CallID = "attempt:" + r.CallID
+			err = det.Attempt(r) // refused (a blocked range)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range *got {
+		if f.Detector == "in_call" {
+			t.Fatalf("in-call finding within 10 tries: %+v", f)
+		}
+	}
+	// A PIN expired: the next call, to a new range, is let through.
+	at := t0.Add(4 * time.Hour)
+	if err := det.Start(&cdr.Record{CallID: "next", Tenant: "acme", Extension: "1003", Callee: "+19006391234", Direction: screen.Outbound, Start: at}); err != nil {
+		t.Fatal(err)
+	}
+	var ended []string
+	for _, f := range *got {
+		if f.Code == "in_call_class_cost" {
+			ended = append(ended, f.EndCalls...)
+		}
+	}
+	if fmt.Sprint(ended) != "[next]" {
+		t.Fatalf("ended %v at the call's start; want [next] (findings %+v)", ended, *got)
+	}
+}

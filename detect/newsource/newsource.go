@@ -35,6 +35,9 @@ type NewSource struct {
 	// ordinary counts, per tenant and new address, the ordinary calls it
 	// carried on its current day.
 	ordinary map[string]dayCount
+	// refused counts, per tenant and address with a finding in force,
+	// the chargeable calls screening refused (renew).
+	refused map[string]refusedWhile
 }
 
 type dayCount struct {
@@ -73,6 +76,11 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	}
 	t := ts.Unix()
 	_, p := c.Profiles(n.base)
+	key := detect.Key(c.Rec.Tenant, ip)
+	ordinary := !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium && p != nil && p.Countries[c.Class] >= detect.UsualCalls
+	if !ordinary && n.renew(c, key, t, emit) {
+		return
+	}
 	// An address is known once its first call is a full day old (it was
 	// seen on a day before yesterday's). The calendar day alone would not
 	// do: an intruder's first call at 23:55 UTC would make the address
@@ -80,8 +88,7 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if !p.Warm(t, n.bl.WarmupDays, n.bl.MinCalls) || p.KnowsSource(ip, t-86400) {
 		return
 	}
-	key := detect.Key(c.Rec.Tenant, ip)
-	if !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium && p.Countries[c.Class] >= detect.UsualCalls {
+	if ordinary {
 		// An ordinary call: no evidence (a remote agent's new lease
 		// carries its agent's usual calls), and a sign the address is in
 		// use if another extension than the finding's placed it.
@@ -96,24 +103,87 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	if k < n.cfg.Calls || n.latch.Active(key, last) {
 		return
 	}
-	r := &n.cfg.Rule
-	n.latch.Set(key, last+max(int64(r.ExpiresS), span))
-	inUse := ""
-	if r.Block == config.BlockSourceIP && n.established(key, c.Rec.Extension, t) {
-		// The address carries the tenant's ordinary calls as well (an
-		// office NAT, an agent's home line): act on the extension and
-		// what it called, not on everyone behind the address.
-		rr := *r
-		rr.Block = config.BlockExtension
-		r = &rr
-		inUse = fmt.Sprintf("; %s also carried ordinary calls of other extensions of the tenant today, so the extension and the destination are blocked, not the address", ip)
-	}
+	n.latch.Set(key, last+max(int64(n.cfg.ExpiresS), span))
+	r, inUse := n.rule(key, ip, c.Rec.Extension, t)
 	f := detect.Finding{Detector: n.Name(), Code: "new_source", Subject: ip,
 		Text: fmt.Sprintf("tenant %s: %d chargeable calls from %s, an address it never used before today (extension %s, last to %s)",
 			c.Rec.Tenant, k, ip, c.Rec.Extension, c.Dest.E164) + inUse,
 		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: k, Cost: cost, CallIDs: w.IDs(first, last, 50)}
 	detect.Apply(&f, r, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
+}
+
+// rule is the rule a finding on the address applies: the detector's, or
+// with the extension blocked instead of the address when the address is
+// in legitimate use (established), with the words that say so.
+func (n *NewSource) rule(key, ip, ext string, t int64) (*config.Rule, string) {
+	r := &n.cfg.Rule
+	if r.Block != config.BlockSourceIP || !n.established(key, ext, t) {
+		return r, ""
+	}
+	// The address carries the tenant's ordinary calls as well (an office
+	// NAT, an agent's home line): act on the extension and what it
+	// called, not on everyone behind the address.
+	rr := *r
+	rr.Block = config.BlockExtension
+	return &rr, fmt.Sprintf("; %s also carried ordinary calls of other extensions of the tenant today, so the extension and the destination are blocked, not the address", ip)
+}
+
+// refusedWhile counts the chargeable calls from an address refused while
+// its finding was in force (latched), and the last one's time.
+type refusedWhile struct {
+	n    int
+	last int64
+}
+
+// renew follows an address after its finding: chargeable calls from it
+// that screening refused while the finding was in force are counted, and
+// when new_source.calls or more were, the first chargeable call let
+// through after it expired — within its expires_s of the last refusal —
+// is the finding again (ended if running): an intruder who keeps calling
+// through a 24-hour block is still there when it lapses. Reports whether
+// it judged c.
+func (n *NewSource) renew(c *detect.Call, key string, t int64, emit detect.Emit) bool {
+	if c.Attempt {
+		if n.latch.Active(key, t) {
+			if n.refused == nil {
+				n.refused = map[string]refusedWhile{}
+			}
+			r := n.refused[key]
+			r.n++
+			r.last = t
+			n.refused[key] = r
+			if len(n.refused) > maxOrdinary {
+				for k, v := range n.refused {
+					if v.last < t-int64(n.cfg.ExpiresS) {
+						delete(n.refused, k)
+					}
+				}
+			}
+		}
+		return false
+	}
+	rw, ok := n.refused[key]
+	if !ok || n.latch.Active(key, t) {
+		return false
+	}
+	delete(n.refused, key)
+	if rw.n < n.cfg.Calls || t-rw.last > int64(n.cfg.ExpiresS) {
+		return false
+	}
+	ip := c.Rec.SourceIP
+	n.latch.Set(key, t+max(int64(n.cfg.ExpiresS), int64(n.cfg.WindowS)))
+	r, inUse := n.rule(key, ip, c.Rec.Extension, t)
+	f := detect.Finding{Detector: n.Name(), Code: "new_source", Subject: ip,
+		Text: fmt.Sprintf("tenant %s: chargeable call from %s again once its new_source finding expired, after %d chargeable calls from it were refused while it was in force, the last at %s (extension %s, to %s)",
+			c.Rec.Tenant, ip, rw.n, time.Unix(rw.last, 0).UTC().Format(time.RFC3339), c.Rec.Extension, c.Dest.E164) + inUse,
+		Time: c.Rec.Start.UTC(), Since: time.Unix(rw.last, 0).UTC(), Calls: rw.n + 1, Cost: c.Cost, CallIDs: []string{c.Rec.CallID}}
+	detect.Apply(&f, r, c, detect.Target{Kind: "number", Value: c.Far()})
+	if c.Running && f.Action == string(config.ActionBlockAndAlert) {
+		f.EndCalls = []string{c.Rec.CallID}
+	}
+	emit(f)
+	return true
 }
 
 // maxExts bounds the extensions remembered per address and day.

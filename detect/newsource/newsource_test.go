@@ -28,6 +28,7 @@ type call struct {
 	to, class  string
 	rate       float64
 	chargeable bool
+	attempt    bool // refused by screening (not learned)
 }
 
 func run(t *testing.T, calls []call) []detect.Finding {
@@ -41,9 +42,11 @@ func run(t *testing.T, calls []call) []detect.Finding {
 		ts := day0.AddDate(0, 0, 30).Add(x.at)
 		c := &detect.Call{Rec: &cdr.Record{CallID: "c" + string(rune('a'+i)), Tenant: "acme", Extension: x.ext, Direction: screen.Outbound, SourceIP: x.ip, Start: ts},
 			Dest: &number.Info{E164: x.to}, Class: x.class, Rate: x.rate, Chargeable: x.chargeable, International: x.chargeable,
-			Handle: &baseline.Handle{Tenant: p, Key: detect.Key("acme", x.ext)}}
+			Handle: &baseline.Handle{Tenant: p, Key: detect.Key("acme", x.ext)}, Attempt: x.attempt, Running: !x.attempt}
 		n.Observe(c, ts, func(f detect.Finding) { got = append(got, f) })
-		learner.LearnSource(c.Handle, x.ip, ts.Unix()) // as the engine does after the detectors
+		if !x.attempt {
+			learner.LearnSource(c.Handle, x.ip, ts.Unix()) // as the engine does after the detectors
+		}
 	}
 	return got
 }
@@ -140,5 +143,27 @@ func TestNewSourceKnownAfterADay(t *testing.T) {
 	})
 	if len(got) != 0 {
 		t.Fatalf("findings %+v; want none from an address used for over a day", got)
+	}
+}
+
+// TestNewSourceRenewedAfterRefusals (issue 15, stolen_credentials): the
+// intruder's address is blocked for new_source's expires_s (24 h), keeps
+// calling through the block (refused), and calls again as soon as it
+// lapses: that call is the finding again, ended while it runs.
+func TestNewSourceRenewedAfterRefusals(t *testing.T) {
+	ip := "198.51.100.9"
+	got := run(t, []call{
+		{at: 1 * time.Hour, ext: "1009", ip: ip, to: "+2203328688", class: "GM", rate: 0.91, chargeable: true},
+		{at: 1*time.Hour + 10*time.Minute, ext: "1009", ip: ip, to: "+639252942778", class: "PH", rate: 0.11, chargeable: true},
+		{at: 3 * time.Hour, ext: "1009", ip: ip, to: "+2203323695", class: "GM", rate: 0.91, chargeable: true, attempt: true},
+		{at: 20 * time.Hour, ext: "1009", ip: ip, to: "+2203328050", class: "GM", rate: 0.91, chargeable: true, attempt: true},
+		{at: 25*time.Hour + 15*time.Minute, ext: "1009", ip: ip, to: "+639557630387", class: "PH", rate: 0.09, chargeable: true},
+	})
+	if len(got) != 2 {
+		t.Fatalf("%d findings, want 2 (the first two calls, then the call after the block): %+v", len(got), got)
+	}
+	f := got[1]
+	if f.Code != "new_source" || f.Target.Kind != "ip" || f.Target.Value != ip || len(f.EndCalls) != 1 || f.EndCalls[0] != "ce" {
+		t.Errorf("renewed finding %+v; want the address blocked and call ce ended", f)
 	}
 }

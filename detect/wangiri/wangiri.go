@@ -1,6 +1,6 @@
 // Package wangiri detects Wangiri ("one ring and cut") fraud both ways:
 // waves of very short or unanswered inbound calls from international
-// numbers raise an alert and their callers are remembered; an outbound
+// numbers (or domestic ones chargeable to call back) raise an alert and their callers are remembered; an outbound
 // call back to a remembered number is reported, and screening (check
 // package detected) blocks or challenges such callbacks.
 package wangiri
@@ -42,17 +42,26 @@ func (*Wangiri) Name() string { return "wangiri" }
 func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	t := ts.Unix()
 	if c.Outbound() {
-		// Only international callers are remembered, and a number is
-		// international for a tenant both ways: domestic calls skip the look-up.
-		if c.International && len(w.callers) > 0 {
+		// Only international or chargeable domestic callers are
+		// remembered, and a number is so for a tenant both ways: ordinary
+		// domestic calls skip the look-up.
+		if (c.International || c.Chargeable) && len(w.callers) > 0 {
 			w.callback(c, t, emit)
 		}
 		return
 	}
-	if c.Rec.Direction != screen.Inbound || !c.International || (c.Rec.Disposition == cdr.Answered && c.Rec.Duration > int(w.cfg.MaxRingS)) || c.Rec.Duration > int(w.cfg.MaxRingS) {
+	// A domestic caller counts when calling it back is chargeable (a
+	// personal, premium-rate or shared-cost number): Wangiri bait from
+	// such numbers at home pays like a foreign one.
+	if c.Rec.Direction != screen.Inbound || !c.International && !c.Chargeable || (c.Rec.Disposition == cdr.Answered && c.Rec.Duration > int(w.cfg.MaxRingS)) || c.Rec.Duration > int(w.cfg.MaxRingS) {
 		return
 	}
 	cc := strconv.Itoa(c.Dest.CallingCode)
+	if !c.International {
+		// Waves of domestic chargeable callers are told apart by range,
+		// never the home country's code.
+		cc = c.Range
+	}
 	key := detect.Key(c.Rec.Tenant, cc)
 	far := c.Far()
 	w.costly(c, t, far, emit)

@@ -1,0 +1,93 @@
+package detect_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/screen"
+)
+
+// TestWatchLongUnusualCall (issue 15, long_duration): one call held open
+// for hours to a costly destination the tenant does not usually call (a
+// revenue-share number at 0.42/min) is ended once it has run longer than
+// LongQuantile of the tenant's calls and cost half of in_call.call_cost —
+// not left to cost the whole limit. A long call to a country the tenant
+// calls every day goes on.
+func TestWatchLongUnusualCall(t *testing.T) {
+	det, got, at := spreadEngine(t) // calls of 3 min; SN called once
+	start := func(id, ext, callee string) {
+		t.Helper()
+		if err := det.Start(&cdr.Record{CallID: id, Tenant: "acme", Extension: ext, Callee: callee, Direction: screen.Outbound, Start: at, SourceIP: "192.0.2.10"}); err != nil {
+			t.Fatal(err)
+		}
+		det.Answer(id, at.Add(5*time.Second))
+	}
+	start("long", "1031", "+221301064924") // SN, 0.42/min
+	start("gb", "1001", "+442079460123")   // GB, 0.30/min, usual
+	det.Watch(at.Add(15 * time.Minute))    // 0.42 × 14m55s = 6.27 < 7.50
+	for _, f := range *got {
+		if f.Detector == "in_call" {
+			t.Fatalf("in-call finding after 15 min: %+v", f)
+		}
+	}
+	det.Watch(at.Add(19 * time.Minute)) // 0.42 × 18m55s = 7.95 ≥ 7.50, far past 3 min
+	var ended []string
+	for _, f := range *got {
+		if f.Detector == "in_call" {
+			if f.Code != "in_call_long" || f.Action != "block_and_alert" {
+				t.Errorf("finding %s, action %s; want in_call_long, block_and_alert", f.Code, f.Action)
+			}
+			ended = append(ended, f.EndCalls...)
+		}
+	}
+	if fmt.Sprint(ended) != "[long]" {
+		t.Fatalf("ended %v after 19 min; want [long] (findings %+v)", ended, *got)
+	}
+	*got = (*got)[:0]
+	det.Watch(at.Add(45 * time.Minute)) // GB: 0.30 × 44m55s = 13.48 < call_cost 15
+	for _, f := range *got {
+		if f.Detector == "in_call" {
+			t.Fatalf("the usual country's long call was judged: %+v", f)
+		}
+	}
+}
+
+// TestWatchLongNightCall (issue 15, slow_drip): one call a night to a
+// destination the tenant does call, cheap enough never to reach half of
+// in_call.call_cost: placed off hours (off_hours_international lets it
+// through and asks a PIN of the calls after it), it is ended once it has
+// run longer than LongQuantile of the tenant's calls.
+func TestWatchLongNightCall(t *testing.T) {
+	det, got, day := spreadEngine(t) // business-hours calls of 3 min
+	at := day.Add(11 * time.Hour)    // 02:00 in Berlin
+	if err := det.Start(&cdr.Record{CallID: "drip", Tenant: "acme", Extension: "1031", Callee: "+442079461234", Direction: screen.Outbound, Start: at, SourceIP: "192.0.2.10"}); err != nil {
+		t.Fatal(err)
+	}
+	det.Answer("drip", at.Add(5*time.Second))
+	night := false
+	for _, f := range *got {
+		night = night || f.Code == "off_hours_international"
+	}
+	if !night {
+		t.Fatalf("no off-hours finding at 02:00: %+v", *got)
+	}
+	det.Watch(at.Add(3 * time.Minute)) // under the tenant's 95th percentile (256 s)
+	var ended []string
+	for _, f := range *got {
+		ended = append(ended, f.EndCalls...)
+	}
+	if len(ended) != 0 {
+		t.Fatalf("ended %v after 3 min", ended)
+	}
+	det.Watch(at.Add(6 * time.Minute)) // 0.30 × 5m55s = 1.78, far below in_call.call_cost
+	for _, f := range *got {
+		if f.Code == "in_call_long" {
+			ended = append(ended, f.EndCalls...)
+		}
+	}
+	if fmt.Sprint(ended) != "[drip]" {
+		t.Fatalf("ended %v after 6 min; want [drip] (findings %+v)", ended, *got)
+	}
+}
