@@ -18,13 +18,17 @@ import (
 
 // ReputationOptions are what the reputation, ban and lockout routes use.
 type ReputationOptions struct {
-	Store  reputation.Store
-	Live   *reputation.Live     // refreshed after every change made here
-	Guard  *attack.Guard        // bans, trusted addresses, auth events
-	Events honeypot.EventStore  // honeypot evidence; nil without one
-	Now    func() time.Time     // default time.Now
-	Trust  *attack.Trust        // default Guard.Trust()
-	TTL    func() time.Duration // feed TTL; nil: reputation.DefaultFeedTTL
+	Store reputation.Store
+	Live  *reputation.Live // refreshed after every change made here, unless Decides
+	// Decides says Store lays its writes over Live itself as it makes
+	// them (reputation.Enforcing, or the server's deciding writer), so
+	// no write is followed by a re-read of the whole store.
+	Decides bool
+	Guard   *attack.Guard        // bans, trusted addresses, auth events
+	Events  honeypot.EventStore  // honeypot evidence; nil without one
+	Now     func() time.Time     // default time.Now
+	Trust   *attack.Trust        // default Guard.Trust()
+	TTL     func() time.Duration // feed TTL; nil: reputation.DefaultFeedTTL
 }
 
 type repAPI struct {
@@ -66,7 +70,7 @@ func (s *Server) EnableReputation(o ReputationOptions) {
 }
 
 func (a *repAPI) refresh(ctx context.Context) {
-	if a.o.Live != nil {
+	if a.o.Live != nil && !a.o.Decides {
 		if err := reputation.Refresh(ctx, a.o.Store, a.o.Live, a.o.Now()); err != nil {
 			a.s.log.Error("api: refreshing reputation", "err", err)
 		}

@@ -241,7 +241,11 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 	// it, and laid over every refresh until one has read it back.
 	s.w = decidingRepDB{repDB: db, live: s.live, notify: notify}
 	s.guard = attack.NewGuard(attackPolicy(a), s.w, s.trust, log)
-	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
+	// No refresh after each ban: the ban is laid over the snapshot as it
+	// is decided, and the refresh loop reads it back within a second. A
+	// refresh per ban re-read every entry and ban from the store and
+	// rebuilt the snapshot a second time (BenchmarkBanWrite: 10x the CPU
+	// of the ban itself), per ban, on the guard's goroutine.
 	// Addresses any node banned are not counted again while banned.
 	s.guard.Banned = func(a netip.Addr, t time.Time) bool { return s.live.Load().Banned(a, t) != nil }
 	// Lockouts any node set (and this node's own before the store has
@@ -301,18 +305,6 @@ func attackPolicy(a *config.Attack) attack.Policy {
 		p.BanTimes = append(p.BanTimes, s.Duration())
 	}
 	return p
-}
-
-// refresh re-reads entries and bans if the database's version moved (one
-// row read otherwise), and in full every reputation.DefaultFullRefresh,
-// for at most a few seconds: a PostgreSQL that hangs must not hold the
-// guard (which refreshes after each ban) or the refresh loop.
-func (s *security) refresh(ctx context.Context) {
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := s.ref.Refresh(rctx, time.Now()); err != nil && ctx.Err() == nil {
-		s.log.Error("refreshing reputation", "err", err)
-	}
 }
 
 // start runs the guard, the refresh loop, the PBX log followers and, when
@@ -414,7 +406,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 // enableAPI adds the reputation routes to the API.
 func (s *security) enableAPI(a *api.Server) {
 	ttl := s.cfg.Attack.FeedTTLDays.Duration()
-	a.EnableReputation(api.ReputationOptions{Store: s.w, Live: s.live, Guard: s.guard, Events: s.db, Trust: s.trust,
+	a.EnableReputation(api.ReputationOptions{Store: s.w, Live: s.live, Decides: true, Guard: s.guard, Events: s.db, Trust: s.trust,
 		TTL: func() time.Duration {
 			if ttl > 0 {
 				return ttl
