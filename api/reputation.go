@@ -381,8 +381,17 @@ func (a *repAPI) lockouts(w http.ResponseWriter, r *http.Request) {
 }
 
 // lockout answers the PBX's question "may this account authenticate?":
-// 200 with the lockout when locked, 404 {"locked": false} when not.
+// 200 with the lockout when locked, 404 {"locked": false} when not. With
+// ?ip= it answers for that source: 404 when the lockout allows it.
 func (a *repAPI) lockout(w http.ResponseWriter, r *http.Request) {
+	var src netip.Addr
+	if v := r.URL.Query().Get("ip"); v != "" {
+		var err error
+		if src, err = netip.ParseAddr(strings.TrimSpace(v)); err != nil {
+			fieldError(w, "ip", "want an IP address")
+			return
+		}
+	}
 	ls, err := a.o.Store.Lockouts(r.Context(), a.o.Now())
 	if err != nil {
 		repError(w, err)
@@ -390,7 +399,7 @@ func (a *repAPI) lockout(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, subject := r.PathValue("kind"), r.PathValue("subject")
 	for _, l := range ls {
-		if l.Kind == kind && l.Subject == subject {
+		if l.Kind == kind && l.Subject == subject && (!src.IsValid() || !l.Allows(src)) {
 			writeJSON(w, http.StatusOK, map[string]any{"locked": true, "lockout": l})
 			return
 		}

@@ -509,7 +509,8 @@ func (p *proxy) inviteResponse(sh *shard, w *worker, tx *inviteTx, code int, e *
 }
 
 // reportAnswer tells the attack guard what the next hop's final answer
-// says about the caller (report.go): no such user, or failed credentials.
+// says about the caller (report.go): no such user, failed credentials, or
+// credentials accepted.
 func (p *proxy) reportAnswer(tx *inviteTx, code int) {
 	if p.s.reporter == nil || tx.scannerUA {
 		return

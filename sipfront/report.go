@@ -31,7 +31,13 @@ import (
 //     answers the forwarded INVITE 404, 484 or 604 (no_route); it answers
 //     401 or 407 to an INVITE that carried credentials (auth_failure, with
 //     the credentials' username, since the PBX did verify them), or to one
-//     without (auth_challenge, counted only when attack.count_challenges).
+//     without (auth_challenge, counted only when attack.count_challenges);
+//     it answers 2xx to an INVITE with credentials (auth_success: the
+//     source becomes known-good for the account, which a lockout allows).
+//   - an INVITE carrying credentials for an account that is locked,
+//     refused by screening (account_locked) before any PBX checked them:
+//     auth_failure against the address only (the account is locked
+//     already).
 //
 // Any request whose User-Agent starts with one of the scanner prefixes
 // (attack.scanner_user_agents, else attack.DefaultScannerUAs: the same
