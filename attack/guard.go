@@ -368,8 +368,8 @@ const maxGoodPerAccount = 8
 // honeypot's accounts are decoys: what is tried there locks no real
 // account and teaches nothing about one.
 func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, error) {
-	if ev.Source == SourceHoneypot {
-		return nil, nil
+	if ev.Source == SourceHoneypot || len(ev.Username) > reputation.MaxSubject {
+		return nil, nil // a name longer than any account is no account's
 	}
 	fk, kind, max, lock, win := FailAccount, reputation.LockAccount, g.pol.AccountMaxFailures, g.pol.AccountLockTime, g.pol.AccountWindow
 	switch ev.Kind {
@@ -391,6 +391,12 @@ func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, err
 		Reason: fmt.Sprintf("%d failed attempts, last from %s (%s)", n, ev.IP, ev.Source)}
 	if kind == reputation.LockAccount {
 		l.Allowed = g.allowed(ev.Username, ev.Time)
+	}
+	if g.Locked != nil {
+		// Locked again while locked: the lock runs on from its start.
+		if old := g.Locked(kind, ev.Username, ev.Time); old != nil && old.Since.Before(l.Since) {
+			l.Since = old.Since
+		}
 	}
 	if err := g.st.PutLockout(ctx, l); err != nil {
 		return nil, err

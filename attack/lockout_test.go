@@ -134,6 +134,13 @@ func TestLockoutSuccessDuringLockTeachesNothing(t *testing.T) {
 	if v := r.screen("1001", "1001", guessIP(7), lockT0.Add(3*time.Minute)); !v.Has("account_locked") {
 		t.Errorf("the source that succeeded during the lock: %+v; want account_locked", v.Reasons())
 	}
+	// Locked again while locked: the lock still runs from its first start.
+	if !out.Lockout.Since.Equal(lockT0.Add(4 * time.Second)) {
+		t.Errorf("second lockout since %s; want the first one's start %s", out.Lockout.Since, lockT0.Add(4*time.Second))
+	}
+	if v := r.screen("1001", "1001", guessIP(9), lockT0.Add(90*time.Second)); !v.Has("account_locked") {
+		t.Errorf("a late call stamped between the two lockouts: %+v; want account_locked", v.Reasons())
+	}
 }
 
 // TestHoneypotLocksNoAccount: guesses at the decoy name accounts that

@@ -365,6 +365,9 @@ func (l *Lockout) Allows(a netip.Addr) bool {
 // MaxAllowed bounds a lockout's allowed sources.
 const MaxAllowed = 16
 
+// MaxSubject bounds a lockout's subject (an account or voicemail box).
+const MaxSubject = 128
+
 // NormalizeLockout checks a lockout and puts its allowed sources in
 // canonical form (addresses or masked networks, sorted, each once, at
 // most MaxAllowed), times in UTC.
@@ -372,8 +375,8 @@ func NormalizeLockout(l *Lockout) error {
 	if l.Kind != LockAccount && l.Kind != LockVoicemail {
 		return &FieldError{"kind", fmt.Sprintf("want account or voicemail, got %q", l.Kind)}
 	}
-	if l.Subject == "" || len(l.Subject) > 128 {
-		return &FieldError{"subject", "want 1 to 128 bytes"}
+	if l.Subject == "" || len(l.Subject) > MaxSubject {
+		return &FieldError{"subject", fmt.Sprintf("want 1 to %d bytes", MaxSubject)}
 	}
 	if !l.Until.After(l.Since) {
 		return &FieldError{"until", "must be after since"}
