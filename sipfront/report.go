@@ -103,7 +103,7 @@ func (w *worker) probe() {
 	switch m.method {
 	case "REGISTER":
 		user := toUser(m.get(hTo))
-		if m.lookup("Authorization") != "" || m.lookup("Proxy-Authorization") != "" {
+		if m.get(hAuthorization) != "" || m.get(hProxyAuthorization) != "" {
 			// Counted against the address, never locking an account
 			// tollgate cannot verify (user is left out of the event).
 			w.report(attack.KindAuthFailure, "", "REGISTER with credentials for "+quoteClip(user)+": tollgate holds no accounts")
@@ -120,9 +120,9 @@ func (w *worker) probe() {
 // authUser returns the username of the request's digest credentials and
 // whether it carries any.
 func (m *message) authUser() (string, bool) {
-	v := m.lookup("Proxy-Authorization")
+	v := m.get(hProxyAuthorization)
 	if v == "" {
-		v = m.lookup("Authorization")
+		v = m.get(hAuthorization)
 	}
 	if v == "" {
 		return "", false
