@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,8 +198,29 @@ func (s *Set) Destination(tenant, digits string, t time.Time) *Record {
 	return nil
 }
 
-// Live holds the current Set.
-type Live struct{ p atomic.Pointer[Set] }
+// Live holds the current Set: the records the store listed at the last
+// refresh, with the records this process decided (see AddAction) laid
+// over them until a refresh begun after their commit has read them.
+type Live struct {
+	p atomic.Pointer[Set]
+
+	refreshing sync.Mutex // one refresh at a time
+	mu         sync.Mutex
+	last       []Record // the last list read
+	local      []*decision
+	begun      uint64 // refreshes begun
+}
+
+// A decision is a record this process added (laid over the list before
+// the store commits it) or removed (withdrawn once the store has removed
+// it). It stays until a refresh begun after the commit has read the
+// store.
+type decision struct {
+	add       *Record
+	removed   int64
+	committed bool
+	seen      uint64 // refreshes begun when the commit returned
+}
 
 // NewLive returns a Live holding an empty set.
 func NewLive() *Live {
@@ -210,15 +232,84 @@ func NewLive() *Live {
 // Load returns the current set.
 func (l *Live) Load() *Set { return l.p.Load() }
 
-// Store replaces the set.
+// Store replaces the set (until the next refresh or decision).
 func (l *Live) Store(s *Set) { l.p.Store(s) }
 
-// Refresh rebuilds live from the store.
+// Refresh rebuilds live from the store, with the decisions of this
+// process that no refresh begun after their commit has read laid over.
 func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
+	l.refreshing.Lock()
+	defer l.refreshing.Unlock()
+	l.mu.Lock()
+	l.begun++
+	n := l.begun
+	l.mu.Unlock()
 	rs, err := st.ListActions(ctx, now)
 	if err != nil {
 		return err
 	}
-	l.Store(Build(rs))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = rs
+	l.local = slices.DeleteFunc(l.local, func(d *decision) bool { return d.committed && d.seen < n })
+	l.installLocked()
 	return nil
+}
+
+// installLocked builds the set from the last list and the decisions.
+// l.mu is held.
+func (l *Live) installLocked() {
+	rs := l.last
+	if len(l.local) > 0 {
+		rs = slices.Clone(rs)
+		for _, d := range l.local {
+			if d.removed != 0 {
+				rs = slices.DeleteFunc(rs, func(r Record) bool { return r.ID == d.removed })
+			}
+		}
+		for _, d := range l.local {
+			if d.add != nil {
+				rs = append(rs, *d.add)
+			}
+		}
+	}
+	l.p.Store(Build(rs))
+}
+
+// AddAction stores r in st, enforcing it in l first: screening
+// challenges, refuses or diverts what it names before the store has it
+// (and before the API lists it). A record the store refuses is withdrawn.
+func (l *Live) AddAction(ctx context.Context, st Store, r Record) (Record, error) {
+	local := r
+	d := &decision{add: &local}
+	l.mu.Lock()
+	l.local = append(l.local, d)
+	l.installLocked()
+	l.mu.Unlock()
+	stored, err := st.AddAction(ctx, r)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.local = slices.DeleteFunc(l.local, func(o *decision) bool { return o == d })
+		l.installLocked()
+		return stored, err
+	}
+	*d.add = stored
+	d.committed, d.seen = true, l.begun
+	return stored, nil
+}
+
+// RemoveAction removes a record from st and, once the store has done so,
+// withdraws it from l at once (a refused removal leaves it in force).
+func (l *Live) RemoveAction(ctx context.Context, st Store, id int64) (Record, error) {
+	r, err := st.RemoveAction(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.local = slices.DeleteFunc(l.local, func(o *decision) bool { return o.add != nil && o.add.ID == id })
+	l.local = append(l.local, &decision{removed: id, committed: true, seen: l.begun})
+	l.installLocked()
+	return r, nil
 }

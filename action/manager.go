@@ -210,7 +210,12 @@ func (m *Manager) apply(ctx context.Context, f detect.Finding, action string, r 
 	}
 	d := Done{Time: f.Time, Detector: f.Detector, Action: action, Tenant: r.Tenant, Target: detect.Target{Kind: r.Kind, Value: r.Value}, Expires: r.Expires}
 	if m.Actions != nil {
-		stored, err := m.Actions.AddAction(ctx, r)
+		add := m.Actions.AddAction
+		if m.ActionLive != nil {
+			// Enforced here before the store commits it.
+			add = func(ctx context.Context, r Record) (Record, error) { return m.ActionLive.AddAction(ctx, m.Actions, r) }
+		}
+		stored, err := add(ctx, r)
 		if err != nil {
 			return nil, fmt.Errorf("action: %w", err)
 		}
@@ -415,7 +420,14 @@ func (m *Manager) Sweep(ctx context.Context, now time.Time) error {
 
 // Release removes an action record by hand, with an audit entry.
 func (m *Manager) Release(ctx context.Context, id int64, actor string) (Record, error) {
-	r, err := m.Actions.RemoveAction(ctx, id)
+	remove := m.Actions.RemoveAction
+	if m.ActionLive != nil {
+		// Withdrawn here once the store has removed it.
+		remove = func(ctx context.Context, id int64) (Record, error) {
+			return m.ActionLive.RemoveAction(ctx, m.Actions, id)
+		}
+	}
+	r, err := remove(ctx, id)
 	if err != nil {
 		return r, err
 	}

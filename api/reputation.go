@@ -18,13 +18,17 @@ import (
 
 // ReputationOptions are what the reputation, ban and lockout routes use.
 type ReputationOptions struct {
-	Store  reputation.Store
-	Live   *reputation.Live     // refreshed after every change made here
-	Guard  *attack.Guard        // bans, trusted addresses, auth events
-	Events honeypot.EventStore  // honeypot evidence; nil without one
-	Now    func() time.Time     // default time.Now
-	Trust  *attack.Trust        // default Guard.Trust()
-	TTL    func() time.Duration // feed TTL; nil: reputation.DefaultFeedTTL
+	Store reputation.Store
+	Live  *reputation.Live // refreshed after every change made here, unless Decides
+	// Decides says Store lays its writes over Live itself as it makes
+	// them (reputation.Enforcing, or the server's deciding writer), so
+	// no write is followed by a re-read of the whole store.
+	Decides bool
+	Guard   *attack.Guard        // bans, trusted addresses, auth events
+	Events  honeypot.EventStore  // honeypot evidence; nil without one
+	Now     func() time.Time     // default time.Now
+	Trust   *attack.Trust        // default Guard.Trust()
+	TTL     func() time.Duration // feed TTL; nil: reputation.DefaultFeedTTL
 }
 
 type repAPI struct {
@@ -66,7 +70,7 @@ func (s *Server) EnableReputation(o ReputationOptions) {
 }
 
 func (a *repAPI) refresh(ctx context.Context) {
-	if a.o.Live != nil {
+	if a.o.Live != nil && !a.o.Decides {
 		if err := reputation.Refresh(ctx, a.o.Store, a.o.Live, a.o.Now()); err != nil {
 			a.s.log.Error("api: refreshing reputation", "err", err)
 		}
@@ -377,8 +381,17 @@ func (a *repAPI) lockouts(w http.ResponseWriter, r *http.Request) {
 }
 
 // lockout answers the PBX's question "may this account authenticate?":
-// 200 with the lockout when locked, 404 {"locked": false} when not.
+// 200 with the lockout when locked, 404 {"locked": false} when not. With
+// ?ip= it answers for that source: 404 when the lockout allows it.
 func (a *repAPI) lockout(w http.ResponseWriter, r *http.Request) {
+	var src netip.Addr
+	if v := r.URL.Query().Get("ip"); v != "" {
+		var err error
+		if src, err = netip.ParseAddr(strings.TrimSpace(v)); err != nil {
+			fieldError(w, "ip", "want an IP address")
+			return
+		}
+	}
 	ls, err := a.o.Store.Lockouts(r.Context(), a.o.Now())
 	if err != nil {
 		repError(w, err)
@@ -386,7 +399,7 @@ func (a *repAPI) lockout(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, subject := r.PathValue("kind"), r.PathValue("subject")
 	for _, l := range ls {
-		if l.Kind == kind && l.Subject == subject {
+		if l.Kind == kind && l.Subject == subject && (!src.IsValid() || !l.Allows(src)) {
 			writeJSON(w, http.StatusOK, map[string]any{"locked": true, "lockout": l})
 			return
 		}

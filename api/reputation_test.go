@@ -117,16 +117,18 @@ func TestReputationRoutes(t *testing.T) {
 		t.Fatalf("ip-addresses: %s", out)
 	}
 
-	// Auth events from the PBX: three failures ban, five lock the account;
-	// the trusted PBX is never banned.
+	// Auth events from the PBX: three failures ban, five lock the account
+	// (allowing the phone that logged in before); the trusted PBX is
+	// never banned.
+	do("pbx", "POST", "/v1/auth-events", `{"ip":"198.51.100.31","kind":"auth_success","username":"1001","source":"asterisk"}`, 200)
 	for i := range 5 {
 		out = do("pbx", "POST", "/v1/auth-events", `{"ip":"198.51.100.30","kind":"auth_failure","username":"1001","source":"asterisk"}`, 200)
 		if i == 2 && !strings.Contains(out, `"ban":{`) {
 			t.Fatalf("third failure: %s", out)
 		}
 	}
-	if !strings.Contains(out, `"lockout":{`) {
-		t.Fatalf("fifth failure: %s", out)
+	if !strings.Contains(out, `"lockout":{`) || !strings.Contains(out, `"allowed":["198.51.100.31"]`) {
+		t.Fatalf("fifth failure: %s; want a lockout allowing the phone", out)
 	}
 	for range 5 {
 		if out := do("pbx", "POST", "/v1/auth-events", `{"ip":"192.0.2.10","kind":"acl","source":"kamailio"}`, 200); !strings.Contains(out, `"trusted":true`) || !strings.Contains(out, `"ban":null`) {
@@ -142,6 +144,9 @@ func TestReputationRoutes(t *testing.T) {
 		t.Fatalf("lockout query: %s", out)
 	}
 	do("ro", "GET", "/v1/lockouts/account/1002", "", 404)
+	do("ro", "GET", "/v1/lockouts/account/1001?ip=198.51.100.31", "", 404) // the phone may log in
+	do("ro", "GET", "/v1/lockouts/account/1001?ip=198.51.100.30", "", 200)
+	do("ro", "GET", "/v1/lockouts/account/1001?ip=pbx.example", "", 400)
 	do("admin", "DELETE", "/v1/lockouts/account/1001", "", 204)
 	do("ro", "GET", "/v1/lockouts/account/1001", "", 404)
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,12 @@ type Policy struct {
 	AccountLockTime      time.Duration // (30 min)
 	VoicemailMaxFailures int           // (3)
 	VoicemailLockTime    time.Duration // (30 min)
+	// AccountKnownGood is how long a successful authentication makes its
+	// source known-good for the account: a lockout allows the sources
+	// that authenticated as the account within this time before it
+	// (30 days). Sources reporting from the honeypot never count (its
+	// accounts are decoys).
+	AccountKnownGood time.Duration
 
 	// MaxTracked bounds the addresses and accounts whose failures are
 	// being counted (memory under a flood of spoofed sources).
@@ -72,6 +79,9 @@ func (p Policy) withDefaults() Policy {
 	if p.VoicemailLockTime <= 0 {
 		p.VoicemailLockTime = 30 * time.Minute
 	}
+	if p.AccountKnownGood <= 0 {
+		p.AccountKnownGood = 30 * 24 * time.Hour
+	}
 	if p.MaxTracked <= 0 {
 		p.MaxTracked = 100000
 	}
@@ -109,9 +119,16 @@ type Guard struct {
 	// failures are not counted, so a ban is not set again (escalated)
 	// while one is in force.
 	Banned func(a netip.Addr, t time.Time) bool
+	// Locked, if set, returns the lockout of kind in force on subject at
+	// t (the node's reputation snapshot, holding the other nodes'
+	// lockouts and this node's own before the store has them): a
+	// success from a source it does not allow teaches nothing, and a new
+	// lockout keeps the sources the one in force allows.
+	Locked func(kind, subject string, t time.Time) *reputation.Lockout
 
 	mu     sync.Mutex
 	banned map[netip.Prefix]time.Time // bans this guard knows are in force, until
+	good   map[string][]goodSource    // account → sources that authenticated as it
 
 	queue   chan Event
 	dropped atomic.Int64
@@ -128,6 +145,7 @@ func NewGuard(p Policy, st reputation.Store, trust *Trust, log *slog.Logger) *Gu
 		pol: p.withDefaults(), st: st, trust: trust, log: log,
 		fails:  NewMemoryFailures(p.withDefaults().MaxTracked),
 		banned: map[netip.Prefix]time.Time{},
+		good:   map[string][]goodSource{},
 		queue:  make(chan Event, 4096),
 	}
 }
@@ -335,8 +353,24 @@ func (g *Guard) ForgetPrefix(p netip.Prefix) {
 	g.fails.Clear(FailKey{FailIP, reputation.FormatPrefix(p)})
 }
 
-// account counts failures per account and per voicemail box.
+// goodSource is a source that authenticated as an account, and when it
+// last did.
+type goodSource struct {
+	net  netip.Prefix
+	last time.Time
+}
+
+// maxGoodPerAccount bounds the known-good sources kept per account (the
+// most recent win).
+const maxGoodPerAccount = 8
+
+// account counts failures per account and per voicemail box. The
+// honeypot's accounts are decoys: what is tried there locks no real
+// account and teaches nothing about one.
 func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, error) {
+	if ev.Source == SourceHoneypot || len(ev.Username) > reputation.MaxSubject {
+		return nil, nil // a name longer than any account is no account's
+	}
 	fk, kind, max, lock, win := FailAccount, reputation.LockAccount, g.pol.AccountMaxFailures, g.pol.AccountLockTime, g.pol.AccountWindow
 	switch ev.Kind {
 	case KindAuthFailure:
@@ -344,6 +378,7 @@ func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, err
 		fk, kind, max, lock = FailVoicemail, reputation.LockVoicemail, g.pol.VoicemailMaxFailures, g.pol.VoicemailLockTime
 	case KindAuthSuccess:
 		g.fails.Clear(FailKey{FailAccount, ev.Username})
+		g.learnGood(ev)
 		return nil, nil
 	default:
 		return nil, nil
@@ -354,11 +389,88 @@ func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, err
 	}
 	l := reputation.Lockout{Kind: kind, Subject: ev.Username, Failures: n, Since: ev.Time.UTC(), Until: ev.Time.Add(lock).UTC(),
 		Reason: fmt.Sprintf("%d failed attempts, last from %s (%s)", n, ev.IP, ev.Source)}
+	if kind == reputation.LockAccount {
+		l.Allowed = g.allowed(ev.Username, ev.Time)
+	}
+	if g.Locked != nil {
+		// Locked again while locked: the lock runs on from its start.
+		if old := g.Locked(kind, ev.Username, ev.Time); old != nil && old.Since.Before(l.Since) {
+			l.Since = old.Since
+		}
+	}
 	if err := g.st.PutLockout(ctx, l); err != nil {
 		return nil, err
 	}
-	g.log.Warn("attack: locked", "kind", kind, "subject", ev.Username, "until", l.Until.Format(time.RFC3339))
+	g.log.Warn("attack: locked", "kind", kind, "subject", ev.Username, "until", l.Until.Format(time.RFC3339), "allowed", l.Allowed)
 	return &l, nil
+}
+
+// learnGood remembers a successful authentication's source as known-good
+// for the account, unless the account is locked against it at the time:
+// a source that succeeds while the account is locked (an attacker that
+// guessed right) is not made good by it.
+func (g *Guard) learnGood(ev Event) {
+	if ev.Username == "" {
+		return
+	}
+	if g.Locked != nil {
+		if l := g.Locked(reputation.LockAccount, ev.Username, ev.Time); l != nil && !l.Allows(ev.IP) {
+			return
+		}
+	}
+	net := g.network(ev.IP)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	srcs := g.good[ev.Username]
+	if srcs == nil && len(g.good) >= g.pol.MaxTracked {
+		for k := range g.good {
+			delete(g.good, k) // bounded under a flood of made-up usernames
+			break
+		}
+	}
+	for i := range srcs {
+		if srcs[i].net == net {
+			if ev.Time.After(srcs[i].last) {
+				srcs[i].last = ev.Time
+			}
+			return
+		}
+	}
+	if len(srcs) >= maxGoodPerAccount {
+		oldest := 0
+		for i := range srcs {
+			if srcs[i].last.Before(srcs[oldest].last) {
+				oldest = i
+			}
+		}
+		srcs = slices.Delete(srcs, oldest, oldest+1)
+	}
+	g.good[ev.Username] = append(srcs, goodSource{net, ev.Time})
+}
+
+// allowed is what a new lockout of the account allows at t: its sources
+// that authenticated within Policy.AccountKnownGood before t, and those
+// the lockout in force already allows.
+func (g *Guard) allowed(user string, t time.Time) []string {
+	var out []string
+	if g.Locked != nil {
+		if l := g.Locked(reputation.LockAccount, user, t); l != nil {
+			out = append(out, l.Allowed...)
+		}
+	}
+	g.mu.Lock()
+	for _, s := range g.good[user] {
+		if !s.last.After(t) && t.Sub(s.last) <= g.pol.AccountKnownGood {
+			out = append(out, reputation.FormatPrefix(s.net))
+		}
+	}
+	g.mu.Unlock()
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > reputation.MaxAllowed {
+		out = out[:reputation.MaxAllowed]
+	}
+	return out
 }
 
 // Sweep forgets failure windows idle for longer than their window and
@@ -367,6 +479,14 @@ func (g *Guard) Sweep(now time.Time) {
 	g.fails.Sweep(now)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	for k, srcs := range g.good {
+		srcs = slices.DeleteFunc(srcs, func(s goodSource) bool { return now.Sub(s.last) > g.pol.AccountKnownGood })
+		if len(srcs) == 0 {
+			delete(g.good, k)
+		} else {
+			g.good[k] = srcs
+		}
+	}
 	for k, until := range g.banned {
 		if !now.Before(until) {
 			delete(g.banned, k)

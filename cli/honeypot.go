@@ -115,8 +115,8 @@ func (d *spooledRepDB) metrics() prometheus.Collector {
 // store commits it), and in cluster mode every change that succeeded
 // (written, or buffered while PostgreSQL is away) is announced to the
 // nodes, which re-read at once instead of at their next periodic
-// refresh. Lockouts are neither: no node keeps them in memory (they are
-// read from the store when needed).
+// refresh. Lockouts too: screening refuses a locked account from this
+// node's reputation.Live (a lockout before the store commits it).
 type decidingRepDB struct {
 	repDB
 	live   *reputation.Live
@@ -157,6 +157,14 @@ func (d decidingRepDB) ReleaseBan(ctx context.Context, id int64) (reputation.Ban
 	return b, d.notified(err)
 }
 
+func (d decidingRepDB) PutLockout(ctx context.Context, l reputation.Lockout) error {
+	return d.notified(d.live.PutLockout(ctx, d.repDB, l))
+}
+
+func (d decidingRepDB) ReleaseLockout(ctx context.Context, kind, subject string) error {
+	return d.notified(d.live.ReleaseLockout(ctx, d.repDB, kind, subject))
+}
+
 // Overlay implements reputation.Overlayer when the database does (the
 // local buffer of cluster mode), so a refresh through the wrapper still
 // lays buffered writes over what PostgreSQL lists.
@@ -165,6 +173,15 @@ func (d decidingRepDB) Overlay() ([]reputation.Entry, []reputation.Ban) {
 		return ov.Overlay()
 	}
 	return nil, nil
+}
+
+// OverlayLockouts implements reputation.LockOverlayer when the database
+// does (cluster mode's local buffer).
+func (d decidingRepDB) OverlayLockouts() []reputation.Lockout {
+	if ov, ok := d.repDB.(reputation.LockOverlayer); ok {
+		return ov.OverlayLockouts()
+	}
+	return nil
 }
 
 // security is the reputation database, the attack guard, the PBX log
@@ -224,9 +241,18 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 	// it, and laid over every refresh until one has read it back.
 	s.w = decidingRepDB{repDB: db, live: s.live, notify: notify}
 	s.guard = attack.NewGuard(attackPolicy(a), s.w, s.trust, log)
-	s.guard.OnBan = func(reputation.Ban) { s.refresh(context.Background()) }
+	// No refresh after each ban: the ban is laid over the snapshot as it
+	// is decided, and the refresh loop reads it back within a second. A
+	// refresh per ban re-read every entry and ban from the store and
+	// rebuilt the snapshot a second time (BenchmarkBanWrite: 10x the CPU
+	// of the ban itself), per ban, on the guard's goroutine.
 	// Addresses any node banned are not counted again while banned.
 	s.guard.Banned = func(a netip.Addr, t time.Time) bool { return s.live.Load().Banned(a, t) != nil }
+	// Lockouts any node set (and this node's own before the store has
+	// them) decide what a success teaches and what a new lockout keeps.
+	s.guard.Locked = func(kind, subject string, t time.Time) *reputation.Lockout {
+		return s.live.Load().Lockout(kind, subject, t)
+	}
 	if shared != nil {
 		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.NodeName()))
 	}
@@ -273,23 +299,12 @@ func attackPolicy(a *config.Attack) attack.Policy {
 		ScannerUAs: a.ScannerUserAgents, CountChallenges: a.CountChallenges,
 		AccountMaxFailures: a.AccountMaxFailures, AccountLockTime: a.AccountLockS.Duration(),
 		VoicemailMaxFailures: a.VoicemailMaxFailures, VoicemailLockTime: a.VoicemailLockS.Duration(),
+		AccountKnownGood: a.AccountKnownGoodS.Duration(), IPv6Bits: a.IPv6Bits,
 	}
 	for _, s := range a.BanTimesS {
 		p.BanTimes = append(p.BanTimes, s.Duration())
 	}
 	return p
-}
-
-// refresh re-reads entries and bans if the database's version moved (one
-// row read otherwise), and in full every reputation.DefaultFullRefresh,
-// for at most a few seconds: a PostgreSQL that hangs must not hold the
-// guard (which refreshes after each ban) or the refresh loop.
-func (s *security) refresh(ctx context.Context) {
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := s.ref.Refresh(rctx, time.Now()); err != nil && ctx.Err() == nil {
-		s.log.Error("refreshing reputation", "err", err)
-	}
 }
 
 // start runs the guard, the refresh loop, the PBX log followers and, when
@@ -391,7 +406,7 @@ func (s *security) start(intel *number.Intel, listen string) error {
 // enableAPI adds the reputation routes to the API.
 func (s *security) enableAPI(a *api.Server) {
 	ttl := s.cfg.Attack.FeedTTLDays.Duration()
-	a.EnableReputation(api.ReputationOptions{Store: s.w, Live: s.live, Guard: s.guard, Events: s.db, Trust: s.trust,
+	a.EnableReputation(api.ReputationOptions{Store: s.w, Live: s.live, Decides: true, Guard: s.guard, Events: s.db, Trust: s.trust,
 		TTL: func() time.Duration {
 			if ttl > 0 {
 				return ttl

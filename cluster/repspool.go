@@ -49,7 +49,8 @@ type RepTarget interface {
 //
 // Not buffered: removals and releases (they fail while the store is
 // away, and the caller sees it), and lockouts are not enforced from the
-// buffer (the PBX reads them from the API, which reads the store).
+// buffer for other readers (OverlayLockouts hands them to this node's
+// reputation.Refresh, so this node enforces them at once).
 type RepSpool struct {
 	RepTarget
 	path string
@@ -63,6 +64,7 @@ type RepSpool struct {
 	records int64
 	entries []reputation.Entry
 	bans    []reputation.Ban
+	locks   []reputation.Lockout
 	full    bool
 
 	down atomic.Bool // the last write or drain failed
@@ -167,6 +169,10 @@ func (s *RepSpool) remember(r repRecord) {
 		if r.Ban != nil {
 			s.bans = append(s.bans, *r.Ban)
 		}
+	case repLockout:
+		if r.Lockout != nil {
+			s.locks = append(s.locks, *r.Lockout)
+		}
 	}
 }
 
@@ -182,6 +188,14 @@ func (s *RepSpool) Overlay() ([]reputation.Entry, []reputation.Ban) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.entries), slices.Clone(s.bans)
+}
+
+// OverlayLockouts implements reputation.LockOverlayer: the lockouts
+// buffered and not yet written to the shared store.
+func (s *RepSpool) OverlayLockouts() []reputation.Lockout {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.locks)
 }
 
 // RepSpoolStats is what the buffer holds and has done.
@@ -402,7 +416,7 @@ func (s *RepSpool) Drain(ctx context.Context) error {
 	// The first end bytes are not written again until this drain ends:
 	// writes only append, and only a drain cuts.
 	var n, recs int64
-	var nEntries, nBans int
+	var nEntries, nBans, nLocks int
 	err := each(io.NewSectionReader(f, 0, end), func(r repRecord) error {
 		err := s.replay(ctx, r)
 		if errors.Is(err, reputation.ErrInvalid) {
@@ -423,6 +437,10 @@ func (s *RepSpool) Drain(ctx context.Context) error {
 				if r.Ban != nil {
 					nBans++
 				}
+			case repLockout:
+				if r.Lockout != nil {
+					nLocks++
+				}
 			}
 		}
 		return err
@@ -442,6 +460,7 @@ func (s *RepSpool) Drain(ctx context.Context) error {
 	s.records -= recs
 	s.entries = slices.Clone(s.entries[nEntries:])
 	s.bans = slices.Clone(s.bans[nBans:])
+	s.locks = slices.Clone(s.locks[nLocks:])
 	if s.size == 0 {
 		s.full = false
 		s.down.Store(false)

@@ -90,11 +90,25 @@ type Attack struct {
 	// (default: SIPVicious, sipcli, VaxSIP and other tools).
 	ScannerUserAgents []string `yaml:"scanner_user_agents"`
 	// CountChallenges counts digest challenges as failures.
-	CountChallenges      bool    `yaml:"count_challenges"`
-	AccountMaxFailures   int     `yaml:"account_max_failures"`
-	AccountLockS         Seconds `yaml:"account_lock_s"`
+	CountChallenges    bool    `yaml:"count_challenges"`
+	AccountMaxFailures int     `yaml:"account_max_failures"`
+	AccountLockS       Seconds `yaml:"account_lock_s"`
+	// AccountKnownGoodS is how long a successful authentication (a PBX
+	// log's, a POST /v1/auth-events auth_success, or the next hop
+	// accepting credentials in proxy mode) makes its source known-good
+	// for the account (seconds; 0 = 2592000, 30 days). While an account
+	// is locked, calls and guesses for it are refused (403
+	// account_locked) except from the sources known-good when it was
+	// locked, so guesses from elsewhere cannot lock the real user out.
+	AccountKnownGoodS    Seconds `yaml:"account_known_good_s"`
 	VoicemailMaxFailures int     `yaml:"voicemail_max_failures"`
 	VoicemailLockS       Seconds `yaml:"voicemail_lock_s"`
+	// IPv6Bits is the network an IPv6 source's failures count against,
+	// its ban covers and its known-good standing holds for (0 = 64: one
+	// host or site is handed a whole /64 and can rotate through it; 48 to
+	// 128). A network holding an attack.trusted address falls back to the
+	// single address; 128 counts and bans each address alone.
+	IPv6Bits int `yaml:"ipv6_bits"`
 	// Logs are PBX logs to follow: {path, format: asterisk|freeswitch}.
 	Logs []AttackLog `yaml:"logs"`
 	// IPAction is what the screening chain does with calls from an
@@ -240,12 +254,16 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 	}{
 		{"max_failures", a.MaxFailures, 1000}, {"window_s", int(a.WindowS), 86400 * 7},
 		{"account_max_failures", a.AccountMaxFailures, 1000}, {"account_lock_s", int(a.AccountLockS), 86400 * 30},
+		{"account_known_good_s", int(a.AccountKnownGoodS), 86400 * 365},
 		{"voicemail_max_failures", a.VoicemailMaxFailures, 1000}, {"voicemail_lock_s", int(a.VoicemailLockS), 86400 * 30},
 		{"min_score", a.MinScore, 100}, {"feed_ttl_days", int(a.FeedTTLDays), 3650},
 	} {
 		if v.v < 0 || v.v > v.max {
 			p.errorf(at("attack."+v.f), "attack."+v.f, "want 0 (default) to %d, got %d", v.max, v.v)
 		}
+	}
+	if a.IPv6Bits != 0 && (a.IPv6Bits < 48 || a.IPv6Bits > 128) {
+		p.errorf(at("attack.ipv6_bits"), "attack.ipv6_bits", "want 0 (default 64) or 48 to 128, got %d", a.IPv6Bits)
 	}
 	for i, s := range a.BanTimesS {
 		if s < 60 || s > 86400*3650 {

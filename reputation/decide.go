@@ -17,11 +17,13 @@ import (
 // entry removed) is laid only after the commit succeeded, so a release
 // the store refused leaves the ban in force.
 type decision struct {
-	ban     *Ban    // a ban to enforce
-	entries []Entry // entries to enforce (merged into the listed ones)
+	ban     *Ban     // a ban to enforce
+	entries []Entry  // entries to enforce (merged into the listed ones)
+	lock    *Lockout // a lockout to enforce
 
 	released int64     // a ban id to withdraw from the lists
 	removed  [2]string // an entry's kind and value to withdraw
+	unlocked [2]string // a lockout's kind and subject to withdraw
 
 	committed bool
 	seen      uint64 // refreshes begun when the commit returned
@@ -37,13 +39,16 @@ func (l *Live) decide(d *decision) {
 	if d.committed {
 		d.seen = l.begun
 	}
-	if d.released != 0 || d.removed[0] != "" {
+	if d.released != 0 || d.removed[0] != "" || d.unlocked[0] != "" {
 		l.local = slices.DeleteFunc(l.local, func(o *decision) bool {
 			if o.ban != nil && o.ban.ID != 0 && o.ban.ID == d.released {
 				return true
 			}
+			if o.lock != nil && o.lock.Kind == d.unlocked[0] && o.lock.Subject == d.unlocked[1] {
+				o.lock = nil
+			}
 			o.entries = slices.DeleteFunc(o.entries, func(e Entry) bool { return e.Kind == d.removed[0] && e.Value == d.removed[1] })
-			return o.ban == nil && len(o.entries) == 0 && o.released == 0 && o.removed[0] == ""
+			return o.ban == nil && o.lock == nil && len(o.entries) == 0 && o.released == 0 && o.removed[0] == "" && o.unlocked[0] == ""
 		})
 	}
 	l.local = append(l.local, d)
@@ -94,12 +99,25 @@ func (l *Live) overlayLocked() ([]Entry, []Ban) {
 	return es, bs
 }
 
-// withdraw returns es and bs without the bans released and the entries
-// removed by ds (new slices when anything is withdrawn; es and bs are
-// not changed).
-func withdraw(es []Entry, bs []Ban, ds []*decision) ([]Entry, []Ban) {
+// localLocksLocked returns the lockouts this process decided. l.mu is
+// held.
+func (l *Live) localLocksLocked() []Lockout {
+	var ls []Lockout
+	for _, d := range l.local {
+		if d.lock != nil {
+			ls = append(ls, *d.lock)
+		}
+	}
+	return ls
+}
+
+// withdraw returns es, bs and ls without the bans released, the entries
+// removed and the lockouts lifted by ds (new slices when anything is
+// withdrawn; es, bs and ls are not changed).
+func withdraw(es []Entry, bs []Ban, ls []Lockout, ds []*decision) ([]Entry, []Ban, []Lockout) {
 	released := map[int64]bool{}
 	removed := map[[2]string]bool{}
+	unlocked := map[[2]string]bool{}
 	for _, d := range ds {
 		if d.released != 0 {
 			released[d.released] = true
@@ -107,6 +125,12 @@ func withdraw(es []Entry, bs []Ban, ds []*decision) ([]Entry, []Ban) {
 		if d.removed[0] != "" {
 			removed[d.removed] = true
 		}
+		if d.unlocked[0] != "" {
+			unlocked[d.unlocked] = true
+		}
+	}
+	if len(unlocked) > 0 {
+		ls = slices.DeleteFunc(slices.Clone(ls), func(x Lockout) bool { return unlocked[[2]string{x.Kind, x.Subject}] })
 	}
 	if len(removed) > 0 {
 		es = slices.DeleteFunc(slices.Clone(es), func(e Entry) bool { return removed[[2]string{e.Kind, e.Value}] })
@@ -114,7 +138,7 @@ func withdraw(es []Entry, bs []Ban, ds []*decision) ([]Entry, []Ban) {
 	if len(released) > 0 {
 		bs = slices.DeleteFunc(slices.Clone(bs), func(b Ban) bool { return released[b.ID] })
 	}
-	return es, bs
+	return es, bs, ls
 }
 
 // AddBan stores b in st, enforcing it in l first: screening refuses the
@@ -175,6 +199,37 @@ func (l *Live) Remove(ctx context.Context, st Store, kind, value string) error {
 	return nil
 }
 
+// PutLockout stores lo in st, enforcing it in l first: screening refuses
+// the account (from sources the lockout does not allow) before the store
+// has the lockout.
+func (l *Live) PutLockout(ctx context.Context, st Store, lo Lockout) error {
+	local := lo
+	local.Allowed = slices.Clone(lo.Allowed)
+	d := &decision{lock: &local}
+	l.decide(d)
+	err := st.PutLockout(ctx, lo)
+	l.settle(d, err, nil)
+	return err
+}
+
+// ReleaseLockout lifts the lockout in st and, once the store has done so,
+// withdraws it from l at once.
+func (l *Live) ReleaseLockout(ctx context.Context, st Store, kind, subject string) error {
+	if err := st.ReleaseLockout(ctx, kind, subject); err != nil {
+		return err
+	}
+	l.decide(&decision{unlocked: [2]string{kind, subject}, committed: true})
+	return nil
+}
+
+// OverlayLockouts implements LockOverlayer: the lockouts this process
+// decided that the last refresh may not have read from the store.
+func (l *Live) OverlayLockouts() []Lockout {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.localLocksLocked()
+}
+
 // Enforcing is a Store whose writes to entries and bans are decisions
 // of this process: Live enforces them at once (see Live.AddBan).
 type Enforcing struct {
@@ -200,4 +255,14 @@ func (s Enforcing) Upsert(ctx context.Context, e Entry) (Entry, error) {
 // Remove implements Store (see Live.Remove).
 func (s Enforcing) Remove(ctx context.Context, kind, value string) error {
 	return s.Live.Remove(ctx, s.Store, kind, value)
+}
+
+// PutLockout implements Store (see Live.PutLockout).
+func (s Enforcing) PutLockout(ctx context.Context, lo Lockout) error {
+	return s.Live.PutLockout(ctx, s.Store, lo)
+}
+
+// ReleaseLockout implements Store (see Live.ReleaseLockout).
+func (s Enforcing) ReleaseLockout(ctx context.Context, kind, subject string) error {
+	return s.Live.ReleaseLockout(ctx, s.Store, kind, subject)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ type gatedStore struct {
 	mu      sync.Mutex
 	bans    []Ban
 	es      []Entry
+	locks   []Lockout
 	nextID  int64
 	fail    error
 	commit  chan struct{}
@@ -101,6 +103,37 @@ func (s *gatedStore) Bans(context.Context, time.Time, bool) ([]Ban, error) {
 	s.mu.Unlock()
 	s.gate(s.read, s.reading)
 	return bs, nil
+}
+
+func (s *gatedStore) PutLockout(_ context.Context, l Lockout) error {
+	s.gate(s.commit, s.writing)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.locks = append(s.locks, l)
+	return nil
+}
+
+func (s *gatedStore) Lockouts(context.Context, time.Time) ([]Lockout, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Lockout(nil), s.locks...), nil
+}
+
+func (s *gatedStore) ReleaseLockout(_ context.Context, kind, subject string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	n := len(s.locks)
+	s.locks = slices.DeleteFunc(s.locks, func(l Lockout) bool { return l.Kind == kind && l.Subject == subject })
+	if len(s.locks) == n {
+		return ErrNotFound
+	}
+	return nil
 }
 
 var (

@@ -21,9 +21,12 @@ type Set struct {
 	uas      []*Entry
 	banAddrs map[netip.Addr]*Ban
 	banNets  []netBan
+	locks    map[lockKey]*Lockout
 	entries  int
 	bans     int
 }
+
+type lockKey struct{ kind, subject string }
 
 type netEntry struct {
 	p netip.Prefix
@@ -36,7 +39,12 @@ type netBan struct {
 }
 
 // Build indexes entries and bans; invalid ones are skipped.
-func Build(es []Entry, bs []Ban) *Set {
+func Build(es []Entry, bs []Ban) *Set { return BuildAll(es, bs, nil) }
+
+// BuildAll indexes entries, bans and lockouts; invalid ones are skipped.
+// Of two lockouts of one subject the later-ending one is kept, with the
+// allowed sources of both.
+func BuildAll(es []Entry, bs []Ban, ls []Lockout) *Set {
 	s := &Set{
 		addrs:    map[netip.Addr]*Entry{},
 		numbers:  map[string]*Entry{},
@@ -84,7 +92,53 @@ func Build(es []Entry, bs []Ban) *Set {
 		}
 		s.bans++
 	}
+	for i := range ls {
+		l := &ls[i]
+		k := lockKey{l.Kind, l.Subject}
+		if s.locks == nil {
+			s.locks = map[lockKey]*Lockout{}
+		}
+		if old := s.locks[k]; old != nil {
+			m := *l
+			if old.Until.After(m.Until) {
+				m = *old
+			}
+			m.Since = minTime(old.Since, l.Since)
+			m.Allowed = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(old.Allowed), l.Allowed...))))
+			l = &m
+		}
+		s.locks[k] = l
+	}
 	return s
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Locked returns the lockout of kind (LockAccount, LockVoicemail) in
+// force on subject at t (event time) that does not allow source a, or
+// nil.
+func (s *Set) Locked(kind, subject string, a netip.Addr, t time.Time) *Lockout {
+	if len(s.locks) == 0 || subject == "" {
+		return nil
+	}
+	if l := s.locks[lockKey{kind, subject}]; l != nil && l.Active(t) && !l.Allows(a) {
+		return l
+	}
+	return nil
+}
+
+// Lockout returns the lockout of kind on subject in force at t whatever
+// the source, or nil.
+func (s *Set) Lockout(kind, subject string, t time.Time) *Lockout {
+	if l := s.locks[lockKey{kind, subject}]; l != nil && l.Active(t) {
+		return l
+	}
+	return nil
 }
 
 // Len is the number of entries and of bans indexed.
@@ -191,8 +245,10 @@ type Live struct {
 	mu     sync.Mutex
 	baseEs []Entry // the last lists read from the store
 	baseBs []Ban
+	baseLs []Lockout
 	heldEs []Entry // what the store's Overlayer held at that read
 	heldBs []Ban
+	heldLs []Lockout
 	local  []*decision
 	begun  uint64 // refreshes begun (each numbered by the count)
 	shown  uint64 // the refresh whose lists are installed
@@ -223,7 +279,14 @@ type Overlayer interface {
 	Overlay() ([]Entry, []Ban)
 }
 
-// Refresh reads unexpired entries and bans from st and installs them.
+// LockOverlayer is an Overlayer that also holds lockouts its shared store
+// has not got yet.
+type LockOverlayer interface {
+	OverlayLockouts() []Lockout
+}
+
+// Refresh reads unexpired entries, bans and lockouts from st and installs
+// them.
 // When st is an Overlayer, what it holds is laid over what it lists; if
 // the store fails, the last lists it gave are used with the overlay (and
 // the error is returned). Without an overlay, on error the old set stays.
@@ -234,19 +297,27 @@ func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
 	n := l.begin()
 	var oe []Entry
 	var ob []Ban
+	var ol []Lockout
 	ov, _ := st.(Overlayer)
 	if ov != nil {
 		// Read before the store: a write that reaches it meanwhile is then
 		// seen twice rather than not at all.
 		oe, ob = ov.Overlay()
 	}
+	if lo, ok := st.(LockOverlayer); ok {
+		ol = lo.OverlayLockouts()
+	}
 	es, err := st.List(ctx, Query{Now: now})
 	var bs []Ban
+	var ls []Lockout
 	if err == nil {
 		bs, err = st.Bans(ctx, now, false)
 	}
+	if err == nil {
+		ls, err = st.Lockouts(ctx, now)
+	}
 	if err != nil {
-		l.overlayLast(oe, ob)
+		l.overlayLast(oe, ob, ol)
 		return err
 	}
 	l.mu.Lock()
@@ -255,7 +326,7 @@ func Refresh(ctx context.Context, st Store, l *Live, now time.Time) error {
 		return nil // a later read is installed
 	}
 	l.shown = n
-	l.baseEs, l.baseBs, l.heldEs, l.heldBs = es, bs, oe, ob
+	l.baseEs, l.baseBs, l.baseLs, l.heldEs, l.heldBs, l.heldLs = es, bs, ls, oe, ob, ol
 	// Decisions committed before this read began are in its lists (or
 	// were undone meanwhile by someone else): the store speaks for them.
 	l.local = slices.DeleteFunc(l.local, func(d *decision) bool { return d.committed && d.seen < n })
@@ -318,7 +389,12 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time, force bool) (boo
 			// The store is away: still enforce what this node has
 			// buffered for it, over the last lists read.
 			if ov, ok := r.Store.(Overlayer); ok {
-				r.Live.overlayLast(ov.Overlay())
+				oe, ob := ov.Overlay()
+				var ol []Lockout
+				if lo, ok := r.Store.(LockOverlayer); ok {
+					ol = lo.OverlayLockouts()
+				}
+				r.Live.overlayLast(oe, ob, ol)
 			}
 			return false, err
 		}
@@ -329,6 +405,9 @@ func (r *Refresher) refresh(ctx context.Context, now time.Time, force bool) (boo
 		if ov, ok := r.Store.(Overlayer); ok {
 			oe, ob := ov.Overlay()
 			pending = pending || len(oe)+len(ob) > 0
+		}
+		if lo, ok := r.Store.(LockOverlayer); ok {
+			pending = pending || len(lo.OverlayLockouts()) > 0
 		}
 		if !force && !pending && r.known && v == r.version && now.Sub(r.last) < full && !now.Before(r.last) {
 			return false, nil
@@ -377,13 +456,13 @@ func overlay(es []Entry, bs []Ban, oe []Entry, ob []Ban) ([]Entry, []Ban) {
 // overlayLast installs the last lists read from the store with oe and ob
 // laid over them (and this process's decisions); with nothing to lay
 // over, the current set stays.
-func (l *Live) overlayLast(oe []Entry, ob []Ban) {
-	if len(oe)+len(ob) == 0 {
+func (l *Live) overlayLast(oe []Entry, ob []Ban, ol []Lockout) {
+	if len(oe)+len(ob)+len(ol) == 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.heldEs, l.heldBs = oe, ob
+	l.heldEs, l.heldBs, l.heldLs = oe, ob, ol
 	l.installLocked()
 }
 
@@ -398,14 +477,18 @@ func (l *Live) begin() uint64 {
 // installLocked builds the set from the last lists, what the store held
 // and this process's decisions. l.mu is held.
 func (l *Live) installLocked() {
-	es, bs := l.baseEs, l.baseBs
+	es, bs, ls := l.baseEs, l.baseBs, l.baseLs
 	if len(l.heldEs)+len(l.heldBs) > 0 {
 		es, bs = overlay(es, bs, l.heldEs, l.heldBs)
 	}
+	if len(l.heldLs) > 0 {
+		ls = append(slices.Clip(ls), l.heldLs...)
+	}
 	if len(l.local) > 0 {
-		es, bs = withdraw(es, bs, l.local)
+		es, bs, ls = withdraw(es, bs, ls, l.local)
 		oe, ob := l.overlayLocked()
 		es, bs = overlay(es, bs, oe, ob)
+		ls = append(slices.Clip(ls), l.localLocksLocked()...)
 	}
-	l.set.Store(Build(es, bs))
+	l.set.Store(BuildAll(es, bs, ls))
 }

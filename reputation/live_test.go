@@ -33,6 +33,13 @@ func (s *overlayStore) Bans(context.Context, time.Time, bool) ([]Ban, error) {
 	return append([]Ban(nil), s.bs...), nil
 }
 
+func (s *overlayStore) Lockouts(context.Context, time.Time) ([]Lockout, error) {
+	if s.down {
+		return nil, errors.New("connection refused")
+	}
+	return nil, nil
+}
+
 func (s *overlayStore) Overlay() ([]Entry, []Ban) { return s.oe, s.ob }
 
 // TestRefreshOverlay: held entries are merged into stored ones (a manual

@@ -23,6 +23,8 @@ func (f *fakeStore) List(context.Context, Query) ([]Entry, error) {
 
 func (f *fakeStore) Bans(context.Context, time.Time, bool) ([]Ban, error) { return nil, nil }
 
+func (f *fakeStore) Lockouts(context.Context, time.Time) ([]Lockout, error) { return nil, nil }
+
 type fakeVersioned struct {
 	*fakeStore
 	v      int64

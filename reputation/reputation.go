@@ -329,7 +329,8 @@ const (
 )
 
 // Lockout stops a SIP account or voicemail box from authenticating until
-// Until, after too many failures.
+// Until, after too many failures, from every address but the ones it
+// allows.
 type Lockout struct {
 	Kind     string    `json:"kind"`
 	Subject  string    `json:"subject"`
@@ -337,6 +338,67 @@ type Lockout struct {
 	Failures int       `json:"failures"`
 	Since    time.Time `json:"since"`
 	Until    time.Time `json:"until"`
+	// Allowed are the addresses (or networks) known to be the account's
+	// own when it was locked: sources that had authenticated as it before
+	// the attack. They keep working while the lock holds, so guesses from
+	// elsewhere cannot lock the real user out.
+	Allowed []string `json:"allowed,omitempty"`
+}
+
+// Active reports whether the lockout is in force at t (event time).
+func (l *Lockout) Active(t time.Time) bool { return !t.Before(l.Since) && t.Before(l.Until) }
+
+// Allows reports whether a is one of the lockout's allowed sources.
+func (l *Lockout) Allows(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	for _, s := range l.Allowed {
+		if p, err := ParsePrefix(s); err == nil && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxAllowed bounds a lockout's allowed sources.
+const MaxAllowed = 16
+
+// MaxSubject bounds a lockout's subject (an account or voicemail box).
+const MaxSubject = 128
+
+// NormalizeLockout checks a lockout and puts its allowed sources in
+// canonical form (addresses or masked networks, sorted, each once, at
+// most MaxAllowed), times in UTC.
+func NormalizeLockout(l *Lockout) error {
+	if l.Kind != LockAccount && l.Kind != LockVoicemail {
+		return &FieldError{"kind", fmt.Sprintf("want account or voicemail, got %q", l.Kind)}
+	}
+	if l.Subject == "" || len(l.Subject) > MaxSubject {
+		return &FieldError{"subject", fmt.Sprintf("want 1 to %d bytes", MaxSubject)}
+	}
+	if !l.Until.After(l.Since) {
+		return &FieldError{"until", "must be after since"}
+	}
+	if len(l.Allowed) > MaxAllowed {
+		return &FieldError{"allowed", fmt.Sprintf("at most %d sources", MaxAllowed)}
+	}
+	out := make([]string, 0, len(l.Allowed))
+	for _, s := range l.Allowed {
+		c, err := CanonicalIP(s)
+		if err != nil {
+			return &FieldError{"allowed", err.Error()}
+		}
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	l.Allowed = slices.Compact(out)
+	if len(l.Allowed) == 0 {
+		l.Allowed = nil
+	}
+	l.Since, l.Until = l.Since.UTC(), l.Until.UTC()
+	return nil
 }
 
 // Query filters List. Zero fields match everything.

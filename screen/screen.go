@@ -56,6 +56,7 @@ type Call struct {
 	Transport string
 	Time      time.Time // the event's own time; every time rule uses it
 	Identity  string    // SIP Identity header, kept for caller-ID checks
+	AuthUser  string    // the username of the request's digest credentials, when it carries any
 
 	// Derived by the engine before the chain runs.
 	Dest          number.Info // the callee, normalized in the tenant's dial plan

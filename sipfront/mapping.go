@@ -132,6 +132,11 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 		c.UserAgent = c.UserAgent[:maxUserAgent]
 	}
 	c.Identity = m.get(hIdentity)
+	// The credentials' username, for account lockouts (check/reputation):
+	// a guess for a locked account is refused before it reaches the PBX.
+	if u, ok := m.authUser(); ok {
+		c.AuthUser = clip(u, maxExtension)
+	}
 	// Over-long identities are valid SIP (RFC 4475 3.1.1.7) but not
 	// something tollgate can screen: the call is refused, not the syntax.
 	for _, f := range [...]struct {
@@ -155,12 +160,12 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 // heap after six minutes at 1,000 calls/s in redirect mode).
 func detach(c *screen.Call) {
 	var b strings.Builder
-	b.Grow(len(c.ID) + len(c.Tenant) + len(c.Extension) + len(c.Caller) + len(c.Callee))
-	for _, f := range [...]*string{&c.ID, &c.Tenant, &c.Extension, &c.Caller, &c.Callee} {
+	b.Grow(len(c.ID) + len(c.Tenant) + len(c.Extension) + len(c.Caller) + len(c.Callee) + len(c.AuthUser))
+	for _, f := range [...]*string{&c.ID, &c.Tenant, &c.Extension, &c.Caller, &c.Callee, &c.AuthUser} {
 		b.WriteString(*f)
 	}
 	all, at := b.String(), 0
-	for _, f := range [...]*string{&c.ID, &c.Tenant, &c.Extension, &c.Caller, &c.Callee} {
+	for _, f := range [...]*string{&c.ID, &c.Tenant, &c.Extension, &c.Caller, &c.Callee, &c.AuthUser} {
 		n := len(*f)
 		*f = all[at : at+n]
 		at += n

@@ -453,6 +453,7 @@ func (p *proxy) inviteResponse(sh *shard, w *worker, tx *inviteTx, code int, e *
 		}
 		tx.final, tx.finalAt, tx.last = code, now, fwd
 		p.s.stats.Answered.Add(1)
+		p.reportAnswer(tx, code)
 		if d == nil || d.state != early {
 			return
 		}
@@ -508,16 +509,24 @@ func (p *proxy) inviteResponse(sh *shard, w *worker, tx *inviteTx, code int, e *
 }
 
 // reportAnswer tells the attack guard what the next hop's final answer
-// says about the caller (report.go): no such user, or failed credentials.
+// says about the caller (report.go): no such user, failed credentials, or
+// credentials accepted.
 func (p *proxy) reportAnswer(tx *inviteTx, code int) {
 	if p.s.reporter == nil || tx.scannerUA {
 		return
 	}
 	ev := attack.Event{IP: tx.src, Port: int(tx.in.addr.Port()), Transport: tx.in.tr, UserAgent: tx.ua, Dialed: tx.ruri}
-	switch code {
-	case 404, 484, 604:
+	switch {
+	case code >= 200 && code < 300:
+		if !tx.creds || tx.authUser == "" {
+			return
+		}
+		// The next hop accepted the credentials: the source is the
+		// account's own (a lockout will allow it).
+		ev.Kind, ev.Username, ev.Text = attack.KindAuthSuccess, tx.authUser, "credentials accepted by the next hop ("+strconv.Itoa(code)+")"
+	case code == 404 || code == 484 || code == 604:
 		ev.Kind, ev.Text = attack.KindNoRoute, "the next hop answered "+strconv.Itoa(code)
-	case 401, 407:
+	case code == 401 || code == 407:
 		if tx.creds {
 			ev.Kind, ev.Username, ev.Text = attack.KindAuthFailure, tx.authUser, "credentials refused by the next hop ("+strconv.Itoa(code)+")"
 		} else {

@@ -26,6 +26,8 @@ const (
 	hRoute
 	hRecordRoute
 	hProxyRequire
+	hAuthorization
+	hProxyAuthorization
 	nHeaderIDs
 )
 
@@ -278,5 +280,5 @@ var headerNames = [...]struct {
 	{"Max-Forwards", hMaxForwards}, {"Content-Length", hContentLength}, {"Content-Type", hContentType},
 	{"Require", hRequire}, {"P-Asserted-Identity", hPAI}, {"User-Agent", hUserAgent},
 	{"Identity", hIdentity}, {"Contact", hContact}, {"Route", hRoute}, {"Record-Route", hRecordRoute},
-	{"Proxy-Require", hProxyRequire},
+	{"Proxy-Require", hProxyRequire}, {"Authorization", hAuthorization}, {"Proxy-Authorization", hProxyAuthorization},
 }

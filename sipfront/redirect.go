@@ -229,6 +229,11 @@ func (w *worker) screenInvite(ctx context.Context) ([]byte, netip.AddrPort) {
 		}
 		return w.unavailable("screening failed")
 	}
+	if w.c.AuthUser != "" && !w.scannerUA && w.v.Has("account_locked") {
+		// A guess for a locked account, refused before any PBX checked
+		// it: counted against the address (the account is locked already).
+		w.report(attack.KindAuthFailure, "", "credentials for locked account "+quoteClip(w.c.AuthUser))
+	}
 	return nil, w.src
 }
 

@@ -31,7 +31,13 @@ import (
 //     answers the forwarded INVITE 404, 484 or 604 (no_route); it answers
 //     401 or 407 to an INVITE that carried credentials (auth_failure, with
 //     the credentials' username, since the PBX did verify them), or to one
-//     without (auth_challenge, counted only when attack.count_challenges).
+//     without (auth_challenge, counted only when attack.count_challenges);
+//     it answers 2xx to an INVITE with credentials (auth_success: the
+//     source becomes known-good for the account, which a lockout allows).
+//   - an INVITE carrying credentials for an account that is locked,
+//     refused by screening (account_locked) before any PBX checked them:
+//     auth_failure against the address only (the account is locked
+//     already).
 //
 // Any request whose User-Agent starts with one of the scanner prefixes
 // (attack.scanner_user_agents, else attack.DefaultScannerUAs: the same
@@ -97,7 +103,7 @@ func (w *worker) probe() {
 	switch m.method {
 	case "REGISTER":
 		user := toUser(m.get(hTo))
-		if m.lookup("Authorization") != "" || m.lookup("Proxy-Authorization") != "" {
+		if m.get(hAuthorization) != "" || m.get(hProxyAuthorization) != "" {
 			// Counted against the address, never locking an account
 			// tollgate cannot verify (user is left out of the event).
 			w.report(attack.KindAuthFailure, "", "REGISTER with credentials for "+quoteClip(user)+": tollgate holds no accounts")
@@ -114,9 +120,9 @@ func (w *worker) probe() {
 // authUser returns the username of the request's digest credentials and
 // whether it carries any.
 func (m *message) authUser() (string, bool) {
-	v := m.lookup("Proxy-Authorization")
+	v := m.get(hProxyAuthorization)
 	if v == "" {
-		v = m.lookup("Authorization")
+		v = m.get(hAuthorization)
 	}
 	if v == "" {
 		return "", false

@@ -645,6 +645,13 @@ func refreshingCall(t *testing.T, port int, user, password, number string, every
 // header line for user/password.
 func digestAuth(t *testing.T, challenge, user, password, method, uri string) string {
 	t.Helper()
+	return digestCredentials(t, "Proxy-Authorization", "auth", challenge, user, password, method, uri)
+}
+
+// digestCredentials answers a digest challenge in header hdr (qop "auth",
+// or "" for the RFC 2069 form without nc and cnonce).
+func digestCredentials(t *testing.T, hdr, qop, challenge, user, password, method, uri string) string {
+	t.Helper()
 	param := func(name string) string {
 		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(challenge)
 		if m == nil {
@@ -656,10 +663,14 @@ func digestAuth(t *testing.T, challenge, user, password, method, uri string) str
 	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
 	ha1 := md5hex(user + ":" + realm + ":" + password)
 	ha2 := md5hex(method + ":" + uri)
+	if qop == "" {
+		return fmt.Sprintf("%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5\r\n",
+			hdr, user, realm, nonce, uri, md5hex(ha1+":"+nonce+":"+ha2))
+	}
 	const nc, cnonce = "00000001", "0a4f113b"
-	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2)
-	return fmt.Sprintf("Proxy-Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\"\r\n",
-		user, realm, nonce, uri, resp, nc, cnonce)
+	resp := md5hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
+	return fmt.Sprintf("%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, qop=%s, nc=%s, cnonce=\"%s\"\r\n",
+		hdr, user, realm, nonce, uri, resp, qop, nc, cnonce)
 }
 
 // digestInvite sends an INVITE from src with From fromUser, answers the

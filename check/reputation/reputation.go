@@ -3,8 +3,11 @@
 // attacking (the honeypot, feeds, detectors) is refused or sent to the
 // honeypot; a confirmed number or range attackers dialed is refused,
 // challenged or scored for every tenant, while a suspected one (learned
-// from evidence a forger could have sent) only adds risk. Calls from
-// trusted networks are never blocked by bans or address entries.
+// from evidence a forger could have sent) only adds risk. A call for a
+// locked SIP account (its extension or the username of its credentials)
+// is refused unless it comes from a source the lockout allows. Calls from
+// trusted networks are never blocked by bans, lockouts or address
+// entries.
 package reputation
 
 import (
@@ -88,6 +91,18 @@ func (r *Reputation) trust(a netip.Addr) bool {
 	return false
 }
 
+// lockedAccount returns the account lockout the call falls under: its
+// credentials' username or its extension locked at the call's time, and
+// its source not one the lockout allows.
+func lockedAccount(set *rep.Set, c *screen.Call) *rep.Lockout {
+	if c.AuthUser != "" {
+		if l := set.Locked(rep.LockAccount, c.AuthUser, c.SourceIP, c.Time); l != nil {
+			return l
+		}
+	}
+	return set.Locked(rep.LockAccount, c.Extension, c.SourceIP, c.Time)
+}
+
 // Check implements screen.Check.
 func (r *Reputation) Check(_ context.Context, c *screen.Call, v *screen.Verdict) screen.Flow {
 	set := r.live.Load()
@@ -98,6 +113,14 @@ func (r *Reputation) Check(_ context.Context, c *screen.Call, v *screen.Verdict)
 			v.Add(screen.Reason{Check: "reputation", Code: "banned_ip",
 				Text:   "source address " + c.SourceIP.String() + " is banned until " + b.Expires.UTC().Format("2006-01-02 15:04 MST") + ": " + b.Reason,
 				Rule:   "bans." + strconv.FormatInt(b.ID, 10),
+				Action: screen.Reject, Risk: 100})
+			return screen.Stop
+		}
+		if l := lockedAccount(set, c); l != nil {
+			v.Add(screen.Reason{Check: "reputation", Code: "account_locked",
+				Text: "account " + strconv.Quote(l.Subject) + " is locked until " + l.Until.UTC().Format("2006-01-02 15:04 MST") +
+					" after failed logins, and " + c.SourceIP.String() + " is not one of its known sources",
+				Rule:   "lockouts.account." + l.Subject,
 				Action: screen.Reject, Risk: 100})
 			return screen.Stop
 		}

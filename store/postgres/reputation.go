@@ -136,6 +136,10 @@ ALTER TABLE reputation_entries ADD COLUMN status text NOT NULL DEFAULT 'confirme
 ALTER TABLE reputation_entries ADD COLUMN evidence bytea;
 UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND kind IN ('number', 'range');
 `,
+	// 5: a lockout names the sources it allows (comma-separated).
+	`
+ALTER TABLE reputation_lockouts ADD COLUMN allowed text NOT NULL DEFAULT '';
+`,
 }
 
 // NewReputation builds the reputation store on pool, which the caller
@@ -536,25 +540,32 @@ func (db *Reputation) ReleaseBan(ctx context.Context, id int64) (reputation.Ban,
 
 // PutLockout implements reputation.Store.
 func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) error {
+	if err := reputation.NormalizeLockout(&l); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns) VALUES ($1, $2, $3, $4, $5, $6)
+		_, err := tx.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns, allowed) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
-				since_ns = excluded.since_ns, until_ns = excluded.until_ns`,
-			l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, l.Since.UnixNano(), l.Until.UnixNano())
+				since_ns = excluded.since_ns, until_ns = excluded.until_ns, allowed = excluded.allowed`,
+			l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, l.Since.UnixNano(), l.Until.UnixNano(), strings.Join(l.Allowed, ","))
 		return err
 	})
 }
 
 // Lockouts implements reputation.Store.
 func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
-	rows, err := db.pool.Query(ctx, `SELECT kind, subject, reason, failures, since_ns, until_ns FROM reputation_lockouts
+	rows, err := db.pool.Query(ctx, `SELECT kind, subject, reason, failures, since_ns, until_ns, allowed FROM reputation_lockouts
 		WHERE until_ns > $1 ORDER BY since_ns DESC`, now.UnixNano())
 	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
 		var subject, reason []byte
 		var s, u int64
-		err := r.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u)
+		var allowed string
+		err := r.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u, &allowed)
 		l.Subject, l.Reason = string(subject), string(reason)
+		if allowed != "" {
+			l.Allowed = strings.Split(allowed, ",")
+		}
 		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
 		return l, err
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/tollgate-voip/tollgate/honeypot"
@@ -107,6 +108,10 @@ INSERT INTO reputation_version (id, v) VALUES (1, 0);
 ALTER TABLE reputation_entries ADD COLUMN status TEXT NOT NULL DEFAULT 'confirmed' CHECK (status IN ('confirmed', 'suspected'));
 ALTER TABLE reputation_entries ADD COLUMN evidence TEXT;
 UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND kind IN ('number', 'range');
+`,
+	// 4: a lockout names the sources it allows (comma-separated).
+	`
+ALTER TABLE reputation_lockouts ADD COLUMN allowed TEXT NOT NULL DEFAULT '';
 `,
 }
 
@@ -390,22 +395,30 @@ func (db *Reputation) ReleaseBan(ctx context.Context, id int64) (reputation.Ban,
 
 // PutLockout implements reputation.Store.
 func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) error {
+	if err := reputation.NormalizeLockout(&l); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since, until) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until`,
-			l.Kind, l.Subject, l.Reason, l.Failures, l.Since.UnixNano(), l.Until.UnixNano())
+		_, err := tx.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since, until, allowed) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until,
+				allowed = excluded.allowed`,
+			l.Kind, l.Subject, l.Reason, l.Failures, l.Since.UnixNano(), l.Until.UnixNano(), strings.Join(l.Allowed, ","))
 		return err
 	})
 }
 
 // Lockouts implements reputation.Store.
 func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT kind, subject, reason, failures, since, until FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, now.UnixNano())
+	rows, err := db.r.QueryContext(ctx, `SELECT kind, subject, reason, failures, since, until, allowed FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, now.UnixNano())
 	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
 		var s, u int64
-		err := r.Scan(&l.Kind, &l.Subject, &l.Reason, &l.Failures, &s, &u)
+		var allowed string
+		err := r.Scan(&l.Kind, &l.Subject, &l.Reason, &l.Failures, &s, &u, &allowed)
 		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
+		if allowed != "" {
+			l.Allowed = strings.Split(allowed, ",")
+		}
 		return l, err
 	})
 }

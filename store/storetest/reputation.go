@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -301,7 +302,7 @@ func repRoundTrip(t *testing.T, open func() ReputationDB) {
 	if err := db.PutLockout(repCtx, l); err != nil {
 		t.Fatal(err)
 	}
-	if ls, err := db.Lockouts(repCtx, first); err != nil || len(ls) != 1 || ls[0] != l {
+	if ls, err := db.Lockouts(repCtx, first); err != nil || len(ls) != 1 || !reflect.DeepEqual(ls[0], l) {
 		t.Fatalf("lockouts = %+v, %v; want %+v", ls, err, l)
 	}
 	if err := db.ReleaseLockout(repCtx, "voicemail", "box\xff\x00"); err != nil {
@@ -396,6 +397,20 @@ func repLockouts(t *testing.T, open func() ReputationDB) {
 	}
 	if ls, _ := db.Lockouts(repCtx, now); len(ls) != 1 || ls[0].Kind != "voicemail" {
 		t.Fatalf("after release = %+v", ls)
+	}
+	// The sources a lockout allows come back canonical, sorted and once
+	// each; a bad one is refused with nothing stored.
+	put(reputation.Lockout{Kind: "account", Subject: "300", Failures: 5, Since: now, Until: now.Add(time.Hour),
+		Allowed: []string{"198.51.100.7", "2001:db8:1:2::9/64", "::ffff:198.51.100.7"}})
+	ls, err = db.Lockouts(repCtx, now)
+	want := []string{"198.51.100.7", "2001:db8:1:2::/64"}
+	i := slices.IndexFunc(ls, func(l reputation.Lockout) bool { return l.Subject == "300" })
+	if err != nil || len(ls) != 2 || i < 0 || !reflect.DeepEqual(ls[i].Allowed, want) || ls[1-i].Allowed != nil {
+		t.Fatalf("lockouts = %+v, %v; want 300 allowing %v beside the voicemail lockout allowing none", ls, err, want)
+	}
+	if err := db.PutLockout(repCtx, reputation.Lockout{Kind: "account", Subject: "301", Failures: 5, Since: now, Until: now.Add(time.Hour),
+		Allowed: []string{"not-an-address"}}); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("lockout allowing a bad source: %v; want ErrInvalid", err)
 	}
 }
 
