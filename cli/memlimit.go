@@ -35,19 +35,20 @@ func applyMemoryLimit(s config.Server, log *slog.Logger) (limit int64, auto bool
 // The automatic soft memory limit (server.memory_limit_mb 0, no
 // GOMEMLIMIT). Without a limit Go lets the heap grow to twice the heap
 // marked live at the last collection, and RSS keeps the highest such goal.
-// The marked heap is noisy: everything allocated while a mark runs
-// counts as live, so under load, with marks of seconds, it swings ±10 %
-// around the held state with a constant call table, and RSS climbs with
-// each new high draw (docs/benchmarks.md, issue 17 third and fourth
-// passes). The automatic limit is autoLimitK times the median of the
-// last autoLimitWindow marked heaps, so a high draw no longer sets the
-// goal, and never below autoLimitFloor times the last one, so a heap
-// that grows with the traffic is followed at once rather than collected
-// in a loop. It starts after warm-up (call_setup_s plus a minute, when
-// calls without events have started being forgotten), from the last
-// marked heap; before that the runtime's default pacing applies.
+// The marked heap overstates what is held: everything allocated while a
+// mark runs counts as live, so under load, with marks of seconds to tens
+// of seconds, it swings by a fifth or more above the held state with a
+// constant call table, and RSS climbs with each new high draw
+// (docs/benchmarks.md, issue 17 third and fourth passes). The lowest of
+// the last autoLimitWindow marks is the closest to the held state; the
+// automatic limit is autoLimitK times it, so a high draw no longer sets
+// the goal, and never below autoLimitFloor times the last mark, so a
+// heap that grows with the traffic is followed at once and a long mark
+// keeps its headroom. It starts after warm-up (call_setup_s plus a
+// minute, when calls without events have started being forgotten), from
+// the last mark; before that the runtime's default pacing applies.
 const (
-	autoLimitK      = 1.7
+	autoLimitK      = 1.75
 	autoLimitFloor  = 1.3
 	autoLimitWindow = 9
 	autoLimitMin    = 64 << 20
@@ -65,13 +66,8 @@ func (a *autoLimit) observe(live uint64) int64 {
 		a.live = append(a.live[:0], a.live[1:]...)
 	}
 	a.live = append(a.live, live)
-	s := slices.Clone(a.live)
-	slices.Sort(s)
-	med := float64(s[len(s)/2])
-	if len(s)%2 == 0 {
-		med = (float64(s[len(s)/2-1]) + med) / 2
-	}
-	lim := max(autoLimitK*med, autoLimitFloor*float64(live), autoLimitMin)
+	low := float64(slices.Min(a.live))
+	lim := max(autoLimitK*low, autoLimitFloor*float64(live), autoLimitMin)
 	return int64(min(lim, math.MaxInt64/2))
 }
 

@@ -113,7 +113,7 @@ type Server struct {
 	// 0, the default, is automatic unless the GOMEMLIMIT environment
 	// variable is set (which then applies): from call_setup_s plus a
 	// minute after start, the limit follows the heap marked live at each
-	// collection, at 1.7× the median of the last nine and never below
+	// collection, at 1.75× the lowest of the last nine and never below
 	// 1.3× the last one, logged when it moves by a tenth; this keeps RSS
 	// flat at steady traffic (docs/benchmarks.md, issue 17 fourth pass).
 	// -1 is no limit (the heap may reach twice the live heap at its
