@@ -120,9 +120,9 @@ type Server struct {
 	// highest). A fixed value should be 1.5× the live heap at steady
 	// traffic or more (go_gc_heap_live_bytes once call_setup_s plus a
 	// minute has passed); with less headroom, or on starved cores, the
-	// collector runs almost continuously and stalls the server (issue 17
-	// third pass); at or below the live heap memory goes past the limit
-	// anyway. Read at start.
+	// collector runs almost continuously (issue 17 third pass); at or
+	// below the live heap memory goes past the limit anyway. Read at
+	// start.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 
