@@ -61,7 +61,7 @@ func (e *env) serve(args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	log := slog.New(h)
-	applyMemoryLimit(cfg.Server, log)
+	_, autoLimit := applyMemoryLimit(cfg.Server, log)
 	*dataDir = dataDirOf(cfg, *dataDir)
 	if *listen == "" {
 		*listen = cfg.Server.Listen
@@ -71,6 +71,9 @@ func (e *env) serve(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if autoLimit {
+		go autoMemoryLimit(ctx, autoLimitWarm(cfg.Server), time.Second, log)
+	}
 	// SIGHUP reloads the policy (cli/reload.go); caught from here on, it
 	// can no longer end the process without the drain below.
 	hup := make(chan os.Signal, 1)

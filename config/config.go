@@ -110,13 +110,19 @@ type Server struct {
 	// runtime holds (heap, stacks, runtime structures; not the binary's
 	// own pages): the garbage collector runs as often as it must to stay
 	// under it, instead of letting the heap grow to twice what is live.
-	// Size it at 1.5× the live heap at steady traffic or more
-	// (go_gc_heap_live_bytes once call_setup_s plus a minute has passed);
-	// with less headroom, or on starved cores, the collector runs almost
-	// continuously and stalls the server (docs/benchmarks.md, issue 17
-	// third pass); at or below the live heap memory goes past the limit
-	// anyway. 0 keeps the GOMEMLIMIT environment variable, else no
-	// limit. Read at start.
+	// 0, the default, is automatic unless the GOMEMLIMIT environment
+	// variable is set (which then applies): from call_setup_s plus a
+	// minute after start, the limit follows the heap marked live at each
+	// collection, at 1.75× the lowest of the last nine and never below
+	// 1.3× the last one, logged when it moves by a tenth; this keeps RSS
+	// flat at steady traffic (docs/benchmarks.md, issue 17 fourth pass).
+	// -1 is no limit (the heap may reach twice the live heap at its
+	// highest). A fixed value should be 1.5× the live heap at steady
+	// traffic or more (go_gc_heap_live_bytes once call_setup_s plus a
+	// minute has passed); with less headroom, or on starved cores, the
+	// collector runs almost continuously (issue 17 third pass); at or
+	// below the live heap memory goes past the limit anyway. Read at
+	// start.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 

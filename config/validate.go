@@ -169,8 +169,8 @@ func (p *parser) server(s *Server, n *yaml.Node) {
 		p.errorf(ln["server.state_max_age_s"], "server.state_max_age_s", "must be ≥ 0")
 	}
 	p.retention(&s.Retention, ln)
-	if s.MemoryLimitMB < 0 || s.MemoryLimitMB > 0 && s.MemoryLimitMB < 64 || s.MemoryLimitMB > 1<<20 {
-		p.errorf(ln["server.memory_limit_mb"], "server.memory_limit_mb", "must be 0 (none) or 64–1048576 MiB")
+	if s.MemoryLimitMB < -1 || s.MemoryLimitMB > 0 && s.MemoryLimitMB < 64 || s.MemoryLimitMB > 1<<20 {
+		p.errorf(ln["server.memory_limit_mb"], "server.memory_limit_mb", "must be 0 (automatic), -1 (none) or 64–1048576 MiB")
 	}
 	if s.MaxClockSkew < 0 || s.MaxClockSkew > 600 {
 		p.errorf(ln["server.max_clock_skew_s"], "server.max_clock_skew_s", "must be 0 (off) or 1–600 seconds")

@@ -10,7 +10,7 @@
 # The server's log is kept as $OUT/tg.log; GCTRACE=1 adds a line per GC
 # cycle to it (GODEBUG=gctrace=1 for the server only: set for the build
 # too, the compiler's traces would be cached with its output).
-#   MEMLIMIT=224 ... sets server.memory_limit_mb
+#   MEMLIMIT=224 ... sets server.memory_limit_mb (unset: automatic; -1: none)
 #   RATE=1000 DUR=600 OUT=/tmp/soak bench/sip/soak.sh
 #   SETUP=120 ... sets server.call_setup_s (default: unset, 300 s)
 set -u
@@ -45,8 +45,12 @@ for _ in $(seq 60); do
   [ -n "$token" ] && break
   sleep 1
 done
+# SIPp's watchdog ends a run whose own timer thread was starved (500 ms
+# late 120 times: on a shared machine at load ~35, ~200 s in); its
+# failures are counted instead.
 [ -n "$token" ] || { echo "no admin token in the server log after 60 s" >&2; cat "$work/tg.log" >&2; exit 1; }
 sipp -sf bench/sip/uac_302.xml -r "$RATE" -m $((RATE * DUR)) -l $((RATE * 2)) -i 127.0.0.1 -nostdin -timeout $((DUR + 30))s \
+  -watchdog_minor_maxtriggers 1000000 -watchdog_major_maxtriggers 1000000 \
   -recv_timeout 5000 -trace_stat -stf "$work/stat.csv" "127.0.0.1:$PORT" >/dev/null 2>"$OUT/sipp.err" & S=$!
 start=$(date +%s)
 echo "== rate $RATE/s for ${DUR}s"
@@ -54,7 +58,7 @@ metric() { curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/met
 warm=""
 while kill -0 $S 2>/dev/null; do
   el=$(($(date +%s) - start))
-  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_live $(metric go_gc_heap_live_bytes) heap_inuse $(metric go_memstats_heap_inuse_bytes) goal $(metric go_gc_heap_goal_bytes) released $(metric go_memory_classes_heap_released_bytes) free $(metric go_memory_classes_heap_free_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$el s rss_kb $(awk '/VmRSS/{print $2}' /proc/$TG/status) heap_live $(metric go_gc_heap_live_bytes) heap_inuse $(metric go_memstats_heap_inuse_bytes) goal $(metric go_gc_heap_goal_bytes) limit $(metric go_gc_gomemlimit_bytes) released $(metric go_memory_classes_heap_released_bytes) free $(metric go_memory_classes_heap_free_bytes) live_calls $(curl -sS "http://127.0.0.1:$API/healthz" | grep -o '"live_calls":[0-9]*' | cut -d: -f2) forgotten $(metric tollgate_engine_calls_without_event_total) load $(cut -d' ' -f1 /proc/loadavg)"
   if [ -z "$warm" ] && [ "$el" -ge "$WARM" ]; then
     curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$API/debug/pprof/heap?gc=1" -o "$OUT/heap-warm.pprof"; warm=1
   fi
