@@ -18,9 +18,12 @@
 #     processes (threads included), read just before and after its SIPp
 #     run, divided by the calls SIPp completed. Each round prints the
 #     1-minute load average at its start, both figures, ok/failed calls
-#     and the ratio tollgate ÷ Kamailio; the summary gives the median,
+#     and the ratio tollgate ÷ Kamailio (per completed call, and per
+#     attempted call: CPU ÷ (ok + failed)); the summary gives the median,
 #     lowest and highest ratio over all rounds and over the clean rounds
-#     (no failed call on either side).
+#     (no failed call on either side). When one server loses calls its
+#     figure per completed call includes the retransmissions of the lost
+#     ones: compare clean rounds, or both ratios.
 #  2. Zero-failure rate: for each of RATES, RUNS runs per server,
 #     interleaved the same way; a server passes a rate when most of its
 #     runs there completed every call. The rate a server passes is
@@ -124,14 +127,15 @@ sipp_run() {
 	rm -f "$work/stat.csv"
 }
 
-# cpu_run PORT PID → prints "us_per_call ok failed" for one SIPp run at FIXED_RATE
+# cpu_run PORT PID → prints "us_per_ok_call ok failed us_per_attempted_call"
+# for one SIPp run at FIXED_RATE
 cpu_run() {
 	local t0 t1 ok failed
 	t0=$(cpu_ticks "$2")
 	read -r ok failed < <(sipp_run "$1" "$FIXED_RATE" "$DURATION")
 	t1=$(cpu_ticks "$2")
 	awk -v d=$((t1 - t0)) -v hz="$hz" -v c="$ok" -v f="$failed" \
-		'BEGIN{ if (c>0) printf "%.1f %d %d\n", d*1e6/hz/c, c, f; else printf "nan %d %d\n", c, f }'
+		'BEGIN{ if (c>0) printf "%.1f %d %d %.1f\n", d*1e6/hz/c, c, f, d*1e6/hz/(c+f); else printf "nan %d %d nan\n", c, f }'
 }
 
 # stats: reads one number a line, prints "median min max n"
@@ -145,8 +149,9 @@ echo "== CPU per call: $ROUNDS interleaved rounds at $FIXED_RATE calls/s, ${DURA
 # tables and grow the runtime's heap.
 sipp_run "$TG_PORT" "$FIXED_RATE" 3 >/dev/null
 sipp_run "$KAM_PORT" "$FIXED_RATE" 3 >/dev/null
-printf "%-5s %6s %-5s %12s %14s %12s %14s %7s\n" round load order "tollgate µs" "ok/failed" "kamailio µs" "ok/failed" ratio
+printf "%-5s %6s %-5s %12s %14s %12s %14s %7s %9s\n" round load order "tollgate µs" "ok/failed" "kamailio µs" "ok/failed" ratio "ratio/att"
 : >"$work/ratios.all"
+: >"$work/ratios.att"
 : >"$work/ratios.clean"
 : >"$work/tg.us"
 : >"$work/kam.us"
@@ -155,15 +160,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	l=$(load1)
 	if ((r % 2)); then
 		order=TK
-		read -r tu tok tf < <(cpu_run "$TG_PORT" "$tg")
-		read -r ku kok kf < <(cpu_run "$KAM_PORT" "$kam")
+		read -r tu tok tf ta < <(cpu_run "$TG_PORT" "$tg")
+		read -r ku kok kf ka < <(cpu_run "$KAM_PORT" "$kam")
 	else
 		order=KT
-		read -r ku kok kf < <(cpu_run "$KAM_PORT" "$kam")
-		read -r tu tok tf < <(cpu_run "$TG_PORT" "$tg")
+		read -r ku kok kf ka < <(cpu_run "$KAM_PORT" "$kam")
+		read -r tu tok tf ta < <(cpu_run "$TG_PORT" "$tg")
 	fi
 	ratio=$(awk -v a="$tu" -v b="$ku" 'BEGIN{ if (a=="nan" || b=="nan" || b==0) print "nan"; else printf "%.2f", a/b }')
-	printf "%-5s %6s %-5s %12s %14s %12s %14s %7s\n" "$r" "$l" "$order" "$tu" "$tok/$tf" "$ku" "$kok/$kf" "$ratio"
+	aratio=$(awk -v a="$ta" -v b="$ka" 'BEGIN{ if (a=="nan" || b=="nan" || b==0) print "nan"; else printf "%.2f", a/b }')
+	printf "%-5s %6s %-5s %12s %14s %12s %14s %7s %9s\n" "$r" "$l" "$order" "$tu" "$tok/$tf" "$ku" "$kok/$kf" "$ratio" "$aratio"
+	[ "$aratio" = nan ] || echo "$aratio" >>"$work/ratios.att"
 	[ "$tf" = 0 ] || tg_fail_rounds=$((tg_fail_rounds + 1))
 	[ "$kf" = 0 ] || kam_fail_rounds=$((kam_fail_rounds + 1))
 	[ "$ratio" = nan ] && continue
@@ -176,8 +183,10 @@ read -r tm tmin tmax _ < <(stats <"$work/tg.us")
 read -r km kmin kmax _ < <(stats <"$work/kam.us")
 read -r am amin amax an < <(stats <"$work/ratios.all")
 read -r cm cmin cmax cn < <(stats <"$work/ratios.clean")
+read -r pm pmin pmax pn < <(stats <"$work/ratios.att")
 echo "== tollgate µs/call median $tm ($tmin–$tmax), Kamailio median $km ($kmin–$kmax)"
 echo "== ratio tollgate ÷ Kamailio: median $am (lowest $amin, highest $amax) over $an rounds; clean rounds: median $cm ($cmin–$cmax) over $cn"
+echo "== ratio per attempted call (CPU ÷ (ok + failed), what a server spends on calls it lost too): median $pm ($pmin–$pmax) over $pn"
 echo "== rounds with a failed call: tollgate $tg_fail_rounds, Kamailio $kam_fail_rounds of $ROUNDS"
 
 if [ -z "$SKIP_SWEEP" ]; then
