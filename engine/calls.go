@@ -79,8 +79,6 @@ func (t *callTable) shard(id string) int { return int(maphash.String(t.seed, id)
 // add registers a call let through; it reports false when the id is
 // already known (a retried screen).
 func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) bool {
-	lc := &liveCall{tenant: c.Tenant, intl: c.International, rate: c.Dest.Rate, maxDur: int32(v.MaxDuration),
-		screened: c.Time.UnixNano(), lease: c.Time.Add(stale).UnixNano()}
 	var ks callKeys
 	for _, h := range c.Holds() {
 		if h.Kind == screen.SlotHold && ks.nslots < len(ks.slots) {
@@ -91,9 +89,20 @@ func (t *callTable) add(c *screen.Call, v *screen.Verdict, stale time.Duration) 
 	if c.International {
 		ks.spendKey = spend.Key(c)
 	}
+	var lc *liveCall
 	if ks.nslots > 0 || c.International {
-		lc.keys = &ks
+		// The call and its keys in one allocation.
+		both := &struct {
+			liveCall
+			keys callKeys
+		}{keys: ks}
+		lc = &both.liveCall
+		lc.keys = &both.keys
+	} else {
+		lc = new(liveCall)
 	}
+	lc.tenant, lc.intl, lc.rate, lc.maxDur = c.Tenant, c.International, c.Dest.Rate, int32(v.MaxDuration)
+	lc.screened, lc.lease = c.Time.UnixNano(), c.Time.Add(stale).UnixNano()
 	s := &t.shards[t.shard(c.ID)]
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -229,7 +229,12 @@ func (x *Intel) fill(dialed string, r *resolved) Info {
 	e[0] = '+'
 	n := 1 + copy(e[1:], r.plan.ccStr)
 	n += copy(e[n:], r.nsn[:r.n])
-	info := Info{Dialed: dialed, E164: string(e[:n])}
+	info := Info{Dialed: dialed}
+	if string(e[:n]) == dialed {
+		info.E164 = dialed // dialed in E.164 already: no copy
+	} else {
+		info.E164 = string(e[:n])
+	}
 	info.Country, info.CallingCode, info.Type, info.Valid = x.cls.answer(r)
 	if info.Country == "" {
 		// A shared calling code where no region's rules match: report the

@@ -35,3 +35,28 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRedirectACK is the ACK a caller sends for the 302: scanned,
+// checked and dropped (half the datagrams of a redirected call).
+func BenchmarkRedirectACK(b *testing.B) {
+	s, _ := newTestServer(b, testPolicy)
+	w := s.newWorker()
+	reqs := make([][]byte, 1024)
+	for i := range reqs {
+		id := "bench-" + strconv.Itoa(i)
+		reqs[i] = []byte("ACK sip:+12125550100@edge.example SIP/2.0\r\n" +
+			"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-" + id + ";rport\r\n" +
+			"Max-Forwards: 70\r\n" +
+			"From: <sip:1001@pbx.example>;tag=a1\r\n" +
+			"To: <sip:+12125550100@edge.example>;tag=tg123\r\n" +
+			"Call-ID: " + id + "\r\n" +
+			"CSeq: 1 ACK\r\n" +
+			"Content-Length: 0\r\n\r\n")
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if resp, _ := w.handle(b.Context(), reqs[i%len(reqs)], src, "udp"); resp != nil {
+			b.Fatal("an ACK was answered")
+		}
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/screen"
 )
@@ -101,6 +103,31 @@ func FuzzProxy(f *testing.F) {
 		if sv, cl, rl, dl, tm := p.stateSize(); sv+cl+rl+dl+tm != 0 || p.txCount.Load() != 0 || p.dlgCount.Load() != 0 {
 			t.Fatalf("state left after every timer ran out: %d server, %d client, %d relays, %d dialogs, %d timers; counts %d/%d",
 				sv, cl, rl, dl, tm, p.txCount.Load(), p.dlgCount.Load())
+		}
+	})
+}
+
+// FuzzParseAddressURI checks that parseAddressURI reads every header
+// value as sip.ParseAddressValue does: an error for the same inputs and
+// the same URI otherwise.
+func FuzzParseAddressURI(f *testing.F) {
+	for _, s := range []string{
+		`<sip:1001@pbx.example>;tag=a1`, `"Alice" <sip:1001@pbx.example>;tag=a1`, `Alice <sip:a@b>`,
+		`sip:1001@pbx.example;tag=x`, `sip:1001@pbx.example`, `"A\"l;<ice" <sip:a@b;user=phone>`,
+		`"A\` + "\r" + `" <sip:a@b>`, `"unterminated <sip:a@b>`, `<sip:a@b`, `<`, `"x";sip:a@b`, `"x"`,
+		`;tag=1`, `<>`, `tel:+12125550100`, `<sips:[::1]:5061;transport=tls>`, `"é" <sip:ü@b>`, "\xff<sip:a@b>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var got, want sip.Uri
+		err := parseAddressURI(v, &got)
+		_, werr := sip.ParseAddressValue(v, &want, nil)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: parseAddressURI error %v, ParseAddressValue error %v", v, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: parseAddressURI %+v, ParseAddressValue %+v", v, got, want)
 		}
 	})
 }

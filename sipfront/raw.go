@@ -101,7 +101,7 @@ func (m *message) scan(raw string, maxFields int) error {
 			}
 		}
 		line, rest = rest[:end], rest[end:]
-		line = strings.TrimRight(line, "\r\n")
+		line = trimRightSet(line, '\r', '\n')
 		if line == "" {
 			break
 		}
@@ -112,12 +112,12 @@ func (m *message) scan(raw string, maxFields int) error {
 		if colon <= 0 {
 			return errHeader
 		}
-		name := strings.TrimRight(line[:colon], " \t")
+		name := trimRightSet(line[:colon], ' ', '\t')
 		if !isToken(name) {
 			return errHeader
 		}
 		value := trimLWS(line[colon+1:])
-		if strings.ContainsAny(value, "\r\n") {
+		if strings.IndexByte(value, '\n') >= 0 || strings.IndexByte(value, '\r') >= 0 {
 			value = unfold(value)
 		}
 		id := headerID(name)
@@ -211,7 +211,26 @@ func unfold(v string) string {
 }
 
 func trimLWS(s string) string {
-	return strings.Trim(s, " \t\r\n")
+	i, j := 0, len(s)
+	for i < j && isLWS(s[i]) {
+		i++
+	}
+	for j > i && isLWS(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+func isLWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// trimRightSet drops trailing a and b bytes: strings.TrimRight with a
+// two-byte cutset, without building the cutset's table on every call.
+func trimRightSet(s string, a, b byte) string {
+	j := len(s)
+	for j > 0 && (s[j-1] == a || s[j-1] == b) {
+		j--
+	}
+	return s[:j]
 }
 
 func isToken(s string) bool {

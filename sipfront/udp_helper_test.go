@@ -124,3 +124,80 @@ func testUDPReaders(t *testing.T, waits bool, n int, held string) {
 		t.Errorf("at most %d request handled at once; want a helper handling the backlog beside the first reader", m)
 	}
 }
+
+// TestUDPArrivalWhileServing: the reader waiting on the socket serves a
+// short batch before waiting again, without a receive that would find
+// the socket empty. A datagram that arrives while it serves must still
+// wake it. One reader; in each round a request is held inside the reader
+// until a second one is queued (and the poller has seen it), then both
+// must be answered, and then a lone request must be answered.
+func TestUDPArrivalWhileServing(t *testing.T) {
+	policy := strings.Replace(testPolicy, "listen: [udp:127.0.0.1:0, tcp:127.0.0.1:0]", "listen: [\"udp:127.0.0.1:0\"]", 1)
+	s, _ := newTestServer(t, policy)
+	SetUDPReaders(s, 1)
+	const rounds = 6
+	var entered, gates [rounds]chan struct{}
+	for i := range gates {
+		entered[i], gates[i] = make(chan struct{}), make(chan struct{})
+	}
+	SetTestHook(s, func(raw []byte) {
+		for i := range gates {
+			if strings.Contains(string(raw), "Call-ID: held-"+strconv.Itoa(i)+"\r\n") {
+				close(entered[i])
+				<-gates[i]
+			}
+		}
+	})
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	opened := 0
+	t.Cleanup(func() { // a failed test must not leave the reader held
+		for ; opened < rounds; opened++ {
+			close(gates[opened])
+		}
+	})
+	to, err := net.ResolveUDPAddr("udp", addr(s, "udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: to.IP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(id string) {
+		if _, err := c.WriteToUDP([]byte(invite(id, "sip:+12125550100@edge", "")), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answers := func(round, want int) {
+		buf := make([]byte, 4096)
+		for got := 0; got < want; got++ {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, _, err := c.ReadFromUDP(buf)
+			if err != nil {
+				t.Fatalf("round %d: %d of %d answered: %v", round, got, want, err)
+			}
+			if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 302") {
+				t.Fatalf("round %d: answer %q", round, buf[:n])
+			}
+		}
+	}
+	for i := 0; i < rounds; i++ {
+		send("held-" + strconv.Itoa(i))
+		select {
+		case <-entered[i]:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("round %d: the held request never reached the reader", i)
+		}
+		send("behind-" + strconv.Itoa(i)) // queued while the reader is busy
+		time.Sleep(20 * time.Millisecond) // every P idle: the poller takes its readiness
+		close(gates[i])
+		opened++
+		answers(i, 2)
+		send("alone-" + strconv.Itoa(i))
+		answers(i, 1)
+	}
+}

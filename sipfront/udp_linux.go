@@ -215,8 +215,21 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn, rs *udpReaders, h
 	})
 	var n int
 	var errno syscall.Errno
+	// The reader that waits on the socket serves a batch that emptied
+	// the socket's queue (fewer datagrams than the batch takes) before
+	// giving up the poller, and then waits for the next datagram without
+	// the receive that would only find nothing: a datagram that arrives
+	// in the meantime marks the socket readable, and the wait returns at
+	// once. Not where another reader must be able to read the socket
+	// while this one is busy: when screening waits on the network, and in
+	// proxy mode.
+	inline := !helper && !s.waits && s.proxy == nil
 	recv := func(fd uintptr) bool {
 		n, errno = bt.recv(fd)
+		if inline && errno == 0 && n > 0 && n < len(bt.msgs) {
+			s.serveBatch(ctx, w, bt, rc, n)
+			return false
+		}
 		// A helper never waits on the socket: it goes back to waiting
 		// for a backlog.
 		return helper || errno != unix.EAGAIN
@@ -254,18 +267,23 @@ func (s *Server) readUDP(ctx context.Context, uc *net.UDPConn, rs *udpReaders, h
 			// More may wait than one batch takes: another reader helps.
 			rs.backlog()
 		}
-		for i := 0; i < n; i++ {
-			size, src := int(bt.msgs[i].n), bt.source(i)
-			if !s.admit(size, src) {
-				continue
-			}
-			if resp, dst := w.handleSafe(ctx, bt.bufs[i][:size], src, "udp"); resp != nil {
-				bt.queue(resp, dst)
-				if s.proxy != nil {
-					bt.flush(rc)
-				}
+		s.serveBatch(ctx, w, bt, rc, n)
+	}
+}
+
+// serveBatch handles the n datagrams of bt and sends the responses.
+func (s *Server) serveBatch(ctx context.Context, w *worker, bt *batch, rc syscall.RawConn, n int) {
+	for i := 0; i < n; i++ {
+		size, src := int(bt.msgs[i].n), bt.source(i)
+		if !s.admit(size, src) {
+			continue
+		}
+		if resp, dst := w.handleSafe(ctx, bt.bufs[i][:size], src, "udp"); resp != nil {
+			bt.queue(resp, dst)
+			if s.proxy != nil {
+				bt.flush(rc)
 			}
 		}
-		bt.flush(rc)
 	}
+	bt.flush(rc)
 }

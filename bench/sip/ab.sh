@@ -2,7 +2,9 @@
 # A/B on loopback: two tollgate binaries (TG_A, TG_B; e.g. main and a branch)
 # and Kamailio answering a bare stateless 302, interleaved in one run, each
 # with SIPp uac_302.xml at RATE calls/s for DUR s, ROUNDS times; prints CPU
-# µs per call (utime+stime from /proc, all processes) and ok/failed calls.
+# µs per call (utime+stime from /proc, all processes), ok/failed calls and
+# the 1-minute load average per run; the order of the three rotates every
+# round, and the summary gives medians and per-round ratios to Kamailio.
 #   TG_A=/tmp/tg-main TG_B=/tmp/tg-branch RATE=2000 DUR=10 ROUNDS=2 bench/sip/ab.sh
 set -u
 cd "$(dirname "$0")/../.."
@@ -58,10 +60,25 @@ run() { # name port pid
   sipp -sf bench/sip/uac_302.xml -r $RATE -m $n -l $((RATE*2)) -i 127.0.0.1 -nostdin -timeout $((DUR+15))s -recv_timeout 5000 -trace_stat -stf $work/stat.csv 127.0.0.1:$2 >/dev/null 2>&1
   t1=$(cpu_ticks $3)
   read -r ok failed < <(awk -F';' 'NR==1{for(i=1;i<=NF;i++){if($i=="SuccessfulCall(C)")s=i;if($i=="FailedCall(C)")f=i}} END{print $s, $f}' $work/stat.csv); rm -f $work/stat.csv
-  awk -v n=$1 -v d=$((t1-t0)) -v hz=$hz -v ok=$ok -v f=$failed 'BEGIN{printf "%-10s %7.1f us CPU/call  ok %d failed %d\n", n, d*1e6/hz/(ok+f), ok, f}'
+  awk -v n=$1 -v d=$((t1-t0)) -v hz=$hz -v ok=$ok -v f=$failed -v l=$(cut -d' ' -f1 /proc/loadavg) 'BEGIN{us=d*1e6/hz/(ok+f); printf "%-10s %7.1f us CPU/call  ok %d failed %d  load %s\n", n, us, ok, f, l; printf "%s %.2f\n", n, us >> "'$work'/us"}'
 }
-echo "== load $(cut -d' ' -f1-3 /proc/loadavg), rate $RATE/s, ${DUR}s, $ROUNDS rounds"
-for r in $(seq $ROUNDS); do run A 5071 $A; run B 5072 $B; run kamailio 5080 $K; done
+echo "== load $(cut -d' ' -f1-3 /proc/loadavg), rate $RATE/s, ${DUR}s, $ROUNDS rounds (order rotates every round)"
+: > $work/us
+for r in $(seq $ROUNDS); do
+  case $((r % 3)) in
+  1) run A 5071 $A; run B 5072 $B; run kamailio 5080 $K;;
+  2) run B 5072 $B; run kamailio 5080 $K; run A 5071 $A;;
+  0) run kamailio 5080 $K; run A 5071 $A; run B 5072 $B;;
+  esac
+done
+# per-round ratios to Kamailio (the k-th A and B runs against the k-th Kamailio run), medians
+awk '{v[$1, ++n[$1]] = $2} END{
+  for (r = 1; r <= n["kamailio"]; r++) { a[r] = v["A", r] / v["kamailio", r]; b[r] = v["B", r] / v["kamailio", r] }
+  printf "== median us/call: A %.1f, B %.1f, kamailio %.1f; median ratio to kamailio: A %.2f, B %.2f; B/A %.2f\n",
+    med("A"), med("B"), med("kamailio"), mediana(a, n["kamailio"]), mediana(b, n["kamailio"]), med("B") / med("A") }
+  function med(k,   i, x) { for (i = 1; i <= n[k]; i++) x[i] = v[k, i]; return mediana(x, n[k]) }
+  function mediana(x, m,   i, j, t) { for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j-1] > x[j]; j--) { t = x[j]; x[j] = x[j-1]; x[j-1] = t }
+    return (m % 2) ? x[(m+1)/2] : (x[m/2] + x[m/2+1]) / 2 }' $work/us
 echo "== load $(cut -d' ' -f1-3 /proc/loadavg)"
 du -sh $work/da $work/db
 grep -i "warn\|error" $work/b.log | head -5
