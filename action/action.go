@@ -123,28 +123,46 @@ type Set struct {
 	ext, num map[[2]string]*Record
 	prefix   map[[2]string]*Record
 	maxLen   int
+	plens    uint64 // bit l set: some prefix of l digits has a record (bit 63: 63 or more)
 	n        int
+	// kinds has, per tenant ("" for records of every tenant), a bit for
+	// each kind of record it holds, and global is kinds[""]: a call of a
+	// tenant without any costs one look-up by its name.
+	kinds  map[string]uint8
+	global uint8
 }
+
+// Kinds of record in Set.kinds.
+const (
+	hasExt uint8 = 1 << iota
+	hasNum
+	hasPrefix
+)
 
 // Build indexes records.
 func Build(rs []Record) *Set {
-	s := &Set{ext: map[[2]string]*Record{}, num: map[[2]string]*Record{}, prefix: map[[2]string]*Record{}}
+	s := &Set{ext: map[[2]string]*Record{}, num: map[[2]string]*Record{}, prefix: map[[2]string]*Record{}, kinds: map[string]uint8{}}
 	for i := range rs {
 		r := &rs[i]
 		v := strings.TrimPrefix(r.Value, "+")
 		switch r.Kind {
 		case "extension":
 			s.ext[[2]string{r.Tenant, r.Value}] = r
+			s.kinds[r.Tenant] |= hasExt
 		case "number":
 			s.num[[2]string{r.Tenant, v}] = r
+			s.kinds[r.Tenant] |= hasNum
 		case "prefix":
 			s.prefix[[2]string{r.Tenant, v}] = r
 			s.maxLen = max(s.maxLen, len(v))
+			s.plens |= 1 << min(len(v), 63)
+			s.kinds[r.Tenant] |= hasPrefix
 		default:
 			continue
 		}
 		s.n++
 	}
+	s.global = s.kinds[""]
 	return s
 }
 
@@ -168,11 +186,16 @@ func (s *Set) Extension(tenant, ext string, t time.Time) *Record {
 	if s == nil || len(s.ext) == 0 {
 		return nil
 	}
-	if r := live(s.ext[[2]string{tenant, ext}], t); r != nil {
-		return r
+	if s.kinds[tenant]&hasExt != 0 {
+		if r := live(s.ext[[2]string{tenant, ext}], t); r != nil {
+			return r
+		}
+		if r := live(s.ext[[2]string{tenant, "*"}], t); r != nil { // every extension of the tenant
+			return r
+		}
 	}
-	if r := live(s.ext[[2]string{tenant, "*"}], t); r != nil { // every extension of the tenant
-		return r
+	if s.global&hasExt == 0 {
+		return nil
 	}
 	return live(s.ext[[2]string{"", ext}], t)
 }
@@ -183,14 +206,37 @@ func (s *Set) Destination(tenant, digits string, t time.Time) *Record {
 	if s == nil || len(s.num)+len(s.prefix) == 0 {
 		return nil
 	}
-	for _, tn := range [2]string{tenant, ""} {
-		if r := live(s.num[[2]string{tn, digits}], t); r != nil {
+	own, all := s.kinds[tenant], s.global
+	if tenant == "" {
+		own = 0 // the records of every tenant are looked up as all's
+	}
+	if (own|all)&(hasNum|hasPrefix) == 0 {
+		return nil
+	}
+	if own&hasNum != 0 {
+		if r := live(s.num[[2]string{tenant, digits}], t); r != nil {
 			return r
 		}
 	}
+	if all&hasNum != 0 {
+		if r := live(s.num[[2]string{"", digits}], t); r != nil {
+			return r
+		}
+	}
+	if (own|all)&hasPrefix == 0 {
+		return nil
+	}
 	for l := min(len(digits), s.maxLen); l > 0; l-- {
-		for _, tn := range [2]string{tenant, ""} {
-			if r := live(s.prefix[[2]string{tn, digits[:l]}], t); r != nil {
+		if s.plens&(1<<min(l, 63)) == 0 {
+			continue // no prefix this long
+		}
+		if own&hasPrefix != 0 {
+			if r := live(s.prefix[[2]string{tenant, digits[:l]}], t); r != nil {
+				return r
+			}
+		}
+		if all&hasPrefix != 0 {
+			if r := live(s.prefix[[2]string{"", digits[:l]}], t); r != nil {
 				return r
 			}
 		}

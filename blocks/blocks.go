@@ -29,9 +29,22 @@ type Set struct {
 	kills      map[string]*store.KillSwitch
 	built      time.Time
 	n          int
+	// kinds has, per tenant ("" for blocks of every tenant), a bit for
+	// each kind of number, prefix and extension block it holds; global is
+	// kinds[""]. A tenant without a kind costs one look-up by its name, not
+	// a look-up by tenant and value per kind (most calls meet none).
+	kinds  map[string]uint8
+	global uint8
 }
 
 type tkey struct{ tenant, value string }
+
+// Kinds of block in Set.kinds.
+const (
+	hasNumber uint8 = 1 << iota
+	hasPrefix
+	hasExtension
+)
 
 type netBlock struct {
 	p netip.Prefix
@@ -48,23 +61,27 @@ func Build(bs []store.Block, ks []store.KillSwitch, now time.Time) *Set {
 		addrs:      map[netip.Addr][]*store.Block{},
 		kills:      map[string]*store.KillSwitch{},
 		built:      now,
+		kinds:      map[string]uint8{},
 	}
 	for i := range bs {
 		b := &bs[i]
 		switch b.Kind {
 		case store.BlockNumber:
 			s.numbers[tkey{b.Tenant, strings.TrimPrefix(b.Value, "+")}] = b
+			s.kinds[b.Tenant] |= hasNumber
 		case store.BlockPrefix:
 			v := strings.TrimPrefix(b.Value, "+")
 			s.prefixes[tkey{b.Tenant, v}] = b
 			s.maxPrefix = max(s.maxPrefix, len(v))
 			s.plens |= 1 << min(len(v), 63)
+			s.kinds[b.Tenant] |= hasPrefix
 		case store.BlockExtension:
 			// An extension may hold blocks of several scopes (a short
 			// costly-calls block beside an earlier international one):
 			// Extension returns the broadest live one.
 			k := tkey{b.Tenant, b.Value}
 			s.extensions[k] = append(s.extensions[k], b)
+			s.kinds[b.Tenant] |= hasExtension
 		case store.BlockIP:
 			if p, err := netip.ParsePrefix(b.Value); err == nil {
 				if p.IsSingleIP() {
@@ -82,6 +99,7 @@ func Build(bs []store.Block, ks []store.KillSwitch, now time.Time) *Set {
 		}
 		s.n++
 	}
+	s.global = s.kinds[""]
 	for i := range ks {
 		if ks[i].Active {
 			s.kills[ks[i].Tenant] = &ks[i]
@@ -100,26 +118,44 @@ func live(b *store.Block, t time.Time) bool {
 // Number returns the block on an exact number (digits without "+") for
 // the tenant or for every tenant.
 func (s *Set) Number(tenant, digits string, t time.Time) *store.Block {
-	if b := s.numbers[tkey{tenant, digits}]; live(b, t) {
-		return b
+	if len(s.numbers) == 0 {
+		return nil
 	}
-	if b := s.numbers[tkey{"", digits}]; live(b, t) {
-		return b
+	if s.kinds[tenant]&hasNumber != 0 {
+		if b := s.numbers[tkey{tenant, digits}]; live(b, t) {
+			return b
+		}
+	}
+	if s.global&hasNumber != 0 {
+		if b := s.numbers[tkey{"", digits}]; live(b, t) {
+			return b
+		}
 	}
 	return nil
 }
 
 // Prefix returns the longest blocked prefix of digits.
 func (s *Set) Prefix(tenant, digits string, t time.Time) *store.Block {
+	if len(s.prefixes) == 0 {
+		return nil
+	}
+	own, all := s.kinds[tenant]&hasPrefix != 0, s.global&hasPrefix != 0
+	if !own && !all {
+		return nil
+	}
 	for l := min(len(digits), s.maxPrefix); l > 0; l-- {
 		if s.plens&(1<<min(l, 63)) == 0 {
 			continue // no prefix this long
 		}
-		if b := s.prefixes[tkey{tenant, digits[:l]}]; live(b, t) {
-			return b
+		if own {
+			if b := s.prefixes[tkey{tenant, digits[:l]}]; live(b, t) {
+				return b
+			}
 		}
-		if b := s.prefixes[tkey{"", digits[:l]}]; live(b, t) {
-			return b
+		if all {
+			if b := s.prefixes[tkey{"", digits[:l]}]; live(b, t) {
+				return b
+			}
 		}
 	}
 	return nil
@@ -127,7 +163,7 @@ func (s *Set) Prefix(tenant, digits string, t time.Time) *store.Block {
 
 // Extension returns the block on a tenant's extension.
 func (s *Set) Extension(tenant, ext string, t time.Time) *store.Block {
-	if ext == "" {
+	if ext == "" || s.kinds[tenant]&hasExtension == 0 {
 		return nil
 	}
 	var best *store.Block

@@ -84,23 +84,42 @@ func atoi(s string) (int, bool) {
 	return n, true
 }
 
+// dayCache remembers the last date a parser read in UTC and its midnight
+// in Unix seconds: a record's stamps, and the records around it, mostly
+// fall on one day, and time.Date was most of a stamp's cost.
+type dayCache struct {
+	date string // "YYYY-MM-DD" as read
+	mid  int64
+}
+
 // parseStamp reads "YYYY-MM-DD HH:MM:SS" (a 'T' may stand for the space;
 // fractional seconds and a trailing zone offset or Z are accepted) in loc.
-// An empty string is the zero time.
-func parseStamp(s string, loc *time.Location) (time.Time, bool) {
+// An empty string is the zero time. A stamp in UTC on dc's date (dc may be
+// nil) is its midnight plus the time of day: the same Time time.Date
+// makes.
+func parseStamp(s string, loc *time.Location, dc *dayCache) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, true
 	}
 	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	y, ok1 := atoi(s[0:4])
-	mo, ok2 := atoi(s[5:7])
-	d, ok3 := atoi(s[8:10])
+	// The date of the cache was read and found good before.
+	cached := dc != nil && dc.date != "" && s[:10] == dc.date
+	y, mo, d := 0, 0, 0
+	if !cached {
+		var ok1, ok2, ok3 bool
+		y, ok1 = atoi(s[0:4])
+		mo, ok2 = atoi(s[5:7])
+		d, ok3 = atoi(s[8:10])
+		if !(ok1 && ok2 && ok3) || mo < 1 || mo > 12 || d < 1 || d > 31 {
+			return time.Time{}, false
+		}
+	}
 	h, ok4 := atoi(s[11:13])
 	mi, ok5 := atoi(s[14:16])
 	se, ok6 := atoi(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 {
+	if !(ok4 && ok5 && ok6) || h > 23 || mi > 59 || se > 60 {
 		return time.Time{}, false
 	}
 	rest := s[19:]
@@ -138,5 +157,18 @@ func parseStamp(s string, loc *time.Location) (time.Time, bool) {
 		}
 		loc = t.Location()
 	}
-	return time.Date(y, time.Month(mo), d, h, mi, se, ns, loc), true
+	if loc != time.UTC || dc == nil {
+		if cached {
+			y, _ = atoi(s[0:4])
+			mo, _ = atoi(s[5:7])
+			d, _ = atoi(s[8:10])
+		}
+		return time.Date(y, time.Month(mo), d, h, mi, se, ns, loc), true
+	}
+	if !cached {
+		// Out-of-range days (02-30) are normalized by time.Date, as they
+		// are without the cache.
+		dc.date, dc.mid = s[:10], time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC).Unix()
+	}
+	return time.Unix(dc.mid+int64(h*3600+mi*60+se), int64(ns)).UTC(), true
 }

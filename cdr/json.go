@@ -41,21 +41,23 @@ func DecodeJSON(b []byte, r *Record, o Options) error {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
-	return parseJSON(string(b), r, o)
+	return parseJSON(string(b), r, o, nil)
 }
 
-func parseJSON(line string, r *Record, o Options) error {
+// parseJSON reads a JSON line; dc (may be nil) is the caller's day cache
+// (parseStamp).
+func parseJSON(line string, r *Record, o Options, dc *dayCache) error {
 	*r = Record{}
 	var j jsonRecord
 	if !scanOwnJSON(line, &j) {
-		return parseJSONSlow(line, r, o)
+		return parseJSONSlow(line, r, o, dc)
 	}
-	return ownJSON(&j, r, o)
+	return ownJSON(&j, r, o, dc)
 }
 
 // parseJSONSlow decodes with encoding/json: FreeSWITCH's form and what
 // scanOwnJSON leaves to it.
-func parseJSONSlow(line string, r *Record, o Options) error {
+func parseJSONSlow(line string, r *Record, o Options, dc *dayCache) error {
 	var j jsonRecord
 	if err := json.Unmarshal([]byte(line), &j); err != nil {
 		return &LineError{Msg: "bad JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
@@ -63,10 +65,10 @@ func parseJSONSlow(line string, r *Record, o Options) error {
 	if j.Variables != nil {
 		return fsJSON(&j, r, o)
 	}
-	return ownJSON(&j, r, o)
+	return ownJSON(&j, r, o, dc)
 }
 
-func ownJSON(j *jsonRecord, r *Record, o Options) error {
+func ownJSON(j *jsonRecord, r *Record, o Options, dc *dayCache) error {
 	r.CallID, r.Tenant, r.Extension, r.Caller, r.Callee = j.CallID, j.Tenant, j.Extension, j.Caller, j.Callee
 	if r.Tenant == "" {
 		r.Tenant = o.Tenant
@@ -85,13 +87,13 @@ func ownJSON(j *jsonRecord, r *Record, o Options) error {
 		}
 	}
 	var err error
-	if r.Start, err = jsonTime(j.Start, o.Location); err != nil {
+	if r.Start, err = jsonTime(j.Start, o.Location, dc); err != nil {
 		return &LineError{Field: "start", Msg: err.Error()}
 	}
-	if r.Answer, err = jsonTime(j.Answer, o.Location); err != nil {
+	if r.Answer, err = jsonTime(j.Answer, o.Location, dc); err != nil {
 		return &LineError{Field: "answer", Msg: err.Error()}
 	}
-	if r.End, err = jsonTime(j.End, o.Location); err != nil {
+	if r.End, err = jsonTime(j.End, o.Location, dc); err != nil {
 		return &LineError{Field: "end", Msg: err.Error()}
 	}
 	if j.Duration != nil {
@@ -117,11 +119,11 @@ type badTime string
 
 func (e badTime) Error() string { return string(e) }
 
-func jsonTime(s string, loc *time.Location) (time.Time, error) {
+func jsonTime(s string, loc *time.Location, dc *dayCache) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, ok := parseStamp(s, loc); ok {
+	if t, ok := parseStamp(s, loc, dc); ok {
 		return t, nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 && n < 1e11 {

@@ -59,6 +59,7 @@ var defaultInbound = []string{"from-trunk", "from-pstn", "from-external", "from-
 type Parser struct {
 	opts   Options
 	fields []string
+	days   dayCache
 }
 
 // NewParser returns a parser.
@@ -88,7 +89,7 @@ func (p *Parser) Parse(line string, r *Record) error {
 		f = JSON
 	}
 	if f == JSON {
-		return parseJSON(line, r, p.opts)
+		return parseJSON(line, r, p.opts, &p.days)
 	}
 	fs, err := splitCSV(line, p.fields)
 	p.fields = fs
@@ -140,13 +141,13 @@ func (p *Parser) asterisk(fs []string, r *Record) error {
 		r.Tenant = p.opts.Tenant
 	}
 	src, dst, ctx := fs[1], fs[2], fs[3]
-	if r.Start, ok = parseStamp(fs[9], p.opts.Location); !ok || r.Start.IsZero() {
+	if r.Start, ok = parseStamp(fs[9], p.opts.Location, &p.days); !ok || r.Start.IsZero() {
 		return &LineError{Field: "start", Msg: "want YYYY-MM-DD HH:MM:SS, got " + quote(fs[9])}
 	}
-	if r.Answer, ok = parseStamp(fs[10], p.opts.Location); !ok {
+	if r.Answer, ok = parseStamp(fs[10], p.opts.Location, &p.days); !ok {
 		return &LineError{Field: "answer", Msg: "want YYYY-MM-DD HH:MM:SS, got " + quote(fs[10])}
 	}
-	if r.End, ok = parseStamp(fs[11], p.opts.Location); !ok {
+	if r.End, ok = parseStamp(fs[11], p.opts.Location, &p.days); !ok {
 		return &LineError{Field: "end", Msg: "want YYYY-MM-DD HH:MM:SS, got " + quote(fs[11])}
 	}
 	if r.Duration, ok = atoi(fs[12]); !ok {
@@ -198,13 +199,13 @@ func (p *Parser) freeswitch(fs []string, r *Record) error {
 		return &LineError{Msg: "FreeSWITCH CDR: want at least 11 fields, got " + itoa(len(fs))}
 	}
 	var ok bool
-	if r.Start, ok = parseStamp(fs[4], p.opts.Location); !ok || r.Start.IsZero() {
+	if r.Start, ok = parseStamp(fs[4], p.opts.Location, &p.days); !ok || r.Start.IsZero() {
 		return &LineError{Field: "start_stamp", Msg: "want YYYY-MM-DD HH:MM:SS, got " + quote(fs[4])}
 	}
-	if r.Answer, ok = parseStamp(fs[5], p.opts.Location); !ok {
+	if r.Answer, ok = parseStamp(fs[5], p.opts.Location, &p.days); !ok {
 		return &LineError{Field: "answer_stamp", Msg: "want YYYY-MM-DD HH:MM:SS, got " + quote(fs[5])}
 	}
-	if r.End, ok = parseStamp(fs[6], p.opts.Location); !ok {
+	if r.End, ok = parseStamp(fs[6], p.opts.Location, &p.days); !ok {
 		return &LineError{Field: "end_stamp", Msg: "want YYYY-MM-DD HH:MM:SS, got " + quote(fs[6])}
 	}
 	if r.Duration, ok = atoi(fs[7]); !ok {

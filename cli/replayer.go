@@ -121,25 +121,37 @@ type heap4[V any] []tentry[V]
 func (h *heap4[V]) push(e tentry[V]) {
 	*h = append(*h, e)
 	q := *h
+	// A hole moves up from the end: parents move down into it, e goes in
+	// once (no swaps).
 	i := len(q) - 1
 	for i > 0 {
 		j := (i - 1) / 4
-		if !q[i].before(&q[j]) {
+		if !e.before(&q[j]) {
 			break
 		}
-		q[i], q[j] = q[j], q[i]
+		q[i] = q[j]
 		i = j
 	}
+	q[i] = e
 }
 
+// pop removes the least entry. The hole it leaves at the root moves down
+// along the least children to a leaf, and the last entry goes in there
+// and moves up as far as it must (Floyd's bottom-up order: the last entry
+// usually belongs near the bottom, so this compares about half as often
+// as sifting it down from the root). Entries are all distinct in (t, k),
+// so the order of pops is that of any heap.
 func (h *heap4[V]) pop() tentry[V] {
 	q := *h
 	top := q[0]
 	n := len(q) - 1
-	q[0] = q[n]
+	last := q[n]
 	q[n] = tentry[V]{} // let its pointers go
 	q = q[:n]
 	*h = q
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
 		l := 4*i + 1
@@ -152,12 +164,18 @@ func (h *heap4[V]) pop() tentry[V] {
 				m = k
 			}
 		}
-		if !q[m].before(&q[i]) {
-			break
-		}
-		q[i], q[m] = q[m], q[i]
+		q[i] = q[m]
 		i = m
 	}
+	for i > 0 {
+		j := (i - 1) / 4
+		if !last.before(&q[j]) {
+			break
+		}
+		q[i] = q[j]
+		i = j
+	}
+	q[i] = last
 	return top
 }
 

@@ -54,6 +54,38 @@ func TestEvHeapOrder(t *testing.T) {
 	}
 }
 
+// TestHeap4PopsTheLeast: after any mix of pushes and pops, every pop
+// returns the least (t, k) entry held, checked against a plain scan of
+// what was pushed and not yet popped.
+func TestHeap4PopsTheLeast(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var h heap4[int]
+	var ref []tentry[int]
+	for i := range 50000 {
+		if len(ref) == 0 || r.IntN(5) < 3 {
+			e := tentry[int]{t: int64(r.IntN(40) + i/50), k: uint64(r.IntN(3))<<56 | uint64(i), v: i}
+			h.push(e)
+			ref = append(ref, e)
+			continue
+		}
+		m := 0
+		for j := range ref {
+			if ref[j].before(&ref[m]) {
+				m = j
+			}
+		}
+		got := h.pop()
+		if got != ref[m] {
+			t.Fatalf("op %d: popped %+v; want %+v", i, got, ref[m])
+		}
+		ref[m] = ref[len(ref)-1]
+		ref = ref[:len(ref)-1]
+		if len(h) != len(ref) {
+			t.Fatalf("op %d: heap holds %d; want %d", i, len(h), len(ref))
+		}
+	}
+}
+
 // TestStartQueueOrder: the start queue releases exactly the held starts
 // before each threshold, each release in start order and, at one second,
 // in reading order (a late record read after a release comes out in a
