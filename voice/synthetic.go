@@ -124,8 +124,18 @@ func (d *SyntheticDetector) score(a Audio) (float64, bool) {
 		return d.OneClass.Score(v), true
 	}
 	d.ready()
-	f := d.frames(a)
-	if f.Frames == 0 {
+	return d.ScoreFrames(d.frames(a))
+}
+
+// ScoreFrames is Score of a mixture detector on the recording's frames
+// (SyntheticFrames with the detector's Features and Extra); false when
+// there are none, or the detector is the regularity model.
+func (d *SyntheticDetector) ScoreFrames(f *Features) (float64, bool) {
+	if d.OneClass != nil {
+		return 0, false
+	}
+	d.ready()
+	if f.Frames == 0 || f.Dim != d.Human.D {
 		return 0, false
 	}
 	post := make([]float64, max(d.Human.C, d.Synth.C))

@@ -59,13 +59,16 @@ type SyntheticTrainOptions struct {
 }
 
 // DefaultSyntheticTrainOptions is what 'voice train-ubm -synthetic'
-// trains: telephone-band, per-utterance normalised cepstra with their
-// second differences and the periodicity of the excitation, the vocoded
-// surrogate, and two Handset copies of everything (docs/benchmarks.md,
-// issue 19, vsyn19c).
+// trains: the full-band front end of TrainSynthetic with both SynthExtra
+// measurements, the vocoded surrogate, and two Handset copies of every
+// training recording. Of the settings measured leaving one engine family
+// out (docs/benchmarks.md, issue 19, vsyn19c) it had the lowest equal
+// error rate through the telephone channel on every family and the
+// fewest false flags on speakers other than those that set its
+// threshold, short of the telephone-band front end
+// (SyntheticTelephoneFeatures), which caught much less.
 func DefaultSyntheticTrainOptions() SyntheticTrainOptions {
-	return SyntheticTrainOptions{Features: SyntheticTelephoneFeatures, Extra: SynthExtra{Accel: true, Periodicity: true},
-		Components: 32, Vocoded: true, Handset: 2, Seed: 19}
+	return SyntheticTrainOptions{Features: SyntheticFeatures, Extra: SynthExtra{Accel: true, Periodicity: true}, Components: 32, Vocoded: true, Handset: 2, Seed: 19}
 }
 
 // TrainSyntheticMix fits the mixture detector with the options' front
@@ -100,11 +103,32 @@ func TrainSyntheticMix(human, synth []Audio, engines []string, o SyntheticTrainO
 		return out
 	}
 	human, syn = copies(human), copies(syn)
+	return TrainSyntheticFrames(SyntheticFrames(o.Features, o.Extra, human), SyntheticFrames(o.Features, o.Extra, syn), o, engines)
+}
+
+// SyntheticFrames are the mixture detector's feature frames of each
+// recording for the front end fc and extra (what TrainSyntheticFrames
+// and ScoreFrames take), computed in parallel.
+func SyntheticFrames(fc FeatureConfig, extra SynthExtra, as []Audio) []*Features {
+	d := &SyntheticDetector{Features: fc, Extra: extra, ext: newExtractor(fc)}
+	out := make([]*Features, len(as))
+	par.Do(len(as), func(i int) { out[i] = d.frames(as[i]) })
+	return out
+}
+
+// TrainSyntheticFrames fits the mixtures on frames from SyntheticFrames
+// (o.Features and o.Extra), one entry a recording; the threshold is the
+// equal error point on them. TrainSyntheticMix makes the channel copies
+// and vocoded recordings first; this is the part after.
+func TrainSyntheticFrames(human, synth []*Features, o SyntheticTrainOptions, engines []string) (*SyntheticDetector, error) {
+	if len(human) == 0 || len(synth) == 0 {
+		return nil, errors.New("voice: synthetic detector needs human and synthetic audio")
+	}
+	if o.Components < 1 {
+		o.Components = 32
+	}
 	d := &SyntheticDetector{Features: o.Features, Extra: o.Extra, Engines: engines}
-	d.ext = newExtractor(d.Features)
-	frames := func(as []Audio) [][]float32 {
-		fs := make([]*Features, len(as))
-		par.Do(len(as), func(i int) { fs[i] = d.frames(as[i]) })
+	rows := func(fs []*Features) [][]float32 {
 		var out [][]float32
 		for _, f := range fs {
 			for i := range f.Frames {
@@ -115,18 +139,26 @@ func TrainSyntheticMix(human, synth []Audio, engines []string, o SyntheticTrainO
 	}
 	var err error
 	cfg := TrainConfig{Components: o.Components, Iters: 4, VarFloor: 0.01, MaxFrames: 60000}
-	if d.Human, err = TrainGMM(frames(human), cfg); err != nil {
+	if d.Human, err = TrainGMM(rows(human), cfg); err != nil {
 		return nil, err
 	}
-	if d.Synth, err = TrainGMM(frames(syn), cfg); err != nil {
+	if d.Synth, err = TrainGMM(rows(synth), cfg); err != nil {
 		return nil, err
 	}
 	d.ready()
-	hs := make([]float64, len(human))
-	par.Do(len(human), func(i int) { hs[i] = d.Score(human[i]) })
-	ss := make([]float64, len(syn))
-	par.Do(len(syn), func(i int) { ss[i] = d.Score(syn[i]) })
-	_, d.Threshold = EER(ss, hs)
+	scores := func(fs []*Features) []float64 {
+		out := make([]float64, 0, len(fs))
+		for _, f := range fs {
+			if s, ok := d.ScoreFrames(f); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	_, d.Threshold = EER(scores(synth), scores(human))
+	if math.IsNaN(d.Threshold) {
+		return nil, errors.New("voice: synthetic detector: no speech in the training recordings")
+	}
 	d.ThresholdFrom = "equal error point on the training recordings (uncalibrated)"
 	return d, nil
 }
@@ -248,6 +280,15 @@ func (d *SyntheticDetector) Calibrate(real []Audio, falseFlags float64, from str
 		if ok[i] {
 			s = append(s, v)
 		}
+	}
+	return d.CalibrateScores(s, falseFlags, from)
+}
+
+// CalibrateScores is Calibrate on the scores of real calls already
+// scored (calls without speech left out).
+func (d *SyntheticDetector) CalibrateScores(s []float64, falseFlags float64, from string) error {
+	if !(falseFlags > 0 && falseFlags < 0.5) {
+		return fmt.Errorf("voice: synthetic calibration: false-flag share %g outside (0, 0.5)", falseFlags)
 	}
 	need := int(math.Ceil(1 / falseFlags))
 	if len(s) < need {

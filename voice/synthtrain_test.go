@@ -67,9 +67,9 @@ func TestFramePeriodicity(t *testing.T) {
 	}
 }
 
-// The telephone-band detector with Handset training copies flags a
-// machine voice it never saw through the telephone channel (which it
-// was not trained on) at a threshold set on other real speakers, and
+// The telephone-band detector with its extra measurements and Handset
+// training copies flags a machine voice it never saw through the
+// telephone channel (which it was not trained on) at a threshold set on other real speakers, and
 // keeps a third real speaker's false flags low.
 func TestTrainSyntheticMixCalibrated(t *testing.T) {
 	d := loadFSDD(t)
@@ -86,6 +86,7 @@ func TestTrainSyntheticMixCalibrated(t *testing.T) {
 		synth = append(synth, buzz(5, 100+8*float64(i), 0.005, 0.02, rng))
 	}
 	o := DefaultSyntheticTrainOptions()
+	o.Features, o.Extra = SyntheticTelephoneFeatures, SynthExtra{Accel: true, Periodicity: true}
 	o.Components, o.Handset = 8, 1
 	det, err := TrainSyntheticMix(human, synth, []string{"buzz"}, o)
 	if err != nil {
