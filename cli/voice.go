@@ -30,7 +30,7 @@ const voiceUsage = `voice: want one of
   verify -tenant T -subject S [-call ID] FILE...
   identify -tenant T [-call ID] FILE...
   eval [-model FILE] [-speaker dir|field2] DIR...                      EER of a model on labelled recordings
-  calibrate [-model FILE] [-out FILE] [-speaker dir|field2] [-enrol N] DIR...
+  calibrate [-model FILE] [-out FILE] [-speaker dir|field2] [-enrol N] [-synthetic-false-flags F] [-synthetic-only] DIR...
                                                                        fit the thresholds on your own calls of speakers
                                                                        the model was not trained on (one WAV a call)
   rekey                                                                re-encrypt voiceprints with the current key
@@ -293,7 +293,7 @@ func (e *env) voiceTrain(args []string) error {
 	comps := fs.Int("components", voice.DefaultTrainOptions().GMM.Components, "mixture components (power of two)")
 	how := fs.String("speaker", "dir", "speaker label: dir (parent directory) or field2 (digit_speaker_rep.wav)")
 	info := fs.String("info", "", "provenance and licence of the training audio, stored in the model")
-	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector: the training speech against these recordings and its own vocoded copies")
+	synth := fs.String("synthetic", "", "comma-separated directories of text-to-speech recordings (one sub-directory per voice): trains the synthetic-voice detector: the training speech against these recordings and its own vocoded copies, all also through a randomised handset channel; a third of the speakers are held out to set its threshold")
 	frames := fs.Int("frames", voice.DefaultTrainOptions().GMM.MaxFrames, "at most this many feature frames train the mixture (evenly subsampled)")
 	calSpk := fs.Int("calib-speakers", 0, "speakers held out of the background model to calibrate it (0: a third, at least two, when there are four or more; -1: none, calibrate on training speakers, optimistic — recalibrate with 'voice calibrate')")
 	def := voice.DefaultTrainOptions()
@@ -357,24 +357,9 @@ func (e *env) voiceTrain(args []string) error {
 		if err != nil {
 			return err
 		}
-		human := make([]voice.Audio, len(utts))
-		for i, u := range utts {
-			human[i] = u.Audio
-		}
-		var synthA []voice.Audio
-		seen := map[string]bool{}
-		var engines []string
-		for _, u := range tts {
-			synthA = append(synthA, u.Audio)
-			if !seen[u.Speaker] {
-				seen[u.Speaker] = true
-				engines = append(engines, u.Speaker)
-			}
-		}
-		if m.Synthetic, err = voice.TrainSyntheticVocoded(human, synthA, engines, 32, 19); err != nil {
+		if m.Synthetic, err = e.trainSynthetic(utts, tts); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "synthetic-voice detector trained on %d human and %d synthetic recordings (%s)\n", len(human), len(synthA), strings.Join(engines, ", "))
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o750); err != nil {
 		return err
@@ -469,6 +454,8 @@ func (e *env) voiceCalibrate(args []string) error {
 	out := fs.String("out", "", "where to write the recalibrated model (default: -model, replaced atomically)")
 	how := fs.String("speaker", "dir", "speaker label: dir (parent directory) or field2 (digit_speaker_rep.wav)")
 	enrol := fs.Int("enrol", 0, "0: every pair of calls is a trial; N: each speaker's first half of calls, N at a time, are enrolments, the rest tests")
+	synFF := fs.Float64("synthetic-false-flags", 0.01, "also set the synthetic-voice flag's threshold (when the model has the detector) to flag this share of these real calls; needs at least 1/share calls (0: leave it)")
+	synOnly := fs.Bool("synthetic-only", false, "set only the synthetic-voice threshold (speaker labels are then not needed)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -490,15 +477,6 @@ func (e *env) voiceCalibrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	speakers := make([]string, len(utts))
-	stats := make([]voice.Stats, len(utts))
-	spk := map[string]bool{}
-	for i, u := range utts {
-		speakers[i] = u.Speaker
-		stats[i] = m.Backend.Stats(u.Audio)
-		spk[u.Speaker] = true
-	}
-	before := m.Calib.Threshold(0.01)
 	if m.ID == "" {
 		// Keep voiceprints made with this file valid: they are keyed by
 		// the hash of the file as it was.
@@ -509,6 +487,28 @@ func (e *env) voiceCalibrate(args []string) error {
 		sum := sha256.Sum256(raw)
 		m.ID = hex.EncodeToString(sum[:8])
 	}
+	if *synOnly || *synFF > 0 {
+		done, err := e.calibrateSynthetic(m, utts, *synFF, *synOnly, fmt.Sprintf("operator calls (%s)", strings.Join(pos, ", ")))
+		if err != nil {
+			return err
+		}
+		if done {
+			if err := m.SaveFile(*out); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote %s\n", *out)
+			return nil
+		}
+	}
+	speakers := make([]string, len(utts))
+	stats := make([]voice.Stats, len(utts))
+	spk := map[string]bool{}
+	for i, u := range utts {
+		speakers[i] = u.Speaker
+		stats[i] = m.Backend.Stats(u.Audio)
+		spk[u.Speaker] = true
+	}
+	before := m.Calib.Threshold(0.01)
 	trials := fmt.Sprintf("operator calls (%d speakers, %d calls, %s)", len(spk), len(utts), strings.Join(pos, ", "))
 	if err := m.CalibrateOn(voice.GroupCalls(speakers, stats, *enrol), trials); err != nil {
 		return usagef("voice calibrate: %v", err)

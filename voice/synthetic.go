@@ -26,11 +26,19 @@ type SyntheticDetector struct {
 	// OneClass, when set, is the regularity model and Human and Synth
 	// are unused.
 	OneClass *SynthOneClass
-	// Threshold is the score above which speech is flagged (mixtures: the
-	// equal error point on the training data; regularity: the share of
-	// left-out training speakers' speech chosen at training).
+	// Threshold is the score from which speech is flagged (mixtures: the
+	// equal error point on the training data until Calibrate sets it on
+	// real calls; regularity: the share of left-out training speakers'
+	// speech chosen at training).
 	Threshold float64
 	Engines   []string // what the synthetic side was trained on
+	// Extra are the frame measurements appended to the cepstra (mixtures;
+	// zero in detectors trained before they existed).
+	Extra SynthExtra
+	// FalseFlags is the share of real calls Calibrate set the threshold
+	// to flag (0: never calibrated), and ThresholdFrom says what set it.
+	FalseFlags    float64
+	ThresholdFrom string
 
 	ext *extractor
 }
@@ -99,14 +107,52 @@ func TrainSyntheticVocoded(human, synth []Audio, engines []string, components in
 // model's distance from human speech, or the mixtures' average per-frame
 // log-likelihood ratio, synthetic over human.
 func (d *SyntheticDetector) Score(a Audio) float64 {
+	s, _ := d.score(a)
+	return s
+}
+
+// score is Score and whether a had speech to score (false: the score is
+// 0).
+func (d *SyntheticDetector) score(a Audio) (float64, bool) {
 	if d.OneClass != nil {
 		// Too little voiced speech to measure: 0, the score of speech
 		// exactly like the human average, never flagged.
 		v := SynthFeatures(a)
 		if v == nil || len(v) != len(d.OneClass.Mean) {
-			return 0
+			return 0, false
 		}
-		return d.OneClass.Score(v)
+		return d.OneClass.Score(v), true
+	}
+	d.ready()
+	return d.ScoreFrames(d.frames(a))
+}
+
+// ScoreFrames is Score of a mixture detector on the recording's frames
+// (SyntheticFrames with the detector's Features and Extra); false when
+// there are none, or the detector is the regularity model.
+func (d *SyntheticDetector) ScoreFrames(f *Features) (float64, bool) {
+	if d.OneClass != nil {
+		return 0, false
+	}
+	d.ready()
+	if f.Frames == 0 || f.Dim != d.Human.D {
+		return 0, false
+	}
+	post := make([]float64, max(d.Human.C, d.Synth.C))
+	var s float64
+	for i := range f.Frames {
+		x := f.Row(i)
+		s += d.Synth.posteriors(x, post[:d.Synth.C]) - d.Human.posteriors(x, post[:d.Human.C])
+	}
+	return s / float64(f.Frames), true
+}
+
+// ready prepares a loaded mixture detector for scoring; calling it
+// once before scoring from several goroutines avoids a race on that
+// preparation.
+func (d *SyntheticDetector) ready() {
+	if d.OneClass != nil {
+		return
 	}
 	if d.ext == nil {
 		d.ext = newExtractor(d.Features)
@@ -117,21 +163,13 @@ func (d *SyntheticDetector) Score(a Audio) float64 {
 	if d.Synth.ivar == nil {
 		d.Synth.prepare()
 	}
-	f := d.ext.extract(a)
-	if f.Frames == 0 {
-		return 0
-	}
-	post := make([]float64, max(d.Human.C, d.Synth.C))
-	var s float64
-	for i := range f.Frames {
-		x := f.Row(i)
-		s += d.Synth.posteriors(x, post[:d.Synth.C]) - d.Human.posteriors(x, post[:d.Human.C])
-	}
-	return s / float64(f.Frames)
 }
 
 // check validates a loaded detector.
 func (d *SyntheticDetector) check() error {
+	if math.IsNaN(d.Threshold) || !(d.FalseFlags >= 0 && d.FalseFlags < 0.5) {
+		return errors.New("voice: model's synthetic-voice detector has a bad threshold")
+	}
 	if m := d.OneClass; m != nil {
 		n := len(m.Mean)
 		if n != len(SynthFeatureNames) || len(m.Prec) != n*n {
@@ -145,7 +183,7 @@ func (d *SyntheticDetector) check() error {
 		return nil
 	}
 	for _, g := range []*GMM{d.Human, d.Synth} {
-		if g == nil || g.D != d.Features.Dim() || len(g.Means) != g.C*g.D || len(g.Vars) != g.C*g.D || len(g.Weights) != g.C {
+		if g == nil || g.D != d.Features.Dim()+d.Extra.dim(d.Features) || len(g.Means) != g.C*g.D || len(g.Vars) != g.C*g.D || len(g.Weights) != g.C {
 			return errors.New("voice: model's synthetic-voice detector has inconsistent sizes")
 		}
 		for _, v := range g.Vars {

@@ -187,6 +187,8 @@ func main() {
 	lofoDet := flag.String("lofodet", "lr,lr+voc,voc,oneclass", "with -synthlofo: detectors, some of "+strings.Join(lofoDetectors, ",")+" (gmm: the mixture detector, voice.TrainSynthetic)")
 	lofoCV := flag.Bool("lofocv", true, "with -synthlofo: set the training-side threshold by leaving each training speaker out of its own model (false: on the training speakers' unseen strings, cheaper and optimistic)")
 	lofoFolds := flag.Int("lofofolds", 3, "with -synthlofo: how many pairs of real test speakers (of 3)")
+	s3 := flag.String("synth3", "", "issue 19: synthetic-voice flag with train, calibration and test speakers disjoint and one TTS family held out at a time (needs -tts); comma-separated detector specs (see synth3Options), e.g. shipped,default")
+	s3rot := flag.Int("synth3rot", 3, "with -synth3: 3 or 6 rotations of the speaker pairs")
 	dump := flag.Bool("synthdump", false, "print the synthetic-voice regularity features per speaker and TTS voice (needs -tts)")
 	flag.StringVar(&scoring, "scoring", "snorm", "snorm, raw or llr (classic GMM-UBM frame likelihood ratio)")
 	flag.Parse()
@@ -228,6 +230,10 @@ func main() {
 	}
 	if *dump {
 		synthDump(c, *conds, 30)
+		return
+	}
+	if *s3 != "" {
+		synth3(c, real, strings.Split(*conds, ","), strings.Split(*s3, ","), *s3rot)
 		return
 	}
 	if *lofo {
