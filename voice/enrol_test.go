@@ -15,7 +15,9 @@ import (
 // takes the enrolment statistics for enrolments only.
 func TestEnrolStats(t *testing.T) {
 	d := loadFSDD(t)
-	base := fsddModel(t)
+	b0 := *fsddModel(t)
+	b0.EnrolHandset = 0
+	base := &b0
 	a := d.digits("theo", 5, 40, 50, rand.New(rand.NewPCG(3, 3)))
 	plain := base.EnrolStats(a)
 	if want := base.Backend.Stats(a); !slices.Equal(plain.Vec, want.Vec) || plain.Frames != want.Frames {
