@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,12 +306,28 @@ func (e *env) voiceTrain(args []string) error {
 	join := fs.Float64("join", def.JoinSeconds, "join each speaker's consecutive recordings into calls of at least this many seconds before training (0: keep them apart)")
 	session := fs.String("session", sessionFlag(def.Session), "session-variability compensation: pca=N[,nap=N][,lda=N][,wccn=W], or none")
 	cnap := fs.Int("channel-nap", def.ChannelNAP, "remove this many directions of channel variation, learned from the background speech heard through every -channels channel (0, or a single channel: off)")
+	enrolHS := fs.Int("enrol-handset", def.EnrolHandset, "every enrolment call also counts this many copies of itself heard through a randomised narrow-band line (0-8)")
+	pseudo := fs.String("pseudo-speakers", floatList(def.PseudoSpeakers), "comma-separated speeds (0.8-1.25): every background speaker is also heard at each as another speaker (empty: none)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usagef("voice train-ubm: want one or more DIR of WAV recordings")
+	}
+	if *enrolHS < 0 || *enrolHS > voice.MaxEnrolHandset {
+		return usagef("voice train-ubm: -enrol-handset %d: want 0-%d", *enrolHS, voice.MaxEnrolHandset)
+	}
+	var pseudoF []float64
+	for _, f := range strings.Split(*pseudo, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(v >= 0.8 && v <= 1.25) || v == 1 {
+			return usagef("voice train-ubm: -pseudo-speakers %q: want speeds within 0.8-1.25, not 1", f)
+		}
+		pseudoF = append(pseudoF, v)
 	}
 	utts, _, err := labelled(pos, *how)
 	if err != nil {
@@ -344,6 +361,8 @@ func (e *env) voiceTrain(args []string) error {
 		return usagef("voice train-ubm: -channel-nap %d: want 0 or more", *cnap)
 	}
 	o.ChannelNAP = *cnap
+	o.EnrolHandset = *enrolHS
+	o.PseudoSpeakers = pseudoF
 	if o.Session, err = parseSession(*session); err != nil {
 		return usagef("voice train-ubm: -session: %v", err)
 	}
@@ -502,15 +521,22 @@ func (e *env) voiceCalibrate(args []string) error {
 	}
 	speakers := make([]string, len(utts))
 	stats := make([]voice.Stats, len(utts))
+	var enrolStats []voice.Stats // enrolments made as the service makes them
+	if m.EnrolHandset > 0 && *enrol > 0 {
+		enrolStats = make([]voice.Stats, len(utts))
+	}
 	spk := map[string]bool{}
 	for i, u := range utts {
 		speakers[i] = u.Speaker
 		stats[i] = m.Backend.Stats(u.Audio)
+		if enrolStats != nil {
+			enrolStats[i] = m.EnrolStats(u.Audio)
+		}
 		spk[u.Speaker] = true
 	}
 	before := m.Calib.Threshold(0.01)
 	trials := fmt.Sprintf("operator calls (%d speakers, %d calls, %s)", len(spk), len(utts), strings.Join(pos, ", "))
-	if err := m.CalibrateOn(voice.GroupCalls(speakers, stats, *enrol), trials); err != nil {
+	if err := m.CalibrateOn(voice.GroupCallsEnrol(speakers, stats, enrolStats, *enrol), trials); err != nil {
 		return usagef("voice calibrate: %v", err)
 	}
 	if err := m.SaveFile(*out); err != nil {
@@ -579,4 +605,13 @@ func parseSession(s string) (voice.SessionOptions, error) {
 		return o, fmt.Errorf("nap=%d must be below pca=%d", o.NAP, o.PCA)
 	}
 	return o, nil
+}
+
+// floatList writes xs as a comma-separated list.
+func floatList(xs []float64) string {
+	out := make([]string, len(xs))
+	for i, f := range xs {
+		out[i] = strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strings.Join(out, ",")
 }

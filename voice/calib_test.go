@@ -187,3 +187,50 @@ func TestThresholdTail(t *testing.T) {
 		t.Errorf("old calibration: threshold %v", thr)
 	}
 }
+
+// TestTrainPseudoSpeakers: speed copies of the background speakers join
+// the background as speakers of their own (the cohort doubles with one
+// factor), never the calibration, and factors outside 0.8–1.25 are
+// refused.
+func TestTrainPseudoSpeakers(t *testing.T) {
+	d := loadFSDD(t)
+	keys := make([]string, 0, len(d.rec))
+	for k := range d.rec {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var utts []Utterance
+	for _, k := range keys {
+		parts := strings.Split(k, "_")
+		if len(parts[2]) == 1 { // repetitions 0–9
+			utts = append(utts, Utterance{Speaker: parts[1], Audio: d.rec[k]})
+		}
+	}
+	o := DefaultTrainOptions()
+	o.GMM = TrainConfig{Components: 8, Iters: 1, MaxFrames: 5000}
+	o.Channels = []string{"clean"}
+	o.CalibSpeakers = 2
+	o.CohortSize = 1 << 20
+	plain, err := Train(utts, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.PseudoSpeakers = []float64{0.9}
+	o.UBM = plain.Backend.UBM
+	m, err := Train(utts, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Cohort) != 2*len(plain.Cohort) {
+		t.Errorf("cohort %d calls with one pseudo-speaker factor; want twice the %d without", len(m.Cohort), len(plain.Cohort))
+	}
+	if !strings.Contains(m.Calib.Trials, "2 speakers held out of training (george, nicolas)") {
+		t.Errorf("calibration trials %q: want only the real held-out speakers", m.Calib.Trials)
+	}
+	for _, f := range []float64{1, 0.5, 1.3} {
+		o.PseudoSpeakers = []float64{f}
+		if _, err := Train(utts, o); err == nil || !strings.Contains(err.Error(), "pseudo-speaker") {
+			t.Errorf("pseudo-speaker factor %v: %v", f, err)
+		}
+	}
+}

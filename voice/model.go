@@ -254,16 +254,23 @@ type Model struct {
 	// Synthetic flags machine-made speech; nil when the model was
 	// trained without synthetic examples.
 	Synthetic *SyntheticDetector
+	// EnrolHandset is how many Handset copies of every enrolment call
+	// are added to its statistics (EnrolStats; TrainOptions.EnrolHandset).
+	// 0 in models made before it existed.
+	EnrolHandset int
 }
 
-// PrintID hashes what a voiceprint depends on: the backend, the cohort
-// and the s-norm top-N; not the calibration.
+// PrintID hashes what a voiceprint depends on: the backend, the cohort,
+// the s-norm top-N and the enrolment copies; not the calibration.
 func (m *Model) PrintID() string {
 	h := sha256.New()
 	enc := gob.NewEncoder(h)
 	_ = enc.Encode(m.Backend)
 	_ = enc.Encode(m.Cohort)
 	_ = enc.Encode(m.CohortTop)
+	if m.EnrolHandset > 0 { // absent before it existed: older IDs stay
+		_ = enc.Encode(m.EnrolHandset)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
@@ -368,6 +375,9 @@ func (m *Model) check() error {
 		if err := d.check(); err != nil {
 			return err
 		}
+	}
+	if m.EnrolHandset < 0 || m.EnrolHandset > MaxEnrolHandset {
+		return fmt.Errorf("voice: model's enrolment copies %d: want 0–%d", m.EnrolHandset, MaxEnrolHandset)
 	}
 	if m.Calib.A <= 0 || math.IsNaN(m.Calib.B) {
 		return errors.New("voice: model has no calibration")

@@ -116,7 +116,7 @@ func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tes
 			// Settings with the same front end and background audio share
 			// one background model per fold, and settings that differ only
 			// in scoring-side modifiers (warp.go) one model.
-			ubmKey := fmt.Sprint(st.opt.Features, st.opt.Channels, st.opt.JoinSeconds, st.opt.CalibSpeakers)
+			ubmKey := fmt.Sprint(st.opt.Features, st.opt.Channels, st.opt.JoinSeconds, st.opt.CalibSpeakers, st.opt.PseudoSpeakers)
 			modelKey := fmt.Sprintf("%+v", st.opt)
 			st.opt.UBM = ubms[ubmKey]
 			m := trained[modelKey]
@@ -217,7 +217,9 @@ func heldOut(c *corpus, real []string, lens []int, foldFrom, nFolds, models, tes
 // cnap<n> (channel directions removed, TrainOptions.ChannelNAP), hs<n>
 // (background clean, A-law and n Handset copies: the test's telephone
 // simulator never trains), hsonly<n> (clean and n Handset copies), ss<k>
-// (spectral subtraction, FeatureConfig.NoiseSub).
+// (spectral subtraction, FeatureConfig.NoiseSub), ps<pct> (background
+// also holds every speaker at speeds 1 ± pct % as separate speakers,
+// TrainOptions.PseudoSpeakers).
 func variantOptions(v string) voice.TrainOptions {
 	parts := strings.Split(v, "+")
 	var o voice.TrainOptions
@@ -275,6 +277,9 @@ func variantOptions(v string) voice.TrainOptions {
 			o.Channels = append(append([]string(nil), o.Channels...), strings.TrimPrefix(m, "x"))
 		case strings.HasPrefix(m, "sp"): // background also at speeds 1 ± n % (clean)
 			o.Channels = append(append([]string(nil), o.Channels...), speedChannels(pct(v, m, "sp"))...)
+		case strings.HasPrefix(m, "ps"): // background also holds each speaker at speeds 1 ± n % as other speakers
+			p := pct(v, m, "ps")
+			o.PseudoSpeakers = []float64{1 - p, 1 + p}
 		case strings.HasPrefix(m, "join"):
 			o.JoinSeconds = num("join")
 		case strings.HasPrefix(m, "coh"):

@@ -18,7 +18,7 @@ type warpOpts struct {
 	enrol []float64 // extra speed factors added to every enrolment call
 	test  []float64 // speed factors each test is scored at (1 included)
 	both  []float64 // extra speed factors averaged into every call's statistics, enrolment and test
-	hand  int       // Handset copies of every enrolment call added to its statistics
+	hand  int       // Handset copies of every enrolment call added to its statistics (voice.Model.EnrolStats)
 }
 
 // splitWarpModifiers removes the scoring-side modifiers from a variant:
@@ -39,7 +39,7 @@ func splitWarpModifiers(v string) (string, warpOpts) {
 			p := pct(v, m, "bw")
 			w.both = []float64{1 - p, 1 + p}
 		case strings.HasPrefix(m, "eh"):
-			if _, err := fmt.Sscan(strings.TrimPrefix(m, "eh"), &w.hand); err != nil || w.hand < 1 {
+			if _, err := fmt.Sscan(strings.TrimPrefix(m, "eh"), &w.hand); err != nil || w.hand < 1 || w.hand > voice.MaxEnrolHandset {
 				log.Fatalf("variant %q: bad modifier %q", v, m)
 			}
 		case strings.HasPrefix(m, "ew"):
@@ -80,13 +80,24 @@ func speedChannels(p float64) []string {
 
 // enrolStats are the statistics of one enrolment call, with its speed
 // copies added.
+// The Handset copies (the model's own EnrolHandset, or eh<n>'s) are
+// those the service adds (voice.Model.EnrolStats); with bw<pct> there
+// are none.
 func (w warpOpts) enrolStats(m *voice.Model, a voice.Audio) voice.Stats {
-	st := w.stats(m, a)
+	var st voice.Stats
+	if len(w.both) > 0 {
+		st = w.stats(m, a)
+	} else {
+		mm := m
+		if w.hand > 0 {
+			c := *m
+			c.EnrolHandset = w.hand
+			mm = &c
+		}
+		st = mm.EnrolStats(a)
+	}
 	for _, f := range w.enrol {
 		st = st.Add(m.Backend.Stats(voice.Speed(a, f)))
-	}
-	for k := range w.hand {
-		st = st.Add(m.Backend.Stats(voice.Handset(a, rand.New(rand.NewPCG(uint64(len(a.Samples)), uint64(k))))))
 	}
 	return st
 }

@@ -127,15 +127,20 @@ type Synthetic struct {
 	Flagged   bool    `json:"flagged"`
 }
 
-// analyze decodes each input and returns their summed statistics.
-func (s *Service) analyze(in []Audio, field string, minEach float64) (voice.Stats, error) {
-	st, _, err := s.analyzeSynth(in, field, minEach)
+// analyzeEnrol decodes each enrolment input and returns their summed
+// enrolment statistics (voice.Model.EnrolStats).
+func (s *Service) analyzeEnrol(in []Audio, field string, minEach float64) (voice.Stats, error) {
+	st, _, err := s.analyzeAs(in, field, minEach, true)
 	return st, err
 }
 
-// analyzeSynth is analyze plus the synthetic-voice indicator when the
-// model has a detector.
+// analyzeSynth decodes each input and returns their summed statistics
+// and the synthetic-voice indicator when the model has a detector.
 func (s *Service) analyzeSynth(in []Audio, field string, minEach float64) (voice.Stats, *Synthetic, error) {
+	return s.analyzeAs(in, field, minEach, false)
+}
+
+func (s *Service) analyzeAs(in []Audio, field string, minEach float64, enrol bool) (voice.Stats, *Synthetic, error) {
 	if len(in) == 0 {
 		return voice.Stats{}, nil, invalid(field, "no audio")
 	}
@@ -153,7 +158,12 @@ func (s *Service) analyzeSynth(in []Audio, field string, minEach float64) (voice
 		if err != nil {
 			return voice.Stats{}, nil, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
 		}
-		one := s.Model().Backend.Stats(au)
+		var one voice.Stats
+		if enrol {
+			one = s.Model().EnrolStats(au)
+		} else {
+			one = s.Model().Backend.Stats(au)
+		}
 		if one.Speech() < minEach {
 			return voice.Stats{}, nil, invalid(f, "%.2f s of net speech found in %.2f s of audio; need at least %.2f s", one.Speech(), au.Seconds(), minEach)
 		}
@@ -192,7 +202,7 @@ func (s *Service) Enroll(ctx context.Context, q EnrollRequest) (vstore.Subject, 
 		return vstore.Subject{}, invalid("label", "longer than 256 bytes")
 	}
 	pol := s.o.Config.Policy(q.Tenant)
-	st, err := s.analyze(q.Audio, "audio", 0.3)
+	st, err := s.analyzeEnrol(q.Audio, "audio", 0.3)
 	if err != nil {
 		return vstore.Subject{}, err
 	}
@@ -643,6 +653,7 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 	old := s.Model()
 	stats := make([]voice.Stats, len(q.Calls))
 	speakers := make([]string, len(q.Calls))
+	var enrolStats []voice.Stats
 	spk := map[string]bool{}
 	for i, c := range q.Calls {
 		f := fmt.Sprintf("audio[%d]", i)
@@ -657,10 +668,17 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 			return CalibrateResult{}, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
 		}
 		stats[i] = old.Backend.Stats(au)
+		if old.EnrolHandset > 0 && q.EnrolCalls > 0 {
+			// Enrolments are made as Enroll makes them.
+			if enrolStats == nil {
+				enrolStats = make([]voice.Stats, len(q.Calls))
+			}
+			enrolStats[i] = old.EnrolStats(au)
+		}
 		speakers[i] = c.Speaker
 		spk[c.Speaker] = true
 	}
-	items := voice.GroupCalls(speakers, stats, q.EnrolCalls)
+	items := voice.GroupCallsEnrol(speakers, stats, enrolStats, q.EnrolCalls)
 	m := *old
 	if err := m.CalibrateOn(items, fmt.Sprintf("operator calls (%d speakers, %d calls) by %s at %s", len(spk), len(q.Calls), q.Actor, s.o.Now().UTC().Format(time.RFC3339))); err != nil {
 		return CalibrateResult{}, invalid("audio", "%s", err.Error()[len("voice: "):])
