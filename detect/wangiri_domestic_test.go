@@ -1,6 +1,8 @@
 package detect_test
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,5 +58,35 @@ func TestWangiriDomesticChargeableCaller(t *testing.T) {
 	}
 	if len(callbacks) != 1 || callbacks[0] != "b1" {
 		t.Errorf("callbacks found %v; want [b1]", callbacks)
+	}
+}
+
+// TestWangiriWaveEvidenceOrdered: the numbers a wave alert lists (and
+// remembers) come in one order, so the same calls give the same alert on
+// every run and every node (the deterministic fraudeval drive found them
+// in map order).
+func TestWangiriWaveEvidenceOrdered(t *testing.T) {
+	det, got := testEngine(t, "GB", "Europe/London", "44,0.01,GB\n216,0.30,TN\n")
+	t0 := time.Date(2026, 11, 23, 3, 10, 0, 0, time.UTC)
+	for i := range 30 {
+		at := t0.Add(time.Duration(i) * 20 * time.Second)
+		r := cdr.Record{CallID: fmt.Sprintf("w%d", i), Tenant: "acme", Extension: "243", Caller: fmt.Sprintf("+2162%07d", 9000000-i*7919),
+			Callee: "+441256801761", Direction: screen.Inbound, Start: at, End: at.Add(time.Second), Duration: 1, Disposition: cdr.NoAnswer}
+		if err := det.Observe(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waves := 0
+	for _, f := range *got {
+		if f.Code != "wangiri_wave" {
+			continue
+		}
+		waves++
+		if len(f.Remember) < 2 || !slices.IsSorted(f.Remember) {
+			t.Errorf("wave evidence %v: want two or more numbers, sorted", f.Remember)
+		}
+	}
+	if waves == 0 {
+		t.Fatalf("no wangiri_wave from 30 one-ring calls of +216 (findings %+v)", *got)
 	}
 }

@@ -7,6 +7,7 @@ package wangiri
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,6 +92,9 @@ func (w *Wangiri) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	nums := make([]string, 0, len(distinct))
 	for n := range distinct {
 		nums = append(nums, n)
+	}
+	slices.Sort(nums) // the alert's evidence reads the same on every run
+	for _, n := range nums {
 		w.remember(c.Rec.Tenant, n, t)
 	}
 	f := detect.Finding{Detector: w.Name(), Code: "wangiri_wave", Subject: "+" + cc, Tenant: c.Rec.Tenant,
