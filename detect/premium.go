@@ -90,11 +90,9 @@ func classLimit(cfg *config.Detect, c *Call, t int64) float64 {
 	return max(lim, ClassMargin*daily)
 }
 
-// spent adds an ended premium call's cost to its tenant's class spend.
-func (e *Engine) spent(key, rng string, end int64, cost float64) {
-	if key == "" || cost <= 0 || e.cfg.InCall.ClassCost <= 0 {
-		return
-	}
+// classSpend returns the tenant's spend record for a premium class,
+// creating it on first use.
+func (e *Engine) classSpend(key string) *classSpend {
 	if e.spend == nil {
 		e.spend = map[string]*classSpend{}
 	}
@@ -103,11 +101,17 @@ func (e *Engine) spent(key, rng string, end int64, cost float64) {
 		cs = &classSpend{}
 		e.spend[key] = cs
 	}
-	// CDRs come nearly in order of end: keep at sorted.
-	i := len(cs.at)
-	for i > 0 && cs.at[i-1] > end {
-		i--
+	return cs
+}
+
+// spent adds an ended premium call's cost to its tenant's class spend.
+func (e *Engine) spent(key, rng string, end int64, cost float64) {
+	if key == "" || cost <= 0 || e.cfg.InCall.ClassCost <= 0 {
+		return
 	}
+	cs := e.classSpend(key)
+	// CDRs come nearly in order of end: keep at sorted.
+	i := backPos(cs.at, end)
 	cs.at = slices.Insert(cs.at, i, end)
 	cs.cost = slices.Insert(cs.cost, i, cost)
 	cs.rng = slices.Insert(cs.rng, i, rng)
@@ -119,20 +123,20 @@ func (e *Engine) tried(key string, t int64) *classSpend {
 	if key == "" || e.cfg.InCall.ClassCost <= 0 {
 		return nil
 	}
-	if e.spend == nil {
-		e.spend = map[string]*classSpend{}
-	}
-	cs := e.spend[key]
-	if cs == nil {
-		cs = &classSpend{}
-		e.spend[key] = cs
-	}
-	i := len(cs.tries)
-	for i > 0 && cs.tries[i-1] > t {
-		i--
-	}
+	cs := e.classSpend(key)
+	i := backPos(cs.tries, t)
 	cs.tries = slices.Insert(cs.tries, i, t)
 	return cs
+}
+
+// backPos is where t goes in the sorted times ts, searched from the end
+// (times arrive nearly in order).
+func backPos(ts []int64, t int64) int {
+	i := len(ts)
+	for i > 0 && ts[i-1] > t {
+		i--
+	}
+	return i
 }
 
 // prune drops ended calls and tries older than from.
