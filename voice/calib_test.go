@@ -14,18 +14,7 @@ import (
 // in the model makes the split checkable.
 func TestTrainHoldsOutCalibrationSpeakers(t *testing.T) {
 	d := loadFSDD(t)
-	keys := make([]string, 0, len(d.rec))
-	for k := range d.rec {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var utts []Utterance
-	for _, k := range keys {
-		parts := strings.Split(k, "_")
-		if len(parts[2]) == 1 { // repetitions 0–9
-			utts = append(utts, Utterance{Speaker: parts[1], Audio: d.rec[k]})
-		}
-	}
+	utts := d.trainUtterances()
 	o := DefaultTrainOptions()
 	o.GMM = TrainConfig{Components: 16, Iters: 2, MaxFrames: 20000}
 	o.Channels = []string{"clean", "alaw"}
@@ -194,18 +183,7 @@ func TestThresholdTail(t *testing.T) {
 // refused.
 func TestTrainPseudoSpeakers(t *testing.T) {
 	d := loadFSDD(t)
-	keys := make([]string, 0, len(d.rec))
-	for k := range d.rec {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var utts []Utterance
-	for _, k := range keys {
-		parts := strings.Split(k, "_")
-		if len(parts[2]) == 1 { // repetitions 0–9
-			utts = append(utts, Utterance{Speaker: parts[1], Audio: d.rec[k]})
-		}
-	}
+	utts := d.trainUtterances()
 	o := DefaultTrainOptions()
 	o.GMM = TrainConfig{Components: 8, Iters: 1, MaxFrames: 5000}
 	o.Channels = []string{"clean"}
@@ -233,4 +211,22 @@ func TestTrainPseudoSpeakers(t *testing.T) {
 			t.Errorf("pseudo-speaker factor %v: %v", f, err)
 		}
 	}
+}
+
+// trainUtterances is repetitions 0–9 of every speaker, in the sorted
+// order of their keys (training depends on the order).
+func (d *fsdd) trainUtterances() []Utterance {
+	keys := make([]string, 0, len(d.rec))
+	for k := range d.rec {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var utts []Utterance
+	for _, k := range keys {
+		parts := strings.Split(k, "_")
+		if len(parts[2]) == 1 { // repetitions 0–9
+			utts = append(utts, Utterance{Speaker: parts[1], Audio: d.rec[k]})
+		}
+	}
+	return utts
 }
