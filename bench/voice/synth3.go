@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -80,19 +79,7 @@ func synth3Options(spec string) (voice.SyntheticTrainOptions, error) {
 // second half. All strings are 5 digits joined alike.
 func synth3(c *corpus, real []string, conds []string, specs []string, rotations int) {
 	t0 := time.Now()
-	fams := map[string][]string{}
-	var famNames []string
-	for _, s := range c.speakers {
-		if !c.synth[s] {
-			continue
-		}
-		f := ttsFamily(s)
-		if _, ok := fams[f]; !ok {
-			famNames = append(famNames, f)
-		}
-		fams[f] = append(fams[f], s)
-	}
-	sort.Strings(famNames)
+	fams, famNames := c.ttsFamilies()
 	type strs struct {
 		train []voice.Audio            // training strings
 		voc   []voice.Audio            // the same, vocoded (real speakers)

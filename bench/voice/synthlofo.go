@@ -121,19 +121,7 @@ var lofoDetectors = []string{"lr", "lr+voc", "voc", "oneclass", "voc|oneclass", 
 // speakers set it; for comparison with earlier passes).
 func synthLOFO(c *corpus, real []string, conds string, trainConds []string, dets []string, innerCV bool, realFolds int) {
 	t0 := time.Now()
-	fams := map[string][]string{}
-	var famNames []string
-	for _, s := range c.speakers {
-		if !c.synth[s] {
-			continue
-		}
-		f := ttsFamily(s)
-		if _, ok := fams[f]; !ok {
-			famNames = append(famNames, f)
-		}
-		fams[f] = append(fams[f], s)
-	}
-	sort.Strings(famNames)
+	fams, famNames := c.ttsFamilies()
 	withAudio, onlyAudio := false, true
 	for _, d := range dets {
 		onlyAudio = onlyAudio && strings.HasPrefix(d, "gmm")
@@ -535,4 +523,23 @@ func quantile(x []float64, q float64) float64 {
 	y := append([]float64(nil), x...)
 	sort.Float64s(y)
 	return y[min(len(y)-1, int(q*float64(len(y))))]
+}
+
+// ttsFamilies groups the corpus's synthetic voices by TTS engine family;
+// the names come sorted.
+func (c *corpus) ttsFamilies() (map[string][]string, []string) {
+	fams := map[string][]string{}
+	var names []string
+	for _, s := range c.speakers {
+		if !c.synth[s] {
+			continue
+		}
+		f := ttsFamily(s)
+		if _, ok := fams[f]; !ok {
+			names = append(names, f)
+		}
+		fams[f] = append(fams[f], s)
+	}
+	sort.Strings(names)
+	return fams, names
 }
