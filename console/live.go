@@ -69,7 +69,18 @@ type minute struct {
 	exts      map[string]*keyStat
 }
 
-type ring [Minutes]minute
+// second counts verdicts in one second, so that "last minute" means
+// the last sixty seconds rather than the calendar minute (which is
+// nearly empty just after it turns).
+type second struct {
+	at       int64 // Unix second
+	verdicts [len(Verdicts)]int
+}
+
+type ring struct {
+	min [Minutes]minute
+	sec [60]second
+}
 
 // NewLive returns a Live in front of next (which may be nil).
 func NewLive(next engine.Recorder) *Live {
@@ -165,8 +176,13 @@ func (l *Live) add(d store.Decision, now time.Time) {
 		r = new(ring)
 		l.tenants[d.Tenant] = r
 	}
-	um := now.Unix() / 60
-	m := &r[um%Minutes]
+	us := now.Unix()
+	sc := &r.sec[us%60]
+	if sc.at != us {
+		*sc = second{at: us}
+	}
+	um := us / 60
+	m := &r.min[um%Minutes]
 	if m.at != um {
 		*m = minute{at: um, countries: map[string]*keyStat{}, exts: map[string]*keyStat{}}
 	}
@@ -175,6 +191,7 @@ func (l *Live) add(d store.Decision, now time.Time) {
 		act = d.Enforced // on_error decided
 	}
 	m.verdicts[verdictIndex(act)]++
+	sc.verdicts[verdictIndex(act)]++
 	refused := act == "reject" || act == "honeypot"
 	bump := func(set map[string]*keyStat, k string) {
 		s := set[k]
@@ -226,7 +243,8 @@ type Stats struct {
 
 // Snapshot returns the last hour for one tenant ("" = every tenant).
 func (l *Live) Snapshot(tenant string, now time.Time) Stats {
-	um := now.Unix() / 60
+	us := now.Unix()
+	um := us / 60
 	var st Stats
 	st.Series = make([]Point, Minutes)
 	for i := range st.Series {
@@ -250,8 +268,15 @@ func (l *Live) Snapshot(tenant string, now time.Time) Stats {
 		if tenant != "" && name != tenant {
 			continue
 		}
-		for i := range r {
-			m := &r[i]
+		for i := range r.sec {
+			if age := us - r.sec[i].at; age >= 0 && age < 60 {
+				for v, n := range r.sec[i].verdicts {
+					st.LastMinute[v] += n
+				}
+			}
+		}
+		for i := range r.min {
+			m := &r.min[i]
 			age := um - m.at
 			if age < 0 || age >= Minutes {
 				continue
@@ -268,7 +293,6 @@ func (l *Live) Snapshot(tenant string, now time.Time) Stats {
 		}
 	}
 	l.mu.Unlock()
-	st.LastMinute = st.Series[Minutes-1].Verdicts
 	st.Countries = top(countries, 20)
 	st.Extensions = top(exts, 10)
 	return st

@@ -50,13 +50,31 @@ func TestLiveSnapshot(t *testing.T) {
 	}
 }
 
+// "Last minute" is the last sixty seconds: calls made just before the
+// minute turns still count just after it, and drop out sixty seconds on.
+func TestLiveLastMinuteRolls(t *testing.T) {
+	l := &Live{tenants: map[string]*ring{}}
+	t0 := time.Date(2026, 11, 23, 3, 0, 58, 0, time.UTC)
+	for i := range 12 {
+		l.add(store.Decision{Tenant: "acme", Extension: "1001", Action: "allow"}, t0.Add(time.Duration(i)*100*time.Millisecond))
+	}
+	for _, c := range []struct {
+		after time.Duration
+		want  int
+	}{{2 * time.Second, 12}, {59 * time.Second, 12}, {61 * time.Second, 0}} {
+		if got := l.Snapshot("", t0.Add(c.after)).LastMinute[0]; got != c.want {
+			t.Errorf("%v after the calls: last minute = %d, want %d", c.after, got, c.want)
+		}
+	}
+}
+
 func TestLiveBoundsKeys(t *testing.T) {
 	l := &Live{tenants: map[string]*ring{}}
 	now := time.Unix(1_800_000_000, 0)
 	for i := range maxKeys + 500 {
 		l.add(store.Decision{Tenant: "t", Extension: string(rune('a'+i%26)) + strings.Repeat("x", i%1000) + string(rune(i)), Action: "allow"}, now)
 	}
-	if n := len(l.tenants["t"][(now.Unix()/60)%Minutes].exts); n != maxKeys {
+	if n := len(l.tenants["t"].min[(now.Unix()/60)%Minutes].exts); n != maxKeys {
 		t.Errorf("extensions kept = %d, want the cap %d", n, maxKeys)
 	}
 }
