@@ -83,7 +83,25 @@ func (x *Intel) Lookup(dialed string, dp *DialPlan) (Info, error) {
 		// A vertical service code in front of a number (*67 caller-ID
 		// block, #31# CLIR, *82 …) still dials that number: screen the
 		// number, or the code would be a way around every rule.
-		if code, rest, ok := splitServiceCode(dialed); ok {
+		s := strings.Map(serviceChar, dialed)
+		code, rest, ok := splitServiceCode(s)
+		if !ok {
+			// Any other shape still dials the number it carries: a '#'
+			// or '*' that ends dialing ("*72<number>#",
+			// "**21*<number>#" call forwarding), GSM parameters after
+			// it. The code with its end cut off is tried, then any run
+			// of digits long enough to be a number; two such runs are
+			// refused, since either could be the one dialed.
+			t := strings.TrimRight(s, "*#")
+			if code, rest, ok = splitServiceCode(t); ok {
+				code += s[len(t):]
+			} else if at, end, n := numberRun(s); n > 1 {
+				return Info{Dialed: dialed}, fmt.Errorf("%w %q: more than one number in a service code", ErrInvalid, dialed)
+			} else if ok = n == 1; ok {
+				code, rest = s[:at]+s[end:], s[at:end]
+			}
+		}
+		if ok {
 			info, err := x.Lookup(rest, dp)
 			if err != nil {
 				return Info{Dialed: dialed}, err
@@ -92,7 +110,7 @@ func (x *Intel) Lookup(dialed string, dp *DialPlan) (Info, error) {
 			info.ServiceCode = code
 			return info, nil
 		}
-		info := Info{Dialed: dialed, E164: strings.Map(serviceChar, dialed), Kind: ShortCode, Country: country}
+		info := Info{Dialed: dialed, E164: s, Kind: ShortCode, Country: country}
 		if ref, ok := x.cls.byRegion[country]; ok {
 			info.CallingCode = x.cls.plans[ref.plan].cc
 		}
@@ -173,6 +191,34 @@ func splitServiceCode(dialed string) (code, rest string, ok bool) {
 		return "", "", false
 	}
 	return code, rest, true
+}
+
+// minNumberRun is the fewest digits a run inside a service string needs
+// to be screened as a number: a local NANP number has seven, and an
+// international number dialed with its prefix more; the codes' own
+// fields (*#21#, ##002#, a 4-digit PIN) have fewer.
+const minNumberRun = 7
+
+// numberRun finds the runs of at least minNumberRun digits in s (digits,
+// '*' and '#' only): the first one's bounds and how many there are.
+func numberRun(s string) (at, end, n int) {
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j-i >= minNumberRun {
+			if n == 0 {
+				at, end = i, j
+			}
+			n++
+		}
+		if j == i {
+			j++
+		}
+		i = j
+	}
+	return at, end, n
 }
 
 func serviceChar(r rune) rune {
