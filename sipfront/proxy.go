@@ -115,6 +115,9 @@ type relay struct {
 	expires time.Time
 	done    bool
 	due     time.Time // its timer entry
+	// byeOf is the Call-ID of the dialog a forwarded BYE ends once the
+	// other side accepts it ("" for other requests).
+	byeOf string
 }
 
 // Dialog states.

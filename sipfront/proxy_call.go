@@ -314,12 +314,22 @@ func (p *proxy) inDialog(w *worker) {
 	if d != nil {
 		num, _, _ := strings.Cut(m.get(hCSeq), " ")
 		n, _ := atoiBounded(trimLWS(num), 1<<31-1)
-		if tagOf(m.get(hFrom)) == d.callerTag {
+		switch fromSide(d, m, w) {
+		case sideCaller:
 			dst = d.calleeFlow
 			d.callerCSeq = max(d.callerCSeq, uint32(n))
-		} else {
+		case sideCallee:
 			dst = d.callerFlow
 			d.calleeCSeq = max(d.calleeCSeq, uint32(n))
+		default:
+			// Not this dialog's tags, or the callee's tags from
+			// elsewhere than the callee: a caller must not be able to
+			// send itself a BYE "from the callee" and answer it.
+			sh.mu.Unlock()
+			if !isACK {
+				p.respond(w, clone(w.simple(481, "Call/Transaction Does Not Exist", "")))
+			}
+			return
 		}
 	} else {
 		// Not a dialog this node knows (it ended, or tollgate restarted):
@@ -347,18 +357,52 @@ func (p *proxy) inDialog(w *worker) {
 			ttl = timerC + p.keepDone
 		}
 		r := &relay{in: w.replyFlow(), out: dst, invite: m.method == "INVITE", expires: now.Add(ttl)}
+		if m.method == "BYE" && d != nil {
+			// The call ends when the other side accepts the BYE
+			// (response), not when it is sent: one the callee refuses
+			// leaves the call up, and so must tollgate's record of it.
+			r.byeOf = callID
+		}
 		sh.relays[branch] = r
 		p.schedRelay(sh, branch, r)
-	}
-	if m.method == "BYE" && d != nil && d.state != ending {
-		d.state, d.endedAt = ending, now
-		p.schedDialog(sh, d)
-		e.event(callID, "end", now)
 	}
 	e.send(dst, req)
 	p.sendLocked(&e)
 	sh.mu.Unlock()
 	p.apply(&e)
+}
+
+// Sides of a dialog an in-dialog request may come from.
+const (
+	sideNone = iota
+	sideCaller
+	sideCallee
+)
+
+// fromSide says which side of d sent the in-dialog request m from src:
+// the caller's tag in From (and, once answered, the callee's in To), or
+// the callee's tag in From and the caller's in To from the callee itself:
+// the next hop tollgate sent the INVITE to (over UDP its address and
+// port, as SIP servers send from the port they listen on; over a stream
+// that connection, or one from its address). Anything else is no request
+// of this dialog.
+func fromSide(d *dialog, m *message, w *worker) int {
+	from, to := tagOf(m.get(hFrom)), tagOf(m.get(hTo))
+	switch {
+	case from == d.callerTag && (d.calleeTag == "" || to == d.calleeTag):
+		return sideCaller
+	case d.calleeTag != "" && from == d.calleeTag && to == d.callerTag && fromCallee(d, w):
+		return sideCallee
+	}
+	return sideNone
+}
+
+func fromCallee(d *dialog, w *worker) bool {
+	f := &d.calleeFlow
+	if w.tr == "udp" {
+		return f.tr == "udp" && netip.AddrPortFrom(w.src.Addr().Unmap(), w.src.Port()) == netip.AddrPortFrom(f.addr.Addr().Unmap(), f.addr.Port())
+	}
+	return f.tr == w.tr && (w.conn != nil && w.conn == f.conn || w.src.Addr().Unmap() == f.addr.Addr().Unmap())
 }
 
 // routedHere reports whether the request's top Route is tollgate's.
@@ -409,6 +453,14 @@ func (p *proxy) response(w *worker) {
 				r.out.conn = w.conn
 			}
 			e.send(r.in, w.appendRelayed(nil))
+			// A BYE accepted, or answered that the dialog is gone
+			// (481) or unreachable (408), ends the call.
+			if d := sh.dialogs[r.byeOf]; r.byeOf != "" && d != nil && d.state != ending && code >= 200 &&
+				(code < 300 || code == 481 || code == 408) {
+				d.state, d.endedAt = ending, p.now()
+				p.schedDialog(sh, d)
+				e.event(d.callID, "end", d.endedAt)
+			}
 		}
 	}
 	p.sendLocked(&e)

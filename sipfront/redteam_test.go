@@ -1,8 +1,10 @@
 package sipfront
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRedTeamServiceCodeDodge sends, over UDP to a live redirect
@@ -36,5 +38,100 @@ func TestRedTeamServiceCodeDodge(t *testing.T) {
 		if code, _ := status(t, []byte(resp)); code != 302 {
 			t.Errorf("%s: %d, want 302 (a feature code)\n%s", ruri, code, resp)
 		}
+	}
+}
+
+// TestRedTeamForgedBye: in proxy mode the caller must not be able to end
+// tollgate's record of a call (its concurrency slot, spend and maximum
+// duration) while the call goes on at the callee. Three forgeries over
+// UDP after a real answered call: a BYE dressed as the callee's (its
+// tags swapped), which tollgate would send back to the caller, who
+// answers it itself; a BYE with a made-up From tag; and a BYE the callee
+// refuses (500, its CSeq out of order). After each the call must still
+// be live; a genuine BYE the callee accepts then ends it.
+func TestRedTeamForgedBye(t *testing.T) {
+	uas := newPeer(t)
+	s, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	uac := newPeer(t)
+	live := func() int {
+		time.Sleep(150 * time.Millisecond) // events are applied after the shard's lock
+		return s.eng.(interface{ LiveCalls() int }).LiveCalls()
+	}
+	uasURI := fmt.Sprintf("sip:uas@127.0.0.1:%d", uas.port())
+	call := func(id string) {
+		t.Helper()
+		uac.send(addr, uac.invite(id, "sip:+12125550100@tollgate", id, ""))
+		fwd, _ := uas.expect("INVITE ", 3*time.Second)
+		ok := strings.Replace(reply(fwd, 200, "OK"), "Content-Length", "Contact: <"+uasURI+">\r\nContent-Length", 1)
+		uas.send(addr, ok)
+		uac.expect("SIP/2.0 200 ", 3*time.Second)
+	}
+	bye := func(id, branch, fromTag, toTag string, cseq int) string {
+		return fmt.Sprintf("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s;rport\r\nRoute: <sip:%s;lr>\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:x@tollgate>;tag=%s\r\nTo: <sip:y@tollgate>;tag=%s\r\nCall-ID: %s\r\nCSeq: %d BYE\r\nContent-Length: 0\r\n\r\n",
+			uasURI, uac.port(), branch, addr, fromTag, toTag, id, cseq)
+	}
+	// Whatever reaches the caller is answered 200 by the caller itself.
+	answerAll := func(p *peer, d time.Duration) (got []string) {
+		for {
+			m, _ := p.recv(d)
+			if m == "" {
+				return got
+			}
+			got = append(got, firstLine(m))
+			if strings.HasPrefix(m, "BYE ") {
+				p.send(addr, reply(m, 200, "OK"))
+			}
+		}
+	}
+
+	call("fb1")
+	if n := live(); n != 1 {
+		t.Fatalf("after the answer: %d live calls, want 1", n)
+	}
+	// 1. The callee's tags, sent by the caller.
+	uac.send(addr, bye("fb1", "f1", "uas1", "a1", 2))
+	answerAll(uac, 500*time.Millisecond)
+	if n := live(); n != 1 {
+		t.Errorf("a BYE forged as the callee's, answered by the caller: %d live calls, want 1 (the callee never hung up)", n)
+	}
+	// 2. A From tag that is neither side's.
+	uac.send(addr, bye("fb1", "f2", "zzz", "uas1", 3))
+	answerAll(uac, 500*time.Millisecond)
+	if n := live(); n != 1 {
+		t.Errorf("a BYE with a made-up From tag: %d live calls, want 1", n)
+	}
+	if m, _ := uas.recv(200 * time.Millisecond); strings.HasPrefix(m, "BYE ") {
+		// Reaching the callee is harmless only if it refuses; answer
+		// as a UAS would.
+		uas.send(addr, reply(m, 481, "Call/Transaction Does Not Exist"))
+	}
+	// 3. The right tags, refused by the callee.
+	uac.send(addr, bye("fb1", "f3", "a1", "uas1", 1))
+	m, _ := uas.expect("BYE ", 3*time.Second)
+	uas.send(addr, reply(m, 500, "Server Internal Error"))
+	uac.expect("SIP/2.0 500 ", 3*time.Second)
+	if n := live(); n != 1 {
+		t.Errorf("a BYE the callee refused: %d live calls, want 1", n)
+	}
+	// The genuine BYE ends it.
+	uac.send(addr, bye("fb1", "f4", "a1", "uas1", 4))
+	m, _ = uas.expect("BYE ", 3*time.Second)
+	uas.send(addr, reply(m, 200, "OK"))
+	uac.expect("SIP/2.0 200 ", 3*time.Second)
+	if n := live(); n != 0 {
+		t.Errorf("after the callee accepted the caller's BYE: %d live calls, want 0", n)
+	}
+
+	// A BYE from the callee ends a call too.
+	call("fb2")
+	uas.send(addr, fmt.Sprintf("BYE sip:1001@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-u5;rport\r\n"+
+		"Max-Forwards: 70\r\nFrom: <sip:y@tollgate>;tag=uas1\r\nTo: <sip:1001@pbx.example>;tag=a1\r\nCall-ID: fb2\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+		uac.port(), uas.port()))
+	m, _ = uac.expect("BYE ", 3*time.Second)
+	uac.send(addr, reply(m, 200, "OK"))
+	uas.expect("SIP/2.0 200 ", 3*time.Second)
+	if n := live(); n != 0 {
+		t.Errorf("after the callee's BYE: %d live calls, want 0", n)
 	}
 }
