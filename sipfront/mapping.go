@@ -281,10 +281,39 @@ func uriUserIn(ruri string, u *sip.Uri) (string, error) {
 	default:
 		return "", mapErr(416, "unsupported URI scheme "+scheme)
 	}
+	var ctx string
 	if i := strings.IndexByte(user, ';'); i >= 0 {
-		user = user[:i]
+		user, ctx = user[:i], phoneContext(user[i+1:])
 	}
-	return dialString(user)
+	n, err := dialString(user)
+	if err != nil || ctx == "" || strings.HasPrefix(n, "+") {
+		return n, err
+	}
+	// A local number in a global context (RFC 3966): whoever honours the
+	// context dials it there, so it is screened there too, not in the
+	// tenant's own dial plan ("9123456789;phone-context=+91" is an Indian
+	// number, not an American one). The context's digits lead the number;
+	// when that is no valid number the destination policy refuses it.
+	c, err := dialString(ctx)
+	if err != nil || !strings.HasPrefix(c, "+") {
+		return n, err
+	}
+	return c + n, nil
+}
+
+// phoneContext returns the value of a phone-context parameter among a
+// user part's parameters: global number digits ("+91"), or a domain (a
+// private numbering plan, which changes nothing here).
+func phoneContext(params string) string {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(trimLWS(k), "phone-context") {
+			return v
+		}
+	}
+	return ""
 }
 
 // dialString unescapes %XX and drops visual separators (RFC 3966).

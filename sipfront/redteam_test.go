@@ -135,3 +135,30 @@ func TestRedTeamForgedBye(t *testing.T) {
 		t.Errorf("after the callee's BYE: %d live calls, want 0", n)
 	}
 }
+
+// TestRedTeamPhoneContext: a local number with a global phone-context
+// (RFC 3966) is a number of that context, and the 302 passes the context
+// on to whoever dials it; screening it in the tenant's own dial plan
+// let "9123456789;phone-context=+91" (India, denied) through as a US
+// number. Sent over UDP to a live redirect listener.
+func TestRedTeamPhoneContext(t *testing.T) {
+	s := startServer(t, testPolicy)
+	to := addr(s, "udp")
+	for _, c := range []struct {
+		ruri string
+		want int
+	}{
+		{"sip:9123456789;phone-context=+91@edge;user=phone", 403},
+		{"sip:9123456789;phone-context=%2B91@edge;user=phone", 403},
+		{"tel:9123456789;phone-context=+91", 403},
+		{"sip:612345678;phone-context=+252@edge;user=phone", 403},
+		{"sip:2125550100;phone-context=+1@edge;user=phone", 302},
+		{"sip:2125550100;phone-context=pbx.example@edge;user=phone", 302},
+		{"sip:+12125550100;phone-context=+91@edge;user=phone", 302}, // a global number ignores it
+	} {
+		resp := udpExchange(t, to, invite("pc-"+c.ruri, c.ruri, ""))
+		if code, _ := status(t, []byte(resp)); code != c.want {
+			t.Errorf("%s: %d, want %d\n%s", c.ruri, code, c.want, resp)
+		}
+	}
+}
