@@ -311,7 +311,7 @@ var keyMeaning = map[string]string{
 	"SIP.Challenge":                      "SIP URI of the PIN IVR that receives calls with a challenge verdict; empty rejects them.",
 	"SIP.TLSKey":                         "PEM private key of the tls listener.",
 	"SIPLimit.Burst":                     "Requests one source may send at once beyond requests_per_s.",
-	"SIPMap.TrustedProxies":              "Addresses whose source_ip_header is believed; they are never banned.",
+	"SIPMap.TrustedProxies":              "Addresses whose source_ip_header is believed; when set, only they may set the tenant, extension and direction headers and P-Asserted-Identity. They are never banned.",
 	"Numbers.RiskFiles":                  "CSV files of extra risky number ranges, over the built-in risk layer; relative paths are read from the policy file's folder.",
 	"Numbers.RateDeck":                   "CSV of prefix,price_per_min termination rates; empty uses the built-in coarse deck; a relative path is read from the policy file's folder.",
 	"System.InternationalCallsPerMinute": "International calls per minute across all tenants.",

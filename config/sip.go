@@ -54,6 +54,8 @@ type SIPMap struct {
 	SourceIPHeader string   `yaml:"source_ip_header"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// DirectionHeader names a header holding outbound, inbound or internal.
+	// It, TenantHeader, ExtensionHeader and P-Asserted-Identity are
+	// believed only from TrustedProxies when that list is set.
 	DirectionHeader string `yaml:"direction_header"`
 
 	// Trusted is TrustedProxies parsed.

@@ -90,20 +90,26 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 		return mapErr(400, "malformed From")
 	}
 	c.Caller = userOnly(from.User)
-	if mp.m.Caller == "pai" {
+	// The tenant, extension and direction headers choose the policy a
+	// call is screened by (an X-Direction: inbound skips every outbound
+	// check), and P-Asserted-Identity the caller: with trusted proxies
+	// named, only they may set them (RFC 3325), so a caller reaching the
+	// listener around them cannot pick its own.
+	believe := len(mp.m.Trusted) == 0 || trusted(mp.m.Trusted, src)
+	if mp.m.Caller == "pai" && believe {
 		if pai := m.get(hPAI); pai != "" {
 			if u, ok := assertedUser(pai); ok {
 				c.Caller = u
 			}
 		}
 	}
-	if mp.m.TenantHeader != "" {
+	if mp.m.TenantHeader != "" && believe {
 		c.Tenant = m.lookup(mp.m.TenantHeader)
 	}
 	if c.Tenant == "" && mp.m.TenantFrom == "from_domain" {
 		c.Tenant = from.Host
 	}
-	if mp.m.ExtensionHeader != "" {
+	if mp.m.ExtensionHeader != "" && believe {
 		c.Extension = m.lookup(mp.m.ExtensionHeader)
 	}
 	if c.Extension == "" && mp.m.ExtensionFrom == "from_user" {
@@ -118,7 +124,7 @@ func (mp *Mapper) mapMessage(m *message, src netip.Addr, transport string, c *sc
 			c.SourceIP = a
 		}
 	}
-	if mp.m.DirectionHeader != "" {
+	if mp.m.DirectionHeader != "" && believe {
 		if v := m.lookup(mp.m.DirectionHeader); v != "" {
 			d, ok := screen.ParseDirection(strings.ToLower(v))
 			if !ok {

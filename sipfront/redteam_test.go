@@ -2,6 +2,7 @@ package sipfront
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,58 @@ func TestRedTeamPhoneContext(t *testing.T) {
 		if code, _ := status(t, []byte(resp)); code != c.want {
 			t.Errorf("%s: %d, want %d\n%s", c.ruri, code, c.want, resp)
 		}
+	}
+}
+
+// headerPolicy names a trusted edge proxy (not loopback) and lets it set
+// the tenant, extension and direction.
+const headerPolicy = `
+sip:
+  listen: [udp:127.0.0.1:0]
+  map:
+    tenant_header: X-Tenant
+    extension_header: X-Extension
+    direction_header: X-Direction
+    source_ip_header: X-Source-IP
+    trusted_proxies: [10.0.0.0/8]
+  limits:
+    requests_per_s: 0
+defaults:
+  country: US
+  timezone: America/New_York
+  on_error: fail_closed
+  destinations:
+    default: deny
+    countries: {"1": allow, "252": block}
+  hours:
+    after_hours_international: allow
+    night_international: allow
+tenants:
+  lax:
+    destinations:
+      default: allow
+      countries: {"252": allow}
+`
+
+// TestRedTeamMappingHeadersFromUntrusted: with trusted proxies named, a
+// caller that reaches the listener around them (here from loopback, over
+// real UDP) must not choose its own policy with X-Direction: inbound
+// (which skips every outbound check) or X-Tenant; the same headers from
+// the trusted proxy still count.
+func TestRedTeamMappingHeadersFromUntrusted(t *testing.T) {
+	s := startServer(t, headerPolicy)
+	to := addr(s, "udp")
+	for i, h := range []string{"X-Direction: inbound\r\n", "X-Direction: internal\r\n", "X-Tenant: lax\r\n"} {
+		resp := udpExchange(t, to, invite(fmt.Sprint("hdr-", i), "sip:+252612345678@edge", h))
+		if code, _ := status(t, []byte(resp)); code != 403 {
+			t.Errorf("untrusted %q to a blocked country: %d, want 403\n%s", strings.TrimSpace(h), code, resp)
+		}
+	}
+	// From the trusted proxy the tenant header is believed.
+	w := s.newWorker()
+	resp, _ := w.handle(t.Context(), []byte(invite("hdr-trusted", "sip:+252612345678@edge", "X-Tenant: lax\r\n")),
+		netip.MustParseAddrPort("10.0.0.5:5060"), "udp")
+	if code, _ := status(t, resp); code != 302 {
+		t.Errorf("X-Tenant: lax from the trusted proxy: %d, want 302\n%s", code, resp)
 	}
 }
