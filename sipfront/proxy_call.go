@@ -334,10 +334,13 @@ func (p *proxy) inDialog(w *worker) {
 	} else {
 		// Not a dialog this node knows (it ended, or tollgate restarted):
 		// a BYE or ACK routed through tollgate still follows its
-		// Request-URI when that is an address, so a call can end. Nothing
-		// else passes unscreened.
+		// Request-URI when that is an address, so a call can end: toward
+		// a next hop, or from one toward the caller; never from anyone
+		// to any address, which would make tollgate an open relay of
+		// forged BYEs. Nothing else passes unscreened.
 		f, ok := flowTo(m.ruri)
-		if !ok || !p.hasListener(f.tr) || (m.method != "BYE" && !isACK) || !p.routedHere(m) {
+		if !ok || !p.hasListener(f.tr) || (m.method != "BYE" && !isACK) || !p.routedHere(m) ||
+			!p.isNextHop(f.tr, f.addr) && !p.isNextHop(w.tr, w.src) {
 			sh.mu.Unlock()
 			if !isACK {
 				p.respond(w, clone(w.simple(481, "Call/Transaction Does Not Exist", "")))
@@ -403,6 +406,23 @@ func fromCallee(d *dialog, w *worker) bool {
 		return f.tr == "udp" && netip.AddrPortFrom(w.src.Addr().Unmap(), w.src.Port()) == netip.AddrPortFrom(f.addr.Addr().Unmap(), f.addr.Port())
 	}
 	return f.tr == w.tr && (w.conn != nil && w.conn == f.conn || w.src.Addr().Unmap() == f.addr.Addr().Unmap())
+}
+
+// isNextHop reports whether a is one of the proxy's next hops (upstream,
+// challenge, honeypot) over transport tr: over UDP its address and port,
+// over a stream its address (a connection from it has any port).
+func (p *proxy) isNextHop(tr string, a netip.AddrPort) bool {
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	for _, t := range p.targets {
+		if !t.addr.IsValid() {
+			continue
+		}
+		ta := netip.AddrPortFrom(t.addr.Addr().Unmap(), t.addr.Port())
+		if tr == "udp" && a == ta || tr != "udp" && a.Addr() == ta.Addr() {
+			return true
+		}
+	}
+	return false
 }
 
 // routedHere reports whether the request's top Route is tollgate's.

@@ -216,3 +216,32 @@ func TestRedTeamMappingHeadersFromUntrusted(t *testing.T) {
 		t.Errorf("X-Tenant: lax from the trusted proxy: %d, want 302\n%s", code, resp)
 	}
 }
+
+// TestRedTeamNoByeRelay: for a dialog tollgate does not know, a BYE or
+// ACK routed through it follows its Request-URI (so calls can end after a
+// restart); it must not follow it to any address on the network, which
+// made the proxy an open relay of forged BYEs (a reflector, and a way to
+// reach hosts behind it). Toward a next hop it still goes.
+func TestRedTeamNoByeRelay(t *testing.T) {
+	uas := newPeer(t)
+	_, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	attacker, victim := newPeer(t), newPeer(t)
+	req := func(method string, to int, branch string) string {
+		return fmt.Sprintf("%s sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s;rport\r\nRoute: <sip:%s;lr>\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:a@tollgate>;tag=f%s\r\nTo: <sip:b@tollgate>;tag=t%s\r\nCall-ID: relay-%s\r\nCSeq: 7 %s\r\nContent-Length: 0\r\n\r\n",
+			method, to, attacker.port(), branch, addr, branch, branch, branch, method)
+	}
+	attacker.send(addr, req("BYE", victim.port(), "r1"))
+	if m, _ := attacker.recv(2 * time.Second); !strings.HasPrefix(m, "SIP/2.0 481 ") {
+		t.Errorf("BYE to an outside address for no dialog: %q, want 481", firstLine(m))
+	}
+	attacker.send(addr, req("ACK", victim.port(), "r2"))
+	if m, _ := victim.recv(500 * time.Millisecond); m != "" {
+		t.Errorf("tollgate relayed a forged request to an outside address: %q", firstLine(m))
+	}
+	// Toward the next hop (the PBX, after a restart) it still goes.
+	attacker.send(addr, req("BYE", uas.port(), "r3"))
+	if m, _ := uas.recv(2 * time.Second); !strings.HasPrefix(m, "BYE ") {
+		t.Errorf("BYE for no dialog toward the next hop: %q, want it forwarded", firstLine(m))
+	}
+}
