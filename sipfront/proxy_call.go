@@ -17,7 +17,7 @@ import (
 // request handles, in proxy mode, what is not an out-of-dialog request
 // the redirect path also answers: ACK, CANCEL and in-dialog requests. It
 // reports whether it took the request.
-func (p *proxy) request(_ context.Context, w *worker) bool {
+func (p *proxy) request(ctx context.Context, w *worker) bool {
 	m := &w.m
 	switch {
 	case m.method == "ACK":
@@ -26,6 +26,9 @@ func (p *proxy) request(_ context.Context, w *worker) bool {
 	case m.method == "CANCEL":
 		return p.cancel(w)
 	case tagOf(m.get(hTo)) != "":
+		if m.method == "REFER" && p.refuseRefer(ctx, w) {
+			return true
+		}
 		p.inDialog(w)
 		return true
 	}

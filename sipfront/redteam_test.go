@@ -245,3 +245,52 @@ func TestRedTeamNoByeRelay(t *testing.T) {
 		t.Errorf("BYE for no dialog toward the next hop: %q, want it forwarded", firstLine(m))
 	}
 }
+
+// TestRedTeamReferScreened: in proxy mode a caller with a call the
+// policy let through asks the callee (a PBX) with a REFER to transfer it
+// to a blocked destination; the PBX would place that call itself. The
+// REFER must be refused 403 before the PBX sees it, whatever the form of
+// the target; a transfer to an allowed number still reaches the PBX and
+// leaves the engine holding only the original call. Real SIP over UDP.
+func TestRedTeamReferScreened(t *testing.T) {
+	uas := newPeer(t)
+	s, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	uac := newPeer(t)
+	uasURI := fmt.Sprintf("sip:uas@127.0.0.1:%d", uas.port())
+	uac.send(addr, uac.invite("rf1", "sip:+12125550100@tollgate", "rf1", ""))
+	fwd, _ := uas.expect("INVITE ", 3*time.Second)
+	uas.send(addr, strings.Replace(reply(fwd, 200, "OK"), "Content-Length", "Contact: <"+uasURI+">\r\nContent-Length", 1))
+	uac.expect("SIP/2.0 200 ", 3*time.Second)
+	refer := func(cseq int, referTo string) string {
+		return fmt.Sprintf("REFER %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rf%d;rport\r\nRoute: <sip:%s;lr>\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:1001@pbx.example>;tag=a1\r\nTo: <sip:+12125550100@tollgate>;tag=uas1\r\nCall-ID: rf1\r\n"+
+			"CSeq: %d REFER\r\n%s\r\nContact: <sip:1001@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n",
+			uasURI, uac.port(), cseq, addr, cseq, referTo, uac.port())
+	}
+	for i, rt := range []string{
+		"Refer-To: <sip:+252612345678@pbx.example>",
+		"Refer-To: sip:011252612345678@pbx.example",
+		"r: <sip:+252612345678@pbx.example>",
+		"Refer-To: <tel:+252612345678>",
+		"Refer-To: <sip:+252612345678@pbx.example?Replaces=x%3Bto-tag%3Dy%3Bfrom-tag%3Dz>",
+		"Refer-To: <sip:011252612345678%23@pbx.example>",
+		"Refer-To: <sip:attacker.example>",
+	} {
+		uac.send(addr, refer(2+i, rt))
+		if m, _ := uac.recv(3 * time.Second); !strings.HasPrefix(m, "SIP/2.0 403 ") {
+			t.Errorf("REFER with %q: %q, want 403", rt, firstLine(m))
+		}
+		if m, _ := uas.recv(300 * time.Millisecond); strings.HasPrefix(m, "REFER ") {
+			t.Errorf("REFER with %q reached the PBX", rt)
+			uas.send(addr, reply(m, 202, "Accepted"))
+		}
+	}
+	uac.send(addr, refer(20, "Refer-To: <sip:+12125550199@pbx.example>"))
+	m, _ := uas.expect("REFER ", 3*time.Second)
+	uas.send(addr, reply(m, 202, "Accepted"))
+	uac.expect("SIP/2.0 202 ", 3*time.Second)
+	time.Sleep(150 * time.Millisecond)
+	if n := s.eng.(interface{ LiveCalls() int }).LiveCalls(); n != 1 {
+		t.Errorf("after an allowed transfer: %d live calls, want 1 (the original call)", n)
+	}
+}
