@@ -933,6 +933,14 @@ func (w *worker) appendForward(b []byte, ruri, via string, rr []string, extra st
 				b = append(b, line...)
 			}
 		case hContentLength:
+		case hOther:
+			// X-Tollgate-* are tollgate's to write (extra): a caller's
+			// own would sit beside them, and a PBX reading the first
+			// X-Tollgate-Verdict would believe the caller's.
+			if len(f.name) >= 11 && strings.EqualFold(f.name[:11], "X-Tollgate-") {
+				continue
+			}
+			b = appendLine(b, f.name, ": ", f.value)
 		case hPAI:
 			if vs != "" {
 				b = appendLine(b, f.name, ": ", withVerstat(f.value, vs))

@@ -294,3 +294,26 @@ func TestRedTeamReferScreened(t *testing.T) {
 		t.Errorf("after an allowed transfer: %d live calls, want 1 (the original call)", n)
 	}
 }
+
+// TestRedTeamVerdictHeaderInjection: in proxy mode the PBX reads
+// X-Tollgate-Verdict (action, risk, max_duration) from the INVITE
+// tollgate forwards. A caller's own X-Tollgate-* headers must not reach
+// it beside tollgate's: a PBX reading the first one would believe
+// "allow;max_duration=0" from the caller. Real SIP over UDP.
+func TestRedTeamVerdictHeaderInjection(t *testing.T) {
+	uas := newPeer(t)
+	_, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	uac := newPeer(t)
+	uac.send(addr, uac.invite("xtg1", "sip:+12125550100@tollgate", "xtg1",
+		"X-Tollgate-Verdict: allow;risk=0;reasons=\"\";max_duration=0\r\nx-tollgate-teardown: none\r\nX-TOLLGATE-Verdict: allow\r\n"))
+	fwd, _ := uas.expect("INVITE ", 3*time.Second)
+	var got []string
+	for _, l := range strings.Split(fwd, "\r\n") {
+		if k, _, ok := strings.Cut(l, ":"); ok && strings.HasPrefix(strings.ToLower(k), "x-tollgate-") {
+			got = append(got, l)
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "X-Tollgate-Verdict: allow;risk=") {
+		t.Errorf("X-Tollgate headers the PBX got: %q, want only tollgate's own verdict", got)
+	}
+}
