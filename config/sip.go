@@ -65,7 +65,8 @@ type SIPMap struct {
 // SIPLimit bounds what one peer can make the front end do.
 type SIPLimit struct {
 	// RequestsPerSecond and Burst rate-limit requests per source address
-	// (trusted proxies are exempt); 0 turns the limit off.
+	// (an IPv6 source: per /64; trusted proxies are exempt); 0 turns the
+	// limit off.
 	RequestsPerSecond int `yaml:"requests_per_s"`
 	Burst             int `yaml:"burst"`
 	// MaxMessageBytes bounds one message (UDP datagram or TCP frame).
@@ -77,8 +78,9 @@ type SIPLimit struct {
 	// IdleTimeout closes a TCP/TLS connection silent this long (seconds).
 	IdleTimeout Seconds `yaml:"idle_timeout_s"`
 	// MaxConnectionsPerSource bounds the open TCP/TLS connections of one
-	// source address per listener, so one address cannot take every slot
-	// (trusted proxies and next hops are exempt); 0 turns it off.
+	// source address (an IPv6 source: its /64) per listener, so one
+	// address cannot take every slot (trusted proxies and next hops are
+	// exempt); 0 turns it off.
 	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 	// HandshakeTimeout is how long a new TCP/TLS connection has for its
 	// TLS handshake and first complete message (seconds); 0: IdleTimeout.

@@ -47,6 +47,7 @@ func (l *limiter) allow(a netip.Addr, now time.Time) bool {
 	if trusted(l.trusted, a) {
 		return true
 	}
+	a = sourceKey(a)
 	b16 := a.As16()
 	sh := &l.shards[maphash.Bytes(l.seed, b16[:])%uint64(len(l.shards))]
 	sh.mu.Lock()
@@ -81,4 +82,19 @@ func (l *limiter) sweep(sh *limShard, now time.Time) {
 	if len(sh.m) >= limShardCap {
 		clear(sh.m)
 	}
+}
+
+// sourceKey is what a per-source limit counts against: an IPv4 address,
+// or an IPv6 address's /64. One host or site is handed a whole /64 and
+// can send from any address in it, so counting each address alone let it
+// escape the per-source rate and connection limits (and fill the
+// limiter until it forgot every bucket). The attack guard counts IPv6
+// failures per /64 by default too (attack.ipv6_bits).
+func sourceKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return p.Addr()
+	}
+	return a
 }

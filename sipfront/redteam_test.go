@@ -317,3 +317,39 @@ func TestRedTeamVerdictHeaderInjection(t *testing.T) {
 		t.Errorf("X-Tollgate headers the PBX got: %q, want only tollgate's own verdict", got)
 	}
 }
+
+// TestRedTeamIPv6Rotation: one IPv6 host holds a whole /64 and can send
+// from any address in it. The per-source rate limit and connection cap
+// must count the /64, or rotating the low bits escapes both (and fills
+// the limiter until it forgets every bucket, the flooder's included).
+func TestRedTeamIPv6Rotation(t *testing.T) {
+	l := newLimiter(1, 10, nil)
+	now := time.Now()
+	allowed := 0
+	for i := range 1000 {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)})
+		if l.allow(a, now) {
+			allowed++
+		}
+	}
+	if allowed > 10 {
+		t.Errorf("1000 requests from 1000 addresses of one /64 at once: %d let through, want the burst (10)", allowed)
+	}
+	if !l.allow(netip.MustParseAddr("2001:db8:0:2::1"), now) || !l.allow(netip.MustParseAddr("192.0.2.1"), now) {
+		t.Error("another /64 or an IPv4 source was limited by the flooder's bucket")
+	}
+	cc := newConnCount(4, nil)
+	took := 0
+	for i := range 100 {
+		if cc.take(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, byte(i)})) {
+			took++
+		}
+	}
+	if took != 4 {
+		t.Errorf("connections from 100 addresses of one /64: %d accepted, want the cap (4)", took)
+	}
+	cc.give(netip.MustParseAddr("2001:db8:0:1::63"))
+	if !cc.take(netip.MustParseAddr("2001:db8:0:1::99")) {
+		t.Error("a closed connection of the /64 did not free its slot")
+	}
+}

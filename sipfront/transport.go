@@ -239,6 +239,7 @@ func (cc *connCount) take(a netip.Addr) bool {
 	if cc.max <= 0 || trusted(cc.exempt, a) {
 		return true
 	}
+	a = sourceKey(a)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.n[a] >= cc.max {
@@ -253,6 +254,7 @@ func (cc *connCount) give(a netip.Addr) {
 	if cc.max <= 0 || trusted(cc.exempt, a) {
 		return
 	}
+	a = sourceKey(a)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.n[a] <= 1 {
