@@ -388,10 +388,9 @@ const (
 // fromSide says which side of d sent the in-dialog request m from src:
 // the caller's tag in From (and, once answered, the callee's in To), or
 // the callee's tag in From and the caller's in To from the callee itself:
-// the next hop tollgate sent the INVITE to (over UDP its address and
-// port, as SIP servers send from the port they listen on; over a stream
-// that connection, or one from its address). Anything else is no request
-// of this dialog.
+// the next hop's address tollgate sent the INVITE to (any port, or over
+// a stream its connection), and not the caller's own flow (when both sit
+// on one host). Anything else is no request of this dialog.
 func fromSide(d *dialog, m *message, w *worker) int {
 	from, to := tagOf(m.get(hFrom)), tagOf(m.get(hTo))
 	switch {
@@ -404,11 +403,18 @@ func fromSide(d *dialog, m *message, w *worker) int {
 }
 
 func fromCallee(d *dialog, w *worker) bool {
-	f := &d.calleeFlow
-	if w.tr == "udp" {
-		return f.tr == "udp" && netip.AddrPortFrom(w.src.Addr().Unmap(), w.src.Port()) == netip.AddrPortFrom(f.addr.Addr().Unmap(), f.addr.Port())
+	f, c := &d.calleeFlow, &d.callerFlow
+	if w.conn != nil && w.conn == f.conn {
+		return true
 	}
-	return f.tr == w.tr && (w.conn != nil && w.conn == f.conn || w.src.Addr().Unmap() == f.addr.Addr().Unmap())
+	unmap := func(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+	if w.src.Addr().Unmap() != f.addr.Addr().Unmap() {
+		return false
+	}
+	if w.conn != nil {
+		return w.conn != c.conn
+	}
+	return unmap(w.src) == unmap(f.addr) || unmap(w.src) != unmap(c.addr)
 }
 
 // isNextHop reports whether a is one of the proxy's next hops (upstream,
