@@ -26,6 +26,9 @@ func (g *gen) localAt(t *Tenant, k int, h float64) time.Time {
 // nightOrWeekend is when most toll fraud runs: a night, an evening, or a
 // weekend day of the attack week.
 func (g *gen) nightOrWeekend(t *Tenant, lastDay int) time.Time {
+	if g.wide && g.chance(g.as.biz) {
+		return g.localAt(t, g.intn(0, lastDay), g.uniform(float64(t.OpenHour), float64(t.CloseHour)-0.5))
+	}
 	k := g.intn(0, lastDay)
 	switch g.intn(0, 9) {
 	case 0, 1, 2, 3, 4:
@@ -51,7 +54,7 @@ func (g *gen) nightOrWeekend(t *Tenant, lastDay int) time.Time {
 // expensive destination, priced in the deck. notBlocked keeps it out of
 // the operator's block list.
 func (g *gen) fraudRange(notBlocked bool) *numberRange {
-	if g.chance(0.2) {
+	if g.chance(g.midShare()) {
 		// Cheaper revenue-share numbers in ordinary countries (personal
 		// numbers re-routed anywhere), priced below most price caps.
 		m := pick(g, midFraud)
@@ -158,6 +161,7 @@ func (g *gen) attacks() error {
 			t = pick(g, ok)
 		}
 		a := &Attack{ID: fmt.Sprintf("A%02d-%s", i+1, cl), Class: cl, Tenant: t.Name}
+		g.newAttack()
 		g.sc.Attacks = append(g.sc.Attacks, a)
 		switch cl {
 		case IRSFBurst:
@@ -237,8 +241,8 @@ func (g *gen) irsfBurst(a *Attack, t *Tenant, last int) {
 		rg := pick(g, rs)
 		g.aCall(a, t, x, ip, ua, at, g.nums.in(rg), Outbound, false, "", g.intn(5, 40), g.ring())
 	}
-	n := g.intn(20, 120)
-	gap := g.uniform(5, 60)
+	n := g.counted(g.intn(20, 120))
+	gap := g.paced(g.uniform(5, 60))
 	base := g.r.IntN(1000)
 	at := start
 	for k := 0; k < n; k++ {
@@ -249,7 +253,7 @@ func (g *gen) irsfBurst(a *Attack, t *Tenant, last int) {
 		}
 		bill := 0
 		if g.chance(0.9) {
-			bill = int(g.lognormal(g.uniform(900, 2400), 0.5))
+			bill = g.billed(int(g.lognormal(g.uniform(900, 2400), 0.5)))
 		}
 		g.aCall(a, t, x, ip, ua, at, d, Outbound, false, "", bill, g.ring())
 		at = at.Add(time.Duration(g.r.ExpFloat64() * gap * float64(time.Second)))
@@ -273,7 +277,7 @@ func (g *gen) slowDrip(a *Attack, t *Tenant, last int) {
 			a.addExt(x)
 			ip, ua := t.extIP[x], t.UserAgent
 			at := g.localAt(t, first+k, g.uniform(0.5, 5))
-			g.aCall(a, t, x, ip, ua, at, g.nums.in(rg), Outbound, false, "", g.intn(300, 2700), g.ring())
+			g.aCall(a, t, x, ip, ua, at, g.nums.in(rg), Outbound, false, "", g.billed(g.intn(300, 2700)), g.ring())
 			total++
 		}
 	}
@@ -282,11 +286,16 @@ func (g *gen) slowDrip(a *Attack, t *Tenant, last int) {
 }
 
 func (g *gen) spread(a *Attack, t *Tenant, last int) {
-	m := g.intn(10, min(40, len(t.Extensions)))
+	var m int
+	if g.wide {
+		m = g.intn(min(3, len(t.Extensions)), min(150, len(t.Extensions)))
+	} else {
+		m = g.intn(10, min(40, len(t.Extensions)))
+	}
 	perm := g.r.Perm(len(t.Extensions))[:m]
 	rs := g.ranges(a, g.intn(2, 5))
 	start := g.nightOrWeekend(t, last)
-	window := g.uniform(1, 6) * float64(time.Hour)
+	window := g.paced(g.uniform(1, 6)) * float64(time.Hour)
 	attackerIP, ua0 := "", ""
 	if g.chance(0.5) {
 		attackerIP, ua0 = g.publicIP(), pick(g, attackerAgents)
@@ -301,7 +310,7 @@ func (g *gen) spread(a *Attack, t *Tenant, last int) {
 		}
 		for k := g.intn(1, 3); k > 0; k-- {
 			at := start.Add(time.Duration(g.r.Float64() * window))
-			g.aCall(a, t, x, ip, ua, at, g.nums.in(pick(g, rs)), Outbound, false, "", g.intn(300, 1800), g.ring())
+			g.aCall(a, t, x, ip, ua, at, g.nums.in(pick(g, rs)), Outbound, false, "", g.billed(g.intn(300, 1800)), g.ring())
 			n++
 		}
 	}
@@ -338,15 +347,15 @@ func (g *gen) premium(a *Attack, t *Tenant, last int) {
 		xs = append(xs, pick(g, t.Extensions))
 	}
 	start := g.nightOrWeekend(t, last)
-	window := g.uniform(1, 10) * float64(time.Hour)
-	n := g.intn(15, 80)
+	window := g.paced(g.uniform(1, 10)) * float64(time.Hour)
+	n := g.counted(g.intn(15, 80))
 	for k := 0; k < n; k++ {
 		x := pick(g, xs)
 		a.addExt(x)
 		at := start.Add(time.Duration(g.r.Float64() * window))
 		bill := 0
 		if g.chance(0.92) {
-			bill = g.intn(300, 3600)
+			bill = g.billed(g.intn(300, 3600))
 		}
 		g.aCall(a, t, x, t.extIP[x], t.UserAgent, at, g.nums.in(pick(g, rs)), Outbound, false, "", bill, g.ring())
 	}
@@ -362,10 +371,13 @@ func (g *gen) longDuration(a *Attack, t *Tenant, last int) {
 	rg := g.fraudRange(true)
 	a.addRange(g, rg)
 	start := g.localAt(t, g.intn(0, last), g.uniform(0, 3))
+	if g.wide && g.chance(g.as.biz) {
+		start = g.localAt(t, g.intn(0, last), g.uniform(float64(t.OpenHour), float64(t.CloseHour)-1))
+	}
 	n := g.intn(1, 4)
 	for k := 0; k < n; k++ {
 		at := start.Add(time.Duration(g.uniform(0, 40) * float64(time.Minute)))
-		g.aCall(a, t, x, ip, ua, at, g.nums.in(rg), Outbound, false, "", g.intn(2*3600, 8*3600), g.ring())
+		g.aCall(a, t, x, ip, ua, at, g.nums.in(rg), Outbound, false, "", g.longBill(g.intn(2*3600, 8*3600)), g.ring())
 	}
 	a.Note = fmt.Sprintf("%d calls of 2–8 h", n)
 }
@@ -381,13 +393,13 @@ func (g *gen) concurrency(a *Attack, t *Tenant, last int) {
 	a.SourceIP = ip
 	rs := g.ranges(a, g.intn(1, 2))
 	start := g.nightOrWeekend(t, last)
-	n := g.intn(20, 60)
-	spread := g.uniform(60, 180)
+	n := g.counted(g.intn(20, 60))
+	spread := g.paced(g.uniform(60, 180))
 	for k := 0; k < n; k++ {
 		at := start.Add(time.Duration(g.r.Float64() * spread * float64(time.Second)))
 		bill := 0
 		if g.chance(0.9) {
-			bill = g.intn(600, 3600)
+			bill = g.billed(g.intn(600, 3600))
 		}
 		g.aCall(a, t, pick(g, xs), ip, ua, at, g.nums.in(pick(g, rs)), Outbound, false, "", bill, g.ring())
 	}
@@ -420,8 +432,8 @@ func (g *gen) wangiri(a *Attack, t *Tenant, last int) {
 	}
 	k := g.intn(0, max(0, last-1))
 	start := g.localAt(t, k, g.uniform(float64(t.OpenHour)-1, float64(t.CloseHour)+2))
-	window := g.uniform(1, 3) * float64(time.Hour)
-	n := g.intn(20, 200)
+	window := g.paced(g.uniform(1, 3)) * float64(time.Hour)
+	n := g.counted(g.intn(20, 200))
 	pinged := map[string]time.Time{}
 	for j := 0; j < n; j++ {
 		at := start.Add(time.Duration(g.r.Float64() * window))
@@ -479,8 +491,8 @@ func (g *gen) forward(a *Attack, t *Tenant, last int) {
 		targets[x] = g.nums.in(pick(g, rs))
 	}
 	start := g.nightOrWeekend(t, last)
-	window := g.uniform(1, 6) * float64(time.Hour)
-	n := g.intn(10, 60)
+	window := g.paced(g.uniform(1, 6)) * float64(time.Hour)
+	n := g.counted(g.intn(10, 60))
 	// The attacker calls in from a few numbers of its own.
 	var callers []string
 	for k := g.intn(1, 5); k > 0; k-- {
@@ -497,7 +509,7 @@ func (g *gen) forward(a *Attack, t *Tenant, last int) {
 		at := start.Add(time.Duration(g.r.Float64() * window))
 		bill := 0
 		if g.chance(0.9) {
-			bill = g.intn(600, 3600)
+			bill = g.billed(g.intn(600, 3600))
 		}
 		to := targets[x]
 		if transfer {
@@ -532,8 +544,9 @@ func (g *gen) stolen(a *Attack, t *Tenant, last int) {
 	} else {
 		start = g.nightOrWeekend(t, last)
 	}
-	span := g.uniform(2, 30) * float64(time.Hour)
-	n := g.intn(30, 200)
+	span := g.paced(g.uniform(2, 30)) * float64(time.Hour)
+	span = min(span, 72*float64(time.Hour)) // wide profile: inside the attack week
+	n := g.counted(g.intn(30, 200))
 	rs := g.ranges(a, g.intn(1, 3))
 	// Part resale of ordinary minutes to the tenant's usual countries,
 	// part revenue share.
@@ -552,7 +565,7 @@ func (g *gen) stolen(a *Attack, t *Tenant, last int) {
 		}
 		bill := 0
 		if g.chance(0.8) {
-			bill = int(g.lognormal(300, 0.8))
+			bill = g.billed(int(g.lognormal(300, 0.8)))
 		}
 		g.aCall(a, t, x, ip, ua, at, d, Outbound, false, "", bill, g.ring())
 	}

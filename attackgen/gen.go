@@ -135,6 +135,7 @@ type Tenant struct {
 	UserAgent     string  `json:"user_agent"`
 
 	loc      *time.Location
+	shape    *tenantShape      // wide profile only
 	extIP    map[string]string // per-extension source address
 	book     []string          // customers' numbers (E.164 digits)
 	extW     []float64         // extension weights (busier agents)
@@ -199,6 +200,8 @@ type Options struct {
 	Scale float64
 	// Intel classifies numbers; nil builds one.
 	Intel *number.Intel
+	// Profile is ProfileDefault (also "") or ProfileWide.
+	Profile string
 }
 
 type gen struct {
@@ -211,6 +214,9 @@ type gen struct {
 	// rangesFor caches ranges per region/type for legit traffic.
 	legitRanges map[string][]*numberRange
 	ipUsed      map[string]bool
+	// wide is the wide profile; as scales the attack being drawn.
+	wide bool
+	as   attackShape
 }
 
 // Generate builds the scenario of o.Seed.
@@ -224,6 +230,9 @@ func Generate(o Options) (*Scenario, error) {
 	if o.Scale <= 0 {
 		o.Scale = 1
 	}
+	if o.Profile != "" && o.Profile != ProfileDefault && o.Profile != ProfileWide {
+		return nil, fmt.Errorf("attackgen: unknown profile %q (want %s or %s)", o.Profile, ProfileDefault, ProfileWide)
+	}
 	if o.Intel == nil {
 		x, err := number.New(number.Options{NoCarrier: true})
 		if err != nil {
@@ -232,7 +241,7 @@ func Generate(o Options) (*Scenario, error) {
 		o.Intel = x
 	}
 	r := rand.New(rand.NewPCG(o.Seed, 0x746f6c6c67617465))
-	g := &gen{o: o, r: r, deck: map[string]Rate{}, legitRanges: map[string][]*numberRange{}, ipUsed: map[string]bool{}}
+	g := &gen{o: o, r: r, deck: map[string]Rate{}, legitRanges: map[string][]*numberRange{}, ipUsed: map[string]bool{}, wide: o.Profile == ProfileWide}
 	g.nums = &numbers{x: o.Intel, rng: rand.New(rand.NewPCG(o.Seed, 0x6e756d62657273)), ranges: map[string][]*numberRange{}}
 	// A Monday in 2024–2025 (the server refuses event times far ahead of its clock).
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -443,10 +452,11 @@ var tenantWords = []string{"acme", "bluebird", "northwind", "contoso", "globex",
 
 func (g *gen) tenants() error {
 	n := g.intn(3, 5)
-	hs := g.r.Perm(len(homes))
+	hl := g.homeList()
+	hs := g.r.Perm(len(hl))
 	used := map[string]bool{}
 	for i := 0; i < n; i++ {
-		h := homes[hs[i]]
+		h := hl[hs[i]]
 		loc, err := time.LoadLocation(pick(g, h.Zones))
 		if err != nil {
 			return fmt.Errorf("attackgen: time zone: %w", err)
@@ -481,13 +491,7 @@ func (g *gen) tenants() error {
 			t.OfficeIPs = append(t.OfficeIPs, g.publicIP())
 		}
 		remote := g.uniform(0, 0.25)
-		for _, x := range t.Extensions {
-			if g.chance(remote) {
-				t.extIP[x] = g.publicIP()
-			} else {
-				t.extIP[x] = pick(g, t.OfficeIPs)
-			}
-		}
+		g.placeExtensions(t, remote)
 		// Hours.
 		t.OpenHour = g.intn(7, 9)
 		t.CloseHour = g.intn(17, 21)
@@ -528,6 +532,9 @@ func (g *gen) tenants() error {
 		default:
 			t.IntlShare = g.uniform(0.02, 0.3)
 		}
+		if g.wide {
+			g.widenTenant(t)
+		}
 		// DIDs: a few fixed numbers at home, maybe a toll-free one.
 		for k := 0; k < g.intn(2, 5); k++ {
 			if rg := g.legitRange(h.Region, number.FixedLine); rg != nil {
@@ -545,7 +552,8 @@ func (g *gen) tenants() error {
 			t.book = append(t.book, g.customer(t))
 		}
 		// On-call extensions forwarding to a mobile out of hours.
-		for k := 0; k < g.intn(0, 3); k++ {
+		// (The bound is drawn again on every pass, as it always was.)
+		for k := 0; k < g.onCallBound(); k++ {
 			x := pick(g, t.Extensions)
 			if rg := g.legitRange(h.Region, mobileType(h.Region)); rg != nil {
 				t.onCall = append(t.onCall, x)
@@ -685,5 +693,17 @@ func (g *gen) finish() {
 	sort.Strings(keys)
 	for _, k := range keys {
 		sc.Deck = append(sc.Deck, g.deck[k])
+	}
+}
+
+// placeExtensions gives each extension its source address: a remote
+// agent's own (share remote) or one of the offices'.
+func (g *gen) placeExtensions(t *Tenant, remote float64) {
+	for _, x := range t.Extensions {
+		if g.chance(remote) {
+			t.extIP[x] = g.publicIP()
+		} else {
+			t.extIP[x] = pick(g, t.OfficeIPs)
+		}
 	}
 }

@@ -27,6 +27,9 @@ func (g *gen) classify(d string) (string, string) {
 // opening, a late-morning peak, a lunch dip, an afternoon peak and a
 // quieter last hour.
 func hourWeight(t *Tenant, h float64) float64 {
+	if t.shape != nil {
+		return wideHour(t, h)
+	}
 	open, close := float64(t.OpenHour), float64(t.CloseHour)
 	if h < open || h >= close {
 		return 0
@@ -83,6 +86,9 @@ func (g *gen) legit(t *Tenant) {
 	startLocal := sc.Start.In(t.loc)
 	d0 := time.Date(startLocal.Year(), startLocal.Month(), startLocal.Day(), 0, 0, 0, 0, t.loc)
 	for day := 0; day < days; day++ {
+		if t.shape != nil && day < t.shape.firstDay {
+			continue // a new tenant: no traffic yet
+		}
 		date := d0.AddDate(0, 0, day)
 		wd := date.Weekday()
 		extOK := func(x string) bool {
@@ -116,8 +122,18 @@ func (g *gen) legit(t *Tenant) {
 				}
 			}
 			// A campaign: a dialer run over part of the agents.
-			if g.chance(0.22) {
+			if g.chance(campaignP(t)) {
 				g.campaign(t, date, total, extOK, ipOf)
+			}
+			if t.shape != nil {
+				for k := 1; k < t.shape.campaigns; k++ {
+					if g.chance(t.shape.campaignP) {
+						g.campaign(t, date, total, extOK, ipOf)
+					}
+				}
+				if t.shape.nightShare > 0 {
+					g.nightShift(t, date, total, extOK, ipOf)
+				}
 			}
 		}
 		// Off-hours: a few late or early calls, rare nights, on-call
@@ -137,7 +153,7 @@ func (g *gen) legit(t *Tenant) {
 			g.legitCall(t, at, extOK, ipOf, "")
 		}
 		for _, x := range t.onCall {
-			if g.chance(0.35) {
+			if g.chance(onCallP(t)) {
 				h := pick(g, []float64{g.uniform(0, 7), g.uniform(float64(t.CloseHour), 23.9)})
 				at := date.Add(time.Duration(h * float64(time.Hour)))
 				g.forwarded(t, at, x, ipOf(x))
@@ -167,7 +183,7 @@ func (g *gen) legitCall(t *Tenant, at time.Time, extOK func(string) bool, ipOf f
 				typ = fixedType(campaignRegion)
 			}
 			d = g.nums.in(g.legitRange(campaignRegion, typ))
-		case g.chance(0.004):
+		case g.chance(premiumP(t)):
 			// A premium-rate service (directory, supplier hotline).
 			if rg := g.legitRange(t.Country, number.PremiumRate); rg != nil {
 				d = g.nums.in(rg)
@@ -274,6 +290,10 @@ func (g *gen) campaign(t *Tenant, date time.Time, daily float64, extOK func(stri
 	h := g.uniform(float64(t.OpenHour)+0.5, float64(t.CloseHour)-1.5)
 	dur := g.uniform(30, 120)
 	perMin := daily / float64((t.CloseHour-t.OpenHour)*60) * g.uniform(1, 3)
+	if t.shape != nil {
+		dur = g.uniform(15, t.shape.campaignMin)
+		perMin *= t.shape.burst
+	}
 	start := date.Add(time.Duration(h * float64(time.Hour)))
 	for m := 0; m < int(dur); m++ {
 		for k := g.poisson(perMin); k > 0; k-- {

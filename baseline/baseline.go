@@ -40,6 +40,9 @@ type Profile struct {
 	IntlHour  [Days]uint16 `json:"intl_hour_peaks"`
 	IntlBurst [Days]uint16 `json:"intl_burst_peaks"`
 	IntlDay   [Days]uint32 `json:"intl_days"`
+	// OutDay is each day's calls learned (detect learns outbound calls
+	// only): the bound learned for distinct numbers called per day.
+	OutDay [Days]uint32 `json:"out_days,omitempty"`
 	// Sources: source addresses seen, with the Unix day first seen (a
 	// tenant's; at most maxSources).
 	Sources map[string]int32 `json:"sources,omitempty"`
@@ -97,6 +100,16 @@ func (p *Profile) HourShare(local time.Time) float64 {
 		return 0
 	}
 	return float64(p.Hours[HourOfWeek(local)]) / float64(p.Calls)
+}
+
+// Regular reports whether the profile calls country regularly: at least
+// KnownCalls calls that are at least KnownShare of all its calls.
+func (p *Profile) Regular(country string) bool {
+	if p == nil {
+		return false
+	}
+	n := p.Countries[country]
+	return n >= KnownCalls && float64(n) >= KnownShare*float64(p.Calls)
 }
 
 // Knows reports whether the profile has calls to country.
@@ -192,7 +205,9 @@ func (p *Profile) learn(t int64, how int, country string, intl bool, billsec, co
 		}
 		p.PeakDay[i], p.Peaks[i] = day, 0
 		p.IntlHour[i], p.IntlBurst[i], p.IntlDay[i] = 0, 0, 0
+		p.OutDay[i] = 0
 	}
+	p.OutDay[i]++
 	if intl {
 		p.IntlDay[i]++
 		h, b := p.window(t)
@@ -428,6 +443,9 @@ func Load(r io.Reader) (*Learner, error) {
 // tenant). Zero: not warm, nothing learned.
 type Learned struct {
 	IntlHour, IntlBurst, IntlDay int
+	// OutDay is the most calls on any day kept (an upper bound of the
+	// distinct numbers called that day).
+	OutDay int
 	// Concurrent is the most calls up at once on any day kept.
 	Concurrent int
 }
@@ -449,7 +467,7 @@ func (p *Profile) Learned(t int64, warmDays, minCalls int) Learned {
 		return Learned{}
 	}
 	return Learned{IntlHour: peak(&p.IntlHour, &p.PeakDay), IntlBurst: peak(&p.IntlBurst, &p.PeakDay), IntlDay: peak(&p.IntlDay, &p.PeakDay),
-		Concurrent: peak(&p.Peaks, &p.PeakDay)}
+		OutDay: peak(&p.OutDay, &p.PeakDay), Concurrent: peak(&p.Peaks, &p.PeakDay)}
 }
 
 // Limits is an immutable table of learned normals, read on the screening
@@ -518,13 +536,14 @@ func (l *Learner) Limits(t int64, warmDays, minCalls int) *Limits {
 			return v[len(v)/2]
 		}
 		out.Typical[tenant] = Learned{IntlHour: med(func(x Learned) int { return x.IntlHour }), IntlBurst: med(func(x Learned) int { return x.IntlBurst }),
-			IntlDay: med(func(x Learned) int { return x.IntlDay }), Concurrent: med(func(x Learned) int { return x.Concurrent })}
+			IntlDay: med(func(x Learned) int { return x.IntlDay }), OutDay: med(func(x Learned) int { return x.OutDay }),
+			Concurrent: med(func(x Learned) int { return x.Concurrent })}
 	}
 	for k, p := range l.Tenant {
 		if x := p.Learned(t, warmDays, minCalls); x != (Learned{}) {
 			out.Tenant[k] = x
-			for country, n := range p.Countries {
-				if n >= KnownCalls && float64(n) >= KnownShare*float64(p.Calls) {
+			for country := range p.Countries {
+				if p.Regular(country) {
 					out.Known[[2]string{k, country}] = true
 				}
 			}

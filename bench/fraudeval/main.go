@@ -56,6 +56,7 @@ type opts struct {
 	trace    string
 	url      string
 	token    string
+	profile  string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	policies := fs.String("policy", "operator,default", "policies to run: operator (allow by default, the seed's high-risk destinations blocked), default (built-in)")
 	var o opts
 	fs.Float64Var(&o.scale, "scale", 1, "legitimate volume multiplier")
+	fs.StringVar(&o.profile, "profile", attackgen.ProfileDefault, "generator profile: default (the reported seeds' streams) or wide (broader legitimate traffic and attack variants, see attackgen.ProfileWide)")
 	fs.IntVar(&o.history, "history", 28, "days of history before the attack week")
 	fs.StringVar(&o.jsonOut, "json", "", "write every run's result as JSON here")
 	fs.StringVar(&o.export, "export", "", "write each seed's stream (calls.jsonl, calls.csv, cdrs.jsonl, Master.csv), scenario.json, rate deck and policies under DIR/seed-N, and do not drive")
@@ -93,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.policies = append(o.policies, p)
+	}
+	if o.profile != attackgen.ProfileDefault && o.profile != attackgen.ProfileWide {
+		fmt.Fprintf(stderr, "fraudeval: unknown profile %q (want default or wide)\n", o.profile)
+		return 2
 	}
 	if o.repFmt != "json" && o.repFmt != "asterisk" {
 		fmt.Fprintln(stderr, "fraudeval: -replay-format wants json or asterisk")
@@ -193,7 +199,7 @@ func parseSeeds(s string) ([]uint64, error) {
 }
 
 func generate(o opts, seed uint64, x *number.Intel) (*attackgen.Scenario, error) {
-	return attackgen.Generate(attackgen.Options{Seed: seed, HistoryDays: o.history, Scale: o.scale, Intel: x})
+	return attackgen.Generate(attackgen.Options{Seed: seed, HistoryDays: o.history, Scale: o.scale, Intel: x, Profile: o.profile})
 }
 
 // writePolicy writes the deck and the policy into dir and returns the

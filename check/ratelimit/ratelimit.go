@@ -176,6 +176,10 @@ func (r *RateLimit) Check(_ context.Context, c *screen.Call, v *screen.Verdict) 
 				n = max(n, learnedLimit(ext.IntlBurst, LearnedSlack))
 			case counter.TenantIntlCalls:
 				n = max(n, learnedLimit(ten.IntlDay, LearnedTenantSlack))
+			case counter.ExtDistinctDay:
+				// Distinct numbers a day are at most the day's calls: a
+				// busy agent's learned day lifts the policy's count.
+				n = max(n, learnedLimit(ext.OutDay, LearnedSlack))
 			}
 			if campaign && learnedScope(l.scope) {
 				n *= CampaignFactor
