@@ -55,7 +55,9 @@ func TestClusterLockoutKnownGood(t *testing.T) {
 		}
 		return v
 	}
-	locked := func(v map[string]any) bool { return v["action"] == "reject" && strings.Contains(fmt.Sprint(v), "account_locked") }
+	locked := func(v map[string]any) bool {
+		return v["action"] == "reject" && strings.Contains(fmt.Sprint(v), "account_locked")
+	}
 	await := func(i int, what string, ok func() bool) {
 		t.Helper()
 		for t0 := time.Now(); time.Since(t0) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
