@@ -58,7 +58,9 @@ func (s *Server) EnableReputation(o ReputationOptions) {
 	mux.HandleFunc("DELETE /v1/bans/{id}", s.auth(RoleAdmin, a.release))
 	mux.HandleFunc("GET /v1/bans/export", s.auth(RoleRead, a.exportBans))
 	mux.HandleFunc("GET /v1/lockouts", s.auth(RoleRead, a.lockouts))
-	mux.HandleFunc("GET /v1/lockouts/{kind}/{subject}", s.auth(RoleRead, a.lockout))
+	// The edge proxy or PBX asks this before it checks a password, with
+	// the token it screens with: any role may.
+	mux.HandleFunc("GET /v1/lockouts/{kind}/{subject}", s.auth(anyRole, a.lockout))
 	mux.HandleFunc("DELETE /v1/lockouts/{kind}/{subject}", s.auth(RoleAdmin, a.releaseLockout))
 	mux.HandleFunc("POST /v1/auth-events", s.auth(RoleScreen, a.authEvent))
 	mux.HandleFunc("GET /v1/honeypot/events", s.auth(RoleRead, a.events))
