@@ -2,9 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
