@@ -125,6 +125,11 @@ type Guard struct {
 	// success from a source it does not allow teaches nothing, and a new
 	// lockout keeps the sources the one in force allows.
 	Locked func(kind, tenant, subject string, t time.Time) *reputation.Lockout
+	// LockedAnyTenant, if set, returns a lockout of kind on subject in
+	// force at t, in any tenant, that does not allow a: a success naming
+	// no tenant from such a source teaches nothing (it may be a right
+	// guess for the locked tenant's account).
+	LockedAnyTenant func(kind, subject string, a netip.Addr, t time.Time) *reputation.Lockout
 
 	// known, if set, keeps known-good sources where every node and the
 	// next start read them (SetKnownGood); the guard's own memory of
@@ -441,6 +446,9 @@ func (g *Guard) learnGood(ctx context.Context, ev Event) error {
 				return nil
 			}
 		}
+	}
+	if ev.Tenant == "" && g.LockedAnyTenant != nil && g.LockedAnyTenant(reputation.LockAccount, ev.Username, ev.IP, ev.Time) != nil {
+		return nil
 	}
 	net := g.network(ev.IP)
 	a := acct{ev.Tenant, ev.Username}

@@ -175,6 +175,42 @@ func TestTenantLockoutIsolated(t *testing.T) {
 	}
 }
 
+// TestForgedSuccessDuringTenantLock: while acme's 1001 is locked, an
+// attacker who guessed right reports (or gets reported, by a PBX log
+// that names no tenant) a success from its address, naming no tenant or
+// naming another tenant. Neither teaches anything: a later lockout of
+// acme's 1001, and one naming no tenant, do not allow the attacker.
+func TestForgedSuccessDuringTenantLock(t *testing.T) {
+	db := openDB(t)
+	r := sharedRig(t, db, db, Policy{})
+	for i := range 5 {
+		r.observe(Event{Time: lockT0.Add(time.Duration(i) * time.Second), IP: guessIP(i), Kind: KindAuthFailure, Source: SourceKamailio, Username: "1001", Tenant: "acme"})
+	}
+	thief := guessIP(20)
+	r.observe(Event{Time: lockT0.Add(time.Minute), IP: thief, Kind: KindAuthSuccess, Source: SourceAsterisk, Username: "1001"})
+	// A tenant-less lock, then a success naming another tenant.
+	for i := range 5 {
+		r.observe(Event{Time: lockT0.Add(2*time.Minute + time.Duration(i)*time.Second), IP: guessIP(i), Kind: KindAuthFailure, Source: SourceAsterisk, Username: "2002"})
+	}
+	r.observe(Event{Time: lockT0.Add(3 * time.Minute), IP: thief, Kind: KindAuthSuccess, Source: SourceAPI, Username: "2002", Tenant: "acme"})
+	ks, err := db.KnownGood(context.Background(), "", "1001", time.Time{})
+	if err != nil || len(ks) != 0 {
+		t.Fatalf("known-good of 1001 after the thief's success during acme's lock: %+v, %v; want none", ks, err)
+	}
+	if ks, _ := db.KnownGood(context.Background(), "", "2002", time.Time{}); len(ks) != 0 {
+		t.Fatalf("known-good of 2002 after the thief's success naming acme during the tenant-less lock: %+v; want none", ks)
+	}
+	// After both locks end, a new lock of acme's 1001 does not allow it.
+	later := lockT0.Add(2 * time.Hour)
+	var out Outcome
+	for i := range 5 {
+		out = r.observe(Event{Time: later.Add(time.Duration(i) * time.Second), IP: guessIP(i), Kind: KindAuthFailure, Source: SourceKamailio, Username: "1001", Tenant: "acme"})
+	}
+	if out.Lockout == nil || slices.Contains(out.Lockout.Allowed, thief.String()) {
+		t.Fatalf("acme's new lockout %+v; must not allow the thief", out.Lockout)
+	}
+}
+
 // TestKnownGoodRaceTwoNodes: two guards on one store record successes
 // and failures of one account at once (the race two nodes behind a
 // load balancer run); whichever decides the lockout allows the phone,

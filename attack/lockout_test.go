@@ -31,6 +31,9 @@ func newLockRig(t *testing.T, st reputation.Store, pol Policy) *lockRig {
 	r.g.Locked = func(kind, tenant, subject string, at time.Time) *reputation.Lockout {
 		return r.live.Load().Lockout(kind, tenant, subject, at)
 	}
+	r.g.LockedAnyTenant = func(kind, subject string, a netip.Addr, at time.Time) *reputation.Lockout {
+		return r.live.Load().LockedAnyTenant(kind, subject, a, at)
+	}
 	r.check = checkrep.New(r.live)
 	return r
 }

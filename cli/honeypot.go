@@ -253,6 +253,9 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 	s.guard.Locked = func(kind, tenant, subject string, t time.Time) *reputation.Lockout {
 		return s.live.Load().Lockout(kind, tenant, subject, t)
 	}
+	s.guard.LockedAnyTenant = func(kind, subject string, a netip.Addr, t time.Time) *reputation.Lockout {
+		return s.live.Load().LockedAnyTenant(kind, subject, a, t)
+	}
 	// Known-good sources in the shared store (PostgreSQL directly in
 	// cluster mode: a success is not worth the spool; while PostgreSQL
 	// is away the guard's memory serves).

@@ -22,6 +22,7 @@ type Set struct {
 	banAddrs map[netip.Addr]*Ban
 	banNets  []netBan
 	locks    map[lockKey]*Lockout
+	byUser   map[[2]string][]*Lockout // kind and subject → the lockouts of every tenant
 	entries  int
 	bans     int
 }
@@ -109,6 +110,13 @@ func BuildAll(es []Entry, bs []Ban, ls []Lockout) *Set {
 		}
 		s.locks[k] = l
 	}
+	for _, l := range s.locks {
+		if s.byUser == nil {
+			s.byUser = map[[2]string][]*Lockout{}
+		}
+		k := [2]string{l.Kind, l.Subject}
+		s.byUser[k] = append(s.byUser[k], l)
+	}
 	return s
 }
 
@@ -134,6 +142,18 @@ func (s *Set) Locked(kind, tenant, subject string, a netip.Addr, t time.Time) *L
 	}
 	if l := s.locks[lockKey{kind, "", subject}]; l != nil && l.Active(t) && !l.Allows(a) {
 		return l
+	}
+	return nil
+}
+
+// LockedAnyTenant returns a lockout of kind on subject in force at t,
+// in any tenant or naming none, that does not allow source a, or nil:
+// what an event naming no tenant must respect.
+func (s *Set) LockedAnyTenant(kind, subject string, a netip.Addr, t time.Time) *Lockout {
+	for _, l := range s.byUser[[2]string{kind, subject}] {
+		if l.Active(t) && !l.Allows(a) {
+			return l
+		}
 	}
 	return nil
 }
