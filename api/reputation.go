@@ -58,7 +58,9 @@ func (s *Server) EnableReputation(o ReputationOptions) {
 	mux.HandleFunc("DELETE /v1/bans/{id}", s.auth(RoleAdmin, a.release))
 	mux.HandleFunc("GET /v1/bans/export", s.auth(RoleRead, a.exportBans))
 	mux.HandleFunc("GET /v1/lockouts", s.auth(RoleRead, a.lockouts))
-	mux.HandleFunc("GET /v1/lockouts/{kind}/{subject}", s.auth(RoleRead, a.lockout))
+	// The edge proxy or PBX asks this before it checks a password, with
+	// the token it screens with: any role may.
+	mux.HandleFunc("GET /v1/lockouts/{kind}/{subject}", s.auth(anyRole, a.lockout))
 	mux.HandleFunc("DELETE /v1/lockouts/{kind}/{subject}", s.auth(RoleAdmin, a.releaseLockout))
 	mux.HandleFunc("POST /v1/auth-events", s.auth(RoleScreen, a.authEvent))
 	mux.HandleFunc("GET /v1/honeypot/events", s.auth(RoleRead, a.events))
@@ -382,15 +384,24 @@ func (a *repAPI) lockouts(w http.ResponseWriter, r *http.Request) {
 
 // lockout answers the PBX's question "may this account authenticate?":
 // 200 with the lockout when locked, 404 {"locked": false} when not. With
-// ?ip= it answers for that source: 404 when the lockout allows it.
+// ?ip= it answers for that source: 404 when the lockout allows it. With
+// ?tenant= it answers for the account of that tenant (its own lockout,
+// else the one naming no tenant); without, for the lockout naming no
+// tenant only.
 func (a *repAPI) lockout(w http.ResponseWriter, r *http.Request) {
 	var src netip.Addr
-	if v := r.URL.Query().Get("ip"); v != "" {
+	q := r.URL.Query()
+	if v := q.Get("ip"); v != "" {
 		var err error
 		if src, err = netip.ParseAddr(strings.TrimSpace(v)); err != nil {
 			fieldError(w, "ip", "want an IP address")
 			return
 		}
+	}
+	tenant := q.Get("tenant")
+	if !validTenant(tenant) {
+		fieldError(w, "tenant", tenantRule)
+		return
 	}
 	ls, err := a.o.Store.Lockouts(r.Context(), a.o.Now())
 	if err != nil {
@@ -398,22 +409,48 @@ func (a *repAPI) lockout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kind, subject := r.PathValue("kind"), r.PathValue("subject")
-	for _, l := range ls {
-		if l.Kind == kind && l.Subject == subject && (!src.IsValid() || !l.Allows(src)) {
-			writeJSON(w, http.StatusOK, map[string]any{"locked": true, "lockout": l})
-			return
+	for _, tn := range []string{tenant, ""} {
+		for _, l := range ls {
+			if l.Kind == kind && l.Tenant == tn && l.Subject == subject && (!src.IsValid() || !l.Allows(src)) {
+				writeJSON(w, http.StatusOK, map[string]any{"locked": true, "lockout": l})
+				return
+			}
+		}
+		if tn == "" {
+			break
 		}
 	}
 	writeJSON(w, http.StatusNotFound, map[string]any{"locked": false})
 }
 
+// tenantRule is what validTenant accepts.
+const tenantRule = "want a tenant name of at most 64 printable bytes"
+
+// validTenant reports whether s can name a tenant in a lockout ("" names
+// none).
+func validTenant(s string) bool {
+	if len(s) > reputation.MaxTenant {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *repAPI) releaseLockout(w http.ResponseWriter, r *http.Request) {
-	kind, subject := r.PathValue("kind"), r.PathValue("subject")
-	if err := a.o.Store.ReleaseLockout(r.Context(), kind, subject); err != nil {
+	kind, subject, tenant := r.PathValue("kind"), r.PathValue("subject"), r.URL.Query().Get("tenant")
+	if err := a.o.Store.ReleaseLockout(r.Context(), kind, tenant, subject); err != nil {
 		repError(w, err)
 		return
 	}
-	if err := a.s.recordAudit(r.Context(), r, "lockout.release", kind+"/"+subject, nil); err != nil {
+	target := kind + "/" + subject
+	if tenant != "" {
+		target += "?tenant=" + tenant
+	}
+	if err := a.s.recordAudit(r.Context(), r, "lockout.release", target, nil); err != nil {
 		storeError(w, err)
 		return
 	}
@@ -424,6 +461,7 @@ type authEventRequest struct {
 	IP        string `json:"ip"`
 	Kind      string `json:"kind"` // auth_failure, unknown_account, acl, no_route, scan, auth_success, voicemail_pin
 	Username  string `json:"username"`
+	Tenant    string `json:"tenant"` // the account's tenant, when the reporter knows it
 	Source    string `json:"source"` // asterisk, freeswitch, kamailio, sipfront, … (default api)
 	UserAgent string `json:"user_agent"`
 	Time      string `json:"time"`
@@ -452,10 +490,14 @@ func (a *repAPI) authEvent(w http.ResponseWriter, r *http.Request) {
 		fieldError(w, "username", "username ≤ 128, user_agent ≤ 256, source ≤ 32 bytes")
 		return
 	}
+	if !validTenant(q.Tenant) {
+		fieldError(w, "tenant", tenantRule)
+		return
+	}
 	if q.Source == "" {
 		q.Source = attack.SourceAPI
 	}
-	ev := attack.Event{IP: ip, Kind: q.Kind, Username: q.Username, Source: q.Source, UserAgent: q.UserAgent, Time: a.o.Now()}
+	ev := attack.Event{IP: ip, Kind: q.Kind, Username: q.Username, Tenant: q.Tenant, Source: q.Source, UserAgent: q.UserAgent, Time: a.o.Now()}
 	if q.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, q.Time)
 		if err != nil {

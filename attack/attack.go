@@ -47,9 +47,14 @@ type Event struct {
 	Source    string     `json:"source"`
 	Service   string     `json:"service,omitempty"` // SIP, PJSIP, IAX2, AMI, sofia
 	Username  string     `json:"username,omitempty"`
-	Dialed    string     `json:"dialed,omitempty"`
-	UserAgent string     `json:"user_agent,omitempty"`
-	Text      string     `json:"text,omitempty"`
+	// Tenant is the account's tenant when the reporter knows it: failures
+	// of 1001 in one tenant then lock neither 1001 of another, nor the
+	// address's other accounts. Empty counts and locks the username in
+	// every tenant (a PBX log names no tenant).
+	Tenant    string `json:"tenant,omitempty"`
+	Dialed    string `json:"dialed,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Text      string `json:"text,omitempty"`
 }
 
 // Reporter takes attack events from a component that sees SIP traffic

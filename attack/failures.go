@@ -25,6 +25,17 @@ const (
 type FailKey struct {
 	Kind    FailKind
 	Subject string
+	// Tenant is the account's tenant when the event named one: the same
+	// username in two tenants is two accounts. Empty for addresses.
+	Tenant string
+}
+
+// id is the key of k's window among those of its kind.
+func (k FailKey) id() string {
+	if k.Tenant == "" {
+		return k.Subject
+	}
+	return k.Tenant + "\x00" + k.Subject // a NUL is in no tenant name
 }
 
 // Failures counts the guard's failures in sliding windows. The guard calls
@@ -102,7 +113,8 @@ func (f *MemoryFailures) Fail(k FailKey, t time.Time, w time.Duration, limit int
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.m[k.Kind]
-	win := m[k.Subject]
+	id := k.id()
+	win := m[id]
 	if win == nil {
 		if len(m) >= f.max {
 			for s := range m {
@@ -111,11 +123,11 @@ func (f *MemoryFailures) Fail(k FailKey, t time.Time, w time.Duration, limit int
 			}
 		}
 		win = &window{}
-		m[k.Subject] = win
+		m[id] = win
 	}
 	n := win.add(t, w, max(limit, 1))
 	if n >= limit {
-		delete(m, k.Subject)
+		delete(m, id)
 		return n, true
 	}
 	return n, false
@@ -127,7 +139,7 @@ func (f *MemoryFailures) Clear(k FailKey) {
 		return
 	}
 	f.mu.Lock()
-	delete(f.m[k.Kind], k.Subject)
+	delete(f.m[k.Kind], k.id())
 	f.mu.Unlock()
 }
 
@@ -184,7 +196,7 @@ func NewSharedFailures(st counter.Store, node string) *SharedFailures {
 var failScopes = [failKinds]counter.Scope{counter.AttackIPFailures, counter.AttackAccountFailures, counter.AttackVoicemailFailures}
 
 func (f *SharedFailures) key(k FailKey) counter.Key {
-	return counter.Key{Scope: failScopes[k.Kind], Subject: k.Subject}
+	return counter.Key{Scope: failScopes[k.Kind], Tenant: k.Tenant, Subject: k.Subject}
 }
 
 // Fail implements Failures. The window keeps at most limit failures: a

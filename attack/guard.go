@@ -124,11 +124,21 @@ type Guard struct {
 	// lockouts and this node's own before the store has them): a
 	// success from a source it does not allow teaches nothing, and a new
 	// lockout keeps the sources the one in force allows.
-	Locked func(kind, subject string, t time.Time) *reputation.Lockout
+	Locked func(kind, tenant, subject string, t time.Time) *reputation.Lockout
+	// LockedAnyTenant, if set, returns a lockout of kind on subject in
+	// force at t, in any tenant, that does not allow a: a success naming
+	// no tenant from such a source teaches nothing (it may be a right
+	// guess for the locked tenant's account).
+	LockedAnyTenant func(kind, subject string, a netip.Addr, t time.Time) *reputation.Lockout
+
+	// known, if set, keeps known-good sources where every node and the
+	// next start read them (SetKnownGood); the guard's own memory of
+	// them is the fallback while it fails.
+	known reputation.KnownGoodStore
 
 	mu     sync.Mutex
 	banned map[netip.Prefix]time.Time // bans this guard knows are in force, until
-	good   map[string][]goodSource    // account → sources that authenticated as it
+	good   map[acct][]goodSource      // account → sources that authenticated as it
 
 	queue   chan Event
 	dropped atomic.Int64
@@ -145,7 +155,7 @@ func NewGuard(p Policy, st reputation.Store, trust *Trust, log *slog.Logger) *Gu
 		pol: p.withDefaults(), st: st, trust: trust, log: log,
 		fails:  NewMemoryFailures(p.withDefaults().MaxTracked),
 		banned: map[netip.Prefix]time.Time{},
-		good:   map[string][]goodSource{},
+		good:   map[acct][]goodSource{},
 		queue:  make(chan Event, 4096),
 	}
 }
@@ -156,6 +166,11 @@ func (g *Guard) SetFailures(f Failures) {
 		g.fails = f
 	}
 }
+
+// SetKnownGood makes the guard keep known-good sources in st as well as
+// in memory (before it runs): a success one node sees is allowed by a
+// lockout another node sets, and by one set after a restart.
+func (g *Guard) SetKnownGood(st reputation.KnownGoodStore) { g.known = st }
 
 // Policy returns the guard's thresholds with defaults filled in.
 func (g *Guard) Policy() Policy { return g.pol }
@@ -242,7 +257,7 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
 	case ev.Kind == KindScannerUA || ScannerUA(ev.UserAgent, g.pol.ScannerUAs):
 		reason = "scanner User-Agent " + quote(ev.UserAgent)
 	case counted(ev.Kind, g.pol.CountChallenges):
-		if n, reached := g.fails.Fail(FailKey{FailIP, reputation.FormatPrefix(net)}, ev.Time, g.pol.Window, g.pol.MaxFailures); reached {
+		if n, reached := g.fails.Fail(FailKey{Kind: FailIP, Subject: reputation.FormatPrefix(net)}, ev.Time, g.pol.Window, g.pol.MaxFailures); reached {
 			reason = fmt.Sprintf("%d failures in %s (last: %s from %s)", n, g.pol.Window, ev.Kind, ev.Source)
 			if !net.IsSingleIP() {
 				reason += " in " + net.String() + ", last from " + ev.IP.String()
@@ -350,25 +365,34 @@ func (g *Guard) ForgetPrefix(p netip.Prefix) {
 	g.mu.Lock()
 	delete(g.banned, p)
 	g.mu.Unlock()
-	g.fails.Clear(FailKey{FailIP, reputation.FormatPrefix(p)})
+	g.fails.Clear(FailKey{Kind: FailIP, Subject: reputation.FormatPrefix(p)})
 }
 
+// acct is an account: a username in a tenant, or naming none.
+type acct struct{ tenant, user string }
+
 // goodSource is a source that authenticated as an account, and when it
-// last did.
+// last did (stored: when the store was last told).
 type goodSource struct {
-	net  netip.Prefix
-	last time.Time
+	net    netip.Prefix
+	last   time.Time
+	stored time.Time
 }
 
 // maxGoodPerAccount bounds the known-good sources kept per account (the
 // most recent win).
-const maxGoodPerAccount = 8
+const maxGoodPerAccount = reputation.MaxKnownGood
+
+// knownGoodEvery is how often a source's repeated successes are written
+// to the store: the known-good window is days, so a phone that
+// authenticates every call costs one write a minute at most.
+const knownGoodEvery = time.Minute
 
 // account counts failures per account and per voicemail box. The
 // honeypot's accounts are decoys: what is tried there locks no real
 // account and teaches nothing about one.
 func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, error) {
-	if ev.Source == SourceHoneypot || len(ev.Username) > reputation.MaxSubject {
+	if ev.Source == SourceHoneypot || len(ev.Username) > reputation.MaxSubject || len(ev.Tenant) > reputation.MaxTenant {
 		return nil, nil // a name longer than any account is no account's
 	}
 	fk, kind, max, lock, win := FailAccount, reputation.LockAccount, g.pol.AccountMaxFailures, g.pol.AccountLockTime, g.pol.AccountWindow
@@ -377,51 +401,80 @@ func (g *Guard) account(ctx context.Context, ev Event) (*reputation.Lockout, err
 	case KindVoicemailPIN:
 		fk, kind, max, lock = FailVoicemail, reputation.LockVoicemail, g.pol.VoicemailMaxFailures, g.pol.VoicemailLockTime
 	case KindAuthSuccess:
-		g.fails.Clear(FailKey{FailAccount, ev.Username})
-		g.learnGood(ev)
-		return nil, nil
+		g.fails.Clear(FailKey{Kind: FailAccount, Tenant: ev.Tenant, Subject: ev.Username})
+		return nil, g.learnGood(ctx, ev)
 	default:
 		return nil, nil
 	}
-	n, reached := g.fails.Fail(FailKey{fk, ev.Username}, ev.Time, win, max)
+	n, reached := g.fails.Fail(FailKey{Kind: fk, Tenant: ev.Tenant, Subject: ev.Username}, ev.Time, win, max)
 	if !reached {
 		return nil, nil
 	}
-	l := reputation.Lockout{Kind: kind, Subject: ev.Username, Failures: n, Since: ev.Time.UTC(), Until: ev.Time.Add(lock).UTC(),
+	l := reputation.Lockout{Kind: kind, Tenant: ev.Tenant, Subject: ev.Username, Failures: n, Since: ev.Time.UTC(), Until: ev.Time.Add(lock).UTC(),
 		Reason: fmt.Sprintf("%d failed attempts, last from %s (%s)", n, ev.IP, ev.Source)}
-	if kind == reputation.LockAccount {
-		l.Allowed = g.allowed(ev.Username, ev.Time)
-	}
+	// A voicemail box is the account's: the sources the account is known
+	// to use keep reaching it.
+	l.Allowed = g.allowed(ctx, kind, ev.Tenant, ev.Username, ev.Time)
 	if g.Locked != nil {
 		// Locked again while locked: the lock runs on from its start.
-		if old := g.Locked(kind, ev.Username, ev.Time); old != nil && old.Since.Before(l.Since) {
+		if old := g.Locked(kind, ev.Tenant, ev.Username, ev.Time); old != nil && old.Since.Before(l.Since) {
 			l.Since = old.Since
 		}
 	}
 	if err := g.st.PutLockout(ctx, l); err != nil {
 		return nil, err
 	}
-	g.log.Warn("attack: locked", "kind", kind, "subject", ev.Username, "until", l.Until.Format(time.RFC3339), "allowed", l.Allowed)
+	g.log.Warn("attack: locked", "kind", kind, "tenant", ev.Tenant, "subject", ev.Username, "until", l.Until.Format(time.RFC3339), "allowed", l.Allowed)
 	return &l, nil
 }
 
 // learnGood remembers a successful authentication's source as known-good
 // for the account, unless the account is locked against it at the time:
 // a source that succeeds while the account is locked (an attacker that
-// guessed right) is not made good by it.
-func (g *Guard) learnGood(ev Event) {
+// guessed right) is not made good by it. The store is told at most once
+// per knownGoodEvery per source; its error is returned, the memory kept.
+func (g *Guard) learnGood(ctx context.Context, ev Event) error {
 	if ev.Username == "" {
-		return
+		return nil
 	}
 	if g.Locked != nil {
-		if l := g.Locked(reputation.LockAccount, ev.Username, ev.Time); l != nil && !l.Allows(ev.IP) {
-			return
+		if l := g.Locked(reputation.LockAccount, ev.Tenant, ev.Username, ev.Time); l != nil && !l.Allows(ev.IP) {
+			return nil
+		}
+		if ev.Tenant != "" {
+			if l := g.Locked(reputation.LockAccount, "", ev.Username, ev.Time); l != nil && !l.Allows(ev.IP) {
+				return nil
+			}
 		}
 	}
+	if ev.Tenant == "" && g.LockedAnyTenant != nil && g.LockedAnyTenant(reputation.LockAccount, ev.Username, ev.IP, ev.Time) != nil {
+		return nil
+	}
 	net := g.network(ev.IP)
+	a := acct{ev.Tenant, ev.Username}
+	write := g.remember(a, net, ev.Time)
+	if !write || g.known == nil {
+		return nil
+	}
+	err := g.known.PutKnownGood(ctx, reputation.KnownGood{Tenant: ev.Tenant, Account: ev.Username, Source: reputation.FormatPrefix(net), Last: ev.Time})
+	if err != nil {
+		g.mu.Lock()
+		for i, s := range g.good[a] {
+			if s.net == net {
+				g.good[a][i].stored = time.Time{} // tell the store next time
+			}
+		}
+		g.mu.Unlock()
+	}
+	return err
+}
+
+// remember records the success in memory and reports whether the store
+// should be told (a new source, or one last told knownGoodEvery ago).
+func (g *Guard) remember(a acct, net netip.Prefix, t time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	srcs := g.good[ev.Username]
+	srcs := g.good[a]
 	if srcs == nil && len(g.good) >= g.pol.MaxTracked {
 		for k := range g.good {
 			delete(g.good, k) // bounded under a flood of made-up usernames
@@ -430,10 +483,14 @@ func (g *Guard) learnGood(ev Event) {
 	}
 	for i := range srcs {
 		if srcs[i].net == net {
-			if ev.Time.After(srcs[i].last) {
-				srcs[i].last = ev.Time
+			if t.After(srcs[i].last) {
+				srcs[i].last = t
 			}
-			return
+			if srcs[i].stored.IsZero() || t.Sub(srcs[i].stored) >= knownGoodEvery {
+				srcs[i].stored = t
+				return true
+			}
+			return false
 		}
 	}
 	if len(srcs) >= maxGoodPerAccount {
@@ -445,31 +502,63 @@ func (g *Guard) learnGood(ev Event) {
 		}
 		srcs = slices.Delete(srcs, oldest, oldest+1)
 	}
-	g.good[ev.Username] = append(srcs, goodSource{net, ev.Time})
+	g.good[a] = append(srcs, goodSource{net, t, t})
+	return true
 }
 
-// allowed is what a new lockout of the account allows at t: its sources
-// that authenticated within Policy.AccountKnownGood before t, and those
-// the lockout in force already allows.
-func (g *Guard) allowed(user string, t time.Time) []string {
+// allowed is what a new lockout of kind on the account allows at t: its
+// sources that authenticated within Policy.AccountKnownGood before t
+// (from the store, which holds every node's, and from this guard's
+// memory), and those the lockout in force already allows. A tenant's
+// lockout takes the tenant's sources and those of successes that named
+// no tenant; one naming no tenant takes every tenant's.
+func (g *Guard) allowed(ctx context.Context, kind, tenant, user string, t time.Time) []string {
 	var out []string
 	if g.Locked != nil {
-		if l := g.Locked(reputation.LockAccount, user, t); l != nil {
+		if l := g.Locked(kind, tenant, user, t); l != nil {
 			out = append(out, l.Allowed...)
 		}
 	}
+	since := t.Add(-g.pol.AccountKnownGood)
+	if g.known != nil {
+		ks, err := g.known.KnownGood(ctx, tenant, user, since)
+		if err != nil {
+			g.log.Error("attack: reading known-good sources (this node's own are used)", "err", err, "account", user)
+		}
+		for _, k := range ks {
+			if !k.Last.After(t) {
+				out = append(out, k.Source)
+			}
+		}
+	}
 	g.mu.Lock()
-	for _, s := range g.good[user] {
-		if !s.last.After(t) && t.Sub(s.last) <= g.pol.AccountKnownGood {
-			out = append(out, reputation.FormatPrefix(s.net))
+	var mine []goodSource
+	for a, srcs := range g.good {
+		if a.user == user && (tenant == "" || a.tenant == tenant || a.tenant == "") {
+			mine = append(mine, srcs...)
 		}
 	}
 	g.mu.Unlock()
-	slices.Sort(out)
-	out = slices.Compact(out)
+	slices.SortFunc(mine, func(a, b goodSource) int { return b.last.Compare(a.last) })
+	for _, s := range mine {
+		if !s.last.After(t) && !s.last.Before(since) {
+			out = append(out, reputation.FormatPrefix(s.net))
+		}
+	}
+	// The lockout in force's first, then the most recent: what a full
+	// list leaves out is the stalest.
+	seen := map[string]bool{}
+	out = slices.DeleteFunc(out, func(s string) bool {
+		if seen[s] {
+			return true
+		}
+		seen[s] = true
+		return false
+	})
 	if len(out) > reputation.MaxAllowed {
 		out = out[:reputation.MaxAllowed]
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -28,8 +28,11 @@ func newLockRig(t *testing.T, st reputation.Store, pol Policy) *lockRig {
 	r := &lockRig{t: t, db: st, live: reputation.NewLive(reputation.DefaultPolicy)}
 	r.g = NewGuard(pol, reputation.Enforcing{Store: st, Live: r.live}, nil, quiet)
 	r.g.Banned = func(a netip.Addr, at time.Time) bool { return r.live.Load().Banned(a, at) != nil }
-	r.g.Locked = func(kind, subject string, at time.Time) *reputation.Lockout {
-		return r.live.Load().Lockout(kind, subject, at)
+	r.g.Locked = func(kind, tenant, subject string, at time.Time) *reputation.Lockout {
+		return r.live.Load().Lockout(kind, tenant, subject, at)
+	}
+	r.g.LockedAnyTenant = func(kind, subject string, a netip.Addr, at time.Time) *reputation.Lockout {
+		return r.live.Load().LockedAnyTenant(kind, subject, a, at)
 	}
 	r.check = checkrep.New(r.live)
 	return r

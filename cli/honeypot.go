@@ -161,8 +161,8 @@ func (d decidingRepDB) PutLockout(ctx context.Context, l reputation.Lockout) err
 	return d.notified(d.live.PutLockout(ctx, d.repDB, l))
 }
 
-func (d decidingRepDB) ReleaseLockout(ctx context.Context, kind, subject string) error {
-	return d.notified(d.live.ReleaseLockout(ctx, d.repDB, kind, subject))
+func (d decidingRepDB) ReleaseLockout(ctx context.Context, kind, tenant, subject string) error {
+	return d.notified(d.live.ReleaseLockout(ctx, d.repDB, kind, tenant, subject))
 }
 
 // Overlay implements reputation.Overlayer when the database does (the
@@ -236,7 +236,7 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 	// data (bans, the honeypot's address entries) never blocks them.
 	s.trust = attack.NewTrust(append(append([]netip.Prefix(nil), a.TrustedPrefixes...), cfg.SIP.Map.Trusted...)...)
 	s.live = reputation.NewLive(reputation.Policy{IPAction: a.IPAction, NumberAction: a.NumberAction, MinScore: a.MinScore,
-		Trusted: s.trust.Prefixes()})
+		Trusted: s.trust.Prefixes(), VoicemailNumbers: a.VoicemailNumbers})
 	// A ban this node decides is enforced here before the store commits
 	// it, and laid over every refresh until one has read it back.
 	s.w = decidingRepDB{repDB: db, live: s.live, notify: notify}
@@ -250,8 +250,17 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 	s.guard.Banned = func(a netip.Addr, t time.Time) bool { return s.live.Load().Banned(a, t) != nil }
 	// Lockouts any node set (and this node's own before the store has
 	// them) decide what a success teaches and what a new lockout keeps.
-	s.guard.Locked = func(kind, subject string, t time.Time) *reputation.Lockout {
-		return s.live.Load().Lockout(kind, subject, t)
+	s.guard.Locked = func(kind, tenant, subject string, t time.Time) *reputation.Lockout {
+		return s.live.Load().Lockout(kind, tenant, subject, t)
+	}
+	s.guard.LockedAnyTenant = func(kind, subject string, a netip.Addr, t time.Time) *reputation.Lockout {
+		return s.live.Load().LockedAnyTenant(kind, subject, a, t)
+	}
+	// Known-good sources in the shared store (PostgreSQL directly in
+	// cluster mode: a success is not worth the spool; while PostgreSQL
+	// is away the guard's memory serves).
+	if kg := knownGoodStore(db); kg != nil {
+		s.guard.SetKnownGood(kg)
 	}
 	if shared != nil {
 		s.guard.SetFailures(attack.NewSharedFailures(shared, cfg.NodeName()))
@@ -262,6 +271,18 @@ func openSecurity(ctx context.Context, cfg *config.Config, state *node.State, da
 		return nil, fmt.Errorf("reading the reputation database: %w", err)
 	}
 	return s, nil
+}
+
+// knownGoodStore is where db keeps known-good sources (PostgreSQL behind
+// cluster mode's buffer), or nil.
+func knownGoodStore(db repDB) reputation.KnownGoodStore {
+	if sp, ok := db.(*spooledRepDB); ok {
+		return sp.pg
+	}
+	if kg, ok := db.(reputation.KnownGoodStore); ok {
+		return kg
+	}
+	return nil
 }
 
 // protectedTypes parses honeypot.learning.protected_types (validated by
@@ -381,6 +402,11 @@ func (s *security) start(intel *number.Intel, listen string) error {
 			case now := <-purge.C:
 				if _, err := s.db.Purge(ctx, now, 90*24*time.Hour); err != nil && ctx.Err() == nil {
 					s.log.Error("purging expired reputation", "err", err)
+				}
+				if kg := knownGoodStore(s.db); kg != nil {
+					if _, err := kg.PurgeKnownGood(ctx, now.Add(-s.guard.Policy().AccountKnownGood)); err != nil && ctx.Err() == nil {
+						s.log.Error("purging old known-good sources", "err", err)
+					}
 				}
 			}
 		}

@@ -103,6 +103,17 @@ type Attack struct {
 	AccountKnownGoodS    Seconds `yaml:"account_known_good_s"`
 	VoicemailMaxFailures int     `yaml:"voicemail_max_failures"`
 	VoicemailLockS       Seconds `yaml:"voicemail_lock_s"`
+	// VoicemailNumbers are the numbers, as dialed, that reach the
+	// caller's own voicemail box (say "*97"). While a box is locked after
+	// wrong PINs, screening refuses a call to one of them (403
+	// voicemail_locked) from the box's account (its credentials'
+	// username or its extension) unless the source was known-good for
+	// the account when the box was locked. A mailbox named at the
+	// voicemail prompt is the PBX's to check: GET
+	// /v1/lockouts/voicemail/{box}?ip= before the PIN (see
+	// docs/architecture.md). Empty: screening does not check voicemail
+	// lockouts.
+	VoicemailNumbers []string `yaml:"voicemail_numbers"`
 	// IPv6Bits is the network an IPv6 source's failures count against,
 	// its ban covers and its known-good standing holds for (0 = 64: one
 	// host or site is handed a whole /64 and can rotate through it; 48 to
@@ -273,6 +284,11 @@ func (p *parser) security(cfg *Config, hn, an *yaml.Node) {
 	for i, ua := range a.ScannerUserAgents {
 		if strings.TrimSpace(ua) == "" || len(ua) > 128 {
 			p.errorf(at("attack.scanner_user_agents"), "attack.scanner_user_agents["+strconv.Itoa(i)+"]", "want 1 to 128 bytes")
+		}
+	}
+	for i, n := range a.VoicemailNumbers {
+		if n == "" || len(n) > 64 || strings.TrimSpace(n) != n {
+			p.errorf(at("attack.voicemail_numbers"), "attack.voicemail_numbers["+strconv.Itoa(i)+"]", "want a number as dialed, 1 to 64 bytes without spaces")
 		}
 	}
 	for i, l := range a.Logs {

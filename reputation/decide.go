@@ -23,7 +23,7 @@ type decision struct {
 
 	released int64     // a ban id to withdraw from the lists
 	removed  [2]string // an entry's kind and value to withdraw
-	unlocked [2]string // a lockout's kind and subject to withdraw
+	unlocked [3]string // a lockout's kind, tenant and subject to withdraw
 
 	committed bool
 	seen      uint64 // refreshes begun when the commit returned
@@ -44,7 +44,7 @@ func (l *Live) decide(d *decision) {
 			if o.ban != nil && o.ban.ID != 0 && o.ban.ID == d.released {
 				return true
 			}
-			if o.lock != nil && o.lock.Kind == d.unlocked[0] && o.lock.Subject == d.unlocked[1] {
+			if o.lock != nil && [3]string{o.lock.Kind, o.lock.Tenant, o.lock.Subject} == d.unlocked {
 				o.lock = nil
 			}
 			o.entries = slices.DeleteFunc(o.entries, func(e Entry) bool { return e.Kind == d.removed[0] && e.Value == d.removed[1] })
@@ -117,7 +117,7 @@ func (l *Live) localLocksLocked() []Lockout {
 func withdraw(es []Entry, bs []Ban, ls []Lockout, ds []*decision) ([]Entry, []Ban, []Lockout) {
 	released := map[int64]bool{}
 	removed := map[[2]string]bool{}
-	unlocked := map[[2]string]bool{}
+	unlocked := map[[3]string]bool{}
 	for _, d := range ds {
 		if d.released != 0 {
 			released[d.released] = true
@@ -130,7 +130,7 @@ func withdraw(es []Entry, bs []Ban, ls []Lockout, ds []*decision) ([]Entry, []Ba
 		}
 	}
 	if len(unlocked) > 0 {
-		ls = slices.DeleteFunc(slices.Clone(ls), func(x Lockout) bool { return unlocked[[2]string{x.Kind, x.Subject}] })
+		ls = slices.DeleteFunc(slices.Clone(ls), func(x Lockout) bool { return unlocked[[3]string{x.Kind, x.Tenant, x.Subject}] })
 	}
 	if len(removed) > 0 {
 		es = slices.DeleteFunc(slices.Clone(es), func(e Entry) bool { return removed[[2]string{e.Kind, e.Value}] })
@@ -214,11 +214,11 @@ func (l *Live) PutLockout(ctx context.Context, st Store, lo Lockout) error {
 
 // ReleaseLockout lifts the lockout in st and, once the store has done so,
 // withdraws it from l at once.
-func (l *Live) ReleaseLockout(ctx context.Context, st Store, kind, subject string) error {
-	if err := st.ReleaseLockout(ctx, kind, subject); err != nil {
+func (l *Live) ReleaseLockout(ctx context.Context, st Store, kind, tenant, subject string) error {
+	if err := st.ReleaseLockout(ctx, kind, tenant, subject); err != nil {
 		return err
 	}
-	l.decide(&decision{unlocked: [2]string{kind, subject}, committed: true})
+	l.decide(&decision{unlocked: [3]string{kind, tenant, subject}, committed: true})
 	return nil
 }
 
@@ -263,6 +263,6 @@ func (s Enforcing) PutLockout(ctx context.Context, lo Lockout) error {
 }
 
 // ReleaseLockout implements Store (see Live.ReleaseLockout).
-func (s Enforcing) ReleaseLockout(ctx context.Context, kind, subject string) error {
-	return s.Live.ReleaseLockout(ctx, s.Store, kind, subject)
+func (s Enforcing) ReleaseLockout(ctx context.Context, kind, tenant, subject string) error {
+	return s.Live.ReleaseLockout(ctx, s.Store, kind, tenant, subject)
 }

@@ -122,14 +122,14 @@ func (s *gatedStore) Lockouts(context.Context, time.Time) ([]Lockout, error) {
 	return append([]Lockout(nil), s.locks...), nil
 }
 
-func (s *gatedStore) ReleaseLockout(_ context.Context, kind, subject string) error {
+func (s *gatedStore) ReleaseLockout(_ context.Context, kind, tenant, subject string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
 	}
 	n := len(s.locks)
-	s.locks = slices.DeleteFunc(s.locks, func(l Lockout) bool { return l.Kind == kind && l.Subject == subject })
+	s.locks = slices.DeleteFunc(s.locks, func(l Lockout) bool { return l.Kind == kind && l.Tenant == tenant && l.Subject == subject })
 	if len(s.locks) == n {
 		return ErrNotFound
 	}

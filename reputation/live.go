@@ -22,11 +22,12 @@ type Set struct {
 	banAddrs map[netip.Addr]*Ban
 	banNets  []netBan
 	locks    map[lockKey]*Lockout
+	byUser   map[[2]string][]*Lockout // kind and subject → the lockouts of every tenant
 	entries  int
 	bans     int
 }
 
-type lockKey struct{ kind, subject string }
+type lockKey struct{ kind, tenant, subject string }
 
 type netEntry struct {
 	p netip.Prefix
@@ -94,7 +95,7 @@ func BuildAll(es []Entry, bs []Ban, ls []Lockout) *Set {
 	}
 	for i := range ls {
 		l := &ls[i]
-		k := lockKey{l.Kind, l.Subject}
+		k := lockKey{l.Kind, l.Tenant, l.Subject}
 		if s.locks == nil {
 			s.locks = map[lockKey]*Lockout{}
 		}
@@ -109,6 +110,13 @@ func BuildAll(es []Entry, bs []Ban, ls []Lockout) *Set {
 		}
 		s.locks[k] = l
 	}
+	for _, l := range s.locks {
+		if s.byUser == nil {
+			s.byUser = map[[2]string][]*Lockout{}
+		}
+		k := [2]string{l.Kind, l.Subject}
+		s.byUser[k] = append(s.byUser[k], l)
+	}
 	return s
 }
 
@@ -121,21 +129,39 @@ func minTime(a, b time.Time) time.Time {
 
 // Locked returns the lockout of kind (LockAccount, LockVoicemail) in
 // force on subject at t (event time) that does not allow source a, or
-// nil.
-func (s *Set) Locked(kind, subject string, a netip.Addr, t time.Time) *Lockout {
+// nil: the tenant's own lockout of subject first, then the one naming no
+// tenant (which covers the username in every tenant).
+func (s *Set) Locked(kind, tenant, subject string, a netip.Addr, t time.Time) *Lockout {
 	if len(s.locks) == 0 || subject == "" {
 		return nil
 	}
-	if l := s.locks[lockKey{kind, subject}]; l != nil && l.Active(t) && !l.Allows(a) {
+	if tenant != "" {
+		if l := s.locks[lockKey{kind, tenant, subject}]; l != nil && l.Active(t) && !l.Allows(a) {
+			return l
+		}
+	}
+	if l := s.locks[lockKey{kind, "", subject}]; l != nil && l.Active(t) && !l.Allows(a) {
 		return l
 	}
 	return nil
 }
 
-// Lockout returns the lockout of kind on subject in force at t whatever
-// the source, or nil.
-func (s *Set) Lockout(kind, subject string, t time.Time) *Lockout {
-	if l := s.locks[lockKey{kind, subject}]; l != nil && l.Active(t) {
+// LockedAnyTenant returns a lockout of kind on subject in force at t,
+// in any tenant or naming none, that does not allow source a, or nil:
+// what an event naming no tenant must respect.
+func (s *Set) LockedAnyTenant(kind, subject string, a netip.Addr, t time.Time) *Lockout {
+	for _, l := range s.byUser[[2]string{kind, subject}] {
+		if l.Active(t) && !l.Allows(a) {
+			return l
+		}
+	}
+	return nil
+}
+
+// Lockout returns the lockout of kind on subject in tenant ("": the one
+// naming no tenant) in force at t whatever the source, or nil.
+func (s *Set) Lockout(kind, tenant, subject string, t time.Time) *Lockout {
+	if l := s.locks[lockKey{kind, tenant, subject}]; l != nil && l.Active(t) {
 		return l
 	}
 	return nil
@@ -224,6 +250,10 @@ type Policy struct {
 	// proxies) that learned data never blocks: calls from them skip bans
 	// and address entries.
 	Trusted []netip.Prefix
+	// VoicemailNumbers are the numbers, as dialed, that reach the
+	// caller's own voicemail box: a call to one is refused while the
+	// box of the caller's account is locked (attack.voicemail_numbers).
+	VoicemailNumbers []string
 }
 
 // DefaultPolicy sends scanners to the honeypot and refuses numbers

@@ -45,7 +45,7 @@ func TestSetLocked(t *testing.T) {
 		{"before the lock", LockAccount, "1001", lockGuesser, decideT0.Add(-time.Second), false},
 		{"at its end", LockAccount, "1001", lockGuesser, decideT0.Add(30 * time.Minute), false},
 	} {
-		if got := s.Locked(c.kind, c.subject, c.src, c.t) != nil; got != c.locked {
+		if got := s.Locked(c.kind, "", c.subject, c.src, c.t) != nil; got != c.locked {
 			t.Errorf("%s: Locked(%s, %s, %v) = %v; want %v", c.name, c.kind, c.subject, c.src, got, c.locked)
 		}
 	}
@@ -54,13 +54,13 @@ func TestSetLocked(t *testing.T) {
 	later := decideLock()
 	later.Until, later.Allowed = decideT0.Add(time.Hour), []string{"192.0.2.5"}
 	s = BuildAll(nil, nil, []Lockout{decideLock(), later})
-	if l := s.Lockout(LockAccount, "1001", decideT0.Add(45*time.Minute)); l == nil || !l.Allows(lockOwn) || !l.Allows(netip.MustParseAddr("192.0.2.5")) {
+	if l := s.Lockout(LockAccount, "", "1001", decideT0.Add(45*time.Minute)); l == nil || !l.Allows(lockOwn) || !l.Allows(netip.MustParseAddr("192.0.2.5")) {
 		t.Fatalf("merged lockout at +45 min: %+v; want in force, allowing both lists", l)
 	}
 }
 
 func locked(l *Live) bool {
-	return l.Load().Locked(LockAccount, "1001", lockGuesser, decideT0.Add(time.Minute)) != nil
+	return l.Load().Locked(LockAccount, "", "1001", lockGuesser, decideT0.Add(time.Minute)) != nil
 }
 
 // TestLockoutEnforcedBeforeCommit: a lockout this node decides refuses
@@ -78,7 +78,7 @@ func TestLockoutEnforcedBeforeCommit(t *testing.T) {
 	if !locked(l) {
 		t.Fatal("account not locked while the store commits its lockout")
 	}
-	if l.Load().Locked(LockAccount, "1001", lockOwn, decideT0.Add(time.Minute)) != nil {
+	if l.Load().Locked(LockAccount, "", "1001", lockOwn, decideT0.Add(time.Minute)) != nil {
 		t.Fatal("the account's own address is refused")
 	}
 	if err := Refresh(ctx, st, l, decideT0); err != nil {
@@ -98,7 +98,7 @@ func TestLockoutEnforcedBeforeCommit(t *testing.T) {
 	if !locked(l) || l.deciding() {
 		t.Fatalf("after a refresh that read it back: locked %v, laid over %v; want true, false", locked(l), l.deciding())
 	}
-	if err := l.ReleaseLockout(ctx, st, LockAccount, "1001"); err != nil {
+	if err := l.ReleaseLockout(ctx, st, LockAccount, "", "1001"); err != nil {
 		t.Fatal(err)
 	}
 	if locked(l) {

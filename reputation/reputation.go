@@ -332,8 +332,12 @@ const (
 // Until, after too many failures, from every address but the ones it
 // allows.
 type Lockout struct {
-	Kind     string    `json:"kind"`
-	Subject  string    `json:"subject"`
+	Kind    string `json:"kind"`
+	Subject string `json:"subject"`
+	// Tenant, when set, is the tenant whose account or box is locked:
+	// the same username in another tenant is not. Empty locks the
+	// username in every tenant (the events that led to it named none).
+	Tenant   string    `json:"tenant,omitempty"`
 	Reason   string    `json:"reason"`
 	Failures int       `json:"failures"`
 	Since    time.Time `json:"since"`
@@ -368,6 +372,9 @@ const MaxAllowed = 16
 // MaxSubject bounds a lockout's subject (an account or voicemail box).
 const MaxSubject = 128
 
+// MaxTenant bounds a lockout's or known-good source's tenant.
+const MaxTenant = 64
+
 // NormalizeLockout checks a lockout and puts its allowed sources in
 // canonical form (addresses or masked networks, sorted, each once, at
 // most MaxAllowed), times in UTC.
@@ -377,6 +384,9 @@ func NormalizeLockout(l *Lockout) error {
 	}
 	if l.Subject == "" || len(l.Subject) > MaxSubject {
 		return &FieldError{"subject", fmt.Sprintf("want 1 to %d bytes", MaxSubject)}
+	}
+	if len(l.Tenant) > MaxTenant {
+		return &FieldError{"tenant", fmt.Sprintf("at most %d bytes", MaxTenant)}
 	}
 	if !l.Until.After(l.Since) {
 		return &FieldError{"until", "must be after since"}
@@ -435,7 +445,62 @@ type Store interface {
 
 	PutLockout(ctx context.Context, l Lockout) error
 	Lockouts(ctx context.Context, now time.Time) ([]Lockout, error)
-	ReleaseLockout(ctx context.Context, kind, subject string) error
+	// ReleaseLockout lifts the lockout of kind on subject in tenant
+	// ("" : the one naming no tenant).
+	ReleaseLockout(ctx context.Context, kind, tenant, subject string) error
+}
+
+// KnownGood is a source that authenticated as an account (in a tenant,
+// or naming none), and when it last did: the sources a lockout of the
+// account allows.
+type KnownGood struct {
+	Tenant  string    `json:"tenant,omitempty"`
+	Account string    `json:"account"`
+	Source  string    `json:"source"` // an address or a masked network
+	Last    time.Time `json:"last"`
+}
+
+// MaxKnownGood bounds the known-good sources a store keeps per account
+// and tenant: the most recent successes win. A thief who knows the
+// password and logs in from many addresses cannot grow the list (it can
+// crowd the owner's source out of it, as it can use the account anyway).
+const MaxKnownGood = 8
+
+// NormalizeKnownGood checks k and puts its source in canonical form,
+// its time in UTC.
+func NormalizeKnownGood(k *KnownGood) error {
+	if k.Account == "" || len(k.Account) > MaxSubject {
+		return &FieldError{"account", fmt.Sprintf("want 1 to %d bytes", MaxSubject)}
+	}
+	if len(k.Tenant) > MaxTenant {
+		return &FieldError{"tenant", fmt.Sprintf("at most %d bytes", MaxTenant)}
+	}
+	src, err := CanonicalIP(k.Source)
+	if err != nil {
+		return &FieldError{"source", err.Error()}
+	}
+	if k.Last.IsZero() {
+		return &FieldError{"last", "missing"}
+	}
+	k.Source, k.Last = src, k.Last.UTC()
+	return nil
+}
+
+// KnownGoodStore keeps the known-good sources of accounts where every
+// node (and the next start) reads them: store/sqlite.Reputation,
+// store/postgres.Reputation in cluster mode.
+type KnownGoodStore interface {
+	// PutKnownGood records a success: the source's last time becomes the
+	// later of the stored one and k.Last, and of the account's sources
+	// in k.Tenant only the MaxKnownGood most recent are kept.
+	PutKnownGood(ctx context.Context, k KnownGood) error
+	// KnownGood lists the account's sources whose last success is at or
+	// after since, most recent first: those of tenant and those naming
+	// no tenant; with tenant "" those of every tenant.
+	KnownGood(ctx context.Context, tenant, account string, since time.Time) ([]KnownGood, error)
+	// PurgeKnownGood deletes sources whose last success is before
+	// before, returning how many.
+	PurgeKnownGood(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Versioned is a Store that keeps a version raised in every transaction

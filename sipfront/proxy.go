@@ -97,6 +97,7 @@ type inviteTx struct {
 	ua        string
 	creds     bool   // the INVITE carried digest credentials
 	authUser  string // their username
+	tenant    string // the account's tenant, named by a trusted proxy (report.go)
 	scannerUA bool
 
 	due time.Time // its timer entry (proxy_state.go)

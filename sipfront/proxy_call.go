@@ -96,6 +96,7 @@ func (p *proxy) invite(ctx context.Context, w *worker) {
 		tx.src, tx.ua = w.reportSource(), strings.Clone(clip(m.get(hUserAgent), 256))
 		tx.authUser, tx.creds = m.authUser()
 		tx.authUser = strings.Clone(clip(tx.authUser, 128))
+		tx.tenant = strings.Clone(w.reportTenant())
 	}
 	p.addServer(sh, tx)
 	sh.mu.Unlock()
@@ -596,7 +597,7 @@ func (p *proxy) reportAnswer(tx *inviteTx, code int) {
 	if p.s.reporter == nil || tx.scannerUA {
 		return
 	}
-	ev := attack.Event{IP: tx.src, Port: int(tx.in.addr.Port()), Transport: tx.in.tr, UserAgent: tx.ua, Dialed: tx.ruri}
+	ev := attack.Event{IP: tx.src, Port: int(tx.in.addr.Port()), Transport: tx.in.tr, UserAgent: tx.ua, Dialed: tx.ruri, Tenant: tx.tenant}
 	switch {
 	case code >= 200 && code < 300:
 		if !tx.creds || tx.authUser == "" {

@@ -58,6 +58,20 @@ func (w *worker) reportSource() netip.Addr {
 	return src
 }
 
+// reportTenant is the tenant an account event names: the tenant header's
+// value when a trusted proxy sent the request (it authenticated the
+// caller and named the tenant). Otherwise none, and the event counts
+// against the username in every tenant: a tenant the caller names itself
+// (its From domain, a header it set) would let a guesser spread its
+// guesses over the tenants and never reach one account's threshold.
+func (w *worker) reportTenant() string {
+	mp := w.s.cfg.Map
+	if mp.TenantHeader == "" || !trusted(mp.Trusted, w.src.Addr().Unmap()) {
+		return ""
+	}
+	return clip(w.m.lookup(mp.TenantHeader), 64)
+}
+
 // report sends one event about the current request to the guard.
 func (w *worker) report(kind, user, text string) {
 	if w.s.reporter == nil {
@@ -75,6 +89,9 @@ func (s *Server) send(ev attack.Event) {
 	s.stats.Reported.Add(1)
 	ev.Time, ev.Source, ev.Service = time.Now(), attack.SourceSIPFront, "SIP"
 	ev.Username, ev.UserAgent, ev.Dialed, ev.Text = clip(ev.Username, 128), clip(ev.UserAgent, 256), clip(ev.Dialed, 256), clip(ev.Text, 256)
+	if ev.Username == "" {
+		ev.Tenant = ""
+	}
 	s.reporter.Report(ev)
 }
 

@@ -154,6 +154,45 @@ func TestReportProxy(t *testing.T) {
 	}
 }
 
+// TestReportProxyTenant: a failed login's event names the tenant only
+// when a trusted proxy named it; a caller naming its own tenant (a
+// guesser spreading guesses over tenants, each under the threshold) gets
+// an event that names none, so its guesses count together.
+func TestReportProxyTenant(t *testing.T) {
+	for _, c := range []struct {
+		name, policy, want string
+	}{
+		{"caller-named tenant", proxyPolicy, ""},
+		{"tenant named by a trusted proxy", strings.Replace(proxyPolicy, "    tenant_header: X-Tenant\n", "    tenant_header: X-Tenant\n    trusted_proxies: [127.0.0.1]\n", 1), "acme"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			uas := newPeer(t)
+			port := freeUDPPort(t)
+			eng, cfg := newEngine(t, fmt.Sprintf(c.policy, port, fmt.Sprintf("sip:127.0.0.1:%d", uas.port())))
+			rec := &recorder{}
+			s, err := New(Options{Config: &cfg.SIP, Engine: eng, Reporter: rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			addr := fmt.Sprintf("127.0.0.1:%d", port)
+			uac := newPeer(t)
+			uac.send(addr, uac.invite("rt1", "sip:+12125550100@tollgate", "rt1",
+				"X-Tenant: acme\r\nProxy-Authorization: Digest username=\"1001\", realm=\"pbx\", nonce=\"n\", uri=\"sip:x\", response=\"0\"\r\n"))
+			inv, _ := uas.expect("INVITE ", 3*time.Second)
+			uas.send(addr, reply(inv, 407, "Proxy Authentication Required"))
+			uac.expect("SIP/2.0 407 ", 3*time.Second)
+			evs := rec.wait(t, 1)
+			if len(evs) != 1 || evs[0].Kind != attack.KindAuthFailure || evs[0].Username != "1001" || evs[0].Tenant != c.want {
+				t.Fatalf("reported %+v; want one auth_failure of 1001 naming tenant %q", evs, c.want)
+			}
+		})
+	}
+}
+
 // FuzzReport feeds arbitrary requests, from a trusted proxy and from an
 // untrusted address, through the redirect path with a reporter: nothing
 // may panic and every event must be one the guard can take (an address,
@@ -177,6 +216,9 @@ func FuzzReport(f *testing.F) {
 				}
 				if from != src && ev.IP != from.Addr() {
 					t.Fatalf("an untrusted sender's event charged to %s", ev.IP)
+				}
+				if from != src && ev.Tenant != "" {
+					t.Fatalf("an untrusted sender named the tenant of its event: %+v", ev)
 				}
 			}
 		}

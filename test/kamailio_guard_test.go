@@ -679,6 +679,13 @@ func digestCredentials(t *testing.T, hdr, qop, challenge, user, password, method
 // the guard policy denies, so no call is ever set up.
 func digestInvite(t *testing.T, src string, port int, fromUser, authUser, password string) string {
 	t.Helper()
+	return digestInviteWith(t, src, port, fromUser, authUser, password, "")
+}
+
+// digestInviteWith is digestInvite with extra header lines (each ending
+// in CRLF) on both INVITEs.
+func digestInviteWith(t *testing.T, src string, port int, fromUser, authUser, password, headers string) string {
+	t.Helper()
 	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: port})
 	if err != nil {
 		t.Fatal(err)
@@ -706,12 +713,12 @@ func digestInvite(t *testing.T, src string, port int, fromUser, authUser, passwo
 			}
 		}
 	}
-	ch := req(1, "")
+	ch := req(1, headers)
 	if !strings.HasPrefix(ch, "SIP/2.0 407") {
 		return ch
 	}
 	auth := digestAuth(t, ch, authUser, password, "INVITE", ruri)
-	return req(2, auth)
+	return req(2, headers+auth)
 }
 
 func firstLine(s string) string {

@@ -179,6 +179,7 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 		"-A", fmt.Sprintf(`TOLLGATE_URI="sip:127.0.0.1:%d"`, r.sipPort),
 		"-A", fmt.Sprintf(`TOLLGATE_EVENTS="http://%s/v1/calls/"`, r.srv.Addr),
 		"-A", fmt.Sprintf(`TOLLGATE_AUTH_EVENTS="http://%s/v1/auth-events"`, r.srv.Addr),
+		"-A", fmt.Sprintf(`TOLLGATE_LOCKOUTS="http://%s/v1/lockouts/account/"`, r.srv.Addr),
 		"-A", fmt.Sprintf(`TOLLGATE_END_EVENTS="http://%s/v1/calls/events?poll=true&after="`, r.srv.Addr),
 		"-A", fmt.Sprintf(`TOLLGATE_TOKEN="%s"`, kamToken),
 		"-A", fmt.Sprintf(`DBURL="text://%s"`, db),

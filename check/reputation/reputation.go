@@ -13,6 +13,7 @@ package reputation
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/tollgate-voip/tollgate/check"
@@ -28,6 +29,7 @@ type Reputation struct {
 	numRisk   int
 	minScore  int
 	trusted   []netip.Prefix
+	vmNumbers []string
 }
 
 // SuspectRisk is the risk a suspected number or range adds. It changes
@@ -45,7 +47,8 @@ func New(live *rep.Live) *Reputation {
 		return nil
 	}
 	p := live.Policy()
-	r := &Reputation{live: live, ipAction: screen.Honeypot, numAction: screen.Reject, numRisk: 100, minScore: p.MinScore}
+	r := &Reputation{live: live, ipAction: screen.Honeypot, numAction: screen.Reject, numRisk: 100, minScore: p.MinScore,
+		vmNumbers: p.VoicemailNumbers}
 	for _, t := range p.Trusted {
 		if t.IsValid() {
 			r.trusted = append(r.trusted, t.Masked())
@@ -96,11 +99,27 @@ func (r *Reputation) trust(a netip.Addr) bool {
 // its source not one the lockout allows.
 func lockedAccount(set *rep.Set, c *screen.Call) *rep.Lockout {
 	if c.AuthUser != "" {
-		if l := set.Locked(rep.LockAccount, c.AuthUser, c.SourceIP, c.Time); l != nil {
+		if l := set.Locked(rep.LockAccount, c.Tenant, c.AuthUser, c.SourceIP, c.Time); l != nil {
 			return l
 		}
 	}
-	return set.Locked(rep.LockAccount, c.Extension, c.SourceIP, c.Time)
+	return set.Locked(rep.LockAccount, c.Tenant, c.Extension, c.SourceIP, c.Time)
+}
+
+// lockedVoicemail returns the voicemail lockout a call to the caller's
+// own voicemail falls under: a call to one of the voicemail numbers from
+// an account whose box is locked at the call's time, its source not one
+// the lockout allows.
+func (r *Reputation) lockedVoicemail(set *rep.Set, c *screen.Call) *rep.Lockout {
+	if len(r.vmNumbers) == 0 || !slices.Contains(r.vmNumbers, c.Callee) {
+		return nil
+	}
+	if c.AuthUser != "" {
+		if l := set.Locked(rep.LockVoicemail, c.Tenant, c.AuthUser, c.SourceIP, c.Time); l != nil {
+			return l
+		}
+	}
+	return set.Locked(rep.LockVoicemail, c.Tenant, c.Extension, c.SourceIP, c.Time)
 }
 
 // Check implements screen.Check.
@@ -121,6 +140,14 @@ func (r *Reputation) Check(_ context.Context, c *screen.Call, v *screen.Verdict)
 				Text: "account " + strconv.Quote(l.Subject) + " is locked until " + l.Until.UTC().Format("2006-01-02 15:04 MST") +
 					" after failed logins, and " + c.SourceIP.String() + " is not one of its known sources",
 				Rule:   "lockouts.account." + l.Subject,
+				Action: screen.Reject, Risk: 100})
+			return screen.Stop
+		}
+		if l := r.lockedVoicemail(set, c); l != nil {
+			v.Add(screen.Reason{Check: "reputation", Code: "voicemail_locked",
+				Text: "voicemail box " + strconv.Quote(l.Subject) + " is locked until " + l.Until.UTC().Format("2006-01-02 15:04 MST") +
+					" after wrong PINs, and " + c.SourceIP.String() + " is not one of its account's known sources",
+				Rule:   "lockouts.voicemail." + l.Subject,
 				Action: screen.Reject, Risk: 100})
 			return screen.Stop
 		}

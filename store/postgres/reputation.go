@@ -19,10 +19,11 @@ import (
 )
 
 var (
-	_ reputation.Store         = (*Reputation)(nil)
-	_ reputation.Versioned     = (*Reputation)(nil)
-	_ reputation.BatchUpserter = (*Reputation)(nil)
-	_ honeypot.EventStore      = (*Reputation)(nil)
+	_ reputation.Store          = (*Reputation)(nil)
+	_ reputation.Versioned      = (*Reputation)(nil)
+	_ reputation.BatchUpserter  = (*Reputation)(nil)
+	_ reputation.KnownGoodStore = (*Reputation)(nil)
+	_ honeypot.EventStore       = (*Reputation)(nil)
 )
 
 // Reputation keeps reputation entries, bans, lockouts and honeypot events
@@ -139,6 +140,24 @@ UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND
 	// 5: a lockout names the sources it allows (comma-separated).
 	`
 ALTER TABLE reputation_lockouts ADD COLUMN allowed text NOT NULL DEFAULT '';
+`,
+	// 6: a lockout may name its tenant ('' : the username in every
+	// tenant), so the key takes the tenant; sources known to be an
+	// account's own are kept here, for every node and the next start.
+	`
+ALTER TABLE reputation_lockouts ADD COLUMN tenant bytea NOT NULL DEFAULT '';
+ALTER TABLE reputation_lockouts DROP CONSTRAINT reputation_lockouts_pkey;
+ALTER TABLE reputation_lockouts ADD PRIMARY KEY (kind, tenant, subject);
+
+CREATE TABLE reputation_known_good (
+	tenant  bytea NOT NULL,
+	account bytea NOT NULL,
+	source  text NOT NULL,
+	last_ns bigint NOT NULL,
+	PRIMARY KEY (tenant, account, source)
+);
+CREATE INDEX reputation_known_good_account ON reputation_known_good (account, last_ns);
+CREATE INDEX reputation_known_good_last ON reputation_known_good (last_ns);
 `,
 }
 
@@ -544,25 +563,25 @@ func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) erro
 		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since_ns, until_ns, allowed) VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
+		_, err := tx.Exec(ctx, `INSERT INTO reputation_lockouts (kind, tenant, subject, reason, failures, since_ns, until_ns, allowed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (kind, tenant, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures,
 				since_ns = excluded.since_ns, until_ns = excluded.until_ns, allowed = excluded.allowed`,
-			l.Kind, raw(l.Subject), raw(l.Reason), l.Failures, l.Since.UnixNano(), l.Until.UnixNano(), strings.Join(l.Allowed, ","))
+			l.Kind, raw(l.Tenant), raw(l.Subject), raw(l.Reason), l.Failures, l.Since.UnixNano(), l.Until.UnixNano(), strings.Join(l.Allowed, ","))
 		return err
 	})
 }
 
 // Lockouts implements reputation.Store.
 func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
-	rows, err := db.pool.Query(ctx, `SELECT kind, subject, reason, failures, since_ns, until_ns, allowed FROM reputation_lockouts
+	rows, err := db.pool.Query(ctx, `SELECT kind, tenant, subject, reason, failures, since_ns, until_ns, allowed FROM reputation_lockouts
 		WHERE until_ns > $1 ORDER BY since_ns DESC`, now.UnixNano())
 	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
-		var subject, reason []byte
+		var tenant, subject, reason []byte
 		var s, u int64
 		var allowed string
-		err := r.Scan(&l.Kind, &subject, &reason, &l.Failures, &s, &u, &allowed)
-		l.Subject, l.Reason = string(subject), string(reason)
+		err := r.Scan(&l.Kind, &tenant, &subject, &reason, &l.Failures, &s, &u, &allowed)
+		l.Tenant, l.Subject, l.Reason = string(tenant), string(subject), string(reason)
 		if allowed != "" {
 			l.Allowed = strings.Split(allowed, ",")
 		}
@@ -572,20 +591,71 @@ func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation
 }
 
 // ReleaseLockout implements reputation.Store.
-func (db *Reputation) ReleaseLockout(ctx context.Context, kind, subject string) error {
+func (db *Reputation) ReleaseLockout(ctx context.Context, kind, tenant, subject string) error {
 	if !storable(kind) {
 		return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM reputation_lockouts WHERE kind = $1 AND subject = $2`, kind, raw(subject))
+		tag, err := tx.Exec(ctx, `DELETE FROM reputation_lockouts WHERE kind = $1 AND tenant = $2 AND subject = $3`, kind, raw(tenant), raw(subject))
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
+			return fmt.Errorf("%w: lockout %s %s (tenant %q)", reputation.ErrNotFound, kind, subject, tenant)
 		}
 		return nil
 	})
+}
+
+// PutKnownGood implements reputation.KnownGoodStore: one transaction
+// that raises the source's last success and trims the account's list to
+// reputation.MaxKnownGood. It does not move the version (screening does
+// not read known-good sources). Nodes recording new sources of one
+// account at the same instant each trim by what they see, so the list
+// may briefly hold one more per racing node; the next success trims it.
+func (db *Reputation) PutKnownGood(ctx context.Context, k reputation.KnownGood) error {
+	if err := reputation.NormalizeKnownGood(&k); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO reputation_known_good (tenant, account, source, last_ns) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, account, source) DO UPDATE SET last_ns = greatest(reputation_known_good.last_ns, excluded.last_ns)`,
+			raw(k.Tenant), raw(k.Account), k.Source, k.Last.UnixNano()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM reputation_known_good WHERE tenant = $1 AND account = $2 AND source NOT IN (
+			SELECT source FROM reputation_known_good WHERE tenant = $1 AND account = $2 ORDER BY last_ns DESC, source LIMIT $3)`,
+			raw(k.Tenant), raw(k.Account), reputation.MaxKnownGood)
+		return err
+	})
+}
+
+// KnownGood implements reputation.KnownGoodStore.
+func (db *Reputation) KnownGood(ctx context.Context, tenant, account string, since time.Time) ([]reputation.KnownGood, error) {
+	q := `SELECT tenant, account, source, last_ns FROM reputation_known_good WHERE account = $1 AND last_ns >= $2`
+	args := []any{raw(account), since.UnixNano()}
+	if tenant != "" {
+		q += ` AND tenant IN ($3, '')`
+		args = append(args, raw(tenant))
+	}
+	rows, err := db.pool.Query(ctx, q+` ORDER BY last_ns DESC, source`, args...)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.KnownGood, error) {
+		var k reputation.KnownGood
+		var t, a []byte
+		var last int64
+		err := r.Scan(&t, &a, &k.Source, &last)
+		k.Tenant, k.Account, k.Last = string(t), string(a), time.Unix(0, last).UTC()
+		return k, err
+	})
+}
+
+// PurgeKnownGood implements reputation.KnownGoodStore.
+func (db *Reputation) PurgeKnownGood(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM reputation_known_good WHERE last_ns < $1`, before.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }
 
 var honeypotEventCols = []string{"time_ns", "kind", "source_ip", "source_port", "transport", "method", "user_agent",

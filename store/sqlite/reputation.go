@@ -15,10 +15,11 @@ import (
 )
 
 var (
-	_ reputation.Store         = (*Reputation)(nil)
-	_ reputation.Versioned     = (*Reputation)(nil)
-	_ reputation.BatchUpserter = (*Reputation)(nil)
-	_ honeypot.EventStore      = (*Reputation)(nil)
+	_ reputation.Store          = (*Reputation)(nil)
+	_ reputation.Versioned      = (*Reputation)(nil)
+	_ reputation.BatchUpserter  = (*Reputation)(nil)
+	_ reputation.KnownGoodStore = (*Reputation)(nil)
+	_ honeypot.EventStore       = (*Reputation)(nil)
 )
 
 // Reputation keeps reputation entries, bans, lockouts and honeypot events
@@ -112,6 +113,36 @@ UPDATE reputation_entries SET status = 'suspected' WHERE source = 'honeypot' AND
 	// 4: a lockout names the sources it allows (comma-separated).
 	`
 ALTER TABLE reputation_lockouts ADD COLUMN allowed TEXT NOT NULL DEFAULT '';
+`,
+	// 5: a lockout may name its tenant ('' : the username in every
+	// tenant), so the key takes the tenant; sources known to be an
+	// account's own are kept here, for every node and the next start.
+	`
+CREATE TABLE reputation_lockouts_new (
+	kind     TEXT NOT NULL,
+	tenant   TEXT NOT NULL DEFAULT '',
+	subject  TEXT NOT NULL,
+	reason   TEXT NOT NULL DEFAULT '',
+	failures INTEGER NOT NULL,
+	since    INTEGER NOT NULL,
+	until    INTEGER NOT NULL,
+	allowed  TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (kind, tenant, subject)
+);
+INSERT INTO reputation_lockouts_new (kind, tenant, subject, reason, failures, since, until, allowed)
+	SELECT kind, '', subject, reason, failures, since, until, allowed FROM reputation_lockouts;
+DROP TABLE reputation_lockouts;
+ALTER TABLE reputation_lockouts_new RENAME TO reputation_lockouts;
+
+CREATE TABLE reputation_known_good (
+	tenant  TEXT NOT NULL,
+	account TEXT NOT NULL,
+	source  TEXT NOT NULL,
+	last    INTEGER NOT NULL,
+	PRIMARY KEY (tenant, account, source)
+);
+CREATE INDEX reputation_known_good_account ON reputation_known_good (account, last);
+CREATE INDEX reputation_known_good_last ON reputation_known_good (last);
 `,
 }
 
@@ -399,22 +430,22 @@ func (db *Reputation) PutLockout(ctx context.Context, l reputation.Lockout) erro
 		return err
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, subject, reason, failures, since, until, allowed) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (kind, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until,
+		_, err := tx.ExecContext(ctx, `INSERT INTO reputation_lockouts (kind, tenant, subject, reason, failures, since, until, allowed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, tenant, subject) DO UPDATE SET reason = excluded.reason, failures = excluded.failures, since = excluded.since, until = excluded.until,
 				allowed = excluded.allowed`,
-			l.Kind, l.Subject, l.Reason, l.Failures, l.Since.UnixNano(), l.Until.UnixNano(), strings.Join(l.Allowed, ","))
+			l.Kind, l.Tenant, l.Subject, l.Reason, l.Failures, l.Since.UnixNano(), l.Until.UnixNano(), strings.Join(l.Allowed, ","))
 		return err
 	})
 }
 
 // Lockouts implements reputation.Store.
 func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation.Lockout, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT kind, subject, reason, failures, since, until, allowed FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, now.UnixNano())
+	rows, err := db.r.QueryContext(ctx, `SELECT kind, tenant, subject, reason, failures, since, until, allowed FROM reputation_lockouts WHERE until > ? ORDER BY since DESC`, now.UnixNano())
 	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.Lockout, error) {
 		var l reputation.Lockout
 		var s, u int64
 		var allowed string
-		err := r.Scan(&l.Kind, &l.Subject, &l.Reason, &l.Failures, &s, &u, &allowed)
+		err := r.Scan(&l.Kind, &l.Tenant, &l.Subject, &l.Reason, &l.Failures, &s, &u, &allowed)
 		l.Since, l.Until = time.Unix(0, s).UTC(), time.Unix(0, u).UTC()
 		if allowed != "" {
 			l.Allowed = strings.Split(allowed, ",")
@@ -424,17 +455,77 @@ func (db *Reputation) Lockouts(ctx context.Context, now time.Time) ([]reputation
 }
 
 // ReleaseLockout implements reputation.Store.
-func (db *Reputation) ReleaseLockout(ctx context.Context, kind, subject string) error {
+func (db *Reputation) ReleaseLockout(ctx context.Context, kind, tenant, subject string) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM reputation_lockouts WHERE kind = ? AND subject = ?`, kind, subject)
+		res, err := tx.ExecContext(ctx, `DELETE FROM reputation_lockouts WHERE kind = ? AND tenant = ? AND subject = ?`, kind, tenant, subject)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, subject)
+			return fmt.Errorf("%w: lockout %s %s", reputation.ErrNotFound, kind, lockName(tenant, subject))
 		}
 		return nil
 	})
+}
+
+// lockName is a lockout's subject as messages name it.
+func lockName(tenant, subject string) string {
+	if tenant == "" {
+		return subject
+	}
+	return subject + " of tenant " + tenant
+}
+
+// PutKnownGood implements reputation.KnownGoodStore. It does not move
+// the version: known-good sources are read when a lockout is decided,
+// not by screening.
+func (db *Reputation) PutKnownGood(ctx context.Context, k reputation.KnownGood) error {
+	if err := reputation.NormalizeKnownGood(&k); err != nil {
+		return err
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO reputation_known_good (tenant, account, source, last) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant, account, source) DO UPDATE SET last = max(last, excluded.last)`,
+		k.Tenant, k.Account, k.Source, k.Last.UnixNano()); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM reputation_known_good WHERE tenant = ? AND account = ? AND source NOT IN (
+		SELECT source FROM reputation_known_good WHERE tenant = ? AND account = ? ORDER BY last DESC, source LIMIT ?)`,
+		k.Tenant, k.Account, k.Tenant, k.Account, reputation.MaxKnownGood); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// KnownGood implements reputation.KnownGoodStore.
+func (db *Reputation) KnownGood(ctx context.Context, tenant, account string, since time.Time) ([]reputation.KnownGood, error) {
+	q := `SELECT tenant, account, source, last FROM reputation_known_good WHERE account = ? AND last >= ?`
+	args := []any{account, since.UnixNano()}
+	if tenant != "" {
+		q += ` AND tenant IN (?, '')`
+		args = append(args, tenant)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY last DESC, source`, args...)
+	return sqlq.Collect(rows, err, func(r sqlq.Scanner) (reputation.KnownGood, error) {
+		var k reputation.KnownGood
+		var last int64
+		err := r.Scan(&k.Tenant, &k.Account, &k.Source, &last)
+		k.Last = time.Unix(0, last).UTC()
+		return k, err
+	})
+}
+
+// PurgeKnownGood implements reputation.KnownGoodStore.
+func (db *Reputation) PurgeKnownGood(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM reputation_known_good WHERE last < ?`, before.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // AppendEvents implements honeypot.EventStore: one transaction per batch.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ type ReputationDB interface {
 	reputation.BatchUpserter
 	reputation.Versioned
 	honeypot.EventStore
+	reputation.KnownGoodStore
 	Purge(ctx context.Context, now time.Time, keepBans time.Duration) (int64, error)
 	Close() error
 }
@@ -44,6 +46,9 @@ func RunReputation(t *testing.T, fresh ReputationOpener) {
 		{"RoundTrip", repRoundTrip},
 		{"Bans", repBans},
 		{"Lockouts", repLockouts},
+		{"TenantLockouts", repTenantLockouts},
+		{"KnownGood", repKnownGood},
+		{"KnownGoodTwoNodes", repKnownGoodTwoNodes},
 		{"Events", repEvents},
 		{"TwoNodes", repTwoNodes},
 		{"Version", repVersion},
@@ -305,7 +310,7 @@ func repRoundTrip(t *testing.T, open func() ReputationDB) {
 	if ls, err := db.Lockouts(repCtx, first); err != nil || len(ls) != 1 || !reflect.DeepEqual(ls[0], l) {
 		t.Fatalf("lockouts = %+v, %v; want %+v", ls, err, l)
 	}
-	if err := db.ReleaseLockout(repCtx, "voicemail", "box\xff\x00"); err != nil {
+	if err := db.ReleaseLockout(repCtx, "voicemail", "", "box\xff\x00"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -386,13 +391,13 @@ func repLockouts(t *testing.T, open func() ReputationDB) {
 	if ls, _ := db.Lockouts(repCtx, now.Add(2*time.Minute)); len(ls) != 1 || ls[0].Kind != "voicemail" {
 		t.Fatalf("lockouts at the account's end = %+v", ls)
 	}
-	if err := db.ReleaseLockout(repCtx, "account", "100"); err != nil {
+	if err := db.ReleaseLockout(repCtx, "account", "", "100"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.ReleaseLockout(repCtx, "account", "100"); !errors.Is(err, reputation.ErrNotFound) {
+	if err := db.ReleaseLockout(repCtx, "account", "", "100"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("second release: %v", err)
 	}
-	if err := db.ReleaseLockout(repCtx, "account\xff\x00", "100"); !errors.Is(err, reputation.ErrNotFound) {
+	if err := db.ReleaseLockout(repCtx, "account\xff\x00", "", "100"); !errors.Is(err, reputation.ErrNotFound) {
 		t.Fatalf("release of an odd kind: %v", err)
 	}
 	if ls, _ := db.Lockouts(repCtx, now); len(ls) != 1 || ls[0].Kind != "voicemail" {
@@ -551,7 +556,7 @@ func repTwoNodes(t *testing.T, open func() ReputationDB) {
 	if ls, _ := b.Lockouts(repCtx, now); len(ls) != 1 || ls[0].Subject != "200" {
 		t.Fatalf("node b's lockouts = %+v", ls)
 	}
-	if err := b.ReleaseLockout(repCtx, "account", "200"); err != nil {
+	if err := b.ReleaseLockout(repCtx, "account", "", "200"); err != nil {
 		t.Fatal(err)
 	}
 	if ls, _ := a.Lockouts(repCtx, now); len(ls) != 0 {
@@ -678,7 +683,7 @@ func repVersion(t *testing.T, open func() ReputationDB) {
 	_, err = b.ReleaseBan(repCtx, ban.ID)
 	moved("release ban on handle b", err)
 	moved("put lockout", a.PutLockout(repCtx, reputation.Lockout{Kind: "account", Subject: "100", Failures: 5, Since: now, Until: now.Add(time.Hour)}))
-	moved("release lockout", a.ReleaseLockout(repCtx, "account", "100"))
+	moved("release lockout", a.ReleaseLockout(repCtx, "account", "", "100"))
 	n, err := a.Purge(repCtx, now, 90*24*time.Hour) // the expired ua goes
 	if n != 1 {
 		t.Fatalf("purge removed %d rows, want the expired ua", n)
@@ -699,7 +704,7 @@ func repVersion(t *testing.T, open func() ReputationDB) {
 	stayed("ban ending at its start", err)
 	_, err = b.ReleaseBan(repCtx, ban.ID+1000)
 	stayed("release of an unknown ban", err)
-	stayed("release of an unknown lockout", a.ReleaseLockout(repCtx, "account", "999"))
+	stayed("release of an unknown lockout", a.ReleaseLockout(repCtx, "account", "", "999"))
 	n, err = a.Purge(repCtx, now, 90*24*time.Hour)
 	if n != 0 {
 		t.Fatalf("second purge removed %d rows", n)
@@ -917,5 +922,136 @@ func repReleaseBanFreesLearned(t *testing.T, open func() ReputationDB) {
 	}
 	if _, err := a.Get(repCtx, "ip", "198.51.100.6"); err != nil {
 		t.Fatalf("another address's entry went: %v", err)
+	}
+}
+
+// repTenantLockouts: one username locked in tenant a, in tenant b and
+// with no tenant are three lockouts; releasing one leaves the others.
+func repTenantLockouts(t *testing.T, open func() ReputationDB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, tn := range []string{"a", "b", ""} {
+		l := reputation.Lockout{Kind: "account", Tenant: tn, Subject: "1001", Reason: "r " + tn, Failures: 5, Since: now, Until: now.Add(time.Hour), Allowed: []string{"192.0.2.1"}}
+		if err := db.PutLockout(repCtx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls, err := db.Lockouts(repCtx, now)
+	if err != nil || len(ls) != 3 {
+		t.Fatalf("lockouts = %+v, %v; want three (tenants a, b and none)", ls, err)
+	}
+	got := map[string]string{}
+	for _, l := range ls {
+		got[l.Tenant] = l.Reason
+	}
+	if got["a"] != "r a" || got["b"] != "r b" || got[""] != "r " {
+		t.Fatalf("lockouts by tenant = %q", got)
+	}
+	if err := db.ReleaseLockout(repCtx, "account", "a", "1001"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReleaseLockout(repCtx, "account", "a", "1001"); !errors.Is(err, reputation.ErrNotFound) {
+		t.Fatalf("second release of tenant a's lockout: %v", err)
+	}
+	if ls, _ := db.Lockouts(repCtx, now); len(ls) != 2 || ls[0].Tenant == "a" || ls[1].Tenant == "a" {
+		t.Fatalf("after releasing tenant a's = %+v", ls)
+	}
+	if err := db.PutLockout(repCtx, reputation.Lockout{Kind: "account", Tenant: strings.Repeat("t", reputation.MaxTenant+1), Subject: "1", Since: now, Until: now.Add(time.Hour)}); !errors.Is(err, reputation.ErrInvalid) {
+		t.Fatalf("a tenant longer than %d bytes: %v", reputation.MaxTenant, err)
+	}
+}
+
+// repKnownGood: a source's last success only moves forward, the list of
+// an account in a tenant is bounded (an account logged into from many
+// addresses keeps the most recent), a tenant's query sees its own and
+// the tenant-less sources but not another tenant's, and purge drops the
+// old ones.
+func repKnownGood(t *testing.T, open func() ReputationDB) {
+	db := open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	put := func(k reputation.KnownGood) {
+		t.Helper()
+		if err := db.PutKnownGood(repCtx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(reputation.KnownGood{Tenant: "a", Account: "1001", Source: "::ffff:192.0.2.1", Last: now})
+	put(reputation.KnownGood{Tenant: "a", Account: "1001", Source: "192.0.2.1", Last: now.Add(-time.Hour)}) // older: does not go back
+	put(reputation.KnownGood{Tenant: "b", Account: "1001", Source: "198.51.100.1", Last: now})
+	put(reputation.KnownGood{Account: "1001", Source: "2001:db8:1::/64", Last: now.Add(-time.Minute)})
+	ks, err := db.KnownGood(repCtx, "a", "1001", now.Add(-24*time.Hour))
+	if err != nil || len(ks) != 2 || ks[0].Source != "192.0.2.1" || !ks[0].Last.Equal(now) || ks[0].Tenant != "a" || ks[1].Source != "2001:db8:1::/64" || ks[1].Tenant != "" {
+		t.Fatalf("tenant a's known-good = %+v, %v; want 192.0.2.1 at %v and the tenant-less network", ks, err, now)
+	}
+	if ks, _ := db.KnownGood(repCtx, "", "1001", now.Add(-24*time.Hour)); len(ks) != 3 {
+		t.Fatalf("every tenant's known-good = %+v; want 3", ks)
+	}
+	if ks, _ := db.KnownGood(repCtx, "a", "1001", now); len(ks) != 1 {
+		t.Fatalf("known-good since now = %+v; want only the source that succeeded at now", ks)
+	}
+	// Many correct logins from many addresses: the list stays bounded
+	// and keeps the most recent.
+	for i := range 3 * reputation.MaxKnownGood {
+		put(reputation.KnownGood{Tenant: "a", Account: "1001", Source: fmt.Sprintf("203.0.113.%d", i), Last: now.Add(time.Duration(i+1) * time.Second)})
+	}
+	ks, err = db.KnownGood(repCtx, "a", "1001", time.Time{})
+	var own int
+	for _, k := range ks {
+		if k.Tenant == "a" {
+			own++
+		}
+	}
+	if err != nil || own != reputation.MaxKnownGood || ks[0].Source != fmt.Sprintf("203.0.113.%d", 3*reputation.MaxKnownGood-1) {
+		t.Fatalf("after %d sources: %d of tenant a kept (want %d), newest %+v, %v", 3*reputation.MaxKnownGood, own, reputation.MaxKnownGood, ks[0], err)
+	}
+	if ks, _ := db.KnownGood(repCtx, "b", "1001", time.Time{}); len(ks) != 2 {
+		t.Fatalf("tenant b's list was trimmed by tenant a's successes: %+v", ks)
+	}
+	for _, bad := range []reputation.KnownGood{{Account: "", Source: "192.0.2.1", Last: now}, {Account: "1", Source: "no address", Last: now},
+		{Account: "1", Source: "192.0.2.1"}, {Account: strings.Repeat("x", reputation.MaxSubject+1), Source: "192.0.2.1", Last: now}} {
+		if err := db.PutKnownGood(repCtx, bad); !errors.Is(err, reputation.ErrInvalid) {
+			t.Errorf("PutKnownGood(%+v) = %v; want ErrInvalid", bad, err)
+		}
+	}
+	n, err := db.PurgeKnownGood(repCtx, now)
+	if err != nil || n != 1 {
+		t.Fatalf("purge before now removed %d, %v; want the tenant-less network", n, err)
+	}
+	if ks, _ := db.KnownGood(repCtx, "", "1001", time.Time{}); len(ks) != reputation.MaxKnownGood+1 {
+		t.Fatalf("after purge: %d sources", len(ks))
+	}
+}
+
+// repKnownGoodTwoNodes: what one node learns the other reads, and two
+// nodes recording many successes of one account at once leave it
+// bounded.
+func repKnownGoodTwoNodes(t *testing.T, open func() ReputationDB) {
+	a, b := open(), open()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := a.PutKnownGood(repCtx, reputation.KnownGood{Tenant: "a", Account: "1001", Source: "192.0.2.1", Last: now}); err != nil {
+		t.Fatal(err)
+	}
+	if ks, err := b.KnownGood(repCtx, "a", "1001", now.Add(-time.Hour)); err != nil || len(ks) != 1 || ks[0].Source != "192.0.2.1" {
+		t.Fatalf("node b reads %+v, %v; want node a's source", ks, err)
+	}
+	var wg sync.WaitGroup
+	for n, db := range []ReputationDB{a, b} {
+		wg.Go(func() {
+			for i := range 20 {
+				if err := db.PutKnownGood(repCtx, reputation.KnownGood{Tenant: "a", Account: "1001", Source: fmt.Sprintf("203.0.%d.%d", n, i), Last: now.Add(time.Duration(i) * time.Second)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// One more success trims whatever the race left.
+	if err := a.PutKnownGood(repCtx, reputation.KnownGood{Tenant: "a", Account: "1001", Source: "192.0.2.1", Last: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := b.KnownGood(repCtx, "a", "1001", time.Time{})
+	if err != nil || len(ks) != reputation.MaxKnownGood || ks[0].Source != "192.0.2.1" {
+		t.Fatalf("after two nodes' 40 successes and one more: %d sources (want %d), first %+v, %v", len(ks), reputation.MaxKnownGood, ks, err)
 	}
 }
