@@ -77,9 +77,7 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	t := ts.Unix()
 	_, p := c.Profiles(n.base)
 	key := detect.Key(c.Rec.Tenant, ip)
-	// A chargeable call screening refused (over the extension's learned
-	// rate or concurrency, a blocked destination) is never ordinary.
-	ordinary := !c.Chargeable || !c.Attempt && c.Rate < detect.ChargeableRate && !c.Premium && p != nil && p.Countries[c.Class] >= detect.UsualCalls
+	ordinary := !c.Chargeable || c.Rate < detect.ChargeableRate && !c.Premium && p != nil && p.Countries[c.Class] >= detect.UsualCalls
 	if !ordinary && n.renew(c, key, t, emit) {
 		return
 	}
@@ -102,25 +100,14 @@ func (n *NewSource) Observe(c *detect.Call, ts time.Time, emit detect.Emit) {
 	span := int64(n.cfg.WindowS)
 	w := n.ws.Add(key, t, c.Cost, c.Rec.CallID)
 	k, cost, first, last := w.Peak(t, span)
-	if c.Attempt {
-		// A refusal from the new address after it carried ordinary calls
-		// today: those calls were not its agent's usual traffic either
-		// (resale of ordinary minutes from stolen credentials runs into
-		// the extension's learned limits before any costly call).
-		k += n.today(key, t)
-	}
 	if k < n.cfg.Calls || n.latch.Active(key, last) {
 		return
 	}
 	n.latch.Set(key, last+max(int64(n.cfg.ExpiresS), span))
 	r, inUse := n.rule(key, ip, c.Rec.Extension, t)
-	refused := ""
-	if c.Attempt {
-		refused = ", the last refused by screening"
-	}
 	f := detect.Finding{Detector: n.Name(), Code: "new_source", Subject: ip,
 		Text: fmt.Sprintf("tenant %s: %d chargeable calls from %s, an address it never used before today (extension %s, last to %s)",
-			c.Rec.Tenant, k, ip, c.Rec.Extension, c.Dest.E164) + refused + inUse,
+			c.Rec.Tenant, k, ip, c.Rec.Extension, c.Dest.E164) + inUse,
 		Time: time.Unix(last, 0).UTC(), Since: time.Unix(first, 0).UTC(), Calls: k, Cost: cost, CallIDs: w.IDs(first, last, 50)}
 	detect.Apply(&f, r, c, detect.Target{Kind: "number", Value: c.Far()})
 	emit(f)
@@ -222,14 +209,6 @@ func (n *NewSource) count(key, ext string, t int64) {
 		}
 	}
 	n.ordinary[key] = d
-}
-
-// today is how many ordinary calls the new address carried on t's day.
-func (n *NewSource) today(key string, t int64) int {
-	if d, ok := n.ordinary[key]; ok && d.day == t/86400 {
-		return d.n
-	}
-	return 0
 }
 
 // established reports whether the new address carried Established

@@ -167,28 +167,3 @@ func TestNewSourceRenewedAfterRefusals(t *testing.T) {
 		t.Errorf("renewed finding %+v; want the address blocked and call ce ended", f)
 	}
 }
-
-// Stolen credentials reselling ordinary minutes (issue 15, held-out seed
-// 402 A10): cheap calls to a country the tenant calls every day from an
-// address it never used, until screening refuses one for exceeding the
-// extension's learned concurrency. The refusal makes the address's
-// ordinary calls of the day evidence: the address is blocked then, not
-// an hour later at the first costly call. A remote agent's new lease whose
-// calls are never refused stays unblocked (TestNewLeaseUsualCallsNoFinding).
-func TestResaleFromNewAddressRefusedBlocksAddress(t *testing.T) {
-	got := run(t, []call{
-		{at: 9 * time.Hour, ext: "1009", ip: "198.51.100.9", to: "+34911000001", class: "ES", rate: 0.02, chargeable: true},
-		{at: 9*time.Hour + 4*time.Minute, ext: "1009", ip: "198.51.100.9", to: "+34911000002", class: "ES", rate: 0.02, chargeable: true},
-		{at: 9*time.Hour + 6*time.Minute, ext: "1009", ip: "198.51.100.9", to: "+34911000003", class: "ES", rate: 0.02, chargeable: true, attempt: true},
-	})
-	if len(got) != 1 || got[0].Target.Kind != "ip" || got[0].Target.Value != "198.51.100.9" || got[0].Action != "block_and_alert" || got[0].Calls != 3 {
-		t.Fatalf("findings %+v; want one block of the address after 3 calls, the last refused", got)
-	}
-	// A single refused call from a new address, with nothing before it,
-	// is not enough (new_source.calls is 2).
-	if got := run(t, []call{
-		{at: 9 * time.Hour, ext: "1009", ip: "198.51.100.9", to: "+34911000003", class: "ES", rate: 0.02, chargeable: true, attempt: true},
-	}); len(got) != 0 {
-		t.Fatalf("findings %+v after one refused call; want none", got)
-	}
-}
