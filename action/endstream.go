@@ -31,6 +31,9 @@ type EndStream struct {
 	// (by event time of the request); the API's event and CDR answers
 	// repeat them as "disconnect" until the call's end arrives.
 	pending map[string]time.Time
+	// timers: answered calls to end at a moment (EndCallAt), until their
+	// end arrives; the API's answer response gives it as max_duration_s.
+	timers map[string]time.Time
 }
 
 // EndSub is one subscriber.
@@ -51,7 +54,32 @@ const keepEndEvents = 1024
 
 // NewEndStream returns an empty stream.
 func NewEndStream() *EndStream {
-	return &EndStream{subs: map[*EndSub]struct{}{}, pending: map[string]time.Time{}}
+	return &EndStream{subs: map[*EndSub]struct{}{}, pending: map[string]time.Time{}, timers: map[string]time.Time{}}
+}
+
+// EndCallAt implements action.CallTimer: the call is to end at at.
+func (s *EndStream) EndCallAt(callID string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.timers) >= maxPending { // ends lost: forget the earliest timer
+		var first string
+		var ft time.Time
+		for id, t := range s.timers {
+			if first == "" || t.Before(ft) {
+				first, ft = id, t
+			}
+		}
+		delete(s.timers, first)
+	}
+	s.timers[callID] = at
+}
+
+// Timer returns when a call is to end (EndCallAt), if it has a timer.
+func (s *EndStream) Timer(callID string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.timers[callID]
+	return t, ok
 }
 
 // maxPending bounds the calls asked to end and not yet ended.
@@ -61,6 +89,7 @@ const maxPending = 4096
 func (s *EndStream) Ended(callID string) {
 	s.mu.Lock()
 	delete(s.pending, callID)
+	delete(s.timers, callID)
 	s.mu.Unlock()
 }
 

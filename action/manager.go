@@ -51,6 +51,28 @@ type CallEnder interface {
 	EndCall(tenant, callID, reason string, at time.Time)
 }
 
+// CallTimer is a CallEnder that also carries a dialog timer: the moment
+// a running call is to end unless it ended before (redirect mode: the
+// answer event's max_duration_s).
+type CallTimer interface {
+	EndCallAt(callID string, at time.Time)
+}
+
+// EndCallAt gives every ender that carries timers (CallTimer) the moment
+// an answered call is to end: when the in-call watch will judge it
+// (detect.Engine.LongAt), whether or not event time reaches that moment
+// before the call's own end.
+func (m *Manager) EndCallAt(callID string, at time.Time) {
+	m.mu.Lock()
+	enders := m.Enders
+	m.mu.Unlock()
+	for _, e := range enders {
+		if t, ok := e.(CallTimer); ok {
+			t.EndCallAt(callID, at)
+		}
+	}
+}
+
 // AddEnder adds a CallEnder (safe while findings are handled).
 func (m *Manager) AddEnder(e CallEnder) {
 	m.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -50,6 +51,15 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	if ends := s.ends(); ends != nil {
 		if res.Type != "answer" {
 			ends.Ended(res.CallID)
+		} else if at, ok := ends.Timer(res.CallID); ok {
+			// The detectors' dialog timer (action.CallTimer): the call
+			// is judged then even if no other event moves time on.
+			if ev.Time.IsZero() {
+				ev.Time = s.eng.Clock().Now()
+			}
+			if m := int(math.Ceil(at.Sub(ev.Time).Seconds())); m > 0 && (res.MaxDuration == 0 || m < res.MaxDuration) {
+				res.MaxDuration = m
+			}
 		}
 		// Calls the detectors asked to end ride on every answer: a proxy
 		// or PBX driving events ends them (the event stream says the same).

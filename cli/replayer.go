@@ -380,6 +380,15 @@ func (p *replayer) play(e *rev) {
 	case evAnswer:
 		if c.up {
 			p.det.Answer(c.rec.CallID, now)
+			// The detectors' dialog timer, as live answers give it
+			// (max_duration_s): the call ends when the watch judges it
+			// long.
+			if at := p.det.LongAt(c.rec.CallID).Unix(); at > e.t && at < c.end {
+				c.billsec = int(at - c.answer)
+				c.end = at
+				p.cut++
+				p.push(at, evEnd, c, at)
+			}
 		}
 	case evEnd:
 		if e.v.end != c.end || !c.up {

@@ -74,6 +74,7 @@ type Engine struct {
 	watching map[string]*started
 	oldest   int64
 	sfree    []*started               // ended calls' records, reused by Start
+	ending   bool                     // endWatched judges a call at its CDR: no EndCalls
 	groups   map[groupKey]*watchGroup // Watch's scratch, reused
 	gpool    []*watchGroup
 	over     []overCost    // Watch's scratch, reused
@@ -274,6 +275,7 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	// A call judged at its start meets only the EndOnly detectors now.
 	wasStarted := s != nil || forgotten
 	if s != nil {
+		e.endWatched(r.CallID, s, max(r.Billsec, 0))
 		delete(e.live, r.CallID)
 		if s.answered != 0 { // only answered calls are watched (Answer)
 			delete(e.watching, r.CallID)

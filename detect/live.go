@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -227,6 +228,32 @@ func (s *started) long(t int64, cost, callCost float64) bool {
 	return s.longS > 0 && t-s.answered > s.longS && (s.offHours || cost >= callCost/2)
 }
 
+// LongAt is when the in-call watch will judge a running call long
+// (started.long) if it runs on: LongQuantile of its tenant's calls past
+// its answer — and, for a call that was not placed off hours, once it has
+// also cost half of in_call.call_cost. Zero when it is not so judged (not
+// answered, no warm baseline, a usual destination in hours, already
+// judged). Known at the answer, it is the call's dialog timer: the watch
+// looks at running calls only as event time moves, and a call held open
+// through a quiet night would otherwise run on until the next event.
+func (e *Engine) LongAt(callID string) time.Time {
+	s := e.live[callID]
+	rule := &e.cfg.InCall
+	if s == nil || s.answered == 0 || s.latched || s.longS <= 0 || !s.chargeable || s.rate <= 0 || !e.cfg.Enabled || !rule.On() {
+		return time.Time{}
+	}
+	d := s.longS + 1
+	if !s.offHours {
+		// cost ≥ call_cost/2: rate × d / 60 seconds, rounded up.
+		c := int64(math.Ceil(rule.CallCost / 2 * 60 / s.rate))
+		if s.rate*float64(c)/60 < rule.CallCost/2 {
+			c++ // the quotient's rounding
+		}
+		d = max(d, c)
+	}
+	return time.Unix(s.answered+d, 0).UTC()
+}
+
 // Answer marks a started call answered at t: from then on Watch accrues
 // its cost.
 func (e *Engine) Answer(callID string, t time.Time) {
@@ -388,20 +415,7 @@ func (e *Engine) Watch(now time.Time) {
 	e.over = over
 	slices.SortFunc(over, func(a, b overCost) int { return strings.Compare(a.id, b.id) })
 	for _, o := range over {
-		s := o.s
-		if o.cost < rule.CallCost {
-			why := fmt.Sprintf("%s, a destination the tenant does not usually call", s.class)
-			if s.offHours {
-				why = "placed off hours"
-			}
-			e.inCall(rule, "in_call_long", []string{o.id}, s, o.cost, t,
-				fmt.Sprintf("call %s → +%s (%s) has run %s, longer than %.0f%% of the tenant's calls (%s), and cost %.2f so far (in_call.call_cost %.2f)",
-					s.ext, s.far(), why, time.Duration(t-s.answered)*time.Second, LongQuantile*100, time.Duration(s.longS)*time.Second, o.cost, rule.CallCost), nil)
-			continue
-		}
-		e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
-			fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far(),
-				time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
+		e.overCall(rule, o, t)
 	}
 	e.watchClass(rule, t, over)
 	clear(over)
@@ -495,6 +509,47 @@ func (e *Engine) Watch(now time.Time) {
 			e.spread[s.tenant] = t + int64(rule.ClassWindowS)
 		}
 	}
+}
+
+// overCall reports a watched call that reached in_call.call_cost or ran
+// long (started.long) at t.
+func (e *Engine) overCall(rule *config.InCallRule, o overCost, t int64) {
+	s := o.s
+	if o.cost < rule.CallCost {
+		why := fmt.Sprintf("%s, a destination the tenant does not usually call", s.class)
+		if s.offHours {
+			why = "placed off hours"
+		}
+		e.inCall(rule, "in_call_long", []string{o.id}, s, o.cost, t,
+			fmt.Sprintf("call %s → +%s (%s) has run %s, longer than %.0f%% of the tenant's calls (%s), and cost %.2f so far (in_call.call_cost %.2f)",
+				s.ext, s.far(), why, time.Duration(t-s.answered)*time.Second, LongQuantile*100, time.Duration(s.longS)*time.Second, o.cost, rule.CallCost), nil)
+		return
+	}
+	e.inCall(rule, "in_call_cost", []string{o.id}, s, o.cost, t,
+		fmt.Sprintf("call %s → +%s has run %s and cost %.2f so far (in_call.call_cost %.2f)", s.ext, s.far(),
+			time.Duration(t-s.answered)*time.Second, o.cost, rule.CallCost), nil)
+}
+
+// endWatched judges a watched call at its end (its CDR, billsec seconds
+// after its answer) as Watch would have at that moment: event time moves
+// only with events, and a call that ran through a quiet night (or was
+// ended by its dialog timer, LongAt) may reach its end before any look.
+// The finding acts on the destination and the tenant as Watch's does; the
+// call itself is over (no EndCalls).
+func (e *Engine) endWatched(id string, s *started, billsec int) {
+	rule := &e.cfg.InCall
+	if s.answered == 0 || s.latched || billsec <= 0 || !s.chargeable || s.rate <= 0 || !e.cfg.Enabled || !rule.On() {
+		return
+	}
+	t := s.answered + int64(billsec)
+	cost := s.rate * float64(billsec) / 60
+	if cost < rule.CallCost && !s.long(t, cost, rule.CallCost) {
+		return
+	}
+	s.latched = true
+	e.ending = true
+	e.overCall(rule, overCost{id, s, cost}, t)
+	e.ending = false
 }
 
 // accrued is what the watched calls not yet latched have cost by t, all
@@ -593,7 +648,7 @@ type overCost struct {
 func (e *Engine) inCall(rule *config.InCallRule, code string, ids []string, s *started, cost float64, t int64, text string, rngs []string) {
 	f := Finding{Detector: "in_call", Code: code, Tenant: s.tenant, Extension: s.ext, Subject: "+" + s.rng, Text: text,
 		Time: time.Unix(t, 0).UTC(), Since: time.Unix(s.since(), 0).UTC(), Calls: len(ids), Cost: cost, CallIDs: ids}
-	if rule.EndCalls == nil || *rule.EndCalls {
+	if (rule.EndCalls == nil || *rule.EndCalls) && !e.ending {
 		f.EndCalls = ids
 	}
 	dest := Target{Kind: "number", Value: s.far()}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -89,5 +90,68 @@ func TestWatchLongNightCall(t *testing.T) {
 	}
 	if fmt.Sprint(ended) != "[drip]" {
 		t.Fatalf("ended %v after 6 min; want [drip] (findings %+v)", ended, *got)
+	}
+}
+
+// TestLongCallTimerQuietNight (issue 15, long_duration, held-out seeds
+// 407 A06 and 412 A07): event time moves only with events. A call to a
+// destination the tenant does not usually call, held open through a night
+// in which nothing else happens, never met a look of the watch and ran
+// to screening's cap. Its answer now gives the moment the watch will
+// judge it long (LongAt: the dialog timer a proxy or PBX ends it by), and
+// its end at that moment is judged as a look then would have: the
+// finding blocks its destination for the tenant's next calls.
+func TestLongCallTimerQuietNight(t *testing.T) {
+	det, got, day := spreadEngine(t) // calls of 3 min (95th percentile 256 s)
+	at := day.Add(11 * time.Hour)    // 02:00 in Berlin
+	if err := det.Start(&cdr.Record{CallID: "sn", Tenant: "acme", Extension: "1031", Callee: "+221301064924", Direction: screen.Outbound, Start: at, SourceIP: "192.0.2.10"}); err != nil {
+		t.Fatal(err)
+	}
+	answered := at.Add(5 * time.Second)
+	det.Answer("sn", answered)
+	// Placed off hours: judged once it has run past 256 s, whatever it cost.
+	end := det.LongAt("sn")
+	if want := answered.Add(257 * time.Second); !end.Equal(want) {
+		t.Fatalf("LongAt %s; want %s", end, want)
+	}
+	// By day, to the same destination (SN, 0.42/min, not usual): past 256
+	// s and once it cost half of in_call.call_cost (7.50 / 0.42 per min =
+	// 1072 s).
+	noon := day.Add(time.Hour) // 16:00 in Berlin, the tenant's hours
+	if err := det.Start(&cdr.Record{CallID: "sn-day", Tenant: "acme", Extension: "1031", Callee: "+221301064925", Direction: screen.Outbound, Start: noon, SourceIP: "192.0.2.10"}); err != nil {
+		t.Fatal(err)
+	}
+	det.Answer("sn-day", noon)
+	if got, want := det.LongAt("sn-day"), noon.Add(1072*time.Second); !got.Equal(want) {
+		t.Errorf("LongAt by day %s; want %s", got, want)
+	}
+	// A usual country by day is not judged long.
+	if err := det.Start(&cdr.Record{CallID: "gb", Tenant: "acme", Extension: "1001", Callee: "+442079460123", Direction: screen.Outbound, Start: noon, SourceIP: "192.0.2.10"}); err != nil {
+		t.Fatal(err)
+	}
+	det.Answer("gb", noon)
+	if at := det.LongAt("gb"); !at.IsZero() {
+		t.Errorf("LongAt of a usual call %s; want none", at)
+	}
+	*got = (*got)[:0]
+	// No Watch: nothing else happened. The call ends by its timer.
+	r, ok := det.Ended("sn", end, int(end.Sub(answered)/time.Second), 0)
+	if !ok {
+		t.Fatal("sn not running")
+	}
+	if err := det.Observe(&r); err != nil {
+		t.Fatal(err)
+	}
+	var long *detect.Finding
+	for i, f := range *got {
+		if f.Code == "in_call_long" {
+			long = &(*got)[i]
+		}
+	}
+	if long == nil {
+		t.Fatalf("no in_call_long at the call's end: %+v", *got)
+	}
+	if long.Action != "block_and_alert" || long.Target.Value != "221301064924" || len(long.EndCalls) != 0 {
+		t.Fatalf("in_call_long %+v; want the number blocked, no call to end (it is over)", *long)
 	}
 }

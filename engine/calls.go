@@ -147,6 +147,8 @@ type EventResult struct {
 	Released  int     `json:"released_slots,omitempty"`
 	// MaxDuration repeats, on an answer, the verdict's max_duration_s:
 	// the longest the call may last from now (a proxy's dialog timer).
+	// The API shortens it to the detectors' timer when they have one
+	// (action.CallTimer).
 	MaxDuration int `json:"max_duration_s,omitempty"`
 }
 

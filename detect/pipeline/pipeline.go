@@ -257,6 +257,9 @@ func (p *Pipeline) run() {
 			err = p.eng.Start(&it.rec)
 		case it.kind == kindAnswer:
 			p.eng.Answer(it.rec.CallID, it.rec.Answer)
+			if at := p.eng.LongAt(it.rec.CallID); !at.IsZero() && p.act != nil {
+				p.act.EndCallAt(it.rec.CallID, at) // its dialog timer
+			}
 		case it.attempt:
 			err = p.eng.Attempt(&it.rec)
 		default:
