@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,6 +140,9 @@ type Guard struct {
 	mu     sync.Mutex
 	banned map[netip.Prefix]time.Time // bans this guard knows are in force, until
 	good   map[acct][]goodSource      // account → sources that authenticated as it
+	// goodNets is when each source network last authenticated as any
+	// account: a spoofable one-packet signal does not ban it.
+	goodNets map[netip.Prefix]time.Time
 
 	queue   chan Event
 	dropped atomic.Int64
@@ -153,10 +157,11 @@ func NewGuard(p Policy, st reputation.Store, trust *Trust, log *slog.Logger) *Gu
 	}
 	return &Guard{
 		pol: p.withDefaults(), st: st, trust: trust, log: log,
-		fails:  NewMemoryFailures(p.withDefaults().MaxTracked),
-		banned: map[netip.Prefix]time.Time{},
-		good:   map[acct][]goodSource{},
-		queue:  make(chan Event, 4096),
+		fails:    NewMemoryFailures(p.withDefaults().MaxTracked),
+		banned:   map[netip.Prefix]time.Time{},
+		good:     map[acct][]goodSource{},
+		goodNets: map[netip.Prefix]time.Time{},
+		queue:    make(chan Event, 4096),
 	}
 }
 
@@ -255,6 +260,12 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
 	}
 	switch {
 	case ev.Kind == KindScannerUA || ScannerUA(ev.UserAgent, g.pol.ScannerUAs):
+		if g.spoofable(ev) && g.authenticated(net, ev.Time) {
+			// One UDP packet with a forged source address would otherwise
+			// ban a phone that really logs in from there (ban poisoning).
+			g.log.Warn("attack: scanner User-Agent from a source that authenticated; not banned (UDP source addresses can be forged)", "ip", ev.IP, "user_agent", quote(ev.UserAgent))
+			return out, nil
+		}
 		reason = "scanner User-Agent " + quote(ev.UserAgent)
 	case counted(ev.Kind, g.pol.CountChallenges):
 		if n, reached := g.fails.Fail(FailKey{Kind: FailIP, Subject: reputation.FormatPrefix(net)}, ev.Time, g.pol.Window, g.pol.MaxFailures); reached {
@@ -273,6 +284,26 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Outcome, error) {
 	}
 	out.Ban = &b
 	return out, nil
+}
+
+// spoofable reports whether ev's source address may be forged: it came
+// in one UDP datagram, with no handshake proving the sender owns it.
+// Events from a PBX or proxy log name no transport and count as UDP.
+func (g *Guard) spoofable(ev Event) bool {
+	switch strings.ToLower(ev.Transport) {
+	case "tcp", "tls", "ws", "wss":
+		return false
+	}
+	return true
+}
+
+// authenticated reports whether a source in net authenticated as any
+// account within Policy.AccountKnownGood before t (this guard's memory).
+func (g *Guard) authenticated(net netip.Prefix, t time.Time) bool {
+	g.mu.Lock()
+	last, ok := g.goodNets[net]
+	g.mu.Unlock()
+	return ok && !last.After(t.Add(time.Minute)) && t.Sub(last) <= g.pol.AccountKnownGood
 }
 
 // network is what an address's failures count against and its ban
@@ -474,6 +505,15 @@ func (g *Guard) learnGood(ctx context.Context, ev Event) error {
 func (g *Guard) remember(a acct, net netip.Prefix, t time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if last, ok := g.goodNets[net]; !ok || t.After(last) {
+		if !ok && len(g.goodNets) >= g.pol.MaxTracked {
+			for k := range g.goodNets {
+				delete(g.goodNets, k) // bounded like g.good
+				break
+			}
+		}
+		g.goodNets[net] = t
+	}
 	srcs := g.good[a]
 	if srcs == nil && len(g.good) >= g.pol.MaxTracked {
 		for k := range g.good {
@@ -574,6 +614,11 @@ func (g *Guard) Sweep(now time.Time) {
 			delete(g.good, k)
 		} else {
 			g.good[k] = srcs
+		}
+	}
+	for k, last := range g.goodNets {
+		if now.Sub(last) > g.pol.AccountKnownGood {
+			delete(g.goodNets, k)
 		}
 	}
 	for k, until := range g.banned {

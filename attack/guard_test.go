@@ -179,3 +179,58 @@ func TestIPv6RotationBansTheNetwork(t *testing.T) {
 		}
 	}
 }
+
+// Ban poisoning: an attacker forges one UDP packet with a scanner
+// User-Agent from the address a real phone logs in from. The phone's
+// address must not be banned for it; a scanner User-Agent over TCP (the
+// handshake proves the address) and one from an address that never
+// authenticated still ban at once, and real failures still count.
+func TestScannerUAForgedFromKnownGoodSourceDoesNotBan(t *testing.T) {
+	ctx := context.Background()
+	g := NewGuard(Policy{MaxFailures: 3}, openDB(t), nil, quiet)
+	now := time.Date(2026, 12, 8, 10, 0, 0, 0, time.UTC)
+	phone := netip.MustParseAddr("198.51.100.20")
+	if _, err := g.Observe(ctx, Event{Time: now, IP: phone, Transport: "udp", Kind: KindAuthSuccess, Username: "1001", Source: SourceSIPFront}); err != nil {
+		t.Fatal(err)
+	}
+	forged := Event{Time: now.Add(time.Hour), IP: phone, Transport: "udp", Kind: KindScan, UserAgent: "friendly-scanner", Source: SourceSIPFront}
+	if out, err := g.Observe(ctx, forged); err != nil || out.Ban != nil {
+		t.Fatalf("forged scanner UA from the phone's address: ban %+v err %v, want none", out.Ban, err)
+	}
+	forged.Transport = "" // a PBX log line names no transport
+	if out, _ := g.Observe(ctx, forged); out.Ban != nil {
+		t.Fatalf("forged scanner UA without transport: ban %+v, want none", out.Ban)
+	}
+	// Over TCP the address is proven: banned.
+	tcp := forged
+	tcp.Transport = "tcp"
+	if out, err := g.Observe(ctx, tcp); err != nil || out.Ban == nil {
+		t.Fatalf("scanner UA over TCP from the same address: ban %+v err %v, want a ban", out.Ban, err)
+	}
+	// An address that never authenticated is banned on the first UDP packet.
+	other := forged
+	other.IP = netip.MustParseAddr("198.51.100.99")
+	if out, _ := g.Observe(ctx, other); out.Ban == nil {
+		t.Fatal("scanner UA over UDP from an unknown address: no ban")
+	}
+	// Once the known-good window is over, the exception is gone.
+	late := forged
+	late.IP = netip.MustParseAddr("198.51.100.21")
+	if _, err := g.Observe(ctx, Event{Time: now, IP: late.IP, Transport: "udp", Kind: KindAuthSuccess, Username: "1002", Source: SourceSIPFront}); err != nil {
+		t.Fatal(err)
+	}
+	late.Time = now.Add(31 * 24 * time.Hour)
+	if out, _ := g.Observe(ctx, late); out.Ban == nil {
+		t.Fatal("scanner UA 31 days after the last login: no ban, want one")
+	}
+	// Real failures from the phone's address still count towards a ban.
+	g2 := NewGuard(Policy{MaxFailures: 3}, openDB(t), nil, quiet)
+	g2.Observe(ctx, Event{Time: now, IP: phone, Transport: "udp", Kind: KindAuthSuccess, Username: "1001", Source: SourceSIPFront})
+	var out Outcome
+	for i := range 3 {
+		out, _ = g2.Observe(ctx, Event{Time: now.Add(time.Duration(i+1) * time.Second), IP: phone, Transport: "udp", Kind: KindAuthFailure, Username: "x", Source: SourceSIPFront})
+	}
+	if out.Ban == nil {
+		t.Fatal("three failures from a known-good address: no ban")
+	}
+}
