@@ -420,7 +420,7 @@ func (p *replayer) play(e *rev) {
 			r.Duration = int(c.end - r.Start.Unix())
 			r.End = time.Unix(c.end, 0).UTC()
 		}
-		_ = p.det.Observe(r)
+		_ = p.det.ObserveID(r, c.idh)
 		if c.pending {
 			c.pending = false
 			cost, _ := p.det.CostOf(r.CallID)
