@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/tollgate-voip/tollgate/action"
 	"github.com/tollgate-voip/tollgate/blocks"
@@ -11,6 +12,7 @@ import (
 	"github.com/tollgate-voip/tollgate/config"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/eventclock"
+	"github.com/tollgate-voip/tollgate/internal/prefetch"
 	"github.com/tollgate-voip/tollgate/screen"
 )
 
@@ -199,6 +201,23 @@ type pstart struct {
 	billsec         int
 }
 
+// prefetch hints what playing the start will read first: the record, its
+// strings (one allocation when read from CSV), and its far end's and
+// extension's entries. The parsing goroutine wrote them, often thousands
+// of records before the start is played; the next start's hint is given
+// while the current one plays, so their loads do not wait for memory.
+func (s *pstart) prefetch() {
+	prefetch.Object(unsafe.Pointer(s), unsafe.Sizeof(*s))
+	prefetch.String(s.rec.CallID, 192)
+	s.num.Prefetch()
+}
+
+// prefetch hints what playing c's next event reads first (pstart.prefetch).
+func (c *rcall) prefetch() {
+	prefetch.Object(unsafe.Pointer(c), unsafe.Sizeof(*c))
+	prefetch.String(c.rec.CallID, 192)
+}
+
 // startQueue orders the calls' starts on the parsing goroutine: records
 // wait in it until the latest end read, less replayHold, passes their
 // start, as they would in the event queue. It hands them over in start
@@ -325,6 +344,9 @@ func (p *replayer) drain(starts []*pstart, t int64) {
 		q := len(p.h) > 0 && p.h[0].t < t
 		if i < len(starts) && (!q || starts[i].st < p.h[0].t) {
 			// At one second, answers and ends before starts.
+			if i+1 < len(starts) {
+				starts[i+1].prefetch()
+			}
 			p.playStart(starts[i])
 			i++
 			continue
@@ -333,6 +355,9 @@ func (p *replayer) drain(starts []*pstart, t int64) {
 			return
 		}
 		e := p.h.pop()
+		if len(p.h) > 0 {
+			p.h[0].v.c.prefetch()
+		}
 		if e.v.gen == e.v.c.gen {
 			p.play(&e)
 			continue
@@ -404,7 +429,7 @@ func (p *replayer) play(e *rev) {
 			r.Duration = int(c.end - r.Start.Unix())
 			r.End = time.Unix(c.end, 0).UTC()
 		}
-		_ = p.det.Observe(r)
+		_ = p.det.ObserveID(r, c.idh)
 		if c.pending {
 			c.pending = false
 			cost, _ := p.det.CostOf(r.CallID)

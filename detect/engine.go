@@ -67,11 +67,13 @@ type Engine struct {
 	call   Call
 	// live holds calls started (Start) and not yet ended; now is the
 	// latest event time seen and watched when Watch last looked.
-	live         map[string]*started
+	live         liveSet
 	now, watched int64
 	// watching holds the answered chargeable calls of live (those Watch
-	// accrues cost for); oldest is at most the earliest start in live.
-	watching map[string]*started
+	// accrues cost for), in no particular order (watch, unwatch: a look
+	// walks a slice, not a map); oldest is at most the earliest start in
+	// live.
+	watching []*started
 	oldest   int64
 	sfree    []*started               // ended calls' records, reused by Start
 	ending   bool                     // endWatched judges a call at its CDR: no EndCalls
@@ -248,15 +250,21 @@ func (e *Engine) Warm(r *cdr.Record, attempt bool) error {
 	return e.observe(r, attempt)
 }
 
+// ObserveID is Observe with the call id's HashID computed ahead (a
+// replay's parsing goroutine computed it).
+func (e *Engine) ObserveID(r *cdr.Record, idh uint64) error { return e.observeID(r, false, idh) }
+
 func (e *Engine) observe(r *cdr.Record, attempt bool) error {
+	return e.observeID(r, attempt, e.seen.hash(r.CallID))
+}
+
+// observeID is observe with idh, the id's hash in seen and live.
+func (e *Engine) observeID(r *cdr.Record, attempt bool, idh uint64) error {
 	// A started call is never in seen (Start refuses seen ids, observe
 	// moves an id from live to seen): its lookups are reused when the CDR
 	// names the same tenant, extension and far end.
-	s := e.live[r.CallID]
-	var idh uint64 // the id's hash in seen
-	if s != nil {
-		idh = s.idh
-	} else if idh = e.seen.hash(r.CallID); e.seen.hasHashed(r.CallID, idh) { // (a started call's id was looked up by Start)
+	s := e.live.get(idh, r.CallID)
+	if s == nil && e.seen.hasHashed(r.CallID, idh) { // (a started call's id was looked up by Start)
 		e.stats.Duplicates++
 		return ErrDuplicate
 	}
@@ -276,9 +284,9 @@ func (e *Engine) observe(r *cdr.Record, attempt bool) error {
 	wasStarted := s != nil || forgotten
 	if s != nil {
 		e.endWatched(r.CallID, s, max(r.Billsec, 0))
-		delete(e.live, r.CallID)
+		e.live.remove(s)
 		if s.answered != 0 { // only answered calls are watched (Answer)
-			delete(e.watching, r.CallID)
+			e.unwatch(s)
 		}
 		*s = started{} // nothing else holds it: kept for a later Start
 		e.sfree = append(e.sfree, s)

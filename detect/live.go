@@ -24,6 +24,7 @@ type EndOnly interface{ EndOnly() bool }
 // detectors judge it by while it runs, and what its CDR needs when only an
 // end event comes (Ended) — the one record a running call costs detection.
 type started struct {
+	id             string // the call id
 	tenant, ext    string
 	caller, callee string // as the record named them
 	srcIP          string
@@ -62,6 +63,32 @@ type started struct {
 	// did not end it (a night, or an hour of the week the tenant does
 	// not call in).
 	offHours bool
+	// wi is 1 + its index in Engine.watching, 0 when not watched.
+	wi int
+	// next is the next started call of the same id hash (liveSet).
+	next *started
+}
+
+// watch adds s, answered and chargeable, to the calls Watch accrues.
+func (e *Engine) watch(s *started) {
+	if s.wi == 0 {
+		e.watching = append(e.watching, s)
+		s.wi = len(e.watching)
+	}
+}
+
+// unwatch removes s from the calls Watch accrues, if there: the last
+// one takes its place.
+func (e *Engine) unwatch(s *started) {
+	if s.wi == 0 {
+		return
+	}
+	i, n := s.wi-1, len(e.watching)-1
+	last := e.watching[n]
+	e.watching[i], last.wi = last, i+1
+	e.watching[n] = nil
+	e.watching = e.watching[:n]
+	s.wi = 0
 }
 
 // since is when the call began to cost: its answer, or its start before.
@@ -94,19 +121,16 @@ func (s *started) farRaw() string {
 // (Observe) later runs only the EndOnly detectors and the baseline. A
 // call id already started or observed changes nothing.
 func (e *Engine) Start(r *cdr.Record) error {
-	if e.live == nil {
-		e.live = map[string]*started{}
-	}
 	pre := e.enriched == r // Enrich(r) just ran
 	e.enriched = nil
 	hashed := pre && e.hasIDH // and was given the id's hash
 	e.hasIDH = false
-	if e.live[r.CallID] != nil {
-		return ErrDuplicate
-	}
 	idh := e.idh // kept for observe's add
 	if !hashed {
 		idh = e.seen.hash(r.CallID)
+	}
+	if e.live.get(idh, r.CallID) != nil {
+		return ErrDuplicate
 	}
 	if _, dup := e.seen.getHashed(r.CallID, idh); dup || e.forgotten.has(idh, e.now) {
 		return ErrDuplicate
@@ -126,7 +150,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 	} else {
 		st = new(started)
 	}
-	*st = started{tenant: r.Tenant, ext: r.Extension, caller: r.Caller, callee: r.Callee, srcIP: r.SourceIP, dir: r.Direction, fwd: r.Forwarded,
+	*st = started{id: r.CallID, tenant: r.Tenant, ext: r.Extension, caller: r.Caller, callee: r.Callee, srcIP: r.SourceIP, dir: r.Direction, fwd: r.Forwarded,
 		rng: c.Range, rate: c.Rate, chargeable: c.Chargeable, intl: c.International, premium: c.Premium,
 		start: ts, startNs: int32(r.Start.Nanosecond()), used: e.used, idh: idh, class: unusualClass(c)}
 	if st.class != "" {
@@ -138,8 +162,8 @@ func (e *Engine) Start(r *cdr.Record) error {
 			st.usual = usualClass(c)
 		}
 	}
-	e.live[r.CallID] = st
-	if len(e.live) == 1 || ts < e.oldest {
+	e.live.add(st)
+	if e.live.len() == 1 || ts < e.oldest {
 		e.oldest = ts
 	}
 	if ts > e.now {
@@ -160,7 +184,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 	if st.class != "" || st.offHours {
 		st.longS = longLimit(e.cfg, c, ts)
 	}
-	if len(e.live) > 1<<20 {
+	if e.live.len() > 1<<20 {
 		e.pruneLive(ts)
 	}
 	return nil
@@ -173,7 +197,7 @@ func (e *Engine) Start(r *cdr.Record) error {
 // forgotten (Forget) or its CDR already observed. The call runs until
 // that CDR is observed.
 func (e *Engine) Ended(callID string, end time.Time, duration int, cost float64) (r cdr.Record, ok bool) {
-	s := e.live[callID]
+	s := e.liveCall(callID)
 	if s == nil {
 		return r, false
 	}
@@ -237,7 +261,7 @@ func (s *started) long(t int64, cost, callCost float64) bool {
 // looks at running calls only as event time moves, and a call held open
 // through a quiet night would otherwise run on until the next event.
 func (e *Engine) LongAt(callID string) time.Time {
-	s := e.live[callID]
+	s := e.liveCall(callID)
 	rule := &e.cfg.InCall
 	if s == nil || s.answered == 0 || s.latched || s.longS <= 0 || !s.chargeable || s.rate <= 0 || !e.cfg.Enabled || !rule.On() {
 		return time.Time{}
@@ -257,13 +281,10 @@ func (e *Engine) LongAt(callID string) time.Time {
 // Answer marks a started call answered at t: from then on Watch accrues
 // its cost.
 func (e *Engine) Answer(callID string, t time.Time) {
-	if s := e.live[callID]; s != nil && s.answered == 0 {
+	if s := e.liveCall(callID); s != nil && s.answered == 0 {
 		s.answered = t.Unix()
 		if s.chargeable && s.rate > 0 && s.answered != 0 {
-			if e.watching == nil {
-				e.watching = map[string]*started{}
-			}
-			e.watching[callID] = s
+			e.watch(s)
 		}
 		if s.answered > e.now {
 			e.now = s.answered
@@ -282,26 +303,27 @@ func (e *Engine) Forget(callIDs []string) {
 		// One not (yet) started is remembered too: its start, if it comes
 		// after all (a queue running behind), is then refused.
 		e.forgotten.add(e.seen.hash(id), e.now)
-		if e.live[id] == nil {
+		s := e.liveCall(id)
+		if s == nil {
 			continue
 		}
-		delete(e.live, id)
-		delete(e.watching, id)
+		e.live.remove(s)
+		e.unwatch(s)
 		e.stats.Forgotten++
 	}
 }
 
 // Running is how many started calls have not ended.
-func (e *Engine) Running() int { return len(e.live) }
+func (e *Engine) Running() int { return e.live.len() }
 
 // pruneLive forgets started calls older than a day (their end was lost).
 func (e *Engine) pruneLive(now int64) {
-	for id, s := range e.live {
+	e.live.each(func(s *started) {
 		if s.start < now-86400 {
-			delete(e.live, id)
-			delete(e.watching, id)
+			e.live.remove(s)
+			e.unwatch(s)
 		}
-	}
+	})
 }
 
 // watchEvery is how much event time passes between two looks at the
@@ -321,7 +343,7 @@ func (e *Engine) Watch(now time.Time) {
 	}
 	t = e.now
 	rule := &e.cfg.InCall
-	if !e.cfg.Enabled || !rule.On() || len(e.live) == 0 || t < e.watched+watchEvery {
+	if !e.cfg.Enabled || !rule.On() || e.live.len() == 0 || t < e.watched+watchEvery {
 		return
 	}
 	e.watched = t
@@ -330,16 +352,16 @@ func (e *Engine) Watch(now time.Time) {
 	// when one may be (e.oldest is no later than the oldest start).
 	if e.oldest < t-86400 {
 		oldest := t
-		for id, s := range e.live {
+		e.live.each(func(s *started) {
 			if s.answered == 0 || s.latched || !s.chargeable || s.rate <= 0 || t <= s.answered {
 				if s.start < t-86400 {
-					delete(e.live, id)
-					delete(e.watching, id)
-					continue
+					e.live.remove(s)
+					e.unwatch(s)
+					return
 				}
 			}
 			oldest = min(oldest, s.start)
-		}
+		})
 		e.oldest = oldest
 	}
 	if len(e.watching) == 0 {
@@ -358,9 +380,13 @@ func (e *Engine) Watch(now time.Time) {
 	// Fewer calls watched than in_call.concurrent, or less accrued by all
 	// of them together than in_call.group_cost: no group can reach it.
 	grouping := len(e.watching) >= rule.Concurrent && e.accrued(t) >= rule.GroupCost*(1-1e-6)
-	for id, s := range e.watching {
+	// Backwards: unwatch moves the last call, already looked at, into the
+	// place of the one it removes.
+	for i := len(e.watching) - 1; i >= 0; i-- {
+		s := e.watching[i]
+		id := s.id
 		if s.latched {
-			delete(e.watching, id)
+			e.unwatch(s)
 			continue
 		}
 		if t <= s.answered {
@@ -369,7 +395,7 @@ func (e *Engine) Watch(now time.Time) {
 		cost := s.rate * float64(t-s.answered) / 60
 		if cost >= rule.CallCost || s.long(t, cost, rule.CallCost) {
 			s.latched = true
-			delete(e.watching, id)
+			e.unwatch(s)
 			over = append(over, overCost{id, s, cost})
 			continue
 		}
@@ -449,10 +475,10 @@ func (e *Engine) Watch(now time.Time) {
 		// The group's first call by id names it; its cost is summed and
 		// its ranges listed in id order (the same whatever order the map
 		// gave).
-		s, cost := e.live[all[0]], 0.0
+		s, cost := e.liveCall(all[0]), 0.0
 		rngs := g.rngs[:0]
 		for _, id := range all {
-			x := e.live[id]
+			x := e.liveCall(id)
 			cost += x.rate * float64(t-x.answered) / 60
 			if !slices.Contains(rngs, x.rng) {
 				rngs = append(rngs, x.rng)
@@ -463,7 +489,7 @@ func (e *Engine) Watch(now time.Time) {
 		}
 		ids := all[:0]
 		for _, id := range all {
-			if !e.live[id].latched { // a range group already ended it this look
+			if !e.liveCall(id).latched { // a range group already ended it this look
 				ids = append(ids, id)
 			}
 		}
@@ -478,7 +504,7 @@ func (e *Engine) Watch(now time.Time) {
 		case anyUnusual:
 			classes, exts := []string{}, []string{}
 			for _, id := range ids {
-				x := e.live[id]
+				x := e.liveCall(id)
 				if !slices.Contains(classes, x.class) {
 					classes = append(classes, x.class)
 					countries = append(countries, x.country)
@@ -495,11 +521,11 @@ func (e *Engine) Watch(now time.Time) {
 		default:
 			text = fmt.Sprintf("%d calls of tenant %s up at once to %s (%d ranges), a destination it does not usually call, %.2f accrued (in_call.concurrent %d, group_cost %.2f)",
 				len(ids), s.tenant, g.class, len(rngs), cost, rule.Concurrent, rule.GroupCost)
-			countries = []string{e.live[ids[0]].country}
+			countries = []string{e.liveCall(ids[0]).country}
 		}
 		e.inCall(rule, "in_call_concurrency", ids, s, cost, t, text, slices.Clone(rngs))
 		for _, id := range ids {
-			e.live[id].latched = true
+			e.liveCall(id).latched = true
 		}
 		e.classPIN(rule, s, ids, cost, t, countries)
 		if g.class == anyUnusual && rule.ClassWindowS > 0 {

@@ -2,9 +2,11 @@ package detect
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/tollgate-voip/tollgate/baseline"
 	"github.com/tollgate-voip/tollgate/cdr"
+	"github.com/tollgate-voip/tollgate/internal/prefetch"
 	"github.com/tollgate-voip/tollgate/number"
 )
 
@@ -89,6 +91,17 @@ type Resolved struct {
 	ne               *numEntry
 	x                *extSlot
 	tenant, ext, far string
+}
+
+// Prefetch hints the entries an Engine's enrichment of the record will
+// read (the far end's entry, the extension's slot) into the cache of the
+// goroutine that calls it: a replay calls it for its next call while it
+// plays the current one. Numbers made most entries on another goroutine,
+// long before, so the Engine's first touch would otherwise wait for
+// memory.
+func (h *Resolved) Prefetch() {
+	prefetch.Object(unsafe.Pointer(h.ne), unsafe.Sizeof(*h.ne))
+	prefetch.Object(unsafe.Pointer(h.x), unsafe.Sizeof(*h.x))
 }
 
 // NewNumbers returns a Numbers over res.

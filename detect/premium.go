@@ -201,11 +201,11 @@ func (e *Engine) watchClass(rule *config.InCallRule, t int64, over []overCost) {
 			add(o.id, o.s, o.cost)
 		}
 	}
-	for id, s := range e.watching {
+	for _, s := range e.watching {
 		if s.pclass == "" || s.latched || t <= s.answered {
 			continue
 		}
-		add(id, s, s.rate*float64(t-s.answered)/60)
+		add(s.id, s, s.rate*float64(t-s.answered)/60)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -278,13 +278,13 @@ func (e *Engine) classStart(id string, s *started, t int64) {
 func (e *Engine) classFinding(rule *config.InCallRule, cs *classSpend, total float64, n int, tripped bool, t int64) {
 	ids := slices.Clone(cs.ids)
 	sort.Strings(ids)
-	s := e.live[cs.first]
+	s := e.liveCall(cs.first)
 	rngs := []string{s.rng}
 	since := t
 	for _, id := range ids {
-		x := e.live[id]
+		x := e.liveCall(id)
 		x.latched = true
-		delete(e.watching, id)
+		e.unwatch(x)
 		if x.answered != 0 {
 			since = min(since, x.answered)
 		}
