@@ -306,7 +306,7 @@ func (e *env) voiceTrain(args []string) error {
 	join := fs.Float64("join", def.JoinSeconds, "join each speaker's consecutive recordings into calls of at least this many seconds before training (0: keep them apart)")
 	session := fs.String("session", sessionFlag(def.Session), "session-variability compensation: pca=N[,nap=N][,lda=N][,wccn=W], or none")
 	cnap := fs.Int("channel-nap", def.ChannelNAP, "remove this many directions of channel variation, learned from the background speech heard through every -channels channel (0, or a single channel: off)")
-	enrolHS := fs.Int("enrol-handset", def.EnrolHandset, "every enrolment call also counts this many copies of itself heard through a randomised narrow-band line (0-8)")
+	enrolHS := fs.Int("enrol-handset", def.EnrolHandset, "every enrolment call also counts this many copies of itself heard through a randomised narrow-band line (0-8; 0 unless -channels has a handset channel)")
 	pseudo := fs.String("pseudo-speakers", floatList(def.PseudoSpeakers), "comma-separated speeds (0.8-1.25): every background speaker is also heard at each as another speaker (empty: none)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -132,7 +132,11 @@ func farCheck(c *corpus, real []string, dir, variant, conds string, testDigits i
 			par.Do(len(jobs), func(i int) {
 				var st voice.Stats
 				for _, a := range jobs[i].parts {
-					st = st.Add(m0.Backend.Stats(a))
+					if jobs[i].enrol { // as the service enrols: with the model's Handset copies
+						st = st.Add(m0.EnrolStats(a))
+					} else {
+						st = st.Add(m0.Backend.Stats(a))
+					}
 				}
 				calls[i] = voice.Labelled{Speaker: jobs[i].spk, Enrol: jobs[i].enrol, Stats: st}
 				prints[i] = m0.Print(st)
