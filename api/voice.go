@@ -274,7 +274,11 @@ func (a *voiceAPI) calibrate(w http.ResponseWriter, r *http.Request) {
 		}
 		enrol = n
 	}
-	q := service.CalibrateRequest{EnrolCalls: enrol, Actor: principal(r).actor()}
+	syn, ok := syntheticCalibration(w, f)
+	if !ok {
+		return
+	}
+	q := service.CalibrateRequest{EnrolCalls: enrol, Actor: principal(r).actor(), Synthetic: syn}
 	for i, au := range f.audio {
 		q.Calls = append(q.Calls, service.CalibrationCall{Speaker: f.labels[i], Audio: au})
 	}
@@ -284,6 +288,32 @@ func (a *voiceAPI) calibrate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// syntheticCalibration reads a calibration's synthetic-voice fields:
+// synthetic_false_flags (a share in (0, 0.5), or 0 to leave the
+// threshold; named, it must be met or the request is refused; absent,
+// service.DefaultSyntheticFalseFlags when there are calls enough, as the
+// CLI does) and synthetic_only (true: set only that threshold).
+func syntheticCalibration(w http.ResponseWriter, f *voiceForm) (service.SyntheticCalibration, bool) {
+	q := service.SyntheticCalibration{FalseFlags: service.DefaultSyntheticFalseFlags}
+	if v := f.get("synthetic_false_flags"); v != "" {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(x == 0 || (x > 0 && x < 0.5)) {
+			fieldError(w, "synthetic_false_flags", "want a share above 0 and below 0.5, e.g. 0.01 (0: leave the threshold)")
+			return q, false
+		}
+		q.FalseFlags, q.Required = x, true
+	}
+	if v := f.get("synthetic_only"); v != "" {
+		only, err := strconv.ParseBool(v)
+		if err != nil {
+			fieldError(w, "synthetic_only", "want true or false")
+			return q, false
+		}
+		q.Only = only
+	}
+	return q, true
 }
 
 func (a *voiceAPI) get(w http.ResponseWriter, r *http.Request) {

@@ -387,8 +387,17 @@ alerts:
 // audio:SPEAKER, or plain audio when unlabelled).
 func calibReq(t *testing.T, base, token string, calls map[string][][]byte, unlabelled bool) (int, map[string]any) {
 	t.Helper()
+	return calibReqWith(t, base, token, nil, calls, unlabelled)
+}
+
+// calibReqWith is calibReq with form fields before the calls.
+func calibReqWith(t *testing.T, base, token string, fields map[string]string, calls map[string][][]byte, unlabelled bool) (int, map[string]any) {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
 	for spk, files := range calls {
 		for i, f := range files {
 			name := "audio:" + spk

@@ -24,6 +24,12 @@ type SynthExtra struct {
 	// previous speech frame: how strictly periodic the excitation is
 	// (framePeriodicity).
 	Periodicity bool
+	// LoudDB, above 0, keeps only the speech frames whose energy is
+	// within LoudDB dB of the recording's loud frames (its 98th
+	// percentile), after the deltas and the measurements above are
+	// taken: quiet frames, which line noise covers first, are neither
+	// trained on nor scored.
+	LoudDB float64
 }
 
 // dim is how many values e appends to a frame of c.
@@ -55,7 +61,12 @@ type SyntheticTrainOptions struct {
 	// synthetic, is also heard through this many independent Handset
 	// channels (never Telephone, the channel evaluations test through).
 	Handset int
-	Seed    uint64
+	// Speeds: every human training recording is also heard at these
+	// speeds (Speed: pitch and formants shifted together, 0.8–1.25), as
+	// if by more speakers than there are, before the vocoded and
+	// Handset copies are made. Empty: none.
+	Speeds []float64
+	Seed   uint64
 }
 
 // DefaultSyntheticTrainOptions is what 'voice train-ubm -synthetic'
@@ -82,10 +93,22 @@ func TrainSyntheticMix(human, synth []Audio, engines []string, o SyntheticTrainO
 	if o.Handset < 0 || o.Handset > 8 {
 		return nil, fmt.Errorf("voice: synthetic detector: %d handset copies, want 0–8", o.Handset)
 	}
+	for _, f := range o.Speeds {
+		if !(f >= 0.8 && f <= 1.25) {
+			return nil, fmt.Errorf("voice: synthetic detector: speed %g outside 0.8–1.25", f)
+		}
+	}
 	if o.Components < 1 {
 		o.Components = 32
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5e7))
+	orig := slices.Clip(human)
+	for _, f := range o.Speeds {
+		for _, a := range orig {
+			human = append(human, Speed(a, f))
+		}
+	}
+	human = slices.Clip(human)
 	syn := slices.Clip(synth)
 	if o.Vocoded {
 		for i, a := range human {
@@ -165,14 +188,17 @@ func TrainSyntheticFrames(human, synth []*Features, o SyntheticTrainOptions, eng
 
 // frames is the detector's feature frames of a: the cepstra of Features
 // and the Extra measurements.
-func (d *SyntheticDetector) frames(a Audio) *Features {
+func (d *SyntheticDetector) frames(a Audio) (out *Features) {
 	f := d.ext.extract(a)
 	if d.Extra == (SynthExtra{}) || f.Frames == 0 {
 		return f
 	}
+	if d.Extra.LoudDB > 0 {
+		defer func() { out = d.loudOnly(a, out) }()
+	}
 	base := f.Dim
 	dim := base + d.Extra.dim(d.Features)
-	out := &Features{Dim: dim, Frames: f.Frames, Total: f.Total, Data: make([]float32, f.Frames*dim)}
+	out = &Features{Dim: dim, Frames: f.Frames, Total: f.Total, Data: make([]float32, f.Frames*dim)}
 	for i := range f.Frames {
 		copy(out.Data[i*dim:], f.Row(i))
 	}
@@ -201,6 +227,33 @@ func (d *SyntheticDetector) frames(a Audio) *Features {
 					out.Data[i*dim+col+1] = float32(per[i] - per[i-1])
 				}
 			}
+		}
+	}
+	return out
+}
+
+// loudOnly keeps the frames of f (the speech frames of a, in order)
+// within Extra.LoudDB of the loud ones; f unchanged when its frames do
+// not match the voice activity decision.
+func (d *SyntheticDetector) loudOnly(a Audio, f *Features) *Features {
+	energy := frameEnergies(a.Samples)
+	var en []float64
+	for i, sp := range d.speechMask(a) {
+		if sp {
+			en = append(en, energy[i])
+		}
+	}
+	if len(en) != f.Frames || f.Frames == 0 {
+		return f
+	}
+	s := slices.Clone(en)
+	slices.Sort(s)
+	thr := s[len(s)*98/100] - d.Extra.LoudDB
+	out := &Features{Dim: f.Dim, Total: f.Total}
+	for i, e := range en {
+		if e >= thr {
+			out.Data = append(out.Data, f.Row(i)...)
+			out.Frames++
 		}
 	}
 	return out

@@ -164,3 +164,39 @@ func TestTrainSyntheticMixCalibrated(t *testing.T) {
 		t.Error("trained with 9 handset copies")
 	}
 }
+
+// LoudDB drops the quiet speech frames, after the measurements are
+// taken, and leaves the loud ones as they were.
+func TestSynthLoudFrames(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	loud := buzz(1, 120, 0, 0, rng)
+	quiet := buzz(1, 120, 0, 0, rng)
+	for i := range quiet.Samples {
+		quiet.Samples[i] *= 0.03 // −30 dB
+	}
+	a := Audio{Samples: append(append([]float32(nil), loud.Samples...), quiet.Samples...)}
+	ex := SynthExtra{Accel: true, Periodicity: true}
+	all := SyntheticFrames(SyntheticFeatures, ex, []Audio{a})[0]
+	ex.LoudDB = 15
+	kept := SyntheticFrames(SyntheticFeatures, ex, []Audio{a})[0]
+	if all.Frames < 40 || kept.Frames < all.Frames/3 || kept.Frames > all.Frames*2/3 || kept.Dim != all.Dim {
+		t.Fatalf("%d of %d frames kept (dim %d, %d); want about the loud half", kept.Frames, all.Frames, kept.Dim, all.Dim)
+	}
+	// The kept frames are the first (loud) ones, values unchanged.
+	for i := 5; i < kept.Frames-5; i++ {
+		for j, v := range kept.Row(i) {
+			if v != all.Row(i)[j] {
+				t.Fatalf("frame %d value %d: %g, was %g", i, j, v, all.Row(i)[j])
+			}
+		}
+	}
+}
+
+func TestSyntheticTrainSpeeds(t *testing.T) {
+	o := DefaultSyntheticTrainOptions()
+	o.Speeds = []float64{0.9, 1.5}
+	a := buzz(1, 120, 0, 0, rand.New(rand.NewPCG(1, 1)))
+	if _, err := TrainSyntheticMix([]Audio{a}, []Audio{a}, nil, o); err == nil || !strings.Contains(err.Error(), "speed 1.5") {
+		t.Errorf("speed 1.5: %v, want refused", err)
+	}
+}

@@ -18,7 +18,9 @@ import (
 // "full" (voice.SyntheticFeatures, the shipped front end) or "tel"
 // (voice.SyntheticTelephoneFeatures), "hs<n>" (n Handset copies of every
 // training recording), "acc" and "per" (SynthExtra.Accel and
-// .Periodicity), "novoc" (no vocoded surrogate), "c<n>" (components).
+// .Periodicity), "novoc" (no vocoded surrogate), "c<n>" (components),
+// "loud<dB>" (SynthExtra.LoudDB), "sp<pct>" (real training strings also at that speed, SyntheticTrainOptions.Speeds;
+// repeatable).
 // "shipped" is full with the vocoded surrogate and clean training, what
 // 'voice train-ubm -synthetic' trained before this pass; "default" is
 // voice.DefaultSyntheticTrainOptions.
@@ -42,6 +44,18 @@ func synth3Options(spec string) (voice.SyntheticTrainOptions, error) {
 			o.Extra.Periodicity = true
 		case p == "novoc":
 			o.Vocoded = false
+		case strings.HasPrefix(p, "loud"):
+			n, err := strconv.ParseFloat(p[4:], 64)
+			if err != nil {
+				return o, fmt.Errorf("%q: want loud<dB>", p)
+			}
+			o.Extra.LoudDB = n
+		case strings.HasPrefix(p, "sp"):
+			n, err := strconv.Atoi(p[2:])
+			if err != nil {
+				return o, fmt.Errorf("%q: want sp<percent>", p)
+			}
+			o.Speeds = append(o.Speeds, float64(n)/100)
 		case strings.HasPrefix(p, "hs"):
 			n, err := strconv.Atoi(p[2:])
 			if err != nil {
@@ -126,20 +140,38 @@ func synth3(c *corpus, real []string, conds []string, specs []string, rotations 
 		train, voc [][]*voice.Features // [copy][string]; copy 0 is the original
 		eval       map[string][]*voice.Features
 	}
+	// Specs that differ only in the mixtures share their frames.
+	cached := map[string][]frames{}
 	front := func(o voice.SyntheticTrainOptions) []frames {
+		key := fmt.Sprint(o.Features, o.Extra, o.Handset, o.Speeds)
+		if out, ok := cached[key]; ok {
+			return out
+		}
 		out := make([]frames, len(c.speakers))
-		for si := range c.speakers {
+		for si, s := range c.speakers {
 			st := sets[si]
 			fr := frames{eval: map[string][]*voice.Features{}}
 			rng := rand.New(rand.NewPCG(uint64(si), 0x4a5))
+			train, voc := st.train, st.voc
+			if !c.synth[s] && len(o.Speeds) > 0 {
+				train, voc = slices.Clip(train), slices.Clip(voc)
+				vrng := rand.New(rand.NewPCG(uint64(si), 0x5bd))
+				for _, f := range o.Speeds {
+					for i, a := range st.train {
+						b := voice.Speed(a, f)
+						train = append(train, b)
+						voc = append(voc, voice.Vocode(b, i%2 == 1, vrng))
+					}
+				}
+			}
 			for k := 0; k <= o.Handset; k++ {
-				tr, vo := st.train, st.voc
+				tr, vo := train, voc
 				if k > 0 {
 					tr, vo = nil, nil
-					for _, a := range st.train {
+					for _, a := range train {
 						tr = append(tr, voice.Handset(a, rng))
 					}
-					for _, a := range st.voc {
+					for _, a := range voc {
 						vo = append(vo, voice.Handset(a, rng))
 					}
 				}
@@ -151,6 +183,7 @@ func synth3(c *corpus, real []string, conds []string, specs []string, rotations 
 			}
 			out[si] = fr
 		}
+		cached[key] = out
 		log.Printf("frames for %+v in %v", o, time.Since(t0).Round(time.Second))
 		return out
 	}

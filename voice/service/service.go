@@ -610,6 +610,8 @@ type CalibrateRequest struct {
 	// of calls is a trial.
 	EnrolCalls int
 	Actor      string
+	// Synthetic: what to do with the synthetic-voice flag's threshold.
+	Synthetic SyntheticCalibration
 }
 
 // CalibrateResult describes the new calibration.
@@ -629,6 +631,9 @@ type CalibrateResult struct {
 	// Warning says when the calibration rests on too few speakers.
 	Warning string `json:"warning,omitempty"`
 	Saved   bool   `json:"saved"`
+	// Synthetic is present when the request asked for the synthetic-voice
+	// threshold and the model has the detector.
+	Synthetic *SyntheticCalibrateResult `json:"synthetic,omitempty"`
 }
 
 // MaxCalibrationCalls bounds one calibration request.
@@ -651,7 +656,11 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 	s.calMu.Lock()
 	defer s.calMu.Unlock()
 	old := s.Model()
+	if err := checkSynthetic(old, q.Synthetic); err != nil {
+		return CalibrateResult{}, err
+	}
 	stats := make([]voice.Stats, len(q.Calls))
+	aus := make([]voice.Audio, len(q.Calls))
 	speakers := make([]string, len(q.Calls))
 	var enrolStats []voice.Stats
 	spk := map[string]bool{}
@@ -667,6 +676,12 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 		if err != nil {
 			return CalibrateResult{}, &Error{Kind: ErrInvalid, Field: f, Msg: err.Error()[len("voice: "):]}
 		}
+		aus[i] = au
+		speakers[i] = c.Speaker
+		spk[c.Speaker] = true
+		if q.Synthetic.Only {
+			continue
+		}
 		stats[i] = old.Backend.Stats(au)
 		if old.EnrolHandset > 0 && q.EnrolCalls > 0 {
 			// Enrolments are made as Enroll makes them.
@@ -675,17 +690,25 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 			}
 			enrolStats[i] = old.EnrolStats(au)
 		}
-		speakers[i] = c.Speaker
-		spk[c.Speaker] = true
 	}
-	items := voice.GroupCallsEnrol(speakers, stats, enrolStats, q.EnrolCalls)
 	m := *old
-	if err := m.CalibrateOn(items, fmt.Sprintf("operator calls (%d speakers, %d calls) by %s at %s", len(spk), len(q.Calls), q.Actor, s.o.Now().UTC().Format(time.RFC3339))); err != nil {
-		return CalibrateResult{}, invalid("audio", "%s", err.Error()[len("voice: "):])
+	at := fmt.Sprintf("by %s at %s", q.Actor, s.o.Now().UTC().Format(time.RFC3339))
+	syn, synRes, err := calibrateSynthetic(old.Synthetic, aus, q.Synthetic, fmt.Sprintf("operator calls (%d calls) %s", len(q.Calls), at))
+	if err != nil {
+		return CalibrateResult{}, err
+	}
+	if syn != nil {
+		m.Synthetic = syn
+	}
+	if !q.Synthetic.Only {
+		items := voice.GroupCallsEnrol(speakers, stats, enrolStats, q.EnrolCalls)
+		if err := m.CalibrateOn(items, fmt.Sprintf("operator calls (%d speakers, %d calls) %s", len(spk), len(q.Calls), at)); err != nil {
+			return CalibrateResult{}, invalid("audio", "%s", err.Error()[len("voice: "):])
+		}
 	}
 	res := CalibrateResult{Speakers: len(spk), Calls: len(q.Calls), Trials: m.Calib.Trials, Pairs: m.Calib.Pairs,
 		Threshold1: m.Calib.Threshold(0.01), Threshold01: m.Calib.Threshold(0.001), Point1: m.Calib.PointThreshold(0.01),
-		ThresholdOld: old.Calib.Threshold(0.01), Warning: m.Calib.Caveat()}
+		ThresholdOld: old.Calib.Threshold(0.01), Warning: m.Calib.Caveat(), Synthetic: synRes}
 	if s.o.ModelPath != "" {
 		if err := m.SaveFile(s.o.ModelPath); err != nil {
 			return CalibrateResult{}, fmt.Errorf("saving the recalibrated model: %w", err)
@@ -693,7 +716,7 @@ func (s *Service) Calibrate(ctx context.Context, q CalibrateRequest) (CalibrateR
 		res.Saved = true
 	}
 	s.model.Store(&m)
-	if err := s.audit(ctx, q.Actor, "voice.calibrate", "-", "model", map[string]any{"speakers": res.Speakers, "calls": res.Calls, "threshold_far_1pct": round2(res.Threshold1), "previous": round2(res.ThresholdOld), "saved": res.Saved}); err != nil {
+	if err := s.audit(ctx, q.Actor, "voice.calibrate", "-", "model", calibrateAudit(res)); err != nil {
 		return res, err
 	}
 	return res, nil
