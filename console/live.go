@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tollgate-voip/tollgate/engine"
-	"github.com/tollgate-voip/tollgate/internal/pace"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -40,7 +39,7 @@ func verdictIndex(a string) int {
 type Live struct {
 	next engine.Recorder
 	ch   chan store.Decision
-	pace *pace.Pacer // wakes run to count the queued decisions
+	kick chan struct{}
 	quit chan struct{}
 	now  func() time.Time
 
@@ -85,7 +84,7 @@ type ring struct {
 
 // NewLive returns a Live in front of next (which may be nil).
 func NewLive(next engine.Recorder) *Live {
-	l := &Live{next: next, ch: make(chan store.Decision, 4096), pace: pace.New(liveTick), quit: make(chan struct{}), now: time.Now, tenants: map[string]*ring{}, done: make(chan struct{})}
+	l := &Live{next: next, ch: make(chan store.Decision, 4096), kick: make(chan struct{}, 1), quit: make(chan struct{}), now: time.Now, tenants: map[string]*ring{}, done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -99,9 +98,10 @@ func (l *Live) Decision(d store.Decision) bool {
 	select {
 	case l.ch <- d:
 		if len(l.ch) >= liveKick {
-			l.pace.Wake()
-		} else {
-			l.pace.Added()
+			select {
+			case l.kick <- struct{}{}:
+			default:
+			}
 		}
 	default:
 		l.dropped.Add(1)
@@ -109,10 +109,9 @@ func (l *Live) Decision(d store.Decision) bool {
 	return ok
 }
 
-// The counter takes queued decisions within liveTick (internal/pace:
-// at once for the first after a quiet liveTick, never while none
-// arrive), or as soon as liveKick wait, so that counting a decision does
-// not wake a goroutine for each call.
+// The counter takes queued decisions every liveTick, or as soon as
+// liveKick wait, so that counting a decision does not wake a goroutine
+// for each call.
 const (
 	liveTick = 50 * time.Millisecond
 	liveKick = 1024
@@ -137,11 +136,12 @@ func (l *Live) Close() {
 
 func (l *Live) run() {
 	defer close(l.done)
-	defer l.pace.Stop()
+	tick := time.NewTicker(liveTick)
+	defer tick.Stop()
 	for {
 		select {
-		case <-l.pace.C:
-			l.pace.Taking()
+		case <-tick.C:
+		case <-l.kick:
 		case <-l.quit:
 			l.drain()
 			return

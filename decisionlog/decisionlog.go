@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tollgate-voip/tollgate/internal/pace"
 	"github.com/tollgate-voip/tollgate/store"
 )
 
@@ -99,16 +98,13 @@ type Writer struct {
 
 	decisions chan store.Decision
 	events    chan store.CallEvent
-	// pace wakes run to take the queues: within FlushInterval of a
-	// record, at once for the first record after a quiet FlushInterval or
-	// a full batch, never while none arrives (internal/pace).
-	pace     *pace.Pacer
-	flushReq chan chan struct{}
-	syncReq  chan chan struct{}
-	quit     chan struct{} // closed by Close
-	done     chan struct{} // closed when run returns
-	ctx      context.Context
-	abort    context.CancelFunc // cancels ctx: stop retrying, give up
+	kick      chan struct{} // a queue holds a full batch (else run takes the queues at each tick)
+	flushReq  chan chan struct{}
+	syncReq   chan chan struct{}
+	quit      chan struct{} // closed by Close
+	done      chan struct{} // closed when run returns
+	ctx       context.Context
+	abort     context.CancelFunc // cancels ctx: stop retrying, give up
 
 	queued        atomic.Int64
 	written       atomic.Uint64
@@ -140,7 +136,7 @@ func New(dst store.Decisions, opts Options) *Writer {
 		log:       opts.Logger,
 		decisions: make(chan store.Decision, opts.QueueSize),
 		events:    make(chan store.CallEvent, opts.QueueSize),
-		pace:      pace.New(opts.FlushInterval),
+		kick:      make(chan struct{}, 1),
 		flushReq:  make(chan chan struct{}),
 		syncReq:   make(chan chan struct{}, 4096),
 		quit:      make(chan struct{}),
@@ -199,7 +195,9 @@ func (w *Writer) Decision(d store.Decision) bool {
 	w.queued.Add(1)
 	select {
 	case w.decisions <- d:
-		w.added(len(w.decisions))
+		if len(w.decisions) >= w.opts.BatchSize {
+			w.wake()
+		}
 		return true
 	default:
 		w.queued.Add(-1)
@@ -220,7 +218,9 @@ func (w *Writer) Event(e store.CallEvent) bool {
 	w.queued.Add(1)
 	select {
 	case w.events <- e:
-		w.added(len(w.events))
+		if len(w.events) >= w.opts.BatchSize {
+			w.wake()
+		}
 		return true
 	default:
 		w.queued.Add(-1)
@@ -229,15 +229,15 @@ func (w *Writer) Event(e store.CallEvent) bool {
 	}
 }
 
-// added tells run that a queue now holds n records: at once when they
-// make a full batch, else through pace, so that recording a decision
-// does not wake a goroutine for each call.
-func (w *Writer) added(n int) {
-	if n >= w.opts.BatchSize {
-		w.pace.Wake()
-		return
+// wake tells run that a queue holds a full batch. Below that run takes
+// the queued records at each flush tick: recording a decision does not
+// wake a goroutine for each call (the records were written only when a
+// batch was full or at the tick before, too).
+func (w *Writer) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
 	}
-	w.pace.Added()
 }
 
 // Flush returns once every record accepted before the call has been written
@@ -373,29 +373,15 @@ func (w *Writer) run() {
 	}()
 	ds := make([]store.Decision, 0, w.opts.BatchSize)
 	es := make([]store.CallEvent, 0, w.opts.BatchSize)
-	defer w.pace.Stop()
-	// syncT brings the Sync of a Syncer store's written records within
-	// SyncInterval of the last one, armed only while some wait for it.
-	syncT := time.NewTimer(time.Hour)
-	syncT.Stop()
-	defer syncT.Stop()
-	syncArmed := false
-	armSync := func() {
-		if !syncArmed && w.syncer != nil && w.doneD+w.doneE != w.synced {
-			syncT.Reset(max(0, w.opts.SyncInterval-time.Since(w.syncedAt)))
-			syncArmed = true
-		}
-	}
+	tick := time.NewTicker(w.opts.FlushInterval)
+	defer tick.Stop()
 	for {
 		select {
-		case <-w.pace.C:
+		case <-w.kick:
+			ds, es = w.drain(ds, es)
+		case <-tick.C:
 			ds, es = w.drain(ds, es)
 			w.syncStore(false)
-			armSync()
-		case <-syncT.C:
-			syncArmed = false
-			w.syncStore(false)
-			armSync() // a forced sync moved syncedAt: the rest waits for its interval
 		case ack := <-w.flushReq:
 			ds, es = w.drain(ds, es)
 			w.syncStore(true)
@@ -460,7 +446,6 @@ func (w *Writer) commit(waiters []waiter, ds *[]store.Decision, es *[]store.Call
 // drain writes ds, es and everything waiting in the queues. Decisions go
 // first so that a reader rarely sees an event before its decision.
 func (w *Writer) drain(ds []store.Decision, es []store.CallEvent) ([]store.Decision, []store.CallEvent) {
-	w.pace.Taking()
 	for {
 		ds = fill(ds, w.decisions, w.opts.BatchSize)
 		if len(ds) == 0 {

@@ -65,9 +65,9 @@ func BenchmarkHeldCall(b *testing.B) {
 
 // BenchmarkTeeDelay reports how long a screened call takes to reach the
 // detectors (tee → taken by the run goroutine) when calls come one at a
-// time, b.N calls 0.5–10.5 ms apart: the delay the paced queue adds to a
-// start-time finding (at most teeTick when fewer than teeKick calls
-// wait; none for a call after a quiet teeTick).
+// time, b.N calls 0.5–10.5 ms apart: the delay the tick-or-batch queue
+// adds to a start-time finding (at most teeTick when fewer than teeKick
+// calls wait).
 //
 //	go test -run '^$' -bench TeeDelay -benchtime 1000x ./detect/pipeline
 func BenchmarkTeeDelay(b *testing.B) {

@@ -22,7 +22,6 @@ import (
 	"github.com/tollgate-voip/tollgate/cdr"
 	"github.com/tollgate-voip/tollgate/detect"
 	"github.com/tollgate-voip/tollgate/engine"
-	"github.com/tollgate-voip/tollgate/internal/pace"
 	"github.com/tollgate-voip/tollgate/screen"
 	"github.com/tollgate-voip/tollgate/store"
 )
@@ -45,14 +44,13 @@ type Pipeline struct {
 	apply   chan applyReq // cluster mode: records the stream delivers
 
 	// tq holds what the screening engine records (tee): run takes it
-	// when pace says (within teeTick, at once for the first item after a
-	// quiet teeTick, never while nothing arrives), at once when teeKick
-	// items wait, and before anything from in, so that recording a call
-	// does not wake the detectors' goroutine for each call. teeIn counts the items
+	// every teeTick, or at once when teeKick items wait (kick), and
+	// before anything from in, so that recording a call does not wake
+	// the detectors' goroutine for each call. teeIn counts the items
 	// queued, teeTaken those taken; forgetAt (under mu) is teeIn at the
 	// last Forget, where run applies the forgets among the queued items.
 	tq       chan item
-	pace     *pace.Pacer
+	kick     chan struct{}
 	teeIn    atomic.Int64
 	teeTaken atomic.Int64
 	forgetAt int64
@@ -105,7 +103,7 @@ type Options struct {
 // New starts the pipeline; Close stops it.
 func New(o Options) *Pipeline {
 	p := &Pipeline{eng: o.Engine, act: o.Actions, log: o.Logger, dir: o.ArchiveDir, baseF: o.BaselineFile,
-		in: make(chan item, 65536), tq: make(chan item, 65536), pace: pace.New(teeTick),
+		in: make(chan item, 65536), tq: make(chan item, 65536), kick: make(chan struct{}, 1),
 		done: make(chan struct{}), seen: map[string]int64{},
 		forgetSig: make(chan struct{}, 1)}
 	if p.log == nil {
@@ -314,7 +312,6 @@ func (p *Pipeline) run() {
 		p.teeTaken.Store(taken)
 	}
 	drainTee := func() {
-		p.pace.Taking()
 		limit := taken + int64(len(p.tq))
 		p.mu.Lock()
 		at, pending := p.forgetAt, len(p.forget) > 0
@@ -325,7 +322,8 @@ func (p *Pipeline) run() {
 		}
 		takeTo(limit)
 	}
-	defer p.pace.Stop()
+	teeT := time.NewTicker(teeTick)
+	defer teeT.Stop()
 	for {
 		select {
 		case it, ok := <-p.in:
@@ -338,7 +336,9 @@ func (p *Pipeline) run() {
 				return
 			}
 			take(it)
-		case <-p.pace.C:
+		case <-teeT.C:
+			drainTee()
+		case <-p.kick:
 			drainTee()
 		case r := <-p.apply:
 			p.applied(r, handle)
@@ -499,16 +499,16 @@ func (t *tee) Decision(d store.Decision) bool {
 }
 
 // queue puts a recorded item on tq without blocking (counted as dropped
-// when full) and tells pace, or wakes run at once when teeKick items
-// wait.
+// when full) and kicks run once teeKick items wait.
 func (p *Pipeline) queue(it item) {
 	select {
 	case p.tq <- it:
 		p.teeIn.Add(1)
 		if len(p.tq) >= teeKick {
-			p.pace.Wake()
-		} else {
-			p.pace.Added()
+			select {
+			case p.kick <- struct{}{}:
+			default:
+			}
 		}
 	default:
 		p.dropped.Add(1)
@@ -516,11 +516,9 @@ func (p *Pipeline) queue(it item) {
 }
 
 // What the engine records reaches the detectors within teeTick (plus
-// the detectors' own time), at once when it is the first item after a
-// quiet teeTick, or as soon as teeKick items wait: at most 10 ms later
-// than with a wake-up per call, for at most about one wake-up per
-// three-quarter teeTick instead of one per call (docs/benchmarks.md,
-// issue 17, sip17c), and none while no call is screened (sip17e).
+// the detectors' own time), or as soon as teeKick items wait: at most
+// 10 ms later than with a wake-up per call, for a wake-up per tick
+// instead of one per call (docs/benchmarks.md, issue 17, sip17c).
 const (
 	teeTick = 10 * time.Millisecond
 	teeKick = 256
