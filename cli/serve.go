@@ -32,6 +32,7 @@ import (
 	"github.com/tollgate-voip/tollgate/internal/certfile"
 	"github.com/tollgate-voip/tollgate/internal/panics"
 	"github.com/tollgate-voip/tollgate/internal/pgschema"
+	"github.com/tollgate-voip/tollgate/internal/procs"
 	"github.com/tollgate-voip/tollgate/node"
 	"github.com/tollgate-voip/tollgate/number"
 	"github.com/tollgate-voip/tollgate/sipfront"
@@ -74,6 +75,9 @@ func (e *env) serve(args []string) error {
 	if autoLimit {
 		go autoMemoryLimit(ctx, autoLimitWarm(cfg.Server), time.Second, log)
 	}
+	// One P while the process needs little CPU, every P under load or a
+	// backlog (internal/procs); not when GOMAXPROCS is set.
+	go procs.Run(ctx, procs.Options{Logger: log})
 	// SIGHUP reloads the policy (cli/reload.go); caught from here on, it
 	// can no longer end the process without the drain below.
 	hup := make(chan os.Signal, 1)

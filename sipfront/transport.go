@@ -8,15 +8,15 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/tollgate-voip/tollgate/internal/procs"
 	"github.com/tollgate-voip/tollgate/sipframe"
 )
 
-// listenUDP binds one UDP socket and reads it from GOMAXPROCS
+// listenUDP binds one UDP socket and reads it from procs.Max()
 // goroutines, each with its own buffers: one waiting for datagrams and
 // the others joining in while a backlog lasts (udpReaders), or all of
 // them waiting when screening waits on the network (ScreeningWaits).
@@ -33,7 +33,7 @@ func (s *Server) listenUDP(ctx context.Context, addr string) error {
 	s.mu.Unlock()
 	n := s.udpReaders
 	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = procs.Max() // the Ps under load, not one P of a quiet moment
 	}
 	rs := &udpReaders{help: make(chan struct{}, 1), each: make(chan struct{})}
 	for i := 0; i < n; i++ {
@@ -64,8 +64,10 @@ type udpReaders struct {
 	eachOnce sync.Once
 }
 
-// backlog asks one more reader to help.
+// backlog asks one more reader to help, and every P for the process
+// (procs.Busy) if it runs on one.
 func (rs *udpReaders) backlog() {
+	procs.Busy()
 	select {
 	case rs.help <- struct{}{}:
 	default: // already asked

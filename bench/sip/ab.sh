@@ -52,7 +52,7 @@ request_route {
 }
 KAM
 kamailio -f "$work/kamailio.cfg" -DD -E -m 256 -M 16 -Y "$work" -P "$work/kam.pid" >"$work/kamailio.log" 2>&1 & K=$!; pids+=($K)
-sleep 3
+sleep "${SETTLE:-3}"
 cpu_ticks() { local total=0 p; for p in $1 $(pgrep -P "$1" || true); do [ -r /proc/$p/stat ] || continue; total=$((total + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $total; }
 run() { # name port pid
   local n=$((RATE*DUR)) t0 t1

@@ -101,7 +101,9 @@ KAM
 kamailio -f "$work/kamailio.cfg" -DD -E -m 256 -M 16 -Y "$work" -P "$work/kam.pid" >"$work/kamailio.log" 2>&1 &
 kam=$!
 pids+=("$kam")
-sleep 2
+# tollgate runs on one P once it has used under a quarter of a CPU for
+# 10 s (internal/procs): SETTLE s lets the rounds see that steady state.
+sleep "${SETTLE:-12}"
 
 # cpu_ticks PID: utime+stime of PID (all its threads) and its children.
 cpu_ticks() {
