@@ -891,6 +891,11 @@ func (w *worker) appendForward(b []byte, ruri, via string, rr []string, extra st
 	// The caller-ID verification result rides in the identity the PBX will
 	// show: P-Asserted-Identity, or From when there is none.
 	vs := callerid.Verstat(&w.v)
+	// With no check's result to write, a verstat the caller sent is its
+	// own claim (TN-Validation-Passed on a spoofed number): removed,
+	// unless it comes from a named trusted proxy (an upstream SBC that
+	// verified it).
+	strip := vs == "" && !trusted(w.s.cfg.Map.Trusted, w.src.Addr().Unmap())
 	hasPAI := m.get(hPAI) != ""
 	for i := range m.fields {
 		f := &m.fields[i]
@@ -951,12 +956,16 @@ func (w *worker) appendForward(b []byte, ruri, via string, rr []string, extra st
 		case hPAI:
 			if vs != "" {
 				b = appendLine(b, f.name, ": ", withVerstat(f.value, vs))
+			} else if strip {
+				b = appendLine(b, f.name, ": ", withoutVerstat(f.value))
 			} else {
 				b = appendLine(b, f.name, ": ", f.value)
 			}
 		case hFrom:
 			if vs != "" && !hasPAI {
 				b = appendLine(b, f.name, ": ", withVerstat(f.value, vs))
+			} else if strip {
+				b = appendLine(b, f.name, ": ", withoutVerstat(f.value))
 			} else {
 				b = appendLine(b, f.name, ": ", f.value)
 			}

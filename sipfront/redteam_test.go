@@ -353,3 +353,28 @@ func TestRedTeamIPv6Rotation(t *testing.T) {
 		t.Error("a closed connection of the /64 did not free its slot")
 	}
 }
+
+// TestRedTeamVerstatInjection: with no caller-ID check configured, a
+// caller that writes verstat=TN-Validation-Passed into its own
+// P-Asserted-Identity must not have the PBX show its spoofed number as
+// verified: tollgate, the trust boundary, removes the claim.
+func TestRedTeamVerstatInjection(t *testing.T) {
+	uas := newPeer(t)
+	_, addr := startProxy(t, func(int) string { return fmt.Sprintf("sip:127.0.0.1:%d", uas.port()) })
+	uac := newPeer(t)
+	uac.send(addr, uac.invite("vst1", "sip:+12125550100@tollgate", "vst1",
+		"P-Asserted-Identity: <sip:+12125550111;VerStat=TN-Validation-Passed@evil.example;user=phone>;verstat=TN-Validation-Passed, <tel:+12125550111;verstat=TN-Validation-Passed>\r\n"))
+	fwd, _ := uas.expect("INVITE ", 3*time.Second)
+	for _, l := range strings.Split(fwd, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "P-Asserted-Identity") {
+			if strings.Contains(strings.ToLower(v), "verstat") {
+				t.Errorf("the PBX got the caller's own verstat: %q", l)
+			}
+			if !strings.Contains(v, "<sip:+12125550111@evil.example;user=phone>") || !strings.Contains(v, "<tel:+12125550111>") {
+				t.Errorf("the identities themselves were damaged: %q", l)
+			}
+			return
+		}
+	}
+	t.Fatalf("no P-Asserted-Identity forwarded:\n%s", fwd)
+}

@@ -55,9 +55,24 @@ func withVerstat(hdr, vs string) string {
 	return "<" + uri + ">" + tail
 }
 
+// withoutVerstat returns a P-Asserted-Identity or From header value with
+// every verstat parameter removed (user part, URI and header parameters,
+// in each comma-separated identity): no caller-ID check ran, so a
+// verstat there is the caller's own claim and must not reach the PBX as
+// if tollgate had verified it.
+func withoutVerstat(hdr string) string {
+	if indexParam(hdr, "verstat") < 0 {
+		return hdr
+	}
+	return stripParamUntil(hdr, "verstat", ";@?>, \t")
+}
+
 // stripParam removes every ;name=… parameter from a URI (user part or
 // URI parameters), case-insensitively.
-func stripParam(uri, name string) string {
+func stripParam(uri, name string) string { return stripParamUntil(uri, name, ";@?>") }
+
+// stripParamUntil is stripParam with the bytes that end a value.
+func stripParamUntil(uri, name, ends string) string {
 	var b strings.Builder
 	for {
 		i := indexParam(uri, name)
@@ -67,7 +82,7 @@ func stripParam(uri, name string) string {
 		}
 		b.WriteString(uri[:i])
 		rest := uri[i+1:]
-		j := strings.IndexAny(rest, ";@?>")
+		j := strings.IndexAny(rest, ends)
 		if j < 0 {
 			return b.String()
 		}

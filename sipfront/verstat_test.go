@@ -44,6 +44,9 @@ func FuzzWithVerstat(f *testing.F) {
 		if out != hdr && countParam(out) != 1 {
 			t.Fatalf("withVerstat(%q) = %q: verstat not exactly once", hdr, out)
 		}
+		if out := withoutVerstat(hdr); countParam(out) != 0 || len(out) > len(hdr) {
+			t.Fatalf("withoutVerstat(%q) = %q: a verstat left, or grown", hdr, out)
+		}
 	})
 }
 
