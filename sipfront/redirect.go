@@ -292,7 +292,8 @@ func (w *worker) verdict() ([]byte, netip.AddrPort) {
 
 // appendTarget appends the Contact URI: the original Request-URI when no
 // target is configured, the target itself when it names a user, else the
-// target with the dialed user put in.
+// target with the dialed user put in (a tel: Request-URI's number, with
+// its parameters, becomes the user: RFC 3261 19.1.6).
 func appendTarget(b []byte, target, ruri string) []byte {
 	if target == "" {
 		return append(b, ruri...)
@@ -301,9 +302,12 @@ func appendTarget(b []byte, target, ruri string) []byte {
 	if strings.IndexByte(rest, '@') >= 0 {
 		return append(b, target...)
 	}
-	_, rr, _ := strings.Cut(ruri, ":")
+	rs, rr, _ := strings.Cut(ruri, ":")
 	user, _, ok := strings.Cut(rr, "@")
-	if !ok || strings.IndexByte(user, '@') >= 0 {
+	if !ok && strings.EqualFold(rs, "tel") {
+		user, ok = rr, rr != ""
+	}
+	if !ok || strings.IndexByte(user, '@') >= 0 || strings.ContainsAny(user, "<>\" \t") {
 		return append(b, target...)
 	}
 	b = append(b, scheme...)

@@ -86,6 +86,11 @@ func TestContactTarget(t *testing.T) {
 		{"", "sip:+1212@edge", "sip:+1212@edge"},
 		{"sip:pbx.example:5080", "sip:+1212@edge;user=phone", "sip:+1212@pbx.example:5080"},
 		{"sip:decoy@192.0.2.66", "sip:+1212@edge", "sip:decoy@192.0.2.66"},
+		// A tel: Request-URI's number is the user (it was dropped).
+		{"sip:pbx.example:5080", "tel:+12125550100", "sip:+12125550100@pbx.example:5080"},
+		{"sip:pbx.example", "TEL:5550100;phone-context=+1212", "sip:5550100;phone-context=+1212@pbx.example"},
+		{"sip:pbx.example", "tel:", "sip:pbx.example"},
+		{"sip:pbx.example", "tel:+1<sip:x@y>", "sip:pbx.example"},
 	} {
 		if got := string(appendTarget(nil, tc.target, tc.ruri)); got != tc.want {
 			t.Errorf("appendTarget(%q, %q) = %q, want %q", tc.target, tc.ruri, got, tc.want)
