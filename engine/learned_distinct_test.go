@@ -22,13 +22,7 @@ import (
 func TestLearnedDistinctCallees(t *testing.T) {
 	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.DistinctCalleesPerDay = config.Limit{On: true, N: 5} })
 	l := baseline.New()
-	start := monday10.Add(-28 * 24 * time.Hour)
-	for d := range 28 {
-		for i := range 12 {
-			at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*20*time.Minute)
-			l.Learn("acme", "1001", at, at, "GB", true, 60, 1)
-		}
-	}
+	learnDays(l, "1001", 12, 20*time.Minute, 1)
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
 	screenTo := func(id, ext string, i int) *screen.Verdict {
 		t.Helper()

@@ -24,13 +24,7 @@ func TestLearnedRateLimits(t *testing.T) {
 	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5} })
 	// Four weeks of history: 12 international calls in one hour a day.
 	l := baseline.New()
-	start := monday10.Add(-28 * 24 * time.Hour)
-	for d := range 28 {
-		for i := range 12 {
-			at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*4*time.Minute)
-			l.Learn("acme", "1001", at, at, "GB", true, 60, 1)
-		}
-	}
+	learnDays(l, "1001", 12, 4*time.Minute, 1)
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
 	screenAt := learnedScreener(t, e, time.Minute)
 	for i := range 20 {
@@ -60,13 +54,7 @@ func TestLearnedRateLimits(t *testing.T) {
 func TestLearnedConcurrency(t *testing.T) {
 	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.ConcurrentInternational = config.Limit{On: true, N: 2} })
 	l := baseline.New()
-	start := monday10.Add(-28 * 24 * time.Hour)
-	for d := range 28 {
-		for i := range 2 {
-			at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*time.Hour)
-			l.Learn("acme", "1001", at, at, "GB", true, 60, 4)
-		}
-	}
+	learnDays(l, "1001", 2, time.Hour, 4)
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
 	screenAt := learnedScreener(t, e, time.Second)
 	for i := range 5 {
@@ -95,14 +83,8 @@ func TestLearnedConcurrency(t *testing.T) {
 func TestLearnedTypicalExtension(t *testing.T) {
 	e, ll := learnedEngine(t, func(l *config.Limits) { l.Extension.InternationalCallsPerHour = config.Limit{On: true, N: 5} })
 	l := baseline.New()
-	start := monday10.Add(-28 * 24 * time.Hour)
 	for _, ext := range []string{"1001", "1002", "1003"} {
-		for d := range 28 {
-			for i := range 12 {
-				at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*4*time.Minute)
-				l.Learn("acme", ext, at, at, "GB", true, 60, 1)
-			}
-		}
+		learnDays(l, ext, 12, 4*time.Minute, 1)
 	}
 	ll.Store(l.Limits(monday10.Unix(), 7, 30))
 	screenAt := learnedScreener(t, e, time.Minute)
@@ -146,6 +128,18 @@ func learnedEngine(t *testing.T, set func(l *config.Limits), more ...func(*confi
 
 // learnedScreener screens the i-th call of an extension to a UK number,
 // i steps after monday10.
+// learnDays teaches l four weeks before monday10 of ext calling GB n
+// times a day, every step from the day's start, with concurrency conc.
+func learnDays(l *baseline.Learner, ext string, n int, step time.Duration, conc int) {
+	start := monday10.Add(-28 * 24 * time.Hour)
+	for d := range 28 {
+		for i := range n {
+			at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*step)
+			l.Learn("acme", ext, at, at, "GB", true, 60, conc)
+		}
+	}
+}
+
 func learnedScreener(t *testing.T, e *Engine, step time.Duration) func(id, ext string, i int) *screen.Verdict {
 	return func(id, ext string, i int) *screen.Verdict {
 		t.Helper()
