@@ -281,8 +281,11 @@ func TestBrowser(t *testing.T) {
 	if reason := screenReason(t, s, "ks-1"); !strings.Contains(reason, "kill") {
 		t.Errorf("a call during the kill switch: reason %q, want the kill switch", reason)
 	}
+	// The live stream re-renders the kill-switch table every two seconds:
+	// find and click its button in one evaluation, so a re-render between
+	// the two cannot leave the click a node that is gone.
 	run(t, ctx, "kill switch release",
-		chromedp.Click(chromedp.CSS(`tr[data-kill="acme"] button`)),
+		waitJS(`(() => { const b = document.querySelector('tr[data-kill="acme"] button'); if (b) b.click(); return !!b; })()`),
 		chromedp.WaitVisible(chromedp.CSS("#confirm[open]")),
 		chromedp.Click(chromedp.ID("confirm-yes")),
 		waitJS(`(document.querySelector('tr[data-kill="acme"]')||{}).textContent?.includes("released")`),
